@@ -1,0 +1,352 @@
+/* Replays allocation events: a hash table of live blocks (linear probing with backward-shift
+ * deletion), call sites indexed by stack id, and per-thread statistics. */
+#include "heap_model.h"
+
+#include "common/errors.h"
+#include "common/trace_format.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct block {
+    uint64_t ptr; /* 0 = empty slot */
+    uint64_t size;
+    uint64_t seq;    /* the allocating thread's allocation number */
+    uint32_t site;   /* index into sites */
+    uint32_t thread; /* index into threads */
+};
+
+struct ms_heap_model {
+    struct ms_summary sum;
+    struct block *live;
+    size_t live_mask, live_used;
+    struct ms_site *sites;
+    size_t nsites, capsites;
+    uint32_t *site_of_stack; /* stack id -> site index + 1 */
+    size_t cap_stack;
+    struct ms_thread_stats *threads;
+    size_t nthreads, capthreads;
+    uint32_t last_tid, last_thread;
+    bool have_last;
+    uint64_t epoch; /* incremented at every new peak */
+};
+
+static inline size_t hash_ptr(uint64_t p)
+{
+    p ^= p >> 33;
+    p *= 0xff51afd7ed558ccdull;
+    p ^= p >> 33;
+    return (size_t)p;
+}
+
+struct ms_heap_model *ms_heap_model_new(void)
+{
+    struct ms_heap_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return NULL;
+    m->live_mask = 1023;
+    m->live = calloc(m->live_mask + 1, sizeof *m->live);
+    if (!m->live) {
+        free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void ms_heap_model_free(struct ms_heap_model *m)
+{
+    if (!m)
+        return;
+    free(m->live);
+    free(m->sites);
+    free(m->site_of_stack);
+    free(m->threads);
+    free(m);
+}
+
+static int live_grow(struct ms_heap_model *m)
+{
+    size_t cap = (m->live_mask + 1) * 2;
+    struct block *n = calloc(cap, sizeof *n);
+    if (!n)
+        return MS_ENOMEM;
+    for (size_t i = 0; i <= m->live_mask; i++) {
+        if (!m->live[i].ptr)
+            continue;
+        size_t j = hash_ptr(m->live[i].ptr) & (cap - 1);
+        while (n[j].ptr)
+            j = (j + 1) & (cap - 1);
+        n[j] = m->live[i];
+    }
+    free(m->live);
+    m->live = n;
+    m->live_mask = cap - 1;
+    return 0;
+}
+
+static struct block *live_find(struct ms_heap_model *m, uint64_t ptr)
+{
+    for (size_t i = hash_ptr(ptr) & m->live_mask;; i = (i + 1) & m->live_mask) {
+        if (m->live[i].ptr == ptr)
+            return &m->live[i];
+        if (!m->live[i].ptr)
+            return NULL;
+    }
+}
+
+static void live_remove(struct ms_heap_model *m, struct block *b)
+{
+    size_t i = (size_t)(b - m->live);
+    size_t j = i;
+    for (;;) {
+        j = (j + 1) & m->live_mask;
+        if (!m->live[j].ptr)
+            break;
+        size_t home = hash_ptr(m->live[j].ptr) & m->live_mask;
+        /* Move j back to i unless its home lies cyclically in (i, j]. */
+        if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+            m->live[i] = m->live[j];
+            i = j;
+        }
+    }
+    m->live[i].ptr = 0;
+    m->live_used--;
+}
+
+static int site_index(struct ms_heap_model *m, uint32_t stack, uint32_t *out)
+{
+    if (stack >= m->cap_stack) {
+        size_t cap = m->cap_stack ? m->cap_stack : 1024;
+        while (cap <= stack)
+            cap *= 2;
+        uint32_t *n = realloc(m->site_of_stack, cap * sizeof *n);
+        if (!n)
+            return MS_ENOMEM;
+        memset(n + m->cap_stack, 0, (cap - m->cap_stack) * sizeof *n);
+        m->site_of_stack = n;
+        m->cap_stack = cap;
+    }
+    if (!m->site_of_stack[stack]) {
+        if (m->nsites == m->capsites) {
+            size_t cap = m->capsites ? m->capsites * 2 : 256;
+            struct ms_site *n = realloc(m->sites, cap * sizeof *n);
+            if (!n)
+                return MS_ENOMEM;
+            m->sites = n;
+            m->capsites = cap;
+        }
+        memset(&m->sites[m->nsites], 0, sizeof *m->sites);
+        m->sites[m->nsites].stack = stack;
+        m->site_of_stack[stack] = (uint32_t)++m->nsites;
+    }
+    *out = m->site_of_stack[stack] - 1;
+    return 0;
+}
+
+static int thread_new(struct ms_heap_model *m, uint32_t tid, uint32_t *out)
+{
+    if (m->nthreads == m->capthreads) {
+        size_t cap = m->capthreads ? m->capthreads * 2 : 16;
+        struct ms_thread_stats *n = realloc(m->threads, cap * sizeof *n);
+        if (!n)
+            return MS_ENOMEM;
+        m->threads = n;
+        m->capthreads = cap;
+    }
+    memset(&m->threads[m->nthreads], 0, sizeof *m->threads);
+    m->threads[m->nthreads].tid = tid;
+    *out = (uint32_t)m->nthreads++;
+    m->last_tid = tid;
+    m->last_thread = *out;
+    m->have_last = true;
+    return 0;
+}
+
+static int thread_index(struct ms_heap_model *m, uint32_t tid, uint32_t *out)
+{
+    if (m->have_last && m->last_tid == tid) {
+        *out = m->last_thread;
+        return 0;
+    }
+    for (size_t i = m->nthreads; i-- > 0;)
+        if (m->threads[i].tid == tid) {
+            *out = (uint32_t)i;
+            m->last_tid = tid;
+            m->last_thread = *out;
+            m->have_last = true;
+            return 0;
+        }
+    return thread_new(m, tid, out);
+}
+
+/* Before a site's live bytes change: remember its value at the last peak (see header). */
+static inline void site_touch(struct ms_heap_model *m, struct ms_site *s)
+{
+    if (s->peak_epoch != m->epoch) {
+        s->peak_bytes = s->live_bytes;
+        s->peak_epoch = m->epoch;
+    }
+}
+
+static void do_free(struct ms_heap_model *m, uint64_t ptr)
+{
+    m->sum.frees++;
+    struct block *b = live_find(m, ptr);
+    if (!b) {
+        m->sum.unknown_frees++;
+        return;
+    }
+    struct ms_site *s = &m->sites[b->site];
+    struct ms_thread_stats *t = &m->threads[b->thread];
+    if (t->alloc_seq == b->seq) {
+        s->temporary++;
+        t->temporary++;
+        m->sum.temporary_allocs++;
+    }
+    site_touch(m, s);
+    s->live_bytes -= b->size;
+    s->live_blocks--;
+    t->live_bytes -= b->size;
+    m->sum.live_bytes -= b->size;
+    m->sum.live_blocks--;
+    live_remove(m, b);
+}
+
+static int do_alloc(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
+{
+    uint32_t si;
+    int err = site_index(m, ev->stack, &si);
+    if (err)
+        return err;
+    struct block *old = live_find(m, ev->ptr);
+    if (old) {
+        /* The trace lost this block's free: account it as freed now. */
+        m->sum.reused_live++;
+        m->sum.frees--;
+        do_free(m, ev->ptr);
+    }
+    if ((m->live_used + 1) * 4 > (m->live_mask + 1) * 3 && (err = live_grow(m)) != 0)
+        return err;
+    struct ms_site *s = &m->sites[si];
+    struct ms_thread_stats *t = &m->threads[thread];
+    m->sum.allocs++;
+    m->sum.bytes_allocated += ev->size;
+    s->allocs++;
+    s->bytes += ev->size;
+    t->allocs++;
+    t->bytes += ev->size;
+    t->alloc_seq++;
+    size_t i = hash_ptr(ev->ptr) & m->live_mask;
+    while (m->live[i].ptr)
+        i = (i + 1) & m->live_mask;
+    m->live[i] = (struct block){ev->ptr, ev->size, t->alloc_seq, si, thread};
+    m->live_used++;
+    site_touch(m, s);
+    s->live_bytes += ev->size;
+    s->live_blocks++;
+    t->live_bytes += ev->size;
+    if (t->live_bytes > t->peak_bytes)
+        t->peak_bytes = t->live_bytes;
+    m->sum.live_bytes += ev->size;
+    m->sum.live_blocks++;
+    if (m->sum.live_bytes > m->sum.peak_bytes) {
+        m->sum.peak_bytes = m->sum.live_bytes;
+        m->sum.peak_tsc = ev->tsc;
+        m->epoch++;
+    }
+    return 0;
+}
+
+static void set_name(struct ms_thread_stats *t, const struct ms_event *ev)
+{
+    size_t n = ev->name_len < sizeof t->name - 1 ? ev->name_len : sizeof t->name - 1;
+    memcpy(t->name, ev->name, n);
+    t->name[n] = 0;
+}
+
+int ms_heap_model_apply(void *ctx, const struct ms_event *ev)
+{
+    struct ms_heap_model *m = ctx;
+    uint32_t thread;
+    int err = thread_index(m, ev->tid, &thread);
+    if (err)
+        return err;
+    if (!m->sum.first_tsc)
+        m->sum.first_tsc = ev->tsc;
+    if (ev->tsc > m->sum.last_tsc)
+        m->sum.last_tsc = ev->tsc;
+    m->sum.events++;
+    switch (ev->kind) {
+    case MS_REC_ALLOC:
+    case MS_REC_ALLOC_ALIGNED:
+        return do_alloc(m, ev, thread);
+    case MS_REC_FREE:
+        m->threads[thread].frees++;
+        do_free(m, ev->ptr);
+        return 0;
+    case MS_REC_REALLOC:
+        m->threads[thread].frees++;
+        m->sum.realloc_calls++;
+        do_free(m, ev->old_ptr);
+        return do_alloc(m, ev, thread);
+    case MS_REC_THREAD_START:
+        /* A thread id seen again after its thread exited belongs to a new thread. */
+        if (m->threads[thread].exited || m->threads[thread].allocs || m->threads[thread].frees ||
+            m->threads[thread].pthread) {
+            if ((err = thread_new(m, ev->tid, &thread)) != 0)
+                return err;
+        }
+        m->threads[thread].pthread = ev->value;
+        set_name(&m->threads[thread], ev);
+        if (ev->tid != 0)
+            m->sum.threads++;
+        return 0;
+    case MS_REC_THREAD_NAME:
+        set_name(&m->threads[thread], ev);
+        return 0;
+    case MS_REC_THREAD_EXIT:
+        m->threads[thread].exited = true;
+        return 0;
+    case MS_REC_FREERES:
+        m->sum.freeres_tsc = ev->tsc;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+void ms_heap_model_finish(struct ms_heap_model *m)
+{
+    for (size_t i = 0; i < m->nsites; i++)
+        site_touch(m, &m->sites[i]);
+    /* site_touch stored the value at the last peak only for sites changed since it; the rest
+     * have not changed since, so their current value is their value at the peak. */
+    for (size_t i = 0; i <= m->live_mask; i++)
+        if (m->live[i].ptr)
+            m->threads[m->live[i].thread].leaked_blocks++;
+}
+
+const struct ms_summary *ms_heap_model_summary(const struct ms_heap_model *m)
+{
+    return &m->sum;
+}
+
+size_t ms_heap_model_site_count(const struct ms_heap_model *m)
+{
+    return m->nsites;
+}
+
+const struct ms_site *ms_heap_model_site(const struct ms_heap_model *m, size_t i)
+{
+    return i < m->nsites ? &m->sites[i] : NULL;
+}
+
+size_t ms_heap_model_thread_count(const struct ms_heap_model *m)
+{
+    return m->nthreads;
+}
+
+const struct ms_thread_stats *ms_heap_model_thread(const struct ms_heap_model *m, size_t i)
+{
+    return i < m->nthreads ? &m->threads[i] : NULL;
+}

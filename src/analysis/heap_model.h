@@ -1,0 +1,66 @@
+/* The replay model: applies a trace's events in time order and keeps what the reports need —
+ * the live blocks, per-call-site and per-thread statistics, the peak and what made it up.
+ * Its memory grows with live blocks, call sites and threads, never with the event count. */
+#ifndef MS_HEAP_MODEL_H
+#define MS_HEAP_MODEL_H
+
+#include "trace_reader.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Statistics of one call site: one allocation stack (a stack tree node id; 0 = no stack). */
+struct ms_site {
+    uint32_t stack;
+    uint64_t allocs;
+    uint64_t bytes;       /* requested bytes, a realloc adds its new size */
+    uint64_t live_bytes;  /* in use now; at the end of the replay: leaked */
+    uint64_t live_blocks;
+    uint64_t peak_bytes;  /* in use at the moment of the global peak */
+    uint64_t temporary;   /* freed before the allocating thread allocated again */
+    uint64_t peak_epoch;  /* internal: see heap_model.c */
+};
+
+struct ms_thread_stats {
+    uint32_t tid;
+    uint64_t pthread;
+    char name[17];
+    uint64_t allocs, frees, bytes;
+    uint64_t live_bytes, peak_bytes; /* bytes in use that this thread allocated */
+    uint64_t leaked_blocks;
+    uint64_t temporary;
+    uint64_t alloc_seq;
+    bool exited;
+};
+
+struct ms_summary {
+    uint64_t allocs, frees, realloc_calls, bytes_allocated;
+    uint64_t live_bytes, live_blocks; /* at the end: leaked */
+    uint64_t peak_bytes, peak_tsc;
+    uint64_t temporary_allocs;
+    uint64_t first_tsc, last_tsc;
+    uint64_t unknown_frees; /* frees of blocks the trace never saw allocated */
+    uint64_t reused_live;   /* allocations returned over a block still live (lost frees) */
+    uint64_t freeres_tsc;   /* when exit-time freeing began, 0 if it did not run */
+    uint64_t threads;
+    uint64_t events;
+};
+
+struct ms_heap_model;
+
+struct ms_heap_model *ms_heap_model_new(void);
+void ms_heap_model_free(struct ms_heap_model *m);
+
+/* The event callback for ms_trace_replay (ctx is the model). */
+int ms_heap_model_apply(void *ctx, const struct ms_event *ev);
+
+/* Completes the statistics after the last event (per-site values at the peak, leaks). */
+void ms_heap_model_finish(struct ms_heap_model *m);
+
+const struct ms_summary *ms_heap_model_summary(const struct ms_heap_model *m);
+size_t ms_heap_model_site_count(const struct ms_heap_model *m);
+const struct ms_site *ms_heap_model_site(const struct ms_heap_model *m, size_t i);
+size_t ms_heap_model_thread_count(const struct ms_heap_model *m);
+const struct ms_thread_stats *ms_heap_model_thread(const struct ms_heap_model *m, size_t i);
+
+#endif

@@ -1,0 +1,27 @@
+/* The stack tree read from a trace: node id -> (parent id, instruction pointer). Ids are dense
+ * small integers assigned by the capture library, so the table is an array. */
+#ifndef MS_STACK_TABLE_H
+#define MS_STACK_TABLE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct ms_stack_node {
+    uint32_t parent;
+    uint64_t ip; /* 0 = not defined in the trace */
+};
+
+struct ms_stack_table {
+    struct ms_stack_node *nodes;
+    size_t cap;
+};
+
+/* Defines node id; returns 0, MS_ENOMEM, or MS_ECORRUPT for an id no trace can have. An id
+ * defined twice keeps its first definition. */
+int ms_stack_table_set(struct ms_stack_table *t, uint32_t id, uint32_t parent, uint64_t ip);
+/* Looks up node id; false if the trace never defined it. */
+bool ms_stack_table_get(const struct ms_stack_table *t, uint32_t id, struct ms_stack_node *out);
+void ms_stack_table_free(struct ms_stack_table *t);
+
+#endif

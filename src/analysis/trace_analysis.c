@@ -1,0 +1,145 @@
+/* Builds an analysis from a trace file: follows a forked child's ancestry, replays every
+ * trace into one heap model, and registers all modules with the symbolizer. */
+#define _GNU_SOURCE
+#include "trace_analysis.h"
+
+#include "common/errors.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int add_modules(struct ms_analysis *a, ms_trace *t)
+{
+    for (size_t i = 0; i < ms_trace_module_count(t); i++) {
+        const struct ms_module *m = ms_trace_module(t, i);
+        int err = ms_symbolizer_add_module(a->sym, m->path, m->bias, m->lo, m->hi, m->build_id,
+                                           m->build_id_len);
+        if (err == MS_ENOMEM)
+            return err;
+    }
+    return 0;
+}
+
+/* Opens the chain of parents of a forked child, oldest last. */
+static void open_ancestors(struct ms_analysis *a)
+{
+    ms_trace *chain[MS_MAX_FORK_CHAIN];
+    int n = 0;
+    const struct ms_process_info *p = ms_trace_process(a->trace);
+    while (p->fork_parent_pid && n < MS_MAX_FORK_CHAIN) {
+        if (!p->parent_trace || !p->parent_trace[0]) {
+            snprintf(a->ancestry_note, sizeof a->ancestry_note,
+                     "forked from pid %llu, whose trace is unknown: the history inherited from "
+                     "the parent is not included",
+                     (unsigned long long)p->fork_parent_pid);
+            break;
+        }
+        ms_trace *parent;
+        char err[512];
+        if (ms_trace_open(p->parent_trace, &parent, err, sizeof err) != 0) {
+            snprintf(a->ancestry_note, sizeof a->ancestry_note,
+                     "forked from pid %llu; its trace could not be read (%s): the history "
+                     "inherited from the parent is not included",
+                     (unsigned long long)p->fork_parent_pid, err);
+            break;
+        }
+        if (ms_trace_process(parent)->pid != p->fork_parent_pid) {
+            snprintf(a->ancestry_note, sizeof a->ancestry_note,
+                     "forked from pid %llu, but %s belongs to pid %llu: the history inherited "
+                     "from the parent is not included",
+                     (unsigned long long)p->fork_parent_pid, p->parent_trace,
+                     (unsigned long long)ms_trace_process(parent)->pid);
+            ms_trace_close(parent);
+            break;
+        }
+        chain[n++] = parent;
+        p = ms_trace_process(parent);
+    }
+    for (int i = 0; i < n; i++)
+        a->ancestors[i] = chain[n - 1 - i];
+    a->nancestors = n;
+}
+
+int ms_analysis_run(const char *path, struct ms_analysis **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    struct ms_analysis *a = calloc(1, sizeof *a);
+    if (!a)
+        return MS_ENOMEM;
+    int rc = ms_trace_open(path, &a->trace, err, errlen);
+    if (rc)
+        goto fail;
+    rc = MS_ENOMEM;
+    if (!(a->model = ms_heap_model_new()) || ms_symbolizer_new(&a->sym) != 0)
+        goto fail;
+    open_ancestors(a);
+    /* Each ancestor contributes its events up to the fork of the next process in the chain,
+     * and only the stack nodes that existed at that fork. */
+    for (int i = 0; i < a->nancestors; i++) {
+        ms_trace *next = i + 1 < a->nancestors ? a->ancestors[i + 1] : a->trace;
+        const struct ms_process_info *np = ms_trace_process(next);
+        struct ms_replay_cut cut = {np->pid, np->fork_tsc};
+        uint32_t limit = ms_trace_process(a->trace)->node_limit;
+        for (int j = i + 1; j < a->nancestors; j++) {
+            uint32_t l = ms_trace_process(a->ancestors[j])->node_limit;
+            if (l && l < limit)
+                limit = l;
+        }
+        if ((rc = ms_trace_replay(a->ancestors[i], &cut, limit, &a->stacks, ms_heap_model_apply,
+                                  a->model)) != 0 ||
+            (rc = add_modules(a, a->ancestors[i])) != 0)
+            goto fail;
+    }
+    if ((rc = ms_trace_replay(a->trace, NULL, 0, &a->stacks, ms_heap_model_apply, a->model)) !=
+            0 ||
+        (rc = add_modules(a, a->trace)) != 0)
+        goto fail;
+    ms_heap_model_finish(a->model);
+    *out = a;
+    return 0;
+fail:
+    if (rc && err && errlen && !err[0])
+        snprintf(err, errlen, "%s: %s", path, ms_strerror(rc));
+    ms_analysis_free(a);
+    return rc;
+}
+
+void ms_analysis_free(struct ms_analysis *a)
+{
+    if (!a)
+        return;
+    ms_trace_close(a->trace);
+    for (int i = 0; i < a->nancestors; i++)
+        ms_trace_close(a->ancestors[i]);
+    ms_stack_table_free(&a->stacks);
+    ms_heap_model_free(a->model);
+    if (a->sym)
+        ms_symbolizer_free(a->sym);
+    free(a);
+}
+
+int ms_analysis_stack(struct ms_analysis *a, uint32_t stack, ms_frame *frames, int max)
+{
+    int n = 0;
+    /* Node ids are assigned parent-first, so a parent's id is smaller than its child's: a
+     * chain of decreasing ids cannot loop, even in a corrupt trace. */
+    uint32_t id = stack;
+    while (id && n < max) {
+        struct ms_stack_node node;
+        if (!ms_stack_table_get(&a->stacks, id, &node)) {
+            frames[n++] = (ms_frame){.function = "[stack truncated: trace incomplete]"};
+            break;
+        }
+        n += ms_symbolize(a->sym, node.ip, true, frames + n, max - n);
+        if (node.parent >= id)
+            break;
+        id = node.parent;
+    }
+    return n;
+}
+
+uint64_t ms_analysis_ns(const struct ms_analysis *a, uint64_t tsc)
+{
+    return ms_trace_ns_since_start(a->trace, tsc);
+}

@@ -1,0 +1,36 @@
+/* One analysed trace: the trace (and, for a forked child, the traces of its ancestors, whose
+ * history up to the fork the child inherited), the replayed heap model, the stack tree and a
+ * symbolizer for its modules. This is what the reports are made from. */
+#ifndef MS_TRACE_ANALYSIS_H
+#define MS_TRACE_ANALYSIS_H
+
+#include "heap_model.h"
+#include "symbolize.h"
+#include "trace_reader.h"
+
+#define MS_MAX_FORK_CHAIN 16
+
+struct ms_analysis {
+    ms_trace *trace;
+    ms_trace *ancestors[MS_MAX_FORK_CHAIN]; /* oldest first */
+    int nancestors;
+    char ancestry_note[1024]; /* why the parent's history is missing, if it is */
+    struct ms_stack_table stacks;
+    struct ms_heap_model *model;
+    ms_symbolizer *sym;
+};
+
+/* Opens, replays and prepares the trace at path. Returns 0 or a negative MS_E* code with a
+ * one-line explanation in err. */
+int ms_analysis_run(const char *path, struct ms_analysis **out, char *err, size_t errlen);
+void ms_analysis_free(struct ms_analysis *a);
+
+/* Symbolizes stack id into frames (innermost first, inlined frames expanded). Returns the
+ * number of frames written (0 for no stack). A node missing from the trace ends the stack with
+ * a frame whose function is "[stack truncated: trace incomplete]". */
+int ms_analysis_stack(struct ms_analysis *a, uint32_t stack, ms_frame *frames, int max);
+
+/* Nanoseconds since the traced process started for a TSC reading. */
+uint64_t ms_analysis_ns(const struct ms_analysis *a, uint64_t tsc);
+
+#endif

@@ -1,0 +1,820 @@
+/* The trace reader: chunk index, metadata chunks, and the time-ordered merge of the per-thread
+ * event streams. Input is hostile: lengths are checked before use and nothing recurses on it. */
+#define _GNU_SOURCE
+#include "trace_reader.h"
+
+#include "common/errors.h"
+#include "common/trace_format.h"
+#include "common/varint.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zstd.h>
+
+struct chunk_ref {
+    uint64_t offset; /* of the payload */
+    uint32_t stored, raw, tid;
+    uint8_t type, flags;
+    uint64_t t0;
+};
+
+struct ms_trace {
+    char *path;
+    int fd;
+    uint64_t size;
+    struct ms_process_info proc;
+    bool have_proc;
+    struct ms_module *modules;
+    size_t nmod, capmod;
+    struct ms_end_info end;
+    struct ms_trace_damage damage;
+    struct chunk_ref *chunks;
+    size_t nchunks, capchunks;
+    double ns_per_tick;
+};
+
+/* ---- bounds-checked cursor ---- */
+
+struct cursor {
+    const uint8_t *p, *end;
+    bool bad;
+};
+
+static uint64_t get_u(struct cursor *c)
+{
+    uint64_t v = 0;
+    if (!c->bad && ms_varint_get(&c->p, c->end, &v) != 0)
+        c->bad = true;
+    return c->bad ? 0 : v;
+}
+
+/* Returns a freshly allocated NUL-terminated copy of a string field, or NULL. */
+static char *get_str(struct cursor *c)
+{
+    uint64_t len = get_u(c);
+    if (c->bad || len > (uint64_t)(c->end - c->p)) {
+        c->bad = true;
+        return NULL;
+    }
+    char *s = malloc(len + 1);
+    if (!s) {
+        c->bad = true;
+        return NULL;
+    }
+    memcpy(s, c->p, len);
+    s[len] = 0;
+    c->p += len;
+    return s;
+}
+
+static void damage(ms_trace *t, uint64_t offset, const char *fmt, ...)
+{
+    if (t->damage.what[0] == 0) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(t->damage.what, sizeof t->damage.what, fmt, ap);
+        va_end(ap);
+        t->damage.first_bad_offset = offset;
+    }
+}
+
+static uint64_t le(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static int read_at(ms_trace *t, uint64_t off, void *buf, size_t n)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = pread(t->fd, (uint8_t *)buf + done, n - done, (off_t)(off + done));
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return MS_EIO;
+        done += (size_t)r;
+    }
+    return 0;
+}
+
+/* Reads and decompresses a chunk's payload into a new buffer of c->raw bytes. */
+static int load_chunk(ms_trace *t, const struct chunk_ref *c, uint8_t **out)
+{
+    uint8_t *stored = malloc(c->stored ? c->stored : 1);
+    uint8_t *raw = NULL;
+    int err = MS_ENOMEM;
+    if (!stored)
+        goto fail;
+    if ((err = read_at(t, c->offset, stored, c->stored)) != 0)
+        goto fail;
+    if (!(c->flags & MS_CHUNK_ZSTD)) {
+        if (c->stored != c->raw) {
+            err = MS_ECORRUPT;
+            goto fail;
+        }
+        *out = stored;
+        return 0;
+    }
+    raw = malloc(c->raw ? c->raw : 1);
+    err = MS_ENOMEM;
+    if (!raw)
+        goto fail;
+    size_t n = ZSTD_decompress(raw, c->raw, stored, c->stored);
+    err = MS_ECORRUPT;
+    if (ZSTD_isError(n) || n != c->raw)
+        goto fail;
+    free(stored);
+    *out = raw;
+    return 0;
+fail:
+    free(stored);
+    free(raw);
+    return err;
+}
+
+/* ---- metadata chunks ---- */
+
+static int parse_process(ms_trace *t, const uint8_t *p, size_t n)
+{
+    struct cursor c = {p, p + n, false};
+    struct ms_process_info *pi = &t->proc;
+    pi->pid = get_u(&c);
+    pi->ppid = get_u(&c);
+    pi->start_tsc = get_u(&c);
+    pi->start_mono_ns = get_u(&c);
+    pi->start_real_ns = get_u(&c);
+    pi->unwind = (int)get_u(&c);
+    pi->depth = (int)get_u(&c);
+    pi->exe = get_str(&c);
+    uint64_t argc = get_u(&c);
+    if (argc > (uint64_t)(c.end - c.p))
+        c.bad = true;
+    if (!c.bad) {
+        pi->argv = calloc(argc + 1, sizeof *pi->argv);
+        if (!pi->argv)
+            return MS_ENOMEM;
+        for (uint64_t i = 0; i < argc && !c.bad; i++)
+            pi->argv[pi->argc++] = get_str(&c);
+    }
+    pi->fork_parent_pid = get_u(&c);
+    pi->fork_tsc = get_u(&c);
+    pi->node_limit = (uint32_t)get_u(&c);
+    pi->parent_trace = get_str(&c);
+    pi->version = get_str(&c);
+    if (c.bad)
+        return MS_ECORRUPT;
+    t->have_proc = true;
+    return 0;
+}
+
+static int parse_modules(ms_trace *t, const uint8_t *p, size_t n)
+{
+    struct cursor c = {p, p + n, false};
+    get_u(&c); /* snapshot time */
+    uint64_t count = get_u(&c);
+    for (uint64_t i = 0; i < count && !c.bad; i++) {
+        struct ms_module m = {0};
+        m.path = get_str(&c);
+        m.bias = get_u(&c);
+        m.lo = get_u(&c);
+        m.hi = get_u(&c);
+        uint64_t idlen = get_u(&c);
+        if (c.bad || idlen > sizeof m.build_id || idlen > (uint64_t)(c.end - c.p)) {
+            free(m.path);
+            return MS_ECORRUPT;
+        }
+        memcpy(m.build_id, c.p, idlen);
+        m.build_id_len = idlen;
+        c.p += idlen;
+        /* Keep one entry per (path, bias): snapshots repeat the modules still loaded. */
+        bool seen = false;
+        for (size_t j = 0; j < t->nmod && !seen; j++)
+            seen = t->modules[j].bias == m.bias && t->modules[j].lo == m.lo &&
+                   !strcmp(t->modules[j].path, m.path);
+        if (seen) {
+            free(m.path);
+            continue;
+        }
+        if (t->nmod == t->capmod) {
+            size_t cap = t->capmod ? t->capmod * 2 : 32;
+            struct ms_module *nm = realloc(t->modules, cap * sizeof *nm);
+            if (!nm) {
+                free(m.path);
+                return MS_ENOMEM;
+            }
+            t->modules = nm;
+            t->capmod = cap;
+        }
+        t->modules[t->nmod++] = m;
+    }
+    return c.bad ? MS_ECORRUPT : 0;
+}
+
+static int parse_end(ms_trace *t, const uint8_t *p, size_t n)
+{
+    struct cursor c = {p, p + n, false};
+    struct ms_end_info e = {0};
+    e.tsc = get_u(&c);
+    e.mono_ns = get_u(&c);
+    e.reason = (int)get_u(&c);
+    e.code = (int)get_u(&c);
+    e.dropped = get_u(&c);
+    if (c.bad)
+        return MS_ECORRUPT;
+    e.present = true;
+    /* A trace can hold several END chunks when an exec failed; the last one counts. */
+    t->end = e;
+    return 0;
+}
+
+static int add_chunk(ms_trace *t, const struct chunk_ref *c)
+{
+    if (t->nchunks == t->capchunks) {
+        size_t cap = t->capchunks ? t->capchunks * 2 : 256;
+        struct chunk_ref *n = realloc(t->chunks, cap * sizeof *n);
+        if (!n)
+            return MS_ENOMEM;
+        t->chunks = n;
+        t->capchunks = cap;
+    }
+    t->chunks[t->nchunks++] = *c;
+    return 0;
+}
+
+/* The clock of a trace without an END chunk: the CLOCK record that starts its last chunk. */
+static void calibrate(ms_trace *t)
+{
+    uint64_t tsc = 0, ns = 0;
+    if (t->end.present) {
+        tsc = t->end.tsc;
+        ns = t->end.mono_ns;
+    } else {
+        for (size_t i = t->nchunks; i-- > 0;) {
+            if (t->chunks[i].type != MS_CHUNK_EVENTS)
+                continue;
+            uint8_t *raw;
+            if (load_chunk(t, &t->chunks[i], &raw) != 0)
+                continue;
+            struct cursor c = {raw, raw + t->chunks[i].raw, false};
+            if (c.p < c.end && *c.p++ == MS_REC_CLOCK) {
+                tsc = get_u(&c);
+                ns = get_u(&c);
+                if (c.bad)
+                    tsc = 0;
+            }
+            free(raw);
+            break;
+        }
+    }
+    t->ns_per_tick = 1.0;
+    if (tsc > t->proc.start_tsc && ns > t->proc.start_mono_ns)
+        t->ns_per_tick = (double)(ns - t->proc.start_mono_ns) / (double)(tsc - t->proc.start_tsc);
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+static int index_chunks(ms_trace *t)
+{
+    uint64_t off = MS_FILE_HEADER_SIZE;
+    while (off < t->size) {
+        uint8_t h[MS_CHUNK_HEADER_SIZE];
+        if (t->size - off < MS_CHUNK_HEADER_SIZE || read_at(t, off, h, sizeof h) != 0) {
+            t->damage.bytes_lost = t->size - off;
+            damage(t, off, "the trace ends inside a chunk header");
+            break;
+        }
+        struct chunk_ref c = {
+            .offset = off + MS_CHUNK_HEADER_SIZE,
+            .type = h[0],
+            .flags = h[1],
+            .stored = (uint32_t)le(h + 4, 4),
+            .raw = (uint32_t)le(h + 8, 4),
+            .tid = (uint32_t)le(h + 12, 4),
+            .t0 = le(h + 16, 8),
+        };
+        if (c.type < MS_CHUNK_PROCESS || c.type > MS_CHUNK_END || c.raw > MS_CHUNK_MAX_RAW ||
+            c.stored > MS_CHUNK_MAX_RAW + 65536 || (c.flags & ~MS_CHUNK_ZSTD)) {
+            /* A chunk header that makes no sense: nothing after it can be trusted. */
+            t->damage.bytes_lost = t->size - off;
+            damage(t, off, "invalid chunk header (type %u, %u bytes)", c.type, c.raw);
+            break;
+        }
+        if (t->size - c.offset < c.stored) {
+            t->damage.bytes_lost = t->size - off;
+            damage(t, off, "the trace ends inside a chunk (%u of %u bytes present)",
+                   (unsigned)(t->size - c.offset), c.stored);
+            break;
+        }
+        off = c.offset + c.stored;
+        if (c.type == MS_CHUNK_EVENTS) {
+            if (add_chunk(t, &c) != 0)
+                return MS_ENOMEM;
+            continue;
+        }
+        uint8_t *raw;
+        int err = load_chunk(t, &c, &raw);
+        if (err == MS_ENOMEM)
+            return err;
+        if (err == 0) {
+            if (c.type == MS_CHUNK_PROCESS && !t->have_proc)
+                err = parse_process(t, raw, c.raw);
+            else if (c.type == MS_CHUNK_MODULES)
+                err = parse_modules(t, raw, c.raw);
+            else if (c.type == MS_CHUNK_END)
+                err = parse_end(t, raw, c.raw);
+            free(raw);
+        }
+        if (err == MS_ENOMEM)
+            return err;
+        if (err) {
+            t->damage.chunks_bad++;
+            damage(t, c.offset - MS_CHUNK_HEADER_SIZE, "a metadata chunk does not decode");
+        }
+    }
+    return 0;
+}
+
+int ms_trace_open(const char *path, ms_trace **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        return errno == ENOENT ? MS_ENOENT : MS_EIO;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        set_err(err, errlen, "%s: not a regular file; give the path of a trace written by "
+                             "`memscope run`", path);
+        close(fd);
+        return MS_ENOTRACE;
+    }
+    ms_trace *t = calloc(1, sizeof *t);
+    if (!t) {
+        close(fd);
+        return MS_ENOMEM;
+    }
+    t->fd = fd;
+    t->size = (uint64_t)st.st_size;
+    t->path = strdup(path);
+    t->damage.file_size = t->size;
+    uint8_t h[MS_FILE_HEADER_SIZE];
+    int rc;
+    if (t->size == 0) {
+        set_err(err, errlen, "%s: the file is empty; the traced program may still be running "
+                             "or was killed before writing anything", path);
+        rc = MS_ENOTRACE;
+        goto fail;
+    }
+    if (t->size < MS_FILE_HEADER_SIZE || read_at(t, 0, h, sizeof h) != 0 ||
+        memcmp(h, MS_TRACE_MAGIC, MS_TRACE_MAGIC_LEN) != 0) {
+        set_err(err, errlen, "%s: not a memscope trace (bad magic bytes); give a file written "
+                             "by `memscope run`", path);
+        rc = MS_ENOTRACE;
+        goto fail;
+    }
+    unsigned version = (unsigned)le(h + 8, 2);
+    if (version > MS_TRACE_VERSION) {
+        set_err(err, errlen, "%s: trace format version %u is newer than this memscope reads "
+                             "(%d); use a newer memscope", path, version, MS_TRACE_VERSION);
+        rc = MS_EVERSION;
+        goto fail;
+    }
+    if (version == 0 || le(h + 10, 2) != MS_FILE_HEADER_SIZE) {
+        set_err(err, errlen, "%s: corrupt file header at offset 8", path);
+        rc = MS_ECORRUPT;
+        goto fail;
+    }
+    rc = index_chunks(t);
+    if (rc == 0 && !t->have_proc) {
+        set_err(err, errlen, "%s: the trace has no readable process information (%s at offset "
+                             "%llu); it cannot be analysed", path,
+                t->damage.what[0] ? t->damage.what : "no PROCESS chunk",
+                (unsigned long long)t->damage.first_bad_offset);
+        rc = MS_ECORRUPT;
+    }
+    if (rc)
+        goto fail;
+    calibrate(t);
+    *out = t;
+    return 0;
+fail:
+    if (rc == MS_ENOMEM)
+        set_err(err, errlen, "%s: out of memory while reading", path);
+    ms_trace_close(t);
+    return rc;
+}
+
+void ms_trace_close(ms_trace *t)
+{
+    if (!t)
+        return;
+    close(t->fd);
+    free(t->path);
+    free(t->proc.exe);
+    for (int i = 0; i < t->proc.argc; i++)
+        free(t->proc.argv[i]);
+    free(t->proc.argv);
+    free(t->proc.parent_trace);
+    free(t->proc.version);
+    for (size_t i = 0; i < t->nmod; i++)
+        free(t->modules[i].path);
+    free(t->modules);
+    free(t->chunks);
+    free(t);
+}
+
+const struct ms_process_info *ms_trace_process(const ms_trace *t)
+{
+    return &t->proc;
+}
+
+const struct ms_end_info *ms_trace_end(const ms_trace *t)
+{
+    return &t->end;
+}
+
+const struct ms_trace_damage *ms_trace_damage(const ms_trace *t)
+{
+    return &t->damage;
+}
+
+size_t ms_trace_module_count(const ms_trace *t)
+{
+    return t->nmod;
+}
+
+const struct ms_module *ms_trace_module(const ms_trace *t, size_t i)
+{
+    return i < t->nmod ? &t->modules[i] : NULL;
+}
+
+const char *ms_trace_path(const ms_trace *t)
+{
+    return t->path;
+}
+
+uint64_t ms_trace_ns_since_start(const ms_trace *t, uint64_t tsc)
+{
+    if (tsc <= t->proc.start_tsc)
+        return 0;
+    return (uint64_t)((double)(tsc - t->proc.start_tsc) * t->ns_per_tick);
+}
+
+/* ---- event decoding ---- */
+
+struct decoder {
+    struct cursor c;
+    uint32_t tid;
+    uint64_t tsc;
+    uint64_t last_ptr, last_ip;
+    uint32_t node_limit;
+    struct ms_stack_table *stacks;
+};
+
+static uint64_t get_ptr(struct decoder *d, bool ptr16)
+{
+    int64_t delta = ms_unzigzag(get_u(&d->c));
+    if (ptr16)
+        delta *= 16;
+    return d->last_ptr + (uint64_t)delta;
+}
+
+/* Decodes records until the next event for the consumer. Returns 1 with *ev filled, 0 at the
+ * end of the chunk, MS_ECORRUPT on bad input, MS_ENOMEM. */
+static int next_event(struct decoder *d, struct ms_event *ev)
+{
+    struct cursor *c = &d->c;
+    while (c->p < c->end) {
+        uint8_t b = *c->p++;
+        int kind = b & MS_REC_KIND_MASK;
+        bool ptr16 = b & MS_REC_PTR16;
+        if (b & MS_REC_TIMED)
+            d->tsc += get_u(c);
+        memset(ev, 0, sizeof *ev);
+        ev->kind = kind;
+        ev->family = (b >> MS_REC_FAMILY_SHIFT) & MS_REC_FAMILY_MASK;
+        ev->tid = d->tid;
+        ev->tsc = d->tsc;
+        switch (kind) {
+        case MS_REC_ALLOC:
+        case MS_REC_ALLOC_ALIGNED:
+            ev->ptr = d->last_ptr = get_ptr(d, ptr16);
+            ev->size = get_u(c);
+            ev->stack = (uint32_t)get_u(c);
+            if (kind == MS_REC_ALLOC_ALIGNED)
+                ev->align = get_u(c);
+            break;
+        case MS_REC_FREE:
+            ev->ptr = d->last_ptr = get_ptr(d, ptr16);
+            break;
+        case MS_REC_REALLOC: {
+            ev->old_ptr = d->last_ptr = get_ptr(d, ptr16);
+            ev->ptr = d->last_ptr = get_ptr(d, ptr16);
+            ev->size = get_u(c);
+            ev->stack = (uint32_t)get_u(c);
+            break;
+        }
+        case MS_REC_STACK_NODE: {
+            uint64_t id = get_u(c), parent = get_u(c);
+            uint64_t ip = d->last_ip + (uint64_t)ms_unzigzag(get_u(c));
+            d->last_ip = ip;
+            if (c->bad || id > UINT32_MAX || parent > UINT32_MAX)
+                return MS_ECORRUPT;
+            if (d->stacks && (!d->node_limit || id < d->node_limit)) {
+                int err = ms_stack_table_set(d->stacks, (uint32_t)id, (uint32_t)parent, ip);
+                if (err)
+                    return err;
+            }
+            continue;
+        }
+        case MS_REC_THREAD_START:
+        case MS_REC_THREAD_NAME: {
+            if (kind == MS_REC_THREAD_START)
+                ev->value = get_u(c);
+            uint64_t len = get_u(c);
+            if (c->bad || len > (uint64_t)(c->end - c->p))
+                return MS_ECORRUPT;
+            ev->name = (const char *)c->p;
+            ev->name_len = len;
+            c->p += len;
+            break;
+        }
+        case MS_REC_THREAD_CREATE:
+        case MS_REC_FORK:
+            ev->value = get_u(c);
+            break;
+        case MS_REC_THREAD_EXIT:
+        case MS_REC_FREERES:
+            break;
+        case MS_REC_CLOCK:
+            d->tsc = get_u(c);
+            get_u(c);
+            d->last_ptr = 0;
+            d->last_ip = 0;
+            if (c->bad)
+                return MS_ECORRUPT;
+            continue;
+        case MS_REC_EXTENDED: {
+            get_u(c);
+            uint64_t len = get_u(c);
+            if (c->bad || len > (uint64_t)(c->end - c->p))
+                return MS_ECORRUPT;
+            c->p += len;
+            continue;
+        }
+        default:
+            return MS_ECORRUPT;
+        }
+        if (c->bad)
+            return MS_ECORRUPT;
+        return 1;
+    }
+    return 0;
+}
+
+int ms_trace_decode_events(const uint8_t *raw, size_t len, uint32_t tid,
+                           struct ms_stack_table *stacks, ms_event_fn fn, void *ctx)
+{
+    struct decoder d = {.c = {raw, raw + len, false}, .tid = tid, .stacks = stacks};
+    struct ms_event ev;
+    int r;
+    while ((r = next_event(&d, &ev)) == 1)
+        if (fn && (r = fn(ctx, &ev)) != 0)
+            return r;
+    return r;
+}
+
+/* ---- the merge ---- */
+
+struct stream {
+    uint32_t tid;
+    size_t *chunks; /* indices into t->chunks, in file order */
+    size_t n, cap, next;
+    uint8_t *buf;   /* the decoded chunk being read, or NULL */
+    struct decoder d;
+    struct ms_event ev; /* the pending event */
+    bool has_ev;
+    uint64_t key;
+};
+
+struct merge {
+    ms_trace *t;
+    struct stream *streams;
+    size_t nstreams;
+    size_t *heap;
+    size_t nheap;
+    struct ms_stack_table *stacks;
+    uint32_t node_limit;
+};
+
+static bool before(struct merge *m, size_t a, size_t b)
+{
+    struct stream *x = &m->streams[a], *y = &m->streams[b];
+    return x->key < y->key || (x->key == y->key && a < b);
+}
+
+static void heap_push(struct merge *m, size_t s)
+{
+    size_t i = m->nheap++;
+    m->heap[i] = s;
+    while (i > 0 && before(m, m->heap[i], m->heap[(i - 1) / 2])) {
+        size_t p = (i - 1) / 2, tmp = m->heap[p];
+        m->heap[p] = m->heap[i];
+        m->heap[i] = tmp;
+        i = p;
+    }
+}
+
+static size_t heap_pop(struct merge *m)
+{
+    size_t top = m->heap[0];
+    m->heap[0] = m->heap[--m->nheap];
+    for (size_t i = 0;;) {
+        size_t l = 2 * i + 1, r = l + 1, best = i;
+        if (l < m->nheap && before(m, m->heap[l], m->heap[best]))
+            best = l;
+        if (r < m->nheap && before(m, m->heap[r], m->heap[best]))
+            best = r;
+        if (best == i)
+            break;
+        size_t tmp = m->heap[best];
+        m->heap[best] = m->heap[i];
+        m->heap[i] = tmp;
+        i = best;
+    }
+    return top;
+}
+
+/* Advances stream s to its next event, loading chunks as needed. Returns 1 if it has one, 0 at
+ * its end, MS_ENOMEM. Undecodable chunks are skipped and counted. */
+static int stream_advance(struct merge *m, struct stream *s)
+{
+    for (;;) {
+        if (s->buf) {
+            int r = next_event(&s->d, &s->ev);
+            if (r == 1) {
+                s->has_ev = true;
+                s->key = s->ev.tsc;
+                return 1;
+            }
+            if (r == MS_ENOMEM)
+                return r;
+            if (r < 0) {
+                const struct chunk_ref *c = &m->t->chunks[s->chunks[s->next - 1]];
+                m->t->damage.chunks_bad++;
+                damage(m->t, c->offset - MS_CHUNK_HEADER_SIZE + (uint64_t)(s->d.c.p - s->buf),
+                       "an event record does not decode (thread %u)", s->tid);
+            }
+            free(s->buf);
+            s->buf = NULL;
+        }
+        if (s->next >= s->n) {
+            s->has_ev = false;
+            return 0;
+        }
+        const struct chunk_ref *c = &m->t->chunks[s->chunks[s->next++]];
+        int err = load_chunk(m->t, c, &s->buf);
+        if (err == MS_ENOMEM)
+            return err;
+        if (err) {
+            m->t->damage.chunks_bad++;
+            damage(m->t, c->offset - MS_CHUNK_HEADER_SIZE, "a chunk does not decompress");
+            s->buf = NULL;
+            continue;
+        }
+        uint64_t tsc = s->d.tsc;
+        s->d = (struct decoder){.c = {s->buf, s->buf + c->raw, false},
+                                .tid = c->tid,
+                                .tsc = tsc,
+                                .stacks = m->stacks,
+                                .node_limit = m->node_limit};
+    }
+}
+
+/* Reads the rest of a stream for its stack nodes only. */
+static int stream_drain_nodes(struct merge *m, struct stream *s)
+{
+    int r;
+    while ((r = stream_advance(m, s)) == 1)
+        ;
+    return r;
+}
+
+static int find_stream(struct merge *m, uint32_t tid, size_t *out)
+{
+    for (size_t i = m->nstreams; i-- > 0;)
+        if (m->streams[i].tid == tid) {
+            *out = i;
+            return 0;
+        }
+    struct stream *ns = realloc(m->streams, (m->nstreams + 1) * sizeof *ns);
+    if (!ns)
+        return MS_ENOMEM;
+    m->streams = ns;
+    memset(&ns[m->nstreams], 0, sizeof *ns);
+    ns[m->nstreams].tid = tid;
+    *out = m->nstreams++;
+    return 0;
+}
+
+static void merge_free(struct merge *m)
+{
+    for (size_t i = 0; i < m->nstreams; i++) {
+        free(m->streams[i].chunks);
+        free(m->streams[i].buf);
+    }
+    free(m->streams);
+    free(m->heap);
+}
+
+static bool at_cut(const struct ms_replay_cut *cut, const struct ms_event *ev)
+{
+    if (!cut)
+        return false;
+    if (ev->kind == MS_REC_FORK && ev->value == cut->child_pid)
+        return true;
+    return ev->tsc >= cut->tsc;
+}
+
+int ms_trace_replay(ms_trace *t, const struct ms_replay_cut *cut, uint32_t node_limit,
+                    struct ms_stack_table *stacks, ms_event_fn fn, void *ctx)
+{
+    struct merge m = {.t = t, .stacks = stacks, .node_limit = node_limit};
+    int rc = 0;
+    /* Group chunks into per-thread streams. Threads are few compared with chunks, but a
+     * program can start many threads: the lookup walks backwards, where recent ones are. */
+    size_t last = SIZE_MAX;
+    for (size_t i = 0; i < t->nchunks; i++) {
+        size_t si;
+        if (last != SIZE_MAX && m.streams[last].tid == t->chunks[i].tid)
+            si = last;
+        else if ((rc = find_stream(&m, t->chunks[i].tid, &si)) != 0)
+            goto out;
+        last = si;
+        struct stream *s = &m.streams[si];
+        if (s->n == s->cap) {
+            size_t cap = s->cap ? s->cap * 2 : 8;
+            size_t *n = realloc(s->chunks, cap * sizeof *n);
+            if (!n) {
+                rc = MS_ENOMEM;
+                goto out;
+            }
+            s->chunks = n;
+            s->cap = cap;
+        }
+        s->chunks[s->n++] = i;
+    }
+    m.heap = malloc((m.nstreams + 1) * sizeof *m.heap);
+    if (!m.heap) {
+        rc = MS_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < m.nstreams; i++) {
+        int r = stream_advance(&m, &m.streams[i]);
+        if (r < 0) {
+            rc = r;
+            goto out;
+        }
+        if (r == 1)
+            heap_push(&m, i);
+    }
+    while (m.nheap > 0) {
+        size_t si = heap_pop(&m);
+        struct stream *s = &m.streams[si];
+        if (at_cut(cut, &s->ev)) {
+            if ((rc = stream_drain_nodes(&m, s)) < 0)
+                goto out;
+            continue;
+        }
+        if (fn && (rc = fn(ctx, &s->ev)) != 0)
+            goto out;
+        int r = stream_advance(&m, s);
+        if (r < 0) {
+            rc = r;
+            goto out;
+        }
+        if (r == 1)
+            heap_push(&m, si);
+    }
+out:
+    merge_free(&m);
+    return rc;
+}

@@ -1,0 +1,101 @@
+/* Reads a memscope trace: validates the header, indexes the chunks, decodes the PROCESS,
+ * MODULES and END chunks, and replays the events of all threads merged in time order. Every
+ * read goes through a bounds-checked cursor; a damaged or truncated trace is read up to the
+ * last whole chunk and the loss is reported. */
+#ifndef MS_TRACE_READER_H
+#define MS_TRACE_READER_H
+
+#include "stack_table.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ms_trace ms_trace;
+
+struct ms_process_info {
+    uint64_t pid, ppid;
+    uint64_t start_tsc, start_mono_ns, start_real_ns;
+    int unwind, depth;
+    char *exe;
+    int argc;
+    char **argv;
+    uint64_t fork_parent_pid, fork_tsc;
+    uint32_t node_limit;
+    char *parent_trace;
+    char *version;
+};
+
+struct ms_module {
+    char *path;
+    uint64_t bias, lo, hi;
+    uint8_t build_id[64];
+    size_t build_id_len;
+};
+
+struct ms_end_info {
+    bool present;
+    uint64_t tsc, mono_ns;
+    int reason, code;
+    uint64_t dropped;
+};
+
+/* One decoded event. Pointers and sizes are as the program saw them. */
+struct ms_event {
+    int kind;   /* enum ms_rec_kind */
+    int family; /* enum ms_family */
+    uint32_t tid;
+    uint64_t tsc;
+    uint64_t ptr, old_ptr, size, align;
+    uint32_t stack;
+    uint64_t value;   /* pthread_t (THREAD_START/CREATE), child pid (FORK) */
+    const char *name; /* THREAD_START/THREAD_NAME: not NUL-terminated */
+    size_t name_len;
+};
+
+/* What went wrong while reading, for the report to say. */
+struct ms_trace_damage {
+    uint64_t file_size;
+    uint64_t bytes_lost;    /* bytes after the last whole chunk */
+    uint64_t chunks_bad;    /* chunks skipped because they failed to decode */
+    uint64_t first_bad_offset;
+    char what[256];         /* the first problem, for the report */
+};
+
+/* Opens and indexes a trace. On failure returns a negative MS_E* code and writes a one-line
+ * explanation (naming the file and offset) into err. */
+int ms_trace_open(const char *path, ms_trace **out, char *err, size_t errlen);
+void ms_trace_close(ms_trace *t);
+
+const struct ms_process_info *ms_trace_process(const ms_trace *t);
+const struct ms_end_info *ms_trace_end(const ms_trace *t);
+const struct ms_trace_damage *ms_trace_damage(const ms_trace *t);
+size_t ms_trace_module_count(const ms_trace *t);
+const struct ms_module *ms_trace_module(const ms_trace *t, size_t i);
+const char *ms_trace_path(const ms_trace *t);
+
+/* Converts a TSC reading of this trace to nanoseconds since the process started. */
+uint64_t ms_trace_ns_since_start(const ms_trace *t, uint64_t tsc);
+
+/* A point to stop replaying a forked parent's events: at its FORK record for child_pid, or at
+ * the first event at or after tsc. */
+struct ms_replay_cut {
+    uint64_t child_pid;
+    uint64_t tsc;
+};
+
+typedef int (*ms_event_fn)(void *ctx, const struct ms_event *ev);
+
+/* Replays every event in time order, calling fn for each (a non-zero return stops the replay
+ * and is returned). Stack nodes go into stacks (only ids below node_limit when node_limit is
+ * non-zero). With a cut, events after it are not delivered but nodes are still collected.
+ * Chunks that fail to decode are skipped and counted in the damage report. */
+int ms_trace_replay(ms_trace *t, const struct ms_replay_cut *cut, uint32_t node_limit,
+                    struct ms_stack_table *stacks, ms_event_fn fn, void *ctx);
+
+/* Decodes one chunk payload's records without merging (used by tests and the fuzzer).
+ * Returns 0 or MS_ECORRUPT. */
+int ms_trace_decode_events(const uint8_t *raw, size_t len, uint32_t tid,
+                           struct ms_stack_table *stacks, ms_event_fn fn, void *ctx);
+
+#endif

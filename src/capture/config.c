@@ -1,0 +1,56 @@
+/* Reads the MEMSCOPE_* environment variables that configure the capture library. */
+#include "config.h"
+
+#include "../common/trace_format.h"
+#include "diag.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct ms__config ms__config = {
+    .unwind = MS_UNWIND_LIBUNWIND,
+    .depth = MS_DEFAULT_STACK_DEPTH,
+};
+
+static long parse_long(const char *s, long fallback)
+{
+    if (!s || !*s)
+        return fallback;
+    char *end;
+    long v = strtol(s, &end, 10);
+    return *end ? fallback : v;
+}
+
+static bool flag(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v && strcmp(v, "0") != 0;
+}
+
+void ms__config_load(void)
+{
+    const char *unwind = getenv("MEMSCOPE_UNWIND");
+    if (unwind && *unwind) {
+        if (!strcmp(unwind, "none"))
+            ms__config.unwind = MS_UNWIND_NONE;
+        else if (!strcmp(unwind, "fp"))
+            ms__config.unwind = MS_UNWIND_FP;
+        else if (!strcmp(unwind, "libunwind"))
+            ms__config.unwind = MS_UNWIND_LIBUNWIND;
+        else
+            ms__say("MEMSCOPE_UNWIND=", unwind, " is not one of none, fp, libunwind; using libunwind");
+    }
+    long depth = parse_long(getenv("MEMSCOPE_DEPTH"), MS_DEFAULT_STACK_DEPTH);
+    if (depth < 1 || depth > MS_MAX_STACK_DEPTH) {
+        ms__say("MEMSCOPE_DEPTH must be between 1 and 256; using 64", "", "");
+        depth = MS_DEFAULT_STACK_DEPTH;
+    }
+    ms__config.depth = (int)depth;
+    const char *out = getenv("MEMSCOPE_OUTPUT");
+    ms__config.output = out && *out ? out : NULL;
+    const char *manifest = getenv("MEMSCOPE_MANIFEST");
+    ms__config.manifest = manifest && *manifest ? manifest : NULL;
+    ms__config.root_pid = (int)parse_long(getenv("MEMSCOPE_ROOT_PID"), 0);
+    ms__config.disabled = flag("MEMSCOPE_DISABLE");
+    ms__config.verbose = flag("MEMSCOPE_VERBOSE");
+}

@@ -1,0 +1,24 @@
+/* Settings of the capture library, read once from MEMSCOPE_* environment variables at start-up
+ * without allocating (the hooks may be running before libc is fully initialised). */
+#ifndef MS_CAPTURE_CONFIG_H
+#define MS_CAPTURE_CONFIG_H
+
+#include <stdbool.h>
+
+struct ms__config {
+    int unwind;          /* enum ms_unwind_mode */
+    int depth;           /* frames per stack, 1..MS_MAX_STACK_DEPTH */
+    const char *output;  /* MEMSCOPE_OUTPUT: trace path of the root process, or NULL */
+    const char *manifest; /* MEMSCOPE_MANIFEST: file that lists every trace written, or NULL */
+    int root_pid;        /* MEMSCOPE_ROOT_PID: the process that writes `output` itself */
+    bool disabled;       /* MEMSCOPE_DISABLE=1: pass every call through untracked */
+    bool verbose;        /* MEMSCOPE_VERBOSE=1: say on stderr where traces go */
+};
+
+extern struct ms__config ms__config;
+
+/* Fills ms__config from the environment. Unknown values fall back to the defaults and are
+ * reported once on stderr. */
+void ms__config_load(void);
+
+#endif

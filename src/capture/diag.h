@@ -1,0 +1,13 @@
+/* Messages from inside the traced process: raw write(2) to stderr, never stdio or malloc. */
+#ifndef MS_CAPTURE_DIAG_H
+#define MS_CAPTURE_DIAG_H
+
+#include <stddef.h>
+
+/* Writes "memscope: a b c\n" to stderr with one write(2). */
+void ms__say(const char *a, const char *b, const char *c);
+
+/* Formats v in decimal into buf (at least 21 bytes); returns buf. */
+char *ms__utoa(unsigned long long v, char *buf);
+
+#endif

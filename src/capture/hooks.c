@@ -1,0 +1,350 @@
+/* The interposed functions: the malloc family, every C++ operator new and delete, and the
+ * process-level calls memscope must see (thread creation, exec, _exit, dlopen/dlclose, signal
+ * dispositions). Each allocator hook is a few branches and a buffer append; anything rare is
+ * out of line. */
+#define _GNU_SOURCE
+#include "config.h"
+#include "lifecycle.h"
+#include "real_fns.h"
+#include "stack_capture.h"
+#include "stack_intern.h"
+#include "thread_state.h"
+#include "trace_writer.h"
+
+#include <dlfcn.h>
+#include <malloc.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* ---- recording (called with tls.busy set) ---- */
+
+static inline uint32_t capture_stack(struct ms__slot *s)
+{
+    if (ms__config.unwind == MS_UNWIND_NONE)
+        return 0;
+    uintptr_t ips[MS_MAX_STACK_DEPTH];
+    int n = ms__stack_capture(s, ips);
+    return ms__stack_intern(s, ips, n);
+}
+
+static inline void record_alloc(int kind, int family, void *ptr, size_t size, size_t align)
+{
+    struct ms__slot *s = ms__slot_get(&ms__tls);
+    if (MS_UNLIKELY(!s))
+        return;
+    uint32_t stack = capture_stack(s);
+    uint8_t *kb;
+    uint8_t *p = ms__rec_begin(s, &kb);
+    *kb |= (uint8_t)(kind | family << MS_REC_FAMILY_SHIFT);
+    p = ms__put_ptr_delta(p, (intptr_t)((uintptr_t)ptr - s->last_ptr), kb);
+    s->last_ptr = (uintptr_t)ptr;
+    p = ms_varint_put(p, size);
+    p = ms_varint_put(p, stack);
+    if (kind == MS_REC_ALLOC_ALIGNED)
+        p = ms_varint_put(p, align);
+    ms__rec_end(s, p);
+    ms__slot_release(s);
+}
+
+static inline void record_free(int family, void *ptr)
+{
+    struct ms__slot *s = ms__slot_get(&ms__tls);
+    if (MS_UNLIKELY(!s))
+        return;
+    uint8_t *kb;
+    uint8_t *p = ms__rec_begin(s, &kb);
+    *kb |= (uint8_t)(MS_REC_FREE | family << MS_REC_FAMILY_SHIFT);
+    p = ms__put_ptr_delta(p, (intptr_t)((uintptr_t)ptr - s->last_ptr), kb);
+    s->last_ptr = (uintptr_t)ptr;
+    ms__rec_end(s, p);
+    ms__slot_release(s);
+}
+
+/* True when the hook should pass straight through: nested call, not started, or finished.
+ * The first call in the process starts tracking. */
+static inline bool passthrough(void)
+{
+    if (MS_LIKELY(!ms__tls.busy && atomic_load_explicit(&ms__active, memory_order_relaxed)))
+        return false;
+    if (ms__tls.busy)
+        return true;
+    return !ms__lifecycle_init();
+}
+
+static void *real_or_bootstrap_malloc(size_t n, bool zero)
+{
+    if (MS_UNLIKELY(!ms__real.malloc)) {
+        if (ms__resolving)
+            return ms__bootstrap_alloc(n, 16, zero);
+        ms__real_resolve();
+    }
+    return zero ? ms__real.calloc(1, n) : ms__real.malloc(n);
+}
+
+/* ---- the malloc family ---- */
+
+EXPORT void *malloc(size_t n)
+{
+    if (MS_UNLIKELY(passthrough()))
+        return real_or_bootstrap_malloc(n, false);
+    ms__tls.busy = 1;
+    void *p = ms__real.malloc(n);
+    if (MS_LIKELY(p != NULL))
+        record_alloc(MS_REC_ALLOC, MS_FAMILY_MALLOC, p, n, 0);
+    ms__tls.busy = 0;
+    return p;
+}
+
+EXPORT void free(void *p)
+{
+    if (!p || MS_UNLIKELY(ms__bootstrap_owns(p)))
+        return;
+    if (MS_UNLIKELY(passthrough())) {
+        if (!ms__real.free)
+            ms__real_resolve();
+        ms__real.free(p);
+        return;
+    }
+    ms__tls.busy = 1;
+    record_free(MS_FAMILY_MALLOC, p);
+    ms__real.free(p);
+    ms__tls.busy = 0;
+}
+
+EXPORT void *calloc(size_t n, size_t size)
+{
+    if (MS_UNLIKELY(passthrough())) {
+        size_t total;
+        if (__builtin_mul_overflow(n, size, &total))
+            return NULL;
+        return real_or_bootstrap_malloc(total, true);
+    }
+    ms__tls.busy = 1;
+    void *p = ms__real.calloc(n, size);
+    if (p)
+        record_alloc(MS_REC_ALLOC, MS_FAMILY_MALLOC, p, n * size, 0);
+    ms__tls.busy = 0;
+    return p;
+}
+
+static void *realloc_from_bootstrap(void *old, size_t n)
+{
+    void *p = malloc(n);
+    if (p) {
+        size_t had = ms__bootstrap_size(old);
+        memcpy(p, old, had < n ? had : n);
+    }
+    return p;
+}
+
+EXPORT void *realloc(void *old, size_t n)
+{
+    if (old && MS_UNLIKELY(ms__bootstrap_owns(old)))
+        return realloc_from_bootstrap(old, n);
+    if (MS_UNLIKELY(passthrough())) {
+        if (!ms__real.realloc)
+            ms__real_resolve();
+        return ms__real.realloc(old, n);
+    }
+    if (!old)
+        return malloc(n);
+    ms__tls.busy = 1;
+    if (n == 0) {
+        /* glibc frees the block and returns NULL; valgrind counts this as a free. */
+        record_free(MS_FAMILY_MALLOC, old);
+        void *p = ms__real.realloc(old, 0);
+        if (p)
+            record_alloc(MS_REC_ALLOC, MS_FAMILY_MALLOC, p, 0, 0);
+        ms__tls.busy = 0;
+        return p;
+    }
+    void *p = ms__real.realloc(old, n);
+    if (p) {
+        struct ms__slot *s = ms__slot_get(&ms__tls);
+        if (s) {
+            uint32_t stack = capture_stack(s);
+            uint8_t *kb;
+            uint8_t *q = ms__rec_begin(s, &kb);
+            *kb |= MS_REC_REALLOC;
+            intptr_t d_old = (intptr_t)((uintptr_t)old - s->last_ptr);
+            intptr_t d_new = (intptr_t)((uintptr_t)p - (uintptr_t)old);
+            if (((d_old | d_new) & 15) == 0) {
+                *kb |= MS_REC_PTR16;
+                d_old >>= 4;
+                d_new >>= 4;
+            }
+            q = ms_varint_put(q, ms_zigzag(d_old));
+            q = ms_varint_put(q, ms_zigzag(d_new));
+            s->last_ptr = (uintptr_t)p;
+            q = ms_varint_put(q, n);
+            q = ms_varint_put(q, stack);
+            ms__rec_end(s, q);
+            ms__slot_release(s);
+        }
+    }
+    ms__tls.busy = 0;
+    return p;
+}
+
+EXPORT void *reallocarray(void *old, size_t n, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc(old, total);
+}
+
+static void *aligned_common(int family, void *p, size_t size, size_t align)
+{
+    if (p)
+        record_alloc(MS_REC_ALLOC_ALIGNED, family, p, size, align);
+    ms__tls.busy = 0;
+    return p;
+}
+
+EXPORT int posix_memalign(void **out, size_t align, size_t size)
+{
+    if (MS_UNLIKELY(passthrough())) {
+        if (!ms__real.posix_memalign)
+            ms__real_resolve();
+        return ms__real.posix_memalign(out, align, size);
+    }
+    ms__tls.busy = 1;
+    int r = ms__real.posix_memalign(out, align, size);
+    aligned_common(MS_FAMILY_MALLOC, r == 0 ? *out : NULL, size, align);
+    return r;
+}
+
+#define ALIGNED_HOOK(name, params, args, size_expr, align_expr)                                   \
+    EXPORT void *name params                                                                       \
+    {                                                                                              \
+        if (MS_UNLIKELY(passthrough())) {                                                          \
+            if (!ms__real.name)                                                                    \
+                ms__real_resolve();                                                                \
+            return ms__real.name args;                                                             \
+        }                                                                                          \
+        ms__tls.busy = 1;                                                                          \
+        return aligned_common(MS_FAMILY_MALLOC, ms__real.name args, size_expr, align_expr);       \
+    }
+
+ALIGNED_HOOK(aligned_alloc, (size_t align, size_t size), (align, size), size, align)
+ALIGNED_HOOK(memalign, (size_t align, size_t size), (align, size), size, align)
+ALIGNED_HOOK(valloc, (size_t size), (size), size, (size_t)sysconf(_SC_PAGESIZE))
+ALIGNED_HOOK(pvalloc, (size_t size), (size), size, (size_t)sysconf(_SC_PAGESIZE))
+
+EXPORT size_t malloc_usable_size(void *p)
+{
+    if (!p)
+        return 0;
+    if (ms__bootstrap_owns(p))
+        return ms__bootstrap_size(p);
+    if (!ms__real.malloc_usable_size)
+        ms__real_resolve();
+    return ms__real.malloc_usable_size(p);
+}
+
+/* ---- C++ operators new and delete ----
+ * Each forwards to the next definition (libstdc++'s, or an allocator library's) with nested
+ * calls passing through. A throwing new leaves through the cleanup below, which resets the
+ * re-entrancy flag (this file is built with -fexceptions). */
+
+static void leave_hook(int **busy)
+{
+    **busy = 0;
+}
+#define GUARD int *guard __attribute__((cleanup(leave_hook))) = &ms__tls.busy
+
+static void *next_fn(void **slot, const char *name)
+{
+    void *fn = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (!fn) {
+        fn = dlsym(RTLD_NEXT, name);
+        __atomic_store_n(slot, fn, __ATOMIC_RELEASE);
+    }
+    return fn;
+}
+
+#define NEW_HOOK(sym, family, kind, params, args, align_expr)                                     \
+    EXPORT void *sym params;                                                                       \
+    EXPORT void *sym params                                                                        \
+    {                                                                                              \
+        static void *real;                                                                         \
+        typedef void *(*fn_t) params;                                                              \
+        if (MS_UNLIKELY(passthrough())) {                                                          \
+            int was = ms__tls.busy;                                                                \
+            ms__tls.busy = 1;                                                                      \
+            fn_t f = (fn_t)next_fn(&real, #sym);                                                   \
+            ms__tls.busy = was;                                                                    \
+            return f args;                                                                         \
+        }                                                                                          \
+        ms__tls.busy = 1;                                                                          \
+        GUARD;                                                                                     \
+        void *p = ((fn_t)next_fn(&real, #sym))args;                                                \
+        if (p)                                                                                     \
+            record_alloc(kind, family, p, n, align_expr);                                          \
+        (void)guard;                                                                               \
+        return p;                                                                                  \
+    }
+
+typedef struct nothrow_tag nothrow_tag;
+NEW_HOOK(_Znwm, MS_FAMILY_NEW, MS_REC_ALLOC, (size_t n), (n), 0)
+NEW_HOOK(_Znam, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC, (size_t n), (n), 0)
+NEW_HOOK(_ZnwmRKSt9nothrow_t, MS_FAMILY_NEW, MS_REC_ALLOC, (size_t n, const nothrow_tag *t),
+         (n, t), 0)
+NEW_HOOK(_ZnamRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC,
+         (size_t n, const nothrow_tag *t), (n, t), 0)
+NEW_HOOK(_ZnwmSt11align_val_t, MS_FAMILY_NEW, MS_REC_ALLOC_ALIGNED, (size_t n, size_t al), (n, al),
+         al)
+NEW_HOOK(_ZnamSt11align_val_t, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC_ALIGNED, (size_t n, size_t al),
+         (n, al), al)
+NEW_HOOK(_ZnwmSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW, MS_REC_ALLOC_ALIGNED,
+         (size_t n, size_t al, const nothrow_tag *t), (n, al, t), al)
+NEW_HOOK(_ZnamSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC_ALIGNED,
+         (size_t n, size_t al, const nothrow_tag *t), (n, al, t), al)
+
+#define DELETE_HOOK(sym, family, params, args)                                                     \
+    EXPORT void sym params;                                                                        \
+    EXPORT void sym params                                                                         \
+    {                                                                                              \
+        static void *real;                                                                         \
+        typedef void (*fn_t) params;                                                               \
+        if (!p)                                                                                    \
+            return;                                                                                \
+        if (MS_UNLIKELY(passthrough())) {                                                          \
+            int was = ms__tls.busy;                                                                \
+            ms__tls.busy = 1;                                                                      \
+            fn_t f = (fn_t)next_fn(&real, #sym);                                                   \
+            ms__tls.busy = was;                                                                    \
+            f args;                                                                                \
+            return;                                                                                \
+        }                                                                                          \
+        ms__tls.busy = 1;                                                                          \
+        record_free(family, p);                                                                    \
+        ((fn_t)next_fn(&real, #sym))args;                                                          \
+        ms__tls.busy = 0;                                                                          \
+    }
+
+DELETE_HOOK(_ZdlPv, MS_FAMILY_NEW, (void *p), (p))
+DELETE_HOOK(_ZdaPv, MS_FAMILY_NEW_ARRAY, (void *p), (p))
+DELETE_HOOK(_ZdlPvm, MS_FAMILY_NEW, (void *p, size_t n), (p, n))
+DELETE_HOOK(_ZdaPvm, MS_FAMILY_NEW_ARRAY, (void *p, size_t n), (p, n))
+DELETE_HOOK(_ZdlPvRKSt9nothrow_t, MS_FAMILY_NEW, (void *p, const nothrow_tag *t), (p, t))
+DELETE_HOOK(_ZdaPvRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY, (void *p, const nothrow_tag *t), (p, t))
+DELETE_HOOK(_ZdlPvSt11align_val_t, MS_FAMILY_NEW, (void *p, size_t al), (p, al))
+DELETE_HOOK(_ZdaPvSt11align_val_t, MS_FAMILY_NEW_ARRAY, (void *p, size_t al), (p, al))
+DELETE_HOOK(_ZdlPvmSt11align_val_t, MS_FAMILY_NEW, (void *p, size_t n, size_t al), (p, n, al))
+DELETE_HOOK(_ZdaPvmSt11align_val_t, MS_FAMILY_NEW_ARRAY, (void *p, size_t n, size_t al),
+            (p, n, al))
+DELETE_HOOK(_ZdlPvSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW,
+            (void *p, size_t al, const nothrow_tag *t), (p, al, t))
+DELETE_HOOK(_ZdaPvSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY,
+            (void *p, size_t al, const nothrow_tag *t), (p, al, t))

@@ -1,0 +1,238 @@
+/* Start-up, thread exit, fork, exec, exit and fatal-signal handling for the capture library. */
+#define _GNU_SOURCE
+#include "lifecycle.h"
+
+#include "config.h"
+#include "diag.h"
+#include "real_fns.h"
+#include "spinlock.h"
+#include "stack_capture.h"
+#include "stack_intern.h"
+#include "thread_state.h"
+#include "trace_writer.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static atomic_int init_state; /* 0 none, 1 running, 2 done */
+static pthread_key_t exit_key;
+static atomic_ullong dropped;
+static int self_pid;
+static atomic_int finished;
+
+static const int fatal_signals[] = {SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL, SIGTERM, SIGINT};
+#define NFATAL (int)(sizeof fatal_signals / sizeof *fatal_signals)
+static atomic_bool owns_signal[65];
+
+static void finish(int reason, int code, bool freeres);
+
+void ms__lifecycle_drop_event(void)
+{
+    atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
+}
+
+static void thread_exit_cb(void *arg)
+{
+    (void)arg;
+    struct ms__tls *t = &ms__tls;
+    int was_busy = t->busy;
+    t->busy = 1;
+    ms__slot_detach(t);
+    t->dead = 1;
+    t->busy = was_busy;
+}
+
+void ms__lifecycle_thread_attached(void)
+{
+    pthread_setspecific(exit_key, (void *)1);
+}
+
+static void on_fatal_signal(int sig, siginfo_t *info, void *uctx)
+{
+    (void)info;
+    (void)uctx;
+    int saved = errno;
+    ms__tls.busy = 1;
+    finish(MS_END_SIGNAL, sig, false);
+    /* Die of the same signal, as the program would have without memscope. */
+    signal(sig, SIG_DFL);
+    errno = saved;
+    if (sig != SIGSEGV && sig != SIGBUS && sig != SIGFPE && sig != SIGILL)
+        raise(sig);
+    /* A fault re-executes the faulting instruction on return, now with the default action. */
+}
+
+static void install_signal_handlers(void)
+{
+    for (int i = 0; i < NFATAL; i++) {
+        struct sigaction old;
+        if (sigaction(fatal_signals[i], NULL, &old) != 0)
+            continue;
+        if (old.sa_handler != SIG_DFL || (old.sa_flags & SA_SIGINFO))
+            continue;
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_fatal_signal;
+        sa.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_NODEFER;
+        sigfillset(&sa.sa_mask);
+        if (sigaction(fatal_signals[i], &sa, NULL) == 0)
+            atomic_store(&owns_signal[fatal_signals[i]], true);
+    }
+}
+
+bool ms__lifecycle_owns_signal(int sig)
+{
+    return sig > 0 && sig < 65 && atomic_load(&owns_signal[sig]);
+}
+
+void ms__lifecycle_signal_taken(int sig)
+{
+    if (sig > 0 && sig < 65)
+        atomic_store(&owns_signal[sig], false);
+}
+
+static void fork_prepare(void)
+{
+    if (!atomic_load(&ms__active))
+        return;
+    int was_busy = ms__tls.busy;
+    ms__tls.busy = 1;
+    ms__writer_open();
+    ms__tls.busy = was_busy;
+    ms__stack_intern_lock();
+    ms__writer_lock();
+}
+
+static struct ms__fork_origin fork_origin;
+static uint64_t fork_tsc;
+
+static void fork_parent(void)
+{
+    if (!atomic_load(&ms__active))
+        return;
+    ms__writer_unlock();
+    ms__stack_intern_unlock();
+}
+
+static void fork_child(void)
+{
+    if (!atomic_load(&ms__active))
+        return;
+    fork_tsc = ms__now();
+    memset(&fork_origin, 0, sizeof fork_origin);
+    fork_origin.parent_pid = self_pid;
+    fork_origin.fork_tsc = fork_tsc;
+    fork_origin.node_limit = ms__stack_next_id();
+    const char *parent_path = ms__writer_path();
+    size_t l = strlen(parent_path);
+    if (l >= sizeof fork_origin.parent_trace)
+        l = sizeof fork_origin.parent_trace - 1;
+    memcpy(fork_origin.parent_trace, parent_path, l);
+    self_pid = getpid();
+    ms__stack_intern_reset_lock();
+    ms__writer_after_fork_child(&fork_origin);
+    ms__slots_after_fork_child();
+}
+
+static void exit_handler(void)
+{
+    finish(MS_END_EXIT, 0, true);
+}
+
+/* Runs glibc's and libstdc++'s exit-time freeing like valgrind does, so that blocks those
+ * libraries keep until exit are not reported as leaks. */
+static void run_freeres(void)
+{
+    struct ms__tls *t = &ms__tls;
+    int was_busy = t->busy;
+    /* dlsym may allocate for itself: that must not be recorded. */
+    t->busy = 1;
+    void (*gnu_cxx_freeres)(void) =
+        (void (*)(void))dlsym(RTLD_DEFAULT, "_ZN9__gnu_cxx9__freeresEv");
+    void (*libc_freeres)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "__libc_freeres");
+    struct ms__slot *s = t->dead ? NULL : ms__slot_get(t);
+    if (s) {
+        uint8_t *kind;
+        uint8_t *p = ms__rec_begin(s, &kind);
+        *kind |= MS_REC_FREERES;
+        ms__rec_end(s, p);
+    }
+    t->busy = 0;
+    if (gnu_cxx_freeres)
+        gnu_cxx_freeres();
+    if (libc_freeres)
+        libc_freeres();
+    t->busy = was_busy;
+}
+
+static void finish(int reason, int code, bool freeres)
+{
+    if (!atomic_load(&ms__active) || getpid() != self_pid)
+        return;
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&finished, &expected, 1))
+        return;
+    if (freeres)
+        run_freeres();
+    int was_busy = ms__tls.busy;
+    ms__tls.busy = 1;
+    ms__slot_flush_all();
+    ms__writer_finish(reason, code, atomic_load(&dropped));
+    if (reason != MS_END_EXEC)
+        atomic_store(&ms__active, false);
+    else
+        atomic_store(&finished, 0);
+    ms__tls.busy = was_busy;
+}
+
+void ms__lifecycle_before_exec(void)
+{
+    finish(MS_END_EXEC, 0, false);
+}
+
+void ms__lifecycle_before_quick_exit(int status)
+{
+    finish(MS_END_QUICK_EXIT, status, false);
+}
+
+bool ms__lifecycle_init(void)
+{
+    int expected = 0;
+    if (!atomic_compare_exchange_strong(&init_state, &expected, 1)) {
+        while (atomic_load(&init_state) == 1)
+            sched_yield();
+        return atomic_load(&ms__active);
+    }
+    struct ms__tls *t = &ms__tls;
+    int was_busy = t->busy;
+    t->busy = 1;
+    ms__real_resolve();
+    ms__config_load();
+    self_pid = getpid();
+    if (!ms__config.disabled && ms__slots_init() == 0 && ms__stack_intern_init() == 0 &&
+        pthread_key_create(&exit_key, thread_exit_cb) == 0) {
+        ms__writer_init();
+        ms__stack_capture_init();
+        pthread_atfork(fork_prepare, fork_parent, fork_child);
+        install_signal_handlers();
+        atomic_store(&ms__active, true);
+    }
+    t->busy = was_busy;
+    atomic_store(&init_state, 2);
+    return atomic_load(&ms__active);
+}
+
+/* Runs before the program's own start-up code. The exit handler is registered here, with no
+ * DSO handle, before libc registers the dynamic loader's finaliser: it therefore runs after
+ * every destructor and atexit handler of the program, as late as exit() allows. */
+__attribute__((constructor)) static void on_load(void)
+{
+    extern int __cxa_atexit(void (*fn)(void *), void *arg, void *dso);
+    if (ms__lifecycle_init())
+        __cxa_atexit((void (*)(void *))exit_handler, NULL, NULL);
+}

@@ -1,0 +1,163 @@
+/* Walks the loaded ELF objects with dl_iterate_phdr (which does not allocate) to produce the
+ * MODULES chunk payload: path, load bias, executable range and build-id of each object. */
+#define _GNU_SOURCE
+#include "module_map.h"
+
+#include "../common/varint.h"
+
+#include <elf.h>
+#include <link.h>
+#include <string.h>
+#include <unistd.h>
+
+static char exe_path[4096];
+
+static int generation_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    *(uint64_t *)data = info->dlpi_adds * 1000003u + info->dlpi_subs;
+    return 1;
+}
+
+uint64_t ms__modules_generation(void)
+{
+    uint64_t gen = 0;
+    dl_iterate_phdr(generation_cb, &gen);
+    return gen;
+}
+
+struct encode_state {
+    uint8_t *p, *end;
+    size_t count;
+    int overflow;
+};
+
+static size_t build_id_of(struct dl_phdr_info *info, const uint8_t **id)
+{
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE)
+            continue;
+        const uint8_t *n = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
+        const uint8_t *end = n + ph->p_memsz;
+        while (n + sizeof(ElfW(Nhdr)) <= end) {
+            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)n;
+            const uint8_t *name = n + sizeof *nh;
+            const uint8_t *desc = name + ((nh->n_namesz + 3) & ~3u);
+            if (desc + nh->n_descsz > end)
+                break;
+            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && !memcmp(name, "GNU", 4)) {
+                *id = desc;
+                return nh->n_descsz;
+            }
+            n = desc + ((nh->n_descsz + 3) & ~3u);
+        }
+    }
+    return 0;
+}
+
+static const char *path_of(struct dl_phdr_info *info)
+{
+    if (info->dlpi_name && info->dlpi_name[0])
+        return info->dlpi_name;
+    if (!exe_path[0]) {
+        ssize_t n = readlink("/proc/self/exe", exe_path, sizeof exe_path - 1);
+        exe_path[n > 0 ? n : 0] = 0;
+    }
+    return exe_path;
+}
+
+/* The runtime range covering the object's executable segments; hi is 0 if it has none. */
+static void exec_range(const struct dl_phdr_info *info, uintptr_t *lo_out, uintptr_t *hi_out)
+{
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+            uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+            if (a < lo)
+                lo = a;
+            if (a + ph->p_memsz > hi)
+                hi = a + ph->p_memsz;
+        }
+    }
+    *lo_out = lo;
+    *hi_out = hi;
+}
+
+static int encode_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    struct encode_state *st = data;
+    uintptr_t lo, hi;
+    exec_range(info, &lo, &hi);
+    if (hi == 0)
+        return 0;
+    const char *path = path_of(info);
+    size_t len = strlen(path);
+    const uint8_t *id = NULL;
+    size_t id_len = build_id_of(info, &id);
+    if ((size_t)(st->end - st->p) < len + id_len + 6 * MS_VARINT_MAX) {
+        st->overflow = 1;
+        return 1;
+    }
+    st->p = ms_varint_put(st->p, len);
+    memcpy(st->p, path, len);
+    st->p += len;
+    st->p = ms_varint_put(st->p, info->dlpi_addr);
+    st->p = ms_varint_put(st->p, lo);
+    st->p = ms_varint_put(st->p, hi);
+    st->p = ms_varint_put(st->p, id_len);
+    memcpy(st->p, id, id_len);
+    st->p += id_len;
+    st->count++;
+    return 0;
+}
+
+size_t ms__modules_encode(uint8_t *buf, size_t cap, uint64_t tsc)
+{
+    /* Layout: tsc, count, then the modules. The count goes last into a fixed-width slot so
+     * the list can be written in one pass. */
+    if (cap < 2 * MS_VARINT_MAX)
+        return 0;
+    uint8_t *p = ms_varint_put(buf, tsc);
+    uint8_t *count_at = p;
+    struct encode_state st = {p + 5, buf + cap, 0, 0};
+    dl_iterate_phdr(encode_cb, &st);
+    if (st.overflow)
+        return 0;
+    /* A 5-byte varint: padded with continuation bits. */
+    uint64_t c = st.count;
+    for (int i = 0; i < 4; i++) {
+        count_at[i] = (uint8_t)((c & 0x7f) | 0x80);
+        c >>= 7;
+    }
+    count_at[4] = (uint8_t)(c & 0x7f);
+    return (size_t)(st.p - buf);
+}
+
+struct range_query {
+    uintptr_t addr, lo, hi;
+};
+
+static int range_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    struct range_query *q = data;
+    uintptr_t lo, hi;
+    exec_range(info, &lo, &hi);
+    if (q->addr >= lo && q->addr < hi) {
+        q->lo = lo;
+        q->hi = hi;
+        return 1;
+    }
+    return 0;
+}
+
+void ms__module_range_of(const void *addr, uintptr_t *lo, uintptr_t *hi)
+{
+    struct range_query q = {(uintptr_t)addr, 0, 0};
+    dl_iterate_phdr(range_cb, &q);
+    *lo = q.lo;
+    *hi = q.hi;
+}

@@ -1,0 +1,21 @@
+/* The module map of the traced process: every loaded ELF object with its path, load bias,
+ * executable address range and GNU build-id, encoded as a MODULES chunk payload so that the
+ * trace can be symbolized offline. */
+#ifndef MS_CAPTURE_MODULE_MAP_H
+#define MS_CAPTURE_MODULE_MAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A counter that changes whenever an object is loaded or unloaded (glibc's dlpi_adds and
+ * dlpi_subs). */
+uint64_t ms__modules_generation(void);
+
+/* Encodes the current module map into buf (capacity cap). Returns the length, or 0 if it did
+ * not fit. */
+size_t ms__modules_encode(uint8_t *buf, size_t cap, uint64_t tsc);
+
+/* The [lo, hi) executable range of the module containing addr (0,0 if none). */
+void ms__module_range_of(const void *addr, uintptr_t *lo, uintptr_t *hi);
+
+#endif

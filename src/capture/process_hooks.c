@@ -1,0 +1,227 @@
+/* Interposed process-level calls: thread creation (so every record carries a time from then
+ * on), exec and _exit (so captured events reach the trace before the image goes), dlopen and
+ * dlclose (module map updates), and sigaction/signal (so memscope's crash handlers stay
+ * invisible to the program). */
+#define _GNU_SOURCE
+#include "lifecycle.h"
+#include "thread_state.h"
+#include "trace_writer.h"
+
+#include <dlfcn.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+/* Resolves the next definition of a function, with nested allocations passing through. */
+static void *next_sym(void **cache, const char *name)
+{
+    void *fn = __atomic_load_n(cache, __ATOMIC_ACQUIRE);
+    if (!fn) {
+        int was = ms__tls.busy;
+        ms__tls.busy = 1;
+        fn = dlsym(RTLD_NEXT, name);
+        ms__tls.busy = was;
+        __atomic_store_n(cache, fn, __ATOMIC_RELEASE);
+    }
+    return fn;
+}
+#define NEXT(type, name)                                                                           \
+    static void *name##_cache;                                                                     \
+    __typeof__(&name) real_##name = (__typeof__(&name))next_sym(&name##_cache, #name)
+
+static void record_u64(int kind, uint64_t v)
+{
+    if (!atomic_load(&ms__active) || ms__tls.busy)
+        return;
+    ms__tls.busy = 1;
+    struct ms__slot *s = ms__slot_get(&ms__tls);
+    if (s) {
+        uint8_t *kb;
+        uint8_t *p = ms__rec_begin(s, &kb);
+        *kb |= (uint8_t)kind;
+        p = ms_varint_put(p, v);
+        ms__rec_end(s, p);
+        ms__slot_release(s);
+    }
+    ms__tls.busy = 0;
+}
+
+EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
+                          void *arg)
+{
+    NEXT(int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *), pthread_create);
+    ms__lifecycle_init();
+    /* From now on another thread may run: every record carries its time. */
+    __atomic_store_n(&ms__multithreaded, true, __ATOMIC_SEQ_CST);
+    int r = real_pthread_create(thread, attr, fn, arg);
+    if (r == 0)
+        record_u64(MS_REC_THREAD_CREATE, (uint64_t)*thread);
+    return r;
+}
+
+EXPORT pid_t fork(void)
+{
+    NEXT(pid_t(*)(void), fork);
+    pid_t pid = real_fork();
+    if (pid > 0)
+        record_u64(MS_REC_FORK, (uint64_t)pid);
+    return pid;
+}
+
+/* ---- exec: finish the trace first; if exec fails, tracking goes on in the same file. ---- */
+
+EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+{
+    NEXT(int (*)(const char *, char *const[], char *const[]), execve);
+    ms__lifecycle_before_exec();
+    return real_execve(path, argv, envp);
+}
+
+EXPORT int execv(const char *path, char *const argv[])
+{
+    NEXT(int (*)(const char *, char *const[]), execv);
+    ms__lifecycle_before_exec();
+    return real_execv(path, argv);
+}
+
+EXPORT int execvp(const char *file, char *const argv[])
+{
+    NEXT(int (*)(const char *, char *const[]), execvp);
+    ms__lifecycle_before_exec();
+    return real_execvp(file, argv);
+}
+
+EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+{
+    NEXT(int (*)(const char *, char *const[], char *const[]), execvpe);
+    ms__lifecycle_before_exec();
+    return real_execvpe(file, argv, envp);
+}
+
+EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+{
+    NEXT(int (*)(int, char *const[], char *const[]), fexecve);
+    ms__lifecycle_before_exec();
+    return real_fexecve(fd, argv, envp);
+}
+
+/* execl, execlp and execle collect their arguments into an array on the stack and go through
+ * the array forms above. */
+#define MAX_LIST_ARGS 4096
+#define COLLECT_ARGS(arg0, ap, argv)                                                               \
+    do {                                                                                           \
+        int n_ = 1;                                                                                \
+        (argv)[0] = (char *)(arg0);                                                                \
+        while (n_ < MAX_LIST_ARGS && ((argv)[n_] = va_arg(ap, char *)) != NULL)                    \
+            n_++;                                                                                  \
+        (argv)[n_ < MAX_LIST_ARGS ? n_ : MAX_LIST_ARGS - 1] = NULL;                                \
+    } while (0)
+
+EXPORT int execl(const char *path, const char *arg, ...)
+{
+    char *argv[MAX_LIST_ARGS];
+    va_list ap;
+    va_start(ap, arg);
+    COLLECT_ARGS(arg, ap, argv);
+    va_end(ap);
+    return execv(path, argv);
+}
+
+EXPORT int execlp(const char *file, const char *arg, ...)
+{
+    char *argv[MAX_LIST_ARGS];
+    va_list ap;
+    va_start(ap, arg);
+    COLLECT_ARGS(arg, ap, argv);
+    va_end(ap);
+    return execvp(file, argv);
+}
+
+EXPORT int execle(const char *path, const char *arg, ...)
+{
+    char *argv[MAX_LIST_ARGS];
+    va_list ap;
+    va_start(ap, arg);
+    COLLECT_ARGS(arg, ap, argv);
+    char **envp = va_arg(ap, char **);
+    va_end(ap);
+    return execve(path, argv, envp);
+}
+
+/* ---- _exit skips atexit handlers: finish the trace here (without exit-time freeing, which
+ * would flush stdio buffers that _exit deliberately drops). ---- */
+
+EXPORT void _exit(int status)
+{
+    NEXT(void (*)(int), _exit);
+    ms__lifecycle_before_quick_exit(status);
+    real__exit(status);
+    __builtin_unreachable();
+}
+
+EXPORT void _Exit(int status)
+{
+    _exit(status);
+}
+
+/* ---- modules ---- */
+
+EXPORT void *dlopen(const char *file, int mode)
+{
+    NEXT(void *(*)(const char *, int), dlopen);
+    void *h = real_dlopen(file, mode);
+    if (atomic_load(&ms__active))
+        ms__writer_modules_if_changed();
+    return h;
+}
+
+EXPORT int dlclose(void *handle)
+{
+    NEXT(int (*)(void *), dlclose);
+    if (atomic_load(&ms__active) && !ms__tls.busy) {
+        /* The module must be in the trace's module map before it goes away. */
+        ms__tls.busy = 1;
+        ms__writer_open();
+        ms__writer_modules_if_changed();
+        ms__tls.busy = 0;
+    }
+    int r = real_dlclose(handle);
+    if (atomic_load(&ms__active))
+        ms__writer_modules_if_changed();
+    return r;
+}
+
+/* ---- signal dispositions: report SIG_DFL where memscope's crash handler sits in for it ---- */
+
+EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    NEXT(int (*)(int, const struct sigaction *, struct sigaction *), sigaction);
+    bool ours = ms__lifecycle_owns_signal(sig);
+    int r = real_sigaction(sig, act, old);
+    if (r == 0 && ours) {
+        if (old) {
+            memset(old, 0, sizeof *old);
+            old->sa_handler = SIG_DFL;
+        }
+        if (act)
+            ms__lifecycle_signal_taken(sig);
+    }
+    return r;
+}
+
+EXPORT sighandler_t signal(int sig, sighandler_t handler)
+{
+    NEXT(sighandler_t(*)(int, sighandler_t), signal);
+    bool ours = ms__lifecycle_owns_signal(sig);
+    sighandler_t r = real_signal(sig, handler);
+    if (r != SIG_ERR && ours) {
+        ms__lifecycle_signal_taken(sig);
+        r = SIG_DFL;
+    }
+    return r;
+}

@@ -1,0 +1,72 @@
+/* Stack capture for the hooks. libunwind's unw_backtrace uses its per-thread cache of unwind
+ * info; the frame-pointer walk checks every frame against the thread's stack bounds, so a
+ * frame without a frame pointer ends the walk instead of faulting. */
+#define UNW_LOCAL_ONLY
+#include "stack_capture.h"
+
+#include "config.h"
+#include "module_map.h"
+
+#include <libunwind.h>
+
+static uintptr_t self_lo, self_hi;
+
+void ms__stack_capture_init(void)
+{
+    ms__module_range_of((const void *)&ms__stack_capture_init, &self_lo, &self_hi);
+    if (ms__config.unwind == MS_UNWIND_LIBUNWIND)
+        unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+}
+
+static inline bool is_self(uintptr_t ip)
+{
+    return ip >= self_lo && ip < self_hi;
+}
+
+__attribute__((noinline)) static int walk_fp(struct ms__slot *s, uintptr_t *raw, int max)
+{
+    uintptr_t *fp = __builtin_frame_address(0);
+    uintptr_t hi = s->stack_hi;
+    int n = 0;
+    while (n < max) {
+        if ((uintptr_t)fp & 7 || (hi && (uintptr_t)(fp + 2) > hi))
+            break;
+        uintptr_t ip = fp[1];
+        uintptr_t *next = (uintptr_t *)fp[0];
+        if (!ip)
+            break;
+        raw[n++] = ip;
+        /* Frames grow downwards: the caller's frame is above ours, and not absurdly far. */
+        if (next <= fp || (uintptr_t)(next - fp) > (64u << 20) / sizeof(uintptr_t))
+            break;
+        fp = next;
+    }
+    return n;
+}
+
+int ms__stack_capture(struct ms__slot *s, uintptr_t *ips)
+{
+    uintptr_t raw[MS_MAX_STACK_DEPTH + 8];
+    int want = ms__config.depth + 8;
+    int n;
+    switch (ms__config.unwind) {
+    case MS_UNWIND_LIBUNWIND:
+        n = unw_backtrace((void **)raw, want);
+        break;
+    case MS_UNWIND_FP:
+        n = walk_fp(s, raw, want);
+        break;
+    default:
+        return 0;
+    }
+    /* Skip the unwinder's and memscope's own frames: everything up to the last frame inside
+     * libmemscope. */
+    int first = 0;
+    for (int i = 0; i < n && i < 8; i++)
+        if (is_self(raw[i]))
+            first = i + 1;
+    int out = 0;
+    for (int i = first; i < n && out < ms__config.depth; i++)
+        ips[out++] = raw[i];
+    return out;
+}

@@ -1,0 +1,160 @@
+/* A lock-free-read open-addressing hash table of stack tree nodes keyed by (parent id, ip).
+ * Entries are written once and never removed; growing copies into a table twice the size and
+ * leaves the old one mapped, so concurrent readers never see freed memory. */
+#include "stack_intern.h"
+
+#include "spinlock.h"
+
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+
+struct entry {
+    _Atomic uint64_t ip; /* 0 = empty; written last, with release order */
+    uint32_t parent;
+    uint32_t id;
+};
+
+struct table {
+    size_t mask;
+    size_t used;
+    struct entry e[];
+};
+
+static struct table *_Atomic table;
+static ms__spinlock insert_lock;
+static uint32_t next_id = 1;
+
+static struct table *table_new(size_t cap)
+{
+    size_t size = sizeof(struct table) + cap * sizeof(struct entry);
+    void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED)
+        return NULL;
+    struct table *t = mem;
+    t->mask = cap - 1;
+    return t;
+}
+
+static inline size_t hash(uint32_t parent, uint64_t ip)
+{
+    uint64_t h = (ip ^ ((uint64_t)parent << 32 | parent)) * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h ^ (h >> 29));
+}
+
+static uint32_t lookup(struct table *t, uint32_t parent, uint64_t ip)
+{
+    for (size_t i = hash(parent, ip) & t->mask;; i = (i + 1) & t->mask) {
+        uint64_t k = atomic_load_explicit(&t->e[i].ip, memory_order_acquire);
+        if (k == 0)
+            return 0;
+        if (k == ip && t->e[i].parent == parent)
+            return t->e[i].id;
+    }
+}
+
+static void put(struct table *t, uint32_t parent, uint64_t ip, uint32_t id)
+{
+    size_t i = hash(parent, ip) & t->mask;
+    while (atomic_load_explicit(&t->e[i].ip, memory_order_relaxed) != 0)
+        i = (i + 1) & t->mask;
+    t->e[i].parent = parent;
+    t->e[i].id = id;
+    atomic_store_explicit(&t->e[i].ip, ip, memory_order_release);
+    t->used++;
+}
+
+int ms__stack_intern_init(void)
+{
+    struct table *t = table_new(1u << 16);
+    if (!t)
+        return -1;
+    atomic_store(&table, t);
+    return 0;
+}
+
+/* Slow path: inserts (parent, ip) under the lock and records the new node in s. */
+__attribute__((noinline)) static uint32_t insert(struct ms__slot *s, uint32_t parent, uint64_t ip)
+{
+    ms__spin_lock(&insert_lock);
+    struct table *t = atomic_load(&table);
+    uint32_t id = lookup(t, parent, ip);
+    if (id) {
+        ms__spin_unlock(&insert_lock);
+        return id;
+    }
+    if ((t->used + 1) * 2 > t->mask + 1) {
+        struct table *bigger = table_new((t->mask + 1) * 2);
+        if (!bigger) {
+            ms__spin_unlock(&insert_lock);
+            return 0;
+        }
+        for (size_t i = 0; i <= t->mask; i++) {
+            uint64_t k = atomic_load_explicit(&t->e[i].ip, memory_order_relaxed);
+            if (k)
+                put(bigger, t->e[i].parent, k, t->e[i].id);
+        }
+        atomic_store_explicit(&table, bigger, memory_order_release);
+        t = bigger;
+    }
+    id = next_id++;
+    put(t, parent, ip, id);
+    ms__spin_unlock(&insert_lock);
+
+    uint8_t *kind;
+    uint8_t *p = s->pos;
+    kind = p++;
+    *kind = MS_REC_STACK_NODE;
+    p = ms_varint_put(p, id);
+    p = ms_varint_put(p, parent);
+    p = ms_varint_put(p, ms_zigzag((int64_t)(ip - s->last_ip)));
+    s->last_ip = ip;
+    ms__rec_end(s, p);
+    return id;
+}
+
+uint32_t ms__stack_intern(struct ms__slot *s, const uintptr_t *ips, int n)
+{
+    /* Compare outermost-first with the previous stack of this thread. */
+    int m = 0;
+    while (m < n && m < s->cache_n && s->cache_ips[m] == ips[n - 1 - m])
+        m++;
+    uint32_t node = m ? s->cache_ids[m - 1] : 0;
+    struct table *t = atomic_load_explicit(&table, memory_order_acquire);
+    for (int k = m; k < n; k++) {
+        uint64_t ip = ips[n - 1 - k];
+        uint32_t id = lookup(t, node, ip);
+        if (!id) {
+            id = insert(s, node, ip);
+            if (!id) {
+                s->cache_n = 0;
+                return 0;
+            }
+        }
+        node = id;
+        s->cache_ips[k] = ip;
+        s->cache_ids[k] = id;
+    }
+    s->cache_n = n;
+    return node;
+}
+
+uint32_t ms__stack_next_id(void)
+{
+    return next_id;
+}
+
+void ms__stack_intern_lock(void)
+{
+    ms__spin_lock(&insert_lock);
+}
+
+void ms__stack_intern_unlock(void)
+{
+    ms__spin_unlock(&insert_lock);
+}
+
+void ms__stack_intern_reset_lock(void)
+{
+    ms__spin_init(&insert_lock);
+}

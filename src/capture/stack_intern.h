@@ -1,0 +1,26 @@
+/* The process-wide stack tree: each node is (parent node, instruction pointer) with a small id,
+ * so an event carries one id for its whole stack. Lookups are lock-free; inserting a new node
+ * takes a lock and emits a STACK_NODE record into the inserting thread's buffer. */
+#ifndef MS_CAPTURE_STACK_INTERN_H
+#define MS_CAPTURE_STACK_INTERN_H
+
+#include "thread_state.h"
+
+#include <stdint.h>
+
+/* Sets up the table; returns 0 or -1 when out of memory. */
+int ms__stack_intern_init(void);
+
+/* Returns the node id of the stack ips[0..n) (innermost frame first), using and updating the
+ * slot's cache of its previous stack. 0 means no stack (n == 0) or out of memory. */
+uint32_t ms__stack_intern(struct ms__slot *s, const uintptr_t *ips, int n);
+
+/* The next id to be assigned (a forked child's trace records it: ids below were the parent's). */
+uint32_t ms__stack_next_id(void);
+
+/* Fork support: hold the insert lock across fork so the child gets a consistent table. */
+void ms__stack_intern_lock(void);
+void ms__stack_intern_unlock(void);
+void ms__stack_intern_reset_lock(void);
+
+#endif

@@ -1,0 +1,236 @@
+/* The registry of per-thread event buffers: attaching a buffer to a new thread, flushing full
+ * buffers as EVENTS chunks, and flushing every buffer when the process finishes. */
+#define _GNU_SOURCE
+#include "thread_state.h"
+
+#include "config.h"
+#include "diag.h"
+#include "lifecycle.h"
+#include "spinlock.h"
+#include "trace_writer.h"
+
+#include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <time.h>
+#include <unistd.h>
+
+__thread struct ms__tls ms__tls __attribute__((tls_model("initial-exec")));
+atomic_bool ms__active;
+bool ms__multithreaded;
+
+#define MAX_SLOTS 4096
+static struct ms__slot *_Atomic slots[MAX_SLOTS];
+struct ms__slot *ms__orphan_slot;
+static ms__spinlock orphan_lock;
+
+/* Starts a new chunk in s: the CLOCK record gives it an absolute time base. */
+static void slot_begin_chunk(struct ms__slot *s)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t tsc = ms__now();
+    uint8_t *p = s->buf;
+    *p++ = MS_REC_CLOCK;
+    p = ms_varint_put(p, tsc);
+    p = ms_varint_put(p, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+    s->pos = p;
+    atomic_store_explicit(&s->committed, p, memory_order_release);
+    s->last_tsc = tsc;
+    s->first_tsc = tsc;
+    s->last_ptr = 0;
+    s->last_ip = 0;
+    s->untimed = 0;
+}
+
+static struct ms__slot *slot_new(void)
+{
+    size_t size = sizeof(struct ms__slot) + MS_SLOT_BUFFER;
+    void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED)
+        return NULL;
+    struct ms__slot *s = mem;
+    s->buf = (uint8_t *)(s + 1);
+    s->limit = s->buf + MS_SLOT_BUFFER - MS_RECORD_MAX;
+    return s;
+}
+
+/* Finds a free slot in the registry or adds a new one; the caller then owns it. */
+static struct ms__slot *slot_acquire(void)
+{
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        struct ms__slot *s = atomic_load_explicit(&slots[i], memory_order_acquire);
+        if (!s) {
+            struct ms__slot *fresh = slot_new();
+            if (!fresh)
+                return NULL;
+            atomic_store(&fresh->in_use, 1);
+            struct ms__slot *expected = NULL;
+            if (atomic_compare_exchange_strong(&slots[i], &expected, fresh))
+                return fresh;
+            munmap(fresh, sizeof(struct ms__slot) + MS_SLOT_BUFFER);
+            s = expected;
+        }
+        int free_flag = 0;
+        if (!atomic_load(&s->sealed) && atomic_compare_exchange_strong(&s->in_use, &free_flag, 1))
+            return s;
+    }
+    return NULL;
+}
+
+static void thread_name(char name[17])
+{
+    memset(name, 0, 17);
+    prctl(PR_GET_NAME, name, 0, 0, 0);
+}
+
+static void slot_get_stack_top(struct ms__slot *s)
+{
+    s->stack_hi = 0;
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0)
+        return;
+    void *addr;
+    size_t size;
+    if (pthread_attr_getstack(&attr, &addr, &size) == 0)
+        s->stack_hi = (uintptr_t)addr + size;
+    pthread_attr_destroy(&attr);
+}
+
+struct ms__slot *ms__slot_attach(struct ms__tls *t)
+{
+    if (t->dead) {
+        if (!ms__orphan_slot)
+            return NULL;
+        ms__spin_lock(&orphan_lock);
+        return ms__orphan_slot;
+    }
+    struct ms__slot *s = slot_acquire();
+    if (!s) {
+        ms__lifecycle_drop_event();
+        return NULL;
+    }
+    s->tid = (uint32_t)gettid();
+    s->cache_n = 0;
+    if (ms__config.unwind == MS_UNWIND_FP)
+        slot_get_stack_top(s);
+    slot_begin_chunk(s);
+    t->slot = s;
+    ms__lifecycle_thread_attached();
+
+    char name[17];
+    thread_name(name);
+    uint8_t *kind;
+    uint8_t *p = ms__rec_begin(s, &kind);
+    *kind |= MS_REC_THREAD_START;
+    p = ms_varint_put(p, (uint64_t)pthread_self());
+    p = ms__put_str(p, name, strlen(name));
+    ms__rec_end(s, p);
+    return s;
+}
+
+void ms__slot_release(struct ms__slot *s)
+{
+    if (s == ms__orphan_slot)
+        ms__spin_unlock(&orphan_lock);
+}
+
+void ms__slot_flush(struct ms__slot *s, bool seal)
+{
+    int idle = 0;
+    while (!atomic_compare_exchange_weak(&s->flushing, &idle, 1)) {
+        idle = 0;
+        sched_yield();
+    }
+    if (!atomic_load(&s->sealed)) {
+        uint8_t *end = atomic_load_explicit(&s->committed, memory_order_acquire);
+        ms__writer_events(s->tid, s->first_tsc, s->last_tsc, s->buf, (size_t)(end - s->buf));
+        if (seal)
+            atomic_store(&s->sealed, 1);
+        else
+            slot_begin_chunk(s);
+    } else if (!seal) {
+        /* Events after the final flush are dropped, but the owner keeps a valid buffer. */
+        slot_begin_chunk(s);
+    }
+    atomic_store(&s->flushing, 0);
+}
+
+void ms__slot_full(struct ms__slot *s)
+{
+    ms__slot_flush(s, false);
+}
+
+void ms__slot_flush_all(void)
+{
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        struct ms__slot *s = atomic_load_explicit(&slots[i], memory_order_acquire);
+        if (!s)
+            break;
+        if (atomic_load(&s->in_use) && !atomic_load(&s->sealed))
+            ms__slot_flush(s, true);
+    }
+    if (ms__orphan_slot && !atomic_load(&ms__orphan_slot->sealed))
+        ms__slot_flush(ms__orphan_slot, true);
+}
+
+void ms__slot_detach(struct ms__tls *t)
+{
+    struct ms__slot *s = t->slot;
+    if (!s)
+        return;
+    char name[17];
+    thread_name(name);
+    uint8_t *kind;
+    uint8_t *p = ms__rec_begin(s, &kind);
+    *kind |= MS_REC_THREAD_NAME;
+    p = ms__put_str(p, name, strlen(name));
+    ms__rec_end(s, p);
+    p = ms__rec_begin(s, &kind);
+    *kind |= MS_REC_THREAD_EXIT;
+    ms__rec_end(s, p);
+    ms__slot_flush(s, false);
+    t->slot = NULL;
+    atomic_store(&s->in_use, 0);
+}
+
+int ms__slots_init(void)
+{
+    ms__orphan_slot = slot_new();
+    if (!ms__orphan_slot)
+        return -1;
+    atomic_store(&ms__orphan_slot->in_use, 1);
+    ms__orphan_slot->tid = 0;
+    slot_begin_chunk(ms__orphan_slot);
+    return 0;
+}
+
+void ms__slots_after_fork_child(void)
+{
+    struct ms__slot *mine = ms__tls.slot;
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        struct ms__slot *s = atomic_load(&slots[i]);
+        if (!s)
+            break;
+        atomic_store(&s->flushing, 0);
+        if (s != mine)
+            atomic_store(&s->in_use, 0);
+    }
+    ms__spin_init(&orphan_lock);
+    if (ms__orphan_slot)
+        slot_begin_chunk(ms__orphan_slot);
+    if (mine) {
+        mine->tid = (uint32_t)gettid();
+        mine->cache_n = 0;
+        slot_begin_chunk(mine);
+        uint8_t *kind;
+        uint8_t *p = ms__rec_begin(mine, &kind);
+        *kind |= MS_REC_THREAD_START;
+        p = ms_varint_put(p, (uint64_t)pthread_self());
+        char name[17];
+        thread_name(name);
+        p = ms__put_str(p, name, strlen(name));
+        ms__rec_end(mine, p);
+    }
+}

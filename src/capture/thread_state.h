@@ -1,0 +1,138 @@
+/* Per-thread capture state: each thread appends encoded events to its own buffer (a "slot")
+ * with no lock; full buffers become EVENTS chunks. Slots live in a global registry so that exit,
+ * exec and fatal signals can flush every thread's captured events. */
+#ifndef MS_CAPTURE_THREAD_STATE_H
+#define MS_CAPTURE_THREAD_STATE_H
+
+#include "../common/trace_format.h"
+#include "../common/varint.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <x86intrin.h>
+
+#define MS_LIKELY(x) __builtin_expect(!!(x), 1)
+#define MS_UNLIKELY(x) __builtin_expect(!!(x), 0)
+
+/* Bytes per slot buffer, and the room always kept free for one record. */
+#define MS_SLOT_BUFFER (256u * 1024u)
+#define MS_RECORD_MAX 64u
+
+struct ms__slot {
+    uint8_t *pos;                /* next byte to write; owner thread only */
+    uint8_t *limit;              /* flush once pos passes this */
+    _Atomic(uint8_t *) committed; /* end of the last whole record, for flushes by other threads */
+    uint8_t *buf;
+    uint64_t last_tsc;           /* time base of the next timed record */
+    uint64_t first_tsc;          /* time of the chunk's CLOCK record */
+    uintptr_t last_ptr;          /* pointer delta base */
+    uint64_t last_ip;            /* stack node ip delta base */
+    uint32_t untimed;            /* records since the last timed one (single-threaded mode) */
+    uint32_t tid;
+    atomic_int in_use;           /* owned by a live thread (or it is the orphan slot) */
+    atomic_int flushing;         /* a flush of this slot is in progress */
+    atomic_int sealed;           /* the process is finishing: never write this slot again */
+    uintptr_t stack_hi;          /* top of the thread's stack, for frame-pointer walks */
+    /* The last stack captured, outermost frame first, with the stack-tree node of each prefix:
+     * consecutive stacks usually share all but a few innermost frames. */
+    int cache_n;
+    uintptr_t cache_ips[MS_MAX_STACK_DEPTH];
+    uint32_t cache_ids[MS_MAX_STACK_DEPTH];
+};
+
+/* Thread-local state, kept small: it lives in the static TLS block. */
+struct ms__tls {
+    struct ms__slot *slot;
+    int busy; /* inside a hook: nested allocator calls pass straight through */
+    int dead; /* the thread's TLS destructors ran; later events go to the orphan slot */
+};
+
+extern __thread struct ms__tls ms__tls __attribute__((tls_model("initial-exec")));
+
+/* True while events are recorded: after start-up, before the trace is finished. */
+extern atomic_bool ms__active;
+/* Set once a second thread may exist; from then on every record carries its time. */
+extern bool ms__multithreaded;
+
+static inline uint64_t ms__now(void)
+{
+    return __rdtsc();
+}
+
+/* The slow path of ms__slot_get: attaches a slot to a new thread, or picks the orphan slot
+ * (locking it) for a thread whose TLS destructors already ran. Returns NULL when no memory. */
+struct ms__slot *ms__slot_attach(struct ms__tls *t);
+/* Releases the orphan slot's lock after a record (no-op for ordinary slots). */
+void ms__slot_release(struct ms__slot *s);
+extern struct ms__slot *ms__orphan_slot;
+
+/* Writes the slot's records as one EVENTS chunk and starts a new chunk. Called by the owner
+ * when the buffer is full, or by anyone with seal=true when the process finishes. */
+void ms__slot_flush(struct ms__slot *s, bool seal);
+/* Flushes and seals every slot (exit, exec, fatal signal). */
+void ms__slot_flush_all(void);
+/* The thread is exiting: flush its slot and return it to the registry. */
+void ms__slot_detach(struct ms__tls *t);
+/* In a forked child: forget every slot but the caller's, empty the caller's. */
+void ms__slots_after_fork_child(void);
+/* Sets up the orphan slot; returns 0 or -1 when out of memory. */
+int ms__slots_init(void);
+
+static inline struct ms__slot *ms__slot_get(struct ms__tls *t)
+{
+    struct ms__slot *s = t->slot;
+    if (MS_LIKELY(s != NULL))
+        return s;
+    return ms__slot_attach(t);
+}
+
+/* Starts a record: reserves the kind byte and, when needed, writes the time delta. */
+static inline uint8_t *ms__rec_begin(struct ms__slot *s, uint8_t **kind)
+{
+    uint8_t *p = s->pos;
+    *kind = p++;
+    if (ms__multithreaded || ++s->untimed >= 256) {
+        uint64_t now = ms__now();
+        p = ms_varint_put(p, now - s->last_tsc);
+        s->last_tsc = now;
+        s->untimed = 0;
+        **kind = MS_REC_TIMED;
+    } else {
+        **kind = 0;
+    }
+    return p;
+}
+
+/* Writes a pointer delta; returns the MS_REC_PTR16 flag when the delta was scaled. */
+static inline uint8_t *ms__put_ptr_delta(uint8_t *p, intptr_t d, uint8_t *kind)
+{
+    if ((d & 15) == 0) {
+        *kind |= MS_REC_PTR16;
+        d >>= 4;
+    }
+    return ms_varint_put(p, ms_zigzag(d));
+}
+
+void ms__slot_full(struct ms__slot *s);
+
+/* Finishes a record ending at p. */
+static inline void ms__rec_end(struct ms__slot *s, uint8_t *p)
+{
+    s->pos = p;
+    atomic_store_explicit(&s->committed, p, memory_order_release);
+    if (MS_UNLIKELY(p >= s->limit))
+        ms__slot_full(s);
+}
+
+/* Appends a string field (length, bytes). */
+static inline uint8_t *ms__put_str(uint8_t *p, const char *str, size_t len)
+{
+    p = ms_varint_put(p, len);
+    for (size_t i = 0; i < len; i++)
+        *p++ = (uint8_t)str[i];
+    return p;
+}
+
+#endif

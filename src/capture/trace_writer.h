@@ -1,0 +1,36 @@
+/* The trace file of this process: created on first use with a name that never overwrites
+ * anything, then written chunk by chunk (zstd-compressed) with one write(2) per chunk. */
+#ifndef MS_CAPTURE_TRACE_WRITER_H
+#define MS_CAPTURE_TRACE_WRITER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Information for the PROCESS chunk of a forked child: the parent's trace holds its history. */
+struct ms__fork_origin {
+    int parent_pid;
+    uint64_t fork_tsc;
+    uint32_t node_limit; /* stack node ids below this were defined by the parent */
+    char parent_trace[4096];
+};
+
+/* Remembers the start-of-process clock readings; called once by start-up. */
+void ms__writer_init(void);
+/* Writes one EVENTS chunk for thread tid. Opens the trace first if needed. */
+void ms__writer_events(uint32_t tid, uint64_t first_tsc, uint64_t last_tsc, const uint8_t *raw,
+                       size_t len);
+/* Writes a MODULES chunk if libraries were loaded or unloaded since the last one. */
+void ms__writer_modules_if_changed(void);
+/* Writes the END chunk (reason, exit code or signal) and closes the trace. */
+void ms__writer_finish(int reason, int code, uint64_t dropped);
+/* In a forked child: forget the parent's file; the child's own trace records `origin`. */
+void ms__writer_after_fork_child(const struct ms__fork_origin *origin);
+/* Opens the trace now if it is not open yet; returns its path ("" if it cannot be created). */
+const char *ms__writer_open(void);
+/* The path of the trace being written ("" before it is opened). */
+const char *ms__writer_path(void);
+/* Lock around fork so the child never inherits a half-written chunk. */
+void ms__writer_lock(void);
+void ms__writer_unlock(void);
+
+#endif

@@ -1,0 +1,86 @@
+/* The memscope trace format, version 1: the constants shared by the capture library that writes
+ * traces and the reader that analyses them. docs/trace-format.md specifies the layout in full. */
+#ifndef MS_TRACE_FORMAT_H
+#define MS_TRACE_FORMAT_H
+
+#include <stdint.h>
+
+/* File header: magic (8 bytes), version (u16 LE), header size (u16 LE), flags (u32 LE). */
+#define MS_TRACE_MAGIC "MSTRACE\x1a"
+#define MS_TRACE_MAGIC_LEN 8
+#define MS_TRACE_VERSION 1
+#define MS_FILE_HEADER_SIZE 16
+
+/* Chunk header, 32 bytes, all little-endian:
+ *   0  u8  type (enum ms_chunk_type)     1  u8  flags (MS_CHUNK_ZSTD)
+ *   2  u16 reserved (0)                  4  u32 stored payload size
+ *   8  u32 raw payload size             12  u32 thread id (EVENTS chunks) or 0
+ *  16  u64 first event time (TSC)       24  u64 last event time (TSC)  */
+#define MS_CHUNK_HEADER_SIZE 32
+#define MS_CHUNK_ZSTD 0x01
+/* The reader refuses chunks claiming more raw bytes than this. */
+#define MS_CHUNK_MAX_RAW (16u << 20)
+
+enum ms_chunk_type {
+    MS_CHUNK_PROCESS = 1, /* who was traced, the clock, how stacks were captured */
+    MS_CHUNK_EVENTS = 2,  /* one thread's events, in time order */
+    MS_CHUNK_MODULES = 3, /* the loaded modules (a full snapshot) */
+    MS_CHUNK_END = 4,     /* how the process ended; the final clock reading */
+};
+
+/* Event records inside an EVENTS chunk start with one kind byte: bits 0-3 are the record kind,
+ * bits 4-5 the allocator family, bit 6 says the pointer deltas are stored divided by 16, and
+ * bit 7 says a time delta (varint, TSC ticks since the previous timed record) follows. */
+#define MS_REC_KIND_MASK 0x0f
+#define MS_REC_FAMILY_SHIFT 4
+#define MS_REC_FAMILY_MASK 0x3
+#define MS_REC_PTR16 0x40
+#define MS_REC_TIMED 0x80
+
+enum ms_rec_kind {
+    MS_REC_ALLOC = 1,         /* [dt] ptr size stack */
+    MS_REC_FREE = 2,          /* [dt] ptr */
+    MS_REC_REALLOC = 3,       /* [dt] old-ptr new-ptr(delta from old) size stack */
+    MS_REC_ALLOC_ALIGNED = 4, /* [dt] ptr size stack alignment */
+    MS_REC_STACK_NODE = 5,    /* id parent ip(delta from the previous node's ip) */
+    MS_REC_THREAD_START = 6,  /* [dt] pthread_t name */
+    MS_REC_THREAD_NAME = 7,   /* [dt] name */
+    MS_REC_THREAD_CREATE = 8, /* [dt] child pthread_t */
+    MS_REC_THREAD_EXIT = 9,   /* [dt] */
+    MS_REC_CLOCK = 10,        /* tsc monotonic-ns (both absolute; resets the time base) */
+    MS_REC_FORK = 11,         /* [dt] child pid */
+    MS_REC_FREERES = 12,      /* [dt]: exit-time freeing of libc/libstdc++ internals begins */
+    /* 13..14 are free; 15 is reserved for the annotation events of the C API (variables,
+     * scopes, tasks, references, passports): a varint sub-kind and a varint length follow, so
+     * that readers can skip sub-kinds they do not know. A version 1 writer never emits it. */
+    MS_REC_EXTENDED = 15,
+};
+
+enum ms_family {
+    MS_FAMILY_MALLOC = 0, /* malloc, calloc, realloc, memalign, ..., free */
+    MS_FAMILY_NEW = 1,    /* operator new / delete */
+    MS_FAMILY_NEW_ARRAY = 2, /* operator new[] / delete[] */
+};
+
+/* Pointer fields are zigzag varints of the difference from the previous pointer in the
+ * chunk (0 at chunk start); ip fields likewise from the previous node's ip. */
+
+/* How stacks were captured (PROCESS chunk). */
+enum ms_unwind_mode {
+    MS_UNWIND_NONE = 0,
+    MS_UNWIND_FP = 1,
+    MS_UNWIND_LIBUNWIND = 2,
+};
+
+/* How the process ended (END chunk). */
+enum ms_end_reason {
+    MS_END_EXIT = 0,   /* normal exit or exit() from any thread */
+    MS_END_SIGNAL = 1, /* killed by a fatal signal that memscope caught */
+    MS_END_EXEC = 2,   /* the process image was replaced by exec */
+    MS_END_QUICK_EXIT = 3, /* _exit(): no exit handlers, no exit-time freeing */
+};
+
+#define MS_MAX_STACK_DEPTH 256
+#define MS_DEFAULT_STACK_DEPTH 64
+
+#endif

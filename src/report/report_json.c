@@ -1,0 +1,163 @@
+/* The JSON report (docs/json-report.md): the same content as the text report, with every
+ * stack in full. */
+#include "report.h"
+
+#include "common/trace_format.h"
+#include "json_writer.h"
+#include "report_notes.h"
+#include "site_rank.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void stack_json(struct ms_json *j, struct ms_analysis *a, uint32_t stack)
+{
+    ms_frame frames[MS_MAX_STACK_DEPTH * 2];
+    int n = ms_analysis_stack(a, stack, frames, (int)(sizeof frames / sizeof *frames));
+    ms_json_begin_array(j, "stack");
+    for (int i = 0; i < n; i++) {
+        ms_json_begin_object(j, NULL);
+        ms_json_str(j, "function", frames[i].function);
+        ms_json_str(j, "file", frames[i].file);
+        ms_json_u64(j, "line", frames[i].line);
+        ms_json_str(j, "module", frames[i].module);
+        ms_json_u64(j, "address", frames[i].address);
+        ms_json_bool(j, "inlined", frames[i].inlined);
+        ms_json_end_object(j);
+    }
+    ms_json_end_array(j);
+}
+
+static void site_json(struct ms_json *j, struct ms_analysis *a, const struct ms_site *s)
+{
+    ms_json_begin_object(j, NULL);
+    ms_json_u64(j, "stack_id", s->stack);
+    ms_json_u64(j, "allocs", s->allocs);
+    ms_json_u64(j, "bytes_allocated", s->bytes);
+    ms_json_u64(j, "peak_bytes", s->peak_bytes);
+    ms_json_u64(j, "leaked_bytes", s->live_bytes);
+    ms_json_u64(j, "leaked_blocks", s->live_blocks);
+    ms_json_u64(j, "temporary_allocs", s->temporary);
+    stack_json(j, a, s->stack);
+    ms_json_end_object(j);
+}
+
+/* The sites in any top-N ranking, each once, with the rankings they are in. */
+static void sites_json(struct ms_json *j, struct ms_analysis *a, size_t top)
+{
+    static const enum ms_rank_key keys[] = {MS_RANK_ALLOCS, MS_RANK_PEAK, MS_RANK_BYTES,
+                                            MS_RANK_TEMPORARY};
+    static const char *names[] = {"by_allocs", "by_peak", "by_bytes_allocated", "by_temporary"};
+    size_t nsites = ms_heap_model_site_count(a->model);
+    char *chosen = calloc(nsites ? nsites : 1, 1);
+    ms_json_begin_object(j, "rankings");
+    for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+        size_t *idx;
+        size_t n = ms_rank_sites(a->model, keys[k], top, &idx);
+        ms_json_begin_array(j, names[k]);
+        for (size_t i = 0; i < n; i++) {
+            ms_json_u64(j, NULL, ms_heap_model_site(a->model, idx[i])->stack);
+            if (chosen)
+                chosen[idx[i]] = 1;
+        }
+        ms_json_end_array(j);
+        free(idx);
+    }
+    ms_json_end_object(j);
+    ms_json_begin_array(j, "sites");
+    for (size_t i = 0; i < nsites && chosen; i++)
+        if (chosen[i])
+            site_json(j, a, ms_heap_model_site(a->model, i));
+    ms_json_end_array(j);
+    free(chosen);
+}
+
+int ms_report_json(FILE *out, struct ms_analysis *a, const struct ms_report_options *o)
+{
+    struct ms_json j = {.out = out};
+    const struct ms_process_info *p = ms_trace_process(a->trace);
+    const struct ms_summary *s = ms_heap_model_summary(a->model);
+    const struct ms_end_info *e = ms_trace_end(a->trace);
+    ms_json_begin_object(&j, NULL);
+    ms_json_str(&j, "format", "memscope-report");
+    ms_json_u64(&j, "version", 1);
+    ms_json_str(&j, "trace", ms_trace_path(a->trace));
+
+    ms_json_begin_object(&j, "process");
+    ms_json_u64(&j, "pid", p->pid);
+    ms_json_u64(&j, "ppid", p->ppid);
+    ms_json_str(&j, "exe", p->exe);
+    ms_json_begin_array(&j, "argv");
+    for (int i = 0; i < p->argc; i++)
+        ms_json_str(&j, NULL, p->argv[i]);
+    ms_json_end_array(&j);
+    ms_json_u64(&j, "fork_parent_pid", p->fork_parent_pid);
+    static const char *ends[] = {"exit", "signal", "exec", "_exit"};
+    ms_json_str(&j, "ended_by", e->present && e->reason >= 0 && e->reason < 4 ? ends[e->reason]
+                                                                               : NULL);
+    ms_json_i64(&j, "exit_signal", e->present && e->reason == MS_END_SIGNAL ? e->code : 0);
+    ms_json_end_object(&j);
+
+    uint64_t end_tsc = e->present ? e->tsc : s->last_tsc;
+    ms_json_begin_object(&j, "summary");
+    ms_json_u64(&j, "allocs", s->allocs);
+    ms_json_u64(&j, "frees", s->frees);
+    ms_json_u64(&j, "realloc_calls", s->realloc_calls);
+    ms_json_u64(&j, "bytes_allocated", s->bytes_allocated);
+    ms_json_u64(&j, "peak_bytes", s->peak_bytes);
+    ms_json_u64(&j, "peak_time_ns", ms_analysis_ns(a, s->peak_tsc));
+    ms_json_u64(&j, "leaked_bytes", s->live_bytes);
+    ms_json_u64(&j, "leaked_blocks", s->live_blocks);
+    ms_json_u64(&j, "temporary_allocs", s->temporary_allocs);
+    ms_json_u64(&j, "threads", s->threads);
+    ms_json_u64(&j, "duration_ns", ms_analysis_ns(a, end_tsc));
+    ms_json_u64(&j, "events", s->events);
+    ms_json_u64(&j, "unknown_frees", s->unknown_frees);
+    ms_json_end_object(&j);
+
+    size_t *idx;
+    size_t n = ms_rank_sites(a->model, MS_RANK_LEAKED, 0, &idx);
+    ms_json_begin_array(&j, "leaks");
+    for (size_t i = 0; i < n; i++) {
+        const struct ms_site *site = ms_heap_model_site(a->model, idx[i]);
+        ms_json_begin_object(&j, NULL);
+        ms_json_u64(&j, "bytes", site->live_bytes);
+        ms_json_u64(&j, "blocks", site->live_blocks);
+        ms_json_u64(&j, "stack_id", site->stack);
+        stack_json(&j, a, site->stack);
+        ms_json_end_object(&j);
+    }
+    ms_json_end_array(&j);
+    free(idx);
+
+    sites_json(&j, a, o->top);
+
+    ms_json_begin_array(&j, "threads");
+    for (size_t i = 0; i < ms_heap_model_thread_count(a->model); i++) {
+        const struct ms_thread_stats *t = ms_heap_model_thread(a->model, i);
+        if (!t->allocs && !t->frees)
+            continue;
+        ms_json_begin_object(&j, NULL);
+        ms_json_u64(&j, "tid", t->tid);
+        ms_json_str(&j, "name", t->tid ? t->name : "(exited)");
+        ms_json_u64(&j, "allocs", t->allocs);
+        ms_json_u64(&j, "frees", t->frees);
+        ms_json_u64(&j, "bytes_allocated", t->bytes);
+        ms_json_u64(&j, "peak_bytes", t->peak_bytes);
+        ms_json_u64(&j, "leaked_bytes", t->live_bytes);
+        ms_json_u64(&j, "leaked_blocks", t->leaked_blocks);
+        ms_json_u64(&j, "temporary_allocs", t->temporary);
+        ms_json_end_object(&j);
+    }
+    ms_json_end_array(&j);
+
+    struct ms_notes notes;
+    ms_report_notes(a, &notes);
+    ms_json_begin_array(&j, "notes");
+    for (int i = 0; i < notes.n; i++)
+        ms_json_str(&j, NULL, notes.text[i]);
+    ms_json_end_array(&j);
+    ms_json_end_object(&j);
+    fputc('\n', out);
+    return ferror(out) ? -1 : 0;
+}

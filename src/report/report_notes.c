@@ -1,0 +1,67 @@
+/* Collects the report's notes from the trace's damage record, its END chunk and the replay. */
+#include "report_notes.h"
+
+#include "common/trace_format.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static void add(struct ms_notes *n, const char *fmt, ...)
+{
+    if (n->n >= MS_MAX_NOTES)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(n->text[n->n++], sizeof n->text[0], fmt, ap);
+    va_end(ap);
+}
+
+void ms_report_notes(struct ms_analysis *a, struct ms_notes *out)
+{
+    out->n = 0;
+    const struct ms_trace_damage *d = ms_trace_damage(a->trace);
+    const struct ms_end_info *e = ms_trace_end(a->trace);
+    const struct ms_summary *s = ms_heap_model_summary(a->model);
+    if (d->bytes_lost)
+        add(out, "the trace is truncated: the last %llu of %llu bytes (%.1f%%) could not be "
+                 "read (%s at offset %llu); figures cover the events before that point",
+            (unsigned long long)d->bytes_lost, (unsigned long long)d->file_size,
+            100.0 * (double)d->bytes_lost / (double)(d->file_size ? d->file_size : 1), d->what,
+            (unsigned long long)d->first_bad_offset);
+    if (d->chunks_bad)
+        add(out, "%llu damaged chunk(s) were skipped (first: %s at offset %llu)",
+            (unsigned long long)d->chunks_bad, d->what, (unsigned long long)d->first_bad_offset);
+    if (!e->present && !d->bytes_lost)
+        add(out, "the trace has no end record: the process was still running, or was killed "
+                 "by a signal memscope could not catch (SIGKILL); events it had not yet "
+                 "written are missing");
+    if (e->present && e->reason == MS_END_SIGNAL)
+        add(out, "the process was killed by signal %d (%s); \"leaked\" means still allocated "
+                 "when it died, and exit-time freeing did not run",
+            e->code, strsignal(e->code));
+    if (e->present && e->reason == MS_END_QUICK_EXIT)
+        add(out, "the process ended with _exit(%d): glibc's exit-time freeing did not run "
+                 "(valgrind runs it anyway), so blocks glibc keeps until exit count as leaked",
+            e->code);
+    if (e->present && e->reason == MS_END_EXEC)
+        add(out, "the process replaced itself with exec; the new program has its own trace");
+    if (e->present && e->dropped)
+        add(out, "%llu event(s) could not be recorded (memscope ran out of memory)",
+            (unsigned long long)e->dropped);
+    if (a->ancestry_note[0])
+        add(out, "%s", a->ancestry_note);
+    else if (a->nancestors)
+        add(out, "this process was forked from pid %llu: like valgrind, the figures include "
+                 "the history it inherited from %d ancestor trace(s)",
+            (unsigned long long)ms_trace_process(a->trace)->fork_parent_pid, a->nancestors);
+    if (s->unknown_frees)
+        add(out, "%llu free(s) of blocks the trace never saw allocated (counted as frees, as "
+                 "valgrind counts invalid frees)",
+            (unsigned long long)s->unknown_frees);
+    if (s->reused_live)
+        add(out, "%llu allocation(s) returned an address still live in the trace: the trace "
+                 "lost those frees",
+            (unsigned long long)s->reused_live);
+}

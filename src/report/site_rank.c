@@ -1,0 +1,62 @@
+/* Sorting of call sites for the rankings; ties are broken by stack id so output is stable. */
+#include "site_rank.h"
+
+#include <stdlib.h>
+
+uint64_t ms_rank_value(const struct ms_site *s, enum ms_rank_key key)
+{
+    switch (key) {
+    case MS_RANK_ALLOCS:
+        return s->allocs;
+    case MS_RANK_PEAK:
+        return s->peak_bytes;
+    case MS_RANK_BYTES:
+        return s->bytes;
+    case MS_RANK_TEMPORARY:
+        return s->temporary;
+    case MS_RANK_LEAKED:
+        return s->live_bytes ? s->live_bytes : s->live_blocks;
+    }
+    return 0;
+}
+
+struct keyed {
+    uint64_t value;
+    uint32_t stack;
+    size_t index;
+};
+
+static int by_value_desc(const void *a, const void *b)
+{
+    const struct keyed *x = a, *y = b;
+    if (x->value != y->value)
+        return x->value > y->value ? -1 : 1;
+    return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+size_t ms_rank_sites(const struct ms_heap_model *m, enum ms_rank_key key, size_t top,
+                     size_t **out)
+{
+    size_t n = ms_heap_model_site_count(m), k = 0;
+    struct keyed *all = malloc((n ? n : 1) * sizeof *all);
+    *out = malloc((n ? n : 1) * sizeof **out);
+    if (!all || !*out) {
+        free(all);
+        free(*out);
+        *out = NULL;
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct ms_site *s = ms_heap_model_site(m, i);
+        uint64_t v = ms_rank_value(s, key);
+        if (v)
+            all[k++] = (struct keyed){v, s->stack, i};
+    }
+    qsort(all, k, sizeof *all, by_value_desc);
+    if (top && k > top)
+        k = top;
+    for (size_t i = 0; i < k; i++)
+        (*out)[i] = all[i].index;
+    free(all);
+    return k;
+}
