@@ -128,8 +128,15 @@ EXPORT void *calloc(size_t n, size_t size)
     }
     ms__tls.busy = 1;
     void *p = ms__real.calloc(n, size);
+    size_t recorded = n * size;
+    if (MS_UNLIKELY(ms__tls.creating_thread)) {
+        uintptr_t caller = (uintptr_t)__builtin_return_address(0);
+        if (caller >= ms__ldso_lo && caller < ms__ldso_hi && size == 16 &&
+            recorded > ms__dtv_extra)
+            recorded -= ms__dtv_extra;
+    }
     if (p)
-        record_alloc(MS_REC_ALLOC, MS_FAMILY_MALLOC, p, n * size, 0);
+        record_alloc(MS_REC_ALLOC, MS_FAMILY_MALLOC, p, recorded, 0);
     ms__tls.busy = 0;
     return p;
 }

@@ -6,6 +6,7 @@
 #include "../common/varint.h"
 
 #include <elf.h>
+#include <stdbool.h>
 #include <link.h>
 #include <string.h>
 #include <unistd.h>
@@ -134,6 +135,27 @@ size_t ms__modules_encode(uint8_t *buf, size_t cap, uint64_t tsc)
     }
     count_at[4] = (uint8_t)(c & 0x7f);
     return (size_t)(st.p - buf);
+}
+
+static int tls_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    uintptr_t *q = data; /* q[0]: address inside the module; q[1]: result */
+    uintptr_t lo, hi;
+    exec_range(info, &lo, &hi);
+    if (q[0] < lo || q[0] >= hi)
+        return 0;
+    for (int i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_TLS)
+            q[1] = 1;
+    return 1;
+}
+
+bool ms__module_has_tls(const void *addr)
+{
+    uintptr_t q[2] = {(uintptr_t)addr, 0};
+    dl_iterate_phdr(tls_cb, q);
+    return q[1] != 0;
 }
 
 struct range_query {

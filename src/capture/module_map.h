@@ -4,6 +4,7 @@
 #ifndef MS_CAPTURE_MODULE_MAP_H
 #define MS_CAPTURE_MODULE_MAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,5 +18,8 @@ size_t ms__modules_encode(uint8_t *buf, size_t cap, uint64_t tsc);
 
 /* The [lo, hi) executable range of the module containing addr (0,0 if none). */
 void ms__module_range_of(const void *addr, uintptr_t *lo, uintptr_t *hi);
+
+/* True if the module containing addr has a thread-local storage segment. */
+bool ms__module_has_tls(const void *addr);
 
 #endif

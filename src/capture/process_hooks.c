@@ -58,7 +58,9 @@ EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(
     ms__lifecycle_init();
     /* From now on another thread may run: every record carries its time. */
     __atomic_store_n(&ms__multithreaded, true, __ATOMIC_SEQ_CST);
+    ms__tls.creating_thread = 1;
     int r = real_pthread_create(thread, attr, fn, arg);
+    ms__tls.creating_thread = 0;
     if (r == 0)
         record_u64(MS_REC_THREAD_CREATE, (uint64_t)*thread);
     return r;

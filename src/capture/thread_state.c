@@ -19,6 +19,8 @@
 __thread struct ms__tls ms__tls __attribute__((tls_model("initial-exec")));
 atomic_bool ms__active;
 bool ms__multithreaded;
+size_t ms__dtv_extra;
+uintptr_t ms__ldso_lo, ms__ldso_hi;
 
 #define MAX_SLOTS 4096
 static struct ms__slot *_Atomic slots[MAX_SLOTS];

@@ -47,6 +47,7 @@ struct ms__tls {
     struct ms__slot *slot;
     int busy; /* inside a hook: nested allocator calls pass straight through */
     int dead; /* the thread's TLS destructors ran; later events go to the orphan slot */
+    int creating_thread; /* inside pthread_create: see ms__dtv_adjust */
 };
 
 extern __thread struct ms__tls ms__tls __attribute__((tls_model("initial-exec")));
@@ -60,6 +61,12 @@ static inline uint64_t ms__now(void)
 {
     return __rdtsc();
 }
+
+/* Bytes that memscope's own thread-local storage adds to each new thread's DTV (the dynamic
+ * loader's per-thread table of TLS modules, allocated with calloc in pthread_create): the
+ * recorded size leaves them out so that totals match a run without memscope. */
+extern size_t ms__dtv_extra;
+extern uintptr_t ms__ldso_lo, ms__ldso_hi;
 
 /* The slow path of ms__slot_get: attaches a slot to a new thread, or picks the orphan slot
  * (locking it) for a thread whose TLS destructors already ran. Returns NULL when no memory. */
