@@ -167,10 +167,28 @@ def _n(s: str) -> int:
 
 
 def split_valgrind_command(cmd: str) -> List[str]:
-    """valgrind prints `Command: exe arg...` with spaces inside an argument
-    escaped as '\\ '."""
-    parts = re.split(r"(?<!\\) ", cmd)
-    return [p.replace("\\ ", " ") for p in parts if p != ""]
+    """valgrind prints `Command: exe arg...` escaping ' ' as '\\ ' and '\\'
+    as '\\\\', and printing control characters (newline, tab, ...) as '_'
+    (see norm_args)."""
+    out, cur, i, started = [], [], 0, False
+    while i < len(cmd):
+        c = cmd[i]
+        if c == "\\" and i + 1 < len(cmd):
+            cur.append(cmd[i + 1])
+            started = True
+            i += 2
+            continue
+        if c == " ":
+            if started:
+                out.append("".join(cur))
+            cur, started = [], False
+        else:
+            cur.append(c)
+            started = True
+        i += 1
+    if started:
+        out.append("".join(cur))
+    return out
 
 
 def parse_frame(text: str) -> Optional[Frame]:
@@ -510,8 +528,12 @@ def exe_names(exe: str, argv0: Optional[str]) -> set:
 _RE_TMPNAME = re.compile(r"(^|/)cc[A-Za-z0-9]{6}(\.[A-Za-z0-9]+)$")
 
 
+_RE_CTRL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def norm_args(args: Sequence[str]) -> List[str]:
-    return [_RE_TMPNAME.sub(r"\1ccXXXXXX\2", x) for x in args]
+    # valgrind's Command: line shows control characters as '_'
+    return [_RE_CTRL.sub("_", _RE_TMPNAME.sub(r"\1ccXXXXXX\2", x)) for x in args]
 
 
 def same_command(a: Proc, b: Proc) -> bool:
@@ -632,7 +654,7 @@ def read_markers(source: str) -> Tuple[List[Marker], dict]:
 
 def norm_function(name: str) -> str:
     """'make_widget(int)' -> 'make_widget'; 'f() const' -> 'f'; C names unchanged."""
-    s = name.strip()
+    s = re.sub(r"\+0x[0-9a-fA-F]+$", "", name.strip())   # memscope: 'xmalloc+0x1c'
     if s.endswith(" const"):
         s = s[:-6]
     if s.endswith(")"):
@@ -747,6 +769,10 @@ def compare_pair(rep: Report, v: Proc, m: Proc, markers: List[Marker], expect: d
               f"sum of leaks = {sb} bytes/{sk} blocks, summary = {m.in_use_bytes}/{m.in_use_blocks}")
 
     vg_groups = group_valgrind_leaks(v.leaks)
+    if (v.in_use_bytes, v.in_use_blocks) != (m.in_use_bytes, m.in_use_blocks):
+        d = leak_histogram_diff(vg_groups, m.leaks)
+        if d:
+            rep.note(f"{tag} in-use blocks by first non-allocator function, where they differ:\n" + d)
     for mk in markers:
         vg_at = [g for g in vg_groups if any(frame_at(f, mk) for f in g.frames)]
         ms_at = [l for l in m.leaks if any(frame_at(f, mk) for f in l.frames)]
@@ -777,6 +803,41 @@ def compare_pair(rep: Report, v: Proc, m: Proc, markers: List[Marker], expect: d
         rep.check(f"{tag} thread names", not missing,
                   f"missing {missing}; memscope thread names {sorted(names)}" if missing else
                   f"all of {expect['thread_names']} present")
+
+
+_ALLOCATORS = re.compile(r"^(malloc|calloc|realloc|free|memalign|posix_memalign|aligned_alloc|valloc|"
+                         r"pvalloc|reallocarray|strn?dup|operator new(\[\])?|operator delete(\[\])?|"
+                         r"__libc_\w+|_Zn[wa]\w*)$")
+
+
+def _first_user_function(lk: Leak) -> str:
+    for f in lk.frames:
+        fn = norm_function(f.function)
+        if not _ALLOCATORS.match(fn):
+            return fn
+    return "?"
+
+
+def leak_histogram_diff(vg_groups: List[Leak], ms_leaks: List[Leak], limit: int = 12) -> str:
+    """Lines describing where the leaked bytes/blocks differ, aggregated by
+    the first non-allocator function of each leak stack (the two tools may
+    split one call path into a different number of stack groups)."""
+    def agg(leaks):
+        d: Dict[str, List[int]] = {}
+        for lk in leaks:
+            e = d.setdefault(_first_user_function(lk), [0, 0])
+            e[0] += lk.bytes
+            e[1] += lk.blocks
+        return d
+    av, am = agg(vg_groups), agg(ms_leaks)
+    rows = [(k, av.get(k, [0, 0]), am.get(k, [0, 0])) for k in set(av) | set(am)
+            if av.get(k, [0, 0]) != am.get(k, [0, 0])]
+    rows.sort(key=lambda r: -abs(r[1][0] - r[2][0]))
+    out = [f"  {k}: valgrind {a[0]} bytes/{a[1]} blocks, memscope {b[0]} bytes/{b[1]} blocks"
+           for k, a, b in rows[:limit]]
+    if len(rows) > limit:
+        out.append(f"  ... {len(rows) - limit} more")
+    return "\n".join(out)
 
 
 def valgrind_sanity(rep: Report, vg: List[Proc], markers: List[Marker]):

@@ -1,0 +1,133 @@
+/* Tests for the replay model: valgrind's way of counting, the peak and each site's share of
+ * it, temporary allocations, frees of unknown blocks, and per-thread figures. */
+#include "analysis/heap_model.h"
+#include "common/trace_format.h"
+#include "ms_test.h"
+
+static struct ms_heap_model *m;
+static uint64_t now = 100;
+
+static void ev(int kind, uint32_t tid, uint64_t ptr, uint64_t size, uint32_t stack,
+               uint64_t old)
+{
+    struct ms_event e = {.kind = kind, .tid = tid, .tsc = now++, .ptr = ptr, .size = size,
+                         .stack = stack, .old_ptr = old};
+    ms_heap_model_apply(m, &e);
+}
+
+static const struct ms_site *site_of(uint32_t stack)
+{
+    for (size_t i = 0; i < ms_heap_model_site_count(m); i++)
+        if (ms_heap_model_site(m, i)->stack == stack)
+            return ms_heap_model_site(m, i);
+    return NULL;
+}
+
+static void valgrind_counting(void)
+{
+    m = ms_heap_model_new();
+    ev(MS_REC_ALLOC, 1, 0x10, 100, 1, 0);
+    ev(MS_REC_REALLOC, 1, 0x20, 300, 1, 0x10);
+    ev(MS_REC_ALLOC, 1, 0x30, 0, 2, 0);
+    ev(MS_REC_FREE, 1, 0x20, 0, 0, 0);
+    ms_heap_model_finish(m);
+    const struct ms_summary *s = ms_heap_model_summary(m);
+    ASSERT_EQ(s->allocs, 3);
+    ASSERT_EQ(s->frees, 2);
+    ASSERT_EQ(s->realloc_calls, 1);
+    ASSERT_EQ(s->bytes_allocated, 400);
+    ASSERT_EQ(s->live_bytes, 0);
+    ASSERT_EQ(s->live_blocks, 1); /* malloc(0) still counts as a block */
+    ASSERT_EQ(s->peak_bytes, 300);
+    ms_heap_model_free(m);
+}
+
+static void peak_by_site(void)
+{
+    m = ms_heap_model_new();
+    ev(MS_REC_ALLOC, 1, 0x10, 100, 1, 0);
+    ev(MS_REC_ALLOC, 1, 0x20, 50, 2, 0); /* peak 150: site 1 100, site 2 50 */
+    uint64_t peak_at = now - 1;
+    ev(MS_REC_FREE, 1, 0x10, 0, 0, 0);
+    ev(MS_REC_ALLOC, 1, 0x30, 60, 2, 0); /* 110, below the peak */
+    ms_heap_model_finish(m);
+    ASSERT_EQ(ms_heap_model_summary(m)->peak_bytes, 150);
+    ASSERT_EQ(ms_heap_model_summary(m)->peak_tsc, peak_at);
+    ASSERT_EQ(site_of(1)->peak_bytes, 100);
+    ASSERT_EQ(site_of(2)->peak_bytes, 50);
+    ASSERT_EQ(site_of(2)->live_bytes, 110);
+    ms_heap_model_free(m);
+
+    m = ms_heap_model_new();
+    ev(MS_REC_ALLOC, 1, 0x10, 100, 1, 0);
+    ev(MS_REC_FREE, 1, 0x10, 0, 0, 0);
+    ev(MS_REC_ALLOC, 1, 0x20, 200, 2, 0); /* the new peak has nothing from site 1 */
+    ms_heap_model_finish(m);
+    ASSERT_EQ(site_of(1)->peak_bytes, 0);
+    ASSERT_EQ(site_of(2)->peak_bytes, 200);
+    ms_heap_model_free(m);
+}
+
+static void temporary(void)
+{
+    m = ms_heap_model_new();
+    ev(MS_REC_ALLOC, 1, 0x10, 8, 1, 0);
+    ev(MS_REC_FREE, 1, 0x10, 0, 0, 0); /* temporary */
+    ev(MS_REC_ALLOC, 1, 0x20, 8, 2, 0);
+    ev(MS_REC_ALLOC, 1, 0x30, 8, 2, 0);
+    ev(MS_REC_FREE, 1, 0x20, 0, 0, 0); /* not: thread 1 allocated since */
+    ev(MS_REC_ALLOC, 2, 0x40, 8, 3, 0);
+    ev(MS_REC_ALLOC, 1, 0x50, 8, 3, 0);
+    ev(MS_REC_FREE, 1, 0x40, 0, 0, 0); /* temporary: thread 2 did not allocate again */
+    ms_heap_model_finish(m);
+    ASSERT_EQ(ms_heap_model_summary(m)->temporary_allocs, 2);
+    ASSERT_EQ(site_of(1)->temporary, 1);
+    ASSERT_EQ(site_of(2)->temporary, 0);
+    ASSERT_EQ(site_of(3)->temporary, 1);
+    ms_heap_model_free(m);
+}
+
+static void unknown_frees_and_threads(void)
+{
+    m = ms_heap_model_new();
+    struct ms_event start = {.kind = MS_REC_THREAD_START, .tid = 5, .name = "worker",
+                             .name_len = 6, .value = 1};
+    ms_heap_model_apply(m, &start);
+    ev(MS_REC_FREE, 5, 0x999, 0, 0, 0);
+    ev(MS_REC_ALLOC, 5, 0x10, 64, 1, 0);
+    ev(MS_REC_ALLOC, 5, 0x20, 32, 1, 0);
+    ev(MS_REC_FREE, 6, 0x20, 0, 0, 0);
+    ms_heap_model_finish(m);
+    const struct ms_summary *s = ms_heap_model_summary(m);
+    ASSERT_EQ(s->unknown_frees, 1);
+    ASSERT_EQ(s->frees, 2);
+    ASSERT_EQ(s->threads, 1);
+    const struct ms_thread_stats *t = ms_heap_model_thread(m, 0);
+    ASSERT_STREQ(t->name, "worker");
+    ASSERT_EQ(t->allocs, 2);
+    ASSERT_EQ(t->peak_bytes, 96);
+    ASSERT_EQ(t->live_bytes, 64);
+    ASSERT_EQ(t->leaked_blocks, 1);
+    ms_heap_model_free(m);
+}
+
+/* Many blocks: the live table grows and deletes correctly. */
+static void many_blocks(void)
+{
+    m = ms_heap_model_new();
+    for (uint64_t i = 1; i <= 100000; i++)
+        ev(MS_REC_ALLOC, 1, i * 16, 1, 1, 0);
+    for (uint64_t i = 1; i <= 100000; i += 2)
+        ev(MS_REC_FREE, 1, i * 16, 0, 0, 0);
+    ms_heap_model_finish(m);
+    ASSERT_EQ(ms_heap_model_summary(m)->live_blocks, 50000);
+    ASSERT_EQ(ms_heap_model_summary(m)->unknown_frees, 0);
+    for (uint64_t i = 2; i <= 100000; i += 2)
+        ev(MS_REC_FREE, 1, i * 16, 0, 0, 0);
+    ASSERT_EQ(ms_heap_model_summary(m)->live_blocks, 0);
+    ASSERT_EQ(ms_heap_model_summary(m)->unknown_frees, 0);
+    ms_heap_model_free(m);
+}
+
+MS_TEST_MAIN(TEST(valgrind_counting), TEST(peak_by_site), TEST(temporary),
+             TEST(unknown_frees_and_threads), TEST(many_blocks))

@@ -1,0 +1,222 @@
+/* Tests for the trace reader: the time-ordered merge of thread streams, stack nodes, and
+ * every kind of bad input (wrong magic, newer version, empty, truncated, corrupt records). */
+#include "analysis/trace_reader.h"
+#include "common/errors.h"
+#include "ms_test.h"
+#include "trace_builder.h"
+
+#include <unistd.h>
+
+static char path[256];
+
+struct seen {
+    int n;
+    int kind[32];
+    uint64_t ptr[32];
+    uint32_t tid[32];
+};
+
+static int collect(void *ctx, const struct ms_event *ev)
+{
+    struct seen *s = ctx;
+    if (s->n < 32) {
+        s->kind[s->n] = ev->kind;
+        s->ptr[s->n] = ev->ptr;
+        s->tid[s->n] = ev->tid;
+        s->n++;
+    }
+    return 0;
+}
+
+/* Two threads whose chunks are written out of time order. */
+static void build_two_threads(struct tb *b, int compress)
+{
+    b->len = 0;
+    tb_file_header(b, MS_TRACE_VERSION);
+    struct tb p = {.len = 0};
+    tb_process(&p, 42);
+    tb_chunk(b, MS_CHUNK_PROCESS, 0, &p, compress);
+
+    p.len = 0;
+    struct tb_ev e = {.p = &p};
+    tb_clock(&e, 1000);
+    tb_node(&e, 1, 0, 0x401000);
+    tb_alloc(&e, 1100, 0x1000, 10, 1);
+    tb_free(&e, 1300, 0x2000);
+    tb_chunk(b, MS_CHUNK_EVENTS, 2, &p, compress);
+
+    p.len = 0;
+    e = (struct tb_ev){.p = &p};
+    tb_clock(&e, 1000);
+    tb_thread_start(&e, 1050, "main");
+    tb_alloc(&e, 1200, 0x2000, 20, 0);
+    tb_realloc(&e, 1400, 0x1000, 0x3000, 30, 0);
+    tb_chunk(b, MS_CHUNK_EVENTS, 1, &p, compress);
+
+    p.len = 0;
+    tb_end(&p, 2000);
+    tb_chunk(b, MS_CHUNK_END, 0, &p, compress);
+}
+
+static void merge_in_time_order(void)
+{
+    for (int compress = 0; compress < 2; compress++) {
+        struct tb b;
+        build_two_threads(&b, compress);
+        ASSERT_EQ(tb_write(&b, path), 0);
+        ms_trace *t;
+        char err[256];
+        ASSERT_EQ(ms_trace_open(path, &t, err, sizeof err), 0);
+        ASSERT_EQ(ms_trace_process(t)->pid, 42);
+        ASSERT_STREQ(ms_trace_process(t)->argv[1], "arg");
+        ASSERT_TRUE(ms_trace_end(t)->present);
+        struct ms_stack_table st = {0};
+        struct seen s = {0};
+        ASSERT_EQ(ms_trace_replay(t, NULL, 0, &st, collect, &s), 0);
+        ASSERT_EQ(s.n, 5);
+        ASSERT_EQ(s.kind[0], MS_REC_THREAD_START);
+        ASSERT_EQ(s.kind[1], MS_REC_ALLOC);
+        ASSERT_EQ(s.ptr[1], 0x1000);
+        ASSERT_EQ(s.tid[1], 2);
+        ASSERT_EQ(s.kind[2], MS_REC_ALLOC);
+        ASSERT_EQ(s.ptr[2], 0x2000);
+        ASSERT_EQ(s.kind[3], MS_REC_FREE);
+        ASSERT_EQ(s.kind[4], MS_REC_REALLOC);
+        ASSERT_EQ(s.ptr[4], 0x3000);
+        struct ms_stack_node node;
+        ASSERT_TRUE(ms_stack_table_get(&st, 1, &node));
+        ASSERT_EQ(node.ip, 0x401000);
+        ASSERT_EQ(ms_trace_ns_since_start(t, 1500), 500);
+        ASSERT_EQ(ms_trace_damage(t)->bytes_lost, 0);
+        ms_stack_table_free(&st);
+        ms_trace_close(t);
+    }
+}
+
+static int open_bytes(const uint8_t *data, size_t n, char *err, size_t errlen, ms_trace **t)
+{
+    FILE *f = fopen(path, "wb");
+    fwrite(data, 1, n, f);
+    fclose(f);
+    return ms_trace_open(path, t, err, errlen);
+}
+
+static void bad_headers(void)
+{
+    ms_trace *t;
+    char err[512];
+    ASSERT_EQ(open_bytes((const uint8_t *)"", 0, err, sizeof err, &t), MS_ENOTRACE);
+    ASSERT_TRUE(strstr(err, "empty") != NULL);
+    ASSERT_EQ(open_bytes((const uint8_t *)"hello world, not a trace", 24, err, sizeof err, &t),
+              MS_ENOTRACE);
+    ASSERT_TRUE(strstr(err, "not a memscope trace") != NULL);
+    struct tb b = {.len = 0};
+    tb_file_header(&b, MS_TRACE_VERSION + 1);
+    ASSERT_EQ(open_bytes(b.data, b.len, err, sizeof err, &t), MS_EVERSION);
+    ASSERT_TRUE(strstr(err, "newer") != NULL);
+    ASSERT_EQ(ms_trace_open("/nonexistent/trace", &t, err, sizeof err), MS_ENOENT);
+    ASSERT_EQ(ms_trace_open("/tmp", &t, err, sizeof err), MS_ENOTRACE);
+}
+
+/* Every prefix of a valid trace opens cleanly or fails cleanly; none crashes. */
+static void every_truncation(void)
+{
+    struct tb b;
+    build_two_threads(&b, 1);
+    size_t full = b.len;
+    int opened = 0;
+    for (size_t n = 0; n < full; n++) {
+        ms_trace *t;
+        char err[512];
+        int rc = open_bytes(b.data, n, err, sizeof err, &t);
+        if (rc != 0) {
+            ASSERT_TRUE(err[0] != 0);
+            continue;
+        }
+        opened++;
+        struct ms_stack_table st = {0};
+        struct seen s = {0};
+        ASSERT_EQ(ms_trace_replay(t, NULL, 0, &st, collect, &s), 0);
+        /* Cut on a chunk boundary: nothing is lost, but the END chunk is missing. */
+        ASSERT_TRUE(ms_trace_damage(t)->bytes_lost > 0 || !ms_trace_end(t)->present);
+        ms_stack_table_free(&st);
+        ms_trace_close(t);
+    }
+    ASSERT_TRUE(opened > 0);
+}
+
+/* A record kind no writer emits: that chunk stops there, the other thread's events remain. */
+static void corrupt_record(void)
+{
+    struct tb b = {.len = 0};
+    tb_file_header(&b, MS_TRACE_VERSION);
+    struct tb p = {.len = 0};
+    tb_process(&p, 7);
+    tb_chunk(&b, MS_CHUNK_PROCESS, 0, &p, 0);
+    p.len = 0;
+    struct tb_ev e = {.p = &p};
+    tb_clock(&e, 1000);
+    tb_alloc(&e, 1100, 0x1000, 10, 0);
+    p.data[p.len++] = 13;
+    tb_alloc(&e, 1200, 0x2000, 10, 0);
+    tb_chunk(&b, MS_CHUNK_EVENTS, 1, &p, 0);
+    p.len = 0;
+    e = (struct tb_ev){.p = &p};
+    tb_clock(&e, 1000);
+    tb_alloc(&e, 1300, 0x3000, 10, 0);
+    tb_chunk(&b, MS_CHUNK_EVENTS, 2, &p, 0);
+    ms_trace *t;
+    char err[512];
+    ASSERT_EQ(open_bytes(b.data, b.len, err, sizeof err, &t), 0);
+    struct ms_stack_table st = {0};
+    struct seen s = {0};
+    ASSERT_EQ(ms_trace_replay(t, NULL, 0, &st, collect, &s), 0);
+    ASSERT_EQ(s.n, 2);
+    ASSERT_EQ(s.ptr[0], 0x1000);
+    ASSERT_EQ(s.ptr[1], 0x3000);
+    ASSERT_EQ(ms_trace_damage(t)->chunks_bad, 1);
+    ms_trace_close(t);
+}
+
+/* A forked parent's replay stops at the FORK record for the child. */
+static void cut_at_fork(void)
+{
+    struct tb b = {.len = 0};
+    tb_file_header(&b, MS_TRACE_VERSION);
+    struct tb p = {.len = 0};
+    tb_process(&p, 7);
+    tb_chunk(&b, MS_CHUNK_PROCESS, 0, &p, 0);
+    p.len = 0;
+    struct tb_ev e = {.p = &p};
+    tb_clock(&e, 1000);
+    tb_alloc(&e, 1100, 0x1000, 10, 0);
+    tb_kind(&e, MS_REC_FORK, 0, 1200);
+    tb_u(&p, 99);
+    tb_alloc(&e, 1300, 0x2000, 10, 0);
+    tb_node(&e, 5, 0, 0x400);
+    tb_chunk(&b, MS_CHUNK_EVENTS, 1, &p, 0);
+    ms_trace *t;
+    char err[512];
+    ASSERT_EQ(open_bytes(b.data, b.len, err, sizeof err, &t), 0);
+    struct ms_stack_table st = {0};
+    struct seen s = {0};
+    struct ms_replay_cut cut = {99, UINT64_MAX};
+    ASSERT_EQ(ms_trace_replay(t, &cut, 0, &st, collect, &s), 0);
+    ASSERT_EQ(s.n, 1);
+    ASSERT_EQ(s.ptr[0], 0x1000);
+    struct ms_stack_node node;
+    ASSERT_TRUE(ms_stack_table_get(&st, 5, &node)); /* nodes after the cut are still read */
+    ms_stack_table_free(&st);
+    ms_trace_close(t);
+}
+
+int main(int argc, char **argv)
+{
+    snprintf(path, sizeof path, "/tmp/ms-test-reader-%d.mstrace", (int)getpid());
+    static const struct ms_test_case cases[] = {TEST(merge_in_time_order), TEST(bad_headers),
+                                                TEST(every_truncation), TEST(corrupt_record),
+                                                TEST(cut_at_fork)};
+    int rc = ms_test_main(argc, argv, cases, (int)(sizeof cases / sizeof *cases));
+    unlink(path);
+    return rc;
+}
