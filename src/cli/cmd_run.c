@@ -114,12 +114,17 @@ static const char *num(char *buf, uint64_t v)
     return buf;
 }
 
-static void summarize(const char *trace)
+/* One line per trace: its path and, unless --no-summary, what the process did. */
+static void print_trace(const char *trace, bool summary)
 {
     struct ms_analysis *a;
     char err[1024] = "";
+    if (!summary) {
+        fprintf(stderr, "memscope: trace written: %s\n", trace);
+        return;
+    }
     if (ms_analysis_run(trace, &a, err, sizeof err) != 0) {
-        fprintf(stderr, "memscope: %s\n", err);
+        fprintf(stderr, "memscope: trace written: %s (unreadable: %s)\n", trace, err);
         return;
     }
     const struct ms_summary *s = ms_heap_model_summary(a->model);
@@ -128,9 +133,10 @@ static void summarize(const char *trace)
     const char *slash = name ? strrchr(name, '/') : NULL;
     char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32];
     fprintf(stderr,
-            "memscope: %s (pid %" PRIu64 "): %s allocations, %s frees, %s bytes allocated, "
-            "peak %s bytes, %s bytes in %s blocks still allocated at exit\n",
-            slash ? slash + 1 : name, p->pid, num(b1, s->allocs), num(b2, s->frees),
+            "memscope: trace written: %s\n"
+            "memscope:   %s (pid %" PRIu64 "): %s allocations, %s frees, %s bytes allocated, "
+            "peak %s bytes; %s bytes in %s blocks still allocated at exit\n",
+            trace, slash ? slash + 1 : name, p->pid, num(b1, s->allocs), num(b2, s->frees),
             num(b3, s->bytes_allocated), num(b4, s->peak_bytes), num(b5, s->live_bytes),
             num(b6, s->live_blocks));
     ms_analysis_free(a);
@@ -301,29 +307,39 @@ int ms_cmd_run(int argc, char **argv)
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
 
-    /* Report every trace the process tree wrote. */
+    /* Report every trace the process tree wrote, the program's own first. */
     FILE *m = fopen(manifest, "r");
     char line[PATH_MAX + 16];
     int ntraces = 0;
-    char first[PATH_MAX + 16] = "";
+    bool root_written = false;
     while (m && fgets(line, sizeof line, m)) {
         line[strcspn(line, "\n")] = 0;
-        if (!line[0])
+        root_written |= !strcmp(line, abs_out);
+    }
+    if (root_written) {
+        print_trace(abs_out, summary);
+        ntraces++;
+    }
+    if (m)
+        rewind(m);
+    while (m && fgets(line, sizeof line, m)) {
+        line[strcspn(line, "\n")] = 0;
+        if (!line[0] || !strcmp(line, abs_out))
             continue;
-        if (summary)
-            summarize(line);
-        fprintf(stderr, "memscope: trace written: %s\n", line);
-        if (!ntraces++)
-            snprintf(first, sizeof first, "%s", line);
+        print_trace(line, summary);
+        ntraces++;
     }
     if (m)
         fclose(m);
     unlink(manifest);
     if (!ntraces)
-        fprintf(stderr, "memscope: no trace was written (the program made no allocation, or "
-                        "exited before memscope could write)\n");
+        fprintf(stderr, "memscope: no trace was written: the program made no allocation, or "
+                        "was killed before memscope could write (SIGKILL)\n");
+    else if (ntraces > 1)
+        fprintf(stderr, "memscope: %d traces (one per process); report one with: memscope "
+                        "report TRACE\n", ntraces);
     else
-        fprintf(stderr, "memscope: full report: memscope report %s\n", first);
+        fprintf(stderr, "memscope: full report: memscope report %s\n", abs_out);
 
     if (WIFSIGNALED(status)) {
         int sig = WTERMSIG(status);
