@@ -6,11 +6,16 @@
 set -uo pipefail
 
 ALL_WORKLOADS=(churn churn_mt realloc_growth mix containers deep_stack)
-# Iteration argument per workload: full run, then --quick (about a tenth).
+# Known but run only when named with --workloads: deep_stack with a new random call path for
+# every allocation, so nearly every stack is unique (a worst case for stack interning).
+EXTRA_WORKLOADS=(deep_stack_unique)
+# Arguments per workload: full run, then --quick (about a tenth); the program is ms-bench-<name>
+# unless PROG says otherwise.
 declare -A FULL_ARG=([churn]=10000000 [churn_mt]=10000000 [realloc_growth]=10000
-    [mix]=10000000 [containers]=200 [deep_stack]=1000000)
+    [mix]=10000000 [containers]=200 [deep_stack]=1000000 [deep_stack_unique]="1000000 0")
 declare -A QUICK_ARG=([churn]=1000000 [churn_mt]=1000000 [realloc_growth]=1000
-    [mix]=1000000 [containers]=20 [deep_stack]=100000)
+    [mix]=1000000 [containers]=20 [deep_stack]=100000 [deep_stack_unique]="100000 0")
+declare -A PROG=([deep_stack_unique]=deep_stack)
 MODES=(none fp libunwind)
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -22,7 +27,8 @@ usage() {
 usage: bench/run.sh [--quick] [--workloads a,b,...] [--reps N] [--no-heaptrack] [--keep-traces]
                     [--build-dir DIR] [--out DIR]
   --quick           about a tenth of the default iterations
-  --workloads LIST  comma-separated subset of: ${ALL_WORKLOADS[*]}
+  --workloads LIST  comma-separated list from: ${ALL_WORKLOADS[*]} (the default)
+                    and ${EXTRA_WORKLOADS[*]}
   --reps N          repetitions per measurement, the best (minimum) is kept (default 3)
   --no-heaptrack    skip heaptrack even if it is installed
   --keep-traces     keep the trace files in OUT/traces instead of deleting them
@@ -72,7 +78,8 @@ if ! [[ "$reps" =~ ^[1-9][0-9]*$ ]]; then
 fi
 for w in "${workloads[@]}"; do
     if [ -z "${FULL_ARG[$w]+x}" ]; then
-        echo "run.sh: unknown workload '$w' (known: ${ALL_WORKLOADS[*]})" >&2
+        echo "run.sh: unknown workload '$w' (known: ${ALL_WORKLOADS[*]}" \
+            "${EXTRA_WORKLOADS[*]})" >&2
         exit 2
     fi
 done
@@ -85,8 +92,9 @@ if [ ! -x "$MEMSCOPE" ]; then
     exit 1
 fi
 for w in cputime "${workloads[@]}"; do
-    if [ ! -x "$bin/ms-bench-$w" ]; then
-        echo "run.sh: error: $bin/ms-bench-$w is missing; build first with \`make\`" >&2
+    if [ ! -x "$bin/ms-bench-${PROG[$w]:-$w}" ]; then
+        echo "run.sh: error: $bin/ms-bench-${PROG[$w]:-$w} is missing;" \
+            "build first with \`make\`" >&2
         exit 1
     fi
 done
@@ -213,28 +221,32 @@ results="$out/results.md"
 # --- measurements ---------------------------------------------------------------------------------
 declare -A EVENTS TRACE_B HT_B REPORT_WALL REPORT_RSS
 for w in "${workloads[@]}"; do
-    arg=${FULL_ARG[$w]}
-    [ "$quick" = 1 ] && arg=${QUICK_ARG[$w]}
-    prog="$bin/ms-bench-$w"
-    note "$w $arg: $reps x (native, memscope ${MODES[*]}" \
+    if [ "$quick" = 1 ]; then
+        read -r -a args <<<"${QUICK_ARG[$w]}"
+    else
+        read -r -a args <<<"${FULL_ARG[$w]}"
+    fi
+    prog="$bin/ms-bench-${PROG[$w]:-$w}"
+    note "$w ${args[*]}: $reps x (native, memscope ${MODES[*]}" \
         "$([ $use_heaptrack = 1 ] && echo "+ heaptrack"))"
     ref=""
     for ((r = 1; r <= reps; r++)); do
-        if timed "$w.native" "$w.native.$r" "$prog" "$arg" && [ -z "$ref" ]; then
+        if timed "$w.native" "$w.native.$r" "$prog" "${args[@]}" && [ -z "$ref" ]; then
             ref=$(head -n1 "$logs/$w.native.$r.out")
         fi
         for m in "${MODES[@]}"; do
             tr="$traces/$w.$m.mstrace"
             rm -f "$tr" "$tr".*
             if timed "$w.$m" "$w.$m.$r" \
-                "$MEMSCOPE" run -o "$tr" --unwind="$m" -- "$prog" "$arg"; then
+                "$MEMSCOPE" run -o "$tr" --unwind="$m" -- "$prog" "${args[@]}"; then
                 [ -n "$ref" ] && check_output "$w.$m" "$w.$m.$r" "$ref"
             fi
         done
         if [ "$use_heaptrack" = 1 ]; then
             ht="$traces/$w.heaptrack"
             rm -f "$ht" "$ht".*
-            if timed "$w.heaptrack" "$w.heaptrack.$r" "$HEAPTRACK" -o "$ht" "$prog" "$arg"; then
+            if timed "$w.heaptrack" "$w.heaptrack.$r" \
+                "$HEAPTRACK" -o "$ht" "$prog" "${args[@]}"; then
                 [ -n "$ref" ] && check_output "$w.heaptrack" "$w.heaptrack.$r" "$ref"
             fi
         fi

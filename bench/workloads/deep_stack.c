@@ -1,7 +1,8 @@
 /* Benchmark workload: every allocation is made at call depth 30..40, reached by recursion
- * through four distinct non-inlined functions chosen at random, so captured stacks are deep and
- * varied. Argument: iterations (default 1 M, each one free + one malloc into a ring of 1024
- * slots); prints only a checksum. */
+ * through four distinct non-inlined functions, so captured stacks are deep and varied.
+ * Arguments: iterations (default 1 M, each one free + one malloc into a ring of 1024 slots) and
+ * the number of distinct call paths (default 1024; 0 = a fresh random path every time, so nearly
+ * every stack is unique); prints only a checksum. */
 #include "common.h"
 
 #define RING 1024
@@ -12,7 +13,7 @@
 #endif
 
 static unsigned char *ring[RING];
-static uint64_t rng = 1, sum;
+static uint64_t rng = 1, path_rng, sum;
 
 static NOINLINE uint64_t descend_a(int depth, size_t slot);
 static NOINLINE uint64_t descend_b(int depth, size_t slot);
@@ -36,7 +37,7 @@ static inline __attribute__((always_inline)) uint64_t next(int depth, size_t slo
 {
     if (depth <= 0)
         return leaf_alloc(slot);
-    switch (bench_rand(&rng) & 3) {
+    switch (bench_rand(&path_rng) & 3) {
     case 0:
         return descend_a(depth - 1, slot) + 1;
     case 1:
@@ -75,10 +76,23 @@ static NOINLINE uint64_t descend_d(int depth, size_t slot)
 int main(int argc, char **argv)
 {
     uint64_t iters = bench_count(argc, argv, 1000000);
-    uint64_t acc = 0;
+    uint64_t paths = 1024, acc = 0;
 
-    for (uint64_t i = 0; i < iters; i++)
-        acc += next(30 + (int)(bench_rand(&rng) % 11), i % RING);
+    if (argc > 2) {
+        char *end;
+        paths = strtoull(argv[2], &end, 10);
+        if (end == argv[2] || *end) {
+            fprintf(stderr, "usage: %s [ITERATIONS [PATHS]]\n", argv[0]);
+            return 2;
+        }
+    }
+    for (uint64_t i = 0; i < iters; i++) {
+        /* The path (depth and each frame's function) is a function of path_rng's seed. */
+        uint64_t seed = (uint64_t)bench_rand(&rng) << 32 | bench_rand(&rng);
+        path_rng = paths ? seed % paths : seed;
+        bench_rand(&path_rng);
+        acc += next(30 + (int)(bench_rand(&path_rng) % 11), i % RING);
+    }
     for (size_t i = 0; i < RING; i++)
         free(ring[i]);
     printf("%016" PRIx64 " %016" PRIx64 "\n", sum, acc);

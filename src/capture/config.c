@@ -10,6 +10,7 @@
 struct ms__config ms__config = {
     .unwind = MS_UNWIND_LIBUNWIND,
     .depth = MS_DEFAULT_STACK_DEPTH,
+    .zstd_level = 1,
 };
 
 static long parse_long(const char *s, long fallback)
@@ -53,4 +54,11 @@ void ms__config_load(void)
     ms__config.root_pid = (int)parse_long(getenv("MEMSCOPE_ROOT_PID"), 0);
     ms__config.disabled = flag("MEMSCOPE_DISABLE");
     ms__config.verbose = flag("MEMSCOPE_VERBOSE");
+    long level = parse_long(getenv("MEMSCOPE_COMPRESSION"), 1);
+    if (level < -7 || level > 19) {
+        ms__say("MEMSCOPE_COMPRESSION must be a zstd level from -7 to 19 (0: none); using 1", "",
+                "");
+        level = 1;
+    }
+    ms__config.zstd_level = (int)level;
 }

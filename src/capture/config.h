@@ -13,6 +13,7 @@ struct ms__config {
     int root_pid;        /* MEMSCOPE_ROOT_PID: the process that writes `output` itself */
     bool disabled;       /* MEMSCOPE_DISABLE=1: pass every call through untracked */
     bool verbose;        /* MEMSCOPE_VERBOSE=1: say on stderr where traces go */
+    int zstd_level;      /* MEMSCOPE_COMPRESSION: zstd level, 0 = store chunks uncompressed */
 };
 
 extern struct ms__config ms__config;

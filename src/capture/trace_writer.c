@@ -143,14 +143,14 @@ static void write_chunk_raw(int type, uint32_t tid, uint64_t t0, uint64_t t1, co
     uint8_t hdr[MS_CHUNK_HEADER_SIZE] = {0};
     const uint8_t *payload = raw;
     size_t stored = len;
-    struct zctx *z = zctx_get();
+    struct zctx *z = ms__config.zstd_level ? zctx_get() : NULL;
     if (z) {
         size_t bound = ZSTD_compressBound(len);
         if (!z->cctx) {
             ZSTD_customMem mem = {zalloc, zfree, NULL};
             z->cctx = ZSTD_createCCtx_advanced(mem);
             if (z->cctx)
-                ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_compressionLevel, 1);
+                ZSTD_CCtx_setParameter(z->cctx, ZSTD_c_compressionLevel, ms__config.zstd_level);
         }
         if (z->cctx && z->out_cap < bound) {
             zfree(NULL, z->out);
