@@ -275,16 +275,18 @@ int ms_heap_model_apply(void *ctx, const struct ms_event *ev)
         m->sum.first_tsc = ev->tsc;
     if (ev->tsc > m->sum.last_tsc)
         m->sum.last_tsc = ev->tsc;
-    m->sum.events++;
     switch (ev->kind) {
     case MS_REC_ALLOC:
     case MS_REC_ALLOC_ALIGNED:
+        m->sum.events++;
         return do_alloc(m, ev, thread);
     case MS_REC_FREE:
+        m->sum.events++;
         m->threads[thread].frees++;
         do_free(m, ev->ptr);
         return 0;
     case MS_REC_REALLOC:
+        m->sum.events++;
         m->threads[thread].frees++;
         m->sum.realloc_calls++;
         do_free(m, ev->old_ptr);

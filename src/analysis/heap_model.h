@@ -43,7 +43,7 @@ struct ms_summary {
     uint64_t reused_live;   /* allocations returned over a block still live (lost frees) */
     uint64_t freeres_tsc;   /* when exit-time freeing began, 0 if it did not run */
     uint64_t threads;
-    uint64_t events;
+    uint64_t events; /* allocation, free and realloc records replayed */
 };
 
 struct ms_heap_model;
