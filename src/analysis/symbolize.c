@@ -238,6 +238,12 @@ int ms_symbolizer_add_module(ms_symbolizer *s, const char *path, uint64_t bias, 
 {
     if (!s || !path || hi < lo || (build_id_len > 0 && !build_id))
         return MS_EINVAL;
+    /* Registering a module twice (a forked child and its parent both list it) is a no-op:
+     * reporting it to libdwfl again would fail and hide its symbols. */
+    for (size_t i = 0; i < s->nmods; i++)
+        if (s->mods[i]->bias == bias && s->mods[i]->lo == lo && s->mods[i]->hi == hi &&
+            !strcmp(s->mods[i]->path, path))
+            return 0;
     if (s->nmods == s->capmods) {
         size_t cap = s->capmods ? s->capmods * 2 : 16;
         struct module **n = realloc(s->mods, cap * sizeof(*n));

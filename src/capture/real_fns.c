@@ -13,7 +13,8 @@
 struct ms__real_fns ms__real;
 volatile bool ms__resolving;
 
-static _Alignas(64) unsigned char pool[64 * 1024];
+_Alignas(64) unsigned char ms__bootstrap_pool[64 * 1024];
+#define pool ms__bootstrap_pool
 static size_t pool_used;
 
 void *ms__bootstrap_alloc(size_t size, size_t align, bool zero)
@@ -28,11 +29,6 @@ void *ms__bootstrap_alloc(size_t size, size_t align, bool zero)
     pool_used = start + size;
     (void)zero; /* The pool is static storage and is never reused, so it is already zero. */
     return pool + start;
-}
-
-bool ms__bootstrap_owns(const void *p)
-{
-    return (const unsigned char *)p >= pool && (const unsigned char *)p < pool + sizeof pool;
 }
 
 size_t ms__bootstrap_size(const void *p)

@@ -31,7 +31,12 @@ extern volatile bool ms__resolving;
 /* The bootstrap pool: a small static arena for the allocations dlsym makes before the real
  * allocator is known. Pool blocks are never freed and are never recorded in the trace. */
 void *ms__bootstrap_alloc(size_t size, size_t align, bool zero);
-bool ms__bootstrap_owns(const void *p);
+extern unsigned char ms__bootstrap_pool[64 * 1024];
+static inline bool ms__bootstrap_owns(const void *p)
+{
+    return (const unsigned char *)p >= ms__bootstrap_pool &&
+           (const unsigned char *)p < ms__bootstrap_pool + sizeof ms__bootstrap_pool;
+}
 size_t ms__bootstrap_size(const void *p);
 
 #endif

@@ -132,10 +132,9 @@ struct ms__slot *ms__slot_attach(struct ms__tls *t)
     return s;
 }
 
-void ms__slot_release(struct ms__slot *s)
+void ms__orphan_unlock(void)
 {
-    if (s == ms__orphan_slot)
-        ms__spin_unlock(&orphan_lock);
+    ms__spin_unlock(&orphan_lock);
 }
 
 void ms__slot_flush(struct ms__slot *s, bool seal)

@@ -71,9 +71,14 @@ extern uintptr_t ms__ldso_lo, ms__ldso_hi;
 /* The slow path of ms__slot_get: attaches a slot to a new thread, or picks the orphan slot
  * (locking it) for a thread whose TLS destructors already ran. Returns NULL when no memory. */
 struct ms__slot *ms__slot_attach(struct ms__tls *t);
-/* Releases the orphan slot's lock after a record (no-op for ordinary slots). */
-void ms__slot_release(struct ms__slot *s);
 extern struct ms__slot *ms__orphan_slot;
+void ms__orphan_unlock(void);
+/* Releases the orphan slot's lock after a record (no-op for ordinary slots). */
+static inline void ms__slot_release(struct ms__slot *s)
+{
+    if (MS_UNLIKELY(s == ms__orphan_slot))
+        ms__orphan_unlock();
+}
 
 /* Writes the slot's records as one EVENTS chunk and starts a new chunk. Called by the owner
  * when the buffer is full, or by anyone with seal=true when the process finishes. */
