@@ -225,7 +225,7 @@ static int do_alloc(struct ms_heap_model *m, const struct ms_event *ev, uint32_t
         m->sum.frees--;
         do_free(m, ev->ptr);
     }
-    if ((m->live_used + 1) * 4 > (m->live_mask + 1) * 3 && (err = live_grow(m)) != 0)
+    if ((m->live_used + 1) * 2 > m->live_mask + 1 && (err = live_grow(m)) != 0)
         return err;
     struct ms_site *s = &m->sites[si];
     struct ms_thread_stats *t = &m->threads[thread];

@@ -46,8 +46,11 @@ struct cursor {
     bool bad;
 };
 
-static uint64_t get_u(struct cursor *c)
+static inline uint64_t get_u(struct cursor *c)
 {
+    /* Most fields fit in one byte. */
+    if (__builtin_expect(c->p < c->end && *c->p < 0x80, 1))
+        return *c->p++;
     uint64_t v = 0;
     if (!c->bad && ms_varint_get(&c->p, c->end, &v) != 0)
         c->bad = true;
@@ -508,7 +511,11 @@ static int next_event(struct decoder *d, struct ms_event *ev)
         bool ptr16 = b & MS_REC_PTR16;
         if (b & MS_REC_TIMED)
             d->tsc += get_u(c);
-        memset(ev, 0, sizeof *ev);
+        /* Only the fields of this kind are set below; the rest are cleared here, cheaply. */
+        ev->ptr = ev->old_ptr = ev->size = ev->align = ev->value = 0;
+        ev->stack = 0;
+        ev->name = NULL;
+        ev->name_len = 0;
         ev->kind = kind;
         ev->family = (b >> MS_REC_FAMILY_SHIFT) & MS_REC_FAMILY_MASK;
         ev->tid = d->tid;
@@ -797,6 +804,19 @@ int ms_trace_replay(ms_trace *t, const struct ms_replay_cut *cut, uint32_t node_
             heap_push(&m, i);
     }
     while (m.nheap > 0) {
+        if (m.nheap == 1 && !cut) {
+            /* One thread left: no merging needed, stream its events straight through. */
+            struct stream *s = &m.streams[m.heap[0]];
+            int r = 1;
+            while (r == 1) {
+                if (fn && (rc = fn(ctx, &s->ev)) != 0)
+                    goto out;
+                r = stream_advance(&m, s);
+            }
+            if (r < 0)
+                rc = r;
+            goto out;
+        }
         size_t si = heap_pop(&m);
         struct stream *s = &m.streams[si];
         if (at_cut(cut, &s->ev)) {
