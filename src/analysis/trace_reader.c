@@ -48,9 +48,9 @@ struct cursor {
 
 static inline uint64_t get_u(struct cursor *c)
 {
-    /* Most fields fit in one byte. */
-    if (__builtin_expect(c->p < c->end && *c->p < 0x80, 1))
-        return *c->p++;
+    /* Most fields fit in one byte (its low bit set). */
+    if (__builtin_expect(c->p < c->end && (*c->p & 1), 1))
+        return *c->p++ >> 1;
     uint64_t v = 0;
     if (!c->bad && ms_varint_get(&c->p, c->end, &v) != 0)
         c->bad = true;

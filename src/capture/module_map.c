@@ -98,7 +98,7 @@ static int encode_cb(struct dl_phdr_info *info, size_t size, void *data)
     size_t len = strlen(path);
     const uint8_t *id = NULL;
     size_t id_len = build_id_of(info, &id);
-    if ((size_t)(st->end - st->p) < len + id_len + 6 * MS_VARINT_MAX) {
+    if ((size_t)(st->end - st->p) < len + id_len + 6 * MS_VARINT_MAX + 8) {
         st->overflow = 1;
         return 1;
     }
@@ -119,7 +119,7 @@ size_t ms__modules_encode(uint8_t *buf, size_t cap, uint64_t tsc)
 {
     /* Layout: tsc, count, then the modules. The count goes last into a fixed-width slot so
      * the list can be written in one pass. */
-    if (cap < 2 * MS_VARINT_MAX)
+    if (cap < 2 * MS_VARINT_MAX + 16)
         return 0;
     uint8_t *p = ms_varint_put(buf, tsc);
     uint8_t *count_at = p;
@@ -127,13 +127,7 @@ size_t ms__modules_encode(uint8_t *buf, size_t cap, uint64_t tsc)
     dl_iterate_phdr(encode_cb, &st);
     if (st.overflow)
         return 0;
-    /* A 5-byte varint: padded with continuation bits. */
-    uint64_t c = st.count;
-    for (int i = 0; i < 4; i++) {
-        count_at[i] = (uint8_t)((c & 0x7f) | 0x80);
-        c >>= 7;
-    }
-    count_at[4] = (uint8_t)(c & 0x7f);
+    ms_varint_put_width(count_at, st.count, 5);
     return (size_t)(st.p - buf);
 }
 
