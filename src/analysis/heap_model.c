@@ -218,15 +218,21 @@ static int do_alloc(struct ms_heap_model *m, const struct ms_event *ev, uint32_t
     int err = site_index(m, ev->stack, &si);
     if (err)
         return err;
-    struct block *old = live_find(m, ev->ptr);
-    if (old) {
-        /* The trace lost this block's free: account it as freed now. */
+    if ((m->live_used + 1) * 2 > m->live_mask + 1 && (err = live_grow(m)) != 0)
+        return err;
+    /* One probe finds either the address (the trace lost its free: account the old block as
+     * freed now) or the empty slot to insert into. */
+    size_t i = hash_ptr(ev->ptr) & m->live_mask;
+    while (m->live[i].ptr && m->live[i].ptr != ev->ptr)
+        i = (i + 1) & m->live_mask;
+    if (m->live[i].ptr) {
         m->sum.reused_live++;
         m->sum.frees--;
         do_free(m, ev->ptr);
+        i = hash_ptr(ev->ptr) & m->live_mask;
+        while (m->live[i].ptr)
+            i = (i + 1) & m->live_mask;
     }
-    if ((m->live_used + 1) * 2 > m->live_mask + 1 && (err = live_grow(m)) != 0)
-        return err;
     struct ms_site *s = &m->sites[si];
     struct ms_thread_stats *t = &m->threads[thread];
     m->sum.allocs++;
@@ -236,9 +242,6 @@ static int do_alloc(struct ms_heap_model *m, const struct ms_event *ev, uint32_t
     t->allocs++;
     t->bytes += ev->size;
     t->alloc_seq++;
-    size_t i = hash_ptr(ev->ptr) & m->live_mask;
-    while (m->live[i].ptr)
-        i = (i + 1) & m->live_mask;
     m->live[i] = (struct block){ev->ptr, ev->size, t->alloc_seq, si, thread};
     m->live_used++;
     site_touch(m, s);

@@ -109,39 +109,61 @@ static int read_at(ms_trace *t, uint64_t off, void *buf, size_t n)
     return 0;
 }
 
-/* Reads and decompresses a chunk's payload into a new buffer of c->raw bytes. */
+/* A growable buffer that chunk loads reuse, so that replaying does not allocate per chunk. */
+struct buffer {
+    uint8_t *data;
+    size_t cap;
+};
+
+static int buffer_reserve(struct buffer *b, size_t n)
+{
+    if (n <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < n)
+        cap *= 2;
+    uint8_t *d = realloc(b->data, cap);
+    if (!d)
+        return MS_ENOMEM;
+    b->data = d;
+    b->cap = cap;
+    return 0;
+}
+
+/* Reads and decompresses a chunk's payload into out (c->raw bytes); scratch holds the stored
+ * bytes of compressed chunks. */
+static int load_chunk_into(ms_trace *t, const struct chunk_ref *c, struct buffer *out,
+                           struct buffer *scratch)
+{
+    int err;
+    if (!(c->flags & MS_CHUNK_ZSTD)) {
+        if (c->stored != c->raw)
+            return MS_ECORRUPT;
+        if ((err = buffer_reserve(out, c->raw + 1)) != 0)
+            return err;
+        return read_at(t, c->offset, out->data, c->stored);
+    }
+    if ((err = buffer_reserve(scratch, c->stored + 1)) != 0 ||
+        (err = buffer_reserve(out, c->raw + 1)) != 0)
+        return err;
+    if ((err = read_at(t, c->offset, scratch->data, c->stored)) != 0)
+        return err;
+    size_t n = ZSTD_decompress(out->data, c->raw, scratch->data, c->stored);
+    return ZSTD_isError(n) || n != c->raw ? MS_ECORRUPT : 0;
+}
+
+/* The same into a new buffer, which the caller frees. */
 static int load_chunk(ms_trace *t, const struct chunk_ref *c, uint8_t **out)
 {
-    uint8_t *stored = malloc(c->stored ? c->stored : 1);
-    uint8_t *raw = NULL;
-    int err = MS_ENOMEM;
-    if (!stored)
-        goto fail;
-    if ((err = read_at(t, c->offset, stored, c->stored)) != 0)
-        goto fail;
-    if (!(c->flags & MS_CHUNK_ZSTD)) {
-        if (c->stored != c->raw) {
-            err = MS_ECORRUPT;
-            goto fail;
-        }
-        *out = stored;
-        return 0;
+    struct buffer b = {0}, scratch = {0};
+    int err = load_chunk_into(t, c, &b, &scratch);
+    free(scratch.data);
+    if (err) {
+        free(b.data);
+        return err;
     }
-    raw = malloc(c->raw ? c->raw : 1);
-    err = MS_ENOMEM;
-    if (!raw)
-        goto fail;
-    size_t n = ZSTD_decompress(raw, c->raw, stored, c->stored);
-    err = MS_ECORRUPT;
-    if (ZSTD_isError(n) || n != c->raw)
-        goto fail;
-    free(stored);
-    *out = raw;
+    *out = b.data;
     return 0;
-fail:
-    free(stored);
-    free(raw);
-    return err;
 }
 
 /* ---- metadata chunks ---- */
@@ -615,7 +637,8 @@ struct stream {
     uint32_t tid;
     size_t *chunks; /* indices into t->chunks, in file order */
     size_t n, cap, next;
-    uint8_t *buf;   /* the decoded chunk being read, or NULL */
+    uint8_t *buf;   /* the decoded chunk being read (in raw), or NULL */
+    struct buffer raw;
     struct decoder d;
     struct ms_event ev; /* the pending event */
     bool has_ev;
@@ -624,6 +647,7 @@ struct stream {
 
 struct merge {
     ms_trace *t;
+    struct buffer scratch;
     struct stream *streams;
     size_t nstreams;
     size_t *heap;
@@ -690,7 +714,6 @@ static int stream_advance(struct merge *m, struct stream *s)
                 damage(m->t, c->offset - MS_CHUNK_HEADER_SIZE + (uint64_t)(s->d.c.p - s->buf),
                        "an event record does not decode (thread %u)", s->tid);
             }
-            free(s->buf);
             s->buf = NULL;
         }
         if (s->next >= s->n) {
@@ -698,7 +721,8 @@ static int stream_advance(struct merge *m, struct stream *s)
             return 0;
         }
         const struct chunk_ref *c = &m->t->chunks[s->chunks[s->next++]];
-        int err = load_chunk(m->t, c, &s->buf);
+        int err = load_chunk_into(m->t, c, &s->raw, &m->scratch);
+        s->buf = s->raw.data;
         if (err == MS_ENOMEM)
             return err;
         if (err) {
@@ -746,8 +770,9 @@ static void merge_free(struct merge *m)
 {
     for (size_t i = 0; i < m->nstreams; i++) {
         free(m->streams[i].chunks);
-        free(m->streams[i].buf);
+        free(m->streams[i].raw.data);
     }
+    free(m->scratch.data);
     free(m->streams);
     free(m->heap);
 }
