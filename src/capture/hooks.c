@@ -280,7 +280,10 @@ static void *next_fn(void **slot, const char *name)
     return fn;
 }
 
-#define NEW_HOOK(sym, family, kind, params, args, align_expr)                                     \
+/* direct: the plain (unaligned) forms first try malloc themselves, as libstdc++'s operator new
+ * does. Only when that fails does the real operator new run, outside the hook, so that its
+ * new_handler calls and the bad_alloc it throws are recorded like any other code's. */
+#define NEW_HOOK(sym, family, kind, params, args, align_expr, direct)                             \
     EXPORT void *sym params;                                                                       \
     EXPORT void *sym params                                                                        \
     {                                                                                              \
@@ -294,8 +297,16 @@ static void *next_fn(void **slot, const char *name)
             return f args;                                                                         \
         }                                                                                          \
         ms__tls.busy = 1;                                                                          \
+        fn_t f = (fn_t)next_fn(&real, #sym);                                                       \
+        if (direct) {                                                                              \
+            void *p = ms__real.malloc(n ? n : 1);                                                  \
+            if (MS_LIKELY(p != NULL))                                                              \
+                record_alloc(kind, family, p, n, align_expr);                                      \
+            ms__tls.busy = 0;                                                                      \
+            return p ? p : f args;                                                                 \
+        }                                                                                          \
         GUARD;                                                                                     \
-        void *p = ((fn_t)next_fn(&real, #sym))args;                                                \
+        void *p = f args;                                                                          \
         if (p)                                                                                     \
             record_alloc(kind, family, p, n, align_expr);                                          \
         (void)guard;                                                                               \
@@ -303,20 +314,20 @@ static void *next_fn(void **slot, const char *name)
     }
 
 typedef struct nothrow_tag nothrow_tag;
-NEW_HOOK(_Znwm, MS_FAMILY_NEW, MS_REC_ALLOC, (size_t n), (n), 0)
-NEW_HOOK(_Znam, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC, (size_t n), (n), 0)
+NEW_HOOK(_Znwm, MS_FAMILY_NEW, MS_REC_ALLOC, (size_t n), (n), 0, 1)
+NEW_HOOK(_Znam, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC, (size_t n), (n), 0, 1)
 NEW_HOOK(_ZnwmRKSt9nothrow_t, MS_FAMILY_NEW, MS_REC_ALLOC, (size_t n, const nothrow_tag *t),
-         (n, t), 0)
+         (n, t), 0, 1)
 NEW_HOOK(_ZnamRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC,
-         (size_t n, const nothrow_tag *t), (n, t), 0)
+         (size_t n, const nothrow_tag *t), (n, t), 0, 1)
 NEW_HOOK(_ZnwmSt11align_val_t, MS_FAMILY_NEW, MS_REC_ALLOC_ALIGNED, (size_t n, size_t al), (n, al),
-         al)
+         al, 0)
 NEW_HOOK(_ZnamSt11align_val_t, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC_ALIGNED, (size_t n, size_t al),
-         (n, al), al)
+         (n, al), al, 0)
 NEW_HOOK(_ZnwmSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW, MS_REC_ALLOC_ALIGNED,
-         (size_t n, size_t al, const nothrow_tag *t), (n, al, t), al)
+         (size_t n, size_t al, const nothrow_tag *t), (n, al, t), al, 0)
 NEW_HOOK(_ZnamSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC_ALIGNED,
-         (size_t n, size_t al, const nothrow_tag *t), (n, al, t), al)
+         (size_t n, size_t al, const nothrow_tag *t), (n, al, t), al, 0)
 
 #define DELETE_HOOK(sym, family, params, args)                                                     \
     EXPORT void sym params;                                                                        \

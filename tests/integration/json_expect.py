@@ -1,0 +1,57 @@
+#!/usr/bin/env python3
+"""Runs a program under memscope and checks fields of its JSON report, for behaviour that has
+no valgrind oracle (valgrind refuses the huge allocations that make operator new throw, say).
+
+usage: json_expect.py --memscope M [--expect summary.KEY=VALUE]... [--frame FUNC] -- CMD ARGS"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--memscope", required=True)
+    ap.add_argument("--expect", action="append", default=[],
+                    help="dotted.path=value, e.g. summary.unknown_frees=0")
+    ap.add_argument("--module", action="append", default=[],
+                    help="a module path substring that must appear in some stack frame")
+    ap.add_argument("cmd", nargs=argparse.REMAINDER)
+    a = ap.parse_args()
+    cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
+    work = tempfile.mkdtemp(prefix="ms-expect-")
+    failed = 0
+    try:
+        trace = os.path.join(work, "t.mstrace")
+        run = subprocess.run([a.memscope, "run", "--no-summary", "-o", trace, "--"] + cmd,
+                             capture_output=True, text=True)
+        if not os.path.exists(trace):
+            print("FAIL no trace written; memscope said:\n" + run.stderr)
+            return 1
+        rep = subprocess.run([a.memscope, "report", trace, "--format", "json", "--top", "0"],
+                             capture_output=True, text=True, check=True)
+        doc = json.loads(rep.stdout)
+        for e in a.expect:
+            path, want = e.split("=", 1)
+            v = doc
+            for k in path.split("."):
+                v = v[k]
+            ok = str(v) == want
+            failed += not ok
+            print("%s %s: want %s, got %s" % ("PASS" if ok else "FAIL", path, want, v))
+        modules = {f.get("module") or "" for s in doc["sites"] + doc["leaks"]
+                   for f in s["stack"]}
+        for m in a.module:
+            ok = any(m in x for x in modules)
+            failed += not ok
+            print("%s a stack frame in a module matching %r" % ("PASS" if ok else "FAIL", m))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
