@@ -191,7 +191,8 @@ static inline void site_touch(struct ms_heap_model *m, struct ms_site *s)
 static void do_free(struct ms_heap_model *m, uint64_t ptr)
 {
     m->sum.frees++;
-    struct block *b = live_find(m, ptr);
+    /* 0 marks empty table slots; the reader never delivers a NULL block. */
+    struct block *b = ptr ? live_find(m, ptr) : NULL;
     if (!b) {
         m->sum.unknown_frees++;
         return;
@@ -214,6 +215,8 @@ static void do_free(struct ms_heap_model *m, uint64_t ptr)
 
 static int do_alloc(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
 {
+    if (!ev->ptr)
+        return MS_ECORRUPT;
     uint32_t si;
     int err = site_index(m, ev->stack, &si);
     if (err)

@@ -37,6 +37,9 @@ struct ms_trace {
     struct chunk_ref *chunks;
     size_t nchunks, capchunks;
     double ns_per_tick;
+    uint32_t max_node;       /* see ms_trace_max_node */
+    uint64_t raw_event_bytes;
+    uint64_t unknown_chunks; /* chunks of a type this reader does not know, skipped */
 };
 
 /* ---- bounds-checked cursor ---- */
@@ -76,6 +79,8 @@ static char *get_str(struct cursor *c)
     return s;
 }
 
+static void damage(ms_trace *t, uint64_t offset, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void damage(ms_trace *t, uint64_t offset, const char *fmt, ...)
 {
     if (t->damage.what[0] == 0) {
@@ -306,6 +311,8 @@ static void calibrate(ms_trace *t)
 }
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
 {
     if (!err || !errlen)
         return;
@@ -334,8 +341,8 @@ static int index_chunks(ms_trace *t)
             .tid = (uint32_t)le(h + 12, 4),
             .t0 = le(h + 16, 8),
         };
-        if (c.type < MS_CHUNK_PROCESS || c.type > MS_CHUNK_END || c.raw > MS_CHUNK_MAX_RAW ||
-            c.stored > MS_CHUNK_MAX_RAW + 65536 || (c.flags & ~MS_CHUNK_ZSTD)) {
+        if (c.type == 0 || c.raw > MS_CHUNK_MAX_RAW || c.stored > MS_CHUNK_MAX_RAW + 65536 ||
+            (c.flags & ~MS_CHUNK_ZSTD)) {
             /* A chunk header that makes no sense: nothing after it can be trusted. */
             t->damage.bytes_lost = t->size - off;
             damage(t, off, "invalid chunk header (type %u, %u bytes)", c.type, c.raw);
@@ -348,7 +355,13 @@ static int index_chunks(ms_trace *t)
             break;
         }
         off = c.offset + c.stored;
+        if (c.type > MS_CHUNK_END) {
+            /* A chunk type from a newer writer: its length is known, so skip it. */
+            t->unknown_chunks++;
+            continue;
+        }
         if (c.type == MS_CHUNK_EVENTS) {
+            t->raw_event_bytes += c.raw;
             if (add_chunk(t, &c) != 0)
                 return MS_ENOMEM;
             continue;
@@ -438,6 +451,10 @@ int ms_trace_open(const char *path, ms_trace **out, char *err, size_t errlen)
     if (rc)
         goto fail;
     calibrate(t);
+    /* Node ids are dense and every STACK_NODE record takes at least 4 bytes, so no valid id
+     * exceeds this; a forked child also uses its parent's ids below node_limit. */
+    uint64_t max_node = t->proc.node_limit + t->raw_event_bytes / 4 + 1;
+    t->max_node = max_node > UINT32_MAX ? UINT32_MAX : (uint32_t)max_node;
     *out = t;
     return 0;
 fail:
@@ -491,6 +508,16 @@ const struct ms_module *ms_trace_module(const ms_trace *t, size_t i)
     return i < t->nmod ? &t->modules[i] : NULL;
 }
 
+uint32_t ms_trace_max_node(const ms_trace *t)
+{
+    return t->max_node;
+}
+
+uint64_t ms_trace_unknown_chunks(const ms_trace *t)
+{
+    return t->unknown_chunks;
+}
+
 const char *ms_trace_path(const ms_trace *t)
 {
     return t->path;
@@ -507,6 +534,7 @@ uint64_t ms_trace_ns_since_start(const ms_trace *t, uint64_t tsc)
 
 struct decoder {
     struct cursor c;
+    uint32_t max_node; /* no valid node id can exceed this (see ms_trace_max_node) */
     uint32_t tid;
     uint64_t tsc;
     uint64_t last_ptr, last_ip;
@@ -516,10 +544,10 @@ struct decoder {
 
 static uint64_t get_ptr(struct decoder *d, bool ptr16)
 {
-    int64_t delta = ms_unzigzag(get_u(&d->c));
+    uint64_t delta = (uint64_t)ms_unzigzag(get_u(&d->c));
     if (ptr16)
-        delta *= 16;
-    return d->last_ptr + (uint64_t)delta;
+        delta <<= 4;
+    return d->last_ptr + delta;
 }
 
 /* Decodes records until the next event for the consumer. Returns 1 with *ev filled, 0 at the
@@ -565,7 +593,7 @@ static int next_event(struct decoder *d, struct ms_event *ev)
             uint64_t id = get_u(c), parent = get_u(c);
             uint64_t ip = d->last_ip + (uint64_t)ms_unzigzag(get_u(c));
             d->last_ip = ip;
-            if (c->bad || id > UINT32_MAX || parent > UINT32_MAX)
+            if (c->bad || id > d->max_node || parent >= id)
                 return MS_ECORRUPT;
             if (d->stacks && (!d->node_limit || id < d->node_limit)) {
                 int err = ms_stack_table_set(d->stacks, (uint32_t)id, (uint32_t)parent, ip);
@@ -614,6 +642,12 @@ static int next_event(struct decoder *d, struct ms_event *ev)
         }
         if (c->bad)
             return MS_ECORRUPT;
+        /* The writer never records a NULL block, and every stack id names a node the trace
+         * can hold: anything else is corruption, not a reason to allocate. */
+        if ((kind == MS_REC_ALLOC || kind == MS_REC_ALLOC_ALIGNED || kind == MS_REC_FREE ||
+             kind == MS_REC_REALLOC) &&
+            (!ev->ptr || (kind == MS_REC_REALLOC && !ev->old_ptr) || ev->stack > d->max_node))
+            return MS_ECORRUPT;
         return 1;
     }
     return 0;
@@ -622,7 +656,10 @@ static int next_event(struct decoder *d, struct ms_event *ev)
 int ms_trace_decode_events(const uint8_t *raw, size_t len, uint32_t tid,
                            struct ms_stack_table *stacks, ms_event_fn fn, void *ctx)
 {
-    struct decoder d = {.c = {raw, raw + len, false}, .tid = tid, .stacks = stacks};
+    struct decoder d = {.c = {raw, raw + len, false},
+                        .tid = tid,
+                        .stacks = stacks,
+                        .max_node = (uint32_t)(len / 4 + 1)};
     struct ms_event ev;
     int r;
     while ((r = next_event(&d, &ev)) == 1)
@@ -733,6 +770,7 @@ static int stream_advance(struct merge *m, struct stream *s)
         }
         uint64_t tsc = s->d.tsc;
         s->d = (struct decoder){.c = {s->buf, s->buf + c->raw, false},
+                                .max_node = m->t->max_node,
                                 .tid = c->tid,
                                 .tsc = tsc,
                                 .stacks = m->stacks,

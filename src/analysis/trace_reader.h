@@ -73,6 +73,11 @@ const struct ms_trace_damage *ms_trace_damage(const ms_trace *t);
 size_t ms_trace_module_count(const ms_trace *t);
 const struct ms_module *ms_trace_module(const ms_trace *t, size_t i);
 const char *ms_trace_path(const ms_trace *t);
+/* The largest stack node id this trace can hold (derived from its size): ids above it are
+ * rejected as corrupt, so a damaged trace cannot make the reader allocate without bound. */
+uint32_t ms_trace_max_node(const ms_trace *t);
+/* Chunks of a type this reader does not know (written by a newer memscope), skipped. */
+uint64_t ms_trace_unknown_chunks(const ms_trace *t);
 
 /* Converts a TSC reading of this trace to nanoseconds since the process started. */
 uint64_t ms_trace_ns_since_start(const ms_trace *t, uint64_t tsc);

@@ -181,7 +181,10 @@ static void finish(int reason, int code, bool freeres)
         run_freeres();
     int was_busy = ms__tls.busy;
     ms__tls.busy = 1;
-    ms__slot_flush_all();
+    /* If exec fails the process goes on: its own thread keeps recording into the same trace
+     * (other threads' buffers are sealed: flushing them without sealing would race with
+     * their owners). */
+    ms__slot_flush_all(reason == MS_END_EXEC ? ms__tls.slot : NULL);
     ms__writer_finish(reason, code, atomic_load(&dropped));
     if (reason != MS_END_EXEC)
         atomic_store(&ms__active, false);

@@ -163,14 +163,14 @@ void ms__slot_full(struct ms__slot *s)
     ms__slot_flush(s, false);
 }
 
-void ms__slot_flush_all(void)
+void ms__slot_flush_all(struct ms__slot *keep_open)
 {
     for (int i = 0; i < MAX_SLOTS; i++) {
         struct ms__slot *s = atomic_load_explicit(&slots[i], memory_order_acquire);
         if (!s)
             break;
         if (atomic_load(&s->in_use) && !atomic_load(&s->sealed))
-            ms__slot_flush(s, true);
+            ms__slot_flush(s, s != keep_open);
     }
     if (ms__orphan_slot && !atomic_load(&ms__orphan_slot->sealed))
         ms__slot_flush(ms__orphan_slot, true);

@@ -83,8 +83,9 @@ static inline void ms__slot_release(struct ms__slot *s)
 /* Writes the slot's records as one EVENTS chunk and starts a new chunk. Called by the owner
  * when the buffer is full, or by anyone with seal=true when the process finishes. */
 void ms__slot_flush(struct ms__slot *s, bool seal);
-/* Flushes and seals every slot (exit, exec, fatal signal). */
-void ms__slot_flush_all(void);
+/* Flushes and seals every slot (exit, exec, fatal signal). keep_open, the caller's own slot
+ * when an exec may fail, is flushed but stays usable. */
+void ms__slot_flush_all(struct ms__slot *keep_open);
 /* The thread is exiting: flush its slot and return it to the registry. */
 void ms__slot_detach(struct ms__tls *t);
 /* In a forked child: forget every slot but the caller's, empty the caller's. */

@@ -159,7 +159,7 @@ static void write_chunk_raw(int type, uint32_t tid, uint64_t t0, uint64_t t1, co
         }
         if (z->cctx && z->out) {
             size_t n = ZSTD_compress2(z->cctx, z->out, z->out_cap, raw, len);
-            if (!ZSTD_isError(n)) {
+            if (!ZSTD_isError(n) && n < len) {
                 payload = z->out;
                 stored = n;
                 hdr[1] = MS_CHUNK_ZSTD;

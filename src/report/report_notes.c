@@ -30,6 +30,10 @@ void ms_report_notes(struct ms_analysis *a, struct ms_notes *out)
             (unsigned long long)d->bytes_lost, (unsigned long long)d->file_size,
             100.0 * (double)d->bytes_lost / (double)(d->file_size ? d->file_size : 1), d->what,
             (unsigned long long)d->first_bad_offset);
+    if (ms_trace_unknown_chunks(a->trace))
+        add(out, "%llu chunk(s) of a kind this memscope does not know were skipped (the trace "
+                 "was written by a newer memscope)",
+            (unsigned long long)ms_trace_unknown_chunks(a->trace));
     if (d->chunks_bad)
         add(out, "%llu damaged chunk(s) were skipped (first: %s at offset %llu)",
             (unsigned long long)d->chunks_bad, d->what, (unsigned long long)d->first_bad_offset);
