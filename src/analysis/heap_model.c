@@ -284,14 +284,22 @@ int ms_heap_model_apply(void *ctx, const struct ms_event *ev)
     switch (ev->kind) {
     case MS_REC_ALLOC:
     case MS_REC_ALLOC_ALIGNED:
+        if (!ev->forced && ev->ptr && live_find(m, ev->ptr))
+            return MS_REPLAY_WANT_FREE;
         m->sum.events++;
         return do_alloc(m, ev, thread);
     case MS_REC_FREE:
+        if (!ev->forced && ev->ptr && !live_find(m, ev->ptr))
+            return MS_REPLAY_WANT_ALLOC;
         m->sum.events++;
         m->threads[thread].frees++;
         do_free(m, ev->ptr);
         return 0;
     case MS_REC_REALLOC:
+        if (!ev->forced && ev->old_ptr && !live_find(m, ev->old_ptr))
+            return MS_REPLAY_WANT_ALLOC_OLD;
+        if (!ev->forced && ev->ptr != ev->old_ptr && ev->ptr && live_find(m, ev->ptr))
+            return MS_REPLAY_WANT_FREE;
         m->sum.events++;
         m->threads[thread].frees++;
         m->sum.realloc_calls++;

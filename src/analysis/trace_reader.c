@@ -173,10 +173,23 @@ static int load_chunk(ms_trace *t, const struct chunk_ref *c, uint8_t **out)
 
 /* ---- metadata chunks ---- */
 
+static void process_info_free(struct ms_process_info *pi)
+{
+    free(pi->exe);
+    for (int i = 0; i < pi->argc; i++)
+        free(pi->argv[i]);
+    free(pi->argv);
+    free(pi->parent_trace);
+    free(pi->version);
+    memset(pi, 0, sizeof *pi);
+}
+
 static int parse_process(ms_trace *t, const uint8_t *p, size_t n)
 {
     struct cursor c = {p, p + n, false};
     struct ms_process_info *pi = &t->proc;
+    /* A damaged earlier PROCESS chunk may have left a partial parse. */
+    process_info_free(pi);
     pi->pid = get_u(&c);
     pi->ppid = get_u(&c);
     pi->start_tsc = get_u(&c);
@@ -470,12 +483,7 @@ void ms_trace_close(ms_trace *t)
         return;
     close(t->fd);
     free(t->path);
-    free(t->proc.exe);
-    for (int i = 0; i < t->proc.argc; i++)
-        free(t->proc.argv[i]);
-    free(t->proc.argv);
-    free(t->proc.parent_trace);
-    free(t->proc.version);
+    process_info_free(&t->proc);
     for (size_t i = 0; i < t->nmod; i++)
         free(t->modules[i].path);
     free(t->modules);
@@ -534,6 +542,7 @@ uint64_t ms_trace_ns_since_start(const ms_trace *t, uint64_t tsc)
 
 struct decoder {
     struct cursor c;
+    const uint8_t *rec; /* start of the last event record decoded */
     uint32_t max_node; /* no valid node id can exceed this (see ms_trace_max_node) */
     uint32_t tid;
     uint64_t tsc;
@@ -556,6 +565,7 @@ static int next_event(struct decoder *d, struct ms_event *ev)
 {
     struct cursor *c = &d->c;
     while (c->p < c->end) {
+        d->rec = c->p;
         uint8_t b = *c->p++;
         int kind = b & MS_REC_KIND_MASK;
         bool ptr16 = b & MS_REC_PTR16;
@@ -564,6 +574,7 @@ static int next_event(struct decoder *d, struct ms_event *ev)
         /* Only the fields of this kind are set below; the rest are cleared here, cheaply. */
         ev->ptr = ev->old_ptr = ev->size = ev->align = ev->value = 0;
         ev->stack = 0;
+        ev->forced = false;
         ev->name = NULL;
         ev->name_len = 0;
         ev->kind = kind;
@@ -662,9 +673,17 @@ int ms_trace_decode_events(const uint8_t *raw, size_t len, uint32_t tid,
                         .max_node = (uint32_t)(len / 4 + 1)};
     struct ms_event ev;
     int r;
-    while ((r = next_event(&d, &ev)) == 1)
-        if (fn && (r = fn(ctx, &ev)) != 0)
+    while ((r = next_event(&d, &ev)) == 1) {
+        if (!fn)
+            continue;
+        r = fn(ctx, &ev);
+        if (r > 0 && r <= MS_REPLAY_WANT_ALLOC_OLD) {
+            ev.forced = true; /* one thread: no other stream can resolve it */
+            r = fn(ctx, &ev);
+        }
+        if (r != 0)
             return r;
+    }
     return r;
 }
 
@@ -678,8 +697,12 @@ struct stream {
     struct buffer raw;
     struct decoder d;
     struct ms_event ev; /* the pending event */
+    size_t ev_off;      /* its record's offset in buf */
     bool has_ev;
     uint64_t key;
+    /* Offsets (in the current chunk) of events another stream's conflict already delivered. */
+    size_t *consumed;
+    size_t nconsumed, capconsumed;
 };
 
 struct merge {
@@ -733,12 +756,23 @@ static size_t heap_pop(struct merge *m)
 
 /* Advances stream s to its next event, loading chunks as needed. Returns 1 if it has one, 0 at
  * its end, MS_ENOMEM. Undecodable chunks are skipped and counted. */
+static bool is_consumed(const struct stream *s, size_t off)
+{
+    for (size_t i = 0; i < s->nconsumed; i++)
+        if (s->consumed[i] == off)
+            return true;
+    return false;
+}
+
 static int stream_advance(struct merge *m, struct stream *s)
 {
     for (;;) {
         if (s->buf) {
             int r = next_event(&s->d, &s->ev);
             if (r == 1) {
+                s->ev_off = (size_t)(s->d.rec - s->buf);
+                if (s->nconsumed && is_consumed(s, s->ev_off))
+                    continue;
                 s->has_ev = true;
                 s->key = s->ev.tsc;
                 return 1;
@@ -758,6 +792,7 @@ static int stream_advance(struct merge *m, struct stream *s)
             return 0;
         }
         const struct chunk_ref *c = &m->t->chunks[s->chunks[s->next++]];
+        s->nconsumed = 0;
         int err = load_chunk_into(m->t, c, &s->raw, &m->scratch);
         s->buf = s->raw.data;
         if (err == MS_ENOMEM)
@@ -787,6 +822,97 @@ static int stream_drain_nodes(struct merge *m, struct stream *s)
     return r;
 }
 
+/* ---- conflicts between streams ----
+ * In a multi-threaded process only every 16th record of a thread carries a time, so events of
+ * different threads close in time may merge in the wrong order. The model notices when that
+ * matters (an address allocated while still live, a free of an address not live) and asks for
+ * the missing event; it is then looked for among the next events of the other threads and
+ * delivered first. Events of one address therefore always replay in the true order. */
+
+#define LOOKAHEAD 4096
+
+/* Looks in stream t (its pending event, then the rest of its current chunk) for the first event
+ * touching addr; true, with the event and its offset, if that event is the wanted free (or,
+ * with want_free false, allocation) of addr. */
+static bool find_match(struct stream *t, uint64_t addr, bool want_free, struct ms_event *out,
+                       size_t *off)
+{
+    if (!t->has_ev || !t->buf)
+        return false;
+    struct decoder d = t->d;
+    for (int i = 0; i < LOOKAHEAD; i++) {
+        struct ms_event e;
+        size_t eoff;
+        if (i == 0) {
+            e = t->ev;
+            eoff = t->ev_off;
+        } else {
+            if (next_event(&d, &e) != 1)
+                return false;
+            eoff = (size_t)(d.rec - t->buf);
+        }
+        if (t->nconsumed && is_consumed(t, eoff))
+            continue;
+        bool is_alloc = e.kind == MS_REC_ALLOC || e.kind == MS_REC_ALLOC_ALIGNED;
+        if ((is_alloc || e.kind == MS_REC_FREE || e.kind == MS_REC_REALLOC) && e.ptr == addr) {
+            if (e.kind == MS_REC_REALLOC || is_alloc == want_free)
+                return false;
+            *out = e;
+            *off = eoff;
+            return true;
+        }
+        if (e.kind == MS_REC_REALLOC && e.old_ptr == addr)
+            return false;
+    }
+    return false;
+}
+
+static int mark_consumed(struct stream *t, size_t off)
+{
+    if (t->nconsumed == t->capconsumed) {
+        size_t cap = t->capconsumed ? t->capconsumed * 2 : 16;
+        size_t *n = realloc(t->consumed, cap * sizeof *n);
+        if (!n)
+            return MS_ENOMEM;
+        t->consumed = n;
+        t->capconsumed = cap;
+    }
+    t->consumed[t->nconsumed++] = off;
+    return 0;
+}
+
+/* Delivers stream si's pending event, resolving the conflicts the consumer reports. */
+static int deliver(struct merge *m, size_t si, ms_event_fn fn, void *ctx)
+{
+    struct ms_event ev = m->streams[si].ev;
+    for (int tries = 0;; tries++) {
+        int r = fn(ctx, &ev);
+        if (r <= 0 || r > MS_REPLAY_WANT_ALLOC_OLD)
+            return r;
+        if (ev.forced)
+            return MS_EINVAL;
+        uint64_t addr = r == MS_REPLAY_WANT_ALLOC_OLD ? ev.old_ptr : ev.ptr;
+        bool want_free = r == MS_REPLAY_WANT_FREE;
+        bool found = false;
+        for (size_t ti = 0; ti < m->nstreams && tries < 8 && !found; ti++) {
+            struct ms_event match;
+            size_t off;
+            if (ti == si || !find_match(&m->streams[ti], addr, want_free, &match, &off))
+                continue;
+            int r2 = fn(ctx, &match);
+            if (r2 < 0)
+                return r2;
+            if (r2 == 0) {
+                if ((r2 = mark_consumed(&m->streams[ti], off)) != 0)
+                    return r2;
+                found = true;
+            }
+        }
+        if (!found)
+            ev.forced = true; /* no such event nearby: the consumer applies its fallback */
+    }
+}
+
 static int find_stream(struct merge *m, uint32_t tid, size_t *out)
 {
     for (size_t i = m->nstreams; i-- > 0;)
@@ -809,6 +935,7 @@ static void merge_free(struct merge *m)
     for (size_t i = 0; i < m->nstreams; i++) {
         free(m->streams[i].chunks);
         free(m->streams[i].raw.data);
+        free(m->streams[i].consumed);
     }
     free(m->scratch.data);
     free(m->streams);
@@ -872,7 +999,8 @@ int ms_trace_replay(ms_trace *t, const struct ms_replay_cut *cut, uint32_t node_
             struct stream *s = &m.streams[m.heap[0]];
             int r = 1;
             while (r == 1) {
-                if (fn && (rc = fn(ctx, &s->ev)) != 0)
+                bool early = s->nconsumed && is_consumed(s, s->ev_off);
+                if (!early && fn && (rc = deliver(&m, m.heap[0], fn, ctx)) != 0)
                     goto out;
                 r = stream_advance(&m, s);
             }
@@ -887,7 +1015,9 @@ int ms_trace_replay(ms_trace *t, const struct ms_replay_cut *cut, uint32_t node_
                 goto out;
             continue;
         }
-        if (fn && (rc = fn(ctx, &s->ev)) != 0)
+        /* The pending event may have been delivered early for another stream's conflict. */
+        bool early = s->nconsumed && is_consumed(s, s->ev_off);
+        if (!early && fn && (rc = deliver(&m, si, fn, ctx)) != 0)
             goto out;
         int r = stream_advance(&m, s);
         if (r < 0) {

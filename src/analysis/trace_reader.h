@@ -51,6 +51,18 @@ struct ms_event {
     uint64_t value;   /* pthread_t (THREAD_START/CREATE), child pid (FORK) */
     const char *name; /* THREAD_START/THREAD_NAME: not NUL-terminated */
     size_t name_len;
+    bool forced; /* redelivered after a conflict that no nearby event resolves */
+};
+
+/* What an event callback may return besides 0 (go on) and a negative error (stop): the event
+ * conflicts with the heap as replayed so far, and an event of another thread that the merge
+ * may have placed later should come first. The reader looks for it among the next events of
+ * the other threads, delivers it, and redelivers this event; if none is found it redelivers
+ * this event with `forced` set, which the callback must then accept. */
+enum {
+    MS_REPLAY_WANT_FREE = 1,      /* ev->ptr is still allocated: want its free */
+    MS_REPLAY_WANT_ALLOC = 2,     /* ev->ptr is not allocated: want its allocation */
+    MS_REPLAY_WANT_ALLOC_OLD = 3, /* a realloc's ev->old_ptr is not allocated */
 };
 
 /* What went wrong while reading, for the report to say. */
@@ -91,8 +103,8 @@ struct ms_replay_cut {
 
 typedef int (*ms_event_fn)(void *ctx, const struct ms_event *ev);
 
-/* Replays every event in time order, calling fn for each (a non-zero return stops the replay
- * and is returned). Stack nodes go into stacks (only ids below node_limit when node_limit is
+/* Replays every event in time order, calling fn for each (a negative return stops the replay
+ * and is returned; see MS_REPLAY_WANT_* for positive ones). Stack nodes go into stacks (only ids below node_limit when node_limit is
  * non-zero). With a cut, events after it are not delivered but nodes are still collected.
  * Chunks that fail to decode are skipped and counted in the damage report. */
 int ms_trace_replay(ms_trace *t, const struct ms_replay_cut *cut, uint32_t node_limit,

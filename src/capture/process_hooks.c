@@ -56,8 +56,8 @@ EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(
 {
     NEXT(int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *), pthread_create);
     ms__lifecycle_init();
-    /* From now on another thread may run: every record carries its time. */
-    __atomic_store_n(&ms__multithreaded, true, __ATOMIC_SEQ_CST);
+    /* From now on another thread may run: records carry their time more often. */
+    __atomic_store_n(&ms__time_period, 16, __ATOMIC_SEQ_CST);
     ms__tls.creating_thread = 1;
     int r = real_pthread_create(thread, attr, fn, arg);
     ms__tls.creating_thread = 0;

@@ -29,7 +29,7 @@ struct ms__slot {
     uint64_t first_tsc;          /* time of the chunk's CLOCK record */
     uintptr_t last_ptr;          /* pointer delta base */
     uint64_t last_ip;            /* stack node ip delta base */
-    uint32_t untimed;            /* records since the last timed one (single-threaded mode) */
+    uint32_t untimed;            /* records since the last timed one */
     uint32_t tid;
     atomic_int in_use;           /* owned by a live thread (or it is the orphan slot) */
     atomic_int flushing;         /* a flush of this slot is in progress */
@@ -54,8 +54,11 @@ extern __thread struct ms__tls ms__tls __attribute__((tls_model("initial-exec"))
 
 /* True while events are recorded: after start-up, before the trace is finished. */
 extern atomic_bool ms__active;
-/* Set once a second thread may exist; from then on every record carries its time. */
-extern bool ms__multithreaded;
+/* Every this many records a thread's record carries the time (a TSC read costs as much as the
+ * rest of the hook). Single-threaded, time only dates events (the peak), so 256; once a second
+ * thread may exist, 16: the reader orders events of different threads by these times and
+ * resolves the few conflicts that their imprecision causes (see trace_reader.c). */
+extern uint32_t ms__time_period;
 
 static inline uint64_t ms__now(void)
 {
@@ -106,7 +109,7 @@ static inline uint8_t *ms__rec_begin(struct ms__slot *s, uint8_t **kind)
 {
     uint8_t *p = s->pos;
     *kind = p++;
-    if (ms__multithreaded || ++s->untimed >= 256) {
+    if (++s->untimed >= ms__time_period) {
         uint64_t now = ms__now();
         p = ms_varint_put(p, now - s->last_tsc);
         s->last_tsc = now;

@@ -12,7 +12,11 @@ static void ev(int kind, uint32_t tid, uint64_t ptr, uint64_t size, uint32_t sta
 {
     struct ms_event e = {.kind = kind, .tid = tid, .tsc = now++, .ptr = ptr, .size = size,
                          .stack = stack, .old_ptr = old};
-    ms_heap_model_apply(m, &e);
+    /* As the reader does when no other thread's event resolves a conflict. */
+    if (ms_heap_model_apply(m, &e) > 0) {
+        e.forced = true;
+        ms_heap_model_apply(m, &e);
+    }
 }
 
 static const struct ms_site *site_of(uint32_t stack)
@@ -129,5 +133,24 @@ static void many_blocks(void)
     ms_heap_model_free(m);
 }
 
-MS_TEST_MAIN(TEST(valgrind_counting), TEST(peak_by_site), TEST(temporary),
+/* The model reports conflicts instead of guessing, and applies a forced event. */
+static void conflicts(void)
+{
+    m = ms_heap_model_new();
+    struct ms_event a = {.kind = MS_REC_ALLOC, .tid = 1, .tsc = 1, .ptr = 0x10, .size = 8};
+    ASSERT_EQ(ms_heap_model_apply(m, &a), 0);
+    ASSERT_EQ(ms_heap_model_apply(m, &a), MS_REPLAY_WANT_FREE);
+    struct ms_event f = {.kind = MS_REC_FREE, .tid = 2, .tsc = 2, .ptr = 0x20};
+    ASSERT_EQ(ms_heap_model_apply(m, &f), MS_REPLAY_WANT_ALLOC);
+    struct ms_event r = {.kind = MS_REC_REALLOC, .tid = 2, .tsc = 3, .old_ptr = 0x30,
+                         .ptr = 0x40, .size = 4};
+    ASSERT_EQ(ms_heap_model_apply(m, &r), MS_REPLAY_WANT_ALLOC_OLD);
+    ASSERT_EQ(ms_heap_model_summary(m)->allocs, 1);
+    f.forced = true;
+    ASSERT_EQ(ms_heap_model_apply(m, &f), 0);
+    ASSERT_EQ(ms_heap_model_summary(m)->unknown_frees, 1);
+    ms_heap_model_free(m);
+}
+
+MS_TEST_MAIN(TEST(conflicts), TEST(valgrind_counting), TEST(peak_by_site), TEST(temporary),
              TEST(unknown_frees_and_threads), TEST(many_blocks))

@@ -1,5 +1,6 @@
 /* Tests for the trace reader: the time-ordered merge of thread streams, stack nodes, and
  * every kind of bad input (wrong magic, newer version, empty, truncated, corrupt records). */
+#include "analysis/heap_model.h"
 #include "analysis/trace_reader.h"
 #include "common/errors.h"
 #include "ms_test.h"
@@ -210,12 +211,54 @@ static void cut_at_fork(void)
     ms_trace_close(t);
 }
 
+/* Two threads whose events merged by time would replay an address out of order: thread 2
+ * allocates 0x1000 (time 1150) before thread 1's free of it (time 1200) and frees 0x5000 (time
+ * 1160) before thread 1 allocates it (1300). The reader delivers the missing events first. */
+static void cross_thread_conflicts(void)
+{
+    struct tb b = {.len = 0};
+    tb_file_header(&b, MS_TRACE_VERSION);
+    struct tb p = {.len = 0};
+    tb_process(&p, 7);
+    tb_chunk(&b, MS_CHUNK_PROCESS, 0, &p, 0);
+    p.len = 0;
+    struct tb_ev e = {.p = &p};
+    tb_clock(&e, 1000);
+    tb_alloc(&e, 1100, 0x1000, 10, 0);
+    tb_free(&e, 1200, 0x1000);
+    tb_alloc(&e, 1300, 0x5000, 50, 0);
+    tb_chunk(&b, MS_CHUNK_EVENTS, 1, &p, 0);
+    p.len = 0;
+    e = (struct tb_ev){.p = &p};
+    tb_clock(&e, 1000);
+    tb_alloc(&e, 1150, 0x1000, 20, 0);
+    tb_free(&e, 1160, 0x5000);
+    tb_chunk(&b, MS_CHUNK_EVENTS, 2, &p, 0);
+    ms_trace *t;
+    char err[512];
+    ASSERT_EQ(open_bytes(b.data, b.len, err, sizeof err, &t), 0);
+    struct ms_stack_table st = {0};
+    struct ms_heap_model *m = ms_heap_model_new();
+    ASSERT_EQ(ms_trace_replay(t, NULL, 0, &st, ms_heap_model_apply, m), 0);
+    ms_heap_model_finish(m);
+    const struct ms_summary *s = ms_heap_model_summary(m);
+    ASSERT_EQ(s->allocs, 3);
+    ASSERT_EQ(s->frees, 2);
+    ASSERT_EQ(s->unknown_frees, 0);
+    ASSERT_EQ(s->reused_live, 0);
+    ASSERT_EQ(s->live_blocks, 1);
+    ASSERT_EQ(s->live_bytes, 20);
+    ms_heap_model_free(m);
+    ms_stack_table_free(&st);
+    ms_trace_close(t);
+}
+
 int main(int argc, char **argv)
 {
     snprintf(path, sizeof path, "/tmp/ms-test-reader-%d.mstrace", (int)getpid());
     static const struct ms_test_case cases[] = {TEST(merge_in_time_order), TEST(bad_headers),
                                                 TEST(every_truncation), TEST(corrupt_record),
-                                                TEST(cut_at_fork)};
+                                                TEST(cut_at_fork), TEST(cross_thread_conflicts)};
     int rc = ms_test_main(argc, argv, cases, (int)(sizeof cases / sizeof *cases));
     unlink(path);
     return rc;
