@@ -1,6 +1,8 @@
 /* memscope's entry point: dispatches to the subcommands. */
 #include "cli.h"
 
+#include "common/trace_format.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,6 +38,10 @@ int main(int argc, char **argv)
         return ms_cmd_run(argc - 1, argv + 1);
     if (!strcmp(argv[1], "report"))
         return ms_cmd_report(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("memscope %s (trace format %d)\n", MS_VERSION_STRING, MS_TRACE_VERSION);
+        return 0;
+    }
     if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "help")) {
         usage(stdout);
         return 0;
