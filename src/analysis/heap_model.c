@@ -3,6 +3,7 @@
 #include "heap_model.h"
 
 #include "common/errors.h"
+#include "grow.h"
 #include "common/trace_format.h"
 
 #include <stdlib.h>
@@ -115,27 +116,13 @@ static void live_remove(struct ms_heap_model *m, struct block *b)
 
 static int site_index(struct ms_heap_model *m, uint32_t stack, uint32_t *out)
 {
-    if (stack >= m->cap_stack) {
-        size_t cap = m->cap_stack ? m->cap_stack : 1024;
-        while (cap <= stack)
-            cap *= 2;
-        uint32_t *n = realloc(m->site_of_stack, cap * sizeof *n);
-        if (!n)
-            return MS_ENOMEM;
-        memset(n + m->cap_stack, 0, (cap - m->cap_stack) * sizeof *n);
-        m->site_of_stack = n;
-        m->cap_stack = cap;
-    }
+    int err = ms_grow(&m->site_of_stack, &m->cap_stack, (size_t)stack + 1, sizeof *m->site_of_stack,
+                      1024);
+    if (err)
+        return err;
     if (!m->site_of_stack[stack]) {
-        if (m->nsites == m->capsites) {
-            size_t cap = m->capsites ? m->capsites * 2 : 256;
-            struct ms_site *n = realloc(m->sites, cap * sizeof *n);
-            if (!n)
-                return MS_ENOMEM;
-            m->sites = n;
-            m->capsites = cap;
-        }
-        memset(&m->sites[m->nsites], 0, sizeof *m->sites);
+        if ((err = ms_grow(&m->sites, &m->capsites, m->nsites + 1, sizeof *m->sites, 256)) != 0)
+            return err;
         m->sites[m->nsites].stack = stack;
         m->site_of_stack[stack] = (uint32_t)++m->nsites;
     }
@@ -145,15 +132,9 @@ static int site_index(struct ms_heap_model *m, uint32_t stack, uint32_t *out)
 
 static int thread_new(struct ms_heap_model *m, uint32_t tid, uint32_t *out)
 {
-    if (m->nthreads == m->capthreads) {
-        size_t cap = m->capthreads ? m->capthreads * 2 : 16;
-        struct ms_thread_stats *n = realloc(m->threads, cap * sizeof *n);
-        if (!n)
-            return MS_ENOMEM;
-        m->threads = n;
-        m->capthreads = cap;
-    }
-    memset(&m->threads[m->nthreads], 0, sizeof *m->threads);
+    int err = ms_grow(&m->threads, &m->capthreads, m->nthreads + 1, sizeof *m->threads, 16);
+    if (err)
+        return err;
     m->threads[m->nthreads].tid = tid;
     *out = (uint32_t)m->nthreads++;
     m->last_tid = tid;

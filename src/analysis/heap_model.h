@@ -13,12 +13,12 @@
 struct ms_site {
     uint32_t stack;
     uint64_t allocs;
-    uint64_t bytes;       /* requested bytes, a realloc adds its new size */
-    uint64_t live_bytes;  /* in use now; at the end of the replay: leaked */
+    uint64_t bytes;      /* requested bytes, a realloc adds its new size */
+    uint64_t live_bytes; /* in use now; at the end of the replay: leaked */
     uint64_t live_blocks;
-    uint64_t peak_bytes;  /* in use at the moment of the global peak */
-    uint64_t temporary;   /* freed before the allocating thread allocated again */
-    uint64_t peak_epoch;  /* internal: see heap_model.c */
+    uint64_t peak_bytes; /* in use at the moment of the global peak */
+    uint64_t temporary;  /* freed before the allocating thread allocated again */
+    uint64_t peak_epoch; /* internal: see heap_model.c */
 };
 
 struct ms_thread_stats {

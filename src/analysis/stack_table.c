@@ -2,6 +2,7 @@
 #include "stack_table.h"
 
 #include "common/errors.h"
+#include "grow.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -13,17 +14,9 @@ int ms_stack_table_set(struct ms_stack_table *t, uint32_t id, uint32_t parent, u
 {
     if (id == 0 || id >= MAX_NODES || parent >= MAX_NODES || ip == 0)
         return MS_ECORRUPT;
-    if (id >= t->cap) {
-        size_t cap = t->cap ? t->cap : 1024;
-        while (cap <= id)
-            cap *= 2;
-        struct ms_stack_node *n = realloc(t->nodes, cap * sizeof *n);
-        if (!n)
-            return MS_ENOMEM;
-        memset(n + t->cap, 0, (cap - t->cap) * sizeof *n);
-        t->nodes = n;
-        t->cap = cap;
-    }
+    int err = ms_grow(&t->nodes, &t->cap, (size_t)id + 1, sizeof *t->nodes, 1024);
+    if (err)
+        return err;
     if (t->nodes[id].ip == 0) {
         t->nodes[id].parent = parent;
         t->nodes[id].ip = ip;

@@ -3,6 +3,8 @@
  * falling back to symbol+offset or module+offset text when debug information is unusable. */
 #include "symbolize.h"
 
+#include "grow.h"
+
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -244,14 +246,8 @@ int ms_symbolizer_add_module(ms_symbolizer *s, const char *path, uint64_t bias, 
         if (s->mods[i]->bias == bias && s->mods[i]->lo == lo && s->mods[i]->hi == hi &&
             !strcmp(s->mods[i]->path, path))
             return 0;
-    if (s->nmods == s->capmods) {
-        size_t cap = s->capmods ? s->capmods * 2 : 16;
-        struct module **n = realloc(s->mods, cap * sizeof(*n));
-        if (!n)
-            return MS_ENOMEM;
-        s->mods = n;
-        s->capmods = cap;
-    }
+    if (ms_grow(&s->mods, &s->capmods, s->nmods + 1, sizeof *s->mods, 16) != 0)
+        return MS_ENOMEM;
     struct module *m = calloc(1, sizeof(*m));
     if (!m)
         return MS_ENOMEM;

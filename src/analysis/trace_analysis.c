@@ -91,8 +91,7 @@ int ms_analysis_run(const char *path, struct ms_analysis **out, char *err, size_
             (rc = add_modules(a, a->ancestors[i])) != 0)
             goto fail;
     }
-    if ((rc = ms_trace_replay(a->trace, NULL, 0, &a->stacks, ms_heap_model_apply, a->model)) !=
-            0 ||
+    if ((rc = ms_trace_replay(a->trace, NULL, 0, &a->stacks, ms_heap_model_apply, a->model)) != 0 ||
         (rc = add_modules(a, a->trace)) != 0)
         goto fail;
     ms_heap_model_finish(a->model);

@@ -4,6 +4,7 @@
 #include "trace_reader.h"
 
 #include "common/errors.h"
+#include "grow.h"
 #include "common/trace_format.h"
 #include "common/varint.h"
 
@@ -37,7 +38,7 @@ struct ms_trace {
     struct chunk_ref *chunks;
     size_t nchunks, capchunks;
     double ns_per_tick;
-    uint32_t max_node;       /* see ms_trace_max_node */
+    uint32_t max_node; /* see ms_trace_max_node */
     uint64_t raw_event_bytes;
     uint64_t unknown_chunks; /* chunks of a type this reader does not know, skipped */
 };
@@ -247,15 +248,9 @@ static int parse_modules(ms_trace *t, const uint8_t *p, size_t n)
             free(m.path);
             continue;
         }
-        if (t->nmod == t->capmod) {
-            size_t cap = t->capmod ? t->capmod * 2 : 32;
-            struct ms_module *nm = realloc(t->modules, cap * sizeof *nm);
-            if (!nm) {
-                free(m.path);
-                return MS_ENOMEM;
-            }
-            t->modules = nm;
-            t->capmod = cap;
+        if (ms_grow(&t->modules, &t->capmod, t->nmod + 1, sizeof *t->modules, 32) != 0) {
+            free(m.path);
+            return MS_ENOMEM;
         }
         t->modules[t->nmod++] = m;
     }
@@ -281,16 +276,10 @@ static int parse_end(ms_trace *t, const uint8_t *p, size_t n)
 
 static int add_chunk(ms_trace *t, const struct chunk_ref *c)
 {
-    if (t->nchunks == t->capchunks) {
-        size_t cap = t->capchunks ? t->capchunks * 2 : 256;
-        struct chunk_ref *n = realloc(t->chunks, cap * sizeof *n);
-        if (!n)
-            return MS_ENOMEM;
-        t->chunks = n;
-        t->capchunks = cap;
-    }
-    t->chunks[t->nchunks++] = *c;
-    return 0;
+    int err = ms_grow(&t->chunks, &t->capchunks, t->nchunks + 1, sizeof *t->chunks, 256);
+    if (!err)
+        t->chunks[t->nchunks++] = *c;
+    return err;
 }
 
 /* The clock of a trace without an END chunk: the CLOCK record that starts its last chunk. */
@@ -412,8 +401,10 @@ int ms_trace_open(const char *path, ms_trace **out, char *err, size_t errlen)
     }
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        set_err(err, errlen, "%s: not a regular file; give the path of a trace written by "
-                             "`memscope run`", path);
+        set_err(err, errlen,
+                "%s: not a regular file; give the path of a trace written by "
+                "`memscope run`",
+                path);
         close(fd);
         return MS_ENOTRACE;
     }
@@ -429,22 +420,28 @@ int ms_trace_open(const char *path, ms_trace **out, char *err, size_t errlen)
     uint8_t h[MS_FILE_HEADER_SIZE];
     int rc;
     if (t->size == 0) {
-        set_err(err, errlen, "%s: the file is empty; the traced program may still be running "
-                             "or was killed before writing anything", path);
+        set_err(err, errlen,
+                "%s: the file is empty; the traced program may still be running "
+                "or was killed before writing anything",
+                path);
         rc = MS_ENOTRACE;
         goto fail;
     }
     if (t->size < MS_FILE_HEADER_SIZE || read_at(t, 0, h, sizeof h) != 0 ||
         memcmp(h, MS_TRACE_MAGIC, MS_TRACE_MAGIC_LEN) != 0) {
-        set_err(err, errlen, "%s: not a memscope trace (bad magic bytes); give a file written "
-                             "by `memscope run`", path);
+        set_err(err, errlen,
+                "%s: not a memscope trace (bad magic bytes); give a file written "
+                "by `memscope run`",
+                path);
         rc = MS_ENOTRACE;
         goto fail;
     }
     unsigned version = (unsigned)le(h + 8, 2);
     if (version > MS_TRACE_VERSION) {
-        set_err(err, errlen, "%s: trace format version %u is newer than this memscope reads "
-                             "(%d); use a newer memscope", path, version, MS_TRACE_VERSION);
+        set_err(err, errlen,
+                "%s: trace format version %u is newer than this memscope reads "
+                "(%d); use a newer memscope",
+                path, version, MS_TRACE_VERSION);
         rc = MS_EVERSION;
         goto fail;
     }
@@ -455,9 +452,10 @@ int ms_trace_open(const char *path, ms_trace **out, char *err, size_t errlen)
     }
     rc = index_chunks(t);
     if (rc == 0 && !t->have_proc) {
-        set_err(err, errlen, "%s: the trace has no readable process information (%s at offset "
-                             "%llu); it cannot be analysed", path,
-                t->damage.what[0] ? t->damage.what : "no PROCESS chunk",
+        set_err(err, errlen,
+                "%s: the trace has no readable process information (%s at offset "
+                "%llu); it cannot be analysed",
+                path, t->damage.what[0] ? t->damage.what : "no PROCESS chunk",
                 (unsigned long long)t->damage.first_bad_offset);
         rc = MS_ECORRUPT;
     }
@@ -543,7 +541,7 @@ uint64_t ms_trace_ns_since_start(const ms_trace *t, uint64_t tsc)
 struct decoder {
     struct cursor c;
     const uint8_t *rec; /* start of the last event record decoded */
-    uint32_t max_node; /* no valid node id can exceed this (see ms_trace_max_node) */
+    uint32_t max_node;  /* no valid node id can exceed this (see ms_trace_max_node) */
     uint32_t tid;
     uint64_t tsc;
     uint64_t last_ptr, last_ip;
@@ -693,7 +691,7 @@ struct stream {
     uint32_t tid;
     size_t *chunks; /* indices into t->chunks, in file order */
     size_t n, cap, next;
-    uint8_t *buf;   /* the decoded chunk being read (in raw), or NULL */
+    uint8_t *buf; /* the decoded chunk being read (in raw), or NULL */
     struct buffer raw;
     struct decoder d;
     struct ms_event ev; /* the pending event */
@@ -709,7 +707,7 @@ struct merge {
     ms_trace *t;
     struct buffer scratch;
     struct stream *streams;
-    size_t nstreams;
+    size_t nstreams, capstreams;
     size_t *heap;
     size_t nheap;
     struct ms_stack_table *stacks;
@@ -869,16 +867,10 @@ static bool find_match(struct stream *t, uint64_t addr, bool want_free, struct m
 
 static int mark_consumed(struct stream *t, size_t off)
 {
-    if (t->nconsumed == t->capconsumed) {
-        size_t cap = t->capconsumed ? t->capconsumed * 2 : 16;
-        size_t *n = realloc(t->consumed, cap * sizeof *n);
-        if (!n)
-            return MS_ENOMEM;
-        t->consumed = n;
-        t->capconsumed = cap;
-    }
-    t->consumed[t->nconsumed++] = off;
-    return 0;
+    int err = ms_grow(&t->consumed, &t->capconsumed, t->nconsumed + 1, sizeof *t->consumed, 16);
+    if (!err)
+        t->consumed[t->nconsumed++] = off;
+    return err;
 }
 
 /* Delivers stream si's pending event, resolving the conflicts the consumer reports. */
@@ -920,12 +912,10 @@ static int find_stream(struct merge *m, uint32_t tid, size_t *out)
             *out = i;
             return 0;
         }
-    struct stream *ns = realloc(m->streams, (m->nstreams + 1) * sizeof *ns);
-    if (!ns)
-        return MS_ENOMEM;
-    m->streams = ns;
-    memset(&ns[m->nstreams], 0, sizeof *ns);
-    ns[m->nstreams].tid = tid;
+    int err = ms_grow(&m->streams, &m->capstreams, m->nstreams + 1, sizeof *m->streams, 8);
+    if (err)
+        return err;
+    m->streams[m->nstreams].tid = tid;
     *out = m->nstreams++;
     return 0;
 }
@@ -967,16 +957,8 @@ int ms_trace_replay(ms_trace *t, const struct ms_replay_cut *cut, uint32_t node_
             goto out;
         last = si;
         struct stream *s = &m.streams[si];
-        if (s->n == s->cap) {
-            size_t cap = s->cap ? s->cap * 2 : 8;
-            size_t *n = realloc(s->chunks, cap * sizeof *n);
-            if (!n) {
-                rc = MS_ENOMEM;
-                goto out;
-            }
-            s->chunks = n;
-            s->cap = cap;
-        }
+        if ((rc = ms_grow(&s->chunks, &s->cap, s->n + 1, sizeof *s->chunks, 8)) != 0)
+            goto out;
         s->chunks[s->n++] = i;
     }
     m.heap = malloc((m.nstreams + 1) * sizeof *m.heap);

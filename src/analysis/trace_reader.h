@@ -68,10 +68,10 @@ enum {
 /* What went wrong while reading, for the report to say. */
 struct ms_trace_damage {
     uint64_t file_size;
-    uint64_t bytes_lost;    /* bytes after the last whole chunk */
-    uint64_t chunks_bad;    /* chunks skipped because they failed to decode */
+    uint64_t bytes_lost; /* bytes after the last whole chunk */
+    uint64_t chunks_bad; /* chunks skipped because they failed to decode */
     uint64_t first_bad_offset;
-    char what[256];         /* the first problem, for the report */
+    char what[256]; /* the first problem, for the report */
 };
 
 /* Opens and indexes a trace. On failure returns a negative MS_E* code and writes a one-line
@@ -104,9 +104,10 @@ struct ms_replay_cut {
 typedef int (*ms_event_fn)(void *ctx, const struct ms_event *ev);
 
 /* Replays every event in time order, calling fn for each (a negative return stops the replay
- * and is returned; see MS_REPLAY_WANT_* for positive ones). Stack nodes go into stacks (only ids below node_limit when node_limit is
- * non-zero). With a cut, events after it are not delivered but nodes are still collected.
- * Chunks that fail to decode are skipped and counted in the damage report. */
+ * and is returned; see MS_REPLAY_WANT_* for positive ones). Stack nodes go into stacks (only ids
+ * below node_limit when node_limit is non-zero). With a cut, events after it are not delivered but
+ * nodes are still collected. Chunks that fail to decode are skipped and counted in the damage
+ * report. */
 int ms_trace_replay(ms_trace *t, const struct ms_replay_cut *cut, uint32_t node_limit,
                     struct ms_stack_table *stacks, ms_event_fn fn, void *ctx);
 

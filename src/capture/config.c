@@ -39,7 +39,8 @@ void ms__config_load(void)
         else if (!strcmp(unwind, "libunwind"))
             ms__config.unwind = MS_UNWIND_LIBUNWIND;
         else
-            ms__say("MEMSCOPE_UNWIND=", unwind, " is not one of none, fp, libunwind; using libunwind");
+            ms__say("MEMSCOPE_UNWIND=", unwind,
+                    " is not one of none, fp, libunwind; using libunwind");
     }
     long depth = parse_long(getenv("MEMSCOPE_DEPTH"), MS_DEFAULT_STACK_DEPTH);
     if (depth < 1 || depth > MS_MAX_STACK_DEPTH) {

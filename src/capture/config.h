@@ -6,14 +6,14 @@
 #include <stdbool.h>
 
 struct ms__config {
-    int unwind;          /* enum ms_unwind_mode */
-    int depth;           /* frames per stack, 1..MS_MAX_STACK_DEPTH */
-    const char *output;  /* MEMSCOPE_OUTPUT: trace path of the root process, or NULL */
+    int unwind;           /* enum ms_unwind_mode */
+    int depth;            /* frames per stack, 1..MS_MAX_STACK_DEPTH */
+    const char *output;   /* MEMSCOPE_OUTPUT: trace path of the root process, or NULL */
     const char *manifest; /* MEMSCOPE_MANIFEST: file that lists every trace written, or NULL */
-    int root_pid;        /* MEMSCOPE_ROOT_PID: the process that writes `output` itself */
-    bool disabled;       /* MEMSCOPE_DISABLE=1: pass every call through untracked */
-    bool verbose;        /* MEMSCOPE_VERBOSE=1: say on stderr where traces go */
-    int zstd_level;      /* MEMSCOPE_COMPRESSION: zstd level, 0 = store chunks uncompressed */
+    int root_pid;         /* MEMSCOPE_ROOT_PID: the process that writes `output` itself */
+    bool disabled;        /* MEMSCOPE_DISABLE=1: pass every call through untracked */
+    bool verbose;         /* MEMSCOPE_VERBOSE=1: say on stderr where traces go */
+    int zstd_level;       /* MEMSCOPE_COMPRESSION: zstd level, 0 = store chunks uncompressed */
 };
 
 extern struct ms__config ms__config;

@@ -131,8 +131,7 @@ EXPORT void *calloc(size_t n, size_t size)
     size_t recorded = n * size;
     if (MS_UNLIKELY(ms__tls.creating_thread)) {
         uintptr_t caller = (uintptr_t)__builtin_return_address(0);
-        if (caller >= ms__ldso_lo && caller < ms__ldso_hi && size == 16 &&
-            recorded > ms__dtv_extra)
+        if (caller >= ms__ldso_lo && caller < ms__ldso_hi && size == 16 && recorded > ms__dtv_extra)
             recorded -= ms__dtv_extra;
     }
     if (p)
@@ -231,7 +230,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
     return r;
 }
 
-#define ALIGNED_HOOK(name, params, args, size_expr, align_expr)                                   \
+#define ALIGNED_HOOK(name, params, args, size_expr, align_expr)                                    \
     EXPORT void *name params                                                                       \
     {                                                                                              \
         if (MS_UNLIKELY(passthrough())) {                                                          \
@@ -240,7 +239,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
             return ms__real.name args;                                                             \
         }                                                                                          \
         ms__tls.busy = 1;                                                                          \
-        return aligned_common(MS_FAMILY_MALLOC, ms__real.name args, size_expr, align_expr);       \
+        return aligned_common(MS_FAMILY_MALLOC, ms__real.name args, size_expr, align_expr);        \
     }
 
 ALIGNED_HOOK(aligned_alloc, (size_t align, size_t size), (align, size), size, align)
@@ -283,12 +282,12 @@ static void *next_fn(void **slot, const char *name)
 /* direct: the plain (unaligned) forms first try malloc themselves, as libstdc++'s operator new
  * does. Only when that fails does the real operator new run, outside the hook, so that its
  * new_handler calls and the bad_alloc it throws are recorded like any other code's. */
-#define NEW_HOOK(sym, family, kind, params, args, align_expr, direct)                             \
+#define NEW_HOOK(sym, family, kind, params, args, align_expr, direct)                              \
     EXPORT void *sym params;                                                                       \
     EXPORT void *sym params                                                                        \
     {                                                                                              \
         static void *real;                                                                         \
-        typedef void *(*fn_t) params;                                                              \
+        typedef void *(*fn_t)params;                                                               \
         if (MS_UNLIKELY(passthrough())) {                                                          \
             int was = ms__tls.busy;                                                                \
             ms__tls.busy = 1;                                                                      \
@@ -316,10 +315,10 @@ static void *next_fn(void **slot, const char *name)
 typedef struct nothrow_tag nothrow_tag;
 NEW_HOOK(_Znwm, MS_FAMILY_NEW, MS_REC_ALLOC, (size_t n), (n), 0, 1)
 NEW_HOOK(_Znam, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC, (size_t n), (n), 0, 1)
-NEW_HOOK(_ZnwmRKSt9nothrow_t, MS_FAMILY_NEW, MS_REC_ALLOC, (size_t n, const nothrow_tag *t),
+NEW_HOOK(_ZnwmRKSt9nothrow_t, MS_FAMILY_NEW, MS_REC_ALLOC, (size_t n, const nothrow_tag *t), (n, t),
+         0, 1)
+NEW_HOOK(_ZnamRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC, (size_t n, const nothrow_tag *t),
          (n, t), 0, 1)
-NEW_HOOK(_ZnamRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC,
-         (size_t n, const nothrow_tag *t), (n, t), 0, 1)
 NEW_HOOK(_ZnwmSt11align_val_t, MS_FAMILY_NEW, MS_REC_ALLOC_ALIGNED, (size_t n, size_t al), (n, al),
          al, 0)
 NEW_HOOK(_ZnamSt11align_val_t, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC_ALIGNED, (size_t n, size_t al),
@@ -334,7 +333,7 @@ NEW_HOOK(_ZnamSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC_A
     EXPORT void sym params                                                                         \
     {                                                                                              \
         static void *real;                                                                         \
-        typedef void (*fn_t) params;                                                               \
+        typedef void(*fn_t) params;                                                                \
         if (!p)                                                                                    \
             return;                                                                                \
         if (MS_UNLIKELY(passthrough())) {                                                          \
@@ -347,7 +346,7 @@ NEW_HOOK(_ZnamSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC_A
         }                                                                                          \
         ms__tls.busy = 1;                                                                          \
         record_free(family, p);                                                                    \
-        ((fn_t)next_fn(&real, #sym))args;                                                          \
+        ((fn_t)next_fn(&real, #sym)) args;                                                         \
         ms__tls.busy = 0;                                                                          \
     }
 
@@ -360,8 +359,7 @@ DELETE_HOOK(_ZdaPvRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY, (void *p, const nothrow_t
 DELETE_HOOK(_ZdlPvSt11align_val_t, MS_FAMILY_NEW, (void *p, size_t al), (p, al))
 DELETE_HOOK(_ZdaPvSt11align_val_t, MS_FAMILY_NEW_ARRAY, (void *p, size_t al), (p, al))
 DELETE_HOOK(_ZdlPvmSt11align_val_t, MS_FAMILY_NEW, (void *p, size_t n, size_t al), (p, n, al))
-DELETE_HOOK(_ZdaPvmSt11align_val_t, MS_FAMILY_NEW_ARRAY, (void *p, size_t n, size_t al),
-            (p, n, al))
+DELETE_HOOK(_ZdaPvmSt11align_val_t, MS_FAMILY_NEW_ARRAY, (void *p, size_t n, size_t al), (p, n, al))
 DELETE_HOOK(_ZdlPvSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW,
             (void *p, size_t al, const nothrow_tag *t), (p, al, t))
 DELETE_HOOK(_ZdaPvSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY,

@@ -21,20 +21,20 @@
 #define MS_RECORD_MAX 64u
 
 struct ms__slot {
-    uint8_t *pos;                /* next byte to write; owner thread only */
-    uint8_t *limit;              /* flush once pos passes this */
+    uint8_t *pos;                 /* next byte to write; owner thread only */
+    uint8_t *limit;               /* flush once pos passes this */
     _Atomic(uint8_t *) committed; /* end of the last whole record, for flushes by other threads */
     uint8_t *buf;
-    uint64_t last_tsc;           /* time base of the next timed record */
-    uint64_t first_tsc;          /* time of the chunk's CLOCK record */
-    uintptr_t last_ptr;          /* pointer delta base */
-    uint64_t last_ip;            /* stack node ip delta base */
-    uint32_t untimed;            /* records since the last timed one */
+    uint64_t last_tsc;  /* time base of the next timed record */
+    uint64_t first_tsc; /* time of the chunk's CLOCK record */
+    uintptr_t last_ptr; /* pointer delta base */
+    uint64_t last_ip;   /* stack node ip delta base */
+    uint32_t untimed;   /* records since the last timed one */
     uint32_t tid;
-    atomic_int in_use;           /* owned by a live thread (or it is the orphan slot) */
-    atomic_int flushing;         /* a flush of this slot is in progress */
-    atomic_int sealed;           /* the process is finishing: never write this slot again */
-    uintptr_t stack_hi;          /* top of the thread's stack, for frame-pointer walks */
+    atomic_int in_use;   /* owned by a live thread (or it is the orphan slot) */
+    atomic_int flushing; /* a flush of this slot is in progress */
+    atomic_int sealed;   /* the process is finishing: never write this slot again */
+    uintptr_t stack_hi;  /* top of the thread's stack, for frame-pointer walks */
     /* The last stack captured, outermost frame first, with the stack-tree node of each prefix:
      * consecutive stacks usually share all but a few innermost frames. */
     int cache_n;
@@ -45,8 +45,8 @@ struct ms__slot {
 /* Thread-local state, kept small: it lives in the static TLS block. */
 struct ms__tls {
     struct ms__slot *slot;
-    int busy; /* inside a hook: nested allocator calls pass straight through */
-    int dead; /* the thread's TLS destructors ran; later events go to the orphan slot */
+    int busy;            /* inside a hook: nested allocator calls pass straight through */
+    int dead;            /* the thread's TLS destructors ran; later events go to the orphan slot */
     int creating_thread; /* inside pthread_create: see ms__dtv_adjust */
 };
 

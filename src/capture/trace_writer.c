@@ -185,8 +185,8 @@ static uint8_t *scratch(size_t size)
 {
     static uint8_t *buf;
     if (!buf) {
-        void *p = mmap(NULL, MODULES_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                       -1, 0);
+        void *p =
+            mmap(NULL, MODULES_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         buf = p == MAP_FAILED ? NULL : p;
     }
     return size <= MODULES_MAX ? buf : NULL;

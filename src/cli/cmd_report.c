@@ -32,8 +32,10 @@ int ms_cmd_report(int argc, char **argv)
             }
             o.top = (size_t)n;
         } else if (a[0] == '-' && a[1]) {
-            ms_cli_error("report", "unknown option %s; usage: memscope report TRACE [--format "
-                                   "text|json] [--top N]", a);
+            ms_cli_error("report",
+                         "unknown option %s; usage: memscope report TRACE [--format "
+                         "text|json] [--top N]",
+                         a);
             return 2;
         } else if (!path) {
             path = a;
@@ -60,12 +62,14 @@ int ms_cmd_report(int argc, char **argv)
         ms_cli_error("report", "%s", err);
         return 1;
     }
-    int rc = !strcmp(format, "json") ? ms_report_json(stdout, a, &o) : ms_report_text(stdout, a, &o);
+    int rc =
+        !strcmp(format, "json") ? ms_report_json(stdout, a, &o) : ms_report_text(stdout, a, &o);
     const struct ms_trace_damage *d = ms_trace_damage(a->trace);
     if (d->bytes_lost || d->chunks_bad)
-        fprintf(stderr, "memscope report: %s is damaged (%s at offset %llu); the report covers "
-                        "what could be read\n", path, d->what,
-                (unsigned long long)d->first_bad_offset);
+        fprintf(stderr,
+                "memscope report: %s is damaged (%s at offset %llu); the report covers "
+                "what could be read\n",
+                path, d->what, (unsigned long long)d->first_bad_offset);
     ms_analysis_free(a);
     if (fflush(stdout) != 0 || rc != 0) {
         ms_cli_error("report", "cannot write the report to standard output");

@@ -4,6 +4,7 @@
 #define _GNU_SOURCE
 #include "analysis/trace_analysis.h"
 #include "cli.h"
+#include "report/number_format.h"
 
 #include <elf.h>
 #include <errno.h>
@@ -18,7 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define USAGE "usage: memscope run [-o TRACE] [--unwind=libunwind|fp|none] [--depth=N] -- PROGRAM [ARGS...]"
+#define USAGE                                                                                      \
+    "usage: memscope run [-o TRACE] [--unwind=libunwind|fp|none] [--depth=N] -- PROGRAM [ARGS...]"
 
 /* Finds PROGRAM as execvp would; returns 0 with the path, or an errno value. */
 static int resolve_program(const char *prog, char *out, size_t cap)
@@ -54,9 +56,9 @@ static int is_static_elf(const char *path)
         return 0;
     Elf64_Ehdr eh;
     int result = 0;
-    if (pread(fd, &eh, sizeof eh, 0) == (ssize_t)sizeof eh && !memcmp(eh.e_ident, ELFMAG, SELFMAG) &&
-        eh.e_ident[EI_CLASS] == ELFCLASS64 && eh.e_phentsize == sizeof(Elf64_Phdr) &&
-        eh.e_phnum < 4096) {
+    if (pread(fd, &eh, sizeof eh, 0) == (ssize_t)sizeof eh &&
+        !memcmp(eh.e_ident, ELFMAG, SELFMAG) && eh.e_ident[EI_CLASS] == ELFCLASS64 &&
+        eh.e_phentsize == sizeof(Elf64_Phdr) && eh.e_phnum < 4096) {
         result = 1;
         for (int i = 0; i < eh.e_phnum; i++) {
             Elf64_Phdr ph;
@@ -101,19 +103,6 @@ static int find_library(char *out, size_t cap)
     return -1;
 }
 
-static const char *num(char *buf, uint64_t v)
-{
-    char tmp[32];
-    int n = snprintf(tmp, sizeof tmp, "%" PRIu64, v), o = 0;
-    for (int i = 0; i < n; i++) {
-        buf[o++] = tmp[i];
-        if ((n - i - 1) % 3 == 0 && i != n - 1)
-            buf[o++] = ',';
-    }
-    buf[o] = 0;
-    return buf;
-}
-
 /* One line per trace: its path and, unless --no-summary, what the process did. */
 static void print_trace(const char *trace, bool summary)
 {
@@ -136,9 +125,10 @@ static void print_trace(const char *trace, bool summary)
             "memscope: trace written: %s\n"
             "memscope:   %s (pid %" PRIu64 "): %s allocations, %s frees, %s bytes allocated, "
             "peak %s bytes; %s bytes in %s blocks still allocated at exit\n",
-            trace, slash ? slash + 1 : name, p->pid, num(b1, s->allocs), num(b2, s->frees),
-            num(b3, s->bytes_allocated), num(b4, s->peak_bytes), num(b5, s->live_bytes),
-            num(b6, s->live_blocks));
+            trace, slash ? slash + 1 : name, p->pid, ms_format_count(b1, s->allocs),
+            ms_format_count(b2, s->frees), ms_format_count(b3, s->bytes_allocated),
+            ms_format_count(b4, s->peak_bytes), ms_format_count(b5, s->live_bytes),
+            ms_format_count(b6, s->live_blocks));
     ms_analysis_free(a);
 }
 
@@ -182,8 +172,10 @@ int ms_cmd_run(int argc, char **argv)
         return 2;
     }
     if (strcmp(unwind, "libunwind") && strcmp(unwind, "fp") && strcmp(unwind, "none")) {
-        ms_cli_error("run", "--unwind=%s: the modes are libunwind (default), fp (for binaries "
-                            "built with frame pointers) and none", unwind);
+        ms_cli_error("run",
+                     "--unwind=%s: the modes are libunwind (default), fp (for binaries "
+                     "built with frame pointers) and none",
+                     unwind);
         return 2;
     }
     char *end;
@@ -196,8 +188,7 @@ int ms_cmd_run(int argc, char **argv)
     char prog[PATH_MAX];
     int perr = resolve_program(cmd[0], prog, sizeof prog);
     if (perr == ENOENT) {
-        ms_cli_error("run", "%s: no such program%s", cmd[0],
-                     strchr(cmd[0], '/') ? "" : " in PATH");
+        ms_cli_error("run", "%s: no such program%s", cmd[0], strchr(cmd[0], '/') ? "" : " in PATH");
         return 127;
     }
     if (perr == EACCES) {
@@ -211,14 +202,18 @@ int ms_cmd_run(int argc, char **argv)
         return 126;
     }
     if (is_static_elf(prog)) {
-        ms_cli_error("run", "%s is statically linked: LD_PRELOAD cannot intercept its allocator; "
-                            "link it dynamically to trace it", prog);
+        ms_cli_error("run",
+                     "%s is statically linked: LD_PRELOAD cannot intercept its allocator; "
+                     "link it dynamically to trace it",
+                     prog);
         return 2;
     }
     if (((st.st_mode & S_ISUID) && st.st_uid != geteuid()) ||
         ((st.st_mode & S_ISGID) && st.st_gid != getegid())) {
-        ms_cli_error("run", "%s is setuid/setgid: the dynamic loader ignores LD_PRELOAD for it; "
-                            "trace a copy without the setuid bit", prog);
+        ms_cli_error("run",
+                     "%s is setuid/setgid: the dynamic loader ignores LD_PRELOAD for it; "
+                     "trace a copy without the setuid bit",
+                     prog);
         return 2;
     }
     char lib[PATH_MAX];
@@ -254,11 +249,13 @@ int ms_cmd_run(int argc, char **argv)
     int probe = open(abs_out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (probe < 0) {
         if (errno == EEXIST)
-            ms_cli_error("run", "%s already exists; memscope never overwrites a file: remove it "
-                                "or choose another -o path", output);
+            ms_cli_error("run",
+                         "%s already exists; memscope never overwrites a file: remove it "
+                         "or choose another -o path",
+                         output);
         else
-            ms_cli_error("run", "cannot create the trace %s: %s; choose a writable -o path",
-                         output, strerror(errno));
+            ms_cli_error("run", "cannot create the trace %s: %s; choose a writable -o path", output,
+                         strerror(errno));
         return 2;
     }
     close(probe);
@@ -336,8 +333,10 @@ int ms_cmd_run(int argc, char **argv)
         fprintf(stderr, "memscope: no trace was written: the program made no allocation, or "
                         "was killed before memscope could write (SIGKILL)\n");
     else if (ntraces > 1)
-        fprintf(stderr, "memscope: %d traces (one per process); report one with: memscope "
-                        "report TRACE\n", ntraces);
+        fprintf(stderr,
+                "memscope: %d traces (one per process); report one with: memscope "
+                "report TRACE\n",
+                ntraces);
     else
         fprintf(stderr, "memscope: full report: memscope report %s\n", abs_out);
 

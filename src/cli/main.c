@@ -46,8 +46,7 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    fprintf(stderr, "memscope: unknown command '%s'; the commands are run and report\n",
-            argv[1]);
+    fprintf(stderr, "memscope: unknown command '%s'; the commands are run and report\n", argv[1]);
     usage(stderr);
     return 2;
 }

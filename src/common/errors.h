@@ -8,7 +8,7 @@
     X(ENOMEM, "out of memory")                                                                     \
     X(EINVAL, "invalid argument")                                                                  \
     X(ENOTRACE, "not a memscope trace")                                                            \
-    X(EVERSION, "trace format version is newer than this memscope")                               \
+    X(EVERSION, "trace format version is newer than this memscope")                                \
     X(ECORRUPT, "trace is corrupt")                                                                \
     X(ETRUNCATED, "trace is truncated")                                                            \
     X(EEXIST, "file already exists")                                                               \

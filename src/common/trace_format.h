@@ -57,8 +57,8 @@ enum ms_rec_kind {
 };
 
 enum ms_family {
-    MS_FAMILY_MALLOC = 0, /* malloc, calloc, realloc, memalign, ..., free */
-    MS_FAMILY_NEW = 1,    /* operator new / delete */
+    MS_FAMILY_MALLOC = 0,    /* malloc, calloc, realloc, memalign, ..., free */
+    MS_FAMILY_NEW = 1,       /* operator new / delete */
     MS_FAMILY_NEW_ARRAY = 2, /* operator new[] / delete[] */
 };
 
@@ -74,9 +74,9 @@ enum ms_unwind_mode {
 
 /* How the process ended (END chunk). */
 enum ms_end_reason {
-    MS_END_EXIT = 0,   /* normal exit or exit() from any thread */
-    MS_END_SIGNAL = 1, /* killed by a fatal signal that memscope caught */
-    MS_END_EXEC = 2,   /* the process image was replaced by exec */
+    MS_END_EXIT = 0,       /* normal exit or exit() from any thread */
+    MS_END_SIGNAL = 1,     /* killed by a fatal signal that memscope caught */
+    MS_END_EXEC = 2,       /* the process image was replaced by exec */
     MS_END_QUICK_EXIT = 3, /* _exit(): no exit handlers, no exit-time freeing */
 };
 

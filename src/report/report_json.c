@@ -93,8 +93,8 @@ int ms_report_json(FILE *out, struct ms_analysis *a, const struct ms_report_opti
     ms_json_end_array(&j);
     ms_json_u64(&j, "fork_parent_pid", p->fork_parent_pid);
     static const char *ends[] = {"exit", "signal", "exec", "_exit"};
-    ms_json_str(&j, "ended_by", e->present && e->reason >= 0 && e->reason < 4 ? ends[e->reason]
-                                                                               : NULL);
+    ms_json_str(&j, "ended_by",
+                e->present && e->reason >= 0 && e->reason < 4 ? ends[e->reason] : NULL);
     ms_json_i64(&j, "exit_signal", e->present && e->reason == MS_END_SIGNAL ? e->code : 0);
     ms_json_end_object(&j);
 

@@ -25,14 +25,16 @@ void ms_report_notes(struct ms_analysis *a, struct ms_notes *out)
     const struct ms_end_info *e = ms_trace_end(a->trace);
     const struct ms_summary *s = ms_heap_model_summary(a->model);
     if (d->bytes_lost)
-        add(out, "the trace is truncated: the last %llu of %llu bytes (%.1f%%) could not be "
-                 "read (%s at offset %llu); figures cover the events before that point",
+        add(out,
+            "the trace is truncated: the last %llu of %llu bytes (%.1f%%) could not be "
+            "read (%s at offset %llu); figures cover the events before that point",
             (unsigned long long)d->bytes_lost, (unsigned long long)d->file_size,
             100.0 * (double)d->bytes_lost / (double)(d->file_size ? d->file_size : 1), d->what,
             (unsigned long long)d->first_bad_offset);
     if (ms_trace_unknown_chunks(a->trace))
-        add(out, "%llu chunk(s) of a kind this memscope does not know were skipped (the trace "
-                 "was written by a newer memscope)",
+        add(out,
+            "%llu chunk(s) of a kind this memscope does not know were skipped (the trace "
+            "was written by a newer memscope)",
             (unsigned long long)ms_trace_unknown_chunks(a->trace));
     if (d->chunks_bad)
         add(out, "%llu damaged chunk(s) were skipped (first: %s at offset %llu)",
@@ -42,12 +44,14 @@ void ms_report_notes(struct ms_analysis *a, struct ms_notes *out)
                  "by a signal memscope could not catch (SIGKILL); events it had not yet "
                  "written are missing");
     if (e->present && e->reason == MS_END_SIGNAL)
-        add(out, "the process was killed by signal %d (%s); \"leaked\" means still allocated "
-                 "when it died, and exit-time freeing did not run",
+        add(out,
+            "the process was killed by signal %d (%s); \"leaked\" means still allocated "
+            "when it died, and exit-time freeing did not run",
             e->code, strsignal(e->code));
     if (e->present && e->reason == MS_END_QUICK_EXIT)
-        add(out, "the process ended with _exit(%d): glibc's exit-time freeing did not run "
-                 "(valgrind runs it anyway), so blocks glibc keeps until exit count as leaked",
+        add(out,
+            "the process ended with _exit(%d): glibc's exit-time freeing did not run "
+            "(valgrind runs it anyway), so blocks glibc keeps until exit count as leaked",
             e->code);
     if (e->present && e->reason == MS_END_EXEC)
         add(out, "the process replaced itself with exec; the new program has its own trace");
@@ -57,15 +61,18 @@ void ms_report_notes(struct ms_analysis *a, struct ms_notes *out)
     if (a->ancestry_note[0])
         add(out, "%s", a->ancestry_note);
     else if (a->nancestors)
-        add(out, "this process was forked from pid %llu: like valgrind, the figures include "
-                 "the history it inherited from %d ancestor trace(s)",
+        add(out,
+            "this process was forked from pid %llu: like valgrind, the figures include "
+            "the history it inherited from %d ancestor trace(s)",
             (unsigned long long)ms_trace_process(a->trace)->fork_parent_pid, a->nancestors);
     if (s->unknown_frees)
-        add(out, "%llu free(s) of blocks the trace never saw allocated (counted as frees, as "
-                 "valgrind counts invalid frees)",
+        add(out,
+            "%llu free(s) of blocks the trace never saw allocated (counted as frees, as "
+            "valgrind counts invalid frees)",
             (unsigned long long)s->unknown_frees);
     if (s->reused_live)
-        add(out, "%llu allocation(s) returned an address still live in the trace: the trace "
-                 "lost those frees",
+        add(out,
+            "%llu allocation(s) returned an address still live in the trace: the trace "
+            "lost those frees",
             (unsigned long long)s->reused_live);
 }

@@ -3,6 +3,7 @@
 #include "report.h"
 
 #include "common/trace_format.h"
+#include "number_format.h"
 #include "report_notes.h"
 #include "site_rank.h"
 
@@ -11,32 +12,6 @@
 #include <string.h>
 
 #define TEXT_FRAMES 12
-
-/* Formats v with thousands separators into buf (32 bytes). */
-static const char *num(char *buf, uint64_t v)
-{
-    char tmp[32];
-    int n = snprintf(tmp, sizeof tmp, "%" PRIu64, v);
-    int o = 0;
-    for (int i = 0; i < n; i++) {
-        buf[o++] = tmp[i];
-        if ((n - i - 1) % 3 == 0 && i != n - 1)
-            buf[o++] = ',';
-    }
-    buf[o] = 0;
-    return buf;
-}
-
-static const char *duration(char *buf, uint64_t ns)
-{
-    if (ns < 1000000)
-        snprintf(buf, 32, "%.1f us", (double)ns / 1e3);
-    else if (ns < 1000000000)
-        snprintf(buf, 32, "%.1f ms", (double)ns / 1e6);
-    else
-        snprintf(buf, 32, "%.2f s", (double)ns / 1e9);
-    return buf;
-}
 
 static const char *base(const char *path)
 {
@@ -78,19 +53,21 @@ static void ranking(FILE *out, struct ms_analysis *a, enum ms_rank_key key, cons
         const struct ms_site *s = ms_heap_model_site(a->model, idx[i]);
         switch (key) {
         case MS_RANK_LEAKED:
-            fprintf(out, "  #%zu  %s bytes in %s block%s\n", i + 1, num(b1, s->live_bytes),
-                    num(b2, s->live_blocks), s->live_blocks == 1 ? "" : "s");
+            fprintf(out, "  #%zu  %s bytes in %s block%s\n", i + 1,
+                    ms_format_count(b1, s->live_bytes), ms_format_count(b2, s->live_blocks),
+                    s->live_blocks == 1 ? "" : "s");
             break;
         case MS_RANK_TEMPORARY:
             fprintf(out, "  #%zu  %s temporary of %s allocations (%.1f%%)\n", i + 1,
-                    num(b1, s->temporary), num(b2, s->allocs),
+                    ms_format_count(b1, s->temporary), ms_format_count(b2, s->allocs),
                     100.0 * (double)s->temporary / (double)s->allocs);
             break;
         default:
-            fprintf(out, "  #%zu  %s allocations, %s bytes allocated, %s bytes at the peak, %s "
-                         "leaked\n",
-                    i + 1, num(b1, s->allocs), num(b2, s->bytes), num(b3, s->peak_bytes),
-                    num(b4, s->live_bytes));
+            fprintf(out,
+                    "  #%zu  %s allocations, %s bytes allocated, %s bytes at the peak, %s "
+                    "leaked\n",
+                    i + 1, ms_format_count(b1, s->allocs), ms_format_count(b2, s->bytes),
+                    ms_format_count(b3, s->peak_bytes), ms_format_count(b4, s->live_bytes));
         }
         print_stack(out, a, s->stack);
     }
@@ -99,8 +76,9 @@ static void ranking(FILE *out, struct ms_analysis *a, enum ms_rank_key key, cons
 
 static const char *unwind_name(int mode)
 {
-    return mode == MS_UNWIND_LIBUNWIND ? "libunwind" : mode == MS_UNWIND_FP ? "frame pointers"
-                                                                             : "none";
+    return mode == MS_UNWIND_LIBUNWIND ? "libunwind"
+           : mode == MS_UNWIND_FP      ? "frame pointers"
+                                       : "none";
 }
 
 int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_options *o)
@@ -116,30 +94,32 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
             unwind_name(p->unwind), p->depth);
 
     fprintf(out, "\nSUMMARY\n");
-    fprintf(out, "  allocations            %s   (a realloc counts as one allocation and one "
-                 "free, as in valgrind)\n", num(b1, s->allocs));
-    fprintf(out, "  frees                  %s\n", num(b1, s->frees));
-    fprintf(out, "  realloc calls          %s\n", num(b1, s->realloc_calls));
-    fprintf(out, "  bytes allocated        %s\n", num(b1, s->bytes_allocated));
-    fprintf(out, "  peak heap              %s bytes, at %s\n", num(b1, s->peak_bytes),
-            duration(b2, ms_analysis_ns(a, s->peak_tsc)));
-    fprintf(out, "  leaked at exit         %s bytes in %s blocks\n", num(b1, s->live_bytes),
-            num(b2, s->live_blocks));
+    fprintf(out,
+            "  allocations            %s   (a realloc counts as one allocation and one "
+            "free, as in valgrind)\n",
+            ms_format_count(b1, s->allocs));
+    fprintf(out, "  frees                  %s\n", ms_format_count(b1, s->frees));
+    fprintf(out, "  realloc calls          %s\n", ms_format_count(b1, s->realloc_calls));
+    fprintf(out, "  bytes allocated        %s\n", ms_format_count(b1, s->bytes_allocated));
+    fprintf(out, "  peak heap              %s bytes, at %s\n", ms_format_count(b1, s->peak_bytes),
+            ms_format_duration(b2, ms_analysis_ns(a, s->peak_tsc)));
+    fprintf(out, "  leaked at exit         %s bytes in %s blocks\n",
+            ms_format_count(b1, s->live_bytes), ms_format_count(b2, s->live_blocks));
     fprintf(out, "  temporary allocations  %s (%.1f%% of allocations)\n",
-            num(b1, s->temporary_allocs),
+            ms_format_count(b1, s->temporary_allocs),
             s->allocs ? 100.0 * (double)s->temporary_allocs / (double)s->allocs : 0.0);
-    fprintf(out, "  threads                %s\n", num(b1, s->threads));
+    fprintf(out, "  threads                %s\n", ms_format_count(b1, s->threads));
     const struct ms_end_info *e = ms_trace_end(a->trace);
     uint64_t end_tsc = e->present ? e->tsc : s->last_tsc;
-    fprintf(out, "  duration               %s\n", duration(b1, ms_analysis_ns(a, end_tsc)));
+    fprintf(out, "  duration               %s\n",
+            ms_format_duration(b1, ms_analysis_ns(a, end_tsc)));
 
     ranking(out, a, MS_RANK_LEAKED, "LEAKS (still allocated at exit), by bytes", 0);
     ranking(out, a, MS_RANK_ALLOCS, "TOP CALL SITES BY NUMBER OF ALLOCATIONS", o->top);
     ranking(out, a, MS_RANK_PEAK, "TOP CALL SITES BY CONTRIBUTION TO THE PEAK", o->top);
     ranking(out, a, MS_RANK_BYTES, "TOP CALL SITES BY BYTES ALLOCATED", o->top);
     ranking(out, a, MS_RANK_TEMPORARY,
-            "TEMPORARY ALLOCATIONS BY CALL SITE (freed before the thread allocated again)",
-            o->top);
+            "TEMPORARY ALLOCATIONS BY CALL SITE (freed before the thread allocated again)", o->top);
 
     fprintf(out, "\nTHREADS\n  %-8s %-16s %14s %16s %14s %14s\n", "tid", "name", "allocations",
             "bytes", "peak", "leaked");
@@ -148,9 +128,9 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
         if (!t->allocs && !t->frees)
             continue;
         char b3[32], b4[32], b5[32];
-        fprintf(out, "  %-8u %-16s %14s %16s %14s %14s\n", t->tid,
-                t->tid ? t->name : "(exited)", num(b1, t->allocs), num(b2, t->bytes),
-                num(b3, t->peak_bytes), num(b4, t->live_bytes));
+        fprintf(out, "  %-8u %-16s %14s %16s %14s %14s\n", t->tid, t->tid ? t->name : "(exited)",
+                ms_format_count(b1, t->allocs), ms_format_count(b2, t->bytes),
+                ms_format_count(b3, t->peak_bytes), ms_format_count(b4, t->live_bytes));
         (void)b5;
     }
 

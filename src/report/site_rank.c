@@ -34,8 +34,7 @@ static int by_value_desc(const void *a, const void *b)
     return x->stack < y->stack ? -1 : x->stack > y->stack;
 }
 
-size_t ms_rank_sites(const struct ms_heap_model *m, enum ms_rank_key key, size_t top,
-                     size_t **out)
+size_t ms_rank_sites(const struct ms_heap_model *m, enum ms_rank_key key, size_t top, size_t **out)
 {
     size_t n = ms_heap_model_site_count(m), k = 0;
     struct keyed *all = malloc((n ? n : 1) * sizeof *all);

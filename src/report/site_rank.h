@@ -21,7 +21,6 @@ uint64_t ms_rank_value(const struct ms_site *s, enum ms_rank_key key);
 
 /* Writes into out (room for top entries) the indices of the sites with the largest non-zero
  * values of key, largest first; returns how many. top == 0 means all. The caller frees *out. */
-size_t ms_rank_sites(const struct ms_heap_model *m, enum ms_rank_key key, size_t top,
-                     size_t **out);
+size_t ms_rank_sites(const struct ms_heap_model *m, enum ms_rank_key key, size_t top, size_t **out);
 
 #endif

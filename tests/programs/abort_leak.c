@@ -8,7 +8,7 @@
  * subprocess reports -6.  Valgrind still prints its HEAP SUMMARY; glibc's
  * __libc_freeres is NOT run on death by signal, so the stdout buffer is
  * still in use at exit.
- 
+
  *
  * Observed with valgrind 3.19 (Debian 12, glibc 2.36, gcc 12, -g -O0, stdout a pipe;
  * a tty would make the stdout buffer 1024 bytes instead of 4096):

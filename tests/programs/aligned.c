@@ -13,7 +13,7 @@
  *   - valloc(8192)                 leaked                   (LEAK: valloc)
  * Every returned pointer is checked for its alignment; the result goes to
  * stdout.
- 
+
  *
  * Observed with valgrind 3.19 (Debian 12, glibc 2.36, gcc 12, -g -O0, stdout a pipe;
  * a tty would make the stdout buffer 1024 bytes instead of 4096):

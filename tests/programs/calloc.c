@@ -8,7 +8,7 @@
  *   - 30 calloc(i, 8) + free pairs, i = 1..30
  *   - calloc(1, 100000) (above the mmap threshold) freed
  *   - a calloc'd block is checked to be zero-filled.
- 
+
  *
  * Observed with valgrind 3.19 (Debian 12, glibc 2.36, gcc 12, -g -O0, stdout a pipe;
  * a tty would make the stdout buffer 1024 bytes instead of 4096):

@@ -9,7 +9,7 @@
  *   - 20 strdup+free pairs of "item-NN" (8 bytes each)
  * strdup/strndup call malloc inside libc; the allocation stack's innermost
  * user frame is the strdup/strndup call line.
- 
+
  *
  * Observed with valgrind 3.19 (Debian 12, glibc 2.36, gcc 12, -g -O0, stdout a pipe;
  * a tty would make the stdout buffer 1024 bytes instead of 4096):

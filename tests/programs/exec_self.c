@@ -14,13 +14,14 @@
  * "Command: <path> child" log, "Parent PID:" = the parent's pid) and for
  * memscope (its own TRACE.<pid>).  argv[0] must be a path that execv can
  * use (the oracle always runs the program through an absolute path).
- 
+
  *
  * Observed with valgrind 3.19 (Debian 12, glibc 2.36, gcc 12, -g -O0, stdout a pipe;
  * a tty would make the stdout buffer 1024 bytes instead of 4096):
  *   total heap usage: parent: 6 allocs, 5 frees, 5,208 bytes allocated
  *   in use at exit: parent: 600 bytes in 1 blocks
- *   exec'd child ("Command: <path> child"): 8 allocs, 7 frees, 6,373 bytes allocated; in use at exit: 777 bytes in 1 blocks.
+ *   exec'd child ("Command: <path> child"): 8 allocs, 7 frees, 6,373 bytes allocated; in use at
+ exit: 777 bytes in 1 blocks.
  *   The fork child's pre-exec image has no log of its own (the exec'd valgrind reuses vg.<pid>).
  * tests/integration/oracle.py compares memscope with a live valgrind run; these
  * figures are documentation, not hard-coded expectations.
@@ -76,6 +77,7 @@ int main(int argc, char **argv)
         perror("waitpid");
         return 1;
     }
-    printf("exec_self: parent %c child-exit=%d\n", p[0], WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    printf("exec_self: parent %c child-exit=%d\n", p[0],
+           WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     return 0;
 }

@@ -11,7 +11,7 @@
  *   - exiter: 10 x malloc(50) freed, malloc(3333) leaked
  *     (LEAK: exiter_block), prints, flushes, calls exit(3).
  * Exit status is 3.  The allocation counts do not depend on scheduling.
- 
+
  *
  * Observed with valgrind 3.19 (Debian 12, glibc 2.36, gcc 12, -g -O0, stdout a pipe;
  * a tty would make the stdout buffer 1024 bytes instead of 4096):

@@ -13,14 +13,15 @@
  * Under valgrind --trace-children=yes --child-silent-after-fork=no the
  * child has its own log (vg.<childpid>, "Parent PID:" = the parent's pid),
  * with the parent's pre-fork counts included (the heap is copied).
- 
+
  *
  * Observed with valgrind 3.19 (Debian 12, glibc 2.36, gcc 12, -g -O0, stdout a pipe;
  * a tty would make the stdout buffer 1024 bytes instead of 4096):
  *   total heap usage: parent: 13 allocs, 11 frees, 12,940 bytes allocated
  *   in use at exit: parent: 5,444 bytes in 2 blocks
  *   (1000 + 4444).  child (Parent PID = parent): 11 allocs, 9 frees, 9,418 bytes allocated;
- *   in use at exit: 3,222 bytes in 2 blocks (1000 inherited + 2222); counts include the pre-fork ones
+ *   in use at exit: 3,222 bytes in 2 blocks (1000 inherited + 2222); counts include the pre-fork
+ ones
  * tests/integration/oracle.py compares memscope with a live valgrind run; these
  * figures are documentation, not hard-coded expectations.
  */
@@ -81,6 +82,7 @@ int main(void)
         return 1;
     }
     char *p = parent_work();
-    printf("fork_leak: parent %c child-exit=%d\n", p[0], WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    printf("fork_leak: parent %c child-exit=%d\n", p[0],
+           WIFEXITED(status) ? WEXITSTATUS(status) : -1);
     return 0;
 }

@@ -91,8 +91,8 @@ int main(void)
     leak_small();
     leak_loop();
     leak_large();
-    g_records[0] = make_record(1, 10);          /* reachable */
-    struct record *lost = make_record(2, 20);   /* dropped below */
+    g_records[0] = make_record(1, 10);        /* reachable */
+    struct record *lost = make_record(2, 20); /* dropped below */
     double v = lost->values[19];
     lost = NULL;
     g_keep = malloc(64); /* LEAK: global64 */

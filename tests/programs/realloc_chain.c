@@ -10,7 +10,7 @@
  *   - a second chain of 5 growth steps whose final block is leaked
  *     (LEAK: realloc_leak, the line of the last realloc).
  *   - realloc of a malloc'd block to the same size (one alloc + one free).
- 
+
  *
  * Observed with valgrind 3.19 (Debian 12, glibc 2.36, gcc 12, -g -O0, stdout a pipe;
  * a tty would make the stdout buffer 1024 bytes instead of 4096):
@@ -48,7 +48,7 @@ int main(void)
     buf = grow(buf, 100);
     buf = grow(buf, 3);
     sum += (unsigned char)buf[0];
-    buf = realloc(buf, 0);   /* frees; returns NULL */
+    buf = realloc(buf, 0); /* frees; returns NULL */
     sum += buf == NULL;
 
     char *chain = malloc(8);

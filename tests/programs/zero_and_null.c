@@ -6,7 +6,7 @@
  *     pointer; two are freed, one leaked                     (LEAK: malloc_zero)
  *   - 10 x free(NULL): counts nothing (neither valgrind nor memscope)
  *   - one malloc(1) freed, one malloc(7) leaked               (LEAK: seven)
- 
+
  *
  * Observed with valgrind 3.19 (Debian 12, glibc 2.36, gcc 12, -g -O0, stdout a pipe;
  * a tty would make the stdout buffer 1024 bytes instead of 4096):

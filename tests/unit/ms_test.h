@@ -14,8 +14,8 @@ static int ms_test_failures;
     do {                                                                                           \
         long long va_ = (long long)(a), vb_ = (long long)(b);                                      \
         if (va_ != vb_) {                                                                          \
-            fprintf(stderr, "%s:%d: ASSERT_EQ(%s, %s) failed: %lld != %lld\n", __FILE__,           \
-                    __LINE__, #a, #b, va_, vb_);                                                   \
+            fprintf(stderr, "%s:%d: ASSERT_EQ(%s, %s) failed: %lld != %lld\n", __FILE__, __LINE__, \
+                    #a, #b, va_, vb_);                                                             \
             ms_test_failures++;                                                                    \
             return;                                                                                \
         }                                                                                          \
@@ -24,7 +24,7 @@ static int ms_test_failures;
 #define ASSERT_TRUE(c)                                                                             \
     do {                                                                                           \
         if (!(c)) {                                                                                \
-            fprintf(stderr, "%s:%d: ASSERT_TRUE(%s) failed\n", __FILE__, __LINE__, #c);           \
+            fprintf(stderr, "%s:%d: ASSERT_TRUE(%s) failed\n", __FILE__, __LINE__, #c);            \
             ms_test_failures++;                                                                    \
             return;                                                                                \
         }                                                                                          \
@@ -71,6 +71,9 @@ static inline int ms_test_main(int argc, char **argv, const struct ms_test_case 
         static const struct ms_test_case cases[] = {__VA_ARGS__};                                  \
         return ms_test_main(argc, argv, cases, (int)(sizeof cases / sizeof *cases));               \
     }
-#define TEST(name) {#name, name}
+#define TEST(name)                                                                                 \
+    {                                                                                              \
+#name, name                                                                                \
+    }
 
 #endif

@@ -7,11 +7,15 @@
 static struct ms_heap_model *m;
 static uint64_t now = 100;
 
-static void ev(int kind, uint32_t tid, uint64_t ptr, uint64_t size, uint32_t stack,
-               uint64_t old)
+static void ev(int kind, uint32_t tid, uint64_t ptr, uint64_t size, uint32_t stack, uint64_t old)
 {
-    struct ms_event e = {.kind = kind, .tid = tid, .tsc = now++, .ptr = ptr, .size = size,
-                         .stack = stack, .old_ptr = old};
+    struct ms_event e = {.kind = kind,
+                         .tid = tid,
+                         .tsc = now++,
+                         .ptr = ptr,
+                         .size = size,
+                         .stack = stack,
+                         .old_ptr = old};
     /* As the reader does when no other thread's event resolves a conflict. */
     if (ms_heap_model_apply(m, &e) > 0) {
         e.forced = true;
@@ -94,8 +98,8 @@ static void temporary(void)
 static void unknown_frees_and_threads(void)
 {
     m = ms_heap_model_new();
-    struct ms_event start = {.kind = MS_REC_THREAD_START, .tid = 5, .name = "worker",
-                             .name_len = 6, .value = 1};
+    struct ms_event start = {
+        .kind = MS_REC_THREAD_START, .tid = 5, .name = "worker", .name_len = 6, .value = 1};
     ms_heap_model_apply(m, &start);
     ev(MS_REC_FREE, 5, 0x999, 0, 0, 0);
     ev(MS_REC_ALLOC, 5, 0x10, 64, 1, 0);
@@ -142,8 +146,8 @@ static void conflicts(void)
     ASSERT_EQ(ms_heap_model_apply(m, &a), MS_REPLAY_WANT_FREE);
     struct ms_event f = {.kind = MS_REC_FREE, .tid = 2, .tsc = 2, .ptr = 0x20};
     ASSERT_EQ(ms_heap_model_apply(m, &f), MS_REPLAY_WANT_ALLOC);
-    struct ms_event r = {.kind = MS_REC_REALLOC, .tid = 2, .tsc = 3, .old_ptr = 0x30,
-                         .ptr = 0x40, .size = 4};
+    struct ms_event r = {
+        .kind = MS_REC_REALLOC, .tid = 2, .tsc = 3, .old_ptr = 0x30, .ptr = 0x40, .size = 4};
     ASSERT_EQ(ms_heap_model_apply(m, &r), MS_REPLAY_WANT_ALLOC_OLD);
     ASSERT_EQ(ms_heap_model_summary(m)->allocs, 1);
     f.forced = true;

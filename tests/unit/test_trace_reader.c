@@ -256,9 +256,9 @@ static void cross_thread_conflicts(void)
 int main(int argc, char **argv)
 {
     snprintf(path, sizeof path, "/tmp/ms-test-reader-%d.mstrace", (int)getpid());
-    static const struct ms_test_case cases[] = {TEST(merge_in_time_order), TEST(bad_headers),
-                                                TEST(every_truncation), TEST(corrupt_record),
-                                                TEST(cut_at_fork), TEST(cross_thread_conflicts)};
+    static const struct ms_test_case cases[] = {
+        TEST(merge_in_time_order), TEST(bad_headers), TEST(every_truncation),
+        TEST(corrupt_record),      TEST(cut_at_fork), TEST(cross_thread_conflicts)};
     int rc = ms_test_main(argc, argv, cases, (int)(sizeof cases / sizeof *cases));
     unlink(path);
     return rc;

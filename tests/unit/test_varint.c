@@ -4,8 +4,8 @@
 
 static void roundtrip(void)
 {
-    const uint64_t values[] = {0, 1, 127, 128, 300, 16383, 16384, UINT32_MAX, UINT64_MAX - 1,
-                               UINT64_MAX};
+    const uint64_t values[] = {
+        0, 1, 127, 128, 300, 16383, 16384, UINT32_MAX, UINT64_MAX - 1, UINT64_MAX};
     for (size_t i = 0; i < sizeof values / sizeof *values; i++) {
         uint8_t buf[MS_VARINT_MAX + 8];
         uint8_t *end = ms_varint_put(buf, values[i]);
