@@ -24,6 +24,9 @@
 #define POOL 4
 
 static int fd = -1;
+/* Set once the header, PROCESS and MODULES chunks are written: until then, other threads wait
+ * on open_lock instead of appending their chunks before the header. */
+static atomic_bool ready;
 static bool failed;
 static char path[4096];
 static ms__spinlock open_lock;
@@ -360,15 +363,18 @@ static void open_trace(void)
 
 static bool ensure_open(void)
 {
-    if (fd >= 0)
+    if (atomic_load_explicit(&ready, memory_order_acquire))
         return true;
     if (failed)
         return false;
     ms__spin_lock(&open_lock);
-    if (fd < 0 && !failed)
+    if (fd < 0 && !failed) {
         open_trace();
+        if (fd >= 0)
+            atomic_store_explicit(&ready, true, memory_order_release);
+    }
     ms__spin_unlock(&open_lock);
-    return fd >= 0;
+    return atomic_load(&ready);
 }
 
 void ms__writer_events(uint32_t tid, uint64_t first_tsc, uint64_t last_tsc, const uint8_t *raw,
@@ -382,7 +388,7 @@ void ms__writer_events(uint32_t tid, uint64_t first_tsc, uint64_t last_tsc, cons
 
 void ms__writer_modules_if_changed(void)
 {
-    if (fd < 0)
+    if (!atomic_load(&ready))
         return;
     uint64_t gen = ms__modules_generation();
     if (gen == modules_gen)
@@ -410,6 +416,7 @@ void ms__writer_finish(int reason, int code, uint64_t dropped)
     p = ms_varint_put(p, dropped);
     write_chunk_raw(MS_CHUNK_END, 0, now, now, buf, (size_t)(p - buf));
     if (reason != MS_END_EXEC) {
+        atomic_store(&ready, false);
         close(fd);
         fd = -1;
         failed = true;
@@ -419,6 +426,7 @@ void ms__writer_finish(int reason, int code, uint64_t dropped)
 void ms__writer_after_fork_child(const struct ms__fork_origin *o)
 {
     origin = *o;
+    atomic_store(&ready, false);
     fd = -1;
     failed = false;
     path[0] = 0;

@@ -19,9 +19,18 @@ def main():
                     help="dotted.path=value, e.g. summary.unknown_frees=0")
     ap.add_argument("--module", action="append", default=[],
                     help="a module path substring that must appear in some stack frame")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run the program this many times (for races), checking each run")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     a = ap.parse_args()
     cmd = a.cmd[1:] if a.cmd and a.cmd[0] == "--" else a.cmd
+    failed = 0
+    for _ in range(a.repeat):
+        failed += check_once(a, cmd)
+    return 1 if failed else 0
+
+
+def check_once(a, cmd):
     work = tempfile.mkdtemp(prefix="ms-expect-")
     failed = 0
     try:
@@ -32,7 +41,10 @@ def main():
             print("FAIL no trace written; memscope said:\n" + run.stderr)
             return 1
         rep = subprocess.run([a.memscope, "report", trace, "--format", "json", "--top", "0"],
-                             capture_output=True, text=True, check=True)
+                             capture_output=True, text=True)
+        if rep.returncode != 0:
+            print("FAIL memscope report: " + rep.stderr)
+            return 1
         doc = json.loads(rep.stdout)
         for e in a.expect:
             path, want = e.split("=", 1)
@@ -50,7 +62,7 @@ def main():
             print("%s a stack frame in a module matching %r" % ("PASS" if ok else "FAIL", m))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return 1 if failed else 0
+    return failed
 
 
 if __name__ == "__main__":
