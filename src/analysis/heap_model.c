@@ -169,11 +169,10 @@ static inline void site_touch(struct ms_heap_model *m, struct ms_site *s)
     }
 }
 
-static void do_free(struct ms_heap_model *m, uint64_t ptr)
+/* Frees block b (NULL: a free of a block the trace never saw allocated). */
+static void free_block(struct ms_heap_model *m, struct block *b)
 {
     m->sum.frees++;
-    /* 0 marks empty table slots; the reader never delivers a NULL block. */
-    struct block *b = ptr ? live_find(m, ptr) : NULL;
     if (!b) {
         m->sum.unknown_frees++;
         return;
@@ -194,6 +193,12 @@ static void do_free(struct ms_heap_model *m, uint64_t ptr)
     live_remove(m, b);
 }
 
+/* The live block at ptr, or NULL. 0 marks empty slots; the reader never delivers a NULL block. */
+static inline struct block *live_at(struct ms_heap_model *m, uint64_t ptr)
+{
+    return ptr ? live_find(m, ptr) : NULL;
+}
+
 static int do_alloc(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
 {
     if (!ev->ptr)
@@ -210,9 +215,11 @@ static int do_alloc(struct ms_heap_model *m, const struct ms_event *ev, uint32_t
     while (m->live[i].ptr && m->live[i].ptr != ev->ptr)
         i = (i + 1) & m->live_mask;
     if (m->live[i].ptr) {
+        if (!ev->forced)
+            return MS_REPLAY_WANT_FREE; /* nothing has changed yet */
         m->sum.reused_live++;
         m->sum.frees--;
-        do_free(m, ev->ptr);
+        free_block(m, &m->live[i]);
         i = hash_ptr(ev->ptr) & m->live_mask;
         while (m->live[i].ptr)
             i = (i + 1) & m->live_mask;
@@ -265,27 +272,32 @@ int ms_heap_model_apply(void *ctx, const struct ms_event *ev)
     switch (ev->kind) {
     case MS_REC_ALLOC:
     case MS_REC_ALLOC_ALIGNED:
-        if (!ev->forced && ev->ptr && live_find(m, ev->ptr))
-            return MS_REPLAY_WANT_FREE;
-        m->sum.events++;
-        return do_alloc(m, ev, thread);
-    case MS_REC_FREE:
-        if (!ev->forced && ev->ptr && !live_find(m, ev->ptr))
+        if ((err = do_alloc(m, ev, thread)) == 0)
+            m->sum.events++;
+        return err;
+    case MS_REC_FREE: {
+        struct block *b = live_at(m, ev->ptr);
+        if (!b && !ev->forced)
             return MS_REPLAY_WANT_ALLOC;
         m->sum.events++;
         m->threads[thread].frees++;
-        do_free(m, ev->ptr);
+        free_block(m, b);
         return 0;
-    case MS_REC_REALLOC:
-        if (!ev->forced && ev->old_ptr && !live_find(m, ev->old_ptr))
+    }
+    case MS_REC_REALLOC: {
+        struct block *b = live_at(m, ev->old_ptr);
+        if (!ev->forced && !b)
             return MS_REPLAY_WANT_ALLOC_OLD;
-        if (!ev->forced && ev->ptr != ev->old_ptr && ev->ptr && live_find(m, ev->ptr))
+        if (!ev->forced && ev->ptr != ev->old_ptr && live_at(m, ev->ptr))
             return MS_REPLAY_WANT_FREE;
         m->sum.events++;
         m->threads[thread].frees++;
         m->sum.realloc_calls++;
-        do_free(m, ev->old_ptr);
-        return do_alloc(m, ev, thread);
+        free_block(m, b);
+        struct ms_event forced = *ev;
+        forced.forced = true; /* the old block is gone: its address may be returned again */
+        return do_alloc(m, &forced, thread);
+    }
     case MS_REC_THREAD_START:
         /* A thread id seen again after its thread exited belongs to a new thread. */
         if (m->threads[thread].exited || m->threads[thread].allocs || m->threads[thread].frees ||

@@ -876,9 +876,13 @@ static int mark_consumed(struct stream *t, size_t off)
 /* Delivers stream si's pending event, resolving the conflicts the consumer reports. */
 static int deliver(struct merge *m, size_t si, ms_event_fn fn, void *ctx)
 {
+    int r = fn(ctx, &m->streams[si].ev);
+    if (__builtin_expect(r <= 0 || r > MS_REPLAY_WANT_ALLOC_OLD, 1))
+        return r;
     struct ms_event ev = m->streams[si].ev;
     for (int tries = 0;; tries++) {
-        int r = fn(ctx, &ev);
+        if (tries > 0)
+            r = fn(ctx, &ev);
         if (r <= 0 || r > MS_REPLAY_WANT_ALLOC_OLD)
             return r;
         if (ev.forced)
