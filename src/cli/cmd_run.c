@@ -248,7 +248,11 @@ int ms_cmd_run(int argc, char **argv)
     /* Check now that the trace can be created, so that nothing runs for nothing. */
     int probe = open(abs_out, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (probe < 0) {
-        if (errno == EEXIST)
+        struct stat lst;
+        if (errno == EEXIST && lstat(abs_out, &lst) == 0 && S_ISLNK(lst.st_mode))
+            ms_cli_error("run", "%s is a symbolic link; memscope never writes through one: "
+                                "choose another -o path", output);
+        else if (errno == EEXIST)
             ms_cli_error("run",
                          "%s already exists; memscope never overwrites a file: remove it "
                          "or choose another -o path",
