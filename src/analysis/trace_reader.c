@@ -52,9 +52,14 @@ struct cursor {
 
 static inline uint64_t get_u(struct cursor *c)
 {
-    /* Most fields fit in one byte (its low bit set). */
-    if (__builtin_expect(c->p < c->end && (*c->p & 1), 1))
-        return *c->p++ >> 1;
+    /* With 8 bytes in hand, any encoding up to 8 bytes decodes without a branch per byte. */
+    if (__builtin_expect(c->end - c->p >= 8 && *c->p != 0, 1)) {
+        uint64_t x;
+        memcpy(&x, c->p, 8);
+        unsigned k = (unsigned)__builtin_ctzll(x) + 1;
+        c->p += k;
+        return (x >> k) & ((1ull << (7 * k)) - 1);
+    }
     uint64_t v = 0;
     if (!c->bad && ms_varint_get(&c->p, c->end, &v) != 0)
         c->bad = true;
