@@ -25,16 +25,17 @@
 
 /* ---- recording (called with tls.busy set) ---- */
 
-static inline uint32_t capture_stack(struct ms__slot *s)
+static inline __attribute__((always_inline)) uint32_t capture_stack(struct ms__slot *s)
 {
     if (ms__config.unwind == MS_UNWIND_NONE)
         return 0;
-    uintptr_t ips[MS_MAX_STACK_DEPTH];
+    uintptr_t ips[MS_CAPTURE_MAX];
     int n = ms__stack_capture(s, ips);
     return ms__stack_intern(s, ips, n);
 }
 
-static inline void record_alloc(int kind, int family, void *ptr, size_t size, size_t align)
+static inline __attribute__((always_inline)) void record_alloc(int kind, int family, void *ptr,
+                                                               size_t size, size_t align)
 {
     struct ms__slot *s = ms__slot_get(&ms__tls);
     if (MS_UNLIKELY(!s))

@@ -9,11 +9,11 @@
 
 #include <libunwind.h>
 
-static uintptr_t self_lo, self_hi;
+uintptr_t ms__self_lo, ms__self_hi;
 
 void ms__stack_capture_init(void)
 {
-    ms__module_range_of((const void *)&ms__stack_capture_init, &self_lo, &self_hi);
+    ms__module_range_of((const void *)&ms__stack_capture_init, &ms__self_lo, &ms__self_hi);
     /* Each dtv_t is 16 bytes; memscope brings its own TLS module and libunwind's. */
     extern void *__tls_get_addr(void *);
     ms__module_range_of((const void *)&__tls_get_addr, &ms__ldso_lo, &ms__ldso_hi);
@@ -23,12 +23,7 @@ void ms__stack_capture_init(void)
         unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 }
 
-static inline bool is_self(uintptr_t ip)
-{
-    return ip >= self_lo && ip < self_hi;
-}
-
-__attribute__((noinline)) static int walk_fp(struct ms__slot *s, uintptr_t *raw, int max)
+__attribute__((noinline)) int ms__walk_fp(struct ms__slot *s, uintptr_t *raw, int max)
 {
     uintptr_t *fp = __builtin_frame_address(0);
     uintptr_t hi = s->stack_hi;
@@ -47,31 +42,4 @@ __attribute__((noinline)) static int walk_fp(struct ms__slot *s, uintptr_t *raw,
         fp = next;
     }
     return n;
-}
-
-int ms__stack_capture(struct ms__slot *s, uintptr_t *ips)
-{
-    uintptr_t raw[MS_MAX_STACK_DEPTH + 8];
-    int want = ms__config.depth + 8;
-    int n;
-    switch (ms__config.unwind) {
-    case MS_UNWIND_LIBUNWIND:
-        n = unw_backtrace((void **)raw, want);
-        break;
-    case MS_UNWIND_FP:
-        n = walk_fp(s, raw, want);
-        break;
-    default:
-        return 0;
-    }
-    /* Skip the unwinder's and memscope's own frames: everything up to the last frame inside
-     * libmemscope. */
-    int first = 0;
-    for (int i = 0; i < n && i < 8; i++)
-        if (is_self(raw[i]))
-            first = i + 1;
-    int out = 0;
-    for (int i = first; i < n && out < ms__config.depth; i++)
-        ips[out++] = raw[i];
-    return out;
 }
