@@ -273,6 +273,10 @@ static int parse_end(ms_trace *t, const uint8_t *p, size_t n)
     e.dropped = get_u(&c);
     if (c.bad)
         return MS_ECORRUPT;
+    if (c.p < c.end)
+        e.threads_at_exit = get_u(&c); /* added after the first traces: optional */
+    if (c.bad)
+        return MS_ECORRUPT;
     e.present = true;
     /* A trace can hold several END chunks when an exec failed; the last one counts. */
     t->end = e;

@@ -38,6 +38,7 @@ struct ms_end_info {
     uint64_t tsc, mono_ns;
     int reason, code;
     uint64_t dropped;
+    uint64_t threads_at_exit; /* threads running when exit() finished the trace; 0: unknown */
 };
 
 /* One decoded event. Pointers and sizes are as the program saw them. */

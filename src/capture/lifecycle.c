@@ -13,6 +13,8 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/syscall.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -54,17 +56,17 @@ void ms__lifecycle_thread_attached(void)
 
 static void on_fatal_signal(int sig, siginfo_t *info, void *uctx)
 {
-    (void)info;
     (void)uctx;
     int saved = errno;
     ms__tls.busy = 1;
     finish(MS_END_SIGNAL, sig, false);
-    /* Die of the same signal, as the program would have without memscope. */
-    signal(sig, SIG_DFL);
+    /* Die of the same signal, as the program would have without memscope: SA_RESETHAND has
+     * restored the default action. A fault re-executes the faulting instruction on return; a
+     * signal sent by kill/raise (si_code <= 0) or a termination signal is raised again. */
     errno = saved;
-    if (sig != SIGSEGV && sig != SIGBUS && sig != SIGFPE && sig != SIGILL)
+    bool fault = sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL;
+    if (!fault || !info || info->si_code <= 0)
         raise(sig);
-    /* A fault re-executes the faulting instruction on return, now with the default action. */
 }
 
 static void install_signal_handlers(void)
@@ -96,16 +98,20 @@ void ms__lifecycle_signal_taken(int sig)
         atomic_store(&owns_signal[sig], false);
 }
 
+/* The locks fork_prepare took, released after the fork on both sides. */
+static bool fork_locked_intern, fork_locked_writer;
+
 static void fork_prepare(void)
 {
+    fork_locked_intern = fork_locked_writer = false;
     if (!atomic_load(&ms__active))
         return;
     int was_busy = ms__tls.busy;
     ms__tls.busy = 1;
     ms__writer_open();
     ms__tls.busy = was_busy;
-    ms__stack_intern_lock();
-    ms__writer_lock();
+    fork_locked_intern = ms__stack_intern_lock();
+    fork_locked_writer = ms__writer_lock();
 }
 
 static struct ms__fork_origin fork_origin;
@@ -113,16 +119,18 @@ static uint64_t fork_tsc;
 
 static void fork_parent(void)
 {
-    if (!atomic_load(&ms__active))
-        return;
-    ms__writer_unlock();
-    ms__stack_intern_unlock();
+    if (fork_locked_writer)
+        ms__writer_unlock();
+    if (fork_locked_intern)
+        ms__stack_intern_unlock();
 }
 
 static void fork_child(void)
 {
-    if (!atomic_load(&ms__active))
+    if (!atomic_load(&ms__active)) {
+        fork_parent();
         return;
+    }
     fork_tsc = ms__now();
     memset(&fork_origin, 0, sizeof fork_origin);
     fork_origin.parent_pid = self_pid;
@@ -170,14 +178,55 @@ static void run_freeres(void)
     t->busy = was_busy;
 }
 
+/* The number of threads in this process, from /proc/self/task, without allocating. */
+static int count_threads(void)
+{
+    int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    char buf[4096];
+    int n = 0;
+    for (;;) {
+        long got = syscall(SYS_getdents64, fd, buf, sizeof buf);
+        if (got <= 0)
+            break;
+        for (long off = 0; off < got;) {
+            struct {
+                uint64_t ino;
+                int64_t off;
+                unsigned short reclen;
+                unsigned char type;
+                char name[];
+            } *d = (void *)(buf + off);
+            n += d->name[0] != '.';
+            off += d->reclen;
+        }
+    }
+    close(fd);
+    return n;
+}
+
 static void finish(int reason, int code, bool freeres)
 {
     if (!atomic_load(&ms__active) || getpid() != self_pid)
         return;
     int expected = 0;
-    if (!atomic_compare_exchange_strong(&finished, &expected, 1))
+    if (!atomic_compare_exchange_strong(&finished, &expected, 1)) {
+        /* Another thread is finishing (exit racing with _exit or a crash): let it complete
+         * the trace before this thread ends the process, but never wait forever. */
+        for (int i = 0; i < 2000 && atomic_load(&finished) == 1; i++)
+            usleep(1000);
         return;
-    if (freeres)
+    }
+    int was = ms__tls.busy;
+    ms__tls.busy = 1;
+    ms__writer_open(); /* before libc's internals are freed */
+    ms__tls.busy = was;
+    /* glibc's exit-time freeing assumes no other thread runs: valgrind runs it after killing
+     * them. With threads still running it could pull their locale or stdio from under them,
+     * so it is skipped and the report says so. */
+    int threads = reason == MS_END_EXIT ? count_threads() : 0;
+    if (freeres && threads == 1)
         run_freeres();
     int was_busy = ms__tls.busy;
     ms__tls.busy = 1;
@@ -185,11 +234,13 @@ static void finish(int reason, int code, bool freeres)
      * (other threads' buffers are sealed: flushing them without sealing would race with
      * their owners). */
     ms__slot_flush_all(reason == MS_END_EXEC ? ms__tls.slot : NULL);
-    ms__writer_finish(reason, code, atomic_load(&dropped));
-    if (reason != MS_END_EXEC)
+    ms__writer_finish(reason, code, atomic_load(&dropped), threads > 0 ? (unsigned)threads : 0);
+    if (reason != MS_END_EXEC) {
         atomic_store(&ms__active, false);
-    else
+        atomic_store(&finished, 2);
+    } else {
         atomic_store(&finished, 0);
+    }
     ms__tls.busy = was_busy;
 }
 

@@ -171,6 +171,15 @@ EXPORT void _Exit(int status)
     _exit(status);
 }
 
+/* quick_exit reaches _exit inside glibc, past the hook above. */
+EXPORT void quick_exit(int status)
+{
+    NEXT(void (*)(int), quick_exit);
+    ms__lifecycle_before_quick_exit(status);
+    real_quick_exit(status);
+    __builtin_unreachable();
+}
+
 /* ---- modules ---- */
 
 EXPORT void *dlopen(const char *file, int mode)

@@ -1,21 +1,40 @@
 /* A tiny spinlock for the capture library's rare slow paths, usable before libc's own locks
- * are safe to use and reset trivially in a forked child. */
+ * are safe to use and reset trivially in a forked child. It remembers its owner, so that a
+ * fatal-signal handler interrupting the owner can tell and back off instead of deadlocking. */
 #ifndef MS_CAPTURE_SPINLOCK_H
 #define MS_CAPTURE_SPINLOCK_H
 
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdbool.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
-typedef atomic_int ms__spinlock;
+typedef atomic_int ms__spinlock; /* 0 when free, else the owner's thread id */
 
-static inline void ms__spin_lock(ms__spinlock *l)
+/* The calling thread's id, cached (gettid is a system call). A forked child resets it. */
+extern __thread int ms__cached_tid __attribute__((tls_model("initial-exec")));
+static inline int ms__self_tid(void)
 {
+    if (__builtin_expect(ms__cached_tid == 0, 0))
+        ms__cached_tid = (int)syscall(SYS_gettid);
+    return ms__cached_tid;
+}
+
+/* Takes the lock and returns true, or returns false at once if this thread already holds it:
+ * a signal handler interrupted the holder, which the handler must then not disturb. */
+static inline bool ms__spin_lock(ms__spinlock *l)
+{
+    int me = ms__self_tid();
+    if (atomic_load_explicit(l, memory_order_relaxed) == me)
+        return false;
     int unlocked = 0;
-    while (!atomic_compare_exchange_weak_explicit(l, &unlocked, 1, memory_order_acquire,
+    while (!atomic_compare_exchange_weak_explicit(l, &unlocked, me, memory_order_acquire,
                                                   memory_order_relaxed)) {
         unlocked = 0;
         sched_yield();
     }
+    return true;
 }
 
 static inline void ms__spin_unlock(ms__spinlock *l)

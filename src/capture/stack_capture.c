@@ -27,6 +27,8 @@ __attribute__((noinline)) int ms__walk_fp(struct ms__slot *s, uintptr_t *raw, in
 {
     uintptr_t *fp = __builtin_frame_address(0);
     uintptr_t hi = s->stack_hi;
+    if (!hi)
+        return 0; /* stack bounds unknown (the orphan slot): no safe walk */
     int n = 0;
     while (n < max) {
         if ((uintptr_t)fp & 7 || (hi && (uintptr_t)(fp + 2) > hi))

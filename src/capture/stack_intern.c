@@ -76,7 +76,8 @@ int ms__stack_intern_init(void)
 /* Slow path: inserts (parent, ip) under the lock and records the new node in s. */
 __attribute__((noinline)) static uint32_t insert(struct ms__slot *s, uint32_t parent, uint64_t ip)
 {
-    ms__spin_lock(&insert_lock);
+    if (!ms__spin_lock(&insert_lock))
+        return 0; /* re-entered from a signal handler while inserting */
     struct table *t = atomic_load(&table);
     uint32_t id = lookup(t, parent, ip);
     if (id) {
@@ -144,9 +145,9 @@ uint32_t ms__stack_next_id(void)
     return next_id;
 }
 
-void ms__stack_intern_lock(void)
+bool ms__stack_intern_lock(void)
 {
-    ms__spin_lock(&insert_lock);
+    return ms__spin_lock(&insert_lock);
 }
 
 void ms__stack_intern_unlock(void)

@@ -19,7 +19,7 @@ uint32_t ms__stack_intern(struct ms__slot *s, const uintptr_t *ips, int n);
 uint32_t ms__stack_next_id(void);
 
 /* Fork support: hold the insert lock across fork so the child gets a consistent table. */
-void ms__stack_intern_lock(void);
+bool ms__stack_intern_lock(void);
 void ms__stack_intern_unlock(void);
 void ms__stack_intern_reset_lock(void);
 

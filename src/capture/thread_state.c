@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 __thread struct ms__tls ms__tls __attribute__((tls_model("initial-exec")));
+__thread int ms__cached_tid __attribute__((tls_model("initial-exec")));
 atomic_bool ms__active;
 uint32_t ms__time_period = 256;
 size_t ms__dtv_extra;
@@ -55,6 +56,9 @@ static struct ms__slot *slot_new(void)
     struct ms__slot *s = mem;
     s->buf = (uint8_t *)(s + 1);
     s->limit = s->buf + MS_SLOT_BUFFER - MS_RECORD_MAX;
+    /* A valid (empty) chunk before the slot is published: a flush of all slots may read it
+     * at any moment. */
+    slot_begin_chunk(s);
     return s;
 }
 
@@ -103,9 +107,8 @@ static void slot_get_stack_top(struct ms__slot *s)
 struct ms__slot *ms__slot_attach(struct ms__tls *t)
 {
     if (t->dead) {
-        if (!ms__orphan_slot)
+        if (!ms__orphan_slot || !ms__spin_lock(&orphan_lock))
             return NULL;
-        ms__spin_lock(&orphan_lock);
         return ms__orphan_slot;
     }
     struct ms__slot *s = slot_acquire();
@@ -113,11 +116,19 @@ struct ms__slot *ms__slot_attach(struct ms__tls *t)
         ms__lifecycle_drop_event();
         return NULL;
     }
-    s->tid = (uint32_t)gettid();
+    s->tid = (uint32_t)ms__self_tid();
     s->cache_n = 0;
     if (ms__config.unwind == MS_UNWIND_FP)
         slot_get_stack_top(s);
+    /* A reused slot's chunk began when its last thread left: restart it with a fresh clock,
+     * excluding concurrent flushes of all slots while its pointers change. */
+    int idle = 0;
+    while (!atomic_compare_exchange_weak(&s->flushing, &idle, ms__self_tid())) {
+        idle = 0;
+        sched_yield();
+    }
     slot_begin_chunk(s);
+    atomic_store(&s->flushing, 0);
     t->slot = s;
     ms__lifecycle_thread_attached();
 
@@ -139,8 +150,12 @@ void ms__orphan_unlock(void)
 
 void ms__slot_flush(struct ms__slot *s, bool seal)
 {
+    int me = ms__self_tid();
+    /* A fatal-signal handler that interrupted this thread's own flush of s: leave it. */
+    if (atomic_load(&s->flushing) == me)
+        return;
     int idle = 0;
-    while (!atomic_compare_exchange_weak(&s->flushing, &idle, 1)) {
+    while (!atomic_compare_exchange_weak(&s->flushing, &idle, me)) {
         idle = 0;
         sched_yield();
     }
@@ -209,6 +224,7 @@ int ms__slots_init(void)
 
 void ms__slots_after_fork_child(void)
 {
+    ms__cached_tid = 0;
     struct ms__slot *mine = ms__tls.slot;
     for (int i = 0; i < MAX_SLOTS; i++) {
         struct ms__slot *s = atomic_load(&slots[i]);
@@ -219,10 +235,12 @@ void ms__slots_after_fork_child(void)
             atomic_store(&s->in_use, 0);
     }
     ms__spin_init(&orphan_lock);
-    if (ms__orphan_slot)
+    if (ms__orphan_slot) {
+        atomic_store(&ms__orphan_slot->flushing, 0);
         slot_begin_chunk(ms__orphan_slot);
+    }
     if (mine) {
-        mine->tid = (uint32_t)gettid();
+        mine->tid = (uint32_t)ms__self_tid();
         mine->cache_n = 0;
         slot_begin_chunk(mine);
         uint8_t *kind;

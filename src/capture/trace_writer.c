@@ -87,11 +87,11 @@ static void put_le(uint8_t *p, uint64_t v, int n)
         p[i] = (uint8_t)(v >> (8 * i));
 }
 
-/* The write lock is re-entrant for the thread that holds it, so that a fatal signal arriving
- * in the middle of a write can still flush; the interrupted chunk is then cut short. */
+/* Returns false, without locking, if this thread already holds the lock: a fatal-signal
+ * handler interrupted a write, and writing more would split that chunk. */
 static bool write_lock(void)
 {
-    int me = (int)gettid();
+    int me = ms__self_tid();
     if (atomic_load(&write_owner) == me)
         return false;
     int free_ = 0;
@@ -175,10 +175,11 @@ static void write_chunk_raw(int type, uint32_t tid, uint64_t t0, uint64_t t1, co
     put_le(hdr + 12, tid, 4);
     put_le(hdr + 16, t0, 8);
     put_le(hdr + 24, t1, 8);
-    bool taken = write_lock();
-    write_all(hdr, sizeof hdr);
-    write_all(payload, stored);
-    write_unlock(taken);
+    if (write_lock()) {
+        write_all(hdr, sizeof hdr);
+        write_all(payload, stored);
+        write_unlock(true);
+    }
     if (z)
         atomic_store(&z->busy, 0);
 }
@@ -367,7 +368,8 @@ static bool ensure_open(void)
         return true;
     if (failed)
         return false;
-    ms__spin_lock(&open_lock);
+    if (!ms__spin_lock(&open_lock))
+        return false; /* a signal handler interrupted this thread's own open */
     if (fd < 0 && !failed) {
         open_trace();
         if (fd >= 0)
@@ -393,7 +395,8 @@ void ms__writer_modules_if_changed(void)
     uint64_t gen = ms__modules_generation();
     if (gen == modules_gen)
         return;
-    ms__spin_lock(&modules_lock);
+    if (!ms__spin_lock(&modules_lock))
+        return;
     if (gen != modules_gen) {
         modules_gen = gen;
         write_modules_chunk();
@@ -401,7 +404,7 @@ void ms__writer_modules_if_changed(void)
     ms__spin_unlock(&modules_lock);
 }
 
-void ms__writer_finish(int reason, int code, uint64_t dropped)
+void ms__writer_finish(int reason, int code, uint64_t dropped, unsigned threads)
 {
     if (!ensure_open())
         return;
@@ -414,12 +417,15 @@ void ms__writer_finish(int reason, int code, uint64_t dropped)
     p = ms_varint_put(p, (uint64_t)reason);
     p = ms_varint_put(p, (uint64_t)code);
     p = ms_varint_put(p, dropped);
+    p = ms_varint_put(p, threads);
     write_chunk_raw(MS_CHUNK_END, 0, now, now, buf, (size_t)(p - buf));
-    if (reason != MS_END_EXEC) {
+    if (reason != MS_END_EXEC && write_lock()) {
         atomic_store(&ready, false);
-        close(fd);
+        int f = fd;
         fd = -1;
         failed = true;
+        close(f);
+        write_unlock(true);
     }
 }
 
@@ -433,8 +439,14 @@ void ms__writer_after_fork_child(const struct ms__fork_origin *o)
     ms__spin_init(&open_lock);
     ms__spin_init(&modules_lock);
     atomic_store(&write_owner, 0);
-    for (int i = 0; i < POOL; i++)
+    /* A parent thread may have been inside a context at fork: start with fresh ones (the
+     * parent's mappings are left alone). */
+    for (int i = 0; i < POOL; i++) {
+        pool[i].cctx = NULL;
+        pool[i].out = NULL;
+        pool[i].out_cap = 0;
         atomic_store(&pool[i].busy, 0);
+    }
     ms__writer_init();
 }
 
@@ -448,9 +460,9 @@ const char *ms__writer_path(void)
     return path;
 }
 
-void ms__writer_lock(void)
+bool ms__writer_lock(void)
 {
-    write_lock();
+    return write_lock();
 }
 
 void ms__writer_unlock(void)

@@ -3,6 +3,7 @@
 #ifndef MS_CAPTURE_TRACE_WRITER_H
 #define MS_CAPTURE_TRACE_WRITER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,8 +22,9 @@ void ms__writer_events(uint32_t tid, uint64_t first_tsc, uint64_t last_tsc, cons
                        size_t len);
 /* Writes a MODULES chunk if libraries were loaded or unloaded since the last one. */
 void ms__writer_modules_if_changed(void);
-/* Writes the END chunk (reason, exit code or signal) and closes the trace. */
-void ms__writer_finish(int reason, int code, uint64_t dropped);
+/* Writes the END chunk (reason, exit code or signal, events dropped, threads still running at
+ * exit or 0 if unknown) and closes the trace. */
+void ms__writer_finish(int reason, int code, uint64_t dropped, unsigned threads);
 /* In a forked child: forget the parent's file; the child's own trace records `origin`. */
 void ms__writer_after_fork_child(const struct ms__fork_origin *origin);
 /* Opens the trace now if it is not open yet; returns its path ("" if it cannot be created). */
@@ -30,7 +32,7 @@ const char *ms__writer_open(void);
 /* The path of the trace being written ("" before it is opened). */
 const char *ms__writer_path(void);
 /* Lock around fork so the child never inherits a half-written chunk. */
-void ms__writer_lock(void);
+bool ms__writer_lock(void);
 void ms__writer_unlock(void);
 
 #endif

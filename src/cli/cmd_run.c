@@ -250,8 +250,10 @@ int ms_cmd_run(int argc, char **argv)
     if (probe < 0) {
         struct stat lst;
         if (errno == EEXIST && lstat(abs_out, &lst) == 0 && S_ISLNK(lst.st_mode))
-            ms_cli_error("run", "%s is a symbolic link; memscope never writes through one: "
-                                "choose another -o path", output);
+            ms_cli_error("run",
+                         "%s is a symbolic link; memscope never writes through one: "
+                         "choose another -o path",
+                         output);
         else if (errno == EEXIST)
             ms_cli_error("run",
                          "%s already exists; memscope never overwrites a file: remove it "

@@ -96,6 +96,11 @@ int ms_report_json(FILE *out, struct ms_analysis *a, const struct ms_report_opti
     ms_json_str(&j, "ended_by",
                 e->present && e->reason >= 0 && e->reason < 4 ? ends[e->reason] : NULL);
     ms_json_i64(&j, "exit_signal", e->present && e->reason == MS_END_SIGNAL ? e->code : 0);
+    /* Whether glibc's and libstdc++'s exit-time freeing ran, as it does under valgrind. */
+    ms_json_str(&j, "exit_freeing",
+                ms_heap_model_summary(a->model)->freeres_tsc ? "ran"
+                : e->present && e->reason == MS_END_EXIT     ? "skipped: threads still running"
+                                                             : "not run");
     ms_json_end_object(&j);
 
     uint64_t end_tsc = e->present ? e->tsc : s->last_tsc;
