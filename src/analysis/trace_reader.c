@@ -550,6 +550,7 @@ uint64_t ms_trace_ns_since_start(const ms_trace *t, uint64_t tsc)
 struct decoder {
     struct cursor c;
     const uint8_t *rec; /* start of the last event record decoded */
+    bool timed;         /* whether that record carried its own time */
     uint32_t max_node;  /* no valid node id can exceed this (see ms_trace_max_node) */
     uint32_t tid;
     uint64_t tsc;
@@ -576,7 +577,8 @@ static int next_event(struct decoder *d, struct ms_event *ev)
         uint8_t b = *c->p++;
         int kind = b & MS_REC_KIND_MASK;
         bool ptr16 = b & MS_REC_PTR16;
-        if (b & MS_REC_TIMED)
+        d->timed = b & MS_REC_TIMED;
+        if (d->timed)
             d->tsc += get_u(c);
         /* Only the fields of this kind are set below; the rest are cleared here, cheaply. */
         ev->ptr = ev->old_ptr = ev->size = ev->align = ev->value = 0;
@@ -705,6 +707,8 @@ struct stream {
     struct decoder d;
     struct ms_event ev; /* the pending event */
     size_t ev_off;      /* its record's offset in buf */
+    bool ev_timed;      /* it carries its own time (else its time is a lower bound) */
+    bool requeued;      /* it was put back at its upper bound after a conflict */
     bool has_ev;
     uint64_t key;
     /* Offsets (in the current chunk) of events another stream's conflict already delivered. */
@@ -780,6 +784,8 @@ static int stream_advance(struct merge *m, struct stream *s)
                 s->ev_off = (size_t)(s->d.rec - s->buf);
                 if (s->nconsumed && is_consumed(s, s->ev_off))
                     continue;
+                s->ev_timed = s->d.timed;
+                s->requeued = false;
                 s->has_ev = true;
                 s->key = s->ev.tsc;
                 return 1;
@@ -882,8 +888,28 @@ static int mark_consumed(struct stream *t, size_t off)
     return err;
 }
 
-/* Delivers stream si's pending event, resolving the conflicts the consumer reports. */
-static int deliver(struct merge *m, size_t si, ms_event_fn fn, void *ctx)
+/* The latest time stream s's pending event can have happened: the time of the stream's next
+ * timed record, else the start of its next chunk, else the end of time. */
+static uint64_t upper_bound(struct merge *m, struct stream *s)
+{
+    if (s->ev_timed)
+        return s->ev.tsc;
+    struct decoder d = s->d;
+    struct ms_event e;
+    while (next_event(&d, &e) == 1)
+        if (d.timed)
+            return e.tsc;
+    if (s->next < s->n)
+        return m->t->chunks[s->chunks[s->next]].t0;
+    return UINT64_MAX;
+}
+
+#define MS_REQUEUED 1
+
+/* Delivers stream si's pending event, resolving the conflicts the consumer reports. Returns
+ * MS_REQUEUED when the event, whose time is only a lower bound, was instead put back at its
+ * upper bound so that the other threads' events before it come first. */
+static int deliver(struct merge *m, size_t si, ms_event_fn fn, void *ctx, bool may_requeue)
 {
     int r = fn(ctx, &m->streams[si].ev);
     if (__builtin_expect(r <= 0 || r > MS_REPLAY_WANT_ALLOC_OLD, 1))
@@ -913,8 +939,18 @@ static int deliver(struct merge *m, size_t si, ms_event_fn fn, void *ctx)
                 found = true;
             }
         }
-        if (!found)
-            ev.forced = true; /* no such event nearby: the consumer applies its fallback */
+        if (!found) {
+            struct stream *s = &m->streams[si];
+            if (may_requeue && !s->requeued) {
+                uint64_t ub = upper_bound(m, s);
+                if (ub > s->key) {
+                    s->key = ub;
+                    s->requeued = true;
+                    return MS_REQUEUED;
+                }
+            }
+            ev.forced = true; /* nothing can resolve it: the consumer applies its fallback */
+        }
     }
 }
 
@@ -995,7 +1031,7 @@ int ms_trace_replay(ms_trace *t, const struct ms_replay_cut *cut, uint32_t node_
             int r = 1;
             while (r == 1) {
                 bool early = s->nconsumed && is_consumed(s, s->ev_off);
-                if (!early && fn && (rc = deliver(&m, m.heap[0], fn, ctx)) != 0)
+                if (!early && fn && (rc = deliver(&m, m.heap[0], fn, ctx, false)) != 0)
                     goto out;
                 r = stream_advance(&m, s);
             }
@@ -1012,8 +1048,13 @@ int ms_trace_replay(ms_trace *t, const struct ms_replay_cut *cut, uint32_t node_
         }
         /* The pending event may have been delivered early for another stream's conflict. */
         bool early = s->nconsumed && is_consumed(s, s->ev_off);
-        if (!early && fn && (rc = deliver(&m, si, fn, ctx)) != 0)
-            goto out;
+        if (!early && fn && (rc = deliver(&m, si, fn, ctx, true)) != 0) {
+            if (rc != MS_REQUEUED)
+                goto out;
+            rc = 0;
+            heap_push(&m, si);
+            continue;
+        }
         int r = stream_advance(&m, s);
         if (r < 0) {
             rc = r;

@@ -172,13 +172,17 @@ EXPORT void *realloc(void *old, size_t n)
         ms__tls.busy = 0;
         return p;
     }
+    /* The real realloc releases the old block before this record is written, and another
+     * thread may be given that address at once: with threads, the record is dated before the
+     * call, so that replay sees the old block go first. */
+    uint64_t before = ms__time_period < 256 ? ms__now() : 0;
     void *p = ms__real.realloc(old, n);
     if (p) {
         struct ms__slot *s = ms__slot_get(&ms__tls);
         if (s) {
             uint32_t stack = capture_stack(s);
             uint8_t *kb;
-            uint8_t *q = ms__rec_begin(s, &kb);
+            uint8_t *q = before ? ms__rec_begin_at(s, &kb, before) : ms__rec_begin(s, &kb);
             *kb |= MS_REC_REALLOC;
             intptr_t d_old = (intptr_t)((uintptr_t)old - s->last_ptr);
             intptr_t d_new = (intptr_t)((uintptr_t)p - (uintptr_t)old);

@@ -121,6 +121,20 @@ static inline uint8_t *ms__rec_begin(struct ms__slot *s, uint8_t **kind)
     return p;
 }
 
+/* Starts a record timed at tsc, a time taken earlier (clamped so times never go backwards). */
+static inline uint8_t *ms__rec_begin_at(struct ms__slot *s, uint8_t **kind, uint64_t tsc)
+{
+    uint8_t *p = s->pos;
+    *kind = p++;
+    if (tsc < s->last_tsc)
+        tsc = s->last_tsc;
+    p = ms_varint_put(p, tsc - s->last_tsc);
+    s->last_tsc = tsc;
+    s->untimed = 0;
+    **kind = MS_REC_TIMED;
+    return p;
+}
+
 /* Writes a pointer delta; returns the MS_REC_PTR16 flag when the delta was scaled. */
 static inline uint8_t *ms__put_ptr_delta(uint8_t *p, intptr_t d, uint8_t *kind)
 {

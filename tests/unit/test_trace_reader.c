@@ -253,12 +253,54 @@ static void cross_thread_conflicts(void)
     ms_trace_close(t);
 }
 
+/* An idle consumer: its untimed free of 0x1000 merges at its last timed record (1100), long
+ * before the producer's realloc that created the block (2000). The only event that resolves it
+ * is that realloc, which is not taken out of order; the reader instead puts the free back at
+ * its upper bound (the consumer's next timed record, 3000), after the realloc. */
+static void requeue_at_upper_bound(void)
+{
+    struct tb b = {.len = 0};
+    tb_file_header(&b, MS_TRACE_VERSION);
+    struct tb p = {.len = 0};
+    tb_process(&p, 7);
+    tb_chunk(&b, MS_CHUNK_PROCESS, 0, &p, 0);
+    p.len = 0;
+    struct tb_ev e = {.p = &p};
+    tb_clock(&e, 1000);
+    tb_alloc(&e, 1050, 0x500, 5, 0);
+    tb_realloc(&e, 2000, 0x500, 0x1000, 10, 0);
+    tb_chunk(&b, MS_CHUNK_EVENTS, 1, &p, 0);
+    p.len = 0;
+    e = (struct tb_ev){.p = &p};
+    tb_clock(&e, 1000);
+    tb_alloc(&e, 1100, 0x9000, 1, 0);
+    tb_free_untimed(&e, 0x1000);
+    tb_alloc(&e, 3000, 0xa000, 1, 0);
+    tb_chunk(&b, MS_CHUNK_EVENTS, 2, &p, 0);
+    ms_trace *t;
+    char err[512];
+    ASSERT_EQ(open_bytes(b.data, b.len, err, sizeof err, &t), 0);
+    struct ms_stack_table st = {0};
+    struct ms_heap_model *m = ms_heap_model_new();
+    ASSERT_EQ(ms_trace_replay(t, NULL, 0, &st, ms_heap_model_apply, m), 0);
+    ms_heap_model_finish(m);
+    const struct ms_summary *s = ms_heap_model_summary(m);
+    ASSERT_EQ(s->unknown_frees, 0);
+    ASSERT_EQ(s->frees, 2);
+    ASSERT_EQ(s->live_blocks, 2);
+    ASSERT_EQ(s->live_bytes, 2);
+    ms_heap_model_free(m);
+    ms_stack_table_free(&st);
+    ms_trace_close(t);
+}
+
 int main(int argc, char **argv)
 {
     snprintf(path, sizeof path, "/tmp/ms-test-reader-%d.mstrace", (int)getpid());
     static const struct ms_test_case cases[] = {
         TEST(merge_in_time_order), TEST(bad_headers), TEST(every_truncation),
-        TEST(corrupt_record),      TEST(cut_at_fork), TEST(cross_thread_conflicts)};
+        TEST(corrupt_record),      TEST(cut_at_fork), TEST(cross_thread_conflicts),
+                                                TEST(requeue_at_upper_bound)};
     int rc = ms_test_main(argc, argv, cases, (int)(sizeof cases / sizeof *cases));
     unlink(path);
     return rc;

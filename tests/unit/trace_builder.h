@@ -141,6 +141,13 @@ static inline void tb_free(struct tb_ev *e, uint64_t tsc, uint64_t ptr)
     tb_ptr(e, ptr);
 }
 
+/* A FREE without its own time: it shares the previous timed record's. */
+static inline void tb_free_untimed(struct tb_ev *e, uint64_t ptr)
+{
+    e->p->data[e->p->len++] = (uint8_t)MS_REC_FREE;
+    tb_ptr(e, ptr);
+}
+
 static inline void tb_realloc(struct tb_ev *e, uint64_t tsc, uint64_t old, uint64_t ptr,
                               uint64_t size, uint32_t stack)
 {
