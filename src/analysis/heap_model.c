@@ -4,6 +4,7 @@
 
 #include "common/errors.h"
 #include "grow.h"
+#include "id_map.h"
 #include "common/trace_format.h"
 
 #include <stdlib.h>
@@ -23,8 +24,8 @@ struct ms_heap_model {
     size_t live_mask, live_used;
     struct ms_site *sites;
     size_t nsites, capsites;
-    uint32_t *site_of_stack; /* stack id -> site index + 1 */
-    size_t cap_stack;
+    struct ms_id_map site_of_stack; /* stack id + 1 -> site index */
+    uint32_t last_site;
     struct ms_thread_stats *threads;
     size_t nthreads, capthreads;
     uint32_t last_tid, last_thread;
@@ -60,7 +61,7 @@ void ms_heap_model_free(struct ms_heap_model *m)
         return;
     free(m->live);
     free(m->sites);
-    free(m->site_of_stack);
+    ms_id_map_free(&m->site_of_stack);
     free(m->threads);
     free(m);
 }
@@ -116,17 +117,20 @@ static void live_remove(struct ms_heap_model *m, struct block *b)
 
 static int site_index(struct ms_heap_model *m, uint32_t stack, uint32_t *out)
 {
-    int err = ms_grow(&m->site_of_stack, &m->cap_stack, (size_t)stack + 1, sizeof *m->site_of_stack,
-                      1024);
-    if (err)
-        return err;
-    if (!m->site_of_stack[stack]) {
-        if ((err = ms_grow(&m->sites, &m->capsites, m->nsites + 1, sizeof *m->sites, 256)) != 0)
+    /* Consecutive allocations often come from the same call site. */
+    if (m->nsites && m->sites[m->last_site].stack == stack) {
+        *out = m->last_site;
+        return 0;
+    }
+    uint32_t at;
+    if (!ms_id_map_get(&m->site_of_stack, stack + 1, &at)) {
+        int err = ms_grow(&m->sites, &m->capsites, m->nsites + 1, sizeof *m->sites, 256);
+        if (err || (err = ms_id_map_put(&m->site_of_stack, stack + 1, (uint32_t)m->nsites)))
             return err;
         m->sites[m->nsites].stack = stack;
-        m->site_of_stack[stack] = (uint32_t)++m->nsites;
+        at = (uint32_t)m->nsites++;
     }
-    *out = m->site_of_stack[stack] - 1;
+    *out = m->last_site = at;
     return 0;
 }
 

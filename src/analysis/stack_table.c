@@ -14,21 +14,22 @@ int ms_stack_table_set(struct ms_stack_table *t, uint32_t id, uint32_t parent, u
 {
     if (id == 0 || id >= MAX_NODES || parent >= MAX_NODES || ip == 0)
         return MS_ECORRUPT;
-    int err = ms_grow(&t->nodes, &t->cap, (size_t)id + 1, sizeof *t->nodes, 1024);
-    if (err)
+    uint32_t at;
+    if (ms_id_map_get(&t->index, id, &at))
+        return 0;
+    int err = ms_grow(&t->nodes, &t->cap, t->n + 1, sizeof *t->nodes, 1024);
+    if (err || (err = ms_id_map_put(&t->index, id, (uint32_t)t->n)) != 0)
         return err;
-    if (t->nodes[id].ip == 0) {
-        t->nodes[id].parent = parent;
-        t->nodes[id].ip = ip;
-    }
+    t->nodes[t->n++] = (struct ms_stack_node){parent, ip};
     return 0;
 }
 
 bool ms_stack_table_get(const struct ms_stack_table *t, uint32_t id, struct ms_stack_node *out)
 {
-    if (id == 0 || id >= t->cap || t->nodes[id].ip == 0)
+    uint32_t at;
+    if (id == 0 || !ms_id_map_get(&t->index, id, &at))
         return false;
-    *out = t->nodes[id];
+    *out = t->nodes[at];
     return true;
 }
 
@@ -36,5 +37,6 @@ void ms_stack_table_free(struct ms_stack_table *t)
 {
     free(t->nodes);
     t->nodes = NULL;
-    t->cap = 0;
+    t->n = t->cap = 0;
+    ms_id_map_free(&t->index);
 }

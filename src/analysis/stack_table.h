@@ -1,5 +1,5 @@
-/* The stack tree read from a trace: node id -> (parent id, instruction pointer). Ids are dense
- * small integers assigned by the capture library, so the table is an array. */
+/* The stack tree read from a trace: node id -> (parent id, instruction pointer). Memory grows
+ * with the nodes the trace defines, whatever ids it names. */
 #ifndef MS_STACK_TABLE_H
 #define MS_STACK_TABLE_H
 
@@ -7,14 +7,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "id_map.h"
+
 struct ms_stack_node {
     uint32_t parent;
     uint64_t ip; /* 0 = not defined in the trace */
 };
 
 struct ms_stack_table {
-    struct ms_stack_node *nodes;
-    size_t cap;
+    struct ms_stack_node *nodes; /* in order of definition */
+    size_t n, cap;
+    struct ms_id_map index; /* id -> position in nodes */
 };
 
 /* Defines node id; returns 0, MS_ENOMEM, or MS_ECORRUPT for an id no trace can have. An id

@@ -230,6 +230,9 @@ static int parse_modules(ms_trace *t, const uint8_t *p, size_t n)
     struct cursor c = {p, p + n, false};
     get_u(&c); /* snapshot time */
     uint64_t count = get_u(&c);
+    /* Far more than any process loads; the duplicate check below is quadratic. */
+    if (count > 65536 || t->nmod + count > 65536)
+        return MS_ECORRUPT;
     for (uint64_t i = 0; i < count && !c.bad; i++) {
         struct ms_module m = {0};
         m.path = get_str(&c);
@@ -403,7 +406,9 @@ static int index_chunks(ms_trace *t)
 int ms_trace_open(const char *path, ms_trace **out, char *err, size_t errlen)
 {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: a path naming a FIFO (a damaged fork child can name any file as its
+     * parent's trace) must not hang the reader; it is refused below as not a regular file. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         set_err(err, errlen, "%s: %s", path, strerror(errno));
         return errno == ENOENT ? MS_ENOENT : MS_EIO;
@@ -474,7 +479,7 @@ int ms_trace_open(const char *path, ms_trace **out, char *err, size_t errlen)
     /* Node ids are dense and every STACK_NODE record takes at least 4 bytes, so no valid id
      * exceeds this; a forked child also uses its parent's ids below node_limit. */
     uint64_t max_node = t->proc.node_limit + t->raw_event_bytes / 4 + 1;
-    t->max_node = max_node > UINT32_MAX ? UINT32_MAX : (uint32_t)max_node;
+    t->max_node = max_node >= UINT32_MAX ? UINT32_MAX - 1 : (uint32_t)max_node;
     *out = t;
     return 0;
 fail:
@@ -716,8 +721,12 @@ struct stream {
     size_t nconsumed, capconsumed;
 };
 
+/* The most decoded chunk bytes the merge holds at once (one chunk per thread). */
+#define MS_MERGE_MEMORY (1024u << 20)
+
 struct merge {
     ms_trace *t;
+    size_t held; /* bytes of stream buffers */
     struct buffer scratch;
     struct stream *streams;
     size_t nstreams, capstreams;
@@ -806,7 +815,18 @@ static int stream_advance(struct merge *m, struct stream *s)
         }
         const struct chunk_ref *c = &m->t->chunks[s->chunks[s->next++]];
         s->nconsumed = 0;
+        /* Every thread's current chunk is held at once: a damaged trace claiming many huge
+         * chunks must not make that unbounded. */
+        if (c->raw > s->raw.cap && m->held + c->raw - s->raw.cap > MS_MERGE_MEMORY) {
+            m->t->damage.chunks_bad++;
+            damage(m->t, c->offset - MS_CHUNK_HEADER_SIZE,
+                   "chunks held at once would exceed %u MiB", MS_MERGE_MEMORY >> 20);
+            s->buf = NULL;
+            continue;
+        }
+        size_t had = s->raw.cap;
         int err = load_chunk_into(m->t, c, &s->raw, &m->scratch);
+        m->held += s->raw.cap - had;
         s->buf = s->raw.data;
         if (err == MS_ENOMEM)
             return err;

@@ -284,6 +284,14 @@ static void *next_fn(void **slot, const char *name)
     return fn;
 }
 
+/* True if fn is defined in libstdc++, whose plain operator new is malloc plus the new_handler
+ * loop. Another library's operator new (a pool allocator) must always be called. */
+static bool in_libstdcxx(void *fn)
+{
+    Dl_info info;
+    return fn && dladdr(fn, &info) && info.dli_fname && strstr(info.dli_fname, "libstdc++");
+}
+
 /* direct: the plain (unaligned) forms first try malloc themselves, as libstdc++'s operator new
  * does. Only when that fails does the real operator new run, outside the hook, so that its
  * new_handler calls and the bad_alloc it throws are recorded like any other code's. */
@@ -302,7 +310,10 @@ static void *next_fn(void **slot, const char *name)
         }                                                                                          \
         ms__tls.busy = 1;                                                                          \
         fn_t f = (fn_t)next_fn(&real, #sym);                                                       \
-        if (direct) {                                                                              \
+        static int libstdcxx = -1;                                                                 \
+        if (libstdcxx < 0)                                                                         \
+            libstdcxx = in_libstdcxx((void *)f);                                                   \
+        if (direct && libstdcxx) {                                                                 \
             void *p = ms__real.malloc(n ? n : 1);                                                  \
             if (MS_LIKELY(p != NULL))                                                              \
                 record_alloc(kind, family, p, n, align_expr);                                      \

@@ -298,9 +298,9 @@ int main(int argc, char **argv)
 {
     snprintf(path, sizeof path, "/tmp/ms-test-reader-%d.mstrace", (int)getpid());
     static const struct ms_test_case cases[] = {
-        TEST(merge_in_time_order), TEST(bad_headers), TEST(every_truncation),
-        TEST(corrupt_record),      TEST(cut_at_fork), TEST(cross_thread_conflicts),
-                                                TEST(requeue_at_upper_bound)};
+        TEST(merge_in_time_order),   TEST(bad_headers), TEST(every_truncation),
+        TEST(corrupt_record),        TEST(cut_at_fork), TEST(cross_thread_conflicts),
+        TEST(requeue_at_upper_bound)};
     int rc = ms_test_main(argc, argv, cases, (int)(sizeof cases / sizeof *cases));
     unlink(path);
     return rc;
