@@ -92,6 +92,9 @@ int ms_report_json(FILE *out, struct ms_analysis *a, const struct ms_report_opti
         ms_json_str(&j, NULL, p->argv[i]);
     ms_json_end_array(&j);
     ms_json_u64(&j, "fork_parent_pid", p->fork_parent_pid);
+    static const char *unwinds[] = {"none", "fp", "libunwind"};
+    ms_json_str(&j, "unwind", p->unwind >= 0 && p->unwind < 3 ? unwinds[p->unwind] : NULL);
+    ms_json_u64(&j, "depth", (uint64_t)(p->depth > 0 ? p->depth : 0));
     static const char *ends[] = {"exit", "signal", "exec", "_exit"};
     ms_json_str(&j, "ended_by",
                 e->present && e->reason >= 0 && e->reason < 4 ? ends[e->reason] : NULL);

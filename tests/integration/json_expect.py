@@ -19,6 +19,10 @@ def main():
                     help="dotted.path=value, e.g. summary.unknown_frees=0")
     ap.add_argument("--module", action="append", default=[],
                     help="a module path substring that must appear in some stack frame")
+    ap.add_argument("--run-arg", action="append", default=[],
+                    help="an option for memscope run, e.g. --unwind=fp")
+    ap.add_argument("--leak-frame", action="append", default=[],
+                    help="a function that must appear in the stack of some leak")
     ap.add_argument("--repeat", type=int, default=1,
                     help="run the program this many times (for races), checking each run")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
@@ -35,8 +39,8 @@ def check_once(a, cmd):
     failed = 0
     try:
         trace = os.path.join(work, "t.mstrace")
-        run = subprocess.run([a.memscope, "run", "--no-summary", "-o", trace, "--"] + cmd,
-                             capture_output=True, text=True)
+        run = subprocess.run([a.memscope, "run", "--no-summary", "-o", trace] + a.run_arg +
+                             ["--"] + cmd, capture_output=True, text=True)
         if not os.path.exists(trace):
             print("FAIL no trace written; memscope said:\n" + run.stderr)
             return 1
@@ -49,13 +53,21 @@ def check_once(a, cmd):
         for e in a.expect:
             path, want = e.split("=", 1)
             v = doc
-            for k in path.split("."):
-                v = v[k]
+            try:
+                for k in path.split("."):
+                    v = v[int(k)] if isinstance(v, list) else v[k]
+            except (KeyError, IndexError, ValueError):
+                v = "MISSING"
             ok = str(v) == want
             failed += not ok
             print("%s %s: want %s, got %s" % ("PASS" if ok else "FAIL", path, want, v))
         modules = {f.get("module") or "" for s in doc["sites"] + doc["leaks"]
                    for f in s["stack"]}
+        leak_functions = {f.get("function") for lk in doc["leaks"] for f in lk["stack"]}
+        for fn in a.leak_frame:
+            ok = fn in leak_functions
+            failed += not ok
+            print("%s a leak stack has a frame in %s" % ("PASS" if ok else "FAIL", fn))
         for m in a.module:
             ok = any(m in x for x in modules)
             failed += not ok
