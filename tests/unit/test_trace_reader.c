@@ -46,9 +46,7 @@ static void build_two_threads(struct tb *b, int compress)
     tb_free(&e, 1300, 0x2000);
     tb_chunk(b, MS_CHUNK_EVENTS, 2, &p, compress);
 
-    p.len = 0;
-    e = (struct tb_ev){.p = &p};
-    tb_clock(&e, 1000);
+    e = tb_events(&p, 1000);
     tb_thread_start(&e, 1050, "main");
     tb_alloc(&e, 1200, 0x2000, 20, 0);
     tb_realloc(&e, 1400, 0x1000, 0x3000, 30, 0);
@@ -149,21 +147,14 @@ static void every_truncation(void)
 /* A record kind no writer emits: that chunk stops there, the other thread's events remain. */
 static void corrupt_record(void)
 {
-    struct tb b = {.len = 0};
-    tb_file_header(&b, MS_TRACE_VERSION);
-    struct tb p = {.len = 0};
-    tb_process(&p, 7);
-    tb_chunk(&b, MS_CHUNK_PROCESS, 0, &p, 0);
-    p.len = 0;
-    struct tb_ev e = {.p = &p};
-    tb_clock(&e, 1000);
+    struct tb b, p;
+    tb_begin(&b, 7);
+    struct tb_ev e = tb_events(&p, 1000);
     tb_alloc(&e, 1100, 0x1000, 10, 0);
     p.data[p.len++] = 13;
     tb_alloc(&e, 1200, 0x2000, 10, 0);
     tb_chunk(&b, MS_CHUNK_EVENTS, 1, &p, 0);
-    p.len = 0;
-    e = (struct tb_ev){.p = &p};
-    tb_clock(&e, 1000);
+    e = tb_events(&p, 1000);
     tb_alloc(&e, 1300, 0x3000, 10, 0);
     tb_chunk(&b, MS_CHUNK_EVENTS, 2, &p, 0);
     ms_trace *t;
@@ -182,14 +173,9 @@ static void corrupt_record(void)
 /* A forked parent's replay stops at the FORK record for the child. */
 static void cut_at_fork(void)
 {
-    struct tb b = {.len = 0};
-    tb_file_header(&b, MS_TRACE_VERSION);
-    struct tb p = {.len = 0};
-    tb_process(&p, 7);
-    tb_chunk(&b, MS_CHUNK_PROCESS, 0, &p, 0);
-    p.len = 0;
-    struct tb_ev e = {.p = &p};
-    tb_clock(&e, 1000);
+    struct tb b, p;
+    tb_begin(&b, 7);
+    struct tb_ev e = tb_events(&p, 1000);
     tb_alloc(&e, 1100, 0x1000, 10, 0);
     tb_kind(&e, MS_REC_FORK, 0, 1200);
     tb_u(&p, 99);
@@ -211,36 +197,44 @@ static void cut_at_fork(void)
     ms_trace_close(t);
 }
 
+/* Replays the trace in b into a new heap model (NULL if it does not open and replay). */
+static struct ms_heap_model *replay_into_model(const struct tb *b)
+{
+    ms_trace *t;
+    char err[512];
+    if (open_bytes(b->data, b->len, err, sizeof err, &t) != 0)
+        return NULL;
+    struct ms_stack_table st = {0};
+    struct ms_heap_model *m = ms_heap_model_new();
+    if (ms_trace_replay(t, NULL, 0, &st, ms_heap_model_apply, m) != 0) {
+        ms_heap_model_free(m);
+        m = NULL;
+    } else {
+        ms_heap_model_finish(m);
+    }
+    ms_stack_table_free(&st);
+    ms_trace_close(t);
+    return m;
+}
+
 /* Two threads whose events merged by time would replay an address out of order: thread 2
  * allocates 0x1000 (time 1150) before thread 1's free of it (time 1200) and frees 0x5000 (time
  * 1160) before thread 1 allocates it (1300). The reader delivers the missing events first. */
 static void cross_thread_conflicts(void)
 {
-    struct tb b = {.len = 0};
-    tb_file_header(&b, MS_TRACE_VERSION);
-    struct tb p = {.len = 0};
-    tb_process(&p, 7);
-    tb_chunk(&b, MS_CHUNK_PROCESS, 0, &p, 0);
-    p.len = 0;
-    struct tb_ev e = {.p = &p};
-    tb_clock(&e, 1000);
+    struct tb b, p;
+    tb_begin(&b, 7);
+    struct tb_ev e = tb_events(&p, 1000);
     tb_alloc(&e, 1100, 0x1000, 10, 0);
     tb_free(&e, 1200, 0x1000);
     tb_alloc(&e, 1300, 0x5000, 50, 0);
     tb_chunk(&b, MS_CHUNK_EVENTS, 1, &p, 0);
-    p.len = 0;
-    e = (struct tb_ev){.p = &p};
-    tb_clock(&e, 1000);
+    e = tb_events(&p, 1000);
     tb_alloc(&e, 1150, 0x1000, 20, 0);
     tb_free(&e, 1160, 0x5000);
     tb_chunk(&b, MS_CHUNK_EVENTS, 2, &p, 0);
-    ms_trace *t;
-    char err[512];
-    ASSERT_EQ(open_bytes(b.data, b.len, err, sizeof err, &t), 0);
-    struct ms_stack_table st = {0};
-    struct ms_heap_model *m = ms_heap_model_new();
-    ASSERT_EQ(ms_trace_replay(t, NULL, 0, &st, ms_heap_model_apply, m), 0);
-    ms_heap_model_finish(m);
+    struct ms_heap_model *m = replay_into_model(&b);
+    ASSERT_TRUE(m != NULL);
     const struct ms_summary *s = ms_heap_model_summary(m);
     ASSERT_EQ(s->allocs, 3);
     ASSERT_EQ(s->frees, 2);
@@ -249,8 +243,6 @@ static void cross_thread_conflicts(void)
     ASSERT_EQ(s->live_blocks, 1);
     ASSERT_EQ(s->live_bytes, 20);
     ms_heap_model_free(m);
-    ms_stack_table_free(&st);
-    ms_trace_close(t);
 }
 
 /* An idle consumer: its untimed free of 0x1000 merges at its last timed record (1100), long
@@ -259,39 +251,25 @@ static void cross_thread_conflicts(void)
  * its upper bound (the consumer's next timed record, 3000), after the realloc. */
 static void requeue_at_upper_bound(void)
 {
-    struct tb b = {.len = 0};
-    tb_file_header(&b, MS_TRACE_VERSION);
-    struct tb p = {.len = 0};
-    tb_process(&p, 7);
-    tb_chunk(&b, MS_CHUNK_PROCESS, 0, &p, 0);
-    p.len = 0;
-    struct tb_ev e = {.p = &p};
-    tb_clock(&e, 1000);
+    struct tb b, p;
+    tb_begin(&b, 7);
+    struct tb_ev e = tb_events(&p, 1000);
     tb_alloc(&e, 1050, 0x500, 5, 0);
     tb_realloc(&e, 2000, 0x500, 0x1000, 10, 0);
     tb_chunk(&b, MS_CHUNK_EVENTS, 1, &p, 0);
-    p.len = 0;
-    e = (struct tb_ev){.p = &p};
-    tb_clock(&e, 1000);
+    e = tb_events(&p, 1000);
     tb_alloc(&e, 1100, 0x9000, 1, 0);
     tb_free_untimed(&e, 0x1000);
     tb_alloc(&e, 3000, 0xa000, 1, 0);
     tb_chunk(&b, MS_CHUNK_EVENTS, 2, &p, 0);
-    ms_trace *t;
-    char err[512];
-    ASSERT_EQ(open_bytes(b.data, b.len, err, sizeof err, &t), 0);
-    struct ms_stack_table st = {0};
-    struct ms_heap_model *m = ms_heap_model_new();
-    ASSERT_EQ(ms_trace_replay(t, NULL, 0, &st, ms_heap_model_apply, m), 0);
-    ms_heap_model_finish(m);
+    struct ms_heap_model *m = replay_into_model(&b);
+    ASSERT_TRUE(m != NULL);
     const struct ms_summary *s = ms_heap_model_summary(m);
     ASSERT_EQ(s->unknown_frees, 0);
     ASSERT_EQ(s->frees, 2);
     ASSERT_EQ(s->live_blocks, 2);
     ASSERT_EQ(s->live_bytes, 2);
     ms_heap_model_free(m);
-    ms_stack_table_free(&st);
-    ms_trace_close(t);
 }
 
 int main(int argc, char **argv)

@@ -174,6 +174,25 @@ static inline void tb_thread_start(struct tb_ev *e, uint64_t tsc, const char *na
     tb_str(e->p, name);
 }
 
+/* Starts a trace in b: file header and a PROCESS chunk for pid. */
+static inline void tb_begin(struct tb *b, uint64_t pid)
+{
+    b->len = 0;
+    tb_file_header(b, MS_TRACE_VERSION);
+    struct tb p = {.len = 0};
+    tb_process(&p, pid);
+    tb_chunk(b, MS_CHUNK_PROCESS, 0, &p, 0);
+}
+
+/* Starts an EVENTS payload in p (a CLOCK record at tsc) and returns its record writer. */
+static inline struct tb_ev tb_events(struct tb *p, uint64_t tsc)
+{
+    p->len = 0;
+    struct tb_ev e = {.p = p};
+    tb_clock(&e, tsc);
+    return e;
+}
+
 static inline int tb_write(const struct tb *b, const char *path)
 {
     FILE *f = fopen(path, "wb");
