@@ -30,8 +30,9 @@ static inline __attribute__((always_inline)) uint32_t capture_stack(struct ms__s
     if (ms__config.unwind == MS_UNWIND_NONE)
         return 0;
     uintptr_t ips[MS_CAPTURE_MAX];
-    int n = ms__stack_capture(s, ips);
-    return ms__stack_intern(s, ips, n);
+    int first;
+    int n = ms__stack_capture(s, ips, &first);
+    return ms__stack_intern(s, ips + first, n);
 }
 
 static inline __attribute__((always_inline)) void record_alloc(int kind, int family, void *ptr,

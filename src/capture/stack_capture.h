@@ -9,7 +9,6 @@
 
 #include <libunwind.h>
 #include <stdint.h>
-#include <string.h>
 
 /* Room the capture needs: the frames kept plus memscope's own, dropped afterwards. */
 #define MS_CAPTURE_SLACK 8
@@ -24,11 +23,12 @@ extern uintptr_t ms__self_lo, ms__self_hi;
 /* Walks frame pointers from the caller; bounded by the thread's stack. */
 int ms__walk_fp(struct ms__slot *s, uintptr_t *raw, int max);
 
-/* Fills ips (room for MS_CAPTURE_MAX) with up to the configured depth of return addresses of
- * the hook's caller and above; returns the number of frames (0 with --unwind=none). Inlined
- * into the hooks so that the unwinder walks one frame of memscope's, not three. */
+/* Fills ips (room for MS_CAPTURE_MAX) with return addresses; the stack of the hook's caller
+ * and above starts at ips + *first and has the returned number of frames (at most the
+ * configured depth; 0 with --unwind=none). Inlined into the hooks so that the unwinder walks
+ * one frame of memscope's, not three. */
 static inline __attribute__((always_inline)) int ms__stack_capture(struct ms__slot *s,
-                                                                   uintptr_t *ips)
+                                                                   uintptr_t *ips, int *first_out)
 {
     int want = ms__config.depth + MS_CAPTURE_SLACK, n;
     if (ms__config.unwind == MS_UNWIND_LIBUNWIND)
@@ -36,7 +36,7 @@ static inline __attribute__((always_inline)) int ms__stack_capture(struct ms__sl
     else if (ms__config.unwind == MS_UNWIND_FP)
         n = ms__walk_fp(s, ips, want);
     else
-        return 0;
+        return *first_out = 0;
     /* Skip the unwinder's and memscope's own frames: everything up to the last frame inside
      * libmemscope among the first few. */
     int first = 0;
@@ -46,8 +46,7 @@ static inline __attribute__((always_inline)) int ms__stack_capture(struct ms__sl
     n -= first;
     if (n > ms__config.depth)
         n = ms__config.depth;
-    if (first && n > 0)
-        memmove(ips, ips + first, (size_t)n * sizeof *ips);
+    *first_out = first;
     return n > 0 ? n : 0;
 }
 
