@@ -53,13 +53,16 @@ void ms_report_notes(struct ms_analysis *a, struct ms_notes *out)
             "the process ended with _exit(%d): glibc's exit-time freeing did not run "
             "(valgrind runs it anyway), so blocks glibc keeps until exit count as leaked",
             e->code);
-    if (e->present && e->reason == MS_END_EXIT && !s->freeres_tsc)
+    if (e->present && e->reason == MS_END_EXIT && !s->freeres_tsc && e->threads_at_exit > 1)
         add(out,
             "exit() was called while %llu other thread(s) were still running, so glibc's "
             "exit-time freeing was not run (it is not safe while they run; valgrind stops "
             "them first): blocks glibc keeps until exit, such as stdio buffers, count as "
             "still allocated here but not in valgrind",
-            (unsigned long long)(e->threads_at_exit ? e->threads_at_exit - 1 : 0));
+            (unsigned long long)(e->threads_at_exit - 1));
+    else if (e->present && e->reason == MS_END_EXIT && !s->freeres_tsc)
+        add(out, "glibc's exit-time freeing did not run (the trace does not say why): blocks "
+                 "glibc keeps until exit count as still allocated here but not in valgrind");
     if (e->present && e->reason == MS_END_EXEC)
         add(out, "the process replaced itself with exec; the new program has its own trace");
     if (e->present && e->dropped)

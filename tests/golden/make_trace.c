@@ -1,0 +1,55 @@
+/* Writes a small fixed trace (two threads, a realloc chain, a temporary allocation, two leaks
+ * with stacks, a truncated tail optionally) for the golden-file tests of the report outputs.
+ * usage: make_trace OUT [--truncate] */
+#include "../unit/trace_builder.h"
+
+#include <string.h>
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return 2;
+    static struct tb b, p;
+    tb_begin(&b, 4242);
+    /* Thread 1 (main): a stack tree 1 <- 2 <- 3 and 1 <- 4. */
+    struct tb_ev e = tb_events(&p, 1000);
+    tb_thread_start(&e, 1000, "main");
+    tb_node(&e, 1, 0, 0x400100);
+    p.data[p.len++] = MS_REC_STACK_NODE;
+    tb_u(&p, 2);
+    tb_u(&p, 1);
+    tb_u(&p, ms_zigzag(0x100)); /* ip 0x400200 */
+    p.data[p.len++] = MS_REC_STACK_NODE;
+    tb_u(&p, 3);
+    tb_u(&p, 2);
+    tb_u(&p, ms_zigzag(0x100)); /* ip 0x400300 */
+    p.data[p.len++] = MS_REC_STACK_NODE;
+    tb_u(&p, 4);
+    tb_u(&p, 1);
+    tb_u(&p, ms_zigzag(0x100)); /* ip 0x400400 */
+    tb_alloc(&e, 1100, 0x10000, 100, 3);
+    tb_free(&e, 1150, 0x10000); /* temporary */
+    tb_alloc(&e, 1200, 0x10100, 40, 3);
+    tb_realloc(&e, 1300, 0x10100, 0x10200, 400, 4);
+    tb_realloc(&e, 1400, 0x10200, 0x10800, 4000, 4);
+    tb_alloc(&e, 1500, 0x20000, 7, 3); /* leaked */
+    tb_chunk(&b, MS_CHUNK_EVENTS, 4242, &p, 1);
+    /* Thread 2 (worker): allocates and frees, then leaks one block. */
+    e = tb_events(&p, 1000);
+    tb_thread_start(&e, 1010, "worker");
+    tb_alloc(&e, 1250, 0x30000, 1000, 2);
+    tb_alloc(&e, 1260, 0x30400, 24, 2);
+    tb_free(&e, 1600, 0x30000);
+    tb_chunk(&b, MS_CHUNK_EVENTS, 4243, &p, 1);
+    e = tb_events(&p, 1700);
+    tb_free(&e, 1800, 0x10800);
+    tb_chunk(&b, MS_CHUNK_EVENTS, 4242, &p, 1);
+    if (argc > 2 && !strcmp(argv[2], "--truncate")) {
+        b.len -= 5; /* the last chunk loses its end */
+    } else {
+        p.len = 0;
+        tb_end(&p, 2000);
+        tb_chunk(&b, MS_CHUNK_END, 0, &p, 0);
+    }
+    return tb_write(&b, argv[1]) == 0 ? 0 : 1;
+}
