@@ -15,9 +15,12 @@ struct ms_stack_node {
 };
 
 struct ms_stack_table {
-    struct ms_stack_node *nodes; /* in order of definition */
+    struct ms_stack_node *dense; /* indexed by id (ip 0: not defined) */
+    size_t dense_cap;
+    size_t defined;              /* nodes defined, dense or sparse */
+    struct ms_stack_node *nodes; /* ids too large for the dense array, in order of definition */
     size_t n, cap;
-    struct ms_id_map index; /* id -> position in nodes */
+    struct ms_id_map index; /* such an id -> its position in nodes */
 };
 
 /* Defines node id; returns 0, MS_ENOMEM, or MS_ECORRUPT for an id no trace can have. An id
