@@ -31,6 +31,12 @@ struct ms_heap_model {
     uint32_t last_tid, last_thread;
     bool have_last;
     uint64_t epoch; /* incremented at every new peak */
+    /* pthread_create records whose thread has not started yet: (pthread_t, creator tid). */
+    struct {
+        uint64_t pthread;
+        uint32_t creator;
+    } pending[64];
+    unsigned npending;
 };
 
 static inline size_t hash_ptr(uint64_t p)
@@ -262,6 +268,23 @@ static void set_name(struct ms_thread_stats *t, const struct ms_event *ev)
     t->name[n] = 0;
 }
 
+/* Links the thread with handle pthread to its creator: the child may have started (and been
+ * replayed) before the creator's record of pthread_create, or after it. */
+static void link_creator(struct ms_heap_model *m, uint64_t pthread, uint32_t creator)
+{
+    for (size_t i = m->nthreads; i-- > 0;)
+        if (m->threads[i].pthread == pthread && !m->threads[i].creator_tid &&
+            m->threads[i].tid != creator) {
+            m->threads[i].creator_tid = creator;
+            return;
+        }
+    if (m->npending == sizeof m->pending / sizeof *m->pending)
+        m->npending--; /* forget the oldest-but-one: a lost link only loses the column */
+    m->pending[m->npending].pthread = pthread;
+    m->pending[m->npending].creator = creator;
+    m->npending++;
+}
+
 int ms_heap_model_apply(void *ctx, const struct ms_event *ev)
 {
     struct ms_heap_model *m = ctx;
@@ -311,11 +334,20 @@ int ms_heap_model_apply(void *ctx, const struct ms_event *ev)
         }
         m->threads[thread].pthread = ev->value;
         set_name(&m->threads[thread], ev);
+        for (unsigned i = 0; i < m->npending; i++)
+            if (m->pending[i].pthread == ev->value) {
+                m->threads[thread].creator_tid = m->pending[i].creator;
+                m->pending[i] = m->pending[--m->npending];
+                break;
+            }
         if (ev->tid != 0)
             m->sum.threads++;
         return 0;
     case MS_REC_THREAD_NAME:
         set_name(&m->threads[thread], ev);
+        return 0;
+    case MS_REC_THREAD_CREATE:
+        link_creator(m, ev->value, m->threads[thread].tid);
         return 0;
     case MS_REC_THREAD_EXIT:
         m->threads[thread].exited = true;

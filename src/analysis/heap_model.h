@@ -30,6 +30,7 @@ struct ms_thread_stats {
     uint64_t leaked_blocks;
     uint64_t temporary;
     uint64_t alloc_seq;
+    uint32_t creator_tid; /* the thread that called pthread_create for it, 0 if unknown */
     bool exited;
 };
 

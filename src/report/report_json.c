@@ -148,6 +148,7 @@ int ms_report_json(FILE *out, struct ms_analysis *a, const struct ms_report_opti
         ms_json_begin_object(&j, NULL);
         ms_json_u64(&j, "tid", t->tid);
         ms_json_str(&j, "name", t->tid ? t->name : "(exited)");
+        ms_json_u64(&j, "created_by_tid", t->creator_tid);
         ms_json_u64(&j, "allocs", t->allocs);
         ms_json_u64(&j, "frees", t->frees);
         ms_json_u64(&j, "bytes_allocated", t->bytes);

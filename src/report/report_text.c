@@ -121,17 +121,19 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
     ranking(out, a, MS_RANK_TEMPORARY,
             "TEMPORARY ALLOCATIONS BY CALL SITE (freed before the thread allocated again)", o->top);
 
-    fprintf(out, "\nTHREADS\n  %-8s %-16s %14s %16s %14s %14s\n", "tid", "name", "allocations",
-            "bytes", "peak", "leaked");
+    fprintf(out, "\nTHREADS\n  %-8s %-16s %10s %14s %16s %14s %14s\n", "tid", "name", "created by",
+            "allocations", "bytes", "peak", "leaked");
     for (size_t i = 0; i < ms_heap_model_thread_count(a->model); i++) {
         const struct ms_thread_stats *t = ms_heap_model_thread(a->model, i);
         if (!t->allocs && !t->frees)
             continue;
-        char b3[32], b4[32], b5[32];
-        fprintf(out, "  %-8u %-16s %14s %16s %14s %14s\n", t->tid, t->tid ? t->name : "(exited)",
-                ms_format_count(b1, t->allocs), ms_format_count(b2, t->bytes),
-                ms_format_count(b3, t->peak_bytes), ms_format_count(b4, t->live_bytes));
-        (void)b5;
+        char b3[32], b4[32], creator[16] = "-";
+        if (t->creator_tid)
+            snprintf(creator, sizeof creator, "%u", t->creator_tid);
+        fprintf(out, "  %-8u %-16s %10s %14s %16s %14s %14s\n", t->tid,
+                t->tid ? t->name : "(exited)", creator, ms_format_count(b1, t->allocs),
+                ms_format_count(b2, t->bytes), ms_format_count(b3, t->peak_bytes),
+                ms_format_count(b4, t->live_bytes));
     }
 
     struct ms_notes notes;

@@ -14,6 +14,8 @@ int main(int argc, char **argv)
     /* Thread 1 (main): a stack tree 1 <- 2 <- 3 and 1 <- 4. */
     struct tb_ev e = tb_events(&p, 1000);
     tb_thread_start(&e, 1000, "main");
+    tb_kind(&e, MS_REC_THREAD_CREATE, 0, 1005); /* creates the worker (pthread_t 7) */
+    tb_u(&p, 7);
     tb_node(&e, 1, 0, 0x400100);
     p.data[p.len++] = MS_REC_STACK_NODE;
     tb_u(&p, 2);
