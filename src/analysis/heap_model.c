@@ -179,10 +179,10 @@ static inline void site_touch(struct ms_heap_model *m, struct ms_site *s)
     }
 }
 
-/* Frees block b (NULL: a free of a block the trace never saw allocated). */
+/* Releases block b (NULL: a free of a block the trace never saw allocated); the caller counts
+ * the free. */
 static void free_block(struct ms_heap_model *m, struct block *b)
 {
-    m->sum.frees++;
     if (!b) {
         m->sum.unknown_frees++;
         return;
@@ -228,7 +228,6 @@ static int do_alloc(struct ms_heap_model *m, const struct ms_event *ev, uint32_t
         if (!ev->forced)
             return MS_REPLAY_WANT_FREE; /* nothing has changed yet */
         m->sum.reused_live++;
-        m->sum.frees--;
         free_block(m, &m->live[i]);
         i = hash_ptr(ev->ptr) & m->live_mask;
         while (m->live[i].ptr)
@@ -308,6 +307,7 @@ int ms_heap_model_apply(void *ctx, const struct ms_event *ev)
             return MS_REPLAY_WANT_ALLOC;
         m->sum.events++;
         m->threads[thread].frees++;
+        m->sum.frees++;
         free_block(m, b);
         return 0;
     }
@@ -320,6 +320,7 @@ int ms_heap_model_apply(void *ctx, const struct ms_event *ev)
         m->sum.events++;
         m->threads[thread].frees++;
         m->sum.realloc_calls++;
+        m->sum.frees++;
         free_block(m, b);
         struct ms_event forced = *ev;
         forced.forced = true; /* the old block is gone: its address may be returned again */

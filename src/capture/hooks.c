@@ -9,14 +9,10 @@
 #include "stack_capture.h"
 #include "stack_intern.h"
 #include "thread_state.h"
-#include "trace_writer.h"
 
 #include <dlfcn.h>
 #include <malloc.h>
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>

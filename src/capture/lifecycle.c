@@ -4,6 +4,7 @@
 
 #include "config.h"
 #include "diag.h"
+#include "module_map.h"
 #include "real_fns.h"
 #include "spinlock.h"
 #include "stack_capture.h"
@@ -254,6 +255,20 @@ void ms__lifecycle_before_quick_exit(int status)
     finish(MS_END_QUICK_EXIT, status, false);
 }
 
+/* How much larger memscope makes each new thread's DTV (see ms__dtv_extra): one 16-byte
+ * dtv_t per TLS module memscope brings, its own and libunwind's. */
+static void dtv_init(void)
+{
+    extern void *__tls_get_addr(void *);
+    ms__module_range_of((const void *)&__tls_get_addr, &ms__ldso_lo, &ms__ldso_hi);
+    const void *mine = (const void *)&dtv_init, *unwinder = (const void *)&unw_backtrace;
+    uintptr_t lo, hi;
+    ms__module_range_of(unwinder, &lo, &hi);
+    bool same = (uintptr_t)mine >= lo && (uintptr_t)mine < hi;
+    ms__dtv_extra =
+        16 * ((size_t)ms__module_has_tls(mine) + (size_t)(!same && ms__module_has_tls(unwinder)));
+}
+
 bool ms__lifecycle_init(void)
 {
     int expected = 0;
@@ -272,6 +287,7 @@ bool ms__lifecycle_init(void)
         pthread_key_create(&exit_key, thread_exit_cb) == 0) {
         ms__writer_init();
         ms__stack_capture_init();
+        dtv_init();
         pthread_atfork(fork_prepare, fork_parent, fork_child);
         install_signal_handlers();
         atomic_store(&ms__active, true);

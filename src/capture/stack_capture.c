@@ -14,11 +14,6 @@ uintptr_t ms__self_lo, ms__self_hi;
 void ms__stack_capture_init(void)
 {
     ms__module_range_of((const void *)&ms__stack_capture_init, &ms__self_lo, &ms__self_hi);
-    /* Each dtv_t is 16 bytes; memscope brings its own TLS module and libunwind's. */
-    extern void *__tls_get_addr(void *);
-    ms__module_range_of((const void *)&__tls_get_addr, &ms__ldso_lo, &ms__ldso_hi);
-    ms__dtv_extra = 16 * ((size_t)ms__module_has_tls((const void *)&ms__stack_capture_init) +
-                          (size_t)ms__module_has_tls((const void *)&unw_backtrace));
     if (ms__config.unwind == MS_UNWIND_LIBUNWIND)
         unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 }

@@ -102,10 +102,9 @@ static bool write_lock(void)
     return true;
 }
 
-static void write_unlock(bool taken)
+static void write_unlock(void)
 {
-    if (taken)
-        atomic_store(&write_owner, 0);
+    atomic_store(&write_owner, 0);
 }
 
 static void write_all(const uint8_t *p, size_t n)
@@ -178,7 +177,7 @@ static void write_chunk_raw(int type, uint32_t tid, uint64_t t0, uint64_t t1, co
     if (write_lock()) {
         write_all(hdr, sizeof hdr);
         write_all(payload, stored);
-        write_unlock(true);
+        write_unlock();
     }
     if (z)
         atomic_store(&z->busy, 0);
@@ -425,7 +424,7 @@ void ms__writer_finish(int reason, int code, uint64_t dropped, unsigned threads)
         fd = -1;
         failed = true;
         close(f);
-        write_unlock(true);
+        write_unlock();
     }
 }
 
@@ -467,5 +466,5 @@ bool ms__writer_lock(void)
 
 void ms__writer_unlock(void)
 {
-    write_unlock(true);
+    write_unlock();
 }
