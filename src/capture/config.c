@@ -9,6 +9,7 @@
 
 struct ms__config ms__config = {
     .unwind = MS_UNWIND_LIBUNWIND,
+    .unwind_fast = true,
     .depth = MS_DEFAULT_STACK_DEPTH,
     .zstd_level = 1,
 };
@@ -42,6 +43,9 @@ void ms__config_load(void)
             ms__say("MEMSCOPE_UNWIND=", unwind,
                     " is not one of none, fp, libunwind; using libunwind");
     }
+    const char *fast = getenv("MEMSCOPE_UNWIND_FAST");
+    ms__config.unwind_fast = !fast || !*fast || strcmp(fast, "0") != 0;
+    ms__config.unwind_verify = flag("MEMSCOPE_UNWIND_VERIFY");
     long depth = parse_long(getenv("MEMSCOPE_DEPTH"), MS_DEFAULT_STACK_DEPTH);
     if (depth < 1 || depth > MS_MAX_STACK_DEPTH) {
         ms__say("MEMSCOPE_DEPTH must be between 1 and 256; using 64", "", "");

@@ -7,6 +7,8 @@
 
 struct ms__config {
     int unwind;           /* enum ms_unwind_mode */
+    bool unwind_fast;     /* MEMSCOPE_UNWIND_FAST=0: libunwind for every stack (no cached walk) */
+    bool unwind_verify;   /* MEMSCOPE_UNWIND_VERIFY=1: compare the cached walk with libunwind */
     int depth;            /* frames per stack, 1..MS_MAX_STACK_DEPTH */
     const char *output;   /* MEMSCOPE_OUTPUT: trace path of the root process, or NULL */
     const char *manifest; /* MEMSCOPE_MANIFEST: file that lists every trace written, or NULL */

@@ -11,6 +11,7 @@
 #include "stack_intern.h"
 #include "thread_state.h"
 #include "trace_writer.h"
+#include "unwind_fast.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -236,6 +237,7 @@ static void finish(int reason, int code, bool freeres)
      * their owners). */
     ms__slot_flush_all(reason == MS_END_EXEC ? ms__tls.slot : NULL);
     ms__writer_finish(reason, code, atomic_load(&dropped), threads > 0 ? (unsigned)threads : 0);
+    ms__unwind_verify_report();
     if (reason != MS_END_EXEC) {
         atomic_store(&ms__active, false);
         atomic_store(&finished, 2);

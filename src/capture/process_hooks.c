@@ -6,6 +6,7 @@
 #include "lifecycle.h"
 #include "thread_state.h"
 #include "trace_writer.h"
+#include "unwind_fast.h"
 
 #include <dlfcn.h>
 #include <pthread.h>
@@ -186,6 +187,7 @@ EXPORT void *dlopen(const char *file, int mode)
 {
     NEXT(void *(*)(const char *, int), dlopen);
     void *h = real_dlopen(file, mode);
+    atomic_fetch_add(&ms__unwind_gen, 1);
     if (atomic_load(&ms__active))
         ms__writer_modules_if_changed();
     return h;
@@ -202,6 +204,7 @@ EXPORT int dlclose(void *handle)
         ms__tls.busy = 0;
     }
     int r = real_dlclose(handle);
+    atomic_fetch_add(&ms__unwind_gen, 1);
     if (atomic_load(&ms__active))
         ms__writer_modules_if_changed();
     return r;

@@ -14,8 +14,11 @@ uintptr_t ms__self_lo, ms__self_hi;
 void ms__stack_capture_init(void)
 {
     ms__module_range_of((const void *)&ms__stack_capture_init, &ms__self_lo, &ms__self_hi);
-    if (ms__config.unwind == MS_UNWIND_LIBUNWIND)
+    if (ms__config.unwind == MS_UNWIND_LIBUNWIND) {
         unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+        ms__unwind_fast_on = ms__config.unwind_fast && ms__cfi_available();
+        ms__unwind_verify_on = ms__unwind_fast_on && ms__config.unwind_verify;
+    }
 }
 
 __attribute__((noinline)) int ms__walk_fp(struct ms__slot *s, uintptr_t *raw, int max)

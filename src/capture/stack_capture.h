@@ -6,6 +6,7 @@
 #define UNW_LOCAL_ONLY
 #include "config.h"
 #include "thread_state.h"
+#include "unwind_fast.h"
 
 #include <libunwind.h>
 #include <stdint.h>
@@ -23,22 +24,11 @@ extern uintptr_t ms__self_lo, ms__self_hi;
 /* Walks frame pointers from the caller; bounded by the thread's stack. */
 int ms__walk_fp(struct ms__slot *s, uintptr_t *raw, int max);
 
-/* Fills ips (room for MS_CAPTURE_MAX) with return addresses; the stack of the hook's caller
- * and above starts at ips + *first and has the returned number of frames (at most the
- * configured depth; 0 with --unwind=none). Inlined into the hooks so that the unwinder walks
- * one frame of memscope's, not three. */
-static inline __attribute__((always_inline)) int ms__stack_capture(struct ms__slot *s,
-                                                                   uintptr_t *ips, int *first_out)
+/* Drops memscope's own frames (the unwinder's and the hook's: everything up to the last frame
+ * inside libmemscope among the first few) and clips to the configured depth. Returns the
+ * number of frames kept, starting at ips + *first_out. */
+static inline int ms__stack_trim(const uintptr_t *ips, int n, int *first_out)
 {
-    int want = ms__config.depth + MS_CAPTURE_SLACK, n;
-    if (ms__config.unwind == MS_UNWIND_LIBUNWIND)
-        n = unw_backtrace((void **)ips, want);
-    else if (ms__config.unwind == MS_UNWIND_FP)
-        n = ms__walk_fp(s, ips, want);
-    else
-        return *first_out = 0;
-    /* Skip the unwinder's and memscope's own frames: everything up to the last frame inside
-     * libmemscope among the first few. */
     int first = 0;
     for (int i = 0; i < n && i < MS_CAPTURE_SLACK; i++)
         if (ips[i] >= ms__self_lo && ips[i] < ms__self_hi)
@@ -48,6 +38,38 @@ static inline __attribute__((always_inline)) int ms__stack_capture(struct ms__sl
         n = ms__config.depth;
     *first_out = first;
     return n > 0 ? n : 0;
+}
+
+/* Fills ips (room for MS_CAPTURE_MAX) with return addresses; the stack of the hook's caller
+ * and above starts at ips + *first and has the returned number of frames (at most the
+ * configured depth; 0 with --unwind=none). Inlined into the hooks so that the walk starts in
+ * the hook itself. In libunwind mode, memscope's cached walk of standard frames
+ * (unwind_fast.h) comes first and libunwind takes any stack it gives up on. */
+static inline __attribute__((always_inline)) int ms__stack_capture(struct ms__slot *s,
+                                                                   uintptr_t *ips, int *first_out)
+{
+    int want = ms__config.depth + MS_CAPTURE_SLACK, n;
+    if (ms__config.unwind == MS_UNWIND_LIBUNWIND) {
+        n = -1;
+        if (MS_LIKELY(ms__unwind_fast_on)) {
+            uintptr_t ip, sp, bp;
+            MS_UNWIND_HERE(ip, sp, bp);
+            n = ms__unwind_fast(s, ip, sp, bp, ips, want);
+            if (MS_UNLIKELY(ms__unwind_verify_on)) {
+                if (n >= 0)
+                    ms__unwind_verify_stack(ips, n);
+                else
+                    ms__unwind_count_fallback();
+            }
+        }
+        if (n < 0)
+            n = unw_backtrace((void **)ips, want);
+    } else if (ms__config.unwind == MS_UNWIND_FP) {
+        n = ms__walk_fp(s, ips, want);
+    } else {
+        return *first_out = 0;
+    }
+    return ms__stack_trim(ips, n, first_out);
 }
 
 #endif

@@ -118,7 +118,7 @@ struct ms__slot *ms__slot_attach(struct ms__tls *t)
     }
     s->tid = (uint32_t)ms__self_tid();
     s->cache_n = 0;
-    if (ms__config.unwind == MS_UNWIND_FP)
+    if (ms__config.unwind != MS_UNWIND_NONE) /* bounds for the fp and cached walks */
         slot_get_stack_top(s);
     /* A reused slot's chunk began when its last thread left: restart it with a fresh clock,
      * excluding concurrent flushes of all slots while its pointers change. */

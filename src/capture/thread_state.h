@@ -6,6 +6,7 @@
 
 #include "../common/trace_format.h"
 #include "../common/varint.h"
+#include "cfi_rules.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -19,6 +20,8 @@
 /* Bytes per slot buffer, and the room always kept free for one record. */
 #define MS_SLOT_BUFFER (256u * 1024u)
 #define MS_RECORD_MAX 64u
+/* Entries of each slot's unwind-rule cache: 2^bits of 16 bytes. */
+#define MS_UNWIND_CACHE_BITS 11
 
 struct ms__slot {
     uint8_t *pos;                 /* next byte to write; owner thread only */
@@ -40,6 +43,13 @@ struct ms__slot {
     int cache_n;
     uintptr_t cache_ips[MS_MAX_STACK_DEPTH];
     uint32_t cache_ids[MS_MAX_STACK_DEPTH];
+    /* Unwind rules by instruction address (see unwind_fast.h), valid while unwind_gen equals
+     * ms__unwind_gen. */
+    uint32_t unwind_gen;
+    struct ms__unwind_entry {
+        uintptr_t ip;
+        struct ms__cfi_rule rule;
+    } unwind_cache[1u << MS_UNWIND_CACHE_BITS];
 };
 
 /* Thread-local state, kept small: it lives in the static TLS block. */

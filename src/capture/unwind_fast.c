@@ -1,0 +1,126 @@
+/* The cached standard-frame walk of unwind_fast.h, and its verification against libunwind. */
+#define UNW_LOCAL_ONLY
+#include "unwind_fast.h"
+
+#include "config.h"
+#include "diag.h"
+#include "stack_capture.h"
+
+#include <libunwind.h>
+#include <string.h>
+
+atomic_uint ms__unwind_gen;
+bool ms__unwind_fast_on;
+bool ms__unwind_verify_on;
+
+static inline struct ms__cfi_rule rule_for(struct ms__slot *s, uintptr_t ip)
+{
+    struct ms__unwind_entry *e =
+        &s->unwind_cache[(ip * 0x9e3779b97f4a7c15ull) >> (64 - MS_UNWIND_CACHE_BITS)];
+    if (MS_UNLIKELY(e->ip != ip)) {
+        e->rule = ms__cfi_rule_at(ip);
+        e->ip = ip;
+    }
+    return e->rule;
+}
+
+int ms__unwind_fast(struct ms__slot *s, uintptr_t ip, uintptr_t sp, uintptr_t bp, uintptr_t *out,
+                    int max)
+{
+    uintptr_t hi = s->stack_hi;
+    if (MS_UNLIKELY(!hi))
+        return -1; /* stack bounds unknown (the orphan slot) */
+    unsigned gen = atomic_load_explicit(&ms__unwind_gen, memory_order_relaxed);
+    if (MS_UNLIKELY(s->unwind_gen != gen)) {
+        memset(s->unwind_cache, 0, sizeof s->unwind_cache);
+        s->unwind_gen = gen;
+    }
+    /* The first address is where the hook is now; every later one is a return address, looked
+     * up one byte back so that it falls inside the call instruction (as libunwind does). */
+    uintptr_t lookup = ip;
+    int n = 0;
+    while (n < max) {
+        struct ms__cfi_rule r = rule_for(s, lookup);
+        if (r.kind == MS_RULE_LAST)
+            return n;
+        if (MS_UNLIKELY(r.kind == MS_RULE_OTHER))
+            return -1;
+        uintptr_t cfa = (r.kind == MS_RULE_RSP ? sp : bp) + (intptr_t)r.cfa_off;
+        if (MS_UNLIKELY(cfa <= sp || cfa > hi))
+            return -1;
+        uintptr_t ra = ((const uintptr_t *)cfa)[-1];
+        if (r.rbp_saved)
+            bp = *(const uintptr_t *)(cfa + (intptr_t)r.rbp_off);
+        sp = cfa;
+        if (ra < 0x4000) /* libunwind's end of a bogus chain */
+            return n;
+        out[n++] = ra;
+        lookup = ra - 1;
+    }
+    return n;
+}
+
+/* ---- verification ---- */
+
+static atomic_ulong verify_fast, verify_fallback, verify_differ;
+
+static void say_stack(const char *what, const uintptr_t *ips, int n)
+{
+    char line[900];
+    size_t len = 0;
+    for (int i = 0; i < n && len + 20 < sizeof line; i++) {
+        line[len++] = ' ';
+        line[len++] = '0';
+        line[len++] = 'x';
+        char hex[17];
+        int k = 0;
+        uintptr_t v = ips[i];
+        do {
+            hex[k++] = "0123456789abcdef"[v & 15];
+            v >>= 4;
+        } while (v);
+        while (k)
+            line[len++] = hex[--k];
+    }
+    line[len] = 0;
+    ms__say("unwind verify: ", what, line);
+}
+
+__attribute__((noinline)) void ms__unwind_verify_stack(const uintptr_t *fast, int n_fast)
+{
+    uintptr_t lu[MS_CAPTURE_MAX];
+    int n_lu = unw_backtrace((void **)lu, ms__config.depth + MS_CAPTURE_SLACK);
+    int first_fast, first_lu;
+    int a = ms__stack_trim(fast, n_fast, &first_fast);
+    int b = ms__stack_trim(lu, n_lu, &first_lu);
+    atomic_fetch_add(&verify_fast, 1);
+    if (a == b && !memcmp(fast + first_fast, lu + first_lu, (size_t)a * sizeof *lu))
+        return;
+    if (atomic_fetch_add(&verify_differ, 1) < 3) {
+        say_stack("memscope's:", fast + first_fast, a);
+        say_stack("libunwind's:", lu + first_lu, b);
+    }
+}
+
+void ms__unwind_count_fallback(void)
+{
+    atomic_fetch_add(&verify_fallback, 1);
+}
+
+void ms__unwind_verify_report(void)
+{
+    if (!ms__unwind_verify_on)
+        return;
+    char a[21], b[21], c[21], line[160];
+    ms__utoa(atomic_load(&verify_fast), a);
+    ms__utoa(atomic_load(&verify_differ), b);
+    ms__utoa(atomic_load(&verify_fallback), c);
+    line[0] = 0;
+    strcat(line, a);
+    strcat(line, " stacks by the fast path, ");
+    strcat(line, b);
+    strcat(line, " differ from libunwind's; ");
+    strcat(line, c);
+    strcat(line, " left to libunwind");
+    ms__say("unwind verify: ", line, "");
+}

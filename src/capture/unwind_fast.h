@@ -1,0 +1,38 @@
+/* memscope's fast path for libunwind-mode stacks: a walk of standard x86-64 frames with rules
+ * read once per instruction address from .eh_frame (cfi_rules.h) and cached per thread slot.
+ * It yields exactly the return addresses libunwind's unw_backtrace yields for such stacks;
+ * any other frame makes it give up so that libunwind unwinds the whole stack. */
+#ifndef MS_CAPTURE_UNWIND_FAST_H
+#define MS_CAPTURE_UNWIND_FAST_H
+
+#include "thread_state.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Bumped when modules are loaded or unloaded: cached rules of an old generation are dropped. */
+extern atomic_uint ms__unwind_gen;
+/* The fast path is in use (libunwind mode, glibc with _dl_find_object, not disabled). */
+extern bool ms__unwind_fast_on;
+/* MEMSCOPE_UNWIND_VERIFY: every fast-path stack is compared with libunwind's. */
+extern bool ms__unwind_verify_on;
+
+/* Walks from the register state (ip, sp, bp) of a point inside a hook, storing up to max return
+ * addresses in out. Returns the number stored, or -1 when a frame is not a standard one (or
+ * leaves the thread's stack): the caller must then use libunwind. */
+int ms__unwind_fast(struct ms__slot *s, uintptr_t ip, uintptr_t sp, uintptr_t bp, uintptr_t *out,
+                    int max);
+
+/* The register state at this point of the calling function, for ms__unwind_fast. */
+#define MS_UNWIND_HERE(ip, sp, bp)                                                             \
+    __asm__ volatile("leaq 0(%%rip), %0\n\tmovq %%rsp, %1\n\tmovq %%rbp, %2"                   \
+                     : "=r"(ip), "=r"(sp), "=r"(bp))
+
+/* Verification: counts, and on a difference reports both stacks once on stderr. */
+void ms__unwind_verify_stack(const uintptr_t *fast, int n_fast);
+void ms__unwind_count_fallback(void);
+/* Prints the verification counts (at the end of the trace). */
+void ms__unwind_verify_report(void);
+
+#endif
