@@ -21,23 +21,13 @@
 
 /* ---- recording (called with tls.busy set) ---- */
 
-static inline __attribute__((always_inline)) uint32_t capture_stack(struct ms__slot *s)
-{
-    if (ms__config.unwind == MS_UNWIND_NONE)
-        return 0;
-    uintptr_t ips[MS_CAPTURE_MAX];
-    int first;
-    int n = ms__stack_capture(s, ips, &first);
-    return ms__stack_intern(s, ips + first, n);
-}
-
 static inline __attribute__((always_inline)) void record_alloc(int kind, int family, void *ptr,
                                                                size_t size, size_t align)
 {
     struct ms__slot *s = ms__slot_get(&ms__tls);
     if (MS_UNLIKELY(!s))
         return;
-    uint32_t stack = capture_stack(s);
+    uint32_t stack = ms__stack_id(s);
     uint8_t *kb;
     uint8_t *p = ms__rec_begin(s, &kb);
     *kb |= (uint8_t)(kind | family << MS_REC_FAMILY_SHIFT);
@@ -177,7 +167,7 @@ EXPORT void *realloc(void *old, size_t n)
     if (p) {
         struct ms__slot *s = ms__slot_get(&ms__tls);
         if (s) {
-            uint32_t stack = capture_stack(s);
+            uint32_t stack = ms__stack_id(s);
             uint8_t *kb;
             uint8_t *q = before ? ms__rec_begin_at(s, &kb, before) : ms__rec_begin(s, &kb);
             *kb |= MS_REC_REALLOC;

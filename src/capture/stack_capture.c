@@ -1,5 +1,6 @@
-/* Stack capture for the hooks. libunwind's unw_backtrace uses its per-thread cache of unwind
- * info; the frame-pointer walk checks every frame against the thread's stack bounds, so a
+/* Stack capture for the hooks. In libunwind mode, memscope's cached walk (unwind_fast.c) takes
+ * the stacks made only of standard frames and libunwind's unw_backtrace, with its per-thread
+ * cache of unwind info, the others; the frame-pointer walk checks every frame against the thread's stack bounds, so a
  * frame without a frame pointer ends the walk instead of faulting. */
 #define UNW_LOCAL_ONLY
 #include "stack_capture.h"
@@ -16,7 +17,9 @@ void ms__stack_capture_init(void)
     ms__module_range_of((const void *)&ms__stack_capture_init, &ms__self_lo, &ms__self_hi);
     if (ms__config.unwind == MS_UNWIND_LIBUNWIND) {
         unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
+#if defined(__x86_64__)
         ms__unwind_fast_on = ms__config.unwind_fast && ms__cfi_available();
+#endif
         ms__unwind_verify_on = ms__unwind_fast_on && ms__config.unwind_verify;
     }
 }

@@ -6,6 +6,7 @@
 #define UNW_LOCAL_ONLY
 #include "config.h"
 #include "thread_state.h"
+#include "stack_intern.h"
 #include "unwind_fast.h"
 
 #include <libunwind.h>
@@ -40,20 +41,27 @@ static inline int ms__stack_trim(const uintptr_t *ips, int n, int *first_out)
     return n > 0 ? n : 0;
 }
 
-/* Fills ips (room for MS_CAPTURE_MAX) with return addresses; the stack of the hook's caller
- * and above starts at ips + *first and has the returned number of frames (at most the
- * configured depth; 0 with --unwind=none). Inlined into the hooks so that the walk starts in
- * the hook itself. In libunwind mode, memscope's cached walk of standard frames
- * (unwind_fast.h) comes first and libunwind takes any stack it gives up on. */
-static inline __attribute__((always_inline)) int ms__stack_capture(struct ms__slot *s,
-                                                                   uintptr_t *ips, int *first_out)
+/* The stack id of the hook's caller: captured, trimmed to the configured depth and interned
+ * (0 with --unwind=none). Inlined into the hooks so that the walk starts in the hook itself. In
+ * libunwind mode memscope's cached walk of standard frames (unwind_fast.h) comes first, and a
+ * walk that would repeat the thread's previous one exactly reuses its id; libunwind takes any
+ * stack the cached walk gives up on. */
+static inline __attribute__((always_inline)) uint32_t ms__stack_id(struct ms__slot *s)
 {
-    int want = ms__config.depth + MS_CAPTURE_SLACK, n;
+    if (ms__config.unwind == MS_UNWIND_NONE)
+        return 0;
+    uintptr_t ips[MS_CAPTURE_MAX];
+    int want = ms__config.depth + MS_CAPTURE_SLACK, n = -1;
     if (ms__config.unwind == MS_UNWIND_LIBUNWIND) {
-        n = -1;
+#if defined(__x86_64__)
         if (MS_LIKELY(ms__unwind_fast_on)) {
             uintptr_t ip, sp, bp;
             MS_UNWIND_HERE(ip, sp, bp);
+            if (ms__walk_repeats(s, ip, sp, bp)) {
+                if (MS_UNLIKELY(ms__unwind_verify_on))
+                    ms__unwind_verify_repeat(s, s->walk.stack);
+                return s->walk.stack;
+            }
             n = ms__unwind_fast(s, ip, sp, bp, ips, want);
             if (MS_UNLIKELY(ms__unwind_verify_on)) {
                 if (n >= 0)
@@ -62,14 +70,19 @@ static inline __attribute__((always_inline)) int ms__stack_capture(struct ms__sl
                     ms__unwind_count_fallback();
             }
         }
+#endif
         if (n < 0)
             n = unw_backtrace((void **)ips, want);
-    } else if (ms__config.unwind == MS_UNWIND_FP) {
-        n = ms__walk_fp(s, ips, want);
     } else {
-        return *first_out = 0;
+        n = ms__walk_fp(s, ips, want);
     }
-    return ms__stack_trim(ips, n, first_out);
+    int first;
+    n = ms__stack_trim(ips, n, &first);
+    uint32_t id = ms__stack_intern(s, ips + first, n);
+    s->walk.stack = id;
+    if (MS_UNLIKELY(!id && n > 0))
+        s->walk.n = -1; /* not interned (out of memory): nothing to reuse */
+    return id;
 }
 
 #endif

@@ -118,6 +118,7 @@ struct ms__slot *ms__slot_attach(struct ms__tls *t)
     }
     s->tid = (uint32_t)ms__self_tid();
     s->cache_n = 0;
+    s->walk.n = -1;
     if (ms__config.unwind != MS_UNWIND_NONE) /* bounds for the fp and cached walks */
         slot_get_stack_top(s);
     /* A reused slot's chunk began when its last thread left: restart it with a fresh clock,
@@ -242,6 +243,7 @@ void ms__slots_after_fork_child(void)
     if (mine) {
         mine->tid = (uint32_t)ms__self_tid();
         mine->cache_n = 0;
+        mine->walk.n = -1;
         slot_begin_chunk(mine);
         uint8_t *kind;
         uint8_t *p = ms__rec_begin(mine, &kind);

@@ -22,6 +22,9 @@
 #define MS_RECORD_MAX 64u
 /* Entries of each slot's unwind-rule cache: 2^bits of 16 bytes. */
 #define MS_UNWIND_CACHE_BITS 11
+/* Stack words one walk may read: two per frame (return address, saved rbp), frames kept plus
+ * memscope's own. */
+#define MS_WALK_WORDS (2 * (MS_MAX_STACK_DEPTH + 8))
 
 struct ms__slot {
     uint8_t *pos;                 /* next byte to write; owner thread only */
@@ -50,6 +53,17 @@ struct ms__slot {
         uintptr_t ip;
         struct ms__cfi_rule rule;
     } unwind_cache[1u << MS_UNWIND_CACHE_BITS];
+    /* The last walk by the cached unwinder: where it started, every stack word it read (return
+     * addresses and saved rbp values) and the stack id it gave. A walk from the same registers
+     * that would read the same words gives the same stack (see ms__walk_repeats). */
+    struct ms__walk_log {
+        uintptr_t ip, sp, bp;
+        uint32_t gen;
+        uint32_t stack;
+        int n; /* words read; -1: no walk to repeat */
+        const uintptr_t *addr[MS_WALK_WORDS];
+        uintptr_t val[MS_WALK_WORDS];
+    } walk;
 };
 
 /* Thread-local state, kept small: it lives in the static TLS block. */

@@ -5,6 +5,7 @@
 #include "config.h"
 #include "diag.h"
 #include "stack_capture.h"
+#include "stack_intern.h"
 
 #include <libunwind.h>
 #include <string.h>
@@ -27,6 +28,8 @@ static inline struct ms__cfi_rule rule_for(struct ms__slot *s, uintptr_t ip)
 int ms__unwind_fast(struct ms__slot *s, uintptr_t ip, uintptr_t sp, uintptr_t bp, uintptr_t *out,
                     int max)
 {
+    struct ms__walk_log *w = &s->walk;
+    w->n = -1;
     uintptr_t hi = s->stack_hi;
     if (MS_UNLIKELY(!hi))
         return -1; /* stack bounds unknown (the orphan slot) */
@@ -35,34 +38,46 @@ int ms__unwind_fast(struct ms__slot *s, uintptr_t ip, uintptr_t sp, uintptr_t bp
         memset(s->unwind_cache, 0, sizeof s->unwind_cache);
         s->unwind_gen = gen;
     }
+    w->ip = ip;
+    w->sp = sp;
+    w->bp = bp;
+    w->gen = gen;
     /* The first address is where the hook is now; every later one is a return address, looked
      * up one byte back so that it falls inside the call instruction (as libunwind does). */
     uintptr_t lookup = ip;
-    int n = 0;
+    int n = 0, words = 0;
     while (n < max) {
         struct ms__cfi_rule r = rule_for(s, lookup);
         if (r.kind == MS_RULE_LAST)
-            return n;
+            break;
         if (MS_UNLIKELY(r.kind == MS_RULE_OTHER))
             return -1;
         uintptr_t cfa = (r.kind == MS_RULE_RSP ? sp : bp) + (intptr_t)r.cfa_off;
         if (MS_UNLIKELY(cfa <= sp || cfa > hi))
             return -1;
-        uintptr_t ra = ((const uintptr_t *)cfa)[-1];
-        if (r.rbp_saved)
-            bp = *(const uintptr_t *)(cfa + (intptr_t)r.rbp_off);
+        const uintptr_t *ra_at = (const uintptr_t *)cfa - 1;
+        uintptr_t ra = *ra_at;
+        w->addr[words] = ra_at;
+        w->val[words++] = ra;
+        if (r.rbp_saved) {
+            const uintptr_t *bp_at = (const uintptr_t *)(cfa + (intptr_t)r.rbp_off);
+            bp = *bp_at;
+            w->addr[words] = bp_at;
+            w->val[words++] = bp;
+        }
         sp = cfa;
         if (ra < 0x4000) /* libunwind's end of a bogus chain */
-            return n;
+            break;
         out[n++] = ra;
         lookup = ra - 1;
     }
+    w->n = words;
     return n;
 }
 
 /* ---- verification ---- */
 
-static atomic_ulong verify_fast, verify_fallback, verify_differ;
+static atomic_ulong verify_fast, verify_repeats, verify_fallback, verify_differ;
 
 static void say_stack(const char *what, const uintptr_t *ips, int n)
 {
@@ -102,6 +117,24 @@ __attribute__((noinline)) void ms__unwind_verify_stack(const uintptr_t *fast, in
     }
 }
 
+__attribute__((noinline)) void ms__unwind_verify_repeat(struct ms__slot *s, uint32_t stack)
+{
+    uintptr_t lu[MS_CAPTURE_MAX];
+    int n = unw_backtrace((void **)lu, ms__config.depth + MS_CAPTURE_SLACK);
+    int first;
+    n = ms__stack_trim(lu, n, &first);
+    uint32_t again = ms__stack_intern(s, lu + first, n);
+    atomic_fetch_add(&verify_fast, 1);
+    atomic_fetch_add(&verify_repeats, 1);
+    if (again == stack)
+        return;
+    if (atomic_fetch_add(&verify_differ, 1) < 3) {
+        char a[21], b[21];
+        ms__say("unwind verify: a repeated walk reused stack ", ms__utoa(stack, a), "");
+        ms__say("unwind verify: libunwind's stack is ", ms__utoa(again, b), "");
+    }
+}
+
 void ms__unwind_count_fallback(void)
 {
     atomic_fetch_add(&verify_fallback, 1);
@@ -111,13 +144,16 @@ void ms__unwind_verify_report(void)
 {
     if (!ms__unwind_verify_on)
         return;
-    char a[21], b[21], c[21], line[160];
+    char a[21], b[21], c[21], d[21], line[200];
     ms__utoa(atomic_load(&verify_fast), a);
+    ms__utoa(atomic_load(&verify_repeats), d);
     ms__utoa(atomic_load(&verify_differ), b);
     ms__utoa(atomic_load(&verify_fallback), c);
     line[0] = 0;
     strcat(line, a);
-    strcat(line, " stacks by the fast path, ");
+    strcat(line, " stacks by the fast path (");
+    strcat(line, d);
+    strcat(line, " of them repeated walks), ");
     strcat(line, b);
     strcat(line, " differ from libunwind's; ");
     strcat(line, c);

@@ -19,10 +19,28 @@ extern bool ms__unwind_fast_on;
 extern bool ms__unwind_verify_on;
 
 /* Walks from the register state (ip, sp, bp) of a point inside a hook, storing up to max return
- * addresses in out. Returns the number stored, or -1 when a frame is not a standard one (or
- * leaves the thread's stack): the caller must then use libunwind. */
+ * addresses in out, and logs the walk in s->walk. Returns the number stored, or -1 when a frame
+ * is not a standard one (or leaves the thread's stack): the caller must then use libunwind. */
 int ms__unwind_fast(struct ms__slot *s, uintptr_t ip, uintptr_t sp, uintptr_t bp, uintptr_t *out,
                     int max);
+
+/* True when a walk from (ip, sp, bp) would repeat the slot's last walk exactly: same start,
+ * same rules (no module loaded or unloaded since), and every stack word it read still holds
+ * the value read then. The walk is a function of exactly these, so its stack id can be reused.
+ * The words are compared in the order the walk read them, so no address is read that a new walk
+ * would not read. */
+static inline bool ms__walk_repeats(const struct ms__slot *s, uintptr_t ip, uintptr_t sp,
+                                    uintptr_t bp)
+{
+    const struct ms__walk_log *w = &s->walk;
+    if (w->ip != ip || w->sp != sp || w->bp != bp || w->n < 0 ||
+        w->gen != atomic_load_explicit(&ms__unwind_gen, memory_order_relaxed))
+        return false;
+    for (int i = 0; i < w->n; i++)
+        if (*w->addr[i] != w->val[i])
+            return false;
+    return true;
+}
 
 /* The register state at this point of the calling function, for ms__unwind_fast. */
 #define MS_UNWIND_HERE(ip, sp, bp)                                                             \
@@ -31,6 +49,7 @@ int ms__unwind_fast(struct ms__slot *s, uintptr_t ip, uintptr_t sp, uintptr_t bp
 
 /* Verification: counts, and on a difference reports both stacks once on stderr. */
 void ms__unwind_verify_stack(const uintptr_t *fast, int n_fast);
+void ms__unwind_verify_repeat(struct ms__slot *s, uint32_t stack);
 void ms__unwind_count_fallback(void);
 /* Prints the verification counts (at the end of the trace). */
 void ms__unwind_verify_report(void);
