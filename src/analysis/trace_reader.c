@@ -1044,8 +1044,16 @@ int ms_trace_replay(ms_trace *t, const struct ms_replay_cut *cut, uint32_t node_
         if (r == 1)
             heap_push(&m, i);
     }
-    while (m.nheap > 0) {
-        if (m.nheap == 1 && !cut) {
+    /* si: the stream being read, out of the heap while it stays first in time order (most of
+     * a thread's consecutive events share one time), so that the heap is touched only when
+     * another stream becomes first. */
+    size_t si = SIZE_MAX;
+    while (si != SIZE_MAX || m.nheap > 0) {
+        if (si != SIZE_MAX && m.nheap == 0) {
+            heap_push(&m, si);
+            si = SIZE_MAX;
+        }
+        if (si == SIZE_MAX && m.nheap == 1 && !cut) {
             /* One thread left: no merging needed, stream its events straight through. */
             struct stream *s = &m.streams[m.heap[0]];
             int r = 1;
@@ -1059,11 +1067,13 @@ int ms_trace_replay(ms_trace *t, const struct ms_replay_cut *cut, uint32_t node_
                 rc = r;
             goto out;
         }
-        size_t si = heap_pop(&m);
+        if (si == SIZE_MAX)
+            si = heap_pop(&m);
         struct stream *s = &m.streams[si];
         if (at_cut(cut, &s->ev)) {
             if ((rc = stream_drain_nodes(&m, s)) < 0)
                 goto out;
+            si = SIZE_MAX;
             continue;
         }
         /* The pending event may have been delivered early for another stream's conflict. */
@@ -1073,6 +1083,7 @@ int ms_trace_replay(ms_trace *t, const struct ms_replay_cut *cut, uint32_t node_
                 goto out;
             rc = 0;
             heap_push(&m, si);
+            si = SIZE_MAX;
             continue;
         }
         int r = stream_advance(&m, s);
@@ -1080,8 +1091,14 @@ int ms_trace_replay(ms_trace *t, const struct ms_replay_cut *cut, uint32_t node_
             rc = r;
             goto out;
         }
-        if (r == 1)
+        /* Stay with this stream while it is still first: exactly the order a push and a pop of
+         * the heap would give. */
+        if (r != 1) {
+            si = SIZE_MAX;
+        } else if (m.nheap > 0 && !before(&m, si, m.heap[0])) {
             heap_push(&m, si);
+            si = SIZE_MAX;
+        }
     }
 out:
     merge_free(&m);
