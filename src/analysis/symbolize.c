@@ -285,6 +285,22 @@ int ms_symbolizer_add_module(ms_symbolizer *s, const char *path, uint64_t bias, 
     return 0;
 }
 
+int ms_symbolizer_preload(ms_symbolizer *s, const char *path)
+{
+    int n = 0;
+    for (size_t i = 0; s && path && i < s->nmods; i++) {
+        struct module *m = s->mods[i];
+        if (m->state != MOD_OK || strcmp(m->path, path) != 0)
+            continue;
+        Dwarf_Addr bias;
+        dwfl_module_getsymtab(m->dwmod);
+        if (dwfl_module_getdwarf(m->dwmod, &bias))
+            dwfl_module_addrdie(m->dwmod, m->lo, &bias); /* builds the address ranges */
+        n++;
+    }
+    return n;
+}
+
 static int cmp_mod(const void *a, const void *b)
 {
     const struct module *x = *(struct module *const *)a;

@@ -38,6 +38,12 @@ void ms_symbolizer_free(ms_symbolizer *s);
 int ms_symbolizer_add_module(ms_symbolizer *s, const char *path, uint64_t bias, uint64_t lo,
                              uint64_t hi, const uint8_t *build_id, size_t build_id_len);
 
+/* Loads now the debug information of the usable registered modules whose path is `path`
+ * (libdw otherwise reads and decompresses it at the first lookup), so that lookups later do not
+ * wait for it. Runs in another thread while the symbolizer's owner leaves it alone (the
+ * replay); returns the number of modules loaded. */
+int ms_symbolizer_preload(ms_symbolizer *s, const char *path);
+
 /* Resolves one runtime address. If is_return_address, looks up address-1 (the call
  * instruction) but reports `address`. Fills up to max frames, innermost inlined frame first and
  * the real (non-inlined) function last (when max is too small, the innermost max frames are

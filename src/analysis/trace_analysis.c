@@ -5,6 +5,7 @@
 
 #include "common/errors.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,48 @@ static int add_modules(struct ms_analysis *a, ms_trace *t)
             return err;
     }
     return 0;
+}
+
+/* Debug information loaded in a second thread while the main one replays the trace: that of
+ * the executable and of the C library, which nearly every stack goes through (main, and the
+ * start of the process and of every thread). With libc's separate debug information this takes
+ * tens of milliseconds, as long as replaying a few million events. */
+struct preload {
+    ms_symbolizer *sym;
+    const char *paths[2];
+    pthread_t thread;
+    bool started;
+};
+
+static void *preload_main(void *arg)
+{
+    struct preload *p = arg;
+    for (int i = 0; i < 2; i++)
+        if (p->paths[i])
+            ms_symbolizer_preload(p->sym, p->paths[i]);
+    return NULL;
+}
+
+static void preload_start(struct preload *p, ms_symbolizer *sym, ms_trace *t)
+{
+    *p = (struct preload){.sym = sym};
+    for (size_t i = 0; i < ms_trace_module_count(t); i++) {
+        const char *path = ms_trace_module(t, i)->path;
+        const char *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        if (!p->paths[0] && ms_trace_process(t)->exe && !strcmp(path, ms_trace_process(t)->exe))
+            p->paths[0] = path;
+        else if (!p->paths[1] && !strncmp(base, "libc.so", 7))
+            p->paths[1] = path;
+    }
+    p->started = (p->paths[0] || p->paths[1]) && pthread_create(&p->thread, NULL, preload_main, p) == 0;
+}
+
+static void preload_join(struct preload *p)
+{
+    if (p->started)
+        pthread_join(p->thread, NULL);
+    p->started = false;
 }
 
 /* Opens the chain of parents of a forked child, oldest last. */
@@ -74,9 +117,18 @@ int ms_analysis_run(const char *path, struct ms_analysis **out, char *err, size_
     if (!(a->model = ms_heap_model_new()) || ms_symbolizer_new(&a->sym) != 0)
         goto fail;
     open_ancestors(a);
+    /* Every module is registered before the replay, so that debug information can load
+     * meanwhile; the symbolizer is left alone until the preload is joined. */
+    for (int i = 0; i < a->nancestors; i++)
+        if ((rc = add_modules(a, a->ancestors[i])) != 0)
+            goto fail;
+    if ((rc = add_modules(a, a->trace)) != 0)
+        goto fail;
+    struct preload preload;
+    preload_start(&preload, a->sym, a->trace);
     /* Each ancestor contributes its events up to the fork of the next process in the chain,
      * and only the stack nodes that existed at that fork. */
-    for (int i = 0; i < a->nancestors; i++) {
+    for (int i = 0; i < a->nancestors && !rc; i++) {
         ms_trace *next = i + 1 < a->nancestors ? a->ancestors[i + 1] : a->trace;
         const struct ms_process_info *np = ms_trace_process(next);
         struct ms_replay_cut cut = {np->pid, np->fork_tsc};
@@ -86,13 +138,13 @@ int ms_analysis_run(const char *path, struct ms_analysis **out, char *err, size_
             if (l && l < limit)
                 limit = l;
         }
-        if ((rc = ms_trace_replay(a->ancestors[i], &cut, limit, &a->stacks, ms_heap_model_apply,
-                                  a->model)) != 0 ||
-            (rc = add_modules(a, a->ancestors[i])) != 0)
-            goto fail;
+        rc = ms_trace_replay(a->ancestors[i], &cut, limit, &a->stacks, ms_heap_model_apply,
+                             a->model);
     }
-    if ((rc = ms_trace_replay(a->trace, NULL, 0, &a->stacks, ms_heap_model_apply, a->model)) != 0 ||
-        (rc = add_modules(a, a->trace)) != 0)
+    if (!rc)
+        rc = ms_trace_replay(a->trace, NULL, 0, &a->stacks, ms_heap_model_apply, a->model);
+    preload_join(&preload);
+    if (rc)
         goto fail;
     ms_heap_model_finish(a->model);
     *out = a;
