@@ -104,7 +104,8 @@ static void open_ancestors(struct ms_analysis *a)
     a->nancestors = n;
 }
 
-int ms_analysis_run(const char *path, struct ms_analysis **out, char *err, size_t errlen)
+static int analysis_run(const char *path, bool symbols, struct ms_analysis **out, char *err,
+                        size_t errlen)
 {
     *out = NULL;
     struct ms_analysis *a = calloc(1, sizeof *a);
@@ -116,16 +117,18 @@ int ms_analysis_run(const char *path, struct ms_analysis **out, char *err, size_
     rc = MS_ENOMEM;
     if (!(a->model = ms_heap_model_new()) || ms_symbolizer_new(&a->sym) != 0)
         goto fail;
+    rc = 0;
     open_ancestors(a);
     /* Every module is registered before the replay, so that debug information can load
      * meanwhile; the symbolizer is left alone until the preload is joined. */
-    for (int i = 0; i < a->nancestors; i++)
+    for (int i = 0; i < a->nancestors && symbols; i++)
         if ((rc = add_modules(a, a->ancestors[i])) != 0)
             goto fail;
-    if ((rc = add_modules(a, a->trace)) != 0)
+    if (symbols && (rc = add_modules(a, a->trace)) != 0)
         goto fail;
-    struct preload preload;
-    preload_start(&preload, a->sym, a->trace);
+    struct preload preload = {.started = false};
+    if (symbols)
+        preload_start(&preload, a->sym, a->trace);
     /* Each ancestor contributes its events up to the fork of the next process in the chain,
      * and only the stack nodes that existed at that fork. */
     for (int i = 0; i < a->nancestors && !rc; i++) {
@@ -154,6 +157,17 @@ fail:
         snprintf(err, errlen, "%s: %s", path, ms_strerror(rc));
     ms_analysis_free(a);
     return rc;
+}
+
+int ms_analysis_run(const char *path, struct ms_analysis **out, char *err, size_t errlen)
+{
+    return analysis_run(path, true, out, err, errlen);
+}
+
+int ms_analysis_run_numbers(const char *path, struct ms_analysis **out, char *err,
+                            size_t errlen)
+{
+    return analysis_run(path, false, out, err, errlen);
 }
 
 void ms_analysis_free(struct ms_analysis *a)

@@ -112,7 +112,7 @@ static void print_trace(const char *trace, bool summary)
         fprintf(stderr, "memscope: trace written: %s\n", trace);
         return;
     }
-    if (ms_analysis_run(trace, &a, err, sizeof err) != 0) {
+    if (ms_analysis_run_numbers(trace, &a, err, sizeof err) != 0) {
         fprintf(stderr, "memscope: trace written: %s (unreadable: %s)\n", trace, err);
         return;
     }
