@@ -21,7 +21,7 @@
 #define MS_SLOT_BUFFER (256u * 1024u)
 #define MS_RECORD_MAX 64u
 /* Entries of each slot's unwind-rule cache: 2^bits of 16 bytes. */
-#define MS_UNWIND_CACHE_BITS 11
+#define MS_UNWIND_CACHE_BITS 13
 /* Stack words one walk may read: two per frame (return address, saved rbp), frames kept plus
  * memscope's own. */
 #define MS_WALK_WORDS (2 * (MS_MAX_STACK_DEPTH + 8))
