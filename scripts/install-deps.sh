@@ -3,7 +3,7 @@
 # Run as root (or with sudo available); a no-op when everything is already there.
 set -euo pipefail
 build=(cmake make gcc g++ pkg-config libunwind-dev libdw-dev libelf-dev libzstd-dev)
-test=(valgrind python3 sqlite3 heaptrack)
+test=(valgrind python3 sqlite3 heaptrack libjemalloc-dev libgoogle-perftools-dev)
 want=("${build[@]}")
 [ "${1:-}" = "--test" ] && want+=("${test[@]}")
 missing=()

@@ -54,7 +54,8 @@ static void preload_start(struct preload *p, ms_symbolizer *sym, ms_trace *t)
         else if (!p->paths[1] && !strncmp(base, "libc.so", 7))
             p->paths[1] = path;
     }
-    p->started = (p->paths[0] || p->paths[1]) && pthread_create(&p->thread, NULL, preload_main, p) == 0;
+    p->started =
+        (p->paths[0] || p->paths[1]) && pthread_create(&p->thread, NULL, preload_main, p) == 0;
 }
 
 static void preload_join(struct preload *p)
@@ -164,8 +165,7 @@ int ms_analysis_run(const char *path, struct ms_analysis **out, char *err, size_
     return analysis_run(path, true, out, err, errlen);
 }
 
-int ms_analysis_run_numbers(const char *path, struct ms_analysis **out, char *err,
-                            size_t errlen)
+int ms_analysis_run_numbers(const char *path, struct ms_analysis **out, char *err, size_t errlen)
 {
     return analysis_run(path, false, out, err, errlen);
 }

@@ -111,20 +111,43 @@ static uintptr_t read_encoded(struct reader *r, uint8_t enc, uintptr_t datarel)
     switch (enc & 0x0f) {
     case PE_ABSPTR:
     case PE_UDATA8:
-    case PE_SDATA8: v = read_fixed(r, 8); break;
-    case PE_ULEB: v = read_uleb(r); break;
-    case PE_SLEB: v = (uint64_t)read_sleb(r); break;
-    case PE_UDATA2: v = read_fixed(r, 2); break;
-    case PE_SDATA2: v = (uint64_t)(int64_t)(int16_t)read_fixed(r, 2); break;
-    case PE_UDATA4: v = read_fixed(r, 4); break;
-    case PE_SDATA4: v = (uint64_t)(int64_t)(int32_t)read_fixed(r, 4); break;
-    default: r->bad = true; return 0;
+    case PE_SDATA8:
+        v = read_fixed(r, 8);
+        break;
+    case PE_ULEB:
+        v = read_uleb(r);
+        break;
+    case PE_SLEB:
+        v = (uint64_t)read_sleb(r);
+        break;
+    case PE_UDATA2:
+        v = read_fixed(r, 2);
+        break;
+    case PE_SDATA2:
+        v = (uint64_t)(int64_t)(int16_t)read_fixed(r, 2);
+        break;
+    case PE_UDATA4:
+        v = read_fixed(r, 4);
+        break;
+    case PE_SDATA4:
+        v = (uint64_t)(int64_t)(int32_t)read_fixed(r, 4);
+        break;
+    default:
+        r->bad = true;
+        return 0;
     }
     switch (enc & 0x70) {
-    case 0: break;
-    case PE_PCREL: v += at; break;
-    case PE_DATAREL: v += datarel; break;
-    default: r->bad = true; return 0;
+    case 0:
+        break;
+    case PE_PCREL:
+        v += at;
+        break;
+    case PE_DATAREL:
+        v += datarel;
+        break;
+    default:
+        r->bad = true;
+        return 0;
     }
     return (uintptr_t)v;
 }
@@ -183,11 +206,19 @@ static bool parse_cie(const uint8_t *at, struct cie *c)
         r.p += n;
         for (const char *s = aug + 1; *s; s++) {
             switch (*s) {
-            case 'R': c->fde_enc = read_u8(&a); break;
-            case 'L': read_u8(&a); break;
-            case 'P': read_encoded(&a, read_u8(&a), 0); break;
-            case 'S': return false; /* signal frame: libunwind's special case */
-            default: return false;
+            case 'R':
+                c->fde_enc = read_u8(&a);
+                break;
+            case 'L':
+                read_u8(&a);
+                break;
+            case 'P':
+                read_encoded(&a, read_u8(&a), 0);
+                break;
+            case 'S':
+                return false; /* signal frame: libunwind's special case */
+            default:
+                return false;
             }
         }
         if (a.bad)
@@ -201,7 +232,7 @@ static bool parse_cie(const uint8_t *at, struct cie *c)
 
 static void set_reg(struct row *row, uint64_t reg, uint8_t how, int64_t off)
 {
-    struct reg_rule *rule = reg == REG_RBP ? &row->rbp
+    struct reg_rule *rule = reg == REG_RBP   ? &row->rbp
                             : reg == REG_RSP ? &row->rsp
                             : reg == REG_RA  ? &row->ra
                                              : NULL;
@@ -237,8 +268,13 @@ static bool run_cfi(struct reader *r, const struct cie *c, uintptr_t loc, uintpt
         uint64_t reg, adv = 0;
         bool advance = false;
         switch (op & 0xc0) {
-        case 0x40: adv = low * c->code_align; advance = true; break;
-        case 0x80: set_reg(row, low, HOW_CFAREL, (int64_t)read_uleb(r) * c->data_align); break;
+        case 0x40:
+            adv = low * c->code_align;
+            advance = true;
+            break;
+        case 0x80:
+            set_reg(row, low, HOW_CFAREL, (int64_t)read_uleb(r) * c->data_align);
+            break;
         case 0xc0:
             if (!initial)
                 return false;
@@ -246,17 +282,27 @@ static bool run_cfi(struct reader *r, const struct cie *c, uintptr_t loc, uintpt
             break;
         default:
             switch (op) {
-            case 0x00: break; /* nop */
-            case 0x01: {      /* set_loc */
+            case 0x00:
+                break;   /* nop */
+            case 0x01: { /* set_loc */
                 uintptr_t to = read_encoded(r, c->fde_enc, datarel);
                 if (to > ip)
                     return !r->bad;
                 loc = to;
                 break;
             }
-            case 0x02: adv = read_fixed(r, 1) * c->code_align; advance = true; break;
-            case 0x03: adv = read_fixed(r, 2) * c->code_align; advance = true; break;
-            case 0x04: adv = read_fixed(r, 4) * c->code_align; advance = true; break;
+            case 0x02:
+                adv = read_fixed(r, 1) * c->code_align;
+                advance = true;
+                break;
+            case 0x03:
+                adv = read_fixed(r, 2) * c->code_align;
+                advance = true;
+                break;
+            case 0x04:
+                adv = read_fixed(r, 4) * c->code_align;
+                advance = true;
+                break;
             case 0x05: /* offset_extended */
                 reg = read_uleb(r);
                 set_reg(row, reg, HOW_CFAREL, (int64_t)read_uleb(r) * c->data_align);
@@ -267,8 +313,12 @@ static bool run_cfi(struct reader *r, const struct cie *c, uintptr_t loc, uintpt
                     return false;
                 restore_reg(row, initial, reg);
                 break;
-            case 0x07: set_reg(row, read_uleb(r), HOW_UNDEF, 0); break;
-            case 0x08: set_reg(row, read_uleb(r), HOW_SAME, 0); break;
+            case 0x07:
+                set_reg(row, read_uleb(r), HOW_UNDEF, 0);
+                break;
+            case 0x08:
+                set_reg(row, read_uleb(r), HOW_SAME, 0);
+                break;
             case 0x09: /* register */
                 reg = read_uleb(r);
                 read_uleb(r);
@@ -293,7 +343,9 @@ static bool run_cfi(struct reader *r, const struct cie *c, uintptr_t loc, uintpt
                 row->cfa_reg = (uint8_t)read_uleb(r);
                 row->cfa_expr = false;
                 break;
-            case 0x0e: row->cfa_off = (int64_t)read_uleb(r); break;
+            case 0x0e:
+                row->cfa_off = (int64_t)read_uleb(r);
+                break;
             case 0x0f: { /* def_cfa_expression */
                 uint64_t n = read_uleb(r);
                 if (n > (uint64_t)(r->end - r->p))
@@ -321,7 +373,9 @@ static bool run_cfi(struct reader *r, const struct cie *c, uintptr_t loc, uintpt
                 row->cfa_off = read_sleb(r) * c->data_align;
                 row->cfa_expr = false;
                 break;
-            case 0x13: row->cfa_off = read_sleb(r) * c->data_align; break;
+            case 0x13:
+                row->cfa_off = read_sleb(r) * c->data_align;
+                break;
             case 0x14: /* val_offset */
                 reg = read_uleb(r);
                 read_uleb(r);
@@ -332,12 +386,15 @@ static bool run_cfi(struct reader *r, const struct cie *c, uintptr_t loc, uintpt
                 read_sleb(r);
                 set_reg(row, reg, HOW_OTHER, 0);
                 break;
-            case 0x2e: read_uleb(r); break; /* GNU_args_size */
-            case 0x2f:                      /* GNU_negative_offset_extended */
+            case 0x2e:
+                read_uleb(r);
+                break; /* GNU_args_size */
+            case 0x2f: /* GNU_negative_offset_extended */
                 reg = read_uleb(r);
                 set_reg(row, reg, HOW_CFAREL, -(int64_t)read_uleb(r) * c->data_align);
                 break;
-            default: return false;
+            default:
+                return false;
             }
         }
         if (r->bad)

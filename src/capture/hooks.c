@@ -4,6 +4,7 @@
  * out of line. */
 #define _GNU_SOURCE
 #include "config.h"
+#include "hooks_common.h"
 #include "lifecycle.h"
 #include "real_fns.h"
 #include "stack_capture.h"
@@ -16,55 +17,6 @@
 #include <stdint.h>
 #include <string.h>
 #include <unistd.h>
-
-#define EXPORT __attribute__((visibility("default")))
-
-/* ---- recording (called with tls.busy set) ---- */
-
-static inline __attribute__((always_inline)) void record_alloc(int kind, int family, void *ptr,
-                                                               size_t size, size_t align)
-{
-    struct ms__slot *s = ms__slot_get(&ms__tls);
-    if (MS_UNLIKELY(!s))
-        return;
-    uint32_t stack = ms__stack_id(s);
-    uint8_t *kb;
-    uint8_t *p = ms__rec_begin(s, &kb);
-    *kb |= (uint8_t)(kind | family << MS_REC_FAMILY_SHIFT);
-    p = ms__put_ptr_delta(p, (intptr_t)((uintptr_t)ptr - s->last_ptr), kb);
-    s->last_ptr = (uintptr_t)ptr;
-    p = ms_varint_put(p, size);
-    p = ms_varint_put(p, stack);
-    if (kind == MS_REC_ALLOC_ALIGNED)
-        p = ms_varint_put(p, align);
-    ms__rec_end(s, p);
-    ms__slot_release(s);
-}
-
-static inline void record_free(int family, void *ptr)
-{
-    struct ms__slot *s = ms__slot_get(&ms__tls);
-    if (MS_UNLIKELY(!s))
-        return;
-    uint8_t *kb;
-    uint8_t *p = ms__rec_begin(s, &kb);
-    *kb |= (uint8_t)(MS_REC_FREE | family << MS_REC_FAMILY_SHIFT);
-    p = ms__put_ptr_delta(p, (intptr_t)((uintptr_t)ptr - s->last_ptr), kb);
-    s->last_ptr = (uintptr_t)ptr;
-    ms__rec_end(s, p);
-    ms__slot_release(s);
-}
-
-/* True when the hook should pass straight through: nested call, not started, or finished.
- * The first call in the process starts tracking. */
-static inline bool passthrough(void)
-{
-    if (MS_LIKELY(!ms__tls.busy && atomic_load_explicit(&ms__active, memory_order_relaxed)))
-        return false;
-    if (ms__tls.busy)
-        return true;
-    return !ms__lifecycle_init();
-}
 
 static void *real_or_bootstrap_malloc(size_t n, bool zero)
 {
@@ -138,32 +90,8 @@ static void *realloc_from_bootstrap(void *old, size_t n)
     return p;
 }
 
-EXPORT void *realloc(void *old, size_t n)
+void ms__realloc_end(void *old, void *p, size_t n, uint64_t before)
 {
-    if (old && MS_UNLIKELY(ms__bootstrap_owns(old)))
-        return realloc_from_bootstrap(old, n);
-    if (MS_UNLIKELY(passthrough())) {
-        if (!ms__real.realloc)
-            ms__real_resolve();
-        return ms__real.realloc(old, n);
-    }
-    if (!old)
-        return malloc(n);
-    ms__tls.busy = 1;
-    if (n == 0) {
-        /* glibc frees the block and returns NULL; valgrind counts this as a free. */
-        record_free(MS_FAMILY_MALLOC, old);
-        void *p = ms__real.realloc(old, 0);
-        if (p)
-            record_alloc(MS_REC_ALLOC, MS_FAMILY_MALLOC, p, 0, 0);
-        ms__tls.busy = 0;
-        return p;
-    }
-    /* The real realloc releases the old block before this record is written, and another
-     * thread may be given that address at once: with threads, the record is dated before the
-     * call, so that replay sees the old block go first. */
-    uint64_t before = ms__time_period < 256 ? ms__now() : 0;
-    void *p = ms__real.realloc(old, n);
     if (p) {
         struct ms__slot *s = ms__slot_get(&ms__tls);
         if (s) {
@@ -188,7 +116,38 @@ EXPORT void *realloc(void *old, size_t n)
         }
     }
     ms__tls.busy = 0;
+}
+
+void *ms__realloc_hooked(void *(*fn)(void *, size_t), void *old, size_t n)
+{
+    if (n == 0) {
+        /* glibc frees the block and returns NULL; valgrind counts this as a free. */
+        ms__tls.busy = 1;
+        record_free(MS_FAMILY_MALLOC, old);
+        void *p = fn(old, 0);
+        if (p)
+            record_alloc(MS_REC_ALLOC, MS_FAMILY_MALLOC, p, 0, 0);
+        ms__tls.busy = 0;
+        return p;
+    }
+    uint64_t before = ms__realloc_begin();
+    void *p = fn(old, n);
+    ms__realloc_end(old, p, n, before);
     return p;
+}
+
+EXPORT void *realloc(void *old, size_t n)
+{
+    if (old && MS_UNLIKELY(ms__bootstrap_owns(old)))
+        return realloc_from_bootstrap(old, n);
+    if (MS_UNLIKELY(passthrough())) {
+        if (!ms__real.realloc)
+            ms__real_resolve();
+        return ms__real.realloc(old, n);
+    }
+    if (!old)
+        return malloc(n);
+    return ms__realloc_hooked(ms__real.realloc, old, n);
 }
 
 EXPORT void *reallocarray(void *old, size_t n, size_t size)
@@ -255,22 +214,6 @@ EXPORT size_t malloc_usable_size(void *p)
  * calls passing through. A throwing new leaves through the cleanup below, which resets the
  * re-entrancy flag (this file is built with -fexceptions). */
 
-static void leave_hook(int **busy)
-{
-    **busy = 0;
-}
-#define GUARD int *guard __attribute__((cleanup(leave_hook))) = &ms__tls.busy
-
-static void *next_fn(void **slot, const char *name)
-{
-    void *fn = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-    if (!fn) {
-        fn = dlsym(RTLD_NEXT, name);
-        __atomic_store_n(slot, fn, __ATOMIC_RELEASE);
-    }
-    return fn;
-}
-
 /* True if fn is defined in libstdc++, whose plain operator new is malloc plus the new_handler
  * loop. Another library's operator new (a pool allocator) must always be called. */
 static bool in_libstdcxx(void *fn)
@@ -331,39 +274,19 @@ NEW_HOOK(_ZnwmSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW, MS_REC_ALLOC_ALIGNED
 NEW_HOOK(_ZnamSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC_ALIGNED,
          (size_t n, size_t al, const nothrow_tag *t), (n, al, t), al, 0)
 
-#define DELETE_HOOK(sym, family, params, args)                                                     \
-    EXPORT void sym params;                                                                        \
-    EXPORT void sym params                                                                         \
-    {                                                                                              \
-        static void *real;                                                                         \
-        typedef void(*fn_t) params;                                                                \
-        if (!p)                                                                                    \
-            return;                                                                                \
-        if (MS_UNLIKELY(passthrough())) {                                                          \
-            int was = ms__tls.busy;                                                                \
-            ms__tls.busy = 1;                                                                      \
-            fn_t f = (fn_t)next_fn(&real, #sym);                                                   \
-            ms__tls.busy = was;                                                                    \
-            f args;                                                                                \
-            return;                                                                                \
-        }                                                                                          \
-        ms__tls.busy = 1;                                                                          \
-        record_free(family, p);                                                                    \
-        ((fn_t)next_fn(&real, #sym)) args;                                                         \
-        ms__tls.busy = 0;                                                                          \
-    }
-
-DELETE_HOOK(_ZdlPv, MS_FAMILY_NEW, (void *p), (p))
-DELETE_HOOK(_ZdaPv, MS_FAMILY_NEW_ARRAY, (void *p), (p))
-DELETE_HOOK(_ZdlPvm, MS_FAMILY_NEW, (void *p, size_t n), (p, n))
-DELETE_HOOK(_ZdaPvm, MS_FAMILY_NEW_ARRAY, (void *p, size_t n), (p, n))
-DELETE_HOOK(_ZdlPvRKSt9nothrow_t, MS_FAMILY_NEW, (void *p, const nothrow_tag *t), (p, t))
-DELETE_HOOK(_ZdaPvRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY, (void *p, const nothrow_tag *t), (p, t))
-DELETE_HOOK(_ZdlPvSt11align_val_t, MS_FAMILY_NEW, (void *p, size_t al), (p, al))
-DELETE_HOOK(_ZdaPvSt11align_val_t, MS_FAMILY_NEW_ARRAY, (void *p, size_t al), (p, al))
-DELETE_HOOK(_ZdlPvmSt11align_val_t, MS_FAMILY_NEW, (void *p, size_t n, size_t al), (p, n, al))
-DELETE_HOOK(_ZdaPvmSt11align_val_t, MS_FAMILY_NEW_ARRAY, (void *p, size_t n, size_t al), (p, n, al))
-DELETE_HOOK(_ZdlPvSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW,
-            (void *p, size_t al, const nothrow_tag *t), (p, al, t))
-DELETE_HOOK(_ZdaPvSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY,
-            (void *p, size_t al, const nothrow_tag *t), (p, al, t))
+FORWARD_FREE_HOOK(_ZdlPv, MS_FAMILY_NEW, (void *p), (p))
+FORWARD_FREE_HOOK(_ZdaPv, MS_FAMILY_NEW_ARRAY, (void *p), (p))
+FORWARD_FREE_HOOK(_ZdlPvm, MS_FAMILY_NEW, (void *p, size_t n), (p, n))
+FORWARD_FREE_HOOK(_ZdaPvm, MS_FAMILY_NEW_ARRAY, (void *p, size_t n), (p, n))
+FORWARD_FREE_HOOK(_ZdlPvRKSt9nothrow_t, MS_FAMILY_NEW, (void *p, const nothrow_tag *t), (p, t))
+FORWARD_FREE_HOOK(_ZdaPvRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY, (void *p, const nothrow_tag *t),
+                  (p, t))
+FORWARD_FREE_HOOK(_ZdlPvSt11align_val_t, MS_FAMILY_NEW, (void *p, size_t al), (p, al))
+FORWARD_FREE_HOOK(_ZdaPvSt11align_val_t, MS_FAMILY_NEW_ARRAY, (void *p, size_t al), (p, al))
+FORWARD_FREE_HOOK(_ZdlPvmSt11align_val_t, MS_FAMILY_NEW, (void *p, size_t n, size_t al), (p, n, al))
+FORWARD_FREE_HOOK(_ZdaPvmSt11align_val_t, MS_FAMILY_NEW_ARRAY, (void *p, size_t n, size_t al),
+                  (p, n, al))
+FORWARD_FREE_HOOK(_ZdlPvSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW,
+                  (void *p, size_t al, const nothrow_tag *t), (p, al, t))
+FORWARD_FREE_HOOK(_ZdaPvSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY,
+                  (void *p, size_t al, const nothrow_tag *t), (p, al, t))

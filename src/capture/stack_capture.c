@@ -1,7 +1,7 @@
 /* Stack capture for the hooks. In libunwind mode, memscope's cached walk (unwind_fast.c) takes
  * the stacks made only of standard frames and libunwind's unw_backtrace, with its per-thread
- * cache of unwind info, the others; the frame-pointer walk checks every frame against the thread's stack bounds, so a
- * frame without a frame pointer ends the walk instead of faulting. */
+ * cache of unwind info, the others; the frame-pointer walk checks every frame against the thread's
+ * stack bounds, so a frame without a frame pointer ends the walk instead of faulting. */
 #define UNW_LOCAL_ONLY
 #include "stack_capture.h"
 

@@ -43,8 +43,8 @@ static inline bool ms__walk_repeats(const struct ms__slot *s, uintptr_t ip, uint
 }
 
 /* The register state at this point of the calling function, for ms__unwind_fast. */
-#define MS_UNWIND_HERE(ip, sp, bp)                                                             \
-    __asm__ volatile("leaq 0(%%rip), %0\n\tmovq %%rsp, %1\n\tmovq %%rbp, %2"                   \
+#define MS_UNWIND_HERE(ip, sp, bp)                                                                 \
+    __asm__ volatile("leaq 0(%%rip), %0\n\tmovq %%rsp, %1\n\tmovq %%rbp, %2"                       \
                      : "=r"(ip), "=r"(sp), "=r"(bp))
 
 /* Verification: counts, and on a difference reports both stacks once on stderr. */

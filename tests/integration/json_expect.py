@@ -23,6 +23,9 @@ def main():
                     help="an option for memscope run, e.g. --unwind=fp")
     ap.add_argument("--leak-frame", action="append", default=[],
                     help="a function that must appear in the stack of some leak")
+    ap.add_argument("--status", type=int,
+                    help="the exit status the program must end with (memscope run passes it on)")
+    ap.add_argument("--stdout", help="a string the program's standard output must contain")
     ap.add_argument("--repeat", type=int, default=1,
                     help="run the program this many times (for races), checking each run")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
@@ -44,6 +47,15 @@ def check_once(a, cmd):
         if not os.path.exists(trace):
             print("FAIL no trace written; memscope said:\n" + run.stderr)
             return 1
+        if a.status is not None:
+            ok = run.returncode == a.status
+            failed += not ok
+            print("%s exit status: want %d, got %d" % ("PASS" if ok else "FAIL", a.status,
+                                                        run.returncode))
+        if a.stdout is not None:
+            ok = a.stdout in run.stdout
+            failed += not ok
+            print("%s standard output contains %r" % ("PASS" if ok else "FAIL", a.stdout))
         rep = subprocess.run([a.memscope, "report", trace, "--format", "json", "--top", "0"],
                              capture_output=True, text=True)
         if rep.returncode != 0:

@@ -991,6 +991,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                     help="variable for all runs (repeatable)")
     ap.add_argument("--no-match-env", action="store_true", help="do not equalise the environments (see docs)")
     ap.add_argument("--valgrind", help="valgrind launcher (default: /usr/bin/valgrind.bin or valgrind)")
+    ap.add_argument("--valgrind-arg", action="append", default=[], metavar="ARG",
+                    help="extra valgrind option, e.g. --soname-synonyms=somalloc=libjemalloc.so* (repeatable)")
     ap.add_argument("--valgrind-only", action="store_true", help="only run natively and under valgrind, print parsed logs")
     ap.add_argument("--unwind", help="pass --unwind=MODE to memscope run")
     ap.add_argument("--no-aslr", action="store_true",
@@ -1067,7 +1069,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     keep = True
     try:
-        valgrind = [a.valgrind] if a.valgrind else find_valgrind()
+        valgrind = ([a.valgrind] if a.valgrind else find_valgrind()) + a.valgrind_arg
         base_env = dict(os.environ)
         base_env.update(extra_env)
         vg_env, ms_env = dict(base_env), dict(base_env)

@@ -17,13 +17,25 @@ static void put(struct cfi_buf *c, const void *p, size_t n)
     memcpy(c->b + c->n, p, n);
     c->n += n;
 }
-static void put8(struct cfi_buf *c, uint8_t v) { put(c, &v, 1); }
-static void put32(struct cfi_buf *c, uint32_t v) { put(c, &v, 4); }
-static void patch32(struct cfi_buf *c, size_t at, uint32_t v) { memcpy(c->b + at, &v, 4); }
+static void put8(struct cfi_buf *c, uint8_t v)
+{
+    put(c, &v, 1);
+}
+static void put32(struct cfi_buf *c, uint32_t v)
+{
+    put(c, &v, 4);
+}
+static void patch32(struct cfi_buf *c, size_t at, uint32_t v)
+{
+    memcpy(c->b + at, &v, 4);
+}
 
 /* The code the FDE covers: [CODE, CODE + 0x100), an address near the buffer so that a
  * pc-relative sdata4 reaches it. */
-static uintptr_t code_of(const struct cfi_buf *c) { return (uintptr_t)c->b + 0x10000; }
+static uintptr_t code_of(const struct cfi_buf *c)
+{
+    return (uintptr_t)c->b + 0x10000;
+}
 
 /* CIE: version 1, augmentation aug ("zR" or "zRS"...), code align 1, data align -8, return
  * address column 16, FDE pointers pc-relative sdata4, initial rules CFA = rsp+8, ra at cfa-8
@@ -73,16 +85,16 @@ static struct ms__cfi_rule end_and_lookup(struct cfi_buf *c, const uint8_t *insn
 /* A typical frame-pointer function: push rbp (1 byte), mov rbp,rsp (3 bytes), body, then an
  * epilogue with remember/restore_state. */
 static const uint8_t prologue[] = {
-    0x41,             /* advance 1 */
-    0x0e, 16,         /* def_cfa_offset 16 */
-    0x86, 2,          /* rbp at cfa-16 */
-    0x43,             /* advance 3 */
-    0x0d, 6,          /* def_cfa_register rbp */
-    0x02, 0x40,       /* advance_loc1 64 */
-    0x0a,             /* remember_state */
-    0x0c, 7, 8,       /* def_cfa rsp+8 (after leave) */
-    0x41,             /* advance 1 */
-    0x0b,             /* restore_state */
+    0x41,          /* advance 1 */
+    0x0e, 16,      /* def_cfa_offset 16 */
+    0x86, 2,       /* rbp at cfa-16 */
+    0x43,          /* advance 3 */
+    0x0d, 6,       /* def_cfa_register rbp */
+    0x02, 0x40,    /* advance_loc1 64 */
+    0x0a,          /* remember_state */
+    0x0c, 7,    8, /* def_cfa rsp+8 (after leave) */
+    0x41,          /* advance 1 */
+    0x0b,          /* restore_state */
 };
 
 static void standard_frames(void)
@@ -147,14 +159,14 @@ static void other_encodings(void)
     /* def_cfa_sf / def_cfa_offset_sf (factored by -8), offset_extended_sf, advance_loc2/4,
      * GNU_args_size, nops, and DW_CFA_restore back to the CIE's rules. */
     static const uint8_t insns[] = {
-        0x12, 7, 0x7e,       /* def_cfa_sf rsp, -2*-8 = 16 */
-        0x11, 6, 0x7e,       /* offset_extended_sf: rbp at cfa + (-2 * -8) */
-        0x03, 0x10, 0x00,    /* advance_loc2 16 */
-        0x13, 0x7c,          /* def_cfa_offset_sf 32 */
-        0x2e, 8,             /* GNU_args_size */
-        0x00, 0x00,          /* nops */
-        0x04, 0x10, 0, 0, 0, /* advance_loc4 16 */
-        0xc6,                /* restore rbp: same value, as in the CIE */
+        0x12, 7,    0x7e,       /* def_cfa_sf rsp, -2*-8 = 16 */
+        0x11, 6,    0x7e,       /* offset_extended_sf: rbp at cfa + (-2 * -8) */
+        0x03, 0x10, 0x00,       /* advance_loc2 16 */
+        0x13, 0x7c,             /* def_cfa_offset_sf 32 */
+        0x2e, 8,                /* GNU_args_size */
+        0x00, 0x00,             /* nops */
+        0x04, 0x10, 0,    0, 0, /* advance_loc4 16 */
+        0xc6,                   /* restore rbp: same value, as in the CIE */
     };
     struct ms__cfi_rule r = end_and_lookup(&c, insns, sizeof insns, 0);
     ASSERT_EQ(r.kind, MS_RULE_RSP);

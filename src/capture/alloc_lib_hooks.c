@@ -1,0 +1,165 @@
+/* The allocator libraries' own entry points, for programs that call them (or whose allocator
+ * calls them itself): tcmalloc's tc_* functions, which are aliases of its malloc and operator
+ * new families, and jemalloc's *allocx functions. Each forwards to the library and records what
+ * it allocated or released, as the standard hooks do for malloc and new. A program that never
+ * loads these libraries never calls these hooks. */
+#include "hooks_common.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <unistd.h>
+
+typedef struct nothrow_tag nothrow_tag;
+
+/* The next definition of the hook's symbol, looked up with nested allocations passing through. */
+static void *next_of(void **slot, const char *name)
+{
+    int was = ms__tls.busy;
+    ms__tls.busy = 1;
+    void *fn = next_fn(slot, name);
+    ms__tls.busy = was;
+    return fn;
+}
+
+EXPORT int tc_posix_memalign(void **out, size_t al, size_t n);
+EXPORT void *tc_realloc(void *old, size_t n);
+EXPORT void *mallocx(size_t n, int flags);
+EXPORT void *rallocx(void *old, size_t n, int flags);
+EXPORT size_t xallocx(void *p, size_t n, size_t extra, int flags);
+
+/* ---- tcmalloc (gperftools' tcmalloc.h) ---- */
+
+FORWARD_ALLOC_HOOK(tc_malloc, MS_FAMILY_MALLOC, MS_REC_ALLOC, (size_t n), (n), n, 0)
+FORWARD_ALLOC_HOOK(tc_malloc_skip_new_handler, MS_FAMILY_MALLOC, MS_REC_ALLOC, (size_t n), (n), n,
+                   0)
+FORWARD_ALLOC_HOOK(tc_calloc, MS_FAMILY_MALLOC, MS_REC_ALLOC, (size_t n, size_t size), (n, size),
+                   n *size, 0)
+FORWARD_ALLOC_HOOK(tc_memalign, MS_FAMILY_MALLOC, MS_REC_ALLOC_ALIGNED, (size_t al, size_t n),
+                   (al, n), n, al)
+FORWARD_ALLOC_HOOK(tc_valloc, MS_FAMILY_MALLOC, MS_REC_ALLOC_ALIGNED, (size_t n), (n), n,
+                   (size_t)sysconf(_SC_PAGESIZE))
+FORWARD_ALLOC_HOOK(tc_pvalloc, MS_FAMILY_MALLOC, MS_REC_ALLOC_ALIGNED, (size_t n), (n), n,
+                   (size_t)sysconf(_SC_PAGESIZE))
+FORWARD_ALLOC_HOOK(tc_new, MS_FAMILY_NEW, MS_REC_ALLOC, (size_t n), (n), n, 0)
+FORWARD_ALLOC_HOOK(tc_newarray, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC, (size_t n), (n), n, 0)
+FORWARD_ALLOC_HOOK(tc_new_nothrow, MS_FAMILY_NEW, MS_REC_ALLOC, (size_t n, const nothrow_tag *t),
+                   (n, t), n, 0)
+FORWARD_ALLOC_HOOK(tc_newarray_nothrow, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC,
+                   (size_t n, const nothrow_tag *t), (n, t), n, 0)
+FORWARD_ALLOC_HOOK(tc_new_aligned, MS_FAMILY_NEW, MS_REC_ALLOC_ALIGNED, (size_t n, size_t al),
+                   (n, al), n, al)
+FORWARD_ALLOC_HOOK(tc_newarray_aligned, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC_ALIGNED,
+                   (size_t n, size_t al), (n, al), n, al)
+FORWARD_ALLOC_HOOK(tc_new_aligned_nothrow, MS_FAMILY_NEW, MS_REC_ALLOC_ALIGNED,
+                   (size_t n, size_t al, const nothrow_tag *t), (n, al, t), n, al)
+FORWARD_ALLOC_HOOK(tc_newarray_aligned_nothrow, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC_ALIGNED,
+                   (size_t n, size_t al, const nothrow_tag *t), (n, al, t), n, al)
+
+FORWARD_FREE_HOOK(tc_free, MS_FAMILY_MALLOC, (void *p), (p))
+FORWARD_FREE_HOOK(tc_cfree, MS_FAMILY_MALLOC, (void *p), (p))
+FORWARD_FREE_HOOK(tc_free_sized, MS_FAMILY_MALLOC, (void *p, size_t n), (p, n))
+FORWARD_FREE_HOOK(tc_delete, MS_FAMILY_NEW, (void *p), (p))
+FORWARD_FREE_HOOK(tc_deletearray, MS_FAMILY_NEW_ARRAY, (void *p), (p))
+FORWARD_FREE_HOOK(tc_delete_sized, MS_FAMILY_NEW, (void *p, size_t n), (p, n))
+FORWARD_FREE_HOOK(tc_deletearray_sized, MS_FAMILY_NEW_ARRAY, (void *p, size_t n), (p, n))
+FORWARD_FREE_HOOK(tc_delete_nothrow, MS_FAMILY_NEW, (void *p, const nothrow_tag *t), (p, t))
+FORWARD_FREE_HOOK(tc_deletearray_nothrow, MS_FAMILY_NEW_ARRAY, (void *p, const nothrow_tag *t),
+                  (p, t))
+FORWARD_FREE_HOOK(tc_delete_aligned, MS_FAMILY_NEW, (void *p, size_t al), (p, al))
+FORWARD_FREE_HOOK(tc_deletearray_aligned, MS_FAMILY_NEW_ARRAY, (void *p, size_t al), (p, al))
+FORWARD_FREE_HOOK(tc_delete_sized_aligned, MS_FAMILY_NEW, (void *p, size_t n, size_t al),
+                  (p, n, al))
+FORWARD_FREE_HOOK(tc_deletearray_sized_aligned, MS_FAMILY_NEW_ARRAY, (void *p, size_t n, size_t al),
+                  (p, n, al))
+FORWARD_FREE_HOOK(tc_delete_aligned_nothrow, MS_FAMILY_NEW,
+                  (void *p, size_t al, const nothrow_tag *t), (p, al, t))
+FORWARD_FREE_HOOK(tc_deletearray_aligned_nothrow, MS_FAMILY_NEW_ARRAY,
+                  (void *p, size_t al, const nothrow_tag *t), (p, al, t))
+
+EXPORT int tc_posix_memalign(void **out, size_t al, size_t n)
+{
+    static void *real;
+    int (*f)(void **, size_t, size_t) = (int (*)(void **, size_t, size_t))next_of(&real, __func__);
+    if (!f)
+        return ENOMEM;
+    if (MS_UNLIKELY(passthrough()))
+        return f(out, al, n);
+    ms__tls.busy = 1;
+    int r = f(out, al, n);
+    if (r == 0 && *out)
+        record_alloc(MS_REC_ALLOC_ALIGNED, MS_FAMILY_MALLOC, *out, n, al);
+    ms__tls.busy = 0;
+    return r;
+}
+
+EXPORT void *tc_realloc(void *old, size_t n)
+{
+    static void *real;
+    void *(*f)(void *, size_t) = (void *(*)(void *, size_t))next_of(&real, __func__);
+    if (!f)
+        return NULL;
+    if (MS_UNLIKELY(passthrough()))
+        return f(old, n);
+    if (!old)
+        return tc_malloc(n);
+    return ms__realloc_hooked(f, old, n);
+}
+
+/* ---- jemalloc's non-standard API (jemalloc.h) ---- */
+
+/* MALLOCX_ALIGN(a) puts log2(a) in the low six bits of the flags. */
+static inline size_t mallocx_align(int flags)
+{
+    return (flags & 0x3f) ? (size_t)1 << (flags & 0x3f) : 0;
+}
+
+EXPORT void *mallocx(size_t n, int flags)
+{
+    static void *real;
+    void *(*f)(size_t, int) = (void *(*)(size_t, int))next_of(&real, __func__);
+    if (!f)
+        return NULL;
+    if (MS_UNLIKELY(passthrough()))
+        return f(n, flags);
+    ms__tls.busy = 1;
+    void *p = f(n, flags);
+    size_t al = mallocx_align(flags);
+    if (p)
+        record_alloc(al ? MS_REC_ALLOC_ALIGNED : MS_REC_ALLOC, MS_FAMILY_MALLOC, p, n, al);
+    ms__tls.busy = 0;
+    return p;
+}
+
+EXPORT void *rallocx(void *old, size_t n, int flags)
+{
+    static void *real;
+    void *(*f)(void *, size_t, int) = (void *(*)(void *, size_t, int))next_of(&real, __func__);
+    if (!f)
+        return NULL;
+    if (MS_UNLIKELY(passthrough()) || !old) /* rallocx(NULL) is undefined: leave it alone */
+        return f(old, n, flags);
+    uint64_t before = ms__realloc_begin();
+    void *p = f(old, n, flags);
+    ms__realloc_end(old, p, n, before);
+    return p;
+}
+
+/* Resizes in place and returns the block's usable size: when that reaches n the request
+ * succeeded, and the block (same address) now holds n requested bytes. */
+EXPORT size_t xallocx(void *p, size_t n, size_t extra, int flags)
+{
+    static void *real;
+    size_t (*f)(void *, size_t, size_t, int) =
+        (size_t(*)(void *, size_t, size_t, int))next_of(&real, __func__);
+    if (!f)
+        return 0;
+    if (MS_UNLIKELY(passthrough()) || !p)
+        return f(p, n, extra, flags);
+    uint64_t before = ms__realloc_begin();
+    size_t r = f(p, n, extra, flags);
+    ms__realloc_end(p, r >= n ? p : NULL, n, before);
+    return r;
+}
+
+FORWARD_FREE_HOOK(dallocx, MS_FAMILY_MALLOC, (void *p, int flags), (p, flags))
+FORWARD_FREE_HOOK(sdallocx, MS_FAMILY_MALLOC, (void *p, size_t n, int flags), (p, n, flags))

@@ -1,0 +1,146 @@
+/* What every allocation hook shares: the records it appends (called with tls.busy set), the
+ * test for passing a call straight through, and the lookup of the next definition of a symbol.
+ * Used by hooks.c (the standard malloc family, C++ operators) and alloc_lib_hooks.c (the
+ * allocator libraries' own entry points). */
+#ifndef MS_CAPTURE_HOOKS_COMMON_H
+#define MS_CAPTURE_HOOKS_COMMON_H
+
+#define _GNU_SOURCE
+#include "lifecycle.h"
+#include "stack_capture.h"
+#include "thread_state.h"
+
+#include <dlfcn.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define EXPORT __attribute__((visibility("default")))
+
+static inline __attribute__((always_inline)) void record_alloc(int kind, int family, void *ptr,
+                                                               size_t size, size_t align)
+{
+    struct ms__slot *s = ms__slot_get(&ms__tls);
+    if (MS_UNLIKELY(!s))
+        return;
+    uint32_t stack = ms__stack_id(s);
+    uint8_t *kb;
+    uint8_t *p = ms__rec_begin(s, &kb);
+    *kb |= (uint8_t)(kind | family << MS_REC_FAMILY_SHIFT);
+    p = ms__put_ptr_delta(p, (intptr_t)((uintptr_t)ptr - s->last_ptr), kb);
+    s->last_ptr = (uintptr_t)ptr;
+    p = ms_varint_put(p, size);
+    p = ms_varint_put(p, stack);
+    if (kind == MS_REC_ALLOC_ALIGNED)
+        p = ms_varint_put(p, align);
+    ms__rec_end(s, p);
+    ms__slot_release(s);
+}
+
+static inline void record_free(int family, void *ptr)
+{
+    struct ms__slot *s = ms__slot_get(&ms__tls);
+    if (MS_UNLIKELY(!s))
+        return;
+    uint8_t *kb;
+    uint8_t *p = ms__rec_begin(s, &kb);
+    *kb |= (uint8_t)(MS_REC_FREE | family << MS_REC_FAMILY_SHIFT);
+    p = ms__put_ptr_delta(p, (intptr_t)((uintptr_t)ptr - s->last_ptr), kb);
+    s->last_ptr = (uintptr_t)ptr;
+    ms__rec_end(s, p);
+    ms__slot_release(s);
+}
+
+/* True when the hook should pass straight through: nested call, not started, or finished.
+ * The first call in the process starts tracking. */
+static inline bool passthrough(void)
+{
+    if (MS_LIKELY(!ms__tls.busy && atomic_load_explicit(&ms__active, memory_order_relaxed)))
+        return false;
+    if (ms__tls.busy)
+        return true;
+    return !ms__lifecycle_init();
+}
+
+static inline void leave_hook(int **busy)
+{
+    **busy = 0;
+}
+#define GUARD int *guard __attribute__((cleanup(leave_hook))) = &ms__tls.busy
+
+static inline void *next_fn(void **slot, const char *name)
+{
+    void *fn = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (!fn) {
+        fn = dlsym(RTLD_NEXT, name);
+        __atomic_store_n(slot, fn, __ATOMIC_RELEASE);
+    }
+    return fn;
+}
+
+/* realloc(old, n) through fn (old not NULL), recorded as valgrind counts it: a free and an
+ * allocation, or only a free when n is 0 and the block is released. Sets and clears busy. */
+void *ms__realloc_hooked(void *(*fn)(void *, size_t), void *old, size_t n);
+
+/* Around any realloc-like call of a block old (not NULL): begin sets busy and returns the time
+ * to date the record with (the real call releases old before the record is written, and with
+ * threads another thread may be given that address at once, so the record is dated before the
+ * call); end records old -> p with n bytes requested (nothing when p is NULL: the call failed)
+ * and clears busy. */
+static inline uint64_t ms__realloc_begin(void)
+{
+    ms__tls.busy = 1;
+    return ms__time_period < 256 ? ms__now() : 0;
+}
+void ms__realloc_end(void *old, void *p, size_t n, uint64_t before);
+
+/* A deallocation entry point (p is its first parameter): records the free, then forwards to the
+ * next definition of sym. */
+#define FORWARD_FREE_HOOK(sym, family, params, args)                                               \
+    EXPORT void sym params;                                                                        \
+    EXPORT void sym params                                                                         \
+    {                                                                                              \
+        static void *real;                                                                         \
+        typedef void(*fn_t) params;                                                                \
+        if (!p)                                                                                    \
+            return;                                                                                \
+        if (MS_UNLIKELY(passthrough())) {                                                          \
+            int was = ms__tls.busy;                                                                \
+            ms__tls.busy = 1;                                                                      \
+            fn_t f = (fn_t)next_fn(&real, #sym);                                                   \
+            ms__tls.busy = was;                                                                    \
+            f args;                                                                                \
+            return;                                                                                \
+        }                                                                                          \
+        ms__tls.busy = 1;                                                                          \
+        record_free(family, p);                                                                    \
+        ((fn_t)next_fn(&real, #sym)) args;                                                         \
+        ms__tls.busy = 0;                                                                          \
+    }
+
+/* An allocating entry point that always forwards to the next definition of sym (which may throw:
+ * the guard resets busy) and records the block it returns. */
+#define FORWARD_ALLOC_HOOK(sym, family, kind, params, args, size_expr, align_expr)                 \
+    EXPORT void *sym params;                                                                       \
+    EXPORT void *sym params                                                                        \
+    {                                                                                              \
+        static void *real;                                                                         \
+        typedef void *(*fn_t)params;                                                               \
+        int was = ms__tls.busy;                                                                    \
+        ms__tls.busy = 1;                                                                          \
+        fn_t f = (fn_t)next_fn(&real, #sym);                                                       \
+        ms__tls.busy = was;                                                                        \
+        if (!f)                                                                                    \
+            return NULL;                                                                           \
+        if (MS_UNLIKELY(passthrough()))                                                            \
+            return f args;                                                                         \
+        ms__tls.busy = 1;                                                                          \
+        GUARD;                                                                                     \
+        void *p = f args;                                                                          \
+        if (p)                                                                                     \
+            record_alloc(kind, family, p, size_expr, align_expr);                                  \
+        (void)guard;                                                                               \
+        return p;                                                                                  \
+    }
+
+#endif
