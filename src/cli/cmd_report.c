@@ -20,6 +20,10 @@ int ms_cmd_report(int argc, char **argv)
             val = a + 6, a = "--top";
         else if ((!strcmp(a, "--format") || !strcmp(a, "--top")) && i + 1 < argc)
             val = argv[++i];
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(ms_help_report, stdout);
+            return 0;
+        }
         if (!strcmp(a, "--format") && val) {
             format = val;
         } else if (!strcmp(a, "--top") && val) {
@@ -32,10 +36,7 @@ int ms_cmd_report(int argc, char **argv)
             }
             o.top = (size_t)n;
         } else if (a[0] == '-' && a[1]) {
-            ms_cli_error("report",
-                         "unknown option %s; usage: memscope report TRACE [--format "
-                         "text|json] [--top N]",
-                         a);
+            ms_cli_error("report", "unknown option %s; " MS_USAGE_REPORT, a);
             return 2;
         } else if (!path) {
             path = a;
@@ -45,8 +46,7 @@ int ms_cmd_report(int argc, char **argv)
         }
     }
     if (!path) {
-        ms_cli_error("report", "no trace given; usage: memscope report TRACE [--format "
-                               "text|json] [--top N]");
+        ms_cli_error("report", "no trace given; " MS_USAGE_REPORT);
         return 2;
     }
     if (strcmp(format, "text") && strcmp(format, "json")) {

@@ -19,8 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#define USAGE                                                                                      \
-    "usage: memscope run [-o TRACE] [--unwind=libunwind|fp|none] [--depth=N] -- PROGRAM [ARGS...]"
+#define USAGE MS_USAGE_RUN
 
 /* Finds PROGRAM as execvp would; returns 0 with the path, or an errno value. */
 static int resolve_program(const char *prog, char *out, size_t cap)
@@ -161,6 +160,10 @@ int ms_cmd_run(int argc, char **argv)
             depth = a + 8;
         else if (!strcmp(a, "--no-summary"))
             summary = false;
+        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            fputs(ms_help_run, stdout);
+            return 0;
+        }
         else if (a[0] == '-') {
             ms_cli_error("run", "unknown option %s; " USAGE, a);
             return 2;

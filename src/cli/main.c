@@ -17,15 +17,33 @@ void ms_cli_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
 }
 
+const char ms_help_run[] =
+    MS_USAGE_RUN "\n\n"
+    "Runs PROGRAM with every heap allocation tracked; its standard input, output and exit status\n"
+    "are its own. Each process of the tree writes a trace; their paths and a summary of each go\n"
+    "to stderr.\n\n"
+    "  -o TRACE, --output=TRACE  the trace of PROGRAM; forked and exec'd processes write\n"
+    "                            TRACE.<pid> (default: memscope.<program>.<pid>.mstrace)\n"
+    "  --unwind=MODE             how stacks are captured: libunwind (default: any code),\n"
+    "                            fp (frame pointers only), none (no stacks)\n"
+    "  --depth=N                 frames kept per stack, 1 to 256 (default 64)\n"
+    "  --no-summary              only list the traces (the summary replays each trace)\n";
+
+const char ms_help_report[] =
+    MS_USAGE_REPORT "\n\n"
+    "Explains a trace: summary, leaks by stack, top call sites (by allocations, by bytes at the\n"
+    "peak, by bytes allocated), temporary allocations, threads, and notes.\n\n"
+    "  --format text|json  text (default) or a JSON document (docs/json-report.md)\n"
+    "  --top N             entries per list (default 10; 0: all)\n";
+
 static void usage(FILE *out)
 {
-    fputs("usage: memscope run [-o TRACE] [--unwind=libunwind|fp|none] [--depth=N] -- PROGRAM "
-          "[ARGS...]\n"
-          "       memscope report TRACE [--format text|json] [--top N]\n"
-          "\n"
-          "run     runs PROGRAM with every heap allocation tracked and writes a trace\n"
-          "report  explains a trace: leaks, peak, call sites, temporary allocations, threads\n",
-          out);
+    fprintf(out,
+            "%s\n       %s\n\n"
+            "run     runs PROGRAM with every heap allocation tracked and writes a trace\n"
+            "report  explains a trace: leaks, peak, call sites, temporary allocations, threads\n"
+            "`memscope run --help` and `memscope report --help` describe their options.\n",
+            MS_USAGE_RUN, MS_USAGE_REPORT + strlen("usage: "));
 }
 
 int main(int argc, char **argv)

@@ -43,6 +43,15 @@ def main():
     ms = a.memscope
     work = tempfile.mkdtemp(prefix="ms-cli-")
     try:
+        for cmd in (["run", "--help"], ["run", "-h"], ["report", "--help"], ["--help"]):
+            r = run([ms] + cmd)
+            check("memscope %s prints help" % " ".join(cmd),
+                  r.returncode == 0 and r.stdout.startswith("usage: memscope") and not r.stderr,
+                  "exit %d, stdout %r" % (r.returncode, r.stdout[:100]))
+        expect_error("run with an unknown option", [ms, "run", "--bogus", "--", "true"], 2,
+                     ["unknown option --bogus", "usage: memscope run"])
+        expect_error("report with an unknown option", [ms, "report", "--bogus", "x"], 2,
+                     ["unknown option --bogus", "usage: memscope report"])
         expect_error("run without a program", [ms, "run"], 2, ["no program"])
         expect_error("run with -- but no program", [ms, "run", "--"], 2, ["no program"])
         expect_error("run a missing program", [ms, "run", "--", "/nonexistent/prog"], 127,
