@@ -7,7 +7,7 @@ int ms_cmd_report(int argc, char **argv);
 
 /* One-line usages of the subcommands, and their full help (printed by `memscope CMD --help`). */
 #define MS_USAGE_RUN                                                                               \
-    "usage: memscope run [-o TRACE] [--unwind=libunwind|fp|none] [--depth=N] [--no-summary] -- "  \
+    "usage: memscope run [-o TRACE] [--unwind=libunwind|fp|none] [--depth=N] [--no-summary] -- "   \
     "PROGRAM [ARGS...]"
 #define MS_USAGE_REPORT "usage: memscope report TRACE [--format text|json] [--top N]"
 extern const char ms_help_run[], ms_help_report[];

@@ -163,8 +163,7 @@ int ms_cmd_run(int argc, char **argv)
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(ms_help_run, stdout);
             return 0;
-        }
-        else if (a[0] == '-') {
+        } else if (a[0] == '-') {
             ms_cli_error("run", "unknown option %s; " USAGE, a);
             return 2;
         } else

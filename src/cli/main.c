@@ -17,8 +17,8 @@ void ms_cli_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
 }
 
-const char ms_help_run[] =
-    MS_USAGE_RUN "\n\n"
+const char ms_help_run[] = MS_USAGE_RUN
+    "\n\n"
     "Runs PROGRAM with every heap allocation tracked; its standard input, output and exit status\n"
     "are its own. Each process of the tree writes a trace; their paths and a summary of each go\n"
     "to stderr.\n\n"
@@ -29,8 +29,8 @@ const char ms_help_run[] =
     "  --depth=N                 frames kept per stack, 1 to 256 (default 64)\n"
     "  --no-summary              only list the traces (the summary replays each trace)\n";
 
-const char ms_help_report[] =
-    MS_USAGE_REPORT "\n\n"
+const char ms_help_report[] = MS_USAGE_REPORT
+    "\n\n"
     "Explains a trace: summary, leaks by stack, top call sites (by allocations, by bytes at the\n"
     "peak, by bytes allocated), temporary allocations, threads, and notes.\n\n"
     "  --format text|json  text (default) or a JSON document (docs/json-report.md)\n"
