@@ -5,21 +5,28 @@
  * loads these libraries never calls these hooks. */
 #include "hooks_common.h"
 
-#include <errno.h>
+#include <malloc.h>
+#include <stdlib.h>
+#include <string.h>
 #include <stddef.h>
 #include <unistd.h>
 
 typedef struct nothrow_tag nothrow_tag;
 
-/* The next definition of the hook's symbol, looked up with nested allocations passing through. */
-static void *next_of(void **slot, const char *name)
-{
-    int was = ms__tls.busy;
-    ms__tls.busy = 1;
-    void *fn = next_fn(slot, name);
-    ms__tls.busy = was;
-    return fn;
-}
+/* memscope's own C++ operator hooks (hooks.c): the fallbacks of the tc_* forms when no tcmalloc
+ * is loaded (a program that found memscope's tc_* through weak references). */
+void *_Znwm(size_t n);
+void *_Znam(size_t n);
+void *_ZnwmRKSt9nothrow_t(size_t n, const nothrow_tag *t);
+void *_ZnamRKSt9nothrow_t(size_t n, const nothrow_tag *t);
+void *_ZnwmSt11align_val_t(size_t n, size_t al);
+void *_ZnamSt11align_val_t(size_t n, size_t al);
+void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const nothrow_tag *t);
+void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const nothrow_tag *t);
+void _ZdlPv(void *p);
+void _ZdaPv(void *p);
+void _ZdlPvSt11align_val_t(void *p, size_t al);
+void _ZdaPvSt11align_val_t(void *p, size_t al);
 
 EXPORT int tc_posix_memalign(void **out, size_t al, size_t n);
 EXPORT void *tc_realloc(void *old, size_t n);
@@ -29,59 +36,66 @@ EXPORT size_t xallocx(void *p, size_t n, size_t extra, int flags);
 
 /* ---- tcmalloc (gperftools' tcmalloc.h) ---- */
 
-FORWARD_ALLOC_HOOK(tc_malloc, MS_FAMILY_MALLOC, MS_REC_ALLOC, (size_t n), (n), n, 0)
+FORWARD_ALLOC_HOOK(tc_malloc, MS_FAMILY_MALLOC, MS_REC_ALLOC, (size_t n), (n), n, 0, malloc(n))
 FORWARD_ALLOC_HOOK(tc_malloc_skip_new_handler, MS_FAMILY_MALLOC, MS_REC_ALLOC, (size_t n), (n), n,
-                   0)
+                   0, malloc(n))
 FORWARD_ALLOC_HOOK(tc_calloc, MS_FAMILY_MALLOC, MS_REC_ALLOC, (size_t n, size_t size), (n, size),
-                   n *size, 0)
+                   n *size, 0, calloc(n, size))
 FORWARD_ALLOC_HOOK(tc_memalign, MS_FAMILY_MALLOC, MS_REC_ALLOC_ALIGNED, (size_t al, size_t n),
-                   (al, n), n, al)
+                   (al, n), n, al, memalign(al, n))
 FORWARD_ALLOC_HOOK(tc_valloc, MS_FAMILY_MALLOC, MS_REC_ALLOC_ALIGNED, (size_t n), (n), n,
-                   (size_t)sysconf(_SC_PAGESIZE))
+                   (size_t)sysconf(_SC_PAGESIZE), valloc(n))
 FORWARD_ALLOC_HOOK(tc_pvalloc, MS_FAMILY_MALLOC, MS_REC_ALLOC_ALIGNED, (size_t n), (n), n,
-                   (size_t)sysconf(_SC_PAGESIZE))
-FORWARD_ALLOC_HOOK(tc_new, MS_FAMILY_NEW, MS_REC_ALLOC, (size_t n), (n), n, 0)
-FORWARD_ALLOC_HOOK(tc_newarray, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC, (size_t n), (n), n, 0)
+                   (size_t)sysconf(_SC_PAGESIZE), pvalloc(n))
+FORWARD_ALLOC_HOOK(tc_new, MS_FAMILY_NEW, MS_REC_ALLOC, (size_t n), (n), n, 0, _Znwm(n))
+FORWARD_ALLOC_HOOK(tc_newarray, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC, (size_t n), (n), n, 0, _Znam(n))
 FORWARD_ALLOC_HOOK(tc_new_nothrow, MS_FAMILY_NEW, MS_REC_ALLOC, (size_t n, const nothrow_tag *t),
-                   (n, t), n, 0)
+                   (n, t), n, 0, _ZnwmRKSt9nothrow_t(n, t))
 FORWARD_ALLOC_HOOK(tc_newarray_nothrow, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC,
-                   (size_t n, const nothrow_tag *t), (n, t), n, 0)
+                   (size_t n, const nothrow_tag *t), (n, t), n, 0, _ZnamRKSt9nothrow_t(n, t))
 FORWARD_ALLOC_HOOK(tc_new_aligned, MS_FAMILY_NEW, MS_REC_ALLOC_ALIGNED, (size_t n, size_t al),
-                   (n, al), n, al)
+                   (n, al), n, al, _ZnwmSt11align_val_t(n, al))
 FORWARD_ALLOC_HOOK(tc_newarray_aligned, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC_ALIGNED,
-                   (size_t n, size_t al), (n, al), n, al)
+                   (size_t n, size_t al), (n, al), n, al, _ZnamSt11align_val_t(n, al))
 FORWARD_ALLOC_HOOK(tc_new_aligned_nothrow, MS_FAMILY_NEW, MS_REC_ALLOC_ALIGNED,
-                   (size_t n, size_t al, const nothrow_tag *t), (n, al, t), n, al)
+                   (size_t n, size_t al, const nothrow_tag *t), (n, al, t), n, al,
+                   _ZnwmSt11align_val_tRKSt9nothrow_t(n, al, t))
 FORWARD_ALLOC_HOOK(tc_newarray_aligned_nothrow, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC_ALIGNED,
-                   (size_t n, size_t al, const nothrow_tag *t), (n, al, t), n, al)
+                   (size_t n, size_t al, const nothrow_tag *t), (n, al, t), n, al,
+                   _ZnamSt11align_val_tRKSt9nothrow_t(n, al, t))
 
-FORWARD_FREE_HOOK(tc_free, MS_FAMILY_MALLOC, (void *p), (p))
-FORWARD_FREE_HOOK(tc_cfree, MS_FAMILY_MALLOC, (void *p), (p))
-FORWARD_FREE_HOOK(tc_free_sized, MS_FAMILY_MALLOC, (void *p, size_t n), (p, n))
-FORWARD_FREE_HOOK(tc_delete, MS_FAMILY_NEW, (void *p), (p))
-FORWARD_FREE_HOOK(tc_deletearray, MS_FAMILY_NEW_ARRAY, (void *p), (p))
-FORWARD_FREE_HOOK(tc_delete_sized, MS_FAMILY_NEW, (void *p, size_t n), (p, n))
-FORWARD_FREE_HOOK(tc_deletearray_sized, MS_FAMILY_NEW_ARRAY, (void *p, size_t n), (p, n))
-FORWARD_FREE_HOOK(tc_delete_nothrow, MS_FAMILY_NEW, (void *p, const nothrow_tag *t), (p, t))
+FORWARD_FREE_HOOK(tc_free, MS_FAMILY_MALLOC, (void *p), (p), free(p))
+FORWARD_FREE_HOOK(tc_cfree, MS_FAMILY_MALLOC, (void *p), (p), free(p))
+FORWARD_FREE_HOOK(tc_free_sized, MS_FAMILY_MALLOC, (void *p, size_t n), (p, n), free(p))
+FORWARD_FREE_HOOK(tc_delete, MS_FAMILY_NEW, (void *p), (p), _ZdlPv(p))
+FORWARD_FREE_HOOK(tc_deletearray, MS_FAMILY_NEW_ARRAY, (void *p), (p), _ZdaPv(p))
+FORWARD_FREE_HOOK(tc_delete_sized, MS_FAMILY_NEW, (void *p, size_t n), (p, n), _ZdlPv(p))
+FORWARD_FREE_HOOK(tc_deletearray_sized, MS_FAMILY_NEW_ARRAY, (void *p, size_t n), (p, n), _ZdaPv(p))
+FORWARD_FREE_HOOK(tc_delete_nothrow, MS_FAMILY_NEW, (void *p, const nothrow_tag *t), (p, t),
+                  _ZdlPv(p))
 FORWARD_FREE_HOOK(tc_deletearray_nothrow, MS_FAMILY_NEW_ARRAY, (void *p, const nothrow_tag *t),
-                  (p, t))
-FORWARD_FREE_HOOK(tc_delete_aligned, MS_FAMILY_NEW, (void *p, size_t al), (p, al))
-FORWARD_FREE_HOOK(tc_deletearray_aligned, MS_FAMILY_NEW_ARRAY, (void *p, size_t al), (p, al))
+                  (p, t), _ZdaPv(p))
+FORWARD_FREE_HOOK(tc_delete_aligned, MS_FAMILY_NEW, (void *p, size_t al), (p, al),
+                  _ZdlPvSt11align_val_t(p, al))
+FORWARD_FREE_HOOK(tc_deletearray_aligned, MS_FAMILY_NEW_ARRAY, (void *p, size_t al), (p, al),
+                  _ZdaPvSt11align_val_t(p, al))
 FORWARD_FREE_HOOK(tc_delete_sized_aligned, MS_FAMILY_NEW, (void *p, size_t n, size_t al),
-                  (p, n, al))
+                  (p, n, al), _ZdlPvSt11align_val_t(p, al))
 FORWARD_FREE_HOOK(tc_deletearray_sized_aligned, MS_FAMILY_NEW_ARRAY, (void *p, size_t n, size_t al),
-                  (p, n, al))
+                  (p, n, al), _ZdaPvSt11align_val_t(p, al))
 FORWARD_FREE_HOOK(tc_delete_aligned_nothrow, MS_FAMILY_NEW,
-                  (void *p, size_t al, const nothrow_tag *t), (p, al, t))
+                  (void *p, size_t al, const nothrow_tag *t), (p, al, t),
+                  _ZdlPvSt11align_val_t(p, al))
 FORWARD_FREE_HOOK(tc_deletearray_aligned_nothrow, MS_FAMILY_NEW_ARRAY,
-                  (void *p, size_t al, const nothrow_tag *t), (p, al, t))
+                  (void *p, size_t al, const nothrow_tag *t), (p, al, t),
+                  _ZdaPvSt11align_val_t(p, al))
 
 EXPORT int tc_posix_memalign(void **out, size_t al, size_t n)
 {
     static void *real;
     int (*f)(void **, size_t, size_t) = (int (*)(void **, size_t, size_t))next_of(&real, __func__);
     if (!f)
-        return ENOMEM;
+        return posix_memalign(out, al, n);
     if (MS_UNLIKELY(passthrough()))
         return f(out, al, n);
     ms__tls.busy = 1;
@@ -97,7 +111,7 @@ EXPORT void *tc_realloc(void *old, size_t n)
     static void *real;
     void *(*f)(void *, size_t) = (void *(*)(void *, size_t))next_of(&real, __func__);
     if (!f)
-        return NULL;
+        return realloc(old, n);
     if (MS_UNLIKELY(passthrough()))
         return f(old, n);
     if (!old)
@@ -113,12 +127,25 @@ static inline size_t mallocx_align(int flags)
     return (flags & 0x3f) ? (size_t)1 << (flags & 0x3f) : 0;
 }
 
+/* mallocx without jemalloc: MALLOCX_ALIGN and MALLOCX_ZERO (0x40) honoured through the hooked
+ * standard functions. */
+static void *mallocx_fallback(size_t n, int flags)
+{
+    size_t al = mallocx_align(flags);
+    void *p = NULL;
+    if (al ? posix_memalign(&p, al, n) != 0 : !(p = malloc(n)))
+        return NULL;
+    if (flags & 0x40)
+        memset(p, 0, n);
+    return p;
+}
+
 EXPORT void *mallocx(size_t n, int flags)
 {
     static void *real;
     void *(*f)(size_t, int) = (void *(*)(size_t, int))next_of(&real, __func__);
     if (!f)
-        return NULL;
+        return mallocx_fallback(n, flags);
     if (MS_UNLIKELY(passthrough()))
         return f(n, flags);
     ms__tls.busy = 1;
@@ -135,7 +162,7 @@ EXPORT void *rallocx(void *old, size_t n, int flags)
     static void *real;
     void *(*f)(void *, size_t, int) = (void *(*)(void *, size_t, int))next_of(&real, __func__);
     if (!f)
-        return NULL;
+        return realloc(old, n);
     if (MS_UNLIKELY(passthrough()) || !old) /* rallocx(NULL) is undefined: leave it alone */
         return f(old, n, flags);
     uint64_t before = ms__realloc_begin();
@@ -152,7 +179,7 @@ EXPORT size_t xallocx(void *p, size_t n, size_t extra, int flags)
     size_t (*f)(void *, size_t, size_t, int) =
         (size_t(*)(void *, size_t, size_t, int))next_of(&real, __func__);
     if (!f)
-        return 0;
+        return p ? malloc_usable_size(p) : 0; /* cannot resize in place: the size it has */
     if (MS_UNLIKELY(passthrough()) || !p)
         return f(p, n, extra, flags);
     uint64_t before = ms__realloc_begin();
@@ -161,5 +188,6 @@ EXPORT size_t xallocx(void *p, size_t n, size_t extra, int flags)
     return r;
 }
 
-FORWARD_FREE_HOOK(dallocx, MS_FAMILY_MALLOC, (void *p, int flags), (p, flags))
-FORWARD_FREE_HOOK(sdallocx, MS_FAMILY_MALLOC, (void *p, size_t n, int flags), (p, n, flags))
+FORWARD_FREE_HOOK(dallocx, MS_FAMILY_MALLOC, (void *p, int flags), (p, flags), free(p))
+FORWARD_FREE_HOOK(sdallocx, MS_FAMILY_MALLOC, (void *p, size_t n, int flags), (p, n, flags),
+                  free(p))

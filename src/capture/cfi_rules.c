@@ -39,7 +39,7 @@ struct reg_rule {
 
 /* A row of the CFI table, reduced to what the standard frame needs. */
 struct row {
-    uint8_t cfa_reg;
+    uint64_t cfa_reg;
     bool cfa_expr;
     int64_t cfa_off;
     struct reg_rule rbp, rsp, ra;
@@ -230,8 +230,14 @@ static bool parse_cie(const uint8_t *at, struct cie *c)
     return !r.bad;
 }
 
-static void set_reg(struct row *row, uint64_t reg, uint8_t how, int64_t off)
+/* libunwind 1.6 knows the 17 registers 0..16 (DWARF_NUM_PRESERVED_REGS) and fails a frame whose
+ * CFI names another (xmm registers, saved in ms_abi functions): so does this reader. */
+#define NUM_REGS 17
+
+static bool set_reg(struct row *row, uint64_t reg, uint8_t how, int64_t off)
 {
+    if (reg >= NUM_REGS)
+        return false;
     struct reg_rule *rule = reg == REG_RBP   ? &row->rbp
                             : reg == REG_RSP ? &row->rsp
                             : reg == REG_RA  ? &row->ra
@@ -240,16 +246,20 @@ static void set_reg(struct row *row, uint64_t reg, uint8_t how, int64_t off)
         rule->how = how;
         rule->off = off;
     }
+    return true;
 }
 
-static void restore_reg(struct row *row, const struct row *initial, uint64_t reg)
+static bool restore_reg(struct row *row, const struct row *initial, uint64_t reg)
 {
+    if (reg >= NUM_REGS)
+        return false;
     if (reg == REG_RBP)
         row->rbp = initial->rbp;
     else if (reg == REG_RSP)
         row->rsp = initial->rsp;
     else if (reg == REG_RA)
         row->ra = initial->ra;
+    return true;
 }
 
 #define STATE_STACK 8
@@ -273,12 +283,14 @@ static bool run_cfi(struct reader *r, const struct cie *c, uintptr_t loc, uintpt
             advance = true;
             break;
         case 0x80:
-            set_reg(row, low, HOW_CFAREL, (int64_t)read_uleb(r) * c->data_align);
+            if (!set_reg(row, low, HOW_CFAREL, (int64_t)read_uleb(r) * c->data_align))
+                return false;
             break;
         case 0xc0:
             if (!initial)
                 return false;
-            restore_reg(row, initial, low);
+            if (!restore_reg(row, initial, low))
+                return false;
             break;
         default:
             switch (op) {
@@ -305,24 +317,28 @@ static bool run_cfi(struct reader *r, const struct cie *c, uintptr_t loc, uintpt
                 break;
             case 0x05: /* offset_extended */
                 reg = read_uleb(r);
-                set_reg(row, reg, HOW_CFAREL, (int64_t)read_uleb(r) * c->data_align);
+                if (!set_reg(row, reg, HOW_CFAREL, (int64_t)read_uleb(r) * c->data_align))
+                    return false;
                 break;
             case 0x06: /* restore_extended */
                 reg = read_uleb(r);
                 if (!initial)
                     return false;
-                restore_reg(row, initial, reg);
+                if (!restore_reg(row, initial, reg))
+                    return false;
                 break;
             case 0x07:
-                set_reg(row, read_uleb(r), HOW_UNDEF, 0);
+                if (!set_reg(row, read_uleb(r), HOW_UNDEF, 0))
+                    return false;
                 break;
             case 0x08:
-                set_reg(row, read_uleb(r), HOW_SAME, 0);
+                if (!set_reg(row, read_uleb(r), HOW_SAME, 0))
+                    return false;
                 break;
             case 0x09: /* register */
                 reg = read_uleb(r);
-                read_uleb(r);
-                set_reg(row, reg, HOW_OTHER, 0);
+                if (read_uleb(r) >= NUM_REGS || !set_reg(row, reg, HOW_OTHER, 0))
+                    return false;
                 break;
             case 0x0a: /* remember_state */
                 if (depth == STATE_STACK)
@@ -335,12 +351,12 @@ static bool run_cfi(struct reader *r, const struct cie *c, uintptr_t loc, uintpt
                 *row = stack[--depth];
                 break;
             case 0x0c: /* def_cfa */
-                row->cfa_reg = (uint8_t)read_uleb(r);
+                row->cfa_reg = read_uleb(r);
                 row->cfa_off = (int64_t)read_uleb(r);
                 row->cfa_expr = false;
                 break;
             case 0x0d: /* def_cfa_register */
-                row->cfa_reg = (uint8_t)read_uleb(r);
+                row->cfa_reg = read_uleb(r);
                 row->cfa_expr = false;
                 break;
             case 0x0e:
@@ -354,44 +370,34 @@ static bool run_cfi(struct reader *r, const struct cie *c, uintptr_t loc, uintpt
                 row->cfa_expr = true;
                 break;
             }
-            case 0x10:   /* expression */
-            case 0x16: { /* val_expression */
-                reg = read_uleb(r);
-                uint64_t n = read_uleb(r);
-                if (n > (uint64_t)(r->end - r->p))
-                    return false;
-                r->p += n;
-                set_reg(row, reg, HOW_OTHER, 0);
-                break;
-            }
+            case 0x10: /* expression */
+            case 0x14: /* val_offset */
+            case 0x15: /* val_offset_sf */
+            case 0x16: /* val_expression */
+                /* libunwind 1.6 cannot evaluate every expression and does not decode the
+                 * val_offset forms at all, whatever the register: its stack of such a frame is
+                 * its own to give. */
+                return false;
             case 0x11: /* offset_extended_sf */
                 reg = read_uleb(r);
-                set_reg(row, reg, HOW_CFAREL, read_sleb(r) * c->data_align);
+                if (!set_reg(row, reg, HOW_CFAREL, read_sleb(r) * c->data_align))
+                    return false;
                 break;
             case 0x12: /* def_cfa_sf */
-                row->cfa_reg = (uint8_t)read_uleb(r);
+                row->cfa_reg = read_uleb(r);
                 row->cfa_off = read_sleb(r) * c->data_align;
                 row->cfa_expr = false;
                 break;
             case 0x13:
                 row->cfa_off = read_sleb(r) * c->data_align;
                 break;
-            case 0x14: /* val_offset */
-                reg = read_uleb(r);
-                read_uleb(r);
-                set_reg(row, reg, HOW_OTHER, 0);
-                break;
-            case 0x15: /* val_offset_sf */
-                reg = read_uleb(r);
-                read_sleb(r);
-                set_reg(row, reg, HOW_OTHER, 0);
-                break;
             case 0x2e:
                 read_uleb(r);
                 break; /* GNU_args_size */
             case 0x2f: /* GNU_negative_offset_extended */
                 reg = read_uleb(r);
-                set_reg(row, reg, HOW_CFAREL, -(int64_t)read_uleb(r) * c->data_align);
+                if (!set_reg(row, reg, HOW_CFAREL, -(int64_t)read_uleb(r) * c->data_align))
+                    return false;
                 break;
             default:
                 return false;
@@ -468,7 +474,7 @@ struct ms__cfi_rule ms__cfi_rule_in_fde(const uint8_t *fde, uintptr_t ip, uintpt
     /* libunwind starts every register as "same value". */
     struct row initial = {.cfa_reg = REG_RSP, .cfa_off = 0};
     struct reader cie_insns = c.insns;
-    if (!run_cfi(&cie_insns, &c, begin, ip, &initial, NULL, datarel))
+    if (!run_cfi(&cie_insns, &c, begin, UINTPTR_MAX, &initial, NULL, datarel))
         return other;
     struct row row = initial;
     if (!run_cfi(&r, &c, begin, ip, &row, &initial, datarel))

@@ -274,19 +274,22 @@ NEW_HOOK(_ZnwmSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW, MS_REC_ALLOC_ALIGNED
 NEW_HOOK(_ZnamSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC_ALIGNED,
          (size_t n, size_t al, const nothrow_tag *t), (n, al, t), al, 0)
 
-FORWARD_FREE_HOOK(_ZdlPv, MS_FAMILY_NEW, (void *p), (p))
-FORWARD_FREE_HOOK(_ZdaPv, MS_FAMILY_NEW_ARRAY, (void *p), (p))
-FORWARD_FREE_HOOK(_ZdlPvm, MS_FAMILY_NEW, (void *p, size_t n), (p, n))
-FORWARD_FREE_HOOK(_ZdaPvm, MS_FAMILY_NEW_ARRAY, (void *p, size_t n), (p, n))
-FORWARD_FREE_HOOK(_ZdlPvRKSt9nothrow_t, MS_FAMILY_NEW, (void *p, const nothrow_tag *t), (p, t))
+FORWARD_FREE_HOOK(_ZdlPv, MS_FAMILY_NEW, (void *p), (p), free(p))
+FORWARD_FREE_HOOK(_ZdaPv, MS_FAMILY_NEW_ARRAY, (void *p), (p), free(p))
+FORWARD_FREE_HOOK(_ZdlPvm, MS_FAMILY_NEW, (void *p, size_t n), (p, n), free(p))
+FORWARD_FREE_HOOK(_ZdaPvm, MS_FAMILY_NEW_ARRAY, (void *p, size_t n), (p, n), free(p))
+FORWARD_FREE_HOOK(_ZdlPvRKSt9nothrow_t, MS_FAMILY_NEW, (void *p, const nothrow_tag *t), (p, t),
+                  free(p))
 FORWARD_FREE_HOOK(_ZdaPvRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY, (void *p, const nothrow_tag *t),
-                  (p, t))
-FORWARD_FREE_HOOK(_ZdlPvSt11align_val_t, MS_FAMILY_NEW, (void *p, size_t al), (p, al))
-FORWARD_FREE_HOOK(_ZdaPvSt11align_val_t, MS_FAMILY_NEW_ARRAY, (void *p, size_t al), (p, al))
-FORWARD_FREE_HOOK(_ZdlPvmSt11align_val_t, MS_FAMILY_NEW, (void *p, size_t n, size_t al), (p, n, al))
+                  (p, t), free(p))
+FORWARD_FREE_HOOK(_ZdlPvSt11align_val_t, MS_FAMILY_NEW, (void *p, size_t al), (p, al), free(p))
+FORWARD_FREE_HOOK(_ZdaPvSt11align_val_t, MS_FAMILY_NEW_ARRAY, (void *p, size_t al), (p, al),
+                  free(p))
+FORWARD_FREE_HOOK(_ZdlPvmSt11align_val_t, MS_FAMILY_NEW, (void *p, size_t n, size_t al), (p, n, al),
+                  free(p))
 FORWARD_FREE_HOOK(_ZdaPvmSt11align_val_t, MS_FAMILY_NEW_ARRAY, (void *p, size_t n, size_t al),
-                  (p, n, al))
+                  (p, n, al), free(p))
 FORWARD_FREE_HOOK(_ZdlPvSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW,
-                  (void *p, size_t al, const nothrow_tag *t), (p, al, t))
+                  (void *p, size_t al, const nothrow_tag *t), (p, al, t), free(p))
 FORWARD_FREE_HOOK(_ZdaPvSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY,
-                  (void *p, size_t al, const nothrow_tag *t), (p, al, t))
+                  (void *p, size_t al, const nothrow_tag *t), (p, al, t), free(p))

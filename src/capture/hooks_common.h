@@ -7,6 +7,7 @@
 
 #define _GNU_SOURCE
 #include "lifecycle.h"
+#include "real_fns.h"
 #include "stack_capture.h"
 #include "thread_state.h"
 
@@ -68,13 +69,31 @@ static inline void leave_hook(int **busy)
 }
 #define GUARD int *guard __attribute__((cleanup(leave_hook))) = &ms__tls.busy
 
+/* The next definition of name (see ms__next_symbol), looked up once and kept in *slot; NULL when
+ * there is none (remembered too). */
+#define MS_NO_SYMBOL ((void *)1)
 static inline void *next_fn(void **slot, const char *name)
 {
     void *fn = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
     if (!fn) {
-        fn = dlsym(RTLD_NEXT, name);
+        fn = ms__next_symbol(name);
+        if (!fn)
+            fn = MS_NO_SYMBOL;
         __atomic_store_n(slot, fn, __ATOMIC_RELEASE);
     }
+    return fn == MS_NO_SYMBOL ? NULL : fn;
+}
+
+/* next_fn with any allocation made by the lookup itself (dlsym) passing straight through. */
+static inline void *next_of(void **slot, const char *name)
+{
+    void *fn = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (MS_LIKELY(fn != NULL))
+        return fn == MS_NO_SYMBOL ? NULL : fn;
+    int was = ms__tls.busy;
+    ms__tls.busy = 1;
+    fn = next_fn(slot, name);
+    ms__tls.busy = was;
     return fn;
 }
 
@@ -95,8 +114,9 @@ static inline uint64_t ms__realloc_begin(void)
 void ms__realloc_end(void *old, void *p, size_t n, uint64_t before);
 
 /* A deallocation entry point (p is its first parameter): records the free, then forwards to the
- * next definition of sym. */
-#define FORWARD_FREE_HOOK(sym, family, params, args)                                               \
+ * next definition of sym. Should there be none (the program found memscope's definition through
+ * a weak reference), the call goes to fallback instead, a standard function memscope hooks. */
+#define FORWARD_FREE_HOOK(sym, family, params, args, fallback)                                     \
     EXPORT void sym params;                                                                        \
     EXPORT void sym params                                                                         \
     {                                                                                              \
@@ -104,34 +124,32 @@ void ms__realloc_end(void *old, void *p, size_t n, uint64_t before);
         typedef void(*fn_t) params;                                                                \
         if (!p)                                                                                    \
             return;                                                                                \
+        fn_t f = (fn_t)next_of(&real, #sym);                                                       \
+        if (MS_UNLIKELY(!f)) {                                                                     \
+            fallback;                                                                              \
+            return;                                                                                \
+        }                                                                                          \
         if (MS_UNLIKELY(passthrough())) {                                                          \
-            int was = ms__tls.busy;                                                                \
-            ms__tls.busy = 1;                                                                      \
-            fn_t f = (fn_t)next_fn(&real, #sym);                                                   \
-            ms__tls.busy = was;                                                                    \
             f args;                                                                                \
             return;                                                                                \
         }                                                                                          \
         ms__tls.busy = 1;                                                                          \
         record_free(family, p);                                                                    \
-        ((fn_t)next_fn(&real, #sym)) args;                                                         \
+        f args;                                                                                    \
         ms__tls.busy = 0;                                                                          \
     }
 
 /* An allocating entry point that always forwards to the next definition of sym (which may throw:
- * the guard resets busy) and records the block it returns. */
-#define FORWARD_ALLOC_HOOK(sym, family, kind, params, args, size_expr, align_expr)                 \
+ * the guard resets busy) and records the block it returns; fallback as for FORWARD_FREE_HOOK. */
+#define FORWARD_ALLOC_HOOK(sym, family, kind, params, args, size_expr, align_expr, fallback)       \
     EXPORT void *sym params;                                                                       \
     EXPORT void *sym params                                                                        \
     {                                                                                              \
         static void *real;                                                                         \
         typedef void *(*fn_t)params;                                                               \
-        int was = ms__tls.busy;                                                                    \
-        ms__tls.busy = 1;                                                                          \
-        fn_t f = (fn_t)next_fn(&real, #sym);                                                       \
-        ms__tls.busy = was;                                                                        \
-        if (!f)                                                                                    \
-            return NULL;                                                                           \
+        fn_t f = (fn_t)next_of(&real, #sym);                                                       \
+        if (MS_UNLIKELY(!f))                                                                       \
+            return fallback;                                                                       \
         if (MS_UNLIKELY(passthrough()))                                                            \
             return f args;                                                                         \
         ms__tls.busy = 1;                                                                          \

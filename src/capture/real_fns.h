@@ -25,6 +25,11 @@ extern struct ms__real_fns ms__real;
  * dlsym itself are served from a static pool (see ms__bootstrap_*). Safe to call repeatedly. */
 void ms__real_resolve(void);
 
+/* The next definition of name after libmemscope (dlsym RTLD_NEXT), else the first definition
+ * outside libmemscope in the scope of any loaded object (a library loaded with RTLD_LOCAL may
+ * bring its own allocator), else NULL. */
+void *ms__next_symbol(const char *name);
+
 /* True while ms__real_resolve is running in some thread. */
 extern volatile bool ms__resolving;
 

@@ -25,15 +25,16 @@ extern uintptr_t ms__self_lo, ms__self_hi;
 /* Walks frame pointers from the caller; bounded by the thread's stack. */
 int ms__walk_fp(struct ms__slot *s, uintptr_t *raw, int max);
 
-/* Drops memscope's own frames (the unwinder's and the hook's: everything up to the last frame
- * inside libmemscope among the first few) and clips to the configured depth. Returns the
+/* Drops memscope's own frames (the hook's, and any helper it called: the leading run of frames
+ * inside libmemscope; later ones, such as memscope's fork wrapper under a pthread_atfork handler
+ * that allocates, are the program's stack) and clips to the configured depth. Returns the
  * number of frames kept, starting at ips + *first_out. */
 static inline int ms__stack_trim(const uintptr_t *ips, int n, int *first_out)
 {
     int first = 0;
-    for (int i = 0; i < n && i < MS_CAPTURE_SLACK; i++)
-        if (ips[i] >= ms__self_lo && ips[i] < ms__self_hi)
-            first = i + 1;
+    while (first < n && first < MS_CAPTURE_SLACK && ips[first] >= ms__self_lo &&
+           ips[first] < ms__self_hi)
+        first++;
     n -= first;
     if (n > ms__config.depth)
         n = ms__config.depth;

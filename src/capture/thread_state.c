@@ -93,14 +93,16 @@ static void thread_name(char name[17])
 
 static void slot_get_stack_top(struct ms__slot *s)
 {
-    s->stack_hi = 0;
+    s->stack_lo = s->stack_hi = 0;
     pthread_attr_t attr;
     if (pthread_getattr_np(pthread_self(), &attr) != 0)
         return;
     void *addr;
     size_t size;
-    if (pthread_attr_getstack(&attr, &addr, &size) == 0)
+    if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+        s->stack_lo = (uintptr_t)addr;
         s->stack_hi = (uintptr_t)addr + size;
+    }
     pthread_attr_destroy(&attr);
 }
 

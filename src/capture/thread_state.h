@@ -37,10 +37,10 @@ struct ms__slot {
     uint64_t last_ip;   /* stack node ip delta base */
     uint32_t untimed;   /* records since the last timed one */
     uint32_t tid;
-    atomic_int in_use;   /* owned by a live thread (or it is the orphan slot) */
-    atomic_int flushing; /* a flush of this slot is in progress */
-    atomic_int sealed;   /* the process is finishing: never write this slot again */
-    uintptr_t stack_hi;  /* top of the thread's stack, for frame-pointer walks */
+    atomic_int in_use;            /* owned by a live thread (or it is the orphan slot) */
+    atomic_int flushing;          /* a flush of this slot is in progress */
+    atomic_int sealed;            /* the process is finishing: never write this slot again */
+    uintptr_t stack_lo, stack_hi; /* the thread's stack (0, 0: unknown), for the stack walks */
     /* The last stack captured, outermost frame first, with the stack-tree node of each prefix:
      * consecutive stacks usually share all but a few innermost frames. */
     int cache_n;

@@ -2,6 +2,7 @@
  * file), writes the header, PROCESS and MODULES chunks, then compresses and appends chunks. */
 #define _GNU_SOURCE
 #include "trace_writer.h"
+#include "unwind_fast.h"
 
 #include "../common/trace_format.h"
 #include "../common/varint.h"
@@ -399,6 +400,9 @@ void ms__writer_modules_if_changed(void)
     if (gen != modules_gen) {
         modules_gen = gen;
         write_modules_chunk();
+        /* Loads and unloads memscope's dlopen/dlclose hooks did not see (glibc's own, for NSS
+         * or iconv modules): cached unwind rules may describe code that is gone. */
+        atomic_fetch_add(&ms__unwind_gen, 1);
     }
     ms__spin_unlock(&modules_lock);
 }

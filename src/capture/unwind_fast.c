@@ -31,8 +31,8 @@ int ms__unwind_fast(struct ms__slot *s, uintptr_t ip, uintptr_t sp, uintptr_t bp
     struct ms__walk_log *w = &s->walk;
     w->n = -1;
     uintptr_t hi = s->stack_hi;
-    if (MS_UNLIKELY(!hi))
-        return -1; /* stack bounds unknown (the orphan slot) */
+    if (MS_UNLIKELY(sp < s->stack_lo || sp >= hi))
+        return -1; /* bounds unknown (the orphan slot), or on another stack (sigaltstack) */
     unsigned gen = atomic_load_explicit(&ms__unwind_gen, memory_order_relaxed);
     if (MS_UNLIKELY(s->unwind_gen != gen)) {
         memset(s->unwind_cache, 0, sizeof s->unwind_cache);
@@ -42,8 +42,9 @@ int ms__unwind_fast(struct ms__slot *s, uintptr_t ip, uintptr_t sp, uintptr_t bp
     w->sp = sp;
     w->bp = bp;
     w->gen = gen;
-    /* The first address is where the hook is now; every later one is a return address, looked
-     * up one byte back so that it falls inside the call instruction (as libunwind does). */
+    /* The first rule is the hook's own, at ip (not recorded: it is memscope's frame); every
+     * later one is a return address's, looked up one byte back so that it falls inside the call
+     * instruction (as libunwind does). */
     uintptr_t lookup = ip;
     int n = 0, words = 0;
     while (n < max) {
@@ -61,6 +62,8 @@ int ms__unwind_fast(struct ms__slot *s, uintptr_t ip, uintptr_t sp, uintptr_t bp
         w->val[words++] = ra;
         if (r.rbp_saved) {
             const uintptr_t *bp_at = (const uintptr_t *)(cfa + (intptr_t)r.rbp_off);
+            if (MS_UNLIKELY((uintptr_t)bp_at < sp || (uintptr_t)bp_at > hi - sizeof *bp_at))
+                return -1;
             bp = *bp_at;
             w->addr[words] = bp_at;
             w->val[words++] = bp;

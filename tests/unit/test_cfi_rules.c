@@ -147,6 +147,23 @@ static void end_of_stack_and_others(void)
     ASSERT_EQ(end_and_lookup(&c, unknown_op, sizeof unknown_op, 0).kind, MS_RULE_OTHER);
     static const uint8_t unbalanced[] = {0x0b};
     ASSERT_EQ(end_and_lookup(&c, unbalanced, sizeof unbalanced, 0).kind, MS_RULE_OTHER);
+    /* Registers libunwind does not know (17 and up: xmm6-15 saved by ms_abi code), and rules it
+     * cannot follow for any register, make the frame libunwind's. */
+    static const uint8_t xmm_saved[] = {0x97, 3}; /* offset r23 */
+    ASSERT_EQ(end_and_lookup(&c, xmm_saved, sizeof xmm_saved, 0).kind, MS_RULE_OTHER);
+    static const uint8_t undef_17[] = {0x07, 17};
+    ASSERT_EQ(end_and_lookup(&c, undef_17, sizeof undef_17, 0).kind, MS_RULE_OTHER);
+    static const uint8_t val_offset_rbx[] = {0x14, 3, 2};
+    ASSERT_EQ(end_and_lookup(&c, val_offset_rbx, sizeof val_offset_rbx, 0).kind, MS_RULE_OTHER);
+    static const uint8_t expr_rbx[] = {0x10, 3, 1, 0x9c}; /* DW_OP_call_frame_cfa */
+    ASSERT_EQ(end_and_lookup(&c, expr_rbx, sizeof expr_rbx, 0).kind, MS_RULE_OTHER);
+    static const uint8_t cfa_262[] = {0x0c, 0x86, 0x02, 16}; /* 262 & 0xff would be rbp */
+    ASSERT_EQ(end_and_lookup(&c, cfa_262, sizeof cfa_262, 0).kind, MS_RULE_OTHER);
+    static const uint8_t rbx_in_xmm[] = {0x09, 3, 17};
+    ASSERT_EQ(end_and_lookup(&c, rbx_in_xmm, sizeof rbx_in_xmm, 0).kind, MS_RULE_OTHER);
+    /* A rule for another register libunwind knows does not matter. */
+    static const uint8_t rbx_saved[] = {0x83, 2};
+    ASSERT_EQ(end_and_lookup(&c, rbx_saved, sizeof rbx_saved, 0).kind, MS_RULE_RSP);
     /* The signal-frame augmentation is libunwind's case. */
     begin(&c, "zRS", NULL, 0);
     ASSERT_EQ(end_and_lookup(&c, NULL, 0, 0).kind, MS_RULE_OTHER);

@@ -1,0 +1,46 @@
+/*
+ * local_tc_plugin.c - a plugin linked with tcmalloc and loaded by dlopen_local with RTLD_LOCAL:
+ * its tcmalloc is not in the program's global scope, so memscope's tc_* hooks (which the
+ * plugin's references bind to) must find it in the plugin's own scope.
+ *
+ * Pattern (plugin_run):
+ *   - 5 x tc_malloc(100), 4 of them tc_free'd; one kept                 (LEAK: plugin100)
+ *   - 3 x tc_new(48) / tc_delete
+ * plugin_check() tells whether tc_malloc really reached this tcmalloc: its statistics grow by
+ * 1 MiB after a tc_malloc(1 MiB).
+ */
+#include <gperftools/malloc_extension_c.h>
+#include <gperftools/tcmalloc.h>
+#include <stddef.h>
+
+void *tc_new(size_t size);
+void tc_delete(void *p);
+void *plugin_run(void);
+int plugin_check(void);
+
+static size_t allocated_now(void)
+{
+    size_t v = 0;
+    return MallocExtension_GetNumericProperty("generic.current_allocated_bytes", &v) ? v : 0;
+}
+
+int plugin_check(void)
+{
+    size_t before = allocated_now();
+    void *big = tc_malloc(1 << 20);
+    int ok = allocated_now() >= before + (1 << 20);
+    tc_free(big);
+    return ok;
+}
+
+void *plugin_run(void)
+{
+    void *p[5];
+    for (int i = 0; i < 5; i++)
+        p[i] = tc_malloc(100); /* LEAK: plugin100 */
+    for (int i = 1; i < 5; i++)
+        tc_free(p[i]);
+    for (int i = 0; i < 3; i++)
+        tc_delete(tc_new(48));
+    return p[0];
+}

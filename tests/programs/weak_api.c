@@ -1,0 +1,57 @@
+/*
+ * weak_api.c - a program that looks for tcmalloc's and jemalloc's own API through weak
+ * references and falls back to malloc/free when they are missing (as allocator-aware libraries
+ * do). It is linked with neither library: natively the references are NULL. Under memscope they
+ * resolve to memscope's hooks, which find no library to forward to and must then behave as the
+ * standard functions, so the counts, leaks and output stay those of the native run.
+ *
+ * Pattern:
+ *   - 20 x (tc_malloc or malloc)(64) / (tc_free or free), nothing leaked
+ *   - 10 x (mallocx or malloc)(32) / (sdallocx or free), nothing leaked
+ *   - grab(): one (tc_malloc or malloc)(123) leaked                  (LEAK: weak123)
+ * Output goes through write(2), so stdio allocates nothing.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+extern void *tc_malloc(size_t) __attribute__((weak));
+extern void tc_free(void *) __attribute__((weak));
+extern void *mallocx(size_t, int) __attribute__((weak));
+extern void sdallocx(void *, size_t, int) __attribute__((weak));
+
+static void *kept;
+
+static void *get(size_t n)
+{
+    return tc_malloc ? tc_malloc(n) : malloc(n);
+}
+
+__attribute__((noinline)) static void grab(void)
+{
+    kept = get(123); /* LEAK: weak123 */
+}
+
+int main(void)
+{
+    for (int i = 0; i < 20; i++) {
+        char *p = get(64);
+        memset(p, i, 64);
+        if (tc_free)
+            tc_free(p);
+        else
+            free(p);
+    }
+    for (int i = 0; i < 10; i++) {
+        char *p = mallocx ? mallocx(32, 0) : malloc(32);
+        memset(p, i, 32);
+        if (sdallocx)
+            sdallocx(p, 32, 0);
+        else
+            free(p);
+    }
+    grab();
+    ssize_t r = write(1, "done\n", 5);
+    (void)r;
+    return 0;
+}
