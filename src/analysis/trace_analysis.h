@@ -25,8 +25,7 @@ struct ms_analysis {
 int ms_analysis_run(const char *path, struct ms_analysis **out, char *err, size_t errlen);
 /* The same without symbols (for totals only): modules are not registered, no debug
  * information is loaded, and ms_analysis_stack gives addresses only. */
-int ms_analysis_run_numbers(const char *path, struct ms_analysis **out, char *err,
-                            size_t errlen);
+int ms_analysis_run_numbers(const char *path, struct ms_analysis **out, char *err, size_t errlen);
 void ms_analysis_free(struct ms_analysis *a);
 
 /* Symbolizes stack id into frames (innermost first, inlined frames expanded). Returns the

@@ -3,6 +3,7 @@
  * new families, and jemalloc's *allocx functions. Each forwards to the library and records what
  * it allocated or released, as the standard hooks do for malloc and new. A program that never
  * loads these libraries never calls these hooks. */
+#define _GNU_SOURCE
 #include "hooks_common.h"
 
 #include <malloc.h>

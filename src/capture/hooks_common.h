@@ -1,11 +1,10 @@
 /* What every allocation hook shares: the records it appends (called with tls.busy set), the
  * test for passing a call straight through, and the lookup of the next definition of a symbol.
  * Used by hooks.c (the standard malloc family, C++ operators) and alloc_lib_hooks.c (the
- * allocator libraries' own entry points). */
+ * allocator libraries' own entry points), which define _GNU_SOURCE first (RTLD_NEXT). */
 #ifndef MS_CAPTURE_HOOKS_COMMON_H
 #define MS_CAPTURE_HOOKS_COMMON_H
 
-#define _GNU_SOURCE
 #include "lifecycle.h"
 #include "real_fns.h"
 #include "stack_capture.h"
