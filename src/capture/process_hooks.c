@@ -181,6 +181,17 @@ EXPORT void quick_exit(int status)
     __builtin_unreachable();
 }
 
+/* glibc's pthread_getattr_np allocates while holding the thread's lock, which memscope's own
+ * lookup of the thread's stack bounds needs: that lookup waits while this runs. */
+EXPORT int pthread_getattr_np(pthread_t thread, pthread_attr_t *attr)
+{
+    NEXT(int (*)(pthread_t, pthread_attr_t *), pthread_getattr_np);
+    ms__tls.in_getattr++;
+    int r = real_pthread_getattr_np(thread, attr);
+    ms__tls.in_getattr--;
+    return r;
+}
+
 /* ---- modules ---- */
 
 EXPORT void *dlopen(const char *file, int mode)

@@ -27,6 +27,8 @@ void ms__stack_capture_init(void)
 __attribute__((noinline)) int ms__walk_fp(struct ms__slot *s, uintptr_t *raw, int max)
 {
     uintptr_t *fp = __builtin_frame_address(0);
+    if (MS_UNLIKELY(s->stack_pending))
+        ms__slot_find_stack(s);
     uintptr_t hi = s->stack_hi;
     if (!hi)
         return 0; /* stack bounds unknown (the orphan slot): no safe walk */

@@ -91,8 +91,11 @@ static void thread_name(char name[17])
     prctl(PR_GET_NAME, name, 0, 0, 0);
 }
 
-static void slot_get_stack_top(struct ms__slot *s)
+void ms__slot_find_stack(struct ms__slot *s)
 {
+    if (ms__tls.in_getattr)
+        return; /* stays pending */
+    s->stack_pending = 0;
     s->stack_lo = s->stack_hi = 0;
     pthread_attr_t attr;
     if (pthread_getattr_np(pthread_self(), &attr) != 0)
@@ -121,8 +124,10 @@ struct ms__slot *ms__slot_attach(struct ms__tls *t)
     s->tid = (uint32_t)ms__self_tid();
     s->cache_n = 0;
     s->walk.n = -1;
-    if (ms__config.unwind != MS_UNWIND_NONE) /* bounds for the fp and cached walks */
-        slot_get_stack_top(s);
+    s->stack_lo = s->stack_hi = 0;
+    s->stack_pending = ms__config.unwind != MS_UNWIND_NONE; /* for the fp and cached walks */
+    if (s->stack_pending)
+        ms__slot_find_stack(s);
     /* A reused slot's chunk began when its last thread left: restart it with a fresh clock,
      * excluding concurrent flushes of all slots while its pointers change. */
     int idle = 0;

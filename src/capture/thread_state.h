@@ -41,6 +41,7 @@ struct ms__slot {
     atomic_int flushing;          /* a flush of this slot is in progress */
     atomic_int sealed;            /* the process is finishing: never write this slot again */
     uintptr_t stack_lo, stack_hi; /* the thread's stack (0, 0: unknown), for the stack walks */
+    int stack_pending;            /* not looked up yet: see ms__slot_find_stack */
     /* The last stack captured, outermost frame first, with the stack-tree node of each prefix:
      * consecutive stacks usually share all but a few innermost frames. */
     int cache_n;
@@ -72,6 +73,7 @@ struct ms__tls {
     int busy;            /* inside a hook: nested allocator calls pass straight through */
     int dead;            /* the thread's TLS destructors ran; later events go to the orphan slot */
     int creating_thread; /* inside pthread_create: see ms__dtv_adjust */
+    int in_getattr;      /* inside pthread_getattr_np, which holds the thread's own lock */
 };
 
 extern __thread struct ms__tls ms__tls __attribute__((tls_model("initial-exec")));
@@ -106,6 +108,11 @@ static inline void ms__slot_release(struct ms__slot *s)
     if (MS_UNLIKELY(s == ms__orphan_slot))
         ms__orphan_unlock();
 }
+
+/* Looks up the thread's stack bounds (pthread_getattr_np) for the stack walks, unless the
+ * thread is inside pthread_getattr_np itself (which calls malloc holding the lock the lookup
+ * needs: the JVM's threads do this first thing), in which case a later event does it. */
+void ms__slot_find_stack(struct ms__slot *s);
 
 /* Writes the slot's records as one EVENTS chunk and starts a new chunk. Called by the owner
  * when the buffer is full, or by anyone with seal=true when the process finishes. */

@@ -30,6 +30,8 @@ int ms__unwind_fast(struct ms__slot *s, uintptr_t ip, uintptr_t sp, uintptr_t bp
 {
     struct ms__walk_log *w = &s->walk;
     w->n = -1;
+    if (MS_UNLIKELY(s->stack_pending))
+        ms__slot_find_stack(s);
     uintptr_t hi = s->stack_hi;
     if (MS_UNLIKELY(sp < s->stack_lo || sp >= hi))
         return -1; /* bounds unknown (the orphan slot), or on another stack (sigaltstack) */
