@@ -35,66 +35,89 @@ EXPORT void *mallocx(size_t n, int flags);
 EXPORT void *rallocx(void *old, size_t n, int flags);
 EXPORT size_t xallocx(void *p, size_t n, size_t extra, int flags);
 
+/* Each library's functions come from the one object that defines its anchor (tc_malloc,
+ * mallocx), chosen at the first call: a block a family's hook allocated is always released by
+ * the same library (see ms__family_symbol). */
+static uintptr_t tcmalloc_provider, jemalloc_provider;
+
+static void *lib_next(void **slot, const char *name)
+{
+    void *fn = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (MS_LIKELY(fn != NULL))
+        return fn == MS_NO_SYMBOL ? NULL : fn;
+    int was = ms__tls.busy;
+    ms__tls.busy = 1;
+    bool tc = !strncmp(name, "tc_", 3);
+    fn = ms__family_symbol(tc ? &tcmalloc_provider : &jemalloc_provider,
+                           tc ? "tc_malloc" : "mallocx", name);
+    __atomic_store_n(slot, fn ? fn : MS_NO_SYMBOL, __ATOMIC_RELEASE);
+    ms__tls.busy = was;
+    return fn;
+}
+
 /* ---- tcmalloc (gperftools' tcmalloc.h) ---- */
 
-FORWARD_ALLOC_HOOK(tc_malloc, MS_FAMILY_MALLOC, MS_REC_ALLOC, (size_t n), (n), n, 0, malloc(n))
-FORWARD_ALLOC_HOOK(tc_malloc_skip_new_handler, MS_FAMILY_MALLOC, MS_REC_ALLOC, (size_t n), (n), n,
-                   0, malloc(n))
-FORWARD_ALLOC_HOOK(tc_calloc, MS_FAMILY_MALLOC, MS_REC_ALLOC, (size_t n, size_t size), (n, size),
-                   n *size, 0, calloc(n, size))
-FORWARD_ALLOC_HOOK(tc_memalign, MS_FAMILY_MALLOC, MS_REC_ALLOC_ALIGNED, (size_t al, size_t n),
-                   (al, n), n, al, memalign(al, n))
-FORWARD_ALLOC_HOOK(tc_valloc, MS_FAMILY_MALLOC, MS_REC_ALLOC_ALIGNED, (size_t n), (n), n,
+FORWARD_ALLOC_HOOK(lib_next, tc_malloc, MS_FAMILY_MALLOC, MS_REC_ALLOC, (size_t n), (n), n, 0,
+                   malloc(n))
+FORWARD_ALLOC_HOOK(lib_next, tc_malloc_skip_new_handler, MS_FAMILY_MALLOC, MS_REC_ALLOC, (size_t n),
+                   (n), n, 0, malloc(n))
+FORWARD_ALLOC_HOOK(lib_next, tc_calloc, MS_FAMILY_MALLOC, MS_REC_ALLOC, (size_t n, size_t size),
+                   (n, size), n *size, 0, calloc(n, size))
+FORWARD_ALLOC_HOOK(lib_next, tc_memalign, MS_FAMILY_MALLOC, MS_REC_ALLOC_ALIGNED,
+                   (size_t al, size_t n), (al, n), n, al, memalign(al, n))
+FORWARD_ALLOC_HOOK(lib_next, tc_valloc, MS_FAMILY_MALLOC, MS_REC_ALLOC_ALIGNED, (size_t n), (n), n,
                    (size_t)sysconf(_SC_PAGESIZE), valloc(n))
-FORWARD_ALLOC_HOOK(tc_pvalloc, MS_FAMILY_MALLOC, MS_REC_ALLOC_ALIGNED, (size_t n), (n), n,
+FORWARD_ALLOC_HOOK(lib_next, tc_pvalloc, MS_FAMILY_MALLOC, MS_REC_ALLOC_ALIGNED, (size_t n), (n), n,
                    (size_t)sysconf(_SC_PAGESIZE), pvalloc(n))
-FORWARD_ALLOC_HOOK(tc_new, MS_FAMILY_NEW, MS_REC_ALLOC, (size_t n), (n), n, 0, _Znwm(n))
-FORWARD_ALLOC_HOOK(tc_newarray, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC, (size_t n), (n), n, 0, _Znam(n))
-FORWARD_ALLOC_HOOK(tc_new_nothrow, MS_FAMILY_NEW, MS_REC_ALLOC, (size_t n, const nothrow_tag *t),
-                   (n, t), n, 0, _ZnwmRKSt9nothrow_t(n, t))
-FORWARD_ALLOC_HOOK(tc_newarray_nothrow, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC,
+FORWARD_ALLOC_HOOK(lib_next, tc_new, MS_FAMILY_NEW, MS_REC_ALLOC, (size_t n), (n), n, 0, _Znwm(n))
+FORWARD_ALLOC_HOOK(lib_next, tc_newarray, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC, (size_t n), (n), n, 0,
+                   _Znam(n))
+FORWARD_ALLOC_HOOK(lib_next, tc_new_nothrow, MS_FAMILY_NEW, MS_REC_ALLOC,
+                   (size_t n, const nothrow_tag *t), (n, t), n, 0, _ZnwmRKSt9nothrow_t(n, t))
+FORWARD_ALLOC_HOOK(lib_next, tc_newarray_nothrow, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC,
                    (size_t n, const nothrow_tag *t), (n, t), n, 0, _ZnamRKSt9nothrow_t(n, t))
-FORWARD_ALLOC_HOOK(tc_new_aligned, MS_FAMILY_NEW, MS_REC_ALLOC_ALIGNED, (size_t n, size_t al),
-                   (n, al), n, al, _ZnwmSt11align_val_t(n, al))
-FORWARD_ALLOC_HOOK(tc_newarray_aligned, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC_ALIGNED,
+FORWARD_ALLOC_HOOK(lib_next, tc_new_aligned, MS_FAMILY_NEW, MS_REC_ALLOC_ALIGNED,
+                   (size_t n, size_t al), (n, al), n, al, _ZnwmSt11align_val_t(n, al))
+FORWARD_ALLOC_HOOK(lib_next, tc_newarray_aligned, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC_ALIGNED,
                    (size_t n, size_t al), (n, al), n, al, _ZnamSt11align_val_t(n, al))
-FORWARD_ALLOC_HOOK(tc_new_aligned_nothrow, MS_FAMILY_NEW, MS_REC_ALLOC_ALIGNED,
+FORWARD_ALLOC_HOOK(lib_next, tc_new_aligned_nothrow, MS_FAMILY_NEW, MS_REC_ALLOC_ALIGNED,
                    (size_t n, size_t al, const nothrow_tag *t), (n, al, t), n, al,
                    _ZnwmSt11align_val_tRKSt9nothrow_t(n, al, t))
-FORWARD_ALLOC_HOOK(tc_newarray_aligned_nothrow, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC_ALIGNED,
+FORWARD_ALLOC_HOOK(lib_next, tc_newarray_aligned_nothrow, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC_ALIGNED,
                    (size_t n, size_t al, const nothrow_tag *t), (n, al, t), n, al,
                    _ZnamSt11align_val_tRKSt9nothrow_t(n, al, t))
 
-FORWARD_FREE_HOOK(tc_free, MS_FAMILY_MALLOC, (void *p), (p), free(p))
-FORWARD_FREE_HOOK(tc_cfree, MS_FAMILY_MALLOC, (void *p), (p), free(p))
-FORWARD_FREE_HOOK(tc_free_sized, MS_FAMILY_MALLOC, (void *p, size_t n), (p, n), free(p))
-FORWARD_FREE_HOOK(tc_delete, MS_FAMILY_NEW, (void *p), (p), _ZdlPv(p))
-FORWARD_FREE_HOOK(tc_deletearray, MS_FAMILY_NEW_ARRAY, (void *p), (p), _ZdaPv(p))
-FORWARD_FREE_HOOK(tc_delete_sized, MS_FAMILY_NEW, (void *p, size_t n), (p, n), _ZdlPv(p))
-FORWARD_FREE_HOOK(tc_deletearray_sized, MS_FAMILY_NEW_ARRAY, (void *p, size_t n), (p, n), _ZdaPv(p))
-FORWARD_FREE_HOOK(tc_delete_nothrow, MS_FAMILY_NEW, (void *p, const nothrow_tag *t), (p, t),
-                  _ZdlPv(p))
-FORWARD_FREE_HOOK(tc_deletearray_nothrow, MS_FAMILY_NEW_ARRAY, (void *p, const nothrow_tag *t),
-                  (p, t), _ZdaPv(p))
-FORWARD_FREE_HOOK(tc_delete_aligned, MS_FAMILY_NEW, (void *p, size_t al), (p, al),
+FORWARD_FREE_HOOK(lib_next, tc_free, MS_FAMILY_MALLOC, (void *p), (p), free(p))
+FORWARD_FREE_HOOK(lib_next, tc_cfree, MS_FAMILY_MALLOC, (void *p), (p), free(p))
+FORWARD_FREE_HOOK(lib_next, tc_free_sized, MS_FAMILY_MALLOC, (void *p, size_t n), (p, n), free(p))
+FORWARD_FREE_HOOK(lib_next, tc_delete, MS_FAMILY_NEW, (void *p), (p), _ZdlPv(p))
+FORWARD_FREE_HOOK(lib_next, tc_deletearray, MS_FAMILY_NEW_ARRAY, (void *p), (p), _ZdaPv(p))
+FORWARD_FREE_HOOK(lib_next, tc_delete_sized, MS_FAMILY_NEW, (void *p, size_t n), (p, n), _ZdlPv(p))
+FORWARD_FREE_HOOK(lib_next, tc_deletearray_sized, MS_FAMILY_NEW_ARRAY, (void *p, size_t n), (p, n),
+                  _ZdaPv(p))
+FORWARD_FREE_HOOK(lib_next, tc_delete_nothrow, MS_FAMILY_NEW, (void *p, const nothrow_tag *t),
+                  (p, t), _ZdlPv(p))
+FORWARD_FREE_HOOK(lib_next, tc_deletearray_nothrow, MS_FAMILY_NEW_ARRAY,
+                  (void *p, const nothrow_tag *t), (p, t), _ZdaPv(p))
+FORWARD_FREE_HOOK(lib_next, tc_delete_aligned, MS_FAMILY_NEW, (void *p, size_t al), (p, al),
                   _ZdlPvSt11align_val_t(p, al))
-FORWARD_FREE_HOOK(tc_deletearray_aligned, MS_FAMILY_NEW_ARRAY, (void *p, size_t al), (p, al),
-                  _ZdaPvSt11align_val_t(p, al))
-FORWARD_FREE_HOOK(tc_delete_sized_aligned, MS_FAMILY_NEW, (void *p, size_t n, size_t al),
+FORWARD_FREE_HOOK(lib_next, tc_deletearray_aligned, MS_FAMILY_NEW_ARRAY, (void *p, size_t al),
+                  (p, al), _ZdaPvSt11align_val_t(p, al))
+FORWARD_FREE_HOOK(lib_next, tc_delete_sized_aligned, MS_FAMILY_NEW, (void *p, size_t n, size_t al),
                   (p, n, al), _ZdlPvSt11align_val_t(p, al))
-FORWARD_FREE_HOOK(tc_deletearray_sized_aligned, MS_FAMILY_NEW_ARRAY, (void *p, size_t n, size_t al),
-                  (p, n, al), _ZdaPvSt11align_val_t(p, al))
-FORWARD_FREE_HOOK(tc_delete_aligned_nothrow, MS_FAMILY_NEW,
+FORWARD_FREE_HOOK(lib_next, tc_deletearray_sized_aligned, MS_FAMILY_NEW_ARRAY,
+                  (void *p, size_t n, size_t al), (p, n, al), _ZdaPvSt11align_val_t(p, al))
+FORWARD_FREE_HOOK(lib_next, tc_delete_aligned_nothrow, MS_FAMILY_NEW,
                   (void *p, size_t al, const nothrow_tag *t), (p, al, t),
                   _ZdlPvSt11align_val_t(p, al))
-FORWARD_FREE_HOOK(tc_deletearray_aligned_nothrow, MS_FAMILY_NEW_ARRAY,
+FORWARD_FREE_HOOK(lib_next, tc_deletearray_aligned_nothrow, MS_FAMILY_NEW_ARRAY,
                   (void *p, size_t al, const nothrow_tag *t), (p, al, t),
                   _ZdaPvSt11align_val_t(p, al))
 
 EXPORT int tc_posix_memalign(void **out, size_t al, size_t n)
 {
     static void *real;
-    int (*f)(void **, size_t, size_t) = (int (*)(void **, size_t, size_t))next_of(&real, __func__);
+    int (*f)(void **, size_t, size_t) = (int (*)(void **, size_t, size_t))lib_next(&real, __func__);
     if (!f)
         return posix_memalign(out, al, n);
     if (MS_UNLIKELY(passthrough()))
@@ -110,7 +133,7 @@ EXPORT int tc_posix_memalign(void **out, size_t al, size_t n)
 EXPORT void *tc_realloc(void *old, size_t n)
 {
     static void *real;
-    void *(*f)(void *, size_t) = (void *(*)(void *, size_t))next_of(&real, __func__);
+    void *(*f)(void *, size_t) = (void *(*)(void *, size_t))lib_next(&real, __func__);
     if (!f)
         return realloc(old, n);
     if (MS_UNLIKELY(passthrough()))
@@ -134,6 +157,8 @@ static void *mallocx_fallback(size_t n, int flags)
 {
     size_t al = mallocx_align(flags);
     void *p = NULL;
+    if (al && al < sizeof(void *))
+        al = sizeof(void *); /* posix_memalign's smallest alignment */
     if (al ? posix_memalign(&p, al, n) != 0 : !(p = malloc(n)))
         return NULL;
     if (flags & 0x40)
@@ -144,7 +169,7 @@ static void *mallocx_fallback(size_t n, int flags)
 EXPORT void *mallocx(size_t n, int flags)
 {
     static void *real;
-    void *(*f)(size_t, int) = (void *(*)(size_t, int))next_of(&real, __func__);
+    void *(*f)(size_t, int) = (void *(*)(size_t, int))lib_next(&real, __func__);
     if (!f)
         return mallocx_fallback(n, flags);
     if (MS_UNLIKELY(passthrough()))
@@ -158,12 +183,31 @@ EXPORT void *mallocx(size_t n, int flags)
     return p;
 }
 
+/* rallocx without jemalloc: a new block as mallocx makes it, the old contents, the old block
+ * freed (n = 0 is undefined for rallocx: treated as 1). */
+static void *rallocx_fallback(void *old, size_t n, int flags)
+{
+    if (!n)
+        n = 1;
+    if (!old || !(flags & 0x7f))
+        return old ? realloc(old, n) : mallocx_fallback(n, flags);
+    void *p = mallocx_fallback(n, flags);
+    if (p) {
+        size_t had = malloc_usable_size(old);
+        memcpy(p, old, had < n ? had : n);
+        if (flags & 0x40 && n > had)
+            memset((char *)p + had, 0, n - had);
+        free(old);
+    }
+    return p;
+}
+
 EXPORT void *rallocx(void *old, size_t n, int flags)
 {
     static void *real;
-    void *(*f)(void *, size_t, int) = (void *(*)(void *, size_t, int))next_of(&real, __func__);
+    void *(*f)(void *, size_t, int) = (void *(*)(void *, size_t, int))lib_next(&real, __func__);
     if (!f)
-        return realloc(old, n);
+        return rallocx_fallback(old, n, flags);
     if (MS_UNLIKELY(passthrough()) || !old) /* rallocx(NULL) is undefined: leave it alone */
         return f(old, n, flags);
     uint64_t before = ms__realloc_begin();
@@ -178,9 +222,15 @@ EXPORT size_t xallocx(void *p, size_t n, size_t extra, int flags)
 {
     static void *real;
     size_t (*f)(void *, size_t, size_t, int) =
-        (size_t(*)(void *, size_t, size_t, int))next_of(&real, __func__);
-    if (!f)
-        return p ? malloc_usable_size(p) : 0; /* cannot resize in place: the size it has */
+        (size_t(*)(void *, size_t, size_t, int))lib_next(&real, __func__);
+    if (!f) { /* without jemalloc: no resizing, the block has the size it has */
+        if (!p)
+            return 0;
+        uint64_t before = ms__realloc_begin();
+        size_t r = malloc_usable_size(p);
+        ms__realloc_end(p, r >= n ? p : NULL, n, before);
+        return r;
+    }
     if (MS_UNLIKELY(passthrough()) || !p)
         return f(p, n, extra, flags);
     uint64_t before = ms__realloc_begin();
@@ -189,6 +239,6 @@ EXPORT size_t xallocx(void *p, size_t n, size_t extra, int flags)
     return r;
 }
 
-FORWARD_FREE_HOOK(dallocx, MS_FAMILY_MALLOC, (void *p, int flags), (p, flags), free(p))
-FORWARD_FREE_HOOK(sdallocx, MS_FAMILY_MALLOC, (void *p, size_t n, int flags), (p, n, flags),
-                  free(p))
+FORWARD_FREE_HOOK(lib_next, dallocx, MS_FAMILY_MALLOC, (void *p, int flags), (p, flags), free(p))
+FORWARD_FREE_HOOK(lib_next, sdallocx, MS_FAMILY_MALLOC, (void *p, size_t n, int flags),
+                  (p, n, flags), free(p))

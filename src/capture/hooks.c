@@ -222,6 +222,21 @@ static bool in_libstdcxx(void *fn)
     return fn && dladdr(fn, &info) && info.dli_fname && strstr(info.dli_fname, "libstdc++");
 }
 
+/* operator new when no library defines it (a C program that found memscope's definition through
+ * a weak reference, or through tcmalloc's tc_new fallback): the next allocator's malloc, or its
+ * posix_memalign for the aligned forms. */
+static void *new_without_library(size_t n, size_t al)
+{
+    if (!ms__real.malloc)
+        ms__real_resolve();
+    if (!al)
+        return ms__real.malloc(n ? n : 1);
+    void *p;
+    return ms__real.posix_memalign(&p, al < sizeof(void *) ? sizeof(void *) : al, n ? n : 1) == 0
+               ? p
+               : NULL;
+}
+
 /* direct: the plain (unaligned) forms first try malloc themselves, as libstdc++'s operator new
  * does. Only when that fails does the real operator new run, outside the hook, so that its
  * new_handler calls and the bad_alloc it throws are recorded like any other code's. */
@@ -236,10 +251,17 @@ static bool in_libstdcxx(void *fn)
             ms__tls.busy = 1;                                                                      \
             fn_t f = (fn_t)next_fn(&real, #sym);                                                   \
             ms__tls.busy = was;                                                                    \
-            return f args;                                                                         \
+            return f ? f args : new_without_library(n, align_expr);                                \
         }                                                                                          \
         ms__tls.busy = 1;                                                                          \
         fn_t f = (fn_t)next_fn(&real, #sym);                                                       \
+        if (MS_UNLIKELY(!f)) {                                                                     \
+            void *p = new_without_library(n, align_expr);                                          \
+            if (p)                                                                                 \
+                record_alloc(kind, family, p, n, align_expr);                                      \
+            ms__tls.busy = 0;                                                                      \
+            return p;                                                                              \
+        }                                                                                          \
         static int libstdcxx = -1;                                                                 \
         if (libstdcxx < 0)                                                                         \
             libstdcxx = in_libstdcxx((void *)f);                                                   \
@@ -274,22 +296,23 @@ NEW_HOOK(_ZnwmSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW, MS_REC_ALLOC_ALIGNED
 NEW_HOOK(_ZnamSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC_ALIGNED,
          (size_t n, size_t al, const nothrow_tag *t), (n, al, t), al, 0)
 
-FORWARD_FREE_HOOK(_ZdlPv, MS_FAMILY_NEW, (void *p), (p), free(p))
-FORWARD_FREE_HOOK(_ZdaPv, MS_FAMILY_NEW_ARRAY, (void *p), (p), free(p))
-FORWARD_FREE_HOOK(_ZdlPvm, MS_FAMILY_NEW, (void *p, size_t n), (p, n), free(p))
-FORWARD_FREE_HOOK(_ZdaPvm, MS_FAMILY_NEW_ARRAY, (void *p, size_t n), (p, n), free(p))
-FORWARD_FREE_HOOK(_ZdlPvRKSt9nothrow_t, MS_FAMILY_NEW, (void *p, const nothrow_tag *t), (p, t),
-                  free(p))
-FORWARD_FREE_HOOK(_ZdaPvRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY, (void *p, const nothrow_tag *t),
+FORWARD_FREE_HOOK(next_of, _ZdlPv, MS_FAMILY_NEW, (void *p), (p), free(p))
+FORWARD_FREE_HOOK(next_of, _ZdaPv, MS_FAMILY_NEW_ARRAY, (void *p), (p), free(p))
+FORWARD_FREE_HOOK(next_of, _ZdlPvm, MS_FAMILY_NEW, (void *p, size_t n), (p, n), free(p))
+FORWARD_FREE_HOOK(next_of, _ZdaPvm, MS_FAMILY_NEW_ARRAY, (void *p, size_t n), (p, n), free(p))
+FORWARD_FREE_HOOK(next_of, _ZdlPvRKSt9nothrow_t, MS_FAMILY_NEW, (void *p, const nothrow_tag *t),
                   (p, t), free(p))
-FORWARD_FREE_HOOK(_ZdlPvSt11align_val_t, MS_FAMILY_NEW, (void *p, size_t al), (p, al), free(p))
-FORWARD_FREE_HOOK(_ZdaPvSt11align_val_t, MS_FAMILY_NEW_ARRAY, (void *p, size_t al), (p, al),
+FORWARD_FREE_HOOK(next_of, _ZdaPvRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY,
+                  (void *p, const nothrow_tag *t), (p, t), free(p))
+FORWARD_FREE_HOOK(next_of, _ZdlPvSt11align_val_t, MS_FAMILY_NEW, (void *p, size_t al), (p, al),
                   free(p))
-FORWARD_FREE_HOOK(_ZdlPvmSt11align_val_t, MS_FAMILY_NEW, (void *p, size_t n, size_t al), (p, n, al),
-                  free(p))
-FORWARD_FREE_HOOK(_ZdaPvmSt11align_val_t, MS_FAMILY_NEW_ARRAY, (void *p, size_t n, size_t al),
+FORWARD_FREE_HOOK(next_of, _ZdaPvSt11align_val_t, MS_FAMILY_NEW_ARRAY, (void *p, size_t al),
+                  (p, al), free(p))
+FORWARD_FREE_HOOK(next_of, _ZdlPvmSt11align_val_t, MS_FAMILY_NEW, (void *p, size_t n, size_t al),
                   (p, n, al), free(p))
-FORWARD_FREE_HOOK(_ZdlPvSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW,
+FORWARD_FREE_HOOK(next_of, _ZdaPvmSt11align_val_t, MS_FAMILY_NEW_ARRAY,
+                  (void *p, size_t n, size_t al), (p, n, al), free(p))
+FORWARD_FREE_HOOK(next_of, _ZdlPvSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW,
                   (void *p, size_t al, const nothrow_tag *t), (p, al, t), free(p))
-FORWARD_FREE_HOOK(_ZdaPvSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY,
+FORWARD_FREE_HOOK(next_of, _ZdaPvSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY,
                   (void *p, size_t al, const nothrow_tag *t), (p, al, t), free(p))

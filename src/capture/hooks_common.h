@@ -113,9 +113,10 @@ static inline uint64_t ms__realloc_begin(void)
 void ms__realloc_end(void *old, void *p, size_t n, uint64_t before);
 
 /* A deallocation entry point (p is its first parameter): records the free, then forwards to the
- * next definition of sym. Should there be none (the program found memscope's definition through
- * a weak reference), the call goes to fallback instead, a standard function memscope hooks. */
-#define FORWARD_FREE_HOOK(sym, family, params, args, fallback)                                     \
+ * definition of sym that lookup (next_of or the like) finds. Should there be none (the program
+ * found memscope's definition through a weak reference), the call goes to fallback instead, a
+ * standard function memscope hooks. */
+#define FORWARD_FREE_HOOK(lookup, sym, family, params, args, fallback)                             \
     EXPORT void sym params;                                                                        \
     EXPORT void sym params                                                                         \
     {                                                                                              \
@@ -123,7 +124,7 @@ void ms__realloc_end(void *old, void *p, size_t n, uint64_t before);
         typedef void(*fn_t) params;                                                                \
         if (!p)                                                                                    \
             return;                                                                                \
-        fn_t f = (fn_t)next_of(&real, #sym);                                                       \
+        fn_t f = (fn_t)lookup(&real, #sym);                                                        \
         if (MS_UNLIKELY(!f)) {                                                                     \
             fallback;                                                                              \
             return;                                                                                \
@@ -140,13 +141,14 @@ void ms__realloc_end(void *old, void *p, size_t n, uint64_t before);
 
 /* An allocating entry point that always forwards to the next definition of sym (which may throw:
  * the guard resets busy) and records the block it returns; fallback as for FORWARD_FREE_HOOK. */
-#define FORWARD_ALLOC_HOOK(sym, family, kind, params, args, size_expr, align_expr, fallback)       \
+#define FORWARD_ALLOC_HOOK(lookup, sym, family, kind, params, args, size_expr, align_expr,         \
+                           fallback)                                                               \
     EXPORT void *sym params;                                                                       \
     EXPORT void *sym params                                                                        \
     {                                                                                              \
         static void *real;                                                                         \
         typedef void *(*fn_t)params;                                                               \
-        fn_t f = (fn_t)next_of(&real, #sym);                                                       \
+        fn_t f = (fn_t)lookup(&real, #sym);                                                        \
         if (MS_UNLIKELY(!f))                                                                       \
             return fallback;                                                                       \
         if (MS_UNLIKELY(passthrough()))                                                            \

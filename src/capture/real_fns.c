@@ -82,7 +82,11 @@ struct sym_search {
     uintptr_t self_base;
     int pass; /* 0: objects after libmemscope (RTLD_NEXT order), 1: the others */
     bool after_self;
+    bool restricted; /* search only the object loaded at address only */
+    uintptr_t only;
+    bool skipped; /* a definition by that name was passed over (IFUNC, data, hidden version) */
     void *found;
+    uintptr_t found_in; /* the address of the object it was found in */
 };
 
 static uint32_t gnu_hash(const char *s)
@@ -105,17 +109,21 @@ static uint32_t elf_hash(const char *s)
     return h;
 }
 
+/* Whether sym defines s->name; a definition this reader does not use (an IFUNC, whose address
+ * needs its resolver; data; a non-default version) is noted in s->skipped. */
 static bool sym_matches(const ElfW(Sym) * sym, const char *strtab, const ElfW(Half) * versym,
-                        size_t index, const char *name)
+                        size_t index, struct sym_search *s)
 {
-    if (sym->st_shndx == SHN_UNDEF || !sym->st_value)
+    if (sym->st_shndx == SHN_UNDEF || strcmp(strtab + sym->st_name, s->name) != 0)
         return false;
     int type = ELF64_ST_TYPE(sym->st_info), bind = ELF64_ST_BIND(sym->st_info);
-    if (type != STT_FUNC || (bind != STB_GLOBAL && bind != STB_WEAK))
+    if (bind != STB_GLOBAL && bind != STB_WEAK)
         return false;
-    if (versym && (versym[index] & 0x8000)) /* a hidden (non-default) version */
+    if (type != STT_FUNC || !sym->st_value || (versym && (versym[index] & 0x8000))) {
+        s->skipped = true;
         return false;
-    return strcmp(strtab + sym->st_name, name) == 0;
+    }
+    return true;
 }
 
 /* The definition of s->name in one object's dynamic symbol table, or NULL. */
@@ -125,8 +133,10 @@ static const ElfW(Sym) * object_lookup(const struct dl_phdr_info *info, struct s
     for (int i = 0; i < info->dlpi_phnum; i++)
         if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
             dyn = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
-    if (!dyn)
+    if (!dyn) {
+        s->skipped = true;
         return NULL;
+    }
     uintptr_t base = info->dlpi_addr, symtab = 0, strtab = 0, gnuhash = 0, hash = 0, versym = 0;
     for (; dyn->d_tag != DT_NULL; dyn++) {
         /* glibc relocates these entries in place; the vDSO's are offsets. */
@@ -149,8 +159,10 @@ static const ElfW(Sym) * object_lookup(const struct dl_phdr_info *info, struct s
             break;
         }
     }
-    if (!symtab || !strtab)
+    if (!symtab || !strtab || (!gnuhash && !hash)) {
+        s->skipped = true;
         return NULL;
+    }
     const ElfW(Sym) *syms = (const ElfW(Sym) *)symtab;
     const char *strs = (const char *)strtab;
     const ElfW(Half) *vers = (const ElfW(Half) *)versym;
@@ -166,7 +178,7 @@ static const ElfW(Sym) * object_lookup(const struct dl_phdr_info *info, struct s
             return NULL;
         for (;; i++) {
             uint32_t ch = chain[i - symoffset];
-            if ((ch | 1) == (s->gnu_hash | 1) && sym_matches(&syms[i], strs, vers, i, s->name))
+            if ((ch | 1) == (s->gnu_hash | 1) && sym_matches(&syms[i], strs, vers, i, s))
                 return &syms[i];
             if (ch & 1)
                 return NULL;
@@ -179,7 +191,7 @@ static const ElfW(Sym) * object_lookup(const struct dl_phdr_info *info, struct s
             return NULL;
         const uint32_t *bucket = h + 2, *chain = bucket + nbucket;
         for (uint32_t i = bucket[s->elf_hash % nbucket]; i != STN_UNDEF; i = chain[i])
-            if (sym_matches(&syms[i], strs, vers, i, s->name))
+            if (sym_matches(&syms[i], strs, vers, i, s))
                 return &syms[i];
     }
     return NULL;
@@ -193,7 +205,7 @@ static int search_object(struct dl_phdr_info *info, size_t size, void *arg)
         s->after_self = true;
         return 0;
     }
-    if (s->after_self != (s->pass == 0))
+    if (s->restricted ? info->dlpi_addr != s->only : s->after_self != (s->pass == 0))
         return 0;
     if (info->dlpi_name && strstr(info->dlpi_name, "linux-vdso"))
         return 0;
@@ -201,22 +213,52 @@ static int search_object(struct dl_phdr_info *info, size_t size, void *arg)
     if (!sym)
         return 0;
     s->found = (void *)(info->dlpi_addr + sym->st_value);
+    s->found_in = info->dlpi_addr;
     return 1;
+}
+
+static void search(struct sym_search *s)
+{
+    struct link_map *self = NULL;
+    Dl_info info;
+    if (dladdr1((const void *)&search, &info, (void **)&self, RTLD_DL_LINKMAP) && self)
+        s->self_base = self->l_addr;
+    /* First the objects after libmemscope, as dlsym(RTLD_NEXT) searches them; then the rest, for
+     * a library loaded with RTLD_LOCAL that brings its own allocator (tcmalloc, jemalloc). */
+    for (s->pass = 0; s->pass < (s->restricted ? 1 : 2) && !s->found; s->pass++) {
+        s->after_self = false;
+        dl_iterate_phdr(search_object, s);
+    }
 }
 
 void *ms__next_symbol(const char *name)
 {
-    Dl_info self;
     struct sym_search s = {.name = name, .gnu_hash = gnu_hash(name), .elf_hash = elf_hash(name)};
-    if (dladdr((const void *)&ms__next_symbol, &self))
-        s.self_base = (uintptr_t)self.dli_fbase;
-    /* First the objects after libmemscope, as dlsym(RTLD_NEXT) searches them; then the rest, for
-     * a library loaded with RTLD_LOCAL that brings its own allocator (tcmalloc, jemalloc). */
-    for (s.pass = 0; s.pass < 2 && !s.found; s.pass++) {
-        s.after_self = false;
-        dl_iterate_phdr(search_object, &s);
+    search(&s);
+    if (s.found)
+        return s.found;
+    /* Only a definition this reader passed over is worth asking the loader for: a dlsym that
+     * fails leaves an allocated dlerror message behind, visible to the program. */
+    return s.skipped ? dlsym(RTLD_NEXT, name) : NULL;
+}
+
+void *ms__family_symbol(uintptr_t *provider, const char *anchor, const char *name)
+{
+    uintptr_t p = __atomic_load_n(provider, __ATOMIC_ACQUIRE);
+    if (!p) {
+        struct sym_search a = {
+            .name = anchor, .gnu_hash = gnu_hash(anchor), .elf_hash = elf_hash(anchor)};
+        search(&a);
+        p = a.found ? a.found_in + 1 : 1; /* stored +1: an object may be loaded at address 0 */
+        __atomic_store_n(provider, p, __ATOMIC_RELEASE);
     }
-    if (!s.found)
-        return dlsym(RTLD_NEXT, name); /* not found by the reader above: ask the loader */
+    if (p == 1)
+        return NULL;
+    struct sym_search s = {.name = name,
+                           .gnu_hash = gnu_hash(name),
+                           .elf_hash = elf_hash(name),
+                           .restricted = true,
+                           .only = p - 1};
+    search(&s);
     return s.found;
 }

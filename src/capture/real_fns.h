@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct ms__real_fns {
     void *(*malloc)(size_t);
@@ -29,6 +30,12 @@ void ms__real_resolve(void);
  * outside libmemscope in the scope of any loaded object (a library loaded with RTLD_LOCAL may
  * bring its own allocator), else NULL. */
 void *ms__next_symbol(const char *name);
+
+/* For the functions of one allocator library (tcmalloc's tc_*, jemalloc's *allocx): the
+ * definition of name in the object that defines anchor, that object being chosen once, at the
+ * first call, and kept in *provider (0: not chosen yet). NULL when no object defines anchor, or
+ * that one does not define name: all the family's hooks then agree. */
+void *ms__family_symbol(uintptr_t *provider, const char *anchor, const char *name);
 
 /* True while ms__real_resolve is running in some thread. */
 extern volatile bool ms__resolving;

@@ -25,21 +25,22 @@ extern uintptr_t ms__self_lo, ms__self_hi;
 /* Walks frame pointers from the caller; bounded by the thread's stack. */
 int ms__walk_fp(struct ms__slot *s, uintptr_t *raw, int max);
 
-/* Drops memscope's own frames (the hook's, and any helper it called: the leading run of frames
- * inside libmemscope; later ones, such as memscope's fork wrapper under a pthread_atfork handler
- * that allocates, are the program's stack) and clips to the configured depth. Returns the
- * number of frames kept, starting at ips + *first_out. */
-static inline int ms__stack_trim(const uintptr_t *ips, int n, int *first_out)
+/* Drops memscope's own frames: the hook's and the helpers' it called (the leading run), and the
+ * wrappers' further out (memscope's fork, pthread_create and dlopen sit between the program and
+ * libc, where an allocating pthread_atfork handler, a new thread's TLS or the loader allocates):
+ * the program's stack is the one it would have without memscope. Then clips to the configured
+ * depth. Returns the number of frames kept, starting at ips + *first_out. */
+static inline int ms__stack_trim(uintptr_t *ips, int n, int *first_out)
 {
     int first = 0;
-    while (first < n && first < MS_CAPTURE_SLACK && ips[first] >= ms__self_lo &&
-           ips[first] < ms__self_hi)
+    while (first < n && ips[first] >= ms__self_lo && ips[first] < ms__self_hi)
         first++;
-    n -= first;
-    if (n > ms__config.depth)
-        n = ms__config.depth;
+    int kept = first;
+    for (int i = first; i < n && kept - first < ms__config.depth; i++)
+        if (MS_LIKELY(ips[i] < ms__self_lo || ips[i] >= ms__self_hi))
+            ips[kept++] = ips[i];
     *first_out = first;
-    return n > 0 ? n : 0;
+    return kept - first;
 }
 
 /* The stack id of the hook's caller: captured, trimmed to the configured depth and interned

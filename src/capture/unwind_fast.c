@@ -106,9 +106,10 @@ static void say_stack(const char *what, const uintptr_t *ips, int n)
     ms__say("unwind verify: ", what, line);
 }
 
-__attribute__((noinline)) void ms__unwind_verify_stack(const uintptr_t *fast, int n_fast)
+__attribute__((noinline)) void ms__unwind_verify_stack(const uintptr_t *fast_ips, int n_fast)
 {
-    uintptr_t lu[MS_CAPTURE_MAX];
+    uintptr_t fast[MS_CAPTURE_MAX], lu[MS_CAPTURE_MAX];
+    memcpy(fast, fast_ips, (size_t)n_fast * sizeof *fast);
     int n_lu = unw_backtrace((void **)lu, ms__config.depth + MS_CAPTURE_SLACK);
     int first_fast, first_lu;
     int a = ms__stack_trim(fast, n_fast, &first_fast);

@@ -23,6 +23,8 @@ def main():
                     help="an option for memscope run, e.g. --unwind=fp")
     ap.add_argument("--leak-frame", action="append", default=[],
                     help="a function that must appear in the stack of some leak")
+    ap.add_argument("--no-module", action="append", default=[],
+                    help="no stack frame (of sites and leaks) may be in a module matching this")
     ap.add_argument("--status", type=int,
                     help="the exit status the program must end with (memscope run passes it on)")
     ap.add_argument("--stdout", help="a string the program's standard output must contain")
@@ -80,6 +82,11 @@ def check_once(a, cmd):
             ok = fn in leak_functions
             failed += not ok
             print("%s a leak stack has a frame in %s" % ("PASS" if ok else "FAIL", fn))
+        for m in a.no_module:
+            bad = sorted(x for x in modules if m in x)
+            failed += bool(bad)
+            print("%s no stack frame in a module matching %r%s" % (
+                "FAIL" if bad else "PASS", m, (": " + ", ".join(bad)) if bad else ""))
         for m in a.module:
             ok = any(m in x for x in modules)
             failed += not ok
