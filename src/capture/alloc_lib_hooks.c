@@ -40,19 +40,16 @@ EXPORT size_t xallocx(void *p, size_t n, size_t extra, int flags);
  * the same library (see ms__family_symbol). */
 static uintptr_t tcmalloc_provider, jemalloc_provider;
 
+static void *lib_symbol(const char *name)
+{
+    bool tc = !strncmp(name, "tc_", 3);
+    return ms__family_symbol(tc ? &tcmalloc_provider : &jemalloc_provider,
+                             tc ? "tc_malloc" : "mallocx", name);
+}
+
 static void *lib_next(void **slot, const char *name)
 {
-    void *fn = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-    if (MS_LIKELY(fn != NULL))
-        return fn == MS_NO_SYMBOL ? NULL : fn;
-    int was = ms__tls.busy;
-    ms__tls.busy = 1;
-    bool tc = !strncmp(name, "tc_", 3);
-    fn = ms__family_symbol(tc ? &tcmalloc_provider : &jemalloc_provider,
-                           tc ? "tc_malloc" : "mallocx", name);
-    __atomic_store_n(slot, fn ? fn : MS_NO_SYMBOL, __ATOMIC_RELEASE);
-    ms__tls.busy = was;
-    return fn;
+    return cached_symbol(slot, lib_symbol, name);
 }
 
 /* ---- tcmalloc (gperftools' tcmalloc.h) ---- */

@@ -246,15 +246,10 @@ static void *new_without_library(size_t n, size_t al)
     {                                                                                              \
         static void *real;                                                                         \
         typedef void *(*fn_t)params;                                                               \
-        if (MS_UNLIKELY(passthrough())) {                                                          \
-            int was = ms__tls.busy;                                                                \
-            ms__tls.busy = 1;                                                                      \
-            fn_t f = (fn_t)next_fn(&real, #sym);                                                   \
-            ms__tls.busy = was;                                                                    \
+        fn_t f = (fn_t)next_of(&real, #sym);                                                       \
+        if (MS_UNLIKELY(passthrough()))                                                            \
             return f ? f args : new_without_library(n, align_expr);                                \
-        }                                                                                          \
         ms__tls.busy = 1;                                                                          \
-        fn_t f = (fn_t)next_fn(&real, #sym);                                                       \
         if (MS_UNLIKELY(!f)) {                                                                     \
             void *p = new_without_library(n, align_expr);                                          \
             if (p)                                                                                 \

@@ -7,6 +7,7 @@
 
 #include "lifecycle.h"
 #include "real_fns.h"
+#include "symbol_lookup.h"
 #include "stack_capture.h"
 #include "thread_state.h"
 
@@ -68,32 +69,26 @@ static inline void leave_hook(int **busy)
 }
 #define GUARD int *guard __attribute__((cleanup(leave_hook))) = &ms__tls.busy
 
-/* The next definition of name (see ms__next_symbol), looked up once and kept in *slot; NULL when
- * there is none (remembered too). */
+/* The definition resolve(name) finds, looked up once and kept in *slot (NULL when there is none,
+ * remembered too), with any allocation made by the lookup itself passing straight through. */
 #define MS_NO_SYMBOL ((void *)1)
-static inline void *next_fn(void **slot, const char *name)
-{
-    void *fn = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
-    if (!fn) {
-        fn = ms__next_symbol(name);
-        if (!fn)
-            fn = MS_NO_SYMBOL;
-        __atomic_store_n(slot, fn, __ATOMIC_RELEASE);
-    }
-    return fn == MS_NO_SYMBOL ? NULL : fn;
-}
-
-/* next_fn with any allocation made by the lookup itself (dlsym) passing straight through. */
-static inline void *next_of(void **slot, const char *name)
+static inline void *cached_symbol(void **slot, void *(*resolve)(const char *), const char *name)
 {
     void *fn = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
     if (MS_LIKELY(fn != NULL))
         return fn == MS_NO_SYMBOL ? NULL : fn;
     int was = ms__tls.busy;
     ms__tls.busy = 1;
-    fn = next_fn(slot, name);
+    fn = resolve(name);
+    __atomic_store_n(slot, fn ? fn : MS_NO_SYMBOL, __ATOMIC_RELEASE);
     ms__tls.busy = was;
     return fn;
+}
+
+/* The next definition of name after libmemscope (see ms__next_symbol). */
+static inline void *next_of(void **slot, const char *name)
+{
+    return cached_symbol(slot, ms__next_symbol, name);
 }
 
 /* realloc(old, n) through fn (old not NULL), recorded as valgrind counts it: a free and an

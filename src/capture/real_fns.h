@@ -5,7 +5,6 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include <stdint.h>
 
 struct ms__real_fns {
     void *(*malloc)(size_t);
@@ -25,17 +24,6 @@ extern struct ms__real_fns ms__real;
 /* Resolves every function in ms__real with dlsym(RTLD_NEXT). While it runs, allocations made by
  * dlsym itself are served from a static pool (see ms__bootstrap_*). Safe to call repeatedly. */
 void ms__real_resolve(void);
-
-/* The next definition of name after libmemscope (dlsym RTLD_NEXT), else the first definition
- * outside libmemscope in the scope of any loaded object (a library loaded with RTLD_LOCAL may
- * bring its own allocator), else NULL. */
-void *ms__next_symbol(const char *name);
-
-/* For the functions of one allocator library (tcmalloc's tc_*, jemalloc's *allocx): the
- * definition of name in the object that defines anchor, that object being chosen once, at the
- * first call, and kept in *provider (0: not chosen yet). NULL when no object defines anchor, or
- * that one does not define name: all the family's hooks then agree. */
-void *ms__family_symbol(uintptr_t *provider, const char *anchor, const char *name);
 
 /* True while ms__real_resolve is running in some thread. */
 extern volatile bool ms__resolving;
