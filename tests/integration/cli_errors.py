@@ -1,13 +1,19 @@
 #!/usr/bin/env python3
 """Bad input gets one clear line and a non-zero exit, never a crash or a half-written file:
-`memscope run` with no command, a missing, non-executable, statically linked or setuid program,
-or an output path that exists, is a symlink or cannot be written; `memscope report` on a
-missing, empty, non-trace, truncated or newer-version file. A truncated trace still gives a
-partial report that says what was lost."""
+`memscope run` with no command, a missing, non-executable, statically linked, 32-bit,
+non-x86-64, setuid or file-capability program, a script whose #! interpreter is missing or
+static, binary data, an -o without a path, or an output path that exists, is a symlink or
+cannot be written; `memscope report` on a missing, empty, non-trace, truncated or newer-version
+file. A truncated trace still gives a partial report that says what was lost. What can be
+traced runs: a script without #! (through /bin/sh, as execvp runs it), setuid-root and
+capability programs run by root; the traces a run wrote are reported even when the manifest is
+gone or cannot be created, and the final line names only a trace that exists."""
 import argparse
+import glob
 import os
 import shutil
 import stat
+import struct
 import subprocess
 import sys
 import tempfile
@@ -25,14 +31,50 @@ def run(args, **kw):
     return subprocess.run(args, capture_output=True, text=True, **kw)
 
 
-def expect_error(name, args, code=None, words=()):
-    r = run(args)
+def expect_error(name, args, code=None, words=(), one_line=False, **kw):
+    r = run(args, **kw)
     err = r.stderr.strip()
     lines = err.splitlines()
     ok = r.returncode != 0 and (code is None or r.returncode == code) and r.returncode < 128
     ok = ok and len(lines) >= 1 and lines[0].startswith("memscope") and not r.stdout
-    ok = ok and all(w in err for w in words)
+    ok = ok and all(w in err for w in words) and (not one_line or len(lines) == 1)
     check(name, ok, "exit %d, stderr %r" % (r.returncode, err[:300]))
+
+
+def elf_header(path, elf_class, machine, big_endian=False):
+    """An ELF header alone (ET_EXEC, no program headers), executable: memscope must judge the
+    program from its header, before anything runs."""
+    ident = b"\x7fELF" + bytes([elf_class, 2 if big_endian else 1, 1]) + bytes(9)
+    rest = struct.pack(">HHI" if big_endian else "<HHI", 2, machine, 1)
+    with open(path, "wb") as f:
+        f.write(ident + rest + bytes((52 if elf_class == 1 else 64) - len(ident) - len(rest)))
+    os.chmod(path, 0o755)
+
+
+def script(path, text):
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, 0o755)
+
+
+def traces_named(stderr):
+    """The paths of the "trace written" lines, and the trace the final line says to report."""
+    written, full = [], None
+    for line in stderr.splitlines():
+        if line.startswith("memscope: trace written: "):
+            written.append(line[len("memscope: trace written: "):].split(" (unreadable")[0])
+        elif line.startswith("memscope: full report: memscope report "):
+            full = line[len("memscope: full report: memscope report "):]
+    return written, full
+
+
+def expect_traced(name, args, trace, **kw):
+    """A run that must work and write trace (its -o path) and name it as the full report."""
+    r = run(args, **kw)
+    written, full = traces_named(r.stderr)
+    check(name, r.returncode == 0 and os.path.exists(trace) and written == [trace] and
+          full == trace, "exit %d, stderr %r" % (r.returncode, r.stderr[-400:]))
+    return r
 
 
 def main():
@@ -40,7 +82,7 @@ def main():
     ap.add_argument("--memscope", required=True)
     ap.add_argument("--program", required=True, help="a small dynamically linked program")
     a = ap.parse_args()
-    ms = a.memscope
+    ms = os.path.abspath(a.memscope) if os.sep in a.memscope else a.memscope  # runs elsewhere too
     work = tempfile.mkdtemp(prefix="ms-cli-")
     try:
         for cmd in (["run", "--help"], ["run", "-h"], ["report", "--help"], ["--help"]):
@@ -68,17 +110,119 @@ def main():
         src = os.path.join(work, "s.c")
         with open(src, "w") as f:
             f.write("int main(void){return 0;}\n")
-        if run(["cc", "-static", src, "-o", static]).returncode == 0:
+        have_static = run(["cc", "-static", src, "-o", static]).returncode == 0
+        if have_static:
             expect_error("run a statically linked program", [ms, "run", "--", static], 2,
                          ["statically linked"])
         else:
             print("SKIP static program: no static libc to build one")
+
+        # Programs the library cannot be loaded into, judged from the ELF header alone.
+        elf32 = os.path.join(work, "elf32")
+        if run(["cc", "-m32", src, "-o", elf32]).returncode != 0:
+            elf_header(elf32, 1, 3)  # no gcc-multilib: an i386 header is enough
+        expect_error("run a 32-bit program", [ms, "run", "--", elf32], 2,
+                     ["32-bit x86", "64-bit x86-64 only"], one_line=True)
+        arm = os.path.join(work, "arm64")
+        elf_header(arm, 2, 183)
+        expect_error("run a program for another machine", [ms, "run", "--", arm], 2,
+                     ["AArch64", "machine 183", "64-bit x86-64 only"], one_line=True)
+        s390 = os.path.join(work, "s390x")
+        elf_header(s390, 2, 22, big_endian=True)
+        expect_error("run a big-endian program for another machine", [ms, "run", "--", s390], 2,
+                     ["s390x", "64-bit x86-64 only"], one_line=True)
+        junk = os.path.join(work, "junk")
+        with open(junk, "wb") as f:
+            f.write(bytes([0x13, 0x37, 0x00, 0xfe, 0x0a, 0x41, 0x7f, 0x05]) * 64)
+        os.chmod(junk, 0o755)
+        expect_error("run binary data", [ms, "run", "--", junk], 126,
+                     ["not an executable format"], one_line=True)
+        obj = os.path.join(work, "s.o")
+        if run(["cc", "-c", src, "-o", obj]).returncode == 0:
+            os.chmod(obj, 0o755)
+            expect_error("run an object file", [ms, "run", "--", obj], 126,
+                         ["not an executable format", "not a program"], one_line=True)
+
+        # Scripts: the kernel runs the interpreter of the #! line, so the checks apply to it.
+        if have_static:
+            to_static = os.path.join(work, "to_static")
+            script(to_static, "#!%s\n" % static)
+            expect_error("run a script whose interpreter is static", [ms, "run", "--", to_static],
+                         2, ["its interpreter " + static, "statically linked"], one_line=True)
+        missing = os.path.join(work, "missing_interp")
+        script(missing, "#!/nonexistent/interp -x\necho hi\n")
+        expect_error("run a script whose interpreter is missing", [ms, "run", "--", missing], 127,
+                     ["interpreter /nonexistent/interp not found"], one_line=True)
+        dos = os.path.join(work, "dos")
+        script(dos, "#!/bin/sh\r\necho hi\r\n")
+        expect_error("run a script with DOS line ends", [ms, "run", "--", dos], 127,
+                     ["carriage return", "dos2unix"], one_line=True)
+        # No #! line: execv fails with ENOEXEC, and execvp runs it with /bin/sh; so does memscope.
+        plain = os.path.join(work, "plain")
+        script(plain, "echo hi; x=$(printf 'a%.0s' 1 2 3); echo \"$x $0 $*\"\n")
+        native = run(["sh", plain, "one", "two"])
+        plain_trace = os.path.join(work, "plain.mstrace")
+        r = run([ms, "run", "-o", plain_trace, "--", plain, "one", "two"])
+        written, _ = traces_named(r.stderr)
+        check("run a script without #! as sh SCRIPT runs it",
+              r.returncode == 0 and r.stdout == native.stdout == "hi\naaa %s one two\n" % plain and
+              written and written[0] == plain_trace and os.path.getsize(plain_trace) > 0,
+              "exit %d, stdout %r (sh: %r), stderr %r" % (r.returncode, r.stdout, native.stdout,
+                                                         r.stderr[-300:]))
+
         if os.geteuid() == 0:
             suid = os.path.join(work, "suid")
             shutil.copy(a.program, suid)
             os.chown(suid, 65534, 65534)
             os.chmod(suid, 0o4755)
-            expect_error("run a setuid program", [ms, "run", "--", suid], 2, ["setuid"])
+            expect_error("run a setuid program", [ms, "run", "--", suid], 2, ["setuid"],
+                         one_line=True)
+            sgid = os.path.join(work, "sgid")
+            shutil.copy(a.program, sgid)
+            os.chown(sgid, 0, 65534)
+            os.chmod(sgid, 0o2755)
+            expect_error("run a setgid program", [ms, "run", "--", sgid], 2, ["setgid"],
+                         one_line=True)
+            # Secure-execution mode comes only with effective ids other than the real ones.
+            suid_root = os.path.join(work, "suid_root")
+            shutil.copy(a.program, suid_root)
+            os.chmod(suid_root, 0o4755)
+            expect_traced("root runs a setuid-root program traced",
+                          [ms, "run", "-o", suid_root + ".mstrace", "--", suid_root],
+                          suid_root + ".mstrace")
+            suid_script = os.path.join(work, "suid_script")
+            script(suid_script, "#!/bin/sh\ntrue\n")
+            os.chown(suid_script, 65534, 65534)
+            os.chmod(suid_script, 0o4755)  # the kernel ignores setuid on scripts
+            expect_traced("a setuid script is traced",
+                          [ms, "run", "-o", suid_script + ".mstrace", "--", suid_script],
+                          suid_script + ".mstrace")
+        setcap = shutil.which("setcap") or shutil.which("setcap", path="/usr/sbin:/sbin")
+        cap = os.path.join(work, "cap")
+        shutil.copy(a.program, cap)
+        if not setcap or run([setcap, "cap_net_raw+ep", cap]).returncode != 0:
+            print("SKIP file capabilities: setcap (libcap2-bin) missing or not permitted")
+        else:
+            # For root, file capabilities add nothing: no secure-execution mode, traced.
+            expect_traced("root runs a program with file capabilities traced",
+                          [ms, "run", "-o", cap + ".mstrace", "--", cap], cap + ".mstrace")
+            # For another user they do, and the loader would ignore LD_PRELOAD.
+            os.chmod(work, 0o755)
+            try:
+                r = run([ms, "run", "--", cap], user=65534, group=65534, extra_groups=[],
+                        cwd=work)
+            except (OSError, subprocess.SubprocessError) as e:
+                r = None
+                print("SKIP file capabilities as another user: %s" % e)
+            if r is not None and r.returncode in (126, 127) and "memscope" not in r.stderr:
+                print("SKIP file capabilities as another user: cannot run %s as nobody" % ms)
+            elif r is not None:
+                err = r.stderr.strip()
+                check("another user runs a program with file capabilities",
+                      r.returncode == 2 and len(err.splitlines()) == 1 and
+                      "file capabilities" in err and "secure-execution" in err,
+                      "exit %d, stderr %r" % (r.returncode, err[:300]))
+            os.chmod(work, 0o700)
         exists = os.path.join(work, "exists.mstrace")
         with open(exists, "w") as f:
             f.write("keep me")
@@ -94,6 +238,52 @@ def main():
                      [ms, "run", "-o", "/nonexistent/dir/t.mstrace", "--", a.program], 2,
                      ["cannot create"])
         expect_error("bad --unwind", [ms, "run", "--unwind=magic", "--", a.program], 2)
+        expect_error("-o without a path", [ms, "run", "-o"], 2, ["-o needs a trace path"],
+                     one_line=True)
+        expect_error("-o followed by --", [ms, "run", "-o", "--", a.program], 2,
+                     ["-o needs a trace path"], one_line=True)
+        expect_error("--output= without a path", [ms, "run", "--output=", "--", a.program], 2,
+                     ["--output needs a trace path"], one_line=True)
+
+        # The traces of a run are found on disk when the manifest does not list them.
+        py = sys.executable
+        lost = os.path.join(work, "lost.mstrace")
+        expect_traced("a trace the manifest lost is reported",
+                      [ms, "run", "-o", lost, "--", py, "-c",
+                       "import glob, os, sys\n"
+                       "for m in glob.glob(sys.argv[1] + '.traces-*'): os.unlink(m)", lost],
+                      lost)
+        child_only = os.path.join(work, "child_only.mstrace")
+        r = run([ms, "run", "-o", child_only, "--", py, "-c",
+                 "import os, subprocess, sys\n"
+                 "os.unlink(sys.argv[1]); subprocess.run([sys.argv[2]], stdout=subprocess.DEVNULL)",
+                 child_only, a.program])
+        written, full = traces_named(r.stderr)
+        check("the full report names the trace that exists, not the root's deleted one",
+              r.returncode == 0 and full is not None and full.startswith(child_only + ".") and
+              os.path.exists(full) and written == [full] and "removed while" in r.stderr,
+              "exit %d, stderr %r" % (r.returncode, r.stderr[-400:]))
+        junk_root = os.path.join(work, "junk_root.mstrace")
+        r = run([ms, "run", "-o", junk_root, "--", py, "-c",
+                 "import os, sys\nos.unlink(sys.argv[1]); open(sys.argv[1], 'w').write('junk')",
+                 junk_root])
+        check("an unreadable only trace is not offered as the full report",
+              r.returncode == 0 and "unreadable" in r.stderr and "full report" not in r.stderr,
+              "exit %d, stderr %r" % (r.returncode, r.stderr[-400:]))
+        none = os.path.join(work, "none.mstrace")
+        r = run([ms, "run", "-o", none, "--", py, "-c",
+                 "import glob, os, sys\nos.unlink(sys.argv[1])\n"
+                 "for m in glob.glob(sys.argv[1] + '.traces-*'): os.unlink(m)", none])
+        check("no trace at all: says so accurately",
+              r.returncode == 0 and "no trace was written" in r.stderr and
+              "could not create" in r.stderr and "killed" in r.stderr and
+              "no allocation" not in r.stderr and "full report" not in r.stderr,
+              "exit %d, stderr %r" % (r.returncode, r.stderr[-400:]))
+        # A trace name so long that the manifest's (name.traces-XXXXXX) does not fit: mkstemp
+        # fails, and the run works all the same.
+        long_name = os.path.join(work, "L" * 250)
+        expect_traced("a run whose manifest cannot be created",
+                      [ms, "run", "-o", long_name, "--", a.program], long_name)
 
         # A good trace, then damaged copies of it.
         good = os.path.join(work, "good.mstrace")
