@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
 # Installs the Debian packages memscope needs to build and test, when some are missing.
 # Run as root (or with sudo available); a no-op when everything is already there.
+# --test adds what the test suite runs (valgrind, heaptrack, ...); --ci adds those and what the
+# CI stages use besides (clang and its libFuzzer/sanitizer runtimes, clang-format).
 set -euo pipefail
 build=(cmake make gcc g++ pkg-config libunwind-dev libdw-dev libelf-dev libzstd-dev)
 test=(valgrind python3 sqlite3 heaptrack libjemalloc-dev libgoogle-perftools-dev)
+ci=(clang libclang-rt-dev clang-format)
 want=("${build[@]}")
-[ "${1:-}" = "--test" ] && want+=("${test[@]}")
+for arg in "$@"; do
+    case "$arg" in
+    --test) want+=("${test[@]}") ;;
+    --ci) want+=("${test[@]}" "${ci[@]}") ;;
+    *) echo "usage: scripts/install-deps.sh [--test] [--ci]" >&2; exit 2 ;;
+    esac
+done
 missing=()
 for p in "${want[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

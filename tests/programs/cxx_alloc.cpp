@@ -17,7 +17,7 @@
  * libstdc++ allocates its 72,704-byte emergency exception pool at startup;
  * it is freed by __gnu_cxx::__freeres, which valgrind (and memscope) call
  * at exit.
- 
+
  *
  * Observed with valgrind 3.19 (Debian 12, glibc 2.36, gcc 12, -g -O0, stdout a pipe;
  * a tty would make the stdout buffer 1024 bytes instead of 4096):
@@ -95,7 +95,8 @@ int main()
     sum += (reinterpret_cast<std::uintptr_t>(a) % 64) == 0;
     delete a;
 
-    Aligned64 *explicit_al = static_cast<Aligned64 *>(::operator new(sizeof(Aligned64), std::align_val_t(64)));
+    Aligned64 *explicit_al =
+        static_cast<Aligned64 *>(::operator new(sizeof(Aligned64), std::align_val_t(64)));
     sum += (reinterpret_cast<std::uintptr_t>(explicit_al) % 64) == 0;
     ::operator delete(explicit_al, sizeof(Aligned64), std::align_val_t(64));
 

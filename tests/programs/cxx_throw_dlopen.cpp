@@ -5,10 +5,27 @@
 #include <cstdio>
 #include <vector>
 #include <dlfcn.h>
-int main() {
-    try { std::vector<char> v; v.reserve((size_t)1 << 62); } catch (const std::exception &e) { std::printf("caught %s\n", e.what()); }
-    try { char *p = new char[(size_t)1 << 62]; delete[] p; } catch (const std::bad_alloc &e) { std::printf("caught bad_alloc\n"); }
-    int *q = new int[10]; delete[] q;
-    void *h = dlopen("libz.so.1", RTLD_NOW); if (h) { void *f = dlsym(h, "zlibVersion"); std::printf("zlib %s\n", ((const char*(*)())f)()); dlclose(h); }
+int main()
+{
+    try {
+        std::vector<char> v;
+        v.reserve((size_t)1 << 62);
+    } catch (const std::exception &e) {
+        std::printf("caught %s\n", e.what());
+    }
+    try {
+        char *p = new char[(size_t)1 << 62];
+        delete[] p;
+    } catch (const std::bad_alloc &e) {
+        std::printf("caught bad_alloc\n");
+    }
+    int *q = new int[10];
+    delete[] q;
+    void *h = dlopen("libz.so.1", RTLD_NOW);
+    if (h) {
+        void *f = dlsym(h, "zlibVersion");
+        std::printf("zlib %s\n", ((const char *(*)())f)());
+        dlclose(h);
+    }
     return 0;
 }

@@ -14,7 +14,8 @@ struct cfi_buf {
 
 static void put(struct cfi_buf *c, const void *p, size_t n)
 {
-    memcpy(c->b + c->n, p, n);
+    if (n) /* memcpy's source must not be NULL even for no bytes */
+        memcpy(c->b + c->n, p, n);
     c->n += n;
 }
 static void put8(struct cfi_buf *c, uint8_t v)
