@@ -1,16 +1,18 @@
 /* Offline symbolizer: maps runtime addresses of a traced process to function, file:line and
  * inlined-call chains through elfutils' libdwfl, verifying each module's build-id first and
- * falling back to symbol+offset or module+offset text when debug information is unusable. */
+ * falling back to symbol+offset or module+offset text when debug information is unusable. The
+ * module paths come from the trace, so every file opened here is opened as untrusted input. */
 #include "symbolize.h"
 
 #include "grow.h"
 
-#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <dwarf.h>
@@ -21,6 +23,7 @@
 #include <libelf.h>
 
 #include "../common/errors.h"
+#include "../common/open_regular.h"
 
 /* Provided by libstdc++ (the final binary links it); declared here to keep this file C. */
 char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
@@ -31,7 +34,7 @@ char *__cxa_demangle(const char *mangled, char *buf, size_t *len, int *status);
 enum mod_state {
     MOD_OK,       /* symbols usable */
     MOD_MISSING,  /* file could not be opened */
-    MOD_UNUSABLE, /* not an ELF file, or libdwfl refused it */
+    MOD_UNUSABLE, /* not a regular file (never opened then), not ELF, or libdwfl refused it */
     MOD_MISMATCH, /* build-id differs from the recorded one */
 };
 
@@ -41,6 +44,8 @@ struct module {
     uint64_t bias, lo, hi;
     enum mod_state state;
     Dwfl_Module *dwmod; /* NULL unless state == MOD_OK */
+    dev_t dev;          /* the file opened, when state == MOD_OK */
+    ino_t ino;
 };
 
 struct cache_entry {
@@ -163,6 +168,94 @@ static const char *intern_demangled(ms_symbolizer *s, const char *name)
     return intern(s, name);
 }
 
+/* The directories libdwfl's own lookup searches (see find_debuginfo): absolute only. */
+static char debug_dir[] = "/usr/lib/debug";
+static char *debuginfo_path = debug_dir;
+
+/* Opens path as a candidate separate debug file of module m, whose build-id is id: only a
+ * regular file that is not the module itself and has the same build-id. Returns the descriptor
+ * or -1. */
+static int open_debug_file(const char *path, const struct module *m, const void *id, int idlen)
+{
+    struct stat st;
+    int fd = ms_open_regular(path, &st);
+    if (fd < 0)
+        return -1;
+    bool same = false;
+    if (!m || st.st_dev != m->dev || st.st_ino != m->ino) {
+        Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+        const void *bits = NULL;
+        same = elf && dwelf_elf_gnu_build_id(elf, &bits) == idlen &&
+               memcmp(bits, id, (size_t)idlen) == 0;
+        if (elf)
+            elf_end(elf);
+    }
+    if (!same) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* libdwfl's find_debuginfo callback. The standard lookup (dwfl_standard_find_debuginfo) opens
+ * with a blocking open() files named after the module's path and the debug link in its ELF
+ * file: in the module's directory, its .debug subdirectory and under /usr/lib/debug. Both come
+ * from the trace, and a FIFO there would hang the report. So the standard lookup runs here
+ * without the module's path and with only absolute directories to search (debuginfo_path): it
+ * then opens build-id names (and dwz files' basenames) under /usr/lib/debug only, and asks
+ * debuginfod servers if MEMSCOPE_DEBUGINFOD let it. The debug link is then looked for in the
+ * same three places as libdwfl does, each candidate opened as untrusted input and used only if
+ * its build-id is the module's (so a module without a build-id gets no debug link file). */
+static int find_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, Dwarf_Addr base,
+                          const char *file_name, const char *debuglink, GElf_Word crc,
+                          char **debuginfo_file_name)
+{
+    int fd = dwfl_standard_find_debuginfo(mod, userdata, modname, base, NULL, debuglink, crc,
+                                          debuginfo_file_name);
+    const unsigned char *id;
+    GElf_Addr id_vaddr;
+    int idlen = dwfl_module_build_id(mod, &id, &id_vaddr);
+    if (fd >= 0 || !file_name || idlen <= 0)
+        return fd;
+    const struct module *m = userdata ? *userdata : NULL;
+    /* As libdwfl does, the module's path and, if it differs, its real path (a symlink's). */
+    char *canon = realpath(file_name, NULL);
+    const char *names[2] = {file_name, canon && strcmp(canon, file_name) ? canon : NULL};
+    for (int i = 0; i < 2 && names[i] && fd < 0; i++) {
+        const char *slash = strrchr(names[i], '/');
+        const char *dir = slash ? names[i] : ".";
+        int dirlen = slash ? (int)(slash - names[i]) : 1;
+        char invented[NAME_MAX + 8];
+        const char *link = debuglink;
+        if (!link) { /* no debug link: libdwfl tries "<module file name>.debug" */
+            const char *file = slash ? slash + 1 : names[i];
+            if ((size_t)snprintf(invented, sizeof invented, "%s.debug", file) >= sizeof invented)
+                continue;
+            link = invented;
+        }
+        for (int j = 0; j < 3 && fd < 0; j++) {
+            char path[PATH_MAX];
+            int n = -1;
+            if (j == 0)
+                n = snprintf(path, sizeof path, "%.*s/%s", dirlen, dir, link);
+            else if (j == 1)
+                n = snprintf(path, sizeof path, "%.*s/.debug/%s", dirlen, dir, link);
+            else if (dir[0] == '/') /* only an absolute directory has a copy under debug_dir */
+                n = snprintf(path, sizeof path, "%s%.*s/%s", debug_dir, dirlen, dir, link);
+            if (n < 0 || (size_t)n >= sizeof path)
+                continue;
+            fd = open_debug_file(path, m, id, idlen);
+            if (fd >= 0 && !(*debuginfo_file_name = strdup(path))) {
+                close(fd);
+                fd = -1;
+                break;
+            }
+        }
+    }
+    free(canon);
+    return fd;
+}
+
 int ms_symbolizer_new(ms_symbolizer **out)
 {
     if (!out)
@@ -173,9 +266,9 @@ int ms_symbolizer_new(ms_symbolizer **out)
         return MS_ENOMEM;
     elf_version(EV_CURRENT);
     s->callbacks.find_elf = dwfl_build_id_find_elf;
-    s->callbacks.find_debuginfo = dwfl_standard_find_debuginfo;
+    s->callbacks.find_debuginfo = find_debuginfo;
     s->callbacks.section_address = dwfl_offline_section_address;
-    s->callbacks.debuginfo_path = NULL; /* default ":.debug:/usr/lib/debug" */
+    s->callbacks.debuginfo_path = &debuginfo_path;
     s->dwfl = dwfl_begin(&s->callbacks);
     if (!s->dwfl) {
         free(s);
@@ -208,14 +301,15 @@ void ms_symbolizer_free(ms_symbolizer *s)
     free(s);
 }
 
-/* Opens path and checks its build-id. On MOD_OK, *fd_out is an open descriptor for it. */
+/* Opens path (a regular file only: a FIFO or device named by the trace is not opened) and
+ * checks its build-id. On MOD_OK, *fd_out is an open descriptor for it, described by *info. */
 static enum mod_state check_file(const char *path, const uint8_t *build_id, size_t build_id_len,
-                                 int *fd_out)
+                                 int *fd_out, struct stat *info)
 {
     *fd_out = -1;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = ms_open_regular(path, info);
     if (fd < 0)
-        return MOD_MISSING;
+        return fd == MS_EINVAL ? MOD_UNUSABLE : MOD_MISSING;
     Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
     enum mod_state st = MOD_OK;
     if (!elf || elf_kind(elf) != ELF_K_ELF) {
@@ -263,11 +357,15 @@ int ms_symbolizer_add_module(ms_symbolizer *s, const char *path, uint64_t bias, 
     m->hi = hi;
 
     int fd;
-    m->state = check_file(path, build_id, build_id_len, &fd);
+    struct stat st;
+    m->state = check_file(path, build_id, build_id_len, &fd, &st);
     if (m->state == MOD_OK) {
+        m->dev = st.st_dev;
+        m->ino = st.st_ino;
         dwfl_report_begin_add(s->dwfl);
-        /* add_p_vaddr: bias is dlpi_addr, i.e. relative to the ELF's p_vaddr. On success the
-         * fd belongs to libdwfl; on failure it is still ours. */
+        /* add_p_vaddr: bias is dlpi_addr, i.e. relative to the ELF's p_vaddr. Given the fd,
+         * libdwfl does not open the path itself. On success the fd belongs to libdwfl; on
+         * failure it is still ours. */
         m->dwmod = dwfl_report_elf(s->dwfl, m->path, m->path, fd, bias, true);
         dwfl_report_end(s->dwfl, NULL, NULL);
         if (!m->dwmod) {

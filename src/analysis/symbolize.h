@@ -30,9 +30,12 @@ void ms_symbolizer_free(ms_symbolizer *s);
 
 /* Registers a module loaded in the traced process: ELF file `path`, load bias (dlpi_addr),
  * the runtime address range [lo, hi) of its executable segments, and its GNU build-id (may be
- * len 0, which skips the check). A file that is missing, unreadable, not ELF, or whose build-id
- * differs from the recorded one is still registered, but its symbols are never used: its
- * addresses come out as "basename+0xOFF" ("... [build-id mismatch]" for a mismatch).
+ * len 0, which skips the check). A file that is missing, unreadable, not a regular file (a FIFO
+ * or device is never opened: the path comes from the trace), not ELF, or whose build-id differs
+ * from the recorded one is still registered, but its symbols are never used: its addresses
+ * come out as "basename+0xOFF" ("... [build-id mismatch]" for a mismatch). A separate debug
+ * file is looked for by build-id under /usr/lib/debug and by debug link next to the module,
+ * each opened under the same rules and used only if its build-id is the module's.
  * Returns 0, MS_EINVAL (NULL s or path, hi < lo, build_id NULL with a non-zero length) or
  * MS_ENOMEM. */
 int ms_symbolizer_add_module(ms_symbolizer *s, const char *path, uint64_t bias, uint64_t lo,

@@ -5,11 +5,12 @@
 
 #include "common/errors.h"
 #include "grow.h"
+#include "common/open_regular.h"
 #include "common/trace_format.h"
 #include "common/varint.h"
+#include "spool_reader.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,13 @@ struct chunk_ref {
     uint32_t stored, raw, tid;
     uint8_t type, flags;
     uint64_t t0;
+    uint32_t crc;      /* the checksum the header holds (version 2 on) */
+    uint32_t crc_head; /* the checksum of the header alone, which the payload's continues */
+    bool spool;        /* a buffer in the spool file (raw records, no checksum) */
 };
+
+/* The damage report's words for a chunk whose checksum does not match. */
+static const char bad_sum_what[] = "a chunk fails its checksum";
 
 struct ms_trace {
     char *path;
@@ -35,12 +42,15 @@ struct ms_trace {
     size_t nmod, capmod;
     struct ms_end_info end;
     struct ms_trace_damage damage;
+    bool checksums; /* version 2 on: every chunk's checksum is checked when it is loaded */
     struct chunk_ref *chunks;
     size_t nchunks, capchunks;
     double ns_per_tick;
     uint32_t max_node; /* see ms_trace_max_node */
     uint64_t raw_event_bytes;
     uint64_t unknown_chunks; /* chunks of a type this reader does not know, skipped */
+    int spool_fd;            /* the spool a killed process left, or -1 (spool_reader.h) */
+    uint64_t spool_chunks, spool_bytes;
 };
 
 /* ---- bounds-checked cursor ---- */
@@ -106,11 +116,11 @@ static uint64_t le(const uint8_t *p, int n)
     return v;
 }
 
-static int read_at(ms_trace *t, uint64_t off, void *buf, size_t n)
+static int read_fd_at(int fd, uint64_t off, void *buf, size_t n)
 {
     size_t done = 0;
     while (done < n) {
-        ssize_t r = pread(t->fd, (uint8_t *)buf + done, n - done, (off_t)(off + done));
+        ssize_t r = pread(fd, (uint8_t *)buf + done, n - done, (off_t)(off + done));
         if (r < 0 && errno == EINTR)
             continue;
         if (r <= 0)
@@ -118,6 +128,11 @@ static int read_at(ms_trace *t, uint64_t off, void *buf, size_t n)
         done += (size_t)r;
     }
     return 0;
+}
+
+static int read_at(ms_trace *t, uint64_t off, void *buf, size_t n)
+{
+    return read_fd_at(t->fd, off, buf, n);
 }
 
 /* A growable buffer that chunk loads reuse, so that replaying does not allocate per chunk. */
@@ -141,33 +156,44 @@ static int buffer_reserve(struct buffer *b, size_t n)
     return 0;
 }
 
-/* Reads and decompresses a chunk's payload into out (c->raw bytes); scratch holds the stored
- * bytes of compressed chunks. */
+/* Reads a chunk's stored bytes, checks its checksum (version 2 on) and decompresses them into
+ * out (c->raw bytes); scratch holds the stored bytes of compressed chunks. The checksum is
+ * checked here, where the bytes are read anyway, so no chunk is read twice to check it. On
+ * MS_ECORRUPT, *bad_sum tells a checksum mismatch from a payload that does not decompress. */
 static int load_chunk_into(ms_trace *t, const struct chunk_ref *c, struct buffer *out,
-                           struct buffer *scratch)
+                           struct buffer *scratch, bool *bad_sum)
 {
     int err;
-    if (!(c->flags & MS_CHUNK_ZSTD)) {
-        if (c->stored != c->raw)
-            return MS_ECORRUPT;
-        if ((err = buffer_reserve(out, c->raw + 1)) != 0)
+    bool zstd = c->flags & MS_CHUNK_ZSTD;
+    *bad_sum = false;
+    if (c->spool) {
+        if ((err = buffer_reserve(out, (size_t)c->raw + 1)) != 0)
             return err;
-        return read_at(t, c->offset, out->data, c->stored);
+        return read_fd_at(t->spool_fd, c->offset, out->data, c->raw);
     }
-    if ((err = buffer_reserve(scratch, c->stored + 1)) != 0 ||
-        (err = buffer_reserve(out, c->raw + 1)) != 0)
+    /* Without a checksum there is nothing to learn from the bytes of such a chunk. */
+    if (!zstd && c->stored != c->raw && !t->checksums)
+        return MS_ECORRUPT;
+    struct buffer *in = zstd || c->stored != c->raw ? scratch : out;
+    if ((err = buffer_reserve(out, (size_t)c->raw + 1)) != 0 ||
+        (err = buffer_reserve(in, (size_t)c->stored + 1)) != 0 ||
+        (err = read_at(t, c->offset, in->data, c->stored)) != 0)
         return err;
-    if ((err = read_at(t, c->offset, scratch->data, c->stored)) != 0)
-        return err;
+    if (t->checksums && ms_crc32c(c->crc_head, in->data, c->stored) != c->crc) {
+        *bad_sum = true;
+        return MS_ECORRUPT;
+    }
+    if (!zstd)
+        return c->stored == c->raw ? 0 : MS_ECORRUPT;
     size_t n = ZSTD_decompress(out->data, c->raw, scratch->data, c->stored);
     return ZSTD_isError(n) || n != c->raw ? MS_ECORRUPT : 0;
 }
 
 /* The same into a new buffer, which the caller frees. */
-static int load_chunk(ms_trace *t, const struct chunk_ref *c, uint8_t **out)
+static int load_chunk(ms_trace *t, const struct chunk_ref *c, uint8_t **out, bool *bad_sum)
 {
     struct buffer b = {0}, scratch = {0};
-    int err = load_chunk_into(t, c, &b, &scratch);
+    int err = load_chunk_into(t, c, &b, &scratch, bad_sum);
     free(scratch.data);
     if (err) {
         free(b.data);
@@ -306,7 +332,8 @@ static void calibrate(ms_trace *t)
             if (t->chunks[i].type != MS_CHUNK_EVENTS)
                 continue;
             uint8_t *raw;
-            if (load_chunk(t, &t->chunks[i], &raw) != 0)
+            bool bad_sum; /* the merge reports it when it loads the chunk */
+            if (load_chunk(t, &t->chunks[i], &raw, &bad_sum) != 0)
                 continue;
             struct cursor c = {raw, raw + t->chunks[i].raw, false};
             if (c.p < c.end && *c.p++ == MS_REC_CLOCK) {
@@ -336,6 +363,22 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Whether the stored bytes of a chunk that is otherwise skipped (a type this reader does not
+ * know) match its checksum. They are read for this only, piecewise, without allocating. */
+static bool stored_sum_ok(ms_trace *t, const struct chunk_ref *c)
+{
+    uint8_t buf[16384];
+    uint32_t crc = c->crc_head;
+    for (uint32_t done = 0; done < c->stored;) {
+        uint32_t n = c->stored - done < sizeof buf ? c->stored - done : (uint32_t)sizeof buf;
+        if (read_at(t, c->offset + done, buf, n) != 0)
+            return false;
+        crc = ms_crc32c(crc, buf, n);
+        done += n;
+    }
+    return crc == c->crc;
+}
+
 static int index_chunks(ms_trace *t)
 {
     uint64_t off = MS_FILE_HEADER_SIZE;
@@ -355,6 +398,10 @@ static int index_chunks(ms_trace *t)
             .tid = (uint32_t)le(h + 12, 4),
             .t0 = le(h + 16, 8),
         };
+        if (t->checksums) {
+            c.crc = (uint32_t)le(h + MS_CHUNK_CRC_OFFSET, 4);
+            c.crc_head = ms_chunk_header_crc(h);
+        }
         if (c.type == 0 || c.raw > MS_CHUNK_MAX_RAW || c.stored > MS_CHUNK_MAX_RAW + 65536 ||
             (c.flags & ~MS_CHUNK_ZSTD)) {
             /* A chunk header that makes no sense: nothing after it can be trusted. */
@@ -370,8 +417,14 @@ static int index_chunks(ms_trace *t)
         }
         off = c.offset + c.stored;
         if (c.type > MS_CHUNK_END) {
-            /* A chunk type from a newer writer: its length is known, so skip it. */
-            t->unknown_chunks++;
+            /* A chunk type from a newer writer: its length is known, so skip it. Its checksum
+             * tells it from a chunk whose type byte was damaged. */
+            if (t->checksums && !stored_sum_ok(t, &c)) {
+                t->damage.chunks_bad++;
+                damage(t, c.offset - MS_CHUNK_HEADER_SIZE, "%s", bad_sum_what);
+            } else {
+                t->unknown_chunks++;
+            }
             continue;
         }
         if (c.type == MS_CHUNK_EVENTS) {
@@ -381,7 +434,8 @@ static int index_chunks(ms_trace *t)
             continue;
         }
         uint8_t *raw;
-        int err = load_chunk(t, &c, &raw);
+        bool bad_sum;
+        int err = load_chunk(t, &c, &raw, &bad_sum);
         if (err == MS_ENOMEM)
             return err;
         if (err == 0) {
@@ -397,30 +451,65 @@ static int index_chunks(ms_trace *t)
             return err;
         if (err) {
             t->damage.chunks_bad++;
-            damage(t, c.offset - MS_CHUNK_HEADER_SIZE, "a metadata chunk does not decode");
+            damage(t, c.offset - MS_CHUNK_HEADER_SIZE, "%s",
+                   bad_sum ? bad_sum_what : "a metadata chunk does not decode");
         }
     }
     return 0;
 }
 
+/* The buffers that a process killed before it finished left in its spool, as the last EVENTS
+ * chunk of each thread; a buffer that was written as a chunk before the kill (same thread, same
+ * CLOCK) is already in the trace. */
+static int add_spool(ms_trace *t)
+{
+    struct ms_spool_buffer *bufs;
+    int n = ms_spool_scan(t->path, &t->spool_fd, &bufs);
+    if (n <= 0)
+        return n == MS_ENOMEM ? n : 0; /* an unreadable spool is as good as none */
+    size_t written = t->nchunks;
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        bool dup = false;
+        for (size_t j = 0; j < written && !dup; j++)
+            dup = t->chunks[j].type == MS_CHUNK_EVENTS && t->chunks[j].tid == bufs[i].tid &&
+                  t->chunks[j].t0 == bufs[i].clock_tsc;
+        if (dup)
+            continue;
+        struct chunk_ref c = {.offset = bufs[i].offset,
+                              .stored = bufs[i].len,
+                              .raw = bufs[i].len,
+                              .tid = bufs[i].tid,
+                              .type = MS_CHUNK_EVENTS,
+                              .t0 = bufs[i].clock_tsc,
+                              .spool = true};
+        if ((rc = add_chunk(t, &c)) != 0)
+            break;
+        t->raw_event_bytes += c.raw;
+        t->spool_chunks++;
+        t->spool_bytes += c.raw;
+    }
+    free(bufs);
+    return rc;
+}
+
 int ms_trace_open(const char *path, ms_trace **out, char *err, size_t errlen)
 {
     *out = NULL;
-    /* O_NONBLOCK: a path naming a FIFO (a damaged fork child can name any file as its
-     * parent's trace) must not hang the reader; it is refused below as not a regular file. */
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-    if (fd < 0) {
-        set_err(err, errlen, "%s: %s", path, strerror(errno));
-        return errno == ENOENT ? MS_ENOENT : MS_EIO;
-    }
+    /* A forked child's trace names its parent's, so a damaged one can name a FIFO or a device:
+     * that must neither hang the reader nor be read. */
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    int fd = ms_open_regular(path, &st);
+    if (fd == MS_EINVAL) {
         set_err(err, errlen,
                 "%s: not a regular file; give the path of a trace written by "
                 "`memscope run`",
                 path);
-        close(fd);
         return MS_ENOTRACE;
+    }
+    if (fd < 0) {
+        set_err(err, errlen, "%s: %s", path, strerror(errno));
+        return fd;
     }
     ms_trace *t = calloc(1, sizeof *t);
     if (!t) {
@@ -428,6 +517,7 @@ int ms_trace_open(const char *path, ms_trace **out, char *err, size_t errlen)
         return MS_ENOMEM;
     }
     t->fd = fd;
+    t->spool_fd = -1;
     t->size = (uint64_t)st.st_size;
     t->path = strdup(path);
     t->damage.file_size = t->size;
@@ -464,6 +554,7 @@ int ms_trace_open(const char *path, ms_trace **out, char *err, size_t errlen)
         rc = MS_ECORRUPT;
         goto fail;
     }
+    t->checksums = version >= MS_TRACE_VERSION_CRC;
     rc = index_chunks(t);
     if (rc == 0 && !t->have_proc) {
         set_err(err, errlen,
@@ -473,6 +564,8 @@ int ms_trace_open(const char *path, ms_trace **out, char *err, size_t errlen)
                 (unsigned long long)t->damage.first_bad_offset);
         rc = MS_ECORRUPT;
     }
+    if (rc == 0)
+        rc = add_spool(t);
     if (rc)
         goto fail;
     calibrate(t);
@@ -494,6 +587,8 @@ void ms_trace_close(ms_trace *t)
     if (!t)
         return;
     close(t->fd);
+    if (t->spool_fd >= 0)
+        close(t->spool_fd);
     free(t->path);
     process_info_free(&t->proc);
     for (size_t i = 0; i < t->nmod; i++)
@@ -531,6 +626,13 @@ const struct ms_module *ms_trace_module(const ms_trace *t, size_t i)
 uint32_t ms_trace_max_node(const ms_trace *t)
 {
     return t->max_node;
+}
+
+uint64_t ms_trace_spool_bytes(const ms_trace *t, uint64_t *buffers)
+{
+    if (buffers)
+        *buffers = t->spool_chunks;
+    return t->spool_bytes;
 }
 
 uint64_t ms_trace_unknown_chunks(const ms_trace *t)
@@ -825,14 +927,16 @@ static int stream_advance(struct merge *m, struct stream *s)
             continue;
         }
         size_t had = s->raw.cap;
-        int err = load_chunk_into(m->t, c, &s->raw, &m->scratch);
+        bool bad_sum;
+        int err = load_chunk_into(m->t, c, &s->raw, &m->scratch, &bad_sum);
         m->held += s->raw.cap - had;
         s->buf = s->raw.data;
         if (err == MS_ENOMEM)
             return err;
         if (err) {
             m->t->damage.chunks_bad++;
-            damage(m->t, c->offset - MS_CHUNK_HEADER_SIZE, "a chunk does not decompress");
+            damage(m->t, c->offset - MS_CHUNK_HEADER_SIZE, "%s",
+                   bad_sum ? bad_sum_what : "a chunk does not decompress");
             s->buf = NULL;
             continue;
         }

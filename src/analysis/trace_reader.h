@@ -1,7 +1,8 @@
 /* Reads a memscope trace: validates the header, indexes the chunks, decodes the PROCESS,
  * MODULES and END chunks, and replays the events of all threads merged in time order. Every
- * read goes through a bounds-checked cursor; a damaged or truncated trace is read up to the
- * last whole chunk and the loss is reported. */
+ * read goes through a bounds-checked cursor and every chunk of a version 2 trace must match its
+ * checksum; a damaged or truncated trace is read up to the last whole chunk, damaged chunks
+ * are skipped, and the loss is reported. */
 #ifndef MS_TRACE_READER_H
 #define MS_TRACE_READER_H
 
@@ -70,13 +71,14 @@ enum {
 struct ms_trace_damage {
     uint64_t file_size;
     uint64_t bytes_lost; /* bytes after the last whole chunk */
-    uint64_t chunks_bad; /* chunks skipped because they failed to decode */
+    uint64_t chunks_bad; /* chunks skipped: checksum mismatch, or they failed to decode */
     uint64_t first_bad_offset;
     char what[256]; /* the first problem, for the report */
 };
 
-/* Opens and indexes a trace. On failure returns a negative MS_E* code and writes a one-line
- * explanation (naming the file and offset) into err. */
+/* Opens and indexes a trace (only a regular file: a FIFO or device is refused, unread, with
+ * MS_ENOTRACE). On failure returns a negative MS_E* code and writes a one-line explanation
+ * (naming the file and offset) into err. */
 int ms_trace_open(const char *path, ms_trace **out, char *err, size_t errlen);
 void ms_trace_close(ms_trace *t);
 
@@ -89,6 +91,9 @@ const char *ms_trace_path(const ms_trace *t);
 /* The largest stack node id this trace can hold (derived from its size): ids above it are
  * rejected as corrupt, so a damaged trace cannot make the reader allocate without bound. */
 uint32_t ms_trace_max_node(const ms_trace *t);
+/* Bytes of events recovered from the spool that a process killed before it finished left
+ * beside its trace (TRACE.spool), in *buffers buffers (may be NULL); 0 when there was none. */
+uint64_t ms_trace_spool_bytes(const ms_trace *t, uint64_t *buffers);
 /* Chunks of a type this reader does not know (written by a newer memscope), skipped. */
 uint64_t ms_trace_unknown_chunks(const ms_trace *t);
 

@@ -23,6 +23,14 @@ static long parse_long(const char *s, long fallback)
     return *end ? fallback : v;
 }
 
+/* A copy of s in buf, or NULL when s is unset, empty or does not fit. */
+static const char *copy(const char *s, char *buf, size_t cap)
+{
+    if (!s || !*s || strlen(s) >= cap)
+        return NULL;
+    return memcpy(buf, s, strlen(s) + 1);
+}
+
 static bool flag(const char *name)
 {
     const char *v = getenv(name);
@@ -52,10 +60,11 @@ void ms__config_load(void)
         depth = MS_DEFAULT_STACK_DEPTH;
     }
     ms__config.depth = (int)depth;
-    const char *out = getenv("MEMSCOPE_OUTPUT");
-    ms__config.output = out && *out ? out : NULL;
-    const char *manifest = getenv("MEMSCOPE_MANIFEST");
-    ms__config.manifest = manifest && *manifest ? manifest : NULL;
+    /* Copied: the program may rewrite its environment (setproctitle does) and memscope hides
+     * these variables from it (child_env.h). */
+    static char output[4096], manifest[4096];
+    ms__config.output = copy(getenv("MEMSCOPE_OUTPUT"), output, sizeof output);
+    ms__config.manifest = copy(getenv("MEMSCOPE_MANIFEST"), manifest, sizeof manifest);
     ms__config.root_pid = (int)parse_long(getenv("MEMSCOPE_ROOT_PID"), 0);
     ms__config.disabled = flag("MEMSCOPE_DISABLE");
     ms__config.verbose = flag("MEMSCOPE_VERBOSE");

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "lifecycle.h"
 
+#include "child_env.h"
 #include "config.h"
 #include "diag.h"
 #include "module_map.h"
@@ -111,6 +112,7 @@ static void fork_prepare(void)
     int was_busy = ms__tls.busy;
     ms__tls.busy = 1;
     ms__writer_open();
+    ms__child_env_hide();
     ms__tls.busy = was_busy;
     fork_locked_intern = ms__stack_intern_lock();
     fork_locked_writer = ms__writer_lock();
@@ -283,8 +285,11 @@ bool ms__lifecycle_init(void)
     int was_busy = t->busy;
     t->busy = 1;
     ms__real_resolve();
+    ms__diag_init();
     ms__config_load();
     self_pid = getpid();
+    if (!ms__config.disabled)
+        ms__writer_create(); /* first: the buffers live in its spool */
     if (!ms__config.disabled && ms__slots_init() == 0 && ms__stack_intern_init() == 0 &&
         pthread_key_create(&exit_key, thread_exit_cb) == 0) {
         ms__writer_init();
@@ -305,6 +310,14 @@ bool ms__lifecycle_init(void)
 __attribute__((constructor)) static void on_load(void)
 {
     extern int __cxa_atexit(void (*fn)(void *), void *arg, void *dso);
-    if (ms__lifecycle_init())
-        __cxa_atexit((void (*)(void *))exit_handler, NULL, NULL);
+    if (!ms__lifecycle_init())
+        return;
+    __cxa_atexit((void (*)(void *))exit_handler, NULL, NULL);
+    /* The trace is created now, before the program runs: later its descriptors may all be in
+     * use, or its working directory gone. */
+    int was_busy = ms__tls.busy;
+    ms__tls.busy = 1;
+    ms__writer_open();
+    ms__child_env_hide();
+    ms__tls.busy = was_busy;
 }

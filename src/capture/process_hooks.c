@@ -3,15 +3,23 @@
  * dlclose (module map updates), and sigaction/signal (so memscope's crash handlers stay
  * invisible to the program). */
 #define _GNU_SOURCE
+#include "child_env.h"
 #include "lifecycle.h"
+#include "module_map.h"
+#include "own_fd.h"
 #include "thread_state.h"
 #include "trace_writer.h"
 #include "unwind_fast.h"
 
+#define UNW_LOCAL_ONLY
 #include <dlfcn.h>
+#include <libunwind.h>
 #include <pthread.h>
+#include <errno.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -67,6 +75,34 @@ EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(
     return r;
 }
 
+EXPORT int pthread_join(pthread_t thread, void **ret)
+{
+    NEXT(int (*)(pthread_t, void **), pthread_join);
+    int r = real_pthread_join(thread, ret);
+    /* The joined thread's events all happened before whatever this thread records next. */
+    if (r == 0 && ms__tls.slot)
+        ms__slot_time_next(ms__tls.slot);
+    return r;
+}
+
+EXPORT int pthread_tryjoin_np(pthread_t thread, void **ret)
+{
+    NEXT(int (*)(pthread_t, void **), pthread_tryjoin_np);
+    int r = real_pthread_tryjoin_np(thread, ret);
+    if (r == 0 && ms__tls.slot)
+        ms__slot_time_next(ms__tls.slot);
+    return r;
+}
+
+EXPORT int pthread_timedjoin_np(pthread_t thread, void **ret, const struct timespec *abstime)
+{
+    NEXT(int (*)(pthread_t, void **, const struct timespec *), pthread_timedjoin_np);
+    int r = real_pthread_timedjoin_np(thread, ret, abstime);
+    if (r == 0 && ms__tls.slot)
+        ms__slot_time_next(ms__tls.slot);
+    return r;
+}
+
 EXPORT pid_t fork(void)
 {
     NEXT(pid_t(*)(void), fork);
@@ -76,41 +112,102 @@ EXPORT pid_t fork(void)
     return pid;
 }
 
-/* ---- exec: finish the trace first; if exec fails, tracking goes on in the same file. ---- */
+/* ---- exec: finish the trace first; if exec fails, tracking goes on in the same file. The new
+ * program gets memscope's variables back in its environment (child_env.h). ---- */
+
+#define EXEC_WITH_ENV(call, envp)                                                                  \
+    do {                                                                                           \
+        ms__lifecycle_before_exec();                                                               \
+        char **env_ = ms__child_env(envp);                                                         \
+        int r_ = call;                                                                             \
+        int errno_ = errno;                                                                        \
+        ms__child_env_free(env_, envp);                                                            \
+        errno = errno_;                                                                            \
+        return r_;                                                                                 \
+    } while (0)
 
 EXPORT int execve(const char *path, char *const argv[], char *const envp[])
 {
     NEXT(int (*)(const char *, char *const[], char *const[]), execve);
-    ms__lifecycle_before_exec();
-    return real_execve(path, argv, envp);
+    EXEC_WITH_ENV(real_execve(path, argv, env_), envp);
 }
 
 EXPORT int execv(const char *path, char *const argv[])
 {
-    NEXT(int (*)(const char *, char *const[]), execv);
-    ms__lifecycle_before_exec();
-    return real_execv(path, argv);
-}
-
-EXPORT int execvp(const char *file, char *const argv[])
-{
-    NEXT(int (*)(const char *, char *const[]), execvp);
-    ms__lifecycle_before_exec();
-    return real_execvp(file, argv);
+    NEXT(int (*)(const char *, char *const[], char *const[]), execve);
+    EXEC_WITH_ENV(real_execve(path, argv, env_), environ);
 }
 
 EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
 {
     NEXT(int (*)(const char *, char *const[], char *const[]), execvpe);
-    ms__lifecycle_before_exec();
-    return real_execvpe(file, argv, envp);
+    EXEC_WITH_ENV(real_execvpe(file, argv, env_), envp);
+}
+
+EXPORT int execvp(const char *file, char *const argv[])
+{
+    NEXT(int (*)(const char *, char *const[], char *const[]), execvpe);
+    EXEC_WITH_ENV(real_execvpe(file, argv, env_), environ);
 }
 
 EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 {
     NEXT(int (*)(int, char *const[], char *const[]), fexecve);
-    ms__lifecycle_before_exec();
-    return real_fexecve(fd, argv, envp);
+    EXEC_WITH_ENV(real_fexecve(fd, argv, env_), envp);
+}
+
+/* posix_spawn does not go through the exec functions above: the new program's environment is
+ * given here. */
+EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *acts,
+                       const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    NEXT(int (*)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+                 const posix_spawnattr_t *, char *const[], char *const[]),
+         posix_spawn);
+    char **env = ms__child_env(envp);
+    int r = real_posix_spawn(pid, path, acts, attr, argv, env);
+    ms__child_env_free(env, envp);
+    return r;
+}
+
+EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *acts,
+                        const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+{
+    NEXT(int (*)(pid_t *, const char *, const posix_spawn_file_actions_t *,
+                 const posix_spawnattr_t *, char *const[], char *const[]),
+         posix_spawnp);
+    char **env = ms__child_env(envp);
+    int r = real_posix_spawnp(pid, file, acts, attr, argv, env);
+    ms__child_env_free(env, envp);
+    return r;
+}
+
+/* system() and popen() start /bin/sh with environ from inside glibc, out of the hooks' reach:
+ * for the duration of the call environ is the children's environment. (Another thread reading
+ * the environment meanwhile sees memscope's variables.) */
+#define WITH_CHILD_ENVIRON(type, call)                                                             \
+    do {                                                                                           \
+        char **saved_ = environ, **env_ = ms__child_env(environ);                                  \
+        environ = env_;                                                                            \
+        type r_ = call;                                                                            \
+        int errno_ = errno;                                                                        \
+        if (environ == env_)                                                                       \
+            environ = saved_;                                                                      \
+        ms__child_env_free(env_, saved_);                                                          \
+        errno = errno_;                                                                            \
+        return r_;                                                                                 \
+    } while (0)
+
+EXPORT int system(const char *command)
+{
+    NEXT(int (*)(const char *), system);
+    WITH_CHILD_ENVIRON(int, real_system(command));
+}
+
+EXPORT FILE *popen(const char *command, const char *mode)
+{
+    NEXT(FILE * (*)(const char *, const char *), popen);
+    WITH_CHILD_ENVIRON(FILE *, real_popen(command, mode));
 }
 
 /* execl, execlp and execle collect their arguments into an array on the stack and go through
@@ -247,6 +344,27 @@ EXPORT sighandler_t signal(int sig, sighandler_t handler)
     if (r != SIG_ERR && ours) {
         ms__lifecycle_signal_taken(sig);
         r = SIG_DFL;
+    }
+    return r;
+}
+
+/* ---- descriptors ---- */
+
+/* libunwind creates a pipe for its memory checks when it starts, on the program's lowest free
+ * descriptors, and when a check finds the pipe gone it closes those numbers and opens it again:
+ * whatever file the program then has there would be read from and written to. The pipe
+ * libunwind creates is moved out of the program's way (own_fd.h). */
+EXPORT int pipe2(int fds[2], int flags)
+{
+    NEXT(int (*)(int[2], int), pipe2);
+    int r = real_pipe2(fds, flags);
+    if (r == 0) {
+        uintptr_t lo, hi, caller = (uintptr_t)__builtin_return_address(0);
+        ms__module_range_of((const void *)&unw_backtrace, &lo, &hi);
+        if (caller >= lo && caller < hi) {
+            fds[0] = ms__fd_move_high(fds[0]);
+            fds[1] = ms__fd_move_high(fds[1]);
+        }
     }
     return r;
 }

@@ -39,7 +39,7 @@ static void slot_begin_chunk(struct ms__slot *s)
     p = ms_varint_put(p, tsc);
     p = ms_varint_put(p, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
     s->pos = p;
-    atomic_store_explicit(&s->committed, p, memory_order_release);
+    atomic_store_explicit(&s->head->committed, (uint32_t)(p - s->buf), memory_order_release);
     s->last_tsc = tsc;
     s->first_tsc = tsc;
     s->last_ptr = 0;
@@ -47,14 +47,38 @@ static void slot_begin_chunk(struct ms__slot *s)
     s->untimed = 0;
 }
 
-static struct ms__slot *slot_new(void)
+#define BUFFER_MAP (MS_SPOOL_HEAD + MS_SLOT_BUFFER)
+
+/* Maps the buffer of region r: in the spool if there is one, else in private memory (at fixed
+ * when not NULL, replacing what is there). */
+static struct ms__spool_head *buffer_map(unsigned r, void *fixed)
 {
-    size_t size = sizeof(struct ms__slot) + MS_SLOT_BUFFER;
-    void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    struct ms__spool_head *h = ms__spool_map(r, MS_SLOT_BUFFER, fixed);
+    if (h)
+        return h;
+    void *p = mmap(fixed, BUFFER_MAP, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | (fixed ? MAP_FIXED : 0), -1, 0);
+    if (p == MAP_FAILED)
+        return NULL;
+    h = p;
+    h->size = MS_SLOT_BUFFER;
+    return h;
+}
+
+static struct ms__slot *slot_new(unsigned region)
+{
+    void *mem = mmap(NULL, sizeof(struct ms__slot), PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED)
         return NULL;
     struct ms__slot *s = mem;
-    s->buf = (uint8_t *)(s + 1);
+    s->region = region;
+    s->head = buffer_map(region, NULL);
+    if (!s->head) {
+        munmap(mem, sizeof(struct ms__slot));
+        return NULL;
+    }
+    s->buf = (uint8_t *)s->head + MS_SPOOL_HEAD;
     s->limit = s->buf + MS_SLOT_BUFFER - MS_RECORD_MAX;
     /* A valid (empty) chunk before the slot is published: a flush of all slots may read it
      * at any moment. */
@@ -68,19 +92,32 @@ static struct ms__slot *slot_acquire(void)
     for (int i = 0; i < MAX_SLOTS; i++) {
         struct ms__slot *s = atomic_load_explicit(&slots[i], memory_order_acquire);
         if (!s) {
-            struct ms__slot *fresh = slot_new();
+            /* A region of its own even if another thread races for this registry entry: the
+             * loser's mapping of a shared region would reset the winner's head. */
+            static atomic_uint next_region = 1;
+            struct ms__slot *fresh = slot_new(atomic_fetch_add(&next_region, 1));
             if (!fresh)
                 return NULL;
             atomic_store(&fresh->in_use, 1);
             struct ms__slot *expected = NULL;
             if (atomic_compare_exchange_strong(&slots[i], &expected, fresh))
                 return fresh;
-            munmap(fresh, sizeof(struct ms__slot) + MS_SLOT_BUFFER);
+            munmap(fresh->head, BUFFER_MAP);
+            munmap(fresh, sizeof(struct ms__slot));
             s = expected;
         }
         int free_flag = 0;
-        if (!atomic_load(&s->sealed) && atomic_compare_exchange_strong(&s->in_use, &free_flag, 1))
+        if (!atomic_load(&s->sealed) && atomic_compare_exchange_strong(&s->in_use, &free_flag, 1)) {
+            /* A forked child's first use of a slot of its parent's: its own buffer (the
+             * parent's spool is mapped shared, and stays the parent's). */
+            if (s->remap && buffer_map(s->region, s->head))
+                s->remap = 0;
+            if (s->remap) {
+                atomic_store(&s->in_use, 0);
+                return NULL;
+            }
             return s;
+        }
     }
     return NULL;
 }
@@ -122,6 +159,7 @@ struct ms__slot *ms__slot_attach(struct ms__tls *t)
         return NULL;
     }
     s->tid = (uint32_t)ms__self_tid();
+    s->head->tid = s->tid;
     s->cache_n = 0;
     s->walk.n = -1;
     s->stack_lo = s->stack_hi = 0;
@@ -168,7 +206,7 @@ void ms__slot_flush(struct ms__slot *s, bool seal)
         sched_yield();
     }
     if (!atomic_load(&s->sealed)) {
-        uint8_t *end = atomic_load_explicit(&s->committed, memory_order_acquire);
+        uint8_t *end = s->buf + atomic_load_explicit(&s->head->committed, memory_order_acquire);
         ms__writer_events(s->tid, s->first_tsc, s->last_tsc, s->buf, (size_t)(end - s->buf));
         if (seal)
             atomic_store(&s->sealed, 1);
@@ -211,7 +249,9 @@ void ms__slot_detach(struct ms__tls *t)
     *kind |= MS_REC_THREAD_NAME;
     p = ms__put_str(p, name, strlen(name));
     ms__rec_end(s, p);
-    p = ms__rec_begin(s, &kind);
+    /* Timed: everything this thread did happened before this time, which a thread that joins
+     * it orders its own later events after (see ms__slot_time_next). */
+    p = ms__rec_begin_at(s, &kind, ms__now());
     *kind |= MS_REC_THREAD_EXIT;
     ms__rec_end(s, p);
     ms__slot_flush(s, false);
@@ -221,7 +261,7 @@ void ms__slot_detach(struct ms__tls *t)
 
 int ms__slots_init(void)
 {
-    ms__orphan_slot = slot_new();
+    ms__orphan_slot = slot_new(0);
     if (!ms__orphan_slot)
         return -1;
     atomic_store(&ms__orphan_slot->in_use, 1);
@@ -239,15 +279,27 @@ void ms__slots_after_fork_child(void)
         if (!s)
             break;
         atomic_store(&s->flushing, 0);
-        if (s != mine)
+        if (s != mine) {
             atomic_store(&s->in_use, 0);
+            s->remap = 1;
+        }
     }
     ms__spin_init(&orphan_lock);
     if (ms__orphan_slot) {
         atomic_store(&ms__orphan_slot->flushing, 0);
-        slot_begin_chunk(ms__orphan_slot);
+        if (!buffer_map(0, ms__orphan_slot->head))
+            ms__orphan_slot = NULL; /* its memory may still be the parent's: never write it */
+        else
+            slot_begin_chunk(ms__orphan_slot);
+    }
+    if (mine && !buffer_map(mine->region, mine->head)) {
+        ms__tls.slot = NULL; /* no buffer of its own: the events of this thread are dropped */
+        atomic_store(&mine->in_use, 0);
+        mine->remap = 1;
+        mine = NULL;
     }
     if (mine) {
+        mine->head->tid = (uint32_t)ms__self_tid();
         mine->tid = (uint32_t)ms__self_tid();
         mine->cache_n = 0;
         mine->walk.n = -1;

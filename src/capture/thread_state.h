@@ -7,6 +7,7 @@
 #include "../common/trace_format.h"
 #include "../common/varint.h"
 #include "cfi_rules.h"
+#include "spool.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -27,10 +28,15 @@
 #define MS_WALK_WORDS (2 * (MS_MAX_STACK_DEPTH + 8))
 
 struct ms__slot {
-    uint8_t *pos;                 /* next byte to write; owner thread only */
-    uint8_t *limit;               /* flush once pos passes this */
-    _Atomic(uint8_t *) committed; /* end of the last whole record, for flushes by other threads */
+    uint8_t *pos;   /* next byte to write; owner thread only */
+    uint8_t *limit; /* flush once pos passes this */
+    /* The buffer's head (spool.h): its committed count ends the last whole record, for flushes
+     * by other threads and for recovery after SIGKILL. The buffer follows the head's page, in
+     * the spool file or, without one, in private memory. */
+    struct ms__spool_head *head;
     uint8_t *buf;
+    unsigned region;    /* the buffer's region in the spool */
+    int remap;          /* in a forked child: the buffer is still the parent's (see slot_acquire) */
     uint64_t last_tsc;  /* time base of the next timed record */
     uint64_t first_tsc; /* time of the chunk's CLOCK record */
     uintptr_t last_ptr; /* pointer delta base */
@@ -152,6 +158,15 @@ static inline uint8_t *ms__rec_begin(struct ms__slot *s, uint8_t **kind)
     return p;
 }
 
+/* Makes the thread's next record carry its time: after an event that orders this thread's
+ * later events after another thread's earlier ones (pthread_join returned), so that the reader
+ * does not place them before those (a free after the join before the joined thread's
+ * allocation would make the peak too low). */
+static inline void ms__slot_time_next(struct ms__slot *s)
+{
+    s->untimed = ms__time_period;
+}
+
 /* Starts a record timed at tsc, a time taken earlier (clamped so times never go backwards). */
 static inline uint8_t *ms__rec_begin_at(struct ms__slot *s, uint8_t **kind, uint64_t tsc)
 {
@@ -182,7 +197,7 @@ void ms__slot_full(struct ms__slot *s);
 static inline void ms__rec_end(struct ms__slot *s, uint8_t *p)
 {
     s->pos = p;
-    atomic_store_explicit(&s->committed, p, memory_order_release);
+    atomic_store_explicit(&s->head->committed, (uint32_t)(p - s->buf), memory_order_release);
     if (MS_UNLIKELY(p >= s->limit))
         ms__slot_full(s);
 }

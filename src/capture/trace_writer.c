@@ -9,13 +9,17 @@
 #include "config.h"
 #include "diag.h"
 #include "module_map.h"
+#include "own_fd.h"
 #include "spinlock.h"
+#include "spool.h"
 #include "thread_state.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 #define ZSTD_STATIC_LINKING_ONLY
@@ -24,12 +28,15 @@
 #define MODULES_MAX (4u << 20)
 #define POOL 4
 
-static int fd = -1;
+/* The trace, on a descriptor out of the program's reach (own_fd.h); written under the write
+ * lock only. */
+static struct ms__own_fd out = {.fd = -1};
 /* Set once the header, PROCESS and MODULES chunks are written: until then, other threads wait
  * on open_lock instead of appending their chunks before the header. */
 static atomic_bool ready;
-static bool failed;
-static char path[4096];
+/* Set when the trace cannot be written (any more): nothing is written after that. */
+static atomic_bool failed;
+static char path[4096]; /* absolute: the program may change directory */
 static ms__spinlock open_lock;
 static atomic_int write_owner; /* tid holding the write lock, 0 when free */
 static uint64_t modules_gen = UINT64_MAX;
@@ -108,22 +115,96 @@ static void write_unlock(void)
     atomic_store(&write_owner, 0);
 }
 
-static void write_all(const uint8_t *p, size_t n)
+/* Room kept below RLIMIT_FSIZE for the END chunk that says why tracking stopped. */
+#define END_RESERVE 256
+
+static void stop_tracking(const char *why, const char *detail)
+{
+    if (!atomic_exchange(&failed, true))
+        ms__say(why, path, detail);
+    atomic_store(&ms__active, false);
+    ms__spool_remove();
+}
+
+/* The trace's descriptor, checked before each write: the program may have closed it (a loop
+ * or close_range() over every descriptor) or put another file on its number (dup2). The trace
+ * is then opened again by its path, and must be the same file. Returns false when it is gone. */
+static bool trace_fd_check(off_t *size)
+{
+    if (ms__own_fd_valid(&out, size))
+        return true;
+    int f = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+    if (f < 0)
+        return false;
+    struct ms__own_fd again = {.fd = -1};
+    if (!ms__own_fd_set(&again, f) || again.dev != out.dev || again.ino != out.ino) {
+        close(f);
+        return false;
+    }
+    out.fd = ms__fd_move_high(f);
+    return ms__own_fd_valid(&out, size);
+}
+
+static bool write_iov(struct iovec *iov, int n)
 {
     while (n > 0) {
-        ssize_t w = write(fd, p, n);
+        ssize_t w = writev(out.fd, iov, n);
         if (w < 0 && errno == EINTR)
             continue;
-        if (w <= 0) {
-            if (!failed)
-                ms__say("cannot write the trace ", path, "; tracking stopped");
-            failed = true;
-            return;
+        if (w <= 0)
+            return false;
+        size_t left = (size_t)w;
+        for (; n > 0 && left >= iov->iov_len; iov++, n--)
+            left -= iov->iov_len;
+        if (n > 0) {
+            iov->iov_base = (uint8_t *)iov->iov_base + left;
+            iov->iov_len -= left;
         }
-        p += w;
-        n -= (size_t)w;
     }
+    return true;
 }
+
+/* Set once a chunk was refused for the file size limit: only the END chunk follows. */
+static atomic_bool stopping;
+
+/* Appends one chunk (header and payload) to the trace, under the write lock. A file size limit
+ * (ulimit -f) would kill the program with SIGXFSZ: a chunk that would pass it is not written,
+ * room is kept for the END chunk that says tracking stopped, and the program runs on untracked.
+ * Returns MS_STOP_FILE_SIZE to the one caller that must then write that END chunk, else 0. */
+static int append_chunk(const uint8_t *hdr, const uint8_t *payload, size_t stored, bool is_end)
+{
+    if (atomic_load(&failed) || (!is_end && atomic_load(&stopping)))
+        return 0;
+    off_t size = 0;
+    if (!trace_fd_check(&size)) {
+        stop_tracking("the program closed the trace ",
+                      ", which cannot be reopened; tracking stopped");
+        return 0;
+    }
+    struct rlimit fsize;
+    size_t n = MS_CHUNK_HEADER_SIZE + stored;
+    if (getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY &&
+        (uint64_t)size + n + (is_end ? 0 : END_RESERVE) > fsize.rlim_cur) {
+        if (is_end)
+            return 0;
+        return atomic_exchange(&stopping, true) ? 0 : MS_STOP_FILE_SIZE;
+    }
+    struct iovec iov[2] = {{(void *)hdr, MS_CHUNK_HEADER_SIZE}, {(void *)payload, stored}};
+    if (!write_iov(iov, stored ? 2 : 1)) {
+        char detail[160] = ": ";
+        size_t l = strlen(detail);
+        const char *e = strerror(errno);
+        size_t el = strlen(e);
+        if (el > sizeof detail - l - 24)
+            el = sizeof detail - l - 24;
+        memcpy(detail + l, e, el);
+        memcpy(detail + l + el, "; tracking stopped", 19);
+        stop_tracking("cannot write the trace ", detail);
+    }
+    return 0;
+}
+
+static void write_end(int reason, int code, uint64_t dropped, unsigned threads);
 
 static struct zctx *zctx_get(void)
 {
@@ -141,7 +222,7 @@ static struct zctx *zctx_get(void)
 static void write_chunk_raw(int type, uint32_t tid, uint64_t t0, uint64_t t1, const uint8_t *raw,
                             size_t len)
 {
-    if (fd < 0 || failed)
+    if (out.fd < 0 || atomic_load(&failed))
         return;
     uint8_t hdr[MS_CHUNK_HEADER_SIZE] = {0};
     const uint8_t *payload = raw;
@@ -174,14 +255,22 @@ static void write_chunk_raw(int type, uint32_t tid, uint64_t t0, uint64_t t1, co
     put_le(hdr + 8, len, 4);
     put_le(hdr + 12, tid, 4);
     put_le(hdr + 16, t0, 8);
-    put_le(hdr + 24, t1, 8);
+    /* Bytes 24..31 (checksum, reserved) are still zero here, as the checksum takes them. Since
+     * version 2 the header no longer holds the last event time t1. */
+    (void)t1;
+    put_le(hdr + MS_CHUNK_CRC_OFFSET, ms_crc32c(ms_chunk_header_crc(hdr), payload, stored), 4);
+    int stop = 0;
     if (write_lock()) {
-        write_all(hdr, sizeof hdr);
-        write_all(payload, stored);
+        stop = append_chunk(hdr, payload, stored, type == MS_CHUNK_END);
         write_unlock();
     }
     if (z)
         atomic_store(&z->busy, 0);
+    if (stop) {
+        write_end(MS_END_STOPPED, stop, 0, 0);
+        stop_tracking("the trace ", " reached the file size limit (ulimit -f); tracking "
+                                    "stopped, the program runs on");
+    }
 }
 
 /* A scratch buffer for the small chunks written here (PROCESS, MODULES, END). */
@@ -212,6 +301,10 @@ static size_t read_file(const char *name, uint8_t *buf, size_t cap)
     return n;
 }
 
+/* Static, not on the stack: the first chunk may be flushed by a thread with a small stack
+ * (PTHREAD_STACK_MIN). Used under open_lock only. */
+static char base[sizeof path], cwd[sizeof path], exe_name[sizeof path];
+
 static void write_process_chunk(void)
 {
     uint8_t *buf = scratch(MODULES_MAX);
@@ -225,10 +318,9 @@ static void write_process_chunk(void)
     p = ms_varint_put(p, start_real_ns);
     p = ms_varint_put(p, (uint64_t)ms__config.unwind);
     p = ms_varint_put(p, (uint64_t)ms__config.depth);
-    char exe[4096];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    exe[n > 0 ? n : 0] = 0;
-    p = ms__put_str(p, exe, strlen(exe));
+    ssize_t n = readlink("/proc/self/exe", exe_name, sizeof exe_name - 1);
+    exe_name[n > 0 ? n : 0] = 0;
+    p = ms__put_str(p, exe_name, strlen(exe_name));
     /* argv from /proc/self/cmdline: NUL-separated, read into the tail of the buffer. */
     uint8_t *args = buf + MODULES_MAX / 2;
     size_t alen = read_file("/proc/self/cmdline", args, 64 * 1024);
@@ -264,100 +356,107 @@ static void manifest_add(void)
 {
     if (!ms__config.manifest)
         return;
-    int m = open(ms__config.manifest, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+    int m = open(ms__config.manifest, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
     if (m < 0)
         return;
-    char line[4200];
     size_t len = strlen(path);
-    memcpy(line, path, len);
-    line[len] = '\n';
-    ssize_t w = write(m, line, len + 1);
+    static char newline = '\n';
+    struct iovec v[2] = {{path, len}, {&newline, 1}};
+    ssize_t w = writev(m, v, 2);
     (void)w;
     close(m);
 }
 
 static int try_create(const char *name)
 {
-    return open(name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_APPEND, 0600);
+    return open(name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_APPEND | O_NOCTTY,
+                0600);
 }
 
-/* Builds "<base><suffix>" into path; returns false if it does not fit. */
-static bool set_path(const char *base, const char *s1, const char *s2, const char *s3)
+/* Concatenates the parts (up to a NULL) into path; returns false if they do not fit. */
+static bool set_path(const char *const *parts)
 {
     size_t n = 0;
-    const char *parts[] = {base, s1, s2, s3};
-    for (int i = 0; i < 4; i++) {
-        size_t l = parts[i] ? strlen(parts[i]) : 0;
+    for (; *parts; parts++) {
+        size_t l = strlen(*parts);
         if (n + l >= sizeof path)
             return false;
-        memcpy(path + n, parts[i], l);
+        memcpy(path + n, *parts, l);
         n += l;
     }
     path[n] = 0;
     return true;
 }
 
-/* Appends a and b to path; returns false if they do not fit. */
-static bool append(const char *a, const char *b)
-{
-    char cur[sizeof path];
-    memcpy(cur, path, sizeof cur);
-    return set_path(cur, a, b, NULL);
-}
-
-static void open_trace(void)
+/* Creates the trace file (and its spool) under a name that exists nowhere yet. */
+static void create_trace(void)
 {
     char pid[24], num[24];
     ms__utoa((unsigned long long)getpid(), pid);
-    char base[4096];
-    if (ms__config.output) {
-        size_t l = strlen(ms__config.output);
-        if (l >= sizeof base)
-            l = sizeof base - 1;
-        memcpy(base, ms__config.output, l);
-        base[l] = 0;
-    } else {
+    const char *dir = "";
+    const char *want = ms__config.output;
+    if (!want) {
         /* memscope.<program>.<pid>.mstrace in the working directory. */
-        char exe[4096];
-        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-        exe[n > 0 ? n : 0] = 0;
-        const char *slash = strrchr(exe, '/');
-        set_path("memscope.", slash ? slash + 1 : "program", ".", pid);
-        memcpy(base, path, strlen(path) + 1);
-        set_path(base, ".mstrace", NULL, NULL);
-        memcpy(base, path, strlen(path) + 1);
+        ssize_t n = readlink("/proc/self/exe", exe_name, sizeof exe_name - 1);
+        exe_name[n > 0 ? n : 0] = 0;
+        const char *slash = strrchr(exe_name, '/');
+        const char *parts[] = {"memscope.", slash ? slash + 1 : "program", ".", pid, ".mstrace",
+                               NULL};
+        want = set_path(parts) ? path : "memscope.mstrace";
+    }
+    /* Absolute, so that the trace can be reopened after the program changed directory. */
+    if (want[0] != '/' && getcwd(cwd, sizeof cwd))
+        dir = cwd;
+    {
+        const char *parts[] = {dir, dir[0] && dir[1] ? "/" : "", want, NULL};
+        if (!set_path(parts))
+            path[0] = 0;
+        memcpy(base, path, sizeof base);
     }
     /* The root process of `memscope run` writes the -o path itself; every other process
      * writes <path>.<pid>; a name that exists already gets .1, .2, ... appended. */
     bool root = ms__config.output && ms__config.root_pid == getpid();
-    if (root && set_path(base, NULL, NULL, NULL))
-        fd = try_create(path);
-    for (int i = 0; fd < 0 && (i == 0 || errno == EEXIST) && i < 1000; i++) {
+    int f = root && base[0] ? try_create(base) : -1;
+    for (int i = 0; f < 0 && base[0] && (i == 0 || errno == EEXIST) && i < 1000; i++) {
         if (root && i == 0 && errno != EEXIST)
             break;
         ms__utoa((unsigned long long)i, num);
-        const char *dot = i ? "." : NULL, *n = i ? num : NULL;
-        bool ok = ms__config.output ? set_path(base, ".", pid, NULL) && append(dot, n)
-                                    : set_path(base, dot, n, NULL);
-        if (!ok)
+        const char *dot = i ? "." : "", *n = i ? num : "";
+        const char *with_pid[] = {base, ".", pid, dot, n, NULL}, *plain[] = {base, dot, n, NULL};
+        if (!set_path(ms__config.output ? with_pid : plain))
             break;
-        fd = try_create(path);
+        f = try_create(path);
     }
-    if (fd < 0) {
-        ms__say("cannot create the trace file ", path, strerror(errno));
-        failed = true;
+    if (f < 0 || !ms__own_fd_set(&out, ms__fd_move_high(f))) {
+        const char *e = base[0] ? strerror(errno) : "the path is too long";
+        char detail[128] = ": ";
+        size_t el = strlen(e) < sizeof detail - 3 ? strlen(e) : sizeof detail - 3;
+        memcpy(detail + 2, e, el);
+        detail[2 + el] = 0;
+        ms__say("cannot create the trace file ", base[0] ? path : want, detail);
+        atomic_store(&failed, true);
         atomic_store(&ms__active, false);
         return;
     }
+    manifest_add();
+    ms__spool_create(path);
+}
+
+/* Writes the header, PROCESS and MODULES chunks: the trace can take events after that. */
+static void start_trace(void)
+{
     uint8_t hdr[MS_FILE_HEADER_SIZE] = {0};
     memcpy(hdr, MS_TRACE_MAGIC, MS_TRACE_MAGIC_LEN);
     put_le(hdr + 8, MS_TRACE_VERSION, 2);
     put_le(hdr + 10, MS_FILE_HEADER_SIZE, 2);
-    write_all(hdr, sizeof hdr);
+    struct iovec v = {hdr, sizeof hdr};
+    if (!write_iov(&v, 1)) {
+        stop_tracking("cannot write the trace ", "; tracking stopped");
+        return;
+    }
     write_process_chunk();
     modules_gen = ms__modules_generation();
     write_modules_chunk();
-    manifest_add();
     if (ms__config.verbose)
         ms__say("writing trace ", path, "");
 }
@@ -366,13 +465,15 @@ static bool ensure_open(void)
 {
     if (atomic_load_explicit(&ready, memory_order_acquire))
         return true;
-    if (failed)
+    if (atomic_load(&failed))
         return false;
     if (!ms__spin_lock(&open_lock))
         return false; /* a signal handler interrupted this thread's own open */
-    if (fd < 0 && !failed) {
-        open_trace();
-        if (fd >= 0)
+    if (out.fd < 0 && !atomic_load(&failed))
+        create_trace();
+    if (out.fd >= 0 && !atomic_load(&failed) && !atomic_load(&ready)) {
+        start_trace();
+        if (!atomic_load(&failed))
             atomic_store_explicit(&ready, true, memory_order_release);
     }
     ms__spin_unlock(&open_lock);
@@ -407,11 +508,8 @@ void ms__writer_modules_if_changed(void)
     ms__spin_unlock(&modules_lock);
 }
 
-void ms__writer_finish(int reason, int code, uint64_t dropped, unsigned threads)
+static void write_end(int reason, int code, uint64_t dropped, unsigned threads)
 {
-    if (!ensure_open())
-        return;
-    ms__writer_modules_if_changed();
     uint8_t buf[64];
     uint8_t *p = buf;
     uint64_t now = ms__now();
@@ -422,12 +520,24 @@ void ms__writer_finish(int reason, int code, uint64_t dropped, unsigned threads)
     p = ms_varint_put(p, dropped);
     p = ms_varint_put(p, threads);
     write_chunk_raw(MS_CHUNK_END, 0, now, now, buf, (size_t)(p - buf));
+}
+
+void ms__writer_finish(int reason, int code, uint64_t dropped, unsigned threads)
+{
+    if (!ensure_open())
+        return;
+    ms__writer_modules_if_changed();
+    write_end(reason, code, dropped, threads);
+    /* Everything recorded is in the trace now. (If an exec fails, the buffers go on in
+     * memory; only a SIGKILL after that loses them.) */
+    ms__spool_remove();
     if (reason != MS_END_EXEC && write_lock()) {
         atomic_store(&ready, false);
-        int f = fd;
-        fd = -1;
-        failed = true;
-        close(f);
+        int f = out.fd;
+        out.fd = -1;
+        atomic_store(&failed, true);
+        if (f >= 0)
+            close(f);
         write_unlock();
     }
 }
@@ -436,8 +546,13 @@ void ms__writer_after_fork_child(const struct ms__fork_origin *o)
 {
     origin = *o;
     atomic_store(&ready, false);
-    fd = -1;
-    failed = false;
+    /* The parent's trace is the parent's: the child neither writes to it nor keeps it open. */
+    if (out.fd >= 0)
+        close(out.fd);
+    out.fd = -1;
+    atomic_store(&failed, false);
+    atomic_store(&stopping, false);
+    ms__spool_after_fork_child();
     path[0] = 0;
     ms__spin_init(&open_lock);
     ms__spin_init(&modules_lock);
@@ -451,6 +566,19 @@ void ms__writer_after_fork_child(const struct ms__fork_origin *o)
         atomic_store(&pool[i].busy, 0);
     }
     ms__writer_init();
+    /* The child's trace and spool exist from now on, before its buffers are remapped into the
+     * spool (MODULES and the rest wait: the loader's lock may be held by a thread that the fork
+     * did not copy). */
+    create_trace();
+}
+
+void ms__writer_create(void)
+{
+    if (ms__spin_lock(&open_lock)) {
+        if (out.fd < 0 && !atomic_load(&failed))
+            create_trace();
+        ms__spin_unlock(&open_lock);
+    }
 }
 
 const char *ms__writer_open(void)

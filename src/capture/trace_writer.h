@@ -27,6 +27,9 @@ void ms__writer_modules_if_changed(void);
 void ms__writer_finish(int reason, int code, uint64_t dropped, unsigned threads);
 /* In a forked child: forget the parent's file; the child's own trace records `origin`. */
 void ms__writer_after_fork_child(const struct ms__fork_origin *origin);
+/* Creates the trace file and its spool (spool.h), without writing to them yet: at start-up,
+ * before any buffer exists. */
+void ms__writer_create(void);
 /* Opens the trace now if it is not open yet; returns its path ("" if it cannot be created). */
 const char *ms__writer_open(void);
 /* The path of the trace being written ("" before it is opened). */

@@ -1,25 +1,45 @@
-/* The memscope trace format, version 1: the constants shared by the capture library that writes
+/* The memscope trace format, version 2: the constants shared by the capture library that writes
  * traces and the reader that analyses them. docs/trace-format.md specifies the layout in full. */
 #ifndef MS_TRACE_FORMAT_H
 #define MS_TRACE_FORMAT_H
 
+#include "crc32c.h"
+
 #include <stdint.h>
+#include <string.h>
 
 /* File header: magic (8 bytes), version (u16 LE), header size (u16 LE), flags (u32 LE). */
 #define MS_TRACE_MAGIC "MSTRACE\x1a"
 #define MS_TRACE_MAGIC_LEN 8
-#define MS_TRACE_VERSION 1
+#define MS_TRACE_VERSION 2
+/* The first version whose chunks carry a checksum; version 1 traces are still read, unchecked. */
+#define MS_TRACE_VERSION_CRC 2
 #define MS_FILE_HEADER_SIZE 16
 
 /* Chunk header, 32 bytes, all little-endian:
  *   0  u8  type (enum ms_chunk_type)     1  u8  flags (MS_CHUNK_ZSTD)
  *   2  u16 reserved (0)                  4  u32 stored payload size
  *   8  u32 raw payload size             12  u32 thread id (EVENTS chunks) or 0
- *  16  u64 first event time (TSC)       24  u64 last event time (TSC)  */
+ *  16  u64 first event time (TSC)       24  u32 CRC32C (see below)
+ *  28  u32 reserved (0)
+ * In version 1, bytes 24..31 held the time of the last event (unused by the reader). */
 #define MS_CHUNK_HEADER_SIZE 32
+#define MS_CHUNK_CRC_OFFSET 24
 #define MS_CHUNK_ZSTD 0x01
 /* The reader refuses chunks claiming more raw bytes than this. */
 #define MS_CHUNK_MAX_RAW (16u << 20)
+
+/* A chunk's checksum is the CRC32C of its 32 header bytes, the checksum field taken as zero,
+ * followed by its stored (compressed) payload bytes: so a flipped bit anywhere in the chunk,
+ * type, sizes and tid included, is detected. This is the CRC of the header part, which
+ * ms_crc32c(ms_chunk_header_crc(hdr), payload, stored) continues over the payload. */
+static inline uint32_t ms_chunk_header_crc(const uint8_t *hdr)
+{
+    uint8_t h[MS_CHUNK_HEADER_SIZE];
+    memcpy(h, hdr, sizeof h);
+    memset(h + MS_CHUNK_CRC_OFFSET, 0, 4);
+    return ms_crc32c(0, h, sizeof h);
+}
 
 enum ms_chunk_type {
     MS_CHUNK_PROCESS = 1, /* who was traced, the clock, how stacks were captured */
@@ -52,7 +72,7 @@ enum ms_rec_kind {
     MS_REC_FREERES = 12,      /* [dt]: exit-time freeing of libc/libstdc++ internals begins */
     /* 13..14 are free; 15 is reserved for the annotation events of the C API (variables,
      * scopes, tasks, references, passports): a varint sub-kind and a varint length follow, so
-     * that readers can skip sub-kinds they do not know. A version 1 writer never emits it. */
+     * that readers can skip sub-kinds they do not know. No writer emits it yet. */
     MS_REC_EXTENDED = 15,
 };
 
@@ -78,7 +98,21 @@ enum ms_end_reason {
     MS_END_SIGNAL = 1,     /* killed by a fatal signal that memscope caught */
     MS_END_EXEC = 2,       /* the process image was replaced by exec */
     MS_END_QUICK_EXIT = 3, /* _exit(): no exit handlers, no exit-time freeing */
+    MS_END_STOPPED = 4,    /* memscope stopped tracking; the program ran on (code: ms_stop_cause) */
 };
+
+/* Why memscope stopped tracking a process that went on running (END reason MS_END_STOPPED). */
+enum ms_stop_cause {
+    MS_STOP_FILE_SIZE = 1, /* the trace reached the file size limit (RLIMIT_FSIZE, ulimit -f) */
+};
+
+/* The spool (TRACE.spool): the capture's event buffers, mapped shared so that a killed process
+ * leaves them behind. Region r starts at r * (MS_SPOOL_HEAD_SIZE + buffer size) with a head, all
+ * little-endian: 0 u64 magic, 8 u32 thread id, 12 u32 buffer size, 16 u32 committed bytes (whole
+ * records); the buffer follows at MS_SPOOL_HEAD_SIZE and starts with a CLOCK record. */
+#define MS_SPOOL_MAGIC 0x314c4f4f5053534dull /* "MSSPOOL1" */
+#define MS_SPOOL_HEAD_SIZE 4096u
+#define MS_SPOOL_HEAD_LEN 20u
 
 #define MS_MAX_STACK_DEPTH 256
 #define MS_DEFAULT_STACK_DEPTH 64

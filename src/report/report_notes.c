@@ -39,7 +39,17 @@ void ms_report_notes(struct ms_analysis *a, struct ms_notes *out)
     if (d->chunks_bad)
         add(out, "%llu damaged chunk(s) were skipped (first: %s at offset %llu)",
             (unsigned long long)d->chunks_bad, d->what, (unsigned long long)d->first_bad_offset);
-    if (!e->present && !d->bytes_lost)
+    uint64_t spool_buffers = 0, spooled = ms_trace_spool_bytes(a->trace, &spool_buffers);
+    if (!e->present && !d->bytes_lost && spooled)
+        add(out,
+            "the process did not finish its trace: it was killed without a chance to (SIGKILL, "
+            "the OOM killer, a stack overflow, a fatal signal its own handler raised again) or "
+            "is still running; the events it had not yet written (%llu bytes in %llu thread "
+            "buffer(s)) were recovered from %s.spool, so none is missing but, at most, the one "
+            "each thread was recording at that moment",
+            (unsigned long long)spooled, (unsigned long long)spool_buffers,
+            ms_trace_path(a->trace));
+    else if (!e->present && !d->bytes_lost)
         add(out, "the trace has no end record: the process was still running, or was killed "
                  "by a signal memscope could not catch (SIGKILL); events it had not yet "
                  "written are missing");
@@ -63,6 +73,14 @@ void ms_report_notes(struct ms_analysis *a, struct ms_notes *out)
     else if (e->present && e->reason == MS_END_EXIT && !s->freeres_tsc)
         add(out, "glibc's exit-time freeing did not run (the trace does not say why): blocks "
                  "glibc keeps until exit count as still allocated here but not in valgrind");
+    if (e->present && e->reason == MS_END_STOPPED)
+        add(out,
+            "memscope stopped tracking while the process ran on: %s; the figures cover the "
+            "events before that, and \"still allocated\" means still allocated then",
+            e->code == MS_STOP_FILE_SIZE
+                ? "the trace reached the file size limit (ulimit -f; raise it to trace the "
+                  "whole run)"
+                : "for a reason this memscope does not know");
     if (e->present && e->reason == MS_END_EXEC)
         add(out, "the process replaced itself with exec; the new program has its own trace");
     if (e->present && e->dropped)

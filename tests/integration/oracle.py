@@ -55,7 +55,9 @@ where it can) the same in both runs:
     -0` as the client: every variable memscope adds (other than those that
     valgrind also sets, i.e. LD_PRELOAD) is exported, with the same value,
     into the valgrind run; every variable valgrind adds that memscope does not
-    is exported into the memscope run.  The memscope probe uses the same -o
+    is exported into the memscope run.  memscope hides its own variables,
+    LD_PRELOAD included, from the program, so valgrind's LD_PRELOAD is stood
+    in for by ORACLE_PAD (same name and value lengths) in the memscope run.  The memscope probe uses the same -o
     path as the real run, so path-valued MEMSCOPE_* variables have the same
     length.  Only LD_PRELOAD's value differs in length (both are far below
     512 bytes).  --no-match-env turns this off; --env NAME=VALUE adds a
@@ -520,6 +522,11 @@ def probe_envs(base_env, workdir, valgrind, memscope, timeout, log):
     else:
         for_ms = {}   # memscope not probed (or probe failed): nothing to match against
     lp_v, lp_m = vg_added.get("LD_PRELOAD", ""), ms_added.get("LD_PRELOAD", "")
+    # memscope hides its own variables (LD_PRELOAD included) from the program; valgrind's client
+    # sees valgrind's LD_PRELOAD. A variable of the same name and value lengths stands in for it
+    # in the memscope run, so that both programs see as many variables of the same sizes.
+    if memscope and "LD_PRELOAD" in vg_added and "LD_PRELOAD" not in ms_added:
+        for_ms["ORACLE_PAD"] = "x" * len(lp_v)
     notes.append(f"env: valgrind adds {sorted(vg_added)}; memscope adds {sorted(ms_added)}; "
                  f"exported into valgrind run: {sorted(for_vg)}; into memscope run: {sorted(for_ms)}; "
                  f"LD_PRELOAD length valgrind={len(lp_v)} memscope={len(lp_m)}")

@@ -1,5 +1,6 @@
 /* Tests for the trace reader: the time-ordered merge of thread streams, stack nodes, and
- * every kind of bad input (wrong magic, newer version, empty, truncated, corrupt records). */
+ * every kind of bad input (wrong magic, newer version, empty, truncated, corrupt records,
+ * chunks failing their checksum), and version 1 traces, which have no checksums. */
 #include "analysis/heap_model.h"
 #include "analysis/trace_reader.h"
 #include "common/errors.h"
@@ -272,13 +273,166 @@ static void requeue_at_upper_bound(void)
     ms_heap_model_free(m);
 }
 
+/* Three EVENTS chunks (threads 1, 2, 1: allocations of 0x1000, 0x2000, 0x3000) between PROCESS
+ * and END; *mid is the file offset of thread 2's chunk, the one the checksum tests damage. */
+static void build_three_chunks(struct tb *b, int compress, size_t *mid)
+{
+    struct tb p;
+    tb_begin(b, 7);
+    struct tb_ev e = tb_events(&p, 1000);
+    tb_alloc(&e, 1100, 0x1000, 10, 0);
+    tb_chunk(b, MS_CHUNK_EVENTS, 1, &p, compress);
+    *mid = b->len;
+    e = tb_events(&p, 1000);
+    tb_alloc(&e, 1200, 0x2000, 20, 0);
+    tb_alloc(&e, 1250, 0x2100, 20, 0);
+    tb_chunk(b, MS_CHUNK_EVENTS, 2, &p, compress);
+    e = tb_events(&p, 1300);
+    tb_alloc(&e, 1400, 0x3000, 30, 0);
+    tb_chunk(b, MS_CHUNK_EVENTS, 1, &p, compress);
+    p.len = 0;
+    tb_end(&p, 2000);
+    tb_chunk(b, MS_CHUNK_END, 0, &p, compress);
+}
+
+/* Opens and replays b, expecting exactly the chunk at bad_offset to be skipped for its
+ * checksum and the other two EVENTS chunks to count. */
+static void expect_checksum_damage(const struct tb *b, size_t bad_offset)
+{
+    ms_trace *t;
+    char err[512];
+    ASSERT_EQ(open_bytes(b->data, b->len, err, sizeof err, &t), 0);
+    struct ms_stack_table st = {0};
+    struct seen s = {0};
+    ASSERT_EQ(ms_trace_replay(t, NULL, 0, &st, collect, &s), 0);
+    ASSERT_EQ(s.n, 2);
+    ASSERT_EQ(s.ptr[0], 0x1000);
+    ASSERT_EQ(s.ptr[1], 0x3000);
+    const struct ms_trace_damage *d = ms_trace_damage(t);
+    ASSERT_EQ(d->chunks_bad, 1);
+    ASSERT_EQ(d->first_bad_offset, bad_offset);
+    ASSERT_STREQ(d->what, "a chunk fails its checksum");
+    ASSERT_EQ(d->bytes_lost, 0);
+    ASSERT_EQ(ms_trace_unknown_chunks(t), 0);
+    ASSERT_TRUE(ms_trace_end(t)->present);
+    ms_stack_table_free(&st);
+    ms_trace_close(t);
+}
+
+/* A flipped bit in an EVENTS payload, compressed or not, costs that chunk only. */
+static void checksum_payload_flip(void)
+{
+    for (int compress = 0; compress < 2; compress++) {
+        struct tb b;
+        size_t mid;
+        build_three_chunks(&b, compress, &mid);
+        ms_trace *t;
+        char err[512];
+        ASSERT_EQ(open_bytes(b.data, b.len, err, sizeof err, &t), 0);
+        struct seen s = {0};
+        ASSERT_EQ(ms_trace_replay(t, NULL, 0, NULL, collect, &s), 0);
+        ASSERT_EQ(s.n, 4);
+        ASSERT_EQ(ms_trace_damage(t)->chunks_bad, 0);
+        ms_trace_close(t);
+        uint32_t stored = (uint32_t)(b.data[mid + 4] | b.data[mid + 5] << 8);
+        for (uint32_t i = 0; i < stored; i += 3) {
+            b.data[mid + MS_CHUNK_HEADER_SIZE + i] ^= 0x10;
+            expect_checksum_damage(&b, mid);
+            b.data[mid + MS_CHUNK_HEADER_SIZE + i] ^= 0x10;
+        }
+    }
+}
+
+/* A flipped bit in the header of an EVENTS chunk (type, reserved bytes, raw size, tid, first
+ * time, the checksum itself) costs that chunk only: a type made PROCESS or MODULES is checked
+ * at index time, one made unknown (6) is not taken for a newer writer's chunk. A flip in the
+ * flags or the stored size is caught by the structural checks instead (tested elsewhere). */
+static void checksum_header_flip(void)
+{
+    static const struct {
+        int byte;
+        uint8_t bit;
+    } flips[] = {{0, 0x01},  {0, 0x04},  {2, 0x80},  {8, 0x01},  {10, 0x10}, {12, 0x01},
+                 {15, 0x80}, {16, 0x01}, {23, 0x80}, {24, 0x01}, {27, 0x80}, {28, 0x01}};
+    for (int compress = 0; compress < 2; compress++) {
+        struct tb b;
+        size_t mid;
+        build_three_chunks(&b, compress, &mid);
+        for (size_t i = 0; i < sizeof flips / sizeof *flips; i++) {
+            b.data[mid + flips[i].byte] ^= flips[i].bit;
+            expect_checksum_damage(&b, mid);
+            b.data[mid + flips[i].byte] ^= flips[i].bit;
+        }
+    }
+}
+
+/* Metadata chunks with a wrong checksum are skipped when indexed: without PROCESS the trace
+ * cannot be analysed, a MODULES or END chunk is simply missing. */
+static void checksum_metadata(void)
+{
+    struct tb b, p;
+    ms_trace *t;
+    char err[512];
+    b.len = 0;
+    tb_file_header(&b, MS_TRACE_VERSION);
+    tb_process(&p, 7);
+    tb_chunk_full(&b, MS_CHUNK_PROCESS, 0, 0, &p, 0, 0x100);
+    ASSERT_EQ(open_bytes(b.data, b.len, err, sizeof err, &t), MS_ECORRUPT);
+    ASSERT_TRUE(strstr(err, "a chunk fails its checksum at offset 16") != NULL);
+
+    tb_begin(&b, 7);
+    size_t modules = b.len;
+    tb_modules(&p, 1000, 1);
+    tb_module(&p, "/bin/test", 0x400000, 0x401000, 0x402000);
+    tb_chunk_full(&b, MS_CHUNK_MODULES, 0, 0, &p, 1, 1);
+    p.len = 0;
+    tb_end(&p, 2000);
+    tb_chunk_full(&b, MS_CHUNK_END, 0, 0, &p, 0, 0x80000000u);
+    ASSERT_EQ(open_bytes(b.data, b.len, err, sizeof err, &t), 0);
+    ASSERT_EQ(ms_trace_module_count(t), 0);
+    ASSERT_TRUE(!ms_trace_end(t)->present);
+    ASSERT_EQ(ms_trace_damage(t)->chunks_bad, 2);
+    ASSERT_EQ(ms_trace_damage(t)->first_bad_offset, modules);
+    ASSERT_STREQ(ms_trace_damage(t)->what, "a chunk fails its checksum");
+    ms_trace_close(t);
+}
+
+/* Version 1 traces have no checksum: bytes 24..31 of a chunk header held the last event time,
+ * which the reader ignores. */
+static void version1_unchecked(void)
+{
+    struct tb b, p;
+    b.len = 0;
+    tb_file_header(&b, 1);
+    tb_process(&p, 7);
+    tb_chunk(&b, MS_CHUNK_PROCESS, 0, &p, 0);
+    size_t at = b.len;
+    struct tb_ev e = tb_events(&p, 1000);
+    tb_alloc(&e, 1100, 0x1000, 10, 0);
+    tb_chunk(&b, MS_CHUNK_EVENTS, 1, &p, 1);
+    b.data[at + 24] = 0x4c; /* last time 1100 */
+    b.data[at + 25] = 0x04;
+    ms_trace *t;
+    char err[512];
+    ASSERT_EQ(open_bytes(b.data, b.len, err, sizeof err, &t), 0);
+    struct ms_stack_table st = {0};
+    struct seen s = {0};
+    ASSERT_EQ(ms_trace_replay(t, NULL, 0, &st, collect, &s), 0);
+    ASSERT_EQ(s.n, 1);
+    ASSERT_EQ(s.ptr[0], 0x1000);
+    ASSERT_EQ(ms_trace_damage(t)->chunks_bad, 0);
+    ms_stack_table_free(&st);
+    ms_trace_close(t);
+}
+
 int main(int argc, char **argv)
 {
     snprintf(path, sizeof path, "/tmp/ms-test-reader-%d.mstrace", (int)getpid());
     static const struct ms_test_case cases[] = {
-        TEST(merge_in_time_order),   TEST(bad_headers), TEST(every_truncation),
-        TEST(corrupt_record),        TEST(cut_at_fork), TEST(cross_thread_conflicts),
-        TEST(requeue_at_upper_bound)};
+        TEST(merge_in_time_order),    TEST(bad_headers),           TEST(every_truncation),
+        TEST(corrupt_record),         TEST(cut_at_fork),           TEST(cross_thread_conflicts),
+        TEST(requeue_at_upper_bound), TEST(checksum_payload_flip), TEST(checksum_header_flip),
+        TEST(checksum_metadata),      TEST(version1_unchecked)};
     int rc = ms_test_main(argc, argv, cases, (int)(sizeof cases / sizeof *cases));
     unlink(path);
     return rc;

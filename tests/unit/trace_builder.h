@@ -14,6 +14,7 @@
 struct tb {
     uint8_t data[1 << 16];
     size_t len;
+    unsigned version; /* of the file header written into it: chunks carry checksums from 2 on */
 };
 
 static inline void tb_bytes(struct tb *b, const void *p, size_t n)
@@ -41,14 +42,17 @@ static inline void tb_le(struct tb *b, uint64_t v, int n)
 
 static inline void tb_file_header(struct tb *b, unsigned version)
 {
+    b->version = version;
     tb_bytes(b, MS_TRACE_MAGIC, MS_TRACE_MAGIC_LEN);
     tb_le(b, version, 2);
     tb_le(b, MS_FILE_HEADER_SIZE, 2);
     tb_le(b, 0, 4);
 }
 
-/* Appends a chunk holding payload p (compressed with zstd when compress is set). */
-static inline void tb_chunk(struct tb *b, int type, uint32_t tid, const struct tb *p, int compress)
+/* Appends a chunk holding payload p (compressed with zstd when compress is set), with first
+ * time t0 and its checksum (version 2 on) XORed with crc_error: 0 writes the right one. */
+static inline void tb_chunk_full(struct tb *b, int type, uint32_t tid, uint64_t t0,
+                                 const struct tb *p, int compress, uint32_t crc_error)
 {
     uint8_t z[1 << 16];
     const uint8_t *stored = p->data;
@@ -57,20 +61,36 @@ static inline void tb_chunk(struct tb *b, int type, uint32_t tid, const struct t
         n = ZSTD_compress(z, sizeof z, p->data, p->len, 1);
         stored = z;
     }
+    size_t hdr = b->len;
     tb_le(b, (uint64_t)type, 1);
     tb_le(b, compress ? MS_CHUNK_ZSTD : 0, 1);
     tb_le(b, 0, 2);
     tb_le(b, n, 4);
     tb_le(b, p->len, 4);
     tb_le(b, tid, 4);
-    tb_le(b, 0, 8);
+    tb_le(b, t0, 8);
     tb_le(b, 0, 8);
     tb_bytes(b, stored, n);
+    if (b->version >= MS_TRACE_VERSION_CRC) {
+        uint32_t crc = ms_crc32c(ms_chunk_header_crc(b->data + hdr), stored, n) ^ crc_error;
+        size_t end = b->len;
+        b->len = hdr + MS_CHUNK_CRC_OFFSET;
+        tb_le(b, crc, 4);
+        b->len = end;
+    }
 }
 
-/* A PROCESS payload for pid 42 started at TSC 1000 / 0 ns, with 1 tick = 1 ns. */
-static inline void tb_process(struct tb *p, uint64_t pid)
+static inline void tb_chunk(struct tb *b, int type, uint32_t tid, const struct tb *p, int compress)
 {
+    tb_chunk_full(b, type, tid, 0, p, compress, 0);
+}
+
+/* Writes into p a PROCESS payload for pid, forked from parent_pid (0: not forked) whose trace is
+ * parent_trace, started at TSC 1000 / 1000000 ns, with 1 tick = 1 ns. */
+static inline void tb_process_forked(struct tb *p, uint64_t pid, uint64_t parent_pid,
+                                     const char *parent_trace)
+{
+    p->len = 0;
     tb_u(p, pid);
     tb_u(p, 1);
     tb_u(p, 1000);
@@ -82,11 +102,35 @@ static inline void tb_process(struct tb *p, uint64_t pid)
     tb_u(p, 2);
     tb_str(p, "test");
     tb_str(p, "arg");
-    tb_u(p, 0);
-    tb_u(p, 0);
-    tb_u(p, 0);
-    tb_str(p, "");
+    tb_u(p, parent_pid);
+    tb_u(p, parent_pid ? 1000 : 0); /* fork_tsc */
+    tb_u(p, 0);                     /* node_limit */
+    tb_str(p, parent_trace);
     tb_str(p, "0.1.0");
+}
+
+static inline void tb_process(struct tb *p, uint64_t pid)
+{
+    tb_process_forked(p, pid, 0, "");
+}
+
+/* A MODULES payload: tb_modules with the number of modules, then tb_module for each. */
+static inline void tb_modules(struct tb *p, uint64_t tsc, uint64_t count)
+{
+    p->len = 0;
+    tb_u(p, tsc);
+    tb_u(p, count);
+}
+
+/* A module without a build-id. */
+static inline void tb_module(struct tb *p, const char *path, uint64_t bias, uint64_t lo,
+                             uint64_t hi)
+{
+    tb_str(p, path);
+    tb_u(p, bias);
+    tb_u(p, lo);
+    tb_u(p, hi);
+    tb_u(p, 0);
 }
 
 static inline void tb_end(struct tb *p, uint64_t tsc)

@@ -1,0 +1,98 @@
+/* Lists the event buffers of a spool file, checking every field read from it. */
+#define _GNU_SOURCE
+#include "spool_reader.h"
+
+#include "common/errors.h"
+#include "common/open_regular.h"
+#include "common/trace_format.h"
+#include "common/varint.h"
+#include "grow.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static uint64_t le(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static int pread_all(int fd, void *buf, size_t n, uint64_t off)
+{
+    size_t done = 0;
+    while (done < n) {
+        ssize_t r = pread(fd, (uint8_t *)buf + done, n - done, (off_t)(off + done));
+        if (r <= 0)
+            return -1;
+        done += (size_t)r;
+    }
+    return 0;
+}
+
+int ms_spool_scan(const char *trace_path, int *fd_out, struct ms_spool_buffer **out)
+{
+    *fd_out = -1;
+    *out = NULL;
+    char path[4200];
+    if (snprintf(path, sizeof path, "%s.spool", trace_path) >= (int)sizeof path)
+        return 0;
+    struct stat st;
+    int fd = ms_open_regular(path, &st);
+    if (fd < 0)
+        return fd == MS_ENOENT ? 0 : fd;
+    struct ms_spool_buffer *list = NULL;
+    size_t n = 0, cap = 0;
+    uint64_t size = (uint64_t)st.st_size;
+    /* Regions are all the same size: the first valid head says which. */
+    uint64_t region = 0;
+    for (uint64_t off = 0; off + MS_SPOOL_HEAD_SIZE <= size;) {
+        uint8_t h[MS_SPOOL_HEAD_LEN];
+        if (pread_all(fd, h, sizeof h, off) != 0)
+            break;
+        uint64_t magic = le(h, 8);
+        uint32_t tid = (uint32_t)le(h + 8, 4), bsize = (uint32_t)le(h + 12, 4);
+        uint32_t committed = (uint32_t)le(h + 16, 4);
+        if (magic != MS_SPOOL_MAGIC || bsize == 0 || bsize > MS_CHUNK_MAX_RAW ||
+            (region && MS_SPOOL_HEAD_SIZE + (uint64_t)bsize != region)) {
+            if (!region)
+                break;     /* not a spool this reader knows */
+            off += region; /* a region never used, or damaged */
+            continue;
+        }
+        region = MS_SPOOL_HEAD_SIZE + (uint64_t)bsize;
+        uint64_t data = off + MS_SPOOL_HEAD_SIZE;
+        off += region;
+        if (committed > bsize || data + committed > size)
+            continue;
+        /* The buffer starts with its CLOCK record: kind, tsc, monotonic ns. */
+        uint8_t clock[1 + 2 * MS_VARINT_MAX];
+        size_t want = committed < sizeof clock ? committed : sizeof clock;
+        if (committed < 3 || pread_all(fd, clock, want, data) != 0 || clock[0] != MS_REC_CLOCK)
+            continue;
+        const uint8_t *p = clock + 1, *end = clock + want;
+        uint64_t tsc, ns;
+        if (ms_varint_get(&p, end, &tsc) != 0 || ms_varint_get(&p, end, &ns) != 0)
+            continue;
+        if ((uint64_t)(p - clock) >= committed)
+            continue; /* nothing after the CLOCK */
+        int err = ms_grow(&list, &cap, n + 1, sizeof *list, 16);
+        if (err) {
+            free(list);
+            close(fd);
+            return err;
+        }
+        list[n++] = (struct ms_spool_buffer){data, committed, tid, tsc};
+    }
+    if (!n) {
+        free(list);
+        close(fd);
+        return 0;
+    }
+    *fd_out = fd;
+    *out = list;
+    return (int)n;
+}
