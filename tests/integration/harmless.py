@@ -184,6 +184,31 @@ def main():
         compare("bash_exec_fd", ms, ["/bin/bash", "-c", script],
                 expect=lambda rep: [("trace whole", rep["process"]["ended_by"] == "exit",
                                      str(rep.get("notes")))])
+    if on("environment"):
+        # The program sees the environment it sees natively: memscope's variables are hidden.
+        compare("environment", ms, ["/usr/bin/env"],
+                expect=lambda rep: [("trace whole", rep["process"]["ended_by"] == "exit",
+                                     str(rep.get("notes")))])
+    if on("setproctitle"):
+        # The program overwrites its argv and environment strings, then execs /bin/true: its
+        # trace is still where it was asked, and the exec'd program is still traced.
+        def retitled(rep):
+            s = rep["summary"]
+            return [("trace whole, ended by exec", rep["process"]["ended_by"] == "exec",
+                     str(rep.get("notes"))),
+                    ("allocations recorded", s["allocs"] >= 100001, str(s["allocs"]))]
+        compare("setproctitle", ms, [os.path.join(os.path.dirname(prog), "setproctitle")],
+                expect=retitled)
+        base = tempfile.mkdtemp(prefix="ms-harm-title-")
+        try:
+            trace = os.path.join(base, "t.mstrace")
+            subprocess.run([ms, "run", "--no-summary", "-o", trace, "--",
+                            os.path.join(os.path.dirname(prog), "setproctitle")], cwd=base,
+                           capture_output=True, timeout=120)
+            children = [f for f in os.listdir(base) if f.startswith("t.mstrace.")]
+            check("setproctitle: the exec'd program is traced", len(children) == 1, str(children))
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
     if on("file_size_limit"):
         # ulimit -f below the trace's size: the program runs on as natively (no SIGXFSZ);
         # the trace says tracking stopped, and why.
