@@ -35,7 +35,9 @@ usage: bench/run.sh [--quick] [--workloads a,b,...] [--reps N] [--no-heaptrack] 
   --keep-traces     keep the trace files in OUT/traces instead of deleting them
   --build-dir DIR   where \`make\` built (default: <repo>/build)
   --out DIR         results and logs (default: <repo>/bench/out)
-Environment: MEMSCOPE (memscope CLI, default BUILD/bin/memscope), HEAPTRACK (default: heaptrack).
+Environment: MEMSCOPE (memscope CLI, default BUILD/bin/memscope), HEAPTRACK (default: heaptrack),
+BASELINE (another memscope CLI, e.g. an older commit's build: its default command and its
+libunwind --no-summary run are measured in the same run, for before/after ratios).
 EOF
 }
 
@@ -100,6 +102,11 @@ for w in cputime "${workloads[@]}"; do
     fi
 done
 HEAPTRACK=${HEAPTRACK:-heaptrack}
+BASELINE=${BASELINE:-}
+if [ -n "$BASELINE" ] && [ ! -x "$BASELINE" ]; then
+    echo "run.sh: error: BASELINE=$BASELINE is not an executable memscope" >&2
+    exit 1
+fi
 if [ "$use_heaptrack" = 1 ] && ! command -v "$HEAPTRACK" >/dev/null 2>&1; then
     echo "run.sh: note: heaptrack not found, its columns will say n/a" >&2
     use_heaptrack=0
@@ -245,6 +252,24 @@ for w in "${workloads[@]}"; do
                 [ -n "$ref" ] && check_output "$w.$m" "$w.$m.$r" "$ref"
             fi
         done
+        # The default command, as users run it: libunwind stacks and the summary it prints.
+        tr="$traces/$w.default.mstrace"
+        rm -f "$tr" "$tr".*
+        if timed "$w.default" "$w.default.$r" "$MEMSCOPE" run -o "$tr" -- "$prog" "${args[@]}"; then
+            [ -n "$ref" ] && check_output "$w.default" "$w.default.$r" "$ref"
+        fi
+        rm -f "$tr" "$tr".*
+        if [ -n "$BASELINE" ]; then
+            for how in base:--no-summary basedef:; do
+                tr="$traces/$w.${how%%:*}.mstrace"
+                rm -f "$tr" "$tr".*
+                if timed "$w.${how%%:*}" "$w.${how%%:*}.$r" "$BASELINE" run ${how#*:} -o "$tr" \
+                    -- "$prog" "${args[@]}"; then
+                    [ -n "$ref" ] && check_output "$w.${how%%:*}" "$w.${how%%:*}.$r" "$ref"
+                fi
+                rm -f "$tr" "$tr".*
+            done
+        fi
         if [ "$use_heaptrack" = 1 ]; then
             ht="$traces/$w.heaptrack"
             rm -f "$ht" "$ht".*
@@ -314,9 +339,14 @@ cw() { # "cpu / wall" cell for KEY
 added() { # added() W KEY: ns/event that KEY added over W's native CPU time
     calc "%.1f" "(m - n) / e * 1e9" m="${CPU[$2]:-n/a}" n="${CPU[$1.native]:-n/a}" e="${EVENTS[$1]}"
 }
-ratio() { # ratio ARRAYNAME W: heaptrack / memscope libunwind in that array
+ratio() { # ratio ARRAYNAME W [MODE]: heaptrack / memscope MODE (default libunwind) in that array
     local -n arr=$1
-    calc "%.2f" "h / l" h="${arr[$2.heaptrack]:-n/a}" l="${arr[$2.libunwind]:-n/a}"
+    calc "%.2f" "h / l" h="${arr[$2.heaptrack]:-n/a}" l="${arr[$2.${3:-libunwind}]:-n/a}"
+}
+share() { # share ARRAYNAME W MODE: memscope MODE's added time over heaptrack's added time
+    local -n arr=$1
+    calc "%.3f" "(m - n) / (h - n)" m="${arr[$2.$3]:-n/a}" n="${arr[$2.native]:-n/a}" \
+        h="${arr[$2.heaptrack]:-n/a}"
 }
 per_event() { # per_event BYTES EVENTS
     calc "%.2f" "b / e" b="$1" e="$2"
@@ -326,23 +356,46 @@ per_event() { # per_event BYTES EVENTS
     echo "events = allocs + frees from \`memscope report --format json\`" \
         "(a realloc counts as both)."
     echo
-    row workload events native "memscope none" "memscope fp" "memscope libunwind" heaptrack
-    row --- ---: ---: ---: ---: ---: ---:
+    echo "The memscope columns none, fp and libunwind are \`memscope run --no-summary\`" \
+        "(the capture alone); default is \`memscope run\` as users run it (libunwind stacks and" \
+        "the summary it prints)."
+    echo
+    row workload events native "memscope none" "memscope fp" "memscope libunwind" \
+        "memscope default" heaptrack
+    row --- ---: ---: ---: ---: ---: ---: ---:
     for w in "${workloads[@]}"; do
         row "$w" "${EVENTS[$w]}" "$(cw "$w.native")" "$(cw "$w.none")" "$(cw "$w.fp")" \
-            "$(cw "$w.libunwind")" "$(cw "$w.heaptrack")"
+            "$(cw "$w.libunwind")" "$(cw "$w.default")" "$(cw "$w.heaptrack")"
     done
     echo
     echo "Added CPU per event, ns: (mode CPU - native CPU) / events * 1e9." \
-        "hk/lu: heaptrack time / memscope libunwind time."
+        "hk/lu, hk/def: heaptrack time / memscope libunwind (--no-summary) or default time." \
+        "def/hk added: the default command's added time (over native) as a share of" \
+        "heaptrack's added time."
     echo
-    row workload "none ns/ev" "fp ns/ev" "libunwind ns/ev" "heaptrack ns/ev" "hk/lu CPU" \
-        "hk/lu wall"
-    row --- ---: ---: ---: ---: ---: ---:
+    row workload "none ns/ev" "fp ns/ev" "libunwind ns/ev" "default ns/ev" "heaptrack ns/ev" \
+        "hk/lu CPU" "hk/lu wall" "hk/def CPU" "hk/def wall" "def/hk added CPU" \
+        "def/hk added wall"
+    row --- ---: ---: ---: ---: ---: ---: ---: ---: ---: ---: ---:
     for w in "${workloads[@]}"; do
         row "$w" "$(added "$w" "$w.none")" "$(added "$w" "$w.fp")" "$(added "$w" "$w.libunwind")" \
-            "$(added "$w" "$w.heaptrack")" "$(ratio CPU "$w")" "$(ratio WALL "$w")"
+            "$(added "$w" "$w.default")" "$(added "$w" "$w.heaptrack")" "$(ratio CPU "$w")" \
+            "$(ratio WALL "$w")" "$(ratio CPU "$w" default)" "$(ratio WALL "$w" default)" \
+            "$(share CPU "$w" default)" "$(share WALL "$w" default)"
     done
+    if [ -n "$BASELINE" ]; then
+        echo
+        echo "Against BASELINE=$BASELINE in the same run: CPU / wall, and added CPU per event."
+        echo
+        row workload "baseline libunwind" "libunwind" "baseline default" "default" \
+            "baseline lu ns/ev" "lu ns/ev" "baseline def ns/ev" "def ns/ev"
+        row --- ---: ---: ---: ---: ---: ---: ---: ---:
+        for w in "${workloads[@]}"; do
+            row "$w" "$(cw "$w.base")" "$(cw "$w.libunwind")" "$(cw "$w.basedef")" \
+                "$(cw "$w.default")" "$(added "$w" "$w.base")" "$(added "$w" "$w.libunwind")" \
+                "$(added "$w" "$w.basedef")" "$(added "$w" "$w.default")"
+        done
+    fi
     echo
     echo "Trace size in bytes per event (file size / events). Report: \`memscope report TRACE" \
         "--format json >/dev/null\` on the libunwind trace, best wall time of $reps."
