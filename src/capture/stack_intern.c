@@ -4,6 +4,7 @@
 #include "stack_intern.h"
 
 #include "spinlock.h"
+#include "unwind_fast.h"
 
 #include <stdatomic.h>
 #include <string.h>
@@ -114,7 +115,8 @@ __attribute__((noinline)) static uint32_t insert(struct ms__slot *s, uint32_t pa
     return id;
 }
 
-uint32_t ms__stack_intern(struct ms__slot *s, const uintptr_t *ips, int n)
+/* The node id of ips[0..n) found node by node (see ms__stack_intern). */
+static uint32_t intern_nodes(struct ms__slot *s, const uintptr_t *ips, int n)
 {
     /* Compare outermost-first with the previous stack of this thread. */
     int m = 0;
@@ -124,13 +126,21 @@ uint32_t ms__stack_intern(struct ms__slot *s, const uintptr_t *ips, int n)
     struct table *t = atomic_load_explicit(&table, memory_order_acquire);
     for (int k = m; k < n; k++) {
         uint64_t ip = ips[n - 1 - k];
-        uint32_t id = lookup(t, node, ip);
-        if (!id) {
-            id = insert(s, node, ip);
+        size_t h = hash(node, ip);
+        struct ms__node_entry *e = &s->node_cache[(h >> 7) & ((1u << MS_NODE_CACHE_BITS) - 1)];
+        uint32_t id;
+        if (e->ip == ip && e->parent == node) {
+            id = e->id;
+        } else {
+            id = lookup(t, node, ip);
             if (!id) {
-                s->cache_n = 0;
-                return 0;
+                id = insert(s, node, ip);
+                if (!id) {
+                    s->cache_n = 0;
+                    return 0;
+                }
             }
+            *e = (struct ms__node_entry){ip, node, id};
         }
         node = id;
         s->cache_ips[k] = ip;
@@ -138,6 +148,31 @@ uint32_t ms__stack_intern(struct ms__slot *s, const uintptr_t *ips, int n)
     }
     s->cache_n = n;
     return node;
+}
+
+uint32_t ms__stack_intern(struct ms__slot *s, const uintptr_t *ips, int n)
+{
+    /* Two different mixes of the addresses: a wrong stack would need both 64-bit hashes and
+     * the depth to collide. */
+    uint64_t h1 = 0x9E3779B97F4A7C15ull, h2 = (uint64_t)n;
+    for (int i = 0; i < n; i++) {
+        h1 = (h1 ^ ips[i]) * 0xff51afd7ed558ccdull;
+        h2 = (h2 + ips[i]) * 0xc4ceb9fe1a85ec53ull;
+        h2 ^= h2 >> 29;
+    }
+    h1 ^= h1 >> 32;
+    struct ms__stack_entry *e = &s->stack_cache[h1 & ((1u << MS_STACK_CACHE_BITS) - 1)];
+    if (e->id && e->h1 == h1 && e->h2 == h2 && e->n == (uint32_t)n) {
+        if (MS_LIKELY(!ms__unwind_verify_on))
+            return e->id;
+        uint32_t slow = intern_nodes(s, ips, n);
+        ms__unwind_verify_cached(e->id, slow);
+        return slow;
+    }
+    uint32_t id = intern_nodes(s, ips, n);
+    if (id)
+        *e = (struct ms__stack_entry){h1, h2, (uint32_t)n, id};
+    return id;
 }
 
 uint32_t ms__stack_next_id(void)

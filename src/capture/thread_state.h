@@ -23,6 +23,10 @@
 #define MS_RECORD_MAX 64u
 /* Entries of each slot's unwind-rule cache: 2^bits of 16 bytes. */
 #define MS_UNWIND_CACHE_BITS 13
+/* Entries of each slot's cache of stack-tree nodes: 2^bits of 16 bytes. */
+#define MS_NODE_CACHE_BITS 12
+/* Entries of each slot's cache of whole stacks: 2^bits of 24 bytes. */
+#define MS_STACK_CACHE_BITS 11
 /* Stack words one walk may read: two per frame (return address, saved rbp), frames kept plus
  * memscope's own. */
 #define MS_WALK_WORDS (2 * (MS_MAX_STACK_DEPTH + 8))
@@ -71,6 +75,20 @@ struct ms__slot {
         const uintptr_t *addr[MS_WALK_WORDS];
         uintptr_t val[MS_WALK_WORDS];
     } walk;
+    /* Stack-tree nodes this thread looked up recently, by (parent, ip), direct-mapped: the
+     * shared table of a program with deep, varied stacks (a compiler) is far larger than the
+     * caches, and most of a thread's lookups find nodes it found a moment ago. Node ids never
+     * change once given, so an entry stays valid. */
+    struct ms__node_entry {
+        uint64_t ip; /* 0: empty */
+        uint32_t parent, id;
+    } node_cache[1u << MS_NODE_CACHE_BITS];
+    /* Whole stacks this thread interned recently, by two independent 64-bit hashes of their
+     * addresses and their depth: a call path seen before costs no node lookups at all. */
+    struct ms__stack_entry {
+        uint64_t h1, h2;
+        uint32_t n, id; /* id 0: empty */
+    } stack_cache[1u << MS_STACK_CACHE_BITS];
 };
 
 /* Thread-local state, kept small: it lives in the static TLS block. */

@@ -51,6 +51,9 @@ static inline bool ms__walk_repeats(const struct ms__slot *s, uintptr_t ip, uint
 void ms__unwind_verify_stack(const uintptr_t *fast, int n_fast);
 void ms__unwind_verify_repeat(struct ms__slot *s, uint32_t stack);
 void ms__unwind_count_fallback(void);
+/* A stack found in a thread's cache of whole stacks (cached) against the same stack interned
+ * node by node (interned): counted, and reported once if they differ. */
+void ms__unwind_verify_cached(uint32_t cached, uint32_t interned);
 /* Prints the verification counts (at the end of the trace). */
 void ms__unwind_verify_report(void);
 

@@ -72,6 +72,17 @@ __attribute__((noinline)) void ms__unwind_verify_repeat(struct ms__slot *s, uint
     }
 }
 
+__attribute__((noinline)) void ms__unwind_verify_cached(uint32_t cached, uint32_t interned)
+{
+    if (cached == interned)
+        return;
+    if (atomic_fetch_add(&verify_differ, 1) < 3) {
+        char a[21], b[21];
+        ms__say("unwind verify: the cache of whole stacks gave stack ", ms__utoa(cached, a), "");
+        ms__say("unwind verify: interning the same addresses gives ", ms__utoa(interned, b), "");
+    }
+}
+
 void ms__unwind_count_fallback(void)
 {
     atomic_fetch_add(&verify_fallback, 1);
