@@ -9,7 +9,7 @@ ALL_WORKLOADS=(churn churn_mt realloc_growth mix containers deep_stack)
 # Known but run only when named with --workloads: deep_stack limited to 1024 distinct call paths,
 # so stacks repeat as in most real programs (heaptrack 1.4's interpreter dies with bad_alloc on
 # it at the full size: expect FAIL in its column).
-EXTRA_WORKLOADS=(deep_stack_paths)
+EXTRA_WORKLOADS=(deep_stack_paths compile)
 # Arguments per workload: full run, then --quick (about a tenth); the program is ms-bench-<name>
 # unless PROG says otherwise.
 declare -A FULL_ARG=([churn]=10000000 [churn_mt]=10000000 [realloc_growth]=10000
@@ -20,6 +20,10 @@ declare -A PROG=([deep_stack_paths]=deep_stack)
 MODES=(none fp libunwind)
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# compile: gcc's cc1plus compiling bench/workloads/compile_input.cpp (the same either size).
+FULL_ARG[compile]="-quiet -imultiarch x86_64-linux-gnu -D_GNU_SOURCE -mtune=generic -march=x86-64"
+FULL_ARG[compile]+=" -fasynchronous-unwind-tables $here/workloads/compile_input.cpp -o /dev/null"
+QUICK_ARG[compile]=${FULL_ARG[compile]}
 root=$(cd "$here/.." && pwd)
 cmdline="bench/run.sh${*:+ $*}"
 
@@ -95,6 +99,7 @@ if [ ! -x "$MEMSCOPE" ]; then
     exit 1
 fi
 for w in cputime "${workloads[@]}"; do
+    [ "$w" = compile ] && continue
     if [ ! -x "$bin/ms-bench-${PROG[$w]:-$w}" ]; then
         echo "run.sh: error: $bin/ms-bench-${PROG[$w]:-$w} is missing;" \
             "build first with \`make\`" >&2
@@ -235,6 +240,7 @@ for w in "${workloads[@]}"; do
         read -r -a args <<<"${FULL_ARG[$w]}"
     fi
     prog="$bin/ms-bench-${PROG[$w]:-$w}"
+    [ "$w" = compile ] && prog=$(g++ -print-prog-name=cc1plus 2>/dev/null)
     note "$w ${args[*]}: $reps x (native, memscope ${MODES[*]}" \
         "$([ $use_heaptrack = 1 ] && echo "+ heaptrack"))"
     ref=""
