@@ -1,17 +1,24 @@
 #!/usr/bin/env python3
 """Bad input gets one clear line and a non-zero exit, never a crash or a half-written file:
 `memscope run` with no command, a missing, non-executable, statically linked, 32-bit,
-non-x86-64, setuid or file-capability program, a script whose #! interpreter is missing or
-static, binary data, an -o without a path, or an output path that exists, is a symlink or
-cannot be written; `memscope report` on a missing, empty, non-trace, truncated or newer-version
-file. A truncated trace still gives a partial report that says what was lost. What can be
-traced runs: a script without #! (through /bin/sh, as execvp runs it), setuid-root and
-capability programs run by root; the traces a run wrote are reported even when the manifest is
-gone or cannot be created, and the final line names only a trace that exists."""
+non-x86-64, setuid or file-capability program, one on a noexec mount, one whose dynamic loader
+is missing, a symbolic link loop, a path longer than PATH_MAX, a script whose #! interpreter is
+missing or static (also when its name ends at the kernel's last byte), binary data, an -o
+without a path, or an output path that exists, is a directory, is a symlink or cannot be
+written, a MEMSCOPE_LIBRARY that is missing or has a space; `memscope report` on a missing,
+empty, non-trace, truncated or newer-version file. A truncated trace still gives a partial
+report that says what was lost. What can be traced runs: a script without #! (through /bin/sh,
+as execvp runs it), setuid-root and capability programs run by root, a program in the current
+directory named by an empty PATH element; the exit status comes back with SIGCHLD ignored, and
+a long LD_PRELOAD and a relative MEMSCOPE_LIBRARY still reach every process. The traces a run
+wrote are reported even when the manifest is gone, replaced by a FIFO or cannot be created,
+another user's file with a trace name is not counted, a path with a newline gets no false
+lines, and the final line names only a trace that exists."""
 import argparse
 import glob
 import os
 import shutil
+import signal
 import stat
 import struct
 import subprocess
@@ -100,16 +107,83 @@ def main():
                      ["no such program"])
         expect_error("run a program not in PATH", [ms, "run", "--", "no-such-cmd-xyz"], 127,
                      ["PATH"])
+        src = os.path.join(work, "s.c")
+        with open(src, "w") as f:
+            f.write("int main(void){return 0;}\n")
         noexec = os.path.join(work, "noexec")
         shutil.copy(a.program, noexec)
         os.chmod(noexec, 0o644)
         expect_error("run a non-executable file", [ms, "run", "--", noexec], 126,
                      ["not executable"])
         expect_error("run a directory", [ms, "run", "--", work], 126, ["directory"])
+        # Finding the program as execvp does, and saying truly why it cannot run.
+        cwd_prog = os.path.join(work, "ms-cwd-prog")
+        shutil.copy(a.program, cwd_prog)
+        for path in ("/nonexistent:", ":/nonexistent", "/nonexistent::/nonexistent"):
+            expect_traced("an empty PATH element is the current directory (PATH=%s)" % path,
+                          [ms, "run", "-o", cwd_prog + ".mstrace", "--", "ms-cwd-prog"],
+                          cwd_prog + ".mstrace", cwd=work, env=dict(os.environ, PATH=path))
+            if os.path.exists(cwd_prog + ".mstrace"):
+                os.unlink(cwd_prog + ".mstrace")
+        path_dir = os.path.join(work, "path_dir")
+        os.mkdir(path_dir)
+        path_noexec = os.path.join(path_dir, "ms-noexec-cmd")
+        shutil.copy(a.program, path_noexec)
+        os.chmod(path_noexec, 0o644)
+        expect_error("a non-executable file in PATH is the one named",
+                     [ms, "run", "--", "ms-noexec-cmd"], 126,
+                     [path_noexec + ": permission denied", "not executable"], one_line=True,
+                     env=dict(os.environ, PATH=path_dir + ":/nonexistent"))
+        loop = os.path.join(work, "loop")
+        os.symlink("loop", loop)
+        expect_error("run a symbolic link loop", [ms, "run", "--", loop], 126,
+                     ["symbolic links"], one_line=True)
+        # A path longer than PATH_MAX whose first PATH_MAX - 1 bytes name another program: that
+        # one must not run.
+        deep = work
+        while 4093 - len(deep) - 1 > 101:
+            deep = os.path.join(deep, "d" * 100)
+        deep = os.path.join(deep, "d" * (4093 - len(deep) - 1))
+        os.makedirs(deep)
+        shutil.copy(a.program, os.path.join(deep, "p"))
+        expect_error("a path too long is refused, not cut",
+                     [ms, "run", "--", deep + "/p" + "q" * 20], 126, ["too long"], one_line=True,
+                     cwd=work)
+        shutil.rmtree(os.path.join(work, "d" * 100), ignore_errors=True)
+        unshare = shutil.which("unshare") or shutil.which("unshare", path="/usr/bin:/bin")
+        noexec_mnt = os.path.join(work, "noexec_mnt")
+        os.mkdir(noexec_mnt)
+        r = run([unshare, "-m", "sh", "-c",
+                 'mount -t tmpfs -o noexec tmpfs "$1" && cp "$2" "$1/prog" && chmod 755 "$1/prog" '
+                 '&& exec "$3" run -- "$1/prog"', "sh", noexec_mnt, a.program, ms]) \
+            if unshare else None
+        if r is None or not r.stderr.startswith("memscope"):
+            print("SKIP program on a noexec mount: cannot mount one (unshare -m, mount)")
+        else:
+            err = r.stderr.strip()
+            check("run a program on a noexec mount",
+                  r.returncode == 126 and len(err.splitlines()) == 1 and "noexec" in err and
+                  "chmod" not in err, "exit %d, stderr %r" % (r.returncode, err[:300]))
+            to_noexec = os.path.join(work, "to_noexec")
+            script(to_noexec, "#!%s/prog\n" % noexec_mnt)
+            r = run([unshare, "-m", "sh", "-c",
+                     'mount -t tmpfs -o noexec tmpfs "$1" && cp "$2" "$1/prog" && '
+                     'chmod 755 "$1/prog" && exec "$3" run -- "$4"', "sh", noexec_mnt, a.program,
+                     ms, to_noexec])
+            err = r.stderr.strip()
+            check("run a script whose interpreter is on a noexec mount",
+                  r.returncode == 126 and len(err.splitlines()) == 1 and
+                  "mounted noexec" in err and "not an executable file" not in err,
+                  "exit %d, stderr %r" % (r.returncode, err[:300]))
+        bad_loader = os.path.join(work, "bad_loader")
+        if run(["cc", src, "-Wl,--dynamic-linker=/nonexistent/ld-ms.so.2", "-o",
+                bad_loader]).returncode == 0:
+            expect_error("run a program whose dynamic loader is missing",
+                         [ms, "run", "--", bad_loader], 127,
+                         [bad_loader, "dynamic loader /nonexistent/ld-ms.so.2"], one_line=True)
+        else:
+            print("SKIP missing dynamic loader: cc cannot link with --dynamic-linker")
         static = os.path.join(work, "static")
-        src = os.path.join(work, "s.c")
-        with open(src, "w") as f:
-            f.write("int main(void){return 0;}\n")
         have_static = run(["cc", "-static", src, "-o", static]).returncode == 0
         if have_static:
             expect_error("run a statically linked program", [ms, "run", "--", static], 2,
@@ -157,6 +231,17 @@ def main():
         script(dos, "#!/bin/sh\r\necho hi\r\n")
         expect_error("run a script with DOS line ends", [ms, "run", "--", dos], 127,
                      ["carriage return", "dos2unix"], one_line=True)
+        if have_static:
+            # No newline in the kernel's 256 bytes, and the name ends just before the last one,
+            # a space: the kernel takes the name as whole, and runs the static interpreter.
+            edge = os.path.join(work, "edge_interp")
+            with open(edge, "wb") as f:
+                f.write(b"#!" + b" " * (253 - len(static)) + static.encode() + b" " + b"x" * 40 +
+                        b"\ntrue\n")
+            os.chmod(edge, 0o755)
+            expect_error("a #! name that ends at the kernel's last byte is checked",
+                         [ms, "run", "--", edge], 2, ["its interpreter " + static,
+                                                      "statically linked"], one_line=True)
         # No #! line: execv fails with ENOEXEC, and execvp runs it with /bin/sh; so does memscope.
         plain = os.path.join(work, "plain")
         script(plain, "echo hi; x=$(printf 'a%.0s' 1 2 3); echo \"$x $0 $*\"\n")
@@ -234,6 +319,10 @@ def main():
         expect_error("output is a symlink", [ms, "run", "-o", link, "--", a.program], 2,
                      ["symbolic link"])
         check("symlink target not created", not os.path.exists(os.path.join(work, "target")))
+        r = run([ms, "run", "-o", work, "--", a.program])
+        check("output is a directory", r.returncode == 2 and "is a directory" in r.stderr and
+              "remove it" not in r.stderr and len(r.stderr.splitlines()) == 1,
+              "exit %d, stderr %r" % (r.returncode, r.stderr[:300]))
         expect_error("output directory missing",
                      [ms, "run", "-o", "/nonexistent/dir/t.mstrace", "--", a.program], 2,
                      ["cannot create"])
@@ -284,6 +373,74 @@ def main():
         long_name = os.path.join(work, "L" * 250)
         expect_traced("a run whose manifest cannot be created",
                       [ms, "run", "-o", long_name, "--", a.program], long_name)
+        newline = os.path.join(work, "new\nline.mstrace")
+        r = run([ms, "run", "-o", newline, "--", a.program])
+        check("a trace path with a newline: no false 'removed' lines",
+              r.returncode == 0 and os.path.exists(newline) and "removed while" not in r.stderr and
+              r.stderr.startswith("memscope: trace written: %s\n" % newline) and
+              r.stderr.count("trace written") == 1,
+              "exit %d, stderr %r" % (r.returncode, r.stderr[-400:]))
+        fifo = os.path.join(work, "fifo.mstrace")
+        try:
+            expect_traced("a manifest replaced by a FIFO neither hangs nor loses the trace",
+                          [ms, "run", "-o", fifo, "--", py, "-c",
+                           "import glob, os, sys\n"
+                           "for m in glob.glob(sys.argv[1] + '.traces-*'):\n"
+                           "    os.unlink(m); os.mkfifo(m)", fifo], fifo, timeout=60)
+        except subprocess.TimeoutExpired:
+            check("a manifest replaced by a FIFO neither hangs nor loses the trace", False,
+                  "memscope still running after 60 s")
+        if os.geteuid() == 0:
+            # In a shared directory another user can make a file with a trace's name.
+            foreign = os.path.join(work, "foreign.mstrace")
+            r = expect_traced("another user's file with a trace name is not counted",
+                              [ms, "run", "-o", foreign, "--", py, "-c",
+                               "import os, sys\np = sys.argv[1] + '.99999'\n"
+                               "open(p, 'wb').write(b'MSTRACE\\x1a' + bytes(64))\n"
+                               "os.chown(p, 65534, 65534)", foreign], foreign)
+            check("another user's file is named as not counted",
+                  "not counted: %s.99999" % foreign in r.stderr and "uid 65534" in r.stderr,
+                  r.stderr[-400:])
+        # SIGCHLD ignored by memscope's parent: the program's exit status still comes back, and
+        # the program inherits the disposition as it would without memscope.
+        r = run([ms, "run", "-o", os.path.join(work, "sigchld.mstrace"), "--", py, "-c",
+                 "import signal, sys\n"
+                 "sys.exit(3 if signal.getsignal(signal.SIGCHLD) == signal.SIG_IGN else 4)"],
+                preexec_fn=lambda: signal.signal(signal.SIGCHLD, signal.SIG_IGN))
+        check("SIGCHLD ignored: the exit status and the disposition are the program's",
+              r.returncode == 3, "exit %d, stderr %r" % (r.returncode, r.stderr[-300:]))
+
+        # The library: MEMSCOPE_LIBRARY, and what LD_PRELOAD can carry.
+        lib = os.path.join(os.path.dirname(os.path.realpath(shutil.which(ms))), "..", "lib",
+                           "libmemscope.so")
+        no_lib = "/nonexistent/libmemscope.so"
+        expect_error("MEMSCOPE_LIBRARY names no file", [ms, "run", "--", a.program], 2,
+                     ["MEMSCOPE_LIBRARY=" + no_lib, "No such file"], one_line=True,
+                     env=dict(os.environ, MEMSCOPE_LIBRARY=no_lib))
+        if os.path.exists(lib):
+            spaced = os.path.join(work, "with space")
+            os.mkdir(spaced)
+            shutil.copy(lib, spaced)
+            expect_error("a libmemscope.so path with a space is refused",
+                         [ms, "run", "--", a.program], 2, ["space", "LD_PRELOAD"], one_line=True,
+                         env=dict(os.environ,
+                                  MEMSCOPE_LIBRARY=os.path.join(spaced, "libmemscope.so")))
+            rel = os.path.join(work, "rel.mstrace")
+            r = run([ms, "run", "-o", rel, "--", "sh", "-c", 'cd / && exec "$0"', a.program],
+                    cwd=work, env=dict(os.environ, MEMSCOPE_LIBRARY=os.path.relpath(lib, work)))
+            written, _ = traces_named(r.stderr)
+            check("a relative MEMSCOPE_LIBRARY still traces what runs after a cd",
+                  r.returncode == 0 and len(written) == 2 and "preloaded" not in r.stderr,
+                  "exit %d, stderr %r" % (r.returncode, r.stderr[-400:]))
+        else:
+            print("SKIP MEMSCOPE_LIBRARY checks: no %s" % lib)
+        # The program's own LD_PRELOAD is kept whole, however long: the dynamic loader reports
+        # the missing library once for memscope and once for the program.
+        r = run([ms, "run", "-o", os.path.join(work, "preload.mstrace"), "--", a.program],
+                env=dict(os.environ, LD_PRELOAD=" " * 9000 + "/nonexistent/ms-marker.so"))
+        check("a long LD_PRELOAD reaches the program whole",
+              r.returncode == 0 and r.stderr.count("ms-marker.so") == 2,
+              "exit %d, stderr %r" % (r.returncode, r.stderr[-400:]))
 
         # A good trace, then damaged copies of it.
         good = os.path.join(work, "good.mstrace")
