@@ -21,6 +21,11 @@ static uint64_t le(const uint8_t *p, int n)
     return v;
 }
 
+/* A writer makes one region per thread slot it ever needed (at most 4096, and the orphan
+ * buffer) plus one per lost race for a slot: more than this is not a spool memscope wrote, and
+ * a huge sparse file must not keep the reader busy for hours. */
+#define REGIONS_MAX (1u << 16)
+
 static int pread_all(int fd, void *buf, size_t n, uint64_t off)
 {
     size_t done = 0;
@@ -49,7 +54,8 @@ int ms_spool_scan(const char *trace_path, int *fd_out, struct ms_spool_buffer **
     uint64_t size = (uint64_t)st.st_size;
     /* Regions are all the same size: the first valid head says which. */
     uint64_t region = 0;
-    for (uint64_t off = 0; off + MS_SPOOL_HEAD_SIZE <= size;) {
+    unsigned regions = 0;
+    for (uint64_t off = 0; off + MS_SPOOL_HEAD_SIZE <= size && regions < REGIONS_MAX; regions++) {
         uint8_t h[MS_SPOOL_HEAD_LEN];
         if (pread_all(fd, h, sizeof h, off) != 0)
             break;
@@ -85,7 +91,7 @@ int ms_spool_scan(const char *trace_path, int *fd_out, struct ms_spool_buffer **
             close(fd);
             return err;
         }
-        list[n++] = (struct ms_spool_buffer){data, committed, tid, tsc};
+        list[n++] = (struct ms_spool_buffer){data, committed, tid, tsc, ns};
     }
     if (!n) {
         free(list);

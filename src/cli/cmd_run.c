@@ -3,6 +3,7 @@
  * status, and prints a short summary and every trace written to stderr. */
 #define _GNU_SOURCE
 #include "analysis/trace_analysis.h"
+#include "analysis/trace_seal.h"
 #include "cli.h"
 #include "preload_library.h"
 #include "program_check.h"
@@ -257,8 +258,17 @@ int ms_cmd_run(int argc, char **argv)
     struct ms__trace_list traces = {0};
     bool complete = ms__trace_search_finish(&search, &traces);
     size_t readable = 0;
-    for (size_t t = 0; t < traces.n; t++)
-        readable += print_trace(traces.v[t].path, summary);
+    for (size_t t = 0; t < traces.n; t++) {
+        /* A process killed without a chance to finish its trace left its buffers in a spool:
+         * the trace is completed from it (for the program itself, with the signal that
+         * killed it). */
+        const char *path = traces.v[t].path;
+        char err[1024] = "";
+        int sig = !strcmp(path, abs_out) && WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+        if (ms_trace_seal(path, sig, err, sizeof err) < 0)
+            fprintf(stderr, "memscope: %s; memscope report still reads its spool\n", err);
+        readable += print_trace(path, summary);
+    }
     if (!complete)
         fprintf(stderr,
                 "memscope: out of memory while listing the traces: some may be missing "

@@ -99,6 +99,9 @@ enum ms_end_reason {
     MS_END_EXEC = 2,       /* the process image was replaced by exec */
     MS_END_QUICK_EXIT = 3, /* _exit(): no exit handlers, no exit-time freeing */
     MS_END_STOPPED = 4,    /* memscope stopped tracking; the program ran on (code: ms_stop_cause) */
+    /* Killed before it could finish its trace; `memscope run` completed the trace from the
+     * spool afterwards (code: the signal, 0 if unknown). */
+    MS_END_KILLED = 5,
 };
 
 /* Why memscope stopped tracking a process that went on running (END reason MS_END_STOPPED). */

@@ -95,10 +95,12 @@ int ms_report_json(FILE *out, struct ms_analysis *a, const struct ms_report_opti
     static const char *unwinds[] = {"none", "fp", "libunwind"};
     ms_json_str(&j, "unwind", p->unwind >= 0 && p->unwind < 3 ? unwinds[p->unwind] : NULL);
     ms_json_u64(&j, "depth", (uint64_t)(p->depth > 0 ? p->depth : 0));
-    static const char *ends[] = {"exit", "signal", "exec", "_exit", "tracking stopped"};
+    static const char *ends[] = {"exit", "signal", "exec", "_exit", "tracking stopped", "killed"};
     ms_json_str(&j, "ended_by",
-                e->present && e->reason >= 0 && e->reason < 5 ? ends[e->reason] : NULL);
-    ms_json_i64(&j, "exit_signal", e->present && e->reason == MS_END_SIGNAL ? e->code : 0);
+                e->present && e->reason >= 0 && e->reason < 6 ? ends[e->reason] : NULL);
+    ms_json_i64(&j, "exit_signal",
+                e->present && (e->reason == MS_END_SIGNAL || e->reason == MS_END_KILLED) ? e->code
+                                                                                         : 0);
     /* Whether glibc's and libstdc++'s exit-time freeing ran, as it does under valgrind. */
     ms_json_str(&j, "exit_freeing",
                 ms_heap_model_summary(a->model)->freeres_tsc ? "ran"

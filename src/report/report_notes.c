@@ -73,6 +73,19 @@ void ms_report_notes(struct ms_analysis *a, struct ms_notes *out)
     else if (e->present && e->reason == MS_END_EXIT && !s->freeres_tsc)
         add(out, "glibc's exit-time freeing did not run (the trace does not say why): blocks "
                  "glibc keeps until exit count as still allocated here but not in valgrind");
+    if (e->present && e->reason == MS_END_KILLED) {
+        char how[96] = "";
+        if (e->code == SIGKILL)
+            snprintf(how, sizeof how, " by SIGKILL (the OOM killer, or kill -9)");
+        else if (e->code > 0)
+            snprintf(how, sizeof how, " by signal %d (%s)", e->code, strsignal(e->code));
+        add(out,
+            "the process was killed%s without a chance to finish its trace; memscope run "
+            "completed it from the buffers it left in its spool, so no event it recorded is "
+            "missing but, at most, the one each thread was recording at that moment; "
+            "\"leaked\" means still allocated when it died",
+            how);
+    }
     if (e->present && e->reason == MS_END_STOPPED)
         add(out,
             "memscope stopped tracking while the process ran on: %s; the figures cover the "

@@ -1,0 +1,181 @@
+/* Appending a killed process's spool buffers and an END chunk to its trace. */
+#define _GNU_SOURCE
+#include "trace_seal.h"
+
+#include "common/errors.h"
+#include "common/open_regular.h"
+#include "common/trace_format.h"
+#include "common/varint.h"
+#include "spool_reader.h"
+#include "trace_reader.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static uint64_t le(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static void put_le(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return MS_EIO;
+        p = (const uint8_t *)p + w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* One uncompressed chunk, checksummed as a version 2 writer does. */
+static int write_chunk(int fd, int type, uint32_t tid, uint64_t t0, const uint8_t *payload,
+                       uint32_t len)
+{
+    uint8_t h[MS_CHUNK_HEADER_SIZE] = {0};
+    h[0] = (uint8_t)type;
+    put_le(h + 4, len, 4);
+    put_le(h + 8, len, 4);
+    put_le(h + 12, tid, 4);
+    put_le(h + 16, t0, 8);
+    put_le(h + MS_CHUNK_CRC_OFFSET, ms_crc32c(ms_chunk_header_crc(h), payload, len), 4);
+    int err = write_all(fd, h, sizeof h);
+    return err ? err : write_all(fd, payload, len);
+}
+
+/* Whether the trace (file header checked by the caller) has an END chunk, and whether one of
+ * its EVENTS chunks is thread tid's starting at clock tsc, for each spool buffer. */
+static int scan_trace(int fd, uint64_t size, struct ms_spool_buffer *bufs, int n, bool *dup,
+                      bool *has_end)
+{
+    *has_end = false;
+    for (uint64_t off = MS_FILE_HEADER_SIZE; off + MS_CHUNK_HEADER_SIZE <= size;) {
+        uint8_t h[MS_CHUNK_HEADER_SIZE];
+        if (pread(fd, h, sizeof h, (off_t)off) != (ssize_t)sizeof h)
+            return MS_EIO;
+        uint64_t stored = le(h + 4, 4);
+        if (h[0] == MS_CHUNK_END)
+            *has_end = true;
+        for (int i = 0; i < n && h[0] == MS_CHUNK_EVENTS; i++)
+            dup[i] |= le(h + 12, 4) == bufs[i].tid && le(h + 16, 8) == bufs[i].clock_tsc;
+        off += MS_CHUNK_HEADER_SIZE + stored;
+    }
+    return 0;
+}
+
+/* True while the process that writes the trace at path still runs (a daemon that outlived the
+ * run, say): its trace is not finished, it is being written. */
+static bool writer_alive(const char *path)
+{
+    ms_trace *t;
+    if (ms_trace_open(path, &t, NULL, 0) != 0)
+        return false;
+    pid_t pid = (pid_t)ms_trace_process(t)->pid;
+    bool ended = ms_trace_end(t)->present;
+    ms_trace_close(t);
+    return !ended && pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+}
+
+int ms_trace_seal(const char *path, int signal, char *err, size_t errlen)
+{
+    if (writer_alive(path))
+        return 0;
+    int spool = -1;
+    struct ms_spool_buffer *bufs = NULL;
+    int n = ms_spool_scan(path, &spool, &bufs);
+    if (n <= 0)
+        return n;
+    int rc = 0, fd = -1;
+    bool *dup = calloc((size_t)n, sizeof *dup), has_end = false;
+    uint8_t *raw = NULL, hdr[MS_FILE_HEADER_SIZE];
+    struct stat st;
+    if (!dup) {
+        rc = MS_ENOMEM;
+        goto out;
+    }
+    if ((fd = ms_open_regular(path, &st)) < 0) {
+        rc = fd;
+        goto out;
+    }
+    /* Only a version 2 trace of this memscope takes chunks checksummed as above. */
+    if (pread(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr ||
+        memcmp(hdr, MS_TRACE_MAGIC, MS_TRACE_MAGIC_LEN) || le(hdr + 8, 2) != MS_TRACE_VERSION ||
+        (rc = scan_trace(fd, (uint64_t)st.st_size, bufs, n, dup, &has_end)) != 0) {
+        rc = rc ? rc : MS_ENOTRACE;
+        goto out;
+    }
+    if (has_end)
+        goto out; /* finished after all: the spool is stale, the trace complete */
+    close(fd);
+    fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+    if (fd < 0) {
+        rc = MS_EIO;
+        goto out;
+    }
+    uint64_t last_tsc = 0, last_ns = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        if (bufs[i].clock_tsc > last_tsc) {
+            last_tsc = bufs[i].clock_tsc;
+            last_ns = bufs[i].clock_ns;
+        }
+        if (dup[i])
+            continue;
+        uint8_t *r = realloc(raw, bufs[i].len ? bufs[i].len : 1);
+        if (!r) {
+            rc = MS_ENOMEM;
+            break;
+        }
+        raw = r;
+        if (pread(spool, raw, bufs[i].len, (off_t)bufs[i].offset) != (ssize_t)bufs[i].len) {
+            rc = MS_EIO;
+            break;
+        }
+        rc = write_chunk(fd, MS_CHUNK_EVENTS, bufs[i].tid, bufs[i].clock_tsc, raw, bufs[i].len);
+    }
+    if (!rc) {
+        /* The END chunk: the time of the newest buffer's CLOCK (a lower bound of the death) */
+        uint8_t end[64], *p = end;
+        p = ms_varint_put(p, last_tsc);
+        p = ms_varint_put(p, last_ns);
+        p = ms_varint_put(p, MS_END_KILLED);
+        p = ms_varint_put(p, (uint64_t)(signal > 0 ? signal : 0));
+        p = ms_varint_put(p, 0);
+        p = ms_varint_put(p, 0);
+        rc = write_chunk(fd, MS_CHUNK_END, 0, last_tsc, end, (uint32_t)(p - end));
+    }
+    if (!rc) {
+        char sp[4200];
+        snprintf(sp, sizeof sp, "%s.spool", path);
+        unlink(sp);
+        rc = 1;
+    }
+out:
+    if (rc < 0 && err && errlen)
+        snprintf(err, errlen, "%s: cannot complete it from its spool: %s", path, ms_strerror(rc));
+    if (fd >= 0)
+        close(fd);
+    if (spool >= 0)
+        close(spool);
+    free(raw);
+    free(dup);
+    free(bufs);
+    return rc;
+}

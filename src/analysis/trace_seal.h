@@ -1,0 +1,17 @@
+/* Completes the trace of a process that was killed before it could finish it (SIGKILL, the OOM
+ * killer, a stack overflow): the buffers it left in its spool (TRACE.spool) become the last
+ * EVENTS chunks of their threads, an END chunk says how the process ended, and the spool goes,
+ * so that the trace stands alone. `memscope run` does this for every trace of its run. */
+#ifndef MS_TRACE_SEAL_H
+#define MS_TRACE_SEAL_H
+
+#include <stddef.h>
+
+/* Seals the trace at path if it has no END chunk and a spool beside it. signal is the signal
+ * that ended the process when the caller knows it (0: unknown). Returns 1 when it sealed the
+ * trace, 0 when there was nothing to do, or a negative MS_E* code with a one-line explanation
+ * in err (the trace and its spool are then left as they were, and the reader still recovers
+ * the spool's events). */
+int ms_trace_seal(const char *path, int signal, char *err, size_t errlen);
+
+#endif
