@@ -5,11 +5,13 @@
 #include <regex>
 #include <string>
 #include <iostream>
-int main() {
+int main()
+{
     std::map<std::string, int> m;
     std::regex r("([a-z]+)=([0-9]+)");
     std::string s = "a=1 b=2 c=3";
     for (std::sregex_iterator i(s.begin(), s.end(), r), e; i != e; ++i)
         m[(*i)[1]] = std::stoi((*i)[2]);
-    for (auto &kv : m) std::cout << kv.first << kv.second << "\n";
+    for (auto &kv : m)
+        std::cout << kv.first << kv.second << "\n";
 }

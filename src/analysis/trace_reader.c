@@ -470,6 +470,11 @@ static int add_spool(ms_trace *t)
     size_t written = t->nchunks;
     int rc = 0;
     for (int i = 0; i < n && !rc; i++) {
+        /* A spool left by an earlier process under the same name (its trace was deleted, the
+         * spool not) is not this process's: its buffers began before this process started. */
+        if (bufs[i].clock_tsc < t->proc.start_tsc ||
+            (t->end.present && bufs[i].clock_tsc > t->end.tsc))
+            continue;
         bool dup = false;
         for (size_t j = 0; j < written && !dup; j++)
             dup = t->chunks[j].type == MS_CHUNK_EVENTS && t->chunks[j].tid == bufs[i].tid &&

@@ -89,9 +89,10 @@ static bool writer_alive(const char *path)
     if (ms_trace_open(path, &t, NULL, 0) != 0)
         return false;
     pid_t pid = (pid_t)ms_trace_process(t)->pid;
-    bool ended = ms_trace_end(t)->present;
     ms_trace_close(t);
-    return !ended && pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+    /* Even with an END chunk: after a failed exec the process goes on writing. (A pid reused
+     * by another process only leaves the spool for the reader.) */
+    return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
 }
 
 int ms_trace_seal(const char *path, int signal, char *err, size_t errlen)
@@ -122,8 +123,9 @@ int ms_trace_seal(const char *path, int signal, char *err, size_t errlen)
         rc = rc ? rc : MS_ENOTRACE;
         goto out;
     }
-    if (has_end)
-        goto out; /* finished after all: the spool is stale, the trace complete */
+    /* A trace with an END chunk and a spool: a fatal signal interrupted a thread's own flush,
+     * so the spool holds that buffer; it joins the trace, and the END chunk stays the one the
+     * process wrote (the reader takes the last END, and a thread's chunks in file order). */
     close(fd);
     fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0) {
@@ -150,7 +152,7 @@ int ms_trace_seal(const char *path, int signal, char *err, size_t errlen)
         }
         rc = write_chunk(fd, MS_CHUNK_EVENTS, bufs[i].tid, bufs[i].clock_tsc, raw, bufs[i].len);
     }
-    if (!rc) {
+    if (!rc && !has_end) {
         /* The END chunk: the time of the newest buffer's CLOCK (a lower bound of the death) */
         uint8_t end[64], *p = end;
         p = ms_varint_put(p, last_tsc);

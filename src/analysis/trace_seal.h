@@ -7,7 +7,9 @@
 
 #include <stddef.h>
 
-/* Seals the trace at path if it has no END chunk and a spool beside it. signal is the signal
+/* Seals the trace at path if it has a spool beside it: the spool's buffers that the trace lacks
+ * are appended, then an END chunk unless the trace has one (a fatal signal that interrupted a
+ * thread's own flush leaves both). signal is the signal
  * that ended the process when the caller knows it (0: unknown). Returns 1 when it sealed the
  * trace, 0 when there was nothing to do, or a negative MS_E* code with a one-line explanation
  * in err (the trace and its spool are then left as they were, and the reader still recovers

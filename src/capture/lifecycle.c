@@ -48,6 +48,7 @@ static void thread_exit_cb(void *arg)
     int was_busy = t->busy;
     t->busy = 1;
     ms__slot_detach(t);
+    ms__child_env_thread_exit();
     t->dead = 1;
     t->busy = was_busy;
 }
@@ -131,6 +132,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+    ms__child_env_after_fork_child();
     if (!atomic_load(&ms__active)) {
         fork_parent();
         return;
@@ -237,8 +239,9 @@ static void finish(int reason, int code, bool freeres)
     /* If exec fails the process goes on: its own thread keeps recording into the same trace
      * (other threads' buffers are sealed: flushing them without sealing would race with
      * their owners). */
-    ms__slot_flush_all(reason == MS_END_EXEC ? ms__tls.slot : NULL);
-    ms__writer_finish(reason, code, atomic_load(&dropped), threads > 0 ? (unsigned)threads : 0);
+    bool flushed = ms__slot_flush_all(reason == MS_END_EXEC ? ms__tls.slot : NULL);
+    ms__writer_finish(reason, code, atomic_load(&dropped), threads > 0 ? (unsigned)threads : 0,
+                      flushed);
     ms__unwind_verify_report();
     if (reason != MS_END_EXEC) {
         atomic_store(&ms__active, false);

@@ -183,17 +183,13 @@ EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_act
 }
 
 /* system() and popen() start /bin/sh with environ from inside glibc, out of the hooks' reach:
- * for the duration of the call environ is the children's environment. (Another thread reading
- * the environment meanwhile sees memscope's variables.) */
+ * for the duration of the call environ also holds memscope's variables (child_env.h). */
 #define WITH_CHILD_ENVIRON(type, call)                                                             \
     do {                                                                                           \
-        char **saved_ = environ, **env_ = ms__child_env(environ);                                  \
-        environ = env_;                                                                            \
+        bool entered_ = ms__child_environ_enter();                                                 \
         type r_ = call;                                                                            \
         int errno_ = errno;                                                                        \
-        if (environ == env_)                                                                       \
-            environ = saved_;                                                                      \
-        ms__child_env_free(env_, saved_);                                                          \
+        ms__child_environ_leave(entered_);                                                         \
         errno = errno_;                                                                            \
         return r_;                                                                                 \
     } while (0)

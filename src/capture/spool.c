@@ -83,14 +83,18 @@ void ms__spool_remove(void)
     if (spool_path[0])
         unlink(spool_path);
     spool_path[0] = 0;
-    if (spool.fd >= 0)
+    /* Closed only while the number is still the spool's (see ms__spool_after_fork_child). */
+    if (ms__own_fd_valid(&spool, NULL))
         close(spool.fd);
     spool.fd = -1;
 }
 
 void ms__spool_after_fork_child(void)
 {
-    if (spool.fd >= 0)
+    /* After a close_range() or a dup2() in the parent, the number may be a descriptor of the
+     * program's, which the child needs (a shell's `exec 1025>file`): closed only if it is
+     * still the spool. */
+    if (ms__own_fd_valid(&spool, NULL))
         close(spool.fd);
     spool.fd = -1;
     spool_path[0] = 0;

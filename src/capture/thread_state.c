@@ -194,12 +194,13 @@ void ms__orphan_unlock(void)
     ms__spin_unlock(&orphan_lock);
 }
 
-void ms__slot_flush(struct ms__slot *s, bool seal)
+bool ms__slot_flush(struct ms__slot *s, bool seal)
 {
     int me = ms__self_tid();
-    /* A fatal-signal handler that interrupted this thread's own flush of s: leave it. */
+    /* A fatal-signal handler that interrupted this thread's own flush of s: leave it (its
+     * events are still in the spool). */
     if (atomic_load(&s->flushing) == me)
-        return;
+        return false;
     int idle = 0;
     while (!atomic_compare_exchange_weak(&s->flushing, &idle, me)) {
         idle = 0;
@@ -217,6 +218,7 @@ void ms__slot_flush(struct ms__slot *s, bool seal)
         slot_begin_chunk(s);
     }
     atomic_store(&s->flushing, 0);
+    return true;
 }
 
 void ms__slot_full(struct ms__slot *s)
@@ -224,17 +226,19 @@ void ms__slot_full(struct ms__slot *s)
     ms__slot_flush(s, false);
 }
 
-void ms__slot_flush_all(struct ms__slot *keep_open)
+bool ms__slot_flush_all(struct ms__slot *keep_open)
 {
+    bool all = true;
     for (int i = 0; i < MAX_SLOTS; i++) {
         struct ms__slot *s = atomic_load_explicit(&slots[i], memory_order_acquire);
         if (!s)
             break;
         if (atomic_load(&s->in_use) && !atomic_load(&s->sealed))
-            ms__slot_flush(s, s != keep_open);
+            all &= ms__slot_flush(s, s != keep_open);
     }
     if (ms__orphan_slot && !atomic_load(&ms__orphan_slot->sealed))
-        ms__slot_flush(ms__orphan_slot, true);
+        all &= ms__slot_flush(ms__orphan_slot, true);
+    return all;
 }
 
 void ms__slot_detach(struct ms__tls *t)

@@ -139,11 +139,13 @@ static inline void ms__slot_release(struct ms__slot *s)
 void ms__slot_find_stack(struct ms__slot *s);
 
 /* Writes the slot's records as one EVENTS chunk and starts a new chunk. Called by the owner
- * when the buffer is full, or by anyone with seal=true when the process finishes. */
-void ms__slot_flush(struct ms__slot *s, bool seal);
+ * when the buffer is full, or by anyone with seal=true when the process finishes. Returns
+ * false when it could not: a fatal-signal handler interrupted this thread's own flush of s. */
+bool ms__slot_flush(struct ms__slot *s, bool seal);
 /* Flushes and seals every slot (exit, exec, fatal signal). keep_open, the caller's own slot
- * when an exec may fail, is flushed but stays usable. */
-void ms__slot_flush_all(struct ms__slot *keep_open);
+ * when an exec may fail, is flushed but stays usable. Returns false if a slot could not be
+ * flushed (see ms__slot_flush): its events are then only in the spool. */
+bool ms__slot_flush_all(struct ms__slot *keep_open);
 /* The thread is exiting: flush its slot and return it to the registry. */
 void ms__slot_detach(struct ms__tls *t);
 /* In a forked child: forget every slot but the caller's, empty the caller's. */

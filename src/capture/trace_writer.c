@@ -36,6 +36,9 @@ static struct ms__own_fd out = {.fd = -1};
 static atomic_bool ready;
 /* Set when the trace cannot be written (any more): nothing is written after that. */
 static atomic_bool failed;
+/* Set when a chunk was not written because a fatal-signal handler interrupted this thread's
+ * own write: the spool then still holds events the trace lacks, and must stay. */
+static atomic_bool incomplete;
 static char path[4096]; /* absolute: the program may change directory */
 static ms__spinlock open_lock;
 static atomic_int write_owner; /* tid holding the write lock, 0 when free */
@@ -170,8 +173,10 @@ static atomic_bool stopping;
 /* Appends one chunk (header and payload) to the trace, under the write lock. A file size limit
  * (ulimit -f) would kill the program with SIGXFSZ: a chunk that would pass it is not written,
  * room is kept for the END chunk that says tracking stopped, and the program runs on untracked.
- * Returns MS_STOP_FILE_SIZE to the one caller that must then write that END chunk, else 0. */
-static int append_chunk(const uint8_t *hdr, const uint8_t *payload, size_t stored, bool is_end)
+ * Returns MS_STOP_FILE_SIZE to the one caller that must then write that END chunk, else 0;
+ * *written tells whether the chunk is in the trace. */
+static int append_chunk(const uint8_t *hdr, const uint8_t *payload, size_t stored, bool is_end,
+                        bool *written)
 {
     if (atomic_load(&failed) || (!is_end && atomic_load(&stopping)))
         return 0;
@@ -200,11 +205,13 @@ static int append_chunk(const uint8_t *hdr, const uint8_t *payload, size_t store
         memcpy(detail + l, e, el);
         memcpy(detail + l + el, "; tracking stopped", 19);
         stop_tracking("cannot write the trace ", detail);
+        return 0;
     }
+    *written = true;
     return 0;
 }
 
-static void write_end(int reason, int code, uint64_t dropped, unsigned threads);
+static bool write_end(int reason, int code, uint64_t dropped, unsigned threads);
 
 static struct zctx *zctx_get(void)
 {
@@ -219,11 +226,12 @@ static struct zctx *zctx_get(void)
     return NULL;
 }
 
-static void write_chunk_raw(int type, uint32_t tid, uint64_t t0, uint64_t t1, const uint8_t *raw,
+/* Returns true when the chunk reached the trace. */
+static bool write_chunk_raw(int type, uint32_t tid, uint64_t t0, uint64_t t1, const uint8_t *raw,
                             size_t len)
 {
     if (out.fd < 0 || atomic_load(&failed))
-        return;
+        return false;
     uint8_t hdr[MS_CHUNK_HEADER_SIZE] = {0};
     const uint8_t *payload = raw;
     size_t stored = len;
@@ -260,9 +268,12 @@ static void write_chunk_raw(int type, uint32_t tid, uint64_t t0, uint64_t t1, co
     (void)t1;
     put_le(hdr + MS_CHUNK_CRC_OFFSET, ms_crc32c(ms_chunk_header_crc(hdr), payload, stored), 4);
     int stop = 0;
+    bool written = false;
     if (write_lock()) {
-        stop = append_chunk(hdr, payload, stored, type == MS_CHUNK_END);
+        stop = append_chunk(hdr, payload, stored, type == MS_CHUNK_END, &written);
         write_unlock();
+    } else {
+        atomic_store(&incomplete, true);
     }
     if (z)
         atomic_store(&z->busy, 0);
@@ -271,6 +282,7 @@ static void write_chunk_raw(int type, uint32_t tid, uint64_t t0, uint64_t t1, co
         stop_tracking("the trace ", " reached the file size limit (ulimit -f); tracking "
                                     "stopped, the program runs on");
     }
+    return written;
 }
 
 /* A scratch buffer for the small chunks written here (PROCESS, MODULES, END). */
@@ -508,7 +520,7 @@ void ms__writer_modules_if_changed(void)
     ms__spin_unlock(&modules_lock);
 }
 
-static void write_end(int reason, int code, uint64_t dropped, unsigned threads)
+static bool write_end(int reason, int code, uint64_t dropped, unsigned threads)
 {
     uint8_t buf[64];
     uint8_t *p = buf;
@@ -519,25 +531,28 @@ static void write_end(int reason, int code, uint64_t dropped, unsigned threads)
     p = ms_varint_put(p, (uint64_t)code);
     p = ms_varint_put(p, dropped);
     p = ms_varint_put(p, threads);
-    write_chunk_raw(MS_CHUNK_END, 0, now, now, buf, (size_t)(p - buf));
+    return write_chunk_raw(MS_CHUNK_END, 0, now, now, buf, (size_t)(p - buf));
 }
 
-void ms__writer_finish(int reason, int code, uint64_t dropped, unsigned threads)
+void ms__writer_finish(int reason, int code, uint64_t dropped, unsigned threads, bool flushed)
 {
     if (!ensure_open())
         return;
     ms__writer_modules_if_changed();
-    write_end(reason, code, dropped, threads);
-    /* Everything recorded is in the trace now. (If an exec fails, the buffers go on in
-     * memory; only a SIGKILL after that loses them.) */
-    ms__spool_remove();
+    /* Only when every buffer and the END chunk are in the trace may the spool go: a fatal
+     * signal that interrupted this thread's own flush or write left events that only the
+     * spool holds now. (If an exec fails, the buffers go on in memory; only a SIGKILL after
+     * that loses them.) */
+    if (write_end(reason, code, dropped, threads) && flushed && !atomic_load(&incomplete))
+        ms__spool_remove();
     if (reason != MS_END_EXEC && write_lock()) {
         atomic_store(&ready, false);
-        int f = out.fd;
+        /* Closed only if the number is still the trace's: the program may have put a file
+         * of its own there. */
+        if (ms__own_fd_valid(&out, NULL))
+            close(out.fd);
         out.fd = -1;
         atomic_store(&failed, true);
-        if (f >= 0)
-            close(f);
         write_unlock();
     }
 }
@@ -546,12 +561,15 @@ void ms__writer_after_fork_child(const struct ms__fork_origin *o)
 {
     origin = *o;
     atomic_store(&ready, false);
-    /* The parent's trace is the parent's: the child neither writes to it nor keeps it open. */
-    if (out.fd >= 0)
+    /* The parent's trace is the parent's: the child neither writes to it nor keeps it open.
+     * The number is closed only while it is still the trace: after a close_range() or a dup2()
+     * in the parent it is the program's own descriptor, which its child needs. */
+    if (ms__own_fd_valid(&out, NULL))
         close(out.fd);
     out.fd = -1;
     atomic_store(&failed, false);
     atomic_store(&stopping, false);
+    atomic_store(&incomplete, false);
     ms__spool_after_fork_child();
     path[0] = 0;
     ms__spin_init(&open_lock);

@@ -23,8 +23,9 @@ void ms__writer_events(uint32_t tid, uint64_t first_tsc, uint64_t last_tsc, cons
 /* Writes a MODULES chunk if libraries were loaded or unloaded since the last one. */
 void ms__writer_modules_if_changed(void);
 /* Writes the END chunk (reason, exit code or signal, events dropped, threads still running at
- * exit or 0 if unknown) and closes the trace. */
-void ms__writer_finish(int reason, int code, uint64_t dropped, unsigned threads);
+ * exit or 0 if unknown) and closes the trace. The spool is removed only when flushed (every
+ * buffer was written, see ms__slot_flush_all) and every chunk reached the trace. */
+void ms__writer_finish(int reason, int code, uint64_t dropped, unsigned threads, bool flushed);
 /* In a forked child: forget the parent's file; the child's own trace records `origin`. */
 void ms__writer_after_fork_child(const struct ms__fork_origin *origin);
 /* Creates the trace file and its spool (spool.h), without writing to them yet: at start-up,
