@@ -13,14 +13,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static uint64_t le(const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
 /* A writer makes one region per thread slot it ever needed (at most 4096, and the orphan
  * buffer) plus one per lost race for a slot: more than this is not a spool memscope wrote, and
  * a huge sparse file must not keep the reader busy for hours. */
@@ -59,9 +51,9 @@ int ms_spool_scan(const char *trace_path, int *fd_out, struct ms_spool_buffer **
         uint8_t h[MS_SPOOL_HEAD_LEN];
         if (pread_all(fd, h, sizeof h, off) != 0)
             break;
-        uint64_t magic = le(h, 8);
-        uint32_t tid = (uint32_t)le(h + 8, 4), bsize = (uint32_t)le(h + 12, 4);
-        uint32_t committed = (uint32_t)le(h + 16, 4);
+        uint64_t magic = ms_get_le(h, 8);
+        uint32_t tid = (uint32_t)ms_get_le(h + 8, 4), bsize = (uint32_t)ms_get_le(h + 12, 4);
+        uint32_t committed = (uint32_t)ms_get_le(h + 16, 4);
         if (magic != MS_SPOOL_MAGIC || bsize == 0 || bsize > MS_CHUNK_MAX_RAW ||
             (region && MS_SPOOL_HEAD_SIZE + (uint64_t)bsize != region)) {
             if (!region)

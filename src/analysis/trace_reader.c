@@ -108,14 +108,6 @@ static void damage(ms_trace *t, uint64_t offset, const char *fmt, ...)
     }
 }
 
-static uint64_t le(const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
 static int read_fd_at(int fd, uint64_t off, void *buf, size_t n)
 {
     size_t done = 0;
@@ -393,13 +385,13 @@ static int index_chunks(ms_trace *t)
             .offset = off + MS_CHUNK_HEADER_SIZE,
             .type = h[0],
             .flags = h[1],
-            .stored = (uint32_t)le(h + 4, 4),
-            .raw = (uint32_t)le(h + 8, 4),
-            .tid = (uint32_t)le(h + 12, 4),
-            .t0 = le(h + 16, 8),
+            .stored = (uint32_t)ms_get_le(h + 4, 4),
+            .raw = (uint32_t)ms_get_le(h + 8, 4),
+            .tid = (uint32_t)ms_get_le(h + 12, 4),
+            .t0 = ms_get_le(h + 16, 8),
         };
         if (t->checksums) {
-            c.crc = (uint32_t)le(h + MS_CHUNK_CRC_OFFSET, 4);
+            c.crc = (uint32_t)ms_get_le(h + MS_CHUNK_CRC_OFFSET, 4);
             c.crc_head = ms_chunk_header_crc(h);
         }
         if (c.type == 0 || c.raw > MS_CHUNK_MAX_RAW || c.stored > MS_CHUNK_MAX_RAW + 65536 ||
@@ -545,7 +537,7 @@ int ms_trace_open(const char *path, ms_trace **out, char *err, size_t errlen)
         rc = MS_ENOTRACE;
         goto fail;
     }
-    unsigned version = (unsigned)le(h + 8, 2);
+    unsigned version = (unsigned)ms_get_le(h + 8, 2);
     if (version > MS_TRACE_VERSION) {
         set_err(err, errlen,
                 "%s: trace format version %u is newer than this memscope reads "
@@ -554,7 +546,7 @@ int ms_trace_open(const char *path, ms_trace **out, char *err, size_t errlen)
         rc = MS_EVERSION;
         goto fail;
     }
-    if (version == 0 || le(h + 10, 2) != MS_FILE_HEADER_SIZE) {
+    if (version == 0 || ms_get_le(h + 10, 2) != MS_FILE_HEADER_SIZE) {
         set_err(err, errlen, "%s: corrupt file header at offset 8", path);
         rc = MS_ECORRUPT;
         goto fail;

@@ -18,20 +18,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static uint64_t le(const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = n - 1; i >= 0; i--)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static void put_le(uint8_t *p, uint64_t v, int n)
-{
-    for (int i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 static int write_all(int fd, const void *p, size_t n)
 {
     while (n) {
@@ -52,11 +38,11 @@ static int write_chunk(int fd, int type, uint32_t tid, uint64_t t0, const uint8_
 {
     uint8_t h[MS_CHUNK_HEADER_SIZE] = {0};
     h[0] = (uint8_t)type;
-    put_le(h + 4, len, 4);
-    put_le(h + 8, len, 4);
-    put_le(h + 12, tid, 4);
-    put_le(h + 16, t0, 8);
-    put_le(h + MS_CHUNK_CRC_OFFSET, ms_crc32c(ms_chunk_header_crc(h), payload, len), 4);
+    ms_put_le(h + 4, len, 4);
+    ms_put_le(h + 8, len, 4);
+    ms_put_le(h + 12, tid, 4);
+    ms_put_le(h + 16, t0, 8);
+    ms_put_le(h + MS_CHUNK_CRC_OFFSET, ms_crc32c(ms_chunk_header_crc(h), payload, len), 4);
     int err = write_all(fd, h, sizeof h);
     return err ? err : write_all(fd, payload, len);
 }
@@ -71,11 +57,12 @@ static int scan_trace(int fd, uint64_t size, struct ms_spool_buffer *bufs, int n
         uint8_t h[MS_CHUNK_HEADER_SIZE];
         if (pread(fd, h, sizeof h, (off_t)off) != (ssize_t)sizeof h)
             return MS_EIO;
-        uint64_t stored = le(h + 4, 4);
+        uint64_t stored = ms_get_le(h + 4, 4);
         if (h[0] == MS_CHUNK_END)
             *has_end = true;
         for (int i = 0; i < n && h[0] == MS_CHUNK_EVENTS; i++)
-            dup[i] |= le(h + 12, 4) == bufs[i].tid && le(h + 16, 8) == bufs[i].clock_tsc;
+            dup[i] |=
+                ms_get_le(h + 12, 4) == bufs[i].tid && ms_get_le(h + 16, 8) == bufs[i].clock_tsc;
         off += MS_CHUNK_HEADER_SIZE + stored;
     }
     return 0;
@@ -118,7 +105,8 @@ int ms_trace_seal(const char *path, int signal, char *err, size_t errlen)
     }
     /* Only a version 2 trace of this memscope takes chunks checksummed as above. */
     if (pread(fd, hdr, sizeof hdr, 0) != (ssize_t)sizeof hdr ||
-        memcmp(hdr, MS_TRACE_MAGIC, MS_TRACE_MAGIC_LEN) || le(hdr + 8, 2) != MS_TRACE_VERSION ||
+        memcmp(hdr, MS_TRACE_MAGIC, MS_TRACE_MAGIC_LEN) ||
+        ms_get_le(hdr + 8, 2) != MS_TRACE_VERSION ||
         (rc = scan_trace(fd, (uint64_t)st.st_size, bufs, n, dup, &has_end)) != 0) {
         rc = rc ? rc : MS_ENOTRACE;
         goto out;

@@ -92,12 +92,6 @@ void ms__writer_init(void)
     start_real_ns = mono_ns(CLOCK_REALTIME);
 }
 
-static void put_le(uint8_t *p, uint64_t v, int n)
-{
-    for (int i = 0; i < n; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-
 /* Returns false, without locking, if this thread already holds the lock: a fatal-signal
  * handler interrupted a write, and writing more would split that chunk. */
 static bool write_lock(void)
@@ -259,14 +253,14 @@ static bool write_chunk_raw(int type, uint32_t tid, uint64_t t0, uint64_t t1, co
         }
     }
     hdr[0] = (uint8_t)type;
-    put_le(hdr + 4, stored, 4);
-    put_le(hdr + 8, len, 4);
-    put_le(hdr + 12, tid, 4);
-    put_le(hdr + 16, t0, 8);
+    ms_put_le(hdr + 4, stored, 4);
+    ms_put_le(hdr + 8, len, 4);
+    ms_put_le(hdr + 12, tid, 4);
+    ms_put_le(hdr + 16, t0, 8);
     /* Bytes 24..31 (checksum, reserved) are still zero here, as the checksum takes them. Since
      * version 2 the header no longer holds the last event time t1. */
     (void)t1;
-    put_le(hdr + MS_CHUNK_CRC_OFFSET, ms_crc32c(ms_chunk_header_crc(hdr), payload, stored), 4);
+    ms_put_le(hdr + MS_CHUNK_CRC_OFFSET, ms_crc32c(ms_chunk_header_crc(hdr), payload, stored), 4);
     int stop = 0;
     bool written = false;
     if (write_lock()) {
@@ -459,8 +453,8 @@ static void start_trace(void)
 {
     uint8_t hdr[MS_FILE_HEADER_SIZE] = {0};
     memcpy(hdr, MS_TRACE_MAGIC, MS_TRACE_MAGIC_LEN);
-    put_le(hdr + 8, MS_TRACE_VERSION, 2);
-    put_le(hdr + 10, MS_FILE_HEADER_SIZE, 2);
+    ms_put_le(hdr + 8, MS_TRACE_VERSION, 2);
+    ms_put_le(hdr + 10, MS_FILE_HEADER_SIZE, 2);
     struct iovec v = {hdr, sizeof hdr};
     if (!write_iov(&v, 1)) {
         stop_tracking("cannot write the trace ", "; tracking stopped");

@@ -16,6 +16,21 @@
 #define MS_TRACE_VERSION_CRC 2
 #define MS_FILE_HEADER_SIZE 16
 
+/* The format's fixed-width fields: n bytes (1..8) little-endian at p. */
+static inline uint64_t ms_get_le(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = n - 1; i >= 0; i--)
+        v = v << 8 | p[i];
+    return v;
+}
+
+static inline void ms_put_le(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
 /* Chunk header, 32 bytes, all little-endian:
  *   0  u8  type (enum ms_chunk_type)     1  u8  flags (MS_CHUNK_ZSTD)
  *   2  u16 reserved (0)                  4  u32 stored payload size
