@@ -75,32 +75,31 @@ EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(
     return r;
 }
 
-EXPORT int pthread_join(pthread_t thread, void **ret)
+/* A join returned: the joined thread's events all happened before whatever this thread
+ * records next, which therefore carries its time. Returns r. */
+static int joined(int r)
 {
-    NEXT(int (*)(pthread_t, void **), pthread_join);
-    int r = real_pthread_join(thread, ret);
-    /* The joined thread's events all happened before whatever this thread records next. */
     if (r == 0 && ms__tls.slot)
         ms__slot_time_next(ms__tls.slot);
     return r;
+}
+
+EXPORT int pthread_join(pthread_t thread, void **ret)
+{
+    NEXT(int (*)(pthread_t, void **), pthread_join);
+    return joined(real_pthread_join(thread, ret));
 }
 
 EXPORT int pthread_tryjoin_np(pthread_t thread, void **ret)
 {
     NEXT(int (*)(pthread_t, void **), pthread_tryjoin_np);
-    int r = real_pthread_tryjoin_np(thread, ret);
-    if (r == 0 && ms__tls.slot)
-        ms__slot_time_next(ms__tls.slot);
-    return r;
+    return joined(real_pthread_tryjoin_np(thread, ret));
 }
 
 EXPORT int pthread_timedjoin_np(pthread_t thread, void **ret, const struct timespec *abstime)
 {
     NEXT(int (*)(pthread_t, void **, const struct timespec *), pthread_timedjoin_np);
-    int r = real_pthread_timedjoin_np(thread, ret, abstime);
-    if (r == 0 && ms__tls.slot)
-        ms__slot_time_next(ms__tls.slot);
-    return r;
+    return joined(real_pthread_timedjoin_np(thread, ret, abstime));
 }
 
 EXPORT pid_t fork(void)

@@ -208,7 +208,7 @@ bool ms__slot_flush(struct ms__slot *s, bool seal)
     }
     if (!atomic_load(&s->sealed)) {
         uint8_t *end = s->buf + atomic_load_explicit(&s->head->committed, memory_order_acquire);
-        ms__writer_events(s->tid, s->first_tsc, s->last_tsc, s->buf, (size_t)(end - s->buf));
+        ms__writer_events(s->tid, s->first_tsc, s->buf, (size_t)(end - s->buf));
         if (seal)
             atomic_store(&s->sealed, 1);
         else

@@ -221,8 +221,7 @@ static struct zctx *zctx_get(void)
 }
 
 /* Returns true when the chunk reached the trace. */
-static bool write_chunk_raw(int type, uint32_t tid, uint64_t t0, uint64_t t1, const uint8_t *raw,
-                            size_t len)
+static bool write_chunk_raw(int type, uint32_t tid, uint64_t t0, const uint8_t *raw, size_t len)
 {
     if (out.fd < 0 || atomic_load(&failed))
         return false;
@@ -257,9 +256,6 @@ static bool write_chunk_raw(int type, uint32_t tid, uint64_t t0, uint64_t t1, co
     ms_put_le(hdr + 8, len, 4);
     ms_put_le(hdr + 12, tid, 4);
     ms_put_le(hdr + 16, t0, 8);
-    /* Bytes 24..31 (checksum, reserved) are still zero here, as the checksum takes them. Since
-     * version 2 the header no longer holds the last event time t1. */
-    (void)t1;
     ms_put_le(hdr + MS_CHUNK_CRC_OFFSET, ms_crc32c(ms_chunk_header_crc(hdr), payload, stored), 4);
     int stop = 0;
     bool written = false;
@@ -344,7 +340,7 @@ static void write_process_chunk(void)
     p = ms_varint_put(p, origin.node_limit);
     p = ms__put_str(p, origin.parent_trace, strlen(origin.parent_trace));
     p = ms__put_str(p, MS_VERSION_STRING, strlen(MS_VERSION_STRING));
-    write_chunk_raw(MS_CHUNK_PROCESS, 0, start_tsc, start_tsc, buf, (size_t)(p - buf));
+    write_chunk_raw(MS_CHUNK_PROCESS, 0, start_tsc, buf, (size_t)(p - buf));
 }
 
 static void write_modules_chunk(void)
@@ -355,7 +351,7 @@ static void write_modules_chunk(void)
     uint64_t now = ms__now();
     size_t n = ms__modules_encode(buf, MODULES_MAX, now);
     if (n)
-        write_chunk_raw(MS_CHUNK_MODULES, 0, now, now, buf, n);
+        write_chunk_raw(MS_CHUNK_MODULES, 0, now, buf, n);
 }
 
 static void manifest_add(void)
@@ -486,12 +482,11 @@ static bool ensure_open(void)
     return atomic_load(&ready);
 }
 
-void ms__writer_events(uint32_t tid, uint64_t first_tsc, uint64_t last_tsc, const uint8_t *raw,
-                       size_t len)
+void ms__writer_events(uint32_t tid, uint64_t first_tsc, const uint8_t *raw, size_t len)
 {
     if (!ensure_open())
         return;
-    write_chunk_raw(MS_CHUNK_EVENTS, tid, first_tsc, last_tsc, raw, len);
+    write_chunk_raw(MS_CHUNK_EVENTS, tid, first_tsc, raw, len);
     ms__writer_modules_if_changed();
 }
 
@@ -525,7 +520,7 @@ static bool write_end(int reason, int code, uint64_t dropped, unsigned threads)
     p = ms_varint_put(p, (uint64_t)code);
     p = ms_varint_put(p, dropped);
     p = ms_varint_put(p, threads);
-    return write_chunk_raw(MS_CHUNK_END, 0, now, now, buf, (size_t)(p - buf));
+    return write_chunk_raw(MS_CHUNK_END, 0, now, buf, (size_t)(p - buf));
 }
 
 void ms__writer_finish(int reason, int code, uint64_t dropped, unsigned threads, bool flushed)
