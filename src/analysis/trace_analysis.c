@@ -170,6 +170,108 @@ int ms_analysis_run_numbers(const char *path, struct ms_analysis **out, char *er
     return analysis_run(path, false, out, err, errlen);
 }
 
+struct ms_analysis_live {
+    char *path;
+    struct ms_analysis *a;
+    ms_live_replay *replay;
+    uint64_t size; /* of the trace at the last poll */
+    bool dead;     /* nothing more to do live: the finish replays the whole trace */
+};
+
+ms_analysis_live *ms_analysis_live_new(const char *path)
+{
+    ms_analysis_live *l = calloc(1, sizeof *l);
+    if (l && !(l->path = strdup(path))) {
+        free(l);
+        l = NULL;
+    }
+    return l;
+}
+
+static int live_begin(ms_analysis_live *l)
+{
+    struct ms_analysis *a = calloc(1, sizeof *a);
+    if (!a)
+        return MS_ENOMEM;
+    l->a = a;
+    int rc = ms_trace_open_growing(l->path, &a->trace);
+    if (rc)
+        return rc;
+    if (ms_trace_process(a->trace)->fork_parent_pid)
+        return MS_EINVAL; /* its history starts in the parent's trace */
+    if (!(a->model = ms_heap_model_new()) || ms_symbolizer_new(&a->sym) != 0)
+        return MS_ENOMEM;
+    return ms_live_replay_new(a->trace, &a->stacks, ms_heap_model_apply, a->model, &l->replay);
+}
+
+bool ms_analysis_live_poll(ms_analysis_live *l)
+{
+    if (!l || l->dead)
+        return false;
+    if (!l->replay) {
+        int rc = live_begin(l);
+        if (rc == MS_ETRUNCATED || rc == MS_ENOENT) {
+            ms_analysis_free(l->a); /* not begun yet: try again */
+            l->a = NULL;
+            return false;
+        }
+        l->dead = rc != 0;
+        if (l->dead)
+            return false;
+    } else if (ms_trace_refresh(l->a->trace, false) != 0) {
+        l->dead = true;
+        return false;
+    }
+    uint64_t size = ms_trace_damage(l->a->trace)->file_size;
+    bool grew = size != l->size;
+    l->size = size;
+    if (grew && ms_live_replay_step(l->replay) != 0)
+        l->dead = true;
+    return grew;
+}
+
+void ms_analysis_live_discard(ms_analysis_live *l)
+{
+    if (!l)
+        return;
+    ms_live_replay_free(l->replay);
+    ms_analysis_free(l->a);
+    free(l->path);
+    free(l);
+}
+
+int ms_analysis_live_finish(ms_analysis_live *l, const char *path, struct ms_analysis **out,
+                            char *err, size_t errlen)
+{
+    int rc = -1;
+    uint64_t live_events = 0;
+    if (l && !l->replay)
+        ms_analysis_live_poll(l); /* the process ended before the first poll found its trace */
+    bool began = l && l->replay;
+    if (began && !l->dead && (rc = ms_trace_refresh(l->a->trace, true)) == 0) {
+        live_events = ms_heap_model_summary(l->a->model)->events;
+        rc = ms_live_replay_finish(l->replay);
+    }
+    struct ms_analysis *a = NULL;
+    if (l) {
+        a = l->a;
+        l->a = NULL;
+        ms_analysis_live_discard(l);
+    }
+    if (rc == 0) {
+        ms_heap_model_finish(a->model);
+        a->live_events = live_events;
+        *out = a;
+        return 0;
+    }
+    /* Anything else is done as if there had been no live replay, errors and all. */
+    ms_analysis_free(a);
+    rc = ms_analysis_run_numbers(path, out, err, errlen);
+    if (rc == 0)
+        (*out)->live_restarted = began;
+    return rc;
+}
+
 void ms_analysis_free(struct ms_analysis *a)
 {
     if (!a)

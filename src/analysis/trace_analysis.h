@@ -18,6 +18,10 @@ struct ms_analysis {
     struct ms_stack_table stacks;
     struct ms_heap_model *model;
     ms_symbolizer *sym;
+    /* From ms_analysis_live_finish: events replayed while the process ran, and whether the
+     * live replay had to be given up and the whole trace replayed at the end. */
+    uint64_t live_events;
+    bool live_restarted;
 };
 
 /* Opens, replays and prepares the trace at path. Returns 0 or a negative MS_E* code with a
@@ -27,6 +31,23 @@ int ms_analysis_run(const char *path, struct ms_analysis **out, char *err, size_
  * information is loaded, and ms_analysis_stack gives addresses only. */
 int ms_analysis_run_numbers(const char *path, struct ms_analysis **out, char *err, size_t errlen);
 void ms_analysis_free(struct ms_analysis *a);
+
+/* The numbers of a trace replayed while its process still writes it, so that `memscope run`'s
+ * summary costs little beyond the run itself: polled as the trace grows, then finished once
+ * the process is gone (and its trace sealed). The result is what ms_analysis_run_numbers gives
+ * for the finished trace; whatever the live replay could not do (a forked child's trace, a
+ * conflict, a thread whose events came late) the finish replays from the start. */
+typedef struct ms_analysis_live ms_analysis_live;
+/* NULL when out of memory (the finish is then ms_analysis_run_numbers). */
+ms_analysis_live *ms_analysis_live_new(const char *path);
+/* Replays what can be replayed now. Returns false when the trace has not grown since the last
+ * call (the caller may wait a little). */
+bool ms_analysis_live_poll(ms_analysis_live *l);
+/* Completes the analysis and frees l (which may be NULL): as ms_analysis_run_numbers. */
+int ms_analysis_live_finish(ms_analysis_live *l, const char *path, struct ms_analysis **out,
+                            char *err, size_t errlen);
+/* Frees l unfinished (NULL: nothing). */
+void ms_analysis_live_discard(ms_analysis_live *l);
 
 /* Symbolizes stack id into frames (innermost first, inlined frames expanded). Returns the
  * number of frames written (0 for no stack). A node missing from the trace ends the stack with

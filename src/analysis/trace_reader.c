@@ -51,6 +51,8 @@ struct ms_trace {
     uint64_t unknown_chunks; /* chunks of a type this reader does not know, skipped */
     int spool_fd;            /* the spool a killed process left, or -1 (spool_reader.h) */
     uint64_t spool_chunks, spool_bytes;
+    uint64_t indexed_to; /* the end of the last chunk indexed */
+    bool growing;        /* still being written: an incomplete tail is waited for, not damage */
 };
 
 /* ---- bounds-checked cursor ---- */
@@ -371,12 +373,17 @@ static bool stored_sum_ok(ms_trace *t, const struct chunk_ref *c)
     return crc == c->crc;
 }
 
+/* Indexes the chunks after the last one indexed. A trace still being written (t->growing) is
+ * indexed up to its last whole chunk, and what follows is left for the next call. */
 static int index_chunks(ms_trace *t)
 {
-    uint64_t off = MS_FILE_HEADER_SIZE;
-    while (off < t->size) {
+    uint64_t off = t->indexed_to;
+    int rc = 0;
+    for (; off < t->size; t->indexed_to = off) {
         uint8_t h[MS_CHUNK_HEADER_SIZE];
         if (t->size - off < MS_CHUNK_HEADER_SIZE || read_at(t, off, h, sizeof h) != 0) {
+            if (t->growing)
+                break;
             t->damage.bytes_lost = t->size - off;
             damage(t, off, "the trace ends inside a chunk header");
             break;
@@ -396,12 +403,16 @@ static int index_chunks(ms_trace *t)
         }
         if (c.type == 0 || c.raw > MS_CHUNK_MAX_RAW || c.stored > MS_CHUNK_MAX_RAW + 65536 ||
             (c.flags & ~MS_CHUNK_ZSTD)) {
+            if (t->growing)
+                break; /* the final index reports it */
             /* A chunk header that makes no sense: nothing after it can be trusted. */
             t->damage.bytes_lost = t->size - off;
             damage(t, off, "invalid chunk header (type %u, %u bytes)", c.type, c.raw);
             break;
         }
         if (t->size - c.offset < c.stored) {
+            if (t->growing)
+                break;
             t->damage.bytes_lost = t->size - off;
             damage(t, off, "the trace ends inside a chunk (%u of %u bytes present)",
                    (unsigned)(t->size - c.offset), c.stored);
@@ -421,15 +432,19 @@ static int index_chunks(ms_trace *t)
         }
         if (c.type == MS_CHUNK_EVENTS) {
             t->raw_event_bytes += c.raw;
-            if (add_chunk(t, &c) != 0)
-                return MS_ENOMEM;
+            if (add_chunk(t, &c) != 0) {
+                rc = MS_ENOMEM;
+                break;
+            }
             continue;
         }
         uint8_t *raw;
         bool bad_sum;
         int err = load_chunk(t, &c, &raw, &bad_sum);
-        if (err == MS_ENOMEM)
-            return err;
+        if (err == MS_ENOMEM) {
+            rc = err;
+            break;
+        }
         if (err == 0) {
             if (c.type == MS_CHUNK_PROCESS && !t->have_proc)
                 err = parse_process(t, raw, c.raw);
@@ -439,15 +454,19 @@ static int index_chunks(ms_trace *t)
                 err = parse_end(t, raw, c.raw);
             free(raw);
         }
-        if (err == MS_ENOMEM)
-            return err;
+        if (err == MS_ENOMEM) {
+            rc = err;
+            break;
+        }
         if (err) {
             t->damage.chunks_bad++;
             damage(t, c.offset - MS_CHUNK_HEADER_SIZE, "%s",
                    bad_sum ? bad_sum_what : "a metadata chunk does not decode");
         }
     }
-    return 0;
+    /* Past damage nothing more is read: later calls start at the end. */
+    t->indexed_to = rc || t->growing ? t->indexed_to : t->size;
+    return rc;
 }
 
 /* The buffers that a process killed before it finished left in its spool, as the last EVENTS
@@ -490,7 +509,26 @@ static int add_spool(ms_trace *t)
     return rc;
 }
 
-int ms_trace_open(const char *path, ms_trace **out, char *err, size_t errlen)
+/* Node ids are dense and every STACK_NODE record takes at least 4 bytes, so no valid id exceeds
+ * this; a forked child also uses its parent's ids below node_limit. */
+static void set_max_node(ms_trace *t)
+{
+    uint64_t max_node = t->proc.node_limit + t->raw_event_bytes / 4 + 1;
+    t->max_node = max_node >= UINT32_MAX ? UINT32_MAX - 1 : (uint32_t)max_node;
+}
+
+/* What an index that is complete adds: the spool a killed process left, and the clock. */
+static int complete_index(ms_trace *t)
+{
+    int rc = add_spool(t);
+    if (rc)
+        return rc;
+    calibrate(t);
+    set_max_node(t);
+    return 0;
+}
+
+static int trace_open(const char *path, bool growing, ms_trace **out, char *err, size_t errlen)
 {
     *out = NULL;
     /* A forked child's trace names its parent's, so a damaged one can name a FIFO or a device:
@@ -518,8 +556,14 @@ int ms_trace_open(const char *path, ms_trace **out, char *err, size_t errlen)
     t->size = (uint64_t)st.st_size;
     t->path = strdup(path);
     t->damage.file_size = t->size;
+    t->indexed_to = MS_FILE_HEADER_SIZE;
+    t->growing = growing;
     uint8_t h[MS_FILE_HEADER_SIZE];
     int rc;
+    if (growing && t->size < MS_FILE_HEADER_SIZE) {
+        rc = MS_ETRUNCATED; /* not begun yet */
+        goto fail;
+    }
     if (t->size == 0) {
         set_err(err, errlen,
                 "%s: the file is empty; the traced program may still be running "
@@ -553,7 +597,9 @@ int ms_trace_open(const char *path, ms_trace **out, char *err, size_t errlen)
     }
     t->checksums = version >= MS_TRACE_VERSION_CRC;
     rc = index_chunks(t);
-    if (rc == 0 && !t->have_proc) {
+    if (rc == 0 && !t->have_proc && growing)
+        rc = MS_ETRUNCATED;
+    else if (rc == 0 && !t->have_proc) {
         set_err(err, errlen,
                 "%s: the trace has no readable process information (%s at offset "
                 "%llu); it cannot be analysed",
@@ -562,14 +608,9 @@ int ms_trace_open(const char *path, ms_trace **out, char *err, size_t errlen)
         rc = MS_ECORRUPT;
     }
     if (rc == 0)
-        rc = add_spool(t);
+        rc = growing ? (set_max_node(t), 0) : complete_index(t);
     if (rc)
         goto fail;
-    calibrate(t);
-    /* Node ids are dense and every STACK_NODE record takes at least 4 bytes, so no valid id
-     * exceeds this; a forked child also uses its parent's ids below node_limit. */
-    uint64_t max_node = t->proc.node_limit + t->raw_event_bytes / 4 + 1;
-    t->max_node = max_node >= UINT32_MAX ? UINT32_MAX - 1 : (uint32_t)max_node;
     *out = t;
     return 0;
 fail:
@@ -577,6 +618,41 @@ fail:
         set_err(err, errlen, "%s: out of memory while reading", path);
     ms_trace_close(t);
     return rc;
+}
+
+int ms_trace_open(const char *path, ms_trace **out, char *err, size_t errlen)
+{
+    return trace_open(path, false, out, err, errlen);
+}
+
+int ms_trace_open_growing(const char *path, ms_trace **out)
+{
+    return trace_open(path, true, out, NULL, 0);
+}
+
+int ms_trace_refresh(ms_trace *t, bool final)
+{
+    if (!t->growing)
+        return 0;
+    struct stat st, named;
+    if (fstat(t->fd, &st) != 0)
+        return MS_EIO;
+    /* The file read so far must still be the one the path names (the program may have removed
+     * or replaced its trace): the finished trace is what is at the path. */
+    if (final &&
+        (stat(t->path, &named) != 0 || named.st_dev != st.st_dev || named.st_ino != st.st_ino))
+        return MS_ENOENT;
+    if ((uint64_t)st.st_size > t->size)
+        t->size = (uint64_t)st.st_size;
+    t->growing = !final;
+    t->damage.file_size = t->size;
+    int rc = index_chunks(t);
+    if (rc)
+        return rc;
+    if (final)
+        return complete_index(t);
+    set_max_node(t);
+    return 0;
 }
 
 void ms_trace_close(ms_trace *t)
@@ -814,6 +890,7 @@ struct stream {
     bool ev_timed;      /* it carries its own time (else its time is a lower bound) */
     bool requeued;      /* it was put back at its upper bound after a conflict */
     bool has_ev;
+    bool exited; /* live replay: its thread's exit was delivered */
     uint64_t key;
     /* Offsets (in the current chunk) of events another stream's conflict already delivered. */
     size_t *consumed;
@@ -830,9 +907,11 @@ struct merge {
     struct stream *streams;
     size_t nstreams, capstreams;
     size_t *heap;
-    size_t nheap;
+    size_t nheap, capheap;
     struct ms_stack_table *stacks;
     uint32_t node_limit;
+    size_t distributed; /* chunks of t already given to their streams */
+    size_t last_stream;
 };
 
 static bool before(struct merge *m, size_t a, size_t b)
@@ -1085,9 +1164,9 @@ static int find_stream(struct merge *m, uint32_t tid, size_t *out)
     int err = ms_grow(&m->streams, &m->capstreams, m->nstreams + 1, sizeof *m->streams, 8);
     if (err)
         return err;
-    m->streams[m->nstreams].tid = tid;
+    m->streams[m->nstreams] = (struct stream){.tid = tid};
     *out = m->nstreams++;
-    return 0;
+    return ms_grow(&m->heap, &m->capheap, m->nstreams, sizeof *m->heap, 8);
 }
 
 static void merge_free(struct merge *m)
@@ -1111,97 +1190,289 @@ static bool at_cut(const struct ms_replay_cut *cut, const struct ms_event *ev)
     return ev->tsc >= cut->tsc;
 }
 
-int ms_trace_replay(ms_trace *t, const struct ms_replay_cut *cut, uint32_t node_limit,
-                    struct ms_stack_table *stacks, ms_event_fn fn, void *ctx)
+/* Gives the chunks indexed since the last call to their threads' streams. A new stream is
+ * numbered in the order of its first chunk in the file, as in a replay of the whole trace. */
+static int distribute(struct merge *m)
 {
-    struct merge m = {.t = t, .stacks = stacks, .node_limit = node_limit};
-    int rc = 0;
-    /* Group chunks into per-thread streams. Threads are few compared with chunks, but a
-     * program can start many threads: the lookup walks backwards, where recent ones are. */
-    size_t last = SIZE_MAX;
-    for (size_t i = 0; i < t->nchunks; i++) {
+    ms_trace *t = m->t;
+    for (; m->distributed < t->nchunks; m->distributed++) {
+        const struct chunk_ref *c = &t->chunks[m->distributed];
         size_t si;
-        if (last != SIZE_MAX && m.streams[last].tid == t->chunks[i].tid)
-            si = last;
-        else if ((rc = find_stream(&m, t->chunks[i].tid, &si)) != 0)
-            goto out;
-        last = si;
-        struct stream *s = &m.streams[si];
+        int rc;
+        if (m->last_stream < m->nstreams && m->streams[m->last_stream].tid == c->tid)
+            si = m->last_stream;
+        else if ((rc = find_stream(m, c->tid, &si)) != 0)
+            return rc;
+        m->last_stream = si;
+        struct stream *s = &m->streams[si];
         if ((rc = ms_grow(&s->chunks, &s->cap, s->n + 1, sizeof *s->chunks, 8)) != 0)
-            goto out;
-        s->chunks[s->n++] = i;
+            return rc;
+        s->chunks[s->n++] = m->distributed;
     }
-    m.heap = malloc((m.nstreams + 1) * sizeof *m.heap);
-    if (!m.heap) {
-        rc = MS_ENOMEM;
-        goto out;
+    return 0;
+}
+
+/* What a live replay has delivered: the time order of its last event. */
+struct delivered {
+    bool any;
+    uint64_t key;
+    size_t stream;
+};
+
+/* Brings every stream without a pending event to its next one, if its chunks now have one, and
+ * puts it in the heap. With done given, reports in *late whether such an event comes before
+ * what was already delivered (a replay of the whole trace would have delivered it earlier). */
+static int advance_idle(struct merge *m, const struct delivered *done, bool *late)
+{
+    for (size_t i = 0; i < m->nstreams; i++) {
+        struct stream *s = &m->streams[i];
+        if (s->has_ev || s->next >= s->n)
+            continue;
+        int r = stream_advance(m, s);
+        if (r < 0)
+            return r;
+        if (r != 1)
+            continue;
+        s->exited = false;
+        if (done && done->any && (s->key < done->key || (s->key == done->key && i < done->stream)))
+            *late = true;
+        heap_push(m, i);
     }
-    for (size_t i = 0; i < m.nstreams; i++) {
-        int r = stream_advance(&m, &m.streams[i]);
-        if (r < 0) {
-            rc = r;
-            goto out;
-        }
-        if (r == 1)
-            heap_push(&m, i);
-    }
+    return 0;
+}
+
+/* The time-ordered merge of every stream from where it stands (all pending events in the heap)
+ * to the end of the trace. */
+static int merge_run(struct merge *m, const struct ms_replay_cut *cut, ms_event_fn fn, void *ctx)
+{
+    int rc = 0;
     /* si: the stream being read, out of the heap while it stays first in time order (most of
      * a thread's consecutive events share one time), so that the heap is touched only when
      * another stream becomes first. */
     size_t si = SIZE_MAX;
-    while (si != SIZE_MAX || m.nheap > 0) {
-        if (si != SIZE_MAX && m.nheap == 0) {
-            heap_push(&m, si);
+    while (si != SIZE_MAX || m->nheap > 0) {
+        if (si != SIZE_MAX && m->nheap == 0) {
+            heap_push(m, si);
             si = SIZE_MAX;
         }
-        if (si == SIZE_MAX && m.nheap == 1 && !cut) {
+        if (si == SIZE_MAX && m->nheap == 1 && !cut) {
             /* One thread left: no merging needed, stream its events straight through. */
-            struct stream *s = &m.streams[m.heap[0]];
+            struct stream *s = &m->streams[m->heap[0]];
             int r = 1;
             while (r == 1) {
                 bool early = s->nconsumed && is_consumed(s, s->ev_off);
-                if (!early && fn && (rc = deliver(&m, m.heap[0], fn, ctx, false)) != 0)
-                    goto out;
-                r = stream_advance(&m, s);
+                if (!early && fn && (rc = deliver(m, m->heap[0], fn, ctx, false)) != 0)
+                    return rc;
+                r = stream_advance(m, s);
             }
-            if (r < 0)
-                rc = r;
-            goto out;
+            return r < 0 ? r : 0;
         }
         if (si == SIZE_MAX)
-            si = heap_pop(&m);
-        struct stream *s = &m.streams[si];
+            si = heap_pop(m);
+        struct stream *s = &m->streams[si];
         if (at_cut(cut, &s->ev)) {
-            if ((rc = stream_drain_nodes(&m, s)) < 0)
-                goto out;
+            if ((rc = stream_drain_nodes(m, s)) < 0)
+                return rc;
             si = SIZE_MAX;
             continue;
         }
         /* The pending event may have been delivered early for another stream's conflict. */
         bool early = s->nconsumed && is_consumed(s, s->ev_off);
-        if (!early && fn && (rc = deliver(&m, si, fn, ctx, true)) != 0) {
+        if (!early && fn && (rc = deliver(m, si, fn, ctx, true)) != 0) {
             if (rc != MS_REQUEUED)
-                goto out;
+                return rc;
             rc = 0;
-            heap_push(&m, si);
+            heap_push(m, si);
             si = SIZE_MAX;
             continue;
         }
-        int r = stream_advance(&m, s);
-        if (r < 0) {
-            rc = r;
-            goto out;
-        }
+        int r = stream_advance(m, s);
+        if (r < 0)
+            return r;
         /* Stay with this stream while it is still first: exactly the order a push and a pop of
          * the heap would give. */
         if (r != 1) {
             si = SIZE_MAX;
-        } else if (m.nheap > 0 && !before(&m, si, m.heap[0])) {
-            heap_push(&m, si);
+        } else if (m->nheap > 0 && !before(m, si, m->heap[0])) {
+            heap_push(m, si);
             si = SIZE_MAX;
         }
     }
-out:
+    return 0;
+}
+
+int ms_trace_replay(ms_trace *t, const struct ms_replay_cut *cut, uint32_t node_limit,
+                    struct ms_stack_table *stacks, ms_event_fn fn, void *ctx)
+{
+    struct merge m = {.t = t, .stacks = stacks, .node_limit = node_limit, .last_stream = SIZE_MAX};
+    int rc = distribute(&m);
+    if (!rc)
+        rc = advance_idle(&m, NULL, NULL);
+    if (!rc)
+        rc = merge_run(&m, cut, fn, ctx);
     merge_free(&m);
     return rc;
+}
+
+/* ---- replaying a trace as it is written ---- */
+
+struct ms_live_replay {
+    struct merge m;
+    ms_event_fn fn;
+    void *ctx;
+    struct delivered done;
+    /* Thread handles whose THREAD_START was delivered and not yet matched by the creator's
+     * THREAD_CREATE, with how many times. */
+    struct started {
+        uint64_t pthread;
+        int64_t count; /* below 0: created, start still to come */
+    } * started;
+    size_t nstarted, capstarted;
+    bool stopped; /* at a conflict: the rest waits for the whole trace */
+    bool late;    /* a thread's events came after later ones were delivered */
+    int error;
+};
+
+int ms_live_replay_new(ms_trace *t, struct ms_stack_table *stacks, ms_event_fn fn, void *ctx,
+                       struct ms_live_replay **out)
+{
+    struct ms_live_replay *r = calloc(1, sizeof *r);
+    if (!r)
+        return MS_ENOMEM;
+    r->m = (struct merge){.t = t, .stacks = stacks, .last_stream = SIZE_MAX};
+    r->fn = fn;
+    r->ctx = ctx;
+    *out = r;
+    return 0;
+}
+
+/* Whether a stream without a pending event holds the live replay back: a running thread's
+ * next chunk can hold events before every other pending one. The orphan buffer (thread 0,
+ * shared by events recorded outside any thread's own buffer) is written only now and then, so
+ * waiting for it would wait for the end; its events are checked when they come instead. */
+static bool holds_back(const struct stream *s)
+{
+    return !s->has_ev && !s->exited && s->tid != 0;
+}
+
+/* Whether ev may be delivered now as far as new threads go: a thread's events can precede its
+ * creator's record of pthread_create, so that record waits until the new thread's stream is
+ * known (its THREAD_START delivered or pending; the stream then holds the replay back when it
+ * runs dry). */
+static int thread_order(struct ms_live_replay *r, const struct ms_event *ev, bool *ok)
+{
+    *ok = true;
+    if (ev->kind != MS_REC_THREAD_START && ev->kind != MS_REC_THREAD_CREATE)
+        return 0;
+    size_t i = 0;
+    while (i < r->nstarted && r->started[i].pthread != ev->value)
+        i++;
+    if (i == r->nstarted) {
+        int err = ms_grow(&r->started, &r->capstarted, i + 1, sizeof *r->started, 16);
+        if (err)
+            return err;
+        r->started[r->nstarted++] = (struct started){ev->value, 0};
+    }
+    if (ev->kind == MS_REC_THREAD_CREATE && r->started[i].count <= 0) {
+        *ok = false;
+        for (size_t k = 0; k < r->m.nstreams && !*ok; k++) {
+            const struct stream *s = &r->m.streams[k];
+            *ok = s->has_ev && s->ev.kind == MS_REC_THREAD_START && s->ev.value == ev->value;
+        }
+    }
+    return 0;
+}
+
+/* Counts a delivered THREAD_START or THREAD_CREATE (thread_order found its handle's entry). */
+static void thread_order_done(struct ms_live_replay *r, const struct ms_event *ev)
+{
+    for (size_t i = 0; i < r->nstarted; i++)
+        if (r->started[i].pthread == ev->value) {
+            if (ev->kind == MS_REC_THREAD_START)
+                r->started[i].count++;
+            else if (ev->kind == MS_REC_THREAD_CREATE)
+                r->started[i].count--;
+            return;
+        }
+}
+
+/* Delivers, in time order, the events that no chunk still to be written can precede: while
+ * every running thread has a pending event and every thread created has started. Stops for
+ * good at the first event the callback finds in conflict: resolving it may need events not
+ * written yet. */
+int ms_live_replay_step(struct ms_live_replay *r)
+{
+    struct merge *m = &r->m;
+    if (r->error || r->stopped || r->late)
+        return r->error;
+    int rc = distribute(m);
+    if (!rc)
+        rc = advance_idle(m, &r->done, &r->late);
+    /* The main thread starts the others, so its events come first: nothing is delivered
+     * before its first chunk is there (a main thread that only waits for its workers writes
+     * that chunk at the end). */
+    bool main_known = false;
+    for (size_t i = 0; i < m->nstreams && !main_known; i++)
+        main_known = m->streams[i].tid == ms_trace_process(m->t)->pid;
+    while (!rc && !r->late && main_known && m->nheap > 0) {
+        bool wait = false;
+        for (size_t i = 0; i < m->nstreams && !wait; i++)
+            wait = holds_back(&m->streams[i]);
+        if (wait)
+            break;
+        size_t si = heap_pop(m);
+        struct stream *s = &m->streams[si];
+        bool ok;
+        if ((rc = thread_order(r, &s->ev, &ok)) != 0 || !ok) {
+            heap_push(m, si);
+            break;
+        }
+        int v = r->fn(r->ctx, &s->ev);
+        if (v > 0 && v <= MS_REPLAY_WANT_ALLOC_OLD) {
+            heap_push(m, si); /* nothing changed: the final replay delivers it */
+            r->stopped = true;
+            break;
+        }
+        if (v != 0) {
+            rc = v < 0 ? v : MS_EINVAL;
+            break;
+        }
+        r->done = (struct delivered){true, s->key, si};
+        thread_order_done(r, &s->ev);
+        bool exit = s->ev.kind == MS_REC_THREAD_EXIT;
+        int a = stream_advance(m, s);
+        if (a < 0)
+            rc = a;
+        else if (a == 1)
+            heap_push(m, si);
+        else
+            s->exited = exit;
+    }
+    r->error = rc;
+    return rc;
+}
+
+int ms_live_replay_finish(struct ms_live_replay *r)
+{
+    struct merge *m = &r->m;
+    if (r->error)
+        return r->error;
+    int rc = r->late ? 0 : distribute(m);
+    if (!rc && !r->late)
+        rc = advance_idle(m, &r->done, &r->late);
+    if (!rc && r->late)
+        rc = MS_REPLAY_RESTART;
+    if (!rc)
+        rc = merge_run(m, NULL, r->fn, r->ctx);
+    r->error = rc ? rc : MS_EINVAL; /* finished: no more steps */
+    return rc;
+}
+
+void ms_live_replay_free(struct ms_live_replay *r)
+{
+    if (!r)
+        return;
+    merge_free(&r->m);
+    free(r->started);
+    free(r);
 }

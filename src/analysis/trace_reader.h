@@ -117,6 +117,29 @@ typedef int (*ms_event_fn)(void *ctx, const struct ms_event *ev);
 int ms_trace_replay(ms_trace *t, const struct ms_replay_cut *cut, uint32_t node_limit,
                     struct ms_stack_table *stacks, ms_event_fn fn, void *ctx);
 
+/* Opens a trace that a running process is still writing, indexed up to its last whole chunk.
+ * Returns MS_ETRUNCATED while the file has no process information yet (try again later), or
+ * another negative MS_E* code; ms_trace_open then gives the explanation. */
+int ms_trace_open_growing(const char *path, ms_trace **out);
+/* Indexes what was written since. With final set the writer has finished: the trace becomes as
+ * ms_trace_open would have read it (an incomplete tail is damage, a spool is recovered), or
+ * MS_ENOENT says that its path no longer names the file read so far. */
+int ms_trace_refresh(ms_trace *t, bool final);
+
+/* A replay that runs while the trace is written (memscope run's summary, beside the program):
+ * each step delivers the events that no chunk still to come can precede, and the finish, after
+ * the final refresh, the rest. The events and their order are exactly those of ms_trace_replay
+ * on the whole trace, or the finish returns MS_REPLAY_RESTART: a thread's events arrived after
+ * later ones had been delivered, and the caller must replay the whole trace anew (into a fresh
+ * consumer). Only for a trace without a fork ancestry (no cut, no node limit). */
+typedef struct ms_live_replay ms_live_replay;
+enum { MS_REPLAY_RESTART = 16 };
+int ms_live_replay_new(ms_trace *t, struct ms_stack_table *stacks, ms_event_fn fn, void *ctx,
+                       ms_live_replay **out);
+int ms_live_replay_step(ms_live_replay *r);
+int ms_live_replay_finish(ms_live_replay *r);
+void ms_live_replay_free(ms_live_replay *r);
+
 /* Decodes one chunk payload's records without merging (used by tests and the fuzzer).
  * Returns 0 or MS_ECORRUPT. */
 int ms_trace_decode_events(const uint8_t *raw, size_t len, uint32_t tid,

@@ -14,19 +14,24 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define USAGE MS_USAGE_RUN
 
 /* One line per trace: its path and, unless --no-summary, what the process did. Returns false if
  * the trace could not be read (then `memscope report` cannot read it either). */
-static bool print_trace(const char *trace, bool summary)
+static bool print_trace(const char *trace, bool summary, ms_analysis_live *live)
 {
     struct ms_analysis *a;
     char err[1024] = "";
@@ -34,7 +39,7 @@ static bool print_trace(const char *trace, bool summary)
         fprintf(stderr, "memscope: trace written: %s\n", trace);
         return true;
     }
-    if (ms_analysis_run_numbers(trace, &a, err, sizeof err) != 0) {
+    if (ms_analysis_live_finish(live, trace, &a, err, sizeof err) != 0) {
         fprintf(stderr, "memscope: trace written: %s (unreadable: %s)\n", trace, err);
         return false;
     }
@@ -51,11 +56,56 @@ static bool print_trace(const char *trace, bool summary)
             ms_format_count(b2, s->frees), ms_format_count(b3, s->bytes_allocated),
             ms_format_count(b4, s->peak_bytes), ms_format_count(b5, s->live_bytes),
             ms_format_count(b6, s->live_blocks));
+    if (getenv("MEMSCOPE_LIVE_STATS"))
+        fprintf(stderr,
+                "memscope:   live summary: %" PRIu64 " of %" PRIu64 " events replayed while "
+                "the program ran%s\n",
+                a->live_events, s->events,
+                a->live_restarted ? "; replayed again from the start" : "");
     ms_analysis_free(a);
     return true;
 }
 
 static pid_t child_pid;
+
+/* The summary of the program's own trace is replayed by this thread while the program runs,
+ * on the core the program leaves free (at a lower priority, so that a program using every core
+ * keeps them); what is left when the program ends is replayed then. */
+struct follower {
+    ms_analysis_live *live;
+    pthread_t thread;
+    atomic_bool stop;
+    bool started;
+};
+
+static void *follow_main(void *arg)
+{
+    struct follower *f = arg;
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
+    while (!atomic_load(&f->stop))
+        if (!ms_analysis_live_poll(f->live))
+            nanosleep(&(struct timespec){0, 2000000}, NULL);
+    return NULL;
+}
+
+static void follow_start(struct follower *f, const char *trace)
+{
+    f->live = ms_analysis_live_new(trace);
+    atomic_init(&f->stop, false);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* signals stay the main thread's */
+    f->started = f->live && pthread_create(&f->thread, NULL, follow_main, f) == 0;
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+static void follow_stop(struct follower *f)
+{
+    atomic_store(&f->stop, true);
+    if (f->started)
+        pthread_join(f->thread, NULL);
+    f->started = false;
+}
 
 static void forward_signal(int sig)
 {
@@ -236,6 +286,9 @@ int ms_cmd_run(int argc, char **argv)
     }
     close(started[1]);
     child_pid = pid;
+    struct follower follower = {.started = false};
+    if (summary)
+        follow_start(&follower, abs_out);
     signal(SIGINT, SIG_IGN);
     signal(SIGQUIT, SIG_IGN);
     signal(SIGTERM, forward_signal);
@@ -248,8 +301,10 @@ int ms_cmd_run(int argc, char **argv)
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
+    follow_stop(&follower);
     if (r == 1) {
         /* The child said why; nothing ran, so there is no trace to look for. */
+        ms_analysis_live_discard(follower.live);
         ms__trace_search_cancel(&search);
         return WIFEXITED(status) ? WEXITSTATUS(status) : 126;
     }
@@ -267,7 +322,10 @@ int ms_cmd_run(int argc, char **argv)
         int sig = !strcmp(path, abs_out) && WIFSIGNALED(status) ? WTERMSIG(status) : 0;
         if (ms_trace_seal(path, sig, err, sizeof err) < 0)
             fprintf(stderr, "memscope: %s; memscope report still reads its spool\n", err);
-        readable += print_trace(path, summary);
+        bool own = !strcmp(path, abs_out);
+        readable += print_trace(path, summary, own ? follower.live : NULL);
+        if (own)
+            follower.live = NULL;
     }
     if (!complete)
         fprintf(stderr,
@@ -287,6 +345,7 @@ int ms_cmd_run(int argc, char **argv)
     else if (traces.n == 1 && readable)
         fprintf(stderr, "memscope: full report: memscope report %s\n", traces.v[0].path);
     ms__trace_list_free(&traces);
+    ms_analysis_live_discard(follower.live); /* the program's trace was not among them */
 
     if (WIFSIGNALED(status)) {
         int sig = WTERMSIG(status);

@@ -211,11 +211,25 @@ static inline void tb_node(struct tb_ev *e, uint32_t id, uint32_t parent, uint64
     tb_u(e->p, ms_zigzag((int64_t)ip)); /* first node of the chunk: delta from 0 */
 }
 
-static inline void tb_thread_start(struct tb_ev *e, uint64_t tsc, const char *name)
+/* THREAD_START with thread handle pthread. */
+static inline void tb_thread_start_as(struct tb_ev *e, uint64_t tsc, uint64_t pthread,
+                                      const char *name)
 {
     tb_kind(e, MS_REC_THREAD_START, 0, tsc);
-    tb_u(e->p, 7);
+    tb_u(e->p, pthread);
     tb_str(e->p, name);
+}
+
+static inline void tb_thread_start(struct tb_ev *e, uint64_t tsc, const char *name)
+{
+    tb_thread_start_as(e, tsc, 7, name);
+}
+
+/* THREAD_CREATE of the thread with handle pthread. */
+static inline void tb_thread_create(struct tb_ev *e, uint64_t tsc, uint64_t pthread)
+{
+    tb_kind(e, MS_REC_THREAD_CREATE, 0, tsc);
+    tb_u(e->p, pthread);
 }
 
 /* Starts a trace in b: file header and a PROCESS chunk for pid. */
