@@ -103,7 +103,7 @@ void *ms__realloc_hooked(void *(*fn)(void *, size_t), void *old, size_t n);
 static inline uint64_t ms__realloc_begin(void)
 {
     ms__tls.busy = 1;
-    return ms__time_period < 256 ? ms__now() : 0;
+    return atomic_load_explicit(&ms__time_period, memory_order_relaxed) < 256 ? ms__now() : 0;
 }
 void ms__realloc_end(void *old, void *p, size_t n, uint64_t before);
 

@@ -4,6 +4,7 @@
  * invisible to the program). */
 #define _GNU_SOURCE
 #include "child_env.h"
+#include "hooks_common.h"
 #include "lifecycle.h"
 #include "module_map.h"
 #include "own_fd.h"
@@ -24,24 +25,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#define EXPORT __attribute__((visibility("default")))
-
-/* Resolves the next definition of a function, with nested allocations passing through. */
-static void *next_sym(void **cache, const char *name)
-{
-    void *fn = __atomic_load_n(cache, __ATOMIC_ACQUIRE);
-    if (!fn) {
-        int was = ms__tls.busy;
-        ms__tls.busy = 1;
-        fn = dlsym(RTLD_NEXT, name);
-        ms__tls.busy = was;
-        __atomic_store_n(cache, fn, __ATOMIC_RELEASE);
-    }
-    return fn;
-}
+/* The next definition of name, looked up once (hooks_common.h). */
 #define NEXT(type, name)                                                                           \
     static void *name##_cache;                                                                     \
-    __typeof__(&name) real_##name = (__typeof__(&name))next_sym(&name##_cache, #name)
+    __typeof__(&name) real_##name = (__typeof__(&name))next_of(&name##_cache, #name)
 
 static void record_u64(int kind, uint64_t v)
 {
@@ -66,7 +53,7 @@ EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(
     NEXT(int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *), pthread_create);
     ms__lifecycle_init();
     /* From now on another thread may run: records carry their time more often. */
-    __atomic_store_n(&ms__time_period, 16, __ATOMIC_SEQ_CST);
+    atomic_store(&ms__time_period, 16);
     ms__tls.creating_thread = 1;
     int r = real_pthread_create(thread, attr, fn, arg);
     ms__tls.creating_thread = 0;

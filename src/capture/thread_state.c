@@ -19,7 +19,7 @@
 __thread struct ms__tls ms__tls __attribute__((tls_model("initial-exec")));
 __thread int ms__cached_tid __attribute__((tls_model("initial-exec")));
 atomic_bool ms__active;
-uint32_t ms__time_period = 256;
+_Atomic uint32_t ms__time_period = 256;
 size_t ms__dtv_extra;
 uintptr_t ms__ldso_lo, ms__ldso_hi;
 

@@ -108,7 +108,7 @@ extern atomic_bool ms__active;
  * rest of the hook). Single-threaded, time only dates events (the peak), so 256; once a second
  * thread may exist, 16: the reader orders events of different threads by these times and
  * resolves the few conflicts that their imprecision causes (see trace_reader.c). */
-extern uint32_t ms__time_period;
+extern _Atomic uint32_t ms__time_period;
 
 static inline uint64_t ms__now(void)
 {
@@ -166,7 +166,7 @@ static inline uint8_t *ms__rec_begin(struct ms__slot *s, uint8_t **kind)
 {
     uint8_t *p = s->pos;
     *kind = p++;
-    if (++s->untimed >= ms__time_period) {
+    if (++s->untimed >= atomic_load_explicit(&ms__time_period, memory_order_relaxed)) {
         uint64_t now = ms__now();
         p = ms_varint_put(p, now - s->last_tsc);
         s->last_tsc = now;
@@ -184,7 +184,7 @@ static inline uint8_t *ms__rec_begin(struct ms__slot *s, uint8_t **kind)
  * allocation would make the peak too low). */
 static inline void ms__slot_time_next(struct ms__slot *s)
 {
-    s->untimed = ms__time_period;
+    s->untimed = atomic_load_explicit(&ms__time_period, memory_order_relaxed);
 }
 
 /* Starts a record timed at tsc, a time taken earlier (clamped so times never go backwards). */

@@ -41,8 +41,8 @@ static atomic_bool failed;
 static atomic_bool incomplete;
 static char path[4096]; /* absolute: the program may change directory */
 static ms__spinlock open_lock;
-static atomic_int write_owner; /* tid holding the write lock, 0 when free */
-static uint64_t modules_gen = UINT64_MAX;
+static atomic_int write_owner;                    /* tid holding the write lock, 0 when free */
+static _Atomic uint64_t modules_gen = UINT64_MAX; /* read without the lock */
 static ms__spinlock modules_lock;
 
 static uint64_t start_tsc, start_mono_ns, start_real_ns;
@@ -457,7 +457,7 @@ static void start_trace(void)
         return;
     }
     write_process_chunk();
-    modules_gen = ms__modules_generation();
+    atomic_store(&modules_gen, ms__modules_generation());
     write_modules_chunk();
     if (ms__config.verbose)
         ms__say("writing trace ", path, "");
@@ -495,12 +495,12 @@ void ms__writer_modules_if_changed(void)
     if (!atomic_load(&ready))
         return;
     uint64_t gen = ms__modules_generation();
-    if (gen == modules_gen)
+    if (gen == atomic_load_explicit(&modules_gen, memory_order_relaxed))
         return;
     if (!ms__spin_lock(&modules_lock))
         return;
-    if (gen != modules_gen) {
-        modules_gen = gen;
+    if (gen != atomic_load_explicit(&modules_gen, memory_order_relaxed)) {
+        atomic_store_explicit(&modules_gen, gen, memory_order_relaxed);
         write_modules_chunk();
         /* Loads and unloads memscope's dlopen/dlclose hooks did not see (glibc's own, for NSS
          * or iconv modules): cached unwind rules may describe code that is gone. */
