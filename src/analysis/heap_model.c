@@ -30,7 +30,8 @@ struct ms_heap_model {
     size_t nthreads, capthreads;
     uint32_t last_tid, last_thread;
     bool have_last;
-    uint64_t epoch; /* incremented at every new peak */
+    uint64_t epoch;   /* incremented at every new peak */
+    bool totals_only; /* ms_heap_model_new_totals: no per-site or per-thread statistics */
     /* pthread_create records whose thread has not started yet: (pthread_t, creator tid). */
     struct {
         uint64_t pthread;
@@ -58,6 +59,14 @@ struct ms_heap_model *ms_heap_model_new(void)
         free(m);
         return NULL;
     }
+    return m;
+}
+
+struct ms_heap_model *ms_heap_model_new_totals(void)
+{
+    struct ms_heap_model *m = ms_heap_model_new();
+    if (m)
+        m->totals_only = true;
     return m;
 }
 
@@ -187,6 +196,12 @@ static void free_block(struct ms_heap_model *m, struct block *b)
         m->sum.unknown_frees++;
         return;
     }
+    if (m->totals_only) {
+        m->sum.live_bytes -= b->size;
+        m->sum.live_blocks--;
+        live_remove(m, b);
+        return;
+    }
     struct ms_site *s = &m->sites[b->site];
     struct ms_thread_stats *t = &m->threads[b->thread];
     if (t->alloc_seq == b->seq) {
@@ -213,8 +228,8 @@ static int do_alloc(struct ms_heap_model *m, const struct ms_event *ev, uint32_t
 {
     if (!ev->ptr)
         return MS_ECORRUPT;
-    uint32_t si;
-    int err = site_index(m, ev->stack, &si);
+    uint32_t si = 0;
+    int err = m->totals_only ? 0 : site_index(m, ev->stack, &si);
     if (err)
         return err;
     /* At most a third full: removals shift the rest of a probe cluster back, and the shorter
@@ -236,23 +251,27 @@ static int do_alloc(struct ms_heap_model *m, const struct ms_event *ev, uint32_t
         while (m->live[i].ptr)
             i = (i + 1) & m->live_mask;
     }
-    struct ms_site *s = &m->sites[si];
-    struct ms_thread_stats *t = &m->threads[thread];
+    m->live_used++;
+    if (!m->totals_only) {
+        struct ms_site *s = &m->sites[si];
+        struct ms_thread_stats *t = &m->threads[thread];
+        s->allocs++;
+        s->bytes += ev->size;
+        t->allocs++;
+        t->bytes += ev->size;
+        t->alloc_seq++;
+        m->live[i] = (struct block){ev->ptr, ev->size, t->alloc_seq, si, thread};
+        site_touch(m, s); /* before the change, and before a new peak's epoch */
+        s->live_bytes += ev->size;
+        s->live_blocks++;
+        t->live_bytes += ev->size;
+        if (t->live_bytes > t->peak_bytes)
+            t->peak_bytes = t->live_bytes;
+    } else {
+        m->live[i] = (struct block){ev->ptr, ev->size, 0, 0, thread};
+    }
     m->sum.allocs++;
     m->sum.bytes_allocated += ev->size;
-    s->allocs++;
-    s->bytes += ev->size;
-    t->allocs++;
-    t->bytes += ev->size;
-    t->alloc_seq++;
-    m->live[i] = (struct block){ev->ptr, ev->size, t->alloc_seq, si, thread};
-    m->live_used++;
-    site_touch(m, s);
-    s->live_bytes += ev->size;
-    s->live_blocks++;
-    t->live_bytes += ev->size;
-    if (t->live_bytes > t->peak_bytes)
-        t->peak_bytes = t->live_bytes;
     m->sum.live_bytes += ev->size;
     m->sum.live_blocks++;
     if (m->sum.live_bytes > m->sum.peak_bytes) {

@@ -50,6 +50,10 @@ struct ms_summary {
 struct ms_heap_model;
 
 struct ms_heap_model *ms_heap_model_new(void);
+/* A model that keeps only the summary's totals (counts, bytes, peak, in use at the end, unknown
+ * frees, threads): no call sites, no per-thread statistics, no temporary allocations. For
+ * `memscope run`'s summary line, which needs nothing else; a quarter cheaper per event. */
+struct ms_heap_model *ms_heap_model_new_totals(void);
 void ms_heap_model_free(struct ms_heap_model *m);
 
 /* The event callback for ms_trace_replay (ctx is the model). */

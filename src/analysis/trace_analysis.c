@@ -116,7 +116,8 @@ static int analysis_run(const char *path, bool symbols, struct ms_analysis **out
     if (rc)
         goto fail;
     rc = MS_ENOMEM;
-    if (!(a->model = ms_heap_model_new()) || ms_symbolizer_new(&a->sym) != 0)
+    a->model = symbols ? ms_heap_model_new() : ms_heap_model_new_totals();
+    if (!a->model || ms_symbolizer_new(&a->sym) != 0)
         goto fail;
     rc = 0;
     open_ancestors(a);
@@ -199,7 +200,7 @@ static int live_begin(ms_analysis_live *l)
         return rc;
     if (ms_trace_process(a->trace)->fork_parent_pid)
         return MS_EINVAL; /* its history starts in the parent's trace */
-    if (!(a->model = ms_heap_model_new()) || ms_symbolizer_new(&a->sym) != 0)
+    if (!(a->model = ms_heap_model_new_totals()) || ms_symbolizer_new(&a->sym) != 0)
         return MS_ENOMEM;
     return ms_live_replay_new(a->trace, &a->stacks, ms_heap_model_apply, a->model, &l->replay);
 }

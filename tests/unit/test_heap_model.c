@@ -156,5 +156,49 @@ static void conflicts(void)
     ms_heap_model_free(m);
 }
 
-MS_TEST_MAIN(TEST(conflicts), TEST(valgrind_counting), TEST(peak_by_site), TEST(temporary),
-             TEST(unknown_frees_and_threads), TEST(many_blocks))
+/* The totals-only model (memscope run's summary) gives the full model's totals for the same
+ * events: reallocs, lost frees, unknown frees, several threads, a peak that moves. */
+static void totals_only(void)
+{
+    struct ms_summary sums[2];
+    for (int mode = 0; mode < 2; mode++) {
+        m = mode ? ms_heap_model_new_totals() : ms_heap_model_new();
+        now = 100;
+        uint64_t rng = 12345;
+        for (int i = 0; i < 20000; i++) {
+            rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+            uint64_t ptr = 0x1000 + ((rng >> 33) % 500) * 16;
+            uint32_t tid = 1 + (uint32_t)((rng >> 20) % 3);
+            switch ((rng >> 40) % 4) {
+            case 0:
+            case 1:
+                ev(MS_REC_ALLOC, tid, ptr, (rng >> 45) % 4096, (uint32_t)(rng % 7), 0);
+                break;
+            case 2:
+                ev(MS_REC_FREE, tid, ptr, 0, 0, 0);
+                break;
+            default:
+                ev(MS_REC_REALLOC, tid, ptr + 16, (rng >> 50) % 8192, 3, ptr);
+            }
+        }
+        ms_heap_model_finish(m);
+        sums[mode] = *ms_heap_model_summary(m);
+        if (mode)
+            ASSERT_EQ(ms_heap_model_site_count(m), 0);
+        ms_heap_model_free(m);
+    }
+    ASSERT_EQ(sums[1].allocs, sums[0].allocs);
+    ASSERT_EQ(sums[1].frees, sums[0].frees);
+    ASSERT_EQ(sums[1].realloc_calls, sums[0].realloc_calls);
+    ASSERT_EQ(sums[1].bytes_allocated, sums[0].bytes_allocated);
+    ASSERT_EQ(sums[1].peak_bytes, sums[0].peak_bytes);
+    ASSERT_EQ(sums[1].peak_tsc, sums[0].peak_tsc);
+    ASSERT_EQ(sums[1].live_bytes, sums[0].live_bytes);
+    ASSERT_EQ(sums[1].live_blocks, sums[0].live_blocks);
+    ASSERT_EQ(sums[1].unknown_frees, sums[0].unknown_frees);
+    ASSERT_EQ(sums[1].reused_live, sums[0].reused_live);
+    ASSERT_TRUE(sums[0].unknown_frees > 0 && sums[0].reused_live > 0 && sums[0].peak_bytes > 0);
+}
+
+MS_TEST_MAIN(TEST(conflicts), TEST(totals_only), TEST(valgrind_counting), TEST(peak_by_site),
+             TEST(temporary), TEST(unknown_frees_and_threads), TEST(many_blocks))
