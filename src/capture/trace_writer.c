@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -358,9 +359,17 @@ static void manifest_add(void)
 {
     if (!ms__config.manifest)
         return;
-    int m = open(ms__config.manifest, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+    /* Never blocks on, nor writes into, anything but a regular file (a FIFO or a device put in
+     * the manifest's place). */
+    int m = open(ms__config.manifest,
+                 O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
     if (m < 0)
         return;
+    struct stat st;
+    if (fstat(m, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(m);
+        return;
+    }
     size_t len = strlen(path);
     static char newline = '\n';
     struct iovec v[2] = {{path, len}, {&newline, 1}};

@@ -146,6 +146,23 @@ def main():
             check("term_in_flush: no allocation lost", not lost, "; ".join(lost[:3]))
         finally:
             shutil.rmtree(base, ignore_errors=True)
+    if on("manifest_fifo"):
+        # A FIFO in the manifest's place: the library opened it blocking and hung the program
+        # before main.
+        base = tempfile.mkdtemp(prefix="ms-review-manifest-")
+        try:
+            fifo = os.path.join(base, "manifest")
+            os.mkfifo(fifo)
+            env = dict(os.environ, LD_PRELOAD=os.path.abspath(a.library),
+                       MEMSCOPE_OUTPUT=os.path.join(base, "t.mstrace"), MEMSCOPE_MANIFEST=fifo)
+            try:
+                r = run(base, ["/bin/echo", "hello"], env=env, timeout=20)
+                check("manifest_fifo: the program runs", r.returncode == 0 and
+                      r.stdout == b"hello\n", "exit %d" % r.returncode)
+            except subprocess.TimeoutExpired:
+                check("manifest_fifo: the program runs", False, "it hung")
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
     if on("stale_spool") or on("hostile_spool"):
         base = tempfile.mkdtemp(prefix="ms-review-spool-")
         try:
