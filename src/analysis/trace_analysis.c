@@ -248,8 +248,7 @@ int ms_analysis_live_finish(ms_analysis_live *l, const char *path, struct ms_ana
     uint64_t live_events = 0;
     if (l && !l->replay)
         ms_analysis_live_poll(l); /* the process ended before the first poll found its trace */
-    bool began = l && l->replay;
-    if (began && !l->dead && (rc = ms_trace_refresh(l->a->trace, true)) == 0) {
+    if (l && l->replay && !l->dead && (rc = ms_trace_refresh(l->a->trace, true)) == 0) {
         live_events = ms_heap_model_summary(l->a->model)->events;
         rc = ms_live_replay_finish(l->replay);
     }
@@ -267,9 +266,10 @@ int ms_analysis_live_finish(ms_analysis_live *l, const char *path, struct ms_ana
     }
     /* Anything else is done as if there had been no live replay, errors and all. */
     ms_analysis_free(a);
+    bool restart = rc == MS_REPLAY_RESTART;
     rc = ms_analysis_run_numbers(path, out, err, errlen);
     if (rc == 0)
-        (*out)->live_restarted = began;
+        (*out)->live_restarted = restart;
     return rc;
 }
 

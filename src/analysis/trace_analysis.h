@@ -18,8 +18,9 @@ struct ms_analysis {
     struct ms_stack_table stacks;
     struct ms_heap_model *model;
     ms_symbolizer *sym;
-    /* From ms_analysis_live_finish: events replayed while the process ran, and whether the
-     * live replay had to be given up and the whole trace replayed at the end. */
+    /* From ms_analysis_live_finish: events replayed while the process ran, and whether a
+     * thread's events came too late for the live replay, so that the whole trace was replayed
+     * again at the end. */
     uint64_t live_events;
     bool live_restarted;
 };

@@ -630,6 +630,27 @@ int ms_trace_open_growing(const char *path, ms_trace **out)
     return trace_open(path, true, out, NULL, 0);
 }
 
+/* Whether the file header and the header of every EVENTS chunk indexed so far still read as
+ * they did (with their checksums, version 2 on). */
+static bool headers_unchanged(ms_trace *t)
+{
+    uint8_t h[MS_CHUNK_HEADER_SIZE];
+    if (read_at(t, 0, h, MS_FILE_HEADER_SIZE) != 0 ||
+        memcmp(h, MS_TRACE_MAGIC, MS_TRACE_MAGIC_LEN) != 0)
+        return false;
+    for (size_t i = 0; i < t->nchunks; i++) {
+        const struct chunk_ref *c = &t->chunks[i];
+        if (c->spool)
+            continue;
+        if (read_at(t, c->offset - MS_CHUNK_HEADER_SIZE, h, sizeof h) != 0 || h[0] != c->type ||
+            ms_get_le(h + 4, 4) != c->stored || ms_get_le(h + 16, 8) != c->t0 ||
+            (t->checksums && (ms_chunk_header_crc(h) != c->crc_head ||
+                              ms_get_le(h + MS_CHUNK_CRC_OFFSET, 4) != c->crc)))
+            return false;
+    }
+    return true;
+}
+
 int ms_trace_refresh(ms_trace *t, bool final)
 {
     if (!t->growing)
@@ -642,8 +663,10 @@ int ms_trace_refresh(ms_trace *t, bool final)
     if (final &&
         (stat(t->path, &named) != 0 || named.st_dev != st.st_dev || named.st_ino != st.st_ino))
         return MS_ENOENT;
-    if ((uint64_t)st.st_size > t->size)
-        t->size = (uint64_t)st.st_size;
+    /* A trace only grows: one that shrank or whose headers changed was rewritten in place. */
+    if ((uint64_t)st.st_size < t->size || (final && !headers_unchanged(t)))
+        return MS_ECORRUPT;
+    t->size = (uint64_t)st.st_size;
     t->growing = !final;
     t->damage.file_size = t->size;
     int rc = index_chunks(t);
@@ -1195,6 +1218,10 @@ static bool at_cut(const struct ms_replay_cut *cut, const struct ms_event *ev)
 static int distribute(struct merge *m)
 {
     ms_trace *t = m->t;
+    /* A growing trace's limit on node ids grows with it: the chunks being decoded get the new
+     * one, as a replay of the whole trace would have used the final one from the start. */
+    for (size_t i = 0; i < m->nstreams; i++)
+        m->streams[i].d.max_node = t->max_node;
     for (; m->distributed < t->nchunks; m->distributed++) {
         const struct chunk_ref *c = &t->chunks[m->distributed];
         size_t si;
@@ -1405,21 +1432,24 @@ int ms_live_replay_step(struct ms_live_replay *r)
     struct merge *m = &r->m;
     if (r->error || r->stopped || r->late)
         return r->error;
+    /* A chunk that fails to load or decode while the trace grows may be fine in the finished
+     * trace (a stack node id beyond what the bytes so far allow, whose node another thread has
+     * not written yet): the live replay then cannot be what the whole replay does. */
+    uint64_t bad = m->t->damage.chunks_bad;
     int rc = distribute(m);
     if (!rc)
         rc = advance_idle(m, &r->done, &r->late);
     /* The main thread starts the others, so its events come first: nothing is delivered
      * before its first chunk is there (a main thread that only waits for its workers writes
-     * that chunk at the end). */
-    bool main_known = false;
-    for (size_t i = 0; i < m->nstreams && !main_known; i++)
-        main_known = m->streams[i].tid == ms_trace_process(m->t)->pid;
-    while (!rc && !r->late && main_known && m->nheap > 0) {
-        bool wait = false;
-        for (size_t i = 0; i < m->nstreams && !wait; i++)
-            wait = holds_back(&m->streams[i]);
-        if (wait)
-            break;
+     * that chunk at the end). Only a stream that runs dry changes what holds the replay back
+     * within a step, so the rest is looked at once per step. */
+    bool main_known = false, wait = false;
+    for (size_t i = 0; i < m->nstreams; i++) {
+        main_known |= m->streams[i].tid == ms_trace_process(m->t)->pid;
+        wait |= holds_back(&m->streams[i]);
+    }
+    r->late |= m->t->damage.chunks_bad != bad;
+    while (!rc && !r->late && main_known && !wait && m->nheap > 0) {
         size_t si = heap_pop(m);
         struct stream *s = &m->streams[si];
         bool ok;
@@ -1437,7 +1467,9 @@ int ms_live_replay_step(struct ms_live_replay *r)
             rc = v < 0 ? v : MS_EINVAL;
             break;
         }
-        r->done = (struct delivered){true, s->key, si};
+        /* The latest in time order delivered (a thread's clock may step back). */
+        if (!r->done.any || s->key > r->done.key || (s->key == r->done.key && si > r->done.stream))
+            r->done = (struct delivered){true, s->key, si};
         thread_order_done(r, &s->ev);
         bool exit = s->ev.kind == MS_REC_THREAD_EXIT;
         int a = stream_advance(m, s);
@@ -1447,6 +1479,8 @@ int ms_live_replay_step(struct ms_live_replay *r)
             heap_push(m, si);
         else
             s->exited = exit;
+        wait = a == 0 && holds_back(s);
+        r->late |= m->t->damage.chunks_bad != bad;
     }
     r->error = rc;
     return rc;
