@@ -55,6 +55,11 @@ def cases(a):
         ("overwrite", [p + "/live_order", "rewrite", "{trace}", "overwrite"], None),
         ("python", ["python3", "-c", "import json; d=[dict(a=i) for i in range(100000)]; "
                     "print(len(json.dumps(d)))"], True),
+        ("perl", ["perl", "-e", "my %h; $h{$_} = [1 .. 10] for 1 .. 20000; "
+                  "print scalar(keys %h), qq(\\n)"], True),
+        ("sqlite3", ["sqlite3", ":memory:", "create table t(a); with recursive c(x) as (select 1 "
+                     "union all select x + 1 from c where x < 100000) insert into t select x "
+                     "from c; select count(*) from t;"], True),
         ("bash", ["bash", "-c", "for i in $(seq 1 3000); do x=$x$i; done; echo ${#x}"], True),
     ]
 
