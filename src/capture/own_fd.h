@@ -18,7 +18,7 @@ int ms__fd_move_high(int fd);
 /* A descriptor with the identity of the file it was opened on, so that a later use can tell
  * whether the number still refers to that file. */
 struct ms__own_fd {
-    int fd; /* -1: none */
+    _Atomic int fd; /* -1: none; read without a lock (the writer checks it before locking) */
     dev_t dev;
     ino_t ino;
 };
