@@ -319,10 +319,10 @@ int ms_cmd_run(int argc, char **argv)
          * killed it). */
         const char *path = traces.v[t].path;
         char err[1024] = "";
-        int sig = !strcmp(path, abs_out) && WIFSIGNALED(status) ? WTERMSIG(status) : 0;
+        bool own = !strcmp(path, abs_out);
+        int sig = own && WIFSIGNALED(status) ? WTERMSIG(status) : 0;
         if (ms_trace_seal(path, sig, err, sizeof err) < 0)
             fprintf(stderr, "memscope: %s; memscope report still reads its spool\n", err);
-        bool own = !strcmp(path, abs_out);
         readable += print_trace(path, summary, own ? follower.live : NULL);
         if (own)
             follower.live = NULL;
