@@ -373,6 +373,25 @@ static bool stored_sum_ok(ms_trace *t, const struct chunk_ref *c)
     return crc == c->crc;
 }
 
+/* The chunk whose header h is at file offset off. */
+static struct chunk_ref chunk_header(const ms_trace *t, const uint8_t *h, uint64_t off)
+{
+    struct chunk_ref c = {
+        .offset = off + MS_CHUNK_HEADER_SIZE,
+        .type = h[0],
+        .flags = h[1],
+        .stored = (uint32_t)ms_get_le(h + 4, 4),
+        .raw = (uint32_t)ms_get_le(h + 8, 4),
+        .tid = (uint32_t)ms_get_le(h + 12, 4),
+        .t0 = ms_get_le(h + 16, 8),
+    };
+    if (t->checksums) {
+        c.crc = (uint32_t)ms_get_le(h + MS_CHUNK_CRC_OFFSET, 4);
+        c.crc_head = ms_chunk_header_crc(h);
+    }
+    return c;
+}
+
 /* Indexes the chunks after the last one indexed. A trace still being written (t->growing) is
  * indexed up to its last whole chunk, and what follows is left for the next call. */
 static int index_chunks(ms_trace *t)
@@ -388,19 +407,7 @@ static int index_chunks(ms_trace *t)
             damage(t, off, "the trace ends inside a chunk header");
             break;
         }
-        struct chunk_ref c = {
-            .offset = off + MS_CHUNK_HEADER_SIZE,
-            .type = h[0],
-            .flags = h[1],
-            .stored = (uint32_t)ms_get_le(h + 4, 4),
-            .raw = (uint32_t)ms_get_le(h + 8, 4),
-            .tid = (uint32_t)ms_get_le(h + 12, 4),
-            .t0 = ms_get_le(h + 16, 8),
-        };
-        if (t->checksums) {
-            c.crc = (uint32_t)ms_get_le(h + MS_CHUNK_CRC_OFFSET, 4);
-            c.crc_head = ms_chunk_header_crc(h);
-        }
+        struct chunk_ref c = chunk_header(t, h, off);
         if (c.type == 0 || c.raw > MS_CHUNK_MAX_RAW || c.stored > MS_CHUNK_MAX_RAW + 65536 ||
             (c.flags & ~MS_CHUNK_ZSTD)) {
             if (t->growing)
@@ -607,8 +614,10 @@ static int trace_open(const char *path, bool growing, ms_trace **out, char *err,
                 (unsigned long long)t->damage.first_bad_offset);
         rc = MS_ECORRUPT;
     }
-    if (rc == 0)
-        rc = growing ? (set_max_node(t), 0) : complete_index(t);
+    if (rc == 0 && growing)
+        set_max_node(t); /* the rest comes with the final ms_trace_refresh */
+    else if (rc == 0)
+        rc = complete_index(t);
     if (rc)
         goto fail;
     *out = t;
@@ -642,10 +651,13 @@ static bool headers_unchanged(ms_trace *t)
         const struct chunk_ref *c = &t->chunks[i];
         if (c->spool)
             continue;
-        if (read_at(t, c->offset - MS_CHUNK_HEADER_SIZE, h, sizeof h) != 0 || h[0] != c->type ||
-            ms_get_le(h + 4, 4) != c->stored || ms_get_le(h + 16, 8) != c->t0 ||
-            (t->checksums && (ms_chunk_header_crc(h) != c->crc_head ||
-                              ms_get_le(h + MS_CHUNK_CRC_OFFSET, 4) != c->crc)))
+        uint64_t off = c->offset - MS_CHUNK_HEADER_SIZE;
+        if (read_at(t, off, h, sizeof h) != 0)
+            return false;
+        struct chunk_ref now = chunk_header(t, h, off);
+        if (now.type != c->type || now.flags != c->flags || now.stored != c->stored ||
+            now.raw != c->raw || now.tid != c->tid || now.t0 != c->t0 || now.crc != c->crc ||
+            now.crc_head != c->crc_head)
             return false;
     }
     return true;

@@ -36,13 +36,8 @@ static int write_all(int fd, const void *p, size_t n)
 static int write_chunk(int fd, int type, uint32_t tid, uint64_t t0, const uint8_t *payload,
                        uint32_t len)
 {
-    uint8_t h[MS_CHUNK_HEADER_SIZE] = {0};
-    h[0] = (uint8_t)type;
-    ms_put_le(h + 4, len, 4);
-    ms_put_le(h + 8, len, 4);
-    ms_put_le(h + 12, tid, 4);
-    ms_put_le(h + 16, t0, 8);
-    ms_put_le(h + MS_CHUNK_CRC_OFFSET, ms_crc32c(ms_chunk_header_crc(h), payload, len), 4);
+    uint8_t h[MS_CHUNK_HEADER_SIZE];
+    ms_chunk_header_put(h, type, 0, tid, t0, payload, len, len);
     int err = write_all(fd, h, sizeof h);
     return err ? err : write_all(fd, payload, len);
 }

@@ -226,7 +226,8 @@ static bool write_chunk_raw(int type, uint32_t tid, uint64_t t0, const uint8_t *
 {
     if (out.fd < 0 || atomic_load(&failed))
         return false;
-    uint8_t hdr[MS_CHUNK_HEADER_SIZE] = {0};
+    uint8_t hdr[MS_CHUNK_HEADER_SIZE];
+    int flags = 0;
     const uint8_t *payload = raw;
     size_t stored = len;
     struct zctx *z = ms__config.zstd_level ? zctx_get() : NULL;
@@ -248,16 +249,11 @@ static bool write_chunk_raw(int type, uint32_t tid, uint64_t t0, const uint8_t *
             if (!ZSTD_isError(n) && n < len) {
                 payload = z->out;
                 stored = n;
-                hdr[1] = MS_CHUNK_ZSTD;
+                flags = MS_CHUNK_ZSTD;
             }
         }
     }
-    hdr[0] = (uint8_t)type;
-    ms_put_le(hdr + 4, stored, 4);
-    ms_put_le(hdr + 8, len, 4);
-    ms_put_le(hdr + 12, tid, 4);
-    ms_put_le(hdr + 16, t0, 8);
-    ms_put_le(hdr + MS_CHUNK_CRC_OFFSET, ms_crc32c(ms_chunk_header_crc(hdr), payload, stored), 4);
+    ms_chunk_header_put(hdr, type, flags, tid, t0, payload, (uint32_t)stored, (uint32_t)len);
     int stop = 0;
     bool written = false;
     if (write_lock()) {

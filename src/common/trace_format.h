@@ -56,6 +56,22 @@ static inline uint32_t ms_chunk_header_crc(const uint8_t *hdr)
     return ms_crc32c(0, h, sizeof h);
 }
 
+/* Fills the header h of a version 2 chunk whose stored payload is the stored bytes at payload
+ * (raw bytes once decompressed), checksum included. */
+static inline void ms_chunk_header_put(uint8_t h[MS_CHUNK_HEADER_SIZE], int type, int flags,
+                                       uint32_t tid, uint64_t t0, const uint8_t *payload,
+                                       uint32_t stored, uint32_t raw)
+{
+    memset(h, 0, MS_CHUNK_HEADER_SIZE);
+    h[0] = (uint8_t)type;
+    h[1] = (uint8_t)flags;
+    ms_put_le(h + 4, stored, 4);
+    ms_put_le(h + 8, raw, 4);
+    ms_put_le(h + 12, tid, 4);
+    ms_put_le(h + 16, t0, 8);
+    ms_put_le(h + MS_CHUNK_CRC_OFFSET, ms_crc32c(ms_chunk_header_crc(h), payload, stored), 4);
+}
+
 enum ms_chunk_type {
     MS_CHUNK_PROCESS = 1, /* who was traced, the clock, how stacks were captured */
     MS_CHUNK_EVENTS = 2,  /* one thread's events, in time order */

@@ -128,6 +128,18 @@ static void replay_live(const struct tb *b, const size_t *cuts, int ncuts, struc
     ms_trace_close(t);
 }
 
+/* Replays b whole into *whole and live (in the pieces ending at cuts) into *s: the finish must
+ * succeed and the events be the same, in the same order. live[i]: as replay_live gives. */
+static void same_as_whole(const struct tb *b, const size_t *cuts, int ncuts, struct seen *whole,
+                          struct seen *s, int *live)
+{
+    int rc;
+    replay_whole(b, whole);
+    replay_live(b, cuts, ncuts, s, live, &rc);
+    ASSERT_EQ(rc, 0);
+    expect_same(whole, s);
+}
+
 /* One thread (the main one, tid = pid), three chunks, each written in two pieces (the reader
  * must wait for the rest of a chunk, not report damage): every event is replayed as its chunk
  * is whole, and the order is the whole trace's. */
@@ -151,13 +163,9 @@ static void one_thread(void)
         cuts[n++] = b.len;
     }
     struct seen whole = {0}, s = {0};
-    int rc;
-    replay_whole(&b, &whole);
-    ASSERT_EQ(whole.n, 7);
     int live[9];
-    replay_live(&b, cuts, n, &s, live, &rc);
-    ASSERT_EQ(rc, 0);
-    expect_same(&whole, &s);
+    same_as_whole(&b, cuts, n, &whole, &s, live);
+    ASSERT_EQ(whole.n, 7);
     ASSERT_EQ(live[0], 0);
     ASSERT_EQ(live[1], 0);
     ASSERT_EQ(live[2], 0); /* the first chunk's header only */
@@ -193,12 +201,9 @@ static void two_threads(void)
     tb_free(&e, 1800, 0x2000);
     piece(&b, &p, 8, &cuts[3]);
     struct seen whole = {0}, s = {0};
-    int rc, live[5];
-    replay_whole(&b, &whole);
+    int live[5];
+    same_as_whole(&b, cuts, 4, &whole, &s, live);
     ASSERT_EQ(whole.n, 9);
-    replay_live(&b, cuts, 4, &s, live, &rc);
-    ASSERT_EQ(rc, 0);
-    expect_same(&whole, &s);
     ASSERT_EQ(live[0], 1); /* the creation waits for the worker */
     ASSERT_EQ(live[1], 6); /* up to the main thread's 1500: then it has nothing pending */
     ASSERT_EQ(live[2], 7); /* the worker's 1600; the worker has nothing pending */
@@ -249,12 +254,8 @@ static void create_waits_for_start(void)
     tb_kind(&e, MS_REC_THREAD_EXIT, 0, 1400);
     piece(&b, &p, 8, &cuts[1]);
     struct seen whole = {0}, s = {0};
-    int rc;
-    replay_whole(&b, &whole);
     int live[3];
-    replay_live(&b, cuts, 2, &s, live, &rc);
-    ASSERT_EQ(rc, 0);
-    expect_same(&whole, &s);
+    same_as_whole(&b, cuts, 2, &whole, &s, live);
     ASSERT_EQ(live[0], 1); /* up to the THREAD_CREATE */
     ASSERT_EQ(live[1], 6); /* the worker exited: it holds nothing back */
     ASSERT_EQ(s.n, 6);
@@ -280,12 +281,8 @@ static void conflict_stops(void)
     e = tb_events(&p, 900);
     piece(&b, &p, 0, &cuts[1]);
     struct seen whole = {.answer = model_answer}, s = {.answer = model_answer};
-    int rc;
-    replay_whole(&b, &whole);
     int live[3];
-    replay_live(&b, cuts, 2, &s, live, &rc);
-    ASSERT_EQ(rc, 0);
-    expect_same(&whole, &s);
+    same_as_whole(&b, cuts, 2, &whole, &s, live);
     ASSERT_EQ(whole.n, 5);
     ASSERT_EQ(live[0], 1); /* 0x5000, then the free of 0x1000 conflicts */
     ASSERT_EQ(live[1], 1);
