@@ -6,6 +6,7 @@
 #include "common/errors.h"
 #include "grow.h"
 #include "common/open_regular.h"
+#include "common/record_codec.h"
 #include "common/trace_format.h"
 #include "common/varint.h"
 #include "spool_reader.h"
@@ -55,45 +56,22 @@ struct ms_trace {
     bool growing;        /* still being written: an incomplete tail is waited for, not damage */
 };
 
-/* ---- bounds-checked cursor ---- */
-
-struct cursor {
-    const uint8_t *p, *end;
-    bool bad;
-};
-
-static inline uint64_t get_u(struct cursor *c)
-{
-    /* With 8 bytes in hand, any encoding up to 8 bytes decodes without a branch per byte. */
-    if (__builtin_expect(c->end - c->p >= 8 && *c->p != 0, 1)) {
-        uint64_t x;
-        memcpy(&x, c->p, 8);
-        unsigned k = (unsigned)__builtin_ctzll(x) + 1;
-        c->p += k;
-        return (x >> k) & ((1ull << (7 * k)) - 1);
-    }
-    uint64_t v = 0;
-    if (!c->bad && ms_varint_get(&c->p, c->end, &v) != 0)
-        c->bad = true;
-    return c->bad ? 0 : v;
-}
+/* ---- bounds-checked reads (struct ms_cursor, record_codec.h) ---- */
 
 /* Returns a freshly allocated NUL-terminated copy of a string field, or NULL. */
-static char *get_str(struct cursor *c)
+static char *get_str(struct ms_cursor *c)
 {
-    uint64_t len = get_u(c);
-    if (c->bad || len > (uint64_t)(c->end - c->p)) {
-        c->bad = true;
+    uint64_t len;
+    const char *src = ms_cursor_str(c, &len);
+    if (!src)
         return NULL;
-    }
     char *s = malloc(len + 1);
     if (!s) {
         c->bad = true;
         return NULL;
     }
-    memcpy(s, c->p, len);
+    memcpy(s, src, len);
     s[len] = 0;
-    c->p += len;
     return s;
 }
 
@@ -212,19 +190,19 @@ static void process_info_free(struct ms_process_info *pi)
 
 static int parse_process(ms_trace *t, const uint8_t *p, size_t n)
 {
-    struct cursor c = {p, p + n, false};
+    struct ms_cursor c = {p, p + n, false};
     struct ms_process_info *pi = &t->proc;
     /* A damaged earlier PROCESS chunk may have left a partial parse. */
     process_info_free(pi);
-    pi->pid = get_u(&c);
-    pi->ppid = get_u(&c);
-    pi->start_tsc = get_u(&c);
-    pi->start_mono_ns = get_u(&c);
-    pi->start_real_ns = get_u(&c);
-    pi->unwind = (int)get_u(&c);
-    pi->depth = (int)get_u(&c);
+    pi->pid = ms_cursor_u(&c);
+    pi->ppid = ms_cursor_u(&c);
+    pi->start_tsc = ms_cursor_u(&c);
+    pi->start_mono_ns = ms_cursor_u(&c);
+    pi->start_real_ns = ms_cursor_u(&c);
+    pi->unwind = (int)ms_cursor_u(&c);
+    pi->depth = (int)ms_cursor_u(&c);
     pi->exe = get_str(&c);
-    uint64_t argc = get_u(&c);
+    uint64_t argc = ms_cursor_u(&c);
     if (argc > (uint64_t)(c.end - c.p))
         c.bad = true;
     if (!c.bad) {
@@ -234,9 +212,9 @@ static int parse_process(ms_trace *t, const uint8_t *p, size_t n)
         for (uint64_t i = 0; i < argc && !c.bad; i++)
             pi->argv[pi->argc++] = get_str(&c);
     }
-    pi->fork_parent_pid = get_u(&c);
-    pi->fork_tsc = get_u(&c);
-    pi->node_limit = (uint32_t)get_u(&c);
+    pi->fork_parent_pid = ms_cursor_u(&c);
+    pi->fork_tsc = ms_cursor_u(&c);
+    pi->node_limit = (uint32_t)ms_cursor_u(&c);
     pi->parent_trace = get_str(&c);
     pi->version = get_str(&c);
     if (c.bad)
@@ -247,19 +225,19 @@ static int parse_process(ms_trace *t, const uint8_t *p, size_t n)
 
 static int parse_modules(ms_trace *t, const uint8_t *p, size_t n)
 {
-    struct cursor c = {p, p + n, false};
-    get_u(&c); /* snapshot time */
-    uint64_t count = get_u(&c);
+    struct ms_cursor c = {p, p + n, false};
+    ms_cursor_u(&c); /* snapshot time */
+    uint64_t count = ms_cursor_u(&c);
     /* Far more than any process loads; the duplicate check below is quadratic. */
     if (count > 65536 || t->nmod + count > 65536)
         return MS_ECORRUPT;
     for (uint64_t i = 0; i < count && !c.bad; i++) {
         struct ms_module m = {0};
         m.path = get_str(&c);
-        m.bias = get_u(&c);
-        m.lo = get_u(&c);
-        m.hi = get_u(&c);
-        uint64_t idlen = get_u(&c);
+        m.bias = ms_cursor_u(&c);
+        m.lo = ms_cursor_u(&c);
+        m.hi = ms_cursor_u(&c);
+        uint64_t idlen = ms_cursor_u(&c);
         if (c.bad || idlen > sizeof m.build_id || idlen > (uint64_t)(c.end - c.p)) {
             free(m.path);
             return MS_ECORRUPT;
@@ -287,17 +265,17 @@ static int parse_modules(ms_trace *t, const uint8_t *p, size_t n)
 
 static int parse_end(ms_trace *t, const uint8_t *p, size_t n)
 {
-    struct cursor c = {p, p + n, false};
+    struct ms_cursor c = {p, p + n, false};
     struct ms_end_info e = {0};
-    e.tsc = get_u(&c);
-    e.mono_ns = get_u(&c);
-    e.reason = (int)get_u(&c);
-    e.code = (int)get_u(&c);
-    e.dropped = get_u(&c);
+    e.tsc = ms_cursor_u(&c);
+    e.mono_ns = ms_cursor_u(&c);
+    e.reason = (int)ms_cursor_u(&c);
+    e.code = (int)ms_cursor_u(&c);
+    e.dropped = ms_cursor_u(&c);
     if (c.bad)
         return MS_ECORRUPT;
     if (c.p < c.end)
-        e.threads_at_exit = get_u(&c); /* added after the first traces: optional */
+        e.threads_at_exit = ms_cursor_u(&c); /* added after the first traces: optional */
     if (c.bad)
         return MS_ECORRUPT;
     e.present = true;
@@ -329,10 +307,10 @@ static void calibrate(ms_trace *t)
             bool bad_sum; /* the merge reports it when it loads the chunk */
             if (load_chunk(t, &t->chunks[i], &raw, &bad_sum) != 0)
                 continue;
-            struct cursor c = {raw, raw + t->chunks[i].raw, false};
+            struct ms_cursor c = {raw, raw + t->chunks[i].raw, false};
             if (c.p < c.end && *c.p++ == MS_REC_CLOCK) {
-                tsc = get_u(&c);
-                ns = get_u(&c);
+                tsc = ms_cursor_u(&c);
+                ns = ms_cursor_u(&c);
                 if (c.bad)
                     tsc = 0;
             }
@@ -763,38 +741,31 @@ uint64_t ms_trace_ns_since_start(const ms_trace *t, uint64_t tsc)
 /* ---- event decoding ---- */
 
 struct decoder {
-    struct cursor c;
+    struct ms_cursor c;
     const uint8_t *rec; /* start of the last event record decoded */
     bool timed;         /* whether that record carried its own time */
     uint32_t max_node;  /* no valid node id can exceed this (see ms_trace_max_node) */
     uint32_t tid;
     uint64_t tsc;
-    uint64_t last_ptr, last_ip;
+    uint64_t task; /* the stream's current task (TASK records) */
+    struct ms_rec_base base;
     uint32_t node_limit;
     struct ms_stack_table *stacks;
 };
 
-static uint64_t get_ptr(struct decoder *d, bool ptr16)
-{
-    uint64_t delta = (uint64_t)ms_unzigzag(get_u(&d->c));
-    if (ptr16)
-        delta <<= 4;
-    return d->last_ptr + delta;
-}
-
 /* Decodes records until the next event for the consumer. Returns 1 with *ev filled, 0 at the
- * end of the chunk, MS_ECORRUPT on bad input, MS_ENOMEM. */
+ * end of the chunk, MS_ECORRUPT on bad input, MS_ENOMEM. The fields of each kind are the record
+ * table's (record_table.h). */
 static int next_event(struct decoder *d, struct ms_event *ev)
 {
-    struct cursor *c = &d->c;
+    struct ms_cursor *c = &d->c;
     while (c->p < c->end) {
         d->rec = c->p;
         uint8_t b = *c->p++;
         int kind = b & MS_REC_KIND_MASK;
-        bool ptr16 = b & MS_REC_PTR16;
         d->timed = b & MS_REC_TIMED;
         if (d->timed)
-            d->tsc += get_u(c);
+            d->tsc += ms_cursor_u(c);
         /* Only the fields of this kind are set below; the rest are cleared here, cheaply. */
         ev->ptr = ev->old_ptr = ev->size = ev->align = ev->value = 0;
         ev->stack = 0;
@@ -805,71 +776,118 @@ static int next_event(struct decoder *d, struct ms_event *ev)
         ev->family = (b >> MS_REC_FAMILY_SHIFT) & MS_REC_FAMILY_MASK;
         ev->tid = d->tid;
         ev->tsc = d->tsc;
+        /* The writer never records a NULL block, and every stack id names a node the trace can
+         * hold: anything else is corruption, not a reason to allocate. */
         switch (kind) {
-        case MS_REC_ALLOC:
-        case MS_REC_ALLOC_ALIGNED:
-            ev->ptr = d->last_ptr = get_ptr(d, ptr16);
-            ev->size = get_u(c);
-            ev->stack = (uint32_t)get_u(c);
-            if (kind == MS_REC_ALLOC_ALIGNED)
-                ev->align = get_u(c);
+        case MS_REC_ALLOC: {
+            struct ms_rec_ALLOC r;
+            ms_rec_get_ALLOC(c, &d->base, b, &r);
+            ev->ptr = r.ptr;
+            ev->size = r.size;
+            ev->stack = (uint32_t)r.stack;
+            if (!r.ptr || r.stack > d->max_node)
+                return MS_ECORRUPT;
             break;
-        case MS_REC_FREE:
-            ev->ptr = d->last_ptr = get_ptr(d, ptr16);
+        }
+        case MS_REC_ALLOC_ALIGNED: {
+            struct ms_rec_ALLOC_ALIGNED r;
+            ms_rec_get_ALLOC_ALIGNED(c, &d->base, b, &r);
+            ev->ptr = r.ptr;
+            ev->size = r.size;
+            ev->stack = (uint32_t)r.stack;
+            ev->align = r.align;
+            if (!r.ptr || r.stack > d->max_node)
+                return MS_ECORRUPT;
             break;
+        }
+        case MS_REC_FREE: {
+            struct ms_rec_FREE r;
+            ms_rec_get_FREE(c, &d->base, b, &r);
+            ev->ptr = r.ptr;
+            if (!r.ptr)
+                return MS_ECORRUPT;
+            break;
+        }
         case MS_REC_REALLOC: {
-            ev->old_ptr = d->last_ptr = get_ptr(d, ptr16);
-            ev->ptr = d->last_ptr = get_ptr(d, ptr16);
-            ev->size = get_u(c);
-            ev->stack = (uint32_t)get_u(c);
+            struct ms_rec_REALLOC r;
+            ms_rec_get_REALLOC(c, &d->base, b, &r);
+            ev->old_ptr = r.old_ptr;
+            ev->ptr = r.ptr;
+            ev->size = r.size;
+            ev->stack = (uint32_t)r.stack;
+            if (!r.ptr || !r.old_ptr || r.stack > d->max_node)
+                return MS_ECORRUPT;
             break;
         }
         case MS_REC_STACK_NODE: {
-            uint64_t id = get_u(c), parent = get_u(c);
-            uint64_t ip = d->last_ip + (uint64_t)ms_unzigzag(get_u(c));
-            d->last_ip = ip;
-            if (c->bad || id > d->max_node || parent >= id)
+            struct ms_rec_STACK_NODE r;
+            ms_rec_get_STACK_NODE(c, &d->base, b, &r);
+            if (c->bad || r.id > d->max_node || r.parent >= r.id)
                 return MS_ECORRUPT;
-            if (d->stacks && (!d->node_limit || id < d->node_limit)) {
-                int err = ms_stack_table_set(d->stacks, (uint32_t)id, (uint32_t)parent, ip);
+            if (d->stacks && (!d->node_limit || r.id < d->node_limit)) {
+                int err = ms_stack_table_set(d->stacks, (uint32_t)r.id, (uint32_t)r.parent, r.ip);
                 if (err)
                     return err;
             }
             continue;
         }
-        case MS_REC_THREAD_START:
+        case MS_REC_THREAD_START: {
+            struct ms_rec_THREAD_START r;
+            ms_rec_get_THREAD_START(c, &d->base, b, &r);
+            ev->value = r.value;
+            ev->name = r.name;
+            ev->name_len = r.name_len;
+            break;
+        }
         case MS_REC_THREAD_NAME: {
-            if (kind == MS_REC_THREAD_START)
-                ev->value = get_u(c);
-            uint64_t len = get_u(c);
-            if (c->bad || len > (uint64_t)(c->end - c->p))
-                return MS_ECORRUPT;
-            ev->name = (const char *)c->p;
-            ev->name_len = len;
-            c->p += len;
+            struct ms_rec_THREAD_NAME r;
+            ms_rec_get_THREAD_NAME(c, &d->base, b, &r);
+            ev->name = r.name;
+            ev->name_len = r.name_len;
             break;
         }
         case MS_REC_THREAD_CREATE:
-        case MS_REC_FORK:
-            ev->value = get_u(c);
+        case MS_REC_FORK: {
+            struct ms_rec_FORK r; /* THREAD_CREATE's fields are FORK's */
+            ms_rec_get_FORK(c, &d->base, b, &r);
+            ev->value = r.value;
             break;
+        }
         case MS_REC_THREAD_EXIT:
         case MS_REC_FREERES:
             break;
-        case MS_REC_CLOCK:
-            d->tsc = get_u(c);
-            get_u(c);
-            d->last_ptr = 0;
-            d->last_ip = 0;
+        case MS_REC_CLOCK: {
+            struct ms_rec_CLOCK r;
+            ms_rec_get_CLOCK(c, &d->base, b, &r);
+            d->tsc = r.tsc;
+            d->task = 0; /* a chunk names its task again after its CLOCK */
             if (c->bad)
                 return MS_ECORRUPT;
             continue;
-        case MS_REC_EXTENDED: {
-            get_u(c);
-            uint64_t len = get_u(c);
-            if (c->bad || len > (uint64_t)(c->end - c->p))
+        }
+        case MS_REC_TASK: {
+            struct ms_rec_TASK r;
+            ms_rec_get_TASK(c, &d->base, b, &r);
+            d->task = r.task;
+            if (c->bad)
                 return MS_ECORRUPT;
-            c->p += len;
+            continue;
+        }
+        case MS_REC_STRING: {
+            /* The C API's string table: nothing reads it yet. */
+            struct ms_rec_STRING r;
+            ms_rec_get_STRING(c, &d->base, b, &r);
+            if (c->bad || !r.id)
+                return MS_ECORRUPT;
+            continue;
+        }
+        case MS_REC_EXTENDED: {
+            /* The C API's annotations: skipped, whatever the sub-kind. */
+            struct ms_rec_EXTENDED r;
+            ms_rec_get_EXTENDED(c, &d->base, b, &r);
+            if (c->bad || r.length > (uint64_t)(c->end - c->p))
+                return MS_ECORRUPT;
+            c->p += r.length;
             continue;
         }
         default:
@@ -877,12 +895,7 @@ static int next_event(struct decoder *d, struct ms_event *ev)
         }
         if (c->bad)
             return MS_ECORRUPT;
-        /* The writer never records a NULL block, and every stack id names a node the trace
-         * can hold: anything else is corruption, not a reason to allocate. */
-        if ((kind == MS_REC_ALLOC || kind == MS_REC_ALLOC_ALIGNED || kind == MS_REC_FREE ||
-             kind == MS_REC_REALLOC) &&
-            (!ev->ptr || (kind == MS_REC_REALLOC && !ev->old_ptr) || ev->stack > d->max_node))
-            return MS_ECORRUPT;
+        ev->task = d->task;
         return 1;
     }
     return 0;

@@ -51,6 +51,7 @@ struct ms_event {
     uint64_t ptr, old_ptr, size, align;
     uint32_t stack;
     uint64_t value;   /* pthread_t (THREAD_START/CREATE), child pid (FORK) */
+    uint64_t task;    /* the stream's current task (TASK record; 0: none) */
     const char *name; /* THREAD_START/THREAD_NAME: not NUL-terminated */
     size_t name_len;
     bool forced; /* redelivered after a conflict that no nearby event resolves */

@@ -98,19 +98,7 @@ void ms__realloc_end(void *old, void *p, size_t n, uint64_t before)
             uint32_t stack = ms__stack_id(s);
             uint8_t *kb;
             uint8_t *q = before ? ms__rec_begin_at(s, &kb, before) : ms__rec_begin(s, &kb);
-            *kb |= MS_REC_REALLOC;
-            intptr_t d_old = (intptr_t)((uintptr_t)old - s->last_ptr);
-            intptr_t d_new = (intptr_t)((uintptr_t)p - (uintptr_t)old);
-            if (((d_old | d_new) & 15) == 0) {
-                *kb |= MS_REC_PTR16;
-                d_old >>= 4;
-                d_new >>= 4;
-            }
-            q = ms_varint_put(q, ms_zigzag(d_old));
-            q = ms_varint_put(q, ms_zigzag(d_new));
-            s->last_ptr = (uintptr_t)p;
-            q = ms_varint_put(q, n);
-            q = ms_varint_put(q, stack);
+            q = ms_rec_put_REALLOC(&s->base, kb, q, (uintptr_t)old, (uintptr_t)p, n, stack);
             ms__rec_end(s, q);
             ms__slot_release(s);
         }

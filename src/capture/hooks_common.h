@@ -27,13 +27,11 @@ static inline __attribute__((always_inline)) void record_alloc(int kind, int fam
     uint32_t stack = ms__stack_id(s);
     uint8_t *kb;
     uint8_t *p = ms__rec_begin(s, &kb);
-    *kb |= (uint8_t)(kind | family << MS_REC_FAMILY_SHIFT);
-    p = ms__put_ptr_delta(p, (intptr_t)((uintptr_t)ptr - s->last_ptr), kb);
-    s->last_ptr = (uintptr_t)ptr;
-    p = ms_varint_put(p, size);
-    p = ms_varint_put(p, stack);
+    *kb |= (uint8_t)(family << MS_REC_FAMILY_SHIFT);
     if (kind == MS_REC_ALLOC_ALIGNED)
-        p = ms_varint_put(p, align);
+        p = ms_rec_put_ALLOC_ALIGNED(&s->base, kb, p, (uintptr_t)ptr, size, stack, align);
+    else
+        p = ms_rec_put_ALLOC(&s->base, kb, p, (uintptr_t)ptr, size, stack);
     ms__rec_end(s, p);
     ms__slot_release(s);
 }
@@ -45,9 +43,8 @@ static inline void record_free(int family, void *ptr)
         return;
     uint8_t *kb;
     uint8_t *p = ms__rec_begin(s, &kb);
-    *kb |= (uint8_t)(MS_REC_FREE | family << MS_REC_FAMILY_SHIFT);
-    p = ms__put_ptr_delta(p, (intptr_t)((uintptr_t)ptr - s->last_ptr), kb);
-    s->last_ptr = (uintptr_t)ptr;
+    *kb |= (uint8_t)(family << MS_REC_FAMILY_SHIFT);
+    p = ms_rec_put_FREE(&s->base, kb, p, (uintptr_t)ptr);
     ms__rec_end(s, p);
     ms__slot_release(s);
 }

@@ -173,8 +173,7 @@ static void run_freeres(void)
     if (s) {
         uint8_t *kind;
         uint8_t *p = ms__rec_begin(s, &kind);
-        *kind |= MS_REC_FREERES;
-        ms__rec_end(s, p);
+        ms__rec_end(s, ms_rec_put_FREERES(&s->base, kind, p));
     }
     t->busy = 0;
     if (gnu_cxx_freeres)

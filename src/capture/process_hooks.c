@@ -30,7 +30,9 @@
     static void *name##_cache;                                                                     \
     __typeof__(&name) real_##name = (__typeof__(&name))next_of(&name##_cache, #name)
 
-static void record_u64(int kind, uint64_t v)
+/* Records an event of one unsigned field (THREAD_CREATE, FORK) with its encoder. */
+static void record_u64(uint8_t *(*put)(struct ms_rec_base *, uint8_t *, uint8_t *, uint64_t),
+                       uint64_t v)
 {
     if (!atomic_load(&ms__active) || ms__tls.busy)
         return;
@@ -39,8 +41,7 @@ static void record_u64(int kind, uint64_t v)
     if (s) {
         uint8_t *kb;
         uint8_t *p = ms__rec_begin(s, &kb);
-        *kb |= (uint8_t)kind;
-        p = ms_varint_put(p, v);
+        p = put(&s->base, kb, p, v);
         ms__rec_end(s, p);
         ms__slot_release(s);
     }
@@ -58,7 +59,7 @@ EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(
     int r = real_pthread_create(thread, attr, fn, arg);
     ms__tls.creating_thread = 0;
     if (r == 0)
-        record_u64(MS_REC_THREAD_CREATE, (uint64_t)*thread);
+        record_u64(ms_rec_put_THREAD_CREATE, (uint64_t)*thread);
     return r;
 }
 
@@ -94,7 +95,7 @@ EXPORT pid_t fork(void)
     NEXT(pid_t(*)(void), fork);
     pid_t pid = real_fork();
     if (pid > 0)
-        record_u64(MS_REC_FORK, (uint64_t)pid);
+        record_u64(ms_rec_put_FORK, (uint64_t)pid);
     return pid;
 }
 

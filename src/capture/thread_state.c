@@ -34,16 +34,14 @@ static void slot_begin_chunk(struct ms__slot *s)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     uint64_t tsc = ms__now();
-    uint8_t *p = s->buf;
-    *p++ = MS_REC_CLOCK;
-    p = ms_varint_put(p, tsc);
-    p = ms_varint_put(p, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+    uint8_t *kind = s->buf;
+    *kind = 0;
+    uint8_t *p = ms_rec_put_CLOCK(&s->base, kind, kind + 1, tsc,
+                                  (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
     s->pos = p;
     atomic_store_explicit(&s->head->committed, (uint32_t)(p - s->buf), memory_order_release);
     s->last_tsc = tsc;
     s->first_tsc = tsc;
-    s->last_ptr = 0;
-    s->last_ip = 0;
     s->untimed = 0;
 }
 
@@ -122,10 +120,21 @@ static struct ms__slot *slot_acquire(void)
     return NULL;
 }
 
-static void thread_name(char name[17])
+static void thread_name(char name[MS_THREAD_NAME_MAX + 1])
 {
-    memset(name, 0, 17);
+    memset(name, 0, MS_THREAD_NAME_MAX + 1);
     prctl(PR_GET_NAME, name, 0, 0, 0);
+}
+
+/* The first record of a thread's stream: its pthread_t and name. */
+static void slot_thread_start(struct ms__slot *s)
+{
+    char name[MS_THREAD_NAME_MAX + 1];
+    thread_name(name);
+    uint8_t *kind;
+    uint8_t *p = ms__rec_begin(s, &kind);
+    p = ms_rec_put_THREAD_START(&s->base, kind, p, (uint64_t)pthread_self(), name, strlen(name));
+    ms__rec_end(s, p);
 }
 
 void ms__slot_find_stack(struct ms__slot *s)
@@ -177,15 +186,7 @@ struct ms__slot *ms__slot_attach(struct ms__tls *t)
     atomic_store(&s->flushing, 0);
     t->slot = s;
     ms__lifecycle_thread_attached();
-
-    char name[17];
-    thread_name(name);
-    uint8_t *kind;
-    uint8_t *p = ms__rec_begin(s, &kind);
-    *kind |= MS_REC_THREAD_START;
-    p = ms_varint_put(p, (uint64_t)pthread_self());
-    p = ms__put_str(p, name, strlen(name));
-    ms__rec_end(s, p);
+    slot_thread_start(s);
     return s;
 }
 
@@ -246,18 +247,15 @@ void ms__slot_detach(struct ms__tls *t)
     struct ms__slot *s = t->slot;
     if (!s)
         return;
-    char name[17];
+    char name[MS_THREAD_NAME_MAX + 1];
     thread_name(name);
     uint8_t *kind;
     uint8_t *p = ms__rec_begin(s, &kind);
-    *kind |= MS_REC_THREAD_NAME;
-    p = ms__put_str(p, name, strlen(name));
-    ms__rec_end(s, p);
+    ms__rec_end(s, ms_rec_put_THREAD_NAME(&s->base, kind, p, name, strlen(name)));
     /* Timed: everything this thread did happened before this time, which a thread that joins
      * it orders its own later events after (see ms__slot_time_next). */
     p = ms__rec_begin_at(s, &kind, ms__now());
-    *kind |= MS_REC_THREAD_EXIT;
-    ms__rec_end(s, p);
+    ms__rec_end(s, ms_rec_put_THREAD_EXIT(&s->base, kind, p));
     ms__slot_flush(s, false);
     t->slot = NULL;
     atomic_store(&s->in_use, 0);
@@ -308,13 +306,6 @@ void ms__slots_after_fork_child(void)
         mine->cache_n = 0;
         mine->walk.n = -1;
         slot_begin_chunk(mine);
-        uint8_t *kind;
-        uint8_t *p = ms__rec_begin(mine, &kind);
-        *kind |= MS_REC_THREAD_START;
-        p = ms_varint_put(p, (uint64_t)pthread_self());
-        char name[17];
-        thread_name(name);
-        p = ms__put_str(p, name, strlen(name));
-        ms__rec_end(mine, p);
+        slot_thread_start(mine);
     }
 }

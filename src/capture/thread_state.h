@@ -4,8 +4,7 @@
 #ifndef MS_CAPTURE_THREAD_STATE_H
 #define MS_CAPTURE_THREAD_STATE_H
 
-#include "../common/trace_format.h"
-#include "../common/varint.h"
+#include "../common/record_codec.h"
 #include "cfi_rules.h"
 #include "spool.h"
 
@@ -43,9 +42,8 @@ struct ms__slot {
     int remap;          /* in a forked child: the buffer is still the parent's (see slot_acquire) */
     uint64_t last_tsc;  /* time base of the next timed record */
     uint64_t first_tsc; /* time of the chunk's CLOCK record */
-    uintptr_t last_ptr; /* pointer delta base */
-    uint64_t last_ip;   /* stack node ip delta base */
-    uint32_t untimed;   /* records since the last timed one */
+    struct ms_rec_base base; /* the chunk's pointer and ip delta bases */
+    uint32_t untimed;        /* records since the last timed one */
     uint32_t tid;
     atomic_int in_use;            /* owned by a live thread (or it is the orphan slot) */
     atomic_int flushing;          /* a flush of this slot is in progress */
@@ -201,16 +199,6 @@ static inline uint8_t *ms__rec_begin_at(struct ms__slot *s, uint8_t **kind, uint
     return p;
 }
 
-/* Writes a pointer delta; returns the MS_REC_PTR16 flag when the delta was scaled. */
-static inline uint8_t *ms__put_ptr_delta(uint8_t *p, intptr_t d, uint8_t *kind)
-{
-    if ((d & 15) == 0) {
-        *kind |= MS_REC_PTR16;
-        d >>= 4;
-    }
-    return ms_varint_put(p, ms_zigzag(d));
-}
-
 void ms__slot_full(struct ms__slot *s);
 
 /* Finishes a record ending at p. */
@@ -222,13 +210,15 @@ static inline void ms__rec_end(struct ms__slot *s, uint8_t *p)
         ms__slot_full(s);
 }
 
-/* Appends a string field (length, bytes). */
-static inline uint8_t *ms__put_str(uint8_t *p, const char *str, size_t len)
-{
-    p = ms_varint_put(p, len);
-    for (size_t i = 0; i < len; i++)
-        *p++ = (uint8_t)str[i];
-    return p;
-}
+/* Every record without strings fits in the room kept free for one (with the 8 bytes of slack
+ * that ms_varint_put needs); the strings that records carry here are thread names, at most 16
+ * bytes (MS_THREAD_NAME_MAX). */
+#define MS_THREAD_NAME_MAX 16
+#define MS__REC_FITS(NAME, code, timing, summary)                                                  \
+    _Static_assert(MS_REC_MAXLEN_##NAME + MS_REC_NSTR_##NAME * MS_THREAD_NAME_MAX + 8 <=           \
+                       MS_RECORD_MAX,                                                              \
+                   "the " #NAME " record can exceed MS_RECORD_MAX");
+MS_RECORDS(MS__REC_FITS)
+#undef MS__REC_FITS
 
 #endif

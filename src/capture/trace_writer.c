@@ -319,7 +319,7 @@ static void write_process_chunk(void)
     p = ms_varint_put(p, (uint64_t)ms__config.depth);
     ssize_t n = readlink("/proc/self/exe", exe_name, sizeof exe_name - 1);
     exe_name[n > 0 ? n : 0] = 0;
-    p = ms__put_str(p, exe_name, strlen(exe_name));
+    p = ms_str_put(p, exe_name, strlen(exe_name));
     /* argv from /proc/self/cmdline: NUL-separated, read into the tail of the buffer. */
     uint8_t *args = buf + MODULES_MAX / 2;
     size_t alen = read_file("/proc/self/cmdline", args, 64 * 1024);
@@ -329,14 +329,14 @@ static void write_process_chunk(void)
     p = ms_varint_put(p, argc);
     for (size_t i = 0; i < alen;) {
         size_t l = strnlen((const char *)args + i, alen - i);
-        p = ms__put_str(p, (const char *)args + i, l);
+        p = ms_str_put(p, (const char *)args + i, l);
         i += l + 1;
     }
     p = ms_varint_put(p, (uint64_t)origin.parent_pid);
     p = ms_varint_put(p, origin.fork_tsc);
     p = ms_varint_put(p, origin.node_limit);
-    p = ms__put_str(p, origin.parent_trace, strlen(origin.parent_trace));
-    p = ms__put_str(p, MS_VERSION_STRING, strlen(MS_VERSION_STRING));
+    p = ms_str_put(p, origin.parent_trace, strlen(origin.parent_trace));
+    p = ms_str_put(p, MS_VERSION_STRING, strlen(MS_VERSION_STRING));
     write_chunk_raw(MS_CHUNK_PROCESS, 0, start_tsc, buf, (size_t)(p - buf));
 }
 

@@ -4,6 +4,7 @@
 #define MS_TRACE_FORMAT_H
 
 #include "crc32c.h"
+#include "record_table.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -88,24 +89,14 @@ enum ms_chunk_type {
 #define MS_REC_PTR16 0x40
 #define MS_REC_TIMED 0x80
 
-enum ms_rec_kind {
-    MS_REC_ALLOC = 1,         /* [dt] ptr size stack */
-    MS_REC_FREE = 2,          /* [dt] ptr */
-    MS_REC_REALLOC = 3,       /* [dt] old-ptr new-ptr(delta from old) size stack */
-    MS_REC_ALLOC_ALIGNED = 4, /* [dt] ptr size stack alignment */
-    MS_REC_STACK_NODE = 5,    /* id parent ip(delta from the previous node's ip) */
-    MS_REC_THREAD_START = 6,  /* [dt] pthread_t name */
-    MS_REC_THREAD_NAME = 7,   /* [dt] name */
-    MS_REC_THREAD_CREATE = 8, /* [dt] child pthread_t */
-    MS_REC_THREAD_EXIT = 9,   /* [dt] */
-    MS_REC_CLOCK = 10,        /* tsc monotonic-ns (both absolute; resets the time base) */
-    MS_REC_FORK = 11,         /* [dt] child pid */
-    MS_REC_FREERES = 12,      /* [dt]: exit-time freeing of libc/libstdc++ internals begins */
-    /* 13..14 are free; 15 is reserved for the annotation events of the C API (variables,
-     * scopes, tasks, references, passports): a varint sub-kind and a varint length follow, so
-     * that readers can skip sub-kinds they do not know. No writer emits it yet. */
-    MS_REC_EXTENDED = 15,
-};
+/* The record kinds, from the record table (record_table.h; record_codec.h encodes and decodes
+ * them): MS_REC_ALLOC = 1, ..., and the EXTENDED sub-kinds MS_EXT_VARIABLE = 1, .... */
+#define MS__REC_KIND(NAME, code, timing, summary) MS_REC_##NAME = code,
+enum ms_rec_kind { MS_RECORDS(MS__REC_KIND) };
+#undef MS__REC_KIND
+#define MS__EXT_KIND(NAME, code, summary) MS_EXT_##NAME = code,
+enum ms_ext_kind { MS_EXT_RECORDS(MS__EXT_KIND) };
+#undef MS__EXT_KIND
 
 enum ms_family {
     MS_FAMILY_MALLOC = 0,    /* malloc, calloc, realloc, memalign, ..., free */

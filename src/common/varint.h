@@ -26,6 +26,13 @@ static inline int64_t ms_unzigzag(uint64_t v)
     return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
 }
 
+/* The number of bytes ms_varint_put takes for v. */
+static inline unsigned ms_varint_len(uint64_t v)
+{
+    unsigned k = (64u - (unsigned)__builtin_clzll(v | 1) + 6) / 7;
+    return k <= 8 ? k : 9;
+}
+
 /* Writes v in exactly k bytes (1..8, v < 2^(7k)), touching nothing after them; readers accept
  * such padded encodings. */
 static inline uint8_t *ms_varint_put_width(uint8_t *p, uint64_t v, unsigned k)

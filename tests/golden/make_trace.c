@@ -14,21 +14,11 @@ int main(int argc, char **argv)
     /* Thread 1 (main): a stack tree 1 <- 2 <- 3 and 1 <- 4. */
     struct tb_ev e = tb_events(&p, 1000);
     tb_thread_start(&e, 1000, "main");
-    tb_kind(&e, MS_REC_THREAD_CREATE, 0, 1005); /* creates the worker (pthread_t 7) */
-    tb_u(&p, 7);
+    tb_thread_create(&e, 1005, 7); /* creates the worker (pthread_t 7) */
     tb_node(&e, 1, 0, 0x400100);
-    p.data[p.len++] = MS_REC_STACK_NODE;
-    tb_u(&p, 2);
-    tb_u(&p, 1);
-    tb_u(&p, ms_zigzag(0x100)); /* ip 0x400200 */
-    p.data[p.len++] = MS_REC_STACK_NODE;
-    tb_u(&p, 3);
-    tb_u(&p, 2);
-    tb_u(&p, ms_zigzag(0x100)); /* ip 0x400300 */
-    p.data[p.len++] = MS_REC_STACK_NODE;
-    tb_u(&p, 4);
-    tb_u(&p, 1);
-    tb_u(&p, ms_zigzag(0x100)); /* ip 0x400400 */
+    tb_node(&e, 2, 1, 0x400200);
+    tb_node(&e, 3, 2, 0x400300);
+    tb_node(&e, 4, 1, 0x400400);
     tb_alloc(&e, 1100, 0x10000, 100, 3);
     tb_free(&e, 1150, 0x10000); /* temporary */
     tb_alloc(&e, 1200, 0x10100, 40, 3);

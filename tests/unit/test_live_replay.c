@@ -251,7 +251,7 @@ static void create_waits_for_start(void)
     e = tb_events(&p, 1200);
     tb_thread_start_as(&e, 1210, 0x99, "worker");
     tb_alloc(&e, 1250, 0x2000, 20, 0);
-    tb_kind(&e, MS_REC_THREAD_EXIT, 0, 1400);
+    tb_thread_exit(&e, 1400);
     piece(&b, &p, 8, &cuts[1]);
     struct seen whole = {0}, s = {0};
     int live[3];
@@ -302,14 +302,11 @@ static void node_not_written_yet(void)
     e = tb_events(&p, 1200);
     tb_node(&e, 300, 0, 0x4000);
     tb_alloc(&e, 1300, 0x2000, 20, 300);
-    tb_kind(&e, MS_REC_THREAD_EXIT, 0, 1350);
+    tb_thread_exit(&e, 1350);
     piece(&b, &p, 8, &cuts[1]);
     e = tb_events(&p, 1000);
     for (uint32_t id = 1; id < 300; id++) {
-        e.p->data[e.p->len++] = MS_REC_STACK_NODE;
-        tb_u(e.p, id);
-        tb_u(e.p, id - 1);
-        tb_u(e.p, ms_zigzag(16));
+        tb_node(&e, id, id - 1, 16 * id);
     }
     tb_alloc(&e, 1400, 0x3000, 30, 299);
     tb_chunk(&b, MS_CHUNK_EVENTS, 9, &p, 0);

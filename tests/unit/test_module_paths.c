@@ -76,10 +76,7 @@ static void fifo_and_device_modules(void)
     tb_chunk(&b, MS_CHUNK_MODULES, 0, &p, 0);
     struct tb_ev e = tb_events(&p, 1000);
     tb_node(&e, 1, 0, 0x401234);
-    p.data[p.len++] = MS_REC_STACK_NODE;
-    tb_u(&p, 2);
-    tb_u(&p, 1);
-    tb_u(&p, ms_zigzag(0x501456 - 0x401234));
+    tb_node(&e, 2, 1, 0x501456);
     tb_alloc(&e, 1100, 0x10000, 64, 2);
     tb_chunk(&b, MS_CHUNK_EVENTS, 1, &p, 1);
     p.len = 0;

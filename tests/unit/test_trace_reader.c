@@ -145,14 +145,15 @@ static void every_truncation(void)
     ASSERT_TRUE(opened > 0);
 }
 
-/* A record kind no writer emits: that chunk stops there, the other thread's events remain. */
+/* A record kind that the record table does not have (0): that chunk stops there, the other
+ * thread's events remain. */
 static void corrupt_record(void)
 {
     struct tb b, p;
     tb_begin(&b, 7);
     struct tb_ev e = tb_events(&p, 1000);
     tb_alloc(&e, 1100, 0x1000, 10, 0);
-    p.data[p.len++] = 13;
+    p.data[p.len++] = 0;
     tb_alloc(&e, 1200, 0x2000, 10, 0);
     tb_chunk(&b, MS_CHUNK_EVENTS, 1, &p, 0);
     e = tb_events(&p, 1000);
@@ -178,8 +179,7 @@ static void cut_at_fork(void)
     tb_begin(&b, 7);
     struct tb_ev e = tb_events(&p, 1000);
     tb_alloc(&e, 1100, 0x1000, 10, 0);
-    tb_kind(&e, MS_REC_FORK, 0, 1200);
-    tb_u(&p, 99);
+    TB_PUT(&e, tb_kind(&e, MS_REC_FORK, 0, 1200), ms_rec_put_FORK, 99);
     tb_alloc(&e, 1300, 0x2000, 10, 0);
     tb_node(&e, 5, 0, 0x400);
     tb_chunk(&b, MS_CHUNK_EVENTS, 1, &p, 0);

@@ -3,6 +3,7 @@
 #ifndef MS_TRACE_BUILDER_H
 #define MS_TRACE_BUILDER_H
 
+#include "common/record_codec.h"
 #include "common/trace_format.h"
 #include "common/varint.h"
 
@@ -142,82 +143,89 @@ static inline void tb_end(struct tb *p, uint64_t tsc)
     tb_u(p, 0);
 }
 
-/* Event records: each carries an absolute time as a delta from *last. */
+/* Event records, encoded by the capture's own encoders (record_codec.h); each carries an
+ * absolute time, stored as a delta from the previous timed record. */
 struct tb_ev {
     struct tb *p;
-    uint64_t last_tsc, last_ptr;
+    uint64_t last_tsc;
+    struct ms_rec_base base;
 };
+
+/* The kind byte of the next record, untimed; the encoder adds the kind code. */
+static inline uint8_t *tb_kind_untimed(struct tb_ev *e, int family)
+{
+    uint8_t *k = e->p->data + e->p->len++;
+    *k = (uint8_t)(family << MS_REC_FAMILY_SHIFT);
+    return k;
+}
+
+/* A timed kind byte (and its time delta) for a record of the given kind. */
+static inline uint8_t *tb_kind(struct tb_ev *e, int kind, int family, uint64_t tsc)
+{
+    uint8_t *k = tb_kind_untimed(e, family);
+    *k |= (uint8_t)(kind | MS_REC_TIMED);
+    tb_u(e->p, tsc - e->last_tsc);
+    e->last_tsc = tsc;
+    return k;
+}
+
+/* Runs encoder call (a ms_rec_put_* with the record's fields after p) for the record whose kind
+ * byte k returns (tb_kind or tb_kind_untimed), at the end of e's payload. */
+#define TB_PUT(e, k, call, ...)                                                                    \
+    do {                                                                                           \
+        uint8_t *k_ = (k);                                                                         \
+        struct tb *p_ = (e)->p;                                                                    \
+        p_->len = (size_t)(call(&(e)->base, k_, p_->data + p_->len, __VA_ARGS__) - p_->data);      \
+    } while (0)
+#define TB_PUT0(e, k, call)                                                                        \
+    do {                                                                                           \
+        uint8_t *k_ = (k);                                                                         \
+        struct tb *p_ = (e)->p;                                                                    \
+        p_->len = (size_t)(call(&(e)->base, k_, p_->data + p_->len) - p_->data);                   \
+    } while (0)
 
 static inline void tb_clock(struct tb_ev *e, uint64_t tsc)
 {
-    e->p->data[e->p->len++] = MS_REC_CLOCK;
-    tb_u(e->p, tsc);
-    tb_u(e->p, 1000000 + tsc - 1000);
+    TB_PUT(e, tb_kind_untimed(e, 0), ms_rec_put_CLOCK, tsc, 1000000 + tsc - 1000);
     e->last_tsc = tsc;
-    e->last_ptr = 0;
-}
-
-static inline void tb_kind(struct tb_ev *e, int kind, int family, uint64_t tsc)
-{
-    e->p->data[e->p->len++] = (uint8_t)(kind | family << MS_REC_FAMILY_SHIFT | MS_REC_TIMED);
-    tb_u(e->p, tsc - e->last_tsc);
-    e->last_tsc = tsc;
-}
-
-static inline void tb_ptr(struct tb_ev *e, uint64_t ptr)
-{
-    tb_u(e->p, ms_zigzag((int64_t)(ptr - e->last_ptr)));
-    e->last_ptr = ptr;
 }
 
 static inline void tb_alloc(struct tb_ev *e, uint64_t tsc, uint64_t ptr, uint64_t size,
                             uint32_t stack)
 {
-    tb_kind(e, MS_REC_ALLOC, MS_FAMILY_MALLOC, tsc);
-    tb_ptr(e, ptr);
-    tb_u(e->p, size);
-    tb_u(e->p, stack);
+    TB_PUT(e, tb_kind(e, MS_REC_ALLOC, MS_FAMILY_MALLOC, tsc), ms_rec_put_ALLOC, ptr, size, stack);
 }
 
 static inline void tb_free(struct tb_ev *e, uint64_t tsc, uint64_t ptr)
 {
-    tb_kind(e, MS_REC_FREE, MS_FAMILY_MALLOC, tsc);
-    tb_ptr(e, ptr);
+    TB_PUT(e, tb_kind(e, MS_REC_FREE, MS_FAMILY_MALLOC, tsc), ms_rec_put_FREE, ptr);
 }
 
 /* A FREE without its own time: it shares the previous timed record's. */
 static inline void tb_free_untimed(struct tb_ev *e, uint64_t ptr)
 {
-    e->p->data[e->p->len++] = (uint8_t)MS_REC_FREE;
-    tb_ptr(e, ptr);
+    TB_PUT(e, tb_kind_untimed(e, MS_FAMILY_MALLOC), ms_rec_put_FREE, ptr);
 }
 
 static inline void tb_realloc(struct tb_ev *e, uint64_t tsc, uint64_t old, uint64_t ptr,
                               uint64_t size, uint32_t stack)
 {
-    tb_kind(e, MS_REC_REALLOC, MS_FAMILY_MALLOC, tsc);
-    tb_ptr(e, old);
-    tb_u(e->p, ms_zigzag((int64_t)(ptr - old)));
-    e->last_ptr = ptr;
-    tb_u(e->p, size);
-    tb_u(e->p, stack);
+    TB_PUT(e, tb_kind(e, MS_REC_REALLOC, MS_FAMILY_MALLOC, tsc), ms_rec_put_REALLOC, old, ptr, size,
+           stack);
 }
 
+/* Stack node id: frame ip called from the stack parent. */
 static inline void tb_node(struct tb_ev *e, uint32_t id, uint32_t parent, uint64_t ip)
 {
-    e->p->data[e->p->len++] = MS_REC_STACK_NODE;
-    tb_u(e->p, id);
-    tb_u(e->p, parent);
-    tb_u(e->p, ms_zigzag((int64_t)ip)); /* first node of the chunk: delta from 0 */
+    TB_PUT(e, tb_kind_untimed(e, 0), ms_rec_put_STACK_NODE, id, parent, ip);
 }
 
 /* THREAD_START with thread handle pthread. */
 static inline void tb_thread_start_as(struct tb_ev *e, uint64_t tsc, uint64_t pthread,
                                       const char *name)
 {
-    tb_kind(e, MS_REC_THREAD_START, 0, tsc);
-    tb_u(e->p, pthread);
-    tb_str(e->p, name);
+    TB_PUT(e, tb_kind(e, MS_REC_THREAD_START, 0, tsc), ms_rec_put_THREAD_START, pthread, name,
+           strlen(name));
 }
 
 static inline void tb_thread_start(struct tb_ev *e, uint64_t tsc, const char *name)
@@ -228,8 +236,13 @@ static inline void tb_thread_start(struct tb_ev *e, uint64_t tsc, const char *na
 /* THREAD_CREATE of the thread with handle pthread. */
 static inline void tb_thread_create(struct tb_ev *e, uint64_t tsc, uint64_t pthread)
 {
-    tb_kind(e, MS_REC_THREAD_CREATE, 0, tsc);
-    tb_u(e->p, pthread);
+    TB_PUT(e, tb_kind(e, MS_REC_THREAD_CREATE, 0, tsc), ms_rec_put_THREAD_CREATE, pthread);
+}
+
+/* THREAD_EXIT at tsc. */
+static inline void tb_thread_exit(struct tb_ev *e, uint64_t tsc)
+{
+    TB_PUT0(e, tb_kind(e, MS_REC_THREAD_EXIT, 0, tsc), ms_rec_put_THREAD_EXIT);
 }
 
 /* Starts a trace in b: file header and a PROCESS chunk for pid. */

@@ -1,0 +1,81 @@
+/* Every record of an EVENTS chunk, defined once: its kind code, when it carries a time, and its
+ * fields in order. The capture's encoders, the reader's decoders and the tests' trace builder
+ * are all generated from this table (record_codec.h), and test_record_table checks the table
+ * of docs/trace-format.md against it, so a record cannot be written one way and read another.
+ *
+ * MS_RECORDS(X) calls X(NAME, code, timing, summary) for each record kind; MS_FIELDS_<NAME>(F)
+ * calls F(type, field) for each of its fields, in the order they are stored. Field types:
+ *   U    unsigned varint
+ *   PTR  a pointer: zigzag varint of its difference from the previous pointer of the chunk
+ *        (which it then becomes); stored divided by 16 (PTR16 in the kind byte) when every
+ *        pointer difference of the record is a multiple of 16
+ *   IP   an instruction address: zigzag varint of its difference from the previous IP field
+ *   STR  a string: varint length, then the bytes (not NUL-terminated)
+ * Timing: OPT, the record may carry a time delta (TIMED); NEVER, it never does; CLOCK, it never
+ * does and it restarts the chunk's bases (time, pointer, ip).
+ *
+ * EXTENDED records (kind 15) carry one sub-record each: MS_EXT_RECORDS(X) calls
+ * X(NAME, subkind, summary) and MS_XFIELDS_<NAME>(F) lists its fields, which may only be U or
+ * STR (a reader that skips a sub-kind it does not know must not lose a delta base). They are
+ * stored as: varint sub-kind, varint length of the fields, the fields. */
+#ifndef MS_RECORD_TABLE_H
+#define MS_RECORD_TABLE_H
+
+#define MS_RECORDS(X)                                                                              \
+    X(ALLOC, 1, OPT, "an allocation (malloc, calloc, operator new, ...)")                          \
+    X(FREE, 2, OPT, "a block released (free, operator delete, ...)")                               \
+    X(REALLOC, 3, OPT, "realloc of a live block to a new size, moved or not")                      \
+    X(ALLOC_ALIGNED, 4, OPT, "an aligned allocation (posix_memalign, aligned new, ...)")           \
+    X(STACK_NODE, 5, NEVER, "a node of the process's stack tree: frame ip called from parent")     \
+    X(THREAD_START, 6, OPT, "the first record of a thread (and of a forked child's thread)")       \
+    X(THREAD_NAME, 7, OPT, "the thread's name, written at its exit")                               \
+    X(THREAD_CREATE, 8, OPT, "this thread created the thread whose pthread_t is value")            \
+    X(THREAD_EXIT, 9, OPT, "the thread exits")                                                     \
+    X(CLOCK, 10, CLOCK, "the time base: first record of every chunk")                              \
+    X(FORK, 11, OPT, "this process forked the child whose pid is value")                           \
+    X(FREERES, 12, OPT, "exit-time freeing of libc's and libstdc++'s internals begins")            \
+    X(TASK, 13, OPT, "the thread's current task (C API): later events of the stream are its")      \
+    X(STRING, 14, NEVER, "an entry of the process's string table (C API): id and text")            \
+    X(EXTENDED, 15, OPT, "a C API annotation: sub-kind, length, fields (MS_EXT_RECORDS)")
+
+#define MS_FIELDS_ALLOC(F) F(PTR, ptr) F(U, size) F(U, stack)
+#define MS_FIELDS_FREE(F) F(PTR, ptr)
+#define MS_FIELDS_REALLOC(F) F(PTR, old_ptr) F(PTR, ptr) F(U, size) F(U, stack)
+#define MS_FIELDS_ALLOC_ALIGNED(F) F(PTR, ptr) F(U, size) F(U, stack) F(U, align)
+#define MS_FIELDS_STACK_NODE(F) F(U, id) F(U, parent) F(IP, ip)
+#define MS_FIELDS_THREAD_START(F) F(U, value) F(STR, name)
+#define MS_FIELDS_THREAD_NAME(F) F(STR, name)
+#define MS_FIELDS_THREAD_CREATE(F) F(U, value)
+#define MS_FIELDS_THREAD_EXIT(F)
+#define MS_FIELDS_CLOCK(F) F(U, tsc) F(U, mono_ns)
+#define MS_FIELDS_FORK(F) F(U, value)
+#define MS_FIELDS_FREERES(F)
+#define MS_FIELDS_TASK(F) F(U, task)
+#define MS_FIELDS_STRING(F) F(U, id) F(STR, text)
+#define MS_FIELDS_EXTENDED(F) F(U, subkind) F(U, length)
+
+/* The C API's annotations (issue 7 writes them; readers before it skip them all). Strings are
+ * ids of STRING records; addresses are absolute. */
+#define MS_EXT_RECORDS(X)                                                                          \
+    X(VARIABLE, 1, "a name (and type) given to the live block containing ptr")                     \
+    X(SCOPE_BEGIN, 2, "a named scope opens on this thread")                                        \
+    X(SCOPE_END, 3, "the scope closes")                                                            \
+    X(TASK_BEGIN, 4, "a task begins, child of parent (0: none)")                                   \
+    X(TASK_END, 5, "the task ends")                                                                \
+    X(REF_ACQUIRE, 6, "holder (a block, or 0 for a root) takes a reference to the block obj")      \
+    X(REF_RELEASE, 7, "holder drops its reference to obj")                                         \
+    X(PASSPORT, 8, "a passport stamp on the block at ptr: hand-over, reclaim or note")             \
+    X(MOVE, 9, "the annotations of the block at from move to the block at to")
+
+#define MS_XFIELDS_VARIABLE(F)                                                                     \
+    F(U, ptr) F(U, name) F(U, type) F(U, type_size) F(U, file) F(U, line) F(U, func)
+#define MS_XFIELDS_SCOPE_BEGIN(F) F(U, scope) F(U, name) F(U, file) F(U, line)
+#define MS_XFIELDS_SCOPE_END(F) F(U, scope)
+#define MS_XFIELDS_TASK_BEGIN(F) F(U, task) F(U, parent) F(U, name)
+#define MS_XFIELDS_TASK_END(F) F(U, task)
+#define MS_XFIELDS_REF_ACQUIRE(F) F(U, obj) F(U, holder)
+#define MS_XFIELDS_REF_RELEASE(F) F(U, obj) F(U, holder)
+#define MS_XFIELDS_PASSPORT(F) F(U, ptr) F(U, action) F(U, module) F(U, note)
+#define MS_XFIELDS_MOVE(F) F(U, from) F(U, to)
+
+#endif
