@@ -95,11 +95,11 @@ void ms__realloc_end(void *old, void *p, size_t n, uint64_t before)
     if (p) {
         struct ms__slot *s = ms__slot_get(&ms__tls);
         if (s) {
-            uint32_t stack = ms__stack_id(s);
+            uint32_t stack = ms__stack_id(&s->u, &s->b);
             uint8_t *kb;
-            uint8_t *q = before ? ms__rec_begin_at(s, &kb, before) : ms__rec_begin(s, &kb);
-            q = ms_rec_put_REALLOC(&s->base, kb, q, (uintptr_t)old, (uintptr_t)p, n, stack);
-            ms__rec_end(s, q);
+            uint8_t *q = before ? ms__rec_begin_at(&s->b, &kb, before) : ms__rec_begin(&s->b, &kb);
+            q = ms_rec_put_REALLOC(&s->b.base, kb, q, (uintptr_t)old, (uintptr_t)p, n, stack);
+            ms__rec_end(&s->b, q);
             ms__slot_release(s);
         }
     }

@@ -24,15 +24,15 @@ static inline __attribute__((always_inline)) void record_alloc(int kind, int fam
     struct ms__slot *s = ms__slot_get(&ms__tls);
     if (MS_UNLIKELY(!s))
         return;
-    uint32_t stack = ms__stack_id(s);
+    uint32_t stack = ms__stack_id(&s->u, &s->b);
     uint8_t *kb;
-    uint8_t *p = ms__rec_begin(s, &kb);
+    uint8_t *p = ms__rec_begin(&s->b, &kb);
     *kb |= (uint8_t)(family << MS_REC_FAMILY_SHIFT);
     if (kind == MS_REC_ALLOC_ALIGNED)
-        p = ms_rec_put_ALLOC_ALIGNED(&s->base, kb, p, (uintptr_t)ptr, size, stack, align);
+        p = ms_rec_put_ALLOC_ALIGNED(&s->b.base, kb, p, (uintptr_t)ptr, size, stack, align);
     else
-        p = ms_rec_put_ALLOC(&s->base, kb, p, (uintptr_t)ptr, size, stack);
-    ms__rec_end(s, p);
+        p = ms_rec_put_ALLOC(&s->b.base, kb, p, (uintptr_t)ptr, size, stack);
+    ms__rec_end(&s->b, p);
     ms__slot_release(s);
 }
 
@@ -42,10 +42,10 @@ static inline void record_free(int family, void *ptr)
     if (MS_UNLIKELY(!s))
         return;
     uint8_t *kb;
-    uint8_t *p = ms__rec_begin(s, &kb);
+    uint8_t *p = ms__rec_begin(&s->b, &kb);
     *kb |= (uint8_t)(family << MS_REC_FAMILY_SHIFT);
-    p = ms_rec_put_FREE(&s->base, kb, p, (uintptr_t)ptr);
-    ms__rec_end(s, p);
+    p = ms_rec_put_FREE(&s->b.base, kb, p, (uintptr_t)ptr);
+    ms__rec_end(&s->b, p);
     ms__slot_release(s);
 }
 

@@ -25,8 +25,8 @@
 #include <unistd.h>
 
 static atomic_int init_state; /* 0 none, 1 running, 2 done */
-static pthread_key_t exit_key;
-static atomic_ullong dropped;
+size_t ms__dtv_extra;
+uintptr_t ms__ldso_lo, ms__ldso_hi;
 static int self_pid;
 static atomic_int finished;
 
@@ -35,11 +35,6 @@ static const int fatal_signals[] = {SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL, SI
 static atomic_bool owns_signal[65];
 
 static void finish(int reason, int code, bool freeres);
-
-void ms__lifecycle_drop_event(void)
-{
-    atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
-}
 
 static void thread_exit_cb(void *arg)
 {
@@ -51,11 +46,6 @@ static void thread_exit_cb(void *arg)
     ms__child_env_thread_exit();
     t->dead = 1;
     t->busy = was_busy;
-}
-
-void ms__lifecycle_thread_attached(void)
-{
-    pthread_setspecific(exit_key, (void *)1);
 }
 
 static void on_fatal_signal(int sig, siginfo_t *info, void *uctx)
@@ -172,8 +162,8 @@ static void run_freeres(void)
     struct ms__slot *s = t->dead ? NULL : ms__slot_get(t);
     if (s) {
         uint8_t *kind;
-        uint8_t *p = ms__rec_begin(s, &kind);
-        ms__rec_end(s, ms_rec_put_FREERES(&s->base, kind, p));
+        uint8_t *p = ms__rec_begin(&s->b, &kind);
+        ms__rec_end(&s->b, ms_rec_put_FREERES(&s->b.base, kind, p));
     }
     t->busy = 0;
     if (gnu_cxx_freeres)
@@ -239,7 +229,7 @@ static void finish(int reason, int code, bool freeres)
      * (other threads' buffers are sealed: flushing them without sealing would race with
      * their owners). */
     bool flushed = ms__slot_flush_all(reason == MS_END_EXEC ? ms__tls.slot : NULL);
-    ms__writer_finish(reason, code, atomic_load(&dropped), threads > 0 ? (unsigned)threads : 0,
+    ms__writer_finish(reason, code, ms__slots_dropped(), threads > 0 ? (unsigned)threads : 0,
                       flushed);
     ms__unwind_verify_report();
     if (reason != MS_END_EXEC) {
@@ -292,8 +282,8 @@ bool ms__lifecycle_init(void)
     self_pid = getpid();
     if (!ms__config.disabled)
         ms__writer_create(); /* first: the buffers live in its spool */
-    if (!ms__config.disabled && ms__slots_init() == 0 && ms__stack_intern_init() == 0 &&
-        pthread_key_create(&exit_key, thread_exit_cb) == 0) {
+    if (!ms__config.disabled && ms__slots_init(thread_exit_cb) == 0 &&
+        ms__stack_intern_init() == 0) {
         ms__writer_init();
         ms__stack_capture_init();
         dtv_init();

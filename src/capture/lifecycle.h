@@ -5,13 +5,18 @@
 #define MS_CAPTURE_LIFECYCLE_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bytes that memscope's own thread-local storage adds to each new thread's DTV (the dynamic
+ * loader's per-thread table of TLS modules, allocated with calloc in pthread_create): the
+ * recorded size leaves them out so that totals match a run without memscope. The calloc comes
+ * from the loader, whose code is at [ms__ldso_lo, ms__ldso_hi). */
+extern size_t ms__dtv_extra;
+extern uintptr_t ms__ldso_lo, ms__ldso_hi;
 
 /* Initialises tracking once; safe to call from any hook. Returns true if tracking is on. */
 bool ms__lifecycle_init(void);
-/* A thread got its first slot: arrange for its flush at thread exit. */
-void ms__lifecycle_thread_attached(void);
-/* Counts an event that could not be recorded (reported in the END chunk). */
-void ms__lifecycle_drop_event(void);
 /* The process image is about to be replaced: finish the trace (unless in a vfork child). */
 void ms__lifecycle_before_exec(void);
 /* _exit() was called: finish the trace without exit-time freeing. */

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
+atomic_uint ms__code_gen;
+
 static char exe_path[4096];
 
 static int generation_cb(struct dl_phdr_info *info, size_t size, void *data)

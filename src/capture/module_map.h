@@ -4,6 +4,7 @@
 #ifndef MS_CAPTURE_MODULE_MAP_H
 #define MS_CAPTURE_MODULE_MAP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,6 +12,10 @@
 /* A counter that changes whenever an object is loaded or unloaded (glibc's dlpi_adds and
  * dlpi_subs). */
 uint64_t ms__modules_generation(void);
+
+/* Bumped whenever code may have been mapped or unmapped (dlopen, dlclose, or a module change
+ * the writer noticed): rules cached from the old code are dropped (unwind_fast.h). */
+extern atomic_uint ms__code_gen;
 
 /* Encodes the current module map into buf (capacity cap). Returns the length, or 0 if it did
  * not fit. */

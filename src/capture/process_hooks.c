@@ -40,9 +40,9 @@ static void record_u64(uint8_t *(*put)(struct ms_rec_base *, uint8_t *, uint8_t 
     struct ms__slot *s = ms__slot_get(&ms__tls);
     if (s) {
         uint8_t *kb;
-        uint8_t *p = ms__rec_begin(s, &kb);
-        p = put(&s->base, kb, p, v);
-        ms__rec_end(s, p);
+        uint8_t *p = ms__rec_begin(&s->b, &kb);
+        p = put(&s->b.base, kb, p, v);
+        ms__rec_end(&s->b, p);
         ms__slot_release(s);
     }
     ms__tls.busy = 0;
@@ -68,7 +68,7 @@ EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(
 static int joined(int r)
 {
     if (r == 0 && ms__tls.slot)
-        ms__slot_time_next(ms__tls.slot);
+        ms__rec_time_next(&ms__tls.slot->b);
     return r;
 }
 
@@ -266,9 +266,9 @@ EXPORT void quick_exit(int status)
 EXPORT int pthread_getattr_np(pthread_t thread, pthread_attr_t *attr)
 {
     NEXT(int (*)(pthread_t, pthread_attr_t *), pthread_getattr_np);
-    ms__tls.in_getattr++;
+    ms__in_getattr++;
     int r = real_pthread_getattr_np(thread, attr);
-    ms__tls.in_getattr--;
+    ms__in_getattr--;
     return r;
 }
 
@@ -278,7 +278,7 @@ EXPORT void *dlopen(const char *file, int mode)
 {
     NEXT(void *(*)(const char *, int), dlopen);
     void *h = real_dlopen(file, mode);
-    atomic_fetch_add(&ms__unwind_gen, 1);
+    atomic_fetch_add(&ms__code_gen, 1);
     if (atomic_load(&ms__active))
         ms__writer_modules_if_changed();
     return h;
@@ -295,7 +295,7 @@ EXPORT int dlclose(void *handle)
         ms__tls.busy = 0;
     }
     int r = real_dlclose(handle);
-    atomic_fetch_add(&ms__unwind_gen, 1);
+    atomic_fetch_add(&ms__code_gen, 1);
     if (atomic_load(&ms__active))
         ms__writer_modules_if_changed();
     return r;

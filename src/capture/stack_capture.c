@@ -9,6 +9,7 @@
 #include "module_map.h"
 
 #include <libunwind.h>
+#include <string.h>
 
 uintptr_t ms__self_lo, ms__self_hi;
 
@@ -24,12 +25,12 @@ void ms__stack_capture_init(void)
     }
 }
 
-__attribute__((noinline)) int ms__walk_fp(struct ms__slot *s, uintptr_t *raw, int max)
+__attribute__((noinline)) int ms__walk_fp(struct ms__unwind_state *u, uintptr_t *raw, int max)
 {
     uintptr_t *fp = __builtin_frame_address(0);
-    if (MS_UNLIKELY(s->stack_pending))
-        ms__slot_find_stack(s);
-    uintptr_t hi = s->stack_hi;
+    if (MS_UNLIKELY(u->stack_pending))
+        ms__unwind_find_stack(u);
+    uintptr_t hi = u->stack_hi;
     if (!hi)
         return 0; /* stack bounds unknown (the orphan slot): no safe walk */
     int n = 0;
@@ -47,4 +48,25 @@ __attribute__((noinline)) int ms__walk_fp(struct ms__slot *s, uintptr_t *raw, in
         fp = next;
     }
     return n;
+}
+
+__attribute__((noinline)) void ms__unwind_verify_stack(const uintptr_t *fast_ips, int n_fast)
+{
+    uintptr_t fast[MS_CAPTURE_MAX], lu[MS_CAPTURE_MAX];
+    memcpy(fast, fast_ips, (size_t)n_fast * sizeof *fast);
+    int n_lu = unw_backtrace((void **)lu, ms__config.depth + MS_CAPTURE_SLACK);
+    int first_fast, first_lu;
+    int a = ms__stack_trim(fast, n_fast, &first_fast);
+    int b = ms__stack_trim(lu, n_lu, &first_lu);
+    ms__unwind_verify_stacks(fast + first_fast, a, lu + first_lu, b);
+}
+
+__attribute__((noinline)) void ms__unwind_verify_repeat(struct ms__unwind_state *u,
+                                                        struct ms__buffer *b, uint32_t stack)
+{
+    uintptr_t lu[MS_CAPTURE_MAX];
+    int n = unw_backtrace((void **)lu, ms__config.depth + MS_CAPTURE_SLACK);
+    int first;
+    n = ms__stack_trim(lu, n, &first);
+    ms__unwind_verify_repeat_ids(stack, ms__stack_intern(u, b, lu + first, n));
 }

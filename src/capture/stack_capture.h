@@ -5,9 +5,11 @@
 
 #define UNW_LOCAL_ONLY
 #include "config.h"
-#include "thread_state.h"
+#include "event_buffer.h"
 #include "stack_intern.h"
 #include "unwind_fast.h"
+#include "unwind_state.h"
+#include "unwind_verify.h"
 
 #include <libunwind.h>
 #include <stdint.h>
@@ -23,7 +25,12 @@ void ms__stack_capture_init(void);
 extern uintptr_t ms__self_lo, ms__self_hi;
 
 /* Walks frame pointers from the caller; bounded by the thread's stack. */
-int ms__walk_fp(struct ms__slot *s, uintptr_t *raw, int max);
+int ms__walk_fp(struct ms__unwind_state *u, uintptr_t *raw, int max);
+
+/* MEMSCOPE_UNWIND_VERIFY: unwinds again with libunwind and compares (unwind_verify.h) a stack
+ * the cached walk gave, or the stack id a repeated walk reused. */
+void ms__unwind_verify_stack(const uintptr_t *fast, int n_fast);
+void ms__unwind_verify_repeat(struct ms__unwind_state *u, struct ms__buffer *b, uint32_t stack);
 
 /* Drops memscope's own frames: the hook's and the helpers' it called (the leading run), and the
  * wrappers' further out (memscope's fork, pthread_create and dlopen sit between the program and
@@ -48,7 +55,8 @@ static inline int ms__stack_trim(uintptr_t *ips, int n, int *first_out)
  * libunwind mode memscope's cached walk of standard frames (unwind_fast.h) comes first, and a
  * walk that would repeat the thread's previous one exactly reuses its id; libunwind takes any
  * stack the cached walk gives up on. */
-static inline __attribute__((always_inline)) uint32_t ms__stack_id(struct ms__slot *s)
+static inline __attribute__((always_inline)) uint32_t ms__stack_id(struct ms__unwind_state *u,
+                                                                   struct ms__buffer *b)
 {
     if (ms__config.unwind == MS_UNWIND_NONE)
         return 0;
@@ -59,12 +67,12 @@ static inline __attribute__((always_inline)) uint32_t ms__stack_id(struct ms__sl
         if (MS_LIKELY(ms__unwind_fast_on)) {
             uintptr_t ip, sp, bp;
             MS_UNWIND_HERE(ip, sp, bp);
-            if (ms__walk_repeats(s, ip, sp, bp)) {
+            if (ms__walk_repeats(u, ip, sp, bp)) {
                 if (MS_UNLIKELY(ms__unwind_verify_on))
-                    ms__unwind_verify_repeat(s, s->walk.stack);
-                return s->walk.stack;
+                    ms__unwind_verify_repeat(u, b, u->walk.stack);
+                return u->walk.stack;
             }
-            n = ms__unwind_fast(s, ip, sp, bp, ips, want);
+            n = ms__unwind_fast(u, ip, sp, bp, ips, want);
             if (MS_UNLIKELY(ms__unwind_verify_on)) {
                 if (n >= 0)
                     ms__unwind_verify_stack(ips, n);
@@ -76,14 +84,14 @@ static inline __attribute__((always_inline)) uint32_t ms__stack_id(struct ms__sl
         if (n < 0)
             n = unw_backtrace((void **)ips, want);
     } else {
-        n = ms__walk_fp(s, ips, want);
+        n = ms__walk_fp(u, ips, want);
     }
     int first;
     n = ms__stack_trim(ips, n, &first);
-    uint32_t id = ms__stack_intern(s, ips + first, n);
-    s->walk.stack = id;
+    uint32_t id = ms__stack_intern(u, b, ips + first, n);
+    u->walk.stack = id;
     if (MS_UNLIKELY(!id && n > 0))
-        s->walk.n = -1; /* not interned (out of memory): nothing to reuse */
+        u->walk.n = -1; /* not interned (out of memory): nothing to reuse */
     return id;
 }
 

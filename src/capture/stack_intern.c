@@ -4,7 +4,7 @@
 #include "stack_intern.h"
 
 #include "spinlock.h"
-#include "unwind_fast.h"
+#include "unwind_verify.h"
 
 #include <stdatomic.h>
 #include <string.h>
@@ -74,8 +74,8 @@ int ms__stack_intern_init(void)
     return 0;
 }
 
-/* Slow path: inserts (parent, ip) under the lock and records the new node in s. */
-__attribute__((noinline)) static uint32_t insert(struct ms__slot *s, uint32_t parent, uint64_t ip)
+/* Slow path: inserts (parent, ip) under the lock and records the new node in b. */
+__attribute__((noinline)) static uint32_t insert(struct ms__buffer *b, uint32_t parent, uint64_t ip)
 {
     if (!ms__spin_lock(&insert_lock))
         return 0; /* re-entered from a signal handler while inserting */
@@ -103,49 +103,50 @@ __attribute__((noinline)) static uint32_t insert(struct ms__slot *s, uint32_t pa
     put(t, parent, ip, id);
     ms__spin_unlock(&insert_lock);
 
-    /* Never timed: the kind byte, then the fields. */
-    uint8_t *kind = s->pos;
-    *kind = 0;
-    ms__rec_end(s, ms_rec_put_STACK_NODE(&s->base, kind, kind + 1, id, parent, ip));
+    uint8_t *kind;
+    uint8_t *p = ms__rec_begin_untimed(b, &kind);
+    ms__rec_end(b, ms_rec_put_STACK_NODE(&b->base, kind, p, id, parent, ip));
     return id;
 }
 
 /* The node id of ips[0..n) found node by node (see ms__stack_intern). */
-static uint32_t intern_nodes(struct ms__slot *s, const uintptr_t *ips, int n)
+static uint32_t intern_nodes(struct ms__unwind_state *u, struct ms__buffer *b, const uintptr_t *ips,
+                             int n)
 {
     /* Compare outermost-first with the previous stack of this thread. */
     int m = 0;
-    while (m < n && m < s->cache_n && s->cache_ips[m] == ips[n - 1 - m])
+    while (m < n && m < u->cache_n && u->cache_ips[m] == ips[n - 1 - m])
         m++;
-    uint32_t node = m ? s->cache_ids[m - 1] : 0;
+    uint32_t node = m ? u->cache_ids[m - 1] : 0;
     struct table *t = atomic_load_explicit(&table, memory_order_acquire);
     for (int k = m; k < n; k++) {
         uint64_t ip = ips[n - 1 - k];
         size_t h = hash(node, ip);
-        struct ms__node_entry *e = &s->node_cache[(h >> 7) & ((1u << MS_NODE_CACHE_BITS) - 1)];
+        struct ms__node_entry *e = &u->node_cache[(h >> 7) & ((1u << MS_NODE_CACHE_BITS) - 1)];
         uint32_t id;
         if (e->ip == ip && e->parent == node) {
             id = e->id;
         } else {
             id = lookup(t, node, ip);
             if (!id) {
-                id = insert(s, node, ip);
+                id = insert(b, node, ip);
                 if (!id) {
-                    s->cache_n = 0;
+                    u->cache_n = 0;
                     return 0;
                 }
             }
             *e = (struct ms__node_entry){ip, node, id};
         }
         node = id;
-        s->cache_ips[k] = ip;
-        s->cache_ids[k] = id;
+        u->cache_ips[k] = ip;
+        u->cache_ids[k] = id;
     }
-    s->cache_n = n;
+    u->cache_n = n;
     return node;
 }
 
-uint32_t ms__stack_intern(struct ms__slot *s, const uintptr_t *ips, int n)
+uint32_t ms__stack_intern(struct ms__unwind_state *u, struct ms__buffer *b, const uintptr_t *ips,
+                          int n)
 {
     /* Two different mixes of the addresses: a wrong stack would need both 64-bit hashes and
      * the depth to collide. */
@@ -156,15 +157,15 @@ uint32_t ms__stack_intern(struct ms__slot *s, const uintptr_t *ips, int n)
         h2 ^= h2 >> 29;
     }
     h1 ^= h1 >> 32;
-    struct ms__stack_entry *e = &s->stack_cache[h1 & ((1u << MS_STACK_CACHE_BITS) - 1)];
+    struct ms__stack_entry *e = &u->stack_cache[h1 & ((1u << MS_STACK_CACHE_BITS) - 1)];
     if (e->id && e->h1 == h1 && e->h2 == h2 && e->n == (uint32_t)n) {
         if (MS_LIKELY(!ms__unwind_verify_on))
             return e->id;
-        uint32_t slow = intern_nodes(s, ips, n);
+        uint32_t slow = intern_nodes(u, b, ips, n);
         ms__unwind_verify_cached(e->id, slow);
         return slow;
     }
-    uint32_t id = intern_nodes(s, ips, n);
+    uint32_t id = intern_nodes(u, b, ips, n);
     if (id)
         *e = (struct ms__stack_entry){h1, h2, (uint32_t)n, id};
     return id;

@@ -4,7 +4,10 @@
 #ifndef MS_CAPTURE_STACK_INTERN_H
 #define MS_CAPTURE_STACK_INTERN_H
 
-#include "thread_state.h"
+#include "event_buffer.h"
+#include "unwind_state.h"
+
+#include <stdbool.h>
 
 #include <stdint.h>
 
@@ -12,8 +15,10 @@
 int ms__stack_intern_init(void);
 
 /* Returns the node id of the stack ips[0..n) (innermost frame first), using and updating the
- * slot's cache of its previous stack. 0 means no stack (n == 0) or out of memory. */
-uint32_t ms__stack_intern(struct ms__slot *s, const uintptr_t *ips, int n);
+ * thread's caches (u); a node that is new goes into the thread's buffer b as a STACK_NODE
+ * record. 0 means no stack (n == 0) or out of memory. */
+uint32_t ms__stack_intern(struct ms__unwind_state *u, struct ms__buffer *b, const uintptr_t *ips,
+                          int n);
 
 /* The next id to be assigned (a forked child's trace records it: ids below were the parent's). */
 uint32_t ms__stack_next_id(void);

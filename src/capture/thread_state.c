@@ -4,8 +4,6 @@
 #include "thread_state.h"
 
 #include "config.h"
-#include "diag.h"
-#include "lifecycle.h"
 #include "spinlock.h"
 #include "trace_writer.h"
 
@@ -17,33 +15,13 @@
 #include <unistd.h>
 
 __thread struct ms__tls ms__tls __attribute__((tls_model("initial-exec")));
-__thread int ms__cached_tid __attribute__((tls_model("initial-exec")));
-atomic_bool ms__active;
-_Atomic uint32_t ms__time_period = 256;
-size_t ms__dtv_extra;
-uintptr_t ms__ldso_lo, ms__ldso_hi;
+static pthread_key_t exit_key;
+static atomic_ullong dropped;
 
 #define MAX_SLOTS 4096
 static struct ms__slot *_Atomic slots[MAX_SLOTS];
 struct ms__slot *ms__orphan_slot;
 static ms__spinlock orphan_lock;
-
-/* Starts a new chunk in s: the CLOCK record gives it an absolute time base. */
-static void slot_begin_chunk(struct ms__slot *s)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t tsc = ms__now();
-    uint8_t *kind = s->buf;
-    *kind = 0;
-    uint8_t *p = ms_rec_put_CLOCK(&s->base, kind, kind + 1, tsc,
-                                  (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
-    s->pos = p;
-    atomic_store_explicit(&s->head->committed, (uint32_t)(p - s->buf), memory_order_release);
-    s->last_tsc = tsc;
-    s->first_tsc = tsc;
-    s->untimed = 0;
-}
 
 #define BUFFER_MAP (MS_SPOOL_HEAD + MS_SLOT_BUFFER)
 
@@ -63,6 +41,12 @@ static struct ms__spool_head *buffer_map(unsigned r, void *fixed)
     return h;
 }
 
+/* A slot's buffer is full (its owner is recording): write it out. */
+static void slot_full(struct ms__buffer *b)
+{
+    ms__slot_flush((struct ms__slot *)b, false);
+}
+
 static struct ms__slot *slot_new(unsigned region)
 {
     void *mem = mmap(NULL, sizeof(struct ms__slot), PROT_READ | PROT_WRITE,
@@ -71,16 +55,14 @@ static struct ms__slot *slot_new(unsigned region)
         return NULL;
     struct ms__slot *s = mem;
     s->region = region;
-    s->head = buffer_map(region, NULL);
-    if (!s->head) {
+    struct ms__spool_head *head = buffer_map(region, NULL);
+    if (!head) {
         munmap(mem, sizeof(struct ms__slot));
         return NULL;
     }
-    s->buf = (uint8_t *)s->head + MS_SPOOL_HEAD;
-    s->limit = s->buf + MS_SLOT_BUFFER - MS_RECORD_MAX;
     /* A valid (empty) chunk before the slot is published: a flush of all slots may read it
      * at any moment. */
-    slot_begin_chunk(s);
+    ms__buffer_init(&s->b, head, slot_full);
     return s;
 }
 
@@ -100,7 +82,7 @@ static struct ms__slot *slot_acquire(void)
             struct ms__slot *expected = NULL;
             if (atomic_compare_exchange_strong(&slots[i], &expected, fresh))
                 return fresh;
-            munmap(fresh->head, BUFFER_MAP);
+            munmap(fresh->b.head, BUFFER_MAP);
             munmap(fresh, sizeof(struct ms__slot));
             s = expected;
         }
@@ -108,7 +90,7 @@ static struct ms__slot *slot_acquire(void)
         if (!atomic_load(&s->sealed) && atomic_compare_exchange_strong(&s->in_use, &free_flag, 1)) {
             /* A forked child's first use of a slot of its parent's: its own buffer (the
              * parent's spool is mapped shared, and stays the parent's). */
-            if (s->remap && buffer_map(s->region, s->head))
+            if (s->remap && buffer_map(s->region, s->b.head))
                 s->remap = 0;
             if (s->remap) {
                 atomic_store(&s->in_use, 0);
@@ -132,27 +114,9 @@ static void slot_thread_start(struct ms__slot *s)
     char name[MS_THREAD_NAME_MAX + 1];
     thread_name(name);
     uint8_t *kind;
-    uint8_t *p = ms__rec_begin(s, &kind);
-    p = ms_rec_put_THREAD_START(&s->base, kind, p, (uint64_t)pthread_self(), name, strlen(name));
-    ms__rec_end(s, p);
-}
-
-void ms__slot_find_stack(struct ms__slot *s)
-{
-    if (ms__tls.in_getattr)
-        return; /* stays pending */
-    s->stack_pending = 0;
-    s->stack_lo = s->stack_hi = 0;
-    pthread_attr_t attr;
-    if (pthread_getattr_np(pthread_self(), &attr) != 0)
-        return;
-    void *addr;
-    size_t size;
-    if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
-        s->stack_lo = (uintptr_t)addr;
-        s->stack_hi = (uintptr_t)addr + size;
-    }
-    pthread_attr_destroy(&attr);
+    uint8_t *p = ms__rec_begin(&s->b, &kind);
+    p = ms_rec_put_THREAD_START(&s->b.base, kind, p, (uint64_t)pthread_self(), name, strlen(name));
+    ms__rec_end(&s->b, p);
 }
 
 struct ms__slot *ms__slot_attach(struct ms__tls *t)
@@ -164,17 +128,13 @@ struct ms__slot *ms__slot_attach(struct ms__tls *t)
     }
     struct ms__slot *s = slot_acquire();
     if (!s) {
-        ms__lifecycle_drop_event();
+        atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
         return NULL;
     }
-    s->tid = (uint32_t)ms__self_tid();
-    s->head->tid = s->tid;
-    s->cache_n = 0;
-    s->walk.n = -1;
-    s->stack_lo = s->stack_hi = 0;
-    s->stack_pending = ms__config.unwind != MS_UNWIND_NONE; /* for the fp and cached walks */
-    if (s->stack_pending)
-        ms__slot_find_stack(s);
+    s->b.tid = (uint32_t)ms__self_tid();
+    s->b.head->tid = s->b.tid;
+    /* The bounds are for the fp and cached walks. */
+    ms__unwind_state_reset(&s->u, ms__config.unwind != MS_UNWIND_NONE);
     /* A reused slot's chunk began when its last thread left: restart it with a fresh clock,
      * excluding concurrent flushes of all slots while its pointers change. */
     int idle = 0;
@@ -182,10 +142,10 @@ struct ms__slot *ms__slot_attach(struct ms__tls *t)
         idle = 0;
         sched_yield();
     }
-    slot_begin_chunk(s);
+    ms__buffer_begin_chunk(&s->b);
     atomic_store(&s->flushing, 0);
     t->slot = s;
-    ms__lifecycle_thread_attached();
+    pthread_setspecific(exit_key, (void *)1);
     slot_thread_start(s);
     return s;
 }
@@ -208,24 +168,21 @@ bool ms__slot_flush(struct ms__slot *s, bool seal)
         sched_yield();
     }
     if (!atomic_load(&s->sealed)) {
-        uint8_t *end = s->buf + atomic_load_explicit(&s->head->committed, memory_order_acquire);
-        ms__writer_events(s->tid, s->first_tsc, s->buf, (size_t)(end - s->buf));
+        struct ms__buffer *b = &s->b;
+        uint8_t *end = b->buf + atomic_load_explicit(&b->head->committed, memory_order_acquire);
+        ms__writer_events(b->tid, b->first_tsc, b->buf, (size_t)(end - b->buf));
         if (seal)
             atomic_store(&s->sealed, 1);
         else
-            slot_begin_chunk(s);
+            ms__buffer_begin_chunk(b);
     } else if (!seal) {
         /* Events after the final flush are dropped, but the owner keeps a valid buffer. */
-        slot_begin_chunk(s);
+        ms__buffer_begin_chunk(&s->b);
     }
     atomic_store(&s->flushing, 0);
     return true;
 }
 
-void ms__slot_full(struct ms__slot *s)
-{
-    ms__slot_flush(s, false);
-}
 
 bool ms__slot_flush_all(struct ms__slot *keep_open)
 {
@@ -250,26 +207,31 @@ void ms__slot_detach(struct ms__tls *t)
     char name[MS_THREAD_NAME_MAX + 1];
     thread_name(name);
     uint8_t *kind;
-    uint8_t *p = ms__rec_begin(s, &kind);
-    ms__rec_end(s, ms_rec_put_THREAD_NAME(&s->base, kind, p, name, strlen(name)));
+    uint8_t *p = ms__rec_begin(&s->b, &kind);
+    ms__rec_end(&s->b, ms_rec_put_THREAD_NAME(&s->b.base, kind, p, name, strlen(name)));
     /* Timed: everything this thread did happened before this time, which a thread that joins
-     * it orders its own later events after (see ms__slot_time_next). */
-    p = ms__rec_begin_at(s, &kind, ms__now());
-    ms__rec_end(s, ms_rec_put_THREAD_EXIT(&s->base, kind, p));
+     * it orders its own later events after (see ms__rec_time_next). */
+    p = ms__rec_begin_at(&s->b, &kind, ms__now());
+    ms__rec_end(&s->b, ms_rec_put_THREAD_EXIT(&s->b.base, kind, p));
     ms__slot_flush(s, false);
     t->slot = NULL;
     atomic_store(&s->in_use, 0);
 }
 
-int ms__slots_init(void)
+int ms__slots_init(void (*thread_exit)(void *))
 {
     ms__orphan_slot = slot_new(0);
-    if (!ms__orphan_slot)
+    if (!ms__orphan_slot || pthread_key_create(&exit_key, thread_exit) != 0)
         return -1;
     atomic_store(&ms__orphan_slot->in_use, 1);
-    ms__orphan_slot->tid = 0;
-    slot_begin_chunk(ms__orphan_slot);
+    ms__orphan_slot->b.tid = 0;
+    ms__buffer_begin_chunk(&ms__orphan_slot->b);
     return 0;
+}
+
+uint64_t ms__slots_dropped(void)
+{
+    return atomic_load(&dropped);
 }
 
 void ms__slots_after_fork_child(void)
@@ -289,23 +251,23 @@ void ms__slots_after_fork_child(void)
     ms__spin_init(&orphan_lock);
     if (ms__orphan_slot) {
         atomic_store(&ms__orphan_slot->flushing, 0);
-        if (!buffer_map(0, ms__orphan_slot->head))
+        if (!buffer_map(0, ms__orphan_slot->b.head))
             ms__orphan_slot = NULL; /* its memory may still be the parent's: never write it */
         else
-            slot_begin_chunk(ms__orphan_slot);
+            ms__buffer_begin_chunk(&ms__orphan_slot->b);
     }
-    if (mine && !buffer_map(mine->region, mine->head)) {
+    if (mine && !buffer_map(mine->region, mine->b.head)) {
         ms__tls.slot = NULL; /* no buffer of its own: the events of this thread are dropped */
         atomic_store(&mine->in_use, 0);
         mine->remap = 1;
         mine = NULL;
     }
     if (mine) {
-        mine->head->tid = (uint32_t)ms__self_tid();
-        mine->tid = (uint32_t)ms__self_tid();
-        mine->cache_n = 0;
-        mine->walk.n = -1;
-        slot_begin_chunk(mine);
+        mine->b.head->tid = (uint32_t)ms__self_tid();
+        mine->b.tid = (uint32_t)ms__self_tid();
+        mine->u.cache_n = 0;
+        mine->u.walk.n = -1;
+        ms__buffer_begin_chunk(&mine->b);
         slot_thread_start(mine);
     }
 }

@@ -2,17 +2,15 @@
  * file), writes the header, PROCESS and MODULES chunks, then compresses and appends chunks. */
 #define _GNU_SOURCE
 #include "trace_writer.h"
-#include "unwind_fast.h"
 
-#include "../common/trace_format.h"
-#include "../common/varint.h"
+#include "../common/record_codec.h"
 #include "config.h"
 #include "diag.h"
 #include "module_map.h"
 #include "own_fd.h"
 #include "spinlock.h"
 #include "spool.h"
-#include "thread_state.h"
+#include "runtime.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -509,7 +507,7 @@ void ms__writer_modules_if_changed(void)
         write_modules_chunk();
         /* Loads and unloads memscope's dlopen/dlclose hooks did not see (glibc's own, for NSS
          * or iconv modules): cached unwind rules may describe code that is gone. */
-        atomic_fetch_add(&ms__unwind_gen, 1);
+        atomic_fetch_add(&ms__code_gen, 1);
     }
     ms__spin_unlock(&modules_lock);
 }

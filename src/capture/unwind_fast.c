@@ -3,13 +3,12 @@
 
 #include <string.h>
 
-atomic_uint ms__unwind_gen;
 bool ms__unwind_fast_on;
 
-static inline struct ms__cfi_rule rule_for(struct ms__slot *s, uintptr_t ip)
+static inline struct ms__cfi_rule rule_for(struct ms__unwind_state *u, uintptr_t ip)
 {
     struct ms__unwind_entry *e =
-        &s->unwind_cache[(ip * 0x9e3779b97f4a7c15ull) >> (64 - MS_UNWIND_CACHE_BITS)];
+        &u->unwind_cache[(ip * 0x9e3779b97f4a7c15ull) >> (64 - MS_UNWIND_CACHE_BITS)];
     if (MS_UNLIKELY(e->ip != ip)) {
         e->rule = ms__cfi_rule_at(ip);
         e->ip = ip;
@@ -17,20 +16,20 @@ static inline struct ms__cfi_rule rule_for(struct ms__slot *s, uintptr_t ip)
     return e->rule;
 }
 
-int ms__unwind_fast(struct ms__slot *s, uintptr_t ip, uintptr_t sp, uintptr_t bp, uintptr_t *out,
+int ms__unwind_fast(struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uintptr_t bp, uintptr_t *out,
                     int max)
 {
-    struct ms__walk_log *w = &s->walk;
+    struct ms__walk_log *w = &u->walk;
     w->n = -1;
-    if (MS_UNLIKELY(s->stack_pending))
-        ms__slot_find_stack(s);
-    uintptr_t hi = s->stack_hi;
-    if (MS_UNLIKELY(sp < s->stack_lo || sp >= hi))
+    if (MS_UNLIKELY(u->stack_pending))
+        ms__unwind_find_stack(u);
+    uintptr_t hi = u->stack_hi;
+    if (MS_UNLIKELY(sp < u->stack_lo || sp >= hi))
         return -1; /* bounds unknown (the orphan slot), or on another stack (sigaltstack) */
-    unsigned gen = atomic_load_explicit(&ms__unwind_gen, memory_order_relaxed);
-    if (MS_UNLIKELY(s->unwind_gen != gen)) {
-        memset(s->unwind_cache, 0, sizeof s->unwind_cache);
-        s->unwind_gen = gen;
+    unsigned gen = atomic_load_explicit(&ms__code_gen, memory_order_relaxed);
+    if (MS_UNLIKELY(u->unwind_gen != gen)) {
+        memset(u->unwind_cache, 0, sizeof u->unwind_cache);
+        u->unwind_gen = gen;
     }
     w->ip = ip;
     w->sp = sp;
@@ -42,7 +41,7 @@ int ms__unwind_fast(struct ms__slot *s, uintptr_t ip, uintptr_t sp, uintptr_t bp
     uintptr_t lookup = ip;
     int n = 0, words = 0;
     while (n < max) {
-        struct ms__cfi_rule r = rule_for(s, lookup);
+        struct ms__cfi_rule r = rule_for(u, lookup);
         if (r.kind == MS_RULE_LAST)
             break;
         if (MS_UNLIKELY(r.kind == MS_RULE_OTHER))

@@ -5,36 +5,34 @@
 #ifndef MS_CAPTURE_UNWIND_FAST_H
 #define MS_CAPTURE_UNWIND_FAST_H
 
-#include "thread_state.h"
+#include "module_map.h"
+#include "runtime.h"
+#include "unwind_state.h"
 
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Bumped when modules are loaded or unloaded: cached rules of an old generation are dropped. */
-extern atomic_uint ms__unwind_gen;
 /* The fast path is in use (libunwind mode, glibc with _dl_find_object, not disabled). */
 extern bool ms__unwind_fast_on;
-/* MEMSCOPE_UNWIND_VERIFY: every fast-path stack is compared with libunwind's. */
-extern bool ms__unwind_verify_on;
 
 /* Walks from the register state (ip, sp, bp) of a point inside a hook, storing up to max return
- * addresses in out, and logs the walk in s->walk. Returns the number stored, or -1 when a frame
+ * addresses in out, and logs the walk in u->walk. Returns the number stored, or -1 when a frame
  * is not a standard one (or leaves the thread's stack): the caller must then use libunwind. */
-int ms__unwind_fast(struct ms__slot *s, uintptr_t ip, uintptr_t sp, uintptr_t bp, uintptr_t *out,
+int ms__unwind_fast(struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uintptr_t bp, uintptr_t *out,
                     int max);
 
-/* True when a walk from (ip, sp, bp) would repeat the slot's last walk exactly: same start,
+/* True when a walk from (ip, sp, bp) would repeat the thread's last walk exactly: same start,
  * same rules (no module loaded or unloaded since), and every stack word it read still holds
  * the value read then. The walk is a function of exactly these, so its stack id can be reused.
  * The words are compared in the order the walk read them, so no address is read that a new walk
  * would not read. */
-static inline bool ms__walk_repeats(const struct ms__slot *s, uintptr_t ip, uintptr_t sp,
+static inline bool ms__walk_repeats(const struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp,
                                     uintptr_t bp)
 {
-    const struct ms__walk_log *w = &s->walk;
+    const struct ms__walk_log *w = &u->walk;
     if (w->ip != ip || w->sp != sp || w->bp != bp || w->n < 0 ||
-        w->gen != atomic_load_explicit(&ms__unwind_gen, memory_order_relaxed))
+        w->gen != atomic_load_explicit(&ms__code_gen, memory_order_relaxed))
         return false;
     for (int i = 0; i < w->n; i++)
         if (*w->addr[i] != w->val[i])
@@ -46,15 +44,5 @@ static inline bool ms__walk_repeats(const struct ms__slot *s, uintptr_t ip, uint
 #define MS_UNWIND_HERE(ip, sp, bp)                                                                 \
     __asm__ volatile("leaq 0(%%rip), %0\n\tmovq %%rsp, %1\n\tmovq %%rbp, %2"                       \
                      : "=r"(ip), "=r"(sp), "=r"(bp))
-
-/* Verification: counts, and on a difference reports both stacks once on stderr. */
-void ms__unwind_verify_stack(const uintptr_t *fast, int n_fast);
-void ms__unwind_verify_repeat(struct ms__slot *s, uint32_t stack);
-void ms__unwind_count_fallback(void);
-/* A stack found in a thread's cache of whole stacks (cached) against the same stack interned
- * node by node (interned): counted, and reported once if they differ. */
-void ms__unwind_verify_cached(uint32_t cached, uint32_t interned);
-/* Prints the verification counts (at the end of the trace). */
-void ms__unwind_verify_report(void);
 
 #endif

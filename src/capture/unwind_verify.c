@@ -1,14 +1,11 @@
 /* MEMSCOPE_UNWIND_VERIFY: every stack the cached walk (unwind_fast.c) gives, repeats included,
  * is unwound again by libunwind and compared; the counts are printed at the end of the trace. A
  * diagnostic for the tests, not for normal runs (it costs a libunwind unwind per allocation). */
-#define UNW_LOCAL_ONLY
-#include "config.h"
-#include "diag.h"
-#include "stack_capture.h"
-#include "stack_intern.h"
-#include "unwind_fast.h"
+#include "unwind_verify.h"
 
-#include <libunwind.h>
+#include "diag.h"
+
+#include <stdatomic.h>
 #include <string.h>
 
 bool ms__unwind_verify_on;
@@ -37,30 +34,19 @@ static void say_stack(const char *what, const uintptr_t *ips, int n)
     ms__say("unwind verify: ", what, line);
 }
 
-__attribute__((noinline)) void ms__unwind_verify_stack(const uintptr_t *fast_ips, int n_fast)
+void ms__unwind_verify_stacks(const uintptr_t *fast, int a, const uintptr_t *lu, int b)
 {
-    uintptr_t fast[MS_CAPTURE_MAX], lu[MS_CAPTURE_MAX];
-    memcpy(fast, fast_ips, (size_t)n_fast * sizeof *fast);
-    int n_lu = unw_backtrace((void **)lu, ms__config.depth + MS_CAPTURE_SLACK);
-    int first_fast, first_lu;
-    int a = ms__stack_trim(fast, n_fast, &first_fast);
-    int b = ms__stack_trim(lu, n_lu, &first_lu);
     atomic_fetch_add(&verify_fast, 1);
-    if (a == b && !memcmp(fast + first_fast, lu + first_lu, (size_t)a * sizeof *lu))
+    if (a == b && !memcmp(fast, lu, (size_t)a * sizeof *lu))
         return;
     if (atomic_fetch_add(&verify_differ, 1) < 3) {
-        say_stack("memscope's:", fast + first_fast, a);
-        say_stack("libunwind's:", lu + first_lu, b);
+        say_stack("memscope's:", fast, a);
+        say_stack("libunwind's:", lu, b);
     }
 }
 
-__attribute__((noinline)) void ms__unwind_verify_repeat(struct ms__slot *s, uint32_t stack)
+void ms__unwind_verify_repeat_ids(uint32_t stack, uint32_t again)
 {
-    uintptr_t lu[MS_CAPTURE_MAX];
-    int n = unw_backtrace((void **)lu, ms__config.depth + MS_CAPTURE_SLACK);
-    int first;
-    n = ms__stack_trim(lu, n, &first);
-    uint32_t again = ms__stack_intern(s, lu + first, n);
     atomic_fetch_add(&verify_fast, 1);
     atomic_fetch_add(&verify_repeats, 1);
     if (again == stack)
@@ -72,7 +58,7 @@ __attribute__((noinline)) void ms__unwind_verify_repeat(struct ms__slot *s, uint
     }
 }
 
-__attribute__((noinline)) void ms__unwind_verify_cached(uint32_t cached, uint32_t interned)
+void ms__unwind_verify_cached(uint32_t cached, uint32_t interned)
 {
     if (cached == interned)
         return;

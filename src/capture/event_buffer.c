@@ -1,0 +1,33 @@
+/* Record buffers (event_buffer.h). */
+#include "event_buffer.h"
+
+#include <time.h>
+
+_Atomic uint32_t ms__time_period = 256;
+
+void ms__buffer_begin_chunk(struct ms__buffer *b)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t tsc = ms__now();
+    b->pos = b->buf;
+    uint8_t *kind;
+    uint8_t *p = ms__rec_begin_untimed(b, &kind);
+    p = ms_rec_put_CLOCK(&b->base, kind, p, tsc,
+                         (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+    b->pos = p;
+    atomic_store_explicit(&b->head->committed, (uint32_t)(p - b->buf), memory_order_release);
+    b->last_tsc = tsc;
+    b->first_tsc = tsc;
+    b->untimed = 0;
+}
+
+void ms__buffer_init(struct ms__buffer *b, struct ms__spool_head *head,
+                     void (*full)(struct ms__buffer *))
+{
+    b->head = head;
+    b->buf = (uint8_t *)head + MS_SPOOL_HEAD;
+    b->limit = b->buf + MS_SLOT_BUFFER - MS_RECORD_MAX;
+    b->full = full;
+    ms__buffer_begin_chunk(b);
+}

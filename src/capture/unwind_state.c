@@ -1,0 +1,35 @@
+/* Per-thread unwind state (unwind_state.h). */
+#define _GNU_SOURCE
+#include "unwind_state.h"
+
+#include <pthread.h>
+
+__thread int ms__in_getattr __attribute__((tls_model("initial-exec")));
+
+void ms__unwind_state_reset(struct ms__unwind_state *u, bool need_bounds)
+{
+    u->cache_n = 0;
+    u->walk.n = -1;
+    u->stack_lo = u->stack_hi = 0;
+    u->stack_pending = need_bounds;
+    if (need_bounds)
+        ms__unwind_find_stack(u);
+}
+
+void ms__unwind_find_stack(struct ms__unwind_state *u)
+{
+    if (ms__in_getattr)
+        return; /* stays pending */
+    u->stack_pending = 0;
+    u->stack_lo = u->stack_hi = 0;
+    pthread_attr_t attr;
+    if (pthread_getattr_np(pthread_self(), &attr) != 0)
+        return;
+    void *addr;
+    size_t size;
+    if (pthread_attr_getstack(&attr, &addr, &size) == 0) {
+        u->stack_lo = (uintptr_t)addr;
+        u->stack_hi = (uintptr_t)addr + size;
+    }
+    pthread_attr_destroy(&attr);
+}

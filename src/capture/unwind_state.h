@@ -1,0 +1,77 @@
+/* What the stack walks keep per thread: the thread's stack bounds, the last stack captured and
+ * the caches that make the next walk and its interning cheap. Owned by a thread slot
+ * (thread_state.h), used by unwind_fast, stack_intern and stack_capture. */
+#ifndef MS_CAPTURE_UNWIND_STATE_H
+#define MS_CAPTURE_UNWIND_STATE_H
+
+#include "../common/trace_format.h"
+#include "cfi_rules.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Entries of the unwind-rule cache: 2^bits of 16 bytes. */
+#define MS_UNWIND_CACHE_BITS 13
+/* Entries of the cache of stack-tree nodes: 2^bits of 16 bytes. */
+#define MS_NODE_CACHE_BITS 12
+/* Entries of the cache of whole stacks: 2^bits of 24 bytes. */
+#define MS_STACK_CACHE_BITS 11
+/* Stack words one walk may read: two per frame (return address, saved rbp), frames kept plus
+ * memscope's own. */
+#define MS_WALK_WORDS (2 * (MS_MAX_STACK_DEPTH + 8))
+
+struct ms__unwind_state {
+    uintptr_t stack_lo, stack_hi; /* the thread's stack (0, 0: unknown), for the stack walks */
+    int stack_pending;            /* not looked up yet: see ms__unwind_find_stack */
+    /* The last stack captured, outermost frame first, with the stack-tree node of each prefix:
+     * consecutive stacks usually share all but a few innermost frames. */
+    int cache_n;
+    uintptr_t cache_ips[MS_MAX_STACK_DEPTH];
+    uint32_t cache_ids[MS_MAX_STACK_DEPTH];
+    /* Unwind rules by instruction address (see unwind_fast.h), valid while unwind_gen equals
+     * ms__code_gen. */
+    uint32_t unwind_gen;
+    struct ms__unwind_entry {
+        uintptr_t ip;
+        struct ms__cfi_rule rule;
+    } unwind_cache[1u << MS_UNWIND_CACHE_BITS];
+    /* The last walk by the cached unwinder: where it started, every stack word it read (return
+     * addresses and saved rbp values) and the stack id it gave. A walk from the same registers
+     * that would read the same words gives the same stack (see ms__walk_repeats). */
+    struct ms__walk_log {
+        uintptr_t ip, sp, bp;
+        uint32_t gen;
+        uint32_t stack;
+        int n; /* words read; -1: no walk to repeat */
+        const uintptr_t *addr[MS_WALK_WORDS];
+        uintptr_t val[MS_WALK_WORDS];
+    } walk;
+    /* Stack-tree nodes this thread looked up recently, by (parent, ip), direct-mapped: the
+     * shared table of a program with deep, varied stacks (a compiler) is far larger than the
+     * caches, and most of a thread's lookups find nodes it found a moment ago. Node ids never
+     * change once given, so an entry stays valid. */
+    struct ms__node_entry {
+        uint64_t ip; /* 0: empty */
+        uint32_t parent, id;
+    } node_cache[1u << MS_NODE_CACHE_BITS];
+    /* Whole stacks this thread interned recently, by two independent 64-bit hashes of their
+     * addresses and their depth: a call path seen before costs no node lookups at all. */
+    struct ms__stack_entry {
+        uint64_t h1, h2;
+        uint32_t n, id; /* id 0: empty */
+    } stack_cache[1u << MS_STACK_CACHE_BITS];
+};
+
+/* Set while this thread is inside pthread_getattr_np (see ms__unwind_find_stack). */
+extern __thread int ms__in_getattr __attribute__((tls_model("initial-exec")));
+
+/* Starts the state of a new thread: no stack captured yet, bounds to be looked up (pending)
+ * when the walks need them. */
+void ms__unwind_state_reset(struct ms__unwind_state *u, bool need_bounds);
+
+/* Looks up the calling thread's stack bounds (pthread_getattr_np) for the stack walks, unless
+ * the thread is inside pthread_getattr_np itself (which calls malloc holding the lock the
+ * lookup needs: the JVM's threads do this first thing), in which case a later event does it. */
+void ms__unwind_find_stack(struct ms__unwind_state *u);
+
+#endif
