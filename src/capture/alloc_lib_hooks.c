@@ -4,6 +4,7 @@
  * it allocated or released, as the standard hooks do for malloc and new. A program that never
  * loads these libraries never calls these hooks. */
 #define _GNU_SOURCE
+#include "hooks.h"
 #include "hooks_common.h"
 
 #include <malloc.h>
@@ -13,27 +14,6 @@
 #include <unistd.h>
 
 typedef struct nothrow_tag nothrow_tag;
-
-/* memscope's own C++ operator hooks (hooks.c): the fallbacks of the tc_* forms when no tcmalloc
- * is loaded (a program that found memscope's tc_* through weak references). */
-void *_Znwm(size_t n);
-void *_Znam(size_t n);
-void *_ZnwmRKSt9nothrow_t(size_t n, const nothrow_tag *t);
-void *_ZnamRKSt9nothrow_t(size_t n, const nothrow_tag *t);
-void *_ZnwmSt11align_val_t(size_t n, size_t al);
-void *_ZnamSt11align_val_t(size_t n, size_t al);
-void *_ZnwmSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const nothrow_tag *t);
-void *_ZnamSt11align_val_tRKSt9nothrow_t(size_t n, size_t al, const nothrow_tag *t);
-void _ZdlPv(void *p);
-void _ZdaPv(void *p);
-void _ZdlPvSt11align_val_t(void *p, size_t al);
-void _ZdaPvSt11align_val_t(void *p, size_t al);
-
-EXPORT int tc_posix_memalign(void **out, size_t al, size_t n);
-EXPORT void *tc_realloc(void *old, size_t n);
-EXPORT void *mallocx(size_t n, int flags);
-EXPORT void *rallocx(void *old, size_t n, int flags);
-EXPORT size_t xallocx(void *p, size_t n, size_t extra, int flags);
 
 /* Each library's functions come from the one object that defines its anchor (tc_malloc,
  * mallocx), chosen at the first call: a block a family's hook allocated is always released by
@@ -55,88 +35,93 @@ static void *lib_next(void **slot, const char *name)
 /* ---- tcmalloc (gperftools' tcmalloc.h) ---- */
 
 FORWARD_ALLOC_HOOK(lib_next, tc_malloc, MS_FAMILY_MALLOC, MS_REC_ALLOC, (size_t n), (n), n, 0,
-                   malloc(n))
+                   ms__hook_malloc(n))
 FORWARD_ALLOC_HOOK(lib_next, tc_malloc_skip_new_handler, MS_FAMILY_MALLOC, MS_REC_ALLOC, (size_t n),
-                   (n), n, 0, malloc(n))
+                   (n), n, 0, ms__hook_malloc(n))
 FORWARD_ALLOC_HOOK(lib_next, tc_calloc, MS_FAMILY_MALLOC, MS_REC_ALLOC, (size_t n, size_t size),
-                   (n, size), n *size, 0, calloc(n, size))
+                   (n, size), n *size, 0, ms__hook_calloc(n, size))
 FORWARD_ALLOC_HOOK(lib_next, tc_memalign, MS_FAMILY_MALLOC, MS_REC_ALLOC_ALIGNED,
-                   (size_t al, size_t n), (al, n), n, al, memalign(al, n))
+                   (size_t al, size_t n), (al, n), n, al, ms__hook_memalign(al, n))
 FORWARD_ALLOC_HOOK(lib_next, tc_valloc, MS_FAMILY_MALLOC, MS_REC_ALLOC_ALIGNED, (size_t n), (n), n,
-                   (size_t)sysconf(_SC_PAGESIZE), valloc(n))
+                   (size_t)sysconf(_SC_PAGESIZE), ms__hook_valloc(n))
 FORWARD_ALLOC_HOOK(lib_next, tc_pvalloc, MS_FAMILY_MALLOC, MS_REC_ALLOC_ALIGNED, (size_t n), (n), n,
-                   (size_t)sysconf(_SC_PAGESIZE), pvalloc(n))
-FORWARD_ALLOC_HOOK(lib_next, tc_new, MS_FAMILY_NEW, MS_REC_ALLOC, (size_t n), (n), n, 0, _Znwm(n))
+                   (size_t)sysconf(_SC_PAGESIZE), ms__hook_pvalloc(n))
+FORWARD_ALLOC_HOOK(lib_next, tc_new, MS_FAMILY_NEW, MS_REC_ALLOC, (size_t n), (n), n, 0,
+                   ms__hook__Znwm(n))
 FORWARD_ALLOC_HOOK(lib_next, tc_newarray, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC, (size_t n), (n), n, 0,
-                   _Znam(n))
+                   ms__hook__Znam(n))
 FORWARD_ALLOC_HOOK(lib_next, tc_new_nothrow, MS_FAMILY_NEW, MS_REC_ALLOC,
-                   (size_t n, const nothrow_tag *t), (n, t), n, 0, _ZnwmRKSt9nothrow_t(n, t))
+                   (size_t n, const nothrow_tag *t), (n, t), n, 0,
+                   ms__hook__ZnwmRKSt9nothrow_t(n, t))
 FORWARD_ALLOC_HOOK(lib_next, tc_newarray_nothrow, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC,
-                   (size_t n, const nothrow_tag *t), (n, t), n, 0, _ZnamRKSt9nothrow_t(n, t))
+                   (size_t n, const nothrow_tag *t), (n, t), n, 0,
+                   ms__hook__ZnamRKSt9nothrow_t(n, t))
 FORWARD_ALLOC_HOOK(lib_next, tc_new_aligned, MS_FAMILY_NEW, MS_REC_ALLOC_ALIGNED,
-                   (size_t n, size_t al), (n, al), n, al, _ZnwmSt11align_val_t(n, al))
+                   (size_t n, size_t al), (n, al), n, al, ms__hook__ZnwmSt11align_val_t(n, al))
 FORWARD_ALLOC_HOOK(lib_next, tc_newarray_aligned, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC_ALIGNED,
-                   (size_t n, size_t al), (n, al), n, al, _ZnamSt11align_val_t(n, al))
+                   (size_t n, size_t al), (n, al), n, al, ms__hook__ZnamSt11align_val_t(n, al))
 FORWARD_ALLOC_HOOK(lib_next, tc_new_aligned_nothrow, MS_FAMILY_NEW, MS_REC_ALLOC_ALIGNED,
                    (size_t n, size_t al, const nothrow_tag *t), (n, al, t), n, al,
-                   _ZnwmSt11align_val_tRKSt9nothrow_t(n, al, t))
+                   ms__hook__ZnwmSt11align_val_tRKSt9nothrow_t(n, al, t))
 FORWARD_ALLOC_HOOK(lib_next, tc_newarray_aligned_nothrow, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC_ALIGNED,
                    (size_t n, size_t al, const nothrow_tag *t), (n, al, t), n, al,
-                   _ZnamSt11align_val_tRKSt9nothrow_t(n, al, t))
+                   ms__hook__ZnamSt11align_val_tRKSt9nothrow_t(n, al, t))
 
-FORWARD_FREE_HOOK(lib_next, tc_free, MS_FAMILY_MALLOC, (void *p), (p), free(p))
-FORWARD_FREE_HOOK(lib_next, tc_cfree, MS_FAMILY_MALLOC, (void *p), (p), free(p))
-FORWARD_FREE_HOOK(lib_next, tc_free_sized, MS_FAMILY_MALLOC, (void *p, size_t n), (p, n), free(p))
-FORWARD_FREE_HOOK(lib_next, tc_delete, MS_FAMILY_NEW, (void *p), (p), _ZdlPv(p))
-FORWARD_FREE_HOOK(lib_next, tc_deletearray, MS_FAMILY_NEW_ARRAY, (void *p), (p), _ZdaPv(p))
-FORWARD_FREE_HOOK(lib_next, tc_delete_sized, MS_FAMILY_NEW, (void *p, size_t n), (p, n), _ZdlPv(p))
+FORWARD_FREE_HOOK(lib_next, tc_free, MS_FAMILY_MALLOC, (void *p), (p), ms__hook_free(p))
+FORWARD_FREE_HOOK(lib_next, tc_cfree, MS_FAMILY_MALLOC, (void *p), (p), ms__hook_free(p))
+FORWARD_FREE_HOOK(lib_next, tc_free_sized, MS_FAMILY_MALLOC, (void *p, size_t n), (p, n),
+                  ms__hook_free(p))
+FORWARD_FREE_HOOK(lib_next, tc_delete, MS_FAMILY_NEW, (void *p), (p), ms__hook__ZdlPv(p))
+FORWARD_FREE_HOOK(lib_next, tc_deletearray, MS_FAMILY_NEW_ARRAY, (void *p), (p), ms__hook__ZdaPv(p))
+FORWARD_FREE_HOOK(lib_next, tc_delete_sized, MS_FAMILY_NEW, (void *p, size_t n), (p, n),
+                  ms__hook__ZdlPv(p))
 FORWARD_FREE_HOOK(lib_next, tc_deletearray_sized, MS_FAMILY_NEW_ARRAY, (void *p, size_t n), (p, n),
-                  _ZdaPv(p))
+                  ms__hook__ZdaPv(p))
 FORWARD_FREE_HOOK(lib_next, tc_delete_nothrow, MS_FAMILY_NEW, (void *p, const nothrow_tag *t),
-                  (p, t), _ZdlPv(p))
+                  (p, t), ms__hook__ZdlPv(p))
 FORWARD_FREE_HOOK(lib_next, tc_deletearray_nothrow, MS_FAMILY_NEW_ARRAY,
-                  (void *p, const nothrow_tag *t), (p, t), _ZdaPv(p))
+                  (void *p, const nothrow_tag *t), (p, t), ms__hook__ZdaPv(p))
 FORWARD_FREE_HOOK(lib_next, tc_delete_aligned, MS_FAMILY_NEW, (void *p, size_t al), (p, al),
-                  _ZdlPvSt11align_val_t(p, al))
+                  ms__hook__ZdlPvSt11align_val_t(p, al))
 FORWARD_FREE_HOOK(lib_next, tc_deletearray_aligned, MS_FAMILY_NEW_ARRAY, (void *p, size_t al),
-                  (p, al), _ZdaPvSt11align_val_t(p, al))
+                  (p, al), ms__hook__ZdaPvSt11align_val_t(p, al))
 FORWARD_FREE_HOOK(lib_next, tc_delete_sized_aligned, MS_FAMILY_NEW, (void *p, size_t n, size_t al),
-                  (p, n, al), _ZdlPvSt11align_val_t(p, al))
+                  (p, n, al), ms__hook__ZdlPvSt11align_val_t(p, al))
 FORWARD_FREE_HOOK(lib_next, tc_deletearray_sized_aligned, MS_FAMILY_NEW_ARRAY,
-                  (void *p, size_t n, size_t al), (p, n, al), _ZdaPvSt11align_val_t(p, al))
+                  (void *p, size_t n, size_t al), (p, n, al), ms__hook__ZdaPvSt11align_val_t(p, al))
 FORWARD_FREE_HOOK(lib_next, tc_delete_aligned_nothrow, MS_FAMILY_NEW,
                   (void *p, size_t al, const nothrow_tag *t), (p, al, t),
-                  _ZdlPvSt11align_val_t(p, al))
+                  ms__hook__ZdlPvSt11align_val_t(p, al))
 FORWARD_FREE_HOOK(lib_next, tc_deletearray_aligned_nothrow, MS_FAMILY_NEW_ARRAY,
                   (void *p, size_t al, const nothrow_tag *t), (p, al, t),
-                  _ZdaPvSt11align_val_t(p, al))
+                  ms__hook__ZdaPvSt11align_val_t(p, al))
 
-EXPORT int tc_posix_memalign(void **out, size_t al, size_t n)
+HOOK(int, tc_posix_memalign, (void **out, size_t al, size_t n))
 {
     static void *real;
     int (*f)(void **, size_t, size_t) = (int (*)(void **, size_t, size_t))lib_next(&real, __func__);
     if (!f)
-        return posix_memalign(out, al, n);
+        return ms__hook_posix_memalign(out, al, n);
     if (MS_UNLIKELY(passthrough()))
         return f(out, al, n);
     ms__tls.busy = 1;
     int r = f(out, al, n);
     if (r == 0 && *out)
-        record_alloc(MS_REC_ALLOC_ALIGNED, MS_FAMILY_MALLOC, *out, n, al);
+        ms__on_alloc(MS_REC_ALLOC_ALIGNED, MS_FAMILY_MALLOC, *out, n, al);
     ms__tls.busy = 0;
     return r;
 }
 
-EXPORT void *tc_realloc(void *old, size_t n)
+HOOK(void *, tc_realloc, (void *old, size_t n))
 {
     static void *real;
     void *(*f)(void *, size_t) = (void *(*)(void *, size_t))lib_next(&real, __func__);
     if (!f)
-        return realloc(old, n);
+        return ms__hook_realloc(old, n);
     if (MS_UNLIKELY(passthrough()))
         return f(old, n);
     if (!old)
-        return tc_malloc(n);
+        return ms__hook_tc_malloc(n);
     return ms__realloc_hooked(f, old, n);
 }
 
@@ -156,14 +141,14 @@ static void *mallocx_fallback(size_t n, int flags)
     void *p = NULL;
     if (al && al < sizeof(void *))
         al = sizeof(void *); /* posix_memalign's smallest alignment */
-    if (al ? posix_memalign(&p, al, n) != 0 : !(p = malloc(n)))
+    if (al ? ms__hook_posix_memalign(&p, al, n) != 0 : !(p = ms__hook_malloc(n)))
         return NULL;
     if (flags & 0x40)
         memset(p, 0, n);
     return p;
 }
 
-EXPORT void *mallocx(size_t n, int flags)
+HOOK(void *, mallocx, (size_t n, int flags))
 {
     static void *real;
     void *(*f)(size_t, int) = (void *(*)(size_t, int))lib_next(&real, __func__);
@@ -175,7 +160,7 @@ EXPORT void *mallocx(size_t n, int flags)
     void *p = f(n, flags);
     size_t al = mallocx_align(flags);
     if (p)
-        record_alloc(al ? MS_REC_ALLOC_ALIGNED : MS_REC_ALLOC, MS_FAMILY_MALLOC, p, n, al);
+        ms__on_alloc(al ? MS_REC_ALLOC_ALIGNED : MS_REC_ALLOC, MS_FAMILY_MALLOC, p, n, al);
     ms__tls.busy = 0;
     return p;
 }
@@ -187,19 +172,19 @@ static void *rallocx_fallback(void *old, size_t n, int flags)
     if (!n)
         n = 1;
     if (!old || !(flags & 0x7f))
-        return old ? realloc(old, n) : mallocx_fallback(n, flags);
+        return old ? ms__hook_realloc(old, n) : mallocx_fallback(n, flags);
     void *p = mallocx_fallback(n, flags);
     if (p) {
-        size_t had = malloc_usable_size(old);
+        size_t had = ms__hook_malloc_usable_size(old);
         memcpy(p, old, had < n ? had : n);
         if (flags & 0x40 && n > had)
             memset((char *)p + had, 0, n - had);
-        free(old);
+        ms__hook_free(old);
     }
     return p;
 }
 
-EXPORT void *rallocx(void *old, size_t n, int flags)
+HOOK(void *, rallocx, (void *old, size_t n, int flags))
 {
     static void *real;
     void *(*f)(void *, size_t, int) = (void *(*)(void *, size_t, int))lib_next(&real, __func__);
@@ -215,7 +200,7 @@ EXPORT void *rallocx(void *old, size_t n, int flags)
 
 /* Resizes in place and returns the block's usable size: when that reaches n the request
  * succeeded, and the block (same address) now holds n requested bytes. */
-EXPORT size_t xallocx(void *p, size_t n, size_t extra, int flags)
+HOOK(size_t, xallocx, (void *p, size_t n, size_t extra, int flags))
 {
     static void *real;
     size_t (*f)(void *, size_t, size_t, int) =
@@ -224,7 +209,7 @@ EXPORT size_t xallocx(void *p, size_t n, size_t extra, int flags)
         if (!p)
             return 0;
         uint64_t before = ms__realloc_begin();
-        size_t r = malloc_usable_size(p);
+        size_t r = ms__hook_malloc_usable_size(p);
         ms__realloc_end(p, r >= n ? p : NULL, n, before);
         return r;
     }
@@ -236,6 +221,7 @@ EXPORT size_t xallocx(void *p, size_t n, size_t extra, int flags)
     return r;
 }
 
-FORWARD_FREE_HOOK(lib_next, dallocx, MS_FAMILY_MALLOC, (void *p, int flags), (p, flags), free(p))
+FORWARD_FREE_HOOK(lib_next, dallocx, MS_FAMILY_MALLOC, (void *p, int flags), (p, flags),
+                  ms__hook_free(p))
 FORWARD_FREE_HOOK(lib_next, sdallocx, MS_FAMILY_MALLOC, (void *p, size_t n, int flags),
-                  (p, n, flags), free(p))
+                  (p, n, flags), ms__hook_free(p))

@@ -14,7 +14,7 @@
 
 /* Bytes per buffer, and the room always kept free for one record. */
 #define MS_SLOT_BUFFER (256u * 1024u)
-#define MS_RECORD_MAX 64u
+#define MS_RECORD_MAX 128u
 /* The strings records carry here are thread names (PR_GET_NAME), at most this long. */
 #define MS_THREAD_NAME_MAX 16
 
@@ -108,5 +108,10 @@ static inline void ms__rec_end(struct ms__buffer *b, uint8_t *p)
                    "the " #NAME " record can exceed MS_RECORD_MAX");
 MS_RECORDS(MS__REC_FITS)
 #undef MS__REC_FITS
+#define MS__EXT_FITS(NAME, code, summary)                                                          \
+    _Static_assert(MS_EXT_MAXLEN_##NAME + 8 <= MS_RECORD_MAX,                                      \
+                   "the " #NAME " annotation can exceed MS_RECORD_MAX");
+MS_EXT_RECORDS(MS__EXT_FITS)
+#undef MS__EXT_FITS
 
 #endif

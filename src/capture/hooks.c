@@ -4,6 +4,7 @@
  * out of line. */
 #define _GNU_SOURCE
 #include "config.h"
+#include "hooks.h"
 #include "hooks_common.h"
 #include "lifecycle.h"
 #include "real_fns.h"
@@ -30,19 +31,19 @@ static void *real_or_bootstrap_malloc(size_t n, bool zero)
 
 /* ---- the malloc family ---- */
 
-EXPORT void *malloc(size_t n)
+HOOK(void *, malloc, (size_t n))
 {
     if (MS_UNLIKELY(passthrough()))
         return real_or_bootstrap_malloc(n, false);
     ms__tls.busy = 1;
     void *p = ms__real.malloc(n);
     if (MS_LIKELY(p != NULL))
-        record_alloc(MS_REC_ALLOC, MS_FAMILY_MALLOC, p, n, 0);
+        ms__on_alloc(MS_REC_ALLOC, MS_FAMILY_MALLOC, p, n, 0);
     ms__tls.busy = 0;
     return p;
 }
 
-EXPORT void free(void *p)
+HOOK(void, free, (void *p))
 {
     if (!p || MS_UNLIKELY(ms__bootstrap_owns(p)))
         return;
@@ -53,12 +54,12 @@ EXPORT void free(void *p)
         return;
     }
     ms__tls.busy = 1;
-    record_free(MS_FAMILY_MALLOC, p);
+    ms__on_free(MS_FAMILY_MALLOC, p);
     ms__real.free(p);
     ms__tls.busy = 0;
 }
 
-EXPORT void *calloc(size_t n, size_t size)
+HOOK(void *, calloc, (size_t n, size_t size))
 {
     if (MS_UNLIKELY(passthrough())) {
         size_t total;
@@ -75,14 +76,14 @@ EXPORT void *calloc(size_t n, size_t size)
             recorded -= ms__dtv_extra;
     }
     if (p)
-        record_alloc(MS_REC_ALLOC, MS_FAMILY_MALLOC, p, recorded, 0);
+        ms__on_alloc(MS_REC_ALLOC, MS_FAMILY_MALLOC, p, recorded, 0);
     ms__tls.busy = 0;
     return p;
 }
 
 static void *realloc_from_bootstrap(void *old, size_t n)
 {
-    void *p = malloc(n);
+    void *p = ms__hook_malloc(n);
     if (p) {
         size_t had = ms__bootstrap_size(old);
         memcpy(p, old, had < n ? had : n);
@@ -92,17 +93,8 @@ static void *realloc_from_bootstrap(void *old, size_t n)
 
 void ms__realloc_end(void *old, void *p, size_t n, uint64_t before)
 {
-    if (p) {
-        struct ms__slot *s = ms__slot_get(&ms__tls);
-        if (s) {
-            uint32_t stack = ms__stack_id(&s->u, &s->b);
-            uint8_t *kb;
-            uint8_t *q = before ? ms__rec_begin_at(&s->b, &kb, before) : ms__rec_begin(&s->b, &kb);
-            q = ms_rec_put_REALLOC(&s->b.base, kb, q, (uintptr_t)old, (uintptr_t)p, n, stack);
-            ms__rec_end(&s->b, q);
-            ms__slot_release(s);
-        }
-    }
+    if (p)
+        ms__on_realloc(old, p, n, before);
     ms__tls.busy = 0;
 }
 
@@ -111,10 +103,10 @@ void *ms__realloc_hooked(void *(*fn)(void *, size_t), void *old, size_t n)
     if (n == 0) {
         /* glibc frees the block and returns NULL; valgrind counts this as a free. */
         ms__tls.busy = 1;
-        record_free(MS_FAMILY_MALLOC, old);
+        ms__on_free(MS_FAMILY_MALLOC, old);
         void *p = fn(old, 0);
         if (p)
-            record_alloc(MS_REC_ALLOC, MS_FAMILY_MALLOC, p, 0, 0);
+            ms__on_alloc(MS_REC_ALLOC, MS_FAMILY_MALLOC, p, 0, 0);
         ms__tls.busy = 0;
         return p;
     }
@@ -124,7 +116,7 @@ void *ms__realloc_hooked(void *(*fn)(void *, size_t), void *old, size_t n)
     return p;
 }
 
-EXPORT void *realloc(void *old, size_t n)
+HOOK(void *, realloc, (void *old, size_t n))
 {
     if (old && MS_UNLIKELY(ms__bootstrap_owns(old)))
         return realloc_from_bootstrap(old, n);
@@ -134,29 +126,29 @@ EXPORT void *realloc(void *old, size_t n)
         return ms__real.realloc(old, n);
     }
     if (!old)
-        return malloc(n);
+        return ms__hook_malloc(n);
     return ms__realloc_hooked(ms__real.realloc, old, n);
 }
 
-EXPORT void *reallocarray(void *old, size_t n, size_t size)
+HOOK(void *, reallocarray, (void *old, size_t n, size_t size))
 {
     size_t total;
     if (__builtin_mul_overflow(n, size, &total)) {
         errno = ENOMEM;
         return NULL;
     }
-    return realloc(old, total);
+    return ms__hook_realloc(old, total);
 }
 
 static void *aligned_common(int family, void *p, size_t size, size_t align)
 {
     if (p)
-        record_alloc(MS_REC_ALLOC_ALIGNED, family, p, size, align);
+        ms__on_alloc(MS_REC_ALLOC_ALIGNED, family, p, size, align);
     ms__tls.busy = 0;
     return p;
 }
 
-EXPORT int posix_memalign(void **out, size_t align, size_t size)
+HOOK(int, posix_memalign, (void **out, size_t align, size_t size))
 {
     if (MS_UNLIKELY(passthrough())) {
         if (!ms__real.posix_memalign)
@@ -170,7 +162,7 @@ EXPORT int posix_memalign(void **out, size_t align, size_t size)
 }
 
 #define ALIGNED_HOOK(name, params, args, size_expr, align_expr)                                    \
-    EXPORT void *name params                                                                       \
+    HOOK(void *, name, params)                                                                     \
     {                                                                                              \
         if (MS_UNLIKELY(passthrough())) {                                                          \
             if (!ms__real.name)                                                                    \
@@ -186,7 +178,7 @@ ALIGNED_HOOK(memalign, (size_t align, size_t size), (align, size), size, align)
 ALIGNED_HOOK(valloc, (size_t size), (size), size, (size_t)sysconf(_SC_PAGESIZE))
 ALIGNED_HOOK(pvalloc, (size_t size), (size), size, (size_t)sysconf(_SC_PAGESIZE))
 
-EXPORT size_t malloc_usable_size(void *p)
+HOOK(size_t, malloc_usable_size, (void *p))
 {
     if (!p)
         return 0;
@@ -229,8 +221,7 @@ static void *new_without_library(size_t n, size_t al)
  * does. Only when that fails does the real operator new run, outside the hook, so that its
  * new_handler calls and the bad_alloc it throws are recorded like any other code's. */
 #define NEW_HOOK(sym, family, kind, params, args, align_expr, direct)                              \
-    EXPORT void *sym params;                                                                       \
-    EXPORT void *sym params                                                                        \
+    HOOK(void *, sym, params)                                                                      \
     {                                                                                              \
         static void *real;                                                                         \
         typedef void *(*fn_t)params;                                                               \
@@ -241,7 +232,7 @@ static void *new_without_library(size_t n, size_t al)
         if (MS_UNLIKELY(!f)) {                                                                     \
             void *p = new_without_library(n, align_expr);                                          \
             if (p)                                                                                 \
-                record_alloc(kind, family, p, n, align_expr);                                      \
+                ms__on_alloc(kind, family, p, n, align_expr);                                      \
             ms__tls.busy = 0;                                                                      \
             return p;                                                                              \
         }                                                                                          \
@@ -251,14 +242,14 @@ static void *new_without_library(size_t n, size_t al)
         if (direct && libstdcxx) {                                                                 \
             void *p = ms__real.malloc(n ? n : 1);                                                  \
             if (MS_LIKELY(p != NULL))                                                              \
-                record_alloc(kind, family, p, n, align_expr);                                      \
+                ms__on_alloc(kind, family, p, n, align_expr);                                      \
             ms__tls.busy = 0;                                                                      \
             return p ? p : f args;                                                                 \
         }                                                                                          \
         GUARD;                                                                                     \
         void *p = f args;                                                                          \
         if (p)                                                                                     \
-            record_alloc(kind, family, p, n, align_expr);                                          \
+            ms__on_alloc(kind, family, p, n, align_expr);                                          \
         (void)guard;                                                                               \
         return p;                                                                                  \
     }
@@ -279,23 +270,24 @@ NEW_HOOK(_ZnwmSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW, MS_REC_ALLOC_ALIGNED
 NEW_HOOK(_ZnamSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC_ALIGNED,
          (size_t n, size_t al, const nothrow_tag *t), (n, al, t), al, 0)
 
-FORWARD_FREE_HOOK(next_of, _ZdlPv, MS_FAMILY_NEW, (void *p), (p), free(p))
-FORWARD_FREE_HOOK(next_of, _ZdaPv, MS_FAMILY_NEW_ARRAY, (void *p), (p), free(p))
-FORWARD_FREE_HOOK(next_of, _ZdlPvm, MS_FAMILY_NEW, (void *p, size_t n), (p, n), free(p))
-FORWARD_FREE_HOOK(next_of, _ZdaPvm, MS_FAMILY_NEW_ARRAY, (void *p, size_t n), (p, n), free(p))
+FORWARD_FREE_HOOK(next_of, _ZdlPv, MS_FAMILY_NEW, (void *p), (p), ms__hook_free(p))
+FORWARD_FREE_HOOK(next_of, _ZdaPv, MS_FAMILY_NEW_ARRAY, (void *p), (p), ms__hook_free(p))
+FORWARD_FREE_HOOK(next_of, _ZdlPvm, MS_FAMILY_NEW, (void *p, size_t n), (p, n), ms__hook_free(p))
+FORWARD_FREE_HOOK(next_of, _ZdaPvm, MS_FAMILY_NEW_ARRAY, (void *p, size_t n), (p, n),
+                  ms__hook_free(p))
 FORWARD_FREE_HOOK(next_of, _ZdlPvRKSt9nothrow_t, MS_FAMILY_NEW, (void *p, const nothrow_tag *t),
-                  (p, t), free(p))
+                  (p, t), ms__hook_free(p))
 FORWARD_FREE_HOOK(next_of, _ZdaPvRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY,
-                  (void *p, const nothrow_tag *t), (p, t), free(p))
+                  (void *p, const nothrow_tag *t), (p, t), ms__hook_free(p))
 FORWARD_FREE_HOOK(next_of, _ZdlPvSt11align_val_t, MS_FAMILY_NEW, (void *p, size_t al), (p, al),
-                  free(p))
+                  ms__hook_free(p))
 FORWARD_FREE_HOOK(next_of, _ZdaPvSt11align_val_t, MS_FAMILY_NEW_ARRAY, (void *p, size_t al),
-                  (p, al), free(p))
+                  (p, al), ms__hook_free(p))
 FORWARD_FREE_HOOK(next_of, _ZdlPvmSt11align_val_t, MS_FAMILY_NEW, (void *p, size_t n, size_t al),
-                  (p, n, al), free(p))
+                  (p, n, al), ms__hook_free(p))
 FORWARD_FREE_HOOK(next_of, _ZdaPvmSt11align_val_t, MS_FAMILY_NEW_ARRAY,
-                  (void *p, size_t n, size_t al), (p, n, al), free(p))
+                  (void *p, size_t n, size_t al), (p, n, al), ms__hook_free(p))
 FORWARD_FREE_HOOK(next_of, _ZdlPvSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW,
-                  (void *p, size_t al, const nothrow_tag *t), (p, al, t), free(p))
+                  (void *p, size_t al, const nothrow_tag *t), (p, al, t), ms__hook_free(p))
 FORWARD_FREE_HOOK(next_of, _ZdaPvSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY,
-                  (void *p, size_t al, const nothrow_tag *t), (p, al, t), free(p))
+                  (void *p, size_t al, const nothrow_tag *t), (p, al, t), ms__hook_free(p))

@@ -1,14 +1,15 @@
-/* What every allocation hook shares: the records it appends (called with tls.busy set), the
- * test for passing a call straight through, and the lookup of the next definition of a symbol.
+/* What every allocation hook shares: how a hook is defined (HOOK), the test for passing a call
+ * straight through, and the lookup of the next definition of a symbol; hooks report what
+ * happened on the event path (event_path.h) with tls.busy set.
  * Used by hooks.c (the standard malloc family, C++ operators) and alloc_lib_hooks.c (the
  * allocator libraries' own entry points), which define _GNU_SOURCE first (RTLD_NEXT). */
 #ifndef MS_CAPTURE_HOOKS_COMMON_H
 #define MS_CAPTURE_HOOKS_COMMON_H
 
+#include "event_path.h"
 #include "lifecycle.h"
 #include "real_fns.h"
 #include "symbol_lookup.h"
-#include "stack_capture.h"
 #include "thread_state.h"
 
 #include <dlfcn.h>
@@ -18,36 +19,14 @@
 
 #define EXPORT __attribute__((visibility("default")))
 
-static inline __attribute__((always_inline)) void record_alloc(int kind, int family, void *ptr,
-                                                               size_t size, size_t align)
-{
-    struct ms__slot *s = ms__slot_get(&ms__tls);
-    if (MS_UNLIKELY(!s))
-        return;
-    uint32_t stack = ms__stack_id(&s->u, &s->b);
-    uint8_t *kb;
-    uint8_t *p = ms__rec_begin(&s->b, &kb);
-    *kb |= (uint8_t)(family << MS_REC_FAMILY_SHIFT);
-    if (kind == MS_REC_ALLOC_ALIGNED)
-        p = ms_rec_put_ALLOC_ALIGNED(&s->b.base, kb, p, (uintptr_t)ptr, size, stack, align);
-    else
-        p = ms_rec_put_ALLOC(&s->b.base, kb, p, (uintptr_t)ptr, size, stack);
-    ms__rec_end(&s->b, p);
-    ms__slot_release(s);
-}
-
-static inline void record_free(int family, void *ptr)
-{
-    struct ms__slot *s = ms__slot_get(&ms__tls);
-    if (MS_UNLIKELY(!s))
-        return;
-    uint8_t *kb;
-    uint8_t *p = ms__rec_begin(&s->b, &kb);
-    *kb |= (uint8_t)(family << MS_REC_FAMILY_SHIFT);
-    p = ms_rec_put_FREE(&s->b.base, kb, p, (uintptr_t)ptr);
-    ms__rec_end(&s->b, p);
-    ms__slot_release(s);
-}
+/* Defines the hook `name` (ret name params): the code is the hidden function ms__hook_<name>,
+ * which memscope's own code calls when it needs the hook (a fallback, one exec form on top of
+ * another), and the program sees it as `name`, an alias. memscope thus never calls its own
+ * exported symbols, which the program (or a library loaded first) could have interposed. */
+#define HOOK(ret, name, params)                                                                    \
+    ret ms__hook_##name params;                                                                    \
+    EXPORT ret name params __attribute__((alias("ms__hook_" #name)));                              \
+    ret ms__hook_##name params
 
 /* True when the hook should pass straight through: nested call, not started, or finished.
  * The first call in the process starts tracking. */
@@ -100,7 +79,7 @@ void *ms__realloc_hooked(void *(*fn)(void *, size_t), void *old, size_t n);
 static inline uint64_t ms__realloc_begin(void)
 {
     ms__tls.busy = 1;
-    return atomic_load_explicit(&ms__time_period, memory_order_relaxed) < 256 ? ms__now() : 0;
+    return ms__on_realloc_time();
 }
 void ms__realloc_end(void *old, void *p, size_t n, uint64_t before);
 
@@ -109,8 +88,7 @@ void ms__realloc_end(void *old, void *p, size_t n, uint64_t before);
  * found memscope's definition through a weak reference), the call goes to fallback instead, a
  * standard function memscope hooks. */
 #define FORWARD_FREE_HOOK(lookup, sym, family, params, args, fallback)                             \
-    EXPORT void sym params;                                                                        \
-    EXPORT void sym params                                                                         \
+    HOOK(void, sym, params)                                                                        \
     {                                                                                              \
         static void *real;                                                                         \
         typedef void(*fn_t) params;                                                                \
@@ -126,7 +104,7 @@ void ms__realloc_end(void *old, void *p, size_t n, uint64_t before);
             return;                                                                                \
         }                                                                                          \
         ms__tls.busy = 1;                                                                          \
-        record_free(family, p);                                                                    \
+        ms__on_free(family, p);                                                                    \
         f args;                                                                                    \
         ms__tls.busy = 0;                                                                          \
     }
@@ -135,8 +113,7 @@ void ms__realloc_end(void *old, void *p, size_t n, uint64_t before);
  * the guard resets busy) and records the block it returns; fallback as for FORWARD_FREE_HOOK. */
 #define FORWARD_ALLOC_HOOK(lookup, sym, family, kind, params, args, size_expr, align_expr,         \
                            fallback)                                                               \
-    EXPORT void *sym params;                                                                       \
-    EXPORT void *sym params                                                                        \
+    HOOK(void *, sym, params)                                                                      \
     {                                                                                              \
         static void *real;                                                                         \
         typedef void *(*fn_t)params;                                                               \
@@ -149,7 +126,7 @@ void ms__realloc_end(void *old, void *p, size_t n, uint64_t before);
         GUARD;                                                                                     \
         void *p = f args;                                                                          \
         if (p)                                                                                     \
-            record_alloc(kind, family, p, size_expr, align_expr);                                  \
+            ms__on_alloc(kind, family, p, size_expr, align_expr);                                  \
         (void)guard;                                                                               \
         return p;                                                                                  \
     }

@@ -12,7 +12,9 @@
 #include "stack_intern.h"
 #include "thread_state.h"
 #include "trace_writer.h"
-#include "unwind_fast.h"
+#include "event_path.h"
+#include "symbol_lookup.h"
+#include "unwind_verify.h"
 
 #include <dlfcn.h>
 #include <errno.h>
@@ -63,11 +65,16 @@ static void on_fatal_signal(int sig, siginfo_t *info, void *uctx)
         raise(sig);
 }
 
+/* Through the C library's sigaction: memscope's own hook of it is for the program. */
 static void install_signal_handlers(void)
 {
+    int (*real_sigaction)(int, const struct sigaction *, struct sigaction *) =
+        (int (*)(int, const struct sigaction *, struct sigaction *))ms__next_symbol("sigaction");
+    if (!real_sigaction)
+        return;
     for (int i = 0; i < NFATAL; i++) {
         struct sigaction old;
-        if (sigaction(fatal_signals[i], NULL, &old) != 0)
+        if (real_sigaction(fatal_signals[i], NULL, &old) != 0)
             continue;
         if (old.sa_handler != SIG_DFL || (old.sa_flags & SA_SIGINFO))
             continue;
@@ -76,7 +83,7 @@ static void install_signal_handlers(void)
         sa.sa_sigaction = on_fatal_signal;
         sa.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_NODEFER;
         sigfillset(&sa.sa_mask);
-        if (sigaction(fatal_signals[i], &sa, NULL) == 0)
+        if (real_sigaction(fatal_signals[i], &sa, NULL) == 0)
             atomic_store(&owns_signal[fatal_signals[i]], true);
     }
 }
@@ -159,12 +166,8 @@ static void run_freeres(void)
     void (*gnu_cxx_freeres)(void) =
         (void (*)(void))dlsym(RTLD_DEFAULT, "_ZN9__gnu_cxx9__freeresEv");
     void (*libc_freeres)(void) = (void (*)(void))dlsym(RTLD_DEFAULT, "__libc_freeres");
-    struct ms__slot *s = t->dead ? NULL : ms__slot_get(t);
-    if (s) {
-        uint8_t *kind;
-        uint8_t *p = ms__rec_begin(&s->b, &kind);
-        ms__rec_end(&s->b, ms_rec_put_FREERES(&s->b.base, kind, p));
-    }
+    if (!t->dead)
+        ms__on_exit_freeing(t);
     t->busy = 0;
     if (gnu_cxx_freeres)
         gnu_cxx_freeres();

@@ -30,26 +30,18 @@
     static void *name##_cache;                                                                     \
     __typeof__(&name) real_##name = (__typeof__(&name))next_of(&name##_cache, #name)
 
-/* Records an event of one unsigned field (THREAD_CREATE, FORK) with its encoder. */
-static void record_u64(uint8_t *(*put)(struct ms_rec_base *, uint8_t *, uint8_t *, uint64_t),
-                       uint64_t v)
+/* Reports a thread creation or a fork (on, from event_path.h) unless inside a hook. */
+static void report(void (*on)(uint64_t), uint64_t v)
 {
     if (!atomic_load(&ms__active) || ms__tls.busy)
         return;
     ms__tls.busy = 1;
-    struct ms__slot *s = ms__slot_get(&ms__tls);
-    if (s) {
-        uint8_t *kb;
-        uint8_t *p = ms__rec_begin(&s->b, &kb);
-        p = put(&s->b.base, kb, p, v);
-        ms__rec_end(&s->b, p);
-        ms__slot_release(s);
-    }
+    on(v);
     ms__tls.busy = 0;
 }
 
-EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(*fn)(void *),
-                          void *arg)
+HOOK(int, pthread_create,
+     (pthread_t * thread, const pthread_attr_t *attr, void *(*fn)(void *), void *arg))
 {
     NEXT(int (*)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *), pthread_create);
     ms__lifecycle_init();
@@ -59,7 +51,7 @@ EXPORT int pthread_create(pthread_t *thread, const pthread_attr_t *attr, void *(
     int r = real_pthread_create(thread, attr, fn, arg);
     ms__tls.creating_thread = 0;
     if (r == 0)
-        record_u64(ms_rec_put_THREAD_CREATE, (uint64_t)*thread);
+        report(ms__on_thread_created, (uint64_t)*thread);
     return r;
 }
 
@@ -72,30 +64,30 @@ static int joined(int r)
     return r;
 }
 
-EXPORT int pthread_join(pthread_t thread, void **ret)
+HOOK(int, pthread_join, (pthread_t thread, void **ret))
 {
     NEXT(int (*)(pthread_t, void **), pthread_join);
     return joined(real_pthread_join(thread, ret));
 }
 
-EXPORT int pthread_tryjoin_np(pthread_t thread, void **ret)
+HOOK(int, pthread_tryjoin_np, (pthread_t thread, void **ret))
 {
     NEXT(int (*)(pthread_t, void **), pthread_tryjoin_np);
     return joined(real_pthread_tryjoin_np(thread, ret));
 }
 
-EXPORT int pthread_timedjoin_np(pthread_t thread, void **ret, const struct timespec *abstime)
+HOOK(int, pthread_timedjoin_np, (pthread_t thread, void **ret, const struct timespec *abstime))
 {
     NEXT(int (*)(pthread_t, void **, const struct timespec *), pthread_timedjoin_np);
     return joined(real_pthread_timedjoin_np(thread, ret, abstime));
 }
 
-EXPORT pid_t fork(void)
+HOOK(pid_t, fork, (void))
 {
     NEXT(pid_t(*)(void), fork);
     pid_t pid = real_fork();
     if (pid > 0)
-        record_u64(ms_rec_put_FORK, (uint64_t)pid);
+        report(ms__on_forked, (uint64_t)pid);
     return pid;
 }
 
@@ -113,31 +105,31 @@ EXPORT pid_t fork(void)
         return r_;                                                                                 \
     } while (0)
 
-EXPORT int execve(const char *path, char *const argv[], char *const envp[])
+HOOK(int, execve, (const char *path, char *const argv[], char *const envp[]))
 {
     NEXT(int (*)(const char *, char *const[], char *const[]), execve);
     EXEC_WITH_ENV(real_execve(path, argv, env_), envp);
 }
 
-EXPORT int execv(const char *path, char *const argv[])
+HOOK(int, execv, (const char *path, char *const argv[]))
 {
     NEXT(int (*)(const char *, char *const[], char *const[]), execve);
     EXEC_WITH_ENV(real_execve(path, argv, env_), environ);
 }
 
-EXPORT int execvpe(const char *file, char *const argv[], char *const envp[])
+HOOK(int, execvpe, (const char *file, char *const argv[], char *const envp[]))
 {
     NEXT(int (*)(const char *, char *const[], char *const[]), execvpe);
     EXEC_WITH_ENV(real_execvpe(file, argv, env_), envp);
 }
 
-EXPORT int execvp(const char *file, char *const argv[])
+HOOK(int, execvp, (const char *file, char *const argv[]))
 {
     NEXT(int (*)(const char *, char *const[], char *const[]), execvpe);
     EXEC_WITH_ENV(real_execvpe(file, argv, env_), environ);
 }
 
-EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
+HOOK(int, fexecve, (int fd, char *const argv[], char *const envp[]))
 {
     NEXT(int (*)(int, char *const[], char *const[]), fexecve);
     EXEC_WITH_ENV(real_fexecve(fd, argv, env_), envp);
@@ -145,8 +137,9 @@ EXPORT int fexecve(int fd, char *const argv[], char *const envp[])
 
 /* posix_spawn does not go through the exec functions above: the new program's environment is
  * given here. */
-EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_actions_t *acts,
-                       const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+HOOK(int, posix_spawn,
+     (pid_t * pid, const char *path, const posix_spawn_file_actions_t *acts,
+      const posix_spawnattr_t *attr, char *const argv[], char *const envp[]))
 {
     NEXT(int (*)(pid_t *, const char *, const posix_spawn_file_actions_t *,
                  const posix_spawnattr_t *, char *const[], char *const[]),
@@ -157,8 +150,9 @@ EXPORT int posix_spawn(pid_t *pid, const char *path, const posix_spawn_file_acti
     return r;
 }
 
-EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_actions_t *acts,
-                        const posix_spawnattr_t *attr, char *const argv[], char *const envp[])
+HOOK(int, posix_spawnp,
+     (pid_t * pid, const char *file, const posix_spawn_file_actions_t *acts,
+      const posix_spawnattr_t *attr, char *const argv[], char *const envp[]))
 {
     NEXT(int (*)(pid_t *, const char *, const posix_spawn_file_actions_t *,
                  const posix_spawnattr_t *, char *const[], char *const[]),
@@ -181,13 +175,13 @@ EXPORT int posix_spawnp(pid_t *pid, const char *file, const posix_spawn_file_act
         return r_;                                                                                 \
     } while (0)
 
-EXPORT int system(const char *command)
+HOOK(int, system, (const char *command))
 {
     NEXT(int (*)(const char *), system);
     WITH_CHILD_ENVIRON(int, real_system(command));
 }
 
-EXPORT FILE *popen(const char *command, const char *mode)
+HOOK(FILE *, popen, (const char *command, const char *mode))
 {
     NEXT(FILE * (*)(const char *, const char *), popen);
     WITH_CHILD_ENVIRON(FILE *, real_popen(command, mode));
@@ -205,27 +199,27 @@ EXPORT FILE *popen(const char *command, const char *mode)
         (argv)[n_ < MAX_LIST_ARGS ? n_ : MAX_LIST_ARGS - 1] = NULL;                                \
     } while (0)
 
-EXPORT int execl(const char *path, const char *arg, ...)
+HOOK(int, execl, (const char *path, const char *arg, ...))
 {
     char *argv[MAX_LIST_ARGS];
     va_list ap;
     va_start(ap, arg);
     COLLECT_ARGS(arg, ap, argv);
     va_end(ap);
-    return execv(path, argv);
+    return ms__hook_execv(path, argv);
 }
 
-EXPORT int execlp(const char *file, const char *arg, ...)
+HOOK(int, execlp, (const char *file, const char *arg, ...))
 {
     char *argv[MAX_LIST_ARGS];
     va_list ap;
     va_start(ap, arg);
     COLLECT_ARGS(arg, ap, argv);
     va_end(ap);
-    return execvp(file, argv);
+    return ms__hook_execvp(file, argv);
 }
 
-EXPORT int execle(const char *path, const char *arg, ...)
+HOOK(int, execle, (const char *path, const char *arg, ...))
 {
     char *argv[MAX_LIST_ARGS];
     va_list ap;
@@ -233,13 +227,13 @@ EXPORT int execle(const char *path, const char *arg, ...)
     COLLECT_ARGS(arg, ap, argv);
     char **envp = va_arg(ap, char **);
     va_end(ap);
-    return execve(path, argv, envp);
+    return ms__hook_execve(path, argv, envp);
 }
 
 /* ---- _exit skips atexit handlers: finish the trace here (without exit-time freeing, which
  * would flush stdio buffers that _exit deliberately drops). ---- */
 
-EXPORT void _exit(int status)
+HOOK(void, _exit, (int status))
 {
     NEXT(void (*)(int), _exit);
     ms__lifecycle_before_quick_exit(status);
@@ -247,13 +241,13 @@ EXPORT void _exit(int status)
     __builtin_unreachable();
 }
 
-EXPORT void _Exit(int status)
+HOOK(void, _Exit, (int status))
 {
-    _exit(status);
+    ms__hook__exit(status);
 }
 
 /* quick_exit reaches _exit inside glibc, past the hook above. */
-EXPORT void quick_exit(int status)
+HOOK(void, quick_exit, (int status))
 {
     NEXT(void (*)(int), quick_exit);
     ms__lifecycle_before_quick_exit(status);
@@ -263,7 +257,7 @@ EXPORT void quick_exit(int status)
 
 /* glibc's pthread_getattr_np allocates while holding the thread's lock, which memscope's own
  * lookup of the thread's stack bounds needs: that lookup waits while this runs. */
-EXPORT int pthread_getattr_np(pthread_t thread, pthread_attr_t *attr)
+HOOK(int, pthread_getattr_np, (pthread_t thread, pthread_attr_t *attr))
 {
     NEXT(int (*)(pthread_t, pthread_attr_t *), pthread_getattr_np);
     ms__in_getattr++;
@@ -274,7 +268,7 @@ EXPORT int pthread_getattr_np(pthread_t thread, pthread_attr_t *attr)
 
 /* ---- modules ---- */
 
-EXPORT void *dlopen(const char *file, int mode)
+HOOK(void *, dlopen, (const char *file, int mode))
 {
     NEXT(void *(*)(const char *, int), dlopen);
     void *h = real_dlopen(file, mode);
@@ -284,7 +278,7 @@ EXPORT void *dlopen(const char *file, int mode)
     return h;
 }
 
-EXPORT int dlclose(void *handle)
+HOOK(int, dlclose, (void *handle))
 {
     NEXT(int (*)(void *), dlclose);
     if (atomic_load(&ms__active) && !ms__tls.busy) {
@@ -303,7 +297,7 @@ EXPORT int dlclose(void *handle)
 
 /* ---- signal dispositions: report SIG_DFL where memscope's crash handler sits in for it ---- */
 
-EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+HOOK(int, sigaction, (int sig, const struct sigaction *act, struct sigaction *old))
 {
     NEXT(int (*)(int, const struct sigaction *, struct sigaction *), sigaction);
     bool ours = ms__lifecycle_owns_signal(sig);
@@ -319,7 +313,7 @@ EXPORT int sigaction(int sig, const struct sigaction *act, struct sigaction *old
     return r;
 }
 
-EXPORT sighandler_t signal(int sig, sighandler_t handler)
+HOOK(sighandler_t, signal, (int sig, sighandler_t handler))
 {
     NEXT(sighandler_t(*)(int, sighandler_t), signal);
     bool ours = ms__lifecycle_owns_signal(sig);
@@ -337,7 +331,7 @@ EXPORT sighandler_t signal(int sig, sighandler_t handler)
  * descriptors, and when a check finds the pipe gone it closes those numbers and opens it again:
  * whatever file the program then has there would be read from and written to. The pipe
  * libunwind creates is moved out of the program's way (own_fd.h). */
-EXPORT int pipe2(int fds[2], int flags)
+HOOK(int, pipe2, (int fds[2], int flags))
 {
     NEXT(int (*)(int[2], int), pipe2);
     int r = real_pipe2(fds, flags);

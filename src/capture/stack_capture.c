@@ -16,6 +16,7 @@ uintptr_t ms__self_lo, ms__self_hi;
 void ms__stack_capture_init(void)
 {
     ms__module_range_of((const void *)&ms__stack_capture_init, &ms__self_lo, &ms__self_hi);
+    ms__unwind_state_init();
     if (ms__config.unwind == MS_UNWIND_LIBUNWIND) {
         unw_set_caching_policy(unw_local_addr_space, UNW_CACHE_PER_THREAD);
 #if defined(__x86_64__)

@@ -183,7 +183,6 @@ bool ms__slot_flush(struct ms__slot *s, bool seal)
     return true;
 }
 
-
 bool ms__slot_flush_all(struct ms__slot *keep_open)
 {
     bool all = true;

@@ -17,11 +17,11 @@
 struct ms__slot {
     struct ms__buffer b; /* first: the buffer's full() finds its slot from it */
     struct ms__unwind_state u;
-    unsigned region;              /* the buffer's region in the spool */
-    int remap;                    /* in a forked child: the buffer is still the parent's */
-    atomic_int in_use;            /* owned by a live thread (or it is the orphan slot) */
-    atomic_int flushing;          /* a flush of this slot is in progress */
-    atomic_int sealed;            /* the process is finishing: never write this slot again */
+    unsigned region;     /* the buffer's region in the spool */
+    int remap;           /* in a forked child: the buffer is still the parent's */
+    atomic_int in_use;   /* owned by a live thread (or it is the orphan slot) */
+    atomic_int flushing; /* a flush of this slot is in progress */
+    atomic_int sealed;   /* the process is finishing: never write this slot again */
 };
 
 /* Thread-local state, kept small: it lives in the static TLS block. */

@@ -16,8 +16,8 @@ static inline struct ms__cfi_rule rule_for(struct ms__unwind_state *u, uintptr_t
     return e->rule;
 }
 
-int ms__unwind_fast(struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uintptr_t bp, uintptr_t *out,
-                    int max)
+int ms__unwind_fast(struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uintptr_t bp,
+                    uintptr_t *out, int max)
 {
     struct ms__walk_log *w = &u->walk;
     w->n = -1;

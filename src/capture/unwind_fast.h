@@ -19,8 +19,8 @@ extern bool ms__unwind_fast_on;
 /* Walks from the register state (ip, sp, bp) of a point inside a hook, storing up to max return
  * addresses in out, and logs the walk in u->walk. Returns the number stored, or -1 when a frame
  * is not a standard one (or leaves the thread's stack): the caller must then use libunwind. */
-int ms__unwind_fast(struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uintptr_t bp, uintptr_t *out,
-                    int max);
+int ms__unwind_fast(struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uintptr_t bp,
+                    uintptr_t *out, int max);
 
 /* True when a walk from (ip, sp, bp) would repeat the thread's last walk exactly: same start,
  * same rules (no module loaded or unloaded since), and every stack word it read still holds

@@ -2,9 +2,17 @@
 #define _GNU_SOURCE
 #include "unwind_state.h"
 
+#include "symbol_lookup.h"
+
 #include <pthread.h>
 
 __thread int ms__in_getattr __attribute__((tls_model("initial-exec")));
+static int (*real_getattr)(pthread_t, pthread_attr_t *);
+
+void ms__unwind_state_init(void)
+{
+    real_getattr = (int (*)(pthread_t, pthread_attr_t *))ms__next_symbol("pthread_getattr_np");
+}
 
 void ms__unwind_state_reset(struct ms__unwind_state *u, bool need_bounds)
 {
@@ -23,7 +31,7 @@ void ms__unwind_find_stack(struct ms__unwind_state *u)
     u->stack_pending = 0;
     u->stack_lo = u->stack_hi = 0;
     pthread_attr_t attr;
-    if (pthread_getattr_np(pthread_self(), &attr) != 0)
+    if (!real_getattr || real_getattr(pthread_self(), &attr) != 0)
         return;
     void *addr;
     size_t size;

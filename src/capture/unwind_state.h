@@ -65,6 +65,10 @@ struct ms__unwind_state {
 /* Set while this thread is inside pthread_getattr_np (see ms__unwind_find_stack). */
 extern __thread int ms__in_getattr __attribute__((tls_model("initial-exec")));
 
+/* Finds the C library's pthread_getattr_np (memscope's own hook of it is for the program):
+ * once, at start-up. */
+void ms__unwind_state_init(void);
+
 /* Starts the state of a new thread: no stack captured yet, bounds to be looked up (pending)
  * when the walks need them. */
 void ms__unwind_state_reset(struct ms__unwind_state *u, bool need_bounds);

@@ -140,6 +140,15 @@ static inline uint8_t *ms_str_put(uint8_t *p, const char *s, size_t len)
 #define MS__XLEN_STR(n) +ms_varint_len(n##_len) + n##_len
 #define MS__XLEN(t, n) MS__XLEN_##t(n)
 
+/* A field list's parameters or arguments without their leading comma. */
+#define MS__DROP1_(first, ...) __VA_ARGS__
+#define MS__DROP1(...) MS__DROP1_(__VA_ARGS__)
+#define MS__ARG_U(n) , n
+#define MS__ARG_PTR(n) , n
+#define MS__ARG_IP(n) , n
+#define MS__ARG_STR(n) , n, n##_len
+#define MS__ARG(t, n) MS__ARG_##t(n)
+
 /* ---- the records ---- */
 
 /* CLOCK restarts the bases (a constant test: nothing is left of it in other records). */
@@ -190,6 +199,8 @@ MS_RECORDS(MS__RECORD)
     struct ms_ext_##NAME {                                                                         \
         MS_XFIELDS_##NAME(MS__MEMBER)                                                              \
     };                                                                                             \
+    /* The longest the record can be: kind, time delta, sub-kind, length, fields. */               \
+    enum { MS_EXT_MAXLEN_##NAME = 1 + 3 * MS_VARINT_MAX MS_XFIELDS_##NAME(MS__FIXED) };            \
     static inline uint8_t *ms_ext_put_##NAME(uint8_t *kind,                                        \
                                              uint8_t *p MS_XFIELDS_##NAME(MS__PARAM))              \
     {                                                                                              \

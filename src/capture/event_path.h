@@ -1,0 +1,78 @@
+/* The one event path: every hook, whatever the entry point (malloc, operator new, tc_malloc,
+ * mallocx, ...), reports what happened here, and this is where a capture backend (issue 7:
+ * core, lockfree, async, unified) plugs in. Today's path records each event, with its stack,
+ * into the calling thread's slot. Callers have set tls.busy (allocations made on the way pass
+ * straight through) and call only while tracking is active. */
+#ifndef MS_CAPTURE_EVENT_PATH_H
+#define MS_CAPTURE_EVENT_PATH_H
+
+#include "stack_capture.h"
+#include "thread_state.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A block of size bytes at ptr came from an allocator of the family (enum ms_family); kind is
+ * MS_REC_ALLOC, or MS_REC_ALLOC_ALIGNED with the alignment asked for. Inlined into the hooks:
+ * the stack walk starts in the hook itself. */
+static inline __attribute__((always_inline)) void ms__on_alloc(int kind, int family, void *ptr,
+                                                               size_t size, size_t align)
+{
+    struct ms__slot *s = ms__slot_get(&ms__tls);
+    if (MS_UNLIKELY(!s))
+        return;
+    uint32_t stack = ms__stack_id(&s->u, &s->b);
+    uint8_t *kb;
+    uint8_t *p = ms__rec_begin(&s->b, &kb);
+    *kb |= (uint8_t)(family << MS_REC_FAMILY_SHIFT);
+    if (kind == MS_REC_ALLOC_ALIGNED)
+        p = ms_rec_put_ALLOC_ALIGNED(&s->b.base, kb, p, (uintptr_t)ptr, size, stack, align);
+    else
+        p = ms_rec_put_ALLOC(&s->b.base, kb, p, (uintptr_t)ptr, size, stack);
+    ms__rec_end(&s->b, p);
+    ms__slot_release(s);
+}
+
+/* The block at ptr is about to be released by a deallocator of the family. */
+static inline void ms__on_free(int family, void *ptr)
+{
+    struct ms__slot *s = ms__slot_get(&ms__tls);
+    if (MS_UNLIKELY(!s))
+        return;
+    uint8_t *kb;
+    uint8_t *p = ms__rec_begin(&s->b, &kb);
+    *kb |= (uint8_t)(family << MS_REC_FAMILY_SHIFT);
+    p = ms_rec_put_FREE(&s->b.base, kb, p, (uintptr_t)ptr);
+    ms__rec_end(&s->b, p);
+    ms__slot_release(s);
+}
+
+/* The time to date a realloc-like call of a live block with, taken before the call: the real
+ * call releases the old block before the record is written, and with threads another thread
+ * may be given that address at once. 0: no time needed (one thread). */
+static inline uint64_t ms__on_realloc_time(void)
+{
+    return atomic_load_explicit(&ms__time_period, memory_order_relaxed) < 256 ? ms__now() : 0;
+}
+
+/* The live block old is now the block p of size bytes (perhaps old itself), by a call that
+ * began at time before (ms__on_realloc_time). */
+void ms__on_realloc(void *old, void *p, size_t size, uint64_t before);
+
+/* This thread created the thread whose pthread_t is thread. */
+void ms__on_thread_created(uint64_t thread);
+/* This process forked the child pid. */
+void ms__on_forked(uint64_t pid);
+/* Exit-time freeing of libc's and libstdc++'s internals begins (from this thread's slot t,
+ * which must not be dead). */
+void ms__on_exit_freeing(struct ms__tls *t);
+
+/* The annotations of the C API, one function per EXTENDED sub-kind of the record table
+ * (record_table.h): ms__on_VARIABLE(ptr, name, type, ...), ms__on_TASK_BEGIN(task, parent,
+ * name), ... with the table's fields as arguments. */
+#define MS__ON_ANNOTATION(NAME, code, summary)                                                     \
+    void ms__on_##NAME(MS__DROP1(MS_XFIELDS_##NAME(MS__PARAM)));
+MS_EXT_RECORDS(MS__ON_ANNOTATION)
+#undef MS__ON_ANNOTATION
+
+#endif
