@@ -1,0 +1,423 @@
+/* Tests for the capture core (libms_capture_core: layers 0-5 of docs/capture.md), linked into a
+ * test program instead of preloaded, so that they run under ASan+UBSan and TSan: record buffers
+ * and the record codec, the stack tree interned by several threads at once, and thread slots
+ * writing a trace through the event path and the writer, read back by the reader. Each case runs
+ * in a process of its own (the capture's state is the process's). */
+#define _GNU_SOURCE
+#include "analysis/trace_reader.h"
+#include "capture/config.h"
+#include "capture/diag.h"
+#include "capture/event_buffer.h"
+#include "capture/event_path.h"
+#include "capture/stack_intern.h"
+#include "capture/thread_state.h"
+#include "capture/trace_writer.h"
+#include "common/errors.h"
+#include "ms_test.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+/* ---- a record buffer whose full() keeps the chunks ---- */
+
+#define MAX_CHUNKS 64
+
+struct kept {
+    struct ms__buffer b; /* first: full() gets it */
+    int n;
+    uint8_t *chunk[MAX_CHUNKS];
+    size_t len[MAX_CHUNKS];
+};
+
+static void keep_full(struct ms__buffer *b)
+{
+    struct kept *k = (struct kept *)b;
+    size_t len = atomic_load(&b->head->committed);
+    if (k->n < MAX_CHUNKS) {
+        k->chunk[k->n] = malloc(len);
+        memcpy(k->chunk[k->n], b->buf, len);
+        k->len[k->n++] = len;
+    }
+    ms__buffer_begin_chunk(b);
+}
+
+static struct kept *kept_new(void)
+{
+    struct kept *k = calloc(1, sizeof *k);
+    void *head = mmap(NULL, MS_SPOOL_HEAD + MS_SLOT_BUFFER, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ms__buffer_init(&k->b, head, keep_full);
+    return k;
+}
+
+/* The chunk being written, kept as the others. */
+static void kept_finish(struct kept *k)
+{
+    keep_full(&k->b);
+}
+
+static void kept_free(struct kept *k)
+{
+    for (int i = 0; i < k->n; i++)
+        free(k->chunk[i]);
+    munmap(k->b.head, MS_SPOOL_HEAD + MS_SLOT_BUFFER);
+    free(k);
+}
+
+struct tally {
+    uint64_t allocs, frees, bytes, next_ptr;
+    int bad;
+};
+
+static int count(void *ctx, const struct ms_event *ev)
+{
+    struct tally *t = ctx;
+    if (ev->kind == MS_REC_ALLOC) {
+        if (ev->ptr != t->next_ptr || ev->family != MS_FAMILY_NEW)
+            t->bad++;
+        t->allocs++;
+        t->bytes += ev->size;
+    } else if (ev->kind == MS_REC_FREE) {
+        if (ev->ptr != t->next_ptr)
+            t->bad++;
+        t->frees++;
+        t->next_ptr += 48;
+    }
+    return 0;
+}
+
+/* 200,000 allocations and frees through a buffer: they fill it several times, and every chunk
+ * decodes to exactly the records written, times included. */
+static void buffer_records(void)
+{
+    struct kept *k = kept_new();
+    uint64_t ptr = 0x7f0000001000, bytes = 0;
+    for (int i = 0; i < 200000; i++) {
+        uint8_t *kind;
+        uint8_t *p = ms__rec_begin(&k->b, &kind);
+        *kind |= (uint8_t)(MS_FAMILY_NEW << MS_REC_FAMILY_SHIFT);
+        p = ms_rec_put_ALLOC(&k->b.base, kind, p, ptr, (uint64_t)i % 1000, 0);
+        ms__rec_end(&k->b, p);
+        bytes += (uint64_t)i % 1000;
+        p = ms__rec_begin(&k->b, &kind);
+        ms__rec_end(&k->b, ms_rec_put_FREE(&k->b.base, kind, p, ptr));
+        ptr += 48;
+    }
+    kept_finish(k);
+    ASSERT_TRUE(k->n > 3);
+    struct tally t = {.next_ptr = 0x7f0000001000};
+    for (int i = 0; i < k->n; i++) {
+        ASSERT_TRUE(k->len[i] <= MS_SLOT_BUFFER);
+        ASSERT_EQ(ms_trace_decode_events(k->chunk[i], k->len[i], 1, NULL, count, &t), 0);
+    }
+    ASSERT_EQ(t.bad, 0);
+    ASSERT_EQ(t.allocs, 200000);
+    ASSERT_EQ(t.frees, 200000);
+    ASSERT_EQ(t.bytes, bytes);
+    kept_free(k);
+}
+
+/* ---- the stack tree, interned by several threads at once ---- */
+
+#define THREADS 4
+#define STACKS 400
+#define DEPTH 24
+
+static uintptr_t stack_ips[STACKS][DEPTH];
+static int stack_n[STACKS];
+
+struct intern_job {
+    struct ms__unwind_state *u;
+    struct kept *k;
+    uint32_t id[STACKS];
+    unsigned seed;
+};
+
+static void *intern_thread(void *arg)
+{
+    struct intern_job *j = arg;
+    for (int i = 0; i < 20000; i++) {
+        int s = (int)(rand_r(&j->seed) % STACKS);
+        uint32_t id = ms__stack_intern(j->u, &j->k->b, stack_ips[s], stack_n[s]);
+        if (j->id[s] && j->id[s] != id)
+            j->id[s] = UINT32_MAX; /* the same stack got two ids */
+        else
+            j->id[s] = id;
+    }
+    kept_finish(j->k);
+    return NULL;
+}
+
+/* Reads a chunk of CLOCK and STACK_NODE records with the codec (the reader bounds node ids by
+ * the size of the trace, which a test's chunks alone are not) into table; returns the number
+ * of nodes, or -1 if a node was defined before or a record is not one of these. */
+static int read_nodes(const uint8_t *p, size_t len, struct ms_stack_table *table)
+{
+    struct ms_cursor c = {p, p + len, false};
+    struct ms_rec_base base = {0};
+    int n = 0;
+    while (c.p < c.end && !c.bad) {
+        uint8_t kind = *c.p++;
+        if ((kind & MS_REC_KIND_MASK) == MS_REC_CLOCK) {
+            struct ms_rec_CLOCK r;
+            ms_rec_get_CLOCK(&c, &base, kind, &r);
+            continue;
+        }
+        if (kind != MS_REC_STACK_NODE)
+            return -1;
+        struct ms_rec_STACK_NODE r;
+        ms_rec_get_STACK_NODE(&c, &base, kind, &r);
+        struct ms_stack_node old;
+        if (c.bad || !r.id || r.parent >= r.id || ms_stack_table_get(table, (uint32_t)r.id, &old) ||
+            ms_stack_table_set(table, (uint32_t)r.id, (uint32_t)r.parent, r.ip) != 0)
+            return -1;
+        n++;
+    }
+    return c.bad ? -1 : n;
+}
+
+/* Every thread gets the same id for the same stack, every node is defined once, by the thread
+ * that created it, and every id resolves, parent by parent, to the stack interned. */
+static void stack_intern_threads(void)
+{
+    ASSERT_EQ(ms__stack_intern_init(), 0);
+    unsigned seed = 7;
+    for (int s = 0; s < STACKS; s++) {
+        stack_n[s] = 1 + (int)(rand_r(&seed) % DEPTH);
+        /* Outer frames from few values, so that stacks share prefixes. */
+        for (int i = 0; i < stack_n[s]; i++) {
+            int outer = stack_n[s] - 1 - i;
+            stack_ips[s][i] = 0x400000 + 16 * (outer < 6 ? rand_r(&seed) % 3 : rand_r(&seed) % 500);
+        }
+    }
+    static struct intern_job jobs[THREADS];
+    pthread_t th[THREADS];
+    for (int t = 0; t < THREADS; t++) {
+        jobs[t].u = calloc(1, sizeof *jobs[t].u);
+        ms__unwind_state_reset(jobs[t].u, false);
+        jobs[t].k = kept_new();
+        jobs[t].seed = (unsigned)t + 1;
+        ASSERT_EQ(pthread_create(&th[t], NULL, intern_thread, &jobs[t]), 0);
+    }
+    for (int t = 0; t < THREADS; t++)
+        pthread_join(th[t], NULL);
+
+    /* Each node is in the records of exactly one thread: the one that created it. */
+    struct ms_stack_table table = {0};
+    for (int t = 0; t < THREADS; t++)
+        for (int c = 0; c < jobs[t].k->n; c++)
+            ASSERT_TRUE(read_nodes(jobs[t].k->chunk[c], jobs[t].k->len[c], &table) >= 0);
+    for (int s = 0; s < STACKS; s++) {
+        uint32_t id = 0;
+        for (int t = 0; t < THREADS; t++) {
+            if (!jobs[t].id[s])
+                continue; /* this thread never drew it */
+            ASSERT_TRUE(jobs[t].id[s] != UINT32_MAX);
+            if (!id)
+                id = jobs[t].id[s];
+            ASSERT_EQ(jobs[t].id[s], id);
+        }
+        /* Walk the tree from the innermost frame out. */
+        for (int i = 0; id && i < stack_n[s]; i++) {
+            struct ms_stack_node n;
+            ASSERT_TRUE(ms_stack_table_get(&table, id, &n));
+            ASSERT_EQ(n.ip, stack_ips[s][i]);
+            id = n.parent;
+        }
+        ASSERT_EQ(id, 0);
+    }
+    ms_stack_table_free(&table);
+    for (int t = 0; t < THREADS; t++) {
+        kept_free(jobs[t].k);
+        free(jobs[t].u);
+    }
+}
+
+/* ---- thread slots, the event path and the writer, read back ---- */
+
+#define WORKERS 8
+#define EVENTS 30000
+
+static void thread_exit(void *arg)
+{
+    (void)arg;
+    ms__tls.busy = 1;
+    ms__slot_detach(&ms__tls);
+    ms__tls.dead = 1;
+}
+
+static void *worker(void *arg)
+{
+    uintptr_t base = (uintptr_t)arg;
+    ms__tls.busy = 1;
+    for (uintptr_t i = 0; i < EVENTS; i++) {
+        ms__on_alloc(MS_REC_ALLOC, MS_FAMILY_MALLOC, (void *)(base + 64 * i), 10, 0);
+        if (i % 2)
+            ms__on_free(MS_FAMILY_MALLOC, (void *)(base + 64 * i));
+    }
+    ms__on_realloc((void *)base, (void *)(base + 8), 20, ms__on_realloc_time());
+    ms__on_TASK_BEGIN(1, 0, 2);
+    ms__tls.busy = 0;
+    return NULL;
+}
+
+struct totals {
+    uint64_t allocs, frees, reallocs, bytes, threads;
+};
+
+static int totals(void *ctx, const struct ms_event *ev)
+{
+    struct totals *t = ctx;
+    t->allocs += ev->kind == MS_REC_ALLOC;
+    t->frees += ev->kind == MS_REC_FREE;
+    t->reallocs += ev->kind == MS_REC_REALLOC;
+    t->threads += ev->kind == MS_REC_THREAD_START;
+    if (ev->kind == MS_REC_ALLOC || ev->kind == MS_REC_REALLOC)
+        t->bytes += ev->size;
+    return 0;
+}
+
+/* Eight threads record through their slots while the main thread creates them; their chunks,
+ * the final flush and the END chunk make a whole trace, with every event in it. */
+static void slots_to_trace(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/ms-test-core-%d.mstrace", (int)getpid());
+    ms__diag_init();
+    ms__config.output = path;
+    ms__config.root_pid = getpid();
+    ms__config.unwind = MS_UNWIND_NONE;
+    ms__writer_init();
+    ms__writer_create();
+    ASSERT_EQ(ms__slots_init(thread_exit), 0);
+    ASSERT_EQ(ms__stack_intern_init(), 0);
+    atomic_store(&ms__time_period, 16);
+    atomic_store(&ms__active, true);
+    ASSERT_STREQ(ms__writer_open(), path);
+    pthread_t th[WORKERS];
+    for (int t = 0; t < WORKERS; t++) {
+        ASSERT_EQ(pthread_create(&th[t], NULL, worker, (void *)((uintptr_t)(t + 1) << 32)), 0);
+        ms__tls.busy = 1;
+        ms__on_thread_created((uint64_t)th[t]);
+        ms__tls.busy = 0;
+    }
+    for (int t = 0; t < WORKERS; t++)
+        pthread_join(th[t], NULL);
+    ms__tls.busy = 1;
+    bool flushed = ms__slot_flush_all(NULL);
+    ASSERT_TRUE(flushed);
+    ms__writer_finish(MS_END_EXIT, 0, ms__slots_dropped(), 1, flushed);
+    ms__tls.busy = 0;
+
+    ms_trace *tr;
+    char err[512];
+    ASSERT_EQ(ms_trace_open(path, &tr, err, sizeof err), 0);
+    unlink(path);
+    struct ms_stack_table st = {0};
+    struct totals got = {0};
+    ASSERT_EQ(ms_trace_replay(tr, NULL, 0, &st, totals, &got), 0);
+    ASSERT_EQ(ms_trace_damage(tr)->chunks_bad, 0);
+    ASSERT_EQ(ms_trace_damage(tr)->bytes_lost, 0);
+    ASSERT_TRUE(ms_trace_end(tr)->present);
+    ASSERT_EQ(ms_trace_end(tr)->dropped, 0);
+    ASSERT_EQ(ms_trace_process(tr)->pid, getpid());
+    ASSERT_EQ(got.allocs, (uint64_t)WORKERS * EVENTS);
+    ASSERT_EQ(got.frees, (uint64_t)WORKERS * EVENTS / 2);
+    ASSERT_EQ(got.reallocs, WORKERS);
+    ASSERT_EQ(got.bytes, (uint64_t)WORKERS * (EVENTS * 10 + 20));
+    ASSERT_EQ(got.threads, WORKERS + 1); /* the main thread's slot too */
+    ms_stack_table_free(&st);
+    ms_trace_close(tr);
+}
+
+/* ---- the process finishing while threads record (exit() in one thread) ---- */
+
+static atomic_bool stop;
+static atomic_int started;
+
+static void *recorder(void *arg)
+{
+    uintptr_t base = (uintptr_t)arg;
+    ms__tls.busy = 1;
+    atomic_fetch_add(&started, 1);
+    for (uintptr_t i = 0; !atomic_load_explicit(&stop, memory_order_relaxed); i++)
+        ms__on_alloc(MS_REC_ALLOC, MS_FAMILY_MALLOC, (void *)(base + 64 * i), 1, 0);
+    ms__tls.busy = 0;
+    return NULL;
+}
+
+struct prefix {
+    uint64_t next[WORKERS + 1];
+    uint64_t allocs;
+    int gaps;
+};
+
+static int check_prefix(void *ctx, const struct ms_event *ev)
+{
+    struct prefix *p = ctx;
+    if (ev->kind != MS_REC_ALLOC)
+        return 0;
+    uint64_t t = ev->ptr >> 32, i = (ev->ptr & 0xffffffffu) / 64;
+    if (t < 1 || t > WORKERS || i != p->next[t])
+        p->gaps++;
+    else
+        p->next[t]++;
+    p->allocs++;
+    return 0;
+}
+
+/* The main thread flushes every slot and finishes the trace, as exit() does, while eight
+ * threads go on recording: each thread's events in the trace are exactly its first ones, with
+ * none missing in between, and the trace is whole. */
+static void finish_while_recording(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/ms-test-core-exit-%d.mstrace", (int)getpid());
+    ms__diag_init();
+    ms__config.output = path;
+    ms__config.root_pid = getpid();
+    ms__config.unwind = MS_UNWIND_NONE;
+    ms__writer_init();
+    ms__writer_create();
+    ASSERT_EQ(ms__slots_init(thread_exit), 0);
+    ASSERT_EQ(ms__stack_intern_init(), 0);
+    atomic_store(&ms__time_period, 16);
+    atomic_store(&ms__active, true);
+    ASSERT_STREQ(ms__writer_open(), path);
+    pthread_t th[WORKERS];
+    for (int t = 0; t < WORKERS; t++)
+        ASSERT_EQ(pthread_create(&th[t], NULL, recorder, (void *)((uintptr_t)(t + 1) << 32)), 0);
+    while (atomic_load(&started) < WORKERS)
+        sched_yield();
+    usleep(100000);
+    ms__tls.busy = 1;
+    bool flushed = ms__slot_flush_all(NULL);
+    ms__writer_finish(MS_END_EXIT, 0, ms__slots_dropped(), WORKERS + 1, flushed);
+    atomic_store(&ms__active, false);
+    ms__tls.busy = 0;
+    usleep(20000); /* the threads record into sealed slots for a while */
+    atomic_store(&stop, true);
+    for (int t = 0; t < WORKERS; t++)
+        pthread_join(th[t], NULL);
+
+    ms_trace *tr;
+    char err[512];
+    ASSERT_EQ(ms_trace_open(path, &tr, err, sizeof err), 0);
+    unlink(path);
+    struct ms_stack_table st = {0};
+    static struct prefix got;
+    ASSERT_EQ(ms_trace_replay(tr, NULL, 0, &st, check_prefix, &got), 0);
+    ASSERT_EQ(ms_trace_damage(tr)->chunks_bad, 0);
+    ASSERT_EQ(ms_trace_damage(tr)->bytes_lost, 0);
+    ASSERT_TRUE(ms_trace_end(tr)->present);
+    ASSERT_EQ(got.gaps, 0);
+    for (int t = 1; t <= WORKERS; t++)
+        ASSERT_TRUE(got.next[t] > 0);
+    ms_stack_table_free(&st);
+    ms_trace_close(tr);
+}
+
+MS_TEST_MAIN(TEST(buffer_records), TEST(stack_intern_threads), TEST(slots_to_trace),
+             TEST(finish_while_recording))
