@@ -279,23 +279,30 @@ static int totals(void *ctx, const struct ms_event *ev)
     return 0;
 }
 
-/* Eight threads record through their slots while the main thread creates them; their chunks,
- * the final flush and the END chunk make a whole trace, with every event in it. */
-static void slots_to_trace(void)
+/* Starts tracing into path as lifecycle does at start-up (threads may exist: every 16th record
+ * is timed), without stacks. */
+static bool start_tracing(const char *path)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/tmp/ms-test-core-%d.mstrace", (int)getpid());
     ms__diag_init();
     ms__config.output = path;
     ms__config.root_pid = getpid();
     ms__config.unwind = MS_UNWIND_NONE;
     ms__writer_init();
     ms__writer_create();
-    ASSERT_EQ(ms__slots_init(thread_exit), 0);
-    ASSERT_EQ(ms__stack_intern_init(), 0);
+    if (ms__slots_init(thread_exit) != 0 || ms__stack_intern_init() != 0)
+        return false;
     atomic_store(&ms__time_period, 16);
     atomic_store(&ms__active, true);
-    ASSERT_STREQ(ms__writer_open(), path);
+    return !strcmp(ms__writer_open(), path);
+}
+
+/* Eight threads record through their slots while the main thread creates them; their chunks,
+ * the final flush and the END chunk make a whole trace, with every event in it. */
+static void slots_to_trace(void)
+{
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/ms-test-core-%d.mstrace", (int)getpid());
+    ASSERT_TRUE(start_tracing(path));
     pthread_t th[WORKERS];
     for (int t = 0; t < WORKERS; t++) {
         ASSERT_EQ(pthread_create(&th[t], NULL, worker, (void *)((uintptr_t)(t + 1) << 32)), 0);
@@ -373,19 +380,9 @@ static int check_prefix(void *ctx, const struct ms_event *ev)
  * none missing in between, and the trace is whole. */
 static void finish_while_recording(void)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/tmp/ms-test-core-exit-%d.mstrace", (int)getpid());
-    ms__diag_init();
-    ms__config.output = path;
-    ms__config.root_pid = getpid();
-    ms__config.unwind = MS_UNWIND_NONE;
-    ms__writer_init();
-    ms__writer_create();
-    ASSERT_EQ(ms__slots_init(thread_exit), 0);
-    ASSERT_EQ(ms__stack_intern_init(), 0);
-    atomic_store(&ms__time_period, 16);
-    atomic_store(&ms__active, true);
-    ASSERT_STREQ(ms__writer_open(), path);
+    static char path[64];
+    snprintf(path, sizeof path, "/tmp/ms-test-core-%d.mstrace", (int)getpid());
+    ASSERT_TRUE(start_tracing(path));
     pthread_t th[WORKERS];
     for (int t = 0; t < WORKERS; t++)
         ASSERT_EQ(pthread_create(&th[t], NULL, recorder, (void *)((uintptr_t)(t + 1) << 32)), 0);
