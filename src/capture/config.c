@@ -1,78 +1,84 @@
 /* Reads the MEMSCOPE_* environment variables that configure the capture library. */
 #include "config.h"
 
+#include "../common/options.h"
 #include "../common/trace_format.h"
 #include "diag.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-struct ms__config ms__config = {
-    .unwind = MS_UNWIND_LIBUNWIND,
-    .unwind_fast = true,
-    .depth = MS_DEFAULT_STACK_DEPTH,
-    .zstd_level = 1,
-};
+/* Filled by ms__config_load, every field from the settings table: its default or its variable. */
+struct ms__config ms__config;
 
-static long parse_long(const char *s, long fallback)
-{
-    if (!s || !*s)
-        return fallback;
-    char *end;
-    long v = strtol(s, &end, 10);
-    return *end ? fallback : v;
-}
+_Static_assert(MS_UNWIND_NONE == 0 && MS_UNWIND_FP == 1 && MS_UNWIND_LIBUNWIND == 2,
+               "MEMSCOPE_UNWIND's words are in the order of enum ms_unwind_mode");
 
-/* A copy of s in buf, or NULL when s is unset, empty or does not fit. */
+/* A copy of s in buf, or NULL when s does not fit. */
 static const char *copy(const char *s, char *buf, size_t cap)
 {
-    if (!s || !*s || strlen(s) >= cap)
+    if (strlen(s) >= cap)
         return NULL;
     return memcpy(buf, s, strlen(s) + 1);
 }
 
-static bool flag(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v && strcmp(v, "0") != 0;
-}
-
 void ms__config_load(void)
 {
-    const char *unwind = getenv("MEMSCOPE_UNWIND");
-    if (unwind && *unwind) {
-        if (!strcmp(unwind, "none"))
-            ms__config.unwind = MS_UNWIND_NONE;
-        else if (!strcmp(unwind, "fp"))
-            ms__config.unwind = MS_UNWIND_FP;
-        else if (!strcmp(unwind, "libunwind"))
-            ms__config.unwind = MS_UNWIND_LIBUNWIND;
-        else
-            ms__say("MEMSCOPE_UNWIND=", unwind,
-                    " is not one of none, fp, libunwind; using libunwind");
-    }
-    const char *fast = getenv("MEMSCOPE_UNWIND_FAST");
-    ms__config.unwind_fast = !fast || !*fast || strcmp(fast, "0") != 0;
-    ms__config.unwind_verify = flag("MEMSCOPE_UNWIND_VERIFY");
-    long depth = parse_long(getenv("MEMSCOPE_DEPTH"), MS_DEFAULT_STACK_DEPTH);
-    if (depth < 1 || depth > MS_MAX_STACK_DEPTH) {
-        ms__say("MEMSCOPE_DEPTH must be between 1 and 256; using 64", "", "");
-        depth = MS_DEFAULT_STACK_DEPTH;
-    }
-    ms__config.depth = (int)depth;
     /* Copied: the program may rewrite its environment (setproctitle does) and memscope hides
      * these variables from it (child_env.h). */
     static char output[4096], manifest[4096];
-    ms__config.output = copy(getenv("MEMSCOPE_OUTPUT"), output, sizeof output);
-    ms__config.manifest = copy(getenv("MEMSCOPE_MANIFEST"), manifest, sizeof manifest);
-    ms__config.root_pid = (int)parse_long(getenv("MEMSCOPE_ROOT_PID"), 0);
-    ms__config.disabled = flag("MEMSCOPE_DISABLE");
-    ms__config.verbose = flag("MEMSCOPE_VERBOSE");
-    long level = parse_long(getenv("MEMSCOPE_COMPRESSION"), 1);
-    if (level < -7 || level > 19) {
-        ms__say("MEMSCOPE_COMPRESSION must be a zstd level from -7 to 19 (0: none); using 1", "",
-                "");
-        level = 1;
+    for (int i = 0; i < MS_OPT_COUNT; i++) {
+        const struct ms_option *o = &ms_options[i];
+        if (o->scope != MS_SCOPE_LIBRARY)
+            continue;
+        const char *text = getenv(o->variable);
+        long v = ms_option_default(o);
+        char why[96];
+        if (text && *text && !ms_option_parse(o, text, &v, why, sizeof why)) {
+            char what[160] = "=";
+            size_t n = strlen(text) < 64 ? strlen(text) : 64;
+            memcpy(what + 1, text, n);
+            what[1 + n] = 0;
+            strncat(what, " ", sizeof what - strlen(what) - 1);
+            strncat(what, why, sizeof what - strlen(what) - 1);
+            strncat(what, "; using the default", sizeof what - strlen(what) - 1);
+            ms__say(o->variable, what, "");
+            v = ms_option_default(o);
+        }
+        bool set = text && *text && v;
+        switch (o->id) {
+        case MS_OPT_OUTPUT:
+            ms__config.output = set ? copy(text, output, sizeof output) : NULL;
+            break;
+        case MS_OPT_MANIFEST:
+            ms__config.manifest = set ? copy(text, manifest, sizeof manifest) : NULL;
+            break;
+        case MS_OPT_ROOT_PID:
+            ms__config.root_pid = (int)v;
+            break;
+        case MS_OPT_UNWIND:
+            ms__config.unwind = (int)v;
+            break;
+        case MS_OPT_UNWIND_FAST:
+            ms__config.unwind_fast = v;
+            break;
+        case MS_OPT_UNWIND_VERIFY:
+            ms__config.unwind_verify = v;
+            break;
+        case MS_OPT_DEPTH:
+            ms__config.depth = (int)v;
+            break;
+        case MS_OPT_COMPRESSION:
+            ms__config.zstd_level = (int)v;
+            break;
+        case MS_OPT_DISABLE:
+            ms__config.disabled = v;
+            break;
+        case MS_OPT_VERBOSE:
+            ms__config.verbose = v;
+            break;
+        default:
+            break;
+        }
     }
-    ms__config.zstd_level = (int)level;
 }

@@ -1,10 +1,11 @@
-/* `memscope run [-o TRACE] [--unwind=MODE] [--depth=N] -- PROGRAM ARGS...`: checks that
+/* `memscope run [-o TRACE] [--unwind=MODE] [--depth=N] ... -- PROGRAM ARGS...`: checks that
  * PROGRAM can be traced, runs it with libmemscope preloaded, keeps its stdin, stdout and exit
  * status, and prints a short summary and every trace written to stderr. */
 #define _GNU_SOURCE
 #include "analysis/trace_analysis.h"
 #include "analysis/trace_seal.h"
 #include "cli.h"
+#include "common/options.h"
 #include "preload_library.h"
 #include "program_check.h"
 #include "report/number_format.h"
@@ -113,9 +114,22 @@ static void forward_signal(int sig)
         kill(child_pid, sig);
 }
 
+/* The value of --<flag>=VALUE in a, for the option o of the settings table (common/options.h)
+ * whose flag it is, or NULL when a is not that option. */
+static const char *flag_value(const char *a, const struct ms_option *o)
+{
+    if (!o->flag || strncmp(a, "--", 2))
+        return NULL;
+    size_t n = strlen(o->flag);
+    if (strncmp(a + 2, o->flag, n) || a[2 + n] != '=')
+        return NULL;
+    return a + 3 + n;
+}
+
 int ms_cmd_run(int argc, char **argv)
 {
-    const char *output = NULL, *unwind = "libunwind", *depth = "64";
+    /* The settings memscope run has options for: what was given, else the default. */
+    const char *given[MS_OPT_COUNT] = {0};
     bool summary = true;
     int i = 1;
     for (; i < argc; i++) {
@@ -133,39 +147,40 @@ int ms_cmd_run(int argc, char **argv)
                              is_o ? "-o" : "--output");
                 return 2;
             }
-            output = argv[++i];
-        } else if (!strncmp(a, "--output=", 9))
-            output = a + 9;
-        else if (!strncmp(a, "--unwind=", 9))
-            unwind = a + 9;
-        else if (!strncmp(a, "--depth=", 8))
-            depth = a + 8;
-        else if (!strcmp(a, "--no-summary"))
+            given[MS_OPT_OUTPUT] = argv[++i];
+            continue;
+        }
+        if (!strcmp(a, "--no-summary")) {
             summary = false;
-        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            fputs(ms_help_run, stdout);
+            continue;
+        }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            ms_cli_help_run(stdout);
             return 0;
+        }
+        int o = 0;
+        for (; o < MS_OPT_COUNT; o++)
+            if (ms_options[o].flag && flag_value(a, &ms_options[o]))
+                break;
+        if (o < MS_OPT_COUNT) {
+            const char *v = flag_value(a, &ms_options[o]);
+            long value;
+            char why[128];
+            if (!ms_option_parse(&ms_options[o], v, &value, why, sizeof why)) {
+                ms_cli_error("run", "%s %s; see memscope run --help", a, why);
+                return 2;
+            }
+            given[o] = v;
         } else if (a[0] == '-') {
             ms_cli_error("run", "unknown option %s; " USAGE, a);
             return 2;
-        } else
+        } else {
             break;
+        }
     }
+    const char *output = given[MS_OPT_OUTPUT];
     if (i >= argc) {
         ms_cli_error("run", "no program given; " USAGE);
-        return 2;
-    }
-    if (strcmp(unwind, "libunwind") && strcmp(unwind, "fp") && strcmp(unwind, "none")) {
-        ms_cli_error("run",
-                     "--unwind=%s: the modes are libunwind (default), fp (for binaries "
-                     "built with frame pointers) and none",
-                     unwind);
-        return 2;
-    }
-    char *end;
-    long d = strtol(depth, &end, 10);
-    if (*end || d < 1 || d > 256) {
-        ms_cli_error("run", "--depth=%s: give a number of frames from 1 to 256", depth);
         return 2;
     }
     char **cmd = argv + i;
@@ -276,8 +291,11 @@ int ms_cmd_run(int argc, char **argv)
             else
                 unsetenv("MEMSCOPE_MANIFEST");
             setenv("MEMSCOPE_ROOT_PID", rootpid, 1);
-            setenv("MEMSCOPE_UNWIND", unwind, 1);
-            setenv("MEMSCOPE_DEPTH", depth, 1);
+            /* The other settings run has options for: as given, else their defaults, whatever
+             * the environment says. */
+            for (int o = 0; o < MS_OPT_COUNT; o++)
+                if (ms_options[o].flag && o != MS_OPT_OUTPUT && ms_options[o].def)
+                    setenv(ms_options[o].variable, given[o] ? given[o] : ms_options[o].def, 1);
             code = ms__program_exec(prog, cmd);
         }
         ssize_t w = write(started[1], "!", 1);

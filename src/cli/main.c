@@ -1,6 +1,7 @@
 /* memscope's entry point: dispatches to the subcommands. */
 #include "cli.h"
 
+#include "common/options.h"
 #include "common/trace_format.h"
 
 #include <stdarg.h>
@@ -17,7 +18,7 @@ void ms_cli_error(const char *cmd, const char *fmt, ...)
     va_end(ap);
 }
 
-const char ms_help_run[] = MS_USAGE_RUN
+static const char help_run[] = MS_USAGE_RUN
     "\n\n"
     "Runs PROGRAM with every heap allocation tracked; its standard input, output and exit status\n"
     "are its own. Each process of the tree writes a trace; their paths and a summary of each go\n"
@@ -27,13 +28,48 @@ const char ms_help_run[] = MS_USAGE_RUN
     "LD_PRELOAD cannot trace is refused before anything runs: static, 32-bit and non-x86-64\n"
     "programs, and setuid, setgid or file-capability ones that the kernel would run in\n"
     "secure-execution mode (run by root, a setuid-root program or one with capabilities is\n"
-    "traced).\n\n"
-    "  -o TRACE, --output=TRACE  the trace of PROGRAM; forked and exec'd processes write\n"
-    "                            TRACE.<pid> (default: memscope.<program>.<pid>.mstrace)\n"
-    "  --unwind=MODE             how stacks are captured: libunwind (default: any code),\n"
-    "                            fp (frame pointers only), none (no stacks)\n"
-    "  --depth=N                 frames kept per stack, 1 to 256 (default 64)\n"
-    "  --no-summary              only list the traces (the summary replays each trace)\n";
+    "traced).\n\n";
+
+/* Prints text indented by indent, wrapped before column 100. */
+static void print_wrapped(FILE *out, const char *text, int indent, int col)
+{
+    while (*text) {
+        int width = 99 - col;
+        int n = (int)strlen(text);
+        if (n > width) {
+            n = width;
+            while (n > 0 && text[n] != ' ')
+                n--;
+            if (n == 0)
+                n = width;
+        }
+        fprintf(out, "%.*s\n", n, text);
+        text += n;
+        while (*text == ' ')
+            text++;
+        if (*text)
+            fprintf(out, "%*s", indent, "");
+        col = indent;
+    }
+}
+
+void ms_cli_help_run(FILE *out)
+{
+    fputs(help_run, out);
+    /* The options, from the settings table (common/options.h). */
+    for (int i = 0; i < MS_OPT_COUNT; i++) {
+        const struct ms_option *o = &ms_options[i];
+        if (!o->flag)
+            continue;
+        char name[64];
+        snprintf(name, sizeof name, "%s--%s=%s", o->id == MS_OPT_OUTPUT ? "-o TRACE, " : "",
+                 o->flag, o->arg);
+        fprintf(out, "  %-26s", name);
+        print_wrapped(out, o->run_help ? o->run_help : o->help, 28, 28);
+    }
+    fprintf(out, "  %-26s", "--no-summary");
+    print_wrapped(out, "only list the traces (the summary replays each trace)", 28, 28);
+}
 
 const char ms_help_report[] = MS_USAGE_REPORT
     "\n\n"

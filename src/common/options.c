@@ -1,0 +1,160 @@
+/* The settings table (options.h). */
+#include "options.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+const struct ms_option ms_options[MS_OPT_COUNT] = {
+    {MS_OPT_OUTPUT, "MEMSCOPE_OUTPUT", "output", "TRACE", MS_OPT_PATH, MS_SCOPE_LIBRARY, NULL, 0, 0,
+     NULL,
+     "trace path; each process writes `<path>.<pid>` (default: "
+     "`memscope.<program>.<pid>.mstrace` in the working directory)",
+     "the trace of PROGRAM; forked and exec'd processes write TRACE.<pid> (default: "
+     "memscope.<program>.<pid>.mstrace)"},
+    {MS_OPT_ROOT_PID, "MEMSCOPE_ROOT_PID", NULL, NULL, MS_OPT_INT, MS_SCOPE_LIBRARY, "0", 0,
+     INT_MAX, NULL, "the pid that writes `MEMSCOPE_OUTPUT` itself rather than `<path>.<pid>`",
+     NULL},
+    {MS_OPT_UNWIND, "MEMSCOPE_UNWIND", "unwind", "MODE", MS_OPT_ENUM, MS_SCOPE_LIBRARY, "libunwind",
+     0, 0, "none|fp|libunwind",
+     "`libunwind` (default), `fp` or `none` (see [docs/stacks.md](docs/stacks.md))",
+     "how stacks are captured: libunwind (default: any code), fp (frame pointers only), none "
+     "(no stacks)"},
+    {MS_OPT_UNWIND_FAST, "MEMSCOPE_UNWIND_FAST", NULL, NULL, MS_OPT_FLAG, MS_SCOPE_LIBRARY, "1", 0,
+     0, NULL,
+     "`0`: in libunwind mode, have libunwind unwind every stack (no cached walk; slower, same "
+     "stacks)",
+     NULL},
+    {MS_OPT_UNWIND_VERIFY, "MEMSCOPE_UNWIND_VERIFY", NULL, NULL, MS_OPT_FLAG, MS_SCOPE_LIBRARY, "0",
+     0, 0, NULL,
+     "`1`: unwind every stack the cached walk takes with libunwind as well, and print on stderr "
+     "at exit how many differed (a diagnostic: slow)",
+     NULL},
+    {MS_OPT_DEPTH, "MEMSCOPE_DEPTH", "depth", "N", MS_OPT_INT, MS_SCOPE_LIBRARY, "64", 1, 256, NULL,
+     "frames per stack, 1 to 256 (default 64)", "frames kept per stack, 1 to 256 (default 64)"},
+    {MS_OPT_COMPRESSION, "MEMSCOPE_COMPRESSION", "compression", "LEVEL", MS_OPT_INT,
+     MS_SCOPE_LIBRARY, "1", -7, 19, NULL,
+     "zstd level for trace chunks, -7 to 19 (default 1; 0 stores them uncompressed)",
+     "zstd level of the trace's chunks, -7 to 19 (default 1; 0: uncompressed)"},
+    {MS_OPT_MANIFEST, "MEMSCOPE_MANIFEST", NULL, NULL, MS_OPT_PATH, MS_SCOPE_LIBRARY, NULL, 0, 0,
+     NULL, "a file to which each process appends the path of its trace", NULL},
+    {MS_OPT_DISABLE, "MEMSCOPE_DISABLE", NULL, NULL, MS_OPT_FLAG, MS_SCOPE_LIBRARY, "0", 0, 0, NULL,
+     "`1`: pass every call through untracked", NULL},
+    {MS_OPT_VERBOSE, "MEMSCOPE_VERBOSE", NULL, NULL, MS_OPT_FLAG, MS_SCOPE_LIBRARY, "0", 0, 0, NULL,
+     "`1`: say on stderr where each trace goes", NULL},
+    {MS_OPT_LIBRARY, "MEMSCOPE_LIBRARY", NULL, NULL, MS_OPT_PATH, MS_SCOPE_RUN, NULL, 0, 0, NULL,
+     "(for `memscope run`) the `libmemscope.so` to preload", NULL},
+    {MS_OPT_LIVE_STATS, "MEMSCOPE_LIVE_STATS", NULL, NULL, MS_OPT_FLAG, MS_SCOPE_RUN, "0", 0, 0,
+     NULL,
+     "(for `memscope run`) set to print, after each summary, how many of its events were "
+     "replayed while the program ran and whether the whole trace had to be replayed again (a "
+     "diagnostic)",
+     NULL},
+    {MS_OPT_DEBUGINFOD, "MEMSCOPE_DEBUGINFOD", NULL, NULL, MS_OPT_FLAG, MS_SCOPE_REPORT, "0", 0, 0,
+     NULL, "(for `memscope report`) set to let elfutils query `DEBUGINFOD_URLS` servers", NULL},
+};
+
+const struct ms_option *ms_option_by_variable(const char *name)
+{
+    for (int i = 0; i < MS_OPT_COUNT; i++)
+        if (!strcmp(ms_options[i].variable, name))
+            return &ms_options[i];
+    return NULL;
+}
+
+/* Appends s to buf (capacity cap, NUL-terminated), truncating. */
+static void append(char *buf, size_t cap, const char *s)
+{
+    size_t n = strlen(buf);
+    while (*s && n + 1 < cap)
+        buf[n++] = *s++;
+    buf[n] = 0;
+}
+
+static void append_long(char *buf, size_t cap, long v)
+{
+    char digits[24];
+    int k = 0;
+    unsigned long u = v < 0 ? 0ul - (unsigned long)v : (unsigned long)v;
+    do {
+        digits[k++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        digits[k++] = '-';
+    char out[24];
+    for (int i = 0; i < k; i++)
+        out[i] = digits[k - 1 - i];
+    out[k] = 0;
+    append(buf, cap, out);
+}
+
+/* The index of word in the '|'-separated list, or -1. */
+static int word_index(const char *list, const char *word)
+{
+    size_t len = strlen(word);
+    for (int i = 0; *list; i++) {
+        size_t n = strcspn(list, "|");
+        if (n == len && !strncmp(list, word, len))
+            return i;
+        list += n + (list[n] == '|');
+    }
+    return -1;
+}
+
+bool ms_option_parse(const struct ms_option *o, const char *text, long *value, char *why,
+                     size_t cap)
+{
+    if (cap)
+        why[0] = 0;
+    switch (o->kind) {
+    case MS_OPT_FLAG:
+        *value = text && *text && strcmp(text, "0") != 0;
+        return true;
+    case MS_OPT_PATH:
+        if (!text || !*text) {
+            append(why, cap, "is empty");
+            return false;
+        }
+        *value = 1;
+        return true;
+    case MS_OPT_ENUM: {
+        int i = text ? word_index(o->values, text) : -1;
+        if (i >= 0) {
+            *value = i;
+            return true;
+        }
+        append(why, cap, "is not one of ");
+        for (const char *v = o->values; *v; v++) {
+            char c[2] = {*v == '|' ? ',' : *v, 0};
+            append(why, cap, c);
+            if (*v == '|')
+                append(why, cap, " ");
+        }
+        return false;
+    }
+    case MS_OPT_INT: {
+        char *end;
+        long v = text && *text ? strtol(text, &end, 10) : 0;
+        if (text && *text && !*end && v >= o->lo && v <= o->hi) {
+            *value = v;
+            return true;
+        }
+        append(why, cap, "is not a number from ");
+        append_long(why, cap, o->lo);
+        append(why, cap, " to ");
+        append_long(why, cap, o->hi);
+        return false;
+    }
+    }
+    return false;
+}
+
+long ms_option_default(const struct ms_option *o)
+{
+    long v = 0;
+    char why[8];
+    if (o->def && !ms_option_parse(o, o->def, &v, why, sizeof why))
+        v = 0;
+    return v;
+}
