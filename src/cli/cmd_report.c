@@ -1,6 +1,7 @@
 /* `memscope report TRACE [--format text|json] [--top N]`. */
 #include "analysis/trace_analysis.h"
 #include "cli.h"
+#include "common/options.h"
 #include "report/report.h"
 
 #include <stdio.h>
@@ -54,7 +55,7 @@ int ms_cmd_report(int argc, char **argv)
         return 2;
     }
     /* Symbolization must not reach out to debuginfod servers unless the user asks for it. */
-    if (!getenv("MEMSCOPE_DEBUGINFOD"))
+    if (!getenv(ms_options[MS_OPT_DEBUGINFOD].variable))
         unsetenv("DEBUGINFOD_URLS");
     struct ms_analysis *a;
     char err[1024] = "";

@@ -57,7 +57,7 @@ static bool print_trace(const char *trace, bool summary, ms_analysis_live *live)
             ms_format_count(b2, s->frees), ms_format_count(b3, s->bytes_allocated),
             ms_format_count(b4, s->peak_bytes), ms_format_count(b5, s->live_bytes),
             ms_format_count(b6, s->live_blocks));
-    if (getenv("MEMSCOPE_LIVE_STATS"))
+    if (getenv(ms_options[MS_OPT_LIVE_STATS].variable))
         fprintf(stderr,
                 "memscope:   live summary: %" PRIu64 " of %" PRIu64 " events replayed while "
                 "the program ran%s\n",

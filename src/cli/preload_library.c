@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "preload_library.h"
 
+#include "common/options.h"
+
 #include "cli.h"
 
 #include <errno.h>
@@ -55,7 +57,7 @@ static int from_environment(const char *env, char *out, size_t cap)
 
 int ms__preload_find(char *out, size_t cap)
 {
-    const char *env = getenv("MEMSCOPE_LIBRARY");
+    const char *env = getenv(ms_options[MS_OPT_LIBRARY].variable);
     if (env && *env)
         return from_environment(env, out, cap);
     char self[PATH_MAX];
