@@ -69,8 +69,8 @@ static inline __attribute__((always_inline)) uint32_t ms__stack_id(struct ms__un
             MS_UNWIND_HERE(ip, sp, bp);
             if (ms__walk_repeats(u, ip, sp, bp)) {
                 if (MS_UNLIKELY(ms__unwind_verify_on))
-                    ms__unwind_verify_repeat(u, b, u->walk.stack);
-                return u->walk.stack;
+                    ms__unwind_verify_repeat(u, b, ms__walk_last(u)->stack);
+                return ms__walk_last(u)->stack;
             }
             n = ms__unwind_fast(u, ip, sp, bp, ips, want);
             if (MS_UNLIKELY(ms__unwind_verify_on)) {
@@ -89,9 +89,9 @@ static inline __attribute__((always_inline)) uint32_t ms__stack_id(struct ms__un
     int first;
     n = ms__stack_trim(ips, n, &first);
     uint32_t id = ms__stack_intern(u, b, ips + first, n);
-    u->walk.stack = id;
+    ms__walk_last(u)->stack = id;
     if (MS_UNLIKELY(!id && n > 0))
-        u->walk.n = -1; /* not interned (out of memory): nothing to reuse */
+        ms__walk_forget(u); /* not interned (out of memory): nothing to reuse */
     return id;
 }
 

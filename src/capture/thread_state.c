@@ -265,7 +265,7 @@ void ms__slots_after_fork_child(void)
         mine->b.head->tid = (uint32_t)ms__self_tid();
         mine->b.tid = (uint32_t)ms__self_tid();
         mine->u.cache_n = 0;
-        mine->u.walk.n = -1;
+        ms__walk_forget(&mine->u);
         ms__buffer_begin_chunk(&mine->b);
         slot_thread_start(mine);
     }

@@ -1,6 +1,8 @@
 /* The cached standard-frame walk of unwind_fast.h. */
 #include "unwind_fast.h"
 
+#include "unwind_verify.h"
+
 #include <string.h>
 
 bool ms__unwind_fast_on;
@@ -16,10 +18,51 @@ static inline struct ms__cfi_rule rule_for(struct ms__unwind_state *u, uintptr_t
     return e->rule;
 }
 
+/* True when every word that walk w read from its word `from` on still holds the value read then:
+ * in the order read, so that no address is read that a walk would not read. */
+static inline bool words_hold(const struct ms__walk_log *w, int from)
+{
+    for (int i = from; i < w->n; i++)
+        if (*w->addr[i] != w->val[i])
+            return false;
+    return true;
+}
+
+/* The walk w, at frame n - 1, is in the state the previous walk p was in after its frame j, and
+ * what p read after that still holds: w goes on exactly as p did. Copies p's remaining frames
+ * (up to max in all) and their words into w and out; returns the frames w has then. */
+static int follow_previous(struct ms__walk_log *w, const struct ms__walk_log *p, int j, int n,
+                           uintptr_t *out, int max)
+{
+    int rest = p->frames - 1 - j;
+    w->cut = p->cut;
+    if (rest > max - n) {
+        rest = max - n;
+        w->cut = true;
+    }
+    int from = (int)p->frame[j].words;
+    int words = rest < p->frames - 1 - j ? (int)p->frame[j + rest].words : p->n;
+    int base = (int)w->frame[n - 1].words;
+    memcpy(w->addr + base, p->addr + from, (size_t)(words - from) * sizeof *w->addr);
+    memcpy(w->val + base, p->val + from, (size_t)(words - from) * sizeof *w->val);
+    for (int k = 0; k < rest; k++) {
+        struct ms__walk_frame f = p->frame[j + 1 + k];
+        f.words = f.words - (uint32_t)from + (uint32_t)base;
+        w->frame[n + k] = f;
+        out[n + k] = f.ra;
+    }
+    w->n = base + words - from;
+    w->frames = n + rest;
+    return n + rest;
+}
+
 int ms__unwind_fast(struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uintptr_t bp,
                     uintptr_t *out, int max)
 {
-    struct ms__walk_log *w = &u->walk;
+    /* The previous walk stays as it is while this one is logged in the other log. */
+    const struct ms__walk_log *p = &u->walk[u->walk_cur];
+    u->walk_cur ^= 1;
+    struct ms__walk_log *w = &u->walk[u->walk_cur];
     w->n = -1;
     if (MS_UNLIKELY(u->stack_pending))
         ms__unwind_find_stack(u);
@@ -35,6 +78,10 @@ int ms__unwind_fast(struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uint
     w->sp = sp;
     w->bp = bp;
     w->gen = gen;
+    w->cut = false;
+    /* Frames of the previous walk, from the innermost out, are compared with this one's by
+     * CFA: both rise frame by frame. */
+    int j = 0, pj = p->n >= 0 && p->gen == gen ? p->frames : 0;
     /* The first rule is the hook's own, at ip (not recorded: it is memscope's frame); every
      * later one is a return address's, looked up one byte back so that it falls inside the call
      * instruction (as libunwind does). */
@@ -64,9 +111,20 @@ int ms__unwind_fast(struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uint
         sp = cfa;
         if (ra < 0x4000) /* libunwind's end of a bogus chain */
             break;
+        w->frame[n] = (struct ms__walk_frame){cfa, bp, ra, (uint32_t)words};
         out[n++] = ra;
+        while (j < pj && p->frame[j].cfa < cfa)
+            j++;
+        if (j < pj && p->frame[j].cfa == cfa && p->frame[j].ra == ra && p->frame[j].bp == bp &&
+            (!p->cut || n - 1 >= j) && words_hold(p, (int)p->frame[j].words)) {
+            if (MS_UNLIKELY(ms__unwind_verify_on))
+                ms__unwind_count_continued();
+            return follow_previous(w, p, j, n, out, max);
+        }
         lookup = ra - 1;
     }
     w->n = words;
+    w->frames = n;
+    w->cut = n == max;
     return n;
 }

@@ -17,7 +17,7 @@ void ms__unwind_state_init(void)
 void ms__unwind_state_reset(struct ms__unwind_state *u, bool need_bounds)
 {
     u->cache_n = 0;
-    u->walk.n = -1;
+    ms__walk_forget(u);
     u->stack_lo = u->stack_hi = 0;
     u->stack_pending = need_bounds;
     if (need_bounds)

@@ -16,9 +16,10 @@
 #define MS_NODE_CACHE_BITS 12
 /* Entries of the cache of whole stacks: 2^bits of 24 bytes. */
 #define MS_STACK_CACHE_BITS 11
-/* Stack words one walk may read: two per frame (return address, saved rbp), frames kept plus
- * memscope's own. */
-#define MS_WALK_WORDS (2 * (MS_MAX_STACK_DEPTH + 8))
+/* Frames one walk may give (the frames kept plus memscope's own), and the stack words it may
+ * read: two per frame (return address, saved rbp). */
+#define MS_WALK_FRAMES (MS_MAX_STACK_DEPTH + 8)
+#define MS_WALK_WORDS (2 * MS_WALK_FRAMES)
 
 struct ms__unwind_state {
     uintptr_t stack_lo, stack_hi; /* the thread's stack (0, 0: unknown), for the stack walks */
@@ -35,17 +36,29 @@ struct ms__unwind_state {
         uintptr_t ip;
         struct ms__cfi_rule rule;
     } unwind_cache[1u << MS_UNWIND_CACHE_BITS];
-    /* The last walk by the cached unwinder: where it started, every stack word it read (return
-     * addresses and saved rbp values) and the stack id it gave. A walk from the same registers
-     * that would read the same words gives the same stack (see ms__walk_repeats). */
+    /* The last two walks by the cached unwinder (walk[walk_cur] is the last): where each
+     * started, every stack word it read (return addresses and saved rbp values), the state after
+     * each frame, and the stack id it gave. A walk from the same registers that would read the
+     * same words gives the same stack (see ms__walk_repeats); a walk that reaches the state the
+     * last one had after some frame, where the words the last one read from there on still hold
+     * their values, goes on as the last one did (see unwind_fast.c). */
     struct ms__walk_log {
         uintptr_t ip, sp, bp;
         uint32_t gen;
         uint32_t stack;
-        int n; /* words read; -1: no walk to repeat */
+        int n;      /* words read; -1: no walk to repeat */
+        int frames; /* return addresses it gave */
+        bool cut;   /* it stopped at the most frames asked for, not at the stack's end */
         const uintptr_t *addr[MS_WALK_WORDS];
         uintptr_t val[MS_WALK_WORDS];
-    } walk;
+        /* After frame i: the CFA (the caller's sp), the caller's rbp, the return address, and
+         * the words read so far. */
+        struct ms__walk_frame {
+            uintptr_t cfa, bp, ra;
+            uint32_t words;
+        } frame[MS_WALK_FRAMES];
+    } walk[2];
+    int walk_cur;
     /* Stack-tree nodes this thread looked up recently, by (parent, ip), direct-mapped: the
      * shared table of a program with deep, varied stacks (a compiler) is far larger than the
      * caches, and most of a thread's lookups find nodes it found a moment ago. Node ids never
@@ -61,6 +74,18 @@ struct ms__unwind_state {
         uint32_t n, id; /* id 0: empty */
     } stack_cache[1u << MS_STACK_CACHE_BITS];
 };
+
+/* The last walk. */
+static inline struct ms__walk_log *ms__walk_last(struct ms__unwind_state *u)
+{
+    return &u->walk[u->walk_cur];
+}
+
+/* Forgets both walks: nothing is reused from them (a forked child, a stack not interned). */
+static inline void ms__walk_forget(struct ms__unwind_state *u)
+{
+    u->walk[0].n = u->walk[1].n = -1;
+}
 
 /* Set while this thread is inside pthread_getattr_np (see ms__unwind_find_stack). */
 extern __thread int ms__in_getattr __attribute__((tls_model("initial-exec")));

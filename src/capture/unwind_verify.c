@@ -10,7 +10,7 @@
 
 bool ms__unwind_verify_on;
 
-static atomic_ulong verify_fast, verify_repeats, verify_fallback, verify_differ;
+static atomic_ulong verify_fast, verify_repeats, verify_continued, verify_fallback, verify_differ;
 
 static void say_stack(const char *what, const uintptr_t *ips, int n)
 {
@@ -69,6 +69,11 @@ void ms__unwind_verify_cached(uint32_t cached, uint32_t interned)
     }
 }
 
+void ms__unwind_count_continued(void)
+{
+    atomic_fetch_add(&verify_continued, 1);
+}
+
 void ms__unwind_count_fallback(void)
 {
     atomic_fetch_add(&verify_fallback, 1);
@@ -78,16 +83,19 @@ void ms__unwind_verify_report(void)
 {
     if (!ms__unwind_verify_on)
         return;
-    char a[21], b[21], c[21], d[21], line[200];
+    char a[21], b[21], c[21], d[21], e[21], line[240];
     ms__utoa(atomic_load(&verify_fast), a);
     ms__utoa(atomic_load(&verify_repeats), d);
+    ms__utoa(atomic_load(&verify_continued), e);
     ms__utoa(atomic_load(&verify_differ), b);
     ms__utoa(atomic_load(&verify_fallback), c);
     line[0] = 0;
     strcat(line, a);
     strcat(line, " stacks by the fast path (");
     strcat(line, d);
-    strcat(line, " of them repeated walks), ");
+    strcat(line, " of them repeated walks, ");
+    strcat(line, e);
+    strcat(line, " continued from the previous walk), ");
     strcat(line, b);
     strcat(line, " differ from libunwind's; ");
     strcat(line, c);

@@ -19,6 +19,8 @@ void ms__unwind_verify_repeat_ids(uint32_t stack, uint32_t again);
 /* A stack found in a thread's cache of whole stacks (cached) against the same stack interned
  * node by node (interned). */
 void ms__unwind_verify_cached(uint32_t cached, uint32_t interned);
+/* A walk went on as the previous one did from one of its frames on (unwind_fast.c). */
+void ms__unwind_count_continued(void);
 /* The cached walk gave up on a stack: libunwind took it. */
 void ms__unwind_count_fallback(void);
 /* Prints the verification counts (at the end of the trace). */

@@ -5,17 +5,19 @@ With MEMSCOPE_UNWIND_VERIFY=1, libmemscope.so unwinds every stack that its cache
 standard frames handles a second time with libunwind's unw_backtrace and compares the two; at
 the end of each traced process it prints
 
-    memscope: unwind verify: F stacks by the fast path (R of them repeated walks), D differ from
-    libunwind's; L left to libunwind
+    memscope: unwind verify: F stacks by the fast path (R of them repeated walks, C continued
+    from the previous walk), D differ from libunwind's; L left to libunwind
 
 (and, for the first differences, both stacks). This script runs one command under
 `memscope run` with that variable set and fails unless every process reports D = 0, at least
---min-fast stacks were checked in all (--min-repeats of them repeated walks), and (with --min-left) at least that many stacks were
-left to libunwind. The program's own output is discarded; its exit status must be 0 unless
+--min-fast stacks were checked in all (--min-repeats of them repeated walks, --min-continued of
+them walks that went on as the previous walk did from one of its frames), and (with --min-left)
+at least that many stacks were left to libunwind. The program's own output is discarded; its exit status must be 0 unless
 --any-status.
 
 usage: unwind_verify.py --memscope BIN [--run-arg ARG]... [--stdin FILE] [--min-fast N]
-                        [--min-repeats N] [--min-left N] [--any-status] -- CMD ARGS...
+                        [--min-repeats N] [--min-continued N] [--min-left N] [--any-status]
+                        -- CMD ARGS...
 Exit status: 0 pass, 1 a check failed, 2 the harness could not run.
 """
 import argparse
@@ -25,7 +27,8 @@ import subprocess
 import sys
 import tempfile
 
-LINE = re.compile(r"^memscope: unwind verify: (\d+) stacks by the fast path \((\d+) of them repeated walks\), (\d+) differ "
+LINE = re.compile(r"^memscope: unwind verify: (\d+) stacks by the fast path \((\d+) of them repeated walks, "
+                  r"(\d+) continued from the previous walk\), (\d+) differ "
                   r"from libunwind's; (\d+) left to libunwind$")
 
 
@@ -37,6 +40,7 @@ def main() -> int:
     ap.add_argument("--min-fast", type=int, default=1)
     ap.add_argument("--min-left", type=int, default=0)
     ap.add_argument("--min-repeats", type=int, default=0)
+    ap.add_argument("--min-continued", type=int, default=0)
     ap.add_argument("--any-status", action="store_true")
     ap.add_argument("cmd", nargs=argparse.REMAINDER)
     a = ap.parse_args()
@@ -61,9 +65,11 @@ def main() -> int:
         return 1
     fast = sum(c[0] for c in counts)
     repeats = sum(c[1] for c in counts)
-    differ = sum(c[2] for c in counts)
-    left = sum(c[3] for c in counts)
-    print(f"{len(counts)} process(es): {fast} stacks by the fast path ({repeats} repeated walks), "
+    continued = sum(c[2] for c in counts)
+    differ = sum(c[3] for c in counts)
+    left = sum(c[4] for c in counts)
+    print(f"{len(counts)} process(es): {fast} stacks by the fast path ({repeats} repeated walks, "
+          f"{continued} continued), "
           f"{differ} differ, {left} left to libunwind")
     if differ:
         print("FAIL the cached walk and libunwind disagree:")
@@ -74,6 +80,10 @@ def main() -> int:
         ok = False
     if repeats < a.min_repeats:
         print(f"FAIL only {repeats} repeated walks (expected at least {a.min_repeats})")
+        ok = False
+    if continued < a.min_continued:
+        print(f"FAIL only {continued} walks continued from the previous one (expected at least "
+              f"{a.min_continued})")
         ok = False
     if left < a.min_left:
         print(f"FAIL only {left} stacks left to libunwind (expected at least {a.min_left})")
