@@ -10,7 +10,8 @@
 /* Far more nodes than any trace has; an id beyond it is corruption, not a reason to allocate. */
 #define MAX_NODES (1u << 28)
 
-int ms_stack_table_set(struct ms_stack_table *t, uint32_t id, uint32_t parent, uint64_t ip)
+int ms_stack_table_set(struct ms_stack_table *t, uint32_t id, uint32_t parent, uint64_t ip,
+                       uint32_t module)
 {
     if (id == 0 || id >= MAX_NODES || parent >= MAX_NODES || ip == 0)
         return MS_ECORRUPT;
@@ -24,14 +25,27 @@ int ms_stack_table_set(struct ms_stack_table *t, uint32_t id, uint32_t parent, u
         int err = ms_grow(&t->dense, &t->dense_cap, (size_t)id + 1, sizeof *t->dense, 1024);
         if (err)
             return err;
-        t->dense[id] = (struct ms_stack_node){parent, ip};
+        t->dense[id] = (struct ms_stack_node){parent, module, ip};
         return 0;
     }
     int err = ms_grow(&t->nodes, &t->cap, t->n + 1, sizeof *t->nodes, 64);
     if (err || (err = ms_id_map_put(&t->index, id, (uint32_t)t->n)) != 0)
         return err;
-    t->nodes[t->n++] = (struct ms_stack_node){parent, ip};
+    t->nodes[t->n++] = (struct ms_stack_node){parent, module, ip};
     return 0;
+}
+
+void ms_stack_table_set_module(struct ms_stack_table *t, uint32_t id, uint32_t module)
+{
+    if (id == 0)
+        return;
+    if (id < t->dense_cap && t->dense[id].ip) {
+        t->dense[id].module = module;
+        return;
+    }
+    uint32_t at;
+    if (ms_id_map_get(&t->index, id, &at))
+        t->nodes[at].module = module;
 }
 
 bool ms_stack_table_get(const struct ms_stack_table *t, uint32_t id, struct ms_stack_node *out)

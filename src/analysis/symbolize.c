@@ -50,6 +50,7 @@ struct module {
 
 struct cache_entry {
     uint64_t address;
+    const struct module *in; /* the module asked for (ms_symbolize_in), or NULL */
     bool ret;
     int nframes; /* 0 marks an empty slot */
     ms_frame *frames;
@@ -58,6 +59,10 @@ struct cache_entry {
 struct ms_symbolizer {
     Dwfl_Callbacks callbacks; /* must outlive dwfl */
     Dwfl *dwfl;
+    /* More sessions, for modules loaded at addresses an earlier module had (one libdwfl session
+     * holds modules that do not overlap). */
+    Dwfl **more;
+    size_t nmore, capmore;
     struct module **mods;
     size_t nmods, capmods;
     bool sorted;
@@ -287,6 +292,9 @@ void ms_symbolizer_free(ms_symbolizer *s)
         return;
     if (s->dwfl)
         dwfl_end(s->dwfl);
+    for (size_t i = 0; i < s->nmore; i++)
+        dwfl_end(s->more[i]);
+    free(s->more);
     for (size_t i = 0; i < s->nmods; i++) {
         free(s->mods[i]->path);
         free(s->mods[i]);
@@ -329,6 +337,18 @@ static enum mod_state check_file(const char *path, const uint8_t *build_id, size
     return st;
 }
 
+/* Reports module m (file fd) to session d. Given the fd, libdwfl does not open the path itself.
+ * On success the fd belongs to libdwfl; on failure (its addresses overlap a module of d's) it is
+ * still ours. */
+static Dwfl_Module *report_elf(Dwfl *d, const struct module *m, int fd)
+{
+    dwfl_report_begin_add(d);
+    /* add_p_vaddr: bias is dlpi_addr, i.e. relative to the ELF's p_vaddr. */
+    Dwfl_Module *dm = dwfl_report_elf(d, m->path, m->path, fd, m->bias, true);
+    dwfl_report_end(d, NULL, NULL);
+    return dm;
+}
+
 int ms_symbolizer_add_module(ms_symbolizer *s, const char *path, uint64_t bias, uint64_t lo,
                              uint64_t hi, const uint8_t *build_id, size_t build_id_len)
 {
@@ -362,12 +382,19 @@ int ms_symbolizer_add_module(ms_symbolizer *s, const char *path, uint64_t bias, 
     if (m->state == MOD_OK) {
         m->dev = st.st_dev;
         m->ino = st.st_ino;
-        dwfl_report_begin_add(s->dwfl);
-        /* add_p_vaddr: bias is dlpi_addr, i.e. relative to the ELF's p_vaddr. Given the fd,
-         * libdwfl does not open the path itself. On success the fd belongs to libdwfl; on
-         * failure it is still ours. */
-        m->dwmod = dwfl_report_elf(s->dwfl, m->path, m->path, fd, bias, true);
-        dwfl_report_end(s->dwfl, NULL, NULL);
+        /* The first session where it overlaps no module, a new one if none. */
+        m->dwmod = report_elf(s->dwfl, m, fd);
+        for (size_t i = 0; !m->dwmod && i < s->nmore; i++)
+            m->dwmod = report_elf(s->more[i], m, fd);
+        if (!m->dwmod && ms_grow(&s->more, &s->capmore, s->nmore + 1, sizeof *s->more, 4) == 0) {
+            Dwfl *d = dwfl_begin(&s->callbacks);
+            if (d) {
+                dwfl_report_begin(d);
+                dwfl_report_end(d, NULL, NULL);
+                s->more[s->nmore++] = d;
+                m->dwmod = report_elf(d, m, fd);
+            }
+        }
         if (!m->dwmod) {
             close(fd);
             m->state = MOD_UNUSABLE;
@@ -653,7 +680,7 @@ static int cache_grow(ms_symbolizer *s)
         struct cache_entry *e = &s->cache[i];
         if (!e->nframes)
             continue;
-        size_t j = mix64(e->address * 2 + e->ret) & (cap - 1);
+        size_t j = mix64((e->address * 2 + e->ret) ^ (uint64_t)(uintptr_t)e->in) & (cap - 1);
         while (n[j].nframes)
             j = (j + 1) & (cap - 1);
         n[j] = *e;
@@ -664,14 +691,16 @@ static int cache_grow(ms_symbolizer *s)
     return 0;
 }
 
-/* Computes the frames for a cache miss into a fresh malloc'd array. */
-static int resolve(ms_symbolizer *s, uint64_t address, bool ret, ms_frame **out)
+/* Computes the frames for a cache miss into a fresh malloc'd array, in module `in` (NULL: the
+ * module found by address). */
+static int resolve(ms_symbolizer *s, uint64_t address, bool ret, const struct module *in,
+                   ms_frame **out)
 {
     ms_frame tmp[MAX_FRAMES];
     memset(tmp, 0, sizeof(tmp));
     uint64_t lookup = ret && address > 0 ? address - 1 : address;
     int n = 1;
-    struct module *m = find_module(s, lookup);
+    const struct module *m = in ? in : find_module(s, lookup);
     if (!m) {
         tmp[0].function = intern_fmt(s, "0x%" PRIx64, address);
         if (!tmp[0].function)
@@ -696,27 +725,51 @@ static int resolve(ms_symbolizer *s, uint64_t address, bool ret, ms_frame **out)
     return n;
 }
 
+const ms_symbol_module *ms_symbolizer_find(ms_symbolizer *s, const char *path, uint64_t bias,
+                                           uint64_t lo, uint64_t hi)
+{
+    for (size_t i = 0; s && path && i < s->nmods; i++)
+        if (s->mods[i]->bias == bias && s->mods[i]->lo == lo && s->mods[i]->hi == hi &&
+            !strcmp(s->mods[i]->path, path))
+            return (const ms_symbol_module *)s->mods[i];
+    return NULL;
+}
+
+static size_t cache_slot(const ms_symbolizer *s, uint64_t address, bool ret,
+                         const struct module *in)
+{
+    return mix64((address * 2 + ret) ^ (uint64_t)(uintptr_t)in) & (s->cache_cap - 1);
+}
+
 int ms_symbolize(ms_symbolizer *s, uint64_t address, bool is_return_address, ms_frame *frames,
                  int max)
 {
+    return ms_symbolize_in(s, NULL, address, is_return_address, frames, max);
+}
+
+int ms_symbolize_in(ms_symbolizer *s, const ms_symbol_module *module, uint64_t address,
+                    bool is_return_address, ms_frame *frames, int max)
+{
+    const struct module *in = (const struct module *)module;
     if (!s || (max > 0 && !frames))
         return MS_EINVAL;
     if ((s->cache_count + 1) * 2 > s->cache_cap && cache_grow(s) < 0)
         return MS_ENOMEM;
-    size_t j = mix64(address * 2 + is_return_address) & (s->cache_cap - 1);
+    size_t j = cache_slot(s, address, is_return_address, in);
     struct cache_entry *e;
     for (;;) {
         e = &s->cache[j];
-        if (!e->nframes || (e->address == address && e->ret == is_return_address))
+        if (!e->nframes || (e->address == address && e->ret == is_return_address && e->in == in))
             break;
         j = (j + 1) & (s->cache_cap - 1);
     }
     if (!e->nframes) {
         ms_frame *f = NULL;
-        int n = resolve(s, address, is_return_address, &f);
+        int n = resolve(s, address, is_return_address, in, &f);
         if (n < 0)
             return n;
         e->address = address;
+        e->in = in;
         e->ret = is_return_address;
         e->nframes = n;
         e->frames = f;

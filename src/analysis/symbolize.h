@@ -59,6 +59,20 @@ int ms_symbolizer_preload(ms_symbolizer *s, const char *path);
 int ms_symbolize(ms_symbolizer *s, uint64_t address, bool is_return_address, ms_frame *frames,
                  int max);
 
+/* A registered module, for ms_symbolize_in. */
+typedef struct ms_symbol_module ms_symbol_module;
+
+/* The module registered with these path, bias and range, or NULL. */
+const ms_symbol_module *ms_symbolizer_find(ms_symbolizer *s, const char *path, uint64_t bias,
+                                           uint64_t lo, uint64_t hi);
+
+/* ms_symbolize for an address of module (NULL: whichever module holds the address): for a
+ * process that unloaded a module and loaded another at the same addresses, the trace says which
+ * one an address was in (ms_trace_module_at). Modules registered at overlapping addresses are
+ * each symbolized from their own file. */
+int ms_symbolize_in(ms_symbolizer *s, const ms_symbol_module *module, uint64_t address,
+                    bool is_return_address, ms_frame *frames, int max);
+
 /* The number of distinct (address, is_return_address) lookups currently cached. */
 size_t ms_symbolizer_cache_count(const ms_symbolizer *s);
 

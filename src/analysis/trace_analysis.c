@@ -128,6 +128,18 @@ static int analysis_run(const char *path, bool symbols, struct ms_analysis **out
             goto fail;
     if (symbols && (rc = add_modules(a, a->trace)) != 0)
         goto fail;
+    size_t nmod = ms_trace_module_count(a->trace);
+    if (symbols && nmod) {
+        a->modules = calloc(nmod, sizeof *a->modules);
+        if (!a->modules) {
+            rc = MS_ENOMEM;
+            goto fail;
+        }
+        for (size_t i = 0; i < nmod; i++) {
+            const struct ms_module *m = ms_trace_module(a->trace, i);
+            a->modules[i] = ms_symbolizer_find(a->sym, m->path, m->bias, m->lo, m->hi);
+        }
+    }
     struct preload preload = {.started = false};
     if (symbols)
         preload_start(&preload, a->sym, a->trace);
@@ -281,6 +293,7 @@ void ms_analysis_free(struct ms_analysis *a)
     for (int i = 0; i < a->nancestors; i++)
         ms_trace_close(a->ancestors[i]);
     ms_stack_table_free(&a->stacks);
+    free(a->modules);
     ms_heap_model_free(a->model);
     if (a->sym)
         ms_symbolizer_free(a->sym);
@@ -299,7 +312,10 @@ int ms_analysis_stack(struct ms_analysis *a, uint32_t stack, ms_frame *frames, i
             frames[n++] = (ms_frame){.function = "[stack truncated: trace incomplete]"};
             break;
         }
-        n += ms_symbolize(a->sym, node.ip, true, frames + n, max - n);
+        const ms_symbol_module *in = NULL;
+        if (node.module && a->modules && node.module <= ms_trace_module_count(a->trace))
+            in = a->modules[node.module - 1];
+        n += ms_symbolize_in(a->sym, in, node.ip, true, frames + n, max - n);
         if (node.parent >= id)
             break;
         id = node.parent;

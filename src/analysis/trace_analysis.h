@@ -18,6 +18,9 @@ struct ms_analysis {
     struct ms_stack_table stacks;
     struct ms_heap_model *model;
     ms_symbolizer *sym;
+    /* The symbolizer's module for each module of the trace (NULL: none registered), for stack
+     * nodes in modules loaded at addresses another module had (ms_stack_node.module). */
+    const ms_symbol_module **modules;
     /* From ms_analysis_live_finish: events replayed while the process ran, and whether a
      * thread's events came too late for the live replay, so that the whole trace was replayed
      * again at the end. */

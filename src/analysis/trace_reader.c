@@ -41,6 +41,10 @@ struct ms_trace {
     bool have_proc;
     struct ms_module *modules;
     size_t nmod, capmod;
+    uint64_t snapshots;     /* MODULES chunks read */
+    uint64_t *mod_snapshot; /* per module: the last snapshot (1-based) that listed it */
+    size_t capsnap;
+    bool module_overlaps; /* some module's addresses held another module before or after */
     struct ms_end_info end;
     struct ms_trace_damage damage;
     bool checksums; /* version 2 on: every chunk's checksum is checked when it is loaded */
@@ -226,8 +230,9 @@ static int parse_process(ms_trace *t, const uint8_t *p, size_t n)
 static int parse_modules(ms_trace *t, const uint8_t *p, size_t n)
 {
     struct ms_cursor c = {p, p + n, false};
-    ms_cursor_u(&c); /* snapshot time */
+    uint64_t snap_tsc = ms_cursor_u(&c);
     uint64_t count = ms_cursor_u(&c);
+    uint64_t snap = ++t->snapshots;
     /* Far more than any process loads; the duplicate check below is quadratic. */
     if (count > 65536 || t->nmod + count > 65536)
         return MS_ECORRUPT;
@@ -246,20 +251,31 @@ static int parse_modules(ms_trace *t, const uint8_t *p, size_t n)
         m.build_id_len = idlen;
         c.p += idlen;
         /* Keep one entry per (path, bias): snapshots repeat the modules still loaded. */
-        bool seen = false;
-        for (size_t j = 0; j < t->nmod && !seen; j++)
-            seen = t->modules[j].bias == m.bias && t->modules[j].lo == m.lo &&
-                   !strcmp(t->modules[j].path, m.path);
-        if (seen) {
+        size_t j = 0;
+        while (j < t->nmod && !(t->modules[j].bias == m.bias && t->modules[j].lo == m.lo &&
+                                !strcmp(t->modules[j].path, m.path)))
+            j++;
+        if (j < t->nmod) {
             free(m.path);
-            continue;
+        } else {
+            if (ms_grow(&t->modules, &t->capmod, t->nmod + 1, sizeof *t->modules, 32) != 0 ||
+                ms_grow(&t->mod_snapshot, &t->capsnap, t->nmod + 1, sizeof *t->mod_snapshot, 32) !=
+                    0) {
+                free(m.path);
+                return MS_ENOMEM;
+            }
+            m.first_tsc = snap_tsc;
+            t->modules[t->nmod++] = m;
         }
-        if (ms_grow(&t->modules, &t->capmod, t->nmod + 1, sizeof *t->modules, 32) != 0) {
-            free(m.path);
-            return MS_ENOMEM;
-        }
-        t->modules[t->nmod++] = m;
+        t->modules[j].last_tsc = snap_tsc;
+        t->modules[j].gone_tsc = 0;
+        t->mod_snapshot[j] = snap;
     }
+    /* Modules this snapshot no longer lists were unloaded (if one was loaded again at the same
+     * address, it is listed again, with gone_tsc cleared). */
+    for (size_t j = 0; j < t->nmod && !c.bad; j++)
+        if (t->mod_snapshot[j] < snap && !t->modules[j].gone_tsc)
+            t->modules[j].gone_tsc = snap_tsc ? snap_tsc : 1;
     return c.bad ? MS_ECORRUPT : 0;
 }
 
@@ -680,6 +696,7 @@ void ms_trace_close(ms_trace *t)
     for (size_t i = 0; i < t->nmod; i++)
         free(t->modules[i].path);
     free(t->modules);
+    free(t->mod_snapshot);
     free(t->chunks);
     free(t);
 }
@@ -697,6 +714,62 @@ const struct ms_end_info *ms_trace_end(const ms_trace *t)
 const struct ms_trace_damage *ms_trace_damage(const ms_trace *t)
 {
     return &t->damage;
+}
+
+static int by_lo(const void *a, const void *b, void *trace)
+{
+    const ms_trace *t = trace;
+    uint64_t x = t->modules[*(const size_t *)a].lo, y = t->modules[*(const size_t *)b].lo;
+    return x < y ? -1 : x > y;
+}
+
+/* Marks the modules whose ranges overlap another's (sorted by start, so that a hostile trace
+ * of many modules costs n log n). Returns 0 or MS_ENOMEM. */
+static int find_overlaps(ms_trace *t)
+{
+    t->module_overlaps = false;
+    if (t->nmod < 2)
+        return 0;
+    size_t *order = malloc(t->nmod * sizeof *order);
+    if (!order)
+        return MS_ENOMEM;
+    for (size_t i = 0; i < t->nmod; i++) {
+        order[i] = i;
+        t->modules[i].overlaps = false;
+    }
+    qsort_r(order, t->nmod, sizeof *order, by_lo, t);
+    size_t reach = order[0]; /* the module reaching furthest so far */
+    for (size_t k = 1; k < t->nmod; k++) {
+        struct ms_module *m = &t->modules[order[k]], *r = &t->modules[reach];
+        if (m->lo < r->hi && m->hi > m->lo && r->hi > r->lo) {
+            m->overlaps = r->overlaps = true;
+            t->module_overlaps = true;
+        }
+        if (m->hi > r->hi)
+            reach = order[k];
+    }
+    free(order);
+    return 0;
+}
+
+int ms_trace_module_at(const ms_trace *t, uint64_t addr, uint64_t tsc)
+{
+    int during = -1, after = -1, last = -1;
+    for (size_t i = 0; t->module_overlaps && i < t->nmod; i++) {
+        const struct ms_module *m = &t->modules[i];
+        if (!m->overlaps || addr < m->lo || addr >= m->hi)
+            continue;
+        if (m->first_tsc <= tsc && (!m->gone_tsc || tsc < m->gone_tsc)) {
+            if (during < 0 || m->first_tsc > t->modules[during].first_tsc)
+                during = (int)i;
+        } else if (m->first_tsc > tsc) {
+            if (after < 0 || m->first_tsc < t->modules[after].first_tsc)
+                after = (int)i;
+        } else if (last < 0 || m->gone_tsc > t->modules[last].gone_tsc) {
+            last = (int)i;
+        }
+    }
+    return during >= 0 ? during : after >= 0 ? after : last;
 }
 
 size_t ms_trace_module_count(const ms_trace *t)
@@ -751,7 +824,25 @@ struct decoder {
     struct ms_rec_base base;
     uint32_t node_limit;
     struct ms_stack_table *stacks;
+    const ms_trace *modules; /* set: give nodes in reloaded modules their module (hints) */
+    /* Nodes in reloaded modules whose time is not known yet: a node record has no time of its
+     * own, and the next timed record's (an upper bound) dates it better than the last one's
+     * (the writer times the first record after dlopen and dlclose). */
+    uint32_t pending[16];
+    int npending;
 };
+
+/* Dates the pending nodes at tsc and gives them the module loaded then. */
+static void resolve_pending(struct decoder *d, uint64_t tsc)
+{
+    for (int i = 0; i < d->npending; i++) {
+        struct ms_stack_node n;
+        if (ms_stack_table_get(d->stacks, d->pending[i], &n))
+            ms_stack_table_set_module(d->stacks, d->pending[i],
+                                      (uint32_t)(ms_trace_module_at(d->modules, n.ip, tsc) + 1));
+    }
+    d->npending = 0;
+}
 
 /* Decodes records until the next event for the consumer. Returns 1 with *ev filled, 0 at the
  * end of the chunk, MS_ECORRUPT on bad input, MS_ENOMEM. The fields of each kind are the record
@@ -763,9 +854,14 @@ static int next_event(struct decoder *d, struct ms_event *ev)
         d->rec = c->p;
         uint8_t b = *c->p++;
         int kind = b & MS_REC_KIND_MASK;
+        if (!ms_rec_kind_ok(b))
+            return MS_ECORRUPT;
         d->timed = b & MS_REC_TIMED;
-        if (d->timed)
+        if (d->timed) {
             d->tsc += ms_cursor_u(c);
+            if (__builtin_expect(d->npending != 0, 0))
+                resolve_pending(d, d->tsc);
+        }
         /* Only the fields of this kind are set below; the rest are cleared here, cheaply. */
         ev->ptr = ev->old_ptr = ev->size = ev->align = ev->value = 0;
         ev->stack = 0;
@@ -825,9 +921,15 @@ static int next_event(struct decoder *d, struct ms_event *ev)
             if (c->bad || r.id > d->max_node || r.parent >= r.id)
                 return MS_ECORRUPT;
             if (d->stacks && (!d->node_limit || r.id < d->node_limit)) {
-                int err = ms_stack_table_set(d->stacks, (uint32_t)r.id, (uint32_t)r.parent, r.ip);
+                int at = d->modules ? ms_trace_module_at(d->modules, r.ip, d->tsc) : -1;
+                struct ms_stack_node old;
+                bool fresh = at >= 0 && !ms_stack_table_get(d->stacks, (uint32_t)r.id, &old);
+                int err = ms_stack_table_set(d->stacks, (uint32_t)r.id, (uint32_t)r.parent, r.ip,
+                                             (uint32_t)(at + 1));
                 if (err)
                     return err;
+                if (fresh && d->npending < (int)(sizeof d->pending / sizeof *d->pending))
+                    d->pending[d->npending++] = (uint32_t)r.id;
             }
             continue;
         }
@@ -898,6 +1000,8 @@ static int next_event(struct decoder *d, struct ms_event *ev)
         ev->task = d->task;
         return 1;
     }
+    if (d->npending) /* no later time in this chunk: the last one */
+        resolve_pending(d, d->tsc);
     return 0;
 }
 
@@ -958,6 +1062,7 @@ struct merge {
     size_t nheap, capheap;
     struct ms_stack_table *stacks;
     uint32_t node_limit;
+    bool hints; /* nodes get module hints (the trace replayed for itself, not as an ancestor) */
     size_t distributed; /* chunks of t already given to their streams */
     size_t last_stream;
 };
@@ -1070,7 +1175,8 @@ static int stream_advance(struct merge *m, struct stream *s)
                                 .tid = c->tid,
                                 .tsc = tsc,
                                 .stacks = m->stacks,
-                                .node_limit = m->node_limit};
+                                .node_limit = m->node_limit,
+                                .modules = m->hints && m->t->module_overlaps ? m->t : NULL};
     }
 }
 
@@ -1356,8 +1462,11 @@ static int merge_run(struct merge *m, const struct ms_replay_cut *cut, ms_event_
 int ms_trace_replay(ms_trace *t, const struct ms_replay_cut *cut, uint32_t node_limit,
                     struct ms_stack_table *stacks, ms_event_fn fn, void *ctx)
 {
-    struct merge m = {.t = t, .stacks = stacks, .node_limit = node_limit, .last_stream = SIZE_MAX};
-    int rc = distribute(&m);
+    struct merge m = {
+        .t = t, .stacks = stacks, .node_limit = node_limit, .hints = !cut, .last_stream = SIZE_MAX};
+    int rc = find_overlaps(t);
+    if (!rc)
+        rc = distribute(&m);
     if (!rc)
         rc = advance_idle(&m, NULL, NULL);
     if (!rc)
@@ -1391,7 +1500,11 @@ int ms_live_replay_new(ms_trace *t, struct ms_stack_table *stacks, ms_event_fn f
     struct ms_live_replay *r = calloc(1, sizeof *r);
     if (!r)
         return MS_ENOMEM;
-    r->m = (struct merge){.t = t, .stacks = stacks, .last_stream = SIZE_MAX};
+    r->m = (struct merge){.t = t, .stacks = stacks, .hints = true, .last_stream = SIZE_MAX};
+    if (find_overlaps(t) == MS_ENOMEM) {
+        free(r);
+        return MS_ENOMEM;
+    }
     r->fn = fn;
     r->ctx = ctx;
     *out = r;

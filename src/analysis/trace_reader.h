@@ -32,6 +32,10 @@ struct ms_module {
     uint64_t bias, lo, hi;
     uint8_t build_id[64];
     size_t build_id_len;
+    /* When it was loaded, as the MODULES snapshots say: the first snapshot that lists it, the
+     * last, and the first after that one without it (0: none, it stayed). */
+    uint64_t first_tsc, last_tsc, gone_tsc;
+    bool overlaps; /* another module was loaded at some of its addresses (dlclose, dlopen) */
 };
 
 struct ms_end_info {
@@ -89,6 +93,11 @@ const struct ms_trace_damage *ms_trace_damage(const ms_trace *t);
 size_t ms_trace_module_count(const ms_trace *t);
 const struct ms_module *ms_trace_module(const ms_trace *t, size_t i);
 const char *ms_trace_path(const ms_trace *t);
+/* The index of the module that held address addr at time tsc, among modules loaded at the same
+ * addresses one after the other (struct ms_module.overlaps); -1 when addr is in no such module.
+ * A stack node made at tsc is in the module loaded then; a node made before any snapshot lists
+ * its module (a library's constructors run before dlopen returns) in the next one loaded. */
+int ms_trace_module_at(const ms_trace *t, uint64_t addr, uint64_t tsc);
 /* The largest stack node id this trace can hold (derived from its size): ids above it are
  * rejected as corrupt, so a damaged trace cannot make the reader allocate without bound. */
 uint32_t ms_trace_max_node(const ms_trace *t);

@@ -99,7 +99,8 @@ FORWARD_FREE_HOOK(lib_next, tc_deletearray_aligned_nothrow, MS_FAMILY_NEW_ARRAY,
 HOOK(int, tc_posix_memalign, (void **out, size_t al, size_t n))
 {
     static void *real;
-    int (*f)(void **, size_t, size_t) = (int (*)(void **, size_t, size_t))lib_next(&real, __func__);
+    int (*f)(void **, size_t, size_t) =
+        (int (*)(void **, size_t, size_t))lib_next(&real, "tc_posix_memalign");
     if (!f)
         return ms__hook_posix_memalign(out, al, n);
     if (MS_UNLIKELY(passthrough()))
@@ -115,7 +116,7 @@ HOOK(int, tc_posix_memalign, (void **out, size_t al, size_t n))
 HOOK(void *, tc_realloc, (void *old, size_t n))
 {
     static void *real;
-    void *(*f)(void *, size_t) = (void *(*)(void *, size_t))lib_next(&real, __func__);
+    void *(*f)(void *, size_t) = (void *(*)(void *, size_t))lib_next(&real, "tc_realloc");
     if (!f)
         return ms__hook_realloc(old, n);
     if (MS_UNLIKELY(passthrough()))
@@ -151,7 +152,7 @@ static void *mallocx_fallback(size_t n, int flags)
 HOOK(void *, mallocx, (size_t n, int flags))
 {
     static void *real;
-    void *(*f)(size_t, int) = (void *(*)(size_t, int))lib_next(&real, __func__);
+    void *(*f)(size_t, int) = (void *(*)(size_t, int))lib_next(&real, "mallocx");
     if (!f)
         return mallocx_fallback(n, flags);
     if (MS_UNLIKELY(passthrough()))
@@ -187,7 +188,7 @@ static void *rallocx_fallback(void *old, size_t n, int flags)
 HOOK(void *, rallocx, (void *old, size_t n, int flags))
 {
     static void *real;
-    void *(*f)(void *, size_t, int) = (void *(*)(void *, size_t, int))lib_next(&real, __func__);
+    void *(*f)(void *, size_t, int) = (void *(*)(void *, size_t, int))lib_next(&real, "rallocx");
     if (!f)
         return rallocx_fallback(old, n, flags);
     if (MS_UNLIKELY(passthrough()) || !old) /* rallocx(NULL) is undefined: leave it alone */
@@ -204,7 +205,7 @@ HOOK(size_t, xallocx, (void *p, size_t n, size_t extra, int flags))
 {
     static void *real;
     size_t (*f)(void *, size_t, size_t, int) =
-        (size_t(*)(void *, size_t, size_t, int))lib_next(&real, __func__);
+        (size_t(*)(void *, size_t, size_t, int))lib_next(&real, "xallocx");
     if (!f) { /* without jemalloc: no resizing, the block has the size it has */
         if (!p)
             return 0;

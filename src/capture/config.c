@@ -41,7 +41,9 @@ void ms__config_load(void)
             what[1 + n] = 0;
             strncat(what, " ", sizeof what - strlen(what) - 1);
             strncat(what, why, sizeof what - strlen(what) - 1);
-            strncat(what, "; using the default", sizeof what - strlen(what) - 1);
+            strncat(what, o->def ? "; using " : "; ignored", sizeof what - strlen(what) - 1);
+            if (o->def)
+                strncat(what, o->def, sizeof what - strlen(what) - 1);
             ms__say(o->variable, what, "");
             v = ms_option_default(o);
         }

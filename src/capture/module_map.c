@@ -12,6 +12,21 @@
 #include <unistd.h>
 
 atomic_uint ms__code_gen;
+atomic_uint ms__unload_epoch;
+
+/* The executable ranges of the last encoding and of the one in progress (encodings are
+ * serialized by the writer), and the ranges unloaded, the last UNLOADED_KEPT of them. */
+#define RANGES_MAX 4096
+#define UNLOADED_KEPT 256
+struct range {
+    uintptr_t lo, hi;
+};
+static struct range ranges[2][RANGES_MAX];
+static size_t nranges[2];
+static int cur_ranges;
+static bool ranges_known; /* an encoding was complete before */
+static bool ranges_overflow;
+static struct range unloaded[UNLOADED_KEPT];
 
 static char exe_path[4096];
 
@@ -114,7 +129,45 @@ static int encode_cb(struct dl_phdr_info *info, size_t size, void *data)
     memcpy(st->p, id, id_len);
     st->p += id_len;
     st->count++;
+    int c = cur_ranges ^ 1;
+    if (nranges[c] < RANGES_MAX)
+        ranges[c][nranges[c]++] = (struct range){lo, hi};
+    else
+        ranges_overflow = true;
     return 0;
+}
+
+/* Compares the ranges just encoded with the previous encoding's: those gone are unloaded. */
+static void note_unloaded(void)
+{
+    int c = cur_ranges ^ 1;
+    if (ranges_known && !ranges_overflow) {
+        for (size_t i = 0; i < nranges[cur_ranges]; i++) {
+            struct range r = ranges[cur_ranges][i];
+            bool still = false;
+            for (size_t j = 0; j < nranges[c] && !still; j++)
+                still = ranges[c][j].lo == r.lo && ranges[c][j].hi == r.hi;
+            if (!still) {
+                unsigned e = atomic_load_explicit(&ms__unload_epoch, memory_order_relaxed);
+                unloaded[e % UNLOADED_KEPT] = r;
+                atomic_store_explicit(&ms__unload_epoch, e + 1, memory_order_release);
+            }
+        }
+    }
+    ranges_known = !ranges_overflow;
+    ranges_overflow = false;
+    cur_ranges = c;
+}
+
+bool ms__modules_unloaded(unsigned i, uintptr_t *lo, uintptr_t *hi)
+{
+    unsigned e = atomic_load_explicit(&ms__unload_epoch, memory_order_acquire);
+    if (i >= e || e - i > UNLOADED_KEPT)
+        return false;
+    *lo = unloaded[i % UNLOADED_KEPT].lo;
+    *hi = unloaded[i % UNLOADED_KEPT].hi;
+    /* Still the i-th: not overwritten while it was read. */
+    return atomic_load_explicit(&ms__unload_epoch, memory_order_acquire) - i <= UNLOADED_KEPT;
 }
 
 size_t ms__modules_encode(uint8_t *buf, size_t cap, uint64_t tsc)
@@ -126,9 +179,13 @@ size_t ms__modules_encode(uint8_t *buf, size_t cap, uint64_t tsc)
     uint8_t *p = ms_varint_put(buf, tsc);
     uint8_t *count_at = p;
     struct encode_state st = {p + 5, buf + cap, 0, 0};
+    nranges[cur_ranges ^ 1] = 0;
     dl_iterate_phdr(encode_cb, &st);
-    if (st.overflow)
+    if (st.overflow) {
+        ranges_known = false;
         return 0;
+    }
+    note_unloaded();
     ms_varint_put_width(count_at, st.count, 5);
     return (size_t)(st.p - buf);
 }

@@ -17,6 +17,15 @@ uint64_t ms__modules_generation(void);
  * the writer noticed): rules cached from the old code are dropped (unwind_fast.h). */
 extern atomic_uint ms__code_gen;
 
+/* Executable ranges of modules that were unloaded, as the encodings of the module map find them
+ * (each MODULES chunk compares the map with the previous one): ms__unload_epoch counts them,
+ * and ms__modules_unloaded gives the i-th (0-based). Code loaded later at the same addresses is
+ * other code: the stack tree must not give its frames the old nodes (stack_intern.c). */
+extern atomic_uint ms__unload_epoch;
+/* Sets [*lo, *hi) to the i-th unloaded range; false when it is no longer kept (so many were
+ * unloaded since that the caller must treat every range as unloaded). */
+bool ms__modules_unloaded(unsigned i, uintptr_t *lo, uintptr_t *hi);
+
 /* Encodes the current module map into buf (capacity cap). Returns the length, or 0 if it did
  * not fit. */
 size_t ms__modules_encode(uint8_t *buf, size_t cap, uint64_t tsc);

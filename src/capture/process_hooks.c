@@ -275,6 +275,10 @@ HOOK(void *, dlopen, (const char *file, int mode))
     atomic_fetch_add(&ms__code_gen, 1);
     if (atomic_load(&ms__active))
         ms__writer_modules_if_changed();
+    /* The next record of this thread carries its time: the reader tells by it which of the
+     * modules loaded at an address one after the other a stack node belongs to. */
+    if (ms__tls.slot)
+        ms__rec_time_next(&ms__tls.slot->b);
     return h;
 }
 
@@ -292,6 +296,8 @@ HOOK(int, dlclose, (void *handle))
     atomic_fetch_add(&ms__code_gen, 1);
     if (atomic_load(&ms__active))
         ms__writer_modules_if_changed();
+    if (ms__tls.slot)
+        ms__rec_time_next(&ms__tls.slot->b);
     return r;
 }
 

@@ -3,6 +3,7 @@
  * leaves the old one mapped, so concurrent readers never see freed memory. */
 #include "stack_intern.h"
 
+#include "module_map.h"
 #include "spinlock.h"
 #include "unwind_verify.h"
 
@@ -10,8 +11,11 @@
 #include <string.h>
 #include <sys/mman.h>
 
+/* An entry whose code was unloaded: never matches, keeps the probe chains whole. */
+#define TOMBSTONE 1
+
 struct entry {
-    _Atomic uint64_t ip; /* 0 = empty; written last, with release order */
+    _Atomic uint64_t ip; /* 0 = empty, TOMBSTONE; written last, with release order */
     uint32_t parent;
     uint32_t id;
 };
@@ -25,6 +29,7 @@ struct table {
 static struct table *_Atomic table;
 static ms__spinlock insert_lock;
 static uint32_t next_id = 1;
+static unsigned table_epoch; /* unloaded ranges (ms__unload_epoch) tombstoned so far */
 
 static struct table *table_new(size_t cap)
 {
@@ -93,7 +98,7 @@ __attribute__((noinline)) static uint32_t insert(struct ms__buffer *b, uint32_t 
         }
         for (size_t i = 0; i <= t->mask; i++) {
             uint64_t k = atomic_load_explicit(&t->e[i].ip, memory_order_relaxed);
-            if (k)
+            if (k && k != TOMBSTONE)
                 put(bigger, t->e[i].parent, k, t->e[i].id);
         }
         atomic_store_explicit(&table, bigger, memory_order_release);
@@ -145,9 +150,37 @@ static uint32_t intern_nodes(struct ms__unwind_state *u, struct ms__buffer *b, c
     return node;
 }
 
+/* Modules were unloaded: their nodes must not be given to code loaded at the same addresses
+ * later. The table's entries for the unloaded ranges become tombstones (once, whichever thread
+ * gets here first), and this thread's caches, which may hold such nodes, are emptied. */
+__attribute__((noinline)) static void forget_unloaded(struct ms__unwind_state *u, unsigned epoch)
+{
+    if (ms__spin_lock(&insert_lock)) {
+        struct table *t = atomic_load_explicit(&table, memory_order_relaxed);
+        for (; table_epoch < epoch; table_epoch++) {
+            uintptr_t lo = 0, hi = UINTPTR_MAX; /* no longer kept: every node goes */
+            ms__modules_unloaded(table_epoch, &lo, &hi);
+            for (size_t i = 0; i <= t->mask; i++) {
+                uint64_t k = atomic_load_explicit(&t->e[i].ip, memory_order_relaxed);
+                if (k != TOMBSTONE && k >= lo && k < hi)
+                    atomic_store_explicit(&t->e[i].ip, TOMBSTONE, memory_order_relaxed);
+            }
+        }
+        ms__spin_unlock(&insert_lock);
+    }
+    memset(u->node_cache, 0, sizeof u->node_cache);
+    memset(u->stack_cache, 0, sizeof u->stack_cache);
+    u->cache_n = 0;
+    ms__walk_forget(u);
+    u->unload_epoch = epoch;
+}
+
 uint32_t ms__stack_intern(struct ms__unwind_state *u, struct ms__buffer *b, const uintptr_t *ips,
                           int n)
 {
+    unsigned epoch = atomic_load_explicit(&ms__unload_epoch, memory_order_acquire);
+    if (MS_UNLIKELY(epoch != u->unload_epoch))
+        forget_unloaded(u, epoch);
     /* Two different mixes of the addresses: a wrong stack would need both 64-bit hashes and
      * the depth to collide. */
     uint64_t h1 = 0x9E3779B97F4A7C15ull, h2 = (uint64_t)n;

@@ -300,7 +300,7 @@ static size_t read_file(const char *name, uint8_t *buf, size_t cap)
 
 /* Static, not on the stack: the first chunk may be flushed by a thread with a small stack
  * (PTHREAD_STACK_MIN). Used under open_lock only. */
-static char base[sizeof path], cwd[sizeof path], exe_name[sizeof path];
+static char base[sizeof path], cwd[sizeof path], exe_name[sizeof path], default_name[sizeof path];
 
 static void write_process_chunk(void)
 {
@@ -407,7 +407,8 @@ static void create_trace(void)
         const char *slash = strrchr(exe_name, '/');
         const char *parts[] = {"memscope.", slash ? slash + 1 : "program", ".", pid, ".mstrace",
                                NULL};
-        want = set_path(parts) ? path : "memscope.mstrace";
+        /* Built in path, then kept apart: path is rebuilt from it below. */
+        want = set_path(parts) ? memcpy(default_name, path, sizeof path) : "memscope.mstrace";
     }
     /* Absolute, so that the trace can be reopened after the program changed directory. */
     if (want[0] != '/' && getcwd(cwd, sizeof cwd))

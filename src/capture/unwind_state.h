@@ -67,6 +67,8 @@ struct ms__unwind_state {
         uint64_t ip; /* 0: empty */
         uint32_t parent, id;
     } node_cache[1u << MS_NODE_CACHE_BITS];
+    /* The unloads (ms__unload_epoch) these caches know of: nodes of unloaded code are dropped. */
+    unsigned unload_epoch;
     /* Whole stacks this thread interned recently, by two independent 64-bit hashes of their
      * addresses and their depth: a call path seen before costs no node lookups at all. */
     struct ms__stack_entry {

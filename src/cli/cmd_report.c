@@ -55,7 +55,7 @@ int ms_cmd_report(int argc, char **argv)
         return 2;
     }
     /* Symbolization must not reach out to debuginfod servers unless the user asks for it. */
-    if (!getenv(ms_options[MS_OPT_DEBUGINFOD].variable))
+    if (!ms_option_env_flag(MS_OPT_DEBUGINFOD))
         unsetenv("DEBUGINFOD_URLS");
     struct ms_analysis *a;
     char err[1024] = "";

@@ -57,7 +57,7 @@ static bool print_trace(const char *trace, bool summary, ms_analysis_live *live)
             ms_format_count(b2, s->frees), ms_format_count(b3, s->bytes_allocated),
             ms_format_count(b4, s->peak_bytes), ms_format_count(b5, s->live_bytes),
             ms_format_count(b6, s->live_blocks));
-    if (getenv(ms_options[MS_OPT_LIVE_STATS].variable))
+    if (ms_option_env_flag(MS_OPT_LIVE_STATS))
         fprintf(stderr,
                 "memscope:   live summary: %" PRIu64 " of %" PRIu64 " events replayed while "
                 "the program ran%s\n",
@@ -291,11 +291,11 @@ int ms_cmd_run(int argc, char **argv)
             else
                 unsetenv("MEMSCOPE_MANIFEST");
             setenv("MEMSCOPE_ROOT_PID", rootpid, 1);
-            /* The other settings run has options for: as given, else their defaults, whatever
-             * the environment says. */
+            /* The other settings given as options; the others stay as the environment has
+             * them (MEMSCOPE_DEPTH=16 memscope run ... keeps 16 frames). */
             for (int o = 0; o < MS_OPT_COUNT; o++)
-                if (ms_options[o].flag && o != MS_OPT_OUTPUT && ms_options[o].def)
-                    setenv(ms_options[o].variable, given[o] ? given[o] : ms_options[o].def, 1);
+                if (ms_options[o].flag && o != MS_OPT_OUTPUT && given[o])
+                    setenv(ms_options[o].variable, given[o], 1);
             code = ms__program_exec(prog, cmd);
         }
         ssize_t w = write(started[1], "!", 1);

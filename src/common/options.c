@@ -150,6 +150,12 @@ bool ms_option_parse(const struct ms_option *o, const char *text, long *value, c
     return false;
 }
 
+bool ms_option_env_flag(enum ms_option_id id)
+{
+    const char *v = getenv(ms_options[id].variable);
+    return v && *v && strcmp(v, "0") != 0;
+}
+
 long ms_option_default(const struct ms_option *o)
 {
     long v = 0;

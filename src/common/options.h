@@ -65,6 +65,9 @@ const struct ms_option *ms_option_by_variable(const char *name);
 bool ms_option_parse(const struct ms_option *o, const char *text, long *value, char *why,
                      size_t cap);
 
+/* Whether the flag option id is set in the environment (anything but empty or "0"). */
+bool ms_option_env_flag(enum ms_option_id id);
+
 /* The default's value (as ms_option_parse gives it), 0 when there is none. */
 long ms_option_default(const struct ms_option *o);
 

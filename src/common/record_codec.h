@@ -195,6 +195,23 @@ static inline void ms__rec_restart(struct ms_rec_base *b, int timing)
 MS_RECORDS(MS__RECORD)
 #undef MS__RECORD
 
+/* Whether kind byte b is one a writer can produce: a kind of the table, a time delta only on a
+ * record that may be timed, PTR16 and a family only on a record with pointers (the allocation
+ * records). */
+static inline bool ms_rec_kind_ok(uint8_t b)
+{
+#define MS__ALLOWED(NAME, code, timing, summary)                                                   \
+    [code] = (uint8_t)((MS__TIMING_##timing == MS__TIMING_OPT ? MS_REC_TIMED : 0) |                \
+                       ((0 MS_FIELDS_##NAME(MS__NPTR))                                             \
+                            ? MS_REC_PTR16 | MS_REC_FAMILY_MASK << MS_REC_FAMILY_SHIFT             \
+                            : 0) |                                                                 \
+                       0x01), /* 0x01: the kind exists */
+    static const uint8_t allowed[16] = {MS_RECORDS(MS__ALLOWED)};
+#undef MS__ALLOWED
+    uint8_t a = allowed[b & MS_REC_KIND_MASK];
+    return a && !(b & ~a & 0xf0);
+}
+
 #define MS__EXT_RECORD(NAME, code, summary)                                                        \
     struct ms_ext_##NAME {                                                                         \
         MS_XFIELDS_##NAME(MS__MEMBER)                                                              \

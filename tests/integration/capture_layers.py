@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The capture library's structure (docs/capture.md): each file of src/capture includes only
-files of its layer or below, the include graph has no cycle, and libmemscope.so never calls one
-of its own exported symbols (a relocation against a symbol it exports means an internal call
+files of its layer or below, the include graph has no cycle, no file uses __func__ (a hook's
+function is ms__hook_<name>), and libmemscope.so never calls one of its own exported symbols (a relocation against a symbol it exports means an internal call
 that the program could interpose).
 
 usage: capture_layers.py SRC_CAPTURE_DIR LIBMEMSCOPE_SO"""
@@ -35,6 +35,9 @@ def main():
             failures.append(f"{f}: not in the layer table of docs/capture.md")
             continue
         text = open(os.path.join(src, f)).read()
+        # Inside HOOK the function is ms__hook_<name>: __func__ would name that, not the hook.
+        if "__func__" in text:
+            failures.append(f"{f}: uses __func__, which names ms__hook_<name> inside a HOOK")
         for inc in re.findall(r'#include "([^"/]+)\.h"', text):
             if inc == unit:
                 continue

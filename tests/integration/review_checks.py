@@ -163,6 +163,23 @@ def main():
                 check("manifest_fifo: the program runs", False, "it hung")
         finally:
             shutil.rmtree(base, ignore_errors=True)
+    if on("default_name"):
+        # Preloaded by hand without MEMSCOPE_OUTPUT: the trace is memscope.<program>.<pid>.mstrace
+        # in the working directory (the name was built over itself, and no trace was written).
+        base = tempfile.mkdtemp(prefix="ms-review-default-")
+        try:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("MEMSCOPE_")}
+            env["LD_PRELOAD"] = os.path.abspath(a.library)
+            r = run(base, ["/bin/echo", "hello"], env=env)
+            names = os.listdir(base)
+            check("default_name: one trace, named memscope.echo.<pid>.mstrace",
+                  r.returncode == 0 and len(names) == 1 and
+                  re.fullmatch(r"memscope\.echo\.\d+\.mstrace", names[0]) is not None,
+                  "files %s, stderr %r" % (names, r.stderr[-300:]))
+            doc, err = report(ms, os.path.join(base, names[0])) if len(names) == 1 else (None, "")
+            check("default_name: the trace reads", doc is not None, err)
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
     if on("stale_spool") or on("hostile_spool"):
         base = tempfile.mkdtemp(prefix="ms-review-spool-")
         try:

@@ -6,6 +6,8 @@
  * Pattern (plugin_run):
  *   - 5 x tc_malloc(100), 4 of them tc_free'd; one kept                 (LEAK: plugin100)
  *   - 3 x tc_new(48) / tc_delete
+ *   - tc_realloc of a tc_malloc block, tc_posix_memalign, both tc_free'd (they must reach this
+ *     tcmalloc: glibc would abort on its blocks)
  * plugin_check() tells whether tc_malloc really reached this tcmalloc: its statistics grow by
  * 1 MiB after a tc_malloc(1 MiB).
  */
@@ -42,5 +44,9 @@ void *plugin_run(void)
         tc_free(p[i]);
     for (int i = 0; i < 3; i++)
         tc_delete(tc_new(48));
+    tc_free(tc_realloc(tc_malloc(10), 5000));
+    void *aligned;
+    if (tc_posix_memalign(&aligned, 64, 100) == 0)
+        tc_free(aligned);
     return p[0];
 }

@@ -9,6 +9,7 @@
 #include "capture/diag.h"
 #include "capture/event_buffer.h"
 #include "capture/event_path.h"
+#include "capture/stack_capture.h"
 #include "capture/stack_intern.h"
 #include "capture/thread_state.h"
 #include "capture/trace_writer.h"
@@ -127,6 +128,7 @@ static void buffer_records(void)
 
 static uintptr_t stack_ips[STACKS][DEPTH];
 static int stack_n[STACKS];
+static pthread_barrier_t go; /* the threads intern at the same time */
 
 struct intern_job {
     struct ms__unwind_state *u;
@@ -138,6 +140,7 @@ struct intern_job {
 static void *intern_thread(void *arg)
 {
     struct intern_job *j = arg;
+    pthread_barrier_wait(&go);
     for (int i = 0; i < 20000; i++) {
         int s = (int)(rand_r(&j->seed) % STACKS);
         uint32_t id = ms__stack_intern(j->u, &j->k->b, stack_ips[s], stack_n[s]);
@@ -171,7 +174,7 @@ static int read_nodes(const uint8_t *p, size_t len, struct ms_stack_table *table
         ms_rec_get_STACK_NODE(&c, &base, kind, &r);
         struct ms_stack_node old;
         if (c.bad || !r.id || r.parent >= r.id || ms_stack_table_get(table, (uint32_t)r.id, &old) ||
-            ms_stack_table_set(table, (uint32_t)r.id, (uint32_t)r.parent, r.ip) != 0)
+            ms_stack_table_set(table, (uint32_t)r.id, (uint32_t)r.parent, r.ip, 0) != 0)
             return -1;
         n++;
     }
@@ -194,6 +197,7 @@ static void stack_intern_threads(void)
     }
     static struct intern_job jobs[THREADS];
     pthread_t th[THREADS];
+    pthread_barrier_init(&go, NULL, THREADS);
     for (int t = 0; t < THREADS; t++) {
         jobs[t].u = calloc(1, sizeof *jobs[t].u);
         ms__unwind_state_reset(jobs[t].u, false);
@@ -203,6 +207,18 @@ static void stack_intern_threads(void)
     }
     for (int t = 0; t < THREADS; t++)
         pthread_join(th[t], NULL);
+    pthread_barrier_destroy(&go);
+    /* They did intern at the same time: more than one thread created nodes. */
+    int creators = 0;
+    for (int t = 0; t < THREADS; t++) {
+        struct ms_stack_table mine = {0};
+        int nodes = 0;
+        for (int c = 0; c < jobs[t].k->n; c++)
+            nodes += read_nodes(jobs[t].k->chunk[c], jobs[t].k->len[c], &mine);
+        creators += nodes > 0;
+        ms_stack_table_free(&mine);
+    }
+    ASSERT_TRUE(creators > 1);
 
     /* Each node is in the records of exactly one thread: the one that created it. */
     struct ms_stack_table table = {0};
@@ -279,14 +295,15 @@ static int totals(void *ctx, const struct ms_event *ev)
     return 0;
 }
 
-/* Starts tracing into path as lifecycle does at start-up (threads may exist: every 16th record
- * is timed), without stacks. */
+/* Starts tracing into path as lifecycle does at start-up, with the default settings (libunwind
+ * stacks, zstd level 1) but for the output (threads may exist: every 16th record is timed). */
 static bool start_tracing(const char *path)
 {
     ms__diag_init();
+    ms__config_load();
     ms__config.output = path;
     ms__config.root_pid = getpid();
-    ms__config.unwind = MS_UNWIND_NONE;
+    ms__stack_capture_init();
     ms__writer_init();
     ms__writer_create();
     if (ms__slots_init(thread_exit) != 0 || ms__stack_intern_init() != 0)
