@@ -1,19 +1,6 @@
 /* The out-of-line part of the event path (event_path.h). */
 #include "event_path.h"
 
-void ms__on_realloc(void *old, void *p, size_t size, uint64_t before)
-{
-    struct ms__slot *s = ms__slot_get(&ms__tls);
-    if (!s)
-        return;
-    uint32_t stack = ms__stack_id(&s->u, &s->b);
-    uint8_t *kb;
-    uint8_t *q = before ? ms__rec_begin_at(&s->b, &kb, before) : ms__rec_begin(&s->b, &kb);
-    q = ms_rec_put_REALLOC(&s->b.base, kb, q, (uintptr_t)old, (uintptr_t)p, size, stack);
-    ms__rec_end(&s->b, q);
-    ms__slot_release(s);
-}
-
 /* An event of one unsigned field, with its encoder. */
 static void on_u64(uint8_t *(*put)(struct ms_rec_base *, uint8_t *, uint8_t *, uint64_t),
                    uint64_t v)

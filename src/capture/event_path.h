@@ -56,8 +56,20 @@ static inline uint64_t ms__on_realloc_time(void)
 }
 
 /* The live block old is now the block p of size bytes (perhaps old itself), by a call that
- * began at time before (ms__on_realloc_time). */
-void ms__on_realloc(void *old, void *p, size_t size, uint64_t before);
+ * began at time before (ms__on_realloc_time). Inlined into the caller, as ms__on_alloc. */
+static inline __attribute__((always_inline)) void ms__on_realloc(void *old, void *p, size_t size,
+                                                                 uint64_t before)
+{
+    struct ms__slot *s = ms__slot_get(&ms__tls);
+    if (!s)
+        return;
+    uint32_t stack = ms__stack_id(&s->u, &s->b);
+    uint8_t *kb;
+    uint8_t *q = before ? ms__rec_begin_at(&s->b, &kb, before) : ms__rec_begin(&s->b, &kb);
+    q = ms_rec_put_REALLOC(&s->b.base, kb, q, (uintptr_t)old, (uintptr_t)p, size, stack);
+    ms__rec_end(&s->b, q);
+    ms__slot_release(s);
+}
 
 /* This thread created the thread whose pthread_t is thread. */
 void ms__on_thread_created(uint64_t thread);

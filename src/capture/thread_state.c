@@ -63,6 +63,8 @@ static struct ms__slot *slot_new(unsigned region)
     /* A valid (empty) chunk before the slot is published: a flush of all slots may read it
      * at any moment. */
     ms__buffer_init(&s->b, head, slot_full);
+    /* No walk to reuse, stack bounds unknown (the orphan slot keeps them so: no safe walk). */
+    ms__unwind_state_reset(&s->u, false);
     return s;
 }
 

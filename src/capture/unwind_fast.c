@@ -60,9 +60,9 @@ int ms__unwind_fast(struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uint
                     uintptr_t *out, int max)
 {
     /* The previous walk stays as it is while this one is logged in the other log. */
-    const struct ms__walk_log *p = &u->walk[u->walk_cur];
-    u->walk_cur ^= 1;
-    struct ms__walk_log *w = &u->walk[u->walk_cur];
+    const struct ms__walk_log *p = u->last;
+    struct ms__walk_log *w = p == &u->walk[0] ? &u->walk[1] : &u->walk[0];
+    u->last = w;
     w->n = -1;
     if (MS_UNLIKELY(u->stack_pending))
         ms__unwind_find_stack(u);

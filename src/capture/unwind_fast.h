@@ -30,7 +30,7 @@ int ms__unwind_fast(struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uint
 static inline bool ms__walk_repeats(const struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp,
                                     uintptr_t bp)
 {
-    const struct ms__walk_log *w = &u->walk[u->walk_cur];
+    const struct ms__walk_log *w = u->last;
     if (w->ip != ip || w->sp != sp || w->bp != bp || w->n < 0 ||
         w->gen != atomic_load_explicit(&ms__code_gen, memory_order_relaxed))
         return false;

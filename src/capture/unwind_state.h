@@ -36,7 +36,7 @@ struct ms__unwind_state {
         uintptr_t ip;
         struct ms__cfi_rule rule;
     } unwind_cache[1u << MS_UNWIND_CACHE_BITS];
-    /* The last two walks by the cached unwinder (walk[walk_cur] is the last): where each
+    /* The last two walks by the cached unwinder (*last is the last): where each
      * started, every stack word it read (return addresses and saved rbp values), the state after
      * each frame, and the stack id it gave. A walk from the same registers that would read the
      * same words gives the same stack (see ms__walk_repeats); a walk that reaches the state the
@@ -57,8 +57,7 @@ struct ms__unwind_state {
             uintptr_t cfa, bp, ra;
             uint32_t words;
         } frame[MS_WALK_FRAMES];
-    } walk[2];
-    int walk_cur;
+    } walk[2], *last; /* last: NULL until the state is first reset, then walk[0] or walk[1] */
     /* Stack-tree nodes this thread looked up recently, by (parent, ip), direct-mapped: the
      * shared table of a program with deep, varied stacks (a compiler) is far larger than the
      * caches, and most of a thread's lookups find nodes it found a moment ago. Node ids never
@@ -80,7 +79,7 @@ struct ms__unwind_state {
 /* The last walk. */
 static inline struct ms__walk_log *ms__walk_last(struct ms__unwind_state *u)
 {
-    return &u->walk[u->walk_cur];
+    return u->last;
 }
 
 /* Forgets both walks: nothing is reused from them (a forked child, a stack not interned). */
