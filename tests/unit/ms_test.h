@@ -41,6 +41,20 @@ static int ms_test_failures;
         }                                                                                          \
     } while (0)
 
+/* Reads the file at path into buf (capacity cap, NUL-terminated); false if it cannot be opened
+ * or does not fit. */
+static inline int ms_test_read_file(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    size_t len = fread(buf, 1, cap - 1, f);
+    int whole = len < cap - 1 || fgetc(f) == EOF;
+    fclose(f);
+    buf[len] = 0;
+    return whole;
+}
+
 struct ms_test_case {
     const char *name;
     void (*fn)(void);

@@ -51,11 +51,7 @@ static void parse_values(void)
 static void readme_matches_table(void)
 {
     static char doc[1 << 18];
-    FILE *f = fopen(MS_SOURCE_DIR "/README.md", "r");
-    ASSERT_TRUE(f != NULL);
-    size_t len = fread(doc, 1, sizeof doc - 1, f);
-    fclose(f);
-    doc[len] = 0;
+    ASSERT_TRUE(ms_test_read_file(MS_SOURCE_DIR "/README.md", doc, sizeof doc));
     int rows = 0;
     bool seen[MS_OPT_COUNT] = {0};
     for (char *line = doc; line && *line;

@@ -417,11 +417,7 @@ static int doc_rows(const char *doc, const char *header, struct row *rows, int m
 static void docs_match_table(void)
 {
     static char doc[1 << 17];
-    FILE *f = fopen(MS_SOURCE_DIR "/docs/trace-format.md", "r");
-    ASSERT_TRUE(f != NULL);
-    size_t len = fread(doc, 1, sizeof doc - 1, f);
-    fclose(f);
-    doc[len] = 0;
+    ASSERT_TRUE(ms_test_read_file(MS_SOURCE_DIR "/docs/trace-format.md", doc, sizeof doc));
 
     struct row rows[32];
     int n = doc_rows(doc, "| Kind | Name | Fields | Notes |", rows, 32);
