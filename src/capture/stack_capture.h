@@ -60,7 +60,8 @@ static inline __attribute__((always_inline)) uint32_t ms__stack_id(struct ms__un
 {
     if (ms__config.unwind == MS_UNWIND_NONE)
         return 0;
-    uintptr_t ips[MS_CAPTURE_MAX];
+    _Static_assert(MS_CAPTURE_MAX <= MS_WALK_FRAMES, "the capture buffer holds a whole walk");
+    uintptr_t *ips = u->ips;
     int want = ms__config.depth + MS_CAPTURE_SLACK, n = -1;
     if (ms__config.unwind == MS_UNWIND_LIBUNWIND) {
 #if defined(__x86_64__)

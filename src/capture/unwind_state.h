@@ -22,6 +22,10 @@
 #define MS_WALK_WORDS (2 * MS_WALK_FRAMES)
 
 struct ms__unwind_state {
+    /* The addresses of the stack being captured: here rather than on the program's stack, which
+     * may be a small one (one thread captures one stack at a time: a hook interrupted by a signal
+     * handler records nothing of the handler's allocations until it is done). */
+    uintptr_t ips[MS_WALK_FRAMES];
     uintptr_t stack_lo, stack_hi; /* the thread's stack (0, 0: unknown), for the stack walks */
     int stack_pending;            /* not looked up yet: see ms__unwind_find_stack */
     /* The last stack captured, outermost frame first, with the stack-tree node of each prefix:

@@ -2,16 +2,22 @@
  * allocates 100,000 times, its first allocation included (memscope attaches its buffer then):
  * memscope's hook path must fit beside the thread's own frames. Deterministic totals: 100,000
  * blocks of 32..131 bytes, all freed, and one of 77 bytes that the thread returns and main
- * leaks (LEAK: returned). */
+ * leaks (LEAK: returned).
+ * With an argument N (not for the valgrind oracle: valgrind's own frames differ), the thread
+ * first allocates once, then recurses until only about N bytes of its stack are left, and then
+ * allocates as above: the hook path, buffer flushes included, must fit in N bytes. */
 #define _GNU_SOURCE
 #include <limits.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-static void *run(void *arg)
+static size_t leave;      /* 0: no recursion */
+static uintptr_t low_end; /* the lowest address of the thread's stack */
+
+static void *work(void)
 {
-    (void)arg;
     for (int i = 0; i < 100000; i++) {
         char *volatile p = malloc(32 + (size_t)(i % 100));
         p[0] = 1;
@@ -20,8 +26,38 @@ static void *run(void *arg)
     return malloc(77); /* LEAK: returned */
 }
 
-int main(void)
+/* Frames of about 300 bytes down to `leave` bytes above the stack's end, then work(). */
+__attribute__((noinline)) static void *descend(void)
 {
+    char pad[256];
+    pad[0] = 1;
+    __asm__ volatile("" ::"r"(pad) : "memory");
+    if ((uintptr_t)__builtin_frame_address(0) - low_end > leave + 320)
+        return descend();
+    return work();
+}
+
+static void *run(void *arg)
+{
+    (void)arg;
+    if (!leave)
+        return work();
+    free(malloc(1)); /* the thread's first allocation (memscope attaches its buffer) up here */
+    pthread_attr_t at;
+    void *base;
+    size_t size;
+    if (pthread_getattr_np(pthread_self(), &at) != 0 ||
+        pthread_attr_getstack(&at, &base, &size) != 0)
+        return NULL;
+    pthread_attr_destroy(&at);
+    low_end = (uintptr_t)base;
+    return descend();
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1)
+        leave = (size_t)atol(argv[1]);
     pthread_attr_t a;
     pthread_attr_init(&a);
     if (pthread_attr_setstacksize(&a, PTHREAD_STACK_MIN) != 0)
