@@ -18,16 +18,6 @@ static inline struct ms__cfi_rule rule_for(struct ms__unwind_state *u, uintptr_t
     return e->rule;
 }
 
-/* True when every word that walk w read from its word `from` on still holds the value read then:
- * in the order read, so that no address is read that a walk would not read. */
-static inline bool words_hold(const struct ms__walk_log *w, int from)
-{
-    for (int i = from; i < w->n; i++)
-        if (*w->addr[i] != w->val[i])
-            return false;
-    return true;
-}
-
 /* The walk w, at frame n - 1, is in the state the previous walk p was in after its frame j, and
  * what p read after that still holds: w goes on exactly as p did. Copies p's remaining frames
  * (up to max in all) and their words into w and out; returns the frames w has then. */
@@ -116,7 +106,7 @@ int ms__unwind_fast(struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uint
         while (j < pj && p->frame[j].cfa < cfa)
             j++;
         if (j < pj && p->frame[j].cfa == cfa && p->frame[j].ra == ra && p->frame[j].bp == bp &&
-            (!p->cut || n - 1 >= j) && words_hold(p, (int)p->frame[j].words)) {
+            (!p->cut || n - 1 >= j) && ms__walk_words_hold(p, (int)p->frame[j].words)) {
             if (MS_UNLIKELY(ms__unwind_verify_on))
                 ms__unwind_count_continued();
             return follow_previous(w, p, j, n, out, max);

@@ -22,6 +22,16 @@ extern bool ms__unwind_fast_on;
 int ms__unwind_fast(struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uintptr_t bp,
                     uintptr_t *out, int max);
 
+/* True when every word that walk w read from its word `from` on still holds the value read then:
+ * in the order read, so that no address is read that a walk would not read. */
+static inline bool ms__walk_words_hold(const struct ms__walk_log *w, int from)
+{
+    for (int i = from; i < w->n; i++)
+        if (*w->addr[i] != w->val[i])
+            return false;
+    return true;
+}
+
 /* True when a walk from (ip, sp, bp) would repeat the thread's last walk exactly: same start,
  * same rules (no module loaded or unloaded since), and every stack word it read still holds
  * the value read then. The walk is a function of exactly these, so its stack id can be reused.
@@ -34,10 +44,7 @@ static inline bool ms__walk_repeats(const struct ms__unwind_state *u, uintptr_t 
     if (w->ip != ip || w->sp != sp || w->bp != bp || w->n < 0 ||
         w->gen != atomic_load_explicit(&ms__code_gen, memory_order_relaxed))
         return false;
-    for (int i = 0; i < w->n; i++)
-        if (*w->addr[i] != w->val[i])
-            return false;
-    return true;
+    return ms__walk_words_hold(w, 0);
 }
 
 /* The register state at this point of the calling function, for ms__unwind_fast. */

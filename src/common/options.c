@@ -1,9 +1,14 @@
 /* The settings table (options.h). */
 #include "options.h"
 
+#include "trace_format.h"
+
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define MS_STR_(x) #x
+#define MS_STR(x) MS_STR_(x)
 
 const struct ms_option ms_options[MS_OPT_COUNT] = {
     {MS_OPT_OUTPUT, "MEMSCOPE_OUTPUT", "output", "TRACE", MS_OPT_PATH, MS_SCOPE_LIBRARY, NULL, 0, 0,
@@ -30,7 +35,8 @@ const struct ms_option ms_options[MS_OPT_COUNT] = {
      "`1`: unwind every stack the cached walk takes with libunwind as well, and print on stderr "
      "at exit how many differed (a diagnostic: slow)",
      NULL},
-    {MS_OPT_DEPTH, "MEMSCOPE_DEPTH", "depth", "N", MS_OPT_INT, MS_SCOPE_LIBRARY, "64", 1, 256, NULL,
+    {MS_OPT_DEPTH, "MEMSCOPE_DEPTH", "depth", "N", MS_OPT_INT, MS_SCOPE_LIBRARY,
+     MS_STR(MS_DEFAULT_STACK_DEPTH), 1, MS_MAX_STACK_DEPTH, NULL,
      "frames per stack, 1 to 256 (default 64)", "frames kept per stack, 1 to 256 (default 64)"},
     {MS_OPT_COMPRESSION, "MEMSCOPE_COMPRESSION", "compression", "LEVEL", MS_OPT_INT,
      MS_SCOPE_LIBRARY, "1", -7, 19, NULL,
@@ -152,8 +158,10 @@ bool ms_option_parse(const struct ms_option *o, const char *text, long *value, c
 
 bool ms_option_env_flag(enum ms_option_id id)
 {
-    const char *v = getenv(ms_options[id].variable);
-    return v && *v && strcmp(v, "0") != 0;
+    long v = 0;
+    char why[8];
+    return ms_option_parse(&ms_options[id], getenv(ms_options[id].variable), &v, why, sizeof why) &&
+           v;
 }
 
 long ms_option_default(const struct ms_option *o)
