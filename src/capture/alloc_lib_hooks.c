@@ -109,7 +109,7 @@ HOOK(int, tc_posix_memalign, (void **out, size_t al, size_t n))
     int r = f(out, al, n);
     if (r == 0 && *out)
         ms__on_alloc(MS_REC_ALLOC_ALIGNED, MS_FAMILY_MALLOC, *out, n, al);
-    ms__tls.busy = 0;
+    ms__unbusy();
     return r;
 }
 
@@ -162,7 +162,7 @@ HOOK(void *, mallocx, (size_t n, int flags))
     size_t al = mallocx_align(flags);
     if (p)
         ms__on_alloc(al ? MS_REC_ALLOC_ALIGNED : MS_REC_ALLOC, MS_FAMILY_MALLOC, p, n, al);
-    ms__tls.busy = 0;
+    ms__unbusy();
     return p;
 }
 

@@ -48,3 +48,78 @@ void ms__on_exit_freeing(struct ms__tls *t)
     }
 MS_EXT_RECORDS(MS__ON_ANNOTATION)
 #undef MS__ON_ANNOTATION
+
+/* ---- events deferred by signal handlers (event_path.h) ---- */
+
+void ms__defer(int rec, int family, uintptr_t ptr, uintptr_t old, size_t size, size_t align,
+               uintptr_t caller)
+{
+    struct ms__tls *t = &ms__tls;
+    if (!t->in_handler)
+        return; /* no slot for the thread: ms__slot_attach counted the event as dropped */
+    if (!t->held) {
+        ms__slots_drop();
+        return;
+    }
+    /* Claimed before it is written: a handler that interrupts this one claims the next. */
+    int i = __atomic_fetch_add(&t->n_deferred, 1, __ATOMIC_RELAXED);
+    if (i >= MS_DEFERRED_MAX) {
+        __atomic_fetch_sub(&t->n_deferred, 1, __ATOMIC_RELAXED);
+        ms__slots_drop();
+        return;
+    }
+    t->held->deferred[i] = (struct ms__deferred_event){
+        .rec = rec,
+        .family = family,
+        .ptr = ptr,
+        .old = old,
+        .size = size,
+        .align = align,
+        .caller = caller,
+    };
+}
+
+/* The deferred event's stack: the allocator call's return address, unless it is memscope's own
+ * (an entry point that calls another, as realloc does). */
+static uint32_t deferred_stack(struct ms__slot *s, const struct ms__deferred_event *e)
+{
+    if (ms__config.unwind == MS_UNWIND_NONE ||
+        (e->caller >= ms__self_lo && e->caller < ms__self_hi))
+        return 0;
+    return ms__stack_intern(&s->u, &s->b, &e->caller, 1);
+}
+
+void ms__record_deferred(struct ms__tls *t)
+{
+    if (t->in_handler || !t->slot)
+        return; /* still inside the handler (its own hook is leaving): the interrupted code records
+                 */
+    int was_busy = t->busy;
+    t->busy = 1;
+    struct ms__slot *s = t->slot;
+    int done = 0;
+    for (;;) {
+        int n = __atomic_load_n(&t->n_deferred, __ATOMIC_ACQUIRE);
+        if (done == n) {
+            /* Nothing came in meanwhile (a handler interrupting this loop appends): empty. */
+            if (__atomic_compare_exchange_n(&t->n_deferred, &n, 0, false, __ATOMIC_ACQ_REL,
+                                            __ATOMIC_ACQUIRE))
+                break;
+            continue;
+        }
+        const struct ms__deferred_event *e = &s->deferred[done++];
+        switch (e->rec) {
+        case MS_REC_FREE:
+            ms__put_free(s, e->family, (void *)e->ptr);
+            break;
+        case MS_REC_REALLOC:
+            ms__put_realloc(s, (void *)e->old, (void *)e->ptr, e->size, deferred_stack(s, e), 0);
+            break;
+        default:
+            ms__put_alloc(s, e->rec, e->family, (void *)e->ptr, e->size, e->align,
+                          deferred_stack(s, e));
+            break;
+        }
+    }
+    t->busy = was_busy;
+}

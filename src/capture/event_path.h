@@ -12,16 +12,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* A block of size bytes at ptr came from an allocator of the family (enum ms_family); kind is
- * MS_REC_ALLOC, or MS_REC_ALLOC_ALIGNED with the alignment asked for. Inlined into the hooks:
- * the stack walk starts in the hook itself. */
-static inline __attribute__((always_inline)) void ms__on_alloc(int kind, int family, void *ptr,
-                                                               size_t size, size_t align)
+/* Events a signal handler made while it interrupted this thread inside memscope (no slot to
+ * write: see ms__tls.in_handler): kept in the slot's deferred list, with the allocator call's
+ * return address as their stack, until ms__unbusy records them. Lost (and counted as dropped)
+ * only when the thread had no slot yet or the list is full. */
+void ms__defer(int rec, int family, uintptr_t ptr, uintptr_t old, size_t size, size_t align,
+               uintptr_t caller);
+void ms__record_deferred(struct ms__tls *t);
+
+/* Leaves a hook: clears busy, then records what signal handlers deferred meanwhile. */
+static inline void ms__unbusy(void)
 {
-    struct ms__slot *s = ms__slot_get(&ms__tls);
-    if (MS_UNLIKELY(!s))
-        return;
-    uint32_t stack = ms__stack_id(&s->u, &s->b);
+    ms__tls.busy = 0;
+    if (MS_UNLIKELY(ms__tls.n_deferred != 0))
+        ms__record_deferred(&ms__tls);
+}
+
+/* The records of the event path, written into the slot s with the stack id given. */
+static inline __attribute__((always_inline)) void ms__put_alloc(struct ms__slot *s, int kind,
+                                                                int family, void *ptr, size_t size,
+                                                                size_t align, uint32_t stack)
+{
     uint8_t *kb;
     uint8_t *p = ms__rec_begin(&s->b, &kb);
     *kb |= (uint8_t)(family << MS_REC_FAMILY_SHIFT);
@@ -30,20 +41,52 @@ static inline __attribute__((always_inline)) void ms__on_alloc(int kind, int fam
     else
         p = ms_rec_put_ALLOC(&s->b.base, kb, p, (uintptr_t)ptr, size, stack);
     ms__rec_end(&s->b, p);
-    ms__slot_release(s);
 }
 
-/* The block at ptr is about to be released by a deallocator of the family. */
-static inline void ms__on_free(int family, void *ptr)
+static inline void ms__put_free(struct ms__slot *s, int family, void *ptr)
 {
-    struct ms__slot *s = ms__slot_get(&ms__tls);
-    if (MS_UNLIKELY(!s))
-        return;
     uint8_t *kb;
     uint8_t *p = ms__rec_begin(&s->b, &kb);
     *kb |= (uint8_t)(family << MS_REC_FAMILY_SHIFT);
     p = ms_rec_put_FREE(&s->b.base, kb, p, (uintptr_t)ptr);
     ms__rec_end(&s->b, p);
+}
+
+static inline void ms__put_realloc(struct ms__slot *s, void *old, void *ptr, size_t size,
+                                   uint32_t stack, uint64_t before)
+{
+    uint8_t *kb;
+    uint8_t *q = before ? ms__rec_begin_at(&s->b, &kb, before) : ms__rec_begin(&s->b, &kb);
+    q = ms_rec_put_REALLOC(&s->b.base, kb, q, (uintptr_t)old, (uintptr_t)ptr, size, stack);
+    ms__rec_end(&s->b, q);
+}
+
+/* A block of size bytes at ptr came from an allocator of the family (enum ms_family); kind is
+ * MS_REC_ALLOC, or MS_REC_ALLOC_ALIGNED with the alignment asked for. Inlined into the hooks:
+ * the stack walk starts in the hook itself. */
+static inline __attribute__((always_inline)) void ms__on_alloc(int kind, int family, void *ptr,
+                                                               size_t size, size_t align)
+{
+    struct ms__slot *s = ms__slot_get(&ms__tls);
+    if (MS_UNLIKELY(!s)) {
+        ms__defer(kind, family, (uintptr_t)ptr, 0, size, align,
+                  (uintptr_t)__builtin_return_address(0));
+        return;
+    }
+    ms__put_alloc(s, kind, family, ptr, size, align, ms__stack_id(&s->u, &s->b));
+    ms__slot_release(s);
+}
+
+/* The block at ptr is about to be released by a deallocator of the family. */
+static inline __attribute__((always_inline)) void ms__on_free(int family, void *ptr)
+{
+    struct ms__slot *s = ms__slot_get(&ms__tls);
+    if (MS_UNLIKELY(!s)) {
+        ms__defer(MS_REC_FREE, family, (uintptr_t)ptr, 0, 0, 0,
+                  (uintptr_t)__builtin_return_address(0));
+        return;
+    }
+    ms__put_free(s, family, ptr);
     ms__slot_release(s);
 }
 
@@ -61,13 +104,12 @@ static inline __attribute__((always_inline)) void ms__on_realloc(void *old, void
                                                                  uint64_t before)
 {
     struct ms__slot *s = ms__slot_get(&ms__tls);
-    if (!s)
+    if (MS_UNLIKELY(!s)) {
+        ms__defer(MS_REC_REALLOC, MS_FAMILY_MALLOC, (uintptr_t)p, (uintptr_t)old, size, 0,
+                  (uintptr_t)__builtin_return_address(0));
         return;
-    uint32_t stack = ms__stack_id(&s->u, &s->b);
-    uint8_t *kb;
-    uint8_t *q = before ? ms__rec_begin_at(&s->b, &kb, before) : ms__rec_begin(&s->b, &kb);
-    q = ms_rec_put_REALLOC(&s->b.base, kb, q, (uintptr_t)old, (uintptr_t)p, size, stack);
-    ms__rec_end(&s->b, q);
+    }
+    ms__put_realloc(s, old, p, size, ms__stack_id(&s->u, &s->b), before);
     ms__slot_release(s);
 }
 

@@ -39,7 +39,7 @@ HOOK(void *, malloc, (size_t n))
     void *p = ms__real.malloc(n);
     if (MS_LIKELY(p != NULL))
         ms__on_alloc(MS_REC_ALLOC, MS_FAMILY_MALLOC, p, n, 0);
-    ms__tls.busy = 0;
+    ms__unbusy();
     return p;
 }
 
@@ -56,7 +56,7 @@ HOOK(void, free, (void *p))
     ms__tls.busy = 1;
     ms__on_free(MS_FAMILY_MALLOC, p);
     ms__real.free(p);
-    ms__tls.busy = 0;
+    ms__unbusy();
 }
 
 HOOK(void *, calloc, (size_t n, size_t size))
@@ -77,7 +77,7 @@ HOOK(void *, calloc, (size_t n, size_t size))
     }
     if (p)
         ms__on_alloc(MS_REC_ALLOC, MS_FAMILY_MALLOC, p, recorded, 0);
-    ms__tls.busy = 0;
+    ms__unbusy();
     return p;
 }
 
@@ -95,7 +95,7 @@ void ms__realloc_end(void *old, void *p, size_t n, uint64_t before)
 {
     if (p)
         ms__on_realloc(old, p, n, before);
-    ms__tls.busy = 0;
+    ms__unbusy();
 }
 
 void *ms__realloc_hooked(void *(*fn)(void *, size_t), void *old, size_t n)
@@ -107,7 +107,7 @@ void *ms__realloc_hooked(void *(*fn)(void *, size_t), void *old, size_t n)
         void *p = fn(old, 0);
         if (p)
             ms__on_alloc(MS_REC_ALLOC, MS_FAMILY_MALLOC, p, 0, 0);
-        ms__tls.busy = 0;
+        ms__unbusy();
         return p;
     }
     uint64_t before = ms__realloc_begin();
@@ -144,7 +144,7 @@ static void *aligned_common(int family, void *p, size_t size, size_t align)
 {
     if (p)
         ms__on_alloc(MS_REC_ALLOC_ALIGNED, family, p, size, align);
-    ms__tls.busy = 0;
+    ms__unbusy();
     return p;
 }
 
@@ -233,7 +233,7 @@ static void *new_without_library(size_t n, size_t al)
             void *p = new_without_library(n, align_expr);                                          \
             if (p)                                                                                 \
                 ms__on_alloc(kind, family, p, n, align_expr);                                      \
-            ms__tls.busy = 0;                                                                      \
+            ms__unbusy();                                                                          \
             return p;                                                                              \
         }                                                                                          \
         static int libstdcxx = -1;                                                                 \
@@ -243,7 +243,7 @@ static void *new_without_library(size_t n, size_t al)
             void *p = ms__real.malloc(n ? n : 1);                                                  \
             if (MS_LIKELY(p != NULL))                                                              \
                 ms__on_alloc(kind, family, p, n, align_expr);                                      \
-            ms__tls.busy = 0;                                                                      \
+            ms__unbusy();                                                                          \
             return p ? p : f args;                                                                 \
         }                                                                                          \
         GUARD;                                                                                     \

@@ -41,7 +41,8 @@ static inline bool passthrough(void)
 
 static inline void leave_hook(int **busy)
 {
-    **busy = 0;
+    (void)busy;
+    ms__unbusy();
 }
 #define GUARD int *guard __attribute__((cleanup(leave_hook))) = &ms__tls.busy
 
@@ -106,7 +107,7 @@ void ms__realloc_end(void *old, void *p, size_t n, uint64_t before);
         ms__tls.busy = 1;                                                                          \
         ms__on_free(family, p);                                                                    \
         f args;                                                                                    \
-        ms__tls.busy = 0;                                                                          \
+        ms__unbusy();                                                                              \
     }
 
 /* An allocating entry point that always forwards to the next definition of sym (which may throw:

@@ -43,6 +43,8 @@ static void thread_exit_cb(void *arg)
     (void)arg;
     struct ms__tls *t = &ms__tls;
     int was_busy = t->busy;
+    if (!was_busy)
+        ms__record_deferred(t); /* what signal handlers deferred since the thread's last hook */
     t->busy = 1;
     ms__slot_detach(t);
     ms__child_env_thread_exit();
@@ -217,6 +219,8 @@ static void finish(int reason, int code, bool freeres)
         return;
     }
     int was = ms__tls.busy;
+    if (!was)
+        ms__record_deferred(&ms__tls); /* what signal handlers deferred since the last hook */
     ms__tls.busy = 1;
     ms__writer_open(); /* before libc's internals are freed */
     ms__tls.busy = was;

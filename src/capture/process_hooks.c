@@ -1,7 +1,7 @@
 /* Interposed process-level calls: thread creation (so every record carries a time from then
  * on), exec and _exit (so captured events reach the trace before the image goes), dlopen and
- * dlclose (module map updates), and sigaction/signal (so memscope's crash handlers stay
- * invisible to the program). */
+ * dlclose (module map updates), and descriptors memscope must keep out of the program's way.
+ * Signal dispositions are in signal_hooks.c. */
 #define _GNU_SOURCE
 #include "child_env.h"
 #include "hooks_common.h"
@@ -37,7 +37,7 @@ static void report(void (*on)(uint64_t), uint64_t v)
         return;
     ms__tls.busy = 1;
     on(v);
-    ms__tls.busy = 0;
+    ms__unbusy();
 }
 
 HOOK(int, pthread_create,
@@ -290,7 +290,7 @@ HOOK(int, dlclose, (void *handle))
         ms__tls.busy = 1;
         ms__writer_open();
         ms__writer_modules_if_changed();
-        ms__tls.busy = 0;
+        ms__unbusy();
     }
     int r = real_dlclose(handle);
     atomic_fetch_add(&ms__code_gen, 1);
@@ -298,36 +298,6 @@ HOOK(int, dlclose, (void *handle))
         ms__writer_modules_if_changed();
     if (ms__tls.slot)
         ms__rec_time_next(&ms__tls.slot->b);
-    return r;
-}
-
-/* ---- signal dispositions: report SIG_DFL where memscope's crash handler sits in for it ---- */
-
-HOOK(int, sigaction, (int sig, const struct sigaction *act, struct sigaction *old))
-{
-    NEXT(int (*)(int, const struct sigaction *, struct sigaction *), sigaction);
-    bool ours = ms__lifecycle_owns_signal(sig);
-    int r = real_sigaction(sig, act, old);
-    if (r == 0 && ours) {
-        if (old) {
-            memset(old, 0, sizeof *old);
-            old->sa_handler = SIG_DFL;
-        }
-        if (act)
-            ms__lifecycle_signal_taken(sig);
-    }
-    return r;
-}
-
-HOOK(sighandler_t, signal, (int sig, sighandler_t handler))
-{
-    NEXT(sighandler_t(*)(int, sighandler_t), signal);
-    bool ours = ms__lifecycle_owns_signal(sig);
-    sighandler_t r = real_signal(sig, handler);
-    if (r != SIG_ERR && ours) {
-        ms__lifecycle_signal_taken(sig);
-        r = SIG_DFL;
-    }
     return r;
 }
 

@@ -123,6 +123,8 @@ static void slot_thread_start(struct ms__slot *s)
 
 struct ms__slot *ms__slot_attach(struct ms__tls *t)
 {
+    if (t->in_handler)
+        return NULL; /* the handler's events are deferred (ms__defer) */
     if (t->dead) {
         if (!ms__orphan_slot || !ms__spin_lock(&orphan_lock))
             return NULL;
@@ -130,7 +132,7 @@ struct ms__slot *ms__slot_attach(struct ms__tls *t)
     }
     struct ms__slot *s = slot_acquire();
     if (!s) {
-        atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
+        ms__slots_drop();
         return NULL;
     }
     s->b.tid = (uint32_t)ms__self_tid();
@@ -233,6 +235,11 @@ int ms__slots_init(void (*thread_exit)(void *))
 uint64_t ms__slots_dropped(void)
 {
     return atomic_load(&dropped);
+}
+
+void ms__slots_drop(void)
+{
+    atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
 }
 
 void ms__slots_after_fork_child(void)

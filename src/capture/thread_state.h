@@ -14,6 +14,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* An event of a signal handler that interrupted its thread inside memscope, while the slot was
+ * not the handler's to write: recorded when the interrupted code leaves (event_path.h). */
+struct ms__deferred_event {
+    int rec;          /* MS_REC_ALLOC, MS_REC_ALLOC_ALIGNED, MS_REC_FREE or MS_REC_REALLOC */
+    int family;       /* enum ms_family */
+    uintptr_t ptr;    /* the block (REALLOC: the new block) */
+    uintptr_t old;    /* REALLOC: the old block */
+    uintptr_t size;   /* bytes asked for */
+    uintptr_t align;  /* ALLOC_ALIGNED: the alignment asked for */
+    uintptr_t caller; /* the return address of the allocator call: the stack's only frame */
+};
+#define MS_DEFERRED_MAX 64
+
 struct ms__slot {
     struct ms__buffer b; /* first: the buffer's full() finds its slot from it */
     struct ms__unwind_state u;
@@ -22,6 +35,7 @@ struct ms__slot {
     atomic_int in_use;   /* owned by a live thread (or it is the orphan slot) */
     atomic_int flushing; /* a flush of this slot is in progress */
     atomic_int sealed;   /* the process is finishing: never write this slot again */
+    struct ms__deferred_event deferred[MS_DEFERRED_MAX]; /* the first tls.n_deferred are set */
 };
 
 /* Thread-local state, kept small: it lives in the static TLS block. */
@@ -30,6 +44,11 @@ struct ms__tls {
     int busy;            /* inside a hook: nested allocator calls pass straight through */
     int dead;            /* the thread's TLS destructors ran; later events go to the orphan slot */
     int creating_thread; /* inside pthread_create: see ms__dtv_extra */
+    /* A signal handler runs that interrupted this thread with busy set (signal_hooks.c): slot
+     * is NULL meanwhile, and the handler's events go to held->deferred. */
+    int in_handler;
+    int n_deferred;        /* events in held->deferred (or slot->deferred) not yet recorded */
+    struct ms__slot *held; /* the slot, while in_handler */
 };
 
 extern __thread struct ms__tls ms__tls __attribute__((tls_model("initial-exec")));
@@ -52,6 +71,7 @@ static inline void ms__slot_release(struct ms__slot *s)
 
 /* Events that could not be recorded (no slot for the thread): counted for the END chunk. */
 uint64_t ms__slots_dropped(void);
+void ms__slots_drop(void);
 
 /* Writes the slot's records as one EVENTS chunk and starts a new chunk. Called by the owner
  * when the buffer is full, or by anyone with seal=true when the process finishes. Returns

@@ -97,7 +97,9 @@ void ms_report_notes(struct ms_analysis *a, struct ms_notes *out)
     if (e->present && e->reason == MS_END_EXEC)
         add(out, "the process replaced itself with exec; the new program has its own trace");
     if (e->present && e->dropped)
-        add(out, "%llu event(s) could not be recorded (memscope ran out of memory)",
+        add(out,
+            "%llu event(s) could not be recorded (no memory for a thread's buffer, or more than 64 "
+            "allocator calls in a signal handler that interrupted memscope)",
             (unsigned long long)e->dropped);
     if (a->ancestry_note[0])
         add(out, "%s", a->ancestry_note);

@@ -209,6 +209,12 @@ def main():
             check("setproctitle: the exec'd program is traced", len(children) == 1, str(children))
         finally:
             shutil.rmtree(base, ignore_errors=True)
+    if on("signals"):
+        # The dispositions the program sets and reads back, and what its handlers receive,
+        # while memscope's trampoline sits in for each of its handlers.
+        compare("signals", ms, [os.path.join(os.path.dirname(prog), "signal_query")],
+                expect=lambda rep: [("trace whole", rep["process"]["ended_by"] == "exit",
+                                     str(rep.get("notes")))])
     if on("file_size_limit"):
         # ulimit -f below the trace's size: the program runs on as natively (no SIGXFSZ);
         # the trace says tracking stopped, and why.

@@ -2,10 +2,14 @@
 """Runs a program under memscope and checks fields of its JSON report, for behaviour that has
 no valgrind oracle (valgrind refuses the huge allocations that make operator new throw, say).
 
-usage: json_expect.py --memscope M [--expect summary.KEY=VALUE]... [--frame FUNC] -- CMD ARGS"""
+usage: json_expect.py --memscope M [--expect summary.KEY=VALUE]... [--frame FUNC] -- CMD ARGS
+
+A VALUE of {NAME} is the figure the program printed as NAME=VALUE on its standard output (for
+programs whose counts vary from run to run, such as those that count signals)."""
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -66,6 +70,9 @@ def check_once(a, cmd):
         doc = json.loads(rep.stdout)
         for e in a.expect:
             path, want = e.split("=", 1)
+            if want.startswith("{") and want.endswith("}"):
+                printed = re.search(r"\b%s=(\S+)" % re.escape(want[1:-1]), run.stdout)
+                want = printed.group(1) if printed else "NOT PRINTED"
             v = doc
             try:
                 for k in path.split("."):

@@ -1,0 +1,183 @@
+/* Interposed signal dispositions (sigaction, signal, bsd_signal).
+ *
+ * The program's handlers run through a trampoline, so that memscope knows when a handler
+ * interrupted the thread inside memscope (busy set: a hook, a flush, memscope's start-up): the
+ * slot is then not the handler's to write, and the allocations the handler makes are deferred
+ * (event_path.h) and recorded when the interrupted code leaves, instead of passing straight
+ * through unrecorded. A handler that interrupts the program's own code needs nothing: its
+ * allocations take the ordinary path.
+ *
+ * The kernel holds the trampoline with the program's own flags, mask and alternate-stack use;
+ * what the program asks (sigaction's old action, signal's result) names its own handler. Where
+ * memscope's crash handler sits in for SIG_DFL (lifecycle.c), the program is told SIG_DFL. */
+#define _GNU_SOURCE
+#include "hooks_common.h"
+#include "lifecycle.h"
+#include "spinlock.h"
+#include "thread_state.h"
+
+#include <signal.h>
+#include <stdbool.h>
+#include <string.h>
+
+#define NEXT(type, name)                                                                           \
+    static void *name##_cache;                                                                     \
+    typedef __typeof__(type) name##_fn;                                                            \
+    name##_fn real_##name = (name##_fn)next_of(&name##_cache, #name)
+
+/* A handler of one form as the other, as sigaction's union holds it (through void (*)(void),
+ * the cast that converts between function types on purpose). */
+#define AS_PLAIN(fn) ((void (*)(int))(void (*)(void))(fn))
+
+/* The program's handler of each signal, by its form: one table per trampoline, so that a
+ * trampoline always calls a function of its own signature, even while the program changes the
+ * handler in another thread. */
+static void (*_Atomic plain_handler[NSIG])(int);
+static void (*_Atomic info_handler[NSIG])(int, siginfo_t *, void *);
+static ms__spinlock change_lock;
+
+/* Runs the program's handler; when it interrupted this thread with busy set, with the thread's
+ * slot put aside (ms__tls.in_handler): its events are then deferred. */
+#define RUN_HANDLER(call)                                                                          \
+    do {                                                                                           \
+        struct ms__tls *t = &ms__tls;                                                              \
+        int busy = t->busy;                                                                        \
+        if (!busy) {                                                                               \
+            call;                                                                                  \
+        } else if (t->in_handler) {                                                                \
+            t->busy = 0; /* interrupted a hook of a handler that defers already */                 \
+            call;                                                                                  \
+            t->busy = busy;                                                                        \
+        } else {                                                                                   \
+            struct ms__slot *slot = t->slot;                                                       \
+            t->held = slot;                                                                        \
+            t->slot = NULL;                                                                        \
+            t->in_handler = 1;                                                                     \
+            t->busy = 0;                                                                           \
+            call;                                                                                  \
+            t->busy = busy;                                                                        \
+            t->in_handler = 0;                                                                     \
+            t->slot = slot;                                                                        \
+            t->held = NULL;                                                                        \
+        }                                                                                          \
+    } while (0)
+
+static void plain_trampoline(int sig)
+{
+    void (*fn)(int) = atomic_load(&plain_handler[sig]);
+    RUN_HANDLER(fn(sig));
+}
+
+static void info_trampoline(int sig, siginfo_t *info, void *uctx)
+{
+    void (*fn)(int, siginfo_t *, void *) = atomic_load(&info_handler[sig]);
+    RUN_HANDLER(fn(sig, info, uctx));
+}
+
+static bool is_function(void (*h)(int))
+{
+    return h != SIG_DFL && h != SIG_IGN && h != SIG_ERR;
+}
+
+/* The program's name for a disposition the kernel holds. */
+static void (*program_handler(int sig, void (*h)(int)))(int)
+{
+    if (h == plain_trampoline)
+        return atomic_load(&plain_handler[sig]);
+    if (h == AS_PLAIN(info_trampoline))
+        return AS_PLAIN(atomic_load(&info_handler[sig]));
+    return h;
+}
+
+static bool valid(int sig)
+{
+    return sig > 0 && sig < NSIG;
+}
+
+HOOK(int, sigaction, (int sig, const struct sigaction *act, struct sigaction *old))
+{
+    NEXT(int (*)(int, const struct sigaction *, struct sigaction *), sigaction);
+    if (!valid(sig))
+        return real_sigaction(sig, act, old);
+    bool ours = ms__lifecycle_owns_signal(sig);
+    bool locked = ms__spin_lock(&change_lock);
+    void (*was_plain)(int) = atomic_load(&plain_handler[sig]);
+    void (*was_info)(int, siginfo_t *, void *) = atomic_load(&info_handler[sig]);
+    struct sigaction wrapped;
+    const struct sigaction *give = act;
+    if (act && is_function(act->sa_handler)) {
+        wrapped = *act;
+        if (act->sa_flags & SA_SIGINFO) {
+            atomic_store(&info_handler[sig], act->sa_sigaction);
+            wrapped.sa_sigaction = info_trampoline;
+        } else {
+            atomic_store(&plain_handler[sig], act->sa_handler);
+            wrapped.sa_handler = plain_trampoline;
+        }
+        give = &wrapped;
+    }
+    int r = real_sigaction(sig, give, old);
+    if (r != 0) {
+        atomic_store(&plain_handler[sig], was_plain);
+        atomic_store(&info_handler[sig], was_info);
+    } else if (old) {
+        if (old->sa_handler == plain_trampoline)
+            old->sa_handler = was_plain;
+        else if (old->sa_sigaction == info_trampoline)
+            old->sa_sigaction = was_info;
+    }
+    if (locked)
+        ms__spin_unlock(&change_lock);
+    if (r == 0 && ours) {
+        if (old) {
+            memset(old, 0, sizeof *old);
+            old->sa_handler = SIG_DFL;
+        }
+        if (act)
+            ms__lifecycle_signal_taken(sig);
+    }
+    return r;
+}
+
+/* signal and bsd_signal: the C library's own form of the call (its flags, SA_RESTART unless
+ * siginterrupt said otherwise), given the trampoline. */
+static sighandler_t set_plain(sighandler_t (*real)(int, sighandler_t), int sig,
+                              sighandler_t handler)
+{
+    if (!real || !valid(sig))
+        return real ? real(sig, handler) : SIG_ERR;
+    bool ours = ms__lifecycle_owns_signal(sig);
+    bool locked = ms__spin_lock(&change_lock);
+    void (*was_plain)(int) = atomic_load(&plain_handler[sig]);
+    sighandler_t give = handler;
+    if (is_function(handler)) {
+        atomic_store(&plain_handler[sig], handler);
+        give = plain_trampoline;
+    }
+    sighandler_t r = real(sig, give);
+    if (r == SIG_ERR)
+        atomic_store(&plain_handler[sig], was_plain);
+    else if (r == plain_trampoline)
+        r = was_plain;
+    else
+        r = program_handler(sig, r);
+    if (locked)
+        ms__spin_unlock(&change_lock);
+    if (r != SIG_ERR && ours) {
+        ms__lifecycle_signal_taken(sig);
+        r = SIG_DFL;
+    }
+    return r;
+}
+
+HOOK(sighandler_t, signal, (int sig, sighandler_t handler))
+{
+    NEXT(sighandler_t(*)(int, sighandler_t), signal);
+    return set_plain(real_signal, sig, handler);
+}
+
+HOOK(sighandler_t, bsd_signal, (int sig, sighandler_t handler))
+{
+    NEXT(sighandler_t(*)(int, sighandler_t), bsd_signal);
+    return set_plain(real_bsd_signal, sig, handler);
+}

@@ -1,0 +1,103 @@
+/*
+ * signal_query.c - what a program sees of its signal dispositions: the handlers, flags and
+ * masks that sigaction, signal and bsd_signal give back, SA_RESETHAND's reset, SIG_IGN, and the
+ * arguments a handler receives. Under memscope (whose trampoline sits in for every handler)
+ * its output must be the native one, byte for byte (tests/integration/harmless.py).
+ */
+#define _GNU_SOURCE
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Declared by <signal.h> only for older standards; glibc defines it as signal. */
+extern __sighandler_t bsd_signal(int sig, __sighandler_t handler);
+
+static volatile int plain_runs, info_runs, info_ok;
+
+static void plain_a(int sig)
+{
+    (void)sig;
+    plain_runs++;
+}
+
+static void plain_b(int sig)
+{
+    (void)sig;
+    plain_runs += 10;
+}
+
+static void info_h(int sig, siginfo_t *si, void *uctx)
+{
+    info_runs++;
+    info_ok = si && si->si_signo == sig && uctx != NULL;
+}
+
+static const char *name(void (*h)(int))
+{
+    if (h == SIG_DFL)
+        return "SIG_DFL";
+    if (h == SIG_IGN)
+        return "SIG_IGN";
+    if (h == plain_a)
+        return "plain_a";
+    if (h == plain_b)
+        return "plain_b";
+    if (h == (void (*)(int))(void (*)(void))info_h)
+        return "info_h";
+    return "something else";
+}
+
+static void show(const char *what, int sig)
+{
+    struct sigaction now;
+    sigaction(sig, NULL, &now);
+    printf("%s: %s, flags %#x, mask has SIGINT %d, SIGQUIT %d\n", what, name(now.sa_handler),
+           (unsigned)now.sa_flags, sigismember(&now.sa_mask, SIGINT),
+           sigismember(&now.sa_mask, SIGQUIT));
+}
+
+int main(void)
+{
+    printf("signal(USR1, plain_a) was %s\n", name(signal(SIGUSR1, plain_a)));
+    printf("signal(USR1, plain_b) was %s\n", name(signal(SIGUSR1, plain_b)));
+    raise(SIGUSR1);
+    show("USR1", SIGUSR1);
+    printf("bsd_signal(USR1, SIG_IGN) was %s\n", name(bsd_signal(SIGUSR1, SIG_IGN)));
+    raise(SIGUSR1);
+    show("USR1 ignored", SIGUSR1);
+
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = info_h;
+    sa.sa_flags = SA_SIGINFO | SA_RESTART | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGINT);
+    sigaction(SIGUSR2, &sa, &old);
+    printf("USR2 was %s\n", name(old.sa_handler));
+    show("USR2", SIGUSR2);
+    raise(SIGUSR2);
+    sa.sa_handler = plain_a;
+    sa.sa_flags = SA_NODEFER;
+    sigaddset(&sa.sa_mask, SIGQUIT);
+    sigaction(SIGUSR2, &sa, &old);
+    printf("USR2 was %s, flags had SA_SIGINFO %d\n", name(old.sa_handler),
+           (old.sa_flags & SA_SIGINFO) != 0);
+    show("USR2 again", SIGUSR2);
+    raise(SIGUSR2);
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = info_h;
+    sa.sa_flags = SA_SIGINFO | SA_RESETHAND;
+    sigaction(SIGHUP, &sa, NULL);
+    show("HUP", SIGHUP);
+    raise(SIGHUP);
+    show("HUP after one signal", SIGHUP);
+
+    /* memscope's crash handler sits in for SIG_DFL: the program is told SIG_DFL. */
+    show("SEGV", SIGSEGV);
+    printf("signal(SEGV, plain_a) was %s\n", name(signal(SIGSEGV, plain_a)));
+    show("SEGV", SIGSEGV);
+    printf("plain runs %d, info runs %d, info arguments right %d\n", plain_runs, info_runs,
+           info_ok);
+    return 0;
+}
