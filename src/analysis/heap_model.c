@@ -5,6 +5,7 @@
 #include "common/errors.h"
 #include "grow.h"
 #include "id_map.h"
+#include "peak_order.h"
 #include "common/trace_format.h"
 
 #include <stdlib.h>
@@ -30,8 +31,9 @@ struct ms_heap_model {
     size_t nthreads, capthreads;
     uint32_t last_tid, last_thread;
     bool have_last;
-    uint64_t epoch;   /* incremented at every new peak */
-    bool totals_only; /* ms_heap_model_new_totals: no per-site or per-thread statistics */
+    uint64_t epoch;             /* incremented at every new peak */
+    bool totals_only;           /* ms_heap_model_new_totals: no per-site or per-thread statistics */
+    struct ms_peak_order order; /* the peak's bounds over the interleavings the times allow */
     /* pthread_create records whose thread has not started yet: (pthread_t, creator tid). */
     struct {
         uint64_t pthread;
@@ -78,6 +80,7 @@ void ms_heap_model_free(struct ms_heap_model *m)
     free(m->sites);
     ms_id_map_free(&m->site_of_stack);
     free(m->threads);
+    ms_peak_order_free(&m->order);
     free(m);
 }
 
@@ -306,6 +309,8 @@ static void link_creator(struct ms_heap_model *m, uint64_t pthread, uint32_t cre
     m->npending++;
 }
 
+static int apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread);
+
 int ms_heap_model_apply(void *ctx, const struct ms_event *ev)
 {
     struct ms_heap_model *m = ctx;
@@ -313,6 +318,20 @@ int ms_heap_model_apply(void *ctx, const struct ms_event *ev)
     int err = thread_index(m, ev->tid, &thread);
     if (err)
         return err;
+    if (m->totals_only)
+        return apply_event(m, ev, thread);
+    uint64_t live = m->sum.live_bytes;
+    if ((err = ms_peak_order_before(&m->order, thread, ev->tsc, ev->timed, live)) != 0)
+        return err;
+    err = apply_event(m, ev, thread);
+    if (err == 0)
+        ms_peak_order_after(&m->order, thread, (int64_t)(m->sum.live_bytes - live));
+    return err;
+}
+
+static int apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
+{
+    int err;
     if (!m->sum.first_tsc)
         m->sum.first_tsc = ev->tsc;
     if (ev->tsc > m->sum.last_tsc)
@@ -385,6 +404,10 @@ int ms_heap_model_apply(void *ctx, const struct ms_event *ev)
 
 void ms_heap_model_finish(struct ms_heap_model *m)
 {
+    ms_peak_order_finish(&m->order, m->sum.live_bytes);
+    /* The replayed order is one the times allow: its peak lies between the bounds. */
+    m->sum.peak_low = m->order.low < m->sum.peak_bytes ? m->order.low : m->sum.peak_bytes;
+    m->sum.peak_high = m->order.high > m->sum.peak_bytes ? m->order.high : m->sum.peak_bytes;
     for (size_t i = 0; i < m->nsites; i++)
         site_touch(m, &m->sites[i]);
     /* site_touch stored the value at the last peak only for sites changed since it; the rest

@@ -38,6 +38,10 @@ struct ms_summary {
     uint64_t allocs, frees, realloc_calls, bytes_allocated;
     uint64_t live_bytes, live_blocks; /* at the end: leaked */
     uint64_t peak_bytes, peak_tsc;
+    /* The peak over every interleaving of the threads' events that their times allow lies in
+     * [peak_low, peak_high] (peak_order.h); equal to peak_bytes when the order is certain.
+     * Not kept by the totals-only model. */
+    uint64_t peak_low, peak_high;
     uint64_t temporary_allocs;
     uint64_t first_tsc, last_tsc;
     uint64_t unknown_frees; /* frees of blocks the trace never saw allocated */

@@ -872,6 +872,7 @@ static int next_event(struct decoder *d, struct ms_event *ev)
         ev->family = (b >> MS_REC_FAMILY_SHIFT) & MS_REC_FAMILY_MASK;
         ev->tid = d->tid;
         ev->tsc = d->tsc;
+        ev->timed = d->timed;
         /* The writer never records a NULL block, and every stack id names a node the trace can
          * hold: anything else is corruption, not a reason to allocate. */
         switch (kind) {

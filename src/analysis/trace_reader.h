@@ -51,7 +51,8 @@ struct ms_event {
     int kind;   /* enum ms_rec_kind */
     int family; /* enum ms_family */
     uint32_t tid;
-    uint64_t tsc;
+    uint64_t tsc; /* its time, when timed; else its stream's last time (a lower bound) */
+    bool timed;   /* the record carried its own time */
     uint64_t ptr, old_ptr, size, align;
     uint32_t stack;
     uint64_t value;   /* pthread_t (THREAD_START/CREATE), child pid (FORK) */

@@ -14,9 +14,15 @@ static void on_u64(uint8_t *(*put)(struct ms_rec_base *, uint8_t *, uint8_t *, u
     ms__slot_release(s);
 }
 
-void ms__on_thread_created(uint64_t thread)
+void ms__on_thread_created(uint64_t thread, uint64_t before)
 {
-    on_u64(ms_rec_put_THREAD_CREATE, thread);
+    struct ms__slot *s = ms__slot_get(&ms__tls);
+    if (!s)
+        return;
+    uint8_t *kb;
+    uint8_t *p = ms__rec_begin_at(&s->b, &kb, before);
+    ms__rec_end(&s->b, ms_rec_put_THREAD_CREATE(&s->b.base, kb, p, thread));
+    ms__slot_release(s);
 }
 
 void ms__on_forked(uint64_t pid)

@@ -113,8 +113,11 @@ static inline __attribute__((always_inline)) void ms__on_realloc(void *old, void
     ms__slot_release(s);
 }
 
-/* This thread created the thread whose pthread_t is thread. */
-void ms__on_thread_created(uint64_t thread);
+/* This thread created the thread whose pthread_t is thread, by a call that began at time
+ * before: the record is dated then, before the new thread's first record, so that this
+ * thread's earlier events are known to precede all of the new thread's (the reader's bounds on
+ * the peak rely on it, see src/analysis/peak_order.h). */
+void ms__on_thread_created(uint64_t thread, uint64_t before);
 /* This process forked the child pid. */
 void ms__on_forked(uint64_t pid);
 /* Exit-time freeing of libc's and libstdc++'s internals begins (from this thread's slot t,

@@ -30,7 +30,7 @@
     static void *name##_cache;                                                                     \
     __typeof__(&name) real_##name = (__typeof__(&name))next_of(&name##_cache, #name)
 
-/* Reports a thread creation or a fork (on, from event_path.h) unless inside a hook. */
+/* Reports a fork (on, from event_path.h) unless inside a hook. */
 static void report(void (*on)(uint64_t), uint64_t v)
 {
     if (!atomic_load(&ms__active) || ms__tls.busy)
@@ -48,10 +48,14 @@ HOOK(int, pthread_create,
     /* From now on another thread may run: records carry their time more often. */
     atomic_store(&ms__time_period, 16);
     ms__tls.creating_thread = 1;
+    uint64_t before = ms__now();
     int r = real_pthread_create(thread, attr, fn, arg);
     ms__tls.creating_thread = 0;
-    if (r == 0)
-        report(ms__on_thread_created, (uint64_t)*thread);
+    if (r == 0 && atomic_load(&ms__active) && !ms__tls.busy) {
+        ms__tls.busy = 1;
+        ms__on_thread_created((uint64_t)*thread, before);
+        ms__unbusy();
+    }
     return r;
 }
 

@@ -116,6 +116,8 @@ int ms_report_json(FILE *out, struct ms_analysis *a, const struct ms_report_opti
     ms_json_u64(&j, "bytes_allocated", s->bytes_allocated);
     ms_json_u64(&j, "peak_bytes", s->peak_bytes);
     ms_json_u64(&j, "peak_time_ns", ms_analysis_ns(a, s->peak_tsc));
+    ms_json_u64(&j, "peak_low_bytes", s->peak_low);
+    ms_json_u64(&j, "peak_high_bytes", s->peak_high);
     ms_json_u64(&j, "leaked_bytes", s->live_bytes);
     ms_json_u64(&j, "leaked_blocks", s->live_blocks);
     ms_json_u64(&j, "temporary_allocs", s->temporary_allocs);

@@ -103,6 +103,11 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
     fprintf(out, "  bytes allocated        %s\n", ms_format_count(b1, s->bytes_allocated));
     fprintf(out, "  peak heap              %s bytes, at %s\n", ms_format_count(b1, s->peak_bytes),
             ms_format_duration(b2, ms_analysis_ns(a, s->peak_tsc)));
+    if (s->peak_low != s->peak_high)
+        fprintf(out,
+                "  peak in any order      %s to %s bytes (events of threads that ran at the "
+                "same time are ordered by timestamps taken every 16 events)\n",
+                ms_format_count(b1, s->peak_low), ms_format_count(b2, s->peak_high));
     fprintf(out, "  leaked at exit         %s bytes in %s blocks\n",
             ms_format_count(b1, s->live_bytes), ms_format_count(b2, s->live_blocks));
     fprintf(out, "  temporary allocations  %s (%.1f%% of allocations)\n",

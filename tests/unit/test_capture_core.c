@@ -315,7 +315,7 @@ static void slots_to_trace(void)
     for (int t = 0; t < WORKERS; t++) {
         ASSERT_EQ(pthread_create(&th[t], NULL, worker, (void *)((uintptr_t)(t + 1) << 32)), 0);
         ms__tls.busy = 1;
-        ms__on_thread_created((uint64_t)th[t]);
+        ms__on_thread_created((uint64_t)th[t], ms__now());
         ms__tls.busy = 0;
     }
     for (int t = 0; t < WORKERS; t++)

@@ -200,5 +200,75 @@ static void totals_only(void)
     ASSERT_TRUE(sums[0].unknown_frees > 0 && sums[0].reused_live > 0 && sums[0].peak_bytes > 0);
 }
 
-MS_TEST_MAIN(TEST(conflicts), TEST(totals_only), TEST(valgrind_counting), TEST(peak_by_site),
-             TEST(temporary), TEST(unknown_frees_and_threads), TEST(many_blocks))
+/* An event of thread tid at time tsc, timed (the record carried its time) or not (tsc is its
+ * thread's last time). */
+static void at(int kind, uint32_t tid, uint64_t ptr, uint64_t size, uint64_t tsc, bool timed)
+{
+    struct ms_event e = {
+        .kind = kind, .tid = tid, .tsc = tsc, .timed = timed, .ptr = ptr, .size = size, .stack = 1};
+    ASSERT_EQ(ms_heap_model_apply(m, &e), 0);
+}
+
+static void expect_peak(uint64_t peak, uint64_t low, uint64_t high)
+{
+    ms_heap_model_finish(m);
+    const struct ms_summary *s = ms_heap_model_summary(m);
+    ASSERT_EQ(s->peak_bytes, peak);
+    ASSERT_EQ(s->peak_low, low);
+    ASSERT_EQ(s->peak_high, high);
+    ms_heap_model_free(m);
+}
+
+/* The peak's bounds over the interleavings that the times allow (peak_order.h). */
+static void peak_order(void)
+{
+    /* One thread: its order is certain, whatever its times. */
+    m = ms_heap_model_new();
+    for (uint64_t i = 0; i < 40; i++)
+        at(i % 3 == 2 ? MS_REC_FREE : MS_REC_ALLOC, 1,
+           i % 3 == 2 ? 0x1000 + (i - 2) * 16 : 0x1000 + i * 16, i % 3 == 2 ? 0 : 10 + i,
+           100 + i / 4 * 10, i % 4 == 0);
+    ms_heap_model_finish(m);
+    ASSERT_EQ(ms_heap_model_summary(m)->peak_low, ms_heap_model_summary(m)->peak_bytes);
+    ASSERT_EQ(ms_heap_model_summary(m)->peak_high, ms_heap_model_summary(m)->peak_bytes);
+    ms_heap_model_free(m);
+
+    /* A frees its 100 bytes at an unknown moment between 10 and 30; B allocates 50 at 20:
+     * replayed first, the free keeps the peak at 100; after B's allocation it would be 150. */
+    m = ms_heap_model_new();
+    at(MS_REC_ALLOC, 1, 0x10, 100, 10, true);
+    at(MS_REC_FREE, 1, 0x10, 0, 10, false);
+    at(MS_REC_ALLOC, 2, 0x20, 50, 20, true);
+    at(MS_REC_ALLOC, 1, 0x30, 0, 30, true);
+    expect_peak(100, 100, 150);
+
+    /* The same, but A's next timed record comes at 15, before B's allocation: certain. */
+    m = ms_heap_model_new();
+    at(MS_REC_ALLOC, 1, 0x10, 100, 10, true);
+    at(MS_REC_FREE, 1, 0x10, 0, 10, false);
+    at(MS_REC_ALLOC, 1, 0x30, 0, 15, true);
+    at(MS_REC_ALLOC, 2, 0x20, 50, 20, true);
+    expect_peak(100, 100, 100);
+
+    /* A timed record happened at its time: A's free at 10 precedes B's allocation at 20. */
+    m = ms_heap_model_new();
+    at(MS_REC_ALLOC, 1, 0x10, 100, 1, true);
+    at(MS_REC_FREE, 1, 0x10, 0, 10, true);
+    at(MS_REC_ALLOC, 2, 0x20, 100, 20, true);
+    at(MS_REC_ALLOC, 2, 0x30, 0, 30, true);
+    expect_peak(100, 100, 100);
+
+    /* B allocates 100 at an unknown moment between 5 and 30, A frees its 100 at 20: replayed
+     * at 5, the allocation makes a peak of 200 that is 100 if it came after the free. */
+    m = ms_heap_model_new();
+    at(MS_REC_ALLOC, 1, 0x10, 100, 1, true);
+    at(MS_REC_ALLOC, 2, 0x20, 0, 5, true);
+    at(MS_REC_ALLOC, 2, 0x30, 100, 5, false);
+    at(MS_REC_FREE, 1, 0x10, 0, 20, true);
+    at(MS_REC_ALLOC, 2, 0x40, 0, 30, true);
+    expect_peak(200, 100, 200);
+}
+
+MS_TEST_MAIN(TEST(peak_order), TEST(conflicts), TEST(totals_only), TEST(valgrind_counting),
+             TEST(peak_by_site), TEST(temporary), TEST(unknown_frees_and_threads),
+             TEST(many_blocks))
