@@ -72,6 +72,28 @@ struct ms_heap_model *ms_heap_model_new_totals(void)
     return m;
 }
 
+struct ms_heap_model *ms_heap_model_clone_totals(const struct ms_heap_model *m)
+{
+    if (!m->totals_only)
+        return NULL;
+    struct ms_heap_model *c = malloc(sizeof *c);
+    if (!c)
+        return NULL;
+    *c = *m;
+    c->live = malloc((m->live_mask + 1) * sizeof *m->live);
+    c->threads = m->capthreads ? malloc(m->capthreads * sizeof *m->threads) : NULL;
+    if (!c->live || (m->capthreads && !c->threads)) {
+        free(c->live);
+        free(c->threads);
+        free(c);
+        return NULL;
+    }
+    memcpy(c->live, m->live, (m->live_mask + 1) * sizeof *m->live);
+    if (m->capthreads)
+        memcpy(c->threads, m->threads, m->capthreads * sizeof *m->threads);
+    return c;
+}
+
 void ms_heap_model_free(struct ms_heap_model *m)
 {
     if (!m)

@@ -58,6 +58,9 @@ struct ms_heap_model *ms_heap_model_new(void);
  * frees, threads): no call sites, no per-thread statistics, no temporary allocations. For
  * `memscope run`'s summary line, which needs nothing else; a quarter cheaper per event. */
 struct ms_heap_model *ms_heap_model_new_totals(void);
+/* A copy of a totals-only model (NULL for a full one, or when out of memory): a forked child's
+ * model starts as its parent's at the fork. */
+struct ms_heap_model *ms_heap_model_clone_totals(const struct ms_heap_model *m);
 void ms_heap_model_free(struct ms_heap_model *m);
 
 /* The event callback for ms_trace_replay (ctx is the model). */

@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include "trace_analysis.h"
 
+#include "common/trace_format.h"
+
 #include "common/errors.h"
 
 #include <pthread.h>
@@ -326,4 +328,216 @@ int ms_analysis_stack(struct ms_analysis *a, uint32_t stack, ms_frame *frames, i
 uint64_t ms_analysis_ns(const struct ms_analysis *a, uint64_t tsc)
 {
     return ms_trace_ns_since_start(a->trace, tsc);
+}
+
+/* ---- the numbers of a process tree's traces, each history replayed once ---- */
+
+/* A child's fork in its parent's replay: waiting (no event at or past it yet), open (its
+ * FORK record seen: the child's model is a copy of the parent's, and takes the other threads'
+ * events until the replay passes the child's fork time) or done. */
+struct fork_cut {
+    uint64_t pid, tsc;
+    size_t child; /* index in the family */
+    int state;    /* 0 waiting, 1 open, 2 done */
+    uint32_t fork_tid;
+    struct ms_heap_model *model;
+};
+
+struct family {
+    size_t n;
+    char *const *paths;
+    ms_trace **traces;
+    ptrdiff_t *parent;
+    struct ms_analysis **out;
+    int *rc;
+    char (*err)[1024];
+};
+
+static void family_node(struct family *f, size_t i, struct ms_heap_model *m);
+
+struct dispatch {
+    struct family *f;
+    struct ms_heap_model *m;
+    struct fork_cut *cuts; /* by fork time */
+    size_t ncuts, next;    /* cuts before next are done */
+    size_t *open;
+    size_t nopen;
+};
+
+/* The child of cut c starts from model m (which it now owns). */
+static void cut_done(struct dispatch *d, struct fork_cut *c, struct ms_heap_model *m)
+{
+    c->state = 2;
+    c->model = NULL;
+    family_node(d->f, c->child, m);
+}
+
+static void open_remove(struct dispatch *d, size_t ci)
+{
+    for (size_t k = 0; k < d->nopen; k++)
+        if (d->open[k] == ci) {
+            d->open[k] = d->open[--d->nopen];
+            return;
+        }
+}
+
+/* The replay has reached time tsc: every child forked before it has its whole inheritance. */
+static void cuts_reached(struct dispatch *d, uint64_t tsc)
+{
+    while (d->next < d->ncuts && d->cuts[d->next].tsc <= tsc) {
+        struct fork_cut *c = &d->cuts[d->next];
+        if (c->state == 1) {
+            open_remove(d, d->next);
+            cut_done(d, c, c->model);
+        } else if (c->state == 0) {
+            cut_done(d, c, ms_heap_model_clone_totals(d->m));
+        }
+        d->next++;
+    }
+}
+
+static int dispatch_event(void *ctx, const struct ms_event *ev)
+{
+    struct dispatch *d = ctx;
+    cuts_reached(d, ev->tsc);
+    if (ev->kind == MS_REC_FORK)
+        for (size_t k = d->next; k < d->ncuts; k++)
+            if (d->cuts[k].pid == ev->value && d->cuts[k].state == 0) {
+                /* As a replay cut at this fork (ms_replay_cut): the forking thread stops here,
+                 * the others go on until the child's fork time. */
+                d->cuts[k].state = 1;
+                d->cuts[k].fork_tid = ev->tid;
+                d->cuts[k].model = ms_heap_model_clone_totals(d->m);
+                d->open[d->nopen++] = k;
+                break;
+            }
+    int rc = ms_heap_model_apply(d->m, ev);
+    if (rc != 0)
+        return rc; /* a conflict: the event comes again */
+    for (size_t k = 0; k < d->nopen; k++) {
+        struct fork_cut *c = &d->cuts[d->open[k]];
+        if (c->model && ev->tid != c->fork_tid && ms_heap_model_apply(c->model, ev) > 0) {
+            struct ms_event forced = *ev;
+            forced.forced = true;
+            ms_heap_model_apply(c->model, &forced);
+        }
+    }
+    return 0;
+}
+
+static int by_fork_time(const void *a, const void *b)
+{
+    const struct fork_cut *x = a, *y = b;
+    return x->tsc < y->tsc ? -1 : x->tsc > y->tsc;
+}
+
+/* Replays trace i into m (its inheritance; NULL when out of memory), giving each of its
+ * children in the family a copy of m at its fork, and stores the result. */
+static void family_node(struct family *f, size_t i, struct ms_heap_model *m)
+{
+    struct dispatch d = {.f = f, .m = m};
+    int rc = m ? 0 : MS_ENOMEM;
+    struct ms_analysis *a = calloc(1, sizeof *a);
+    if (!a)
+        rc = MS_ENOMEM;
+    for (size_t j = 0; j < f->n; j++)
+        d.ncuts += f->parent[j] == (ptrdiff_t)i;
+    if (d.ncuts && (!(d.cuts = calloc(d.ncuts, sizeof *d.cuts)) ||
+                    !(d.open = calloc(d.ncuts, sizeof *d.open))))
+        rc = MS_ENOMEM;
+    size_t k = 0;
+    for (size_t j = 0; j < f->n && d.cuts; j++)
+        if (f->parent[j] == (ptrdiff_t)i) {
+            const struct ms_process_info *p = ms_trace_process(f->traces[j]);
+            d.cuts[k++] = (struct fork_cut){.pid = p->pid, .tsc = p->fork_tsc, .child = j};
+        }
+    if (d.ncuts && d.cuts)
+        qsort(d.cuts, d.ncuts, sizeof *d.cuts, by_fork_time);
+    if (!rc) {
+        a->trace = f->traces[i];
+        f->traces[i] = NULL;
+        a->model = m;
+        rc = ms_symbolizer_new(&a->sym) != 0 ? MS_ENOMEM : 0;
+    }
+    if (!rc)
+        rc = ms_trace_replay(a->trace, NULL, 0, &a->stacks, dispatch_event, &d);
+    /* Children forked after the last event: they inherit everything. */
+    if (!rc)
+        cuts_reached(&d, UINT64_MAX);
+    for (size_t c = 0; c < d.ncuts && d.cuts; c++)
+        if (d.cuts[c].state != 2) { /* the replay failed: each child on its own */
+            ms_heap_model_free(d.cuts[c].model);
+            d.cuts[c].state = 2;
+            size_t j = d.cuts[c].child;
+            ms_trace_close(f->traces[j]);
+            f->traces[j] = NULL;
+            f->rc[j] = ms_analysis_run_numbers(f->paths[j], &f->out[j], f->err[j], 1024);
+        }
+    free(d.cuts);
+    free(d.open);
+    if (rc) {
+        if (!f->err[i][0])
+            snprintf(f->err[i], 1024, "%s: %s", f->paths[i], ms_strerror(rc));
+        f->rc[i] = rc;
+        if (!a || !a->model)
+            ms_heap_model_free(m);
+        ms_analysis_free(a);
+        return;
+    }
+    ms_heap_model_finish(m);
+    f->out[i] = a;
+    f->rc[i] = 0;
+}
+
+int ms_analysis_run_numbers_family(char *const *paths, size_t n, struct ms_analysis **out,
+                                   int *rc, char (*err)[1024])
+{
+    struct family f = {.n = n, .paths = paths, .out = out, .rc = rc, .err = err};
+    f.traces = calloc(n ? n : 1, sizeof *f.traces);
+    f.parent = calloc(n ? n : 1, sizeof *f.parent);
+    if (!f.traces || !f.parent) {
+        free(f.traces);
+        free(f.parent);
+        return MS_ENOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        out[i] = NULL;
+        err[i][0] = 0;
+        rc[i] = ms_trace_open(paths[i], &f.traces[i], err[i], 1024);
+        f.parent[i] = -1;
+    }
+    /* A child's parent is the family's trace that it names, of the pid it names. */
+    for (size_t i = 0; i < n; i++) {
+        const struct ms_process_info *p = f.traces[i] ? ms_trace_process(f.traces[i]) : NULL;
+        if (!p || !p->fork_parent_pid || !p->parent_trace)
+            continue;
+        for (size_t j = 0; j < n; j++)
+            if (j != i && f.traces[j] &&
+                ms_trace_process(f.traces[j])->pid == p->fork_parent_pid &&
+                !strcmp(paths[j], p->parent_trace))
+                f.parent[i] = (ptrdiff_t)j;
+    }
+    /* A loop of parents (hostile traces) is broken: its members are analysed on their own. */
+    for (size_t i = 0; i < n; i++) {
+        size_t steps = 0;
+        for (ptrdiff_t j = f.parent[i]; j >= 0 && steps <= n; j = f.parent[j])
+            steps++;
+        if (steps > n)
+            f.parent[i] = -1;
+    }
+    /* From each process that was not forked: the rest are reached through their parents. */
+    for (size_t i = 0; i < n; i++)
+        if (f.traces[i] && f.parent[i] < 0 && !ms_trace_process(f.traces[i])->fork_parent_pid)
+            family_node(&f, i, ms_heap_model_new_totals());
+    /* What no root reached (a child whose parent's trace is not among them, and its own
+     * children): on its own, its history from the parent's trace file. */
+    for (size_t i = 0; i < n; i++)
+        if (f.traces[i]) {
+            ms_trace_close(f.traces[i]);
+            f.traces[i] = NULL;
+            rc[i] = ms_analysis_run_numbers(paths[i], &out[i], err[i], 1024);
+        }
+    free(f.traces);
+    free(f.parent);
+    return 0;
 }

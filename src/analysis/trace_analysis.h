@@ -37,6 +37,14 @@ int ms_analysis_run(const char *path, struct ms_analysis **out, char *err, size_
 int ms_analysis_run_numbers(const char *path, struct ms_analysis **out, char *err, size_t errlen);
 void ms_analysis_free(struct ms_analysis *a);
 
+/* ms_analysis_run_numbers for each of the n traces at paths (a process tree's, as `memscope
+ * run` finds them), with out[i] or rc[i] and err[i] set for each. A forked child whose parent's
+ * trace is among them starts from a copy of its parent's model at the fork, so that the
+ * parent's history is replayed once for all its children, not once per child (a fork storm
+ * costs what the children did). Returns 0, or MS_ENOMEM before doing anything. */
+int ms_analysis_run_numbers_family(char *const *paths, size_t n, struct ms_analysis **out,
+                                   int *rc, char (*err)[1024]);
+
 /* The numbers of a trace replayed while its process still writes it, so that `memscope run`'s
  * summary costs little beyond the run itself: polled as the trace grows, then finished once
  * the process is gone (and its trace sealed). The result is what ms_analysis_run_numbers gives

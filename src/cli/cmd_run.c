@@ -30,18 +30,24 @@
 
 #define USAGE MS_USAGE_RUN
 
-/* One line per trace: its path and, unless --no-summary, what the process did. Returns false if
- * the trace could not be read (then `memscope report` cannot read it either). */
-static bool print_trace(const char *trace, bool summary, ms_analysis_live *live)
+/* One line per trace: its path and, unless --no-summary, what the process did: from the live
+ * replay (live), or already analysed (a, or rc and err). Returns false if the trace could not
+ * be read (then `memscope report` cannot read it either). */
+static bool print_trace(const char *trace, bool summary, ms_analysis_live *live,
+                        struct ms_analysis *a, int rc, const char *why)
 {
-    struct ms_analysis *a;
     char err[1024] = "";
     if (!summary) {
         fprintf(stderr, "memscope: trace written: %s\n", trace);
         return true;
     }
-    if (ms_analysis_live_finish(live, trace, &a, err, sizeof err) != 0) {
-        fprintf(stderr, "memscope: trace written: %s (unreadable: %s)\n", trace, err);
+    if (!a && !rc)
+        rc = ms_analysis_live_finish(live, trace, &a, err, sizeof err);
+    else if (live)
+        ms_analysis_live_discard(live);
+    if (rc != 0) {
+        fprintf(stderr, "memscope: trace written: %s (unreadable: %s)\n", trace,
+                why && why[0] ? why : err);
         return false;
     }
     const struct ms_summary *s = ms_heap_model_summary(a->model);
@@ -65,6 +71,43 @@ static bool print_trace(const char *trace, bool summary, ms_analysis_live *live)
                 a->live_restarted ? "; replayed again from the start" : "");
     ms_analysis_free(a);
     return true;
+}
+
+/* The numbers of every trace but the program's own (which the live replay gives), computed
+ * together (ms_analysis_run_numbers_family). Left empty when out of memory: each trace is then
+ * analysed on its own. */
+struct family_numbers {
+    char **paths;
+    struct ms_analysis **out;
+    int *rc;
+    char (*err)[1024];
+};
+
+static void family_numbers_free(struct family_numbers *f, size_t n)
+{
+    for (size_t i = 0; f->out && i < n; i++)
+        ms_analysis_free(f->out[i]);
+    free(f->paths);
+    free(f->out);
+    free(f->rc);
+    free(f->err);
+    *f = (struct family_numbers){0};
+}
+
+static void family_numbers(struct family_numbers *f, const struct ms__trace_list *traces)
+{
+    size_t n = traces->n;
+    f->paths = calloc(n, sizeof *f->paths);
+    f->out = calloc(n, sizeof *f->out);
+    f->rc = calloc(n, sizeof *f->rc);
+    f->err = calloc(n, sizeof *f->err);
+    if (f->paths && f->out && f->rc && f->err) {
+        for (size_t i = 0; i < n; i++)
+            f->paths[i] = traces->v[i].path;
+        if (ms_analysis_run_numbers_family(f->paths, n, f->out, f->rc, f->err) == 0)
+            return;
+    }
+    family_numbers_free(f, 0);
 }
 
 static pid_t child_pid;
@@ -331,20 +374,33 @@ int ms_cmd_run(int argc, char **argv)
     struct ms__trace_list traces = {0};
     bool complete = ms__trace_search_finish(&search, &traces);
     size_t readable = 0;
+    /* A process killed without a chance to finish its trace left its buffers in a spool: the
+     * trace is completed from it (for the program itself, with the signal that killed it). */
     for (size_t t = 0; t < traces.n; t++) {
-        /* A process killed without a chance to finish its trace left its buffers in a spool:
-         * the trace is completed from it (for the program itself, with the signal that
-         * killed it). */
         const char *path = traces.v[t].path;
         char err[1024] = "";
         bool own = !strcmp(path, abs_out);
         int sig = own && WIFSIGNALED(status) ? WTERMSIG(status) : 0;
         if (ms_trace_seal(path, sig, err, sizeof err) < 0)
             fprintf(stderr, "memscope: %s; memscope report still reads its spool\n", err);
-        readable += print_trace(path, summary, own ? follower.live : NULL);
+    }
+    /* Forked children: each parent's history is replayed once for all of them. */
+    struct family_numbers fam = {0};
+    if (summary && traces.n > 1)
+        family_numbers(&fam, &traces);
+    for (size_t t = 0; t < traces.n; t++) {
+        const char *path = traces.v[t].path;
+        bool own = !strcmp(path, abs_out);
+        bool have = fam.out && !own;
+        readable += print_trace(path, summary, own ? follower.live : NULL,
+                                have ? fam.out[t] : NULL, have ? fam.rc[t] : 0,
+                                have ? fam.err[t] : NULL);
+        if (have)
+            fam.out[t] = NULL;
         if (own)
             follower.live = NULL;
     }
+    family_numbers_free(&fam, traces.n);
     if (!complete)
         fprintf(stderr,
                 "memscope: out of memory while listing the traces: some may be missing "

@@ -44,6 +44,9 @@ def cases(a):
         ("thread_burst", [p + "/thread_burst"], False),
         ("handover", [p + "/handover"], False),
         ("fork_leak", [p + "/fork_leak"], False),
+        # 30 children of a two-thread process: their summaries start from the parent's model at
+        # each fork (ms_analysis_run_numbers_family), each must equal its report.
+        ("fork_storm", [p + "/fork_storm", "30", "20000"], False),
         ("exec_self", [p + "/exec_self"], False),
         ("killed", [p + "/killed", "kill", "4", "20000"], False),
         ("reraise", [p + "/killed", "reraise"], True),

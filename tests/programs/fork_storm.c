@@ -21,8 +21,8 @@ static void *volatile sink;
 static void churn(void)
 {
     for (long i = 0; i < history; i++) {
-        sink = malloc(64);
-        free(sink);
+        void *volatile p = malloc(64);
+        free(p);
     }
 }
 
@@ -43,7 +43,7 @@ int main(int argc, char **argv)
         return 1;
     churn();
     pthread_join(t, NULL);
-    static void *kept[100];
+    static void *volatile kept[100];
     for (int i = 0; i < 100; i++)
         kept[i] = malloc(100); /* LEAK: parent100 */
     for (int c = 0; c < children; c++) {
@@ -52,8 +52,8 @@ int main(int argc, char **argv)
             return 1;
         if (pid == 0) {
             for (int i = 0; i < 50; i++) {
-                sink = malloc(32);
-                free(sink);
+                void *volatile p = malloc(32);
+                free(p);
             }
             sink = malloc(777); /* LEAK: child777 */
             _exit(0);
@@ -62,6 +62,6 @@ int main(int argc, char **argv)
         if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status))
             return 1;
     }
-    printf("forked %d children\n", children);
+    printf("forked %d children, kept %d blocks\n", children, kept[99] ? 100 : 0);
     return 0;
 }
