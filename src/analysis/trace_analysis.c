@@ -489,8 +489,8 @@ static void family_node(struct family *f, size_t i, struct ms_heap_model *m)
     f->rc[i] = 0;
 }
 
-int ms_analysis_run_numbers_family(char *const *paths, size_t n, struct ms_analysis **out,
-                                   int *rc, char (*err)[1024])
+int ms_analysis_run_numbers_family(char *const *paths, size_t n, struct ms_analysis **out, int *rc,
+                                   char (*err)[1024])
 {
     struct family f = {.n = n, .paths = paths, .out = out, .rc = rc, .err = err};
     f.traces = calloc(n ? n : 1, sizeof *f.traces);
@@ -512,8 +512,7 @@ int ms_analysis_run_numbers_family(char *const *paths, size_t n, struct ms_analy
         if (!p || !p->fork_parent_pid || !p->parent_trace)
             continue;
         for (size_t j = 0; j < n; j++)
-            if (j != i && f.traces[j] &&
-                ms_trace_process(f.traces[j])->pid == p->fork_parent_pid &&
+            if (j != i && f.traces[j] && ms_trace_process(f.traces[j])->pid == p->fork_parent_pid &&
                 !strcmp(paths[j], p->parent_trace))
                 f.parent[i] = (ptrdiff_t)j;
     }

@@ -42,8 +42,8 @@ void ms_analysis_free(struct ms_analysis *a);
  * trace is among them starts from a copy of its parent's model at the fork, so that the
  * parent's history is replayed once for all its children, not once per child (a fork storm
  * costs what the children did). Returns 0, or MS_ENOMEM before doing anything. */
-int ms_analysis_run_numbers_family(char *const *paths, size_t n, struct ms_analysis **out,
-                                   int *rc, char (*err)[1024]);
+int ms_analysis_run_numbers_family(char *const *paths, size_t n, struct ms_analysis **out, int *rc,
+                                   char (*err)[1024]);
 
 /* The numbers of a trace replayed while its process still writes it, so that `memscope run`'s
  * summary costs little beyond the run itself: polled as the trace grows, then finished once

@@ -392,9 +392,8 @@ int ms_cmd_run(int argc, char **argv)
         const char *path = traces.v[t].path;
         bool own = !strcmp(path, abs_out);
         bool have = fam.out && !own;
-        readable += print_trace(path, summary, own ? follower.live : NULL,
-                                have ? fam.out[t] : NULL, have ? fam.rc[t] : 0,
-                                have ? fam.err[t] : NULL);
+        readable += print_trace(path, summary, own ? follower.live : NULL, have ? fam.out[t] : NULL,
+                                have ? fam.rc[t] : 0, have ? fam.err[t] : NULL);
         if (have)
             fam.out[t] = NULL;
         if (own)
