@@ -1,33 +1,27 @@
 /* The out-of-line part of the event path (event_path.h). */
 #include "event_path.h"
 
-/* An event of one unsigned field, with its encoder. */
+/* An event of one unsigned field, with its encoder, dated at before (0: now). */
 static void on_u64(uint8_t *(*put)(struct ms_rec_base *, uint8_t *, uint8_t *, uint64_t),
-                   uint64_t v)
+                   uint64_t v, uint64_t before)
 {
     struct ms__slot *s = ms__slot_get(&ms__tls);
     if (!s)
         return;
     uint8_t *kb;
-    uint8_t *p = ms__rec_begin(&s->b, &kb);
+    uint8_t *p = before ? ms__rec_begin_at(&s->b, &kb, before) : ms__rec_begin(&s->b, &kb);
     ms__rec_end(&s->b, put(&s->b.base, kb, p, v));
     ms__slot_release(s);
 }
 
 void ms__on_thread_created(uint64_t thread, uint64_t before)
 {
-    struct ms__slot *s = ms__slot_get(&ms__tls);
-    if (!s)
-        return;
-    uint8_t *kb;
-    uint8_t *p = ms__rec_begin_at(&s->b, &kb, before);
-    ms__rec_end(&s->b, ms_rec_put_THREAD_CREATE(&s->b.base, kb, p, thread));
-    ms__slot_release(s);
+    on_u64(ms_rec_put_THREAD_CREATE, thread, before);
 }
 
 void ms__on_forked(uint64_t pid)
 {
-    on_u64(ms_rec_put_FORK, pid);
+    on_u64(ms_rec_put_FORK, pid, 0);
 }
 
 void ms__on_exit_freeing(struct ms__tls *t)
@@ -85,21 +79,22 @@ void ms__defer(int rec, int family, uintptr_t ptr, uintptr_t old, size_t size, s
     };
 }
 
-/* The deferred event's stack: the allocator call's return address, unless it is memscope's own
- * (an entry point that calls another, as realloc does). */
+/* The deferred event's stack: the allocator call's return address, trimmed as any stack is
+ * (none when it is memscope's own: an entry point that calls another, as realloc does). */
 static uint32_t deferred_stack(struct ms__slot *s, const struct ms__deferred_event *e)
 {
-    if (ms__config.unwind == MS_UNWIND_NONE ||
-        (e->caller >= ms__self_lo && e->caller < ms__self_hi))
+    if (ms__config.unwind == MS_UNWIND_NONE)
         return 0;
-    return ms__stack_intern(&s->u, &s->b, &e->caller, 1);
+    uintptr_t ip = e->caller;
+    int first, n = ms__stack_trim(&ip, 1, &first);
+    return ms__stack_intern(&s->u, &s->b, &ip + first, n);
 }
 
 void ms__record_deferred(struct ms__tls *t)
 {
+    /* Inside the handler (its own hook is leaving), the interrupted code records them. */
     if (t->in_handler || !t->slot)
-        return; /* still inside the handler (its own hook is leaving): the interrupted code records
-                 */
+        return;
     int was_busy = t->busy;
     t->busy = 1;
     struct ms__slot *s = t->slot;

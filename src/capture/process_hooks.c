@@ -30,15 +30,15 @@
     static void *name##_cache;                                                                     \
     __typeof__(&name) real_##name = (__typeof__(&name))next_of(&name##_cache, #name)
 
-/* Reports a fork (on, from event_path.h) unless inside a hook. */
-static void report(void (*on)(uint64_t), uint64_t v)
-{
-    if (!atomic_load(&ms__active) || ms__tls.busy)
-        return;
-    ms__tls.busy = 1;
-    on(v);
-    ms__unbusy();
-}
+/* Reports an event (call: one of event_path.h's ms__on_*) unless inside a hook. */
+#define REPORT(call)                                                                               \
+    do {                                                                                           \
+        if (atomic_load(&ms__active) && !ms__tls.busy) {                                           \
+            ms__tls.busy = 1;                                                                      \
+            call;                                                                                  \
+            ms__unbusy();                                                                          \
+        }                                                                                          \
+    } while (0)
 
 HOOK(int, pthread_create,
      (pthread_t * thread, const pthread_attr_t *attr, void *(*fn)(void *), void *arg))
@@ -51,11 +51,8 @@ HOOK(int, pthread_create,
     uint64_t before = ms__now();
     int r = real_pthread_create(thread, attr, fn, arg);
     ms__tls.creating_thread = 0;
-    if (r == 0 && atomic_load(&ms__active) && !ms__tls.busy) {
-        ms__tls.busy = 1;
-        ms__on_thread_created((uint64_t)*thread, before);
-        ms__unbusy();
-    }
+    if (r == 0)
+        REPORT(ms__on_thread_created((uint64_t)*thread, before));
     return r;
 }
 
@@ -91,7 +88,7 @@ HOOK(pid_t, fork, (void))
     NEXT(pid_t(*)(void), fork);
     pid_t pid = real_fork();
     if (pid > 0)
-        report(ms__on_forked, (uint64_t)pid);
+        REPORT(ms__on_forked((uint64_t)pid));
     return pid;
 }
 

@@ -36,26 +36,24 @@ static void (*_Atomic plain_handler[NSIG])(int);
 static void (*_Atomic info_handler[NSIG])(int, siginfo_t *, void *);
 static ms__spinlock change_lock;
 
-/* Runs the program's handler; when it interrupted this thread with busy set, with the thread's
- * slot put aside (ms__tls.in_handler): its events are then deferred. */
+/* Runs the program's handler (call). When it interrupted this thread with busy set, outside a
+ * handler that defers already, the thread's slot is put aside meanwhile (ms__tls.in_handler):
+ * the handler's events are then deferred. */
 #define RUN_HANDLER(call)                                                                          \
     do {                                                                                           \
         struct ms__tls *t = &ms__tls;                                                              \
         int busy = t->busy;                                                                        \
-        if (!busy) {                                                                               \
-            call;                                                                                  \
-        } else if (t->in_handler) {                                                                \
-            t->busy = 0; /* interrupted a hook of a handler that defers already */                 \
-            call;                                                                                  \
-            t->busy = busy;                                                                        \
-        } else {                                                                                   \
-            struct ms__slot *slot = t->slot;                                                       \
+        struct ms__slot *slot = t->slot;                                                           \
+        bool aside = busy && !t->in_handler;                                                       \
+        if (aside) {                                                                               \
             t->held = slot;                                                                        \
             t->slot = NULL;                                                                        \
             t->in_handler = 1;                                                                     \
-            t->busy = 0;                                                                           \
-            call;                                                                                  \
-            t->busy = busy;                                                                        \
+        }                                                                                          \
+        t->busy = 0;                                                                               \
+        call;                                                                                      \
+        t->busy = busy;                                                                            \
+        if (aside) {                                                                               \
             t->in_handler = 0;                                                                     \
             t->slot = slot;                                                                        \
             t->held = NULL;                                                                        \
@@ -79,13 +77,15 @@ static bool is_function(void (*h)(int))
     return h != SIG_DFL && h != SIG_IGN && h != SIG_ERR;
 }
 
-/* The program's name for a disposition the kernel holds. */
-static void (*program_handler(int sig, void (*h)(int)))(int)
+/* The program's name for the disposition h the kernel held, given the handler tables as they
+ * were then. */
+static void (*program_handler(void (*h)(int), void (*was_plain)(int),
+                              void (*was_info)(int, siginfo_t *, void *)))(int)
 {
     if (h == plain_trampoline)
-        return atomic_load(&plain_handler[sig]);
+        return was_plain;
     if (h == AS_PLAIN(info_trampoline))
-        return AS_PLAIN(atomic_load(&info_handler[sig]));
+        return AS_PLAIN(was_info);
     return h;
 }
 
@@ -121,10 +121,7 @@ HOOK(int, sigaction, (int sig, const struct sigaction *act, struct sigaction *ol
         atomic_store(&plain_handler[sig], was_plain);
         atomic_store(&info_handler[sig], was_info);
     } else if (old) {
-        if (old->sa_handler == plain_trampoline)
-            old->sa_handler = was_plain;
-        else if (old->sa_sigaction == info_trampoline)
-            old->sa_sigaction = was_info;
+        old->sa_handler = program_handler(old->sa_handler, was_plain, was_info);
     }
     if (locked)
         ms__spin_unlock(&change_lock);
@@ -149,6 +146,7 @@ static sighandler_t set_plain(sighandler_t (*real)(int, sighandler_t), int sig,
     bool ours = ms__lifecycle_owns_signal(sig);
     bool locked = ms__spin_lock(&change_lock);
     void (*was_plain)(int) = atomic_load(&plain_handler[sig]);
+    void (*was_info)(int, siginfo_t *, void *) = atomic_load(&info_handler[sig]);
     sighandler_t give = handler;
     if (is_function(handler)) {
         atomic_store(&plain_handler[sig], handler);
@@ -157,10 +155,8 @@ static sighandler_t set_plain(sighandler_t (*real)(int, sighandler_t), int sig,
     sighandler_t r = real(sig, give);
     if (r == SIG_ERR)
         atomic_store(&plain_handler[sig], was_plain);
-    else if (r == plain_trampoline)
-        r = was_plain;
     else
-        r = program_handler(sig, r);
+        r = program_handler(r, was_plain, was_info);
     if (locked)
         ms__spin_unlock(&change_lock);
     if (r != SIG_ERR && ours) {

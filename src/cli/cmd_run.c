@@ -73,9 +73,10 @@ static bool print_trace(const char *trace, bool summary, ms_analysis_live *live,
     return true;
 }
 
-/* The numbers of every trace but the program's own (which the live replay gives), computed
- * together (ms_analysis_run_numbers_family). Left empty when out of memory: each trace is then
- * analysed on its own. */
+/* The numbers of every trace, computed together (ms_analysis_run_numbers_family): the program's
+ * own is replayed again there to give its children their inheritance, but its summary line
+ * comes from the live replay. Left empty when out of memory: each trace is then analysed on
+ * its own. */
 struct family_numbers {
     char **paths;
     struct ms_analysis **out;
