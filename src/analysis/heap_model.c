@@ -1,5 +1,9 @@
 /* Replays allocation events: a hash table of live blocks (linear probing with backward-shift
- * deletion), call sites indexed by stack id, and per-thread statistics. */
+ * deletion), call sites indexed by stack id, and per-thread statistics.
+ *
+ * The table holds only what every model needs (address and size, 16 bytes a slot), so that
+ * probing touches as little memory as it can; what the full model also keeps about a block
+ * lives in a parallel array at the same index, moved with it. */
 #include "heap_model.h"
 
 #include "common/errors.h"
@@ -14,6 +18,10 @@
 struct block {
     uint64_t ptr; /* 0 = empty slot */
     uint64_t size;
+};
+
+/* The full model's part of a live block. */
+struct block_info {
     uint64_t seq;    /* the allocating thread's allocation number */
     uint32_t site;   /* index into sites */
     uint32_t thread; /* index into threads */
@@ -22,6 +30,7 @@ struct block {
 struct ms_heap_model {
     struct ms_summary sum;
     struct block *live;
+    struct block_info *info; /* NULL in a totals-only model */
     size_t live_mask, live_used;
     struct ms_site *sites;
     size_t nsites, capsites;
@@ -42,34 +51,41 @@ struct ms_heap_model {
     unsigned npending;
 };
 
+/* Block addresses are 16-byte aligned and a heap's blocks lie close together: the low bits
+ * spread neighbouring blocks over neighbouring slots without a collision, and the higher bits
+ * folded in separate blocks a table size apart (mmap'd blocks, other arenas). Cheaper than a
+ * multiplicative mix, and on the churn trace fewer collisions. */
 static inline size_t hash_ptr(uint64_t p)
 {
-    p ^= p >> 33;
-    p *= 0xff51afd7ed558ccdull;
-    p ^= p >> 33;
-    return (size_t)p;
+    return (size_t)((p >> 4) ^ (p >> 16) ^ (p >> 32));
 }
 
-struct ms_heap_model *ms_heap_model_new(void)
+static struct ms_heap_model *model_new(bool totals_only)
 {
     struct ms_heap_model *m = calloc(1, sizeof *m);
     if (!m)
         return NULL;
+    m->totals_only = totals_only;
     m->live_mask = 1023;
     m->live = calloc(m->live_mask + 1, sizeof *m->live);
-    if (!m->live) {
+    m->info = totals_only ? NULL : calloc(m->live_mask + 1, sizeof *m->info);
+    if (!m->live || (!totals_only && !m->info)) {
+        free(m->live);
+        free(m->info);
         free(m);
         return NULL;
     }
     return m;
 }
 
+struct ms_heap_model *ms_heap_model_new(void)
+{
+    return model_new(false);
+}
+
 struct ms_heap_model *ms_heap_model_new_totals(void)
 {
-    struct ms_heap_model *m = ms_heap_model_new();
-    if (m)
-        m->totals_only = true;
-    return m;
+    return model_new(true);
 }
 
 struct ms_heap_model *ms_heap_model_clone_totals(const struct ms_heap_model *m)
@@ -99,6 +115,7 @@ void ms_heap_model_free(struct ms_heap_model *m)
     if (!m)
         return;
     free(m->live);
+    free(m->info);
     free(m->sites);
     ms_id_map_free(&m->site_of_stack);
     free(m->threads);
@@ -110,8 +127,12 @@ static int live_grow(struct ms_heap_model *m)
 {
     size_t cap = (m->live_mask + 1) * 2;
     struct block *n = calloc(cap, sizeof *n);
-    if (!n)
+    struct block_info *ni = m->info ? calloc(cap, sizeof *ni) : NULL;
+    if (!n || (m->info && !ni)) {
+        free(n);
+        free(ni);
         return MS_ENOMEM;
+    }
     for (size_t i = 0; i <= m->live_mask; i++) {
         if (!m->live[i].ptr)
             continue;
@@ -119,14 +140,19 @@ static int live_grow(struct ms_heap_model *m)
         while (n[j].ptr)
             j = (j + 1) & (cap - 1);
         n[j] = m->live[i];
+        if (ni)
+            ni[j] = m->info[i];
     }
     free(m->live);
+    free(m->info);
     m->live = n;
+    m->info = ni;
     m->live_mask = cap - 1;
     return 0;
 }
 
-static struct block *live_find(struct ms_heap_model *m, uint64_t ptr)
+static inline __attribute__((always_inline)) struct block *live_find(struct ms_heap_model *m,
+                                                                     uint64_t ptr)
 {
     for (size_t i = hash_ptr(ptr) & m->live_mask;; i = (i + 1) & m->live_mask) {
         if (m->live[i].ptr == ptr)
@@ -136,7 +162,7 @@ static struct block *live_find(struct ms_heap_model *m, uint64_t ptr)
     }
 }
 
-static void live_remove(struct ms_heap_model *m, struct block *b)
+static inline void live_remove(struct ms_heap_model *m, struct block *b)
 {
     size_t i = (size_t)(b - m->live);
     size_t j = i;
@@ -148,6 +174,8 @@ static void live_remove(struct ms_heap_model *m, struct block *b)
         /* Move j back to i unless its home lies cyclically in (i, j]. */
         if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
             m->live[i] = m->live[j];
+            if (m->info)
+                m->info[i] = m->info[j];
             i = j;
         }
     }
@@ -187,7 +215,7 @@ static int thread_new(struct ms_heap_model *m, uint32_t tid, uint32_t *out)
     return 0;
 }
 
-static int thread_index(struct ms_heap_model *m, uint32_t tid, uint32_t *out)
+static inline int thread_index(struct ms_heap_model *m, uint32_t tid, uint32_t *out)
 {
     if (m->have_last && m->last_tid == tid) {
         *out = m->last_thread;
@@ -215,7 +243,8 @@ static inline void site_touch(struct ms_heap_model *m, struct ms_site *s)
 
 /* Releases block b (NULL: a free of a block the trace never saw allocated); the caller counts
  * the free. */
-static void free_block(struct ms_heap_model *m, struct block *b)
+static inline __attribute__((always_inline)) void free_block(struct ms_heap_model *m,
+                                                             struct block *b)
 {
     if (!b) {
         m->sum.unknown_frees++;
@@ -227,9 +256,10 @@ static void free_block(struct ms_heap_model *m, struct block *b)
         live_remove(m, b);
         return;
     }
-    struct ms_site *s = &m->sites[b->site];
-    struct ms_thread_stats *t = &m->threads[b->thread];
-    if (t->alloc_seq == b->seq) {
+    const struct block_info *bi = &m->info[b - m->live];
+    struct ms_site *s = &m->sites[bi->site];
+    struct ms_thread_stats *t = &m->threads[bi->thread];
+    if (t->alloc_seq == bi->seq) {
         s->temporary++;
         t->temporary++;
         m->sum.temporary_allocs++;
@@ -249,7 +279,8 @@ static inline struct block *live_at(struct ms_heap_model *m, uint64_t ptr)
     return ptr ? live_find(m, ptr) : NULL;
 }
 
-static int do_alloc(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
+static inline __attribute__((always_inline)) int
+do_alloc(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
 {
     if (!ev->ptr)
         return MS_ECORRUPT;
@@ -285,7 +316,8 @@ static int do_alloc(struct ms_heap_model *m, const struct ms_event *ev, uint32_t
         t->allocs++;
         t->bytes += ev->size;
         t->alloc_seq++;
-        m->live[i] = (struct block){ev->ptr, ev->size, t->alloc_seq, si, thread};
+        m->live[i] = (struct block){ev->ptr, ev->size};
+        m->info[i] = (struct block_info){t->alloc_seq, si, thread};
         site_touch(m, s); /* before the change, and before a new peak's epoch */
         s->live_bytes += ev->size;
         s->live_blocks++;
@@ -293,7 +325,7 @@ static int do_alloc(struct ms_heap_model *m, const struct ms_event *ev, uint32_t
         if (t->live_bytes > t->peak_bytes)
             t->peak_bytes = t->live_bytes;
     } else {
-        m->live[i] = (struct block){ev->ptr, ev->size, 0, 0, thread};
+        m->live[i] = (struct block){ev->ptr, ev->size};
     }
     m->sum.allocs++;
     m->sum.bytes_allocated += ev->size;
@@ -331,40 +363,16 @@ static void link_creator(struct ms_heap_model *m, uint64_t pthread, uint32_t cre
     m->npending++;
 }
 
-static int apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread);
-
-int ms_heap_model_apply(void *ctx, const struct ms_event *ev)
-{
-    struct ms_heap_model *m = ctx;
-    uint32_t thread;
-    int err = thread_index(m, ev->tid, &thread);
-    if (err)
-        return err;
-    if (m->totals_only)
-        return apply_event(m, ev, thread);
-    uint64_t live = m->sum.live_bytes;
-    if ((err = ms_peak_order_before(&m->order, thread, ev->tsc, ev->timed, live)) != 0)
-        return err;
-    err = apply_event(m, ev, thread);
-    if (err == 0)
-        ms_peak_order_after(&m->order, thread, (int64_t)(m->sum.live_bytes - live));
-    return err;
-}
-
-static int apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
+static inline __attribute__((always_inline)) int
+apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
 {
     int err;
     if (!m->sum.first_tsc)
         m->sum.first_tsc = ev->tsc;
     if (ev->tsc > m->sum.last_tsc)
         m->sum.last_tsc = ev->tsc;
-    switch (ev->kind) {
-    case MS_REC_ALLOC:
-    case MS_REC_ALLOC_ALIGNED:
-        if ((err = do_alloc(m, ev, thread)) == 0)
-            m->sum.events++;
-        return err;
-    case MS_REC_FREE: {
+    /* The two most frequent kinds first, before the jump table of the rest. */
+    if (ev->kind == MS_REC_FREE) {
         struct block *b = live_at(m, ev->ptr);
         if (!b && !ev->forced)
             return MS_REPLAY_WANT_ALLOC;
@@ -374,6 +382,12 @@ static int apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint3
         free_block(m, b);
         return 0;
     }
+    if (ev->kind == MS_REC_ALLOC || ev->kind == MS_REC_ALLOC_ALIGNED) {
+        if ((err = do_alloc(m, ev, thread)) == 0)
+            m->sum.events++;
+        return err;
+    }
+    switch (ev->kind) {
     case MS_REC_REALLOC: {
         struct block *b = live_at(m, ev->old_ptr);
         if (!ev->forced && !b)
@@ -424,6 +438,24 @@ static int apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint3
     }
 }
 
+int ms_heap_model_apply(void *ctx, const struct ms_event *ev)
+{
+    struct ms_heap_model *m = ctx;
+    uint32_t thread;
+    int err = thread_index(m, ev->tid, &thread);
+    if (err)
+        return err;
+    if (m->totals_only)
+        return apply_event(m, ev, thread);
+    uint64_t live = m->sum.live_bytes;
+    if ((err = ms_peak_order_before(&m->order, thread, ev->tsc, ev->timed, live)) != 0)
+        return err;
+    err = apply_event(m, ev, thread);
+    if (err == 0)
+        ms_peak_order_after(&m->order, thread, (int64_t)(m->sum.live_bytes - live));
+    return err;
+}
+
 void ms_heap_model_finish(struct ms_heap_model *m)
 {
     ms_peak_order_finish(&m->order, m->sum.live_bytes);
@@ -434,9 +466,9 @@ void ms_heap_model_finish(struct ms_heap_model *m)
         site_touch(m, &m->sites[i]);
     /* site_touch stored the value at the last peak only for sites changed since it; the rest
      * have not changed since, so their current value is their value at the peak. */
-    for (size_t i = 0; i <= m->live_mask; i++)
+    for (size_t i = 0; m->info && i <= m->live_mask; i++)
         if (m->live[i].ptr)
-            m->threads[m->live[i].thread].leaked_blocks++;
+            m->threads[m->info[i].thread].leaked_blocks++;
 }
 
 const struct ms_summary *ms_heap_model_summary(const struct ms_heap_model *m)

@@ -844,13 +844,202 @@ static void resolve_pending(struct decoder *d, uint64_t tsc)
     d->npending = 0;
 }
 
+/* The records that are not allocation events: stack nodes, thread and process records, and the
+ * stream state (CLOCK, TASK, STRING, EXTENDED). Returns 1 with *ev filled, 0 for a record the
+ * consumer does not see, MS_ECORRUPT, MS_ENOMEM. Out of line: the hot loop stays small. */
+static __attribute__((noinline)) int decode_other(struct decoder *d, struct ms_event *ev, uint8_t b,
+                                                  int kind)
+{
+    struct ms_cursor *c = &d->c;
+    switch (kind) {
+    case MS_REC_STACK_NODE: {
+        struct ms_rec_STACK_NODE r;
+        ms_rec_get_STACK_NODE(c, &d->base, b, &r);
+        if (c->bad || r.id > d->max_node || r.parent >= r.id)
+            return MS_ECORRUPT;
+        if (d->stacks && (!d->node_limit || r.id < d->node_limit)) {
+            int at = d->modules ? ms_trace_module_at(d->modules, r.ip, d->tsc) : -1;
+            struct ms_stack_node old;
+            bool fresh = at >= 0 && !ms_stack_table_get(d->stacks, (uint32_t)r.id, &old);
+            int err = ms_stack_table_set(d->stacks, (uint32_t)r.id, (uint32_t)r.parent, r.ip,
+                                         (uint32_t)(at + 1));
+            if (err)
+                return err;
+            if (fresh && d->npending < (int)(sizeof d->pending / sizeof *d->pending))
+                d->pending[d->npending++] = (uint32_t)r.id;
+        }
+        return 0;
+    }
+    case MS_REC_THREAD_START: {
+        struct ms_rec_THREAD_START r;
+        ms_rec_get_THREAD_START(c, &d->base, b, &r);
+        ev->value = r.value;
+        ev->name = r.name;
+        ev->name_len = r.name_len;
+        return 1;
+    }
+    case MS_REC_THREAD_NAME: {
+        struct ms_rec_THREAD_NAME r;
+        ms_rec_get_THREAD_NAME(c, &d->base, b, &r);
+        ev->name = r.name;
+        ev->name_len = r.name_len;
+        return 1;
+    }
+    case MS_REC_THREAD_CREATE:
+    case MS_REC_FORK: {
+        struct ms_rec_FORK r; /* THREAD_CREATE's fields are FORK's */
+        ms_rec_get_FORK(c, &d->base, b, &r);
+        ev->value = r.value;
+        return 1;
+    }
+    case MS_REC_THREAD_EXIT:
+    case MS_REC_FREERES:
+        return 1;
+    case MS_REC_CLOCK: {
+        struct ms_rec_CLOCK r;
+        ms_rec_get_CLOCK(c, &d->base, b, &r);
+        d->tsc = r.tsc;
+        d->task = 0; /* a chunk names its task again after its CLOCK */
+        return c->bad ? MS_ECORRUPT : 0;
+    }
+    case MS_REC_TASK: {
+        struct ms_rec_TASK r;
+        ms_rec_get_TASK(c, &d->base, b, &r);
+        d->task = r.task;
+        return c->bad ? MS_ECORRUPT : 0;
+    }
+    case MS_REC_STRING: {
+        /* The C API's string table: nothing reads it yet. */
+        struct ms_rec_STRING r;
+        ms_rec_get_STRING(c, &d->base, b, &r);
+        return c->bad || !r.id ? MS_ECORRUPT : 0;
+    }
+    case MS_REC_EXTENDED: {
+        /* The C API's annotations: skipped, whatever the sub-kind. */
+        struct ms_rec_EXTENDED r;
+        ms_rec_get_EXTENDED(c, &d->base, b, &r);
+        if (c->bad || r.length > (uint64_t)(c->end - c->p))
+            return MS_ECORRUPT;
+        c->p += r.length;
+        return 0;
+    }
+    default:
+        return MS_ECORRUPT;
+    }
+}
+
+/* Sets what every event has, from its record's kind byte b at d->rec, and clears the fields
+ * of other kinds (cheaply: only the fields of its kind are set after this). */
+static inline __attribute__((always_inline)) void event_begin(const struct decoder *d,
+                                                              struct ms_event *ev, uint8_t b)
+{
+    ev->ptr = ev->old_ptr = ev->size = ev->align = ev->value = 0;
+    ev->stack = 0;
+    ev->forced = false;
+    ev->name = NULL;
+    ev->name_len = 0;
+    ev->kind = b & MS_REC_KIND_MASK;
+    ev->family = (b >> MS_REC_FAMILY_SHIFT) & MS_REC_FAMILY_MASK;
+    ev->tid = d->tid;
+    ev->tsc = d->tsc;
+    ev->timed = d->timed;
+    ev->task = d->task;
+}
+
+/* The allocation records' fields, decoded by get (ms_rec_get_* through a cursor, or the
+ * unchecked ms_rec_getf_*) into ev, after the statement begin. The writer never records a NULL
+ * block, and every stack id names a node the trace can hold: anything else is corruption, not a
+ * reason to allocate. Returns whether the fields are sound. */
+#define MS__ALLOC_FIELDS(begin, get, ...)                                                          \
+    case MS_REC_ALLOC: {                                                                           \
+        struct ms_rec_ALLOC r;                                                                     \
+        get(ALLOC, __VA_ARGS__, &r);                                                               \
+        begin(ALLOC);                                                                              \
+        ev->ptr = r.ptr;                                                                           \
+        ev->size = r.size;                                                                         \
+        ev->stack = (uint32_t)r.stack;                                                             \
+        ok = ok && r.ptr && r.stack <= d->max_node;                                                \
+        break;                                                                                     \
+    }                                                                                              \
+    case MS_REC_ALLOC_ALIGNED: {                                                                   \
+        struct ms_rec_ALLOC_ALIGNED r;                                                             \
+        get(ALLOC_ALIGNED, __VA_ARGS__, &r);                                                       \
+        begin(ALLOC_ALIGNED);                                                                      \
+        ev->ptr = r.ptr;                                                                           \
+        ev->size = r.size;                                                                         \
+        ev->stack = (uint32_t)r.stack;                                                             \
+        ev->align = r.align;                                                                       \
+        ok = ok && r.ptr && r.stack <= d->max_node;                                                \
+        break;                                                                                     \
+    }                                                                                              \
+    case MS_REC_FREE: {                                                                            \
+        struct ms_rec_FREE r;                                                                      \
+        get(FREE, __VA_ARGS__, &r);                                                                \
+        begin(FREE);                                                                               \
+        ev->ptr = r.ptr;                                                                           \
+        ok = ok && r.ptr != 0;                                                                     \
+        break;                                                                                     \
+    }                                                                                              \
+    case MS_REC_REALLOC: {                                                                         \
+        struct ms_rec_REALLOC r;                                                                   \
+        get(REALLOC, __VA_ARGS__, &r);                                                             \
+        begin(REALLOC);                                                                            \
+        ev->old_ptr = r.old_ptr;                                                                   \
+        ev->ptr = r.ptr;                                                                           \
+        ev->size = r.size;                                                                         \
+        ev->stack = (uint32_t)r.stack;                                                             \
+        ok = ok && r.ptr && r.old_ptr && r.stack <= d->max_node;                                   \
+        break;                                                                                     \
+    }
+#define MS__NO_BEGIN(NAME) (void)0
+#define MS__GET_CHECKED(NAME, c, b, r) ms_rec_get_##NAME(c, &d->base, b, r)
+#define MS__GET_UNCHECKED(NAME, p, b, r) p = ms_rec_getf_##NAME(p, &d->base, b, r)
+
+/* The allocation event whose record starts at the cursor, which has MS_REC_FAST_LEN bytes
+ * left, decoded without a bounds check per field: 1 with *ev filled, 0 if the record is of
+ * another kind (nothing read), MS_ECORRUPT. */
+static inline __attribute__((always_inline)) int next_alloc_event(struct decoder *d,
+                                                                  struct ms_event *ev)
+{
+    const uint8_t *p = d->c.p;
+    uint8_t b = *p++;
+    bool ok; /* set by MS__BEGIN: the flags are ones the kind may have */
+    bool timed = b & MS_REC_TIMED;
+    if (timed && __builtin_expect(d->npending != 0, 0))
+        return 0; /* the general path dates the pending nodes */
+    uint64_t tsc = d->tsc;
+    if (timed)
+        tsc += ms_varint_get_unchecked(&p);
+        /* Each case reads its fields, then updates d and the event's common fields. */
+#define MS__BEGIN(NAME)                                                                            \
+    ok = MS_REC_FLAGS_OK(NAME, b);                                                                 \
+    d->rec = d->c.p;                                                                               \
+    d->timed = timed;                                                                              \
+    d->tsc = tsc;                                                                                  \
+    event_begin(d, ev, b)
+    switch (b & MS_REC_KIND_MASK) {
+        MS__ALLOC_FIELDS(MS__BEGIN, MS__GET_UNCHECKED, p, b)
+    default:
+        return 0;
+    }
+#undef MS__BEGIN
+    d->c.p = p;
+    return ok ? 1 : MS_ECORRUPT;
+}
+
 /* Decodes records until the next event for the consumer. Returns 1 with *ev filled, 0 at the
  * end of the chunk, MS_ECORRUPT on bad input, MS_ENOMEM. The fields of each kind are the record
- * table's (record_table.h). */
-static int next_event(struct decoder *d, struct ms_event *ev)
+ * table's (record_table.h). Inline: called once per event by the merge; the allocation records
+ * are decoded here, the rest by decode_other. */
+static inline __attribute__((always_inline)) int next_event(struct decoder *d, struct ms_event *ev)
 {
     struct ms_cursor *c = &d->c;
     while (c->p < c->end) {
+        if (__builtin_expect(c->end - c->p >= MS_REC_FAST_LEN, 1)) {
+            int r = next_alloc_event(d, ev);
+            if (r)
+                return r;
+        }
         d->rec = c->p;
         uint8_t b = *c->p++;
         int kind = b & MS_REC_KIND_MASK;
@@ -862,149 +1051,31 @@ static int next_event(struct decoder *d, struct ms_event *ev)
             if (__builtin_expect(d->npending != 0, 0))
                 resolve_pending(d, d->tsc);
         }
-        /* Only the fields of this kind are set below; the rest are cleared here, cheaply. */
-        ev->ptr = ev->old_ptr = ev->size = ev->align = ev->value = 0;
-        ev->stack = 0;
-        ev->forced = false;
-        ev->name = NULL;
-        ev->name_len = 0;
-        ev->kind = kind;
-        ev->family = (b >> MS_REC_FAMILY_SHIFT) & MS_REC_FAMILY_MASK;
-        ev->tid = d->tid;
-        ev->tsc = d->tsc;
-        ev->timed = d->timed;
-        /* The writer never records a NULL block, and every stack id names a node the trace can
-         * hold: anything else is corruption, not a reason to allocate. */
+        event_begin(d, ev, b);
+        bool ok = true;
         switch (kind) {
-        case MS_REC_ALLOC: {
-            struct ms_rec_ALLOC r;
-            ms_rec_get_ALLOC(c, &d->base, b, &r);
-            ev->ptr = r.ptr;
-            ev->size = r.size;
-            ev->stack = (uint32_t)r.stack;
-            if (!r.ptr || r.stack > d->max_node)
-                return MS_ECORRUPT;
-            break;
+            MS__ALLOC_FIELDS(MS__NO_BEGIN, MS__GET_CHECKED, c, b)
+        default: {
+            int r = decode_other(d, ev, b, kind);
+            if (r == 0)
+                continue;
+            if (r < 0)
+                return r;
         }
-        case MS_REC_ALLOC_ALIGNED: {
-            struct ms_rec_ALLOC_ALIGNED r;
-            ms_rec_get_ALLOC_ALIGNED(c, &d->base, b, &r);
-            ev->ptr = r.ptr;
-            ev->size = r.size;
-            ev->stack = (uint32_t)r.stack;
-            ev->align = r.align;
-            if (!r.ptr || r.stack > d->max_node)
-                return MS_ECORRUPT;
-            break;
         }
-        case MS_REC_FREE: {
-            struct ms_rec_FREE r;
-            ms_rec_get_FREE(c, &d->base, b, &r);
-            ev->ptr = r.ptr;
-            if (!r.ptr)
-                return MS_ECORRUPT;
-            break;
-        }
-        case MS_REC_REALLOC: {
-            struct ms_rec_REALLOC r;
-            ms_rec_get_REALLOC(c, &d->base, b, &r);
-            ev->old_ptr = r.old_ptr;
-            ev->ptr = r.ptr;
-            ev->size = r.size;
-            ev->stack = (uint32_t)r.stack;
-            if (!r.ptr || !r.old_ptr || r.stack > d->max_node)
-                return MS_ECORRUPT;
-            break;
-        }
-        case MS_REC_STACK_NODE: {
-            struct ms_rec_STACK_NODE r;
-            ms_rec_get_STACK_NODE(c, &d->base, b, &r);
-            if (c->bad || r.id > d->max_node || r.parent >= r.id)
-                return MS_ECORRUPT;
-            if (d->stacks && (!d->node_limit || r.id < d->node_limit)) {
-                int at = d->modules ? ms_trace_module_at(d->modules, r.ip, d->tsc) : -1;
-                struct ms_stack_node old;
-                bool fresh = at >= 0 && !ms_stack_table_get(d->stacks, (uint32_t)r.id, &old);
-                int err = ms_stack_table_set(d->stacks, (uint32_t)r.id, (uint32_t)r.parent, r.ip,
-                                             (uint32_t)(at + 1));
-                if (err)
-                    return err;
-                if (fresh && d->npending < (int)(sizeof d->pending / sizeof *d->pending))
-                    d->pending[d->npending++] = (uint32_t)r.id;
-            }
-            continue;
-        }
-        case MS_REC_THREAD_START: {
-            struct ms_rec_THREAD_START r;
-            ms_rec_get_THREAD_START(c, &d->base, b, &r);
-            ev->value = r.value;
-            ev->name = r.name;
-            ev->name_len = r.name_len;
-            break;
-        }
-        case MS_REC_THREAD_NAME: {
-            struct ms_rec_THREAD_NAME r;
-            ms_rec_get_THREAD_NAME(c, &d->base, b, &r);
-            ev->name = r.name;
-            ev->name_len = r.name_len;
-            break;
-        }
-        case MS_REC_THREAD_CREATE:
-        case MS_REC_FORK: {
-            struct ms_rec_FORK r; /* THREAD_CREATE's fields are FORK's */
-            ms_rec_get_FORK(c, &d->base, b, &r);
-            ev->value = r.value;
-            break;
-        }
-        case MS_REC_THREAD_EXIT:
-        case MS_REC_FREERES:
-            break;
-        case MS_REC_CLOCK: {
-            struct ms_rec_CLOCK r;
-            ms_rec_get_CLOCK(c, &d->base, b, &r);
-            d->tsc = r.tsc;
-            d->task = 0; /* a chunk names its task again after its CLOCK */
-            if (c->bad)
-                return MS_ECORRUPT;
-            continue;
-        }
-        case MS_REC_TASK: {
-            struct ms_rec_TASK r;
-            ms_rec_get_TASK(c, &d->base, b, &r);
-            d->task = r.task;
-            if (c->bad)
-                return MS_ECORRUPT;
-            continue;
-        }
-        case MS_REC_STRING: {
-            /* The C API's string table: nothing reads it yet. */
-            struct ms_rec_STRING r;
-            ms_rec_get_STRING(c, &d->base, b, &r);
-            if (c->bad || !r.id)
-                return MS_ECORRUPT;
-            continue;
-        }
-        case MS_REC_EXTENDED: {
-            /* The C API's annotations: skipped, whatever the sub-kind. */
-            struct ms_rec_EXTENDED r;
-            ms_rec_get_EXTENDED(c, &d->base, b, &r);
-            if (c->bad || r.length > (uint64_t)(c->end - c->p))
-                return MS_ECORRUPT;
-            c->p += r.length;
-            continue;
-        }
-        default:
+        if (c->bad || !ok)
             return MS_ECORRUPT;
-        }
-        if (c->bad)
-            return MS_ECORRUPT;
-        ev->task = d->task;
+        ev->task = d->task; /* a TASK record may have come before it in decode_other */
         return 1;
     }
     if (d->npending) /* no later time in this chunk: the last one */
         resolve_pending(d, d->tsc);
     return 0;
 }
+#undef MS__GET_CHECKED
+#undef MS__NO_BEGIN
+#undef MS__GET_UNCHECKED
+#undef MS__ALLOC_FIELDS
 
 int ms_trace_decode_events(const uint8_t *raw, size_t len, uint32_t tid,
                            struct ms_stack_table *stacks, ms_event_fn fn, void *ctx)
@@ -1106,8 +1177,6 @@ static size_t heap_pop(struct merge *m)
     return top;
 }
 
-/* Advances stream s to its next event, loading chunks as needed. Returns 1 if it has one, 0 at
- * its end, MS_ENOMEM. Undecodable chunks are skipped and counted. */
 static bool is_consumed(const struct stream *s, size_t off)
 {
     for (size_t i = 0; i < s->nconsumed; i++)
@@ -1116,11 +1185,66 @@ static bool is_consumed(const struct stream *s, size_t off)
     return false;
 }
 
-static int stream_advance(struct merge *m, struct stream *s)
+/* Ends stream s's current chunk, on error r from next_event (counted as damage). Then loads its
+ * next chunk: returns 1 when s->buf holds one to decode (or one was skipped as damaged: go on),
+ * 0 at the stream's end, MS_ENOMEM. */
+static __attribute__((noinline)) int stream_next_chunk(struct merge *m, struct stream *s, int r)
+{
+    if (r == MS_ENOMEM)
+        return r;
+    if (r < 0) {
+        const struct chunk_ref *c = &m->t->chunks[s->chunks[s->next - 1]];
+        m->t->damage.chunks_bad++;
+        damage(m->t, c->offset - MS_CHUNK_HEADER_SIZE + (uint64_t)(s->d.c.p - s->buf),
+               "an event record does not decode (thread %u)", s->tid);
+    }
+    s->buf = NULL;
+    if (s->next >= s->n) {
+        s->has_ev = false;
+        return 0;
+    }
+    const struct chunk_ref *c = &m->t->chunks[s->chunks[s->next++]];
+    s->nconsumed = 0;
+    /* Every thread's current chunk is held at once: a damaged trace claiming many huge chunks
+     * must not make that unbounded. */
+    if (c->raw > s->raw.cap && m->held + c->raw - s->raw.cap > MS_MERGE_MEMORY) {
+        m->t->damage.chunks_bad++;
+        damage(m->t, c->offset - MS_CHUNK_HEADER_SIZE, "chunks held at once would exceed %u MiB",
+               MS_MERGE_MEMORY >> 20);
+        return 1;
+    }
+    size_t had = s->raw.cap;
+    bool bad_sum;
+    int err = load_chunk_into(m->t, c, &s->raw, &m->scratch, &bad_sum);
+    m->held += s->raw.cap - had;
+    if (err == MS_ENOMEM)
+        return err;
+    if (err) {
+        m->t->damage.chunks_bad++;
+        damage(m->t, c->offset - MS_CHUNK_HEADER_SIZE, "%s",
+               bad_sum ? bad_sum_what : "a chunk does not decompress");
+        return 1;
+    }
+    s->buf = s->raw.data;
+    uint64_t tsc = s->d.tsc;
+    s->d = (struct decoder){.c = {s->buf, s->buf + c->raw, false},
+                            .max_node = m->t->max_node,
+                            .tid = c->tid,
+                            .tsc = tsc,
+                            .stacks = m->stacks,
+                            .node_limit = m->node_limit,
+                            .modules = m->hints && m->t->module_overlaps ? m->t : NULL};
+    return 1;
+}
+
+/* Advances stream s to its next event, loading chunks as needed. Returns 1 if it has one, 0 at
+ * its end, MS_ENOMEM. Undecodable chunks are skipped and counted. Inline: once per event. */
+static inline __attribute__((always_inline)) int stream_advance(struct merge *m, struct stream *s)
 {
     for (;;) {
+        int r = 0;
         if (s->buf) {
-            int r = next_event(&s->d, &s->ev);
+            r = next_event(&s->d, &s->ev);
             if (r == 1) {
                 s->ev_off = (size_t)(s->d.rec - s->buf);
                 if (s->nconsumed && is_consumed(s, s->ev_off))
@@ -1131,53 +1255,9 @@ static int stream_advance(struct merge *m, struct stream *s)
                 s->key = s->ev.tsc;
                 return 1;
             }
-            if (r == MS_ENOMEM)
-                return r;
-            if (r < 0) {
-                const struct chunk_ref *c = &m->t->chunks[s->chunks[s->next - 1]];
-                m->t->damage.chunks_bad++;
-                damage(m->t, c->offset - MS_CHUNK_HEADER_SIZE + (uint64_t)(s->d.c.p - s->buf),
-                       "an event record does not decode (thread %u)", s->tid);
-            }
-            s->buf = NULL;
         }
-        if (s->next >= s->n) {
-            s->has_ev = false;
-            return 0;
-        }
-        const struct chunk_ref *c = &m->t->chunks[s->chunks[s->next++]];
-        s->nconsumed = 0;
-        /* Every thread's current chunk is held at once: a damaged trace claiming many huge
-         * chunks must not make that unbounded. */
-        if (c->raw > s->raw.cap && m->held + c->raw - s->raw.cap > MS_MERGE_MEMORY) {
-            m->t->damage.chunks_bad++;
-            damage(m->t, c->offset - MS_CHUNK_HEADER_SIZE,
-                   "chunks held at once would exceed %u MiB", MS_MERGE_MEMORY >> 20);
-            s->buf = NULL;
-            continue;
-        }
-        size_t had = s->raw.cap;
-        bool bad_sum;
-        int err = load_chunk_into(m->t, c, &s->raw, &m->scratch, &bad_sum);
-        m->held += s->raw.cap - had;
-        s->buf = s->raw.data;
-        if (err == MS_ENOMEM)
-            return err;
-        if (err) {
-            m->t->damage.chunks_bad++;
-            damage(m->t, c->offset - MS_CHUNK_HEADER_SIZE, "%s",
-                   bad_sum ? bad_sum_what : "a chunk does not decompress");
-            s->buf = NULL;
-            continue;
-        }
-        uint64_t tsc = s->d.tsc;
-        s->d = (struct decoder){.c = {s->buf, s->buf + c->raw, false},
-                                .max_node = m->t->max_node,
-                                .tid = c->tid,
-                                .tsc = tsc,
-                                .stacks = m->stacks,
-                                .node_limit = m->node_limit,
-                                .modules = m->hints && m->t->module_overlaps ? m->t : NULL};
+        if ((r = stream_next_chunk(m, s, r)) <= 0)
+            return r;
     }
 }
 
@@ -1261,14 +1341,11 @@ static uint64_t upper_bound(struct merge *m, struct stream *s)
 
 #define MS_REQUEUED 1
 
-/* Delivers stream si's pending event, resolving the conflicts the consumer reports. Returns
- * MS_REQUEUED when the event, whose time is only a lower bound, was instead put back at its
- * upper bound so that the other threads' events before it come first. */
-static int deliver(struct merge *m, size_t si, ms_event_fn fn, void *ctx, bool may_requeue)
+/* Resolves the conflict r that the consumer reported for stream si's pending event (see
+ * deliver). */
+static __attribute__((noinline)) int resolve(struct merge *m, size_t si, ms_event_fn fn, void *ctx,
+                                             bool may_requeue, int r)
 {
-    int r = fn(ctx, &m->streams[si].ev);
-    if (__builtin_expect(r <= 0 || r > MS_REPLAY_WANT_ALLOC_OLD, 1))
-        return r;
     struct ms_event ev = m->streams[si].ev;
     for (int tries = 0;; tries++) {
         if (tries > 0)
@@ -1307,6 +1384,18 @@ static int deliver(struct merge *m, size_t si, ms_event_fn fn, void *ctx, bool m
             ev.forced = true; /* nothing can resolve it: the consumer applies its fallback */
         }
     }
+}
+
+/* Delivers stream si's pending event, resolving the conflicts the consumer reports. Returns
+ * MS_REQUEUED when the event, whose time is only a lower bound, was instead put back at its
+ * upper bound so that the other threads' events before it come first. */
+static inline __attribute__((always_inline)) int deliver(struct merge *m, size_t si, ms_event_fn fn,
+                                                         void *ctx, bool may_requeue)
+{
+    int r = fn(ctx, &m->streams[si].ev);
+    if (__builtin_expect(r <= 0 || r > MS_REPLAY_WANT_ALLOC_OLD, 1))
+        return r;
+    return resolve(m, si, fn, ctx, may_requeue, r);
 }
 
 static int find_stream(struct merge *m, uint32_t tid, size_t *out)
@@ -1588,18 +1677,20 @@ int ms_live_replay_step(struct ms_live_replay *r)
         wait |= holds_back(&m->streams[i]);
     }
     r->late |= m->t->damage.chunks_bad != bad;
-    while (!rc && !r->late && main_known && !wait && m->nheap > 0) {
-        size_t si = heap_pop(m);
+    /* si: the stream being delivered, kept out of the heap while it stays first in time order
+     * (as in merge_run), and put back when another stream comes first or the loop ends. */
+    size_t si = SIZE_MAX;
+    while (!rc && !r->late && main_known && !wait && (si != SIZE_MAX || m->nheap > 0)) {
+        if (si == SIZE_MAX)
+            si = heap_pop(m);
         struct stream *s = &m->streams[si];
-        bool ok;
-        if ((rc = thread_order(r, &s->ev, &ok)) != 0 || !ok) {
-            heap_push(m, si);
+        bool thread_kind = s->ev.kind == MS_REC_THREAD_START || s->ev.kind == MS_REC_THREAD_CREATE;
+        bool ok = true;
+        if (thread_kind && ((rc = thread_order(r, &s->ev, &ok)) != 0 || !ok))
             break;
-        }
         int v = r->fn(r->ctx, &s->ev);
         if (v > 0 && v <= MS_REPLAY_WANT_ALLOC_OLD) {
-            heap_push(m, si); /* nothing changed: the final replay delivers it */
-            r->stopped = true;
+            r->stopped = true; /* nothing changed: the final replay delivers it */
             break;
         }
         if (v != 0) {
@@ -1609,18 +1700,25 @@ int ms_live_replay_step(struct ms_live_replay *r)
         /* The latest in time order delivered (a thread's clock may step back). */
         if (!r->done.any || s->key > r->done.key || (s->key == r->done.key && si > r->done.stream))
             r->done = (struct delivered){true, s->key, si};
-        thread_order_done(r, &s->ev);
+        if (thread_kind)
+            thread_order_done(r, &s->ev);
         bool exit = s->ev.kind == MS_REC_THREAD_EXIT;
         int a = stream_advance(m, s);
-        if (a < 0)
+        if (a < 0) {
             rc = a;
-        else if (a == 1)
-            heap_push(m, si);
-        else
+            si = SIZE_MAX;
+        } else if (a == 0) {
             s->exited = exit;
-        wait = a == 0 && holds_back(s);
+            wait = holds_back(s);
+            si = SIZE_MAX;
+        } else if (m->nheap > 0 && !before(m, si, m->heap[0])) {
+            heap_push(m, si);
+            si = SIZE_MAX;
+        }
         r->late |= m->t->damage.chunks_bad != bad;
     }
+    if (si != SIZE_MAX)
+        heap_push(m, si);
     r->error = rc;
     return rc;
 }

@@ -195,22 +195,63 @@ static inline void ms__rec_restart(struct ms_rec_base *b, int timing)
 MS_RECORDS(MS__RECORD)
 #undef MS__RECORD
 
+/* Unchecked decoders of the allocation records, for the reader's loop over a chunk:
+ *   p = ms_rec_getf_ALLOC(p, &base, kind_byte, &rec);
+ * reads the fields after the kind byte (and the time delta, which the caller reads) from p,
+ * which must have MS_REC_FAST_LEN readable bytes from the record's kind byte on: the longest
+ * the record can be, so that no field can run past them. */
+#define MS__GETF_U(n) r->n = ms_varint_get_unchecked(&p_);
+#define MS__GETF_PTR(n)                                                                            \
+    r->n = b->ptr += (uint64_t)ms_unzigzag(ms_varint_get_unchecked(&p_)) << shift_;
+#define MS__GETF_IP(n) r->n = b->ip += (uint64_t)ms_unzigzag(ms_varint_get_unchecked(&p_));
+#define MS__GETF(t, n) MS__GETF_##t(n) /* no STR: only records without strings have one */
+#define MS__FAST_RECORD(NAME)                                                                      \
+    static inline const uint8_t *ms_rec_getf_##NAME(const uint8_t *p_, struct ms_rec_base *b,      \
+                                                    uint8_t kind, struct ms_rec_##NAME *r)         \
+    {                                                                                              \
+        int shift_ = kind & MS_REC_PTR16 ? 4 : 0;                                                  \
+        r->kind = kind;                                                                            \
+        MS_FIELDS_##NAME(MS__GETF);                                                                \
+        return p_;                                                                                 \
+    }
+MS__FAST_RECORD(ALLOC)
+MS__FAST_RECORD(ALLOC_ALIGNED)
+MS__FAST_RECORD(FREE)
+MS__FAST_RECORD(REALLOC)
+#undef MS__FAST_RECORD
+#define MS__MAX(a, b) ((int)(a) > (int)(b) ? (int)(a) : (int)(b))
+enum {
+    MS_REC_FAST_LEN = MS__MAX(MS__MAX(MS_REC_MAXLEN_ALLOC, MS_REC_MAXLEN_ALLOC_ALIGNED),
+                              MS__MAX(MS_REC_MAXLEN_FREE, MS_REC_MAXLEN_REALLOC))
+};
+#undef MS__MAX
+
 /* Whether kind byte b is one a writer can produce: a kind of the table, a time delta only on a
  * record that may be timed, PTR16 and a family only on a record with pointers (the allocation
  * records). */
+#define MS__ALLOWED(NAME, code, timing, summary)                                                   \
+    MS_REC_ALLOWED_##NAME =                                                                        \
+        (uint8_t)((MS__TIMING_##timing == MS__TIMING_OPT ? MS_REC_TIMED : 0) |                     \
+                  ((0 MS_FIELDS_##NAME(MS__NPTR))                                                  \
+                       ? MS_REC_PTR16 | MS_REC_FAMILY_MASK << MS_REC_FAMILY_SHIFT                  \
+                       : 0) |                                                                      \
+                  0x01), /* 0x01: the kind exists */
+/* MS_REC_ALLOWED_<NAME>: the flag bits a record of that kind may carry, and 0x01. */
+enum { MS_RECORDS(MS__ALLOWED) };
+#undef MS__ALLOWED
+
 static inline bool ms_rec_kind_ok(uint8_t b)
 {
-#define MS__ALLOWED(NAME, code, timing, summary)                                                   \
-    [code] = (uint8_t)((MS__TIMING_##timing == MS__TIMING_OPT ? MS_REC_TIMED : 0) |                \
-                       ((0 MS_FIELDS_##NAME(MS__NPTR))                                             \
-                            ? MS_REC_PTR16 | MS_REC_FAMILY_MASK << MS_REC_FAMILY_SHIFT             \
-                            : 0) |                                                                 \
-                       0x01), /* 0x01: the kind exists */
+#define MS__ALLOWED(NAME, code, timing, summary) [code] = MS_REC_ALLOWED_##NAME,
     static const uint8_t allowed[16] = {MS_RECORDS(MS__ALLOWED)};
 #undef MS__ALLOWED
     uint8_t a = allowed[b & MS_REC_KIND_MASK];
     return a && !(b & ~a & 0xf0);
 }
+
+/* The same for a kind byte whose kind is known to be NAME (a constant test where the flags
+ * that kind allows are all of them). */
+#define MS_REC_FLAGS_OK(NAME, b) (!((b) & ~MS_REC_ALLOWED_##NAME & 0xf0))
 
 #define MS__EXT_RECORD(NAME, code, summary)                                                        \
     struct ms_ext_##NAME {                                                                         \

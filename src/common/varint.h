@@ -59,6 +59,32 @@ static inline uint8_t *ms_varint_put(uint8_t *p, uint64_t v)
     return p + 9;
 }
 
+/* Reads a varint at p without a bounds check, for a caller that has made sure that the whole
+ * record is readable (9 bytes at p are enough for any encoding); returns it and advances *p. */
+static inline uint64_t ms_varint_get_unchecked(const uint8_t **p)
+{
+    const uint8_t *q = *p;
+    uint64_t x;
+    memcpy(&x, q, 8);
+    if (__builtin_expect((x & 0xff) != 0, 1)) {
+        static const uint64_t value_mask[9] = {0,
+                                               (1ull << 7) - 1,
+                                               (1ull << 14) - 1,
+                                               (1ull << 21) - 1,
+                                               (1ull << 28) - 1,
+                                               (1ull << 35) - 1,
+                                               (1ull << 42) - 1,
+                                               (1ull << 49) - 1,
+                                               (1ull << 56) - 1};
+        unsigned k = (unsigned)__builtin_ctzll(x) + 1;
+        *p = q + k;
+        return (x >> k) & value_mask[k];
+    }
+    memcpy(&x, q + 1, 8);
+    *p = q + 9;
+    return x;
+}
+
 /* Reads a varint from [*p, end). Returns 0 and advances *p, or -1 if the input ends inside
  * the varint. */
 static inline int ms_varint_get(const uint8_t **p, const uint8_t *end, uint64_t *out)
