@@ -42,15 +42,36 @@ static struct table *table_new(size_t cap)
     return t;
 }
 
-static inline size_t hash(uint32_t parent, uint64_t ip)
+/* The table is keyed by (parent id, ip), but a node's slot comes from a hash of its path: the
+ * addresses from the outermost frame down to it (path_h1). The slots of all the nodes of a
+ * stack are then known before any of them is found, so intern_nodes fetches them at once and
+ * the cache misses of a big table (a compiler's) overlap instead of following one another. A
+ * second, independent hash of the path (path_h2) is the other half of the whole-stack cache's
+ * key. Both hashes of a prefix are kept with the thread's last stack. */
+#define ROOT_H1 0x9E3779B97F4A7C15ull
+#define ROOT_H2 0x2545F4914F6CDD1Dull
+
+static inline uint64_t path_h1(uint64_t h, uint64_t ip)
 {
-    uint64_t h = (ip ^ ((uint64_t)parent << 32 | parent)) * 0x9E3779B97F4A7C15ull;
-    return (size_t)(h ^ (h >> 29));
+    h = (h ^ ip) * 0xff51afd7ed558ccdull;
+    return h ^ (h >> 32);
 }
 
-static uint32_t lookup(struct table *t, uint32_t parent, uint64_t ip)
+static inline uint64_t path_h2(uint64_t h, uint64_t ip)
 {
-    for (size_t i = hash(parent, ip) & t->mask;; i = (i + 1) & t->mask) {
+    h = (h + ip) * 0xc4ceb9fe1a85ec53ull;
+    return h ^ (h >> 29);
+}
+
+/* A node's entry in this thread's node cache. */
+static inline struct ms__node_entry *node_slot(struct ms__unwind_state *u, uint64_t h)
+{
+    return &u->node_cache[(h >> 40) & ((1u << MS_NODE_CACHE_BITS) - 1)];
+}
+
+static uint32_t lookup(struct table *t, uint64_t h, uint32_t parent, uint64_t ip)
+{
+    for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
         uint64_t k = atomic_load_explicit(&t->e[i].ip, memory_order_acquire);
         if (k == 0)
             return 0;
@@ -59,15 +80,52 @@ static uint32_t lookup(struct table *t, uint32_t parent, uint64_t ip)
     }
 }
 
-static void put(struct table *t, uint32_t parent, uint64_t ip, uint32_t id)
+static void put(struct table *t, uint64_t h, uint32_t parent, uint64_t ip, uint32_t id)
 {
-    size_t i = hash(parent, ip) & t->mask;
+    size_t i = h & t->mask;
     while (atomic_load_explicit(&t->e[i].ip, memory_order_relaxed) != 0)
         i = (i + 1) & t->mask;
     t->e[i].parent = parent;
     t->e[i].id = id;
     atomic_store_explicit(&t->e[i].ip, ip, memory_order_release);
     t->used++;
+}
+
+/* A table twice the size of t with its nodes, or NULL. The table does not keep the path
+ * hashes, so they are computed again from the root down, in id order (a node is younger than
+ * its parent). A tombstone's descendants are left out: no walk can reach them any more. */
+static struct table *grow(struct table *t)
+{
+    struct node_rec {
+        uint64_t ip, h; /* ip 0: no such node (or under a tombstone) */
+        uint32_t parent;
+    } * byid;
+    size_t nids = next_id, size = nids * sizeof *byid;
+    void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED)
+        return NULL;
+    byid = mem;
+    struct table *bigger = table_new((t->mask + 1) * 2);
+    if (bigger) {
+        for (size_t i = 0; i <= t->mask; i++) {
+            uint64_t k = atomic_load_explicit(&t->e[i].ip, memory_order_relaxed);
+            if (k && k != TOMBSTONE && t->e[i].id < nids)
+                byid[t->e[i].id] = (struct node_rec){k, 0, t->e[i].parent};
+        }
+        for (size_t id = 1; id < nids; id++) {
+            struct node_rec *r = &byid[id];
+            if (!r->ip)
+                continue;
+            if (r->parent && (r->parent >= id || !byid[r->parent].ip)) {
+                r->ip = 0;
+                continue;
+            }
+            r->h = path_h1(r->parent ? byid[r->parent].h : ROOT_H1, r->ip);
+            put(bigger, r->h, r->parent, r->ip, (uint32_t)id);
+        }
+    }
+    munmap(mem, size);
+    return bigger;
 }
 
 int ms__stack_intern_init(void)
@@ -79,33 +137,30 @@ int ms__stack_intern_init(void)
     return 0;
 }
 
-/* Slow path: inserts (parent, ip) under the lock and records the new node in b. */
-__attribute__((noinline)) static uint32_t insert(struct ms__buffer *b, uint32_t parent, uint64_t ip)
+/* Slow path: inserts (parent, ip), whose path hash is h, under the lock and records the new
+ * node in b. */
+__attribute__((noinline)) static uint32_t insert(struct ms__buffer *b, uint64_t h, uint32_t parent,
+                                                 uint64_t ip)
 {
     if (!ms__spin_lock(&insert_lock))
         return 0; /* re-entered from a signal handler while inserting */
     struct table *t = atomic_load(&table);
-    uint32_t id = lookup(t, parent, ip);
+    uint32_t id = lookup(t, h, parent, ip);
     if (id) {
         ms__spin_unlock(&insert_lock);
         return id;
     }
     if ((t->used + 1) * 2 > t->mask + 1) {
-        struct table *bigger = table_new((t->mask + 1) * 2);
+        struct table *bigger = grow(t);
         if (!bigger) {
             ms__spin_unlock(&insert_lock);
             return 0;
-        }
-        for (size_t i = 0; i <= t->mask; i++) {
-            uint64_t k = atomic_load_explicit(&t->e[i].ip, memory_order_relaxed);
-            if (k && k != TOMBSTONE)
-                put(bigger, t->e[i].parent, k, t->e[i].id);
         }
         atomic_store_explicit(&table, bigger, memory_order_release);
         t = bigger;
     }
     id = next_id++;
-    put(t, parent, ip, id);
+    put(t, h, parent, ip, id);
     ms__spin_unlock(&insert_lock);
 
     uint8_t *kind;
@@ -114,37 +169,40 @@ __attribute__((noinline)) static uint32_t insert(struct ms__buffer *b, uint32_t 
     return id;
 }
 
-/* The node id of ips[0..n) found node by node (see ms__stack_intern). */
+/* The node id of ips[0..n) found node by node, the outermost m frames being those of the last
+ * stack (see ms__stack_intern, which left the path hashes in u->path_h1 and path_h2). */
 static uint32_t intern_nodes(struct ms__unwind_state *u, struct ms__buffer *b, const uintptr_t *ips,
-                             int n)
+                             int n, int m)
 {
-    /* Compare outermost-first with the previous stack of this thread. */
-    int m = 0;
-    while (m < n && m < u->cache_n && u->cache_ips[m] == ips[n - 1 - m])
-        m++;
     uint32_t node = m ? u->cache_ids[m - 1] : 0;
     struct table *t = atomic_load_explicit(&table, memory_order_acquire);
+    /* The table's slots of the nodes this thread's cache does not have, fetched together. */
+    for (int k = m; k < n; k++)
+        if (node_slot(u, u->path_h1[k])->ip != ips[n - 1 - k])
+            __builtin_prefetch(&t->e[u->path_h1[k] & t->mask]);
     for (int k = m; k < n; k++) {
-        uint64_t ip = ips[n - 1 - k];
-        size_t h = hash(node, ip);
-        struct ms__node_entry *e = &u->node_cache[(h >> 7) & ((1u << MS_NODE_CACHE_BITS) - 1)];
+        uint64_t ip = ips[n - 1 - k], h = u->path_h1[k];
+        struct ms__node_entry *e = node_slot(u, h);
         uint32_t id;
         if (e->ip == ip && e->parent == node) {
             id = e->id;
         } else {
-            id = lookup(t, node, ip);
+            id = lookup(t, h, node, ip);
             if (!id) {
-                id = insert(b, node, ip);
+                id = insert(b, h, node, ip);
                 if (!id) {
                     u->cache_n = 0;
                     return 0;
                 }
+                t = atomic_load_explicit(&table, memory_order_acquire); /* it may have grown */
             }
             *e = (struct ms__node_entry){ip, node, id};
         }
         node = id;
         u->cache_ips[k] = ip;
         u->cache_ids[k] = id;
+        u->cache_h1[k] = h;
+        u->cache_h2[k] = u->path_h2[k];
     }
     u->cache_n = n;
     return node;
@@ -181,24 +239,30 @@ uint32_t ms__stack_intern(struct ms__unwind_state *u, struct ms__buffer *b, cons
     unsigned epoch = atomic_load_explicit(&ms__unload_epoch, memory_order_acquire);
     if (MS_UNLIKELY(epoch != u->unload_epoch))
         forget_unloaded(u, epoch);
-    /* Two different mixes of the addresses: a wrong stack would need both 64-bit hashes and
-     * the depth to collide. */
-    uint64_t h1 = 0x9E3779B97F4A7C15ull, h2 = (uint64_t)n;
-    for (int i = 0; i < n; i++) {
-        h1 = (h1 ^ ips[i]) * 0xff51afd7ed558ccdull;
-        h2 = (h2 + ips[i]) * 0xc4ceb9fe1a85ec53ull;
-        h2 ^= h2 >> 29;
+    if (n <= 0)
+        return 0;
+    /* The outermost frames shared with the last stack have their nodes and hashes already. */
+    int m = 0;
+    while (m < n && m < u->cache_n && u->cache_ips[m] == ips[n - 1 - m])
+        m++;
+    if (m == n && n == u->cache_n && MS_LIKELY(!ms__unwind_verify_on))
+        return u->cache_ids[n - 1]; /* the last stack again */
+    uint64_t h1 = m ? u->cache_h1[m - 1] : ROOT_H1, h2 = m ? u->cache_h2[m - 1] : ROOT_H2;
+    for (int k = m; k < n; k++) {
+        uint64_t ip = ips[n - 1 - k];
+        u->path_h1[k] = h1 = path_h1(h1, ip);
+        u->path_h2[k] = h2 = path_h2(h2, ip);
     }
-    h1 ^= h1 >> 32;
+    /* A wrong stack would need both 64-bit hashes and the depth to collide. */
     struct ms__stack_entry *e = &u->stack_cache[h1 & ((1u << MS_STACK_CACHE_BITS) - 1)];
     if (e->id && e->h1 == h1 && e->h2 == h2 && e->n == (uint32_t)n) {
         if (MS_LIKELY(!ms__unwind_verify_on))
             return e->id;
-        uint32_t slow = intern_nodes(u, b, ips, n);
+        uint32_t slow = intern_nodes(u, b, ips, n, m);
         ms__unwind_verify_cached(e->id, slow);
         return slow;
     }
-    uint32_t id = intern_nodes(u, b, ips, n);
+    uint32_t id = intern_nodes(u, b, ips, n, m);
     if (id)
         *e = (struct ms__stack_entry){h1, h2, (uint32_t)n, id};
     return id;

@@ -33,6 +33,10 @@ struct ms__unwind_state {
     int cache_n;
     uintptr_t cache_ips[MS_MAX_STACK_DEPTH];
     uint32_t cache_ids[MS_MAX_STACK_DEPTH];
+    /* The two path hashes of each prefix of that stack (see stack_intern.c), and those of the
+     * stack being interned. */
+    uint64_t cache_h1[MS_MAX_STACK_DEPTH], cache_h2[MS_MAX_STACK_DEPTH];
+    uint64_t path_h1[MS_MAX_STACK_DEPTH], path_h2[MS_MAX_STACK_DEPTH];
     /* Unwind rules by instruction address (see unwind_fast.h), valid while unwind_gen equals
      * ms__code_gen. */
     uint32_t unwind_gen;
@@ -62,7 +66,7 @@ struct ms__unwind_state {
             uint32_t words;
         } frame[MS_WALK_FRAMES];
     } walk[2], *last; /* last: NULL until the state is first reset, then walk[0] or walk[1] */
-    /* Stack-tree nodes this thread looked up recently, by (parent, ip), direct-mapped: the
+    /* Stack-tree nodes this thread looked up recently, by their path hash, direct-mapped: the
      * shared table of a program with deep, varied stacks (a compiler) is far larger than the
      * caches, and most of a thread's lookups find nodes it found a moment ago. Node ids never
      * change once given, so an entry stays valid. */
@@ -72,8 +76,9 @@ struct ms__unwind_state {
     } node_cache[1u << MS_NODE_CACHE_BITS];
     /* The unloads (ms__unload_epoch) these caches know of: nodes of unloaded code are dropped. */
     unsigned unload_epoch;
-    /* Whole stacks this thread interned recently, by two independent 64-bit hashes of their
-     * addresses and their depth: a call path seen before costs no node lookups at all. */
+    /* Whole stacks this thread interned recently, by their two path hashes (independent 64-bit
+     * hashes of their addresses) and their depth: a call path seen before costs no node lookups
+     * at all. */
     struct ms__stack_entry {
         uint64_t h1, h2;
         uint32_t n, id; /* id 0: empty */
