@@ -4,6 +4,7 @@
 #include "thread_state.h"
 
 #include "config.h"
+#include "own_stack.h"
 #include "spinlock.h"
 #include "trace_writer.h"
 
@@ -41,10 +42,24 @@ static struct ms__spool_head *buffer_map(unsigned r, void *fixed)
     return h;
 }
 
-/* A slot's buffer is full (its owner is recording): write it out. */
+/* Runs fn(arg) on the own stack of slot mine, the calling thread's (or where the thread is, for
+ * NULL): flushing and attaching need more stack than the program may have left. */
+static void on_own_stack(struct ms__slot *mine, void (*fn)(void *), void *arg)
+{
+    ms__on_own_stack(mine ? mine->u.own_stack : NULL, fn, arg);
+}
+
+static void flush_open(void *s)
+{
+    ms__slot_flush(s, false);
+}
+
+/* A slot's buffer is full (its owner is recording, or a thread holding the orphan slot's lock):
+ * write it out, on the owner's own stack. */
 static void slot_full(struct ms__buffer *b)
 {
-    ms__slot_flush((struct ms__slot *)b, false);
+    struct ms__slot *s = (struct ms__slot *)b;
+    on_own_stack(s == ms__tls.slot ? s : NULL, flush_open, s);
 }
 
 static struct ms__slot *slot_new(unsigned region)
@@ -65,6 +80,7 @@ static struct ms__slot *slot_new(unsigned region)
     ms__buffer_init(&s->b, head, slot_full);
     /* No walk to reuse, stack bounds unknown (the orphan slot keeps them so: no safe walk). */
     ms__unwind_state_reset(&s->u, false);
+    s->u.own_stack = ms__own_stack_new(); /* without one, flushes run on the thread's stack */
     return s;
 }
 
@@ -121,6 +137,8 @@ static void slot_thread_start(struct ms__slot *s)
     ms__rec_end(&s->b, p);
 }
 
+static void attach_rest(void *arg);
+
 struct ms__slot *ms__slot_attach(struct ms__tls *t)
 {
     if (t->in_handler)
@@ -135,6 +153,17 @@ struct ms__slot *ms__slot_attach(struct ms__tls *t)
         ms__slots_drop();
         return NULL;
     }
+    on_own_stack(s, attach_rest, s);
+    t->slot = s;
+    slot_thread_start(s);
+    return s;
+}
+
+/* The slot acquired for a new thread is made its own (on the slot's own stack: asking glibc for
+ * the thread's stack bounds takes more than a small stack may have left). */
+static void attach_rest(void *arg)
+{
+    struct ms__slot *s = arg;
     s->b.tid = (uint32_t)ms__self_tid();
     s->b.head->tid = s->b.tid;
     /* The bounds are for the fp and cached walks. */
@@ -148,10 +177,7 @@ struct ms__slot *ms__slot_attach(struct ms__tls *t)
     }
     ms__buffer_begin_chunk(&s->b);
     atomic_store(&s->flushing, 0);
-    t->slot = s;
     pthread_setspecific(exit_key, (void *)1);
-    slot_thread_start(s);
-    return s;
 }
 
 void ms__orphan_unlock(void)
@@ -187,19 +213,30 @@ bool ms__slot_flush(struct ms__slot *s, bool seal)
     return true;
 }
 
-bool ms__slot_flush_all(struct ms__slot *keep_open)
+struct flush_all {
+    struct ms__slot *keep_open;
+    bool all;
+};
+
+static void flush_all(void *arg)
 {
-    bool all = true;
+    struct flush_all *f = arg;
     for (int i = 0; i < MAX_SLOTS; i++) {
         struct ms__slot *s = atomic_load_explicit(&slots[i], memory_order_acquire);
         if (!s)
             break;
         if (atomic_load(&s->in_use) && !atomic_load(&s->sealed))
-            all &= ms__slot_flush(s, s != keep_open);
+            f->all &= ms__slot_flush(s, s != f->keep_open);
     }
     if (ms__orphan_slot && !atomic_load(&ms__orphan_slot->sealed))
-        all &= ms__slot_flush(ms__orphan_slot, true);
-    return all;
+        f->all &= ms__slot_flush(ms__orphan_slot, true);
+}
+
+bool ms__slot_flush_all(struct ms__slot *keep_open)
+{
+    struct flush_all f = {keep_open, true};
+    on_own_stack(ms__tls.slot, flush_all, &f);
+    return f.all;
 }
 
 void ms__slot_detach(struct ms__tls *t)
@@ -216,7 +253,7 @@ void ms__slot_detach(struct ms__tls *t)
      * it orders its own later events after (see ms__rec_time_next). */
     p = ms__rec_begin_at(&s->b, &kind, ms__now());
     ms__rec_end(&s->b, ms_rec_put_THREAD_EXIT(&s->b.base, kind, p));
-    ms__slot_flush(s, false);
+    on_own_stack(s, flush_open, s);
     t->slot = NULL;
     atomic_store(&s->in_use, 0);
 }

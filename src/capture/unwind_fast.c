@@ -1,19 +1,28 @@
 /* The cached standard-frame walk of unwind_fast.h. */
 #include "unwind_fast.h"
 
+#include "own_stack.h"
 #include "unwind_verify.h"
 
 #include <string.h>
 
 bool ms__unwind_fast_on;
 
+/* A cache miss: the rule is read from the module's .eh_frame, on the thread's own stack (the
+ * CFI interpreter's state is larger than a small stack may have left). */
+static void rule_lookup(void *arg)
+{
+    struct ms__unwind_entry *e = arg;
+    e->rule = ms__cfi_rule_at(e->ip);
+}
+
 static inline struct ms__cfi_rule rule_for(struct ms__unwind_state *u, uintptr_t ip)
 {
     struct ms__unwind_entry *e =
         &u->unwind_cache[(ip * 0x9e3779b97f4a7c15ull) >> (64 - MS_UNWIND_CACHE_BITS)];
     if (MS_UNLIKELY(e->ip != ip)) {
-        e->rule = ms__cfi_rule_at(ip);
         e->ip = ip;
+        ms__on_own_stack(u->own_stack, rule_lookup, e);
     }
     return e->rule;
 }

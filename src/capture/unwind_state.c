@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "unwind_state.h"
 
+#include "own_stack.h"
 #include "symbol_lookup.h"
 
 #include <pthread.h>
@@ -25,10 +26,9 @@ void ms__unwind_state_reset(struct ms__unwind_state *u, bool need_bounds)
         ms__unwind_find_stack(u);
 }
 
-void ms__unwind_find_stack(struct ms__unwind_state *u)
+static void find_stack(void *arg)
 {
-    if (ms__in_getattr)
-        return; /* stays pending */
+    struct ms__unwind_state *u = arg;
     u->stack_pending = 0;
     u->stack_lo = u->stack_hi = 0;
     pthread_attr_t attr;
@@ -41,4 +41,13 @@ void ms__unwind_find_stack(struct ms__unwind_state *u)
         u->stack_hi = (uintptr_t)addr + size;
     }
     pthread_attr_destroy(&attr);
+}
+
+void ms__unwind_find_stack(struct ms__unwind_state *u)
+{
+    if (ms__in_getattr)
+        return; /* stays pending */
+    /* glibc's answer takes more stack than the thread may have left (for the main thread it
+     * reads /proc/self/maps). */
+    ms__on_own_stack(u->own_stack, find_stack, u);
 }

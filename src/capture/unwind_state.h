@@ -30,6 +30,8 @@ struct ms__unwind_state {
     uintptr_t ips[MS_WALK_FRAMES];
     uintptr_t stack_lo, stack_hi; /* the thread's stack (0, 0: unknown), for the stack walks */
     int stack_pending;            /* not looked up yet: see ms__unwind_find_stack */
+    /* Top of the thread's own stack (own_stack.h), for the slow paths (NULL: none). */
+    void *own_stack;
     /* The last stack captured, outermost frame first, with the stack-tree node of each prefix:
      * consecutive stacks usually share all but a few innermost frames. */
     int cache_n;

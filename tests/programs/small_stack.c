@@ -5,15 +5,19 @@
  * leaks (LEAK: returned).
  * With an argument N (not for the valgrind oracle: valgrind's own frames differ), the thread
  * first allocates once, then recurses until only about N bytes of its stack are left, and then
- * allocates as above: the hook path, buffer flushes included, must fit in N bytes. */
+ * allocates as above: the hook path, buffer flushes included, must fit in N bytes. With a second
+ * argument `first`, the thread's first allocation (memscope attaches a buffer to the thread then)
+ * is the one down there too. */
 #define _GNU_SOURCE
 #include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static size_t leave;      /* 0: no recursion */
+static int first_deep;    /* the thread's first allocation is made down there too */
 static uintptr_t low_end; /* the lowest address of the thread's stack */
 
 static void *work(void)
@@ -42,7 +46,8 @@ static void *run(void *arg)
     (void)arg;
     if (!leave)
         return work();
-    free(malloc(1)); /* the thread's first allocation (memscope attaches its buffer) up here */
+    if (!first_deep)
+        free(malloc(1)); /* the thread's first allocation (memscope attaches its buffer) up here */
     pthread_attr_t at;
     void *base;
     size_t size;
@@ -58,6 +63,7 @@ int main(int argc, char **argv)
 {
     if (argc > 1)
         leave = (size_t)atol(argv[1]);
+    first_deep = argc > 2 && strcmp(argv[2], "first") == 0;
     pthread_attr_t a;
     pthread_attr_init(&a);
     if (pthread_attr_setstacksize(&a, PTHREAD_STACK_MIN) != 0)
