@@ -1,4 +1,4 @@
-/* Interposed signal dispositions (sigaction, signal, bsd_signal).
+/* Interposed signal dispositions (sigaction, signal, bsd_signal, sysv_signal, sigset).
  *
  * The program's handlers run through a trampoline, so that memscope knows when a handler
  * interrupted the thread inside memscope (busy set: a hook, a flush, memscope's start-up): the
@@ -74,7 +74,7 @@ static void info_trampoline(int sig, siginfo_t *info, void *uctx)
 
 static bool is_function(void (*h)(int))
 {
-    return h != SIG_DFL && h != SIG_IGN && h != SIG_ERR;
+    return h != SIG_DFL && h != SIG_IGN && h != SIG_ERR && h != SIG_HOLD;
 }
 
 /* The program's name for the disposition h the kernel held, given the handler tables as they
@@ -136,8 +136,10 @@ HOOK(int, sigaction, (int sig, const struct sigaction *act, struct sigaction *ol
     return r;
 }
 
-/* signal and bsd_signal: the C library's own form of the call (its flags, SA_RESTART unless
- * siginterrupt said otherwise), given the trampoline. */
+/* signal, bsd_signal, sysv_signal and sigset: the C library's own form of the call (its flags:
+ * SA_RESTART unless siginterrupt said otherwise, SysV's one-shot handlers, sigset's SIG_HOLD),
+ * given the trampoline. The C library sets these dispositions with its internal sigaction,
+ * which the sigaction hook does not see. */
 static sighandler_t set_plain(sighandler_t (*real)(int, sighandler_t), int sig,
                               sighandler_t handler)
 {
@@ -176,4 +178,16 @@ HOOK(sighandler_t, bsd_signal, (int sig, sighandler_t handler))
 {
     NEXT(sighandler_t(*)(int, sighandler_t), bsd_signal);
     return set_plain(real_bsd_signal, sig, handler);
+}
+
+HOOK(sighandler_t, sysv_signal, (int sig, sighandler_t handler))
+{
+    NEXT(sighandler_t(*)(int, sighandler_t), sysv_signal);
+    return set_plain(real_sysv_signal, sig, handler);
+}
+
+HOOK(sighandler_t, sigset, (int sig, sighandler_t disp))
+{
+    NEXT(sighandler_t(*)(int, sighandler_t), sigset);
+    return set_plain(real_sigset, sig, disp);
 }

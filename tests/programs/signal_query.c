@@ -1,13 +1,17 @@
 /*
  * signal_query.c - what a program sees of its signal dispositions: the handlers, flags and
- * masks that sigaction, signal and bsd_signal give back, SA_RESETHAND's reset, SIG_IGN, and the
- * arguments a handler receives. Under memscope (whose trampoline sits in for every handler)
- * its output must be the native one, byte for byte (tests/integration/harmless.py).
+ * masks that sigaction, signal, bsd_signal, sysv_signal and sigset give back, SA_RESETHAND's
+ * reset, SIG_IGN, sigset's SIG_HOLD, and the arguments a handler receives. Under memscope (whose
+ * trampoline sits in for every handler) its output must be the native one, byte for byte
+ * (tests/integration/harmless.py).
  */
 #define _GNU_SOURCE
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+
+/* sigset is obsolescent, and is tested because programs still use it. */
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
 
 /* Declared by <signal.h> only for older standards; glibc defines it as signal. */
 extern __sighandler_t bsd_signal(int sig, __sighandler_t handler);
@@ -92,6 +96,22 @@ int main(void)
     show("HUP", SIGHUP);
     raise(SIGHUP);
     show("HUP after one signal", SIGHUP);
+
+    /* SysV's one-shot handler, and sigset's: held, released, replaced. */
+    printf("sysv_signal(WINCH, plain_a) was %s\n", name(sysv_signal(SIGWINCH, plain_a)));
+    show("WINCH", SIGWINCH);
+    raise(SIGWINCH);
+    show("WINCH after one signal", SIGWINCH);
+    printf("sigset(URG, plain_b) was %s\n", name(sigset(SIGURG, plain_b)));
+    show("URG", SIGURG);
+    raise(SIGURG);
+    sighandler_t held = sigset(SIGURG, SIG_HOLD);
+    printf("sigset(URG, SIG_HOLD) was %s\n", held == SIG_HOLD ? "SIG_HOLD" : name(held));
+    raise(SIGURG); /* pending while held */
+    printf("plain runs while held %d\n", plain_runs);
+    held = sigset(SIGURG, plain_a); /* released: the pending one runs plain_a */
+    printf("sigset(URG, plain_a) was %s\n", held == SIG_HOLD ? "SIG_HOLD" : name(held));
+    show("URG released", SIGURG);
 
     /* memscope's crash handler sits in for SIG_DFL: the program is told SIG_DFL. */
     show("SEGV", SIGSEGV);
