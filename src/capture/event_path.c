@@ -51,6 +51,25 @@ MS_EXT_RECORDS(MS__ON_ANNOTATION)
 
 /* ---- events deferred by signal handlers (event_path.h) ---- */
 
+/* The stack of a signal handler that interrupted a hook (whose walk state u is in use), from
+ * here out to the signal frame, into ips (MS_WALK_FRAMES of them); returns the frames. */
+static __attribute__((noinline)) int handler_stack(const struct ms__unwind_state *u, uintptr_t *ips)
+{
+    int want = ms__config.depth + MS_CAPTURE_SLACK;
+    if (ms__config.unwind == MS_UNWIND_FP)
+        return u->stack_pending ? 0 : ms__walk_fp((struct ms__unwind_state *)u, ips, want);
+#if defined(__x86_64__)
+    if (ms__config.unwind == MS_UNWIND_LIBUNWIND && ms__unwind_fast_on) {
+        uintptr_t ip, sp, bp;
+        MS_UNWIND_HERE(ip, sp, bp);
+        return ms__unwind_plain(u, ip, sp, bp, ips, want);
+    }
+#endif
+    (void)u;
+    (void)ips;
+    return 0;
+}
+
 void ms__defer(int rec, int family, uintptr_t ptr, uintptr_t old, size_t size, size_t align,
                uintptr_t caller)
 {
@@ -68,7 +87,8 @@ void ms__defer(int rec, int family, uintptr_t ptr, uintptr_t old, size_t size, s
         ms__slots_drop();
         return;
     }
-    t->held->deferred[i] = (struct ms__deferred_event){
+    struct ms__slot *s = t->held;
+    s->deferred[i] = (struct ms__deferred_event){
         .rec = rec,
         .family = family,
         .ptr = ptr,
@@ -76,18 +96,25 @@ void ms__defer(int rec, int family, uintptr_t ptr, uintptr_t old, size_t size, s
         .size = size,
         .align = align,
         .caller = caller,
+        .frames = handler_stack(&s->u, s->deferred_ips[i]),
     };
 }
 
-/* The deferred event's stack: the allocator call's return address, trimmed as any stack is
- * (none when it is memscope's own: an entry point that calls another, as realloc does). */
-static uint32_t deferred_stack(struct ms__slot *s, const struct ms__deferred_event *e)
+/* The deferred event's stack: the handler's, trimmed as any stack is, or else the allocator
+ * call's return address alone (none when it is memscope's own: an entry point that calls
+ * another, as realloc does). Interned now that the walk state is free again. */
+static uint32_t deferred_stack(struct ms__slot *s, struct ms__deferred_event *e, uintptr_t *ips)
 {
     if (ms__config.unwind == MS_UNWIND_NONE)
         return 0;
-    uintptr_t ip = e->caller;
-    int first, n = ms__stack_trim(&ip, 1, &first);
-    return ms__stack_intern(&s->u, &s->b, &ip + first, n);
+    int n = e->frames;
+    if (n <= 0) {
+        ips[0] = e->caller;
+        n = 1;
+    }
+    int first;
+    n = ms__stack_trim(ips, n, &first);
+    return ms__stack_intern(&s->u, &s->b, ips + first, n);
 }
 
 void ms__record_deferred(struct ms__tls *t)
@@ -108,17 +135,19 @@ void ms__record_deferred(struct ms__tls *t)
                 break;
             continue;
         }
-        const struct ms__deferred_event *e = &s->deferred[done++];
+        uintptr_t *ips = s->deferred_ips[done];
+        struct ms__deferred_event *e = &s->deferred[done++];
         switch (e->rec) {
         case MS_REC_FREE:
             ms__put_free(s, e->family, (void *)e->ptr);
             break;
         case MS_REC_REALLOC:
-            ms__put_realloc(s, (void *)e->old, (void *)e->ptr, e->size, deferred_stack(s, e), 0);
+            ms__put_realloc(s, (void *)e->old, (void *)e->ptr, e->size, deferred_stack(s, e, ips),
+                            0);
             break;
         default:
             ms__put_alloc(s, e->rec, e->family, (void *)e->ptr, e->size, e->align,
-                          deferred_stack(s, e));
+                          deferred_stack(s, e, ips));
             break;
         }
     }

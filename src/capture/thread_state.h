@@ -23,7 +23,8 @@ struct ms__deferred_event {
     uintptr_t old;    /* REALLOC: the old block */
     uintptr_t size;   /* bytes asked for */
     uintptr_t align;  /* ALLOC_ALIGNED: the alignment asked for */
-    uintptr_t caller; /* the return address of the allocator call: the stack's only frame */
+    uintptr_t caller; /* the return address of the allocator call */
+    int frames;       /* the handler's stack in the slot's deferred_ips (0: caller alone) */
 };
 #define MS_DEFERRED_MAX 64
 
@@ -35,7 +36,8 @@ struct ms__slot {
     atomic_int in_use;   /* owned by a live thread (or it is the orphan slot) */
     atomic_int flushing; /* a flush of this slot is in progress */
     atomic_int sealed;   /* the process is finishing: never write this slot again */
-    struct ms__deferred_event deferred[MS_DEFERRED_MAX]; /* the first tls.n_deferred are set */
+    struct ms__deferred_event deferred[MS_DEFERRED_MAX];     /* the first tls.n_deferred are set */
+    uintptr_t deferred_ips[MS_DEFERRED_MAX][MS_WALK_FRAMES]; /* their stacks, innermost first */
 };
 
 /* Thread-local state, kept small: it lives in the static TLS block. */

@@ -27,6 +27,38 @@ static inline struct ms__cfi_rule rule_for(struct ms__unwind_state *u, uintptr_t
     return e->rule;
 }
 
+/* One standard frame under rule r, from (*sp, *bp) inside the stack that ends at hi: moves *sp
+ * to the CFA (the caller's sp) and *bp to the caller's rbp, stores the return address in *ra,
+ * and logs the words read in w (when not NULL) from *words on. False when the frame would
+ * leave the stack. */
+static inline __attribute__((always_inline)) bool frame_step(struct ms__cfi_rule r, uintptr_t *sp,
+                                                             uintptr_t *bp, uintptr_t hi,
+                                                             uintptr_t *ra, struct ms__walk_log *w,
+                                                             int *words)
+{
+    uintptr_t cfa = (r.kind == MS_RULE_RSP ? *sp : *bp) + (intptr_t)r.cfa_off;
+    if (MS_UNLIKELY(cfa <= *sp || cfa > hi))
+        return false;
+    const uintptr_t *ra_at = (const uintptr_t *)cfa - 1;
+    *ra = *ra_at;
+    if (w) {
+        w->addr[*words] = ra_at;
+        w->val[(*words)++] = *ra;
+    }
+    if (r.rbp_saved) {
+        const uintptr_t *bp_at = (const uintptr_t *)(cfa + (intptr_t)r.rbp_off);
+        if (MS_UNLIKELY((uintptr_t)bp_at < *sp || (uintptr_t)bp_at > hi - sizeof *bp_at))
+            return false;
+        *bp = *bp_at;
+        if (w) {
+            w->addr[*words] = bp_at;
+            w->val[(*words)++] = *bp;
+        }
+    }
+    *sp = cfa;
+    return true;
+}
+
 /* The walk w, at frame n - 1, is in the state the previous walk p was in after its frame j, and
  * what p read after that still holds: w goes on exactly as p did. Copies p's remaining frames
  * (up to max in all) and their words into w and out; returns the frames w has then. */
@@ -92,22 +124,10 @@ int ms__unwind_fast(struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uint
             break;
         if (MS_UNLIKELY(r.kind == MS_RULE_OTHER))
             return -1;
-        uintptr_t cfa = (r.kind == MS_RULE_RSP ? sp : bp) + (intptr_t)r.cfa_off;
-        if (MS_UNLIKELY(cfa <= sp || cfa > hi))
+        uintptr_t ra;
+        if (MS_UNLIKELY(!frame_step(r, &sp, &bp, hi, &ra, w, &words)))
             return -1;
-        const uintptr_t *ra_at = (const uintptr_t *)cfa - 1;
-        uintptr_t ra = *ra_at;
-        w->addr[words] = ra_at;
-        w->val[words++] = ra;
-        if (r.rbp_saved) {
-            const uintptr_t *bp_at = (const uintptr_t *)(cfa + (intptr_t)r.rbp_off);
-            if (MS_UNLIKELY((uintptr_t)bp_at < sp || (uintptr_t)bp_at > hi - sizeof *bp_at))
-                return -1;
-            bp = *bp_at;
-            w->addr[words] = bp_at;
-            w->val[words++] = bp;
-        }
-        sp = cfa;
+        uintptr_t cfa = sp;
         if (ra < 0x4000) /* libunwind's end of a bogus chain */
             break;
         w->frame[n] = (struct ms__walk_frame){cfa, bp, ra, (uint32_t)words};
@@ -125,5 +145,30 @@ int ms__unwind_fast(struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uint
     w->n = words;
     w->frames = n;
     w->cut = n == max;
+    return n;
+}
+
+int ms__unwind_plain(const struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uintptr_t bp,
+                     uintptr_t *out, int max)
+{
+    uintptr_t lo = u->stack_lo, hi = u->stack_hi;
+    uintptr_t own = (uintptr_t)u->own_stack; /* a handler that interrupted code running there */
+    if (own && sp < own && sp >= own - MS_OWN_STACK_SIZE) {
+        lo = own - MS_OWN_STACK_SIZE;
+        hi = own;
+    } else if (u->stack_pending || sp < lo || sp >= hi) {
+        return 0; /* bounds unknown, or a handler on another stack (sigaltstack) */
+    }
+    uintptr_t lookup = ip;
+    int n = 0;
+    while (n < max) {
+        struct ms__cfi_rule r = ms__cfi_rule_at(lookup);
+        uintptr_t ra;
+        if (r.kind == MS_RULE_LAST || r.kind == MS_RULE_OTHER ||
+            !frame_step(r, &sp, &bp, hi, &ra, NULL, NULL) || ra < 0x4000)
+            break;
+        out[n++] = ra;
+        lookup = ra - 1;
+    }
     return n;
 }

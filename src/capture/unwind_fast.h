@@ -22,6 +22,14 @@ extern bool ms__unwind_fast_on;
 int ms__unwind_fast(struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uintptr_t bp,
                     uintptr_t *out, int max);
 
+/* A walk like ms__unwind_fast for a signal handler that interrupted a hook, whose walk state
+ * is in use: the rules come from .eh_frame each time (the cache is the hook's), nothing is
+ * logged, and the walk ends at the first frame without a standard rule (the signal frame, whose
+ * caller is the interrupted code) instead of giving up. Returns the return addresses stored in
+ * out: none when the stack's bounds are unknown or the handler runs on another stack. */
+int ms__unwind_plain(const struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uintptr_t bp,
+                     uintptr_t *out, int max);
+
 /* True when every word that walk w read from its word `from` on still holds the value read then:
  * in the order read, so that no address is read that a walk would not read. */
 static inline bool ms__walk_words_hold(const struct ms__walk_log *w, int from)

@@ -27,6 +27,9 @@ def main():
                     help="an option for memscope run, e.g. --unwind=fp")
     ap.add_argument("--leak-frame", action="append", default=[],
                     help="a function that must appear in the stack of some leak")
+    ap.add_argument("--leak-frames", action="append", default=[],
+                    help="A,B,...: every leak whose stack has a frame in A has frames in B,... "
+                    "too (its stack is not cut short)")
     ap.add_argument("--no-module", action="append", default=[],
                     help="no stack frame (of sites and leaks) may be in a module matching this")
     ap.add_argument("--status", type=int,
@@ -89,6 +92,16 @@ def check_once(a, cmd):
             ok = fn in leak_functions
             failed += not ok
             print("%s a leak stack has a frame in %s" % ("PASS" if ok else "FAIL", fn))
+        for spec in a.leak_frames:
+            first, *rest = spec.split(",")
+            with_first = [[f.get("function") for f in lk["stack"]] for lk in doc["leaks"]]
+            with_first = [fns for fns in with_first if first in fns]
+            short = [fns for fns in with_first if not all(r in fns for r in rest)]
+            ok = with_first and not short
+            failed += not ok
+            print("%s %d leak stacks with %s, each with %s%s" % (
+                "PASS" if ok else "FAIL", len(with_first), first, ", ".join(rest),
+                "" if not short else "; not: %s" % short[:3]))
         for m in a.no_module:
             bad = sorted(x for x in modules if m in x)
             failed += bool(bad)

@@ -8,7 +8,7 @@
  *   - main: malloc(100)/free pairs until the handler has run SIGNALS times, first with
  *     SIGPROF (handler set with signal()), then with SIGALRM (sigaction, SA_SIGINFO)
  *                                                                        (all freed)
- *   - on_prof: one malloc(777) kept per signal                           (LEAK: prof777)
+ *   - on_prof: one malloc(777) kept per signal, made by keep_prof        (LEAK: prof777)
  *   - on_alarm: one malloc(555) kept per signal                          (LEAK: alarm555)
  * With the argument `sigset`, both handlers are set with sigset (the C library sets those
  * through its internal sigaction, which memscope's sigaction hook does not see); on_alarm then
@@ -29,11 +29,19 @@
 static void *volatile kept_prof[SIGNALS], *volatile kept_alarm[SIGNALS];
 static volatile sig_atomic_t n_prof, n_alarm;
 
+/* Called by the handler, so that the handler's stack has two frames of the program's. */
+__attribute__((noinline)) static void *keep_prof(void)
+{
+    void *p = malloc(777); /* LEAK: prof777 */
+    __asm__ volatile("" : : "r"(p) : "memory");
+    return p;
+}
+
 static void on_prof(int sig)
 {
     (void)sig;
     if (n_prof < SIGNALS) {
-        kept_prof[n_prof] = malloc(777); /* LEAK: prof777 */
+        kept_prof[n_prof] = keep_prof();
         n_prof = n_prof + 1;
     }
 }
