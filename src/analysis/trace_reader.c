@@ -6,7 +6,7 @@
 #include "common/errors.h"
 #include "grow.h"
 #include "common/open_regular.h"
-#include "common/record_codec.h"
+#include "common/chunk_codec.h"
 #include "common/trace_format.h"
 #include "common/varint.h"
 #include "spool_reader.h"
@@ -60,23 +60,19 @@ struct ms_trace {
     bool growing;        /* still being written: an incomplete tail is waited for, not damage */
 };
 
-/* ---- bounds-checked reads (struct ms_cursor, record_codec.h) ---- */
+/* ---- bounds-checked reads (struct ms_cursor, record_codec.h and chunk_codec.h) ---- */
 
-/* Returns a freshly allocated NUL-terminated copy of a string field, or NULL. */
-static char *get_str(struct ms_cursor *c)
+/* A decoded string as a NUL-terminated copy (NULL when out of memory or bad). */
+static char *str_copy(const char *s, uint64_t len)
 {
-    uint64_t len;
-    const char *src = ms_cursor_str(c, &len);
-    if (!src)
+    if (!s)
         return NULL;
-    char *s = malloc(len + 1);
-    if (!s) {
-        c->bad = true;
-        return NULL;
+    char *r = malloc(len + 1);
+    if (r) {
+        memcpy(r, s, len);
+        r[len] = 0;
     }
-    memcpy(s, src, len);
-    s[len] = 0;
-    return s;
+    return r;
 }
 
 static void damage(ms_trace *t, uint64_t offset, const char *fmt, ...)
@@ -198,31 +194,35 @@ static int parse_process(ms_trace *t, const uint8_t *p, size_t n)
     struct ms_process_info *pi = &t->proc;
     /* A damaged earlier PROCESS chunk may have left a partial parse. */
     process_info_free(pi);
-    pi->pid = ms_cursor_u(&c);
-    pi->ppid = ms_cursor_u(&c);
-    pi->start_tsc = ms_cursor_u(&c);
-    pi->start_mono_ns = ms_cursor_u(&c);
-    pi->start_real_ns = ms_cursor_u(&c);
-    pi->unwind = (int)ms_cursor_u(&c);
-    pi->depth = (int)ms_cursor_u(&c);
-    pi->exe = get_str(&c);
-    uint64_t argc = ms_cursor_u(&c);
-    if (argc > (uint64_t)(c.end - c.p))
-        c.bad = true;
-    if (!c.bad) {
-        pi->argv = calloc(argc + 1, sizeof *pi->argv);
-        if (!pi->argv)
-            return MS_ENOMEM;
-        for (uint64_t i = 0; i < argc && !c.bad; i++)
-            pi->argv[pi->argc++] = get_str(&c);
-    }
-    pi->fork_parent_pid = ms_cursor_u(&c);
-    pi->fork_tsc = ms_cursor_u(&c);
-    pi->node_limit = (uint32_t)ms_cursor_u(&c);
-    pi->parent_trace = get_str(&c);
-    pi->version = get_str(&c);
+    struct ms_chunk_PROCESS pr;
+    ms_chunk_get_PROCESS(&c, &pr);
     if (c.bad)
         return MS_ECORRUPT;
+    pi->pid = pr.pid;
+    pi->ppid = pr.ppid;
+    pi->start_tsc = pr.start_tsc;
+    pi->start_mono_ns = pr.start_mono_ns;
+    pi->start_real_ns = pr.start_real_ns;
+    pi->unwind = (int)pr.unwind;
+    pi->depth = (int)pr.depth;
+    pi->fork_parent_pid = pr.fork_parent_pid;
+    pi->fork_tsc = pr.fork_tsc;
+    pi->node_limit = (uint32_t)pr.node_limit;
+    /* Every string decoded: the count of arguments is at most the bytes they take. */
+    pi->argv = calloc(pr.argv_count + 1, sizeof *pi->argv);
+    pi->exe = str_copy(pr.exe, pr.exe_len);
+    pi->parent_trace = str_copy(pr.parent_trace, pr.parent_trace_len);
+    pi->version = str_copy(pr.version, pr.version_len);
+    if (!pi->argv || !pi->exe || !pi->parent_trace || !pi->version)
+        return MS_ENOMEM;
+    struct ms_cursor args = {(const uint8_t *)pr.argv, (const uint8_t *)pr.argv + pr.argv_len,
+                             false};
+    for (uint64_t i = 0; i < pr.argv_count; i++) {
+        uint64_t len;
+        const char *a = ms_cursor_str(&args, &len);
+        if (!(pi->argv[pi->argc++] = str_copy(a, len)))
+            return MS_ENOMEM;
+    }
     t->have_proc = true;
     return 0;
 }
@@ -230,26 +230,23 @@ static int parse_process(ms_trace *t, const uint8_t *p, size_t n)
 static int parse_modules(ms_trace *t, const uint8_t *p, size_t n)
 {
     struct ms_cursor c = {p, p + n, false};
-    uint64_t snap_tsc = ms_cursor_u(&c);
-    uint64_t count = ms_cursor_u(&c);
+    struct ms_chunk_MODULES h;
+    ms_chunk_get_MODULES(&c, &h);
+    uint64_t snap_tsc = h.tsc, count = h.count;
     uint64_t snap = ++t->snapshots;
     /* Far more than any process loads; the duplicate check below is quadratic. */
     if (count > 65536 || t->nmod + count > 65536)
         return MS_ECORRUPT;
     for (uint64_t i = 0; i < count && !c.bad; i++) {
-        struct ms_module m = {0};
-        m.path = get_str(&c);
-        m.bias = ms_cursor_u(&c);
-        m.lo = ms_cursor_u(&c);
-        m.hi = ms_cursor_u(&c);
-        uint64_t idlen = ms_cursor_u(&c);
-        if (c.bad || idlen > sizeof m.build_id || idlen > (uint64_t)(c.end - c.p)) {
-            free(m.path);
+        struct ms_chunk_MODULE e;
+        ms_chunk_get_MODULE(&c, &e);
+        struct ms_module m = {.bias = e.bias, .lo = e.lo, .hi = e.hi};
+        if (c.bad || e.build_id_len > sizeof m.build_id)
             return MS_ECORRUPT;
-        }
-        memcpy(m.build_id, c.p, idlen);
-        m.build_id_len = idlen;
-        c.p += idlen;
+        if (!(m.path = str_copy(e.path, e.path_len)))
+            return MS_ENOMEM;
+        memcpy(m.build_id, e.build_id, e.build_id_len);
+        m.build_id_len = e.build_id_len;
         /* Keep one entry per (path, bias): snapshots repeat the modules still loaded. */
         size_t j = 0;
         while (j < t->nmod && !(t->modules[j].bias == m.bias && t->modules[j].lo == m.lo &&
@@ -282,18 +279,16 @@ static int parse_modules(ms_trace *t, const uint8_t *p, size_t n)
 static int parse_end(ms_trace *t, const uint8_t *p, size_t n)
 {
     struct ms_cursor c = {p, p + n, false};
-    struct ms_end_info e = {0};
-    e.tsc = ms_cursor_u(&c);
-    e.mono_ns = ms_cursor_u(&c);
-    e.reason = (int)ms_cursor_u(&c);
-    e.code = (int)ms_cursor_u(&c);
-    e.dropped = ms_cursor_u(&c);
+    struct ms_chunk_END d;
+    ms_chunk_get_END(&c, &d);
     if (c.bad)
         return MS_ECORRUPT;
-    if (c.p < c.end)
-        e.threads_at_exit = ms_cursor_u(&c); /* added after the first traces: optional */
-    if (c.bad)
-        return MS_ECORRUPT;
+    struct ms_end_info e = {.tsc = d.tsc,
+                            .mono_ns = d.mono_ns,
+                            .reason = (int)d.reason,
+                            .code = (int)d.code,
+                            .dropped = d.dropped,
+                            .threads_at_exit = d.threads};
     e.present = true;
     /* A trace can hold several END chunks when an exec failed; the last one counts. */
     t->end = e;

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "trace_seal.h"
 
+#include "common/chunk_codec.h"
 #include "common/errors.h"
 #include "common/open_regular.h"
 #include "common/trace_format.h"
@@ -137,13 +138,10 @@ int ms_trace_seal(const char *path, int signal, char *err, size_t errlen)
     }
     if (!rc && !has_end) {
         /* The END chunk: the time of the newest buffer's CLOCK (a lower bound of the death) */
-        uint8_t end[64], *p = end;
-        p = ms_varint_put(p, last_tsc);
-        p = ms_varint_put(p, last_ns);
-        p = ms_varint_put(p, MS_END_KILLED);
-        p = ms_varint_put(p, (uint64_t)(signal > 0 ? signal : 0));
-        p = ms_varint_put(p, 0);
-        p = ms_varint_put(p, 0);
+        struct ms_chunk_END e = {
+            last_tsc, last_ns, MS_END_KILLED, (uint64_t)(signal > 0 ? signal : 0), 0, 0};
+        uint8_t end[128];
+        uint8_t *p = ms_chunk_put_END(end, &e);
         rc = write_chunk(fd, MS_CHUNK_END, 0, last_tsc, end, (uint32_t)(p - end));
     }
     if (!rc) {

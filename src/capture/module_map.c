@@ -3,7 +3,7 @@
 #define _GNU_SOURCE
 #include "module_map.h"
 
-#include "../common/varint.h"
+#include "../common/chunk_codec.h"
 
 #include <elf.h>
 #include <stdbool.h>
@@ -115,19 +115,12 @@ static int encode_cb(struct dl_phdr_info *info, size_t size, void *data)
     size_t len = strlen(path);
     const uint8_t *id = NULL;
     size_t id_len = build_id_of(info, &id);
-    if ((size_t)(st->end - st->p) < len + id_len + 6 * MS_VARINT_MAX + 8) {
+    struct ms_chunk_MODULE m = {path, len, info->dlpi_addr, lo, hi, (const char *)id, id_len};
+    if ((size_t)(st->end - st->p) < ms_chunk_maxlen_MODULE(&m)) {
         st->overflow = 1;
         return 1;
     }
-    st->p = ms_varint_put(st->p, len);
-    memcpy(st->p, path, len);
-    st->p += len;
-    st->p = ms_varint_put(st->p, info->dlpi_addr);
-    st->p = ms_varint_put(st->p, lo);
-    st->p = ms_varint_put(st->p, hi);
-    st->p = ms_varint_put(st->p, id_len);
-    memcpy(st->p, id, id_len);
-    st->p += id_len;
+    st->p = ms_chunk_put_MODULE(st->p, &m);
     st->count++;
     int c = cur_ranges ^ 1;
     if (nranges[c] < RANGES_MAX)
@@ -172,13 +165,13 @@ bool ms__modules_unloaded(unsigned i, uintptr_t *lo, uintptr_t *hi)
 
 size_t ms__modules_encode(uint8_t *buf, size_t cap, uint64_t tsc)
 {
-    /* Layout: tsc, count, then the modules. The count goes last into a fixed-width slot so
-     * the list can be written in one pass. */
-    if (cap < 2 * MS_VARINT_MAX + 16)
+    /* Layout: the header (tsc, count), then the modules. The count, a fixed-width field, is
+     * written again once the list is, so that it is written in one pass. */
+    struct ms_chunk_MODULES h = {tsc, 0};
+    if (cap < ms_chunk_maxlen_MODULES(&h))
         return 0;
-    uint8_t *p = ms_varint_put(buf, tsc);
-    uint8_t *count_at = p;
-    struct encode_state st = {p + 5, buf + cap, 0, 0};
+    uint8_t *p = ms_chunk_put_MODULES(buf, &h);
+    struct encode_state st = {p, buf + cap, 0, 0};
     nranges[cur_ranges ^ 1] = 0;
     dl_iterate_phdr(encode_cb, &st);
     if (st.overflow) {
@@ -186,7 +179,8 @@ size_t ms__modules_encode(uint8_t *buf, size_t cap, uint64_t tsc)
         return 0;
     }
     note_unloaded();
-    ms_varint_put_width(count_at, st.count, 5);
+    h.count = st.count;
+    ms_chunk_put_MODULES(buf, &h);
     return (size_t)(st.p - buf);
 }
 

@@ -3,7 +3,7 @@
 #define _GNU_SOURCE
 #include "trace_writer.h"
 
-#include "../common/record_codec.h"
+#include "../common/chunk_codec.h"
 #include "config.h"
 #include "diag.h"
 #include "module_map.h"
@@ -307,34 +307,33 @@ static void write_process_chunk(void)
     uint8_t *buf = scratch(MODULES_MAX);
     if (!buf)
         return;
-    uint8_t *p = buf;
-    p = ms_varint_put(p, (uint64_t)getpid());
-    p = ms_varint_put(p, (uint64_t)getppid());
-    p = ms_varint_put(p, start_tsc);
-    p = ms_varint_put(p, start_mono_ns);
-    p = ms_varint_put(p, start_real_ns);
-    p = ms_varint_put(p, (uint64_t)ms__config.unwind);
-    p = ms_varint_put(p, (uint64_t)ms__config.depth);
     ssize_t n = readlink("/proc/self/exe", exe_name, sizeof exe_name - 1);
     exe_name[n > 0 ? n : 0] = 0;
-    p = ms_str_put(p, exe_name, strlen(exe_name));
     /* argv from /proc/self/cmdline: NUL-separated, read into the tail of the buffer. */
-    uint8_t *args = buf + MODULES_MAX / 2;
-    size_t alen = read_file("/proc/self/cmdline", args, 64 * 1024);
-    uint64_t argc = 0;
-    for (size_t i = 0; i < alen; i++)
-        argc += args[i] == 0;
-    p = ms_varint_put(p, argc);
-    for (size_t i = 0; i < alen;) {
-        size_t l = strnlen((const char *)args + i, alen - i);
-        p = ms_str_put(p, (const char *)args + i, l);
-        i += l + 1;
-    }
-    p = ms_varint_put(p, (uint64_t)origin.parent_pid);
-    p = ms_varint_put(p, origin.fork_tsc);
-    p = ms_varint_put(p, origin.node_limit);
-    p = ms_str_put(p, origin.parent_trace, strlen(origin.parent_trace));
-    p = ms_str_put(p, MS_VERSION_STRING, strlen(MS_VERSION_STRING));
+    char *args = (char *)buf + MODULES_MAX / 2;
+    struct ms_chunk_PROCESS pr = {
+        .pid = (uint64_t)getpid(),
+        .ppid = (uint64_t)getppid(),
+        .start_tsc = start_tsc,
+        .start_mono_ns = start_mono_ns,
+        .start_real_ns = start_real_ns,
+        .unwind = (uint64_t)ms__config.unwind,
+        .depth = (uint64_t)ms__config.depth,
+        .exe = exe_name,
+        .exe_len = strlen(exe_name),
+        .argv = args,
+        .argv_len = read_file("/proc/self/cmdline", (uint8_t *)args, 64 * 1024),
+        .fork_parent_pid = (uint64_t)origin.parent_pid,
+        .fork_tsc = origin.fork_tsc,
+        .node_limit = origin.node_limit,
+        .parent_trace = origin.parent_trace,
+        .parent_trace_len = strlen(origin.parent_trace),
+        .version = MS_VERSION_STRING,
+        .version_len = strlen(MS_VERSION_STRING),
+    };
+    if (ms_chunk_maxlen_PROCESS(&pr) > MODULES_MAX / 2)
+        pr.argv_len = 0; /* cannot happen with 64 KiB of arguments; never overwrite them */
+    uint8_t *p = ms_chunk_put_PROCESS(buf, &pr);
     write_chunk_raw(MS_CHUNK_PROCESS, 0, start_tsc, buf, (size_t)(p - buf));
 }
 
@@ -515,15 +514,12 @@ void ms__writer_modules_if_changed(void)
 
 static bool write_end(int reason, int code, uint64_t dropped, unsigned threads)
 {
-    uint8_t buf[64];
-    uint8_t *p = buf;
     uint64_t now = ms__now();
-    p = ms_varint_put(p, now);
-    p = ms_varint_put(p, mono_ns(CLOCK_MONOTONIC));
-    p = ms_varint_put(p, (uint64_t)reason);
-    p = ms_varint_put(p, (uint64_t)code);
-    p = ms_varint_put(p, dropped);
-    p = ms_varint_put(p, threads);
+    struct ms_chunk_END e = {
+        now, mono_ns(CLOCK_MONOTONIC), (uint64_t)reason, (uint64_t)code, dropped, threads};
+    uint8_t buf[128];
+    _Static_assert(sizeof buf >= 6 * MS_VARINT_MAX + 8, "room for the END payload");
+    uint8_t *p = ms_chunk_put_END(buf, &e);
     return write_chunk_raw(MS_CHUNK_END, 0, now, buf, (size_t)(p - buf));
 }
 

@@ -4,6 +4,7 @@
  * with the table's codes and fields. */
 #include "analysis/trace_reader.h"
 #include "common/errors.h"
+#include "common/chunk_codec.h"
 #include "common/record_codec.h"
 #include "ms_test.h"
 
@@ -451,5 +452,116 @@ static void docs_match_table(void)
     ASSERT_EQ(n, i);
 }
 
+/* The chunk payloads round-trip, every shorter payload is refused (but for an OPT field,
+ * which may be absent), and a PROCESS payload's last argument without its NUL is still one. */
+static void chunk_payloads(void)
+{
+    uint8_t buf[512];
+    static const char args[] = "a\0bc\0def"; /* three arguments, the last without its NUL */
+    struct ms_chunk_PROCESS pr = {.pid = 7,
+                                  .ppid = 1,
+                                  .start_tsc = 1ull << 40,
+                                  .depth = 64,
+                                  .exe = "/bin/x",
+                                  .exe_len = 6,
+                                  .argv = args,
+                                  .argv_len = sizeof args - 1,
+                                  .fork_parent_pid = 5,
+                                  .node_limit = 300,
+                                  .parent_trace = "p",
+                                  .parent_trace_len = 1,
+                                  .version = "9",
+                                  .version_len = 1};
+    ASSERT_TRUE(ms_chunk_maxlen_PROCESS(&pr) <= sizeof buf);
+    size_t len = (size_t)(ms_chunk_put_PROCESS(buf, &pr) - buf);
+    for (size_t cut = 0; cut <= len; cut++) {
+        struct ms_cursor c = {buf, buf + cut, false};
+        struct ms_chunk_PROCESS got;
+        ms_chunk_get_PROCESS(&c, &got);
+        ASSERT_EQ(c.bad, cut < len);
+        if (cut < len)
+            continue;
+        ASSERT_EQ(got.pid, 7);
+        ASSERT_EQ(got.start_tsc, 1ull << 40);
+        ASSERT_EQ(got.node_limit, 300);
+        ASSERT_EQ(got.argv_count, 3);
+        struct ms_cursor a = {(const uint8_t *)got.argv, (const uint8_t *)got.argv + got.argv_len,
+                              false};
+        const char *want[] = {"a", "bc", "def"};
+        for (int i = 0; i < 3; i++) {
+            uint64_t l;
+            const char *str = ms_cursor_str(&a, &l);
+            ASSERT_TRUE(str && l == strlen(want[i]) && !memcmp(str, want[i], l));
+        }
+        ASSERT_TRUE(a.p == a.end && got.version_len == 1 && got.version[0] == '9');
+    }
+
+    struct ms_chunk_MODULES h = {123, 0};
+    uint8_t *p = ms_chunk_put_MODULES(buf, &h);
+    ASSERT_EQ(p - buf, 1 + 5); /* the count takes 5 bytes whatever it is */
+    h.count = 2;
+    ASSERT_TRUE(ms_chunk_put_MODULES(buf, &h) == p);
+    struct ms_chunk_MODULE m = {"/lib/l.so", 9, 0x7f0000, 0x7f1000, 0x7f2000, "\x01\x02", 2};
+    p = ms_chunk_put_MODULE(p, &m);
+    struct ms_cursor c = {buf, p, false};
+    struct ms_chunk_MODULES gh;
+    struct ms_chunk_MODULE gm;
+    ms_chunk_get_MODULES(&c, &gh);
+    ms_chunk_get_MODULE(&c, &gm);
+    ASSERT_TRUE(!c.bad && c.p == c.end && gh.tsc == 123 && gh.count == 2);
+    ASSERT_TRUE(gm.hi == 0x7f2000 && gm.build_id_len == 2 && gm.build_id[1] == 2);
+
+    struct ms_chunk_END e = {1, 2, 3, 4, 5, 6}, ge;
+    len = (size_t)(ms_chunk_put_END(buf, &e) - buf);
+    for (size_t cut = 0; cut <= len; cut++) {
+        struct ms_cursor ce = {buf, buf + cut, false};
+        ms_chunk_get_END(&ce, &ge);
+        /* threads is optional: a payload that ends before it is whole */
+        ASSERT_EQ(ce.bad, cut < len - 1);
+        ASSERT_EQ(ge.threads, cut == len ? 6u : 0u);
+    }
+}
+
+/* The payload tables of docs/trace-format.md (sections 5 to 7): "| field | encoding | ..." after
+ * the line header, in the table's order and encodings. */
+static void doc_payload(const char *doc, const char *header, const char *fields)
+{
+    const char *t = strstr(doc, header);
+    ASSERT_TRUE(t != NULL);
+    const char *line = strstr(t, "\n| Field | Encoding | Meaning |\n");
+    ASSERT_TRUE(line != NULL);
+    line = strchr(line + 1, '\n');
+    line = strchr(line + 1, '\n'); /* the |---| line */
+    char got[512] = "";
+    while (line && line[1] == '|') {
+        char name[64], enc[64];
+        ASSERT_EQ(sscanf(line + 1, "| %63[^ |] | %63[^|]|", name, enc), 2);
+        size_t n = strlen(enc);
+        while (n && enc[n - 1] == ' ')
+            enc[--n] = 0;
+        snprintf(got + strlen(got), sizeof got - strlen(got), ",%s:%s", name, enc);
+        line = strchr(line + 1, '\n');
+    }
+    ASSERT_STREQ(got, fields);
+}
+
+#define ENC_U "varint"
+#define ENC_U5 "varint, 5 bytes"
+#define ENC_STR "string"
+#define ENC_STRS "strings"
+#define ENC_OPT "varint, optional"
+#define PAYLOAD_FIELD(t, f) "," #f ":" ENC_##t
+
+static void docs_match_payloads(void)
+{
+    static char doc[1 << 17];
+    ASSERT_TRUE(ms_test_read_file(MS_SOURCE_DIR "/docs/trace-format.md", doc, sizeof doc));
+    doc_payload(doc, "## 5. PROCESS payload", "" MS_CHUNK_FIELDS_PROCESS(PAYLOAD_FIELD));
+    doc_payload(doc, "## 6. MODULES payload", "" MS_CHUNK_FIELDS_MODULES(PAYLOAD_FIELD));
+    doc_payload(doc, "then `count` modules:", "" MS_CHUNK_FIELDS_MODULE(PAYLOAD_FIELD));
+    doc_payload(doc, "## 7. END payload", "" MS_CHUNK_FIELDS_END(PAYLOAD_FIELD));
+}
+
 MS_TEST_MAIN(TEST(every_record), TEST(every_ext_record), TEST(kind_bytes),
-             TEST(reader_decodes_what_was_written), TEST(docs_match_table))
+             TEST(reader_decodes_what_was_written), TEST(docs_match_table), TEST(chunk_payloads),
+             TEST(docs_match_payloads))

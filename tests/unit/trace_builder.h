@@ -3,7 +3,7 @@
 #ifndef MS_TRACE_BUILDER_H
 #define MS_TRACE_BUILDER_H
 
-#include "common/record_codec.h"
+#include "common/chunk_codec.h"
 #include "common/trace_format.h"
 #include "common/varint.h"
 
@@ -91,23 +91,26 @@ static inline void tb_chunk(struct tb *b, int type, uint32_t tid, const struct t
 static inline void tb_process_forked(struct tb *p, uint64_t pid, uint64_t parent_pid,
                                      const char *parent_trace)
 {
-    p->len = 0;
-    tb_u(p, pid);
-    tb_u(p, 1);
-    tb_u(p, 1000);
-    tb_u(p, 1000000);
-    tb_u(p, 0);
-    tb_u(p, MS_UNWIND_NONE);
-    tb_u(p, 64);
-    tb_str(p, "/bin/test");
-    tb_u(p, 2);
-    tb_str(p, "test");
-    tb_str(p, "arg");
-    tb_u(p, parent_pid);
-    tb_u(p, parent_pid ? 1000 : 0); /* fork_tsc */
-    tb_u(p, 0);                     /* node_limit */
-    tb_str(p, parent_trace);
-    tb_str(p, "0.1.0");
+    static const char args[] = "test\0arg"; /* two arguments */
+    struct ms_chunk_PROCESS pr = {
+        .pid = pid,
+        .ppid = 1,
+        .start_tsc = 1000,
+        .start_mono_ns = 1000000,
+        .unwind = MS_UNWIND_NONE,
+        .depth = 64,
+        .exe = "/bin/test",
+        .exe_len = strlen("/bin/test"),
+        .argv = args,
+        .argv_len = sizeof args - 1,
+        .fork_parent_pid = parent_pid,
+        .fork_tsc = parent_pid ? 1000 : 0,
+        .parent_trace = parent_trace,
+        .parent_trace_len = strlen(parent_trace),
+        .version = "0.1.0",
+        .version_len = strlen("0.1.0"),
+    };
+    p->len = (size_t)(ms_chunk_put_PROCESS(p->data, &pr) - p->data);
 }
 
 static inline void tb_process(struct tb *p, uint64_t pid)
@@ -118,29 +121,23 @@ static inline void tb_process(struct tb *p, uint64_t pid)
 /* A MODULES payload: tb_modules with the number of modules, then tb_module for each. */
 static inline void tb_modules(struct tb *p, uint64_t tsc, uint64_t count)
 {
-    p->len = 0;
-    tb_u(p, tsc);
-    tb_u(p, count);
+    struct ms_chunk_MODULES h = {tsc, count};
+    p->len = (size_t)(ms_chunk_put_MODULES(p->data, &h) - p->data);
 }
 
 /* A module without a build-id. */
 static inline void tb_module(struct tb *p, const char *path, uint64_t bias, uint64_t lo,
                              uint64_t hi)
 {
-    tb_str(p, path);
-    tb_u(p, bias);
-    tb_u(p, lo);
-    tb_u(p, hi);
-    tb_u(p, 0);
+    struct ms_chunk_MODULE m = {path, strlen(path), bias, lo, hi, "", 0};
+    p->len = (size_t)(ms_chunk_put_MODULE(p->data + p->len, &m) - p->data);
 }
 
 static inline void tb_end(struct tb *p, uint64_t tsc)
 {
-    tb_u(p, tsc);
-    tb_u(p, 1000000 + (tsc - 1000));
-    tb_u(p, MS_END_EXIT);
-    tb_u(p, 0);
-    tb_u(p, 0);
+    /* threads 0 (unknown), as the first writers, which did not write it, meant */
+    struct ms_chunk_END e = {tsc, 1000000 + (tsc - 1000), MS_END_EXIT, 0, 0, 0};
+    p->len = (size_t)(ms_chunk_put_END(p->data + p->len, &e) - p->data);
 }
 
 /* Event records, encoded by the capture's own encoders (record_codec.h); each carries an

@@ -1,0 +1,46 @@
+/* The payloads of the PROCESS, MODULES and END chunks, defined once, as record_table.h defines
+ * the EVENTS records: the capture's writer, the reader, memscope run's END for a killed process
+ * and the tests' trace builder use the codec generated from it (chunk_codec.h), and
+ * test_record_table checks the tables of docs/trace-format.md against it.
+ *
+ * MS_CHUNK_PAYLOADS(X) calls X(NAME, summary) for each payload; MS_CHUNK_FIELDS_<NAME>(F) calls
+ * F(type, field) for each of its fields, in the order they are stored. Field types:
+ *   U     unsigned varint
+ *   U5    unsigned varint written in exactly 5 bytes (a count written after what it counts)
+ *   STR   varint length, then the bytes (not NUL-terminated)
+ *   STRS  varint count, then that many STR (an argument list)
+ *   OPT   unsigned varint that the first writers did not write: 0 when the payload ends before
+ *         it; readers ignore anything after the last field they know
+ * A MODULES payload is its header followed by `count` MODULE entries. */
+#ifndef MS_CHUNK_TABLE_H
+#define MS_CHUNK_TABLE_H
+
+#define MS_CHUNK_PAYLOADS(X)                                                                       \
+    X(PROCESS, "the process: who it is, how it is traced, what it was forked from")                \
+    X(MODULES, "a snapshot of the loaded modules: this header, then count MODULE entries")         \
+    X(MODULE, "one module of a MODULES snapshot")                                                  \
+    X(END, "how the trace ended")
+
+/* clang-format off: one field per line (clang-format does not settle on this macro) */
+#define MS_CHUNK_FIELDS_PROCESS(F)                                                                 \
+    F(U, pid)                                                                                      \
+    F(U, ppid)                                                                                     \
+    F(U, start_tsc)                                                                                \
+    F(U, start_mono_ns)                                                                            \
+    F(U, start_real_ns)                                                                            \
+    F(U, unwind)                                                                                   \
+    F(U, depth)                                                                                    \
+    F(STR, exe)                                                                                    \
+    F(STRS, argv)                                                                                  \
+    F(U, fork_parent_pid)                                                                          \
+    F(U, fork_tsc)                                                                                 \
+    F(U, node_limit)                                                                               \
+    F(STR, parent_trace)                                                                           \
+    F(STR, version)
+/* clang-format on */
+#define MS_CHUNK_FIELDS_MODULES(F) F(U, tsc) F(U5, count)
+#define MS_CHUNK_FIELDS_MODULE(F) F(STR, path) F(U, bias) F(U, lo) F(U, hi) F(STR, build_id)
+#define MS_CHUNK_FIELDS_END(F)                                                                     \
+    F(U, tsc) F(U, mono_ns) F(U, reason) F(U, code) F(U, dropped) F(OPT, threads)
+
+#endif
