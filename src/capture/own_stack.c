@@ -35,6 +35,14 @@ void *ms__own_stack_new(void)
     return p + size;
 }
 
+void ms__own_stack_free(void *top)
+{
+    if (!top)
+        return;
+    size_t size = (size_t)sysconf(_SC_PAGESIZE) + MS_OWN_STACK_SIZE;
+    munmap((char *)top - size, size);
+}
+
 #if defined(__x86_64__)
 /* rdi = top, rsi = fn, rdx = arg. The frame keeps the caller's rsp in rbp, so that the CFA is
  * rbp + 16 for as long as fn runs, whatever stack fn is on. */

@@ -15,6 +15,8 @@
 /* Maps an own stack (MS_OWN_STACK_SIZE bytes above a guard page, touched only as used).
  * Returns its top, or NULL. */
 void *ms__own_stack_new(void);
+/* Unmaps the own stack whose top is top (NULL: none). */
+void ms__own_stack_free(void *top);
 
 /* Calls fn(arg) on the own stack whose top is top, and returns when it returns; where the
  * thread already runs on an own stack (a signal handler that interrupted a flush finishes the

@@ -1,6 +1,23 @@
 /* The state runtime.h and spinlock.h declare. */
 #include "runtime.h"
+
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include "spinlock.h"
 
 atomic_bool ms__active;
 __thread int ms__cached_tid __attribute__((tls_model("initial-exec")));
+
+void ms__zero_memory(void *p, size_t n)
+{
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t lo = (uintptr_t)p, hi = lo + n;
+    uintptr_t a = (lo + page - 1) & ~(page - 1), b = hi & ~(page - 1);
+    if (a >= b || madvise((void *)a, b - a, MADV_DONTNEED) != 0) {
+        memset(p, 0, n);
+        return;
+    }
+    memset(p, 0, a - lo);
+    memset((void *)b, 0, hi - b);
+}

@@ -7,6 +7,7 @@
 #define MS_CAPTURE_RUNTIME_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <x86intrin.h>
 
@@ -21,5 +22,11 @@ static inline uint64_t ms__now(void)
 {
     return __rdtsc();
 }
+
+/* Zeroes n bytes at p, inside a private anonymous mapping (a thread slot): its whole pages go
+ * back to the kernel, so that they read as zero and take no memory until written again (a
+ * cache emptied by every thread after a dlopen must not make every page of it resident), and
+ * the rest is cleared. */
+void ms__zero_memory(void *p, size_t n);
 
 #endif

@@ -1,4 +1,5 @@
-/* Interposed signal dispositions (sigaction, signal, bsd_signal, sysv_signal, sigset).
+/* Interposed signal dispositions (sigaction, signal, bsd_signal, sysv_signal and __sysv_signal,
+ * ssignal, sigset).
  *
  * The program's handlers run through a trampoline, so that memscope knows when a handler
  * interrupted the thread inside memscope (busy set: a hook, a flush, memscope's start-up): the
@@ -161,9 +162,13 @@ static sighandler_t set_plain(sighandler_t (*real)(int, sighandler_t), int sig,
         r = program_handler(r, was_plain, was_info);
     if (locked)
         ms__spin_unlock(&change_lock);
+    /* memscope's crash handler stands for SIG_DFL; SIG_HOLD (sigset) leaves the handler and
+     * says whether the signal was blocked. */
     if (r != SIG_ERR && ours) {
-        ms__lifecycle_signal_taken(sig);
-        r = SIG_DFL;
+        if (handler != SIG_HOLD)
+            ms__lifecycle_signal_taken(sig);
+        if (r != SIG_HOLD)
+            r = SIG_DFL;
     }
     return r;
 }
@@ -184,6 +189,21 @@ HOOK(sighandler_t, sysv_signal, (int sig, sighandler_t handler))
 {
     NEXT(sighandler_t(*)(int, sighandler_t), sysv_signal);
     return set_plain(real_sysv_signal, sig, handler);
+}
+
+/* What glibc's headers make of signal() in a strict ISO C build (-std=c11 without
+ * _DEFAULT_SOURCE). */
+HOOK(sighandler_t, __sysv_signal, (int sig, sighandler_t handler))
+{
+    NEXT(sighandler_t(*)(int, sighandler_t), __sysv_signal);
+    return set_plain(real___sysv_signal, sig, handler);
+}
+
+/* An old name of signal. */
+HOOK(sighandler_t, ssignal, (int sig, sighandler_t handler))
+{
+    NEXT(sighandler_t(*)(int, sighandler_t), ssignal);
+    return set_plain(real_ssignal, sig, handler);
 }
 
 HOOK(sighandler_t, sigset, (int sig, sighandler_t disp))

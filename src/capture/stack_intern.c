@@ -226,8 +226,8 @@ __attribute__((noinline)) static void forget_unloaded(struct ms__unwind_state *u
         }
         ms__spin_unlock(&insert_lock);
     }
-    memset(u->node_cache, 0, sizeof u->node_cache);
-    memset(u->stack_cache, 0, sizeof u->stack_cache);
+    ms__zero_memory(u->node_cache, sizeof u->node_cache);
+    ms__zero_memory(u->stack_cache, sizeof u->stack_cache);
     u->cache_n = 0;
     ms__walk_forget(u);
     u->unload_epoch = epoch;

@@ -101,6 +101,7 @@ static struct ms__slot *slot_acquire(void)
             if (atomic_compare_exchange_strong(&slots[i], &expected, fresh))
                 return fresh;
             munmap(fresh->b.head, BUFFER_MAP);
+            ms__own_stack_free(fresh->u.own_stack);
             munmap(fresh, sizeof(struct ms__slot));
             s = expected;
         }

@@ -21,8 +21,13 @@ static inline struct ms__cfi_rule rule_for(struct ms__unwind_state *u, uintptr_t
     struct ms__unwind_entry *e =
         &u->unwind_cache[(ip * 0x9e3779b97f4a7c15ull) >> (64 - MS_UNWIND_CACHE_BITS)];
     if (MS_UNLIKELY(e->ip != ip)) {
+        /* Looked up aside, then stored rule first: the entry is never one ip's with another's
+         * rule, even if the lookup is abandoned (a signal handler that longjmps out). */
+        struct ms__unwind_entry found = {.ip = ip};
+        ms__on_own_stack(u->own_stack, rule_lookup, &found);
+        e->rule = found.rule;
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
         e->ip = ip;
-        ms__on_own_stack(u->own_stack, rule_lookup, e);
     }
     return e->rule;
 }
@@ -102,7 +107,7 @@ int ms__unwind_fast(struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uint
         return -1; /* bounds unknown (the orphan slot), or on another stack (sigaltstack) */
     unsigned gen = atomic_load_explicit(&ms__code_gen, memory_order_relaxed);
     if (MS_UNLIKELY(u->unwind_gen != gen)) {
-        memset(u->unwind_cache, 0, sizeof u->unwind_cache);
+        ms__zero_memory(u->unwind_cache, sizeof u->unwind_cache);
         u->unwind_gen = gen;
     }
     w->ip = ip;

@@ -113,6 +113,17 @@ int main(void)
     printf("sigset(URG, plain_a) was %s\n", held == SIG_HOLD ? "SIG_HOLD" : name(held));
     show("URG released", SIGURG);
 
+    /* sigset's SIG_HOLD on a signal memscope guards for crashes (its handler stands for
+     * SIG_DFL): held twice (the second time it says SIG_HOLD), read back, released. */
+    held = sigset(SIGTERM, SIG_HOLD);
+    printf("sigset(TERM, SIG_HOLD) was %s\n", held == SIG_HOLD ? "SIG_HOLD" : name(held));
+    held = sigset(SIGTERM, SIG_HOLD);
+    printf("sigset(TERM, SIG_HOLD) again was %s\n", held == SIG_HOLD ? "SIG_HOLD" : name(held));
+    show("TERM held", SIGTERM);
+    held = sigset(SIGTERM, SIG_DFL);
+    printf("sigset(TERM, SIG_DFL) was %s\n", held == SIG_HOLD ? "SIG_HOLD" : name(held));
+    show("TERM", SIGTERM);
+
     /* memscope's crash handler sits in for SIG_DFL: the program is told SIG_DFL. */
     show("SEGV", SIGSEGV);
     printf("signal(SEGV, plain_a) was %s\n", name(signal(SIGSEGV, plain_a)));
