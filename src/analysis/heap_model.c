@@ -438,9 +438,62 @@ apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
     }
 }
 
-int ms_heap_model_apply(void *ctx, const struct ms_event *ev)
+/* The totals model's allocations and frees of the thread of the event before, when they find
+ * the table as they expect (a free of a live block, an allocation at a free address, room to
+ * insert): exactly what apply_event does for them, in few instructions, since `memscope run`'s
+ * summary replays every event of the program while it runs. Returns 1 when it did the event,
+ * 0 when the general path must (nothing changed then). */
+static inline __attribute__((always_inline)) int totals_fast(struct ms_heap_model *m,
+                                                             const struct ms_event *ev)
 {
-    struct ms_heap_model *m = ctx;
+    if (!m->have_last || m->last_tid != ev->tid || !m->sum.first_tsc || ev->forced || !ev->ptr)
+        return 0;
+    struct block *t = m->live;
+    size_t mask = m->live_mask;
+    size_t i = hash_ptr(ev->ptr) & mask;
+    if (ev->kind == MS_REC_FREE) {
+        while (t[i].ptr != ev->ptr) {
+            if (!t[i].ptr)
+                return 0; /* not live: the general path asks for its allocation */
+            i = (i + 1) & mask;
+        }
+        m->sum.live_bytes -= t[i].size;
+        m->sum.live_blocks--;
+        m->sum.frees++;
+        m->sum.events++;
+        m->threads[m->last_thread].frees++;
+        live_remove(m, &t[i]);
+    } else if (ev->kind == MS_REC_ALLOC) {
+        if ((m->live_used + 1) * 3 > mask + 1)
+            return 0;
+        while (t[i].ptr) {
+            if (t[i].ptr == ev->ptr)
+                return 0; /* still live: the general path asks for its free */
+            i = (i + 1) & mask;
+        }
+        t[i] = (struct block){ev->ptr, ev->size};
+        m->live_used++;
+        m->sum.allocs++;
+        m->sum.events++;
+        m->sum.bytes_allocated += ev->size;
+        m->sum.live_blocks++;
+        if ((m->sum.live_bytes += ev->size) > m->sum.peak_bytes) {
+            m->sum.peak_bytes = m->sum.live_bytes;
+            m->sum.peak_tsc = ev->tsc;
+            m->epoch++;
+        }
+    } else {
+        return 0;
+    }
+    if (ev->tsc > m->sum.last_tsc)
+        m->sum.last_tsc = ev->tsc;
+    return 1;
+}
+
+/* Every other event, and every event of the full model. */
+static __attribute__((noinline)) int apply_general(struct ms_heap_model *m,
+                                                   const struct ms_event *ev)
+{
     uint32_t thread;
     int err = thread_index(m, ev->tid, &thread);
     if (err)
@@ -454,6 +507,14 @@ int ms_heap_model_apply(void *ctx, const struct ms_event *ev)
     if (err == 0)
         ms_peak_order_after(&m->order, thread, (int64_t)(m->sum.live_bytes - live));
     return err;
+}
+
+int ms_heap_model_apply(void *ctx, const struct ms_event *ev)
+{
+    struct ms_heap_model *m = ctx;
+    if (m->totals_only && totals_fast(m, ev))
+        return 0;
+    return apply_general(m, ev);
 }
 
 void ms_heap_model_finish(struct ms_heap_model *m)

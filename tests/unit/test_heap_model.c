@@ -157,7 +157,9 @@ static void conflicts(void)
 }
 
 /* The totals-only model (memscope run's summary) gives the full model's totals for the same
- * events: reallocs, lost frees, unknown frees, several threads, a peak that moves. */
+ * events: reallocs, aligned allocations, lost frees, unknown frees, several threads (in runs of
+ * one thread's events, as traces have them, which the totals model's fast path takes), a table
+ * that grows, a peak that moves. */
 static void totals_only(void)
 {
     struct ms_summary sums[2];
@@ -165,16 +167,24 @@ static void totals_only(void)
         m = mode ? ms_heap_model_new_totals() : ms_heap_model_new();
         now = 100;
         uint64_t rng = 12345;
-        for (int i = 0; i < 20000; i++) {
+        uint32_t tid = 1;
+        for (int i = 0; i < 40000; i++) {
             rng = rng * 6364136223846793005ull + 1442695040888963407ull;
-            uint64_t ptr = 0x1000 + ((rng >> 33) % 500) * 16;
-            uint32_t tid = 1 + (uint32_t)((rng >> 20) % 3);
-            switch ((rng >> 40) % 4) {
+            uint64_t ptr = 0x1000 + ((rng >> 33) % (i < 20000 ? 500 : 3000)) * 16;
+            if ((rng >> 59) == 0)
+                tid = 1 + (uint32_t)((rng >> 20) % 3);
+            switch ((rng >> 40) % 8) {
             case 0:
             case 1:
+            case 2:
                 ev(MS_REC_ALLOC, tid, ptr, (rng >> 45) % 4096, (uint32_t)(rng % 7), 0);
                 break;
-            case 2:
+            case 3:
+                ev(MS_REC_ALLOC_ALIGNED, tid, ptr, (rng >> 45) % 512, 2, 0);
+                break;
+            case 4:
+            case 5:
+            case 6:
                 ev(MS_REC_FREE, tid, ptr, 0, 0, 0);
                 break;
             default:
@@ -197,7 +207,34 @@ static void totals_only(void)
     ASSERT_EQ(sums[1].live_blocks, sums[0].live_blocks);
     ASSERT_EQ(sums[1].unknown_frees, sums[0].unknown_frees);
     ASSERT_EQ(sums[1].reused_live, sums[0].reused_live);
+    ASSERT_EQ(sums[1].events, sums[0].events);
+    ASSERT_EQ(sums[1].first_tsc, sums[0].first_tsc);
+    ASSERT_EQ(sums[1].last_tsc, sums[0].last_tsc);
     ASSERT_TRUE(sums[0].unknown_frees > 0 && sums[0].reused_live > 0 && sums[0].peak_bytes > 0);
+
+    /* One thread's plain allocations and frees, which all but the first take the fast path:
+     * the peak and its time come from it. */
+    for (int mode = 0; mode < 2; mode++) {
+        m = mode ? ms_heap_model_new_totals() : ms_heap_model_new();
+        now = 100;
+        ev(MS_REC_ALLOC, 1, 0x1000, 100, 1, 0);
+        ev(MS_REC_ALLOC, 1, 0x2000, 200, 1, 0); /* at 101: the peak, 300 */
+        ev(MS_REC_FREE, 1, 0x1000, 0, 0, 0);
+        ev(MS_REC_ALLOC, 1, 0x3000, 50, 1, 0);
+        ev(MS_REC_FREE, 1, 0x9000, 0, 0, 0); /* unknown */
+        ms_heap_model_finish(m);
+        sums[mode] = *ms_heap_model_summary(m);
+        ms_heap_model_free(m);
+    }
+    for (int mode = 0; mode < 2; mode++) {
+        ASSERT_EQ(sums[mode].peak_bytes, 300);
+        ASSERT_EQ(sums[mode].peak_tsc, 101);
+        ASSERT_EQ(sums[mode].live_bytes, 250);
+        ASSERT_EQ(sums[mode].events, 5);
+        ASSERT_EQ(sums[mode].frees, 2);
+        ASSERT_EQ(sums[mode].unknown_frees, 1);
+        ASSERT_EQ(sums[mode].last_tsc, 104);
+    }
 }
 
 /* An event of thread tid at time tsc, timed (the record carried its time) or not (tsc is its
