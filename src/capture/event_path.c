@@ -56,8 +56,15 @@ MS_EXT_RECORDS(MS__ON_ANNOTATION)
 static __attribute__((noinline)) int handler_stack(const struct ms__unwind_state *u, uintptr_t *ips)
 {
     int want = ms__config.depth + MS_CAPTURE_SLACK;
-    if (ms__config.unwind == MS_UNWIND_FP)
-        return u->stack_pending ? 0 : ms__walk_fp((struct ms__unwind_state *)u, ips, want);
+    if (ms__config.unwind == MS_UNWIND_FP) {
+        /* The frame-pointer walk is safe from inside the thread's stack only: it climbs from
+         * here to the stack's top. A handler on another stack (memscope's own, interrupting a
+         * flush whose code keeps no frame pointers; a sigaltstack) gets the caller alone. */
+        uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+        if (u->stack_pending || here < u->stack_lo || here >= u->stack_hi)
+            return 0;
+        return ms__walk_fp((struct ms__unwind_state *)u, ips, want);
+    }
 #if defined(__x86_64__)
     if (ms__config.unwind == MS_UNWIND_LIBUNWIND && ms__unwind_fast_on) {
         uintptr_t ip, sp, bp;

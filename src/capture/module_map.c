@@ -166,7 +166,7 @@ bool ms__modules_unloaded(unsigned i, uintptr_t *lo, uintptr_t *hi)
 size_t ms__modules_encode(uint8_t *buf, size_t cap, uint64_t tsc)
 {
     /* Layout: the header (tsc, count), then the modules. The count, a fixed-width field, is
-     * written again once the list is, so that it is written in one pass. */
+     * written again once the list is, so that the list is written in one pass. */
     struct ms_chunk_MODULES h = {tsc, 0};
     if (cap < ms_chunk_maxlen_MODULES(&h))
         return 0;
@@ -179,8 +179,9 @@ size_t ms__modules_encode(uint8_t *buf, size_t cap, uint64_t tsc)
         return 0;
     }
     note_unloaded();
-    h.count = st.count;
-    ms_chunk_put_MODULES(buf, &h);
+    /* The count alone (put again, the header's varints would store 8 bytes at once over the
+     * first module): its 5 bytes follow the time's. */
+    ms_varint_put_width(buf + ms_varint_len(tsc), st.count, 5);
     return (size_t)(st.p - buf);
 }
 

@@ -21,10 +21,12 @@ static inline struct ms__cfi_rule rule_for(struct ms__unwind_state *u, uintptr_t
     struct ms__unwind_entry *e =
         &u->unwind_cache[(ip * 0x9e3779b97f4a7c15ull) >> (64 - MS_UNWIND_CACHE_BITS)];
     if (MS_UNLIKELY(e->ip != ip)) {
-        /* Looked up aside, then stored rule first: the entry is never one ip's with another's
-         * rule, even if the lookup is abandoned (a signal handler that longjmps out). */
+        /* Looked up aside, then stored with no ip while the rule changes: the entry is never
+         * one ip's with another's rule, even if this is abandoned (a handler that longjmps). */
         struct ms__unwind_entry found = {.ip = ip};
         ms__on_own_stack(u->own_stack, rule_lookup, &found);
+        e->ip = 0; /* never an ip the rule is not for, even between the stores */
+        __atomic_signal_fence(__ATOMIC_SEQ_CST);
         e->rule = found.rule;
         __atomic_signal_fence(__ATOMIC_SEQ_CST);
         e->ip = ip;
@@ -167,7 +169,11 @@ int ms__unwind_plain(const struct ms__unwind_state *u, uintptr_t ip, uintptr_t s
     uintptr_t lookup = ip;
     int n = 0;
     while (n < max) {
-        struct ms__cfi_rule r = ms__cfi_rule_at(lookup);
+        /* On the own stack (in place when the handler interrupted code running there): the
+         * CFI interpreter's state is more than a small stack may have left. */
+        struct ms__unwind_entry found = {.ip = lookup};
+        ms__on_own_stack(u->own_stack, rule_lookup, &found);
+        struct ms__cfi_rule r = found.rule;
         uintptr_t ra;
         if (r.kind == MS_RULE_LAST || r.kind == MS_RULE_OTHER ||
             !frame_step(r, &sp, &bp, hi, &ra, NULL, NULL) || ra < 0x4000)

@@ -9,10 +9,12 @@
 #include "capture/diag.h"
 #include "capture/event_buffer.h"
 #include "capture/event_path.h"
+#include "capture/module_map.h"
 #include "capture/stack_capture.h"
 #include "capture/stack_intern.h"
 #include "capture/thread_state.h"
 #include "capture/trace_writer.h"
+#include "common/chunk_codec.h"
 #include "common/errors.h"
 #include "ms_test.h"
 
@@ -424,5 +426,29 @@ static void finish_while_recording(void)
     ms_trace_close(tr);
 }
 
+/* The module map's MODULES payload decodes to as many modules as its count says, whatever the
+ * width of its time (a short one once made the count's rewrite zero the first module's path
+ * length). */
+static void modules_payload(void)
+{
+    static uint8_t buf[1 << 20];
+    const uint64_t times[] = {5, 200, 20000, 1ull << 40};
+    for (size_t k = 0; k < sizeof times / sizeof *times; k++) {
+        size_t n = ms__modules_encode(buf, sizeof buf, times[k]);
+        ASSERT_TRUE(n > 0);
+        struct ms_cursor c = {buf, buf + n, false};
+        struct ms_chunk_MODULES h;
+        ms_chunk_get_MODULES(&c, &h);
+        ASSERT_EQ(h.tsc, times[k]);
+        ASSERT_TRUE(h.count > 1); /* the test program and libc at least */
+        for (uint64_t i = 0; i < h.count; i++) {
+            struct ms_chunk_MODULE m;
+            ms_chunk_get_MODULE(&c, &m);
+            ASSERT_TRUE(!c.bad && m.path_len > 0 && m.lo < m.hi);
+        }
+        ASSERT_TRUE(c.p == c.end);
+    }
+}
+
 MS_TEST_MAIN(TEST(buffer_records), TEST(stack_intern_threads), TEST(slots_to_trace),
-             TEST(finish_while_recording))
+             TEST(finish_while_recording), TEST(modules_payload))
