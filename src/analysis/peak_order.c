@@ -8,8 +8,10 @@
  * oldest half is forgotten (the windows that began there then give no lower bound). */
 #define MINS_TRIM 65536
 
-static void raise_to(uint64_t *bound, int64_t v)
+static void raise_to(uint64_t *bound, ms_peak_amount v)
 {
+    if (v > (ms_peak_amount)UINT64_MAX)
+        v = UINT64_MAX; /* only a hostile trace's sizes get here */
     if (v > 0 && (uint64_t)v > *bound)
         *bound = (uint64_t)v;
 }
@@ -35,9 +37,9 @@ static void trim(struct ms_peak_order *o)
 
 static int evaluate(struct ms_peak_order *o, uint64_t live)
 {
-    int64_t low = (int64_t)live + o->sum_low;
+    ms_peak_amount low = (ms_peak_amount)live + o->sum_low;
     raise_to(&o->low, low);
-    raise_to(&o->high, (int64_t)live + o->sum_high);
+    raise_to(&o->high, (ms_peak_amount)live + o->sum_high);
     uint64_t e = ++o->evals;
     while (o->nmins && o->mins[o->nmins - 1].low >= low)
         o->nmins--;

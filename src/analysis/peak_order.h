@@ -29,10 +29,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Amounts of bytes with their sign: wider than any sum of 64-bit sizes a trace can make (a
+ * hostile one's included), so that no sum overflows. */
+__extension__ typedef __int128 ms_peak_amount;
+
 struct ms_peak_order_seg {
-    uint64_t tsc;                 /* the segment's time */
-    int64_t net, lowest, highest; /* the segment's change so far, its lowest and highest prefix */
-    uint64_t window;              /* the evaluation before the segment began */
+    uint64_t tsc; /* the segment's time */
+    /* the segment's change so far, its lowest and highest prefix */
+    ms_peak_amount net, lowest, highest;
+    uint64_t window; /* the evaluation before the segment began */
     bool started;
     bool first; /* the next event is the segment's timed first one: every prefix includes it */
 };
@@ -41,13 +46,13 @@ struct ms_peak_order_seg {
  * in order (so with rising low(t)). */
 struct ms_peak_order_min {
     uint64_t eval;
-    int64_t low;
+    ms_peak_amount low;
 };
 
 struct ms_peak_order {
     struct ms_peak_order_seg *seg; /* by the heap model's thread index */
     size_t cap;
-    int64_t sum_low, sum_high; /* over threads: lowest - net, highest - net */
+    ms_peak_amount sum_low, sum_high; /* over threads: lowest - net, highest - net */
     uint32_t last_thread;
     bool any;
     uint64_t evals;                 /* evaluations so far */
@@ -65,7 +70,7 @@ int ms_peak_order_before(struct ms_peak_order *o, uint32_t thread, uint64_t tsc,
 static inline void ms_peak_order_after(struct ms_peak_order *o, uint32_t thread, int64_t delta)
 {
     struct ms_peak_order_seg *g = &o->seg[thread];
-    int64_t was_low = g->lowest - g->net, was_high = g->highest - g->net;
+    ms_peak_amount was_low = g->lowest - g->net, was_high = g->highest - g->net;
     g->net += delta;
     if (g->first) {
         g->lowest = g->highest = g->net;
