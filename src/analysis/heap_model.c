@@ -232,6 +232,16 @@ static inline int thread_index(struct ms_heap_model *m, uint32_t tid, uint32_t *
     return thread_new(m, tid, out);
 }
 
+/* The slot of the live block at ptr, or else the empty slot where it would go: one probe. */
+static inline __attribute__((always_inline)) size_t live_probe(const struct ms_heap_model *m,
+                                                               uint64_t ptr)
+{
+    size_t i = hash_ptr(ptr) & m->live_mask;
+    while (m->live[i].ptr && m->live[i].ptr != ptr)
+        i = (i + 1) & m->live_mask;
+    return i;
+}
+
 /* Before a site's live bytes change: remember its value at the last peak (see header). */
 static inline void site_touch(struct ms_heap_model *m, struct ms_site *s)
 {
@@ -279,6 +289,31 @@ static inline struct block *live_at(struct ms_heap_model *m, uint64_t ptr)
     return ptr ? live_find(m, ptr) : NULL;
 }
 
+/* The summary's share of an allocation (its block is in the table). */
+static inline __attribute__((always_inline)) void count_alloc(struct ms_heap_model *m,
+                                                              const struct ms_event *ev)
+{
+    m->sum.allocs++;
+    m->sum.bytes_allocated += ev->size;
+    m->sum.live_bytes += ev->size;
+    m->sum.live_blocks++;
+    if (m->sum.live_bytes > m->sum.peak_bytes) {
+        m->sum.peak_bytes = m->sum.live_bytes;
+        m->sum.peak_tsc = ev->tsc;
+        m->epoch++;
+    }
+}
+
+/* A free by thread of block b (NULL: never seen allocated), counted and applied. */
+static inline __attribute__((always_inline)) void do_free(struct ms_heap_model *m, uint32_t thread,
+                                                          struct block *b)
+{
+    m->sum.events++;
+    m->threads[thread].frees++;
+    m->sum.frees++;
+    free_block(m, b);
+}
+
 static inline __attribute__((always_inline)) int
 do_alloc(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
 {
@@ -295,17 +330,13 @@ do_alloc(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
         return err;
     /* One probe finds either the address (the trace lost its free: account the old block as
      * freed now) or the empty slot to insert into. */
-    size_t i = hash_ptr(ev->ptr) & m->live_mask;
-    while (m->live[i].ptr && m->live[i].ptr != ev->ptr)
-        i = (i + 1) & m->live_mask;
+    size_t i = live_probe(m, ev->ptr);
     if (m->live[i].ptr) {
         if (!ev->forced)
             return MS_REPLAY_WANT_FREE; /* nothing has changed yet */
         m->sum.reused_live++;
         free_block(m, &m->live[i]);
-        i = hash_ptr(ev->ptr) & m->live_mask;
-        while (m->live[i].ptr)
-            i = (i + 1) & m->live_mask;
+        i = live_probe(m, ev->ptr);
     }
     m->live_used++;
     if (!m->totals_only) {
@@ -327,15 +358,7 @@ do_alloc(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
     } else {
         m->live[i] = (struct block){ev->ptr, ev->size};
     }
-    m->sum.allocs++;
-    m->sum.bytes_allocated += ev->size;
-    m->sum.live_bytes += ev->size;
-    m->sum.live_blocks++;
-    if (m->sum.live_bytes > m->sum.peak_bytes) {
-        m->sum.peak_bytes = m->sum.live_bytes;
-        m->sum.peak_tsc = ev->tsc;
-        m->epoch++;
-    }
+    count_alloc(m, ev);
     return 0;
 }
 
@@ -376,10 +399,7 @@ apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
         struct block *b = live_at(m, ev->ptr);
         if (!b && !ev->forced)
             return MS_REPLAY_WANT_ALLOC;
-        m->sum.events++;
-        m->threads[thread].frees++;
-        m->sum.frees++;
-        free_block(m, b);
+        do_free(m, thread, b);
         return 0;
     }
     if (ev->kind == MS_REC_ALLOC || ev->kind == MS_REC_ALLOC_ALIGNED) {
@@ -448,40 +468,21 @@ static inline __attribute__((always_inline)) int totals_fast(struct ms_heap_mode
 {
     if (!m->have_last || m->last_tid != ev->tid || !m->sum.first_tsc || ev->forced || !ev->ptr)
         return 0;
-    struct block *t = m->live;
-    size_t mask = m->live_mask;
-    size_t i = hash_ptr(ev->ptr) & mask;
     if (ev->kind == MS_REC_FREE) {
-        while (t[i].ptr != ev->ptr) {
-            if (!t[i].ptr)
-                return 0; /* not live: the general path asks for its allocation */
-            i = (i + 1) & mask;
-        }
-        m->sum.live_bytes -= t[i].size;
-        m->sum.live_blocks--;
-        m->sum.frees++;
-        m->sum.events++;
-        m->threads[m->last_thread].frees++;
-        live_remove(m, &t[i]);
+        struct block *b = live_find(m, ev->ptr);
+        if (!b)
+            return 0; /* not live: the general path asks for its allocation */
+        do_free(m, m->last_thread, b);
     } else if (ev->kind == MS_REC_ALLOC) {
-        if ((m->live_used + 1) * 3 > mask + 1)
-            return 0;
-        while (t[i].ptr) {
-            if (t[i].ptr == ev->ptr)
-                return 0; /* still live: the general path asks for its free */
-            i = (i + 1) & mask;
-        }
-        t[i] = (struct block){ev->ptr, ev->size};
+        if ((m->live_used + 1) * 3 > m->live_mask + 1)
+            return 0; /* the general path grows the table */
+        size_t i = live_probe(m, ev->ptr);
+        if (m->live[i].ptr)
+            return 0; /* still live: the general path asks for its free */
+        m->live[i] = (struct block){ev->ptr, ev->size};
         m->live_used++;
-        m->sum.allocs++;
         m->sum.events++;
-        m->sum.bytes_allocated += ev->size;
-        m->sum.live_blocks++;
-        if ((m->sum.live_bytes += ev->size) > m->sum.peak_bytes) {
-            m->sum.peak_bytes = m->sum.live_bytes;
-            m->sum.peak_tsc = ev->tsc;
-            m->epoch++;
-        }
+        count_alloc(m, ev);
     } else {
         return 0;
     }

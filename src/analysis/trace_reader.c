@@ -1060,7 +1060,6 @@ static inline __attribute__((always_inline)) int next_event(struct decoder *d, s
         }
         if (c->bad || !ok)
             return MS_ECORRUPT;
-        ev->task = d->task; /* a TASK record may have come before it in decode_other */
         return 1;
     }
     if (d->npending) /* no later time in this chunk: the last one */

@@ -72,8 +72,6 @@ static __attribute__((noinline)) int handler_stack(const struct ms__unwind_state
         return ms__unwind_plain(u, ip, sp, bp, ips, want);
     }
 #endif
-    (void)u;
-    (void)ips;
     return 0;
 }
 

@@ -173,41 +173,21 @@ static sighandler_t set_plain(sighandler_t (*real)(int, sighandler_t), int sig,
     return r;
 }
 
-HOOK(sighandler_t, signal, (int sig, sighandler_t handler))
-{
-    NEXT(sighandler_t(*)(int, sighandler_t), signal);
-    return set_plain(real_signal, sig, handler);
-}
+/* The hooks of the C library's calls of signal's form: each forwards to the call it replaces
+ * through set_plain. */
+#define PLAIN_HOOK(name)                                                                           \
+    HOOK(sighandler_t, name, (int sig, sighandler_t disp))                                         \
+    {                                                                                              \
+        NEXT(sighandler_t (*)(int, sighandler_t), name);                                           \
+        return set_plain(real_##name, sig, disp);                                                  \
+    }
 
-HOOK(sighandler_t, bsd_signal, (int sig, sighandler_t handler))
-{
-    NEXT(sighandler_t(*)(int, sighandler_t), bsd_signal);
-    return set_plain(real_bsd_signal, sig, handler);
-}
-
-HOOK(sighandler_t, sysv_signal, (int sig, sighandler_t handler))
-{
-    NEXT(sighandler_t(*)(int, sighandler_t), sysv_signal);
-    return set_plain(real_sysv_signal, sig, handler);
-}
-
+PLAIN_HOOK(signal)
+PLAIN_HOOK(bsd_signal)
+PLAIN_HOOK(sysv_signal)
 /* What glibc's headers make of signal() in a strict ISO C build (-std=c11 without
  * _DEFAULT_SOURCE). */
-HOOK(sighandler_t, __sysv_signal, (int sig, sighandler_t handler))
-{
-    NEXT(sighandler_t(*)(int, sighandler_t), __sysv_signal);
-    return set_plain(real___sysv_signal, sig, handler);
-}
-
+PLAIN_HOOK(__sysv_signal)
 /* An old name of signal. */
-HOOK(sighandler_t, ssignal, (int sig, sighandler_t handler))
-{
-    NEXT(sighandler_t(*)(int, sighandler_t), ssignal);
-    return set_plain(real_ssignal, sig, handler);
-}
-
-HOOK(sighandler_t, sigset, (int sig, sighandler_t disp))
-{
-    NEXT(sighandler_t(*)(int, sighandler_t), sigset);
-    return set_plain(real_sigset, sig, disp);
-}
+PLAIN_HOOK(ssignal)
+PLAIN_HOOK(sigset)
