@@ -73,9 +73,6 @@ void ms__config_load(void)
         case MS_OPT_COMPRESSION:
             ms__config.zstd_level = (int)v;
             break;
-        case MS_OPT_PACKED_BY_RUN:
-            ms__config.packed_by_run = v;
-            break;
         case MS_OPT_DISABLE:
             ms__config.disabled = v;
             break;

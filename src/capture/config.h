@@ -16,7 +16,6 @@ struct ms__config {
     bool disabled;        /* MEMSCOPE_DISABLE=1: pass every call through untracked */
     bool verbose;         /* MEMSCOPE_VERBOSE=1: say on stderr where traces go */
     int zstd_level;       /* MEMSCOPE_COMPRESSION: zstd level, 0 = store chunks uncompressed */
-    bool packed_by_run;   /* MEMSCOPE_PACKED_BY_RUN=1: memscope run compresses the root's trace */
 };
 
 extern struct ms__config ms__config;

@@ -39,10 +39,6 @@ static atomic_bool failed;
  * own write: the spool then still holds events the trace lacks, and must stay. */
 static atomic_bool incomplete;
 static char path[4096]; /* absolute: the program may change directory */
-/* The chunks go out uncompressed: the trace is the one `memscope run` follows, and it compresses
- * them as it reads them (MEMSCOPE_PACKED_BY_RUN), on its own core rather than the program's. */
-static atomic_bool packed_by_run;
-
 static ms__spinlock open_lock;
 static atomic_int write_owner;                    /* tid holding the write lock, 0 when free */
 static _Atomic uint64_t modules_gen = UINT64_MAX; /* read without the lock */
@@ -232,10 +228,7 @@ static bool write_chunk_raw(int type, uint32_t tid, uint64_t t0, const uint8_t *
     int flags = 0;
     const uint8_t *payload = raw;
     size_t stored = len;
-    struct zctx *z =
-        ms__config.zstd_level && !atomic_load_explicit(&packed_by_run, memory_order_relaxed)
-            ? zctx_get()
-            : NULL;
+    struct zctx *z = ms__config.zstd_level ? zctx_get() : NULL;
     if (z) {
         size_t bound = ZSTD_compressBound(len);
         if (!z->cctx) {
@@ -429,7 +422,6 @@ static void create_trace(void)
      * writes <path>.<pid>; a name that exists already gets .1, .2, ... appended. */
     bool root = ms__config.output && ms__config.root_pid == getpid();
     int f = root && base[0] ? try_create(base) : -1;
-    atomic_store(&packed_by_run, f >= 0 && ms__config.packed_by_run);
     for (int i = 0; f < 0 && base[0] && (i == 0 || errno == EEXIST) && i < 1000; i++) {
         if (root && i == 0 && errno != EEXIST)
             break;

@@ -3,7 +3,6 @@
  * status, and prints a short summary and every trace written to stderr. */
 #define _GNU_SOURCE
 #include "analysis/trace_analysis.h"
-#include "analysis/trace_pack.h"
 #include "analysis/trace_seal.h"
 #include "cli.h"
 #include "common/options.h"
@@ -116,11 +115,9 @@ static pid_t child_pid;
 
 /* The summary of the program's own trace is replayed by this thread while the program runs,
  * on the core the program leaves free (at a lower priority, so that a program using every core
- * keeps them); what is left when the program ends is replayed then. The same thread compresses
- * the trace's chunks, which the program writes uncompressed (trace_pack.h). */
+ * keeps them); what is left when the program ends is replayed then. */
 struct follower {
     ms_analysis_live *live;
-    ms_trace_pack *pack; /* NULL: the program compresses its chunks itself */
     pthread_t thread;
     atomic_bool stop;
     bool started;
@@ -130,19 +127,15 @@ static void *follow_main(void *arg)
 {
     struct follower *f = arg;
     setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
-    while (!atomic_load(&f->stop)) {
-        bool replayed = ms_analysis_live_poll(f->live);
-        bool packed = f->pack && ms_trace_pack_step(f->pack);
-        if (!replayed && !packed)
+    while (!atomic_load(&f->stop))
+        if (!ms_analysis_live_poll(f->live))
             nanosleep(&(struct timespec){0, 2000000}, NULL);
-    }
     return NULL;
 }
 
-static void follow_start(struct follower *f, const char *trace, int pack_level)
+static void follow_start(struct follower *f, const char *trace)
 {
     f->live = ms_analysis_live_new(trace);
-    f->pack = pack_level ? ms_trace_pack_new(trace, pack_level) : NULL;
     atomic_init(&f->stop, false);
     sigset_t all, old;
     sigfillset(&all);
@@ -230,16 +223,6 @@ int ms_cmd_run(int argc, char **argv)
         }
     }
     const char *output = given[MS_OPT_OUTPUT];
-    /* With a summary, memscope compresses the program's trace itself (on the core the program
-     * leaves free), at the level the program would have used. */
-    long level = ms_option_default(&ms_options[MS_OPT_COMPRESSION]);
-    const char *level_text =
-        given[MS_OPT_COMPRESSION] ? given[MS_OPT_COMPRESSION] : getenv("MEMSCOPE_COMPRESSION");
-    char why[128];
-    if (level_text && *level_text &&
-        !ms_option_parse(&ms_options[MS_OPT_COMPRESSION], level_text, &level, why, sizeof why))
-        level = ms_option_default(&ms_options[MS_OPT_COMPRESSION]);
-    int pack_level = summary ? (int)level : 0;
     if (i >= argc) {
         ms_cli_error("run", "no program given; " USAGE);
         return 2;
@@ -352,10 +335,6 @@ int ms_cmd_run(int argc, char **argv)
             else
                 unsetenv("MEMSCOPE_MANIFEST");
             setenv("MEMSCOPE_ROOT_PID", rootpid, 1);
-            if (pack_level)
-                setenv("MEMSCOPE_PACKED_BY_RUN", "1", 1);
-            else
-                unsetenv("MEMSCOPE_PACKED_BY_RUN");
             /* The other settings given as options; the others stay as the environment has
              * them (MEMSCOPE_DEPTH=16 memscope run ... keeps 16 frames). */
             for (int o = 0; o < MS_OPT_COUNT; o++)
@@ -371,7 +350,7 @@ int ms_cmd_run(int argc, char **argv)
     child_pid = pid;
     struct follower follower = {.started = false};
     if (summary)
-        follow_start(&follower, abs_out, pack_level);
+        follow_start(&follower, abs_out);
     signal(SIGINT, SIG_IGN);
     signal(SIGQUIT, SIG_IGN);
     signal(SIGTERM, forward_signal);
@@ -388,7 +367,6 @@ int ms_cmd_run(int argc, char **argv)
     if (r == 1) {
         /* The child said why; nothing ran, so there is no trace to look for. */
         ms_analysis_live_discard(follower.live);
-        ms_trace_pack_discard(follower.pack);
         ms__trace_search_cancel(&search);
         return WIFEXITED(status) ? WEXITSTATUS(status) : 126;
     }
@@ -423,12 +401,6 @@ int ms_cmd_run(int argc, char **argv)
             follower.live = NULL;
     }
     family_numbers_free(&fam, traces.n);
-    /* Every reader of the program's trace is done with it: its compressed copy takes its
-     * place (the same chunks, compressed: what memscope report reads is unchanged). */
-    char pack_why[256];
-    if (follower.pack && ms_trace_pack_finish(follower.pack, pack_why, sizeof pack_why) != 0)
-        fprintf(stderr, "memscope: %s stays uncompressed: %s\n", abs_out, pack_why);
-    follower.pack = NULL;
     if (!complete)
         fprintf(stderr,
                 "memscope: out of memory while listing the traces: some may be missing "

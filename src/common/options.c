@@ -42,11 +42,6 @@ const struct ms_option ms_options[MS_OPT_COUNT] = {
      MS_SCOPE_LIBRARY, "1", -7, 19, NULL,
      "zstd level for trace chunks, -7 to 19 (default 1; 0 stores them uncompressed)",
      "zstd level of the trace's chunks, -7 to 19 (default 1; 0: uncompressed)"},
-    {MS_OPT_PACKED_BY_RUN, "MEMSCOPE_PACKED_BY_RUN", NULL, NULL, MS_OPT_FLAG, MS_SCOPE_LIBRARY, "0",
-     0, 0, NULL,
-     "`1` (set by `memscope run` when it prints a summary): the root process writes its chunks "
-     "uncompressed, and `memscope run` compresses them on its own core as it reads them",
-     NULL},
     {MS_OPT_MANIFEST, "MEMSCOPE_MANIFEST", NULL, NULL, MS_OPT_PATH, MS_SCOPE_LIBRARY, NULL, 0, 0,
      NULL, "a file to which each process appends the path of its trace", NULL},
     {MS_OPT_DISABLE, "MEMSCOPE_DISABLE", NULL, NULL, MS_OPT_FLAG, MS_SCOPE_LIBRARY, "0", 0, 0, NULL,
