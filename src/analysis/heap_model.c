@@ -234,10 +234,12 @@ static inline int thread_index(struct ms_heap_model *m, uint32_t tid, uint32_t *
 
 /* Whether one more block would fill the table beyond its load: a probe that does not end at
  * its first slot, or a removal that shifts a cluster back, ends where the CPU cannot predict,
- * and on the churn trace those mispredictions were most of the summary's model (8.8 ns per
- * event a third full, 3.6 a twelfth full). So tables of up to 2^16 slots (1 MiB, 2 with the
- * full model's parallel array) stay at most a twelfth full, and larger ones, whose misses go
- * to memory anyway, a third full, to bound the memory per live block. */
+ * and on the churn trace those mispredictions were most of the summary's model (about 8.8 ns
+ * per event a third full, 3.4 a twelfth full: the totals replay less the reader's own time).
+ * So tables of up to 2^16 slots (1 MiB; twice that with the full model's parallel array) stay
+ * at most a twelfth full, up to 5,461 blocks, and larger ones, whose misses go to memory
+ * anyway, a third full, to bound the memory per live block (the table that follows 2^16 slots
+ * has 2^17). */
 static inline bool live_full(const struct ms_heap_model *m)
 {
     size_t slots = m->live_mask + 1;
