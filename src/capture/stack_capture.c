@@ -51,15 +51,29 @@ __attribute__((noinline)) int ms__walk_fp(struct ms__unwind_state *u, uintptr_t 
     return n;
 }
 
-__attribute__((noinline)) void ms__unwind_verify_stack(const uintptr_t *fast_ips, int n_fast)
+uint32_t ms__stack_of_walk_trimmed(struct ms__unwind_state *u, struct ms__buffer *b)
+{
+    struct ms__walk_log *w = &u->walk;
+    int n = w->frames;
+    for (int k = 0; k < n; k++)
+        u->ips[k] = w->ra[n - 1 - k];
+    int first, kept = ms__stack_trim(u->ips, n, &first);
+    return ms__stack_intern(u, b, u->ips + first, kept);
+}
+
+__attribute__((noinline)) void ms__unwind_verify_walk(const struct ms__walk_log *w, uint32_t id)
 {
     uintptr_t fast[MS_CAPTURE_MAX], lu[MS_CAPTURE_MAX];
-    memcpy(fast, fast_ips, (size_t)n_fast * sizeof *fast);
+    int n_fast = w->frames;
+    for (int k = 0; k < n_fast; k++)
+        fast[k] = w->ra[n_fast - 1 - k];
     int n_lu = unw_backtrace((void **)lu, ms__config.depth + MS_CAPTURE_SLACK);
     int first_fast, first_lu;
     int a = ms__stack_trim(fast, n_fast, &first_fast);
     int b = ms__stack_trim(lu, n_lu, &first_lu);
     ms__unwind_verify_stacks(fast + first_fast, a, lu + first_lu, b);
+    if (id) /* 0: out of memory, nothing to compare */
+        ms__unwind_verify_ids(id, ms__stack_find(lu + first_lu, b));
 }
 
 __attribute__((noinline)) void ms__unwind_verify_repeat(struct ms__unwind_state *u,

@@ -29,7 +29,7 @@ int ms__walk_fp(struct ms__unwind_state *u, uintptr_t *raw, int max);
 
 /* MEMSCOPE_UNWIND_VERIFY: unwinds again with libunwind and compares (unwind_verify.h) a stack
  * the cached walk gave, or the stack id a repeated walk reused. */
-void ms__unwind_verify_stack(const uintptr_t *fast, int n_fast);
+void ms__unwind_verify_walk(const struct ms__walk_log *w, uint32_t id);
 void ms__unwind_verify_repeat(struct ms__unwind_state *u, struct ms__buffer *b, uint32_t stack);
 
 /* Drops memscope's own frames: the hook's and the helpers' it called (the leading run), and the
@@ -39,15 +39,56 @@ void ms__unwind_verify_repeat(struct ms__unwind_state *u, struct ms__buffer *b, 
  * depth. Returns the number of frames kept, starting at ips + *first_out. */
 static inline int ms__stack_trim(uintptr_t *ips, int n, int *first_out)
 {
+    const uintptr_t lo = ms__self_lo, span = ms__self_hi - ms__self_lo;
     int first = 0;
-    while (first < n && ips[first] >= ms__self_lo && ips[first] < ms__self_hi)
+    while (first < n && ips[first] - lo < span)
         first++;
-    int kept = first;
-    for (int i = first; i < n && kept - first < ms__config.depth; i++)
-        if (MS_LIKELY(ips[i] < ms__self_lo || ips[i] >= ms__self_hi))
-            ips[kept++] = ips[i];
     *first_out = first;
+    /* Usually no wrapper frame is further out: the first depth frames are kept as they are. */
+    int end = n - first > ms__config.depth ? first + ms__config.depth : n, i = first;
+    while (i < end && ips[i] - lo >= span)
+        i++;
+    if (MS_LIKELY(i == end))
+        return end - first;
+    int kept = i;
+    for (; i < n && kept - first < ms__config.depth; i++)
+        if (ips[i] - lo >= span)
+            ips[kept++] = ips[i];
     return kept - first;
+}
+
+/* The stack id of the cached walk just logged in u->walk (its return addresses, outermost first,
+ * are the stack), trimmed as ms__stack_trim trims and interned. The frames it shares with the
+ * last walk are neither searched for memscope's frames nor compared with the last stack again. */
+/* The stack of the walk logged in u->walk when a wrapper of memscope's is among its frames:
+ * trimmed as ms__stack_trim trims any stack, and interned. */
+uint32_t ms__stack_of_walk_trimmed(struct ms__unwind_state *u, struct ms__buffer *b);
+
+static inline uint32_t ms__stack_of_walk(struct ms__unwind_state *u, struct ms__buffer *b)
+{
+    struct ms__walk_log *w = &u->walk;
+    const uintptr_t lo = ms__self_lo, span = ms__self_hi - ms__self_lo;
+    int s = w->frames;
+    while (s > 0 && w->ra[s - 1] - lo < span)
+        s--; /* the hook's own frames and its helpers', innermost */
+    int i = w->clean < s ? w->clean : s;
+    while (i < s && w->ra[i] - lo >= span)
+        i++;
+    w->clean = i;
+    uint32_t id;
+    if (MS_LIKELY(i == s && s <= ms__config.depth)) {
+        int known = u->cache_log < w->kept ? u->cache_log : w->kept;
+        id = ms__stack_intern_outer(u, b, w->ra, s, known);
+    } else if (i == s) { /* the innermost frames only: not where the last stack had them */
+        id = ms__stack_intern_outer(u, b, w->ra + (s - ms__config.depth), ms__config.depth, 0);
+        u->cache_log = 0;
+    } else { /* a wrapper of memscope's further out */
+        id = ms__stack_of_walk_trimmed(u, b);
+    }
+    w->stack = id;
+    if (MS_UNLIKELY(!id && s > 0))
+        ms__walk_forget(u); /* not interned (out of memory): nothing to reuse */
+    return id;
 }
 
 /* The stack id of the hook's caller: captured, trimmed to the configured depth and interned
@@ -70,30 +111,27 @@ static inline __attribute__((always_inline)) uint32_t ms__stack_id(struct ms__un
             MS_UNWIND_HERE(ip, sp, bp);
             if (ms__walk_repeats(u, ip, sp, bp)) {
                 if (MS_UNLIKELY(ms__unwind_verify_on))
-                    ms__unwind_verify_repeat(u, b, ms__walk_last(u)->stack);
-                return ms__walk_last(u)->stack;
+                    ms__unwind_verify_repeat(u, b, u->walk.stack);
+                return u->walk.stack;
             }
-            n = ms__unwind_fast(u, ip, sp, bp, ips, want);
-            if (MS_UNLIKELY(ms__unwind_verify_on)) {
-                if (n >= 0)
-                    ms__unwind_verify_stack(ips, n);
-                else
-                    ms__unwind_count_fallback();
+            n = ms__unwind_fast(u, ip, sp, bp, want);
+            if (MS_LIKELY(n >= 0)) {
+                uint32_t id = ms__stack_of_walk(u, b);
+                if (MS_UNLIKELY(ms__unwind_verify_on))
+                    ms__unwind_verify_walk(&u->walk, id);
+                return id;
             }
+            if (MS_UNLIKELY(ms__unwind_verify_on))
+                ms__unwind_count_fallback();
         }
 #endif
-        if (n < 0)
-            n = unw_backtrace((void **)ips, want);
+        n = unw_backtrace((void **)ips, want);
     } else {
         n = ms__walk_fp(u, ips, want);
     }
     int first;
     n = ms__stack_trim(ips, n, &first);
-    uint32_t id = ms__stack_intern(u, b, ips + first, n);
-    ms__walk_last(u)->stack = id;
-    if (MS_UNLIKELY(!id && n > 0))
-        ms__walk_forget(u); /* not interned (out of memory): nothing to reuse */
-    return id;
+    return ms__stack_intern(u, b, ips + first, n);
 }
 
 #endif

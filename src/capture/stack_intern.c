@@ -169,19 +169,20 @@ __attribute__((noinline)) static uint32_t insert(struct ms__buffer *b, uint64_t 
     return id;
 }
 
-/* The node id of ips[0..n) found node by node, the outermost m frames being those of the last
- * stack (see ms__stack_intern, which left the path hashes in u->path_h1 and path_h2). */
-static uint32_t intern_nodes(struct ms__unwind_state *u, struct ms__buffer *b, const uintptr_t *ips,
-                             int n, int m)
+/* The node id of outer[0..n) (outermost frame first) found node by node, the first m frames
+ * being those of the last stack (see ms__stack_intern_outer, which left the path hashes in
+ * u->path_h1 and path_h2). */
+static uint32_t intern_nodes(struct ms__unwind_state *u, struct ms__buffer *b,
+                             const uintptr_t *outer, int n, int m)
 {
     uint32_t node = m ? u->cache_ids[m - 1] : 0;
     struct table *t = atomic_load_explicit(&table, memory_order_acquire);
     /* The table's slots of the nodes this thread's cache does not have, fetched together. */
     for (int k = m; k < n; k++)
-        if (node_slot(u, u->path_h1[k])->ip != ips[n - 1 - k])
+        if (node_slot(u, u->path_h1[k])->ip != outer[k])
             __builtin_prefetch(&t->e[u->path_h1[k] & t->mask]);
     for (int k = m; k < n; k++) {
-        uint64_t ip = ips[n - 1 - k], h = u->path_h1[k];
+        uint64_t ip = outer[k], h = u->path_h1[k];
         struct ms__node_entry *e = node_slot(u, h);
         uint32_t id;
         if (e->ip == ip && e->parent == node) {
@@ -191,7 +192,7 @@ static uint32_t intern_nodes(struct ms__unwind_state *u, struct ms__buffer *b, c
             if (!id) {
                 id = insert(b, h, node, ip);
                 if (!id) {
-                    u->cache_n = 0;
+                    u->cache_n = u->cache_log = 0;
                     return 0;
                 }
                 t = atomic_load_explicit(&table, memory_order_acquire); /* it may have grown */
@@ -204,7 +205,7 @@ static uint32_t intern_nodes(struct ms__unwind_state *u, struct ms__buffer *b, c
         u->cache_h1[k] = h;
         u->cache_h2[k] = u->path_h2[k];
     }
-    u->cache_n = n;
+    u->cache_n = u->cache_log = n;
     return node;
 }
 
@@ -228,44 +229,77 @@ __attribute__((noinline)) static void forget_unloaded(struct ms__unwind_state *u
     }
     ms__zero_memory(u->node_cache, sizeof u->node_cache);
     ms__zero_memory(u->stack_cache, sizeof u->stack_cache);
-    u->cache_n = 0;
+    u->cache_n = u->cache_log = 0;
     ms__walk_forget(u);
     u->unload_epoch = epoch;
 }
 
-uint32_t ms__stack_intern(struct ms__unwind_state *u, struct ms__buffer *b, const uintptr_t *ips,
-                          int n)
+uint32_t ms__stack_intern_outer(struct ms__unwind_state *u, struct ms__buffer *b,
+                                const uintptr_t *outer, int n, int known)
 {
     unsigned epoch = atomic_load_explicit(&ms__unload_epoch, memory_order_acquire);
     if (MS_UNLIKELY(epoch != u->unload_epoch))
         forget_unloaded(u, epoch);
-    if (n <= 0)
+    if (n <= 0) {
+        u->cache_log = 0;
         return 0;
+    }
     /* The outermost frames shared with the last stack have their nodes and hashes already. */
-    int m = 0;
-    while (m < n && m < u->cache_n && u->cache_ips[m] == ips[n - 1 - m])
+    int m = known < u->cache_n ? known : u->cache_n;
+    if (m > n)
+        m = n;
+    while (m < n && m < u->cache_n && u->cache_ips[m] == outer[m])
         m++;
-    if (m == n && n == u->cache_n && MS_LIKELY(!ms__unwind_verify_on))
+    if (m == n && n == u->cache_n && MS_LIKELY(!ms__unwind_verify_on)) {
+        u->cache_log = n;
         return u->cache_ids[n - 1]; /* the last stack again */
+    }
     uint64_t h1 = m ? u->cache_h1[m - 1] : ROOT_H1, h2 = m ? u->cache_h2[m - 1] : ROOT_H2;
     for (int k = m; k < n; k++) {
-        uint64_t ip = ips[n - 1 - k];
+        uint64_t ip = outer[k];
         u->path_h1[k] = h1 = path_h1(h1, ip);
         u->path_h2[k] = h2 = path_h2(h2, ip);
     }
     /* A wrong stack would need both 64-bit hashes and the depth to collide. */
     struct ms__stack_entry *e = &u->stack_cache[h1 & ((1u << MS_STACK_CACHE_BITS) - 1)];
     if (e->id && e->h1 == h1 && e->h2 == h2 && e->n == (uint32_t)n) {
-        if (MS_LIKELY(!ms__unwind_verify_on))
+        if (MS_LIKELY(!ms__unwind_verify_on)) {
+            u->cache_log = m; /* the last stack is still the one interned before */
             return e->id;
-        uint32_t slow = intern_nodes(u, b, ips, n, m);
+        }
+        uint32_t slow = intern_nodes(u, b, outer, n, m);
         ms__unwind_verify_cached(e->id, slow);
         return slow;
     }
-    uint32_t id = intern_nodes(u, b, ips, n, m);
+    uint32_t id = intern_nodes(u, b, outer, n, m);
     if (id)
         *e = (struct ms__stack_entry){h1, h2, (uint32_t)n, id};
     return id;
+}
+
+uint32_t ms__stack_intern(struct ms__unwind_state *u, struct ms__buffer *b, const uintptr_t *ips,
+                          int n)
+{
+    uintptr_t *outer = u->outer;
+    for (int k = 0; k < n; k++)
+        outer[k] = ips[n - 1 - k];
+    uint32_t id = ms__stack_intern_outer(u, b, outer, n, 0);
+    u->cache_log = 0; /* not the walk log's stack */
+    return id;
+}
+
+uint32_t ms__stack_find(const uintptr_t *ips, int n)
+{
+    struct table *t = atomic_load_explicit(&table, memory_order_acquire);
+    uint32_t node = 0;
+    uint64_t h = ROOT_H1;
+    for (int k = n - 1; k >= 0; k--) {
+        h = path_h1(h, ips[k]);
+        node = lookup(t, h, node, ips[k]);
+        if (!node)
+            return 0;
+    }
+    return node;
 }
 
 uint32_t ms__stack_next_id(void)

@@ -20,6 +20,18 @@ int ms__stack_intern_init(void);
 uint32_t ms__stack_intern(struct ms__unwind_state *u, struct ms__buffer *b, const uintptr_t *ips,
                           int n);
 
+/* The same for outer[0..n), outermost frame first, whose first `known` frames are known to be
+ * those of the last stack interned (see ms__unwind_state.cache_log): they are not compared
+ * again. Leaves in u->cache_log how many of outer's first frames are known to be the last
+ * stack's after the call. */
+uint32_t ms__stack_intern_outer(struct ms__unwind_state *u, struct ms__buffer *b,
+                                const uintptr_t *outer, int n, int known);
+
+/* The node id of ips[0..n) (innermost frame first) in the shared table, found from the root
+ * without the thread's caches and without inserting: 0 when it is not there. For the checks of
+ * MEMSCOPE_UNWIND_VERIFY. */
+uint32_t ms__stack_find(const uintptr_t *ips, int n);
+
 /* The next id to be assigned (a forked child's trace records it: ids below were the parent's). */
 uint32_t ms__stack_next_id(void);
 

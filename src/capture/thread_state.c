@@ -311,7 +311,7 @@ void ms__slots_after_fork_child(void)
     if (mine) {
         mine->b.head->tid = (uint32_t)ms__self_tid();
         mine->b.tid = (uint32_t)ms__self_tid();
-        mine->u.cache_n = 0;
+        mine->u.cache_n = mine->u.cache_log = 0;
         ms__walk_forget(&mine->u);
         ms__buffer_begin_chunk(&mine->b);
         slot_thread_start(mine);

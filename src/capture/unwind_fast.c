@@ -16,143 +16,161 @@ static void rule_lookup(void *arg)
     e->rule = ms__cfi_rule_at(e->ip);
 }
 
+/* Stores rule r for ip in entry e: with no ip while the rule changes, so that the entry is never
+ * one ip's with another's rule, even if this is abandoned (a handler that longjmps). */
+static inline void entry_set(struct ms__unwind_entry *e, uintptr_t ip, struct ms__cfi_rule r)
+{
+    e->ip = 0; /* never an ip the rule is not for, even between the stores */
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    e->rule = r;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    e->ip = ip;
+}
+
 static inline struct ms__cfi_rule rule_for(struct ms__unwind_state *u, uintptr_t ip)
 {
-    struct ms__unwind_entry *e =
-        &u->unwind_cache[(ip * 0x9e3779b97f4a7c15ull) >> (64 - MS_UNWIND_CACHE_BITS)];
+    uint64_t h = ip * 0x9e3779b97f4a7c15ull;
+    struct ms__unwind_entry *z = &u->unwind_l0[h >> (64 - MS_UNWIND_L0_BITS)];
+    if (MS_LIKELY(z->ip == ip))
+        return z->rule;
+    struct ms__unwind_entry *e = &u->unwind_cache[h >> (64 - MS_UNWIND_CACHE_BITS)];
     if (MS_UNLIKELY(e->ip != ip)) {
-        /* Looked up aside, then stored with no ip while the rule changes: the entry is never
-         * one ip's with another's rule, even if this is abandoned (a handler that longjmps). */
-        struct ms__unwind_entry found = {.ip = ip};
+        struct ms__unwind_entry found = {.ip = ip}; /* looked up aside */
         ms__on_own_stack(u->own_stack, rule_lookup, &found);
-        e->ip = 0; /* never an ip the rule is not for, even between the stores */
-        __atomic_signal_fence(__ATOMIC_SEQ_CST);
-        e->rule = found.rule;
-        __atomic_signal_fence(__ATOMIC_SEQ_CST);
-        e->ip = ip;
+        entry_set(e, ip, found.rule);
     }
-    return e->rule;
+    struct ms__cfi_rule r = e->rule;
+    entry_set(z, ip, r);
+    return r;
 }
 
 /* One standard frame under rule r, from (*sp, *bp) inside the stack that ends at hi: moves *sp
- * to the CFA (the caller's sp) and *bp to the caller's rbp, stores the return address in *ra,
- * and logs the words read in w (when not NULL) from *words on. False when the frame would
- * leave the stack. */
+ * to the CFA (the caller's sp) and *bp to the caller's rbp, stores the return address in *ra
+ * and where the rbp was read, relative to the CFA, in *rbp_off (MS_WALK_NO_RBP: it was not).
+ * False when the frame would leave the stack. */
 static inline __attribute__((always_inline)) bool frame_step(struct ms__cfi_rule r, uintptr_t *sp,
                                                              uintptr_t *bp, uintptr_t hi,
-                                                             uintptr_t *ra, struct ms__walk_log *w,
-                                                             int *words)
+                                                             uintptr_t *ra, int32_t *rbp_off)
 {
     uintptr_t cfa = (r.kind == MS_RULE_RSP ? *sp : *bp) + (intptr_t)r.cfa_off;
     if (MS_UNLIKELY(cfa <= *sp || cfa > hi))
         return false;
-    const uintptr_t *ra_at = (const uintptr_t *)cfa - 1;
-    *ra = *ra_at;
-    if (w) {
-        w->addr[*words] = ra_at;
-        w->val[(*words)++] = *ra;
-    }
+    *ra = *((const uintptr_t *)cfa - 1);
+    *rbp_off = MS_WALK_NO_RBP;
     if (r.rbp_saved) {
         const uintptr_t *bp_at = (const uintptr_t *)(cfa + (intptr_t)r.rbp_off);
         if (MS_UNLIKELY((uintptr_t)bp_at < *sp || (uintptr_t)bp_at > hi - sizeof *bp_at))
             return false;
         *bp = *bp_at;
-        if (w) {
-            w->addr[*words] = bp_at;
-            w->val[(*words)++] = *bp;
-        }
+        *rbp_off = r.rbp_off;
     }
     *sp = cfa;
     return true;
 }
 
-/* The walk w, at frame n - 1, is in the state the previous walk p was in after its frame j, and
- * what p read after that still holds: w goes on exactly as p did. Copies p's remaining frames
- * (up to max in all) and their words into w and out; returns the frames w has then. */
-static int follow_previous(struct ms__walk_log *w, const struct ms__walk_log *p, int j, int n,
-                           uintptr_t *out, int max)
+/* Puts the walk's n new frames (u->fresh, innermost first) into the log from frame base on. */
+static inline void log_fresh(struct ms__walk_log *w, const struct ms__walk_frame *f, int base,
+                             int n)
 {
-    int rest = p->frames - 1 - j;
-    w->cut = p->cut;
-    if (rest > max - n) {
-        rest = max - n;
-        w->cut = true;
+    for (int i = 0, k = base + n - 1; i < n; i++, k--) {
+        w->cfa[k] = f[i].cfa;
+        w->bp[k] = f[i].bp;
+        w->ra[k] = f[i].ra;
+        w->rbp_off[k] = (int16_t)f[i].rbp_off;
     }
-    int from = (int)p->frame[j].words;
-    int words = rest < p->frames - 1 - j ? (int)p->frame[j + rest].words : p->n;
-    int base = (int)w->frame[n - 1].words;
-    memcpy(w->addr + base, p->addr + from, (size_t)(words - from) * sizeof *w->addr);
-    memcpy(w->val + base, p->val + from, (size_t)(words - from) * sizeof *w->val);
-    for (int k = 0; k < rest; k++) {
-        struct ms__walk_frame f = p->frame[j + 1 + k];
-        f.words = f.words - (uint32_t)from + (uint32_t)base;
-        w->frame[n + k] = f;
-        out[n + k] = f.ra;
-    }
-    w->n = base + words - from;
-    w->frames = n + rest;
-    return n + rest;
 }
 
-int ms__unwind_fast(struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uintptr_t bp,
-                    uintptr_t *out, int max)
+/* The log's frames [from, to) moved down to [0, to - from). */
+static void log_drop_outer(struct ms__walk_log *w, int from, int to)
 {
-    /* The previous walk stays as it is while this one is logged in the other log. */
-    const struct ms__walk_log *p = u->last;
-    struct ms__walk_log *w = p == &u->walk[0] ? &u->walk[1] : &u->walk[0];
-    u->last = w;
-    w->n = -1;
+    size_t len = (size_t)(to - from);
+    memmove(w->cfa, w->cfa + from, len * sizeof *w->cfa);
+    memmove(w->bp, w->bp + from, len * sizeof *w->bp);
+    memmove(w->ra, w->ra + from, len * sizeof *w->ra);
+    memmove(w->rbp_off, w->rbp_off + from, len * sizeof *w->rbp_off);
+}
+
+int ms__unwind_fast(struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uintptr_t bp, int max)
+{
+    struct ms__walk_log *w = &u->walk;
     if (MS_UNLIKELY(u->stack_pending))
         ms__unwind_find_stack(u);
     uintptr_t hi = u->stack_hi;
-    if (MS_UNLIKELY(sp < u->stack_lo || sp >= hi))
+    if (MS_UNLIKELY(sp < u->stack_lo || sp >= hi)) {
+        w->frames = -1;
         return -1; /* bounds unknown (the orphan slot), or on another stack (sigaltstack) */
+    }
     unsigned gen = atomic_load_explicit(&ms__code_gen, memory_order_relaxed);
     if (MS_UNLIKELY(u->unwind_gen != gen)) {
+        ms__zero_memory(u->unwind_l0, sizeof u->unwind_l0);
         ms__zero_memory(u->unwind_cache, sizeof u->unwind_cache);
         u->unwind_gen = gen;
     }
-    w->ip = ip;
-    w->sp = sp;
-    w->bp = bp;
-    w->gen = gen;
-    w->cut = false;
-    /* Frames of the previous walk, from the innermost out, are compared with this one's by
-     * CFA: both rise frame by frame. */
-    int j = 0, pj = p->n >= 0 && p->gen == gen ? p->frames : 0;
+    /* The last walk stays in the log while this one is under way; its frames, from the
+     * innermost (the log's last) out, are compared with this one's by CFA: both rise frame by
+     * frame. */
+    int pf = w->frames >= 0 && w->gen == gen ? w->frames : 0, jo = pf - 1;
+    const uintptr_t ip0 = ip, sp0 = sp, bp0 = bp;
+    struct ms__walk_frame *f = u->fresh;
     /* The first rule is the hook's own, at ip (not recorded: it is memscope's frame); every
      * later one is a return address's, looked up one byte back so that it falls inside the call
      * instruction (as libunwind does). */
     uintptr_t lookup = ip;
-    int n = 0, words = 0;
-    while (n < max) {
+    int n = 0, kept = 0;
+    bool cut, moved = false;
+    for (;;) {
+        if (n == max) {
+            cut = true;
+            break;
+        }
         struct ms__cfi_rule r = rule_for(u, lookup);
-        if (r.kind == MS_RULE_LAST)
+        if (r.kind == MS_RULE_LAST) {
+            cut = false;
             break;
-        if (MS_UNLIKELY(r.kind == MS_RULE_OTHER))
-            return -1;
+        }
         uintptr_t ra;
-        if (MS_UNLIKELY(!frame_step(r, &sp, &bp, hi, &ra, w, &words)))
+        int32_t rbp_off;
+        if (MS_UNLIKELY(r.kind == MS_RULE_OTHER) ||
+            MS_UNLIKELY(!frame_step(r, &sp, &bp, hi, &ra, &rbp_off))) {
+            w->frames = -1;
             return -1;
-        uintptr_t cfa = sp;
-        if (ra < 0x4000) /* libunwind's end of a bogus chain */
+        }
+        if (ra < 0x4000) { /* libunwind's end of a bogus chain */
+            cut = false;
             break;
-        w->frame[n] = (struct ms__walk_frame){cfa, bp, ra, (uint32_t)words};
-        out[n++] = ra;
-        while (j < pj && p->frame[j].cfa < cfa)
-            j++;
-        if (j < pj && p->frame[j].cfa == cfa && p->frame[j].ra == ra && p->frame[j].bp == bp &&
-            (!p->cut || n - 1 >= j) && ms__walk_words_hold(p, (int)p->frame[j].words)) {
+        }
+        f[n++] = (struct ms__walk_frame){sp, bp, ra, rbp_off};
+        while (jo >= 0 && w->cfa[jo] < sp)
+            jo--;
+        /* The state the last walk had after its frame jo: it goes on as that one did, with the
+         * frames further out (unless that one stopped at the most frames, before this one). */
+        if (jo >= 0 && w->cfa[jo] == sp && w->ra[jo] == ra && w->bp[jo] == bp &&
+            (!w->cut || n - 1 >= pf - 1 - jo) && ms__walk_frames_hold(w, jo)) {
             if (MS_UNLIKELY(ms__unwind_verify_on))
                 ms__unwind_count_continued();
-            return follow_previous(w, p, j, n, out, max);
+            cut = w->cut;
+            kept = jo;
+            if (MS_UNLIKELY(kept > max - n)) { /* only the innermost of them fit */
+                log_drop_outer(w, kept - (max - n), kept);
+                kept = max - n;
+                cut = true;
+                moved = true;
+            }
+            break;
         }
         lookup = ra - 1;
     }
-    w->n = words;
-    w->frames = n;
-    w->cut = n == max;
-    return n;
+    log_fresh(w, f, kept, n);
+    w->frames = kept + n;
+    w->kept = moved ? 0 : kept; /* frames moved down are not where the last walk had them */
+    if (moved || w->clean > kept)
+        w->clean = moved ? 0 : kept;
+    w->cut = cut;
+    w->start_ip = ip0;
+    w->start_sp = sp0;
+    w->start_bp = bp0;
+    w->gen = gen;
+    return w->frames;
 }
 
 int ms__unwind_plain(const struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uintptr_t bp,
@@ -175,8 +193,9 @@ int ms__unwind_plain(const struct ms__unwind_state *u, uintptr_t ip, uintptr_t s
         ms__on_own_stack(u->own_stack, rule_lookup, &found);
         struct ms__cfi_rule r = found.rule;
         uintptr_t ra;
+        int32_t rbp_off;
         if (r.kind == MS_RULE_LAST || r.kind == MS_RULE_OTHER ||
-            !frame_step(r, &sp, &bp, hi, &ra, NULL, NULL) || ra < 0x4000)
+            !frame_step(r, &sp, &bp, hi, &ra, &rbp_off) || ra < 0x4000)
             break;
         out[n++] = ra;
         lookup = ra - 1;

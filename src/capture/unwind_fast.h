@@ -16,11 +16,11 @@
 /* The fast path is in use (libunwind mode, glibc with _dl_find_object, not disabled). */
 extern bool ms__unwind_fast_on;
 
-/* Walks from the register state (ip, sp, bp) of a point inside a hook, storing up to max return
- * addresses in out, and logs the walk in u->walk. Returns the number stored, or -1 when a frame
- * is not a standard one (or leaves the thread's stack): the caller must then use libunwind. */
-int ms__unwind_fast(struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uintptr_t bp,
-                    uintptr_t *out, int max);
+/* Walks from the register state (ip, sp, bp) of a point inside a hook, up to max frames, into
+ * the log u->walk, whose return addresses (outermost first) are the stack. Returns the number of
+ * frames, or -1 when a frame is not a standard one (or leaves the thread's stack): the caller
+ * must then use libunwind. */
+int ms__unwind_fast(struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uintptr_t bp, int max);
 
 /* A walk like ms__unwind_fast for a signal handler that interrupted a hook, whose walk state
  * is in use: the rules come from .eh_frame each time (the cache is the hook's), nothing is
@@ -30,29 +30,32 @@ int ms__unwind_fast(struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uint
 int ms__unwind_plain(const struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uintptr_t bp,
                      uintptr_t *out, int max);
 
-/* True when every word that walk w read from its word `from` on still holds the value read then:
- * in the order read, so that no address is read that a walk would not read. */
-static inline bool ms__walk_words_hold(const struct ms__walk_log *w, int from)
+/* True when every stack word that walk w read for its frames [0, to) still holds the value
+ * read then: compared from the innermost frame out, in the order the walk read them, so that no
+ * address is read that a walk would not read. */
+static inline bool ms__walk_frames_hold(const struct ms__walk_log *w, int to)
 {
-    for (int i = from; i < w->n; i++)
-        if (*w->addr[i] != w->val[i])
+    for (int k = to - 1; k >= 0; k--) {
+        if (*((const uintptr_t *)w->cfa[k] - 1) != w->ra[k])
             return false;
+        if (w->rbp_off[k] != MS_WALK_NO_RBP &&
+            *(const uintptr_t *)(w->cfa[k] + (intptr_t)w->rbp_off[k]) != w->bp[k])
+            return false;
+    }
     return true;
 }
 
 /* True when a walk from (ip, sp, bp) would repeat the thread's last walk exactly: same start,
  * same rules (no module loaded or unloaded since), and every stack word it read still holds
- * the value read then. The walk is a function of exactly these, so its stack id can be reused.
- * The words are compared in the order the walk read them, so no address is read that a new walk
- * would not read. */
+ * the value read then. The walk is a function of exactly these, so its stack id can be reused. */
 static inline bool ms__walk_repeats(const struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp,
                                     uintptr_t bp)
 {
-    const struct ms__walk_log *w = u->last;
-    if (w->ip != ip || w->sp != sp || w->bp != bp || w->n < 0 ||
+    const struct ms__walk_log *w = &u->walk;
+    if (w->start_ip != ip || w->start_sp != sp || w->start_bp != bp || w->frames < 0 ||
         w->gen != atomic_load_explicit(&ms__code_gen, memory_order_relaxed))
         return false;
-    return ms__walk_words_hold(w, 0);
+    return ms__walk_frames_hold(w, w->frames);
 }
 
 /* The register state at this point of the calling function, for ms__unwind_fast. */

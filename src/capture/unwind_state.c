@@ -17,8 +17,7 @@ void ms__unwind_state_init(void)
 
 void ms__unwind_state_reset(struct ms__unwind_state *u, bool need_bounds)
 {
-    u->cache_n = 0;
-    u->last = &u->walk[0];
+    u->cache_n = u->cache_log = 0;
     ms__walk_forget(u);
     u->stack_lo = u->stack_hi = 0;
     u->stack_pending = need_bounds;

@@ -14,6 +14,8 @@
  * cc1plus, cfi_rule_at took 1.4% of the samples with 2^13 entries and 0.7% with 2^15; 2^14
  * gives as much (memscope's samples per cc1plus sample 4.5% fewer than with 2^13). */
 #define MS_UNWIND_CACHE_BITS 14
+/* Entries of the small cache in front of it: 2^bits of 16 bytes. */
+#define MS_UNWIND_L0_BITS 8
 /* Entries of the cache of stack-tree nodes: 2^bits of 16 bytes. */
 #define MS_NODE_CACHE_BITS 12
 /* Entries of the cache of whole stacks: 2^bits of 24 bytes. */
@@ -21,15 +23,17 @@
 /* Frames one walk may give (the frames kept plus memscope's own), and the stack words it may
  * read: two per frame (return address, saved rbp). */
 #define MS_WALK_FRAMES (MS_MAX_STACK_DEPTH + 8)
-#define MS_WALK_WORDS (2 * MS_WALK_FRAMES)
+/* A frame whose rule keeps the caller's rbp where it was (ms__walk_log.rbp_off). */
+#define MS_WALK_NO_RBP INT16_MIN
 
 struct ms__unwind_state {
     /* The addresses of the stack being captured: here rather than on the program's stack, which
      * may be a small one (one thread captures one stack at a time: a hook interrupted by a signal
      * handler records nothing of the handler's allocations until it is done). */
     uintptr_t ips[MS_WALK_FRAMES];
-    uintptr_t stack_lo, stack_hi; /* the thread's stack (0, 0: unknown), for the stack walks */
-    int stack_pending;            /* not looked up yet: see ms__unwind_find_stack */
+    uintptr_t outer[MS_WALK_FRAMES]; /* a stack turned outermost first, for the interning */
+    uintptr_t stack_lo, stack_hi;    /* the thread's stack (0, 0: unknown), for the stack walks */
+    int stack_pending;               /* not looked up yet: see ms__unwind_find_stack */
     /* Top of the thread's own stack (own_stack.h), for the slow paths (NULL: none). */
     void *own_stack;
     /* The last stack captured, outermost frame first, with the stack-tree node of each prefix:
@@ -40,36 +44,42 @@ struct ms__unwind_state {
     /* The two path hashes of each prefix of that stack (see stack_intern.c), and those of the
      * stack being interned. */
     uint64_t cache_h1[MS_MAX_STACK_DEPTH], cache_h2[MS_MAX_STACK_DEPTH];
+    /* Leading entries of cache_ips known to equal the walk log's first return addresses. */
+    int cache_log;
     uint64_t path_h1[MS_MAX_STACK_DEPTH], path_h2[MS_MAX_STACK_DEPTH];
     /* Unwind rules by instruction address (see unwind_fast.h), valid while unwind_gen equals
-     * ms__code_gen. */
+     * ms__code_gen: a small cache that stays in the CPU's caches in front of a large one. */
     uint32_t unwind_gen;
     struct ms__unwind_entry {
         uintptr_t ip;
         struct ms__cfi_rule rule;
-    } unwind_cache[1u << MS_UNWIND_CACHE_BITS];
-    /* The last two walks by the cached unwinder (*last is the last): where each
-     * started, every stack word it read (return addresses and saved rbp values), the state after
-     * each frame, and the stack id it gave. A walk from the same registers that would read the
-     * same words gives the same stack (see ms__walk_repeats); a walk that reaches the state the
-     * last one had after some frame, where the words the last one read from there on still hold
-     * their values, goes on as the last one did (see unwind_fast.c). */
+    } unwind_l0[1u << MS_UNWIND_L0_BITS], unwind_cache[1u << MS_UNWIND_CACHE_BITS];
+    /* The last walk by the cached unwinder: where it started, the state after each frame
+     * (outermost first) and the stack id it gave. A walk from the same registers that would read
+     * the same stack words gives the same stack (see ms__walk_repeats); a walk that reaches the
+     * state the last one had after some frame, where the words the last one read further out
+     * still hold their values, goes on as the last one did: the outer frames stay where they are
+     * in the log and only the new inner ones are written (see unwind_fast.c). */
     struct ms__walk_log {
-        uintptr_t ip, sp, bp;
+        uintptr_t start_ip, start_sp, start_bp;
         uint32_t gen;
         uint32_t stack;
-        int n;      /* words read; -1: no walk to repeat */
-        int frames; /* return addresses it gave */
+        int frames; /* -1: no walk to repeat */
+        int kept;   /* frames [0, kept) are those of the walk before, unchanged */
+        int clean;  /* frames [0, clean) are known to hold none of memscope's (stack_capture.h) */
         bool cut;   /* it stopped at the most frames asked for, not at the stack's end */
-        const uintptr_t *addr[MS_WALK_WORDS];
-        uintptr_t val[MS_WALK_WORDS];
-        /* After frame i: the CFA (the caller's sp), the caller's rbp, the return address, and
-         * the words read so far. */
-        struct ms__walk_frame {
-            uintptr_t cfa, bp, ra;
-            uint32_t words;
-        } frame[MS_WALK_FRAMES];
-    } walk[2], *last; /* last: NULL until the state is first reset, then walk[0] or walk[1] */
+        /* After frame i: the CFA (the caller's sp), the caller's rbp, the return address (read
+         * at cfa - 8) and where the caller's rbp was read, relative to the CFA (MS_WALK_NO_RBP:
+         * it was not). These are the stack words the walk read: ra is also the stack itself,
+         * outermost frame first. */
+        uintptr_t cfa[MS_WALK_FRAMES], bp[MS_WALK_FRAMES], ra[MS_WALK_FRAMES];
+        int16_t rbp_off[MS_WALK_FRAMES];
+    } walk;
+    /* The frames of the walk under way, innermost first, until they go into the log. */
+    struct ms__walk_frame {
+        uintptr_t cfa, bp, ra;
+        int32_t rbp_off;
+    } fresh[MS_WALK_FRAMES];
     /* Stack-tree nodes this thread looked up recently, by their path hash, direct-mapped: the
      * shared table of a program with deep, varied stacks (a compiler) is far larger than the
      * caches, and most of a thread's lookups find nodes it found a moment ago. Node ids never
@@ -89,16 +99,10 @@ struct ms__unwind_state {
     } stack_cache[1u << MS_STACK_CACHE_BITS];
 };
 
-/* The last walk. */
-static inline struct ms__walk_log *ms__walk_last(struct ms__unwind_state *u)
-{
-    return u->last;
-}
-
-/* Forgets both walks: nothing is reused from them (a forked child, a stack not interned). */
+/* Forgets the last walk: nothing is reused from it (a forked child, a stack not interned). */
 static inline void ms__walk_forget(struct ms__unwind_state *u)
 {
-    u->walk[0].n = u->walk[1].n = -1;
+    u->walk.frames = -1;
 }
 
 /* Set while this thread is inside pthread_getattr_np (see ms__unwind_find_stack). */

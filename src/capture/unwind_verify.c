@@ -45,28 +45,34 @@ void ms__unwind_verify_stacks(const uintptr_t *fast, int a, const uintptr_t *lu,
     }
 }
 
+/* Two stack ids that should be the same: counted, and the first differences reported. */
+static void compare_ids(const char *what_a, uint32_t a, const char *what_b, uint32_t b)
+{
+    if (a == b)
+        return;
+    if (atomic_fetch_add(&verify_differ, 1) < 3) {
+        char sa[21], sb[21];
+        ms__say("unwind verify: ", what_a, ms__utoa(a, sa));
+        ms__say("unwind verify: ", what_b, ms__utoa(b, sb));
+    }
+}
+
 void ms__unwind_verify_repeat_ids(uint32_t stack, uint32_t again)
 {
     atomic_fetch_add(&verify_fast, 1);
     atomic_fetch_add(&verify_repeats, 1);
-    if (again == stack)
-        return;
-    if (atomic_fetch_add(&verify_differ, 1) < 3) {
-        char a[21], b[21];
-        ms__say("unwind verify: a repeated walk reused stack ", ms__utoa(stack, a), "");
-        ms__say("unwind verify: libunwind's stack is ", ms__utoa(again, b), "");
-    }
+    compare_ids("a repeated walk reused stack ", stack, "libunwind's stack is ", again);
+}
+
+void ms__unwind_verify_ids(uint32_t given, uint32_t found)
+{
+    compare_ids("the interning gave stack ", given, "libunwind's stack in the table is ", found);
 }
 
 void ms__unwind_verify_cached(uint32_t cached, uint32_t interned)
 {
-    if (cached == interned)
-        return;
-    if (atomic_fetch_add(&verify_differ, 1) < 3) {
-        char a[21], b[21];
-        ms__say("unwind verify: the cache of whole stacks gave stack ", ms__utoa(cached, a), "");
-        ms__say("unwind verify: interning the same addresses gives ", ms__utoa(interned, b), "");
-    }
+    compare_ids("the cache of whole stacks gave stack ", cached,
+                "interning the same addresses gives ", interned);
 }
 
 void ms__unwind_count_continued(void)

@@ -16,6 +16,9 @@ extern bool ms__unwind_verify_on;
 void ms__unwind_verify_stacks(const uintptr_t *fast, int n_fast, const uintptr_t *lu, int n_lu);
 /* A repeated walk reused stack id `stack`; libunwind's stack interned is `again`. */
 void ms__unwind_verify_repeat_ids(uint32_t stack, uint32_t again);
+/* The interning gave stack id `given` to a cached walk's stack; libunwind's stack is `found` in
+ * the shared table. */
+void ms__unwind_verify_ids(uint32_t given, uint32_t found);
 /* A stack found in a thread's cache of whole stacks (cached) against the same stack interned
  * node by node (interned). */
 void ms__unwind_verify_cached(uint32_t cached, uint32_t interned);
