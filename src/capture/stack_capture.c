@@ -61,10 +61,10 @@ uint32_t ms__stack_of_walk_trimmed(struct ms__unwind_state *u, struct ms__buffer
     return ms__stack_intern(u, b, u->ips + first, kept);
 }
 
-__attribute__((noinline)) void ms__unwind_verify_walk(const struct ms__walk_log *w, uint32_t id)
+__attribute__((noinline)) void ms__unwind_verify_walk(const struct ms__walk_log *w, int n_fast,
+                                                      uint32_t id)
 {
     uintptr_t fast[MS_CAPTURE_MAX], lu[MS_CAPTURE_MAX];
-    int n_fast = w->frames;
     for (int k = 0; k < n_fast; k++)
         fast[k] = w->ra[n_fast - 1 - k];
     int n_lu = unw_backtrace((void **)lu, ms__config.depth + MS_CAPTURE_SLACK);

@@ -27,9 +27,10 @@ extern uintptr_t ms__self_lo, ms__self_hi;
 /* Walks frame pointers from the caller; bounded by the thread's stack. */
 int ms__walk_fp(struct ms__unwind_state *u, uintptr_t *raw, int max);
 
-/* MEMSCOPE_UNWIND_VERIFY: unwinds again with libunwind and compares (unwind_verify.h) a stack
- * the cached walk gave, or the stack id a repeated walk reused. */
-void ms__unwind_verify_walk(const struct ms__walk_log *w, uint32_t id);
+/* MEMSCOPE_UNWIND_VERIFY: unwinds again with libunwind and compares (unwind_verify.h) the stack
+ * the cached walk logged in w (its n return addresses: the interning may have forgotten the walk
+ * since) and the id it got, or the stack id a repeated walk reused. */
+void ms__unwind_verify_walk(const struct ms__walk_log *w, int n, uint32_t id);
 void ms__unwind_verify_repeat(struct ms__unwind_state *u, struct ms__buffer *b, uint32_t stack);
 
 /* Drops memscope's own frames: the hook's and the helpers' it called (the leading run), and the
@@ -81,7 +82,6 @@ static inline uint32_t ms__stack_of_walk(struct ms__unwind_state *u, struct ms__
         id = ms__stack_intern_outer(u, b, w->ra, s, known);
     } else if (i == s) { /* the innermost frames only: not where the last stack had them */
         id = ms__stack_intern_outer(u, b, w->ra + (s - ms__config.depth), ms__config.depth, 0);
-        u->cache_log = 0;
     } else { /* a wrapper of memscope's further out */
         id = ms__stack_of_walk_trimmed(u, b);
     }
@@ -118,7 +118,7 @@ static inline __attribute__((always_inline)) uint32_t ms__stack_id(struct ms__un
             if (MS_LIKELY(n >= 0)) {
                 uint32_t id = ms__stack_of_walk(u, b);
                 if (MS_UNLIKELY(ms__unwind_verify_on))
-                    ms__unwind_verify_walk(&u->walk, id);
+                    ms__unwind_verify_walk(&u->walk, n, id);
                 return id;
             }
             if (MS_UNLIKELY(ms__unwind_verify_on))

@@ -205,7 +205,8 @@ static uint32_t intern_nodes(struct ms__unwind_state *u, struct ms__buffer *b,
         u->cache_h1[k] = h;
         u->cache_h2[k] = u->path_h2[k];
     }
-    u->cache_n = u->cache_log = n;
+    u->cache_n = n;
+    u->cache_log = outer == u->walk.ra ? n : 0;
     return node;
 }
 
@@ -250,8 +251,10 @@ uint32_t ms__stack_intern_outer(struct ms__unwind_state *u, struct ms__buffer *b
         m = n;
     while (m < n && m < u->cache_n && u->cache_ips[m] == outer[m])
         m++;
+    /* What u->cache_log will say: only the walk log's own return addresses are followed. */
+    bool log = outer == u->walk.ra;
     if (m == n && n == u->cache_n && MS_LIKELY(!ms__unwind_verify_on)) {
-        u->cache_log = n;
+        u->cache_log = log ? n : 0;
         return u->cache_ids[n - 1]; /* the last stack again */
     }
     uint64_t h1 = m ? u->cache_h1[m - 1] : ROOT_H1, h2 = m ? u->cache_h2[m - 1] : ROOT_H2;
@@ -264,7 +267,7 @@ uint32_t ms__stack_intern_outer(struct ms__unwind_state *u, struct ms__buffer *b
     struct ms__stack_entry *e = &u->stack_cache[h1 & ((1u << MS_STACK_CACHE_BITS) - 1)];
     if (e->id && e->h1 == h1 && e->h2 == h2 && e->n == (uint32_t)n) {
         if (MS_LIKELY(!ms__unwind_verify_on)) {
-            u->cache_log = m; /* the last stack is still the one interned before */
+            u->cache_log = log ? m : 0; /* the last stack is still the one interned before */
             return e->id;
         }
         uint32_t slow = intern_nodes(u, b, outer, n, m);
@@ -283,9 +286,7 @@ uint32_t ms__stack_intern(struct ms__unwind_state *u, struct ms__buffer *b, cons
     uintptr_t *outer = u->outer;
     for (int k = 0; k < n; k++)
         outer[k] = ips[n - 1 - k];
-    uint32_t id = ms__stack_intern_outer(u, b, outer, n, 0);
-    u->cache_log = 0; /* not the walk log's stack */
-    return id;
+    return ms__stack_intern_outer(u, b, outer, n, 0);
 }
 
 uint32_t ms__stack_find(const uintptr_t *ips, int n)

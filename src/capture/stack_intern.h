@@ -22,8 +22,8 @@ uint32_t ms__stack_intern(struct ms__unwind_state *u, struct ms__buffer *b, cons
 
 /* The same for outer[0..n), outermost frame first, whose first `known` frames are known to be
  * those of the last stack interned (see ms__unwind_state.cache_log): they are not compared
- * again. Leaves in u->cache_log how many of outer's first frames are known to be the last
- * stack's after the call. */
+ * again. When outer is the walk log's u->walk.ra, leaves in u->cache_log how many of its first
+ * frames are known to be the last stack's after the call (otherwise 0). */
 uint32_t ms__stack_intern_outer(struct ms__unwind_state *u, struct ms__buffer *b,
                                 const uintptr_t *outer, int n, int known);
 
