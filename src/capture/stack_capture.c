@@ -51,14 +51,15 @@ __attribute__((noinline)) int ms__walk_fp(struct ms__unwind_state *u, uintptr_t 
     return n;
 }
 
-uint32_t ms__stack_of_walk_trimmed(struct ms__unwind_state *u, struct ms__buffer *b)
+uint32_t ms__stack_of_walk_trimmed(struct ms__unwind_state *u, struct ms__buffer *b, int s)
 {
-    struct ms__walk_log *w = &u->walk;
-    int n = w->frames;
-    for (int k = 0; k < n; k++)
-        u->ips[k] = w->ra[n - 1 - k];
-    int first, kept = ms__stack_trim(u->ips, n, &first);
-    return ms__stack_intern(u, b, u->ips + first, kept);
+    const struct ms__walk_log *w = &u->walk;
+    int k = 0;
+    for (int i = 0; i < s; i++)
+        if (w->ra[i] < ms__self_lo || w->ra[i] >= ms__self_hi)
+            u->outer[k++] = w->ra[i];
+    int depth = ms__config.depth, from = k > depth ? k - depth : 0; /* the innermost are kept */
+    return ms__stack_intern_outer(u, b, u->outer + from, k - from, 0);
 }
 
 __attribute__((noinline)) void ms__unwind_verify_walk(const struct ms__walk_log *w, int n_fast,

@@ -40,31 +40,25 @@ void ms__unwind_verify_repeat(struct ms__unwind_state *u, struct ms__buffer *b, 
  * depth. Returns the number of frames kept, starting at ips + *first_out. */
 static inline int ms__stack_trim(uintptr_t *ips, int n, int *first_out)
 {
-    const uintptr_t lo = ms__self_lo, span = ms__self_hi - ms__self_lo;
     int first = 0;
-    while (first < n && ips[first] - lo < span)
+    while (first < n && ips[first] >= ms__self_lo && ips[first] < ms__self_hi)
         first++;
-    *first_out = first;
-    /* Usually no wrapper frame is further out: the first depth frames are kept as they are. */
-    int end = n - first > ms__config.depth ? first + ms__config.depth : n, i = first;
-    while (i < end && ips[i] - lo >= span)
-        i++;
-    if (MS_LIKELY(i == end))
-        return end - first;
-    int kept = i;
-    for (; i < n && kept - first < ms__config.depth; i++)
-        if (ips[i] - lo >= span)
+    int kept = first;
+    for (int i = first; i < n && kept - first < ms__config.depth; i++)
+        if (MS_LIKELY(ips[i] < ms__self_lo || ips[i] >= ms__self_hi))
             ips[kept++] = ips[i];
+    *first_out = first;
     return kept - first;
 }
+
+/* The stack of the walk logged in u->walk when a wrapper of memscope's is among its first s
+ * frames (those further in are the hook's): trimmed as ms__stack_trim trims any stack, and
+ * interned. */
+uint32_t ms__stack_of_walk_trimmed(struct ms__unwind_state *u, struct ms__buffer *b, int s);
 
 /* The stack id of the cached walk just logged in u->walk (its return addresses, outermost first,
  * are the stack), trimmed as ms__stack_trim trims and interned. The frames it shares with the
  * last walk are neither searched for memscope's frames nor compared with the last stack again. */
-/* The stack of the walk logged in u->walk when a wrapper of memscope's is among its frames:
- * trimmed as ms__stack_trim trims any stack, and interned. */
-uint32_t ms__stack_of_walk_trimmed(struct ms__unwind_state *u, struct ms__buffer *b);
-
 static inline uint32_t ms__stack_of_walk(struct ms__unwind_state *u, struct ms__buffer *b)
 {
     struct ms__walk_log *w = &u->walk;
@@ -83,7 +77,7 @@ static inline uint32_t ms__stack_of_walk(struct ms__unwind_state *u, struct ms__
     } else if (i == s) { /* the innermost frames only: not where the last stack had them */
         id = ms__stack_intern_outer(u, b, w->ra + (s - ms__config.depth), ms__config.depth, 0);
     } else { /* a wrapper of memscope's further out */
-        id = ms__stack_of_walk_trimmed(u, b);
+        id = ms__stack_of_walk_trimmed(u, b, s);
     }
     w->stack = id;
     if (MS_UNLIKELY(!id && s > 0))
@@ -103,7 +97,7 @@ static inline __attribute__((always_inline)) uint32_t ms__stack_id(struct ms__un
         return 0;
     _Static_assert(MS_CAPTURE_MAX <= MS_WALK_FRAMES, "the capture buffer holds a whole walk");
     uintptr_t *ips = u->ips;
-    int want = ms__config.depth + MS_CAPTURE_SLACK, n = -1;
+    int want = ms__config.depth + MS_CAPTURE_SLACK, n;
     if (ms__config.unwind == MS_UNWIND_LIBUNWIND) {
 #if defined(__x86_64__)
         if (MS_LIKELY(ms__unwind_fast_on)) {

@@ -252,9 +252,9 @@ uint32_t ms__stack_intern_outer(struct ms__unwind_state *u, struct ms__buffer *b
     while (m < n && m < u->cache_n && u->cache_ips[m] == outer[m])
         m++;
     /* What u->cache_log will say: only the walk log's own return addresses are followed. */
-    bool log = outer == u->walk.ra;
+    bool from_log = outer == u->walk.ra;
     if (m == n && n == u->cache_n && MS_LIKELY(!ms__unwind_verify_on)) {
-        u->cache_log = log ? n : 0;
+        u->cache_log = from_log ? n : 0;
         return u->cache_ids[n - 1]; /* the last stack again */
     }
     uint64_t h1 = m ? u->cache_h1[m - 1] : ROOT_H1, h2 = m ? u->cache_h2[m - 1] : ROOT_H2;
@@ -267,7 +267,7 @@ uint32_t ms__stack_intern_outer(struct ms__unwind_state *u, struct ms__buffer *b
     struct ms__stack_entry *e = &u->stack_cache[h1 & ((1u << MS_STACK_CACHE_BITS) - 1)];
     if (e->id && e->h1 == h1 && e->h2 == h2 && e->n == (uint32_t)n) {
         if (MS_LIKELY(!ms__unwind_verify_on)) {
-            u->cache_log = log ? m : 0; /* the last stack is still the one interned before */
+            u->cache_log = from_log ? m : 0; /* the last stack is still the one interned before */
             return e->id;
         }
         uint32_t slow = intern_nodes(u, b, outer, n, m);

@@ -163,8 +163,8 @@ int ms__unwind_fast(struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uint
     log_fresh(w, f, kept, n);
     w->frames = kept + n;
     w->kept = moved ? 0 : kept; /* frames moved down are not where the last walk had them */
-    if (moved || w->clean > kept)
-        w->clean = moved ? 0 : kept;
+    if (w->clean > w->kept)
+        w->clean = w->kept;
     w->cut = cut;
     w->start_ip = ip0;
     w->start_sp = sp0;
