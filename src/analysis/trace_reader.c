@@ -900,23 +900,34 @@ static __attribute__((noinline)) int decode_other(struct decoder *d, struct ms_e
     case MS_REC_TASK: {
         struct ms_rec_TASK r;
         ms_rec_get_TASK(c, &d->base, b, &r);
-        d->task = r.task;
-        return c->bad ? MS_ECORRUPT : 0;
+        d->task = ev->task = ev->value = r.task;
+        ev->size = r.cpu_ns;
+        return c->bad ? MS_ECORRUPT : 1;
     }
     case MS_REC_STRING: {
-        /* The C API's string table: nothing reads it yet. */
         struct ms_rec_STRING r;
         ms_rec_get_STRING(c, &d->base, b, &r);
-        return c->bad || !r.id ? MS_ECORRUPT : 0;
+        ev->value = r.id;
+        ev->name = r.text;
+        ev->name_len = r.text_len;
+        return c->bad || !r.id ? MS_ECORRUPT : 1;
     }
     case MS_REC_EXTENDED: {
-        /* The C API's annotations: skipped, whatever the sub-kind. */
+        /* A sub-kind this table does not have is skipped whole; fields beyond the ones it
+         * knows (a newer writer's) too. */
         struct ms_rec_EXTENDED r;
         ms_rec_get_EXTENDED(c, &d->base, b, &r);
         if (c->bad || r.length > (uint64_t)(c->end - c->p))
             return MS_ECORRUPT;
+        struct ms_cursor sub = {.p = c->p, .end = c->p + r.length};
         c->p += r.length;
-        return 0;
+        int n = ms_ext_field_count(r.subkind);
+        if (n < 0)
+            return 0;
+        for (int i = 0; i < n; i++)
+            ev->x[i] = ms_cursor_u(&sub);
+        ev->value = r.subkind;
+        return sub.bad ? MS_ECORRUPT : 1;
     }
     default:
         return MS_ECORRUPT;

@@ -1,11 +1,12 @@
 /* Reads a memscope trace: validates the header, indexes the chunks, decodes the PROCESS,
  * MODULES and END chunks, and replays the events of all threads merged in time order. Every
- * read goes through a bounds-checked cursor and every chunk of a version 2 trace must match its
+ * read goes through a bounds-checked cursor and every chunk of a version 2 or later trace must match its
  * checksum; a damaged or truncated trace is read up to the last whole chunk, damaged chunks
  * are skipped, and the loss is reported. */
 #ifndef MS_TRACE_READER_H
 #define MS_TRACE_READER_H
 
+#include "common/record_table.h"
 #include "stack_table.h"
 
 #include <stdbool.h>
@@ -55,11 +56,16 @@ struct ms_event {
     bool timed;   /* the record carried its own time */
     uint64_t ptr, old_ptr, size, align;
     uint32_t stack;
-    uint64_t value;   /* pthread_t (THREAD_START/CREATE), child pid (FORK) */
+    /* pthread_t (THREAD_START/CREATE), child pid (FORK), the task (TASK, whose size is the
+     * thread's CPU clock then, 0: not read), the string's id (STRING), the sub-kind (EXTENDED) */
+    uint64_t value;
     uint64_t task;    /* the stream's current task (TASK record; 0: none) */
-    const char *name; /* THREAD_START/THREAD_NAME: not NUL-terminated */
+    const char *name; /* THREAD_START/THREAD_NAME, STRING's text: not NUL-terminated */
     size_t name_len;
     bool forced; /* redelivered after a conflict that no nearby event resolves */
+    /* EXTENDED (a C API annotation of a sub-kind this reader knows): its fields, in the record
+     * table's order (MS_XFIELDS_<NAME>); not cleared for other kinds. */
+    uint64_t x[MS_EXT_FIELDS_MAX];
 };
 
 /* What an event callback may return besides 0 (go on) and a negative error (stop): the event

@@ -15,6 +15,13 @@ void ms__buffer_begin_chunk(struct ms__buffer *b)
     uint8_t *p = ms__rec_begin_untimed(b, &kind);
     p = ms_rec_put_CLOCK(&b->base, kind, p, tsc,
                          (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+    if (b->task) {
+        /* The chunk restates the thread's task; CPU time 0 (not read): the thread flushing this
+         * buffer may be another one. */
+        kind = p;
+        *kind = 0;
+        p = ms_rec_put_TASK(&b->base, kind, p + 1, b->task, 0);
+    }
     b->pos = p;
     atomic_store_explicit(&b->head->committed, (uint32_t)(p - b->buf), memory_order_release);
     b->last_tsc = tsc;

@@ -27,6 +27,7 @@ struct ms__buffer {
     uint64_t first_tsc;      /* time of the chunk's CLOCK record */
     struct ms_rec_base base; /* the chunk's pointer and ip delta bases */
     uint32_t untimed;        /* records since the last timed one */
+    uint64_t task;           /* the thread's current task (C API), restated after each CLOCK */
     uint32_t tid;
     void (*full)(struct ms__buffer *b); /* the buffer is full: write it out, start a new chunk */
 };

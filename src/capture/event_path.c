@@ -1,6 +1,8 @@
 /* The out-of-line part of the event path (event_path.h). */
 #include "event_path.h"
 
+#include <time.h>
+
 /* An event of one unsigned field, with its encoder, dated at before (0: now). */
 static void on_u64(uint8_t *(*put)(struct ms_rec_base *, uint8_t *, uint8_t *, uint64_t),
                    uint64_t v, uint64_t before)
@@ -35,6 +37,32 @@ void ms__on_exit_freeing(struct ms__tls *t)
     ms__slot_release(s);
 }
 
+void ms__on_task_current(uint64_t task)
+{
+    struct ms__slot *s = ms__slot_get(&ms__tls);
+    if (!s)
+        return;
+    struct timespec ts;
+    uint64_t cpu = clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0
+                       ? (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec
+                       : 0;
+    s->b.task = task;
+    uint8_t *kb;
+    uint8_t *p = ms__rec_begin_at(&s->b, &kb, ms__now());
+    ms__rec_end(&s->b, ms_rec_put_TASK(&s->b.base, kb, p, task, cpu ? cpu : 1));
+    ms__slot_release(s);
+}
+
+uint64_t ms__task_current(void)
+{
+    struct ms__slot *s = ms__slot_get(&ms__tls);
+    if (!s)
+        return 0;
+    uint64_t task = s->b.task;
+    ms__slot_release(s);
+    return task;
+}
+
 #define MS__ON_ANNOTATION(NAME, code, summary)                                                     \
     void ms__on_##NAME(MS__DROP1(MS_XFIELDS_##NAME(MS__PARAM)))                                    \
     {                                                                                              \
@@ -42,7 +70,7 @@ void ms__on_exit_freeing(struct ms__tls *t)
         if (!s)                                                                                    \
             return;                                                                                \
         uint8_t *kb;                                                                               \
-        uint8_t *p = ms__rec_begin(&s->b, &kb);                                                    \
+        uint8_t *p = ms__rec_begin_at(&s->b, &kb, ms__now());                                      \
         ms__rec_end(&s->b, ms_ext_put_##NAME(kb, p MS_XFIELDS_##NAME(MS__ARG)));                   \
         ms__slot_release(s);                                                                       \
     }

@@ -124,9 +124,16 @@ void ms__on_forked(uint64_t pid);
  * which must not be dead). */
 void ms__on_exit_freeing(struct ms__tls *t);
 
+/* The C API's current task of this thread is now task (0: none): a TASK record with the thread's
+ * CPU clock, and the thread's later chunks restate it. */
+void ms__on_task_current(uint64_t task);
+/* The calling thread's current task. */
+uint64_t ms__task_current(void);
+
 /* The annotations of the C API, one function per EXTENDED sub-kind of the record table
  * (record_table.h): ms__on_VARIABLE(ptr, name, type, ...), ms__on_TASK_BEGIN(task, parent,
- * name), ... with the table's fields as arguments. */
+ * name), ... with the table's fields as arguments. Each is timed: a block another thread named
+ * must come after its allocation in the replay. */
 #define MS__ON_ANNOTATION(NAME, code, summary)                                                     \
     void ms__on_##NAME(MS__DROP1(MS_XFIELDS_##NAME(MS__PARAM)));
 MS_EXT_RECORDS(MS__ON_ANNOTATION)

@@ -10,6 +10,7 @@
 #include "spinlock.h"
 #include "stack_capture.h"
 #include "stack_intern.h"
+#include "string_table.h"
 #include "thread_state.h"
 #include "trace_writer.h"
 #include "event_path.h"
@@ -150,6 +151,7 @@ static void fork_child(void)
     ms__stack_intern_reset_lock();
     ms__writer_after_fork_child(&fork_origin);
     ms__slots_after_fork_child();
+    ms__strings_after_fork_child();
 }
 
 static void exit_handler(void)

@@ -253,6 +253,21 @@ static inline bool ms_rec_kind_ok(uint8_t b)
  * that kind allows are all of them). */
 #define MS_REC_FLAGS_OK(NAME, b) (!((b) & ~MS_REC_ALLOWED_##NAME & 0xf0))
 
+/* Each sub-kind's count of fields (-1: a sub-kind this table does not have). */
+#define MS__XCOUNT(t, n) +1
+#define MS__EXT_COUNT(NAME, code, summary)                                                         \
+    _Static_assert(0 MS_XFIELDS_##NAME(MS__XCOUNT) <= MS_EXT_FIELDS_MAX, "too many fields");
+MS_EXT_RECORDS(MS__EXT_COUNT)
+#undef MS__EXT_COUNT
+static inline int ms_ext_field_count(uint64_t subkind)
+{
+#define MS__EXT_COUNT(NAME, code, summary) [code] = 1 MS_XFIELDS_##NAME(MS__XCOUNT),
+    static const signed char count[] = {MS_EXT_RECORDS(MS__EXT_COUNT)};
+#undef MS__EXT_COUNT
+    return subkind < sizeof count ? count[subkind] - 1 : -1;
+}
+#undef MS__XCOUNT
+
 #define MS__EXT_RECORD(NAME, code, summary)                                                        \
     struct ms_ext_##NAME {                                                                         \
         MS_XFIELDS_##NAME(MS__MEMBER)                                                              \

@@ -34,7 +34,7 @@
     X(CLOCK, 10, CLOCK, "the time base: first record of every chunk")                              \
     X(FORK, 11, OPT, "this process forked the child whose pid is value")                           \
     X(FREERES, 12, OPT, "exit-time freeing of libc's and libstdc++'s internals begins")            \
-    X(TASK, 13, OPT, "the thread's current task (C API): later events of the stream are its")      \
+    X(TASK, 13, OPT, "the thread's current task (C API) from now on, and its CPU clock then")      \
     X(STRING, 14, NEVER, "an entry of the process's string table (C API): id and text")            \
     X(EXTENDED, 15, OPT, "a C API annotation: sub-kind, length, fields (MS_EXT_RECORDS)")
 
@@ -50,7 +50,7 @@
 #define MS_FIELDS_CLOCK(F) F(U, tsc) F(U, mono_ns)
 #define MS_FIELDS_FORK(F) F(U, value)
 #define MS_FIELDS_FREERES(F)
-#define MS_FIELDS_TASK(F) F(U, task)
+#define MS_FIELDS_TASK(F) F(U, task) F(U, cpu_ns)
 #define MS_FIELDS_STRING(F) F(U, id) F(STR, text)
 #define MS_FIELDS_EXTENDED(F) F(U, subkind) F(U, length)
 
@@ -65,7 +65,11 @@
     X(REF_ACQUIRE, 6, "holder (a block, or 0 for a root) takes a reference to the block obj")      \
     X(REF_RELEASE, 7, "holder drops its reference to obj")                                         \
     X(PASSPORT, 8, "a passport stamp on the block at ptr: hand-over, reclaim or note")             \
-    X(MOVE, 9, "the annotations of the block at from move to the block at to")
+    X(MOVE, 9, "the annotations of the block at from move to the block at to")                    \
+    X(API_ERROR, 10, "a C API call the capture refused (enum ms_api_error) and its argument")
+
+/* The most fields a sub-record may have. */
+#define MS_EXT_FIELDS_MAX 8
 
 #define MS_XFIELDS_VARIABLE(F)                                                                     \
     F(U, ptr) F(U, name) F(U, type) F(U, type_size) F(U, file) F(U, line) F(U, func)
@@ -77,5 +81,6 @@
 #define MS_XFIELDS_REF_RELEASE(F) F(U, obj) F(U, holder)
 #define MS_XFIELDS_PASSPORT(F) F(U, ptr) F(U, action) F(U, module) F(U, note)
 #define MS_XFIELDS_MOVE(F) F(U, from) F(U, to)
+#define MS_XFIELDS_API_ERROR(F) F(U, what) F(U, arg)
 
 #endif

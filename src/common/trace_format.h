@@ -1,4 +1,4 @@
-/* The memscope trace format, version 2: the constants shared by the capture library that writes
+/* The memscope trace format, version 3: the constants shared by the capture library that writes
  * traces and the reader that analyses them. docs/trace-format.md specifies the layout in full. */
 #ifndef MS_TRACE_FORMAT_H
 #define MS_TRACE_FORMAT_H
@@ -12,7 +12,7 @@
 /* File header: magic (8 bytes), version (u16 LE), header size (u16 LE), flags (u32 LE). */
 #define MS_TRACE_MAGIC "MSTRACE\x1a"
 #define MS_TRACE_MAGIC_LEN 8
-#define MS_TRACE_VERSION 2
+#define MS_TRACE_VERSION 3
 /* The first version whose chunks carry a checksum; version 1 traces are still read, unchecked. */
 #define MS_TRACE_VERSION_CRC 2
 #define MS_FILE_HEADER_SIZE 16

@@ -193,7 +193,9 @@ static int compare(void *ctx, const struct ms_event *ev)
                 ev->tsc == w->tsc && ev->ptr == w->ptr && ev->old_ptr == w->old_ptr &&
                 ev->size == w->size && ev->align == w->align && ev->stack == w->stack &&
                 ev->value == w->value && ev->task == w->task && ev->name_len == w->name_len &&
-                (!ev->name_len || memcmp(ev->name, c->want->names[c->i], ev->name_len) == 0);
+                (!ev->name_len || memcmp(ev->name, c->want->names[c->i], ev->name_len) == 0) &&
+                (ev->kind != MS_REC_EXTENDED ||
+                 memcmp(ev->x, w->x, sizeof ev->x[0] * (size_t)ms_ext_field_count(w->value)) == 0);
     if (!same && !c->bad) {
         fprintf(stderr, "event %d (kind %d) differs from what was written (kind %d)\n", c->i,
                 ev->kind, w->kind);
@@ -219,8 +221,7 @@ static size_t random_stream(uint8_t *buf, size_t cap, struct expect *x, struct m
         int k = 1 + (int)(rnd() % 15);
         kind = p++;
         *kind = 0;
-        bool event = k != MS_REC_STACK_NODE && k != MS_REC_CLOCK && k != MS_REC_TASK &&
-                     k != MS_REC_STRING && k != MS_REC_EXTENDED;
+        bool event = k != MS_REC_STACK_NODE && k != MS_REC_CLOCK;
         int family = (int)(rnd() % 3);
         if (k <= MS_REC_ALLOC_ALIGNED)
             *kind |= (uint8_t)(family << MS_REC_FAMILY_SHIFT);
@@ -302,17 +303,28 @@ static size_t random_stream(uint8_t *buf, size_t cap, struct expect *x, struct m
             p = ms_rec_put_CLOCK(&b, kind, p, tsc, rnd_value());
             break;
         case MS_REC_TASK:
-            task = rnd() % 4 ? rnd_value() : 0;
-            p = ms_rec_put_TASK(&b, kind, p, task);
+            task = e->value = rnd() % 4 ? rnd_value() : 0;
+            e->size = rnd_value();
+            p = ms_rec_put_TASK(&b, kind, p, task, e->size);
             break;
         case MS_REC_STRING:
-            p = ms_rec_put_STRING(&b, kind, p, 1 + rnd() % 1000, "some text", rnd() % 10);
+            e->value = 1 + rnd() % 1000;
+            e->name_len = rnd() % 10;
+            memcpy(x->names[x->n], "some text", e->name_len);
+            p = ms_rec_put_STRING(&b, kind, p, e->value, "some text", e->name_len);
             break;
         case MS_REC_EXTENDED:
-            if (rnd() % 2)
-                p = ms_ext_put_VARIABLE(kind, p, ptr, 1, 2, rnd_value(), 3, rnd_value(), 4);
-            else
-                p = ms_ext_put_MOVE(kind, p, ptr, rnd_value());
+            if (rnd() % 2) {
+                uint64_t v[7] = {ptr, 1, 2, rnd_value(), 3, rnd_value(), 4};
+                e->value = MS_EXT_VARIABLE;
+                memcpy(e->x, v, sizeof v);
+                p = ms_ext_put_VARIABLE(kind, p, v[0], v[1], v[2], v[3], v[4], v[5], v[6]);
+            } else {
+                e->value = MS_EXT_MOVE;
+                e->x[0] = ptr;
+                e->x[1] = rnd_value();
+                p = ms_ext_put_MOVE(kind, p, e->x[0], e->x[1]);
+            }
             break;
         }
         if (k == MS_REC_ALLOC || k == MS_REC_ALLOC_ALIGNED || k == MS_REC_REALLOC) {

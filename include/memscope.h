@@ -1,0 +1,207 @@
+/* memscope's C API: name the blocks a program allocates, open named scopes, and attribute memory
+ * to tasks. Include this header and link nothing: when the program runs under memscope (its
+ * LD_PRELOAD library, libmemscope.so, is loaded) the calls reach memscope's trace; otherwise
+ * each call costs one load and one branch and does nothing, so annotated programs ship unchanged.
+ * Built with -DMEMSCOPE_DISABLE, every macro and function here is nothing at all.
+ *
+ * C99 and C++. Thread-safe. No call allocates memory in the program, and a bad call (a NULL or
+ * unknown pointer, an unknown or ended task id) never crashes: memscope says so once on stderr
+ * and counts it in the report. docs/api.md has an example of each call.
+ *
+ *   MS_TRACK(p);                      the block containing p is named "p" (file, line, function)
+ *   MS_TRACK_AS(p, struct point);     ... and its type is "struct point"
+ *   MS_SCOPE("parse");                a named scope until the end of the enclosing C block
+ *   ms_task_id t = ms_task_begin("request 42");  ...  ms_task_end(t);
+ *   MS_TASK_SCOPE("worker");          a task for the enclosing C block
+ *   ms_task_switch(t);                an event loop resumes task t on this thread (0: none) */
+#ifndef MEMSCOPE_H
+#define MEMSCOPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A task's id: never 0 (0 means no task). */
+typedef uint64_t ms_task_id;
+
+/* The functions libmemscope.so exports, as one table (the symbol memscope_api_v1): the header's
+ * calls go through it. Fields are only ever added at the end; size says how many there are. */
+struct ms_api_v1 {
+    uint32_t version; /* 1 */
+    uint32_t size;    /* sizeof (struct ms_api_v1) of the library */
+    void (*track)(const void *ptr, const char *name, const char *type, size_t type_size,
+                  const char *file, int line, const char *func);
+    void (*move)(const void *from, const void *to);
+    uint64_t (*scope_begin)(const char *name, const char *file, int line);
+    void (*scope_end)(uint64_t scope);
+    ms_task_id (*task_begin)(const char *name);
+    void (*task_end)(ms_task_id task);
+    void (*task_switch)(ms_task_id task);
+    ms_task_id (*task_current)(void);
+};
+
+#if defined(MEMSCOPE_DISABLE)
+
+#define MS_TRACK(ptr) ((void)0)
+#define MS_TRACK_AS(ptr, type) ((void)0)
+#define MS_SCOPE(name) ((void)0)
+#define MS_TASK_SCOPE(name) ((void)0)
+static inline void ms_track(const void *p, const char *n, const char *t, const char *f, int l,
+                            const char *fn)
+{
+    (void)p, (void)n, (void)t, (void)f, (void)l, (void)fn;
+}
+static inline void ms_move(const void *from, const void *to)
+{
+    (void)from, (void)to;
+}
+static inline uint64_t ms_scope_begin(const char *n, const char *f, int l)
+{
+    (void)n, (void)f, (void)l;
+    return 0;
+}
+static inline void ms_scope_end(uint64_t s)
+{
+    (void)s;
+}
+static inline ms_task_id ms_task_begin(const char *n)
+{
+    (void)n;
+    return 0;
+}
+static inline void ms_task_end(ms_task_id t)
+{
+    (void)t;
+}
+static inline void ms_task_switch(ms_task_id t)
+{
+    (void)t;
+}
+static inline ms_task_id ms_task_current(void)
+{
+    return 0;
+}
+
+#else
+
+#include <dlfcn.h>
+
+/* The library's table, looked up once per translation unit (NULL: memscope is not loaded).
+ * dlsym with a NULL handle is RTLD_DEFAULT, which <dlfcn.h> defines only under _GNU_SOURCE. */
+static inline const struct ms_api_v1 *ms__api(void)
+{
+    static const struct ms_api_v1 *api; /* (const struct ms_api_v1 *)1: looked up, absent */
+    const struct ms_api_v1 *a = __atomic_load_n(&api, __ATOMIC_ACQUIRE);
+    if (__builtin_expect(a == NULL, 0)) {
+        a = (const struct ms_api_v1 *)dlsym((void *)0, "memscope_api_v1");
+        if (!a || a->version != 1 || a->size < sizeof(struct ms_api_v1))
+            a = (const struct ms_api_v1 *)1;
+        __atomic_store_n(&api, a, __ATOMIC_RELEASE);
+    }
+    return a == (const struct ms_api_v1 *)1 ? (const struct ms_api_v1 *)0 : a;
+}
+
+/* Names the live block that contains ptr (an interior pointer too): the name, and the type's name
+ * when type is not NULL, stay with the block through realloc moves until it is freed. file, line
+ * and func say where (MS_TRACK passes __FILE__, __LINE__ and __func__). */
+static inline void ms_track(const void *ptr, const char *name, const char *type, const char *file,
+                            int line, const char *func)
+{
+    const struct ms_api_v1 *a = ms__api();
+    if (a)
+        a->track(ptr, name, type, 0, file, line, func);
+}
+
+/* ms_track with the type's size, which the report checks against the block's (MS_TRACK_AS). */
+static inline void ms__track_sized(const void *ptr, const char *name, const char *type,
+                                   size_t type_size, const char *file, int line, const char *func)
+{
+    const struct ms_api_v1 *a = ms__api();
+    if (a)
+        a->track(ptr, name, type, type_size, file, line, func);
+}
+
+/* The annotations of the block containing from (name, type, task) move to the block containing
+ * to, for code that relocates objects itself. */
+static inline void ms_move(const void *from, const void *to)
+{
+    const struct ms_api_v1 *a = ms__api();
+    if (a)
+        a->move(from, to);
+}
+
+/* Opens a named scope on this thread and returns its handle for ms_scope_end (0 when memscope is
+ * not loaded). Allocations made on this thread until it ends count for it, and for every scope
+ * open around it; what it allocated and did not free before it ended outlived it. */
+static inline uint64_t ms_scope_begin(const char *name, const char *file, int line)
+{
+    const struct ms_api_v1 *a = ms__api();
+    return a ? a->scope_begin(name, file, line) : 0;
+}
+
+static inline void ms_scope_end(uint64_t scope)
+{
+    const struct ms_api_v1 *a = ms__api();
+    if (a && scope)
+        a->scope_end(scope);
+}
+
+/* Begins a task, child of the task current on this thread, and makes it current here; returns
+ * its id (0 when memscope is not loaded). Every allocation carries the task current on its
+ * thread; a free lowers the live bytes of the task that allocated the block. */
+static inline ms_task_id ms_task_begin(const char *name)
+{
+    const struct ms_api_v1 *a = ms__api();
+    return a ? a->task_begin(name) : 0;
+}
+
+/* Ends the task and makes its parent current on this thread. */
+static inline void ms_task_end(ms_task_id task)
+{
+    const struct ms_api_v1 *a = ms__api();
+    if (a)
+        a->task_end(task);
+}
+
+/* Makes task current on this thread (0: none): for event loops, coroutine schedulers and thread
+ * pools whose tasks move between threads. */
+static inline void ms_task_switch(ms_task_id task)
+{
+    const struct ms_api_v1 *a = ms__api();
+    if (a)
+        a->task_switch(task);
+}
+
+/* The task current on this thread (0: none, or memscope is not loaded). */
+static inline ms_task_id ms_task_current(void)
+{
+    const struct ms_api_v1 *a = ms__api();
+    return a ? a->task_current() : 0;
+}
+
+static inline void ms__scope_cleanup(uint64_t *scope)
+{
+    ms_scope_end(*scope);
+}
+
+static inline void ms__task_cleanup(ms_task_id *task)
+{
+    if (*task)
+        ms_task_end(*task);
+}
+
+#define MS__CAT2(a, b) a##b
+#define MS__CAT(a, b) MS__CAT2(a, b)
+
+#define MS_TRACK(ptr) ms_track((ptr), #ptr, (const char *)0, __FILE__, __LINE__, __func__)
+#define MS_TRACK_AS(ptr, type)                                                                     \
+    ms__track_sized((ptr), #ptr, #type, sizeof(type), __FILE__, __LINE__, __func__)
+#define MS_SCOPE(name)                                                                             \
+    uint64_t MS__CAT(ms__scope_, __LINE__) __attribute__((cleanup(ms__scope_cleanup), unused)) =   \
+        ms_scope_begin((name), __FILE__, __LINE__)
+#define MS_TASK_SCOPE(name)                                                                        \
+    ms_task_id MS__CAT(ms__task_, __LINE__) __attribute__((cleanup(ms__task_cleanup), unused)) =   \
+        ms_task_begin(name)
+
+#endif /* MEMSCOPE_DISABLE */
+
+#endif /* MEMSCOPE_H */

@@ -1,0 +1,161 @@
+/* The C API (include/memscope.h): the table of functions libmemscope.so exports as
+ * memscope_api_v1, which the header's calls look up. Each call checks its arguments, interns its
+ * strings and reports on the event path; a bad call is refused, recorded (API_ERROR) and said
+ * once per kind on stderr. Calls made while memscope is not recording, or from inside one of its
+ * hooks (a signal handler that interrupted it), do nothing. */
+#define _GNU_SOURCE
+#include "hooks_common.h"
+
+#include "../common/api_errors.h"
+#include "diag.h"
+#include "string_table.h"
+#include "task_registry.h"
+
+#include <memscope.h>
+
+static bool enter(void)
+{
+    if (passthrough())
+        return false;
+    ms__tls.busy = 1;
+    return true;
+}
+
+/* A refused call: recorded, and said on stderr the first time for its kind. */
+static void refuse(enum ms_api_error what, uint64_t arg, const char *call)
+{
+    static atomic_bool said[MS_API_ERROR_MAX];
+    static const char *const message[MS_API_ERROR_MAX] = {
+#define MS__API_MESSAGE(NAME, code, text) [code] = text,
+        MS_API_ERRORS(MS__API_MESSAGE)
+#undef MS__API_MESSAGE
+    };
+    ms__on_API_ERROR((uint64_t)what, arg);
+    if (!atomic_exchange(&said[what], true))
+        ms__say(call, ": ", message[what]);
+}
+
+/* The string's id, noting once that the table is full. */
+static uint64_t string_id(const char *text)
+{
+    uint64_t id = ms__string_id(text);
+    if (!id && text && *text && ms__strings_full())
+        refuse(MS_API_STRINGS_FULL, 0, "ms_track");
+    return id;
+}
+
+static void api_track(const void *ptr, const char *name, const char *type, size_t type_size,
+                      const char *file, int line, const char *func)
+{
+    if (!enter())
+        return;
+    if (!ptr) {
+        refuse(MS_API_NULL_POINTER, 0, "ms_track");
+    } else {
+        uint64_t n = string_id(name), t = string_id(type), f = string_id(file);
+        uint64_t fn = string_id(func);
+        ms__on_VARIABLE((uintptr_t)ptr, n, t, type_size, f, line > 0 ? (uint64_t)line : 0, fn);
+    }
+    ms__unbusy();
+}
+
+static void api_move(const void *from, const void *to)
+{
+    if (!enter())
+        return;
+    if (!from || !to)
+        refuse(MS_API_NULL_POINTER, 0, "ms_move");
+    else
+        ms__on_MOVE((uintptr_t)from, (uintptr_t)to);
+    ms__unbusy();
+}
+
+static _Atomic uint64_t last_scope;
+
+static uint64_t api_scope_begin(const char *name, const char *file, int line)
+{
+    if (!enter())
+        return 0;
+    uint64_t scope = atomic_fetch_add_explicit(&last_scope, 1, memory_order_relaxed) + 1;
+    uint64_t n = string_id(name), f = string_id(file);
+    ms__on_SCOPE_BEGIN(scope, n, f, line > 0 ? (uint64_t)line : 0);
+    ms__unbusy();
+    return scope;
+}
+
+static void api_scope_end(uint64_t scope)
+{
+    if (!enter())
+        return;
+    ms__on_SCOPE_END(scope); /* the replay tells whether it was open on this thread */
+    ms__unbusy();
+}
+
+static ms_task_id api_task_begin(const char *name)
+{
+    if (!enter())
+        return 0;
+    uint64_t parent = ms__task_current();
+    uint64_t task = ms__task_new(parent);
+    ms__on_TASK_BEGIN(task, parent, string_id(name));
+    ms__on_task_current(task);
+    ms__unbusy();
+    return task;
+}
+
+/* Refuses a task id that is not open; returns whether it is. */
+static bool task_open(ms_task_id task, const char *call)
+{
+    enum ms__task_state st = ms__task_state(task);
+    if (st == MS__TASK_OPEN)
+        return true;
+    refuse(st == MS__TASK_ENDED ? MS_API_TASK_ENDED : MS_API_UNKNOWN_TASK, task, call);
+    return false;
+}
+
+static void api_task_end(ms_task_id task)
+{
+    if (!enter())
+        return;
+    uint64_t parent;
+    if (task_open(task, "ms_task_end")) {
+        if (ms__task_end(task, &parent)) {
+            ms__on_TASK_END(task);
+            ms__on_task_current(parent);
+        } else {
+            refuse(MS_API_TASK_ENDED, task, "ms_task_end"); /* another thread ended it first */
+        }
+    }
+    ms__unbusy();
+}
+
+static void api_task_switch(ms_task_id task)
+{
+    if (!enter())
+        return;
+    if (task == 0 || task_open(task, "ms_task_switch"))
+        ms__on_task_current(task);
+    ms__unbusy();
+}
+
+static ms_task_id api_task_current(void)
+{
+    if (!enter())
+        return 0;
+    uint64_t task = ms__task_current();
+    ms__unbusy();
+    return task;
+}
+
+EXPORT const struct ms_api_v1 memscope_api_v1 = {
+    .version = 1,
+    .size = sizeof(struct ms_api_v1),
+    .track = api_track,
+    .move = api_move,
+    .scope_begin = api_scope_begin,
+    .scope_end = api_scope_end,
+    .task_begin = api_task_begin,
+    .task_end = api_task_end,
+    .task_switch = api_task_switch,
+    .task_current = api_task_current,
+};
