@@ -1,8 +1,8 @@
 /* Reads a memscope trace: validates the header, indexes the chunks, decodes the PROCESS,
  * MODULES and END chunks, and replays the events of all threads merged in time order. Every
- * read goes through a bounds-checked cursor and every chunk of a version 2 or later trace must match its
- * checksum; a damaged or truncated trace is read up to the last whole chunk, damaged chunks
- * are skipped, and the loss is reported. */
+ * read goes through a bounds-checked cursor and every chunk of a version 2 or later trace must
+ * match its checksum; a damaged or truncated trace is read up to the last whole chunk, damaged
+ * chunks are skipped, and the loss is reported. */
 #ifndef MS_TRACE_READER_H
 #define MS_TRACE_READER_H
 

@@ -94,8 +94,8 @@ uint64_t ms__string_id(const char *text)
         struct entry *e = &table[i];
         if (!e->id && count < MAX_STRINGS && arena_used + n <= ARENA) {
             memcpy(arena + arena_used, text, n);
-            *e = (struct entry){.hash = h, .id = next_id++, .len = (uint32_t)n,
-                                .at = (uint32_t)arena_used};
+            *e = (struct entry){
+                .hash = h, .id = next_id++, .len = (uint32_t)n, .at = (uint32_t)arena_used};
             arena_used += n;
             count++;
         }

@@ -8,9 +8,10 @@
 #define MS_API_ERRORS(X)                                                                           \
     X(NULL_POINTER, 1, "a C API call was given a NULL pointer")                                    \
     X(UNKNOWN_TASK, 2, "a task id that ms_task_begin never returned")                              \
-    X(TASK_ENDED, 3, "a task that had already ended (ended twice, or switched to after its end)") \
-    X(STRINGS_FULL, 4, "more distinct names than the string table holds (65,536): later ones "    \
-                       "are left out")                                                             \
+    X(TASK_ENDED, 3, "a task that had already ended (ended twice, or switched to after its end)")  \
+    X(STRINGS_FULL, 4,                                                                             \
+      "more distinct names than the string table holds (65,536): later ones "                      \
+      "are left out")                                                                              \
     X(UNKNOWN_POINTER, 5, "a pointer in no block live at the time")                                \
     X(SCOPE_NOT_OPEN, 6, "a scope ended that was not open on its thread")
 

@@ -65,7 +65,7 @@
     X(REF_ACQUIRE, 6, "holder (a block, or 0 for a root) takes a reference to the block obj")      \
     X(REF_RELEASE, 7, "holder drops its reference to obj")                                         \
     X(PASSPORT, 8, "a passport stamp on the block at ptr: hand-over, reclaim or note")             \
-    X(MOVE, 9, "the annotations of the block at from move to the block at to")                    \
+    X(MOVE, 9, "the annotations of the block at from move to the block at to")                     \
     X(API_ERROR, 10, "a C API call the capture refused (enum ms_api_error) and its argument")
 
 /* The most fields a sub-record may have. */
