@@ -41,8 +41,8 @@ struct ms_api_v1 {
 
 #if defined(MEMSCOPE_DISABLE)
 
-#define MS_TRACK(ptr) ((void)0)
-#define MS_TRACK_AS(ptr, type) ((void)0)
+#define MS_TRACK(ptr) ((void)sizeof(ptr))
+#define MS_TRACK_AS(ptr, type) ((void)sizeof(ptr))
 #define MS_SCOPE(name) ((void)0)
 #define MS_TASK_SCOPE(name) ((void)0)
 static inline void ms_track(const void *p, const char *n, const char *t, const char *f, int l,

@@ -6,6 +6,7 @@
  * lives in a parallel array at the same index, moved with it. */
 #include "heap_model.h"
 
+#include "annotations.h"
 #include "common/errors.h"
 #include "grow.h"
 #include "id_map.h"
@@ -31,6 +32,10 @@ struct ms_heap_model {
     struct ms_summary sum;
     struct block *live;
     struct block_info *info; /* NULL in a totals-only model */
+    /* The full model's C API annotations, and each live block's note at the same index as in
+     * live (NULL until the trace has an annotation). */
+    struct ms_annotations *ann;
+    struct ms_block_note *notes;
     size_t live_mask, live_used;
     struct ms_site *sites;
     size_t nsites, capsites;
@@ -69,9 +74,11 @@ static struct ms_heap_model *model_new(bool totals_only)
     m->live_mask = 1023;
     m->live = calloc(m->live_mask + 1, sizeof *m->live);
     m->info = totals_only ? NULL : calloc(m->live_mask + 1, sizeof *m->info);
-    if (!m->live || (!totals_only && !m->info)) {
+    m->ann = totals_only ? NULL : ms_annotations_new();
+    if (!m->live || (!totals_only && (!m->info || !m->ann))) {
         free(m->live);
         free(m->info);
+        ms_annotations_free(m->ann);
         free(m);
         return NULL;
     }
@@ -116,6 +123,8 @@ void ms_heap_model_free(struct ms_heap_model *m)
         return;
     free(m->live);
     free(m->info);
+    ms_annotations_free(m->ann);
+    free(m->notes);
     free(m->sites);
     ms_id_map_free(&m->site_of_stack);
     free(m->threads);
@@ -128,9 +137,11 @@ static int live_grow(struct ms_heap_model *m)
     size_t cap = (m->live_mask + 1) * 2;
     struct block *n = calloc(cap, sizeof *n);
     struct block_info *ni = m->info ? calloc(cap, sizeof *ni) : NULL;
-    if (!n || (m->info && !ni)) {
+    struct ms_block_note *nn = m->notes ? calloc(cap, sizeof *nn) : NULL;
+    if (!n || (m->info && !ni) || (m->notes && !nn)) {
         free(n);
         free(ni);
+        free(nn);
         return MS_ENOMEM;
     }
     for (size_t i = 0; i <= m->live_mask; i++) {
@@ -142,11 +153,15 @@ static int live_grow(struct ms_heap_model *m)
         n[j] = m->live[i];
         if (ni)
             ni[j] = m->info[i];
+        if (nn)
+            nn[j] = m->notes[i];
     }
     free(m->live);
     free(m->info);
+    free(m->notes);
     m->live = n;
     m->info = ni;
+    m->notes = nn;
     m->live_mask = cap - 1;
     return 0;
 }
@@ -176,10 +191,14 @@ static inline void live_remove(struct ms_heap_model *m, struct block *b)
             m->live[i] = m->live[j];
             if (m->info)
                 m->info[i] = m->info[j];
+            if (m->notes)
+                m->notes[i] = m->notes[j];
             i = j;
         }
     }
     m->live[i].ptr = 0;
+    if (m->notes)
+        m->notes[i] = (struct ms_block_note){0};
     m->live_used--;
 }
 
@@ -292,6 +311,8 @@ static inline __attribute__((always_inline)) void free_block(struct ms_heap_mode
     s->live_bytes -= b->size;
     s->live_blocks--;
     t->live_bytes -= b->size;
+    if (__builtin_expect(m->notes != NULL, 0))
+        ms_annotations_on_free(m->ann, &m->notes[b - m->live], bi->thread, b->size, false);
     m->sum.live_bytes -= b->size;
     m->sum.live_blocks--;
     live_remove(m, b);
@@ -360,6 +381,8 @@ do_alloc(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
         t->alloc_seq++;
         m->live[i] = (struct block){ev->ptr, ev->size};
         m->info[i] = (struct block_info){t->alloc_seq, si, thread};
+        if (__builtin_expect(m->notes != NULL, 0))
+            ms_annotations_on_alloc(m->ann, ev, thread, &m->notes[i]);
         site_touch(m, s); /* before the change, and before a new peak's epoch */
         s->live_bytes += ev->size;
         s->live_blocks++;
@@ -397,6 +420,47 @@ static void link_creator(struct ms_heap_model *m, uint64_t pthread, uint32_t cre
     m->npending++;
 }
 
+/* The live block that contains address p (an interior pointer too), or NULL. Interior pointers
+ * are looked for through the whole table: the C API names blocks far less often than the
+ * program allocates them. */
+static struct block *live_containing(struct ms_heap_model *m, uint64_t p)
+{
+    struct block *b = live_at(m, p);
+    for (size_t i = 0; !b && p && i <= m->live_mask; i++)
+        if (m->live[i].ptr && m->live[i].ptr < p && p - m->live[i].ptr < m->live[i].size)
+            b = &m->live[i];
+    return b;
+}
+
+/* A record of the C API (full model only): the first one makes room for the blocks' notes. */
+static __attribute__((noinline)) int annotation(struct ms_heap_model *m, const struct ms_event *ev,
+                                                uint32_t thread)
+{
+    if (!m->notes && !(m->notes = calloc(m->live_mask + 1, sizeof *m->notes)))
+        return MS_ENOMEM;
+    if (ev->kind != MS_REC_EXTENDED || (ev->value != MS_EXT_VARIABLE && ev->value != MS_EXT_MOVE))
+        return ms_annotations_event(m->ann, ev, thread);
+    /* VARIABLE x: ptr, ...; MOVE x: from, to */
+    struct block *b = live_containing(m, ev->x[0]);
+    struct block *to = ev->value == MS_EXT_MOVE ? live_containing(m, ev->x[1]) : b;
+    if (!b || !to) {
+        ms_annotations_error(m->ann, MS_API_UNKNOWN_POINTER);
+        return 0;
+    }
+    size_t i = (size_t)(b - m->live), j = (size_t)(to - m->live);
+    struct ms_site *site = &m->sites[m->info[j].site];
+    if (ev->value == MS_EXT_MOVE) {
+        ms_annotations_move(m->ann, &m->notes[i], &m->notes[j], b->size, to->size, to->ptr,
+                            site->stack);
+        return 0;
+    }
+    if (!site->var_name) {
+        site->var_name = (uint32_t)ev->x[1];
+        site->var_type = (uint32_t)ev->x[2];
+    }
+    return ms_annotations_name(m->ann, ev, b->ptr, b->size, site->stack, &m->notes[i]);
+}
+
 static inline __attribute__((always_inline)) int
 apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
 {
@@ -429,10 +493,22 @@ apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
         m->threads[thread].frees++;
         m->sum.realloc_calls++;
         m->sum.frees++;
+        /* The old block's name goes to the new block. */
+        uint32_t var = 0;
+        if (m->notes && b) {
+            var = m->notes[b - m->live].var;
+            m->notes[b - m->live].var = 0;
+        }
         free_block(m, b);
         struct ms_event forced = *ev;
         forced.forced = true; /* the old block is gone: its address may be returned again */
-        return do_alloc(m, &forced, thread);
+        if ((err = do_alloc(m, &forced, thread)) != 0 || !var)
+            return err;
+        b = live_find(m, ev->ptr);
+        struct ms_block_note *n = &m->notes[b - m->live];
+        n->var = var;
+        ms_annotations_adopt(m->ann, n, b->ptr, b->size, m->sites[m->info[b - m->live].site].stack);
+        return 0;
     }
     case MS_REC_THREAD_START:
         /* A thread id seen again after its thread exited belongs to a new thread. */
@@ -464,6 +540,10 @@ apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
     case MS_REC_FREERES:
         m->sum.freeres_tsc = ev->tsc;
         return 0;
+    case MS_REC_TASK:
+    case MS_REC_STRING:
+    case MS_REC_EXTENDED:
+        return m->totals_only ? 0 : annotation(m, ev, thread);
     default:
         return 0;
     }
@@ -540,8 +620,18 @@ void ms_heap_model_finish(struct ms_heap_model *m)
     /* site_touch stored the value at the last peak only for sites changed since it; the rest
      * have not changed since, so their current value is their value at the peak. */
     for (size_t i = 0; m->info && i <= m->live_mask; i++)
-        if (m->live[i].ptr)
+        if (m->live[i].ptr) {
             m->threads[m->info[i].thread].leaked_blocks++;
+            if (m->notes)
+                ms_annotations_live_at_end(m->ann, &m->notes[i], m->live[i].size);
+        }
+    if (m->ann)
+        ms_annotations_finish(m->ann, m->sum.last_tsc);
+}
+
+const struct ms_annotations *ms_heap_model_annotations(const struct ms_heap_model *m)
+{
+    return m->ann;
 }
 
 const struct ms_summary *ms_heap_model_summary(const struct ms_heap_model *m)

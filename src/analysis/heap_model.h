@@ -16,9 +16,10 @@ struct ms_site {
     uint64_t bytes;      /* requested bytes, a realloc adds its new size */
     uint64_t live_bytes; /* in use now; at the end of the replay: leaked */
     uint64_t live_blocks;
-    uint64_t peak_bytes; /* in use at the moment of the global peak */
-    uint64_t temporary;  /* freed before the allocating thread allocated again */
-    uint64_t peak_epoch; /* internal: see heap_model.c */
+    uint64_t peak_bytes;         /* in use at the moment of the global peak */
+    uint64_t temporary;          /* freed before the allocating thread allocated again */
+    uint64_t peak_epoch;         /* internal: see heap_model.c */
+    uint32_t var_name, var_type; /* the first name (and type) the C API gave one of its blocks */
 };
 
 struct ms_thread_stats {
@@ -74,5 +75,8 @@ size_t ms_heap_model_site_count(const struct ms_heap_model *m);
 const struct ms_site *ms_heap_model_site(const struct ms_heap_model *m, size_t i);
 size_t ms_heap_model_thread_count(const struct ms_heap_model *m);
 const struct ms_thread_stats *ms_heap_model_thread(const struct ms_heap_model *m, size_t i);
+/* The C API's annotations (NULL for a totals-only model). */
+struct ms_annotations;
+const struct ms_annotations *ms_heap_model_annotations(const struct ms_heap_model *m);
 
 #endif

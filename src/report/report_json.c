@@ -2,6 +2,7 @@
  * stack in full. */
 #include "report.h"
 
+#include "analysis/annotations.h"
 #include "common/trace_format.h"
 #include "json_writer.h"
 #include "report_notes.h"
@@ -28,6 +29,14 @@ static void stack_json(struct ms_json *j, struct ms_analysis *a, uint32_t stack)
     ms_json_end_array(j);
 }
 
+/* The first name the C API gave a block of the site (null: none) and its type. */
+static void site_variable_json(struct ms_json *j, struct ms_analysis *a, const struct ms_site *s)
+{
+    const struct ms_annotations *an = ms_heap_model_annotations(a->model);
+    ms_json_str(j, "variable", an ? ms_annotations_string(an, s->var_name) : NULL);
+    ms_json_str(j, "type", an ? ms_annotations_string(an, s->var_type) : NULL);
+}
+
 static void site_json(struct ms_json *j, struct ms_analysis *a, const struct ms_site *s)
 {
     ms_json_begin_object(j, NULL);
@@ -38,6 +47,7 @@ static void site_json(struct ms_json *j, struct ms_analysis *a, const struct ms_
     ms_json_u64(j, "leaked_bytes", s->live_bytes);
     ms_json_u64(j, "leaked_blocks", s->live_blocks);
     ms_json_u64(j, "temporary_allocs", s->temporary);
+    site_variable_json(j, a, s);
     stack_json(j, a, s->stack);
     ms_json_end_object(j);
 }
@@ -70,6 +80,93 @@ static void sites_json(struct ms_json *j, struct ms_analysis *a, size_t top)
             site_json(j, a, ms_heap_model_site(a->model, i));
     ms_json_end_array(j);
     free(chosen);
+}
+
+/* The C API's sections (docs/json-report.md): variables, scopes, tasks, api_errors. */
+static void api_json(struct ms_json *j, struct ms_analysis *a)
+{
+    const struct ms_annotations *an = ms_heap_model_annotations(a->model);
+    ms_json_begin_array(j, "variables");
+    for (size_t i = 0; an && i < ms_annotations_variable_count(an); i++) {
+        const struct ms_variable *v = ms_annotations_variable(an, i);
+        if (!v)
+            continue;
+        ms_json_begin_object(j, NULL);
+        ms_json_str(j, "name", ms_annotations_string(an, v->name));
+        ms_json_str(j, "type", ms_annotations_string(an, v->type));
+        ms_json_u64(j, "type_size", v->type_size);
+        ms_json_str(j, "file", ms_annotations_string(an, v->file));
+        ms_json_u64(j, "line", v->line);
+        ms_json_str(j, "func", ms_annotations_string(an, v->func));
+        ms_json_u64(j, "address", v->address);
+        ms_json_u64(j, "size", v->size);
+        ms_json_bool(j, "freed", v->freed);
+        stack_json(j, a, v->stack);
+        ms_json_end_object(j);
+    }
+    ms_json_end_array(j);
+    ms_json_u64(j, "variables_not_listed", an ? ms_annotations_variables_forgotten(an) : 0);
+    ms_json_begin_array(j, "scopes");
+    for (size_t i = 0; an && i < ms_annotations_scope_count(an); i++) {
+        const struct ms_scope_stats *sc = ms_annotations_scope(an, i);
+        ms_json_begin_object(j, NULL);
+        ms_json_str(j, "name", ms_annotations_string(an, sc->name));
+        ms_json_str(j, "file", ms_annotations_string(an, sc->file));
+        ms_json_u64(j, "line", sc->line);
+        ms_json_u64(j, "entries", sc->entries);
+        ms_json_u64(j, "allocs", sc->allocs);
+        ms_json_u64(j, "bytes_allocated", sc->bytes_allocated);
+        ms_json_u64(j, "outlived_bytes", sc->outlived_bytes);
+        ms_json_u64(j, "outlived_blocks", sc->outlived_blocks);
+        ms_json_end_object(j);
+    }
+    ms_json_end_array(j);
+    const struct ms_summary *s = ms_heap_model_summary(a->model);
+    ms_json_begin_array(j, "tasks");
+    for (size_t i = 0; an && i < ms_annotations_task_count(an); i++) {
+        const struct ms_task_stats *t = ms_annotations_task(an, i);
+        uint64_t end = t->end_tsc ? t->end_tsc : s->last_tsc;
+        ms_json_begin_object(j, NULL);
+        ms_json_u64(j, "id", t->id);
+        ms_json_str(j, "name", ms_annotations_string(an, t->name));
+        ms_json_u64(j, "parent", t->root ? 0 : t->parent);
+        ms_json_u64(j, "allocs", t->allocs);
+        ms_json_u64(j, "bytes_allocated", t->bytes_allocated);
+        ms_json_u64(j, "live_bytes", t->live_bytes);
+        ms_json_u64(j, "peak_bytes", t->peak_bytes);
+        ms_json_u64(j, "duration_ns",
+                    t->begin_tsc && end > t->begin_tsc
+                        ? ms_analysis_ns(a, end) - ms_analysis_ns(a, t->begin_tsc)
+                        : 0);
+        ms_json_bool(j, "ended", t->end_tsc != 0);
+        ms_json_u64(j, "cpu_ns", t->cpu_ns);
+        ms_json_begin_array(j, "threads");
+        for (uint32_t k = 0; k < t->nthreads && k < MS_TASK_THREADS_KEPT; k++)
+            ms_json_u64(j, NULL, t->threads[k]);
+        ms_json_end_array(j);
+        ms_json_u64(j, "thread_count", t->nthreads);
+        ms_json_begin_array(j, "children");
+        for (uint32_t c = t->child; c; c = ms_annotations_task(an, c - 1)->sibling)
+            ms_json_u64(j, NULL, ms_annotations_task(an, c - 1)->id);
+        ms_json_end_array(j);
+        ms_json_end_object(j);
+    }
+    ms_json_end_array(j);
+    ms_json_begin_object(j, "api_errors");
+    static const char *const names[MS_API_ERROR_MAX] = {
+#define MS__API_NAME(NAME, code, text) [code] = #NAME,
+        MS_API_ERRORS(MS__API_NAME)
+#undef MS__API_NAME
+    };
+    for (int k = 1; k < MS_API_ERROR_MAX; k++) {
+        char key[32];
+        size_t n = 0;
+        for (const char *c = names[k]; *c && n + 1 < sizeof key; c++)
+            key[n++] = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
+        key[n] = 0;
+        ms_json_u64(j, key, an ? ms_annotations_errors(an, (enum ms_api_error)k) : 0);
+    }
+    ms_json_end_object(j);
 }
 
 int ms_report_json(FILE *out, struct ms_analysis *a, const struct ms_report_options *o)
@@ -136,6 +233,7 @@ int ms_report_json(FILE *out, struct ms_analysis *a, const struct ms_report_opti
         ms_json_u64(&j, "bytes", site->live_bytes);
         ms_json_u64(&j, "blocks", site->live_blocks);
         ms_json_u64(&j, "stack_id", site->stack);
+        site_variable_json(&j, a, site);
         stack_json(&j, a, site->stack);
         ms_json_end_object(&j);
     }
@@ -143,6 +241,8 @@ int ms_report_json(FILE *out, struct ms_analysis *a, const struct ms_report_opti
     free(idx);
 
     sites_json(&j, a, o->top);
+
+    api_json(&j, a);
 
     ms_json_begin_array(&j, "threads");
     for (size_t i = 0; i < ms_heap_model_thread_count(a->model); i++) {

@@ -1,6 +1,7 @@
 /* Collects the report's notes from the trace's damage record, its END chunk and the replay. */
 #include "report_notes.h"
 
+#include "analysis/annotations.h"
 #include "common/trace_format.h"
 
 #include <signal.h>
@@ -16,6 +17,46 @@ static void add(struct ms_notes *n, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(n->text[n->n++], sizeof n->text[0], fmt, ap);
     va_end(ap);
+}
+
+/* The C API's bad calls, each kind with its count, and names whose type is larger than the
+ * block they were given to. */
+static void api_notes(struct ms_analysis *a, struct ms_notes *out)
+{
+    const struct ms_annotations *an = ms_heap_model_annotations(a->model);
+    if (!an)
+        return;
+    static const char *const message[MS_API_ERROR_MAX] = {
+#define MS__API_MESSAGE(NAME, code, text) [code] = text,
+        MS_API_ERRORS(MS__API_MESSAGE)
+#undef MS__API_MESSAGE
+    };
+    for (int k = 1; k < MS_API_ERROR_MAX; k++) {
+        uint64_t n = ms_annotations_errors(an, (enum ms_api_error)k);
+        if (n)
+            add(out, "C API: %llu call(s) refused or without effect: %s", (unsigned long long)n,
+                message[k]);
+    }
+    uint64_t small = 0;
+    const struct ms_variable *first = NULL;
+    for (size_t i = 0; i < ms_annotations_variable_count(an); i++) {
+        const struct ms_variable *v = ms_annotations_variable(an, i);
+        if (v && v->type_size > v->size) {
+            if (!small++)
+                first = v;
+        }
+    }
+    if (small) {
+        const char *name = ms_annotations_string(an, first->name);
+        const char *type = ms_annotations_string(an, first->type);
+        add(out,
+            "C API: %llu name(s) given with MS_TRACK_AS to a block smaller than the type: the "
+            "first, %s (%s, %llu bytes), names a block of %llu bytes (%s:%llu)",
+            (unsigned long long)small, name ? name : "?", type ? type : "?",
+            (unsigned long long)first->type_size, (unsigned long long)first->size,
+            ms_annotations_string(an, first->file) ? ms_annotations_string(an, first->file) : "?",
+            (unsigned long long)first->line);
+    }
 }
 
 void ms_report_notes(struct ms_analysis *a, struct ms_notes *out)
@@ -118,4 +159,5 @@ void ms_report_notes(struct ms_analysis *a, struct ms_notes *out)
             "%llu allocation(s) returned an address still live in the trace: the trace "
             "lost those frees",
             (unsigned long long)s->reused_live);
+    api_notes(a, out);
 }

@@ -2,6 +2,7 @@
  * threads and notes, with symbolized stacks. */
 #include "report.h"
 
+#include "analysis/annotations.h"
 #include "common/trace_format.h"
 #include "number_format.h"
 #include "report_notes.h"
@@ -69,9 +70,100 @@ static void ranking(FILE *out, struct ms_analysis *a, enum ms_rank_key key, cons
                     i + 1, ms_format_count(b1, s->allocs), ms_format_count(b2, s->bytes),
                     ms_format_count(b3, s->peak_bytes), ms_format_count(b4, s->live_bytes));
         }
+        const struct ms_annotations *an = ms_heap_model_annotations(a->model);
+        if (an && s->var_name) {
+            const char *type = ms_annotations_string(an, s->var_type);
+            fprintf(out, "        variable %s%s%s%s\n", ms_annotations_string(an, s->var_name),
+                    type ? " (" : "", type ? type : "", type ? ")" : "");
+        }
         print_stack(out, a, s->stack);
     }
     free(idx);
+}
+
+static const char *str_or(const struct ms_annotations *an, uint32_t id, const char *none)
+{
+    const char *s = ms_annotations_string(an, id);
+    return s ? s : none;
+}
+
+#define TEXT_ROWS 50
+
+/* Task i (an index) and, below it, its children, indented by depth; returns the rows left. */
+static int task_rows(FILE *out, struct ms_analysis *a, const struct ms_annotations *an, size_t i,
+                     int depth, int rows)
+{
+    const struct ms_task_stats *t = ms_annotations_task(an, i);
+    char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32], name[64];
+    uint64_t end = t->end_tsc ? t->end_tsc : ms_heap_model_summary(a->model)->last_tsc;
+    uint64_t ns = t->begin_tsc && end > t->begin_tsc
+                      ? ms_analysis_ns(a, end) - ms_analysis_ns(a, t->begin_tsc)
+                      : 0;
+    snprintf(name, sizeof name, "%*s%s", 2 * (depth < 10 ? depth : 10), "",
+             str_or(an, t->name, "(unnamed)"));
+    fprintf(out, "  %-6llu %-28s %10s %14s %14s %14s %12s%s %10s %7u\n", (unsigned long long)t->id,
+            name, ms_format_count(b1, t->allocs), ms_format_count(b2, t->bytes_allocated),
+            ms_format_count(b3, t->live_bytes), ms_format_count(b4, t->peak_bytes),
+            ms_format_duration(b5, ns), t->end_tsc ? " " : "+", ms_format_duration(b6, t->cpu_ns),
+            t->nthreads);
+    rows--;
+    for (uint32_t c = t->child; c && rows > 0; c = ms_annotations_task(an, c - 1)->sibling)
+        rows = task_rows(out, a, an, c - 1, depth + 1, rows);
+    return rows;
+}
+
+/* The C API's sections: variables, scopes, tasks (only when the program used the API). */
+static void api_sections(FILE *out, struct ms_analysis *a)
+{
+    const struct ms_annotations *an = ms_heap_model_annotations(a->model);
+    char b1[32], b2[32], b3[32], b4[32];
+    size_t nv = 0;
+    for (size_t i = 0; an && i < ms_annotations_variable_count(an); i++)
+        nv += ms_annotations_variable(an, i) != NULL;
+    if (nv) {
+        fprintf(out, "\nVARIABLES (named with the C API)\n");
+        size_t shown = 0;
+        for (size_t i = 0; i < ms_annotations_variable_count(an) && shown < TEXT_ROWS; i++) {
+            const struct ms_variable *v = ms_annotations_variable(an, i);
+            if (!v)
+                continue;
+            shown++;
+            const char *type = ms_annotations_string(an, v->type);
+            fprintf(out, "  %s%s%s%s  %s bytes, %s  (%s:%llu in %s)\n",
+                    str_or(an, v->name, "(unnamed)"), type ? " (" : "", type ? type : "",
+                    type ? ")" : "", ms_format_count(b1, v->size),
+                    v->freed ? "freed" : "still allocated at exit", str_or(an, v->file, "?"),
+                    (unsigned long long)v->line, str_or(an, v->func, "?"));
+        }
+        if (nv > shown)
+            fprintf(out, "  ... %zu more (see --format json)\n", nv - shown);
+    }
+    if (an && ms_annotations_scope_count(an)) {
+        fprintf(out, "\nSCOPES\n  %-28s %-24s %10s %12s %14s %14s\n", "scope", "where", "entries",
+                "allocations", "bytes", "outlived");
+        for (size_t i = 0; i < ms_annotations_scope_count(an); i++) {
+            const struct ms_scope_stats *sc = ms_annotations_scope(an, i);
+            char where[256];
+            snprintf(where, sizeof where, "%s:%llu", base(str_or(an, sc->file, "?")),
+                     (unsigned long long)sc->line);
+            fprintf(out, "  %-28s %-24s %10s %12s %14s %14s\n", str_or(an, sc->name, "(unnamed)"),
+                    where, ms_format_count(b1, sc->entries), ms_format_count(b2, sc->allocs),
+                    ms_format_count(b3, sc->bytes_allocated),
+                    ms_format_count(b4, sc->outlived_bytes));
+        }
+    }
+    if (an && ms_annotations_task_count(an)) {
+        fprintf(out,
+                "\nTASKS (+: still running at the end; live: allocated by the task and not freed)\n"
+                "  %-6s %-28s %10s %14s %14s %14s %13s %10s %7s\n",
+                "id", "task", "allocs", "bytes", "live", "peak", "duration", "cpu", "threads");
+        int rows = TEXT_ROWS;
+        for (size_t i = 0; i < ms_annotations_task_count(an) && rows > 0; i++)
+            if (ms_annotations_task(an, i)->root)
+                rows = task_rows(out, a, an, i, 0, rows);
+        if (rows <= 0)
+            fprintf(out, "  ... more tasks (see --format json)\n");
+    }
 }
 
 static const char *unwind_name(int mode)
@@ -125,6 +217,8 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
     ranking(out, a, MS_RANK_BYTES, "TOP CALL SITES BY BYTES ALLOCATED", o->top);
     ranking(out, a, MS_RANK_TEMPORARY,
             "TEMPORARY ALLOCATIONS BY CALL SITE (freed before the thread allocated again)", o->top);
+
+    api_sections(out, a);
 
     fprintf(out, "\nTHREADS\n  %-8s %-16s %10s %14s %16s %14s %14s\n", "tid", "name", "created by",
             "allocations", "bytes", "peak", "leaked");

@@ -1,0 +1,464 @@
+/* The C API's annotations replayed (annotations.h). */
+#include "annotations.h"
+
+#include "common/errors.h"
+#include "common/trace_format.h"
+#include "grow.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A scope open on a thread, and what it allocated that is still live. */
+struct open_scope {
+    uint64_t handle;
+    uint32_t site;
+    uint64_t live_blocks, live_bytes;
+};
+
+struct thread_state {
+    struct open_scope *open;
+    size_t nopen, capopen;
+    uint32_t cpu_task; /* index + 1 of the task current at the last CPU reading */
+    uint64_t last_cpu;
+};
+
+struct ms_annotations {
+    char **strings;
+    size_t nstrings, capstrings;
+    struct ms_id_map string_of_id; /* id -> index + 1 */
+    struct ms_variable *vars;
+    size_t nvars, capvars;
+    uint32_t *spare; /* indices of forgotten freed variables, for reuse */
+    size_t nspare, capspare;
+    uint64_t freed_kept, forgotten;
+    struct ms_task_stats *tasks;
+    size_t ntasks, captasks;
+    struct ms_id_map task_of_id; /* id -> index + 1 */
+    struct ms_scope_stats *scopes;
+    size_t nscopes, capscopes;
+    struct ms_id_map scope_of_key; /* hash of (name, file, line) -> index + 1 of the first */
+    struct thread_state *threads;
+    size_t nthreads, capthreads;
+    uint64_t errors[MS_API_ERROR_MAX];
+};
+
+struct ms_annotations *ms_annotations_new(void)
+{
+    return calloc(1, sizeof(struct ms_annotations));
+}
+
+void ms_annotations_free(struct ms_annotations *a)
+{
+    if (!a)
+        return;
+    for (size_t i = 0; i < a->nstrings; i++)
+        free(a->strings[i]);
+    free(a->strings);
+    ms_id_map_free(&a->string_of_id);
+    free(a->vars);
+    free(a->spare);
+    free(a->tasks);
+    ms_id_map_free(&a->task_of_id);
+    free(a->scopes);
+    ms_id_map_free(&a->scope_of_key);
+    for (size_t i = 0; i < a->nthreads; i++)
+        free(a->threads[i].open);
+    free(a->threads);
+    free(a);
+}
+
+static struct thread_state *thread_of(struct ms_annotations *a, uint32_t thread)
+{
+    if (thread >= a->nthreads) {
+        if (ms_grow(&a->threads, &a->capthreads, (size_t)thread + 1, sizeof *a->threads, 16))
+            return NULL;
+        a->nthreads = (size_t)thread + 1;
+    }
+    return &a->threads[thread];
+}
+
+/* The task with this id (made on first sight: its TASK_BEGIN may be in a lost chunk); NULL for an
+ * id no writer gives (above 2^32 - 1) or when out of memory. */
+static struct ms_task_stats *task_of(struct ms_annotations *a, uint64_t id, uint32_t *index)
+{
+    if (!id || id > UINT32_MAX)
+        return NULL;
+    uint32_t at;
+    if (!ms_id_map_get(&a->task_of_id, (uint32_t)id, &at)) {
+        if (ms_grow(&a->tasks, &a->captasks, a->ntasks + 1, sizeof *a->tasks, 64) ||
+            ms_id_map_put(&a->task_of_id, (uint32_t)id, (uint32_t)a->ntasks + 1))
+            return NULL;
+        a->tasks[a->ntasks].id = id;
+        at = (uint32_t)++a->ntasks;
+    }
+    *index = at;
+    return &a->tasks[at - 1];
+}
+
+static void task_thread(struct ms_task_stats *t, uint32_t tid)
+{
+    uint32_t kept = t->nthreads < MS_TASK_THREADS_KEPT ? t->nthreads : MS_TASK_THREADS_KEPT;
+    for (uint32_t i = 0; i < kept; i++)
+        if (t->threads[i] == tid)
+            return;
+    if (t->nthreads < MS_TASK_THREADS_KEPT)
+        t->threads[t->nthreads] = tid;
+    t->nthreads++;
+}
+
+static void task_add_live(struct ms_task_stats *t, uint64_t size)
+{
+    t->live_bytes += size;
+    if (t->live_bytes > t->peak_bytes)
+        t->peak_bytes = t->live_bytes;
+}
+
+void ms_annotations_on_alloc(struct ms_annotations *a, const struct ms_event *ev, uint32_t thread,
+                             struct ms_block_note *note)
+{
+    *note = (struct ms_block_note){0};
+    uint32_t ti;
+    struct ms_task_stats *t = task_of(a, ev->task, &ti);
+    if (t) {
+        t->allocs++;
+        t->bytes_allocated += ev->size;
+        task_add_live(t, ev->size);
+        note->task = ti;
+    }
+    struct thread_state *th = thread < a->nthreads ? &a->threads[thread] : NULL;
+    if (th && th->nopen) {
+        for (size_t j = 0; j < th->nopen; j++) {
+            th->open[j].live_blocks++;
+            th->open[j].live_bytes += ev->size;
+            bool again = false; /* a recursive scope counts its allocations once */
+            for (size_t k = 0; k < j && !again; k++)
+                again = th->open[k].site == th->open[j].site;
+            if (!again) {
+                a->scopes[th->open[j].site].allocs++;
+                a->scopes[th->open[j].site].bytes_allocated += ev->size;
+            }
+        }
+        note->scope = th->open[th->nopen - 1].handle;
+        note->depth = (uint32_t)th->nopen;
+    }
+}
+
+/* A variable's record is done with: kept while fewer than MS_FREED_VARIABLES_KEPT are, else
+ * forgotten and its slot reused. */
+static void variable_freed(struct ms_annotations *a, uint32_t var, uint64_t size)
+{
+    struct ms_variable *v = &a->vars[var - 1];
+    v->size = size;
+    v->freed = true;
+    if (a->freed_kept < MS_FREED_VARIABLES_KEPT) {
+        a->freed_kept++;
+        return;
+    }
+    if (ms_grow(&a->spare, &a->capspare, a->nspare + 1, sizeof *a->spare, 64) == 0) {
+        a->spare[a->nspare++] = var - 1;
+        a->forgotten++;
+    }
+}
+
+void ms_annotations_on_free(struct ms_annotations *a, const struct ms_block_note *note,
+                            uint32_t alloc_thread, uint64_t size, bool moving)
+{
+    if (note->task)
+        a->tasks[note->task - 1].live_bytes -= size;
+    if (note->scope && alloc_thread < a->nthreads) {
+        /* The scopes of its thread that were open at the allocation and still are: those at
+         * its depth or above whose handle (handles grow) is not later than its innermost. */
+        struct thread_state *th = &a->threads[alloc_thread];
+        size_t n = th->nopen < note->depth ? th->nopen : note->depth;
+        for (size_t j = 0; j < n; j++)
+            if (th->open[j].handle <= note->scope) {
+                th->open[j].live_blocks--;
+                th->open[j].live_bytes -= size;
+            }
+    }
+    if (note->var && !moving)
+        variable_freed(a, note->var, size);
+}
+
+void ms_annotations_adopt(struct ms_annotations *a, struct ms_block_note *note, uint64_t address,
+                          uint64_t size, uint32_t stack)
+{
+    if (!note->var)
+        return;
+    struct ms_variable *v = &a->vars[note->var - 1];
+    v->address = address;
+    v->size = size;
+    v->stack = stack;
+}
+
+static uint32_t string_field(uint64_t id)
+{
+    return id > UINT32_MAX ? 0 : (uint32_t)id;
+}
+
+int ms_annotations_name(struct ms_annotations *a, const struct ms_event *ev, uint64_t address,
+                        uint64_t size, uint32_t stack, struct ms_block_note *note)
+{
+    if (!note->var) {
+        uint32_t i;
+        if (a->nspare) {
+            i = a->spare[--a->nspare]; /* a forgotten variable's slot */
+        } else {
+            if (ms_grow(&a->vars, &a->capvars, a->nvars + 1, sizeof *a->vars, 64))
+                return MS_ENOMEM;
+            i = (uint32_t)a->nvars++;
+        }
+        note->var = i + 1;
+    }
+    /* x: ptr, name, type, type_size, file, line, func (MS_XFIELDS_VARIABLE) */
+    a->vars[note->var - 1] = (struct ms_variable){
+        .name = string_field(ev->x[1]),
+        .type = string_field(ev->x[2]),
+        .type_size = ev->x[3],
+        .file = string_field(ev->x[4]),
+        .line = ev->x[5],
+        .func = string_field(ev->x[6]),
+    };
+    ms_annotations_adopt(a, note, address, size, stack);
+    return 0;
+}
+
+void ms_annotations_move(struct ms_annotations *a, struct ms_block_note *from,
+                         struct ms_block_note *to, uint64_t from_size, uint64_t to_size,
+                         uint64_t to_address, uint32_t to_stack)
+{
+    (void)from_size;
+    if (from == to)
+        return;
+    if (from->task != to->task) {
+        /* The target's bytes now count for the source's task (which keeps the source's own
+         * bytes until that block is freed). */
+        if (to->task)
+            a->tasks[to->task - 1].live_bytes -= to_size;
+        if (from->task)
+            task_add_live(&a->tasks[from->task - 1], to_size);
+        to->task = from->task;
+    }
+    if (from->var) {
+        if (to->var)
+            variable_freed(a, to->var, to_size); /* the target's own name ends */
+        to->var = from->var;
+        from->var = 0;
+        ms_annotations_adopt(a, to, to_address, to_size, to_stack);
+    }
+}
+
+static int string_event(struct ms_annotations *a, const struct ms_event *ev)
+{
+    uint32_t at;
+    if (ev->value > UINT32_MAX || ms_id_map_get(&a->string_of_id, (uint32_t)ev->value, &at))
+        return 0; /* an id no writer gives, or defined twice: the first definition stays */
+    char *s = malloc(ev->name_len + 1);
+    if (!s || ms_grow(&a->strings, &a->capstrings, a->nstrings + 1, sizeof *a->strings, 64)) {
+        free(s);
+        return MS_ENOMEM;
+    }
+    memcpy(s, ev->name, ev->name_len);
+    s[ev->name_len] = 0;
+    a->strings[a->nstrings] = s;
+    if (ms_id_map_put(&a->string_of_id, (uint32_t)ev->value, (uint32_t)a->nstrings + 1)) {
+        free(s);
+        return MS_ENOMEM;
+    }
+    a->nstrings++;
+    return 0;
+}
+
+static int task_event(struct ms_annotations *a, const struct ms_event *ev, uint32_t thread)
+{
+    struct thread_state *th = thread_of(a, thread);
+    uint32_t ti = 0;
+    struct ms_task_stats *t = task_of(a, ev->value, &ti);
+    if (t)
+        task_thread(t, ev->tid);
+    uint64_t cpu = ev->size; /* 0: not read (a chunk restating its task) */
+    if (!th || !cpu)
+        return th ? 0 : MS_ENOMEM;
+    if (th->cpu_task && th->last_cpu && cpu >= th->last_cpu)
+        a->tasks[th->cpu_task - 1].cpu_ns += cpu - th->last_cpu;
+    th->last_cpu = cpu;
+    th->cpu_task = ti;
+    return 0;
+}
+
+static uint32_t scope_key(uint32_t name, uint32_t file, uint64_t line)
+{
+    uint32_t h = (name * 0x9E3779B1u) ^ (file * 0x85EBCA6Bu) ^ (uint32_t)(line * 0xC2B2AE35u);
+    return h ? h : 1;
+}
+
+/* The scope site (name, file, line), made on first sight; -1 when out of memory. */
+static int64_t scope_site(struct ms_annotations *a, uint32_t name, uint32_t file, uint64_t line)
+{
+    uint32_t key = scope_key(name, file, line), at;
+    bool known = ms_id_map_get(&a->scope_of_key, key, &at);
+    if (known) {
+        const struct ms_scope_stats *s = &a->scopes[at - 1];
+        if (s->name == name && s->file == file && s->line == line)
+            return at - 1;
+        for (size_t i = 0; i < a->nscopes; i++) /* a hash collision: rare */
+            if (a->scopes[i].name == name && a->scopes[i].file == file && a->scopes[i].line == line)
+                return (int64_t)i;
+    }
+    if (ms_grow(&a->scopes, &a->capscopes, a->nscopes + 1, sizeof *a->scopes, 16))
+        return -1;
+    if (!known && ms_id_map_put(&a->scope_of_key, key, (uint32_t)a->nscopes + 1))
+        return -1;
+    a->scopes[a->nscopes] = (struct ms_scope_stats){.name = name, .file = file, .line = line};
+    return (int64_t)a->nscopes++;
+}
+
+static int scope_begin(struct ms_annotations *a, const struct ms_event *ev, uint32_t thread)
+{
+    /* x: scope, name, file, line (MS_XFIELDS_SCOPE_BEGIN) */
+    struct thread_state *th = thread_of(a, thread);
+    int64_t site = scope_site(a, string_field(ev->x[1]), string_field(ev->x[2]), ev->x[3]);
+    if (!th || site < 0 || ms_grow(&th->open, &th->capopen, th->nopen + 1, sizeof *th->open, 8))
+        return MS_ENOMEM;
+    a->scopes[site].entries++;
+    th->open[th->nopen++] = (struct open_scope){.handle = ev->x[0], .site = (uint32_t)site};
+    return 0;
+}
+
+static void scope_end(struct ms_annotations *a, const struct ms_event *ev, uint32_t thread)
+{
+    struct thread_state *th = thread < a->nthreads ? &a->threads[thread] : NULL;
+    size_t j = th ? th->nopen : 0;
+    while (j > 0 && th->open[j - 1].handle != ev->x[0])
+        j--;
+    if (j == 0) {
+        a->errors[MS_API_SCOPE_NOT_OPEN]++;
+        return;
+    }
+    /* Scopes opened inside it and not ended end with it. */
+    while (th->nopen >= j) {
+        const struct open_scope *o = &th->open[--th->nopen];
+        a->scopes[o->site].outlived_blocks += o->live_blocks;
+        a->scopes[o->site].outlived_bytes += o->live_bytes;
+    }
+}
+
+int ms_annotations_event(struct ms_annotations *a, const struct ms_event *ev, uint32_t thread)
+{
+    uint32_t ti;
+    struct ms_task_stats *t;
+    switch (ev->kind) {
+    case MS_REC_STRING:
+        return string_event(a, ev);
+    case MS_REC_TASK:
+        return task_event(a, ev, thread);
+    case MS_REC_EXTENDED:
+        break;
+    default:
+        return 0;
+    }
+    switch (ev->value) {
+    case MS_EXT_TASK_BEGIN: /* x: task, parent, name */
+        if ((t = task_of(a, ev->x[0], &ti)) != NULL) {
+            t->parent = ev->x[1];
+            t->name = string_field(ev->x[2]);
+            t->begin_tsc = ev->tsc;
+        }
+        return 0;
+    case MS_EXT_TASK_END: /* x: task */
+        if ((t = task_of(a, ev->x[0], &ti)) != NULL)
+            t->end_tsc = ev->tsc;
+        return 0;
+    case MS_EXT_SCOPE_BEGIN:
+        return scope_begin(a, ev, thread);
+    case MS_EXT_SCOPE_END:
+        scope_end(a, ev, thread);
+        return 0;
+    case MS_EXT_API_ERROR: /* x: what, arg */
+        if (ev->x[0] > 0 && ev->x[0] < MS_API_ERROR_MAX)
+            a->errors[ev->x[0]]++;
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+void ms_annotations_error(struct ms_annotations *a, enum ms_api_error what)
+{
+    a->errors[what]++;
+}
+
+void ms_annotations_live_at_end(struct ms_annotations *a, const struct ms_block_note *note,
+                                uint64_t size)
+{
+    if (note->var) {
+        a->vars[note->var - 1].size = size;
+        a->vars[note->var - 1].freed = false;
+    }
+}
+
+void ms_annotations_finish(struct ms_annotations *a, uint64_t end_tsc)
+{
+    (void)end_tsc;
+    /* The task tree: each task after its parent's earlier children (tasks are listed in the
+     * order the replay met them, which is the order they began). */
+    for (size_t i = a->ntasks; i-- > 0;) {
+        struct ms_task_stats *t = &a->tasks[i];
+        uint32_t p;
+        t->root = !(t->parent && t->parent != t->id && t->parent <= UINT32_MAX &&
+                    ms_id_map_get(&a->task_of_id, (uint32_t)t->parent, &p));
+        if (!t->root) {
+            t->sibling = a->tasks[p - 1].child;
+            a->tasks[p - 1].child = (uint32_t)i + 1;
+        }
+    }
+    /* Forgotten variables' slots that no later name reused are not listed. */
+    for (size_t i = 0; i < a->nspare; i++)
+        a->vars[a->spare[i]].address = 0;
+}
+
+const char *ms_annotations_string(const struct ms_annotations *a, uint32_t id)
+{
+    uint32_t at;
+    return id && ms_id_map_get(&a->string_of_id, id, &at) ? a->strings[at - 1] : NULL;
+}
+
+size_t ms_annotations_variable_count(const struct ms_annotations *a)
+{
+    return a->nvars;
+}
+
+const struct ms_variable *ms_annotations_variable(const struct ms_annotations *a, size_t i)
+{
+    return i < a->nvars && a->vars[i].address ? &a->vars[i] : NULL;
+}
+
+uint64_t ms_annotations_variables_forgotten(const struct ms_annotations *a)
+{
+    return a->forgotten;
+}
+
+size_t ms_annotations_task_count(const struct ms_annotations *a)
+{
+    return a->ntasks;
+}
+
+const struct ms_task_stats *ms_annotations_task(const struct ms_annotations *a, size_t i)
+{
+    return i < a->ntasks ? &a->tasks[i] : NULL;
+}
+
+size_t ms_annotations_scope_count(const struct ms_annotations *a)
+{
+    return a->nscopes;
+}
+
+const struct ms_scope_stats *ms_annotations_scope(const struct ms_annotations *a, size_t i)
+{
+    return i < a->nscopes ? &a->scopes[i] : NULL;
+}
+
+uint64_t ms_annotations_errors(const struct ms_annotations *a, enum ms_api_error what)
+{
+    return a->errors[what];
+}

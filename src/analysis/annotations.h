@@ -1,0 +1,98 @@
+/* What the C API's annotations say (include/memscope.h): the string table, named blocks
+ * (variables), scopes and tasks, replayed with the heap. The heap model owns the live blocks and
+ * keeps beside each one its note (struct ms_block_note); it hands this module each allocation
+ * and free with that note, and the annotations themselves, and the module keeps the figures. Its
+ * memory grows with tasks, scope sites, threads and live variables, never with events: freed
+ * variables beyond MS_FREED_VARIABLES_KEPT are counted, not listed. */
+#ifndef MS_ANNOTATIONS_H
+#define MS_ANNOTATIONS_H
+
+#include "common/api_errors.h"
+#include "id_map.h"
+#include "trace_reader.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define MS_FREED_VARIABLES_KEPT 100000
+#define MS_TASK_THREADS_KEPT 16
+
+/* What a live block carries besides its size and site. All 0: nothing. */
+struct ms_block_note {
+    uint32_t task;  /* index of its task + 1 */
+    uint32_t var;   /* index of its variable + 1 */
+    uint64_t scope; /* the innermost scope open on its thread when it was allocated (handle) */
+    uint32_t depth; /* how many scopes were open then */
+};
+
+struct ms_variable {
+    uint32_t name, type, file, func; /* string ids (0: none) */
+    uint64_t line, type_size;        /* type_size: sizeof the type (MS_TRACK_AS), else 0 */
+    uint64_t address, size;          /* the block's, when the name ended (after any realloc) */
+    uint32_t stack;                  /* the block's allocation stack */
+    bool freed;
+};
+
+struct ms_task_stats {
+    uint64_t id, parent;
+    uint32_t name;
+    uint64_t allocs, bytes_allocated, live_bytes, peak_bytes;
+    uint64_t begin_tsc, end_tsc; /* end 0: still running at the end of the trace */
+    uint64_t cpu_ns;
+    uint32_t threads[MS_TASK_THREADS_KEPT]; /* tids it ran on, first ones */
+    uint32_t nthreads;                      /* how many it ran on (may exceed the kept) */
+    /* The tree, from ms_annotations_finish: index + 1 of its first child and of its next
+     * sibling (0: none), children in the order they began; root: its parent is not a task. */
+    uint32_t child, sibling;
+    bool root;
+};
+
+struct ms_scope_stats {
+    uint32_t name, file;
+    uint64_t line;
+    uint64_t entries, allocs, bytes_allocated, outlived_bytes, outlived_blocks;
+};
+
+struct ms_annotations;
+
+struct ms_annotations *ms_annotations_new(void);
+void ms_annotations_free(struct ms_annotations *a);
+
+/* The model's calls. thread is the model's thread index, size the block's. */
+void ms_annotations_on_alloc(struct ms_annotations *a, const struct ms_event *ev, uint32_t thread,
+                             struct ms_block_note *note);
+/* The block is released (moving: by a realloc, which gives its variable to the new block). */
+void ms_annotations_on_free(struct ms_annotations *a, const struct ms_block_note *note,
+                            uint32_t alloc_thread, uint64_t size, bool moving);
+/* A block gets the note's variable anew (a realloc's new block, a move's target). */
+void ms_annotations_adopt(struct ms_annotations *a, struct ms_block_note *note, uint64_t address,
+                          uint64_t size, uint32_t stack);
+/* VARIABLE: names the block (address, size, stack) whose note is note. */
+int ms_annotations_name(struct ms_annotations *a, const struct ms_event *ev, uint64_t address,
+                        uint64_t size, uint32_t stack, struct ms_block_note *note);
+/* MOVE: the annotations of the block of note from (size from_size) go to the block of note to. */
+void ms_annotations_move(struct ms_annotations *a, struct ms_block_note *from,
+                         struct ms_block_note *to, uint64_t from_size, uint64_t to_size,
+                         uint64_t to_address, uint32_t to_stack);
+/* STRING, TASK and the other EXTENDED sub-kinds. */
+int ms_annotations_event(struct ms_annotations *a, const struct ms_event *ev, uint32_t thread);
+/* A bad call the replay found (a pointer in no live block, ...). */
+void ms_annotations_error(struct ms_annotations *a, enum ms_api_error what);
+/* After the last event: the live blocks' variables (block note, address, size) end unfreed. */
+void ms_annotations_live_at_end(struct ms_annotations *a, const struct ms_block_note *note,
+                                uint64_t size);
+void ms_annotations_finish(struct ms_annotations *a, uint64_t end_tsc);
+
+/* Results. */
+const char *ms_annotations_string(const struct ms_annotations *a, uint32_t id);
+size_t ms_annotations_variable_count(const struct ms_annotations *a);
+const struct ms_variable *ms_annotations_variable(const struct ms_annotations *a, size_t i);
+uint64_t ms_annotations_variables_forgotten(const struct ms_annotations *a);
+size_t ms_annotations_task_count(const struct ms_annotations *a);
+const struct ms_task_stats *ms_annotations_task(const struct ms_annotations *a, size_t i);
+size_t ms_annotations_scope_count(const struct ms_annotations *a);
+const struct ms_scope_stats *ms_annotations_scope(const struct ms_annotations *a, size_t i);
+/* How many bad calls of the kind the capture refused or the replay found. */
+uint64_t ms_annotations_errors(const struct ms_annotations *a, enum ms_api_error what);
+
+#endif
