@@ -1,7 +1,7 @@
 /* memscope's C API: name the blocks a program allocates, open named scopes, and attribute memory
  * to tasks. Include this header and link nothing: when the program runs under memscope (its
  * LD_PRELOAD library, libmemscope.so, is loaded) the calls reach memscope's trace; otherwise
- * each call costs one load and one branch and does nothing, so annotated programs ship unchanged.
+ * each call costs a load and a branch and does nothing, so annotated programs ship unchanged.
  * Built with -DMEMSCOPE_DISABLE, every macro and function here is nothing at all.
  *
  * C99 and C++. Thread-safe. No call allocates memory in the program, and a bad call (a NULL or
@@ -83,21 +83,16 @@ static inline ms_task_id ms_task_current(void)
 
 #else
 
-#include <dlfcn.h>
+/* The library's table: a weak reference, which the dynamic linker binds when libmemscope.so is
+ * loaded and leaves NULL otherwise (no lookup at run time, nothing allocated). */
+extern const struct ms_api_v1 memscope_api_v1 __attribute__((weak));
 
-/* The library's table, looked up once per translation unit (NULL: memscope is not loaded).
- * dlsym with a NULL handle is RTLD_DEFAULT, which <dlfcn.h> defines only under _GNU_SOURCE. */
 static inline const struct ms_api_v1 *ms__api(void)
 {
-    static const struct ms_api_v1 *api; /* (const struct ms_api_v1 *)1: looked up, absent */
-    const struct ms_api_v1 *a = __atomic_load_n(&api, __ATOMIC_ACQUIRE);
-    if (__builtin_expect(a == NULL, 0)) {
-        a = (const struct ms_api_v1 *)dlsym((void *)0, "memscope_api_v1");
-        if (!a || a->version != 1 || a->size < sizeof(struct ms_api_v1))
-            a = (const struct ms_api_v1 *)1;
-        __atomic_store_n(&api, a, __ATOMIC_RELEASE);
-    }
-    return a == (const struct ms_api_v1 *)1 ? (const struct ms_api_v1 *)0 : a;
+    const struct ms_api_v1 *a = &memscope_api_v1;
+    return a && a->version == 1 && a->size >= sizeof(struct ms_api_v1)
+               ? a
+               : (const struct ms_api_v1 *)0;
 }
 
 /* Names the live block that contains ptr (an interior pointer too): the name, and the type's name

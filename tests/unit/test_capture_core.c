@@ -9,6 +9,8 @@
 #include "capture/diag.h"
 #include "capture/event_buffer.h"
 #include "capture/event_path.h"
+#include "capture/string_table.h"
+#include "capture/task_registry.h"
 #include "capture/module_map.h"
 #include "capture/stack_capture.h"
 #include "capture/stack_intern.h"
@@ -257,9 +259,17 @@ static void thread_exit(void *arg)
     ms__tls.dead = 1;
 }
 
+/* The C API's shared state, raced: every worker interns one shared string and one of its own,
+ * begins TASKS tasks, then ends its own tasks and its neighbour's at once (each ends once). */
+#define TASKS 100
+static uint64_t task_ids[WORKERS][TASKS];
+static atomic_int tasks_ended;
+static pthread_barrier_t tasks_made;
+
 static void *worker(void *arg)
 {
     uintptr_t base = (uintptr_t)arg;
+    int w = (int)(base >> 32) - 1;
     ms__tls.busy = 1;
     for (uintptr_t i = 0; i < EVENTS; i++) {
         ms__on_alloc(MS_REC_ALLOC, MS_FAMILY_MALLOC, (void *)(base + 64 * i), 10, 0);
@@ -267,13 +277,31 @@ static void *worker(void *arg)
             ms__on_free(MS_FAMILY_MALLOC, (void *)(base + 64 * i));
     }
     ms__on_realloc((void *)base, (void *)(base + 8), 20, ms__on_realloc_time());
-    ms__on_TASK_BEGIN(1, 0, 2);
+    char own[32];
+    snprintf(own, sizeof own, "worker %d", w);
+    uint64_t shared = ms__string_id("shared name"), mine = ms__string_id(own);
+    for (int i = 0; i < TASKS; i++) {
+        task_ids[w][i] = ms__task_new(ms__task_current());
+        ms__on_TASK_BEGIN(task_ids[w][i], 0, i % 2 ? shared : mine);
+        ms__on_task_current(task_ids[w][i]);
+        ms__on_task_current(0);
+    }
+    ms__tls.busy = 0;
+    pthread_barrier_wait(&tasks_made);
+    ms__tls.busy = 1;
+    for (int k = 0; k < 2; k++)
+        for (int i = 0; i < TASKS; i++) {
+            uint64_t parent;
+            if (ms__task_end(task_ids[(w + k) % WORKERS][i], &parent))
+                atomic_fetch_add(&tasks_ended, parent == 0 ? 1 : 1000000);
+        }
     ms__tls.busy = 0;
     return NULL;
 }
 
 struct totals {
     uint64_t allocs, frees, reallocs, bytes, threads;
+    uint64_t strings, shared_strings, switches, task_begins;
 };
 
 static int totals(void *ctx, const struct ms_event *ev)
@@ -285,6 +313,11 @@ static int totals(void *ctx, const struct ms_event *ev)
     t->threads += ev->kind == MS_REC_THREAD_START;
     if (ev->kind == MS_REC_ALLOC || ev->kind == MS_REC_REALLOC)
         t->bytes += ev->size;
+    t->strings += ev->kind == MS_REC_STRING;
+    t->shared_strings +=
+        ev->kind == MS_REC_STRING && ev->name_len == 11 && memcmp(ev->name, "shared name", 11) == 0;
+    t->switches += ev->kind == MS_REC_TASK && ev->size != 0; /* not a chunk's restatement */
+    t->task_begins += ev->kind == MS_REC_EXTENDED && ev->value == MS_EXT_TASK_BEGIN;
     return 0;
 }
 
@@ -313,6 +346,7 @@ static void slots_to_trace(void)
     static char path[64];
     snprintf(path, sizeof path, "/tmp/ms-test-core-%d.mstrace", (int)getpid());
     ASSERT_TRUE(start_tracing(path));
+    pthread_barrier_init(&tasks_made, NULL, WORKERS);
     pthread_t th[WORKERS];
     for (int t = 0; t < WORKERS; t++) {
         ASSERT_EQ(pthread_create(&th[t], NULL, worker, (void *)((uintptr_t)(t + 1) << 32)), 0);
@@ -345,6 +379,18 @@ static void slots_to_trace(void)
     ASSERT_EQ(got.reallocs, WORKERS);
     ASSERT_EQ(got.bytes, (uint64_t)WORKERS * (EVENTS * 10 + 20));
     ASSERT_EQ(got.threads, WORKERS + 1); /* the main thread's slot too */
+    /* Each string once, whichever thread interned it first; each task id once, ended once. */
+    ASSERT_EQ(got.strings, WORKERS + 1);
+    ASSERT_EQ(got.shared_strings, 1);
+    ASSERT_EQ(got.task_begins, (uint64_t)WORKERS * TASKS);
+    ASSERT_EQ(got.switches, (uint64_t)WORKERS * TASKS * 2);
+    ASSERT_EQ(atomic_load(&tasks_ended), WORKERS * TASKS);
+    for (int w = 0; w < WORKERS; w++)
+        for (int i = 0; i < TASKS; i++) {
+            ASSERT_EQ(ms__task_state(task_ids[w][i]), MS__TASK_ENDED);
+            for (int v = 0; v < w; v++)
+                ASSERT_TRUE(task_ids[v][i] != task_ids[w][i]);
+        }
     ms_stack_table_free(&st);
     ms_trace_close(tr);
 }
