@@ -39,18 +39,27 @@ struct ms_api_v1 {
     ms_task_id (*task_current)(void);
 };
 
+/* The pointers given to the API are never read through (a block just malloc'd is not "used
+ * uninitialized" by being named). */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 11
+#define MS__NO_ACCESS(...) __attribute__((access(none, __VA_ARGS__)))
+#else
+#define MS__NO_ACCESS(...)
+#endif
+
 #if defined(MEMSCOPE_DISABLE)
 
 #define MS_TRACK(ptr) ((void)sizeof(ptr))
 #define MS_TRACK_AS(ptr, type) ((void)sizeof(ptr))
 #define MS_SCOPE(name) ((void)0)
 #define MS_TASK_SCOPE(name) ((void)0)
+MS__NO_ACCESS(1)
 static inline void ms_track(const void *p, const char *n, const char *t, const char *f, int l,
                             const char *fn)
 {
     (void)p, (void)n, (void)t, (void)f, (void)l, (void)fn;
 }
-static inline void ms_move(const void *from, const void *to)
+MS__NO_ACCESS(1) MS__NO_ACCESS(2) static inline void ms_move(const void *from, const void *to)
 {
     (void)from, (void)to;
 }
@@ -98,6 +107,7 @@ static inline const struct ms_api_v1 *ms__api(void)
 /* Names the live block that contains ptr (an interior pointer too): the name, and the type's name
  * when type is not NULL, stay with the block through realloc moves until it is freed. file, line
  * and func say where (MS_TRACK passes __FILE__, __LINE__ and __func__). */
+MS__NO_ACCESS(1)
 static inline void ms_track(const void *ptr, const char *name, const char *type, const char *file,
                             int line, const char *func)
 {
@@ -107,6 +117,7 @@ static inline void ms_track(const void *ptr, const char *name, const char *type,
 }
 
 /* ms_track with the type's size, which the report checks against the block's (MS_TRACK_AS). */
+MS__NO_ACCESS(1)
 static inline void ms__track_sized(const void *ptr, const char *name, const char *type,
                                    size_t type_size, const char *file, int line, const char *func)
 {
@@ -117,7 +128,7 @@ static inline void ms__track_sized(const void *ptr, const char *name, const char
 
 /* The annotations of the block containing from (name, type, task) move to the block containing
  * to, for code that relocates objects itself. */
-static inline void ms_move(const void *from, const void *to)
+MS__NO_ACCESS(1) MS__NO_ACCESS(2) static inline void ms_move(const void *from, const void *to)
 {
     const struct ms_api_v1 *a = ms__api();
     if (a)

@@ -1,5 +1,5 @@
 /* Writes a small fixed trace (two threads, a realloc chain, a temporary allocation, two leaks
- * with stacks, a truncated tail optionally) for the golden-file tests of the report outputs.
+ * with stacks, a task, a named block and a scope, a truncated tail optionally) for the golden-file tests of the report outputs.
  * usage: make_trace OUT [--truncate] */
 #include "../unit/trace_builder.h"
 
@@ -19,12 +19,26 @@ int main(int argc, char **argv)
     tb_node(&e, 2, 1, 0x400200);
     tb_node(&e, 3, 2, 0x400300);
     tb_node(&e, 4, 1, 0x400400);
+    /* The C API: a scope around a temporary allocation; task "request" (1) makes the realloc
+     * chain, whose block is named "buf", and the leaked block. */
+    tb_string(&e, 1, "request");
+    tb_string(&e, 2, "buf");
+    tb_string(&e, 3, "main.c");
+    tb_string(&e, 4, "handle");
+    tb_string(&e, 5, "parse");
+    TB_EXT(&e, 1090, SCOPE_BEGIN, 1, 5, 3, 20);
     tb_alloc(&e, 1100, 0x10000, 100, 3);
     tb_free(&e, 1150, 0x10000); /* temporary */
+    TB_EXT(&e, 1160, SCOPE_END, 1);
+    TB_EXT(&e, 1190, TASK_BEGIN, 1, 0, 1);
+    tb_task(&e, 1190, 1, 5000);
     tb_alloc(&e, 1200, 0x10100, 40, 3);
+    TB_EXT(&e, 1210, VARIABLE, 0x10100, 2, 0, 0, 3, 12, 4);
     tb_realloc(&e, 1300, 0x10100, 0x10200, 400, 4);
     tb_realloc(&e, 1400, 0x10200, 0x10800, 4000, 4);
     tb_alloc(&e, 1500, 0x20000, 7, 3); /* leaked */
+    tb_task(&e, 1550, 0, 5300);
+    TB_EXT(&e, 1550, TASK_END, 1);
     tb_chunk(&b, MS_CHUNK_EVENTS, 4242, &p, 1);
     /* Thread 2 (worker): allocates and frees, then leaks one block. */
     e = tb_events(&p, 1000);

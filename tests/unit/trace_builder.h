@@ -236,6 +236,27 @@ static inline void tb_thread_create(struct tb_ev *e, uint64_t tsc, uint64_t pthr
     TB_PUT(e, tb_kind(e, MS_REC_THREAD_CREATE, 0, tsc), ms_rec_put_THREAD_CREATE, pthread);
 }
 
+/* The C API's records: the current task from tsc on (cpu_ns: the thread's CPU clock, 0 not
+ * read), a string of the string table, and an annotation TB_EXT(e, tsc, NAME, fields...) with
+ * the fields of MS_XFIELDS_<NAME>. */
+static inline void tb_task(struct tb_ev *e, uint64_t tsc, uint64_t task, uint64_t cpu_ns)
+{
+    TB_PUT(e, tb_kind(e, MS_REC_TASK, 0, tsc), ms_rec_put_TASK, task, cpu_ns);
+}
+
+static inline void tb_string(struct tb_ev *e, uint64_t id, const char *text)
+{
+    TB_PUT(e, tb_kind_untimed(e, 0), ms_rec_put_STRING, id, text, strlen(text));
+}
+
+#define TB_EXT(e, tsc, NAME, ...)                                                                  \
+    do {                                                                                           \
+        uint8_t *k_ = tb_kind((e), MS_REC_EXTENDED, 0, (tsc));                                     \
+        *k_ &= (uint8_t)~MS_REC_EXTENDED; /* the encoder adds the kind */                          \
+        struct tb *p_ = (e)->p;                                                                    \
+        p_->len = (size_t)(ms_ext_put_##NAME(k_, p_->data + p_->len, __VA_ARGS__) - p_->data);     \
+    } while (0)
+
 /* THREAD_EXIT at tsc. */
 static inline void tb_thread_exit(struct tb_ev *e, uint64_t tsc)
 {
