@@ -1,6 +1,6 @@
 /* Writes a small fixed trace (two threads, a realloc chain, a temporary allocation, two leaks
- * with stacks, a task, a named block and a scope, a truncated tail optionally) for the golden-file tests of the report outputs.
- * usage: make_trace OUT [--truncate] */
+ * with stacks, a task, a named block and a scope, a truncated tail optionally) for the golden-file
+ * tests of the report outputs. usage: make_trace OUT [--truncate] */
 #include "../unit/trace_builder.h"
 
 #include <string.h>
