@@ -13,7 +13,9 @@
  *   MS_SCOPE("parse");                a named scope until the end of the enclosing C block
  *   ms_task_id t = ms_task_begin("request 42");  ...  ms_task_end(t);
  *   MS_TASK_SCOPE("worker");          a task for the enclosing C block
- *   ms_task_switch(t);                an event loop resumes task t on this thread (0: none) */
+ *   ms_task_switch(t);                an event loop resumes task t on this thread (0: none)
+ *   ms_ref_acquire(obj, holder);      holder (a block, or NULL: a root) holds a reference to obj
+ *   ms_ref_release(obj, holder);      ... and drops it */
 #ifndef MEMSCOPE_H
 #define MEMSCOPE_H
 
@@ -37,6 +39,8 @@ struct ms_api_v1 {
     void (*task_end)(ms_task_id task);
     void (*task_switch)(ms_task_id task);
     ms_task_id (*task_current)(void);
+    void (*ref_acquire)(const void *obj, const void *holder);
+    void (*ref_release)(const void *obj, const void *holder);
 };
 
 /* The pointers given to the API are never read through (a block just malloc'd is not "used
@@ -88,6 +92,16 @@ static inline void ms_task_switch(ms_task_id t)
 static inline ms_task_id ms_task_current(void)
 {
     return 0;
+}
+MS__NO_ACCESS(1)
+MS__NO_ACCESS(2) static inline void ms_ref_acquire(const void *obj, const void *holder)
+{
+    (void)obj, (void)holder;
+}
+MS__NO_ACCESS(1)
+MS__NO_ACCESS(2) static inline void ms_ref_release(const void *obj, const void *holder)
+{
+    (void)obj, (void)holder;
 }
 
 #else
@@ -182,6 +196,29 @@ static inline ms_task_id ms_task_current(void)
 {
     const struct ms_api_v1 *a = ms__api();
     return a ? a->task_current() : 0;
+}
+
+/* References, the C form of an Arc/Rc clone: holder (a block, or NULL for a root such as a local
+ * variable) now holds a reference to the block containing obj. The report lists each object's
+ * holders, the objects still held at exit and by whom, clone storms (more holders at once than
+ * MEMSCOPE_STORM, default 50) and reference cycles among the objects still held at exit. */
+MS__NO_ACCESS(1)
+MS__NO_ACCESS(2)
+static inline void ms_ref_acquire(const void *obj, const void *holder)
+{
+    const struct ms_api_v1 *a = ms__api();
+    if (a)
+        a->ref_acquire(obj, holder);
+}
+
+/* holder drops a reference to the block containing obj that ms_ref_acquire gave it. */
+MS__NO_ACCESS(1)
+MS__NO_ACCESS(2)
+static inline void ms_ref_release(const void *obj, const void *holder)
+{
+    const struct ms_api_v1 *a = ms__api();
+    if (a)
+        a->ref_release(obj, holder);
 }
 
 static inline void ms__scope_cleanup(uint64_t *scope)

@@ -1,4 +1,5 @@
 /* The C API's annotations replayed (annotations.h). */
+#define _GNU_SOURCE /* qsort_r */
 #include "annotations.h"
 
 #include "common/errors.h"
@@ -39,12 +40,28 @@ struct ms_annotations {
     struct ms_id_map scope_of_key; /* hash of (name, file, line) -> index + 1 of the first */
     struct thread_state *threads;
     size_t nthreads, capthreads;
+    struct ms_ref_object *objs;
+    size_t nobjs, capobjs;
+    uint32_t *spare_objs; /* indices of forgotten freed objects, for reuse */
+    size_t nspare_objs, capspare_objs;
+    uint64_t objs_freed_kept, objs_forgotten;
+    uint64_t storm;
+    uint32_t *cycle_objects;
+    size_t *cycle_start; /* ncycles + 1 entries */
+    size_t ncycles;
     uint64_t errors[MS_API_ERROR_MAX];
 };
 
 struct ms_annotations *ms_annotations_new(void)
 {
-    return calloc(1, sizeof(struct ms_annotations));
+    struct ms_annotations *a = calloc(1, sizeof(struct ms_annotations));
+    if (!a)
+        return NULL;
+    const char *storm = getenv("MEMSCOPE_STORM");
+    char *end;
+    unsigned long long v = storm ? strtoull(storm, &end, 10) : 0;
+    a->storm = storm && *storm && !*end && v > 0 ? v : MS_STORM_DEFAULT;
+    return a;
 }
 
 void ms_annotations_free(struct ms_annotations *a)
@@ -64,6 +81,12 @@ void ms_annotations_free(struct ms_annotations *a)
     for (size_t i = 0; i < a->nthreads; i++)
         free(a->threads[i].open);
     free(a->threads);
+    for (size_t i = 0; i < a->nobjs; i++)
+        free(a->objs[i].holders);
+    free(a->objs);
+    free(a->spare_objs);
+    free(a->cycle_objects);
+    free(a->cycle_start);
     free(a);
 }
 
@@ -178,17 +201,81 @@ void ms_annotations_on_free(struct ms_annotations *a, const struct ms_block_note
     }
     if (note->var && !moving)
         variable_freed(a, note->var, size);
+    if (note->obj && !moving) {
+        struct ms_ref_object *o = &a->objs[note->obj - 1];
+        o->freed = true;
+        o->freed_while_held = o->held != 0;
+        if (a->objs_freed_kept < MS_FREED_VARIABLES_KEPT) {
+            a->objs_freed_kept++;
+        } else if (ms_grow(&a->spare_objs, &a->capspare_objs, a->nspare_objs + 1,
+                           sizeof *a->spare_objs, 64) == 0) {
+            free(o->holders);
+            *o = (struct ms_ref_object){0};
+            a->spare_objs[a->nspare_objs++] = note->obj - 1;
+            a->objs_forgotten++;
+        }
+    }
 }
 
 void ms_annotations_adopt(struct ms_annotations *a, struct ms_block_note *note, uint64_t address,
                           uint64_t size, uint32_t stack)
 {
+    if (note->obj) {
+        a->objs[note->obj - 1].address = address;
+        a->objs[note->obj - 1].size = size;
+    }
     if (!note->var)
         return;
     struct ms_variable *v = &a->vars[note->var - 1];
     v->address = address;
     v->size = size;
     v->stack = stack;
+}
+
+int ms_annotations_ref(struct ms_annotations *a, bool acquire, struct ms_block_note *note,
+                       uint64_t address, uint64_t size, uint32_t stack, uint64_t holder)
+{
+    if (!note->obj) {
+        if (!acquire) {
+            a->errors[MS_API_REF_NOT_HELD]++;
+            return 0;
+        }
+        uint32_t i;
+        if (a->nspare_objs) {
+            i = a->spare_objs[--a->nspare_objs];
+        } else {
+            if (ms_grow(&a->objs, &a->capobjs, a->nobjs + 1, sizeof *a->objs, 64))
+                return MS_ENOMEM;
+            i = (uint32_t)a->nobjs++;
+        }
+        a->objs[i] = (struct ms_ref_object){.address = address, .size = size, .stack = stack};
+        note->obj = i + 1;
+    }
+    struct ms_ref_object *o = &a->objs[note->obj - 1];
+    size_t h = 0;
+    while (h < o->nholders && o->holders[h].holder != holder)
+        h++;
+    if (!acquire) {
+        if (h == o->nholders) {
+            a->errors[MS_API_REF_NOT_HELD]++;
+            return 0;
+        }
+        o->releases++;
+        o->held--;
+        if (--o->holders[h].count == 0)
+            o->holders[h] = o->holders[--o->nholders];
+        return 0;
+    }
+    if (h == o->nholders) {
+        if (ms_grow(&o->holders, &o->capholders, o->nholders + 1, sizeof *o->holders, 4))
+            return MS_ENOMEM;
+        o->holders[o->nholders++] = (struct ms_ref_holder){.holder = holder};
+    }
+    o->holders[h].count++;
+    o->acquires++;
+    if (++o->held > o->max_held)
+        o->max_held = o->held;
+    return 0;
 }
 
 static uint32_t string_field(uint64_t id)
@@ -397,6 +484,140 @@ void ms_annotations_live_at_end(struct ms_annotations *a, const struct ms_block_
     }
 }
 
+/* The live objects sorted by address, to find a holder's object. */
+static int by_address(const void *x, const void *y, void *ctx)
+{
+    const struct ms_annotations *a = ctx;
+    uint64_t p = a->objs[*(const uint32_t *)x].address;
+    uint64_t q = a->objs[*(const uint32_t *)y].address;
+    return p < q ? -1 : p > q;
+}
+
+static int64_t object_at(const struct ms_annotations *a, const uint32_t *live, size_t n,
+                         uint64_t address)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (a->objs[live[mid]].address < address)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && a->objs[live[lo]].address == address ? (int64_t)lo : -1;
+}
+
+/* Reference cycles among the objects held at the end: the strongly connected components of
+ * "holder object -> object it holds" with more than one object, or one that holds itself
+ * (Tarjan's algorithm, without recursion). Out of memory: no cycles listed. */
+static void find_cycles(struct ms_annotations *a)
+{
+    size_t n = 0, nedges = 0;
+    uint32_t *live = malloc((a->nobjs ? a->nobjs : 1) * sizeof *live);
+    if (!live)
+        return;
+    for (size_t i = 0; i < a->nobjs; i++)
+        if (a->objs[i].address && !a->objs[i].freed && a->objs[i].held)
+            live[n++] = (uint32_t)i;
+    qsort_r(live, n, sizeof *live, by_address, a);
+    for (size_t i = 0; i < n; i++)
+        nedges += a->objs[live[i]].nholders;
+    /* Edges grouped by source (the holder): counting sort into first[] / to[]. */
+    size_t *first = calloc(n + 1, sizeof *first);
+    uint32_t *to = malloc((nedges ? nedges : 1) * sizeof *to);
+    uint32_t *index = malloc((n ? n : 1) * sizeof *index), *low = malloc((n ? n : 1) * sizeof *low);
+    uint32_t *stack = malloc((n ? n : 1) * sizeof *stack);
+    size_t *work = malloc((n ? n : 1) * sizeof *work), *edge = malloc((n ? n : 1) * sizeof *edge);
+    bool *on = calloc(n ? n : 1, 1);
+    a->cycle_objects = malloc((n ? n : 1) * sizeof *a->cycle_objects);
+    a->cycle_start = malloc((n + 1) * sizeof *a->cycle_start);
+    if (!first || !to || !index || !low || !stack || !work || !edge || !on || !a->cycle_objects ||
+        !a->cycle_start)
+        goto out;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < n; i++) {
+            const struct ms_ref_object *o = &a->objs[live[i]];
+            for (size_t h = 0; h < o->nholders; h++) {
+                int64_t src =
+                    o->holders[h].holder ? object_at(a, live, n, o->holders[h].holder) : -1;
+                if (src < 0)
+                    continue;
+                if (pass == 0)
+                    first[src + 1]++;
+                else
+                    to[edge[src]++] = (uint32_t)i;
+            }
+        }
+        if (pass == 0)
+            for (size_t i = 0; i < n; i++) {
+                first[i + 1] += first[i];
+                edge[i] = first[i];
+            }
+    }
+    size_t next = 1, sp = 0, out_n = 0;
+    a->ncycles = 0;
+    a->cycle_start[0] = 0;
+    for (size_t i = 0; i < n; i++)
+        index[i] = 0;
+    for (size_t root = 0; root < n; root++) {
+        if (index[root])
+            continue;
+        size_t depth = 0;
+        work[depth] = root;
+        edge[root] = first[root];
+        index[root] = low[root] = (uint32_t)next++;
+        stack[sp++] = (uint32_t)root;
+        on[root] = true;
+        while (true) {
+            size_t v = work[depth];
+            if (edge[v] < first[v + 1]) {
+                size_t w = to[edge[v]++];
+                if (!index[w]) {
+                    index[w] = low[w] = (uint32_t)next++;
+                    stack[sp++] = (uint32_t)w;
+                    on[w] = true;
+                    edge[w] = first[w];
+                    work[++depth] = w;
+                } else if (on[w] && index[w] < low[v]) {
+                    low[v] = index[w];
+                }
+                continue;
+            }
+            if (low[v] == index[v]) {
+                size_t begin = out_n;
+                uint32_t w;
+                do {
+                    w = stack[--sp];
+                    on[w] = false;
+                    a->cycle_objects[out_n++] = live[w];
+                } while (w != v);
+                bool self = false;
+                for (size_t e = first[v]; e < first[v + 1] && !self; e++)
+                    self = to[e] == v;
+                if (out_n - begin > 1 || self)
+                    a->cycle_start[++a->ncycles] = out_n;
+                else
+                    out_n = begin;
+            }
+            if (depth == 0)
+                break;
+            size_t parent = work[--depth];
+            if (low[v] < low[parent])
+                low[parent] = low[v];
+        }
+    }
+out:
+    free(live);
+    free(first);
+    free(to);
+    free(index);
+    free(low);
+    free(stack);
+    free(work);
+    free(edge);
+    free(on);
+}
+
 void ms_annotations_finish(struct ms_annotations *a, uint64_t end_tsc)
 {
     (void)end_tsc;
@@ -415,6 +636,7 @@ void ms_annotations_finish(struct ms_annotations *a, uint64_t end_tsc)
     /* Forgotten variables' slots that no later name reused are not listed. */
     for (size_t i = 0; i < a->nspare; i++)
         a->vars[a->spare[i]].address = 0;
+    find_cycles(a);
 }
 
 const char *ms_annotations_string(const struct ms_annotations *a, uint32_t id)
@@ -456,6 +678,41 @@ size_t ms_annotations_scope_count(const struct ms_annotations *a)
 const struct ms_scope_stats *ms_annotations_scope(const struct ms_annotations *a, size_t i)
 {
     return i < a->nscopes ? &a->scopes[i] : NULL;
+}
+
+size_t ms_annotations_object_count(const struct ms_annotations *a)
+{
+    return a->nobjs;
+}
+
+const struct ms_ref_object *ms_annotations_object(const struct ms_annotations *a, size_t i)
+{
+    return i < a->nobjs && a->objs[i].address ? &a->objs[i] : NULL;
+}
+
+uint64_t ms_annotations_objects_forgotten(const struct ms_annotations *a)
+{
+    return a->objs_forgotten;
+}
+
+uint64_t ms_annotations_storm_threshold(const struct ms_annotations *a)
+{
+    return a->storm;
+}
+
+size_t ms_annotations_cycle_count(const struct ms_annotations *a)
+{
+    return a->ncycles;
+}
+
+const uint32_t *ms_annotations_cycle(const struct ms_annotations *a, size_t i, size_t *n)
+{
+    if (i >= a->ncycles) {
+        *n = 0;
+        return NULL;
+    }
+    *n = a->cycle_start[i + 1] - a->cycle_start[i];
+    return a->cycle_objects + a->cycle_start[i];
 }
 
 uint64_t ms_annotations_errors(const struct ms_annotations *a, enum ms_api_error what)

@@ -23,6 +23,7 @@ struct ms_block_note {
     uint32_t var;   /* index of its variable + 1 */
     uint64_t scope; /* the innermost scope open on its thread when it was allocated (handle) */
     uint32_t depth; /* how many scopes were open then */
+    uint32_t obj;   /* index + 1 of its reference-counted object (ms_ref_acquire) */
 };
 
 struct ms_variable {
@@ -53,6 +54,27 @@ struct ms_scope_stats {
     uint64_t entries, allocs, bytes_allocated, outlived_bytes, outlived_blocks;
 };
 
+/* A holder of references to an object: a block's address (0: a root) and how many it holds. */
+struct ms_ref_holder {
+    uint64_t holder, count;
+};
+
+/* A block that ms_ref_acquire named as an object. */
+struct ms_ref_object {
+    uint64_t address, size;
+    uint32_t stack;
+    uint64_t acquires, releases;
+    uint64_t held, max_held; /* references held now (at the end: at exit), and the most at once */
+    uint64_t max_tsc;        /* when it first had max_held */
+    struct ms_ref_holder *holders; /* who holds them now (at the end: at exit) */
+    size_t nholders, capholders;
+    bool freed;            /* the block was freed */
+    bool freed_while_held; /* ... while references to it were held */
+};
+
+/* Clone storms: an object with more references at once than this (MEMSCOPE_STORM, default 50). */
+#define MS_STORM_DEFAULT 50
+
 struct ms_annotations;
 
 struct ms_annotations *ms_annotations_new(void);
@@ -74,6 +96,10 @@ int ms_annotations_name(struct ms_annotations *a, const struct ms_event *ev, uin
 void ms_annotations_move(struct ms_annotations *a, struct ms_block_note *from,
                          struct ms_block_note *to, uint64_t from_size, uint64_t to_size,
                          uint64_t to_address, uint32_t to_stack);
+/* REF_ACQUIRE / REF_RELEASE of the object block whose note is note (address, size, stack) by
+ * holder (a block's address, or 0: a root). */
+int ms_annotations_ref(struct ms_annotations *a, bool acquire, struct ms_block_note *note,
+                       uint64_t address, uint64_t size, uint32_t stack, uint64_t holder);
 /* STRING, TASK and the other EXTENDED sub-kinds. */
 int ms_annotations_event(struct ms_annotations *a, const struct ms_event *ev, uint32_t thread);
 /* A bad call the replay found (a pointer in no live block, ...). */
@@ -92,6 +118,15 @@ size_t ms_annotations_task_count(const struct ms_annotations *a);
 const struct ms_task_stats *ms_annotations_task(const struct ms_annotations *a, size_t i);
 size_t ms_annotations_scope_count(const struct ms_annotations *a);
 const struct ms_scope_stats *ms_annotations_scope(const struct ms_annotations *a, size_t i);
+size_t ms_annotations_object_count(const struct ms_annotations *a);
+const struct ms_ref_object *ms_annotations_object(const struct ms_annotations *a, size_t i);
+/* Objects freed beyond MS_FREED_VARIABLES_KEPT, counted but not listed. */
+uint64_t ms_annotations_objects_forgotten(const struct ms_annotations *a);
+uint64_t ms_annotations_storm_threshold(const struct ms_annotations *a);
+/* The reference cycles among objects still held at the end: cycle i is objects
+ * cycle_objects[cycle_start[i] .. cycle_start[i + 1]) (indices of objects). */
+size_t ms_annotations_cycle_count(const struct ms_annotations *a);
+const uint32_t *ms_annotations_cycle(const struct ms_annotations *a, size_t i, size_t *n);
 /* How many bad calls of the kind the capture refused or the replay found. */
 uint64_t ms_annotations_errors(const struct ms_annotations *a, enum ms_api_error what);
 

@@ -438,9 +438,11 @@ static __attribute__((noinline)) int annotation(struct ms_heap_model *m, const s
 {
     if (!m->notes && !(m->notes = calloc(m->live_mask + 1, sizeof *m->notes)))
         return MS_ENOMEM;
-    if (ev->kind != MS_REC_EXTENDED || (ev->value != MS_EXT_VARIABLE && ev->value != MS_EXT_MOVE))
+    if (ev->kind != MS_REC_EXTENDED ||
+        (ev->value != MS_EXT_VARIABLE && ev->value != MS_EXT_MOVE &&
+         ev->value != MS_EXT_REF_ACQUIRE && ev->value != MS_EXT_REF_RELEASE))
         return ms_annotations_event(m->ann, ev, thread);
-    /* VARIABLE x: ptr, ...; MOVE x: from, to */
+    /* VARIABLE x: ptr, ...; MOVE x: from, to; REF_* x: obj, holder */
     struct block *b = live_containing(m, ev->x[0]);
     struct block *to = ev->value == MS_EXT_MOVE ? live_containing(m, ev->x[1]) : b;
     if (!b || !to) {
@@ -449,6 +451,12 @@ static __attribute__((noinline)) int annotation(struct ms_heap_model *m, const s
     }
     size_t i = (size_t)(b - m->live), j = (size_t)(to - m->live);
     struct ms_site *site = &m->sites[m->info[j].site];
+    if (ev->value == MS_EXT_REF_ACQUIRE || ev->value == MS_EXT_REF_RELEASE) {
+        /* The holder is named by its block's start (0: a root). */
+        const struct block *h = ev->x[1] ? live_containing(m, ev->x[1]) : NULL;
+        return ms_annotations_ref(m->ann, ev->value == MS_EXT_REF_ACQUIRE, &m->notes[i], b->ptr,
+                                  b->size, site->stack, h ? h->ptr : ev->x[1]);
+    }
     if (ev->value == MS_EXT_MOVE) {
         ms_annotations_move(m->ann, &m->notes[i], &m->notes[j], b->size, to->size, to->ptr,
                             site->stack);
@@ -493,20 +501,22 @@ apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
         m->threads[thread].frees++;
         m->sum.realloc_calls++;
         m->sum.frees++;
-        /* The old block's name goes to the new block. */
-        uint32_t var = 0;
+        /* The old block's name and object go to the new block. */
+        uint32_t var = 0, obj = 0;
         if (m->notes && b) {
             var = m->notes[b - m->live].var;
-            m->notes[b - m->live].var = 0;
+            obj = m->notes[b - m->live].obj;
+            m->notes[b - m->live].var = m->notes[b - m->live].obj = 0;
         }
         free_block(m, b);
         struct ms_event forced = *ev;
         forced.forced = true; /* the old block is gone: its address may be returned again */
-        if ((err = do_alloc(m, &forced, thread)) != 0 || !var)
+        if ((err = do_alloc(m, &forced, thread)) != 0 || !(var | obj))
             return err;
         b = live_find(m, ev->ptr);
         struct ms_block_note *n = &m->notes[b - m->live];
         n->var = var;
+        n->obj = obj;
         ms_annotations_adopt(m->ann, n, b->ptr, b->size, m->sites[m->info[b - m->live].site].stack);
         return 0;
     }

@@ -147,6 +147,30 @@ static ms_task_id api_task_current(void)
     return task;
 }
 
+/* A reference taken or dropped: whether it was held is the replay's to tell. */
+static void api_ref(bool acquire, const void *obj, const void *holder)
+{
+    if (!enter())
+        return;
+    if (!obj)
+        refuse(MS_API_NULL_POINTER, 0, acquire ? "ms_ref_acquire" : "ms_ref_release");
+    else if (acquire)
+        ms__on_REF_ACQUIRE((uintptr_t)obj, (uintptr_t)holder);
+    else
+        ms__on_REF_RELEASE((uintptr_t)obj, (uintptr_t)holder);
+    ms__unbusy();
+}
+
+static void api_ref_acquire(const void *obj, const void *holder)
+{
+    api_ref(true, obj, holder);
+}
+
+static void api_ref_release(const void *obj, const void *holder)
+{
+    api_ref(false, obj, holder);
+}
+
 EXPORT const struct ms_api_v1 memscope_api_v1 = {
     .version = 1,
     .size = sizeof(struct ms_api_v1),
@@ -158,4 +182,6 @@ EXPORT const struct ms_api_v1 memscope_api_v1 = {
     .task_end = api_task_end,
     .task_switch = api_task_switch,
     .task_current = api_task_current,
+    .ref_acquire = api_ref_acquire,
+    .ref_release = api_ref_release,
 };

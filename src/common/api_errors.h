@@ -13,7 +13,8 @@
       "more distinct names than the string table holds (65,536): later ones "                      \
       "are left out")                                                                              \
     X(UNKNOWN_POINTER, 5, "a pointer in no block live at the time")                                \
-    X(SCOPE_NOT_OPEN, 6, "a scope ended that was not open on its thread")
+    X(SCOPE_NOT_OPEN, 6, "a scope ended that was not open on its thread")                          \
+    X(REF_NOT_HELD, 7, "a reference released that its holder did not hold")
 
 enum ms_api_error {
 #define MS__API_ERROR_ENUM(NAME, code, message) MS_API_##NAME = code,

@@ -152,6 +152,55 @@ static void api_json(struct ms_json *j, struct ms_analysis *a)
         ms_json_end_object(j);
     }
     ms_json_end_array(j);
+    ms_json_begin_object(j, "references");
+    ms_json_u64(j, "storm_threshold", an ? ms_annotations_storm_threshold(an) : MS_STORM_DEFAULT);
+    ms_json_begin_array(j, "objects");
+    for (size_t i = 0; an && i < ms_annotations_object_count(an); i++) {
+        const struct ms_ref_object *o = ms_annotations_object(an, i);
+        if (!o)
+            continue;
+        ms_json_begin_object(j, NULL);
+        ms_json_u64(j, "address", o->address);
+        ms_json_u64(j, "size", o->size);
+        ms_json_u64(j, "acquires", o->acquires);
+        ms_json_u64(j, "releases", o->releases);
+        ms_json_u64(j, "max_holders", o->max_held);
+        ms_json_u64(j, "references_at_exit", o->held);
+        ms_json_bool(j, "held_at_exit", o->held != 0 && !o->freed);
+        ms_json_bool(j, "freed", o->freed);
+        ms_json_bool(j, "freed_while_held", o->freed_while_held);
+        ms_json_begin_array(j, "holders_at_exit");
+        for (size_t h = 0; h < o->nholders; h++)
+            for (uint64_t k = 0; k < o->holders[h].count && k < 64; k++)
+                ms_json_u64(j, NULL, o->holders[h].holder);
+        ms_json_end_array(j);
+        ms_json_end_object(j);
+    }
+    ms_json_end_array(j);
+    ms_json_u64(j, "objects_not_listed", an ? ms_annotations_objects_forgotten(an) : 0);
+    ms_json_begin_array(j, "storms");
+    for (size_t i = 0; an && i < ms_annotations_object_count(an); i++) {
+        const struct ms_ref_object *o = ms_annotations_object(an, i);
+        if (!o || o->max_held <= ms_annotations_storm_threshold(an))
+            continue;
+        ms_json_begin_object(j, NULL);
+        ms_json_u64(j, "address", o->address);
+        ms_json_u64(j, "max_holders", o->max_held);
+        stack_json(j, a, o->stack);
+        ms_json_end_object(j);
+    }
+    ms_json_end_array(j);
+    ms_json_begin_array(j, "cycles");
+    for (size_t i = 0; an && i < ms_annotations_cycle_count(an); i++) {
+        size_t n;
+        const uint32_t *c = ms_annotations_cycle(an, i, &n);
+        ms_json_begin_array(j, NULL);
+        for (size_t k = 0; k < n; k++)
+            ms_json_u64(j, NULL, ms_annotations_object(an, c[k])->address);
+        ms_json_end_array(j);
+    }
+    ms_json_end_array(j);
+    ms_json_end_object(j);
     ms_json_begin_object(j, "api_errors");
     static const char *const names[MS_API_ERROR_MAX] = {
 #define MS__API_NAME(NAME, code, text) [code] = #NAME,

@@ -37,6 +37,16 @@ static void api_notes(struct ms_analysis *a, struct ms_notes *out)
             add(out, "C API: %llu call(s) refused or without effect: %s", (unsigned long long)n,
                 message[k]);
     }
+    uint64_t freed_held = 0;
+    for (size_t i = 0; i < ms_annotations_object_count(an); i++) {
+        const struct ms_ref_object *o = ms_annotations_object(an, i);
+        freed_held += o && o->freed_while_held;
+    }
+    if (freed_held)
+        add(out,
+            "C API: %llu object(s) freed while references to them were still held (their "
+            "holders point to freed memory)",
+            (unsigned long long)freed_held);
     uint64_t small = 0;
     const struct ms_variable *first = NULL;
     for (size_t i = 0; i < ms_annotations_variable_count(an); i++) {

@@ -152,6 +152,54 @@ static void api_sections(FILE *out, struct ms_analysis *a)
                     ms_format_count(b4, sc->outlived_bytes));
         }
     }
+    if (an && ms_annotations_object_count(an)) {
+        uint64_t held = 0, storms = 0, objects = 0;
+        char b5[32];
+        for (size_t i = 0; i < ms_annotations_object_count(an); i++) {
+            const struct ms_ref_object *o = ms_annotations_object(an, i);
+            objects += o != NULL;
+            held += o && o->held && !o->freed;
+            storms += o && o->max_held > ms_annotations_storm_threshold(an);
+        }
+        fprintf(out,
+                "\nREFERENCES (ms_ref_acquire)\n  %s objects, %s still held at exit, %s with "
+                "more than %s holders at once, %s cycle(s)\n",
+                ms_format_count(b1, objects), ms_format_count(b2, held),
+                ms_format_count(b3, storms),
+                ms_format_count(b4, ms_annotations_storm_threshold(an)),
+                ms_format_count(b5, ms_annotations_cycle_count(an)));
+        size_t shown = 0;
+        for (size_t i = 0; i < ms_annotations_object_count(an) && shown < TEXT_ROWS; i++) {
+            const struct ms_ref_object *o = ms_annotations_object(an, i);
+            if (!o ||
+                (!(o->held && !o->freed) && o->max_held <= ms_annotations_storm_threshold(an)))
+                continue;
+            shown++;
+            fprintf(out,
+                    "  object 0x%llx (%s bytes): %s reference(s) at exit, at most %s at once%s\n",
+                    (unsigned long long)o->address, ms_format_count(b1, o->size),
+                    ms_format_count(b2, o->freed ? 0 : o->held), ms_format_count(b3, o->max_held),
+                    o->max_held > ms_annotations_storm_threshold(an) ? "  [clone storm]" : "");
+            for (size_t h = 0; h < o->nholders && h < 8 && !o->freed; h++) {
+                if (o->holders[h].holder)
+                    fprintf(out, "      held by block 0x%llx",
+                            (unsigned long long)o->holders[h].holder);
+                else
+                    fprintf(out, "      held by a root");
+                fprintf(out, " (%s)\n", ms_format_count(b1, o->holders[h].count));
+            }
+            print_stack(out, a, o->stack);
+        }
+        for (size_t i = 0; i < ms_annotations_cycle_count(an); i++) {
+            size_t n;
+            const uint32_t *c = ms_annotations_cycle(an, i, &n);
+            fprintf(out, "  cycle %zu:", i + 1);
+            for (size_t k = 0; k < n && k < 16; k++)
+                fprintf(out, " 0x%llx",
+                        (unsigned long long)ms_annotations_object(an, c[k])->address);
+            fprintf(out, "%s\n", n > 16 ? " ..." : "");
+        }
+    }
     if (an && ms_annotations_task_count(an)) {
         fprintf(out,
                 "\nTASKS (+: still running at the end; live: allocated by the task and not freed)\n"

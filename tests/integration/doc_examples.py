@@ -3,7 +3,7 @@
 project's include directory, run natively and under memscope (same output, same exit status),
 and its "/* expect: PATH=VALUE */" lines are checked in the JSON report (PATH is dotted, with
 array indices: tasks.0.allocs; VALUE is compared as the JSON value's text: 300, true, null,
-struct point).
+struct point; or it is another such path, whose value must be the same).
 
 usage: doc_examples.py --memscope M --include DIR --cc CC DOC"""
 import argparse
@@ -83,6 +83,11 @@ def main():
                     got = as_text(lookup(doc, path))
                 except (KeyError, ValueError, TypeError):
                     got = "(missing)"
+                if re.fullmatch(r"[a-z_]+(\.\w+)+", want):  # another path of the report
+                    try:
+                        want = as_text(lookup(doc, want))
+                    except (KeyError, ValueError, TypeError):
+                        want = f"(missing {want})"
                 if got != want:
                     failures.append(f"{name}: {path} is {got}, the document says {want}")
             print(f"{name}: {len(expects)} expectations checked")
