@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
-"""Every C example of a document (docs/api.md) is real: each ```c block is compiled with the
-project's include directory, run natively and under memscope (same output, same exit status),
+"""Every C example of a document (docs/api.md) is real: each ```c block (or each C file given:
+examples/*.c) is compiled with the project's include directory, run natively and under memscope (same output, same exit status),
 and its "/* expect: PATH=VALUE */" lines are checked in the JSON report (PATH is dotted, with
 array indices: tasks.0.allocs; VALUE is compared as the JSON value's text: 300, true, null,
 struct point; or it is another such path, whose value must be the same).
 
-usage: doc_examples.py --memscope M --include DIR --cc CC DOC"""
+usage: doc_examples.py --memscope M --include DIR --cc CC DOC|FILE.c..."""
 import argparse
 import json
 import os
@@ -41,16 +41,22 @@ def main():
     ap.add_argument("--memscope", required=True)
     ap.add_argument("--include", required=True)
     ap.add_argument("--cc", default="cc")
-    ap.add_argument("doc")
+    ap.add_argument("docs", nargs="+")
     args = ap.parse_args()
-    text = open(args.doc, encoding="utf-8").read()
-    blocks = re.findall(r"```c\n(.*?)```", text, re.S)
+    blocks = []  # (name, source)
     failures = []
-    if not blocks:
-        failures.append(f"{args.doc}: no C example")
+    for doc in args.docs:
+        text = open(doc, encoding="utf-8").read()
+        if doc.endswith(".c"):
+            found = [(os.path.basename(doc), text)]
+        else:
+            found = [(f"example {n} of {os.path.basename(doc)}", src) for n, src in
+                     enumerate(re.findall(r"```c\n(.*?)```", text, re.S), 1)]
+        if not found or not re.search(r"/\* expect: ", text):
+            failures.append(f"{doc}: no C example with expectations")
+        blocks += found
     with tempfile.TemporaryDirectory() as tmp:
-        for n, src in enumerate(blocks, 1):
-            name = f"example {n} of {os.path.basename(args.doc)}"
+        for n, (name, src) in enumerate(blocks, 1):
             c = os.path.join(tmp, f"ex{n}.c")
             exe = os.path.join(tmp, f"ex{n}")
             with open(c, "w") as f:
