@@ -3,6 +3,7 @@
 #include "annotations.h"
 
 #include "common/errors.h"
+#include "common/options.h"
 #include "common/trace_format.h"
 #include "grow.h"
 
@@ -57,10 +58,12 @@ struct ms_annotations *ms_annotations_new(void)
     struct ms_annotations *a = calloc(1, sizeof(struct ms_annotations));
     if (!a)
         return NULL;
-    const char *storm = getenv("MEMSCOPE_STORM");
-    char *end;
-    unsigned long long v = storm ? strtoull(storm, &end, 10) : 0;
-    a->storm = storm && *storm && !*end && v > 0 ? v : MS_STORM_DEFAULT;
+    const struct ms_option *o = &ms_options[MS_OPT_STORM];
+    const char *storm = getenv(o->variable);
+    long v;
+    char why[128];
+    a->storm = storm && ms_option_parse(o, storm, &v, why, sizeof why) ? (uint64_t)v
+                                                                       : MS_STORM_DEFAULT;
     return a;
 }
 

@@ -58,6 +58,11 @@ const struct ms_option ms_options[MS_OPT_COUNT] = {
      NULL},
     {MS_OPT_DEBUGINFOD, "MEMSCOPE_DEBUGINFOD", NULL, NULL, MS_OPT_FLAG, MS_SCOPE_REPORT, "0", 0, 0,
      NULL, "(for `memscope report`) set to let elfutils query `DEBUGINFOD_URLS` servers", NULL},
+    {MS_OPT_STORM, "MEMSCOPE_STORM", NULL, NULL, MS_OPT_INT, MS_SCOPE_REPORT, "50", 1, INT_MAX,
+     NULL,
+     "(for `memscope report`) an object with more references held at once than this is a clone "
+     "storm (C API, default 50)",
+     NULL},
 };
 
 const struct ms_option *ms_option_by_variable(const char *name)

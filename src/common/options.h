@@ -37,6 +37,7 @@ enum ms_option_id {
     MS_OPT_LIBRARY,
     MS_OPT_LIVE_STATS,
     MS_OPT_DEBUGINFOD,
+    MS_OPT_STORM,
     MS_OPT_COUNT
 };
 
