@@ -1,6 +1,8 @@
 /* The bundled demo for `scripts/demo.sh`: a small program with a few leaks, a peak, temporary
- * allocations and two named threads, so that every section of the report has something in it. */
+ * allocations and two named threads, and a few calls of the C API (a task per worker, named
+ * records, a scope), so that every section of the report has something in it. */
 #define _GNU_SOURCE
+#include <memscope.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +16,7 @@ struct record {
 static struct record *make_record(const char *name)
 {
     struct record *r = malloc(sizeof *r); /* leaked for the odd records below */
+    MS_TRACK_AS(r, struct record);
     r->name = strdup(name);
     memset(r->values, 0, sizeof r->values);
     return r;
@@ -39,6 +42,7 @@ static size_t checksum(const char *text)
 static void *worker(void *arg)
 {
     pthread_setname_np(pthread_self(), (const char *)arg);
+    MS_TASK_SCOPE((const char *)arg);
     char *big = malloc(256 * 1024); /* part of the peak */
     memset(big, 1, 256 * 1024);
     size_t sum = 0;
@@ -57,6 +61,7 @@ int main(void)
         pthread_join(threads[i], NULL);
 
     struct record *kept[10];
+    MS_SCOPE("load records");
     for (int i = 0; i < 10; i++) {
         char name[32];
         snprintf(name, sizeof name, "record-%d", i);

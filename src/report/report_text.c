@@ -89,6 +89,18 @@ static const char *str_or(const struct ms_annotations *an, uint32_t id, const ch
 
 #define TEXT_ROWS 50
 
+/* The variables named at one place. */
+struct var_group {
+    const struct ms_variable *first;
+    uint64_t blocks, bytes, live, live_bytes;
+};
+
+static bool same_place(const struct ms_variable *a, const struct ms_variable *b)
+{
+    return a->name == b->name && a->type == b->type && a->file == b->file && a->line == b->line &&
+           a->func == b->func;
+}
+
 /* Task i (an index) and, below it, its children, indented by depth; returns the rows left. */
 static int task_rows(FILE *out, struct ms_analysis *a, const struct ms_annotations *an, size_t i,
                      int depth, int rows)
@@ -121,22 +133,52 @@ static void api_sections(FILE *out, struct ms_analysis *a)
     for (size_t i = 0; an && i < ms_annotations_variable_count(an); i++)
         nv += ms_annotations_variable(an, i) != NULL;
     if (nv) {
-        fprintf(out, "\nVARIABLES (named with the C API)\n");
-        size_t shown = 0;
-        for (size_t i = 0; i < ms_annotations_variable_count(an) && shown < TEXT_ROWS; i++) {
+        /* One line per place that names blocks (name, type, file, line, function), in the order
+         * they first named one. */
+        struct var_group *g = calloc(nv, sizeof *g);
+        size_t mask = 1;
+        while (mask < 2 * nv)
+            mask = mask * 2 + 1;
+        size_t *slot = calloc(mask + 1, sizeof *slot); /* group index + 1, by place */
+        size_t ng = 0;
+        for (size_t i = 0; g && slot && i < ms_annotations_variable_count(an); i++) {
             const struct ms_variable *v = ms_annotations_variable(an, i);
             if (!v)
                 continue;
-            shown++;
-            const char *type = ms_annotations_string(an, v->type);
-            fprintf(out, "  %s%s%s%s  %s bytes, %s  (%s:%llu in %s)\n",
-                    str_or(an, v->name, "(unnamed)"), type ? " (" : "", type ? type : "",
-                    type ? ")" : "", ms_format_count(b1, v->size),
-                    v->freed ? "freed" : "still allocated at exit", str_or(an, v->file, "?"),
-                    (unsigned long long)v->line, str_or(an, v->func, "?"));
+            size_t h = (v->name * 0x9E3779B1u ^ v->type * 0x85EBCA6Bu ^ v->file * 0xC2B2AE35u ^
+                        v->func * 0x27D4EB2Fu ^ (size_t)v->line) &
+                       mask;
+            while (slot[h] && !same_place(g[slot[h] - 1].first, v))
+                h = (h + 1) & mask;
+            if (!slot[h]) {
+                g[ng++].first = v;
+                slot[h] = ng;
+            }
+            size_t k = slot[h] - 1;
+            g[k].blocks++;
+            g[k].live += !v->freed;
+            g[k].live_bytes += v->freed ? 0 : v->size;
+            g[k].bytes += v->size;
         }
-        if (nv > shown)
-            fprintf(out, "  ... %zu more (see --format json)\n", nv - shown);
+        fprintf(out, "\nVARIABLES (blocks named with the C API; bytes: the blocks' sizes when the "
+                     "name ended)\n");
+        for (size_t k = 0; k < ng && k < TEXT_ROWS; k++) {
+            const struct ms_variable *v = g[k].first;
+            const char *type = ms_annotations_string(an, v->type);
+            char b5[32];
+            fprintf(out,
+                    "  %s%s%s%s  (%s:%llu in %s)\n      %s block%s, %s bytes; %s still "
+                    "allocated at exit (%s bytes)\n",
+                    str_or(an, v->name, "(unnamed)"), type ? " (" : "", type ? type : "",
+                    type ? ")" : "", str_or(an, v->file, "?"), (unsigned long long)v->line,
+                    str_or(an, v->func, "?"), ms_format_count(b1, g[k].blocks),
+                    g[k].blocks == 1 ? "" : "s", ms_format_count(b2, g[k].bytes),
+                    ms_format_count(b3, g[k].live), ms_format_count(b5, g[k].live_bytes));
+        }
+        if (ng > TEXT_ROWS)
+            fprintf(out, "  ... %zu more places (see --format json)\n", ng - TEXT_ROWS);
+        free(g);
+        free(slot);
     }
     if (an && ms_annotations_scope_count(an)) {
         fprintf(out, "\nSCOPES\n  %-28s %-24s %10s %12s %14s %14s\n", "scope", "where", "entries",
