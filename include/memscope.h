@@ -26,21 +26,24 @@
 typedef uint64_t ms_task_id;
 
 /* The functions libmemscope.so exports, as one table (the symbol memscope_api_v1): the header's
- * calls go through it. Fields are only ever added at the end; size says how many there are. */
+ * calls go through it. Blocks are passed as addresses (uintptr_t): the library never reads
+ * them, and a compiler must not think it does (gcc's -Wmaybe-uninitialized would warn about
+ * naming a block just allocated). Fields are only ever added at the end; size says how many there
+ * are. */
 struct ms_api_v1 {
     uint32_t version; /* 1 */
     uint32_t size;    /* sizeof (struct ms_api_v1) of the library */
-    void (*track)(const void *ptr, const char *name, const char *type, size_t type_size,
+    void (*track)(uintptr_t ptr, const char *name, const char *type, size_t type_size,
                   const char *file, int line, const char *func);
-    void (*move)(const void *from, const void *to);
+    void (*move)(uintptr_t from, uintptr_t to);
     uint64_t (*scope_begin)(const char *name, const char *file, int line);
     void (*scope_end)(uint64_t scope);
     ms_task_id (*task_begin)(const char *name);
     void (*task_end)(ms_task_id task);
     void (*task_switch)(ms_task_id task);
     ms_task_id (*task_current)(void);
-    void (*ref_acquire)(const void *obj, const void *holder);
-    void (*ref_release)(const void *obj, const void *holder);
+    void (*ref_acquire)(uintptr_t obj, uintptr_t holder);
+    void (*ref_release)(uintptr_t obj, uintptr_t holder);
 };
 
 /* The pointers given to the API are never read through (a block just malloc'd is not "used
@@ -106,6 +109,7 @@ MS__NO_ACCESS(2) static inline void ms_ref_release(const void *obj, const void *
 
 #else
 
+#if defined(__PIC__) || defined(__pic__)
 /* The library's table: a weak reference, which the dynamic linker binds when libmemscope.so is
  * loaded and leaves NULL otherwise (no lookup at run time, nothing allocated). */
 extern const struct ms_api_v1 memscope_api_v1 __attribute__((weak));
@@ -117,6 +121,42 @@ static inline const struct ms_api_v1 *ms__api(void)
                ? a
                : (const struct ms_api_v1 *)0;
 }
+#else
+/* Code built without -fPIC or -fPIE: the linker would bind a weak reference to 0 for good. The
+ * table is looked up once per translation unit instead, with dlsym, and only when libmemscope.so
+ * is among the loaded objects (a failed dlsym would allocate). */
+#include <dlfcn.h>
+#include <link.h>
+
+/* Whether libmemscope.so is among the loaded objects (the dynamic linker's list, which any
+ * debugger reads too). */
+static inline int ms__memscope_loaded(void)
+{
+    for (const struct link_map *m = _r_debug.r_map; m; m = m->l_next)
+        for (const char *n = m->l_name; n && *n; n++) {
+            const char *a = n, *b = "libmemscope.so";
+            while (*b && *a == *b)
+                a++, b++;
+            if (!*b)
+                return 1;
+        }
+    return 0;
+}
+
+static inline const struct ms_api_v1 *ms__api(void)
+{
+    static const struct ms_api_v1 *api; /* (const struct ms_api_v1 *)1: looked up, absent */
+    const struct ms_api_v1 *a = __atomic_load_n(&api, __ATOMIC_ACQUIRE);
+    if (__builtin_expect(a == 0, 0)) {
+        a = ms__memscope_loaded() ? (const struct ms_api_v1 *)dlsym((void *)0, "memscope_api_v1")
+                                  : 0;
+        if (!a || a->version != 1 || a->size < sizeof(struct ms_api_v1))
+            a = (const struct ms_api_v1 *)1;
+        __atomic_store_n(&api, a, __ATOMIC_RELEASE);
+    }
+    return a == (const struct ms_api_v1 *)1 ? (const struct ms_api_v1 *)0 : a;
+}
+#endif
 
 /* Names the live block that contains ptr (an interior pointer too): the name, and the type's name
  * when type is not NULL, stay with the block through realloc moves until it is freed. file, line
@@ -127,7 +167,7 @@ static inline void ms_track(const void *ptr, const char *name, const char *type,
 {
     const struct ms_api_v1 *a = ms__api();
     if (a)
-        a->track(ptr, name, type, 0, file, line, func);
+        a->track((uintptr_t)ptr, name, type, 0, file, line, func);
 }
 
 /* ms_track with the type's size, which the report checks against the block's (MS_TRACK_AS). */
@@ -137,7 +177,7 @@ static inline void ms__track_sized(const void *ptr, const char *name, const char
 {
     const struct ms_api_v1 *a = ms__api();
     if (a)
-        a->track(ptr, name, type, type_size, file, line, func);
+        a->track((uintptr_t)ptr, name, type, type_size, file, line, func);
 }
 
 /* The annotations of the block containing from (name, type, task) move to the block containing
@@ -146,7 +186,7 @@ MS__NO_ACCESS(1) MS__NO_ACCESS(2) static inline void ms_move(const void *from, c
 {
     const struct ms_api_v1 *a = ms__api();
     if (a)
-        a->move(from, to);
+        a->move((uintptr_t)from, (uintptr_t)to);
 }
 
 /* Opens a named scope on this thread and returns its handle for ms_scope_end (0 when memscope is
@@ -174,7 +214,8 @@ static inline ms_task_id ms_task_begin(const char *name)
     return a ? a->task_begin(name) : 0;
 }
 
-/* Ends the task and makes its parent current on this thread. */
+/* Ends the task. When it is the task current on this thread, its nearest ancestor still open
+ * becomes current here (0: none); otherwise this thread's current task stays. */
 static inline void ms_task_end(ms_task_id task)
 {
     const struct ms_api_v1 *a = ms__api();
@@ -208,7 +249,7 @@ static inline void ms_ref_acquire(const void *obj, const void *holder)
 {
     const struct ms_api_v1 *a = ms__api();
     if (a)
-        a->ref_acquire(obj, holder);
+        a->ref_acquire((uintptr_t)obj, (uintptr_t)holder);
 }
 
 /* holder drops a reference to the block containing obj that ms_ref_acquire gave it. */
@@ -218,7 +259,7 @@ static inline void ms_ref_release(const void *obj, const void *holder)
 {
     const struct ms_api_v1 *a = ms__api();
     if (a)
-        a->ref_release(obj, holder);
+        a->ref_release((uintptr_t)obj, (uintptr_t)holder);
 }
 
 static inline void ms__scope_cleanup(uint64_t *scope)

@@ -20,6 +20,7 @@ struct open_scope {
 struct thread_state {
     struct open_scope *open;
     size_t nopen, capopen;
+    uint64_t ignored;  /* scopes begun beyond MS_SCOPE_DEPTH_MAX and not ended yet */
     uint32_t cpu_task; /* index + 1 of the task current at the last CPU reading */
     uint64_t last_cpu;
 };
@@ -41,6 +42,7 @@ struct ms_annotations {
     struct ms_id_map scope_of_key; /* hash of (name, file, line) -> index + 1 of the first */
     struct thread_state *threads;
     size_t nthreads, capthreads;
+    uint64_t walk; /* numbers the walks of open scopes (ms_scope_stats.mark) */
     struct ms_ref_object *objs;
     size_t nobjs, capobjs;
     uint32_t *spare_objs; /* indices of forgotten freed objects, for reuse */
@@ -62,8 +64,8 @@ struct ms_annotations *ms_annotations_new(void)
     const char *storm = getenv(o->variable);
     long v;
     char why[128];
-    a->storm = storm && ms_option_parse(o, storm, &v, why, sizeof why) ? (uint64_t)v
-                                                                       : MS_STORM_DEFAULT;
+    a->storm =
+        storm && ms_option_parse(o, storm, &v, why, sizeof why) ? (uint64_t)v : MS_STORM_DEFAULT;
     return a;
 }
 
@@ -153,16 +155,18 @@ void ms_annotations_on_alloc(struct ms_annotations *a, const struct ms_event *ev
     }
     struct thread_state *th = thread < a->nthreads ? &a->threads[thread] : NULL;
     if (th && th->nopen) {
+        /* Each scope site counts the block once, in its outermost open instance (a recursive
+         * scope's inner instances do not count it again). */
+        a->walk++;
         for (size_t j = 0; j < th->nopen; j++) {
+            struct ms_scope_stats *site = &a->scopes[th->open[j].site];
+            if (site->mark == a->walk)
+                continue;
+            site->mark = a->walk;
+            site->allocs++;
+            site->bytes_allocated += ev->size;
             th->open[j].live_blocks++;
             th->open[j].live_bytes += ev->size;
-            bool again = false; /* a recursive scope counts its allocations once */
-            for (size_t k = 0; k < j && !again; k++)
-                again = th->open[k].site == th->open[j].site;
-            if (!again) {
-                a->scopes[th->open[j].site].allocs++;
-                a->scopes[th->open[j].site].bytes_allocated += ev->size;
-            }
         }
         note->scope = th->open[th->nopen - 1].handle;
         note->depth = (uint32_t)th->nopen;
@@ -196,11 +200,15 @@ void ms_annotations_on_free(struct ms_annotations *a, const struct ms_block_note
          * its depth or above whose handle (handles grow) is not later than its innermost. */
         struct thread_state *th = &a->threads[alloc_thread];
         size_t n = th->nopen < note->depth ? th->nopen : note->depth;
-        for (size_t j = 0; j < n; j++)
-            if (th->open[j].handle <= note->scope) {
-                th->open[j].live_blocks--;
-                th->open[j].live_bytes -= size;
-            }
+        a->walk++;
+        for (size_t j = 0; j < n && th->open[j].handle <= note->scope; j++) {
+            struct ms_scope_stats *site = &a->scopes[th->open[j].site];
+            if (site->mark == a->walk)
+                continue; /* as at the allocation: its outermost instance counted it */
+            site->mark = a->walk;
+            th->open[j].live_blocks--;
+            th->open[j].live_bytes -= size;
+        }
     }
     if (note->var && !moving)
         variable_freed(a, note->var, size);
@@ -407,6 +415,11 @@ static int scope_begin(struct ms_annotations *a, const struct ms_event *ev, uint
 {
     /* x: scope, name, file, line (MS_XFIELDS_SCOPE_BEGIN) */
     struct thread_state *th = thread_of(a, thread);
+    if (th && th->nopen >= MS_SCOPE_DEPTH_MAX) {
+        a->errors[MS_API_SCOPE_TOO_DEEP]++;
+        th->ignored++;
+        return 0;
+    }
     int64_t site = scope_site(a, string_field(ev->x[1]), string_field(ev->x[2]), ev->x[3]);
     if (!th || site < 0 || ms_grow(&th->open, &th->capopen, th->nopen + 1, sizeof *th->open, 8))
         return MS_ENOMEM;
@@ -415,17 +428,37 @@ static int scope_begin(struct ms_annotations *a, const struct ms_event *ev, uint
     return 0;
 }
 
+/* Where scope handle is open: the thread (*th) and its level + 1; 0 when nowhere. Its own
+ * thread first; a scope ended on another thread ends there too. */
+static size_t scope_level(struct ms_annotations *a, uint32_t thread, uint64_t handle,
+                          struct thread_state **th)
+{
+    for (size_t k = 0; k <= a->nthreads; k++) {
+        size_t t = k == 0 ? thread : k - 1;
+        if (t >= a->nthreads || (k > 0 && t == thread))
+            continue;
+        *th = &a->threads[t];
+        for (size_t j = (*th)->nopen; j > 0; j--)
+            if ((*th)->open[j - 1].handle == handle)
+                return j;
+    }
+    return 0;
+}
+
 static void scope_end(struct ms_annotations *a, const struct ms_event *ev, uint32_t thread)
 {
-    struct thread_state *th = thread < a->nthreads ? &a->threads[thread] : NULL;
-    size_t j = th ? th->nopen : 0;
-    while (j > 0 && th->open[j - 1].handle != ev->x[0])
-        j--;
+    struct thread_state *th = NULL;
+    size_t j = scope_level(a, thread, ev->x[0], &th);
     if (j == 0) {
-        a->errors[MS_API_SCOPE_NOT_OPEN]++;
+        struct thread_state *own = thread < a->nthreads ? &a->threads[thread] : NULL;
+        if (own && own->ignored)
+            own->ignored--; /* one begun too deep */
+        else
+            a->errors[MS_API_SCOPE_NOT_OPEN]++;
         return;
     }
-    /* Scopes opened inside it and not ended end with it. */
+    /* Scopes opened inside it and not ended end with it, the uncounted deeper ones too. */
+    th->ignored = 0;
     while (th->nopen >= j) {
         const struct open_scope *o = &th->open[--th->nopen];
         a->scopes[o->site].outlived_blocks += o->live_blocks;

@@ -52,7 +52,12 @@ struct ms_scope_stats {
     uint32_t name, file;
     uint64_t line;
     uint64_t entries, allocs, bytes_allocated, outlived_bytes, outlived_blocks;
+    uint64_t mark; /* internal: a walk of a thread's open scopes has seen this site */
 };
+
+/* Scopes open on one thread at once beyond this are not counted (MS_API_SCOPE_TOO_DEEP), so
+ * that an allocation costs at most this many steps. */
+#define MS_SCOPE_DEPTH_MAX 64
 
 /* A holder of references to an object: a block's address (0: a root) and how many it holds. */
 struct ms_ref_holder {

@@ -13,8 +13,15 @@
 
 #include <memscope.h>
 
+/* Whether the call is recorded: memscope records, and the call does not come from inside one of
+ * its hooks (a signal handler that interrupted it), which is counted as a dropped event. */
 static bool enter(void)
 {
+    if (ms__tls.busy) {
+        if (atomic_load_explicit(&ms__active, memory_order_relaxed))
+            ms__slots_drop();
+        return false;
+    }
     if (passthrough())
         return false;
     ms__tls.busy = 1;
@@ -44,7 +51,7 @@ static uint64_t string_id(const char *text)
     return id;
 }
 
-static void api_track(const void *ptr, const char *name, const char *type, size_t type_size,
+static void api_track(uintptr_t ptr, const char *name, const char *type, size_t type_size,
                       const char *file, int line, const char *func)
 {
     if (!enter())
@@ -54,19 +61,19 @@ static void api_track(const void *ptr, const char *name, const char *type, size_
     } else {
         uint64_t n = string_id(name), t = string_id(type), f = string_id(file);
         uint64_t fn = string_id(func);
-        ms__on_VARIABLE((uintptr_t)ptr, n, t, type_size, f, line > 0 ? (uint64_t)line : 0, fn);
+        ms__on_VARIABLE(ptr, n, t, type_size, f, line > 0 ? (uint64_t)line : 0, fn);
     }
     ms__unbusy();
 }
 
-static void api_move(const void *from, const void *to)
+static void api_move(uintptr_t from, uintptr_t to)
 {
     if (!enter())
         return;
     if (!from || !to)
         refuse(MS_API_NULL_POINTER, 0, "ms_move");
     else
-        ms__on_MOVE((uintptr_t)from, (uintptr_t)to);
+        ms__on_MOVE(from, to);
     ms__unbusy();
 }
 
@@ -121,7 +128,10 @@ static void api_task_end(ms_task_id task)
     if (task_open(task, "ms_task_end")) {
         if (ms__task_end(task, &parent)) {
             ms__on_TASK_END(task);
-            ms__on_task_current(parent);
+            /* Only this thread's current task gives way, to its nearest ancestor still open
+             * (a task ended out of order, or on another thread, leaves the current one be). */
+            if (ms__task_current() == task)
+                ms__on_task_current(ms__task_open_ancestor(task));
         } else {
             refuse(MS_API_TASK_ENDED, task, "ms_task_end"); /* another thread ended it first */
         }
@@ -148,25 +158,25 @@ static ms_task_id api_task_current(void)
 }
 
 /* A reference taken or dropped: whether it was held is the replay's to tell. */
-static void api_ref(bool acquire, const void *obj, const void *holder)
+static void api_ref(bool acquire, uintptr_t obj, uintptr_t holder)
 {
     if (!enter())
         return;
     if (!obj)
         refuse(MS_API_NULL_POINTER, 0, acquire ? "ms_ref_acquire" : "ms_ref_release");
     else if (acquire)
-        ms__on_REF_ACQUIRE((uintptr_t)obj, (uintptr_t)holder);
+        ms__on_REF_ACQUIRE(obj, holder);
     else
-        ms__on_REF_RELEASE((uintptr_t)obj, (uintptr_t)holder);
+        ms__on_REF_RELEASE(obj, holder);
     ms__unbusy();
 }
 
-static void api_ref_acquire(const void *obj, const void *holder)
+static void api_ref_acquire(uintptr_t obj, uintptr_t holder)
 {
     api_ref(true, obj, holder);
 }
 
-static void api_ref_release(const void *obj, const void *holder)
+static void api_ref_release(uintptr_t obj, uintptr_t holder)
 {
     api_ref(false, obj, holder);
 }

@@ -37,19 +37,27 @@ void ms__on_exit_freeing(struct ms__tls *t)
     ms__slot_release(s);
 }
 
+/* Writes the TASK record of task into s, with the thread's CPU clock. */
+static void put_task(struct ms__slot *s, uint64_t task)
+{
+    struct timespec ts;
+    uint64_t cpu = clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0
+                       ? (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec
+                       : 0;
+    uint8_t *kb;
+    uint8_t *p = ms__rec_begin_at(&s->b, &kb, ms__now());
+    ms__rec_end(&s->b, ms_rec_put_TASK(&s->b.base, kb, p, task, cpu ? cpu : 1));
+}
+
 void ms__on_task_current(uint64_t task)
 {
     struct ms__slot *s = ms__slot_get(&ms__tls);
     if (!s)
         return;
-    struct timespec ts;
-    uint64_t cpu = clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0
-                       ? (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec
-                       : 0;
-    s->b.task = task;
-    uint8_t *kb;
-    uint8_t *p = ms__rec_begin_at(&s->b, &kb, ms__now());
-    ms__rec_end(&s->b, ms_rec_put_TASK(&s->b.base, kb, p, task, cpu ? cpu : 1));
+    if (s != ms__orphan_slot) {
+        s->b.task = task;
+        put_task(s, task);
+    }
     ms__slot_release(s);
 }
 
@@ -58,17 +66,27 @@ uint64_t ms__task_current(void)
     struct ms__slot *s = ms__slot_get(&ms__tls);
     if (!s)
         return 0;
-    uint64_t task = s->b.task;
+    uint64_t task = s == ms__orphan_slot ? 0 : s->b.task;
     ms__slot_release(s);
     return task;
+}
+
+void ms__on_task_checkpoint(struct ms__tls *t)
+{
+    struct ms__slot *s = t->slot;
+    if (s && s != ms__orphan_slot && s->b.task && !t->dead)
+        put_task(s, s->b.task);
 }
 
 #define MS__ON_ANNOTATION(NAME, code, summary)                                                     \
     void ms__on_##NAME(MS__DROP1(MS_XFIELDS_##NAME(MS__PARAM)))                                    \
     {                                                                                              \
         struct ms__slot *s = ms__slot_get(&ms__tls);                                               \
-        if (!s)                                                                                    \
+        if (!s) {                                                                                  \
+            if (ms__tls.in_handler || ms__tls.dead) /* else ms__slot_attach counted it */          \
+                ms__slots_drop();                                                                  \
             return;                                                                                \
+        }                                                                                          \
         uint8_t *kb;                                                                               \
         uint8_t *p = ms__rec_begin_at(&s->b, &kb, ms__now());                                      \
         ms__rec_end(&s->b, ms_ext_put_##NAME(kb, p MS_XFIELDS_##NAME(MS__ARG)));                   \

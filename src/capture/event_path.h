@@ -125,10 +125,14 @@ void ms__on_forked(uint64_t pid);
 void ms__on_exit_freeing(struct ms__tls *t);
 
 /* The C API's current task of this thread is now task (0: none): a TASK record with the thread's
- * CPU clock, and the thread's later chunks restate it. */
+ * CPU clock, and the thread's later chunks restate it. A thread whose TLS is gone (the orphan
+ * slot, shared) has no task. */
 void ms__on_task_current(uint64_t task);
 /* The calling thread's current task. */
 uint64_t ms__task_current(void);
+/* The thread (slot t) stops running its current task for good (it exits, or the process does):
+ * a TASK record with its CPU clock closes the task's last stretch on it. */
+void ms__on_task_checkpoint(struct ms__tls *t);
 
 /* The annotations of the C API, one function per EXTENDED sub-kind of the record table
  * (record_table.h): ms__on_VARIABLE(ptr, name, type, ...), ms__on_TASK_BEGIN(task, parent,

@@ -10,7 +10,7 @@
 
 #define SLOTS (1u << 17) /* a table at most half full: 65,536 strings */
 #define MAX_STRINGS (SLOTS / 2)
-#define ARENA (8u << 20) /* texts: 8 MiB reserved, touched as used */
+#define ARENA ((size_t)MAX_STRINGS * MS_STRING_MAX) /* texts: reserved, touched as used */
 
 struct entry {
     uint64_t hash;
@@ -21,6 +21,7 @@ struct entry {
 };
 
 static struct entry *table;
+static uint32_t *used; /* the table's slots in use, in the order they were filled */
 static char *arena;
 static size_t arena_used;
 static uint32_t count, next_id = 1;
@@ -39,28 +40,31 @@ static int map_once(void)
 {
     if (table)
         return 1;
-    void *t = mmap(NULL, SLOTS * sizeof *table, PROT_READ | PROT_WRITE,
+    size_t tbytes = SLOTS * sizeof *table + MAX_STRINGS * sizeof *used;
+    void *t = mmap(NULL, tbytes, PROT_READ | PROT_WRITE,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (t == MAP_FAILED)
         return 0;
     void *a = mmap(NULL, ARENA, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                    -1, 0);
     if (a == MAP_FAILED) {
-        munmap(t, SLOTS * sizeof *table);
+        munmap(t, tbytes);
         return 0;
     }
     table = t;
+    used = (uint32_t *)(table + SLOTS);
     arena = a;
     return 1;
 }
 
 /* Writes the STRING record into the calling thread's slot, starting a new chunk first when the
- * record would not fit in what is left of the buffer. */
-static void put_string(uint32_t id, const char *text, size_t len)
+ * record would not fit in what is left of the buffer. Returns false when the thread has no
+ * slot to write (a signal handler that interrupted memscope). */
+static bool put_string(uint32_t id, const char *text, size_t len)
 {
     struct ms__slot *s = ms__slot_get(&ms__tls);
     if (!s)
-        return;
+        return false;
     struct ms__buffer *b = &s->b;
     if ((size_t)(b->buf + MS_SLOT_BUFFER - b->pos) < len + 32)
         b->full(b);
@@ -68,6 +72,7 @@ static void put_string(uint32_t id, const char *text, size_t len)
     uint8_t *p = ms__rec_begin_untimed(b, &kb);
     ms__rec_end(b, ms_rec_put_STRING(&b->base, kb, p, id, text, len));
     ms__slot_release(s);
+    return true;
 }
 
 uint64_t ms__string_id(const char *text)
@@ -86,6 +91,7 @@ uint64_t ms__string_id(const char *text)
     uint64_t id = 0;
     int write = 0;
     uint32_t at = 0;
+    size_t slot = 0;
     if (map_once()) {
         size_t i = h & (SLOTS - 1);
         while (table[i].id && !(table[i].hash == h && table[i].len == n &&
@@ -97,20 +103,23 @@ uint64_t ms__string_id(const char *text)
             *e = (struct entry){
                 .hash = h, .id = next_id++, .len = (uint32_t)n, .at = (uint32_t)arena_used};
             arena_used += n;
-            count++;
+            used[count++] = (uint32_t)i;
         }
         if (e->id) {
             id = e->id;
             write = !e->written;
-            e->written = 1;
+            e->written = 1; /* claimed: another thread finding it meanwhile does not write it */
             at = e->at;
+            slot = i;
         } else {
             full = 1;
         }
     }
     ms__spin_unlock(&lock);
-    if (write)
-        put_string((uint32_t)id, arena + at, n);
+    if (write && !put_string((uint32_t)id, arena + at, n) && ms__spin_lock(&lock)) {
+        table[slot].written = 0; /* not written after all: the next use writes it */
+        ms__spin_unlock(&lock);
+    }
     return id;
 }
 
@@ -124,7 +133,6 @@ void ms__strings_after_fork_child(void)
     atomic_store(&lock, 0);
     if (!table)
         return;
-    for (size_t i = 0; i < SLOTS; i++)
-        if (table[i].id)
-            table[i].written = 0;
+    for (uint32_t i = 0; i < count; i++)
+        table[used[i]].written = 0;
 }

@@ -64,6 +64,17 @@ enum ms__task_state ms__task_state(uint64_t id)
     return (enum ms__task_state)atomic_load_explicit(&e->state, memory_order_acquire);
 }
 
+uint64_t ms__task_open_ancestor(uint64_t id)
+{
+    for (;;) {
+        struct entry *e = entry_of(id, false);
+        uint64_t parent = e ? atomic_load_explicit(&e->parent, memory_order_relaxed) : 0;
+        if (!parent || parent >= id || ms__task_state(parent) == MS__TASK_OPEN)
+            return parent < id ? parent : 0;
+        id = parent;
+    }
+}
+
 bool ms__task_end(uint64_t id, uint64_t *parent)
 {
     struct entry *e = entry_of(id, false);

@@ -17,6 +17,9 @@ enum ms__task_state {
 /* A new task whose parent is parent (0: none); returns its id (0: out of memory). */
 uint64_t ms__task_new(uint64_t parent);
 enum ms__task_state ms__task_state(uint64_t id);
+/* The nearest of id's ancestors that is still open (0: none). A parent always began before its
+ * child, so the walk ends. */
+uint64_t ms__task_open_ancestor(uint64_t id);
 /* Marks an open task ended and returns true with its parent in *parent; false (nothing changed)
  * when it was not open. */
 bool ms__task_end(uint64_t id, uint64_t *parent);

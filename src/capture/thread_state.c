@@ -169,6 +169,7 @@ static void attach_rest(void *arg)
     s->b.head->tid = s->b.tid;
     /* The bounds are for the fp and cached walks. */
     ms__unwind_state_reset(&s->u, ms__config.unwind != MS_UNWIND_NONE);
+    s->b.task = 0; /* a new thread has no current task (C API), whatever the last one had */
     /* A reused slot's chunk began when its last thread left: restart it with a fresh clock,
      * excluding concurrent flushes of all slots while its pointers change. */
     int idle = 0;

@@ -14,7 +14,10 @@
       "are left out")                                                                              \
     X(UNKNOWN_POINTER, 5, "a pointer in no block live at the time")                                \
     X(SCOPE_NOT_OPEN, 6, "a scope ended that was not open on its thread")                          \
-    X(REF_NOT_HELD, 7, "a reference released that its holder did not hold")
+    X(REF_NOT_HELD, 7, "a reference released that its holder did not hold")                        \
+    X(SCOPE_TOO_DEEP, 8,                                                                           \
+      "more than 64 scopes open at once on a thread: the deeper ones are not "                     \
+      "counted")
 
 enum ms_api_error {
 #define MS__API_ERROR_ENUM(NAME, code, message) MS_API_##NAME = code,

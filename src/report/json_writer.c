@@ -1,8 +1,25 @@
-/* JSON output with correct string escaping (control characters, quotes, invalid UTF-8 bytes
- * passed through as \u00XX so the document always parses). */
+/* JSON output with correct string escaping: control characters and quotes escaped, valid UTF-8
+ * kept as it is, and each byte of an invalid sequence written as \u00XX (its Latin-1 reading),
+ * so that the document always parses. */
 #include "json_writer.h"
 
 #include <inttypes.h>
+
+/* The length of the valid UTF-8 sequence at p (2 to 4 bytes), or 0 (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF). */
+static int utf8_length(const unsigned char *p)
+{
+    int n = p[0] >= 0xF0 ? 4 : p[0] >= 0xE0 ? 3 : p[0] >= 0xC2 ? 2 : 0;
+    if (n == 0 || p[0] > 0xF4)
+        return 0;
+    for (int i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0; /* also stops at the terminating NUL */
+    if ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] >= 0xA0) ||
+        (p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] >= 0x90))
+        return 0;
+    return n;
+}
 
 static void raw_string(FILE *out, const char *s)
 {
@@ -22,7 +39,15 @@ static void raw_string(FILE *out, const char *s)
             fputs("\\t", out);
             break;
         default:
-            if (*p < 0x20 || *p >= 0x80)
+            if (*p >= 0x80) {
+                int n = utf8_length(p);
+                if (n) {
+                    fwrite(p, 1, (size_t)n, out);
+                    p += n - 1;
+                    break;
+                }
+            }
+            if (*p < 0x20 || *p >= 0x7F)
                 fprintf(out, "\\u%04x", *p);
             else
                 fputc(*p, out);

@@ -59,15 +59,17 @@ def main():
     d = json.loads(rep.stdout)
 
     tasks = {t["name"]: t for t in d["tasks"]}
-    check("task names", sorted(tasks), ["A", "B", "child", "producer", "twice"])
+    check("task names", sorted(tasks),
+          ["A", "B", "X", "Y", "Z", "child", "left open", "producer", "twice"])
     want = {"producer": (10, 1000, 600, 1000), "child": (1, 7, 7, 7), "A": (4, 40, 40, 40),
-            "B": (2, 40, 40, 40), "twice": (0, 0, 0, 0)}
+            "B": (2, 40, 40, 40), "twice": (0, 0, 0, 0), "left open": (1, 30, 30, 30),
+            "X": (0, 0, 0, 0), "Y": (1, 11, 11, 11), "Z": (0, 0, 0, 0)}
     for name, (allocs, bytes_, live, peak) in want.items():
         t = tasks.get(name, {})
         check(f"task {name} allocs, bytes, live, peak",
               (t.get("allocs"), t.get("bytes_allocated"), t.get("live_bytes"),
                t.get("peak_bytes")), (allocs, bytes_, live, peak))
-        check(f"task {name} ended", t.get("ended"), True)
+        check(f"task {name} ended", t.get("ended"), name != "left open")
         check(f"task {name} threads", t.get("thread_count"), 1)
     if "producer" in tasks and "child" in tasks:
         check("child's parent", tasks["child"]["parent"], tasks["producer"]["id"])
@@ -78,8 +80,13 @@ def main():
             failures.append("producer has no CPU time or duration")
         if tasks["producer"]["cpu_ns"] > tasks["producer"]["duration_ns"]:
             failures.append("producer's CPU time exceeds its duration")
-    for name in ["A", "B", "twice"]:
+    for name in ["A", "B", "twice", "X", "Z", "left open"]:
         check(f"task {name} parent", tasks.get(name, {}).get("parent"), 0)
+    if "X" in tasks and "Y" in tasks:
+        check("Y's parent", tasks["Y"]["parent"], tasks["X"]["id"])
+    # A thread that exits with its task open closes the task's CPU time.
+    if not tasks.get("left open", {}).get("cpu_ns", 0) > 0:
+        failures.append("task 'left open' has no CPU time (its thread exited with it current)")
 
     variables = {v["name"]: v for v in d["variables"]}
     check("variable names", sorted(variables), ["buf", "pt"])
@@ -99,13 +106,18 @@ def main():
                            "outlived_blocks"]},
           {"entries": 1, "allocs": 3, "bytes_allocated": 150, "outlived_bytes": 100,
            "outlived_blocks": 2})
+    check("scope rec (recursive)", {k: scopes.get("rec", {}).get(k) for k in
+                                    ["entries", "allocs", "bytes_allocated", "outlived_bytes",
+                                     "outlived_blocks"]},
+          {"entries": 3, "allocs": 3, "bytes_allocated": 300, "outlived_bytes": 300,
+           "outlived_blocks": 3})
     check("scope loop", {k: scopes.get("loop", {}).get(k) for k in
                          ["entries", "allocs", "bytes_allocated", "outlived_bytes"]},
           {"entries": 5, "allocs": 5, "bytes_allocated": 150, "outlived_bytes": 0})
 
     check("api_errors", d["api_errors"],
           {"null_pointer": 1, "unknown_task": 1, "task_ended": 1, "strings_full": 0,
-           "unknown_pointer": 1, "scope_not_open": 0, "ref_not_held": 0})
+           "unknown_pointer": 1, "scope_not_open": 0, "ref_not_held": 0, "scope_too_deep": 0})
 
     for f in failures:
         print("FAIL", f)

@@ -6,6 +6,10 @@
  *   - "pt", named as a struct point (16 B), is a block of 8 B: the report says so;
  *   - scope "parse" allocates 3 blocks of 50 B and frees 1: 2 blocks, 100 B outlived it; scope
  *     "loop" is entered 5 times, 1 block of 30 B each, all freed inside;
+ *   - scope "rec", recursive 3 deep, 1 block of 100 B per level kept: 300 B, 3 blocks outlived;
+ *   - a thread begins task "left open" (1 block of 30 B) and exits: the next thread has no task;
+ *   - tasks X then Y (Y a child of X) ended out of order: after X ends Y stays current (its 1
+ *     block of 11 B), after Y ends none is (the block of 13 B is no task's), and Z is a root;
  *   - bad calls: a NULL pointer, a pointer to no block, an unknown task, a task ended twice.
  * Prints the same lines with or without memscope (the API's calls change nothing it sees). */
 #include <memscope.h>
@@ -29,8 +33,31 @@ static void *consumer(void *arg)
     return NULL;
 }
 
-static void *keep[16];
+static void *keep[32];
 static int nkeep;
+
+static void rec(int n)
+{
+    MS_SCOPE("rec");
+    keep[nkeep++] = malloc(100);
+    if (n > 1)
+        rec(n - 1);
+}
+
+static void *left_open(void *arg)
+{
+    (void)arg;
+    ms_task_begin("left open");
+    keep[nkeep++] = malloc(30);
+    return NULL;
+}
+
+static void *after(void *arg)
+{
+    (void)arg;
+    keep[nkeep++] = malloc(5000); /* no task: the thread before left its own open */
+    return (void *)(uintptr_t)ms_task_current();
+}
 
 int main(void)
 {
@@ -79,6 +106,21 @@ int main(void)
         free(malloc(30));
     }
 
+    rec(3);
+    void *current;
+    pthread_create(&t, NULL, left_open, NULL);
+    pthread_join(t, NULL);
+    pthread_create(&t, NULL, after, NULL);
+    pthread_join(t, &current);
+    ms_task_id x = ms_task_begin("X");
+    ms_task_id y = ms_task_begin("Y");
+    ms_task_end(x);
+    keep[nkeep++] = malloc(11); /* Y's */
+    ms_task_end(y);
+    keep[nkeep++] = malloc(13); /* no task's */
+    ms_task_id z = ms_task_begin("Z");
+    ms_task_end(z);
+
     int local;
     MS_TRACK(&local);
     ms_track(NULL, "nothing", NULL, __FILE__, __LINE__, __func__);
@@ -87,7 +129,8 @@ int main(void)
     ms_task_end(twice);
     ms_task_end(twice);
 
-    printf("%s current=%llu\n", buf, (unsigned long long)ms_task_current());
+    printf("%s current=%llu after=%llu\n", buf, (unsigned long long)ms_task_current(),
+           (unsigned long long)(uintptr_t)current);
     free(buf);
     free(pt);
     return 0;
