@@ -4,9 +4,11 @@
  * each call costs a load and a branch and does nothing, so annotated programs ship unchanged.
  * Built with -DMEMSCOPE_DISABLE, every macro and function here is nothing at all.
  *
- * C99 and C++. Thread-safe. No call allocates memory in the program, and a bad call (a NULL or
- * unknown pointer, an unknown or ended task id) never crashes: memscope says so once on stderr
- * and counts it in the report. docs/api.md has an example of each call.
+ * C99 and C++ (gcc or clang: MS_SCOPE uses __attribute__((cleanup)) and __COUNTER__).
+ * Thread-safe. No call allocates memory in the program, and a bad call never crashes: one the
+ * capture can tell (a NULL pointer, an unknown or ended task id) is said once per kind on stderr,
+ * and every kind (a pointer in no block, a reference not held, ...) is counted in the report.
+ * docs/api.md has an example of each call.
  *
  *   MS_TRACK(p);                      the block containing p is named "p" (file, line, function)
  *   MS_TRACK_AS(p, struct point);     ... and its type is "struct point"
@@ -54,12 +56,16 @@ struct ms_api_v1 {
 #define MS__NO_ACCESS(...)
 #endif
 
+#define MS__CAT2(a, b) a##b
+#define MS__CAT(a, b) MS__CAT2(a, b)
+
 #if defined(MEMSCOPE_DISABLE)
 
-#define MS_TRACK(ptr) ((void)sizeof(ptr))
-#define MS_TRACK_AS(ptr, type) ((void)sizeof(ptr))
-#define MS_SCOPE(name) ((void)0)
-#define MS_TASK_SCOPE(name) ((void)0)
+/* As when enabled: MS_TRACK evaluates its argument, MS_SCOPE is a declaration. */
+#define MS_TRACK(ptr) ((void)(ptr))
+#define MS_TRACK_AS(ptr, type) ((void)(ptr))
+#define MS_SCOPE(name) typedef int MS__CAT(ms__scope_, __COUNTER__) __attribute__((unused))
+#define MS_TASK_SCOPE(name) typedef int MS__CAT(ms__task_, __COUNTER__) __attribute__((unused))
 MS__NO_ACCESS(1)
 static inline void ms_track(const void *p, const char *n, const char *t, const char *f, int l,
                             const char *fn)
@@ -273,18 +279,16 @@ static inline void ms__task_cleanup(ms_task_id *task)
         ms_task_end(*task);
 }
 
-#define MS__CAT2(a, b) a##b
-#define MS__CAT(a, b) MS__CAT2(a, b)
-
 #define MS_TRACK(ptr) ms_track((ptr), #ptr, (const char *)0, __FILE__, __LINE__, __func__)
 #define MS_TRACK_AS(ptr, type)                                                                     \
     ms__track_sized((ptr), #ptr, #type, sizeof(type), __FILE__, __LINE__, __func__)
 #define MS_SCOPE(name)                                                                             \
-    uint64_t MS__CAT(ms__scope_, __LINE__) __attribute__((cleanup(ms__scope_cleanup), unused)) =   \
-        ms_scope_begin((name), __FILE__, __LINE__)
+    uint64_t MS__CAT(ms__scope_, __COUNTER__)                                                      \
+        __attribute__((cleanup(ms__scope_cleanup), unused)) =                                      \
+            ms_scope_begin((name), __FILE__, __LINE__)
 #define MS_TASK_SCOPE(name)                                                                        \
-    ms_task_id MS__CAT(ms__task_, __LINE__) __attribute__((cleanup(ms__task_cleanup), unused)) =   \
-        ms_task_begin(name)
+    ms_task_id MS__CAT(ms__task_, __COUNTER__)                                                     \
+        __attribute__((cleanup(ms__task_cleanup), unused)) = ms_task_begin(name)
 
 #endif /* MEMSCOPE_DISABLE */
 

@@ -463,8 +463,8 @@ static __attribute__((noinline)) int annotation(struct ms_heap_model *m, const s
         return 0;
     }
     if (!site->var_name) {
-        site->var_name = (uint32_t)ev->x[1];
-        site->var_type = (uint32_t)ev->x[2];
+        site->var_name = ev->x[1] <= UINT32_MAX ? (uint32_t)ev->x[1] : 0;
+        site->var_type = ev->x[2] <= UINT32_MAX ? (uint32_t)ev->x[2] : 0;
     }
     return ms_annotations_name(m->ann, ev, b->ptr, b->size, site->stack, &m->notes[i]);
 }

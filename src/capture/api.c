@@ -43,11 +43,11 @@ static void refuse(enum ms_api_error what, uint64_t arg, const char *call)
 }
 
 /* The string's id, noting once that the table is full. */
-static uint64_t string_id(const char *text)
+static uint64_t string_id(const char *text, const char *call)
 {
     uint64_t id = ms__string_id(text);
     if (!id && text && *text && ms__strings_full())
-        refuse(MS_API_STRINGS_FULL, 0, "ms_track");
+        refuse(MS_API_STRINGS_FULL, 0, call);
     return id;
 }
 
@@ -59,8 +59,8 @@ static void api_track(uintptr_t ptr, const char *name, const char *type, size_t 
     if (!ptr) {
         refuse(MS_API_NULL_POINTER, 0, "ms_track");
     } else {
-        uint64_t n = string_id(name), t = string_id(type), f = string_id(file);
-        uint64_t fn = string_id(func);
+        uint64_t n = string_id(name, "ms_track"), t = string_id(type, "ms_track");
+        uint64_t f = string_id(file, "ms_track"), fn = string_id(func, "ms_track");
         ms__on_VARIABLE(ptr, n, t, type_size, f, line > 0 ? (uint64_t)line : 0, fn);
     }
     ms__unbusy();
@@ -84,7 +84,7 @@ static uint64_t api_scope_begin(const char *name, const char *file, int line)
     if (!enter())
         return 0;
     uint64_t scope = atomic_fetch_add_explicit(&last_scope, 1, memory_order_relaxed) + 1;
-    uint64_t n = string_id(name), f = string_id(file);
+    uint64_t n = string_id(name, "ms_scope_begin"), f = string_id(file, "ms_scope_begin");
     ms__on_SCOPE_BEGIN(scope, n, f, line > 0 ? (uint64_t)line : 0);
     ms__unbusy();
     return scope;
@@ -104,7 +104,7 @@ static ms_task_id api_task_begin(const char *name)
         return 0;
     uint64_t parent = ms__task_current();
     uint64_t task = ms__task_new(parent);
-    ms__on_TASK_BEGIN(task, parent, string_id(name));
+    ms__on_TASK_BEGIN(task, parent, string_id(name, "ms_task_begin"));
     ms__on_task_current(task);
     ms__unbusy();
     return task;

@@ -41,6 +41,27 @@ static void print_stack(FILE *out, struct ms_analysis *a, uint32_t stack)
         fprintf(out, "        ... %d more frames (see --format json)\n", n - TEXT_FRAMES);
 }
 
+/* A name from the trace, fit for a terminal: control characters become '?' (a trace is
+ * untrusted: a name must not move the cursor or clear the screen). Eight calls may share one
+ * printf. */
+static const char *str_or(const struct ms_annotations *an, uint32_t id, const char *none)
+{
+    static char bufs[8][256];
+    static unsigned next;
+    const char *s = ms_annotations_string(an, id);
+    if (!s)
+        return none;
+    char *b = bufs[next++ % 8];
+    size_t n = 0;
+    for (; s[n] && n + 4 < sizeof bufs[0]; n++)
+        b[n] = (unsigned char)s[n] < 0x20 || s[n] == 0x7f ? '?' : s[n];
+    if (s[n])
+        memcpy(b + n, "...", 4);
+    else
+        b[n] = 0;
+    return b;
+}
+
 static void ranking(FILE *out, struct ms_analysis *a, enum ms_rank_key key, const char *title,
                     size_t top)
 {
@@ -72,19 +93,13 @@ static void ranking(FILE *out, struct ms_analysis *a, enum ms_rank_key key, cons
         }
         const struct ms_annotations *an = ms_heap_model_annotations(a->model);
         if (an && s->var_name) {
-            const char *type = ms_annotations_string(an, s->var_type);
-            fprintf(out, "        variable %s%s%s%s\n", ms_annotations_string(an, s->var_name),
+            const char *type = str_or(an, s->var_type, NULL);
+            fprintf(out, "        variable %s%s%s%s\n", str_or(an, s->var_name, "?"),
                     type ? " (" : "", type ? type : "", type ? ")" : "");
         }
         print_stack(out, a, s->stack);
     }
     free(idx);
-}
-
-static const char *str_or(const struct ms_annotations *an, uint32_t id, const char *none)
-{
-    const char *s = ms_annotations_string(an, id);
-    return s ? s : none;
 }
 
 #define TEXT_ROWS 50
@@ -164,7 +179,7 @@ static void api_sections(FILE *out, struct ms_analysis *a)
                      "name ended)\n");
         for (size_t k = 0; k < ng && k < TEXT_ROWS; k++) {
             const struct ms_variable *v = g[k].first;
-            const char *type = ms_annotations_string(an, v->type);
+            const char *type = str_or(an, v->type, NULL);
             char b5[32];
             fprintf(out,
                     "  %s%s%s%s  (%s:%llu in %s)\n      %s block%s, %s bytes; %s still "
