@@ -86,8 +86,10 @@ void ms_annotations_free(struct ms_annotations *a)
     for (size_t i = 0; i < a->nthreads; i++)
         free(a->threads[i].open);
     free(a->threads);
-    for (size_t i = 0; i < a->nobjs; i++)
+    for (size_t i = 0; i < a->nobjs; i++) {
         free(a->objs[i].holders);
+        free(a->objs[i].history);
+    }
     free(a->objs);
     free(a->spare_objs);
     free(a->cycle_objects);
@@ -221,6 +223,7 @@ void ms_annotations_on_free(struct ms_annotations *a, const struct ms_block_note
         } else if (ms_grow(&a->spare_objs, &a->capspare_objs, a->nspare_objs + 1,
                            sizeof *a->spare_objs, 64) == 0) {
             free(o->holders);
+            free(o->history);
             *o = (struct ms_ref_object){0};
             a->spare_objs[a->nspare_objs++] = note->obj - 1;
             a->objs_forgotten++;
@@ -243,8 +246,22 @@ void ms_annotations_adopt(struct ms_annotations *a, struct ms_block_note *note, 
     v->stack = stack;
 }
 
+/* Appends a change to o's history while there is room. */
+static int ref_change(struct ms_ref_object *o, uint64_t tsc, uint64_t holder, int delta)
+{
+    o->changes++;
+    if (o->nhistory == MS_REF_HISTORY)
+        return 0;
+    if (ms_grow(&o->history, &o->caphistory, o->nhistory + 1, sizeof *o->history, 2))
+        return MS_ENOMEM;
+    o->history[o->nhistory++] =
+        (struct ms_ref_change){.tsc = tsc, .holder = holder, .held = o->held, .delta = delta};
+    return 0;
+}
+
 int ms_annotations_ref(struct ms_annotations *a, bool acquire, struct ms_block_note *note,
-                       uint64_t address, uint64_t size, uint32_t stack, uint64_t holder)
+                       uint64_t address, uint64_t size, uint32_t stack, uint64_t holder,
+                       uint64_t tsc)
 {
     if (!note->obj) {
         if (!acquire) {
@@ -275,7 +292,7 @@ int ms_annotations_ref(struct ms_annotations *a, bool acquire, struct ms_block_n
         o->held--;
         if (--o->holders[h].count == 0)
             o->holders[h] = o->holders[--o->nholders];
-        return 0;
+        return ref_change(o, tsc, holder, -1);
     }
     if (h == o->nholders) {
         if (ms_grow(&o->holders, &o->capholders, o->nholders + 1, sizeof *o->holders, 4))
@@ -286,7 +303,7 @@ int ms_annotations_ref(struct ms_annotations *a, bool acquire, struct ms_block_n
     o->acquires++;
     if (++o->held > o->max_held)
         o->max_held = o->held;
-    return 0;
+    return ref_change(o, tsc, holder, 1);
 }
 
 static uint32_t string_field(uint64_t id)

@@ -64,6 +64,16 @@ struct ms_ref_holder {
     uint64_t holder, count;
 };
 
+/* A change of an object's references: at tsc, holder took (+1) or dropped (-1) one, leaving
+ * held references. */
+struct ms_ref_change {
+    uint64_t tsc, holder, held;
+    int delta;
+};
+
+/* The first changes of each object's references kept, in order (the rest are counted). */
+#define MS_REF_HISTORY 64
+
 /* A block that ms_ref_acquire named as an object. */
 struct ms_ref_object {
     uint64_t address, size;
@@ -73,6 +83,9 @@ struct ms_ref_object {
     uint64_t max_tsc;        /* when it first had max_held */
     struct ms_ref_holder *holders; /* who holds them now (at the end: at exit) */
     size_t nholders, capholders;
+    struct ms_ref_change *history; /* the first MS_REF_HISTORY changes */
+    size_t nhistory, caphistory;
+    uint64_t changes;      /* all of them */
     bool freed;            /* the block was freed */
     bool freed_while_held; /* ... while references to it were held */
 };
@@ -104,7 +117,8 @@ void ms_annotations_move(struct ms_annotations *a, struct ms_block_note *from,
 /* REF_ACQUIRE / REF_RELEASE of the object block whose note is note (address, size, stack) by
  * holder (a block's address, or 0: a root). */
 int ms_annotations_ref(struct ms_annotations *a, bool acquire, struct ms_block_note *note,
-                       uint64_t address, uint64_t size, uint32_t stack, uint64_t holder);
+                       uint64_t address, uint64_t size, uint32_t stack, uint64_t holder,
+                       uint64_t tsc);
 /* STRING, TASK and the other EXTENDED sub-kinds. */
 int ms_annotations_event(struct ms_annotations *a, const struct ms_event *ev, uint32_t thread);
 /* A bad call the replay found (a pointer in no live block, ...). */

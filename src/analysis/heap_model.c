@@ -455,7 +455,7 @@ static __attribute__((noinline)) int annotation(struct ms_heap_model *m, const s
         /* The holder is named by its block's start (0: a root). */
         const struct block *h = ev->x[1] ? live_containing(m, ev->x[1]) : NULL;
         return ms_annotations_ref(m->ann, ev->value == MS_EXT_REF_ACQUIRE, &m->notes[i], b->ptr,
-                                  b->size, site->stack, h ? h->ptr : ev->x[1]);
+                                  b->size, site->stack, h ? h->ptr : ev->x[1], ev->tsc);
     }
     if (ev->value == MS_EXT_MOVE) {
         ms_annotations_move(m->ann, &m->notes[i], &m->notes[j], b->size, to->size, to->ptr,

@@ -169,6 +169,17 @@ static void api_json(struct ms_json *j, struct ms_analysis *a)
         ms_json_bool(j, "held_at_exit", o->held != 0 && !o->freed);
         ms_json_bool(j, "freed", o->freed);
         ms_json_bool(j, "freed_while_held", o->freed_while_held);
+        ms_json_begin_array(j, "history");
+        for (size_t h = 0; h < o->nhistory; h++) {
+            ms_json_begin_object(j, NULL);
+            ms_json_u64(j, "time_ns", ms_analysis_ns(a, o->history[h].tsc));
+            ms_json_u64(j, "holder", o->history[h].holder);
+            ms_json_i64(j, "change", o->history[h].delta);
+            ms_json_u64(j, "references", o->history[h].held);
+            ms_json_end_object(j);
+        }
+        ms_json_end_array(j);
+        ms_json_u64(j, "changes", o->changes);
         ms_json_begin_array(j, "holders_at_exit");
         for (size_t h = 0; h < o->nholders; h++)
             for (uint64_t k = 0; k < o->holders[h].count && k < 64; k++)
