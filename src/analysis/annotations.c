@@ -20,7 +20,6 @@ struct open_scope {
 struct thread_state {
     struct open_scope *open;
     size_t nopen, capopen;
-    uint64_t ignored;  /* scopes begun beyond MS_SCOPE_DEPTH_MAX and not ended yet */
     uint32_t cpu_task; /* index + 1 of the task current at the last CPU reading */
     uint64_t last_cpu;
 };
@@ -43,6 +42,14 @@ struct ms_annotations {
     struct thread_state *threads;
     size_t nthreads, capthreads;
     uint64_t walk; /* numbers the walks of open scopes (ms_scope_stats.mark) */
+    /* Open scopes by handle: where each is (thread index + 1, and SCOPE_UNCOUNTED for one begun
+     * beyond MS_SCOPE_DEPTH_MAX), so that an end, whichever thread makes it, finds its scope
+     * in one lookup. Linear probing, backward-shift deletion; handle 0 marks empty slots. */
+    struct scope_slot {
+        uint64_t handle;
+        uint32_t where;
+    } * scope_map;
+    size_t scope_mask, scope_used;
     struct ms_ref_object *objs;
     size_t nobjs, capobjs;
     uint32_t *spare_objs; /* indices of forgotten freed objects, for reuse */
@@ -91,6 +98,7 @@ void ms_annotations_free(struct ms_annotations *a)
         free(a->objs[i].history);
     }
     free(a->objs);
+    free(a->scope_map);
     free(a->spare_objs);
     free(a->cycle_objects);
     free(a->cycle_start);
@@ -428,56 +436,108 @@ static int64_t scope_site(struct ms_annotations *a, uint32_t name, uint32_t file
     return (int64_t)a->nscopes++;
 }
 
+#define SCOPE_UNCOUNTED 0x80000000u
+
+static size_t scope_slot_of(const struct ms_annotations *a, uint64_t handle)
+{
+    size_t i = (size_t)(handle * 0x9E3779B97F4A7C15ull >> 20) & a->scope_mask;
+    while (a->scope_map[i].handle && a->scope_map[i].handle != handle)
+        i = (i + 1) & a->scope_mask;
+    return i;
+}
+
+/* Records that scope handle is open at where; false when out of memory. A handle given twice
+ * (only a hostile trace does that) keeps its first place. */
+static bool scope_map_put(struct ms_annotations *a, uint64_t handle, uint32_t where)
+{
+    if ((a->scope_used + 1) * 2 > (a->scope_map ? a->scope_mask + 1 : 0)) {
+        size_t cap = a->scope_map ? (a->scope_mask + 1) * 2 : 64;
+        struct scope_slot *old = a->scope_map, *n = calloc(cap, sizeof *n);
+        if (!n)
+            return false;
+        size_t old_cap = old ? a->scope_mask + 1 : 0;
+        a->scope_map = n;
+        a->scope_mask = cap - 1;
+        for (size_t i = 0; i < old_cap; i++)
+            if (old[i].handle)
+                a->scope_map[scope_slot_of(a, old[i].handle)] = old[i];
+        free(old);
+    }
+    size_t i = scope_slot_of(a, handle);
+    if (!a->scope_map[i].handle) {
+        a->scope_map[i] = (struct scope_slot){handle, where};
+        a->scope_used++;
+    }
+    return true;
+}
+
+/* Where scope handle is open (0: not open), and forgets it. */
+static uint32_t scope_map_take(struct ms_annotations *a, uint64_t handle)
+{
+    if (!a->scope_map || !handle)
+        return 0;
+    size_t i = scope_slot_of(a, handle), j = i;
+    uint32_t where = a->scope_map[i].where;
+    if (!a->scope_map[i].handle)
+        return 0;
+    for (;;) { /* backward shift: the slots after i that may move into it */
+        j = (j + 1) & a->scope_mask;
+        if (!a->scope_map[j].handle)
+            break;
+        size_t home =
+            (size_t)(a->scope_map[j].handle * 0x9E3779B97F4A7C15ull >> 20) & a->scope_mask;
+        if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+            a->scope_map[i] = a->scope_map[j];
+            i = j;
+        }
+    }
+    a->scope_map[i].handle = 0;
+    a->scope_used--;
+    return where;
+}
+
 static int scope_begin(struct ms_annotations *a, const struct ms_event *ev, uint32_t thread)
 {
     /* x: scope, name, file, line (MS_XFIELDS_SCOPE_BEGIN) */
     struct thread_state *th = thread_of(a, thread);
-    if (th && th->nopen >= MS_SCOPE_DEPTH_MAX) {
+    if (!th || !ev->x[0])
+        return th ? 0 : MS_ENOMEM;
+    if (th->nopen >= MS_SCOPE_DEPTH_MAX) {
         a->errors[MS_API_SCOPE_TOO_DEEP]++;
-        th->ignored++;
-        return 0;
+        return scope_map_put(a, ev->x[0], (thread + 1) | SCOPE_UNCOUNTED) ? 0 : MS_ENOMEM;
     }
     int64_t site = scope_site(a, string_field(ev->x[1]), string_field(ev->x[2]), ev->x[3]);
-    if (!th || site < 0 || ms_grow(&th->open, &th->capopen, th->nopen + 1, sizeof *th->open, 8))
+    if (site < 0 || ms_grow(&th->open, &th->capopen, th->nopen + 1, sizeof *th->open, 8) ||
+        !scope_map_put(a, ev->x[0], thread + 1))
         return MS_ENOMEM;
     a->scopes[site].entries++;
     th->open[th->nopen++] = (struct open_scope){.handle = ev->x[0], .site = (uint32_t)site};
     return 0;
 }
 
-/* Where scope handle is open: the thread (*th) and its level + 1; 0 when nowhere. Its own
- * thread first; a scope ended on another thread ends there too. */
-static size_t scope_level(struct ms_annotations *a, uint32_t thread, uint64_t handle,
-                          struct thread_state **th)
-{
-    for (size_t k = 0; k <= a->nthreads; k++) {
-        size_t t = k == 0 ? thread : k - 1;
-        if (t >= a->nthreads || (k > 0 && t == thread))
-            continue;
-        *th = &a->threads[t];
-        for (size_t j = (*th)->nopen; j > 0; j--)
-            if ((*th)->open[j - 1].handle == handle)
-                return j;
-    }
-    return 0;
-}
-
+/* The end of scope handle, on whichever thread: it closes where it was opened, with the
+ * scopes still open inside it. An uncounted scope (too deep) just leaves the map. */
 static void scope_end(struct ms_annotations *a, const struct ms_event *ev, uint32_t thread)
 {
-    struct thread_state *th = NULL;
-    size_t j = scope_level(a, thread, ev->x[0], &th);
-    if (j == 0) {
-        struct thread_state *own = thread < a->nthreads ? &a->threads[thread] : NULL;
-        if (own && own->ignored)
-            own->ignored--; /* one begun too deep */
-        else
-            a->errors[MS_API_SCOPE_NOT_OPEN]++;
+    (void)thread;
+    uint32_t where = scope_map_take(a, ev->x[0]);
+    struct thread_state *th = where && (where & ~SCOPE_UNCOUNTED) - 1 < a->nthreads
+                                  ? &a->threads[(where & ~SCOPE_UNCOUNTED) - 1]
+                                  : NULL;
+    size_t j = th ? th->nopen : 0;
+    if (th && !(where & SCOPE_UNCOUNTED))
+        while (j > 0 && th->open[j - 1].handle != ev->x[0])
+            j--;
+    if (!th || (j == 0 && !(where & SCOPE_UNCOUNTED))) {
+        a->errors[MS_API_SCOPE_NOT_OPEN]++;
         return;
     }
-    /* Scopes opened inside it and not ended end with it, the uncounted deeper ones too. */
-    th->ignored = 0;
+    if (where & SCOPE_UNCOUNTED)
+        return;
     while (th->nopen >= j) {
         const struct open_scope *o = &th->open[--th->nopen];
+        if (o->handle != ev->x[0])
+            scope_map_take(a, o->handle); /* a scope still open inside it ends with it */
         a->scopes[o->site].outlived_blocks += o->live_blocks;
         a->scopes[o->site].outlived_bytes += o->live_bytes;
     }

@@ -58,7 +58,10 @@ static void on_fatal_signal(int sig, siginfo_t *info, void *uctx)
 {
     (void)uctx;
     int saved = errno;
+    int was_busy = ms__tls.busy;
     ms__tls.busy = 1;
+    if (!was_busy && !ms__tls.in_handler)
+        ms__on_task_checkpoint(&ms__tls); /* the signal did not interrupt memscope itself */
     finish(MS_END_SIGNAL, sig, false);
     /* Die of the same signal, as the program would have without memscope: SA_RESETHAND has
      * restored the default action. A fault re-executes the faulting instruction on return; a

@@ -7,7 +7,7 @@
 
 /* The length of the valid UTF-8 sequence at p (2 to 4 bytes), or 0 (RFC 3629: no overlong
  * forms, no surrogates, nothing above U+10FFFF). */
-static int utf8_length(const unsigned char *p)
+int ms_utf8_length(const unsigned char *p)
 {
     int n = p[0] >= 0xF0 ? 4 : p[0] >= 0xE0 ? 3 : p[0] >= 0xC2 ? 2 : 0;
     if (n == 0 || p[0] > 0xF4)
@@ -40,7 +40,7 @@ static void raw_string(FILE *out, const char *s)
             break;
         default:
             if (*p >= 0x80) {
-                int n = utf8_length(p);
+                int n = ms_utf8_length(p);
                 if (n) {
                     fwrite(p, 1, (size_t)n, out);
                     p += n - 1;

@@ -22,4 +22,9 @@ void ms_json_i64(struct ms_json *j, const char *key, int64_t v);
 void ms_json_str(struct ms_json *j, const char *key, const char *s); /* NULL -> null */
 void ms_json_bool(struct ms_json *j, const char *key, bool v);
 
+/* The length of the valid UTF-8 sequence of 2 to 4 bytes at p, or 0 (an ASCII byte, or not valid
+ * UTF-8: overlong forms, surrogates and code points above U+10FFFF are not). p is NUL-terminated.
+ */
+int ms_utf8_length(const unsigned char *p);
+
 #endif

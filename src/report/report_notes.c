@@ -149,8 +149,9 @@ void ms_report_notes(struct ms_analysis *a, struct ms_notes *out)
         add(out, "the process replaced itself with exec; the new program has its own trace");
     if (e->present && e->dropped)
         add(out,
-            "%llu event(s) could not be recorded (no memory for a thread's buffer, or more than 64 "
-            "allocator calls in a signal handler that interrupted memscope)",
+            "%llu event(s) could not be recorded (no memory for a thread's buffer, more than 64 "
+            "allocator calls in a signal handler that interrupted memscope, or C API calls made "
+            "there)",
             (unsigned long long)e->dropped);
     if (a->ancestry_note[0])
         add(out, "%s", a->ancestry_note);

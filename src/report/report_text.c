@@ -4,6 +4,7 @@
 
 #include "analysis/annotations.h"
 #include "common/trace_format.h"
+#include "json_writer.h"
 #include "number_format.h"
 #include "report_notes.h"
 #include "site_rank.h"
@@ -53,12 +54,20 @@ static const char *str_or(const struct ms_annotations *an, uint32_t id, const ch
         return none;
     char *b = bufs[next++ % 8];
     size_t n = 0;
-    for (; s[n] && n + 4 < sizeof bufs[0]; n++)
-        b[n] = (unsigned char)s[n] < 0x20 || s[n] == 0x7f ? '?' : s[n];
-    if (s[n])
-        memcpy(b + n, "...", 4);
-    else
-        b[n] = 0;
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p && n + 8 < sizeof bufs[0]) {
+        int len = *p >= 0x80 ? ms_utf8_length(p) : 1;
+        bool c1 = len == 2 && p[0] == 0xC2 && p[1] < 0xA0; /* U+0080..U+009F: controls too */
+        if (len == 0 || c1 || *p < 0x20 || *p == 0x7f) {
+            b[n++] = '?';
+            p += len ? (size_t)len : 1;
+            continue;
+        }
+        memcpy(b + n, p, (size_t)len); /* whole characters only */
+        n += (size_t)len;
+        p += len;
+    }
+    memcpy(b + n, *p ? "..." : "", *p ? 4 : 1);
     return b;
 }
 
