@@ -1,5 +1,6 @@
 /* Tests for the replay model: valgrind's way of counting, the peak and each site's share of
  * it, temporary allocations, frees of unknown blocks, and per-thread figures. */
+#include "analysis/annotations.h"
 #include "analysis/heap_model.h"
 #include "common/trace_format.h"
 #include "ms_test.h"
@@ -306,6 +307,89 @@ static void peak_order(void)
     expect_peak(200, 100, 200);
 }
 
+/* ---- the C API's annotations (annotations.c) through the model ---- */
+
+static void ext(uint32_t tid, int subkind, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
+{
+    struct ms_event e = {.kind = MS_REC_EXTENDED, .tid = tid, .tsc = now++, .value = subkind};
+    e.x[0] = a0, e.x[1] = a1, e.x[2] = a2, e.x[3] = a3;
+    ASSERT_EQ(ms_heap_model_apply(m, &e), 0);
+}
+
+static const struct ms_scope_stats *scope_named(const struct ms_annotations *an, uint32_t name)
+{
+    for (size_t i = 0; i < ms_annotations_scope_count(an); i++)
+        if (ms_annotations_scope(an, i)->name == name)
+            return ms_annotations_scope(an, i);
+    return NULL;
+}
+
+/* Scopes: nested and recursive ones count a block once; one ended by another thread closes
+ * where it was opened, with the scopes inside it; beyond 64 open ones nothing is counted, and
+ * ending those is no error; an unknown end is one. */
+static void scopes(void)
+{
+    m = ms_heap_model_new();
+    ext(1, MS_EXT_SCOPE_BEGIN, 1, 7, 0, 10); /* outer (name 7) */
+    ext(1, MS_EXT_SCOPE_BEGIN, 2, 8, 0, 20); /* rec (name 8) */
+    ev(MS_REC_ALLOC, 1, 0x100, 100, 1, 0);
+    ext(1, MS_EXT_SCOPE_BEGIN, 3, 8, 0, 20); /* rec again, inside itself */
+    ev(MS_REC_ALLOC, 1, 0x200, 100, 1, 0);
+    ev(MS_REC_FREE, 1, 0x100, 0, 0, 0);
+    for (uint64_t h = 4; h < 4 + 70; h++) /* 61 more open (64 in all), then 9 too deep */
+        ext(1, MS_EXT_SCOPE_BEGIN, h, 9, 0, 30);
+    ext(2, MS_EXT_SCOPE_END, 73, 0, 0, 0);  /* too deep, ended on another thread */
+    ext(2, MS_EXT_SCOPE_END, 999, 0, 0, 0); /* never begun */
+    ext(2, MS_EXT_SCOPE_END, 2, 0, 0, 0);   /* rec, on another thread: inner ones end too */
+    ext(1, MS_EXT_SCOPE_END, 1, 0, 0, 0);
+    ms_heap_model_finish(m);
+    const struct ms_annotations *an = ms_heap_model_annotations(m);
+    const struct ms_scope_stats *outer = scope_named(an, 7), *rec = scope_named(an, 8);
+    ASSERT_TRUE(outer && rec && scope_named(an, 9));
+    ASSERT_EQ(rec->entries, 2);
+    ASSERT_EQ(rec->allocs, 2);
+    ASSERT_EQ(rec->bytes_allocated, 200);
+    ASSERT_EQ(rec->outlived_bytes, 100); /* 0x200, once, though two instances were open */
+    ASSERT_EQ(rec->outlived_blocks, 1);
+    ASSERT_EQ(outer->outlived_bytes, 100);
+    ASSERT_EQ(scope_named(an, 9)->entries, 61);
+    ASSERT_EQ(ms_annotations_errors(an, MS_API_SCOPE_TOO_DEEP), 9);
+    ASSERT_EQ(ms_annotations_errors(an, MS_API_SCOPE_NOT_OPEN), 1);
+    ms_heap_model_free(m);
+}
+
+/* Tasks: a free lowers the live bytes of the task that allocated the block, whichever thread
+ * frees it; a realloc moves a name to the new block. */
+static void tasks_and_names(void)
+{
+    m = ms_heap_model_new();
+    struct ms_event t = {.kind = MS_REC_TASK, .tid = 1, .tsc = now++, .value = 5, .task = 5};
+    ms_heap_model_apply(m, &t);
+    for (uint64_t i = 0; i < 10; i++) {
+        struct ms_event a = {
+            .kind = MS_REC_ALLOC, .tid = 1, .tsc = now++, .ptr = 0x1000 + 128 * i, .size = 100};
+        a.task = 5;
+        ASSERT_EQ(ms_heap_model_apply(m, &a), 0);
+    }
+    for (uint64_t i = 0; i < 4; i++)
+        ev(MS_REC_FREE, 2, 0x1000 + 128 * i, 0, 0, 0);
+    ext(1, MS_EXT_VARIABLE, 0x1000 + 128 * 9 + 4, 3, 0, 0); /* an interior pointer */
+    ev(MS_REC_REALLOC, 1, 0x9000, 500, 0, 0x1000 + 128 * 9);
+    ms_heap_model_finish(m);
+    const struct ms_annotations *an = ms_heap_model_annotations(m);
+    ASSERT_EQ(ms_annotations_task_count(an), 1);
+    const struct ms_task_stats *ts = ms_annotations_task(an, 0);
+    ASSERT_EQ(ts->allocs, 10);
+    ASSERT_EQ(ts->bytes_allocated, 1000);
+    ASSERT_EQ(ts->live_bytes, 500); /* 6 blocks, the last one moved out of the task */
+    ASSERT_EQ(ms_annotations_variable_count(an), 1);
+    const struct ms_variable *v = ms_annotations_variable(an, 0);
+    ASSERT_EQ(v->address, 0x9000);
+    ASSERT_EQ(v->size, 500);
+    ASSERT_EQ(v->freed, 0);
+    ms_heap_model_free(m);
+}
+
 MS_TEST_MAIN(TEST(peak_order), TEST(conflicts), TEST(totals_only), TEST(valgrind_counting),
              TEST(peak_by_site), TEST(temporary), TEST(unknown_frees_and_threads),
-             TEST(many_blocks))
+             TEST(many_blocks), TEST(scopes), TEST(tasks_and_names))
