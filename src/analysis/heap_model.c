@@ -438,6 +438,16 @@ static __attribute__((noinline)) int annotation(struct ms_heap_model *m, const s
 {
     if (!m->notes && !(m->notes = calloc(m->live_mask + 1, sizeof *m->notes)))
         return MS_ENOMEM;
+    if (ev->kind == MS_REC_EXTENDED && ev->value == MS_EXT_TASK_CPU) {
+        /* x: tid, task, cpu_ns: a TASK record of that thread, as it would have written one */
+        uint32_t other;
+        if (ev->x[0] > UINT32_MAX || thread_index(m, (uint32_t)ev->x[0], &other) != 0)
+            return 0;
+        struct ms_event t = {.kind = MS_REC_TASK, .tid = (uint32_t)ev->x[0], .tsc = ev->tsc};
+        t.value = t.task = ev->x[1];
+        t.size = ev->x[2];
+        return ms_annotations_event(m->ann, &t, other);
+    }
     if (ev->kind != MS_REC_EXTENDED ||
         (ev->value != MS_EXT_VARIABLE && ev->value != MS_EXT_MOVE &&
          ev->value != MS_EXT_REF_ACQUIRE && ev->value != MS_EXT_REF_RELEASE))

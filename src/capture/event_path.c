@@ -71,6 +71,35 @@ uint64_t ms__task_current(void)
     return task;
 }
 
+struct finish_cpu {
+    struct ms__slot *to;
+};
+
+static void other_task_cpu(struct ms__slot *s, void *ctx)
+{
+    struct finish_cpu *f = ctx;
+    uint64_t task = s->b.task;
+    uint32_t tid = s->b.tid;
+    struct timespec ts;
+    /* The thread's CPU clock, as pthread_getcpuclockid makes it: (~tid << 3) | CPUCLOCK_SCHED
+     * | CPUCLOCK_PERTHREAD. */
+    clockid_t clock = (clockid_t)((~(unsigned)tid << 3) | 6u);
+    if (!task || !tid || clock_gettime(clock, &ts) != 0)
+        return;
+    uint8_t *kb;
+    uint8_t *p = ms__rec_begin_at(&f->to->b, &kb, ms__now());
+    ms__rec_end(&f->to->b,
+                ms_ext_put_TASK_CPU(kb, p, tid, task,
+                                    (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec));
+}
+
+void ms__on_tasks_at_finish(struct ms__tls *t)
+{
+    struct finish_cpu f = {t->slot};
+    if (f.to && f.to != ms__orphan_slot && !t->dead)
+        ms__slots_each_other(other_task_cpu, &f);
+}
+
 void ms__on_task_checkpoint(struct ms__tls *t)
 {
     struct ms__slot *s = t->slot;

@@ -133,6 +133,9 @@ uint64_t ms__task_current(void);
 /* The thread (slot t) stops running its current task for good (it exits, or the process does):
  * a TASK record with its CPU clock closes the task's last stretch on it. */
 void ms__on_task_checkpoint(struct ms__tls *t);
+/* The process finishes: for every other thread running a task, its CPU clock (read through its
+ * thread id) goes into the calling thread's slot t as a TASK_CPU annotation. */
+void ms__on_tasks_at_finish(struct ms__tls *t);
 
 /* The annotations of the C API, one function per EXTENDED sub-kind of the record table
  * (record_table.h): ms__on_VARIABLE(ptr, name, type, ...), ms__on_TASK_BEGIN(task, parent,

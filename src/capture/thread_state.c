@@ -241,6 +241,15 @@ bool ms__slot_flush_all(struct ms__slot *keep_open)
     return f.all;
 }
 
+void ms__slots_each_other(void (*fn)(struct ms__slot *s, void *ctx), void *ctx)
+{
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        struct ms__slot *s = atomic_load_explicit(&slots[i], memory_order_acquire);
+        if (s && s != ms__tls.slot && s != ms__orphan_slot && atomic_load(&s->in_use))
+            fn(s, ctx);
+    }
+}
+
 void ms__slot_detach(struct ms__tls *t)
 {
     struct ms__slot *s = t->slot;

@@ -71,6 +71,9 @@ static inline void ms__slot_release(struct ms__slot *s)
         ms__orphan_unlock();
 }
 
+/* Calls fn for every slot a live thread other than the caller owns (not the orphan slot). */
+void ms__slots_each_other(void (*fn)(struct ms__slot *s, void *ctx), void *ctx);
+
 /* Events that could not be recorded (no slot for the thread): counted for the END chunk. */
 uint64_t ms__slots_dropped(void);
 void ms__slots_drop(void);
