@@ -207,7 +207,7 @@ static void api_sections(FILE *out, struct ms_analysis *a)
     if (an && ms_annotations_scope_count(an)) {
         fprintf(out, "\nSCOPES\n  %-28s %-24s %10s %12s %14s %14s\n", "scope", "where", "entries",
                 "allocations", "bytes", "outlived");
-        for (size_t i = 0; i < ms_annotations_scope_count(an); i++) {
+        for (size_t i = 0; i < ms_annotations_scope_count(an) && i < TEXT_ROWS; i++) {
             const struct ms_scope_stats *sc = ms_annotations_scope(an, i);
             char where[256];
             snprintf(where, sizeof where, "%s:%llu", base(str_or(an, sc->file, "?")),
@@ -217,6 +217,9 @@ static void api_sections(FILE *out, struct ms_analysis *a)
                     ms_format_count(b3, sc->bytes_allocated),
                     ms_format_count(b4, sc->outlived_bytes));
         }
+        if (ms_annotations_scope_count(an) > TEXT_ROWS)
+            fprintf(out, "  ... %zu more scopes (see --format json)\n",
+                    ms_annotations_scope_count(an) - TEXT_ROWS);
     }
     if (an && ms_annotations_object_count(an)) {
         uint64_t held = 0, storms = 0, objects = 0;
