@@ -235,6 +235,32 @@ __attribute__((noinline)) static void forget_unloaded(struct ms__unwind_state *u
     u->unload_epoch = epoch;
 }
 
+/* The id of the stack outer (outermost first) in the shared table, from its root, touching no
+ * thread's caches (0: not there): what the verify mode checks the shortcuts' ids against, so
+ * that those run in it as they do in normal runs. */
+static uint32_t find_outer(const uintptr_t *outer, int n)
+{
+    struct table *t = atomic_load_explicit(&table, memory_order_acquire);
+    uint32_t node = 0;
+    uint64_t h = ROOT_H1;
+    for (int k = 0; k < n && (k == 0 || node); k++) {
+        h = path_h1(h, outer[k]);
+        node = lookup(t, h, node, outer[k]);
+    }
+    return node;
+}
+
+/* The verify mode's check of the caller's claim that the first known frames of outer are the
+ * last stack's (u->cache_log as the walk keeps it): each wrong one counts as a difference. */
+static void verify_known(const struct ms__unwind_state *u, const uintptr_t *outer, int known)
+{
+    for (int k = 0; k < known; k++)
+        if (u->cache_ips[k] != outer[k]) {
+            ms__unwind_verify_known(k, known);
+            return;
+        }
+}
+
 uint32_t ms__stack_intern_outer(struct ms__unwind_state *u, struct ms__buffer *b,
                                 const uintptr_t *outer, int n, int known)
 {
@@ -249,12 +275,16 @@ uint32_t ms__stack_intern_outer(struct ms__unwind_state *u, struct ms__buffer *b
     int m = known < u->cache_n ? known : u->cache_n;
     if (m > n)
         m = n;
+    if (MS_UNLIKELY(ms__unwind_verify_on))
+        verify_known(u, outer, m);
     while (m < n && m < u->cache_n && u->cache_ips[m] == outer[m])
         m++;
     /* What u->cache_log will say: only the walk log's own return addresses are followed. */
     bool from_log = outer == u->walk.ra;
-    if (m == n && n == u->cache_n && MS_LIKELY(!ms__unwind_verify_on)) {
+    if (m == n && n == u->cache_n) {
         u->cache_log = from_log ? n : 0;
+        if (MS_UNLIKELY(ms__unwind_verify_on))
+            ms__unwind_verify_cached(u->cache_ids[n - 1], find_outer(outer, n));
         return u->cache_ids[n - 1]; /* the last stack again */
     }
     uint64_t h1 = m ? u->cache_h1[m - 1] : ROOT_H1, h2 = m ? u->cache_h2[m - 1] : ROOT_H2;
@@ -266,13 +296,10 @@ uint32_t ms__stack_intern_outer(struct ms__unwind_state *u, struct ms__buffer *b
     /* A wrong stack would need both 64-bit hashes and the depth to collide. */
     struct ms__stack_entry *e = &u->stack_cache[h1 & ((1u << MS_STACK_CACHE_BITS) - 1)];
     if (e->id && e->h1 == h1 && e->h2 == h2 && e->n == (uint32_t)n) {
-        if (MS_LIKELY(!ms__unwind_verify_on)) {
-            u->cache_log = from_log ? m : 0; /* the last stack is still the one interned before */
-            return e->id;
-        }
-        uint32_t slow = intern_nodes(u, b, outer, n, m);
-        ms__unwind_verify_cached(e->id, slow);
-        return slow;
+        u->cache_log = from_log ? m : 0; /* the last stack is still the one interned before */
+        if (MS_UNLIKELY(ms__unwind_verify_on))
+            ms__unwind_verify_cached(e->id, find_outer(outer, n));
+        return e->id;
     }
     uint32_t id = intern_nodes(u, b, outer, n, m);
     if (id)

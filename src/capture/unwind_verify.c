@@ -75,6 +75,12 @@ void ms__unwind_verify_cached(uint32_t cached, uint32_t interned)
                 "interning the same addresses gives ", interned);
 }
 
+void ms__unwind_verify_known(int frame, int known)
+{
+    compare_ids("the walk said the last stack's first frames were known: ", (uint32_t)known,
+                "but it differs at frame ", (uint32_t)frame);
+}
+
 void ms__unwind_count_continued(void)
 {
     atomic_fetch_add(&verify_continued, 1);

@@ -22,6 +22,9 @@ void ms__unwind_verify_ids(uint32_t given, uint32_t found);
 /* A stack found in a thread's cache of whole stacks (cached) against the same stack interned
  * node by node (interned). */
 void ms__unwind_verify_cached(uint32_t cached, uint32_t interned);
+/* The interning was told that the first known frames equal the last stack's, and frame (of
+ * them) does not: counted as a difference. */
+void ms__unwind_verify_known(int frame, int known);
 /* A walk went on as the previous one did from one of its frames on (unwind_fast.c). */
 void ms__unwind_count_continued(void);
 /* The cached walk gave up on a stack: libunwind took it. */
