@@ -24,15 +24,46 @@ struct thread_state {
     uint64_t last_cpu;
 };
 
+/* Records that ended (freed or renamed variables, freed objects): the first
+ * MS_FREED_VARIABLES_KEPT are kept for the report, later ones forgotten and their slots reused. */
+struct recycler {
+    uint32_t *spare; /* indices of forgotten records */
+    size_t n, cap;
+    uint64_t kept, forgotten;
+};
+
+/* Record i has ended: true when it is forgotten (its slot is spare now: the caller clears it). */
+static bool recycle(struct recycler *r, uint32_t i)
+{
+    if (r->kept < MS_FREED_VARIABLES_KEPT) {
+        r->kept++;
+        return false;
+    }
+    if (ms_grow(&r->spare, &r->cap, r->n + 1, sizeof *r->spare, 64))
+        return false; /* kept after all */
+    r->spare[r->n++] = i;
+    r->forgotten++;
+    return true;
+}
+
+/* A slot for a new record: a forgotten one's, or the next of the array (items, n, cap). Returns
+ * its index + 1, 0 when out of memory. */
+static uint32_t record_slot(struct recycler *r, void *items, size_t *n, size_t *cap, size_t elem)
+{
+    if (r->n)
+        return r->spare[--r->n] + 1;
+    if (ms_grow(items, cap, *n + 1, elem, 64))
+        return 0;
+    return (uint32_t)++ * n;
+}
+
 struct ms_annotations {
     char **strings;
     size_t nstrings, capstrings;
     struct ms_id_map string_of_id; /* id -> index + 1 */
     struct ms_variable *vars;
     size_t nvars, capvars;
-    uint32_t *spare; /* indices of forgotten freed variables, for reuse */
-    size_t nspare, capspare;
-    uint64_t freed_kept, forgotten;
+    struct recycler ended_vars;
     struct ms_task_stats *tasks;
     size_t ntasks, captasks;
     struct ms_id_map task_of_id; /* id -> index + 1 */
@@ -52,9 +83,7 @@ struct ms_annotations {
     size_t scope_mask, scope_used;
     struct ms_ref_object *objs;
     size_t nobjs, capobjs;
-    uint32_t *spare_objs; /* indices of forgotten freed objects, for reuse */
-    size_t nspare_objs, capspare_objs;
-    uint64_t objs_freed_kept, objs_forgotten;
+    struct recycler freed_objs;
     uint64_t storm;
     uint32_t *cycle_objects;
     size_t *cycle_start; /* ncycles + 1 entries */
@@ -85,7 +114,7 @@ void ms_annotations_free(struct ms_annotations *a)
     free(a->strings);
     ms_id_map_free(&a->string_of_id);
     free(a->vars);
-    free(a->spare);
+    free(a->ended_vars.spare);
     free(a->tasks);
     ms_id_map_free(&a->task_of_id);
     free(a->scopes);
@@ -99,7 +128,7 @@ void ms_annotations_free(struct ms_annotations *a)
     }
     free(a->objs);
     free(a->scope_map);
-    free(a->spare_objs);
+    free(a->freed_objs.spare);
     free(a->cycle_objects);
     free(a->cycle_start);
     free(a);
@@ -183,25 +212,18 @@ void ms_annotations_on_alloc(struct ms_annotations *a, const struct ms_event *ev
     }
 }
 
-/* A variable's record is done with: kept while fewer than MS_FREED_VARIABLES_KEPT are, else
- * forgotten and its slot reused. */
-static void variable_freed(struct ms_annotations *a, uint32_t var, uint64_t size)
+/* Variable var's name ends on a block of size bytes, freed or given another name. */
+static void variable_end(struct ms_annotations *a, uint32_t var, uint64_t size, bool freed)
 {
     struct ms_variable *v = &a->vars[var - 1];
     v->size = size;
-    v->freed = true;
-    if (a->freed_kept < MS_FREED_VARIABLES_KEPT) {
-        a->freed_kept++;
-        return;
-    }
-    if (ms_grow(&a->spare, &a->capspare, a->nspare + 1, sizeof *a->spare, 64) == 0) {
-        a->spare[a->nspare++] = var - 1;
-        a->forgotten++;
-    }
+    v->freed = freed;
+    if (recycle(&a->ended_vars, var - 1))
+        *v = (struct ms_variable){0};
 }
 
 void ms_annotations_on_free(struct ms_annotations *a, const struct ms_block_note *note,
-                            uint32_t alloc_thread, uint64_t size, bool moving)
+                            uint32_t alloc_thread, uint64_t size)
 {
     if (note->task)
         a->tasks[note->task - 1].live_bytes -= size;
@@ -220,21 +242,16 @@ void ms_annotations_on_free(struct ms_annotations *a, const struct ms_block_note
             th->open[j].live_bytes -= size;
         }
     }
-    if (note->var && !moving)
-        variable_freed(a, note->var, size);
-    if (note->obj && !moving) {
+    if (note->var)
+        variable_end(a, note->var, size, true);
+    if (note->obj) {
         struct ms_ref_object *o = &a->objs[note->obj - 1];
         o->freed = true;
         o->freed_while_held = o->held != 0;
-        if (a->objs_freed_kept < MS_FREED_VARIABLES_KEPT) {
-            a->objs_freed_kept++;
-        } else if (ms_grow(&a->spare_objs, &a->capspare_objs, a->nspare_objs + 1,
-                           sizeof *a->spare_objs, 64) == 0) {
+        if (recycle(&a->freed_objs, note->obj - 1)) {
             free(o->holders);
             free(o->history);
             *o = (struct ms_ref_object){0};
-            a->spare_objs[a->nspare_objs++] = note->obj - 1;
-            a->objs_forgotten++;
         }
     }
 }
@@ -276,16 +293,11 @@ int ms_annotations_ref(struct ms_annotations *a, bool acquire, struct ms_block_n
             a->errors[MS_API_REF_NOT_HELD]++;
             return 0;
         }
-        uint32_t i;
-        if (a->nspare_objs) {
-            i = a->spare_objs[--a->nspare_objs];
-        } else {
-            if (ms_grow(&a->objs, &a->capobjs, a->nobjs + 1, sizeof *a->objs, 64))
-                return MS_ENOMEM;
-            i = (uint32_t)a->nobjs++;
-        }
-        a->objs[i] = (struct ms_ref_object){.address = address, .size = size, .stack = stack};
-        note->obj = i + 1;
+        uint32_t i = record_slot(&a->freed_objs, &a->objs, &a->nobjs, &a->capobjs, sizeof *a->objs);
+        if (!i)
+            return MS_ENOMEM;
+        a->objs[i - 1] = (struct ms_ref_object){.address = address, .size = size, .stack = stack};
+        note->obj = i;
     }
     struct ms_ref_object *o = &a->objs[note->obj - 1];
     size_t h = 0;
@@ -322,17 +334,13 @@ static uint32_t string_field(uint64_t id)
 int ms_annotations_name(struct ms_annotations *a, const struct ms_event *ev, uint64_t address,
                         uint64_t size, uint32_t stack, struct ms_block_note *note)
 {
-    if (!note->var) {
-        uint32_t i;
-        if (a->nspare) {
-            i = a->spare[--a->nspare]; /* a forgotten variable's slot */
-        } else {
-            if (ms_grow(&a->vars, &a->capvars, a->nvars + 1, sizeof *a->vars, 64))
-                return MS_ENOMEM;
-            i = (uint32_t)a->nvars++;
-        }
-        note->var = i + 1;
-    }
+    /* A block named again: its first name ends (listed, not freed), the new one begins. */
+    if (note->var)
+        variable_end(a, note->var, size, false);
+    uint32_t i = record_slot(&a->ended_vars, &a->vars, &a->nvars, &a->capvars, sizeof *a->vars);
+    if (!i)
+        return MS_ENOMEM;
+    note->var = i;
     /* x: ptr, name, type, type_size, file, line, func (MS_XFIELDS_VARIABLE) */
     a->vars[note->var - 1] = (struct ms_variable){
         .name = string_field(ev->x[1]),
@@ -347,10 +355,9 @@ int ms_annotations_name(struct ms_annotations *a, const struct ms_event *ev, uin
 }
 
 void ms_annotations_move(struct ms_annotations *a, struct ms_block_note *from,
-                         struct ms_block_note *to, uint64_t from_size, uint64_t to_size,
-                         uint64_t to_address, uint32_t to_stack)
+                         struct ms_block_note *to, uint64_t to_size, uint64_t to_address,
+                         uint32_t to_stack)
 {
-    (void)from_size;
     if (from == to)
         return;
     if (from->task != to->task) {
@@ -364,7 +371,7 @@ void ms_annotations_move(struct ms_annotations *a, struct ms_block_note *from,
     }
     if (from->var) {
         if (to->var)
-            variable_freed(a, to->var, to_size); /* the target's own name ends */
+            variable_end(a, to->var, to_size, false); /* the target's own name ends */
         to->var = from->var;
         from->var = 0;
         ms_annotations_adopt(a, to, to_address, to_size, to_stack);
@@ -438,9 +445,14 @@ static int64_t scope_site(struct ms_annotations *a, uint32_t name, uint32_t file
 
 #define SCOPE_UNCOUNTED 0x80000000u
 
+static size_t scope_home(const struct ms_annotations *a, uint64_t handle)
+{
+    return (size_t)(handle * 0x9E3779B97F4A7C15ull >> 20) & a->scope_mask;
+}
+
 static size_t scope_slot_of(const struct ms_annotations *a, uint64_t handle)
 {
-    size_t i = (size_t)(handle * 0x9E3779B97F4A7C15ull >> 20) & a->scope_mask;
+    size_t i = scope_home(a, handle);
     while (a->scope_map[i].handle && a->scope_map[i].handle != handle)
         i = (i + 1) & a->scope_mask;
     return i;
@@ -484,8 +496,7 @@ static uint32_t scope_map_take(struct ms_annotations *a, uint64_t handle)
         j = (j + 1) & a->scope_mask;
         if (!a->scope_map[j].handle)
             break;
-        size_t home =
-            (size_t)(a->scope_map[j].handle * 0x9E3779B97F4A7C15ull >> 20) & a->scope_mask;
+        size_t home = scope_home(a, a->scope_map[j].handle);
         if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
             a->scope_map[i] = a->scope_map[j];
             i = j;
@@ -517,23 +528,19 @@ static int scope_begin(struct ms_annotations *a, const struct ms_event *ev, uint
 
 /* The end of scope handle, on whichever thread: it closes where it was opened, with the
  * scopes still open inside it. An uncounted scope (too deep) just leaves the map. */
-static void scope_end(struct ms_annotations *a, const struct ms_event *ev, uint32_t thread)
+static void scope_end(struct ms_annotations *a, const struct ms_event *ev)
 {
-    (void)thread;
     uint32_t where = scope_map_take(a, ev->x[0]);
-    struct thread_state *th = where && (where & ~SCOPE_UNCOUNTED) - 1 < a->nthreads
-                                  ? &a->threads[(where & ~SCOPE_UNCOUNTED) - 1]
-                                  : NULL;
-    size_t j = th ? th->nopen : 0;
-    if (th && !(where & SCOPE_UNCOUNTED))
-        while (j > 0 && th->open[j - 1].handle != ev->x[0])
-            j--;
-    if (!th || (j == 0 && !(where & SCOPE_UNCOUNTED))) {
+    if (where & SCOPE_UNCOUNTED)
+        return; /* begun too deep: nothing was counted */
+    struct thread_state *th = where ? &a->threads[where - 1] : NULL;
+    size_t j = th ? th->nopen : 0; /* the map holds only open scopes: it is on th's stack */
+    while (j > 0 && th->open[j - 1].handle != ev->x[0])
+        j--;
+    if (j == 0) {
         a->errors[MS_API_SCOPE_NOT_OPEN]++;
         return;
     }
-    if (where & SCOPE_UNCOUNTED)
-        return;
     while (th->nopen >= j) {
         const struct open_scope *o = &th->open[--th->nopen];
         if (o->handle != ev->x[0])
@@ -572,7 +579,7 @@ int ms_annotations_event(struct ms_annotations *a, const struct ms_event *ev, ui
     case MS_EXT_SCOPE_BEGIN:
         return scope_begin(a, ev, thread);
     case MS_EXT_SCOPE_END:
-        scope_end(a, ev, thread);
+        scope_end(a, ev);
         return 0;
     case MS_EXT_API_ERROR: /* x: what, arg */
         if (ev->x[0] > 0 && ev->x[0] < MS_API_ERROR_MAX)
@@ -733,7 +740,8 @@ out:
 
 void ms_annotations_finish(struct ms_annotations *a, uint64_t end_tsc)
 {
-    (void)end_tsc;
+    for (size_t i = 0; i < a->ntasks; i++)
+        a->tasks[i].stop_tsc = a->tasks[i].end_tsc ? a->tasks[i].end_tsc : end_tsc;
     /* The task tree: each task after its parent's earlier children (tasks are listed in the
      * order the replay met them, which is the order they began). */
     for (size_t i = a->ntasks; i-- > 0;) {
@@ -746,9 +754,6 @@ void ms_annotations_finish(struct ms_annotations *a, uint64_t end_tsc)
             a->tasks[p - 1].child = (uint32_t)i + 1;
         }
     }
-    /* Forgotten variables' slots that no later name reused are not listed. */
-    for (size_t i = 0; i < a->nspare; i++)
-        a->vars[a->spare[i]].address = 0;
     find_cycles(a);
 }
 
@@ -770,7 +775,7 @@ const struct ms_variable *ms_annotations_variable(const struct ms_annotations *a
 
 uint64_t ms_annotations_variables_forgotten(const struct ms_annotations *a)
 {
-    return a->forgotten;
+    return a->ended_vars.forgotten;
 }
 
 size_t ms_annotations_task_count(const struct ms_annotations *a)
@@ -805,7 +810,7 @@ const struct ms_ref_object *ms_annotations_object(const struct ms_annotations *a
 
 uint64_t ms_annotations_objects_forgotten(const struct ms_annotations *a)
 {
-    return a->objs_forgotten;
+    return a->freed_objs.forgotten;
 }
 
 uint64_t ms_annotations_storm_threshold(const struct ms_annotations *a)

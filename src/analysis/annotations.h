@@ -39,6 +39,7 @@ struct ms_task_stats {
     uint32_t name;
     uint64_t allocs, bytes_allocated, live_bytes, peak_bytes;
     uint64_t begin_tsc, end_tsc; /* end 0: still running at the end of the trace */
+    uint64_t stop_tsc;           /* from ms_annotations_finish: its end, or the trace's */
     uint64_t cpu_ns;
     uint32_t threads[MS_TASK_THREADS_KEPT]; /* tids it ran on, first ones */
     uint32_t nthreads;                      /* how many it ran on (may exceed the kept) */
@@ -101,9 +102,10 @@ void ms_annotations_free(struct ms_annotations *a);
 /* The model's calls. thread is the model's thread index, size the block's. */
 void ms_annotations_on_alloc(struct ms_annotations *a, const struct ms_event *ev, uint32_t thread,
                              struct ms_block_note *note);
-/* The block is released (moving: by a realloc, which gives its variable to the new block). */
+/* The block is released (a realloc clears the note's variable and object first: the new block
+ * adopts them). */
 void ms_annotations_on_free(struct ms_annotations *a, const struct ms_block_note *note,
-                            uint32_t alloc_thread, uint64_t size, bool moving);
+                            uint32_t alloc_thread, uint64_t size);
 /* A block gets the note's variable anew (a realloc's new block, a move's target). */
 void ms_annotations_adopt(struct ms_annotations *a, struct ms_block_note *note, uint64_t address,
                           uint64_t size, uint32_t stack);
@@ -112,8 +114,8 @@ int ms_annotations_name(struct ms_annotations *a, const struct ms_event *ev, uin
                         uint64_t size, uint32_t stack, struct ms_block_note *note);
 /* MOVE: the annotations of the block of note from (size from_size) go to the block of note to. */
 void ms_annotations_move(struct ms_annotations *a, struct ms_block_note *from,
-                         struct ms_block_note *to, uint64_t from_size, uint64_t to_size,
-                         uint64_t to_address, uint32_t to_stack);
+                         struct ms_block_note *to, uint64_t to_size, uint64_t to_address,
+                         uint32_t to_stack);
 /* REF_ACQUIRE / REF_RELEASE of the object block whose note is note (address, size, stack) by
  * holder (a block's address, or 0: a root). */
 int ms_annotations_ref(struct ms_annotations *a, bool acquire, struct ms_block_note *note,

@@ -312,7 +312,7 @@ static inline __attribute__((always_inline)) void free_block(struct ms_heap_mode
     s->live_blocks--;
     t->live_bytes -= b->size;
     if (__builtin_expect(m->notes != NULL, 0))
-        ms_annotations_on_free(m->ann, &m->notes[b - m->live], bi->thread, b->size, false);
+        ms_annotations_on_free(m->ann, &m->notes[b - m->live], bi->thread, b->size);
     m->sum.live_bytes -= b->size;
     m->sum.live_blocks--;
     live_remove(m, b);
@@ -468,8 +468,7 @@ static __attribute__((noinline)) int annotation(struct ms_heap_model *m, const s
                                   b->size, site->stack, h ? h->ptr : ev->x[1], ev->tsc);
     }
     if (ev->value == MS_EXT_MOVE) {
-        ms_annotations_move(m->ann, &m->notes[i], &m->notes[j], b->size, to->size, to->ptr,
-                            site->stack);
+        ms_annotations_move(m->ann, &m->notes[i], &m->notes[j], to->size, to->ptr, site->stack);
         return 0;
     }
     if (!site->var_name) {

@@ -330,6 +330,12 @@ uint64_t ms_analysis_ns(const struct ms_analysis *a, uint64_t tsc)
     return ms_trace_ns_since_start(a->trace, tsc);
 }
 
+uint64_t ms_analysis_elapsed_ns(const struct ms_analysis *a, uint64_t from_tsc, uint64_t to_tsc)
+{
+    return from_tsc && to_tsc > from_tsc ? ms_analysis_ns(a, to_tsc) - ms_analysis_ns(a, from_tsc)
+                                         : 0;
+}
+
 /* ---- the numbers of a process tree's traces, each history replayed once ---- */
 
 /* A child's fork in its parent's replay: waiting (no event at or past it yet), open (its

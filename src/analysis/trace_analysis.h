@@ -69,5 +69,7 @@ int ms_analysis_stack(struct ms_analysis *a, uint32_t stack, ms_frame *frames, i
 
 /* Nanoseconds since the traced process started for a TSC reading. */
 uint64_t ms_analysis_ns(const struct ms_analysis *a, uint64_t tsc);
+/* Nanoseconds from one TSC reading to a later one (0 when from is 0, unknown, or not earlier). */
+uint64_t ms_analysis_elapsed_ns(const struct ms_analysis *a, uint64_t from_tsc, uint64_t to_tsc);
 
 #endif

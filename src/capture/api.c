@@ -32,14 +32,9 @@ static bool enter(void)
 static void refuse(enum ms_api_error what, uint64_t arg, const char *call)
 {
     static atomic_bool said[MS_API_ERROR_MAX];
-    static const char *const message[MS_API_ERROR_MAX] = {
-#define MS__API_MESSAGE(NAME, code, text) [code] = text,
-        MS_API_ERRORS(MS__API_MESSAGE)
-#undef MS__API_MESSAGE
-    };
     ms__on_API_ERROR((uint64_t)what, arg);
     if (!atomic_exchange(&said[what], true))
-        ms__say(call, ": ", message[what]);
+        ms__say(call, ": ", ms_api_error_message(what));
 }
 
 /* The string's id, noting once that the table is full. */

@@ -37,13 +37,18 @@ void ms__on_exit_freeing(struct ms__tls *t)
     ms__slot_release(s);
 }
 
+/* A CPU clock in nanoseconds (0: it could not be read). */
+static uint64_t cpu_ns(clockid_t clock)
+{
+    struct timespec ts;
+    return clock_gettime(clock, &ts) == 0 ? (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec
+                                          : 0;
+}
+
 /* Writes the TASK record of task into s, with the thread's CPU clock. */
 static void put_task(struct ms__slot *s, uint64_t task)
 {
-    struct timespec ts;
-    uint64_t cpu = clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0
-                       ? (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec
-                       : 0;
+    uint64_t cpu = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
     uint8_t *kb;
     uint8_t *p = ms__rec_begin_at(&s->b, &kb, ms__now());
     ms__rec_end(&s->b, ms_rec_put_TASK(&s->b.base, kb, p, task, cpu ? cpu : 1));
@@ -71,40 +76,37 @@ uint64_t ms__task_current(void)
     return task;
 }
 
-struct finish_cpu {
-    struct ms__slot *to;
-};
-
-static void other_task_cpu(struct ms__slot *s, void *ctx)
+/* Another thread's slot s, running a task as the process finishes: its CPU clock, read through
+ * its thread id, goes into the slot to (the finishing thread's). Its task and tid are read
+ * without a lock: the thread may change them meanwhile, and the record then dates its last
+ * stretch a little off. */
+static void other_task_cpu(struct ms__slot *s, void *to)
 {
-    struct finish_cpu *f = ctx;
     uint64_t task = s->b.task;
     uint32_t tid = s->b.tid;
-    struct timespec ts;
-    /* The thread's CPU clock, as pthread_getcpuclockid makes it: (~tid << 3) | CPUCLOCK_SCHED
-     * | CPUCLOCK_PERTHREAD. */
-    clockid_t clock = (clockid_t)((~(unsigned)tid << 3) | 6u);
-    if (!task || !tid || clock_gettime(clock, &ts) != 0)
+    /* The thread's CPU clock as pthread_getcpuclockid makes it: (~tid << 3) | CPUCLOCK_SCHED |
+     * CPUCLOCK_PERTHREAD. */
+    uint64_t cpu = tid ? cpu_ns((clockid_t)((~(unsigned)tid << 3) | 6u)) : 0;
+    if (!task || !cpu)
         return;
+    struct ms__buffer *b = &((struct ms__slot *)to)->b;
     uint8_t *kb;
-    uint8_t *p = ms__rec_begin_at(&f->to->b, &kb, ms__now());
-    ms__rec_end(&f->to->b,
-                ms_ext_put_TASK_CPU(kb, p, tid, task,
-                                    (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec));
+    uint8_t *p = ms__rec_begin_at(b, &kb, ms__now());
+    ms__rec_end(b, ms_ext_put_TASK_CPU(kb, p, tid, task, cpu));
 }
 
-void ms__on_tasks_at_finish(struct ms__tls *t)
-{
-    struct finish_cpu f = {t->slot};
-    if (f.to && f.to != ms__orphan_slot && !t->dead)
-        ms__slots_each_other(other_task_cpu, &f);
-}
-
-void ms__on_task_checkpoint(struct ms__tls *t)
+void ms__on_thread_task_end(struct ms__tls *t)
 {
     struct ms__slot *s = t->slot;
     if (s && s != ms__orphan_slot && s->b.task && !t->dead)
         put_task(s, s->b.task);
+}
+
+void ms__on_tasks_at_finish(struct ms__tls *t)
+{
+    ms__on_thread_task_end(t);
+    if (t->slot && t->slot != ms__orphan_slot && !t->dead)
+        ms__slots_each_other(other_task_cpu, t->slot);
 }
 
 #define MS__ON_ANNOTATION(NAME, code, summary)                                                     \

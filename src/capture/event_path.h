@@ -130,11 +130,11 @@ void ms__on_exit_freeing(struct ms__tls *t);
 void ms__on_task_current(uint64_t task);
 /* The calling thread's current task. */
 uint64_t ms__task_current(void);
-/* The thread (slot t) stops running its current task for good (it exits, or the process does):
- * a TASK record with its CPU clock closes the task's last stretch on it. */
-void ms__on_task_checkpoint(struct ms__tls *t);
-/* The process finishes: for every other thread running a task, its CPU clock (read through its
- * thread id) goes into the calling thread's slot t as a TASK_CPU annotation. */
+/* The thread (slot t) exits: a TASK record with its CPU clock closes its task's last stretch. */
+void ms__on_thread_task_end(struct ms__tls *t);
+/* The process finishes, from the thread of slot t: its task's last stretch is closed as at a
+ * thread's exit, and for every other thread running a task its CPU clock (read through its
+ * thread id) goes into t's slot as a TASK_CPU annotation. */
 void ms__on_tasks_at_finish(struct ms__tls *t);
 
 /* The annotations of the C API, one function per EXTENDED sub-kind of the record table

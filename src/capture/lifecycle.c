@@ -47,7 +47,7 @@ static void thread_exit_cb(void *arg)
     if (!was_busy)
         ms__record_deferred(t); /* what signal handlers deferred since the thread's last hook */
     t->busy = 1;
-    ms__on_task_checkpoint(t);
+    ms__on_thread_task_end(t);
     ms__slot_detach(t);
     ms__child_env_thread_exit();
     t->dead = 1;
@@ -60,10 +60,8 @@ static void on_fatal_signal(int sig, siginfo_t *info, void *uctx)
     int saved = errno;
     int was_busy = ms__tls.busy;
     ms__tls.busy = 1;
-    if (!was_busy && !ms__tls.in_handler) { /* the signal did not interrupt memscope itself */
-        ms__on_task_checkpoint(&ms__tls);
+    if (!was_busy && !ms__tls.in_handler) /* the signal did not interrupt memscope itself */
         ms__on_tasks_at_finish(&ms__tls);
-    }
     finish(MS_END_SIGNAL, sig, false);
     /* Die of the same signal, as the program would have without memscope: SA_RESETHAND has
      * restored the default action. A fault re-executes the faulting instruction on return; a
@@ -231,10 +229,8 @@ static void finish(int reason, int code, bool freeres)
         ms__record_deferred(&ms__tls); /* what signal handlers deferred since the last hook */
     ms__tls.busy = 1;
     ms__writer_open(); /* before libc's internals are freed */
-    if (!was && !ms__tls.in_handler) {
-        ms__on_task_checkpoint(&ms__tls);
+    if (!was && !ms__tls.in_handler)
         ms__on_tasks_at_finish(&ms__tls);
-    }
     ms__tls.busy = was;
     /* glibc's exit-time freeing assumes no other thread runs: valgrind runs it after killing
      * them. With threads still running it could pull their locale or stdio from under them,

@@ -14,7 +14,8 @@ enum ms__task_state {
     MS__TASK_ENDED,
 };
 
-/* A new task whose parent is parent (0: none); returns its id (0: out of memory). */
+/* A new task whose parent is parent (0: none); returns its id. Beyond the table's 16 M tasks, or
+ * when its page cannot be mapped, the id still works but ms__task_end cannot find its parent. */
 uint64_t ms__task_new(uint64_t parent);
 enum ms__task_state ms__task_state(uint64_t id);
 /* The nearest of id's ancestors that is still open (0: none). A parent always began before its

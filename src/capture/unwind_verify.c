@@ -45,16 +45,21 @@ void ms__unwind_verify_stacks(const uintptr_t *fast, int a, const uintptr_t *lu,
     }
 }
 
-/* Two stack ids that should be the same: counted, and the first differences reported. */
-static void compare_ids(const char *what_a, uint32_t a, const char *what_b, uint32_t b)
+/* A difference: counted, and the first ones reported (two figures, each with its words). */
+static void differ(const char *what_a, uint32_t a, const char *what_b, uint32_t b)
 {
-    if (a == b)
-        return;
     if (atomic_fetch_add(&verify_differ, 1) < 3) {
         char sa[21], sb[21];
         ms__say("unwind verify: ", what_a, ms__utoa(a, sa));
         ms__say("unwind verify: ", what_b, ms__utoa(b, sb));
     }
+}
+
+/* Two stack ids that should be the same. */
+static void compare_ids(const char *what_a, uint32_t a, const char *what_b, uint32_t b)
+{
+    if (a != b)
+        differ(what_a, a, what_b, b);
 }
 
 void ms__unwind_verify_repeat_ids(uint32_t stack, uint32_t again)
@@ -71,14 +76,14 @@ void ms__unwind_verify_ids(uint32_t given, uint32_t found)
 
 void ms__unwind_verify_cached(uint32_t cached, uint32_t interned)
 {
-    compare_ids("the cache of whole stacks gave stack ", cached,
-                "interning the same addresses gives ", interned);
+    compare_ids("a shortcut of the interning gave stack ", cached,
+                "the same addresses are in the shared table as stack ", interned);
 }
 
 void ms__unwind_verify_known(int frame, int known)
 {
-    compare_ids("the walk said the last stack's first frames were known: ", (uint32_t)known,
-                "but it differs at frame ", (uint32_t)frame);
+    differ("the walk said the last stack's first frames were known: ", (uint32_t)known,
+           "but it differs at frame ", (uint32_t)frame);
 }
 
 void ms__unwind_count_continued(void)

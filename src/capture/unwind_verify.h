@@ -19,8 +19,8 @@ void ms__unwind_verify_repeat_ids(uint32_t stack, uint32_t again);
 /* The interning gave stack id `given` to a cached walk's stack; libunwind's stack is `found` in
  * the shared table. */
 void ms__unwind_verify_ids(uint32_t given, uint32_t found);
-/* A stack found in a thread's cache of whole stacks (cached) against the same stack interned
- * node by node (interned). */
+/* The id a shortcut of the interning gave (the same stack again, the cache of whole stacks)
+ * against the same addresses looked up in the shared table from its root (interned). */
 void ms__unwind_verify_cached(uint32_t cached, uint32_t interned);
 /* The interning was told that the first known frames equal the last stack's, and frame (of
  * them) does not: counted as a difference. */

@@ -121,11 +121,9 @@ static void api_json(struct ms_json *j, struct ms_analysis *a)
         ms_json_end_object(j);
     }
     ms_json_end_array(j);
-    const struct ms_summary *s = ms_heap_model_summary(a->model);
     ms_json_begin_array(j, "tasks");
     for (size_t i = 0; an && i < ms_annotations_task_count(an); i++) {
         const struct ms_task_stats *t = ms_annotations_task(an, i);
-        uint64_t end = t->end_tsc ? t->end_tsc : s->last_tsc;
         ms_json_begin_object(j, NULL);
         ms_json_u64(j, "id", t->id);
         ms_json_str(j, "name", ms_annotations_string(an, t->name));
@@ -134,10 +132,7 @@ static void api_json(struct ms_json *j, struct ms_analysis *a)
         ms_json_u64(j, "bytes_allocated", t->bytes_allocated);
         ms_json_u64(j, "live_bytes", t->live_bytes);
         ms_json_u64(j, "peak_bytes", t->peak_bytes);
-        ms_json_u64(j, "duration_ns",
-                    t->begin_tsc && end > t->begin_tsc
-                        ? ms_analysis_ns(a, end) - ms_analysis_ns(a, t->begin_tsc)
-                        : 0);
+        ms_json_u64(j, "duration_ns", ms_analysis_elapsed_ns(a, t->begin_tsc, t->stop_tsc));
         ms_json_bool(j, "ended", t->end_tsc != 0);
         ms_json_u64(j, "cpu_ns", t->cpu_ns);
         ms_json_begin_array(j, "threads");
@@ -213,19 +208,9 @@ static void api_json(struct ms_json *j, struct ms_analysis *a)
     ms_json_end_array(j);
     ms_json_end_object(j);
     ms_json_begin_object(j, "api_errors");
-    static const char *const names[MS_API_ERROR_MAX] = {
-#define MS__API_NAME(NAME, code, text) [code] = #NAME,
-        MS_API_ERRORS(MS__API_NAME)
-#undef MS__API_NAME
-    };
-    for (int k = 1; k < MS_API_ERROR_MAX; k++) {
-        char key[32];
-        size_t n = 0;
-        for (const char *c = names[k]; *c && n + 1 < sizeof key; c++)
-            key[n++] = (char)(*c >= 'A' && *c <= 'Z' ? *c - 'A' + 'a' : *c);
-        key[n] = 0;
-        ms_json_u64(j, key, an ? ms_annotations_errors(an, (enum ms_api_error)k) : 0);
-    }
+    for (int k = 1; k < MS_API_ERROR_MAX; k++)
+        ms_json_u64(j, ms_api_error_key(k),
+                    an ? ms_annotations_errors(an, (enum ms_api_error)k) : 0);
     ms_json_end_object(j);
 }
 

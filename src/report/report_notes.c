@@ -26,16 +26,11 @@ static void api_notes(struct ms_analysis *a, struct ms_notes *out)
     const struct ms_annotations *an = ms_heap_model_annotations(a->model);
     if (!an)
         return;
-    static const char *const message[MS_API_ERROR_MAX] = {
-#define MS__API_MESSAGE(NAME, code, text) [code] = text,
-        MS_API_ERRORS(MS__API_MESSAGE)
-#undef MS__API_MESSAGE
-    };
     for (int k = 1; k < MS_API_ERROR_MAX; k++) {
         uint64_t n = ms_annotations_errors(an, (enum ms_api_error)k);
         if (n)
             add(out, "C API: %llu call(s) refused or without effect: %s", (unsigned long long)n,
-                message[k]);
+                ms_api_error_message(k));
     }
     uint64_t freed_held = 0;
     for (size_t i = 0; i < ms_annotations_object_count(an); i++) {

@@ -131,10 +131,7 @@ static int task_rows(FILE *out, struct ms_analysis *a, const struct ms_annotatio
 {
     const struct ms_task_stats *t = ms_annotations_task(an, i);
     char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32], name[64];
-    uint64_t end = t->end_tsc ? t->end_tsc : ms_heap_model_summary(a->model)->last_tsc;
-    uint64_t ns = t->begin_tsc && end > t->begin_tsc
-                      ? ms_analysis_ns(a, end) - ms_analysis_ns(a, t->begin_tsc)
-                      : 0;
+    uint64_t ns = ms_analysis_elapsed_ns(a, t->begin_tsc, t->stop_tsc);
     snprintf(name, sizeof name, "%*s%s", 2 * (depth < 10 ? depth : 10), "",
              str_or(an, t->name, "(unnamed)"));
     fprintf(out, "  %-6llu %-28s %10s %14s %14s %14s %12s%s %10s %7u\n", (unsigned long long)t->id,

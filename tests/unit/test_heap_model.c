@@ -390,6 +390,24 @@ static void tasks_and_names(void)
     ms_heap_model_free(m);
 }
 
+/* A block named twice keeps both names: the first ended (not freed) where the second began. */
+static void renamed(void)
+{
+    m = ms_heap_model_new();
+    ev(MS_REC_ALLOC, 1, 0x100, 64, 1, 0);
+    ext(1, MS_EXT_VARIABLE, 0x100, 3, 0, 0);
+    ext(1, MS_EXT_VARIABLE, 0x100, 4, 0, 0);
+    ev(MS_REC_FREE, 1, 0x100, 0, 0, 0);
+    ms_heap_model_finish(m);
+    const struct ms_annotations *an = ms_heap_model_annotations(m);
+    ASSERT_EQ(ms_annotations_variable_count(an), 2);
+    ASSERT_EQ(ms_annotations_variable(an, 0)->name, 3);
+    ASSERT_EQ(ms_annotations_variable(an, 0)->freed, 0);
+    ASSERT_EQ(ms_annotations_variable(an, 1)->name, 4);
+    ASSERT_EQ(ms_annotations_variable(an, 1)->freed, 1);
+    ms_heap_model_free(m);
+}
+
 MS_TEST_MAIN(TEST(peak_order), TEST(conflicts), TEST(totals_only), TEST(valgrind_counting),
              TEST(peak_by_site), TEST(temporary), TEST(unknown_frees_and_threads),
-             TEST(many_blocks), TEST(scopes), TEST(tasks_and_names))
+             TEST(many_blocks), TEST(scopes), TEST(tasks_and_names), TEST(renamed))
