@@ -17,7 +17,10 @@
  *   MS_TASK_SCOPE("worker");          a task for the enclosing C block
  *   ms_task_switch(t);                an event loop resumes task t on this thread (0: none)
  *   ms_ref_acquire(obj, holder);      holder (a block, or NULL: a root) holds a reference to obj
- *   ms_ref_release(obj, holder);      ... and drops it */
+ *   ms_ref_release(obj, holder);      ... and drops it
+ *   ms_passport_handover(p, "libfoo.so", "foo_take");  the block goes to libfoo's custody
+ *   ms_passport_reclaim(p);           ... and comes back to its owner
+ *   ms_passport_stamp(p, "note");     a note in the block's passport */
 #ifndef MEMSCOPE_H
 #define MEMSCOPE_H
 
@@ -46,6 +49,8 @@ struct ms_api_v1 {
     ms_task_id (*task_current)(void);
     void (*ref_acquire)(uintptr_t obj, uintptr_t holder);
     void (*ref_release)(uintptr_t obj, uintptr_t holder);
+    /* action: 1 hand-over (module, note: the function taking it), 2 reclaim, 3 note */
+    void (*passport)(uintptr_t ptr, int action, const char *module, const char *note);
 };
 
 /* The pointers given to the API are never read through (a block just malloc'd is not "used
@@ -111,6 +116,19 @@ MS__NO_ACCESS(1)
 MS__NO_ACCESS(2) static inline void ms_ref_release(const void *obj, const void *holder)
 {
     (void)obj, (void)holder;
+}
+MS__NO_ACCESS(1)
+static inline void ms_passport_handover(const void *p, const char *to_module, const char *function)
+{
+    (void)p, (void)to_module, (void)function;
+}
+MS__NO_ACCESS(1) static inline void ms_passport_reclaim(const void *p)
+{
+    (void)p;
+}
+MS__NO_ACCESS(1) static inline void ms_passport_stamp(const void *p, const char *note)
+{
+    (void)p, (void)note;
 }
 
 #else
@@ -266,6 +284,37 @@ static inline void ms_ref_release(const void *obj, const void *holder)
     const struct ms_api_v1 *a = ms__api();
     if (a)
         a->ref_release((uintptr_t)obj, (uintptr_t)holder);
+}
+
+/* Passports: every block's owner is the module (executable or shared library) whose code
+ * allocated it, the first frame of its allocation stack outside memscope and the C/C++ runtime,
+ * and every free's module is found the same way; the report lists the blocks freed by another
+ * module than their owner. ms_passport_handover says that the block containing p now belongs to
+ * the module to_module (a path, a file name or a SONAME such as "libfoo.so.1"), taken by its
+ * function `function` (may be NULL): freed there, it is "freed_by_custodian"; still allocated at
+ * exit, "in_foreign_custody", a leak across the boundary. */
+MS__NO_ACCESS(1)
+static inline void ms_passport_handover(const void *p, const char *to_module, const char *function)
+{
+    const struct ms_api_v1 *a = ms__api();
+    if (a)
+        a->passport((uintptr_t)p, 1, to_module, function);
+}
+
+/* The block containing p, handed over, is back with its owner ("reclaimed" once it frees it). */
+MS__NO_ACCESS(1) static inline void ms_passport_reclaim(const void *p)
+{
+    const struct ms_api_v1 *a = ms__api();
+    if (a)
+        a->passport((uintptr_t)p, 2, (const char *)0, (const char *)0);
+}
+
+/* A note in the passport of the block containing p (it is listed in the report's passports). */
+MS__NO_ACCESS(1) static inline void ms_passport_stamp(const void *p, const char *note)
+{
+    const struct ms_api_v1 *a = ms__api();
+    if (a)
+        a->passport((uintptr_t)p, 3, (const char *)0, note);
 }
 
 static inline void ms__scope_cleanup(uint64_t *scope)

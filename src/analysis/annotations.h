@@ -19,11 +19,12 @@
 
 /* What a live block carries besides its size and site. All 0: nothing. */
 struct ms_block_note {
-    uint32_t task;  /* index of its task + 1 */
-    uint32_t var;   /* index of its variable + 1 */
-    uint64_t scope; /* the innermost scope open on its thread when it was allocated (handle) */
-    uint32_t depth; /* how many scopes were open then */
-    uint32_t obj;   /* index + 1 of its reference-counted object (ms_ref_acquire) */
+    uint32_t task;     /* index of its task + 1 */
+    uint32_t var;      /* index of its variable + 1 */
+    uint64_t scope;    /* the innermost scope open on its thread when it was allocated (handle) */
+    uint32_t depth;    /* how many scopes were open then */
+    uint32_t obj;      /* index + 1 of its reference-counted object (ms_ref_acquire) */
+    uint32_t passport; /* index + 1 of its passport (passports.h), once stamped */
 };
 
 struct ms_variable {

@@ -10,6 +10,8 @@
 #include "common/errors.h"
 #include "grow.h"
 #include "id_map.h"
+#include "module_owner.h"
+#include "passports.h"
 #include "peak_order.h"
 #include "common/trace_format.h"
 
@@ -36,6 +38,10 @@ struct ms_heap_model {
      * live (NULL until the trace has an annotation). */
     struct ms_annotations *ann;
     struct ms_block_note *notes;
+    /* Passports (full model): the blocks that crossed modules or were stamped, and who owns
+     * which stack (NULL until ms_heap_model_set_owners). */
+    struct ms_passports *pp;
+    struct ms_module_owner *owners;
     size_t live_mask, live_used;
     struct ms_site *sites;
     size_t nsites, capsites;
@@ -47,6 +53,7 @@ struct ms_heap_model {
     bool have_last;
     uint64_t epoch;             /* incremented at every new peak */
     bool totals_only;           /* ms_heap_model_new_totals: no per-site or per-thread statistics */
+    bool pp_failed;             /* passports ran out of memory: the replay stops */
     struct ms_peak_order order; /* the peak's bounds over the interleavings the times allow */
     /* pthread_create records whose thread has not started yet: (pthread_t, creator tid). */
     struct {
@@ -65,6 +72,11 @@ static inline size_t hash_ptr(uint64_t p)
     return (size_t)((p >> 4) ^ (p >> 16) ^ (p >> 32));
 }
 
+static const char *annotation_text(const void *ann, uint32_t id)
+{
+    return ms_annotations_string(ann, id);
+}
+
 static struct ms_heap_model *model_new(bool totals_only)
 {
     struct ms_heap_model *m = calloc(1, sizeof *m);
@@ -75,10 +87,12 @@ static struct ms_heap_model *model_new(bool totals_only)
     m->live = calloc(m->live_mask + 1, sizeof *m->live);
     m->info = totals_only ? NULL : calloc(m->live_mask + 1, sizeof *m->info);
     m->ann = totals_only ? NULL : ms_annotations_new();
-    if (!m->live || (!totals_only && (!m->info || !m->ann))) {
+    m->pp = totals_only ? NULL : ms_passports_new(annotation_text, m->ann);
+    if (!m->live || (!totals_only && (!m->info || !m->ann || !m->pp))) {
         free(m->live);
         free(m->info);
         ms_annotations_free(m->ann);
+        ms_passports_free(m->pp);
         free(m);
         return NULL;
     }
@@ -124,6 +138,7 @@ void ms_heap_model_free(struct ms_heap_model *m)
     free(m->live);
     free(m->info);
     ms_annotations_free(m->ann);
+    ms_passports_free(m->pp);
     free(m->notes);
     free(m->sites);
     ms_id_map_free(&m->site_of_stack);
@@ -339,13 +354,51 @@ static inline __attribute__((always_inline)) void count_alloc(struct ms_heap_mod
     }
 }
 
-/* A free by thread of block b (NULL: never seen allocated), counted and applied. */
+/* The owner of site s's blocks (module key + 1; 1: none). */
+static uint32_t site_owner(struct ms_heap_model *m, struct ms_site *s, uint64_t tsc)
+{
+    if (!s->owner)
+        s->owner = ms_module_owner_of(m->owners, s->stack, 0, tsc) + 1;
+    return s->owner;
+}
+
+/* The passport of block b (full model), freed by thread t from its module t->freer: a block
+ * stamped, or one whose owner is another module, has one. Frees at exit-time freeing belong to
+ * the runtime. */
+static __attribute__((noinline)) void passport_free(struct ms_heap_model *m,
+                                                    struct ms_thread_stats *t, struct block *b,
+                                                    uint32_t free_stack, uint64_t tsc)
+{
+    size_t i = (size_t)(b - m->live);
+    uint32_t pp = m->notes ? m->notes[i].passport : 0;
+    struct ms_site *s = &m->sites[m->info[i].site];
+    if (m->sum.freeres_tsc || (!pp && !t->freer))
+        return;
+    uint32_t owner = site_owner(m, s, tsc) - 1;
+    if (!pp && (!owner || owner == t->freer))
+        return;
+    if (ms_passports_on_free(m->pp, pp, b->ptr, b->size, s->stack, owner, t->freer, free_stack))
+        m->pp_failed = true;
+}
+
+/* A free by thread of block b (NULL: never seen allocated), counted and applied; full: the
+ * model may be a full one (false in the totals model's fast path). */
 static inline __attribute__((always_inline)) void do_free(struct ms_heap_model *m, uint32_t thread,
-                                                          struct block *b)
+                                                          struct block *b, uint64_t tsc, bool full)
 {
     m->sum.events++;
-    m->threads[thread].frees++;
+    struct ms_thread_stats *t = &m->threads[thread];
+    t->frees++;
     m->sum.frees++;
+    if (full && m->pp) {
+        /* The FREE_CALLER record's stack is this free's; the thread's later frees have none. */
+        uint32_t free_stack = t->free_stack_next ? t->free_stack : 0;
+        t->free_stack_next = false;
+        size_t i = b ? (size_t)(b - m->live) : 0;
+        if (b &&
+            (m->sites[m->info[i].site].owner != t->freer + 1 || (m->notes && m->notes[i].passport)))
+            passport_free(m, t, b, free_stack, tsc);
+    }
     free_block(m, b);
 }
 
@@ -450,9 +503,10 @@ static __attribute__((noinline)) int annotation(struct ms_heap_model *m, const s
     }
     if (ev->kind != MS_REC_EXTENDED ||
         (ev->value != MS_EXT_VARIABLE && ev->value != MS_EXT_MOVE &&
-         ev->value != MS_EXT_REF_ACQUIRE && ev->value != MS_EXT_REF_RELEASE))
+         ev->value != MS_EXT_REF_ACQUIRE && ev->value != MS_EXT_REF_RELEASE &&
+         ev->value != MS_EXT_PASSPORT))
         return ms_annotations_event(m->ann, ev, thread);
-    /* VARIABLE x: ptr, ...; MOVE x: from, to; REF_* x: obj, holder */
+    /* VARIABLE x: ptr, ...; MOVE x: from, to; REF_* x: obj, holder; PASSPORT x: ptr, ... */
     struct block *b = live_containing(m, ev->x[0]);
     struct block *to = ev->value == MS_EXT_MOVE ? live_containing(m, ev->x[1]) : b;
     if (!b || !to) {
@@ -467,8 +521,19 @@ static __attribute__((noinline)) int annotation(struct ms_heap_model *m, const s
         return ms_annotations_ref(m->ann, ev->value == MS_EXT_REF_ACQUIRE, &m->notes[i], b->ptr,
                                   b->size, site->stack, h ? h->ptr : ev->x[1], ev->tsc);
     }
+    if (ev->value == MS_EXT_PASSPORT) {
+        int err = ms_passports_stamp(m->pp, &m->notes[i].passport, b->ptr, b->size, site->stack,
+                                     site_owner(m, site, ev->tsc) - 1, ev);
+        if (err == MS_PASSPORT_NOT_HANDED)
+            ms_annotations_error(m->ann, MS_API_NOT_HANDED_OVER);
+        return err > 0 ? 0 : err;
+    }
     if (ev->value == MS_EXT_MOVE) {
         ms_annotations_move(m->ann, &m->notes[i], &m->notes[j], to->size, to->ptr, site->stack);
+        if (i != j && m->notes[i].passport) {
+            m->notes[j].passport = m->notes[i].passport; /* the target's own one is dropped */
+            m->notes[i].passport = 0;
+        }
         return 0;
     }
     if (!site->var_name) {
@@ -491,7 +556,7 @@ apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
         struct block *b = live_at(m, ev->ptr);
         if (!b && !ev->forced)
             return MS_REPLAY_WANT_ALLOC;
-        do_free(m, thread, b);
+        do_free(m, thread, b, ev->tsc, true);
         return 0;
     }
     if (ev->kind == MS_REC_ALLOC || ev->kind == MS_REC_ALLOC_ALIGNED) {
@@ -511,21 +576,24 @@ apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
         m->sum.realloc_calls++;
         m->sum.frees++;
         /* The old block's name and object go to the new block. */
-        uint32_t var = 0, obj = 0;
+        uint32_t var = 0, obj = 0, pp = 0;
         if (m->notes && b) {
-            var = m->notes[b - m->live].var;
-            obj = m->notes[b - m->live].obj;
-            m->notes[b - m->live].var = m->notes[b - m->live].obj = 0;
+            struct ms_block_note *n = &m->notes[b - m->live];
+            var = n->var;
+            obj = n->obj;
+            pp = n->passport;
+            n->var = n->obj = n->passport = 0;
         }
         free_block(m, b);
         struct ms_event forced = *ev;
         forced.forced = true; /* the old block is gone: its address may be returned again */
-        if ((err = do_alloc(m, &forced, thread)) != 0 || !(var | obj))
+        if ((err = do_alloc(m, &forced, thread)) != 0 || !(var | obj | pp))
             return err;
         b = live_find(m, ev->ptr);
         struct ms_block_note *n = &m->notes[b - m->live];
         n->var = var;
         n->obj = obj;
+        n->passport = pp;
         ms_annotations_adopt(m->ann, n, b->ptr, b->size, m->sites[m->info[b - m->live].site].stack);
         return 0;
     }
@@ -559,9 +627,21 @@ apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
     case MS_REC_FREERES:
         m->sum.freeres_tsc = ev->tsc;
         return 0;
+    case MS_REC_EXTENDED:
+        if (ev->value == MS_EXT_FREE_CALLER) {
+            /* x: stack, ip. Every trace has them: not an annotation of the C API. */
+            if (!m->totals_only) {
+                struct ms_thread_stats *t = &m->threads[thread];
+                uint32_t stack = ev->x[0] <= UINT32_MAX ? (uint32_t)ev->x[0] : 0;
+                t->freer = ms_module_owner_of(m->owners, stack, ev->x[1], ev->tsc);
+                t->free_stack = stack;
+                t->free_stack_next = true;
+            }
+            return 0;
+        }
+        /* fall through */
     case MS_REC_TASK:
     case MS_REC_STRING:
-    case MS_REC_EXTENDED:
         return m->totals_only ? 0 : annotation(m, ev, thread);
     default:
         return 0;
@@ -582,7 +662,7 @@ static inline __attribute__((always_inline)) int totals_fast(struct ms_heap_mode
         struct block *b = live_find(m, ev->ptr);
         if (!b)
             return 0; /* not live: the general path asks for its allocation */
-        do_free(m, m->last_thread, b);
+        do_free(m, m->last_thread, b, ev->tsc, false);
     } else if (ev->kind == MS_REC_ALLOC) {
         if (live_full(m))
             return 0; /* the general path grows the table */
@@ -615,6 +695,8 @@ static __attribute__((noinline)) int apply_general(struct ms_heap_model *m,
     if ((err = ms_peak_order_before(&m->order, thread, ev->tsc, ev->timed, live)) != 0)
         return err;
     err = apply_event(m, ev, thread);
+    if (__builtin_expect(m->pp_failed, 0))
+        return MS_ENOMEM;
     if (err == 0)
         ms_peak_order_after(&m->order, thread, (int64_t)(m->sum.live_bytes - live));
     return err;
@@ -646,6 +728,18 @@ void ms_heap_model_finish(struct ms_heap_model *m)
         }
     if (m->ann)
         ms_annotations_finish(m->ann, m->sum.last_tsc);
+    if (m->pp)
+        ms_passports_finish(m->pp, m->owners);
+}
+
+void ms_heap_model_set_owners(struct ms_heap_model *m, struct ms_module_owner *o)
+{
+    m->owners = o;
+}
+
+const struct ms_passports *ms_heap_model_passports(const struct ms_heap_model *m)
+{
+    return m->pp;
 }
 
 const struct ms_annotations *ms_heap_model_annotations(const struct ms_heap_model *m)

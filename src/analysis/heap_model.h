@@ -20,6 +20,9 @@ struct ms_site {
     uint64_t temporary;          /* freed before the allocating thread allocated again */
     uint64_t peak_epoch;         /* internal: see heap_model.c */
     uint32_t var_name, var_type; /* the first name (and type) the C API gave one of its blocks */
+    /* The owner of its blocks (passports.h): module key + 1 (module_owner.h), 1 when no frame is
+     * outside the runtime; 0 until asked. */
+    uint32_t owner;
 };
 
 struct ms_thread_stats {
@@ -33,6 +36,10 @@ struct ms_thread_stats {
     uint64_t alloc_seq;
     uint32_t creator_tid; /* the thread that called pthread_create for it, 0 if unknown */
     bool exited;
+    /* Internal: the module its frees come from (FREE_CALLER; module key, 0: unknown), and the
+     * stack of its next free when the record gave it (free_stack_next). */
+    uint32_t freer, free_stack;
+    bool free_stack_next;
 };
 
 struct ms_summary {
@@ -78,5 +85,11 @@ const struct ms_thread_stats *ms_heap_model_thread(const struct ms_heap_model *m
 /* The C API's annotations (NULL for a totals-only model). */
 struct ms_annotations;
 const struct ms_annotations *ms_heap_model_annotations(const struct ms_heap_model *m);
+/* Passports (full model): blocks' owners and freers come from o (not owned; until it is set, no
+ * module is known). NULL for a totals-only model. */
+struct ms_module_owner;
+struct ms_passports;
+void ms_heap_model_set_owners(struct ms_heap_model *m, struct ms_module_owner *o);
+const struct ms_passports *ms_heap_model_passports(const struct ms_heap_model *m);
 
 #endif

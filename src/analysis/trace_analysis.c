@@ -121,6 +121,11 @@ static int analysis_run(const char *path, bool symbols, struct ms_analysis **out
     a->model = symbols ? ms_heap_model_new() : ms_heap_model_new_totals();
     if (!a->model || ms_symbolizer_new(&a->sym) != 0)
         goto fail;
+    if (symbols) {
+        if (!(a->owners = ms_module_owner_new(&a->stacks)))
+            goto fail;
+        ms_heap_model_set_owners(a->model, a->owners);
+    }
     rc = 0;
     open_ancestors(a);
     /* Every module is registered before the replay, so that debug information can load
@@ -157,9 +162,13 @@ static int analysis_run(const char *path, bool symbols, struct ms_analysis **out
             if (l && l < limit)
                 limit = l;
         }
+        if (a->owners && (rc = ms_module_owner_use_trace(a->owners, a->ancestors[i])) != 0)
+            break;
         rc = ms_trace_replay(a->ancestors[i], &cut, limit, &a->stacks, ms_heap_model_apply,
                              a->model);
     }
+    if (!rc && a->owners)
+        rc = ms_module_owner_use_trace(a->owners, a->trace);
     if (!rc)
         rc = ms_trace_replay(a->trace, NULL, 0, &a->stacks, ms_heap_model_apply, a->model);
     preload_join(&preload);
@@ -297,6 +306,7 @@ void ms_analysis_free(struct ms_analysis *a)
     ms_stack_table_free(&a->stacks);
     free(a->modules);
     ms_heap_model_free(a->model);
+    ms_module_owner_free(a->owners);
     if (a->sym)
         ms_symbolizer_free(a->sym);
     free(a);

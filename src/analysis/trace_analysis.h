@@ -5,6 +5,7 @@
 #define MS_TRACE_ANALYSIS_H
 
 #include "heap_model.h"
+#include "module_owner.h"
 #include "symbolize.h"
 #include "trace_reader.h"
 
@@ -17,6 +18,8 @@ struct ms_analysis {
     char ancestry_note[1024]; /* why the parent's history is missing, if it is */
     struct ms_stack_table stacks;
     struct ms_heap_model *model;
+    /* Which module owns which stack (passports), for the full analysis; NULL for the numbers. */
+    struct ms_module_owner *owners;
     ms_symbolizer *sym;
     /* The symbolizer's module for each module of the trace (NULL: none registered), for stack
      * nodes in modules loaded at addresses another module had (ms_stack_node.module). */

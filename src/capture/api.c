@@ -176,6 +176,25 @@ static void api_ref_release(uintptr_t obj, uintptr_t holder)
     api_ref(false, obj, holder);
 }
 
+/* A passport stamp (action: enum ms_passport_action of src/analysis/passports.h). */
+static void api_passport(uintptr_t ptr, int action, const char *module, const char *note)
+{
+    static const char *const calls[] = {"ms_passport", "ms_passport_handover",
+                                        "ms_passport_reclaim", "ms_passport_stamp"};
+    if (!enter())
+        return;
+    const char *call = calls[action >= 1 && action <= 3 ? action : 0];
+    if (!ptr) {
+        refuse(MS_API_NULL_POINTER, 0, call);
+    } else if (action < 1 || action > 3 || (action == 1 && (!module || !*module))) {
+        refuse(MS_API_BAD_ARGUMENT, (uint64_t)action, call);
+    } else {
+        uint64_t m = string_id(module, call), n = string_id(note, call);
+        ms__on_PASSPORT(ptr, (uint64_t)action, m, n);
+    }
+    ms__unbusy();
+}
+
 EXPORT const struct ms_api_v1 memscope_api_v1 = {
     .version = 1,
     .size = sizeof(struct ms_api_v1),
@@ -189,4 +208,5 @@ EXPORT const struct ms_api_v1 memscope_api_v1 = {
     .task_current = api_task_current,
     .ref_acquire = api_ref_acquire,
     .ref_release = api_ref_release,
+    .passport = api_passport,
 };

@@ -28,6 +28,10 @@ struct ms__buffer {
     struct ms_rec_base base; /* the chunk's pointer and ip delta bases */
     uint32_t untimed;        /* records since the last timed one */
     uint64_t task;           /* the thread's current task (C API), restated after each CLOCK */
+    /* The executable range [free_lo, free_lo + free_span) of the module the chunk's last
+     * FREE_CALLER named: frees called from it need no new one. Empty (span 0) at each chunk's
+     * start and after a runtime caller. */
+    uintptr_t free_lo, free_span;
     uint32_t tid;
     void (*full)(struct ms__buffer *b); /* the buffer is full: write it out, start a new chunk */
 };

@@ -1,6 +1,10 @@
 /* The out-of-line part of the event path (event_path.h). */
 #include "event_path.h"
 
+#include "module_map.h"
+#include "own_stack.h"
+
+#include <string.h>
 #include <time.h>
 
 /* An event of one unsigned field, with its encoder, dated at before (0: now). */
@@ -107,6 +111,117 @@ void ms__on_tasks_at_finish(struct ms__tls *t)
     ms__on_thread_task_end(t);
     if (t->slot && t->slot != ms__orphan_slot && !t->dead)
         ms__slots_each_other(other_task_cpu, t->slot);
+}
+
+/* ---- the callers of frees (event_path.h) ---- */
+
+struct module_query {
+    uintptr_t ra;
+    struct ms__module_range m;
+};
+
+static void module_query(void *arg)
+{
+    struct module_query *q = arg;
+    q->m.runtime = ms__module_range_of((const void *)q->ra, &q->m.lo, &q->m.hi);
+}
+
+static void sole_query(void *arg)
+{
+    struct ms__module_range *m = arg;
+    if (!ms__module_sole_program(&m->lo, &m->hi))
+        m->lo = m->hi = 0;
+}
+
+/* The module containing ra, from the slot's cache or else the loader's list (NULL: none). */
+static const struct ms__module_range *free_module(struct ms__slot *s, uintptr_t ra)
+{
+    unsigned gen = atomic_load_explicit(&ms__code_gen, memory_order_relaxed);
+    const size_t n = sizeof s->free_modules / sizeof *s->free_modules;
+    if (s->free_modules_gen != gen || !s->free_modules_next) {
+        memset(s->free_modules, 0, sizeof s->free_modules);
+        s->free_modules_gen = gen;
+        s->free_modules_next = 1;
+        s->sole_module = (struct ms__module_range){0};
+        ms__on_own_stack(s->u.own_stack, sole_query, &s->sole_module);
+    }
+    for (size_t i = 0; i < n; i++)
+        if (ra - s->free_modules[i].lo < s->free_modules[i].hi - s->free_modules[i].lo)
+            return &s->free_modules[i];
+    struct module_query q = {.ra = ra};
+    ms__on_own_stack(s->u.own_stack, module_query, &q); /* the loader's list takes some stack */
+    struct ms__module_range m = q.m;
+    if (m.lo >= m.hi)
+        return NULL;
+    struct ms__module_range *slot = &s->free_modules[s->free_modules_next++ % n];
+    *slot = m;
+    return slot;
+}
+
+/* Records that the thread's frees now come from the module m (NULL: none known), with the stack
+ * of this one. Its range is set before the record ends: should the record fill the buffer, the
+ * new chunk starts with none (the reader keeps a thread's caller from one chunk to the next, so
+ * the free that follows still has it). */
+static void put_free_caller(struct ms__slot *s, const struct ms__module_range *m, uintptr_t ra,
+                            uint32_t stack)
+{
+    s->b.free_lo = m ? m->lo : 0;
+    s->b.free_span = m ? m->hi - m->lo : 0;
+    uint8_t *kb;
+    uint8_t *p = ms__rec_begin(&s->b, &kb);
+    ms__rec_end(&s->b, ms_ext_put_FREE_CALLER(kb, p, stack, ra));
+}
+
+void ms__free_caller_at(struct ms__slot *s, uintptr_t ra, uint32_t stack)
+{
+    const struct ms__module_range *m = free_module(s, ra);
+    put_free_caller(s, m && !m->runtime ? m : NULL, ra, stack);
+}
+
+/* The frees a runtime module's code makes (libstdc++'s, fclose's, called from ra) belong to the
+ * module of the first frame outside memscope and the runtime: a short walk from here, with the
+ * thread's rule cache, finds it. Returns true when it is the module of the chunk's last
+ * FREE_CALLER (nothing to record); else sets *m to it (NULL: the walk cannot tell). */
+static __attribute__((noinline)) bool runtime_caller(struct ms__slot *s, uintptr_t ra,
+                                                     const struct ms__module_range **m)
+{
+    *m = NULL;
+    if (s->sole_module.lo < s->sole_module.hi) {
+        *m = &s->sole_module; /* the only module whose code is not the runtime's */
+        return s->sole_module.lo == s->b.free_lo &&
+               s->sole_module.hi - s->sole_module.lo == s->b.free_span;
+    }
+#if defined(__x86_64__)
+    if (!ms__unwind_fast_on || ms__config.unwind != MS_UNWIND_LIBUNWIND)
+        return false;
+    uintptr_t ip, sp, bp, out[8];
+    MS_UNWIND_HERE(ip, sp, bp);
+    int n = ms__unwind_peek(&s->u, ip, sp, bp, out, 8);
+    for (int i = 0; i < n; i++) {
+        if (out[i] - ms__self_lo < ms__self_hi - ms__self_lo || out[i] == ra)
+            continue; /* the hook, then the runtime function that called it */
+        if (out[i] - 1 - s->b.free_lo < s->b.free_span)
+            return true;
+        const struct ms__module_range *r = free_module(s, out[i] - 1);
+        if (!r)
+            return false;
+        if (!r->runtime) {
+            *m = r;
+            return false;
+        }
+    }
+#else
+    (void)s, (void)ra;
+#endif
+    return false;
+}
+
+__attribute__((noinline)) void ms__free_caller(struct ms__slot *s, uintptr_t ra)
+{
+    const struct ms__module_range *m = free_module(s, ra);
+    if (m && m->runtime && runtime_caller(s, ra, &m))
+        return;
+    put_free_caller(s, m && !m->runtime ? m : NULL, ra, ms__stack_id(&s->u, &s->b));
 }
 
 #define MS__ON_ANNOTATION(NAME, code, summary)                                                     \
@@ -221,6 +336,7 @@ void ms__record_deferred(struct ms__tls *t)
         struct ms__deferred_event *e = &s->deferred[done++];
         switch (e->rec) {
         case MS_REC_FREE:
+            ms__free_caller_at(s, e->caller, deferred_stack(s, e, ips));
             ms__put_free(s, e->family, (void *)e->ptr);
             break;
         case MS_REC_REALLOC:

@@ -77,15 +77,25 @@ static inline __attribute__((always_inline)) void ms__on_alloc(int kind, int fam
     ms__slot_release(s);
 }
 
-/* The block at ptr is about to be released by a deallocator of the family. */
+/* A free called from ra, outside the module the chunk's last FREE_CALLER named: a FREE_CALLER
+ * record with the free's stack (walked from here: inlined into the hook, ms__on_free) goes
+ * first. ms__free_caller_at takes a stack already interned (a deferred free's). */
+void ms__free_caller(struct ms__slot *s, uintptr_t ra);
+void ms__free_caller_at(struct ms__slot *s, uintptr_t ra, uint32_t stack);
+
+/* The block at ptr is about to be released by a deallocator of the family. Its caller's module
+ * is the freer of the block's passport (include/memscope.h): a free from another module than
+ * the chunk's last one is preceded by a FREE_CALLER record. */
 static inline __attribute__((always_inline)) void ms__on_free(int family, void *ptr)
 {
+    uintptr_t ra = (uintptr_t)__builtin_return_address(0);
     struct ms__slot *s = ms__slot_get(&ms__tls);
     if (MS_UNLIKELY(!s)) {
-        ms__defer(MS_REC_FREE, family, (uintptr_t)ptr, 0, 0, 0,
-                  (uintptr_t)__builtin_return_address(0));
+        ms__defer(MS_REC_FREE, family, (uintptr_t)ptr, 0, 0, 0, ra);
         return;
     }
+    if (MS_UNLIKELY(ra - s->b.free_lo >= s->b.free_span))
+        ms__free_caller(s, ra);
     ms__put_free(s, family, ptr);
     ms__slot_release(s);
 }

@@ -4,6 +4,7 @@
 #include "module_map.h"
 
 #include "../common/chunk_codec.h"
+#include "../common/runtime_modules.h"
 
 #include <elf.h>
 #include <stdbool.h>
@@ -208,6 +209,7 @@ bool ms__module_has_tls(const void *addr)
 
 struct range_query {
     uintptr_t addr, lo, hi;
+    bool runtime;
 };
 
 static int range_cb(struct dl_phdr_info *info, size_t size, void *data)
@@ -219,15 +221,50 @@ static int range_cb(struct dl_phdr_info *info, size_t size, void *data)
     if (q->addr >= lo && q->addr < hi) {
         q->lo = lo;
         q->hi = hi;
+        q->runtime = ms_module_is_runtime(info->dlpi_name);
         return 1;
     }
     return 0;
 }
 
-void ms__module_range_of(const void *addr, uintptr_t *lo, uintptr_t *hi)
+bool ms__module_range_of(const void *addr, uintptr_t *lo, uintptr_t *hi)
 {
-    struct range_query q = {(uintptr_t)addr, 0, 0};
+    struct range_query q = {(uintptr_t)addr, 0, 0, false};
     dl_iterate_phdr(range_cb, &q);
     *lo = q.lo;
     *hi = q.hi;
+    return q.runtime;
+}
+
+struct sole_query {
+    uintptr_t lo, hi;
+    int count;
+};
+
+static int sole_cb(struct dl_phdr_info *info, size_t size, void *data)
+{
+    (void)size;
+    struct sole_query *q = data;
+    uintptr_t lo, hi;
+    exec_range(info, &lo, &hi);
+    const char *base = strrchr(info->dlpi_name, '/');
+    base = base ? base + 1 : info->dlpi_name;
+    /* memscope's own dependencies (its compressor and libunwind's) call no free of the
+     * program's */
+    bool own = !strncmp(base, "libzstd.", 8) || !strncmp(base, "liblzma.", 8);
+    if (lo < hi && !own && !ms_module_is_runtime(info->dlpi_name)) {
+        q->lo = lo;
+        q->hi = hi;
+        q->count++;
+    }
+    return 0;
+}
+
+bool ms__module_sole_program(uintptr_t *lo, uintptr_t *hi)
+{
+    struct sole_query q = {0, 0, 0};
+    dl_iterate_phdr(sole_cb, &q);
+    *lo = q.lo;
+    *hi = q.hi;
+    return q.count == 1;
 }

@@ -30,8 +30,14 @@ bool ms__modules_unloaded(unsigned i, uintptr_t *lo, uintptr_t *hi);
  * not fit. */
 size_t ms__modules_encode(uint8_t *buf, size_t cap, uint64_t tsc);
 
-/* The [lo, hi) executable range of the module containing addr (0,0 if none). */
-void ms__module_range_of(const void *addr, uintptr_t *lo, uintptr_t *hi);
+/* The [lo, hi) executable range of the module containing addr (0,0 if none); returns whether it
+ * is a runtime module (runtime_modules.h). Takes the loader's lock (dl_iterate_phdr). */
+bool ms__module_range_of(const void *addr, uintptr_t *lo, uintptr_t *hi);
+
+/* True when one loaded module only is not a runtime module (the executable, usually), with its
+ * executable range in [*lo, *hi): every frame outside the runtime is then its. memscope's own
+ * dependencies (libzstd, liblzma) do not count. Takes the loader's lock. */
+bool ms__module_sole_program(uintptr_t *lo, uintptr_t *hi);
 
 /* True if the module containing addr has a thread-local storage segment. */
 bool ms__module_has_tls(const void *addr);

@@ -36,6 +36,16 @@ struct ms__slot {
     atomic_int in_use;   /* owned by a live thread (or it is the orphan slot) */
     atomic_int flushing; /* a flush of this slot is in progress */
     atomic_int sealed;   /* the process is finishing: never write this slot again */
+    /* The modules frees came from lately (event_path.c), so that a change of module costs no
+     * lookup in the loader's list; forgotten when code is mapped or unmapped (ms__code_gen). */
+    struct ms__module_range {
+        uintptr_t lo, hi;
+        bool runtime;
+    } free_modules[4];
+    unsigned free_modules_gen, free_modules_next;
+    /* The one module loaded that is not a runtime one, when there is only one (else empty):
+     * the runtime's frees then need no walk to tell whose they are. Set with free_modules. */
+    struct ms__module_range sole_module;
     struct ms__deferred_event deferred[MS_DEFERRED_MAX];     /* the first tls.n_deferred are set */
     uintptr_t deferred_ips[MS_DEFERRED_MAX][MS_WALK_FRAMES]; /* their stacks, innermost first */
 };

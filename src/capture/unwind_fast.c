@@ -202,3 +202,23 @@ int ms__unwind_plain(const struct ms__unwind_state *u, uintptr_t ip, uintptr_t s
     }
     return n;
 }
+
+int ms__unwind_peek(struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uintptr_t bp,
+                    uintptr_t *out, int max)
+{
+    if (u->stack_pending || sp < u->stack_lo || sp >= u->stack_hi)
+        return 0;
+    uintptr_t lookup = ip;
+    int n = 0;
+    while (n < max) {
+        struct ms__cfi_rule r = rule_for(u, lookup);
+        uintptr_t ra;
+        int32_t rbp_off;
+        if (r.kind == MS_RULE_LAST || r.kind == MS_RULE_OTHER ||
+            !frame_step(r, &sp, &bp, u->stack_hi, &ra, &rbp_off) || ra < 0x4000)
+            break;
+        out[n++] = ra;
+        lookup = ra - 1;
+    }
+    return n;
+}

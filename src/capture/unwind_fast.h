@@ -30,6 +30,13 @@ int ms__unwind_fast(struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uint
 int ms__unwind_plain(const struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uintptr_t bp,
                      uintptr_t *out, int max);
 
+/* The first max return addresses of a walk like ms__unwind_fast's, into out (innermost first),
+ * with the thread's rule cache but nothing logged: the walk log stays the last stack's, which
+ * the interning's shortcuts compare with. Ends at the first frame without a standard rule.
+ * Returns how many were stored (0 when the stack's bounds are not known yet). */
+int ms__unwind_peek(struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uintptr_t bp,
+                    uintptr_t *out, int max);
+
 /* True when every stack word that walk w read for its frames [0, to) still holds the value
  * read then: compared from the innermost frame out, in the order the walk read them, so that no
  * address is read that a walk would not read. */

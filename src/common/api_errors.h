@@ -18,7 +18,11 @@
     X(SCOPE_NOT_OPEN, 6, "scope_not_open", "a scope ended that was not open on its thread")        \
     X(REF_NOT_HELD, 7, "ref_not_held", "a reference released that its holder did not hold")        \
     X(SCOPE_TOO_DEEP, 8, "scope_too_deep",                                                         \
-      "more than 64 scopes open at once on a thread: the deeper ones are not counted")
+      "more than 64 scopes open at once on a thread: the deeper ones are not counted")             \
+    X(BAD_ARGUMENT, 9, "bad_argument",                                                             \
+      "a C API call was given an argument it cannot take (ms_passport_handover with no module)")   \
+    X(NOT_HANDED_OVER, 10, "not_handed_over",                                                      \
+      "ms_passport_reclaim of a block that was not handed over")
 
 enum ms_api_error {
 #define MS__API_ERROR_ENUM(NAME, code, key, message) MS_API_##NAME = code,

@@ -3,6 +3,7 @@
 #include "report.h"
 
 #include "analysis/annotations.h"
+#include "analysis/passports.h"
 #include "common/trace_format.h"
 #include "json_writer.h"
 #include "report_notes.h"
@@ -11,11 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void stack_json(struct ms_json *j, struct ms_analysis *a, uint32_t stack)
+/* The stack under key (its frames, innermost first). */
+static void stack_json_as(struct ms_json *j, struct ms_analysis *a, const char *key, uint32_t stack)
 {
     ms_frame frames[MS_MAX_STACK_DEPTH * 2];
     int n = ms_analysis_stack(a, stack, frames, (int)(sizeof frames / sizeof *frames));
-    ms_json_begin_array(j, "stack");
+    ms_json_begin_array(j, key);
     for (int i = 0; i < n; i++) {
         ms_json_begin_object(j, NULL);
         ms_json_str(j, "function", frames[i].function);
@@ -27,6 +29,11 @@ static void stack_json(struct ms_json *j, struct ms_analysis *a, uint32_t stack)
         ms_json_end_object(j);
     }
     ms_json_end_array(j);
+}
+
+static void stack_json(struct ms_json *j, struct ms_analysis *a, uint32_t stack)
+{
+    stack_json_as(j, a, "stack", stack);
 }
 
 /* The first name the C API gave a block of the site (null: none) and its type. */
@@ -80,6 +87,59 @@ static void sites_json(struct ms_json *j, struct ms_analysis *a, size_t top)
             site_json(j, a, ms_heap_model_site(a->model, i));
     ms_json_end_array(j);
     free(chosen);
+}
+
+/* Passports (docs/json-report.md): every block kept that crossed modules or was stamped, and
+ * the blocks and bytes of each status. */
+static void passports_json(struct ms_json *j, struct ms_analysis *a)
+{
+    const struct ms_passports *pp = ms_heap_model_passports(a->model);
+    const struct ms_annotations *an = ms_heap_model_annotations(a->model);
+    const struct ms_module_owner *o = pp ? ms_passports_owners(pp) : NULL;
+    ms_json_begin_array(j, "passports");
+    for (size_t i = 0; pp && i < ms_passports_count(pp); i++) {
+        const struct ms_passport *q = ms_passports_get(pp, i);
+        ms_json_begin_object(j, NULL);
+        ms_json_u64(j, "address", q->address);
+        ms_json_u64(j, "size", q->size);
+        ms_json_str(j, "owner", ms_module_owner_path(o, q->owner));
+        ms_json_str(j, "freed_by", ms_module_owner_path(o, q->freed_by));
+        ms_json_str(j, "custodian", q->handed ? ms_annotations_string(an, q->custodian) : NULL);
+        ms_json_str(j, "status", ms_passport_status_key(q->status));
+        ms_json_begin_array(j, "stamps");
+        for (uint32_t k = 0; k < q->nstamps; k++) {
+            ms_json_begin_object(j, NULL);
+            ms_json_str(j, "action", ms_passport_action_key(q->stamps[k].action));
+            ms_json_str(j, "module", ms_annotations_string(an, q->stamps[k].module));
+            ms_json_str(j, "note", ms_annotations_string(an, q->stamps[k].note));
+            ms_json_u64(j, "time_ns", ms_analysis_ns(a, q->stamps[k].tsc));
+            ms_json_end_object(j);
+        }
+        ms_json_end_array(j);
+        ms_json_u64(j, "stamps_total", q->stamps_total);
+        stack_json_as(j, a, "alloc_stack", q->alloc_stack);
+        if (q->free_stack)
+            stack_json_as(j, a, "free_stack", q->free_stack);
+        else
+            ms_json_str(j, "free_stack", NULL);
+        ms_json_end_object(j);
+    }
+    ms_json_end_array(j);
+    ms_json_u64(j, "passports_not_listed", pp ? ms_passports_forgotten(pp) : 0);
+    uint64_t blocks[MS_PASSPORT_STATUS_MAX] = {0}, bytes[MS_PASSPORT_STATUS_MAX] = {0};
+    for (size_t i = 0; pp && i < ms_passports_group_count(pp); i++) {
+        const struct ms_passport_group *g = ms_passports_group(pp, i);
+        blocks[g->status] += g->blocks;
+        bytes[g->status] += g->bytes;
+    }
+    ms_json_begin_object(j, "passport_statuses");
+    for (int s = 0; s < MS_PASSPORT_STATUS_MAX; s++) {
+        ms_json_begin_object(j, ms_passport_status_key((enum ms_passport_status)s));
+        ms_json_u64(j, "blocks", blocks[s]);
+        ms_json_u64(j, "bytes", bytes[s]);
+        ms_json_end_object(j);
+    }
+    ms_json_end_object(j);
 }
 
 /* The C API's sections (docs/json-report.md): variables, scopes, tasks, api_errors. */
@@ -207,6 +267,7 @@ static void api_json(struct ms_json *j, struct ms_analysis *a)
     }
     ms_json_end_array(j);
     ms_json_end_object(j);
+    passports_json(j, a);
     ms_json_begin_object(j, "api_errors");
     for (int k = 1; k < MS_API_ERROR_MAX; k++)
         ms_json_u64(j, ms_api_error_key(k),

@@ -3,6 +3,7 @@
 #include "report.h"
 
 #include "analysis/annotations.h"
+#include "analysis/passports.h"
 #include "common/trace_format.h"
 #include "json_writer.h"
 #include "number_format.h"
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #define TEXT_FRAMES 12
+#define TEXT_ROWS 50
 
 static const char *base(const char *path)
 {
@@ -43,13 +45,12 @@ static void print_stack(FILE *out, struct ms_analysis *a, uint32_t stack)
 }
 
 /* A name from the trace, fit for a terminal: control characters become '?' (a trace is
- * untrusted: a name must not move the cursor or clear the screen). Eight calls may share one
- * printf. */
-static const char *str_or(const struct ms_annotations *an, uint32_t id, const char *none)
+ * untrusted: a name must not move the cursor or clear the screen); none when s is NULL. Eight
+ * calls may share one printf. */
+static const char *clean(const char *s, const char *none)
 {
     static char bufs[8][256];
     static unsigned next;
-    const char *s = ms_annotations_string(an, id);
     if (!s)
         return none;
     char *b = bufs[next++ % 8];
@@ -69,6 +70,64 @@ static const char *str_or(const struct ms_annotations *an, uint32_t id, const ch
     }
     memcpy(b + n, *p ? "..." : "", *p ? 4 : 1);
     return b;
+}
+
+/* The C API's string id, as clean makes it. */
+static const char *str_or(const struct ms_annotations *an, uint32_t id, const char *none)
+{
+    return clean(ms_annotations_string(an, id), none);
+}
+
+/* Passports: the totals of each status, then the groups (largest first) with both modules and
+ * both stacks. */
+static void passports_text(FILE *out, struct ms_analysis *a)
+{
+    const struct ms_passports *pp = ms_heap_model_passports(a->model);
+    const struct ms_annotations *an = ms_heap_model_annotations(a->model);
+    if (!pp || !ms_passports_group_count(pp))
+        return;
+    const struct ms_module_owner *o = ms_passports_owners(pp);
+    uint64_t blocks[MS_PASSPORT_STATUS_MAX] = {0}, bytes[MS_PASSPORT_STATUS_MAX] = {0};
+    for (size_t i = 0; i < ms_passports_group_count(pp); i++) {
+        const struct ms_passport_group *g = ms_passports_group(pp, i);
+        blocks[g->status] += g->blocks;
+        bytes[g->status] += g->bytes;
+    }
+    char b1[32], b2[32];
+    fprintf(out, "\nPASSPORTS (blocks freed by another module than the one that allocated them, "
+                 "or stamped with the C API)\n");
+    for (int s = 0; s < MS_PASSPORT_STATUS_MAX; s++)
+        if (blocks[s])
+            fprintf(out, "  %-20s %10s block%s %14s bytes   %s\n",
+                    ms_passport_status_key((enum ms_passport_status)s),
+                    ms_format_count(b1, blocks[s]), blocks[s] == 1 ? " " : "s",
+                    ms_format_count(b2, bytes[s]),
+                    ms_passport_status_text((enum ms_passport_status)s));
+    size_t shown = 0;
+    for (size_t i = 0; i < ms_passports_group_count(pp) && shown < TEXT_ROWS; i++) {
+        const struct ms_passport_group *g = ms_passports_group(pp, i);
+        if (g->status == MS_PASSPORT_FREED_BY_OWNER || g->status == MS_PASSPORT_LIVE_WITH_OWNER)
+            continue; /* stamped, and where they belong */
+        shown++;
+        fprintf(out, "  %s: %s block%s, %s bytes, owner %s", ms_passport_status_key(g->status),
+                ms_format_count(b1, g->blocks), g->blocks == 1 ? "" : "s",
+                ms_format_count(b2, g->bytes),
+                clean(base(ms_module_owner_path(o, g->owner)), "(unknown)"));
+        if (g->custodian)
+            fprintf(out, ", handed over to %s", str_or(an, g->custodian, "?"));
+        if (g->other)
+            fprintf(out, ", freed by %s", clean(base(ms_module_owner_path(o, g->other)), "?"));
+        fprintf(out, "\n      allocated:\n");
+        print_stack(out, a, g->alloc_stack);
+        const struct ms_passport *q = g->example ? ms_passports_get(pp, g->example - 1) : NULL;
+        if (q && q->free_stack) {
+            fprintf(out, "      freed%s:\n", g->blocks > 1 ? " (the first block)" : "");
+            print_stack(out, a, q->free_stack);
+        }
+    }
+    if (ms_passports_forgotten(pp))
+        fprintf(out, "  (%s more passports counted, not kept: see --format json)\n",
+                ms_format_count(b1, ms_passports_forgotten(pp)));
 }
 
 static void ranking(FILE *out, struct ms_analysis *a, enum ms_rank_key key, const char *title,
@@ -110,8 +169,6 @@ static void ranking(FILE *out, struct ms_analysis *a, enum ms_rank_key key, cons
     }
     free(idx);
 }
-
-#define TEXT_ROWS 50
 
 /* The variables named at one place. */
 struct var_group {
@@ -266,6 +323,7 @@ static void api_sections(FILE *out, struct ms_analysis *a)
             fprintf(out, "%s\n", n > 16 ? " ..." : "");
         }
     }
+    passports_text(out, a);
     if (an && ms_annotations_task_count(an)) {
         fprintf(out,
                 "\nTASKS (+: still running at the end; live: allocated by the task and not freed)\n"

@@ -1,6 +1,6 @@
 /* Writes a small fixed trace (two threads, a realloc chain, a temporary allocation, two leaks
- * with stacks, a task, a named block and a scope, a truncated tail optionally) for the golden-file
- * tests of the report outputs. usage: make_trace OUT [--truncate] */
+ * with stacks, a task, a named block, a scope and a passport, a truncated tail optionally) for the
+ * golden-file tests of the report outputs. usage: make_trace OUT [--truncate] */
 #include "../unit/trace_builder.h"
 
 #include <string.h>
@@ -40,11 +40,15 @@ int main(int argc, char **argv)
     tb_task(&e, 1550, 0, 5300);
     TB_EXT(&e, 1550, TASK_END, 1);
     tb_chunk(&b, MS_CHUNK_EVENTS, 4242, &p, 1);
-    /* Thread 2 (worker): allocates and frees, then leaks one block. */
+    /* Thread 2 (worker): allocates and frees, then leaks one block, which it handed over to
+     * libsink.so (a passport in foreign custody). */
     e = tb_events(&p, 1000);
     tb_thread_start(&e, 1010, "worker");
+    tb_string(&e, 6, "libsink.so");
     tb_alloc(&e, 1250, 0x30000, 1000, 2);
     tb_alloc(&e, 1260, 0x30400, 24, 2);
+    TB_EXT(&e, 1265, PASSPORT, 0x30400, 1, 6, 0);
+    TB_EXT(&e, 1590, FREE_CALLER, 2, 0x400200);
     tb_free(&e, 1600, 0x30000);
     tb_chunk(&b, MS_CHUNK_EVENTS, 4243, &p, 1);
     e = tb_events(&p, 1700);

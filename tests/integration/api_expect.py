@@ -117,7 +117,8 @@ def main():
 
     check("api_errors", d["api_errors"],
           {"null_pointer": 1, "unknown_task": 1, "task_ended": 1, "strings_full": 0,
-           "unknown_pointer": 1, "scope_not_open": 0, "ref_not_held": 0, "scope_too_deep": 0})
+           "unknown_pointer": 1, "scope_not_open": 0, "ref_not_held": 0, "scope_too_deep": 0,
+           "bad_argument": 1, "not_handed_over": 1})
 
     for f in failures:
         print("FAIL", f)

@@ -4,7 +4,9 @@ examples/*.c) is compiled with the project's include directory, run natively and
 and its "/* expect: PATH=VALUE */" lines are checked in the JSON report (PATH is dotted, with
 array indices: tasks.0.allocs; VALUE is compared as the JSON value's text: 300, true, null,
 struct point; or it is another such path, whose value must be the same; PATH>N says the figure
-is a number above N, for figures that vary from run to run).
+is a number above N, for figures that vary from run to run; PATH$=TEXT says the value ends with
+TEXT, for paths). A "/* library: NAME -DMACRO... */" line builds lib NAME.so from the same source
+with those flags, which the program links.
 
 usage: doc_examples.py --memscope M --include DIR --cc CC DOC|FILE.c..."""
 import argparse
@@ -62,8 +64,19 @@ def main():
             exe = os.path.join(tmp, f"ex{n}")
             with open(c, "w") as f:
                 f.write(src)
+            libs = []
+            for lib, flags in re.findall(r"/\* library: (\w+)((?: -D\w+)*) \*/", src):
+                so = os.path.join(tmp, f"lib{lib}.so")
+                r = subprocess.run([args.cc, "-std=c99", "-Wall", "-Werror", "-g", "-fPIC",
+                                    "-shared", "-I", args.include, *flags.split(), c, "-o", so],
+                                   capture_output=True, text=True)
+                if r.returncode != 0:
+                    failures.append(f"{name}: lib{lib}.so does not compile:\n{r.stderr}")
+                libs += [f"-l{lib}"]
+            if libs:
+                libs = ["-L", tmp, f"-Wl,-rpath,{tmp}", *libs]
             cc = subprocess.run([args.cc, "-std=c99", "-Wall", "-Werror", "-g", "-I",
-                                 args.include, c, "-o", exe, "-pthread"],
+                                 args.include, c, "-o", exe, "-pthread", *libs],
                                 capture_output=True, text=True)
             if cc.returncode != 0:
                 failures.append(f"{name} does not compile:\n{cc.stderr}")
@@ -93,13 +106,14 @@ def main():
                 failures.append(f"{name}: report failed: {rep.stderr}")
                 continue
             doc = json.loads(rep.stdout)
-            expects = re.findall(r"/\* expect: ([\w.]+)([=>])(.*?) \*/", src)
+            expects = re.findall(r"/\* expect: ([\w.]+)(\$=|[=>])(.*?) \*/", src)
             for path, op, want in expects:
                 try:
                     got = as_text(lookup(doc, path))
                 except (KeyError, ValueError, TypeError):
                     got = "(missing)"
-                if re.fullmatch(r"[a-z_]+(\.\w+)+", want):  # another path of the report
+                if re.fullmatch(r"[a-z_]+(\.\w+)+", want) and want.split(".")[0] in doc:
+                    # another path of the report
                     try:
                         want = as_text(lookup(doc, want))
                     except (KeyError, ValueError, TypeError):
@@ -107,6 +121,10 @@ def main():
                 if op == ">":  # a figure that varies from run to run: a lower bound
                     if not (got.isdigit() and int(got) > int(want)):
                         failures.append(f"{name}: {path} is {got}, the document says > {want}")
+                elif op == "$=":
+                    if not got.endswith(want):
+                        failures.append(f"{name}: {path} is {got}, the document says it ends "
+                                        f"with {want}")
                 elif got != want:
                     failures.append(f"{name}: {path} is {got}, the document says {want}")
             print(f"{name}: {len(expects)} expectations checked")

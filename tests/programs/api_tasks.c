@@ -10,7 +10,8 @@
  *   - a thread begins task "left open" (1 block of 30 B) and exits: the next thread has no task;
  *   - tasks X then Y (Y a child of X) ended out of order: after X ends Y stays current (its 1
  *     block of 11 B), after Y ends none is (the block of 13 B is no task's), and Z is a root;
- *   - bad calls: a NULL pointer, a pointer to no block, an unknown task, a task ended twice.
+ *   - bad calls: a NULL pointer, a pointer to no block, an unknown task, a task ended twice, a
+ *     hand-over to no module, a reclaim of a block never handed over.
  * Prints the same lines with or without memscope (the API's calls change nothing it sees). */
 #include <memscope.h>
 
@@ -128,6 +129,8 @@ int main(void)
     ms_task_id twice = ms_task_begin("twice");
     ms_task_end(twice);
     ms_task_end(twice);
+    ms_passport_handover(pt, NULL, "no module"); /* bad_argument */
+    ms_passport_reclaim(pt);                     /* not_handed_over */
 
     printf("%s current=%llu after=%llu\n", buf, (unsigned long long)ms_task_current(),
            (unsigned long long)(uintptr_t)current);
