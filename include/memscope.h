@@ -20,15 +20,46 @@
  *   ms_ref_release(obj, holder);      ... and drops it
  *   ms_passport_handover(p, "libfoo.so", "foo_take");  the block goes to libfoo's custody
  *   ms_passport_reclaim(p);           ... and comes back to its owner
- *   ms_passport_stamp(p, "note");     a note in the block's passport */
+ *   ms_passport_stamp(p, "note");     a note in the block's passport
+ *   ms_init("core");                  the capture backend (also MEMSCOPE_BACKEND)
+ *   struct ms_stats st; ms_stats(&st); live bytes and blocks, peak, counts, this thread's, task's
+ *   ms_leaks_print(stderr);           the blocks live now, by allocation stack */
 #ifndef MEMSCOPE_H
 #define MEMSCOPE_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 /* A task's id: never 0 (0 means no task). */
 typedef uint64_t ms_task_id;
+
+/* What ms_stats gives. Counts are exact in every backend; the live figures (live_bytes,
+ * peak_bytes, and the thread's and the task's live blocks and bytes) need a table of live blocks,
+ * which only the core backend keeps: live_exact says whether they are kept (1) and have been
+ * since the process started (2: kept, but core began after blocks that are not in the table were
+ * allocated, so they count only the blocks allocated since). */
+struct ms_stats {
+    const char *backend; /* "lockfree", "core", "async", or "none" (memscope is not loaded) */
+    int live_exact;      /* 0: not kept (lockfree, async), 1: exact, 2: since core began */
+    uint64_t allocs, frees, bytes_allocated; /* a realloc counts as a free and an allocation */
+    uint64_t live_blocks;                    /* allocs - frees (every backend) */
+    uint64_t live_bytes, peak_bytes;         /* core */
+    uint64_t thread_allocs, thread_frees, thread_bytes_allocated; /* this thread's */
+    uint64_t thread_live_blocks, thread_live_bytes; /* core: this thread's blocks still live */
+    ms_task_id task;                                /* this thread's current task (0: none) */
+    uint64_t task_allocs, task_bytes_allocated;     /* async and core: made while it was current */
+    uint64_t task_live_blocks, task_live_bytes;     /* core: of those, still live */
+};
+
+/* *s as ms_stats leaves it when memscope is not loaded. */
+static inline void ms__stats_none(struct ms_stats *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    for (size_t i = 0; i < sizeof *s; i++)
+        p[i] = 0;
+    s->backend = "none";
+}
 
 /* The functions libmemscope.so exports, as one table (the symbol memscope_api_v1): the header's
  * calls go through it. Blocks are passed as addresses (uintptr_t): the library never reads
@@ -51,6 +82,9 @@ struct ms_api_v1 {
     void (*ref_release)(uintptr_t obj, uintptr_t holder);
     /* action: 1 hand-over (module, note: the function taking it), 2 reclaim, 3 note */
     void (*passport)(uintptr_t ptr, int action, const char *module, const char *note);
+    int (*init)(const char *backend);
+    int (*stats)(struct ms_stats *s, size_t size);
+    void (*leaks_print)(FILE *out);
 };
 
 /* The pointers given to the API are never read through (a block just malloc'd is not "used
@@ -129,6 +163,20 @@ MS__NO_ACCESS(1) static inline void ms_passport_reclaim(const void *p)
 MS__NO_ACCESS(1) static inline void ms_passport_stamp(const void *p, const char *note)
 {
     (void)p, (void)note;
+}
+static inline int ms_init(const char *backend)
+{
+    (void)backend;
+    return -1;
+}
+static inline int ms_stats(struct ms_stats *s)
+{
+    ms__stats_none(s);
+    return -1;
+}
+static inline void ms_leaks_print(FILE *out)
+{
+    (void)out;
 }
 
 #else
@@ -315,6 +363,36 @@ MS__NO_ACCESS(1) static inline void ms_passport_stamp(const void *p, const char 
     const struct ms_api_v1 *a = ms__api();
     if (a)
         a->passport((uintptr_t)p, 3, (const char *)0, note);
+}
+
+/* Chooses the capture backend, as MEMSCOPE_BACKEND does: "lockfree", "core", "async" or
+ * "unified". Returns 0, or -1 for another name (or when memscope is not loaded). Choosing core
+ * late (after the program allocated) counts only the blocks allocated since (ms_stats's
+ * live_exact is then 2). */
+static inline int ms_init(const char *backend)
+{
+    const struct ms_api_v1 *a = ms__api();
+    return a ? a->init(backend) : -1;
+}
+
+/* Fills *s (see struct ms_stats); returns 0, or -1 with *s all zero and backend "none" when
+ * memscope is not loaded. */
+static inline int ms_stats(struct ms_stats *s)
+{
+    const struct ms_api_v1 *a = ms__api();
+    if (a)
+        return a->stats(s, sizeof *s);
+    ms__stats_none(s);
+    return -1;
+}
+
+/* Prints to out the blocks live now, grouped by allocation stack, most bytes first (the core
+ * backend; the others keep no table of live blocks and say so, with the counts they have). */
+static inline void ms_leaks_print(FILE *out)
+{
+    const struct ms_api_v1 *a = ms__api();
+    if (a)
+        a->leaks_print(out);
 }
 
 static inline void ms__scope_cleanup(uint64_t *scope)

@@ -628,6 +628,12 @@ apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
         m->sum.freeres_tsc = ev->tsc;
         return 0;
     case MS_REC_EXTENDED:
+        if (ev->value == MS_EXT_BACKEND) {
+            /* x: backend, reason */
+            m->sum.backend = ev->x[0] <= MS_BACKEND_ASYNC ? (uint32_t)ev->x[0] : 0;
+            m->sum.backend_reason = ev->x[1] <= MS_BACKEND_BY_FIRST_TASK ? (uint32_t)ev->x[1] : 0;
+            return 0;
+        }
         if (ev->value == MS_EXT_FREE_CALLER) {
             /* x: stack, ip. Every trace has them: not an annotation of the C API. */
             if (!m->totals_only) {

@@ -57,6 +57,9 @@ struct ms_summary {
     uint64_t freeres_tsc;   /* when exit-time freeing began, 0 if it did not run */
     uint64_t threads;
     uint64_t events; /* allocation, free and realloc records replayed */
+    /* The capture backend in use at the end (enum ms_backend; 0: the trace does not say, as
+     * before backends) and why (enum ms_backend_reason), from its BACKEND annotations. */
+    uint32_t backend, backend_reason;
 };
 
 struct ms_heap_model;

@@ -7,11 +7,13 @@
 #include "hooks_common.h"
 
 #include "../common/api_errors.h"
+#include "backend.h"
 #include "diag.h"
 #include "string_table.h"
 #include "task_registry.h"
 
 #include <memscope.h>
+#include <string.h>
 
 /* Whether the call is recorded: memscope records, and the call does not come from inside one of
  * its hooks (a signal handler that interrupted it), which is counted as a dropped event. */
@@ -99,6 +101,7 @@ static ms_task_id api_task_begin(const char *name)
         return 0;
     uint64_t parent = ms__task_current();
     uint64_t task = ms__task_new(parent);
+    ms__backend_task_began();
     ms__on_TASK_BEGIN(task, parent, string_id(name, "ms_task_begin"));
     ms__on_task_current(task);
     ms__unbusy();
@@ -195,6 +198,39 @@ static void api_passport(uintptr_t ptr, int action, const char *module, const ch
     ms__unbusy();
 }
 
+static int api_init(const char *backend)
+{
+    if (!enter())
+        return -1;
+    bool ok = ms__backend_init(backend);
+    if (!ok)
+        refuse(MS_API_BAD_ARGUMENT, 0, "ms_init");
+    ms__unbusy();
+    return ok ? 0 : -1;
+}
+
+static int api_stats(struct ms_stats *s, size_t size)
+{
+    if (!s)
+        return -1;
+    if (!enter()) {
+        memset(s, 0, size);
+        s->backend = "none";
+        return -1;
+    }
+    int rc = ms__backend_stats(s, size);
+    ms__unbusy();
+    return rc;
+}
+
+static void api_leaks_print(FILE *out)
+{
+    if (!enter())
+        return;
+    ms__backend_leaks_print(out);
+    ms__unbusy();
+}
+
 EXPORT const struct ms_api_v1 memscope_api_v1 = {
     .version = 1,
     .size = sizeof(struct ms_api_v1),
@@ -209,4 +245,7 @@ EXPORT const struct ms_api_v1 memscope_api_v1 = {
     .ref_acquire = api_ref_acquire,
     .ref_release = api_ref_release,
     .passport = api_passport,
+    .init = api_init,
+    .stats = api_stats,
+    .leaks_print = api_leaks_print,
 };

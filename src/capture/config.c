@@ -50,7 +50,9 @@ void ms__config_load(void)
         bool set = text && *text && v;
         switch (o->id) {
         case MS_OPT_OUTPUT:
-            ms__config.output = set ? copy(text, output, sizeof output) : NULL;
+            ms__config.no_trace = set && !strcmp(text, "none");
+            ms__config.output =
+                set && !ms__config.no_trace ? copy(text, output, sizeof output) : NULL;
             break;
         case MS_OPT_MANIFEST:
             ms__config.manifest = set ? copy(text, manifest, sizeof manifest) : NULL;
@@ -78,6 +80,9 @@ void ms__config_load(void)
             break;
         case MS_OPT_VERBOSE:
             ms__config.verbose = v;
+            break;
+        case MS_OPT_BACKEND:
+            ms__config.backend = (int)v;
             break;
         default:
             break;

@@ -16,6 +16,8 @@ struct ms__config {
     bool disabled;        /* MEMSCOPE_DISABLE=1: pass every call through untracked */
     bool verbose;         /* MEMSCOPE_VERBOSE=1: say on stderr where traces go */
     int zstd_level;       /* MEMSCOPE_COMPRESSION: zstd level, 0 = store chunks uncompressed */
+    int backend;          /* MEMSCOPE_BACKEND: enum ms_backend (common/trace_format.h) */
+    bool no_trace;        /* MEMSCOPE_OUTPUT=none: write no trace */
 };
 
 extern struct ms__config ms__config;

@@ -2,6 +2,7 @@
 #include "event_path.h"
 
 #include "module_map.h"
+#include "task_registry.h"
 #include "own_stack.h"
 
 #include <string.h>
@@ -111,6 +112,34 @@ void ms__on_tasks_at_finish(struct ms__tls *t)
     ms__on_thread_task_end(t);
     if (t->slot && t->slot != ms__orphan_slot && !t->dead)
         ms__slots_each_other(other_task_cpu, t->slot);
+}
+
+/* ---- the backends' work beyond the records (event_path.h) ---- */
+
+atomic_bool ms__backend_extra, ms__core_on, ms__tasks_counted;
+
+void ms__backend_alloc(struct ms__slot *s, void *ptr, size_t size, uint32_t stack)
+{
+    bool core = atomic_load_explicit(&ms__core_on, memory_order_relaxed);
+    uint64_t task = s == ms__orphan_slot ? 0 : s->b.task;
+    if (task && atomic_load_explicit(&ms__tasks_counted, memory_order_relaxed))
+        ms__task_count(task, 1, size, core ? (int64_t)size : 0, core ? 1 : 0);
+    if (core) {
+        struct ms__live_block b = {
+            (uintptr_t)ptr, size,
+            task,           s == ms__orphan_slot ? NULL : &s->stats.live,
+            stack,          atomic_load_explicit(&s->stats.live.gen, memory_order_relaxed)};
+        ms__live_add(&b);
+    }
+}
+
+void ms__backend_free(struct ms__slot *s, void *ptr)
+{
+    (void)s;
+    struct ms__live_block b;
+    if (atomic_load_explicit(&ms__core_on, memory_order_relaxed) &&
+        ms__live_remove((uintptr_t)ptr, &b) && b.task)
+        ms__task_count(b.task, 0, 0, -(int64_t)b.size, -1);
 }
 
 /* ---- the callers of frees (event_path.h) ---- */
@@ -338,15 +367,21 @@ void ms__record_deferred(struct ms__tls *t)
         case MS_REC_FREE:
             ms__free_caller_at(s, e->caller, deferred_stack(s, e, ips));
             ms__put_free(s, e->family, (void *)e->ptr);
+            ms__count_free(s, (void *)e->ptr);
             break;
-        case MS_REC_REALLOC:
-            ms__put_realloc(s, (void *)e->old, (void *)e->ptr, e->size, deferred_stack(s, e, ips),
-                            0);
+        case MS_REC_REALLOC: {
+            uint32_t stack = deferred_stack(s, e, ips);
+            ms__put_realloc(s, (void *)e->old, (void *)e->ptr, e->size, stack, 0);
+            ms__count_free(s, (void *)e->old);
+            ms__count_alloc(s, (void *)e->ptr, e->size, stack);
             break;
-        default:
-            ms__put_alloc(s, e->rec, e->family, (void *)e->ptr, e->size, e->align,
-                          deferred_stack(s, e, ips));
+        }
+        default: {
+            uint32_t stack = deferred_stack(s, e, ips);
+            ms__put_alloc(s, e->rec, e->family, (void *)e->ptr, e->size, e->align, stack);
+            ms__count_alloc(s, (void *)e->ptr, e->size, stack);
             break;
+        }
         }
     }
     t->busy = was_busy;

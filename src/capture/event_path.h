@@ -28,6 +28,30 @@ static inline void ms__unbusy(void)
         ms__record_deferred(&ms__tls);
 }
 
+/* The backends (include/memscope.h, MEMSCOPE_BACKEND): every one counts each thread's events for
+ * ms_stats; ms__backend_extra is set when one does more (core keeps its table of live blocks,
+ * async and core count each task's events), which ms__backend_alloc and ms__backend_free do. */
+extern atomic_bool ms__backend_extra;
+extern atomic_bool ms__core_on, ms__tasks_counted;
+void ms__backend_alloc(struct ms__slot *s, void *ptr, size_t size, uint32_t stack);
+void ms__backend_free(struct ms__slot *s, void *ptr);
+
+static inline __attribute__((always_inline)) void ms__count_alloc(struct ms__slot *s, void *ptr,
+                                                                  size_t size, uint32_t stack)
+{
+    s->stats.allocs++;
+    s->stats.bytes += size;
+    if (MS_UNLIKELY(atomic_load_explicit(&ms__backend_extra, memory_order_relaxed)))
+        ms__backend_alloc(s, ptr, size, stack);
+}
+
+static inline __attribute__((always_inline)) void ms__count_free(struct ms__slot *s, void *ptr)
+{
+    s->stats.frees++;
+    if (MS_UNLIKELY(atomic_load_explicit(&ms__backend_extra, memory_order_relaxed)))
+        ms__backend_free(s, ptr);
+}
+
 /* The records of the event path, written into the slot s with the stack id given. */
 static inline __attribute__((always_inline)) void ms__put_alloc(struct ms__slot *s, int kind,
                                                                 int family, void *ptr, size_t size,
@@ -73,7 +97,9 @@ static inline __attribute__((always_inline)) void ms__on_alloc(int kind, int fam
                   (uintptr_t)__builtin_return_address(0));
         return;
     }
-    ms__put_alloc(s, kind, family, ptr, size, align, ms__stack_id(&s->u, &s->b));
+    uint32_t stack = ms__stack_id(&s->u, &s->b);
+    ms__put_alloc(s, kind, family, ptr, size, align, stack);
+    ms__count_alloc(s, ptr, size, stack);
     ms__slot_release(s);
 }
 
@@ -97,6 +123,7 @@ static inline __attribute__((always_inline)) void ms__on_free(int family, void *
     if (MS_UNLIKELY(ra - s->b.free_lo >= s->b.free_span))
         ms__free_caller(s, ra);
     ms__put_free(s, family, ptr);
+    ms__count_free(s, ptr);
     ms__slot_release(s);
 }
 
@@ -119,7 +146,10 @@ static inline __attribute__((always_inline)) void ms__on_realloc(void *old, void
                   (uintptr_t)__builtin_return_address(0));
         return;
     }
-    ms__put_realloc(s, old, p, size, ms__stack_id(&s->u, &s->b), before);
+    uint32_t stack = ms__stack_id(&s->u, &s->b);
+    ms__put_realloc(s, old, p, size, stack, before);
+    ms__count_free(s, old); /* counted as valgrind counts it: a free and an allocation */
+    ms__count_alloc(s, p, size, stack);
     ms__slot_release(s);
 }
 

@@ -2,6 +2,9 @@
 #define _GNU_SOURCE
 #include "lifecycle.h"
 
+#include "backend.h"
+#include "live_table.h"
+
 #include "child_env.h"
 #include "config.h"
 #include "diag.h"
@@ -121,6 +124,7 @@ static void fork_prepare(void)
     ms__tls.busy = was_busy;
     fork_locked_intern = ms__stack_intern_lock();
     fork_locked_writer = ms__writer_lock();
+    ms__live_lock_all();
 }
 
 static struct ms__fork_origin fork_origin;
@@ -128,6 +132,8 @@ static uint64_t fork_tsc;
 
 static void fork_parent(void)
 {
+    if (atomic_load(&ms__active))
+        ms__live_unlock_all();
     if (fork_locked_writer)
         ms__writer_unlock();
     if (fork_locked_intern)
@@ -141,6 +147,7 @@ static void fork_child(void)
         fork_parent();
         return;
     }
+    ms__live_unlock_all(); /* held across fork by this thread, under its parent's id */
     fork_tsc = ms__now();
     memset(&fork_origin, 0, sizeof fork_origin);
     fork_origin.parent_pid = self_pid;
@@ -238,6 +245,8 @@ static void finish(int reason, int code, bool freeres)
     int threads = reason == MS_END_EXIT ? count_threads() : 0;
     if (freeres && threads == 1)
         run_freeres();
+    if (reason != MS_END_EXEC)
+        ms__backend_at_finish();
     int was_busy = ms__tls.busy;
     ms__tls.busy = 1;
     /* If exec fails the process goes on: its own thread keeps recording into the same trace
@@ -294,6 +303,7 @@ bool ms__lifecycle_init(void)
     ms__real_resolve();
     ms__diag_init();
     ms__config_load();
+    ms__backend_start();
     self_pid = getpid();
     if (!ms__config.disabled)
         ms__writer_create(); /* first: the buffers live in its spool */
@@ -326,5 +336,6 @@ __attribute__((constructor)) static void on_load(void)
     ms__tls.busy = 1;
     ms__writer_open();
     ms__child_env_hide();
+    ms__backend_announce();
     ms__tls.busy = was_busy;
 }

@@ -349,3 +349,29 @@ void ms__stack_intern_reset_lock(void)
 {
     ms__spin_init(&insert_lock);
 }
+
+struct ms__stack_node *ms__stack_snapshot(size_t *n)
+{
+    *n = 0;
+    if (!ms__spin_lock(&insert_lock))
+        return NULL;
+    size_t nids = next_id, size = nids * sizeof(struct ms__stack_node);
+    void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    struct ms__stack_node *byid = mem == MAP_FAILED ? NULL : mem;
+    const struct table *t = atomic_load_explicit(&table, memory_order_acquire);
+    for (size_t i = 0; byid && t && i <= t->mask; i++) {
+        uint64_t k = atomic_load_explicit(&t->e[i].ip, memory_order_relaxed);
+        if (k && k != TOMBSTONE && t->e[i].id < nids)
+            byid[t->e[i].id] = (struct ms__stack_node){k, t->e[i].parent};
+    }
+    ms__spin_unlock(&insert_lock);
+    if (byid)
+        *n = nids;
+    return byid;
+}
+
+void ms__stack_snapshot_free(struct ms__stack_node *nodes, size_t n)
+{
+    if (nodes)
+        munmap(nodes, n * sizeof *nodes);
+}

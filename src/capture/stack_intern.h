@@ -32,6 +32,15 @@ uint32_t ms__stack_intern_outer(struct ms__unwind_state *u, struct ms__buffer *b
  * MEMSCOPE_UNWIND_VERIFY. */
 uint32_t ms__stack_find(const uintptr_t *ips, int n);
 
+/* The stack tree as it is now, by id: nodes[id] is (ip, parent), ip 0 for an id with no node,
+ * for the *n ids below the next one (in memory of its own: ms__stack_snapshot_free). NULL when
+ * out of memory. For printing stacks in the process (ms_leaks_print). */
+struct ms__stack_node {
+    uintptr_t ip;
+    uint32_t parent;
+};
+struct ms__stack_node *ms__stack_snapshot(size_t *n);
+void ms__stack_snapshot_free(struct ms__stack_node *nodes, size_t n);
 /* The next id to be assigned (a forked child's trace records it: ids below were the parent's). */
 uint32_t ms__stack_next_id(void);
 

@@ -11,6 +11,9 @@
 struct entry {
     _Atomic uint64_t parent;
     atomic_int state; /* enum ms__task_state */
+    /* ms_stats's figures (async and core backends) */
+    _Atomic uint64_t allocs, bytes;
+    _Atomic int64_t live_bytes, live_blocks;
 };
 
 static _Atomic(struct entry *) pages[PAGES];
@@ -87,5 +90,34 @@ bool ms__task_end(uint64_t id, uint64_t *parent)
                                                  memory_order_acq_rel, memory_order_acquire))
         return false;
     *parent = atomic_load_explicit(&e->parent, memory_order_relaxed);
+    return true;
+}
+
+void ms__task_count(uint64_t id, uint64_t allocs, uint64_t bytes, int64_t live_bytes,
+                    int64_t live_blocks)
+{
+    struct entry *e = entry_of(id, false);
+    if (!e)
+        return;
+    if (allocs) {
+        atomic_fetch_add_explicit(&e->allocs, allocs, memory_order_relaxed);
+        atomic_fetch_add_explicit(&e->bytes, bytes, memory_order_relaxed);
+    }
+    if (live_blocks) {
+        atomic_fetch_add_explicit(&e->live_bytes, live_bytes, memory_order_relaxed);
+        atomic_fetch_add_explicit(&e->live_blocks, live_blocks, memory_order_relaxed);
+    }
+}
+
+bool ms__task_counts(uint64_t id, struct ms__task_counts *out)
+{
+    struct entry *e = entry_of(id, false);
+    *out = (struct ms__task_counts){0};
+    if (!e)
+        return false;
+    out->allocs = atomic_load_explicit(&e->allocs, memory_order_relaxed);
+    out->bytes = atomic_load_explicit(&e->bytes, memory_order_relaxed);
+    out->live_bytes = atomic_load_explicit(&e->live_bytes, memory_order_relaxed);
+    out->live_blocks = atomic_load_explicit(&e->live_blocks, memory_order_relaxed);
     return true;
 }

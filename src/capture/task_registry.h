@@ -1,7 +1,8 @@
 /* The C API's tasks as the capture knows them: each id ms_task_begin handed out, its parent and
  * whether it has ended, so that ms_task_end can make the parent current and bad ids are refused.
  * Ids are 1, 2, 3, ... for the whole process (a forked child goes on from its parent's). Lock
- * free; the table takes memory (mmap, 16 bytes per task) only for ids handed out. */
+ * free; the table takes memory (mmap, 48 bytes per task) only for ids handed out. Each task also
+ * keeps the figures ms_stats gives for it (async and core backends). */
 #ifndef MS_CAPTURE_TASK_REGISTRY_H
 #define MS_CAPTURE_TASK_REGISTRY_H
 
@@ -24,5 +25,17 @@ uint64_t ms__task_open_ancestor(uint64_t id);
 /* Marks an open task ended and returns true with its parent in *parent; false (nothing changed)
  * when it was not open. */
 bool ms__task_end(uint64_t id, uint64_t *parent);
+
+/* ms_stats's figures of a task: allocations made while it was current, their bytes, and of
+ * those the blocks still live (core backend only: a free lowers its block's task's). */
+struct ms__task_counts {
+    uint64_t allocs, bytes;
+    int64_t live_bytes, live_blocks;
+};
+/* Adds to task id's figures (no-op for a task beyond the table). */
+void ms__task_count(uint64_t id, uint64_t allocs, uint64_t bytes, int64_t live_bytes,
+                    int64_t live_blocks);
+/* Task id's figures (all 0, false, for a task the table does not have). */
+bool ms__task_counts(uint64_t id, struct ms__task_counts *out);
 
 #endif

@@ -170,6 +170,13 @@ static void attach_rest(void *arg)
     /* The bounds are for the fp and cached walks. */
     ms__unwind_state_reset(&s->u, ms__config.unwind != MS_UNWIND_NONE);
     s->b.task = 0; /* a new thread has no current task (C API), whatever the last one had */
+    /* Its counts start from here; the last thread's live blocks count for nobody now. */
+    s->stats.base_allocs = s->stats.allocs;
+    s->stats.base_frees = s->stats.frees;
+    s->stats.base_bytes = s->stats.bytes;
+    atomic_fetch_add(&s->stats.live.gen, 1);
+    atomic_store(&s->stats.live.live_bytes, 0);
+    atomic_store(&s->stats.live.live_blocks, 0);
     /* A reused slot's chunk began when its last thread left: restart it with a fresh clock,
      * excluding concurrent flushes of all slots while its pointers change. */
     int idle = 0;
@@ -247,6 +254,24 @@ void ms__slots_each_other(void (*fn)(struct ms__slot *s, void *ctx), void *ctx)
         struct ms__slot *s = atomic_load_explicit(&slots[i], memory_order_acquire);
         if (s && s != ms__tls.slot && s != ms__orphan_slot && atomic_load(&s->in_use))
             fn(s, ctx);
+    }
+}
+
+void ms__slots_totals(uint64_t *allocs, uint64_t *frees, uint64_t *bytes)
+{
+    *allocs = *frees = *bytes = 0;
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        const struct ms__slot *s = atomic_load_explicit(&slots[i], memory_order_acquire);
+        if (s) {
+            *allocs += s->stats.allocs;
+            *frees += s->stats.frees;
+            *bytes += s->stats.bytes;
+        }
+    }
+    if (ms__orphan_slot) {
+        *allocs += ms__orphan_slot->stats.allocs;
+        *frees += ms__orphan_slot->stats.frees;
+        *bytes += ms__orphan_slot->stats.bytes;
     }
 }
 

@@ -6,6 +6,7 @@
 #define MS_CAPTURE_THREAD_STATE_H
 
 #include "event_buffer.h"
+#include "live_table.h"
 #include "runtime.h"
 #include "unwind_state.h"
 
@@ -28,8 +29,18 @@ struct ms__deferred_event {
 };
 #define MS_DEFERRED_MAX 64
 
+/* ms_stats's counts of the threads that owned a slot (written by the owner; read by anyone, a
+ * little stale). Cumulative over the slot's threads: a thread's own are the counts since the
+ * `base` its slot had when it came. */
+struct ms__slot_stats {
+    uint64_t allocs, frees, bytes;
+    uint64_t base_allocs, base_frees, base_bytes;
+    struct ms__live_owner live; /* the core backend's live blocks of the slot's thread */
+};
+
 struct ms__slot {
     struct ms__buffer b; /* first: the buffer's full() finds its slot from it */
+    struct ms__slot_stats stats;
     struct ms__unwind_state u;
     unsigned region;     /* the buffer's region in the spool */
     int remap;           /* in a forked child: the buffer is still the parent's */
@@ -83,6 +94,9 @@ static inline void ms__slot_release(struct ms__slot *s)
 
 /* Calls fn for every slot a live thread other than the caller owns (not the orphan slot). */
 void ms__slots_each_other(void (*fn)(struct ms__slot *s, void *ctx), void *ctx);
+
+/* The counts of every slot's threads, summed (ms_stats's process figures). */
+void ms__slots_totals(uint64_t *allocs, uint64_t *frees, uint64_t *bytes);
 
 /* Events that could not be recorded (no slot for the thread): counted for the END chunk. */
 uint64_t ms__slots_dropped(void);

@@ -470,6 +470,8 @@ static bool ensure_open(void)
 {
     if (atomic_load_explicit(&ready, memory_order_acquire))
         return true;
+    if (ms__config.no_trace)
+        return false; /* MEMSCOPE_OUTPUT=none: nothing is written, and nothing fails */
     if (atomic_load(&failed))
         return false;
     if (!ms__spin_lock(&open_lock))
@@ -581,7 +583,7 @@ void ms__writer_after_fork_child(const struct ms__fork_origin *o)
 
 void ms__writer_create(void)
 {
-    if (ms__spin_lock(&open_lock)) {
+    if (!ms__config.no_trace && ms__spin_lock(&open_lock)) {
         if (out.fd < 0 && !atomic_load(&failed))
             create_trace();
         ms__spin_unlock(&open_lock);

@@ -20,7 +20,7 @@
     X(SCOPE_TOO_DEEP, 8, "scope_too_deep",                                                         \
       "more than 64 scopes open at once on a thread: the deeper ones are not counted")             \
     X(BAD_ARGUMENT, 9, "bad_argument",                                                             \
-      "a C API call was given an argument it cannot take (ms_passport_handover with no module)")   \
+      "a C API call was given an argument it cannot take (a hand-over to no module, no backend)")  \
     X(NOT_HANDED_OVER, 10, "not_handed_over",                                                      \
       "ms_passport_reclaim of a block that was not handed over")
 

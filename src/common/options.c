@@ -14,7 +14,8 @@ const struct ms_option ms_options[MS_OPT_COUNT] = {
     {MS_OPT_OUTPUT, "MEMSCOPE_OUTPUT", "output", "TRACE", MS_OPT_PATH, MS_SCOPE_LIBRARY, NULL, 0, 0,
      NULL,
      "trace path; each process writes `<path>.<pid>` (default: "
-     "`memscope.<program>.<pid>.mstrace` in the working directory)",
+     "`memscope.<program>.<pid>.mstrace` in the working directory); `none`: no trace at all "
+     "(with the `core` backend, a leak list on stderr at exit)",
      "the trace of PROGRAM; forked and exec'd processes write TRACE.<pid> (default: "
      "memscope.<program>.<pid>.mstrace)"},
     {MS_OPT_ROOT_PID, "MEMSCOPE_ROOT_PID", NULL, NULL, MS_OPT_INT, MS_SCOPE_LIBRARY, "0", 0,
@@ -48,6 +49,13 @@ const struct ms_option ms_options[MS_OPT_COUNT] = {
      "`1`: pass every call through untracked", NULL},
     {MS_OPT_VERBOSE, "MEMSCOPE_VERBOSE", NULL, NULL, MS_OPT_FLAG, MS_SCOPE_LIBRARY, "0", 0, 0, NULL,
      "`1`: say on stderr where each trace goes", NULL},
+    {MS_OPT_BACKEND, "MEMSCOPE_BACKEND", "backend", "NAME", MS_OPT_ENUM, MS_SCOPE_LIBRARY,
+     "unified", 0, 0, "unified|lockfree|core|async",
+     "`unified` (default: `lockfree`, `async` once a task begins, `core` with "
+     "`MEMSCOPE_OUTPUT=none`), `lockfree`, `core` (a table of live blocks in the process: exact "
+     "`ms_stats`, `ms_leaks_print`) or `async` (see [docs/api.md](docs/api.md))",
+     "the capture backend: unified (default), lockfree, core (keeps the live blocks in the "
+     "process: exact ms_stats) or async"},
     {MS_OPT_LIBRARY, "MEMSCOPE_LIBRARY", NULL, NULL, MS_OPT_PATH, MS_SCOPE_RUN, NULL, 0, 0, NULL,
      "(for `memscope run`) the `libmemscope.so` to preload", NULL},
     {MS_OPT_LIVE_STATS, "MEMSCOPE_LIVE_STATS", NULL, NULL, MS_OPT_FLAG, MS_SCOPE_RUN, "0", 0, 0,

@@ -34,6 +34,7 @@ enum ms_option_id {
     MS_OPT_MANIFEST,
     MS_OPT_DISABLE,
     MS_OPT_VERBOSE,
+    MS_OPT_BACKEND,
     MS_OPT_LIBRARY,
     MS_OPT_LIVE_STATS,
     MS_OPT_DEBUGINFOD,

@@ -68,7 +68,8 @@
     X(MOVE, 9, "the annotations of the block at from move to the block at to")                     \
     X(API_ERROR, 10, "a C API call the capture refused (enum ms_api_error) and its argument")      \
     X(TASK_CPU, 11, "thread tid, running task as the process finished, had used cpu_ns of CPU")    \
-    X(FREE_CALLER, 12, "the thread's next frees come from the module of the stack (or of ip)")
+    X(FREE_CALLER, 12, "the thread's next frees come from the module of the stack (or of ip)")     \
+    X(BACKEND, 13, "the capture backend in use from now on (enum ms_backend), and why")
 
 /* The most fields a sub-record may have. */
 #define MS_EXT_FIELDS_MAX 8
@@ -86,5 +87,6 @@
 #define MS_XFIELDS_API_ERROR(F) F(U, what) F(U, arg)
 #define MS_XFIELDS_TASK_CPU(F) F(U, tid) F(U, task) F(U, cpu_ns)
 #define MS_XFIELDS_FREE_CALLER(F) F(U, stack) F(U, ip)
+#define MS_XFIELDS_BACKEND(F) F(U, backend) F(U, reason)
 
 #endif

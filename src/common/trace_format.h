@@ -114,6 +114,45 @@ enum ms_unwind_mode {
     MS_UNWIND_LIBUNWIND = 2,
 };
 
+/* The capture backends (MEMSCOPE_BACKEND's words in this order; the BACKEND annotation's
+ * `backend`): unified is a choice among the others, never the one in use. */
+enum ms_backend {
+    MS_BACKEND_UNIFIED = 0,
+    MS_BACKEND_LOCKFREE = 1,
+    MS_BACKEND_CORE = 2,
+    MS_BACKEND_ASYNC = 3,
+};
+
+/* Why the backend in use is the one (the BACKEND annotation's `reason`). */
+enum ms_backend_reason {
+    MS_BACKEND_BY_VARIABLE = 1,   /* MEMSCOPE_BACKEND named it */
+    MS_BACKEND_BY_INIT = 2,       /* the program called ms_init */
+    MS_BACKEND_BY_DEFAULT = 3,    /* unified: nothing asks for more than lockfree */
+    MS_BACKEND_BY_NO_TRACE = 4,   /* unified: MEMSCOPE_OUTPUT=none, core keeps the leak list */
+    MS_BACKEND_BY_FIRST_TASK = 5, /* unified: the first task began: async */
+};
+
+/* The backend's name (NULL for none known). */
+static inline const char *ms_backend_name(unsigned b)
+{
+    static const char *const names[] = {NULL, "lockfree", "core", "async"};
+    return b < sizeof names / sizeof *names ? names[b] : NULL;
+}
+
+/* Why it is in use, for the report (NULL for none known). */
+static inline const char *ms_backend_reason(unsigned r)
+{
+    static const char *const why[] = {
+        NULL,
+        "MEMSCOPE_BACKEND",
+        "the program called ms_init",
+        "unified's choice: nothing asks for more than lockfree",
+        "unified's choice: no trace (MEMSCOPE_OUTPUT=none), core keeps the leak list",
+        "unified's choice: the first task began",
+    };
+    return r < sizeof why / sizeof *why ? why[r] : NULL;
+}
+
 /* How the process ended (END chunk). */
 enum ms_end_reason {
     MS_END_EXIT = 0,       /* normal exit or exit() from any thread */

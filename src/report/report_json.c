@@ -298,6 +298,9 @@ int ms_report_json(FILE *out, struct ms_analysis *a, const struct ms_report_opti
     static const char *unwinds[] = {"none", "fp", "libunwind"};
     ms_json_str(&j, "unwind", p->unwind >= 0 && p->unwind < 3 ? unwinds[p->unwind] : NULL);
     ms_json_u64(&j, "depth", (uint64_t)(p->depth > 0 ? p->depth : 0));
+    ms_json_str(&j, "backend", ms_backend_name(ms_heap_model_summary(a->model)->backend));
+    ms_json_str(&j, "backend_reason",
+                ms_backend_reason(ms_heap_model_summary(a->model)->backend_reason));
     static const char *ends[] = {"exit", "signal", "exec", "_exit", "tracking stopped", "killed"};
     ms_json_str(&j, "ended_by",
                 e->present && e->reason >= 0 && e->reason < 6 ? ends[e->reason] : NULL);

@@ -354,8 +354,12 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
     for (int i = 0; i < p->argc; i++)
         fprintf(out, " %s", p->argv[i]);
     fprintf(out, "  (pid %" PRIu64 ")\n", p->pid);
-    fprintf(out, "trace %s; stacks: %s, up to %d frames\n", ms_trace_path(a->trace),
+    fprintf(out, "trace %s; stacks: %s, up to %d frames", ms_trace_path(a->trace),
             unwind_name(p->unwind), p->depth);
+    if (ms_backend_name(s->backend))
+        fprintf(out, "; backend: %s (%s)", ms_backend_name(s->backend),
+                ms_backend_reason(s->backend_reason) ? ms_backend_reason(s->backend_reason) : "?");
+    fprintf(out, "\n");
 
     fprintf(out, "\nSUMMARY\n");
     fprintf(out,

@@ -15,6 +15,7 @@ int main(int argc, char **argv)
     struct tb_ev e = tb_events(&p, 1000);
     tb_thread_start(&e, 1000, "main");
     tb_thread_create(&e, 1005, 7); /* creates the worker (pthread_t 7) */
+    TB_EXT(&e, 1006, BACKEND, MS_BACKEND_LOCKFREE, MS_BACKEND_BY_DEFAULT);
     tb_node(&e, 1, 0, 0x400100);
     tb_node(&e, 2, 1, 0x400200);
     tb_node(&e, 3, 2, 0x400300);

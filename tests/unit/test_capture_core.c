@@ -9,6 +9,7 @@
 #include "capture/diag.h"
 #include "capture/event_buffer.h"
 #include "capture/event_path.h"
+#include "capture/live_table.h"
 #include "capture/string_table.h"
 #include "capture/task_registry.h"
 #include "capture/module_map.h"
@@ -496,5 +497,93 @@ static void modules_payload(void)
     }
 }
 
+/* The core backend's table and the tasks' counters, raced: each of THREADS threads adds
+ * LIVE_BLOCKS blocks of its own and a task's counts, then frees every other block of its
+ * neighbour's (so that frees lower another thread's figures). The totals, each thread's and the
+ * task's, and the blocks the table lists are then exactly what is left. */
+#define LIVE_BLOCKS 20000
+static struct ms__live_owner owners[THREADS];
+static uint64_t live_task;
+static pthread_barrier_t added;
+static atomic_int live_failures;
+
+static uintptr_t live_ptr(int t, int i)
+{
+    return 0x100000000ull * (uintptr_t)(t + 1) + 16u * (uintptr_t)i;
+}
+
+static void *live_thread(void *arg)
+{
+    int t = (int)(uintptr_t)arg;
+    for (int i = 0; i < LIVE_BLOCKS; i++) {
+        struct ms__live_block b = {
+            live_ptr(t, i), (uint64_t)(i % 7 + 1), live_task, &owners[t], 1, 0};
+        if (!ms__live_add(&b))
+            atomic_fetch_add(&live_failures, 1);
+        ms__task_count(live_task, 1, b.size, (int64_t)b.size, 1);
+    }
+    pthread_barrier_wait(&added);
+    int n = (t + 1) % THREADS;
+    for (int i = 0; i < LIVE_BLOCKS; i += 2) {
+        struct ms__live_block b;
+        if (!ms__live_remove(live_ptr(n, i), &b) || b.size != (uint64_t)(i % 7 + 1))
+            atomic_fetch_add(&live_failures, 1);
+        else
+            ms__task_count(b.task, 0, 0, -(int64_t)b.size, -1);
+    }
+    return NULL;
+}
+
+static void count_block(const struct ms__live_block *b, void *ctx)
+{
+    uint64_t *c = ctx;
+    c[0]++;
+    c[1] += b->size;
+}
+
+static void live_table_threads(void)
+{
+    live_task = ms__task_new(0);
+    pthread_barrier_init(&added, NULL, THREADS);
+    pthread_t th[THREADS];
+    for (int t = 0; t < THREADS; t++)
+        ASSERT_EQ(pthread_create(&th[t], NULL, live_thread, (void *)(uintptr_t)t), 0);
+    for (int t = 0; t < THREADS; t++)
+        pthread_join(th[t], NULL);
+    pthread_barrier_destroy(&added);
+    ASSERT_EQ(atomic_load(&live_failures), 0);
+    int64_t all = 0, left = 0; /* each thread's bytes, and the odd blocks' */
+    for (int i = 0; i < LIVE_BLOCKS; i++) {
+        all += i % 7 + 1;
+        left += i % 2 ? i % 7 + 1 : 0;
+    }
+    struct ms__live_totals tot;
+    ms__live_totals(&tot);
+    ASSERT_EQ(tot.live_blocks, (int64_t)THREADS * LIVE_BLOCKS / 2);
+    ASSERT_EQ(tot.live_bytes, THREADS * left);
+    ASSERT_TRUE(tot.peak_bytes >= (uint64_t)(THREADS * left) &&
+                tot.peak_bytes <= (uint64_t)(THREADS * all));
+    for (int t = 0; t < THREADS; t++) {
+        ASSERT_EQ(atomic_load(&owners[t].live_blocks), LIVE_BLOCKS / 2);
+        ASSERT_EQ(atomic_load(&owners[t].live_bytes), left);
+    }
+    struct ms__task_counts c;
+    ASSERT_TRUE(ms__task_counts(live_task, &c));
+    ASSERT_EQ(c.allocs, (uint64_t)THREADS * LIVE_BLOCKS);
+    ASSERT_EQ(c.bytes, (uint64_t)(THREADS * all));
+    ASSERT_EQ(c.live_blocks, (int64_t)THREADS * LIVE_BLOCKS / 2);
+    ASSERT_EQ(c.live_bytes, THREADS * left);
+    uint64_t listed[2] = {0, 0};
+    ms__live_each(count_block, listed);
+    ASSERT_EQ(listed[0], (uint64_t)THREADS * LIVE_BLOCKS / 2);
+    ASSERT_EQ(listed[1], (uint64_t)(THREADS * left));
+    /* A block the table never had is counted as such, and changes nothing. */
+    struct ms__live_block none;
+    ASSERT_TRUE(!ms__live_remove(0x10, &none));
+    ms__live_totals(&tot);
+    ASSERT_EQ(tot.unknown_frees, 1u);
+    ASSERT_EQ(tot.live_blocks, (int64_t)THREADS * LIVE_BLOCKS / 2);
+}
+
 MS_TEST_MAIN(TEST(buffer_records), TEST(stack_intern_threads), TEST(slots_to_trace),
-             TEST(finish_while_recording), TEST(modules_payload))
+             TEST(finish_while_recording), TEST(modules_payload), TEST(live_table_threads))

@@ -1,0 +1,189 @@
+/* The core backend's live table (live_table.h): shards of linear-probing tables with
+ * backward-shift deletion, grown by doubling into a new mapping under the shard's lock. */
+#include "live_table.h"
+
+#include "spinlock.h"
+
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define SHARDS 64
+#define FIRST_SLOTS 1024
+
+struct shard {
+    _Alignas(64) ms__spinlock lock; /* a cache line each: threads freeing apart do not share */
+    struct ms__live_block *slots;
+    size_t mask, used;
+};
+
+static struct shard shards[SHARDS];
+static _Atomic int64_t live_bytes, live_blocks;
+static _Atomic uint64_t peak_bytes, unknown_frees;
+
+/* Blocks are 16-byte aligned: the bits above spread them over shards and slots. */
+static inline size_t shard_of(uintptr_t p)
+{
+    return (size_t)((p >> 4) ^ (p >> 12)) & (SHARDS - 1);
+}
+
+static inline size_t home_of(uintptr_t p, size_t mask)
+{
+    return (size_t)((p >> 10) ^ (p >> 24) ^ (p >> 40)) & mask;
+}
+
+static struct ms__live_block *slots_new(size_t n)
+{
+    void *m = mmap(NULL, n * sizeof(struct ms__live_block), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return m == MAP_FAILED ? NULL : m;
+}
+
+static inline size_t probe(const struct shard *s, uintptr_t ptr)
+{
+    size_t i = home_of(ptr, s->mask);
+    while (s->slots[i].ptr && s->slots[i].ptr != ptr)
+        i = (i + 1) & s->mask;
+    return i;
+}
+
+/* Doubles the shard's table (or makes its first). */
+static bool grow(struct shard *s)
+{
+    size_t n = s->slots ? (s->mask + 1) * 2 : FIRST_SLOTS;
+    struct ms__live_block *fresh = slots_new(n);
+    if (!fresh)
+        return false;
+    struct ms__live_block *old = s->slots;
+    size_t old_n = old ? s->mask + 1 : 0;
+    s->slots = fresh;
+    s->mask = n - 1;
+    for (size_t i = 0; i < old_n; i++)
+        if (old[i].ptr)
+            s->slots[probe(s, old[i].ptr)] = old[i];
+    if (old)
+        munmap(old, old_n * sizeof *old);
+    return true;
+}
+
+/* The block's thread counts it (d = 1) or no longer (d = -1), unless that thread is gone. */
+static inline void owner_count(const struct ms__live_block *b, int64_t d)
+{
+    if (b->owner && atomic_load_explicit(&b->owner->gen, memory_order_relaxed) == b->gen) {
+        atomic_fetch_add_explicit(&b->owner->live_bytes, d * (int64_t)b->size,
+                                  memory_order_relaxed);
+        atomic_fetch_add_explicit(&b->owner->live_blocks, d, memory_order_relaxed);
+    }
+}
+
+static void peak_raise(int64_t now)
+{
+    uint64_t peak = atomic_load_explicit(&peak_bytes, memory_order_relaxed);
+    while (now > 0 && (uint64_t)now > peak &&
+           !atomic_compare_exchange_weak_explicit(&peak_bytes, &peak, (uint64_t)now,
+                                                  memory_order_relaxed, memory_order_relaxed))
+        ;
+}
+
+bool ms__live_add(const struct ms__live_block *b)
+{
+    struct shard *s = &shards[shard_of(b->ptr)];
+    if (!ms__spin_lock(&s->lock))
+        return false; /* a signal handler interrupted this thread inside the table */
+    bool ok = true;
+    if ((s->used + 1) * 2 > (s->slots ? s->mask + 1 : 0))
+        ok = grow(s);
+    int64_t size = (int64_t)b->size, blocks = 1;
+    if (ok) {
+        size_t i = probe(s, b->ptr);
+        if (s->slots[i].ptr) {
+            /* Still here: its free was not seen (a block freed by a path memscope does not
+             * hook). The new block replaces it. */
+            size -= (int64_t)s->slots[i].size;
+            blocks = 0;
+            owner_count(&s->slots[i], -1);
+        } else {
+            s->used++;
+        }
+        s->slots[i] = *b;
+        owner_count(b, 1);
+    }
+    ms__spin_unlock(&s->lock);
+    if (!ok)
+        return false;
+    atomic_fetch_add_explicit(&live_blocks, blocks, memory_order_relaxed);
+    peak_raise(atomic_fetch_add_explicit(&live_bytes, size, memory_order_relaxed) + size);
+    return true;
+}
+
+bool ms__live_remove(uintptr_t ptr, struct ms__live_block *out)
+{
+    struct shard *s = &shards[shard_of(ptr)];
+    if (!ms__spin_lock(&s->lock))
+        return false;
+    bool found = false;
+    if (s->slots) {
+        size_t i = probe(s, ptr);
+        if (s->slots[i].ptr) {
+            found = true;
+            *out = s->slots[i];
+            /* Backward-shift deletion: pull later members of the cluster into the hole unless
+             * their home lies cyclically in (i, j]. */
+            size_t j = i;
+            for (;;) {
+                j = (j + 1) & s->mask;
+                if (!s->slots[j].ptr)
+                    break;
+                size_t home = home_of(s->slots[j].ptr, s->mask);
+                if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
+                    s->slots[i] = s->slots[j];
+                    i = j;
+                }
+            }
+            s->slots[i].ptr = 0;
+            s->used--;
+            owner_count(out, -1);
+        }
+    }
+    ms__spin_unlock(&s->lock);
+    if (!found) {
+        atomic_fetch_add_explicit(&unknown_frees, 1, memory_order_relaxed);
+        return false;
+    }
+    atomic_fetch_sub_explicit(&live_blocks, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&live_bytes, (int64_t)out->size, memory_order_relaxed);
+    return true;
+}
+
+void ms__live_totals(struct ms__live_totals *t)
+{
+    t->live_bytes = atomic_load_explicit(&live_bytes, memory_order_relaxed);
+    t->live_blocks = atomic_load_explicit(&live_blocks, memory_order_relaxed);
+    t->peak_bytes = atomic_load_explicit(&peak_bytes, memory_order_relaxed);
+    t->unknown_frees = atomic_load_explicit(&unknown_frees, memory_order_relaxed);
+}
+
+void ms__live_each(void (*fn)(const struct ms__live_block *b, void *ctx), void *ctx)
+{
+    for (size_t k = 0; k < SHARDS; k++) {
+        struct shard *s = &shards[k];
+        if (!ms__spin_lock(&s->lock))
+            continue;
+        for (size_t i = 0; s->slots && i <= s->mask; i++)
+            if (s->slots[i].ptr)
+                fn(&s->slots[i], ctx);
+        ms__spin_unlock(&s->lock);
+    }
+}
+
+void ms__live_lock_all(void)
+{
+    for (size_t k = 0; k < SHARDS; k++)
+        ms__spin_lock(&shards[k].lock); /* never this thread's: fork is not called from here */
+}
+
+void ms__live_unlock_all(void)
+{
+    for (size_t k = 0; k < SHARDS; k++)
+        ms__spin_unlock(&shards[k].lock);
+}
