@@ -30,13 +30,16 @@ cmdline="bench/run.sh${*:+ $*}"
 usage() {
     cat <<EOF
 usage: bench/run.sh [--quick] [--workloads a,b,...] [--reps N] [--no-heaptrack] [--keep-traces]
-                    [--build-dir DIR] [--out DIR]
+                    [--backend NAME] [--build-dir DIR] [--out DIR]
   --quick           about a tenth of the default iterations
   --workloads LIST  comma-separated list from: ${ALL_WORKLOADS[*]} (the default)
                     and ${EXTRA_WORKLOADS[*]}
   --reps N          repetitions per measurement, the best (minimum) is kept (default 3)
   --no-heaptrack    skip heaptrack even if it is installed
   --keep-traces     keep the trace files in OUT/traces instead of deleting them
+  --backend NAME    every memscope run uses this capture backend (lockfree, core, async,
+                    unified; default: memscope's own default, unified); run once per backend to
+                    compare them
   --build-dir DIR   where \`make\` built (default: <repo>/build)
   --out DIR         results and logs (default: <repo>/bench/out)
 Environment: MEMSCOPE (memscope CLI, default BUILD/bin/memscope), HEAPTRACK (default: heaptrack),
@@ -45,7 +48,7 @@ libunwind --no-summary run are measured in the same run, for before/after ratios
 EOF
 }
 
-quick=0 reps=3 use_heaptrack=1 keep_traces=0
+quick=0 reps=3 use_heaptrack=1 keep_traces=0 backend_opt=()
 build="$root/build" out="$here/out"
 workloads=("${ALL_WORKLOADS[@]}")
 while [ $# -gt 0 ]; do
@@ -64,6 +67,12 @@ while [ $# -gt 0 ]; do
         ;;
     --no-heaptrack) use_heaptrack=0 ;;
     --keep-traces) keep_traces=1 ;;
+    --backend)
+        [ $# -ge 2 ] || { usage >&2; exit 2; }
+        backend_opt=(--backend="$2")
+        shift
+        ;;
+    --backend=*) backend_opt=(--backend="${1#*=}") ;;
     --build-dir)
         [ $# -ge 2 ] || { usage >&2; exit 2; }
         build=$(cd "$2" && pwd) || exit 2
@@ -226,6 +235,7 @@ results="$out/results.md"
         "(reps=$reps, $([ $quick = 1 ] && echo quick || echo full) iterations)"
     echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
     echo "- machine: nproc=$(nproc), CPU: ${cpu_model:-unknown}, kernel: $(uname -srm)"
+    echo "- backend: ${backend_opt[*]:-the default, unified}"
     echo "- memscope: ${ms_version:-unknown} ($MEMSCOPE), commit $commit;" \
         "heaptrack: ${ht_version:-unknown}"
     echo
@@ -254,14 +264,16 @@ for w in "${workloads[@]}"; do
             tr="$traces/$w.$m.mstrace"
             rm -f "$tr" "$tr".*
             if timed "$w.$m" "$w.$m.$r" \
-                "$MEMSCOPE" run --no-summary -o "$tr" --unwind="$m" -- "$prog" "${args[@]}"; then
+                "$MEMSCOPE" run "${backend_opt[@]}" --no-summary -o "$tr" --unwind="$m" -- \
+                "$prog" "${args[@]}"; then
                 [ -n "$ref" ] && check_output "$w.$m" "$w.$m.$r" "$ref"
             fi
         done
         # The default command, as users run it: libunwind stacks and the summary it prints.
         tr="$traces/$w.default.mstrace"
         rm -f "$tr" "$tr".*
-        if timed "$w.default" "$w.default.$r" "$MEMSCOPE" run -o "$tr" -- "$prog" "${args[@]}"; then
+        if timed "$w.default" "$w.default.$r" "$MEMSCOPE" run "${backend_opt[@]}" -o "$tr" -- \
+            "$prog" "${args[@]}"; then
             [ -n "$ref" ] && check_output "$w.default" "$w.default.$r" "$ref"
         fi
         rm -f "$tr" "$tr".*
