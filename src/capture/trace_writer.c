@@ -577,8 +577,9 @@ void ms__writer_after_fork_child(const struct ms__fork_origin *o)
     ms__writer_init();
     /* The child's trace and spool exist from now on, before its buffers are remapped into the
      * spool (MODULES and the rest wait: the loader's lock may be held by a thread that the fork
-     * did not copy). */
-    create_trace();
+     * did not copy). With MEMSCOPE_OUTPUT=none, none. */
+    if (!ms__config.no_trace)
+        create_trace();
 }
 
 void ms__writer_create(void)

@@ -99,6 +99,22 @@ def main():
         check("unknown MEMSCOPE_BACKEND said", "MEMSCOPE_BACKEND=turbo" in run.stderr, True)
         check("unknown MEMSCOPE_BACKEND: unified's choice", figures(run.stdout).get("backend"),
               "core")
+        # Real programs under each backend print and return what they do natively.
+        programs = [["sh", "-c", "echo one; printf '%s\\n' two three | sort -r"],
+                    ["python3", "-c", "import json; print(json.dumps({'a': [1, 2]}))"]]
+        for prog in programs:
+            native = subprocess.run(prog, capture_output=True)
+            for b in ["lockfree", "async", "core"]:
+                trace = os.path.join(tmp, f"real.{b}.{prog[0]}.mstrace")
+                run = subprocess.run([args.memscope, "run", f"--backend={b}", "--no-summary",
+                                      "-o", trace, "--", *prog], capture_output=True)
+                check(f"{prog[0]} under {b}: output and status",
+                      (run.stdout, run.returncode), (native.stdout, native.returncode))
+            env = dict(os.environ, LD_PRELOAD=args.library, MEMSCOPE_OUTPUT="none")
+            run = subprocess.run(prog, cwd=work, env=env, capture_output=True)
+            check(f"{prog[0]} with no trace: output and status",
+                  (run.stdout, run.returncode), (native.stdout, native.returncode))
+        check("no trace: still no file written", os.listdir(work), [])
     for f in failures:
         print("FAIL", f)
     print("backends:", "FAILED" if failures else "ok")
