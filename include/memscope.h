@@ -40,7 +40,8 @@ typedef uint64_t ms_task_id;
  * since the process started (2: kept, but core began after blocks that are not in the table were
  * allocated, so they count only the blocks allocated since). */
 struct ms_stats {
-    const char *backend; /* "lockfree", "core", "async", or "none" (memscope is not loaded) */
+    const char *backend; /* "lockfree", "core", "async", or "none": memscope is not loaded (or
+                            the call came from inside one of its hooks: a signal handler) */
     int live_exact;      /* 0: not kept (lockfree, async), 1: exact, 2: since core began */
     uint64_t allocs, frees, bytes_allocated; /* a realloc counts as a free and an allocation */
     uint64_t live_blocks;                    /* allocs - frees (every backend) */
@@ -86,6 +87,11 @@ struct ms_api_v1 {
     int (*stats)(struct ms_stats *s, size_t size);
     void (*leaks_print)(FILE *out);
 };
+
+/* The table's first fields (every libmemscope.so has them), and whether the library's table has
+ * a later one: a program built with a newer header still gets the calls an older library has. */
+#define MS__API_V1_FIRST offsetof(struct ms_api_v1, passport)
+#define MS__API_HAS(a, field) ((a)->size >= offsetof(struct ms_api_v1, field) + sizeof((a)->field))
 
 /* The pointers given to the API are never read through (a block just malloc'd is not "used
  * uninitialized" by being named). */
@@ -189,9 +195,7 @@ extern const struct ms_api_v1 memscope_api_v1 __attribute__((weak));
 static inline const struct ms_api_v1 *ms__api(void)
 {
     const struct ms_api_v1 *a = &memscope_api_v1;
-    return a && a->version == 1 && a->size >= sizeof(struct ms_api_v1)
-               ? a
-               : (const struct ms_api_v1 *)0;
+    return a && a->version == 1 && a->size >= MS__API_V1_FIRST ? a : (const struct ms_api_v1 *)0;
 }
 #else
 /* Code built without -fPIC or -fPIE: the linker would bind a weak reference to 0 for good. The
@@ -222,7 +226,7 @@ static inline const struct ms_api_v1 *ms__api(void)
     if (__builtin_expect(a == 0, 0)) {
         a = ms__memscope_loaded() ? (const struct ms_api_v1 *)dlsym((void *)0, "memscope_api_v1")
                                   : 0;
-        if (!a || a->version != 1 || a->size < sizeof(struct ms_api_v1))
+        if (!a || a->version != 1 || a->size < MS__API_V1_FIRST)
             a = (const struct ms_api_v1 *)1;
         __atomic_store_n(&api, a, __ATOMIC_RELEASE);
     }
@@ -346,7 +350,8 @@ static inline void ms_passport_handover(const void *p, const char *to_module, co
 {
     const struct ms_api_v1 *a = ms__api();
     if (a)
-        a->passport((uintptr_t)p, 1, to_module, function);
+        if (MS__API_HAS(a, passport))
+            a->passport((uintptr_t)p, 1, to_module, function);
 }
 
 /* The block containing p, handed over, is back with its owner ("reclaimed" once it frees it). */
@@ -354,7 +359,8 @@ MS__NO_ACCESS(1) static inline void ms_passport_reclaim(const void *p)
 {
     const struct ms_api_v1 *a = ms__api();
     if (a)
-        a->passport((uintptr_t)p, 2, (const char *)0, (const char *)0);
+        if (MS__API_HAS(a, passport))
+            a->passport((uintptr_t)p, 2, (const char *)0, (const char *)0);
 }
 
 /* A note in the passport of the block containing p (it is listed in the report's passports). */
@@ -362,7 +368,8 @@ MS__NO_ACCESS(1) static inline void ms_passport_stamp(const void *p, const char 
 {
     const struct ms_api_v1 *a = ms__api();
     if (a)
-        a->passport((uintptr_t)p, 3, (const char *)0, note);
+        if (MS__API_HAS(a, passport))
+            a->passport((uintptr_t)p, 3, (const char *)0, note);
 }
 
 /* Chooses the capture backend, as MEMSCOPE_BACKEND does: "lockfree", "core", "async" or
@@ -372,7 +379,7 @@ MS__NO_ACCESS(1) static inline void ms_passport_stamp(const void *p, const char 
 static inline int ms_init(const char *backend)
 {
     const struct ms_api_v1 *a = ms__api();
-    return a ? a->init(backend) : -1;
+    return a && MS__API_HAS(a, init) ? a->init(backend) : -1;
 }
 
 /* Fills *s (see struct ms_stats); returns 0, or -1 with *s all zero and backend "none" when
@@ -380,7 +387,7 @@ static inline int ms_init(const char *backend)
 static inline int ms_stats(struct ms_stats *s)
 {
     const struct ms_api_v1 *a = ms__api();
-    if (a)
+    if (a && MS__API_HAS(a, stats))
         return a->stats(s, sizeof *s);
     ms__stats_none(s);
     return -1;
@@ -391,7 +398,7 @@ static inline int ms_stats(struct ms_stats *s)
 static inline void ms_leaks_print(FILE *out)
 {
     const struct ms_api_v1 *a = ms__api();
-    if (a)
+    if (a && MS__API_HAS(a, leaks_print))
         a->leaks_print(out);
 }
 

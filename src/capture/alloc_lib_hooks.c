@@ -193,7 +193,7 @@ HOOK(void *, rallocx, (void *old, size_t n, int flags))
         return rallocx_fallback(old, n, flags);
     if (MS_UNLIKELY(passthrough()) || !old) /* rallocx(NULL) is undefined: leave it alone */
         return f(old, n, flags);
-    uint64_t before = ms__realloc_begin();
+    uint64_t before = ms__realloc_begin(old);
     void *p = f(old, n, flags);
     ms__realloc_end(old, p, n, before);
     return p;
@@ -209,14 +209,14 @@ HOOK(size_t, xallocx, (void *p, size_t n, size_t extra, int flags))
     if (!f) { /* without jemalloc: no resizing, the block has the size it has */
         if (!p)
             return 0;
-        uint64_t before = ms__realloc_begin();
+        uint64_t before = ms__realloc_begin(p);
         size_t r = ms__hook_malloc_usable_size(p);
         ms__realloc_end(p, r >= n ? p : NULL, n, before);
         return r;
     }
     if (MS_UNLIKELY(passthrough()) || !p)
         return f(p, n, extra, flags);
-    uint64_t before = ms__realloc_begin();
+    uint64_t before = ms__realloc_begin(p);
     size_t r = f(p, n, extra, flags);
     ms__realloc_end(p, r >= n ? p : NULL, n, before);
     return r;

@@ -11,6 +11,7 @@
 #include "task_registry.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <stdatomic.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -24,13 +25,20 @@ static const char *const names[] = {"unified", "lockfree", "core", "async"};
 /* Puts backend b in use for reason r, and says so in the trace. */
 static void use(int b, int r)
 {
-    bool core = b == MS_BACKEND_CORE;
-    if (core && !atomic_load(&ms__core_on)) {
+    bool core = b == MS_BACKEND_CORE, was = atomic_load(&ms__core_on);
+    if (core && !was) {
         uint64_t allocs, frees, bytes;
         ms__slots_totals(&allocs, &frees, &bytes);
         atomic_store(&core_late, allocs != 0);
     }
     atomic_store(&ms__core_on, core);
+    if (was && !core) {
+        /* Its entries would go stale while nothing keeps them: should core come back, it starts
+         * empty (live_exact 2). Another thread's event racing with this may miss the table. */
+        ms__live_clear();
+        ms__slots_live_reset();
+        ms__task_live_reset();
+    }
     atomic_store(&ms__tasks_counted, core || b == MS_BACKEND_ASYNC);
     atomic_store(&ms__backend_extra, core || b == MS_BACKEND_ASYNC);
     atomic_store(&in_use, b);
@@ -59,8 +67,10 @@ bool ms__backend_init(const char *name)
     for (int b = 0; name && b < (int)(sizeof names / sizeof *names); b++)
         if (!strcmp(name, names[b])) {
             atomic_store(&unified, b == MS_BACKEND_UNIFIED);
-            if (b == MS_BACKEND_UNIFIED)
-                b = ms__config.no_trace ? MS_BACKEND_CORE : MS_BACKEND_LOCKFREE;
+            if (b == MS_BACKEND_UNIFIED) /* its choice, as it would have made it by now */
+                b = ms__config.no_trace                     ? MS_BACKEND_CORE
+                    : ms__task_state(1) != MS__TASK_UNKNOWN ? MS_BACKEND_ASYNC
+                                                            : MS_BACKEND_LOCKFREE;
             use(b, MS_BACKEND_BY_INIT);
             ms__backend_announce();
             return true;
@@ -110,6 +120,8 @@ int ms__backend_stats(struct ms_stats *out, size_t size)
         }
         s.task = slot->b.task;
     }
+    if (slot)
+        ms__slot_release(slot); /* the orphan slot's lock */
     if (s.task && b != MS_BACKEND_LOCKFREE) {
         struct ms__task_counts c;
         ms__task_counts(s.task, &c);
@@ -184,13 +196,14 @@ static void print_stack(const struct sink *k, const struct ms__stack_node *nodes
     for (uint32_t id = stack; id && id < n && nodes[id].ip && depth < 12; depth++) {
         uintptr_t ip = nodes[id].ip;
         Dl_info info;
+        struct link_map *map = NULL;
         const char *module = "?", *fn = NULL;
         uintptr_t off = 0, base = 0;
-        if (dladdr((void *)(ip - 1), &info)) {
+        if (dladdr1((void *)(ip - 1), &info, (void **)&map, RTLD_DL_LINKMAP)) {
             module = info.dli_fname && *info.dli_fname ? info.dli_fname : "?";
             const char *slash = strrchr(module, '/');
             module = slash ? slash + 1 : module;
-            base = (uintptr_t)info.dli_fbase;
+            base = map ? (uintptr_t)map->l_addr : 0; /* 0 for a non-PIE executable */
             if (info.dli_sname && info.dli_saddr) {
                 fn = info.dli_sname;
                 off = ip - (uintptr_t)info.dli_saddr;
@@ -213,10 +226,19 @@ static void print_stack(const struct sink *k, const struct ms__stack_node *nodes
         line(k, "      (no stack: MEMSCOPE_UNWIND=none)");
 }
 
-static int by_bytes(const void *a, const void *b)
+/* Puts the k groups with most bytes first, in order (a partial selection sort: qsort may
+ * allocate, and the list must not). */
+static void top_first(struct group *g, size_t n, size_t k)
 {
-    const struct group *x = a, *y = b;
-    return x->bytes != y->bytes ? (x->bytes > y->bytes ? -1 : 1) : 0;
+    for (size_t i = 0; i < n && i < k; i++) {
+        size_t best = i;
+        for (size_t j = i + 1; j < n; j++)
+            if (g[j].bytes > g[best].bytes)
+                best = j;
+        struct group t = g[i];
+        g[i] = g[best];
+        g[best] = t;
+    }
 }
 
 /* The live blocks by stack, the 20 with most bytes first, to k; when: "" or "at exit: ". */
@@ -249,7 +271,7 @@ static void leaks_print(const struct sink *k, const char *when)
     for (size_t i = 0; i <= gs.mask; i++)
         if (gs.g[i].stack)
             gs.g[n++] = gs.g[i];
-    qsort(gs.g, n, sizeof *gs.g, by_bytes);
+    top_first(gs.g, n, 20);
     struct ms__live_totals t;
     ms__live_totals(&t);
     snprintf(buf, sizeof buf, "%s%llu bytes live in %llu blocks, from %zu stacks%s:", when,

@@ -142,6 +142,34 @@ void ms__backend_free(struct ms__slot *s, void *ptr)
         ms__task_count(b.task, 0, 0, -(int64_t)b.size, -1);
 }
 
+void ms__backend_realloc_begin(void *old)
+{
+    struct ms__slot *s = ms__tls.slot; /* none (a handler, a thread with no slot yet, the
+                                           orphan slot's shared use): removed at the count */
+    if (!s || s == ms__orphan_slot || ms__tls.in_handler)
+        return;
+    struct ms__live_block b;
+    if (ms__live_remove((uintptr_t)old, &b)) {
+        if (b.task)
+            ms__task_count(b.task, 0, 0, -(int64_t)b.size, -1);
+        s->realloc_held = b;
+    } else {
+        /* Not in the table (allocated before core began): looked for once only. */
+        s->realloc_held = (struct ms__live_block){.ptr = (uintptr_t)old, .gen = UINT32_MAX};
+    }
+}
+
+void ms__count_realloc_failed(void)
+{
+    struct ms__slot *s = ms__tls.slot;
+    if (!s || s == ms__orphan_slot || !s->realloc_held.ptr)
+        return;
+    struct ms__live_block b = s->realloc_held;
+    s->realloc_held.ptr = 0;
+    if (b.gen != UINT32_MAX && ms__live_add(&b) && b.task)
+        ms__task_count(b.task, 0, 0, (int64_t)b.size, 1);
+}
+
 /* ---- the callers of frees (event_path.h) ---- */
 
 struct module_query {

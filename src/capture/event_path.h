@@ -36,20 +36,40 @@ extern atomic_bool ms__core_on, ms__tasks_counted;
 void ms__backend_alloc(struct ms__slot *s, void *ptr, size_t size, uint32_t stack);
 void ms__backend_free(struct ms__slot *s, void *ptr);
 
+/* Adds v to a counter only its slot's owner writes (under the lock, for the orphan slot):
+ * relaxed, and no read-modify-write instruction, so as cheap as a plain add, while ms_stats in
+ * another thread reads it without a data race. */
+static inline void ms__stat_add(_Atomic uint64_t *c, uint64_t v)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v,
+                          memory_order_relaxed);
+}
+
 static inline __attribute__((always_inline)) void ms__count_alloc(struct ms__slot *s, void *ptr,
                                                                   size_t size, uint32_t stack)
 {
-    s->stats.allocs++;
-    s->stats.bytes += size;
+    ms__stat_add(&s->stats.allocs, 1);
+    ms__stat_add(&s->stats.bytes, size);
     if (MS_UNLIKELY(atomic_load_explicit(&ms__backend_extra, memory_order_relaxed)))
         ms__backend_alloc(s, ptr, size, stack);
 }
 
 static inline __attribute__((always_inline)) void ms__count_free(struct ms__slot *s, void *ptr)
 {
-    s->stats.frees++;
+    ms__stat_add(&s->stats.frees, 1);
     if (MS_UNLIKELY(atomic_load_explicit(&ms__backend_extra, memory_order_relaxed)))
         ms__backend_free(s, ptr);
+}
+
+/* Before a realloc-like call of the live block old (busy set): the core backend's table lets go
+ * of it now, before the allocator may give its address to another thread, and holds it in the
+ * slot until ms__on_realloc counts the call or ms__count_realloc_failed puts it back. */
+void ms__backend_realloc_begin(void *old);
+void ms__count_realloc_failed(void);
+static inline void ms__count_realloc_begin(void *old)
+{
+    if (MS_UNLIKELY(atomic_load_explicit(&ms__core_on, memory_order_relaxed)))
+        ms__backend_realloc_begin(old);
 }
 
 /* The records of the event path, written into the slot s with the stack id given. */
@@ -148,7 +168,14 @@ static inline __attribute__((always_inline)) void ms__on_realloc(void *old, void
     }
     uint32_t stack = ms__stack_id(&s->u, &s->b);
     ms__put_realloc(s, old, p, size, stack, before);
-    ms__count_free(s, old); /* counted as valgrind counts it: a free and an allocation */
+    /* Counted as valgrind counts it: a free and an allocation; the table let go of old at the
+     * call's start (ms__count_realloc_begin) when it could. */
+    if (MS_UNLIKELY(s->realloc_held.ptr == (uintptr_t)old && old)) {
+        s->realloc_held.ptr = 0;
+        ms__stat_add(&s->stats.frees, 1);
+    } else {
+        ms__count_free(s, old);
+    }
     ms__count_alloc(s, p, size, stack);
     ms__slot_release(s);
 }

@@ -95,6 +95,8 @@ void ms__realloc_end(void *old, void *p, size_t n, uint64_t before)
 {
     if (p)
         ms__on_realloc(old, p, n, before);
+    else
+        ms__count_realloc_failed(); /* old is still live */
     ms__unbusy();
 }
 
@@ -110,7 +112,7 @@ void *ms__realloc_hooked(void *(*fn)(void *, size_t), void *old, size_t n)
         ms__unbusy();
         return p;
     }
-    uint64_t before = ms__realloc_begin();
+    uint64_t before = ms__realloc_begin(old);
     void *p = fn(old, n);
     ms__realloc_end(old, p, n, before);
     return p;

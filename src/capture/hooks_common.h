@@ -77,9 +77,10 @@ void *ms__realloc_hooked(void *(*fn)(void *, size_t), void *old, size_t n);
  * threads another thread may be given that address at once, so the record is dated before the
  * call); end records old -> p with n bytes requested (nothing when p is NULL: the call failed)
  * and clears busy. */
-static inline uint64_t ms__realloc_begin(void)
+static inline uint64_t ms__realloc_begin(void *old)
 {
     ms__tls.busy = 1;
+    ms__count_realloc_begin(old);
     return ms__on_realloc_time();
 }
 void ms__realloc_end(void *old, void *p, size_t n, uint64_t before);

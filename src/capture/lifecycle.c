@@ -112,19 +112,36 @@ void ms__lifecycle_signal_taken(int sig)
 /* The locks fork_prepare took, released after the fork on both sides. */
 static bool fork_locked_intern, fork_locked_writer;
 
+static int fork_was_busy;
+static bool fork_set_busy;
+
 static void fork_prepare(void)
 {
     fork_locked_intern = fork_locked_writer = false;
     if (!atomic_load(&ms__active))
         return;
-    int was_busy = ms__tls.busy;
+    fork_was_busy = ms__tls.busy;
+    fork_set_busy = true;
+    /* Busy until fork returns: a signal handler's allocation meanwhile is deferred, not refused
+     * by a lock this thread holds. */
     ms__tls.busy = 1;
     ms__writer_open();
     ms__child_env_hide();
-    ms__tls.busy = was_busy;
     fork_locked_intern = ms__stack_intern_lock();
     fork_locked_writer = ms__writer_lock();
     ms__live_lock_all();
+}
+
+/* After fork, in either process: busy as it was before fork_prepare. */
+static void fork_unbusy(void)
+{
+    if (!fork_set_busy)
+        return;
+    fork_set_busy = false;
+    if (fork_was_busy)
+        ms__tls.busy = fork_was_busy;
+    else
+        ms__unbusy(); /* and what handlers deferred meanwhile */
 }
 
 static struct ms__fork_origin fork_origin;
@@ -138,6 +155,7 @@ static void fork_parent(void)
         ms__writer_unlock();
     if (fork_locked_intern)
         ms__stack_intern_unlock();
+    fork_unbusy();
 }
 
 static void fork_child(void)
@@ -163,6 +181,7 @@ static void fork_child(void)
     ms__writer_after_fork_child(&fork_origin);
     ms__slots_after_fork_child();
     ms__strings_after_fork_child();
+    fork_unbusy();
 }
 
 static void exit_handler(void)
@@ -245,8 +264,8 @@ static void finish(int reason, int code, bool freeres)
     int threads = reason == MS_END_EXIT ? count_threads() : 0;
     if (freeres && threads == 1)
         run_freeres();
-    if (reason != MS_END_EXEC)
-        ms__backend_at_finish();
+    if (reason == MS_END_EXIT)
+        ms__backend_at_finish(); /* not at a signal (it may hold libc's locks) nor at _exit */
     int was_busy = ms__tls.busy;
     ms__tls.busy = 1;
     /* If exec fails the process goes on: its own thread keeps recording into the same trace

@@ -176,14 +176,41 @@ void ms__live_each(void (*fn)(const struct ms__live_block *b, void *ctx), void *
     }
 }
 
+/* The shards ms__live_lock_all took (not those this thread held already: a fork from a signal
+ * handler that interrupted a table update). */
+static uint64_t fork_taken;
+
 void ms__live_lock_all(void)
 {
+    uint64_t taken = 0;
     for (size_t k = 0; k < SHARDS; k++)
-        ms__spin_lock(&shards[k].lock); /* never this thread's: fork is not called from here */
+        if (ms__spin_lock(&shards[k].lock))
+            taken |= 1ull << k;
+    fork_taken = taken;
 }
 
 void ms__live_unlock_all(void)
 {
     for (size_t k = 0; k < SHARDS; k++)
-        ms__spin_unlock(&shards[k].lock);
+        if (fork_taken & (1ull << k))
+            ms__spin_unlock(&shards[k].lock);
+    fork_taken = 0;
+}
+
+void ms__live_clear(void)
+{
+    for (size_t k = 0; k < SHARDS; k++) {
+        struct shard *s = &shards[k];
+        if (!ms__spin_lock(&s->lock))
+            continue;
+        if (s->slots)
+            munmap(s->slots, (s->mask + 1) * sizeof *s->slots);
+        s->slots = NULL;
+        s->mask = s->used = 0;
+        ms__spin_unlock(&s->lock);
+    }
+    atomic_store(&live_bytes, 0);
+    atomic_store(&live_blocks, 0);
+    atomic_store(&peak_bytes, 0);
+    atomic_store(&unknown_frees, 0);
 }

@@ -44,8 +44,11 @@ void ms__live_totals(struct ms__live_totals *t);
 /* Calls fn for every live block, one shard locked at a time (fn must not allocate through the
  * hooks or touch the table). */
 void ms__live_each(void (*fn)(const struct ms__live_block *b, void *ctx), void *ctx);
-/* Fork: every shard's lock is held across fork, so that the child's table is whole. */
+/* Fork: every shard's lock is held across fork, so that the child's table is whole; unlock
+ * releases only those lock took. */
 void ms__live_lock_all(void);
 void ms__live_unlock_all(void);
+/* Empties the table and its totals (the core backend stops: its entries would go stale). */
+void ms__live_clear(void);
 
 #endif

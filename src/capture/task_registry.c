@@ -121,3 +121,17 @@ bool ms__task_counts(uint64_t id, struct ms__task_counts *out)
     out->live_blocks = atomic_load_explicit(&e->live_blocks, memory_order_relaxed);
     return true;
 }
+
+void ms__task_live_reset(void)
+{
+    uint64_t last = atomic_load_explicit(&last_id, memory_order_relaxed);
+    for (uint64_t id = 1; id <= last; id++) {
+        struct entry *e = entry_of(id, false);
+        if (!e) {
+            id += PAGE_TASKS - 1 - (id - 1) % PAGE_TASKS; /* a page never mapped */
+            continue;
+        }
+        atomic_store_explicit(&e->live_bytes, 0, memory_order_relaxed);
+        atomic_store_explicit(&e->live_blocks, 0, memory_order_relaxed);
+    }
+}

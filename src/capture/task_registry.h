@@ -35,6 +35,8 @@ struct ms__task_counts {
 /* Adds to task id's figures (no-op for a task beyond the table). */
 void ms__task_count(uint64_t id, uint64_t allocs, uint64_t bytes, int64_t live_bytes,
                     int64_t live_blocks);
+/* Every task's live figures back to 0 (the core backend stopped: they would go stale). */
+void ms__task_live_reset(void);
 /* Task id's figures (all 0, false, for a task the table does not have). */
 bool ms__task_counts(uint64_t id, struct ms__task_counts *out);
 

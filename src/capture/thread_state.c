@@ -160,6 +160,13 @@ struct ms__slot *ms__slot_attach(struct ms__tls *t)
     return s;
 }
 
+static void live_reset(struct ms__slot *s)
+{
+    atomic_fetch_add(&s->stats.live.gen, 1);
+    atomic_store(&s->stats.live.live_bytes, 0);
+    atomic_store(&s->stats.live.live_blocks, 0);
+}
+
 /* The slot acquired for a new thread is made its own (on the slot's own stack: asking glibc for
  * the thread's stack bounds takes more than a small stack may have left). */
 static void attach_rest(void *arg)
@@ -174,9 +181,7 @@ static void attach_rest(void *arg)
     s->stats.base_allocs = s->stats.allocs;
     s->stats.base_frees = s->stats.frees;
     s->stats.base_bytes = s->stats.bytes;
-    atomic_fetch_add(&s->stats.live.gen, 1);
-    atomic_store(&s->stats.live.live_bytes, 0);
-    atomic_store(&s->stats.live.live_blocks, 0);
+    live_reset(s);
     /* A reused slot's chunk began when its last thread left: restart it with a fresh clock,
      * excluding concurrent flushes of all slots while its pointers change. */
     int idle = 0;
@@ -257,21 +262,31 @@ void ms__slots_each_other(void (*fn)(struct ms__slot *s, void *ctx), void *ctx)
     }
 }
 
+void ms__slots_live_reset(void)
+{
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        struct ms__slot *s = atomic_load_explicit(&slots[i], memory_order_acquire);
+        if (s)
+            live_reset(s);
+    }
+}
+
 void ms__slots_totals(uint64_t *allocs, uint64_t *frees, uint64_t *bytes)
 {
     *allocs = *frees = *bytes = 0;
     for (int i = 0; i < MAX_SLOTS; i++) {
         const struct ms__slot *s = atomic_load_explicit(&slots[i], memory_order_acquire);
         if (s) {
-            *allocs += s->stats.allocs;
-            *frees += s->stats.frees;
-            *bytes += s->stats.bytes;
+            *allocs += atomic_load_explicit(&s->stats.allocs, memory_order_relaxed);
+            *frees += atomic_load_explicit(&s->stats.frees, memory_order_relaxed);
+            *bytes += atomic_load_explicit(&s->stats.bytes, memory_order_relaxed);
         }
     }
     if (ms__orphan_slot) {
-        *allocs += ms__orphan_slot->stats.allocs;
-        *frees += ms__orphan_slot->stats.frees;
-        *bytes += ms__orphan_slot->stats.bytes;
+        const struct ms__slot_stats *o = &ms__orphan_slot->stats;
+        *allocs += atomic_load_explicit(&o->allocs, memory_order_relaxed);
+        *frees += atomic_load_explicit(&o->frees, memory_order_relaxed);
+        *bytes += atomic_load_explicit(&o->bytes, memory_order_relaxed);
     }
 }
 

@@ -33,7 +33,7 @@ struct ms__deferred_event {
  * little stale). Cumulative over the slot's threads: a thread's own are the counts since the
  * `base` its slot had when it came. */
 struct ms__slot_stats {
-    uint64_t allocs, frees, bytes;
+    _Atomic uint64_t allocs, frees, bytes; /* relaxed: see ms__stat_add */
     uint64_t base_allocs, base_frees, base_bytes;
     struct ms__live_owner live; /* the core backend's live blocks of the slot's thread */
 };
@@ -41,6 +41,9 @@ struct ms__slot_stats {
 struct ms__slot {
     struct ms__buffer b; /* first: the buffer's full() finds its slot from it */
     struct ms__slot_stats stats;
+    /* The core backend's entry of the block a realloc of this thread is resizing, taken out of
+     * the table before the call (ptr 0: none). */
+    struct ms__live_block realloc_held;
     struct ms__unwind_state u;
     unsigned region;     /* the buffer's region in the spool */
     int remap;           /* in a forked child: the buffer is still the parent's */
@@ -95,6 +98,8 @@ static inline void ms__slot_release(struct ms__slot *s)
 /* Calls fn for every slot a live thread other than the caller owns (not the orphan slot). */
 void ms__slots_each_other(void (*fn)(struct ms__slot *s, void *ctx), void *ctx);
 
+/* Every slot's live figures back to 0 and its generation bumped (the core backend stopped). */
+void ms__slots_live_reset(void);
 /* The counts of every slot's threads, summed (ms_stats's process figures). */
 void ms__slots_totals(uint64_t *allocs, uint64_t *frees, uint64_t *bytes);
 

@@ -99,6 +99,28 @@ def main():
         check("unknown MEMSCOPE_BACKEND said", "MEMSCOPE_BACKEND=turbo" in run.stderr, True)
         check("unknown MEMSCOPE_BACKEND: unified's choice", figures(run.stdout).get("backend"),
               "core")
+        # Review findings: ms_stats in TLS destructors (the orphan slot's lock), core off and on
+        # again, a fatal signal with no trace (the exit list must not run in the handler).
+        for b in ["lockfree", "core"]:
+            env = dict(os.environ, LD_PRELOAD=args.library, MEMSCOPE_OUTPUT="none",
+                       MEMSCOPE_BACKEND=b)
+            try:
+                run = subprocess.run([args.program, "dtor"], cwd=work, env=env,
+                                     capture_output=True, text=True, timeout=60)
+                check(f"dtor under {b}", (run.returncode, run.stdout), (0, "dtor done\n"))
+            except subprocess.TimeoutExpired:
+                failures.append(f"dtor under {b}: hangs")
+        env = dict(os.environ, LD_PRELOAD=args.library, MEMSCOPE_OUTPUT="none")
+        run = subprocess.run([args.program, "switch"], cwd=work, env=env, capture_output=True,
+                             text=True, timeout=60)
+        check("core off and on: nothing stale", run.stdout, "switch live_bytes=0 exact=2\n")
+        for i in range(5):
+            try:
+                run = subprocess.run([args.program, "abort"], cwd=work, env=env,
+                                     capture_output=True, timeout=60)
+                check(f"abort {i}: dies by SIGABRT", run.returncode, -6)
+            except subprocess.TimeoutExpired:
+                failures.append(f"abort {i}: hangs")
         # Real programs under each backend print and return what they do natively.
         programs = [["sh", "-c", "echo one; printf '%s\\n' two three | sort -r"],
                     ["python3", "-c", "import json; print(json.dumps({'a': [1, 2]}))"]]

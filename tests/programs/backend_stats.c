@@ -1,15 +1,72 @@
 /* The backends' in-process answers (tests/integration/backends.py): ms_stats before and after
  * 10 allocations of 100 bytes of which 4 are freed, printed as deltas on stdout, then
  * ms_leaks_print on stderr; one block leaks. argv[1]: "plain", "task" (inside a task) or
- * "init-core" (ms_init("core") first). */
+ * "init-core" (ms_init("core") first); or one of the checks of review findings: "dtor"
+ * (ms_stats and frees in threads' TLS destructors), "switch" (core off and on again around a
+ * free: nothing stale), "abort" (a fatal signal with allocations made: dies, never hangs). */
 #include <memscope.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+static pthread_key_t key;
+
+static void dtor(void *p)
+{
+    struct ms_stats st;
+    ms_stats(&st); /* from a thread whose TLS is being torn down */
+    free(p);
+    free(malloc(10));
+}
+
+static void *thread_main(void *arg)
+{
+    (void)arg;
+    pthread_setspecific(key, malloc(20));
+    return NULL;
+}
+
+static int checks(const char *mode)
+{
+    if (!strcmp(mode, "dtor")) {
+        pthread_key_create(&key, dtor);
+        for (int i = 0; i < 4; i++) {
+            pthread_t t;
+            pthread_create(&t, NULL, thread_main, NULL);
+            pthread_join(t, NULL);
+        }
+        printf("dtor done\n");
+        return 0;
+    }
+    if (!strcmp(mode, "switch")) {
+        ms_init("core");
+        char *p = malloc(1000);
+        ms_init("lockfree");
+        free(p);
+        ms_init("core");
+        struct ms_stats st;
+        ms_stats(&st);
+        printf("switch live_bytes=%llu exact=%d\n", (unsigned long long)st.live_bytes,
+               st.live_exact);
+        return 0;
+    }
+    if (!strcmp(mode, "abort")) {
+        static void *volatile keep[100];
+        for (int i = 0; i < 100; i++)
+            keep[i] = malloc(16);
+        abort();
+    }
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "plain";
+    int rc = checks(mode);
+    if (rc >= 0)
+        return rc;
     if (!strcmp(mode, "init-core") && ms_init("core") != 0)
         return 2;
     if (ms_init("no such backend") != -1)
