@@ -53,9 +53,10 @@ static int checks(const char *mode)
         return 0;
     }
     if (!strcmp(mode, "abort")) {
-        static void *volatile keep[100];
+        static void *keep[100];
         for (int i = 0; i < 100; i++)
             keep[i] = malloc(16);
+        fprintf(stderr, "%p\n", keep[99]);
         abort();
     }
     return -1;
