@@ -381,19 +381,33 @@ static __attribute__((noinline)) void passport_free(struct ms_heap_model *m,
         m->pp_failed = true;
 }
 
-/* A free by thread of block b (NULL: never seen allocated), counted and applied; full: the
- * model may be a full one (false in the totals model's fast path). */
+/* The module of the caller of the free ev made by thread t (its key, 0: unknown). */
+static inline uint32_t freer_of(struct ms_heap_model *m, struct ms_thread_stats *t,
+                                const struct ms_event *ev)
+{
+    if (ev->free_stack != t->free_stack || ev->free_ip != t->free_ip) {
+        t->free_stack = ev->free_stack;
+        t->free_ip = ev->free_ip;
+        t->freer = ms_module_owner_of(m->owners, ev->free_stack, ev->free_ip, ev->tsc);
+    }
+    return t->freer;
+}
+
+/* A free (event ev) by thread of block b (NULL: never seen allocated), counted and applied;
+ * full: the model may be a full one (false in the totals model's fast path). */
 static inline __attribute__((always_inline)) void do_free(struct ms_heap_model *m, uint32_t thread,
-                                                          struct block *b, uint64_t tsc, bool full)
+                                                          struct block *b,
+                                                          const struct ms_event *ev, bool full)
 {
     m->sum.events++;
     struct ms_thread_stats *t = &m->threads[thread];
     t->frees++;
     m->sum.frees++;
     if (full && m->pp) {
-        /* The FREE_CALLER record's stack is this free's; the thread's later frees have none. */
-        uint32_t free_stack = t->free_stack_next ? t->free_stack : 0;
-        t->free_stack_next = false;
+        /* The FREE_CALLER record's stack is this free's own only right after it. */
+        uint32_t free_stack = ev->free_own ? ev->free_stack : 0;
+        uint64_t tsc = ev->tsc;
+        freer_of(m, t, ev);
         size_t i = b ? (size_t)(b - m->live) : 0;
         if (b &&
             (m->sites[m->info[i].site].owner != t->freer + 1 || (m->notes && m->notes[i].passport)))
@@ -530,9 +544,11 @@ static __attribute__((noinline)) int annotation(struct ms_heap_model *m, const s
     }
     if (ev->value == MS_EXT_MOVE) {
         ms_annotations_move(m->ann, &m->notes[i], &m->notes[j], to->size, to->ptr, site->stack);
-        if (i != j && m->notes[i].passport) {
-            m->notes[j].passport = m->notes[i].passport; /* the target's own one is dropped */
+        if (i != j && m->notes[i].passport && !m->notes[j].passport) {
+            /* (A target with a passport of its own keeps it, and the source keeps its own.) */
+            m->notes[j].passport = m->notes[i].passport;
             m->notes[i].passport = 0;
+            ms_passports_moved(m->pp, m->notes[j].passport, to->ptr, to->size);
         }
         return 0;
     }
@@ -556,7 +572,7 @@ apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
         struct block *b = live_at(m, ev->ptr);
         if (!b && !ev->forced)
             return MS_REPLAY_WANT_ALLOC;
-        do_free(m, thread, b, ev->tsc, true);
+        do_free(m, thread, b, ev, true);
         return 0;
     }
     if (ev->kind == MS_REC_ALLOC || ev->kind == MS_REC_ALLOC_ALIGNED) {
@@ -634,17 +650,8 @@ apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
             m->sum.backend_reason = ev->x[1] <= MS_BACKEND_BY_FIRST_TASK ? (uint32_t)ev->x[1] : 0;
             return 0;
         }
-        if (ev->value == MS_EXT_FREE_CALLER) {
-            /* x: stack, ip. Every trace has them: not an annotation of the C API. */
-            if (!m->totals_only) {
-                struct ms_thread_stats *t = &m->threads[thread];
-                uint32_t stack = ev->x[0] <= UINT32_MAX ? (uint32_t)ev->x[0] : 0;
-                t->freer = ms_module_owner_of(m->owners, stack, ev->x[1], ev->tsc);
-                t->free_stack = stack;
-                t->free_stack_next = true;
-            }
-            return 0;
-        }
+        if (ev->value == MS_EXT_FREE_CALLER)
+            return 0; /* the reader gives each free its caller (ms_event.free_ip) */
         /* fall through */
     case MS_REC_TASK:
     case MS_REC_STRING:
@@ -668,7 +675,7 @@ static inline __attribute__((always_inline)) int totals_fast(struct ms_heap_mode
         struct block *b = live_find(m, ev->ptr);
         if (!b)
             return 0; /* not live: the general path asks for its allocation */
-        do_free(m, m->last_thread, b, ev->tsc, false);
+        do_free(m, m->last_thread, b, ev, false);
     } else if (ev->kind == MS_REC_ALLOC) {
         if (live_full(m))
             return 0; /* the general path grows the table */

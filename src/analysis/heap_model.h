@@ -36,10 +36,10 @@ struct ms_thread_stats {
     uint64_t alloc_seq;
     uint32_t creator_tid; /* the thread that called pthread_create for it, 0 if unknown */
     bool exited;
-    /* Internal: the module its frees come from (FREE_CALLER; module key, 0: unknown), and the
-     * stack of its next free when the record gave it (free_stack_next). */
+    /* Internal: the module (key, 0: unknown) of the last free caller its frees named
+     * (free_ip, free_stack: the event's), so that it is looked up once per change. */
     uint32_t freer, free_stack;
-    bool free_stack_next;
+    uint64_t free_ip;
 };
 
 struct ms_summary {

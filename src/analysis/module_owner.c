@@ -89,7 +89,8 @@ int ms_module_owner_use_trace(struct ms_module_owner *o, const ms_trace *t)
         if (!m->overlaps && m->lo < m->hi)
             o->ranges[o->nranges++] = (struct range){m->lo, m->hi, (uint32_t)key};
     }
-    qsort(o->ranges, o->nranges, sizeof *o->ranges, by_lo);
+    if (o->nranges)
+        qsort(o->ranges, o->nranges, sizeof *o->ranges, by_lo);
     return 0;
 }
 

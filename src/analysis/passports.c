@@ -272,6 +272,14 @@ void ms_passports_finish(struct ms_passports *p, const struct ms_module_owner *o
     p->index = NULL;
 }
 
+void ms_passports_moved(struct ms_passports *p, uint32_t pp, uint64_t address, uint64_t size)
+{
+    if (pp && pp <= p->n) {
+        p->list[pp - 1].address = address;
+        p->list[pp - 1].size = size;
+    }
+}
+
 size_t ms_passports_count(const struct ms_passports *p)
 {
     return p->n;

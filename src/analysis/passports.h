@@ -90,6 +90,9 @@ int ms_passports_on_free(struct ms_passports *p, uint32_t pp, uint64_t address, 
 /* After the last event: statuses and groups; owners names the modules (may be NULL). */
 void ms_passports_finish(struct ms_passports *p, const struct ms_module_owner *owners);
 
+/* Passport pp now belongs to the block at address, of size bytes (ms_move). */
+void ms_passports_moved(struct ms_passports *p, uint32_t pp, uint64_t address, uint64_t size);
+
 size_t ms_passports_count(const struct ms_passports *p);
 const struct ms_passport *ms_passports_get(const struct ms_passports *p, size_t i);
 /* Passports not kept (beyond MS_PASSPORTS_KEPT): counted in the groups only. */

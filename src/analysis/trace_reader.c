@@ -816,6 +816,11 @@ struct decoder {
     uint32_t tid;
     uint64_t tsc;
     uint64_t task; /* the stream's current task (TASK records) */
+    /* The stream's last FREE_CALLER (kept from one chunk to the next), and whether the next
+     * free is the one it was written for. */
+    uint64_t free_ip;
+    uint32_t free_stack;
+    bool free_own;
     struct ms_rec_base base;
     uint32_t node_limit;
     struct ms_stack_table *stacks;
@@ -927,6 +932,12 @@ static __attribute__((noinline)) int decode_other(struct decoder *d, struct ms_e
         for (int i = 0; i < n; i++)
             ev->x[i] = ms_cursor_u(&sub);
         ev->value = r.subkind;
+        if (r.subkind == MS_EXT_FREE_CALLER && !sub.bad) {
+            /* x: stack, ip */
+            d->free_stack = ev->x[0] <= d->max_node ? (uint32_t)ev->x[0] : 0;
+            d->free_ip = ev->x[1];
+            d->free_own = true;
+        }
         return sub.bad ? MS_ECORRUPT : 1;
     }
     default:
@@ -983,6 +994,10 @@ static inline __attribute__((always_inline)) void event_begin(const struct decod
         get(FREE, __VA_ARGS__, &r);                                                                \
         begin(FREE);                                                                               \
         ev->ptr = r.ptr;                                                                           \
+        ev->free_ip = d->free_ip;                                                                  \
+        ev->free_stack = d->free_stack;                                                            \
+        ev->free_own = d->free_own;                                                                \
+        d->free_own = false;                                                                       \
         ok = ok && r.ptr != 0;                                                                     \
         break;                                                                                     \
     }                                                                                              \
@@ -1236,6 +1251,9 @@ static __attribute__((noinline)) int stream_next_chunk(struct merge *m, struct s
                             .max_node = m->t->max_node,
                             .tid = c->tid,
                             .tsc = tsc,
+                            .free_ip = s->d.free_ip,
+                            .free_stack = s->d.free_stack,
+                            .free_own = s->d.free_own,
                             .stacks = m->stacks,
                             .node_limit = m->node_limit,
                             .modules = m->hints && m->t->module_overlaps ? m->t : NULL};

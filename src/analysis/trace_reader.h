@@ -66,6 +66,13 @@ struct ms_event {
     /* EXTENDED (a C API annotation of a sub-kind this reader knows): its fields, in the record
      * table's order (MS_XFIELDS_<NAME>); not cleared for other kinds. */
     uint64_t x[MS_EXT_FIELDS_MAX];
+    /* FREE: the module its caller is in, as the stream's last FREE_CALLER says (passports): that
+     * record's stack and ip (both 0: none yet), and whether the stack is this free's own (the
+     * free right after the record). Attached when decoded, so that the merge's reordering of
+     * events cannot separate a free from its caller. Not cleared for other kinds. */
+    uint64_t free_ip;
+    uint32_t free_stack;
+    bool free_own;
 };
 
 /* What an event callback may return besides 0 (go on) and a negative error (stop): the event

@@ -22,7 +22,8 @@ void ms__buffer_begin_chunk(struct ms__buffer *b)
         *kind = 0;
         p = ms_rec_put_TASK(&b->base, kind, p + 1, b->task, 0);
     }
-    b->free_lo = b->free_span = 0;
+    b->free_lo = 0;
+    atomic_store_explicit(&b->free_span, 0, memory_order_relaxed);
     b->pos = p;
     atomic_store_explicit(&b->head->committed, (uint32_t)(p - b->buf), memory_order_release);
     b->last_tsc = tsc;

@@ -31,7 +31,8 @@ struct ms__buffer {
     /* The executable range [free_lo, free_lo + free_span) of the module the chunk's last
      * FREE_CALLER named: frees called from it need no new one. Empty (span 0) at each chunk's
      * start and after a runtime caller. */
-    uintptr_t free_lo, free_span;
+    uintptr_t free_lo;
+    _Atomic uintptr_t free_span; /* another thread clears it when code is unloaded */
     uint32_t tid;
     void (*full)(struct ms__buffer *b); /* the buffer is full: write it out, start a new chunk */
 };

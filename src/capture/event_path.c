@@ -223,7 +223,7 @@ static void put_free_caller(struct ms__slot *s, const struct ms__module_range *m
                             uint32_t stack)
 {
     s->b.free_lo = m ? m->lo : 0;
-    s->b.free_span = m ? m->hi - m->lo : 0;
+    atomic_store_explicit(&s->b.free_span, m ? m->hi - m->lo : 0, memory_order_relaxed);
     uint8_t *kb;
     uint8_t *p = ms__rec_begin(&s->b, &kb);
     ms__rec_end(&s->b, ms_ext_put_FREE_CALLER(kb, p, stack, ra));
@@ -246,7 +246,8 @@ static __attribute__((noinline)) bool runtime_caller(struct ms__slot *s, uintptr
     if (s->sole_module.lo < s->sole_module.hi) {
         *m = &s->sole_module; /* the only module whose code is not the runtime's */
         return s->sole_module.lo == s->b.free_lo &&
-               s->sole_module.hi - s->sole_module.lo == s->b.free_span;
+               s->sole_module.hi - s->sole_module.lo ==
+                   atomic_load_explicit(&s->b.free_span, memory_order_relaxed);
     }
 #if defined(__x86_64__)
     if (!ms__unwind_fast_on || ms__config.unwind != MS_UNWIND_LIBUNWIND)
@@ -257,7 +258,8 @@ static __attribute__((noinline)) bool runtime_caller(struct ms__slot *s, uintptr
     for (int i = 0; i < n; i++) {
         if (out[i] - ms__self_lo < ms__self_hi - ms__self_lo || out[i] == ra)
             continue; /* the hook, then the runtime function that called it */
-        if (out[i] - 1 - s->b.free_lo < s->b.free_span)
+        if (out[i] - 1 - s->b.free_lo <
+            atomic_load_explicit(&s->b.free_span, memory_order_relaxed))
             return true;
         const struct ms__module_range *r = free_module(s, out[i] - 1);
         if (!r)

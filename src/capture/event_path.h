@@ -140,7 +140,8 @@ static inline __attribute__((always_inline)) void ms__on_free(int family, void *
         ms__defer(MS_REC_FREE, family, (uintptr_t)ptr, 0, 0, 0, ra);
         return;
     }
-    if (MS_UNLIKELY(ra - s->b.free_lo >= s->b.free_span))
+    if (MS_UNLIKELY(ra - s->b.free_lo >=
+                    atomic_load_explicit(&s->b.free_span, memory_order_relaxed)))
         ms__free_caller(s, ra);
     ms__put_free(s, family, ptr);
     ms__count_free(s, ptr);

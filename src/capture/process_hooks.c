@@ -295,6 +295,8 @@ HOOK(int, dlclose, (void *handle))
     }
     int r = real_dlclose(handle);
     atomic_fetch_add(&ms__code_gen, 1);
+    /* Frees from code loaded later at the unloaded one's addresses are another module's. */
+    ms__slots_free_ranges_reset();
     if (atomic_load(&ms__active))
         ms__writer_modules_if_changed();
     if (ms__tls.slot)

@@ -262,6 +262,17 @@ void ms__slots_each_other(void (*fn)(struct ms__slot *s, void *ctx), void *ctx)
     }
 }
 
+void ms__slots_free_ranges_reset(void)
+{
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        struct ms__slot *s = atomic_load_explicit(&slots[i], memory_order_acquire);
+        if (s)
+            atomic_store_explicit(&s->b.free_span, 0, memory_order_relaxed);
+    }
+    if (ms__orphan_slot)
+        atomic_store_explicit(&ms__orphan_slot->b.free_span, 0, memory_order_relaxed);
+}
+
 void ms__slots_live_reset(void)
 {
     for (int i = 0; i < MAX_SLOTS; i++) {

@@ -98,6 +98,8 @@ static inline void ms__slot_release(struct ms__slot *s)
 /* Calls fn for every slot a live thread other than the caller owns (not the orphan slot). */
 void ms__slots_each_other(void (*fn)(struct ms__slot *s, void *ctx), void *ctx);
 
+/* Every slot's free-caller range forgotten (code was unloaded: event_buffer.h). */
+void ms__slots_free_ranges_reset(void);
 /* Every slot's live figures back to 0 and its generation bumped (the core backend stopped). */
 void ms__slots_live_reset(void);
 /* The counts of every slot's threads, summed (ms_stats's process figures). */

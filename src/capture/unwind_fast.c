@@ -208,6 +208,8 @@ int ms__unwind_peek(struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uint
 {
     if (u->stack_pending || sp < u->stack_lo || sp >= u->stack_hi)
         return 0;
+    if (u->unwind_gen != atomic_load_explicit(&ms__code_gen, memory_order_relaxed))
+        return 0; /* rules cached for code since unloaded: the full walk refreshes them */
     uintptr_t lookup = ip;
     int n = 0;
     while (n < max) {

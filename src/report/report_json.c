@@ -96,8 +96,12 @@ static void passports_json(struct ms_json *j, struct ms_analysis *a)
     const struct ms_passports *pp = ms_heap_model_passports(a->model);
     const struct ms_annotations *an = ms_heap_model_annotations(a->model);
     const struct ms_module_owner *o = pp ? ms_passports_owners(pp) : NULL;
+    /* The first 1,000 (each has two stacks: more would make the report hundreds of MB); the
+     * statuses count them all. */
+    size_t listed = pp ? ms_passports_count(pp) : 0;
+    listed = listed < 1000 ? listed : 1000;
     ms_json_begin_array(j, "passports");
-    for (size_t i = 0; pp && i < ms_passports_count(pp); i++) {
+    for (size_t i = 0; i < listed; i++) {
         const struct ms_passport *q = ms_passports_get(pp, i);
         ms_json_begin_object(j, NULL);
         ms_json_u64(j, "address", q->address);
@@ -125,7 +129,8 @@ static void passports_json(struct ms_json *j, struct ms_analysis *a)
         ms_json_end_object(j);
     }
     ms_json_end_array(j);
-    ms_json_u64(j, "passports_not_listed", pp ? ms_passports_forgotten(pp) : 0);
+    ms_json_u64(j, "passports_not_listed",
+                pp ? ms_passports_forgotten(pp) + ms_passports_count(pp) - listed : 0);
     uint64_t blocks[MS_PASSPORT_STATUS_MAX] = {0}, bytes[MS_PASSPORT_STATUS_MAX] = {0};
     for (size_t i = 0; pp && i < ms_passports_group_count(pp); i++) {
         const struct ms_passport_group *g = ms_passports_group(pp, i);
