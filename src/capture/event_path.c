@@ -258,8 +258,7 @@ static __attribute__((noinline)) bool runtime_caller(struct ms__slot *s, uintptr
     for (int i = 0; i < n; i++) {
         if (out[i] - ms__self_lo < ms__self_hi - ms__self_lo || out[i] == ra)
             continue; /* the hook, then the runtime function that called it */
-        if (out[i] - 1 - s->b.free_lo <
-            atomic_load_explicit(&s->b.free_span, memory_order_relaxed))
+        if (out[i] - 1 - s->b.free_lo < atomic_load_explicit(&s->b.free_span, memory_order_relaxed))
             return true;
         const struct ms__module_range *r = free_module(s, out[i] - 1);
         if (!r)
