@@ -190,7 +190,8 @@ static void sole_query(void *arg)
         m->lo = m->hi = 0;
 }
 
-/* The module containing ra, from the slot's cache or else the loader's list (NULL: none). */
+/* The module containing ra, from the slot's cache or else the loader's list (for code in no
+ * module, its page). */
 static const struct ms__module_range *free_module(struct ms__slot *s, uintptr_t ra)
 {
     unsigned gen = atomic_load_explicit(&ms__code_gen, memory_order_relaxed);
@@ -208,8 +209,14 @@ static const struct ms__module_range *free_module(struct ms__slot *s, uintptr_t 
     struct module_query q = {.ra = ra};
     ms__on_own_stack(s->u.own_stack, module_query, &q); /* the loader's list takes some stack */
     struct ms__module_range m = q.m;
-    if (m.lo >= m.hi)
-        return NULL;
+    if (m.lo >= m.hi) {
+        /* Code in no module (a JIT's): its page stands for a module, so that the frees it
+         * makes cost one lookup and one record, not one each (the reader places them by the
+         * first frame of the stack that is in a module). */
+        m.lo = ra & ~(uintptr_t)4095;
+        m.hi = m.lo + 4096;
+        m.runtime = false;
+    }
     struct ms__module_range *slot = &s->free_modules[s->free_modules_next++ % n];
     *slot = m;
     return slot;
