@@ -169,7 +169,9 @@ static int group_add(struct ms_passports *p, struct ms_passport_group key, uint6
             g->custodian == key.custodian && g->alloc_stack == key.alloc_stack) {
             g->blocks++;
             g->bytes += size;
-            if (!g->example)
+            /* The example: the first block kept, or the first whose free stack is known. */
+            if (!g->example ||
+                (pp && !p->list[g->example - 1].free_stack && p->list[pp - 1].free_stack))
                 g->example = pp;
             return 0;
         }

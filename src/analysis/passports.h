@@ -67,7 +67,8 @@ struct ms_passport_group {
     uint32_t custodian;    /* string id of the module it was handed over to (0: none) */
     uint32_t alloc_stack;
     uint64_t blocks, bytes;
-    uint32_t example; /* index + 1 of a passport of the group (0: none kept) */
+    uint32_t example; /* index + 1 of a passport of the group, one with a free stack if any
+                         kept has one (0: none kept) */
 };
 
 struct ms_passports;

@@ -121,7 +121,7 @@ static void passports_text(FILE *out, struct ms_analysis *a)
         print_stack(out, a, g->alloc_stack);
         const struct ms_passport *q = g->example ? ms_passports_get(pp, g->example - 1) : NULL;
         if (q && q->free_stack) {
-            fprintf(out, "      freed%s:\n", g->blocks > 1 ? " (the first block)" : "");
+            fprintf(out, "      freed%s:\n", g->blocks > 1 ? " (one of the blocks)" : "");
             print_stack(out, a, q->free_stack);
         }
     }
