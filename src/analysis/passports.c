@@ -100,9 +100,13 @@ int ms_passports_stamp(struct ms_passports *p, uint32_t *pp, uint64_t address, u
                        uint32_t stack, uint32_t owner, const struct ms_event *ev)
 {
     /* x: ptr, action, module, note */
+    if (*pp == MS_PASSPORT_NOT_KEPT)
+        return 0; /* counted once, when it could not be kept */
     if (!*pp) {
         int err = passport_new(p, pp, address, size, stack, owner);
-        if (err || !*pp)
+        if (!err && !*pp)
+            *pp = MS_PASSPORT_NOT_KEPT; /* beyond the kept: its frees must not count it again */
+        if (err || !*pp || *pp == MS_PASSPORT_NOT_KEPT)
             return err;
     }
     struct ms_passport *q = &p->list[*pp - 1];
@@ -190,6 +194,8 @@ static int group_add(struct ms_passports *p, struct ms_passport_group key, uint6
 int ms_passports_on_free(struct ms_passports *p, uint32_t pp, uint64_t address, uint64_t size,
                          uint32_t stack, uint32_t owner, uint32_t freer, uint32_t free_stack)
 {
+    if (pp == MS_PASSPORT_NOT_KEPT)
+        return 0; /* stamped beyond the kept: counted in passports_not_listed only */
     if (!pp) {
         /* Crossed modules unstamped: foreign, whatever the strings say. */
         int err = passport_new(p, &pp, address, size, stack, owner);

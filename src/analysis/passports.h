@@ -82,6 +82,9 @@ void ms_passports_free(struct ms_passports *p);
  * passport index + 1 is *pp (0: none yet, set here). Returns 0, MS_ENOMEM, or
  * MS_PASSPORT_NOT_HANDED for a reclaim of a block not handed over (recorded, with no effect). */
 #define MS_PASSPORT_NOT_HANDED 1
+/* A block note's passport when the block was stamped beyond the MS_PASSPORTS_KEPT: not kept,
+ * counted once in ms_passports_forgotten, in no status. */
+#define MS_PASSPORT_NOT_KEPT UINT32_MAX
 int ms_passports_stamp(struct ms_passports *p, uint32_t *pp, uint64_t address, uint64_t size,
                        uint32_t stack, uint32_t owner, const struct ms_event *ev);
 /* The block is freed by module freer (0: unknown) at free_stack (0: not recorded): its passport

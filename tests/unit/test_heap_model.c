@@ -2,6 +2,7 @@
  * it, temporary allocations, frees of unknown blocks, and per-thread figures. */
 #include "analysis/annotations.h"
 #include "analysis/heap_model.h"
+#include "analysis/passports.h"
 #include "common/trace_format.h"
 #include "ms_test.h"
 
@@ -408,6 +409,32 @@ static void renamed(void)
     ms_heap_model_free(m);
 }
 
+/* Passports beyond the kept: a block stamped past MS_PASSPORTS_KEPT is counted once (not again
+ * at its stamps and free), in no status; the kept ones keep theirs. */
+static void passports_beyond_kept(void)
+{
+    m = ms_heap_model_new();
+    const uint64_t n = MS_PASSPORTS_KEPT + 3;
+    for (uint64_t i = 0; i < n; i++) {
+        ev(MS_REC_ALLOC, 1, 0x100000 + 16 * i, 8, 0, 0);
+        ext(1, MS_EXT_PASSPORT, 0x100000 + 16 * i, MS_PASSPORT_NOTE, 0, 0);
+        ext(1, MS_EXT_PASSPORT, 0x100000 + 16 * i, MS_PASSPORT_HANDOVER, 0, 0);
+        ev(MS_REC_FREE, 1, 0x100000 + 16 * i, 0, 0, 0);
+    }
+    ms_heap_model_finish(m);
+    const struct ms_passports *pp = ms_heap_model_passports(m);
+    ASSERT_EQ(ms_passports_count(pp), MS_PASSPORTS_KEPT);
+    ASSERT_EQ(ms_passports_forgotten(pp), 3);
+    uint64_t blocks = 0;
+    for (size_t i = 0; i < ms_passports_group_count(pp); i++)
+        blocks += ms_passports_group(pp, i)->blocks;
+    ASSERT_EQ(blocks, MS_PASSPORTS_KEPT);
+    ASSERT_EQ(ms_passports_get(pp, 0)->stamps_total, 2);
+    ASSERT_EQ(ms_passports_get(pp, 0)->status, MS_PASSPORT_FREED_BY_CUSTODIAN);
+    ms_heap_model_free(m);
+}
+
 MS_TEST_MAIN(TEST(peak_order), TEST(conflicts), TEST(totals_only), TEST(valgrind_counting),
              TEST(peak_by_site), TEST(temporary), TEST(unknown_frees_and_threads),
-             TEST(many_blocks), TEST(scopes), TEST(tasks_and_names), TEST(renamed))
+             TEST(many_blocks), TEST(scopes), TEST(tasks_and_names), TEST(renamed),
+             TEST(passports_beyond_kept))
