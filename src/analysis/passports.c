@@ -196,30 +196,29 @@ int ms_passports_on_free(struct ms_passports *p, uint32_t pp, uint64_t address, 
 {
     if (pp == MS_PASSPORT_NOT_KEPT)
         return 0; /* stamped beyond the kept: counted in passports_not_listed only */
-    if (!pp) {
-        /* Crossed modules unstamped: foreign, whatever the strings say. */
+    bool stamped = pp != 0;
+    if (!stamped) {
         int err = passport_new(p, &pp, address, size, stack, owner);
         if (err)
             return err;
-        if (pp) {
-            struct ms_passport *q = &p->list[pp - 1];
-            q->freed = true;
-            q->freed_by = freer;
-            q->free_stack = free_stack;
-            q->status = MS_PASSPORT_FREED_BY_FOREIGN;
-        }
-        struct ms_passport_group key = {.status = MS_PASSPORT_FREED_BY_FOREIGN,
-                                        .owner = owner,
-                                        .other = freer,
-                                        .alloc_stack = stack};
-        return group_add(p, key, size, pp);
     }
-    struct ms_passport *q = &p->list[pp - 1];
-    q->freed = true;
-    q->freed_by = freer;
-    q->free_stack = free_stack;
-    q->size = size;
-    return 0; /* its status and group: at the finish */
+    if (pp) {
+        struct ms_passport *q = &p->list[pp - 1];
+        q->freed = true;
+        q->freed_by = freer;
+        q->free_stack = free_stack;
+        q->size = size;
+        if (!stamped)
+            q->status = MS_PASSPORT_FREED_BY_FOREIGN;
+    }
+    if (stamped)
+        return 0; /* its status and group: at the finish, when every string is known */
+    /* Crossed modules unstamped: foreign, whatever the strings say. */
+    struct ms_passport_group key = {.status = MS_PASSPORT_FREED_BY_FOREIGN,
+                                    .owner = owner,
+                                    .other = freer,
+                                    .alloc_stack = stack};
+    return group_add(p, key, size, pp);
 }
 
 /* The status of a stamped passport, now that the strings are known. A free whose module is
@@ -311,6 +310,18 @@ size_t ms_passports_group_count(const struct ms_passports *p)
 const struct ms_passport_group *ms_passports_group(const struct ms_passports *p, size_t i)
 {
     return i < p->ngroups ? &p->groups[i] : NULL;
+}
+
+void ms_passports_status_totals(const struct ms_passports *p,
+                                uint64_t blocks[MS_PASSPORT_STATUS_MAX],
+                                uint64_t bytes[MS_PASSPORT_STATUS_MAX])
+{
+    memset(blocks, 0, MS_PASSPORT_STATUS_MAX * sizeof *blocks);
+    memset(bytes, 0, MS_PASSPORT_STATUS_MAX * sizeof *bytes);
+    for (size_t i = 0; p && i < p->ngroups; i++) {
+        blocks[p->groups[i].status] += p->groups[i].blocks;
+        bytes[p->groups[i].status] += p->groups[i].bytes;
+    }
 }
 
 const struct ms_module_owner *ms_passports_owners(const struct ms_passports *p)

@@ -7,6 +7,7 @@
 #ifndef MS_PASSPORTS_H
 #define MS_PASSPORTS_H
 
+#include "common/trace_format.h"
 #include "module_owner.h"
 
 #include <stdbool.h>
@@ -34,12 +35,7 @@ enum ms_passport_status {
 const char *ms_passport_status_key(enum ms_passport_status s);
 const char *ms_passport_status_text(enum ms_passport_status s);
 
-/* The PASSPORT annotation's actions (its `action` field). */
-enum ms_passport_action {
-    MS_PASSPORT_HANDOVER = 1, /* module: the custodian's name; note: the function taking it */
-    MS_PASSPORT_RECLAIM = 2,
-    MS_PASSPORT_NOTE = 3, /* note: the program's text */
-};
+/* The PASSPORT annotation's actions: enum ms_passport_action (common/trace_format.h). */
 const char *ms_passport_action_key(uint64_t action);
 
 struct ms_passport_stamp {
@@ -106,5 +102,9 @@ uint64_t ms_passports_forgotten(const struct ms_passports *p);
 size_t ms_passports_group_count(const struct ms_passports *p);
 const struct ms_passport_group *ms_passports_group(const struct ms_passports *p, size_t i);
 const struct ms_module_owner *ms_passports_owners(const struct ms_passports *p);
+/* The blocks and bytes of each status, summed over the groups (p may be NULL: all 0). */
+void ms_passports_status_totals(const struct ms_passports *p,
+                                uint64_t blocks[MS_PASSPORT_STATUS_MAX],
+                                uint64_t bytes[MS_PASSPORT_STATUS_MAX]);
 
 #endif

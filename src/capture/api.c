@@ -179,17 +179,18 @@ static void api_ref_release(uintptr_t obj, uintptr_t holder)
     api_ref(false, obj, holder);
 }
 
-/* A passport stamp (action: enum ms_passport_action of src/analysis/passports.h). */
+/* A passport stamp (action: enum ms_passport_action, common/trace_format.h). */
 static void api_passport(uintptr_t ptr, int action, const char *module, const char *note)
 {
     static const char *const calls[] = {"ms_passport", "ms_passport_handover",
                                         "ms_passport_reclaim", "ms_passport_stamp"};
     if (!enter())
         return;
-    const char *call = calls[action >= 1 && action <= 3 ? action : 0];
+    bool known = action >= MS_PASSPORT_HANDOVER && action <= MS_PASSPORT_NOTE;
+    const char *call = calls[known ? action : 0];
     if (!ptr) {
         refuse(MS_API_NULL_POINTER, 0, call);
-    } else if (action < 1 || action > 3 || (action == 1 && (!module || !*module))) {
+    } else if (!known || (action == MS_PASSPORT_HANDOVER && (!module || !*module))) {
         refuse(MS_API_BAD_ARGUMENT, (uint64_t)action, call);
     } else {
         uint64_t m = string_id(module, call), n = string_id(note, call);

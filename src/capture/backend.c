@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "backend.h"
 
+#include "../common/options.h"
 #include "../common/trace_format.h"
 #include "config.h"
 #include "diag.h"
@@ -20,8 +21,6 @@ static atomic_int in_use = MS_BACKEND_LOCKFREE, reason = MS_BACKEND_BY_DEFAULT;
 static atomic_bool unified;   /* the choice is unified's: the first task may move it to async */
 static atomic_bool core_late; /* core began after the program had allocated */
 
-static const char *const names[] = {"unified", "lockfree", "core", "async"};
-
 /* Puts backend b in use for reason r, and says so in the trace. */
 static void use(int b, int r)
 {
@@ -39,22 +38,31 @@ static void use(int b, int r)
         ms__slots_live_reset();
         ms__task_live_reset();
     }
-    atomic_store(&ms__tasks_counted, core || b == MS_BACKEND_ASYNC);
     atomic_store(&ms__backend_extra, core || b == MS_BACKEND_ASYNC);
     atomic_store(&in_use, b);
     atomic_store(&reason, r);
 }
 
+/* Puts in use the backend unified chooses by now, for reason r (0: unified's own reason). */
+static void use_unified(int r)
+{
+    atomic_store(&unified, true);
+    if (ms__config.no_trace)
+        use(MS_BACKEND_CORE, r ? r : MS_BACKEND_BY_NO_TRACE);
+    else if (ms__task_state(1) != MS__TASK_UNKNOWN) /* a task has begun */
+        use(MS_BACKEND_ASYNC, r ? r : MS_BACKEND_BY_FIRST_TASK);
+    else
+        use(MS_BACKEND_LOCKFREE, r ? r : MS_BACKEND_BY_DEFAULT);
+}
+
 void ms__backend_start(void)
 {
-    int want = ms__config.backend;
-    atomic_store(&unified, want == MS_BACKEND_UNIFIED);
-    if (want != MS_BACKEND_UNIFIED)
-        use(want, MS_BACKEND_BY_VARIABLE);
-    else if (ms__config.no_trace)
-        use(MS_BACKEND_CORE, MS_BACKEND_BY_NO_TRACE);
-    else
-        use(MS_BACKEND_LOCKFREE, MS_BACKEND_BY_DEFAULT);
+    if (ms__config.backend == MS_BACKEND_UNIFIED) {
+        use_unified(0);
+    } else {
+        atomic_store(&unified, false);
+        use(ms__config.backend, MS_BACKEND_BY_VARIABLE);
+    }
 }
 
 void ms__backend_announce(void)
@@ -64,18 +72,19 @@ void ms__backend_announce(void)
 
 bool ms__backend_init(const char *name)
 {
-    for (int b = 0; name && b < (int)(sizeof names / sizeof *names); b++)
-        if (!strcmp(name, names[b])) {
-            atomic_store(&unified, b == MS_BACKEND_UNIFIED);
-            if (b == MS_BACKEND_UNIFIED) /* its choice, as it would have made it by now */
-                b = ms__config.no_trace                     ? MS_BACKEND_CORE
-                    : ms__task_state(1) != MS__TASK_UNKNOWN ? MS_BACKEND_ASYNC
-                                                            : MS_BACKEND_LOCKFREE;
-            use(b, MS_BACKEND_BY_INIT);
-            ms__backend_announce();
-            return true;
-        }
-    return false;
+    /* The names are MEMSCOPE_BACKEND's, from the settings table. */
+    long b;
+    char why[96];
+    if (!name || !ms_option_parse(&ms_options[MS_OPT_BACKEND], name, &b, why, sizeof why))
+        return false;
+    if (b == MS_BACKEND_UNIFIED) {
+        use_unified(MS_BACKEND_BY_INIT);
+    } else {
+        atomic_store(&unified, false);
+        use((int)b, MS_BACKEND_BY_INIT);
+    }
+    ms__backend_announce();
+    return true;
 }
 
 void ms__backend_task_began(void)
@@ -96,7 +105,7 @@ int ms__backend_stats(struct ms_stats *out, size_t size)
     struct ms_stats s;
     memset(&s, 0, sizeof s);
     int b = atomic_load(&in_use);
-    s.backend = names[b];
+    s.backend = ms_backend_name((unsigned)b);
     ms__slots_totals(&s.allocs, &s.frees, &s.bytes_allocated);
     s.live_blocks = s.allocs > s.frees ? s.allocs - s.frees : 0;
     if (b == MS_BACKEND_CORE) {
@@ -253,7 +262,8 @@ static void leaks_print(const struct sink *k, const char *when)
                  "%llu blocks live (allocations minus frees); the %s backend keeps no "
                  "table of live blocks to list them (MEMSCOPE_BACKEND=core does; the trace "
                  "has each one)",
-                 (unsigned long long)(allocs > frees ? allocs - frees : 0), names[b]);
+                 (unsigned long long)(allocs > frees ? allocs - frees : 0),
+                 ms_backend_name((unsigned)b));
         line(k, buf);
         return;
     }

@@ -116,13 +116,13 @@ void ms__on_tasks_at_finish(struct ms__tls *t)
 
 /* ---- the backends' work beyond the records (event_path.h) ---- */
 
-atomic_bool ms__backend_extra, ms__core_on, ms__tasks_counted;
+atomic_bool ms__backend_extra, ms__core_on;
 
 void ms__backend_alloc(struct ms__slot *s, void *ptr, size_t size, uint32_t stack)
 {
     bool core = atomic_load_explicit(&ms__core_on, memory_order_relaxed);
     uint64_t task = s == ms__orphan_slot ? 0 : s->b.task;
-    if (task && atomic_load_explicit(&ms__tasks_counted, memory_order_relaxed))
+    if (task) /* async and core both count tasks' events */
         ms__task_count(task, 1, size, core ? (int64_t)size : 0, core ? 1 : 0);
     if (core) {
         struct ms__live_block b = {

@@ -29,10 +29,10 @@ static inline void ms__unbusy(void)
 }
 
 /* The backends (include/memscope.h, MEMSCOPE_BACKEND): every one counts each thread's events for
- * ms_stats; ms__backend_extra is set when one does more (core keeps its table of live blocks,
- * async and core count each task's events), which ms__backend_alloc and ms__backend_free do. */
-extern atomic_bool ms__backend_extra;
-extern atomic_bool ms__core_on, ms__tasks_counted;
+ * ms_stats; ms__backend_extra is set when one does more (async and core count each task's
+ * events, and core, ms__core_on, keeps its table of live blocks), which ms__backend_alloc and
+ * ms__backend_free do. */
+extern atomic_bool ms__backend_extra, ms__core_on;
 void ms__backend_alloc(struct ms__slot *s, void *ptr, size_t size, uint32_t stack);
 void ms__backend_free(struct ms__slot *s, void *ptr);
 

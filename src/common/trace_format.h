@@ -114,6 +114,14 @@ enum ms_unwind_mode {
     MS_UNWIND_LIBUNWIND = 2,
 };
 
+/* The PASSPORT annotation's actions (its `action` field; include/memscope.h passes the same
+ * numbers). */
+enum ms_passport_action {
+    MS_PASSPORT_HANDOVER = 1, /* module: the custodian's name; note: the function taking it */
+    MS_PASSPORT_RECLAIM = 2,
+    MS_PASSPORT_NOTE = 3, /* note: the program's text */
+};
+
 /* The capture backends (MEMSCOPE_BACKEND's words in this order; the BACKEND annotation's
  * `backend`): unified is a choice among the others, never the one in use. */
 enum ms_backend {

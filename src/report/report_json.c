@@ -131,12 +131,8 @@ static void passports_json(struct ms_json *j, struct ms_analysis *a)
     ms_json_end_array(j);
     ms_json_u64(j, "passports_not_listed",
                 pp ? ms_passports_forgotten(pp) + ms_passports_count(pp) - listed : 0);
-    uint64_t blocks[MS_PASSPORT_STATUS_MAX] = {0}, bytes[MS_PASSPORT_STATUS_MAX] = {0};
-    for (size_t i = 0; pp && i < ms_passports_group_count(pp); i++) {
-        const struct ms_passport_group *g = ms_passports_group(pp, i);
-        blocks[g->status] += g->blocks;
-        bytes[g->status] += g->bytes;
-    }
+    uint64_t blocks[MS_PASSPORT_STATUS_MAX], bytes[MS_PASSPORT_STATUS_MAX];
+    ms_passports_status_totals(pp, blocks, bytes);
     ms_json_begin_object(j, "passport_statuses");
     for (int s = 0; s < MS_PASSPORT_STATUS_MAX; s++) {
         ms_json_begin_object(j, ms_passport_status_key((enum ms_passport_status)s));

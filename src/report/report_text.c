@@ -87,12 +87,8 @@ static void passports_text(FILE *out, struct ms_analysis *a)
     if (!pp || !ms_passports_group_count(pp))
         return;
     const struct ms_module_owner *o = ms_passports_owners(pp);
-    uint64_t blocks[MS_PASSPORT_STATUS_MAX] = {0}, bytes[MS_PASSPORT_STATUS_MAX] = {0};
-    for (size_t i = 0; i < ms_passports_group_count(pp); i++) {
-        const struct ms_passport_group *g = ms_passports_group(pp, i);
-        blocks[g->status] += g->blocks;
-        bytes[g->status] += g->bytes;
-    }
+    uint64_t blocks[MS_PASSPORT_STATUS_MAX], bytes[MS_PASSPORT_STATUS_MAX];
+    ms_passports_status_totals(pp, blocks, bytes);
     char b1[32], b2[32];
     fprintf(out, "\nPASSPORTS (blocks freed by another module than the one that allocated them, "
                  "or stamped with the C API)\n");
