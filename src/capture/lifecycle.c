@@ -210,7 +210,43 @@ static void run_freeres(void)
     t->busy = was_busy;
 }
 
-/* The number of threads in this process, from /proc/self/task, without allocating. */
+/* Whether the thread whose /proc/self/task entry is name has begun to exit: the kernel sets
+ * PF_EXITING (0x4 in field 9 of its stat) at the start of its exit, before it wakes a
+ * pthread_join, so a thread the program has joined never counts, however long the kernel
+ * takes to remove it from the list under load. */
+static bool task_exiting(int dir, const char *name)
+{
+    char path[64] = "";
+    size_t n = strlen(name);
+    if (n + sizeof "/stat" > sizeof path)
+        return false;
+    memcpy(path, name, n);
+    memcpy(path + n, "/stat", sizeof "/stat");
+    int fd = openat(dir, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return true; /* gone since the listing */
+    char buf[512];
+    long got = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (got <= 0)
+        return true;
+    buf[got] = 0;
+    const char *p = strrchr(buf, ')'); /* the name (field 2) may hold spaces and parentheses */
+    if (!p)
+        return false;
+    /* After ')': state (field 3), then fields 4..8, then flags (field 9). */
+    for (int field = 2; field < 9 && p; field++)
+        p = strchr(p + 1, ' ');
+    if (!p)
+        return false;
+    unsigned long flags = 0;
+    for (p++; *p >= '0' && *p <= '9'; p++)
+        flags = flags * 10 + (unsigned long)(*p - '0');
+    return (flags & 0x4) != 0;
+}
+
+/* The number of threads in this process that have not begun to exit, from /proc/self/task,
+ * without allocating. */
 static int count_threads(void)
 {
     int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -230,7 +266,7 @@ static int count_threads(void)
                 unsigned char type;
                 char name[];
             } *d = (void *)(buf + off);
-            n += d->name[0] != '.';
+            n += d->name[0] != '.' && !task_exiting(fd, d->name);
             off += d->reclen;
         }
     }
