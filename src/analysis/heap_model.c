@@ -7,12 +7,14 @@
 #include "heap_model.h"
 
 #include "annotations.h"
+#include "call_sites.h"
 #include "common/errors.h"
 #include "grow.h"
 #include "id_map.h"
 #include "module_owner.h"
 #include "passports.h"
 #include "peak_order.h"
+#include "common/sampling.h"
 #include "common/trace_format.h"
 
 #include <stdlib.h>
@@ -42,6 +44,7 @@ struct ms_heap_model {
      * which stack (NULL until ms_heap_model_set_owners). */
     struct ms_passports *pp;
     struct ms_module_owner *owners;
+    struct ms_call_sites calls; /* a sampled trace's exact counts by call site (full model) */
     size_t live_mask, live_used;
     struct ms_site *sites;
     size_t nsites, capsites;
@@ -144,6 +147,7 @@ void ms_heap_model_free(struct ms_heap_model *m)
     ms_id_map_free(&m->site_of_stack);
     free(m->threads);
     ms_peak_order_free(&m->order);
+    ms_call_sites_free(&m->calls);
     free(m);
 }
 
@@ -301,6 +305,36 @@ static inline void site_touch(struct ms_heap_model *m, struct ms_site *s)
 
 /* Releases block b (NULL: a free of a block the trace never saw allocated); the caller counts
  * the free. */
+/* What a block stands for: one block of its size, or in a sampled trace (MEMSCOPE_SAMPLE_BYTES)
+ * the blocks and bytes of the whole stream that its sampling represents, n and bytes weighed by
+ * the inverse of its probability of being sampled (common/sampling.h). The weight depends on the
+ * block's address and size only, so its allocation and its free agree: the count is the weight
+ * rounded up or down at random (a hash of both), which keeps it unbiased. */
+struct weight {
+    uint64_t n, bytes;
+};
+
+static __attribute__((noinline)) struct weight sampled_weight(uint64_t mean, uint64_t ptr,
+                                                              uint64_t size)
+{
+    double w = ms_sample_weight(size, mean);
+    if (!(w < 1e18))
+        w = 1e18; /* a block of 0 bytes is never sampled; a trace that says so is wrong */
+    uint64_t whole = (uint64_t)w;
+    uint64_t h = ms_sample_seed(ptr ^ (size * 0x9E3779B97F4A7C15ull));
+    double u = (double)(h >> 11) * (1.0 / 9007199254740992.0);
+    double bytes = (double)size * w + 0.5;
+    return (struct weight){whole + (u < w - (double)whole), bytes < 1.8e19 ? (uint64_t)bytes : 0};
+}
+
+static inline __attribute__((always_inline)) struct weight weigh(const struct ms_heap_model *m,
+                                                                 uint64_t ptr, uint64_t size)
+{
+    if (__builtin_expect(m->sum.sample_bytes == 0, 1))
+        return (struct weight){1, size};
+    return sampled_weight(m->sum.sample_bytes, ptr, size);
+}
+
 static inline __attribute__((always_inline)) void free_block(struct ms_heap_model *m,
                                                              struct block *b)
 {
@@ -308,9 +342,10 @@ static inline __attribute__((always_inline)) void free_block(struct ms_heap_mode
         m->sum.unknown_frees++;
         return;
     }
+    struct weight w = weigh(m, b->ptr, b->size);
     if (m->totals_only) {
-        m->sum.live_bytes -= b->size;
-        m->sum.live_blocks--;
+        m->sum.live_bytes -= w.bytes;
+        m->sum.live_blocks -= w.n;
         live_remove(m, b);
         return;
     }
@@ -318,18 +353,18 @@ static inline __attribute__((always_inline)) void free_block(struct ms_heap_mode
     struct ms_site *s = &m->sites[bi->site];
     struct ms_thread_stats *t = &m->threads[bi->thread];
     if (t->alloc_seq == bi->seq) {
-        s->temporary++;
-        t->temporary++;
-        m->sum.temporary_allocs++;
+        s->temporary += w.n;
+        t->temporary += w.n;
+        m->sum.temporary_allocs += w.n;
     }
     site_touch(m, s);
-    s->live_bytes -= b->size;
-    s->live_blocks--;
-    t->live_bytes -= b->size;
+    s->live_bytes -= w.bytes;
+    s->live_blocks -= w.n;
+    t->live_bytes -= w.bytes;
     if (__builtin_expect(m->notes != NULL, 0))
         ms_annotations_on_free(m->ann, &m->notes[b - m->live], bi->thread, b->size);
-    m->sum.live_bytes -= b->size;
-    m->sum.live_blocks--;
+    m->sum.live_bytes -= w.bytes;
+    m->sum.live_blocks -= w.n;
     live_remove(m, b);
 }
 
@@ -340,13 +375,13 @@ static inline struct block *live_at(struct ms_heap_model *m, uint64_t ptr)
 }
 
 /* The summary's share of an allocation (its block is in the table). */
-static inline __attribute__((always_inline)) void count_alloc(struct ms_heap_model *m,
-                                                              const struct ms_event *ev)
+static inline __attribute__((always_inline)) void
+count_alloc(struct ms_heap_model *m, const struct ms_event *ev, struct weight w)
 {
-    m->sum.allocs++;
-    m->sum.bytes_allocated += ev->size;
-    m->sum.live_bytes += ev->size;
-    m->sum.live_blocks++;
+    m->sum.allocs += w.n;
+    m->sum.bytes_allocated += w.bytes;
+    m->sum.live_bytes += w.bytes;
+    m->sum.live_blocks += w.n;
     if (m->sum.live_bytes > m->sum.peak_bytes) {
         m->sum.peak_bytes = m->sum.live_bytes;
         m->sum.peak_tsc = ev->tsc;
@@ -438,28 +473,31 @@ do_alloc(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
         i = live_probe(m, ev->ptr);
     }
     m->live_used++;
+    struct weight w = weigh(m, ev->ptr, ev->size);
+    if (__builtin_expect(m->sum.sample_bytes != 0, 0))
+        m->sum.sampled_allocs++;
     if (!m->totals_only) {
         struct ms_site *s = &m->sites[si];
         struct ms_thread_stats *t = &m->threads[thread];
-        s->allocs++;
-        s->bytes += ev->size;
-        t->allocs++;
-        t->bytes += ev->size;
+        s->allocs += w.n;
+        s->bytes += w.bytes;
+        t->allocs += w.n;
+        t->bytes += w.bytes;
         t->alloc_seq++;
         m->live[i] = (struct block){ev->ptr, ev->size};
         m->info[i] = (struct block_info){t->alloc_seq, si, thread};
         if (__builtin_expect(m->notes != NULL, 0))
             ms_annotations_on_alloc(m->ann, ev, thread, &m->notes[i]);
         site_touch(m, s); /* before the change, and before a new peak's epoch */
-        s->live_bytes += ev->size;
-        s->live_blocks++;
-        t->live_bytes += ev->size;
+        s->live_bytes += w.bytes;
+        s->live_blocks += w.n;
+        t->live_bytes += w.bytes;
         if (t->live_bytes > t->peak_bytes)
             t->peak_bytes = t->live_bytes;
     } else {
         m->live[i] = (struct block){ev->ptr, ev->size};
     }
-    count_alloc(m, ev);
+    count_alloc(m, ev, w);
     return 0;
 }
 
@@ -559,6 +597,29 @@ static __attribute__((noinline)) int annotation(struct ms_heap_model *m, const s
     return ms_annotations_name(m->ann, ev, b->ptr, b->size, site->stack, &m->notes[i]);
 }
 
+/* The sampling records (x: their fields, record_table.h). */
+static __attribute__((noinline)) int sampling(struct ms_heap_model *m, const struct ms_event *ev)
+{
+    switch (ev->value) {
+    case MS_EXT_SAMPLING:
+        /* Once: a forked child's trace restates its parent's. A trace whose blocks were all
+         * recorded before cannot turn sampled (its weights would change under its blocks). */
+        if (!m->sum.sample_bytes && !m->sum.allocs && ev->x[0] && ev->x[0] <= (1ull << 40))
+            m->sum.sample_bytes = ev->x[0];
+        return 0;
+    case MS_EXT_CALL_COUNTS:
+        m->sum.counted_allocs += ev->x[1];
+        m->sum.counted_bytes += ev->x[2];
+        return m->totals_only || !ev->x[0]
+                   ? 0
+                   : ms_call_sites_add(&m->calls, ev->x[0], ev->x[1], ev->x[2]);
+    default: /* MS_EXT_SAMPLE_FREES */
+        m->sum.unsampled_frees += ev->x[0];
+        m->sum.counted_reallocs += ev->x[1];
+        return 0;
+    }
+}
+
 static inline __attribute__((always_inline)) int
 apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
 {
@@ -652,6 +713,9 @@ apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
         }
         if (ev->value == MS_EXT_FREE_CALLER)
             return 0; /* the reader gives each free its caller (ms_event.free_ip) */
+        if (ev->value == MS_EXT_SAMPLING || ev->value == MS_EXT_CALL_COUNTS ||
+            ev->value == MS_EXT_SAMPLE_FREES)
+            return sampling(m, ev);
         /* fall through */
     case MS_REC_TASK:
     case MS_REC_STRING:
@@ -669,7 +733,8 @@ apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
 static inline __attribute__((always_inline)) int totals_fast(struct ms_heap_model *m,
                                                              const struct ms_event *ev)
 {
-    if (!m->have_last || m->last_tid != ev->tid || !m->sum.first_tsc || ev->forced || !ev->ptr)
+    if (!m->have_last || m->last_tid != ev->tid || !m->sum.first_tsc || ev->forced || !ev->ptr ||
+        m->sum.sample_bytes)
         return 0;
     if (ev->kind == MS_REC_FREE) {
         struct block *b = live_find(m, ev->ptr);
@@ -685,7 +750,7 @@ static inline __attribute__((always_inline)) int totals_fast(struct ms_heap_mode
         m->live[i] = (struct block){ev->ptr, ev->size};
         m->live_used++;
         m->sum.events++;
-        count_alloc(m, ev);
+        count_alloc(m, ev, (struct weight){1, ev->size});
     } else {
         return 0;
     }
@@ -723,8 +788,21 @@ int ms_heap_model_apply(void *ctx, const struct ms_event *ev)
     return apply_general(m, ev);
 }
 
+/* A sampled trace's totals: the call counts, not the samples' estimates. */
+static void sampled_totals(struct ms_heap_model *m)
+{
+    struct ms_summary *u = &m->sum;
+    u->allocs = u->counted_allocs;
+    u->bytes_allocated = u->counted_bytes;
+    u->frees += u->unsampled_frees;
+    u->realloc_calls = u->counted_reallocs;
+    ms_call_sites_sort(&m->calls);
+}
+
 void ms_heap_model_finish(struct ms_heap_model *m)
 {
+    if (m->sum.sample_bytes)
+        sampled_totals(m);
     ms_peak_order_finish(&m->order, m->sum.live_bytes);
     /* The replayed order is one the times allow: its peak lies between the bounds. */
     m->sum.peak_low = m->order.low < m->sum.peak_bytes ? m->order.low : m->sum.peak_bytes;
@@ -735,7 +813,8 @@ void ms_heap_model_finish(struct ms_heap_model *m)
      * have not changed since, so their current value is their value at the peak. */
     for (size_t i = 0; m->info && i <= m->live_mask; i++)
         if (m->live[i].ptr) {
-            m->threads[m->info[i].thread].leaked_blocks++;
+            m->threads[m->info[i].thread].leaked_blocks +=
+                weigh(m, m->live[i].ptr, m->live[i].size).n;
             if (m->notes)
                 ms_annotations_live_at_end(m->ann, &m->notes[i], m->live[i].size);
         }
@@ -753,6 +832,11 @@ void ms_heap_model_set_owners(struct ms_heap_model *m, struct ms_module_owner *o
 const struct ms_passports *ms_heap_model_passports(const struct ms_heap_model *m)
 {
     return m->pp;
+}
+
+const struct ms_call_sites *ms_heap_model_call_sites(const struct ms_heap_model *m)
+{
+    return m->totals_only || !m->sum.sample_bytes ? NULL : &m->calls;
 }
 
 const struct ms_annotations *ms_heap_model_annotations(const struct ms_heap_model *m)

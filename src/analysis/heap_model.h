@@ -60,6 +60,14 @@ struct ms_summary {
     /* The capture backend in use at the end (enum ms_backend; 0: the trace does not say, as
      * before backends) and why (enum ms_backend_reason), from its BACKEND annotations. */
     uint32_t backend, backend_reason;
+    /* Sampling (MEMSCOPE_SAMPLE_BYTES): the mean bytes between samples, 0 when every event is in
+     * the trace. With it, allocs, frees, realloc_calls and bytes_allocated are exact (the call
+     * counts); the live, peak and temporary figures, and every site's and thread's, are
+     * estimates: each sampled block weighed by the inverse of its probability of being
+     * sampled. sampled_allocs: the allocations recorded with a stack. */
+    uint64_t sample_bytes, sampled_allocs;
+    /* The call counts' totals (internal: the model's final figures come from them). */
+    uint64_t counted_allocs, counted_bytes, unsampled_frees, counted_reallocs;
 };
 
 struct ms_heap_model;
@@ -85,6 +93,10 @@ size_t ms_heap_model_site_count(const struct ms_heap_model *m);
 const struct ms_site *ms_heap_model_site(const struct ms_heap_model *m, size_t i);
 size_t ms_heap_model_thread_count(const struct ms_heap_model *m);
 const struct ms_thread_stats *ms_heap_model_thread(const struct ms_heap_model *m, size_t i);
+/* A sampled trace's exact allocations by call site, sorted by bytes (none for a totals-only
+ * model or a trace not sampled). */
+struct ms_call_sites;
+const struct ms_call_sites *ms_heap_model_call_sites(const struct ms_heap_model *m);
 /* The C API's annotations (NULL for a totals-only model). */
 struct ms_annotations;
 const struct ms_annotations *ms_heap_model_annotations(const struct ms_heap_model *m);

@@ -335,6 +335,12 @@ int ms_analysis_stack(struct ms_analysis *a, uint32_t stack, ms_frame *frames, i
     return n;
 }
 
+int ms_analysis_address(struct ms_analysis *a, uint64_t ip, ms_frame *frames, int max)
+{
+    int n = ms_symbolize_in(a->sym, NULL, ip, true, frames, max);
+    return n > 0 ? n : 0;
+}
+
 uint64_t ms_analysis_ns(const struct ms_analysis *a, uint64_t tsc)
 {
     return ms_trace_ns_since_start(a->trace, tsc);

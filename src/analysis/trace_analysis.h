@@ -70,6 +70,10 @@ void ms_analysis_live_discard(ms_analysis_live *l);
  * a frame whose function is "[stack truncated: trace incomplete]". */
 int ms_analysis_stack(struct ms_analysis *a, uint32_t stack, ms_frame *frames, int max);
 
+/* Symbolizes one return address (an allocator call's: the call instruction is looked up) into
+ * frames, innermost inlined frame first, the real function last. Returns the number written. */
+int ms_analysis_address(struct ms_analysis *a, uint64_t ip, ms_frame *frames, int max);
+
 /* Nanoseconds since the traced process started for a TSC reading. */
 uint64_t ms_analysis_ns(const struct ms_analysis *a, uint64_t tsc);
 /* Nanoseconds from one TSC reading to a later one (0 when from is 0, unknown, or not earlier). */

@@ -84,6 +84,9 @@ void ms__config_load(void)
         case MS_OPT_BACKEND:
             ms__config.backend = (int)v;
             break;
+        case MS_OPT_SAMPLE_BYTES:
+            ms__config.sample_bytes = v;
+            break;
         default:
             break;
         }

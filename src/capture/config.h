@@ -18,6 +18,7 @@ struct ms__config {
     int zstd_level;       /* MEMSCOPE_COMPRESSION: zstd level, 0 = store chunks uncompressed */
     int backend;          /* MEMSCOPE_BACKEND: enum ms_backend (common/trace_format.h) */
     bool no_trace;        /* MEMSCOPE_OUTPUT=none: write no trace */
+    long sample_bytes;    /* MEMSCOPE_SAMPLE_BYTES: mean bytes between samples, 0: no sampling */
 };
 
 extern struct ms__config ms__config;

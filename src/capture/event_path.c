@@ -161,6 +161,13 @@ void ms__backend_realloc_begin(void *old)
 
 void ms__count_realloc_failed(void)
 {
+    if (ms__tls.realloc_old) {
+        /* The call failed: the old block is still live, and still sampled if it was. */
+        if (ms__tls.realloc_sampled && !ms__sampled_add(ms__tls.realloc_old))
+            ms__slots_drop(); /* no memory for it: its free will go unrecorded */
+        ms__tls.realloc_old = 0;
+        ms__tls.realloc_sampled = 0;
+    }
     struct ms__slot *s = ms__tls.slot;
     if (!s || s == ms__orphan_slot || !s->realloc_held.ptr)
         return;
@@ -168,6 +175,67 @@ void ms__count_realloc_failed(void)
     s->realloc_held.ptr = 0;
     if (b.gen != UINT32_MAX && ms__live_add(&b) && b.task)
         ms__task_count(b.task, 0, 0, (int64_t)b.size, 1);
+}
+
+/* ---- sampling (event_path.h, sampler.h) ---- */
+
+uint32_t ms__sample_realloc(struct ms__slot *s, void *old, void *p, size_t size, uint64_t before,
+                            uintptr_t ip)
+{
+    bool old_sampled = ms__tls.realloc_old == (uintptr_t)old && !ms__tls.in_handler
+                           ? ms__tls.realloc_sampled
+                           : ms__sampled_take((uintptr_t)old);
+    if (ms__tls.realloc_old == (uintptr_t)old && !ms__tls.in_handler) {
+        ms__tls.realloc_old = 0;
+        ms__tls.realloc_sampled = 0;
+    }
+    ms__count_unsampled(s, !old_sampled, 1);
+    bool new_sampled = ms__sample_alloc(s, ip, (uintptr_t)p, size);
+    uint32_t stack = new_sampled ? ms__stack_id(&s->u, &s->b) : 0;
+    if (old_sampled && new_sampled) {
+        ms__put_realloc(s, old, p, size, stack, before);
+    } else if (old_sampled) {
+        /* Dated before the call, as the REALLOC would be: the address may be another thread's
+         * block by now. */
+        uint8_t *kb;
+        uint8_t *q = before ? ms__rec_begin_at(&s->b, &kb, before) : ms__rec_begin(&s->b, &kb);
+        *kb |= (uint8_t)(MS_FAMILY_MALLOC << MS_REC_FAMILY_SHIFT);
+        ms__rec_end(&s->b, ms_rec_put_FREE(&s->b.base, kb, q, (uintptr_t)old));
+    } else if (new_sampled) {
+        ms__put_alloc(s, MS_REC_ALLOC, MS_FAMILY_MALLOC, p, size, 0, stack);
+    }
+    return stack;
+}
+
+void ms__on_thread_counts_end(struct ms__tls *t)
+{
+    struct ms__slot *s = t->slot;
+    if (ms__sample_mean && s && s != ms__orphan_slot && !t->dead)
+        ms__call_counts_flush(s, s);
+}
+
+static void other_counts(struct ms__slot *s, void *to)
+{
+    ms__call_counts_flush(to, s);
+}
+
+void ms__on_counts_at_finish(struct ms__tls *t)
+{
+    if (!ms__sample_mean)
+        return;
+    struct ms__slot *s = t->slot && !t->dead ? t->slot : NULL;
+    if (s) {
+        ms__call_counts_flush(s, s);
+        ms__slots_each_other(other_counts, s);
+    }
+    /* The orphan slot's (threads whose TLS was gone) go into its own buffer, under its lock. */
+    struct ms__slot *o = ms__orphan_slot;
+    if (o && ms__slot_get(&(struct ms__tls){.dead = 1}) == o) {
+        if (!s)
+            ms__slots_each_other(other_counts, o);
+        ms__call_counts_flush(o, o);
+        ms__slot_release(o);
+    }
 }
 
 /* ---- the callers of frees (event_path.h) ---- */
@@ -379,6 +447,41 @@ static uint32_t deferred_stack(struct ms__slot *s, struct ms__deferred_event *e,
     return ms__stack_intern(&s->u, &s->b, ips + first, n);
 }
 
+/* A deferred event of a sampled process, counted and recorded as the event path does. */
+static void record_deferred_sampled(struct ms__slot *s, struct ms__deferred_event *e,
+                                    uintptr_t *ips)
+{
+    if (e->rec == MS_REC_FREE) {
+        if (!ms__sampled_take(e->ptr)) {
+            ms__count_unsampled(s, 1, 0);
+        } else {
+            ms__free_caller_at(s, e->caller, deferred_stack(s, e, ips));
+            ms__put_free(s, e->family, (void *)e->ptr);
+        }
+        ms__count_free(s, (void *)e->ptr);
+        return;
+    }
+    uint32_t stack = 0;
+    if (e->rec == MS_REC_REALLOC) {
+        bool old_sampled = ms__sampled_take(e->old);
+        ms__count_unsampled(s, !old_sampled, 1);
+        bool new_sampled = ms__sample_alloc(s, e->caller, e->ptr, e->size);
+        if (new_sampled)
+            stack = deferred_stack(s, e, ips);
+        if (old_sampled && new_sampled)
+            ms__put_realloc(s, (void *)e->old, (void *)e->ptr, e->size, stack, 0);
+        else if (old_sampled)
+            ms__put_free(s, MS_FAMILY_MALLOC, (void *)e->old);
+        else if (new_sampled)
+            ms__put_alloc(s, MS_REC_ALLOC, MS_FAMILY_MALLOC, (void *)e->ptr, e->size, 0, stack);
+        ms__count_free(s, (void *)e->old);
+    } else if (ms__sample_alloc(s, e->caller, e->ptr, e->size)) {
+        stack = deferred_stack(s, e, ips);
+        ms__put_alloc(s, e->rec, e->family, (void *)e->ptr, e->size, e->align, stack);
+    }
+    ms__count_alloc(s, (void *)e->ptr, e->size, stack);
+}
+
 void ms__record_deferred(struct ms__tls *t)
 {
     /* Inside the handler (its own hook is leaving), the interrupted code records them. */
@@ -399,6 +502,10 @@ void ms__record_deferred(struct ms__tls *t)
         }
         uintptr_t *ips = s->deferred_ips[done];
         struct ms__deferred_event *e = &s->deferred[done++];
+        if (ms__sample_mean) {
+            record_deferred_sampled(s, e, ips);
+            continue;
+        }
         switch (e->rec) {
         case MS_REC_FREE:
             ms__free_caller_at(s, e->caller, deferred_stack(s, e, ips));

@@ -6,6 +6,7 @@
 #ifndef MS_CAPTURE_EVENT_PATH_H
 #define MS_CAPTURE_EVENT_PATH_H
 
+#include "sampler.h"
 #include "stack_capture.h"
 #include "thread_state.h"
 
@@ -68,6 +69,12 @@ void ms__backend_realloc_begin(void *old);
 void ms__count_realloc_failed(void);
 static inline void ms__count_realloc_begin(void *old)
 {
+    if (MS_UNLIKELY(ms__sample_mean) && !ms__tls.in_handler) {
+        /* Out of the sampled set before the allocator may give its address to another thread
+         * (a handler's realloc asks when its deferred event is recorded). */
+        ms__tls.realloc_old = (uintptr_t)old;
+        ms__tls.realloc_sampled = ms__sampled_take((uintptr_t)old);
+    }
     if (MS_UNLIKELY(atomic_load_explicit(&ms__core_on, memory_order_relaxed)))
         ms__backend_realloc_begin(old);
 }
@@ -117,6 +124,12 @@ static inline __attribute__((always_inline)) void ms__on_alloc(int kind, int fam
                   (uintptr_t)__builtin_return_address(0));
         return;
     }
+    if (MS_UNLIKELY(ms__sample_mean) &&
+        !ms__sample_alloc(s, (uintptr_t)__builtin_return_address(0), (uintptr_t)ptr, size)) {
+        ms__count_alloc(s, ptr, size, 0);
+        ms__slot_release(s);
+        return;
+    }
     uint32_t stack = ms__stack_id(&s->u, &s->b);
     ms__put_alloc(s, kind, family, ptr, size, align, stack);
     ms__count_alloc(s, ptr, size, stack);
@@ -140,6 +153,12 @@ static inline __attribute__((always_inline)) void ms__on_free(int family, void *
         ms__defer(MS_REC_FREE, family, (uintptr_t)ptr, 0, 0, 0, ra);
         return;
     }
+    if (MS_UNLIKELY(ms__sample_mean) && !ms__sampled_take((uintptr_t)ptr)) {
+        ms__count_unsampled(s, 1, 0);
+        ms__count_free(s, ptr);
+        ms__slot_release(s);
+        return;
+    }
     if (MS_UNLIKELY(ra - s->b.free_lo >=
                     atomic_load_explicit(&s->b.free_span, memory_order_relaxed)))
         ms__free_caller(s, ra);
@@ -156,6 +175,16 @@ static inline uint64_t ms__on_realloc_time(void)
     return atomic_load_explicit(&ms__time_period, memory_order_relaxed) < 256 ? ms__now() : 0;
 }
 
+/* With sampling, the records of a realloc call from ip of the live block old, now p: a REALLOC
+ * when both blocks are sampled, a FREE or an ALLOC when one is, nothing else; counted
+ * (sampler.h). Returns the new block's stack (0 when not sampled). */
+uint32_t ms__sample_realloc(struct ms__slot *s, void *old, void *p, size_t size, uint64_t before,
+                            uintptr_t ip);
+/* The thread of slot t exits (or the process finishes: from every slot into t's): its call
+ * counts are written out. */
+void ms__on_thread_counts_end(struct ms__tls *t);
+void ms__on_counts_at_finish(struct ms__tls *t);
+
 /* The live block old is now the block p of size bytes (perhaps old itself), by a call that
  * began at time before (ms__on_realloc_time). Inlined into the caller, as ms__on_alloc. */
 static inline __attribute__((always_inline)) void ms__on_realloc(void *old, void *p, size_t size,
@@ -167,8 +196,11 @@ static inline __attribute__((always_inline)) void ms__on_realloc(void *old, void
                   (uintptr_t)__builtin_return_address(0));
         return;
     }
-    uint32_t stack = ms__stack_id(&s->u, &s->b);
-    ms__put_realloc(s, old, p, size, stack, before);
+    uint32_t stack;
+    if (MS_UNLIKELY(ms__sample_mean))
+        stack = ms__sample_realloc(s, old, p, size, before, (uintptr_t)__builtin_return_address(0));
+    else
+        ms__put_realloc(s, old, p, size, stack = ms__stack_id(&s->u, &s->b), before);
     /* Counted as valgrind counts it: a free and an allocation; the table let go of old at the
      * call's start (ms__count_realloc_begin) when it could. */
     if (MS_UNLIKELY(s->realloc_held.ptr == (uintptr_t)old && old)) {

@@ -51,6 +51,7 @@ static void thread_exit_cb(void *arg)
         ms__record_deferred(t); /* what signal handlers deferred since the thread's last hook */
     t->busy = 1;
     ms__on_thread_task_end(t);
+    ms__on_thread_counts_end(t);
     ms__slot_detach(t);
     ms__child_env_thread_exit();
     t->dead = 1;
@@ -63,8 +64,10 @@ static void on_fatal_signal(int sig, siginfo_t *info, void *uctx)
     int saved = errno;
     int was_busy = ms__tls.busy;
     ms__tls.busy = 1;
-    if (!was_busy && !ms__tls.in_handler) /* the signal did not interrupt memscope itself */
+    if (!was_busy && !ms__tls.in_handler) { /* the signal did not interrupt memscope itself */
         ms__on_tasks_at_finish(&ms__tls);
+        ms__on_counts_at_finish(&ms__tls);
+    }
     finish(MS_END_SIGNAL, sig, false);
     /* Die of the same signal, as the program would have without memscope: SA_RESETHAND has
      * restored the default action. A fault re-executes the faulting instruction on return; a
@@ -180,7 +183,10 @@ static void fork_child(void)
     ms__stack_intern_reset_lock();
     ms__writer_after_fork_child(&fork_origin);
     ms__slots_after_fork_child();
+    ms__sampled_after_fork_child();
     ms__strings_after_fork_child();
+    if (ms__sample_mean) /* the child's trace says so too, should its parent's be missing */
+        ms__on_SAMPLING(ms__sample_mean);
     fork_unbusy();
 }
 
@@ -304,6 +310,8 @@ static void finish(int reason, int code, bool freeres)
         ms__backend_at_finish(); /* not at a signal (it may hold libc's locks) nor at _exit */
     int was_busy = ms__tls.busy;
     ms__tls.busy = 1;
+    if (!was && !ms__tls.in_handler)
+        ms__on_counts_at_finish(&ms__tls); /* after the exit-time frees */
     /* If exec fails the process goes on: its own thread keeps recording into the same trace
      * (other threads' buffers are sealed: flushing them without sealing would race with
      * their owners). */
@@ -358,6 +366,7 @@ bool ms__lifecycle_init(void)
     ms__real_resolve();
     ms__diag_init();
     ms__config_load();
+    ms__sample_init();
     ms__backend_start();
     self_pid = getpid();
     if (!ms__config.disabled)
@@ -370,6 +379,8 @@ bool ms__lifecycle_init(void)
         pthread_atfork(fork_prepare, fork_parent, fork_child);
         install_signal_handlers();
         atomic_store(&ms__active, true);
+        if (ms__sample_mean) /* the first record: the reader weighs every block after it */
+            ms__on_SAMPLING(ms__sample_mean);
     }
     t->busy = was_busy;
     atomic_store(&init_state, 2);

@@ -44,6 +44,9 @@ struct ms__slot {
     /* The core backend's entry of the block a realloc of this thread is resizing, taken out of
      * the table before the call (ptr 0: none). */
     struct ms__live_block realloc_held;
+    /* Sampling (sampler.h): the bytes left to the next sample point, and the generator that
+     * draws the intervals (0: not seeded yet). */
+    uint64_t sample_left, sample_rng;
     struct ms__unwind_state u;
     unsigned region;     /* the buffer's region in the spool */
     int remap;           /* in a forked child: the buffer is still the parent's */
@@ -75,6 +78,10 @@ struct ms__tls {
     int in_handler;
     int n_deferred;        /* events in held->deferred (or slot->deferred) not yet recorded */
     struct ms__slot *held; /* the slot, while in_handler */
+    /* Sampling: the block a realloc call resizes, taken out of the sampled set before the call
+     * (sampler.h), and whether it was in it. */
+    uintptr_t realloc_old;
+    int realloc_sampled;
 };
 
 extern __thread struct ms__tls ms__tls __attribute__((tls_model("initial-exec")));

@@ -56,6 +56,14 @@ const struct ms_option ms_options[MS_OPT_COUNT] = {
      "`ms_stats`, `ms_leaks_print`) or `async` (see [docs/api.md](docs/api.md))",
      "the capture backend: unified (default), lockfree, core (keeps the live blocks in the "
      "process: exact ms_stats) or async"},
+    {MS_OPT_SAMPLE_BYTES, "MEMSCOPE_SAMPLE_BYTES", "sample-bytes", "N", MS_OPT_INT,
+     MS_SCOPE_LIBRARY, "0", 0, 1l << 40, NULL,
+     "`N`: record stacks for a sample of the allocations, one per N bytes allocated on average "
+     "(Poisson, as tcmalloc samples); counts, bytes and per-call-site totals stay exact, the "
+     "report scales the rest and marks it as estimated (default 0: record every allocation; see "
+     "[docs/api.md](docs/api.md#sampling))",
+     "sample allocations by bytes, one per N bytes on average: stacks, peak and leaks are "
+     "estimates, counts and bytes stay exact (default 0: record everything)"},
     {MS_OPT_LIBRARY, "MEMSCOPE_LIBRARY", NULL, NULL, MS_OPT_PATH, MS_SCOPE_RUN, NULL, 0, 0, NULL,
      "(for `memscope run`) the `libmemscope.so` to preload", NULL},
     {MS_OPT_LIVE_STATS, "MEMSCOPE_LIVE_STATS", NULL, NULL, MS_OPT_FLAG, MS_SCOPE_RUN, "0", 0, 0,

@@ -185,6 +185,16 @@ enum ms_stop_cause {
 #define MS_SPOOL_MAGIC 0x314c4f4f5053534dull /* "MSSPOOL1" */
 #define MS_SPOOL_HEAD_SIZE 4096u
 #define MS_SPOOL_HEAD_LEN 20u
+/* Sampling (MEMSCOPE_SAMPLE_BYTES): the head page also holds the buffer's call counts, the
+ * counts of allocations by call site (sampled or not) and of frees not sampled, not yet written
+ * as CALL_COUNTS and SAMPLE_FREES records, so that a killed process leaves them with its
+ * records. MS_SPOOL_COUNTS entries of MS_SPOOL_COUNT_SIZE bytes from MS_SPOOL_COUNTS_AT:
+ * 0 u64 ip (0: unused), 8 u64 bytes, 16 u32 allocs, 20 u32 emitted. Entry 0 is the frees':
+ * ip 1 when used, allocs the frees of blocks not sampled, bytes the realloc calls. An entry
+ * whose emitted is not 0 and at most the head's committed count is already in the records. */
+#define MS_SPOOL_COUNTS_AT 64u
+#define MS_SPOOL_COUNTS 128u
+#define MS_SPOOL_COUNT_SIZE 24u
 
 #define MS_MAX_STACK_DEPTH 256
 #define MS_DEFAULT_STACK_DEPTH 64

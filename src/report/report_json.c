@@ -2,6 +2,8 @@
  * stack in full. */
 #include "report.h"
 
+#include "analysis/call_sites.h"
+
 #include "analysis/annotations.h"
 #include "analysis/passports.h"
 #include "common/trace_format.h"
@@ -87,6 +89,49 @@ static void sites_json(struct ms_json *j, struct ms_analysis *a, size_t top)
             site_json(j, a, ms_heap_model_site(a->model, i));
     ms_json_end_array(j);
     free(chosen);
+}
+
+/* Sampling (MEMSCOPE_SAMPLE_BYTES, docs/json-report.md): the mean, which figures are estimates,
+ * and the exact counts by call site. */
+static void sampling_json(struct ms_json *j, struct ms_analysis *a)
+{
+    const struct ms_summary *s = ms_heap_model_summary(a->model);
+    static const char *estimated[] = {"summary.peak_bytes",
+                                      "summary.peak_low_bytes",
+                                      "summary.peak_high_bytes",
+                                      "summary.leaked_bytes",
+                                      "summary.leaked_blocks",
+                                      "summary.temporary_allocs",
+                                      "leaks",
+                                      "rankings",
+                                      "sites",
+                                      "threads",
+                                      "tasks",
+                                      "scopes"};
+    ms_json_begin_object(j, "sampling");
+    ms_json_u64(j, "mean_bytes", s->sample_bytes);
+    ms_json_u64(j, "sampled_allocs", s->sample_bytes ? s->sampled_allocs : s->allocs);
+    ms_json_begin_array(j, "estimated");
+    for (size_t i = 0; s->sample_bytes && i < sizeof estimated / sizeof *estimated; i++)
+        ms_json_str(j, NULL, estimated[i]);
+    ms_json_end_array(j);
+    const struct ms_call_sites *c = ms_heap_model_call_sites(a->model);
+    ms_json_begin_array(j, "call_sites");
+    for (size_t i = 0; c && i < c->n; i++) {
+        ms_frame f[16];
+        int nf = ms_analysis_address(a, c->items[i].ip, f, 16);
+        ms_json_begin_object(j, NULL);
+        ms_json_u64(j, "address", c->items[i].ip);
+        ms_json_str(j, "function", nf > 0 ? f[nf - 1].function : NULL);
+        ms_json_str(j, "file", nf > 0 ? f[0].file : NULL);
+        ms_json_u64(j, "line", nf > 0 ? f[0].line : 0);
+        ms_json_str(j, "module", nf > 0 ? f[0].module : NULL);
+        ms_json_u64(j, "allocs", c->items[i].allocs);
+        ms_json_u64(j, "bytes_allocated", c->items[i].bytes);
+        ms_json_end_object(j);
+    }
+    ms_json_end_array(j);
+    ms_json_end_object(j);
 }
 
 /* Passports (docs/json-report.md): every block kept that crossed modules or was stamped, and
@@ -333,6 +378,8 @@ int ms_report_json(FILE *out, struct ms_analysis *a, const struct ms_report_opti
     ms_json_u64(&j, "events", s->events);
     ms_json_u64(&j, "unknown_frees", s->unknown_frees);
     ms_json_end_object(&j);
+
+    sampling_json(&j, a);
 
     size_t *idx;
     size_t n = ms_rank_sites(a->model, MS_RANK_LEAKED, 0, &idx);

@@ -2,6 +2,8 @@
  * threads and notes, with symbolized stacks. */
 #include "report.h"
 
+#include "analysis/call_sites.h"
+
 #include "analysis/annotations.h"
 #include "analysis/passports.h"
 #include "common/trace_format.h"
@@ -164,6 +166,34 @@ static void ranking(FILE *out, struct ms_analysis *a, enum ms_rank_key key, cons
         print_stack(out, a, s->stack);
     }
     free(idx);
+}
+
+/* A sampled trace's exact counts by call site (the allocator call's return address), top n of
+ * them (0: all). */
+static void call_sites(FILE *out, struct ms_analysis *a, size_t top)
+{
+    const struct ms_call_sites *c = ms_heap_model_call_sites(a->model);
+    if (!c)
+        return;
+    fprintf(out, "\nCALL SITES BY BYTES ALLOCATED (exact: every allocation is counted by the "
+                 "call it came from)\n");
+    if (!c->n)
+        fprintf(out, "  (none)\n");
+    char b1[32], b2[32];
+    for (size_t i = 0; i < c->n && (!top || i < top); i++) {
+        ms_frame f[16];
+        int n = ms_analysis_address(a, c->items[i].ip, f, 16);
+        fprintf(out, "  #%zu  %s allocations, %s bytes allocated\n", i + 1,
+                ms_format_count(b1, c->items[i].allocs), ms_format_count(b2, c->items[i].bytes));
+        if (n > 0) {
+            fprintf(out, "        at %s", f[n - 1].function);
+            if (f[0].file)
+                fprintf(out, "  %s:%u", f[0].file, f[0].line);
+            if (f[0].module)
+                fprintf(out, "  [%s]", base(f[0].module));
+            fprintf(out, "\n");
+        }
+    }
 }
 
 /* The variables named at one place. */
@@ -357,6 +387,19 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
                 ms_backend_reason(s->backend_reason) ? ms_backend_reason(s->backend_reason) : "?");
     fprintf(out, "\n");
 
+    /* Sampled: which figures are exact and which are estimates, said once, and each estimate
+     * marked. */
+    const char *est = s->sample_bytes ? "  (estimate)" : "";
+    char b3[32];
+    if (s->sample_bytes)
+        fprintf(out,
+                "sampled: one sample per %s bytes allocated on average (MEMSCOPE_SAMPLE_BYTES): "
+                "%s of %s allocations recorded with their stack; counts and bytes allocated are "
+                "exact, the peak, leaks, call-site rankings and threads are estimates scaled "
+                "from the samples\n",
+                ms_format_count(b1, s->sample_bytes), ms_format_count(b2, s->sampled_allocs),
+                ms_format_count(b3, s->allocs));
+
     fprintf(out, "\nSUMMARY\n");
     fprintf(out,
             "  allocations            %s   (a realloc counts as one allocation and one "
@@ -365,24 +408,25 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
     fprintf(out, "  frees                  %s\n", ms_format_count(b1, s->frees));
     fprintf(out, "  realloc calls          %s\n", ms_format_count(b1, s->realloc_calls));
     fprintf(out, "  bytes allocated        %s\n", ms_format_count(b1, s->bytes_allocated));
-    fprintf(out, "  peak heap              %s bytes, at %s\n", ms_format_count(b1, s->peak_bytes),
-            ms_format_duration(b2, ms_analysis_ns(a, s->peak_tsc)));
+    fprintf(out, "  peak heap              %s bytes, at %s%s\n", ms_format_count(b1, s->peak_bytes),
+            ms_format_duration(b2, ms_analysis_ns(a, s->peak_tsc)), est);
     if (s->peak_low != s->peak_high)
         fprintf(out,
                 "  peak in any order      %s to %s bytes (events of threads that ran at the "
                 "same time are ordered by timestamps taken every 16 events)\n",
                 ms_format_count(b1, s->peak_low), ms_format_count(b2, s->peak_high));
-    fprintf(out, "  leaked at exit         %s bytes in %s blocks\n",
-            ms_format_count(b1, s->live_bytes), ms_format_count(b2, s->live_blocks));
-    fprintf(out, "  temporary allocations  %s (%.1f%% of allocations)\n",
+    fprintf(out, "  leaked at exit         %s bytes in %s blocks%s\n",
+            ms_format_count(b1, s->live_bytes), ms_format_count(b2, s->live_blocks), est);
+    fprintf(out, "  temporary allocations  %s (%.1f%% of allocations)%s\n",
             ms_format_count(b1, s->temporary_allocs),
-            s->allocs ? 100.0 * (double)s->temporary_allocs / (double)s->allocs : 0.0);
+            s->allocs ? 100.0 * (double)s->temporary_allocs / (double)s->allocs : 0.0, est);
     fprintf(out, "  threads                %s\n", ms_format_count(b1, s->threads));
     const struct ms_end_info *e = ms_trace_end(a->trace);
     uint64_t end_tsc = e->present ? e->tsc : s->last_tsc;
     fprintf(out, "  duration               %s\n",
             ms_format_duration(b1, ms_analysis_ns(a, end_tsc)));
 
+    call_sites(out, a, o->top);
     ranking(out, a, MS_RANK_LEAKED, "LEAKS (still allocated at exit), by bytes", 0);
     ranking(out, a, MS_RANK_ALLOCS, "TOP CALL SITES BY NUMBER OF ALLOCATIONS", o->top);
     ranking(out, a, MS_RANK_PEAK, "TOP CALL SITES BY CONTRIBUTION TO THE PEAK", o->top);
@@ -398,7 +442,7 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
         const struct ms_thread_stats *t = ms_heap_model_thread(a->model, i);
         if (!t->allocs && !t->frees)
             continue;
-        char b3[32], b4[32], creator[16] = "-";
+        char b4[32], creator[16] = "-";
         if (t->creator_tid)
             snprintf(creator, sizeof creator, "%u", t->creator_tid);
         fprintf(out, "  %-8u %-16s %10s %14s %16s %14s %14s\n", t->tid,
