@@ -4,6 +4,7 @@
 
 #include "common/errors.h"
 #include "common/open_regular.h"
+#include "common/record_codec.h"
 #include "common/trace_format.h"
 #include "common/varint.h"
 #include "grow.h"
@@ -28,6 +29,48 @@ static int pread_all(int fd, void *buf, size_t n, uint64_t off)
         done += (size_t)r;
     }
     return 0;
+}
+
+/* The counts of the head page h whose buffer has committed bytes (trace_format.h,
+ * MS_SPOOL_COUNTS_AT), as records into out (room for MS_SPOOL_COUNTS * 40 bytes); returns
+ * their length. An entry caught between its record's commit and its reset is in the records. */
+static uint32_t head_counts(const uint8_t *h, uint32_t committed, uint8_t *out)
+{
+    uint8_t *p = out;
+    for (uint32_t i = 0; i < MS_SPOOL_COUNTS; i++) {
+        const uint8_t *e = h + MS_SPOOL_COUNTS_AT + i * MS_SPOOL_COUNT_SIZE;
+        uint64_t ip = ms_get_le(e, 8), bytes = ms_get_le(e + 8, 8);
+        uint32_t allocs = (uint32_t)ms_get_le(e + 16, 4), emitted = (uint32_t)ms_get_le(e + 20, 4);
+        if (!ip || (i == 0 && ip != 1) || (emitted && emitted <= committed))
+            continue;
+        uint8_t *kind = p++;
+        *kind = 0;
+        p = i == 0 ? ms_ext_put_SAMPLE_FREES(kind, p, allocs, bytes)
+                   : ms_ext_put_CALL_COUNTS(kind, p, ip, allocs, bytes);
+    }
+    return (uint32_t)(p - out);
+}
+
+uint8_t *ms_spool_counts_chunk(const struct ms_spool_buffer *b, uint32_t *len)
+{
+    uint8_t *out = malloc(b->counts_len + 1 + 2 * MS_VARINT_MAX + 8);
+    if (!out)
+        return NULL;
+    uint8_t *p = out;
+    *p++ = MS_REC_CLOCK;
+    p = ms_varint_put(p, b->clock_tsc);
+    p = ms_varint_put(p, b->clock_ns);
+    if (b->counts_len)
+        memcpy(p, b->counts, b->counts_len);
+    *len = (uint32_t)(p - out) + b->counts_len;
+    return out;
+}
+
+void ms_spool_buffers_free(struct ms_spool_buffer *list, int n)
+{
+    for (int i = 0; list && i < n; i++)
+        free(list[i].counts);
+    free(list);
 }
 
 int ms_spool_scan(const char *trace_path, int *fd_out, struct ms_spool_buffer **out)
@@ -75,18 +118,37 @@ int ms_spool_scan(const char *trace_path, int *fd_out, struct ms_spool_buffer **
         uint64_t tsc, ns;
         if (ms_varint_get(&p, end, &tsc) != 0 || ms_varint_get(&p, end, &ns) != 0)
             continue;
-        if ((uint64_t)(p - clock) >= committed)
-            continue; /* nothing after the CLOCK */
         int err = ms_grow(&list, &cap, n + 1, sizeof *list, 16);
         if (err) {
             free(list);
             close(fd);
             return err;
         }
-        list[n++] = (struct ms_spool_buffer){data, committed, tid, tsc, ns};
+        struct ms_spool_buffer *b = &list[n];
+        *b = (struct ms_spool_buffer){.offset = data,
+                                      .len = committed,
+                                      .tid = tid,
+                                      .clock_tsc = tsc,
+                                      .clock_ns = ns,
+                                      .records = (uint64_t)(p - clock) < committed};
+        uint8_t page[MS_SPOOL_HEAD_SIZE], counts[MS_SPOOL_COUNTS * 40];
+        uint32_t len = 0;
+        if (pread_all(fd, page, sizeof page, data - MS_SPOOL_HEAD_SIZE) == 0)
+            len = head_counts(page, committed, counts);
+        if (len && (b->counts = malloc(len)) == NULL) {
+            ms_spool_buffers_free(list, (int)n);
+            close(fd);
+            return MS_ENOMEM;
+        }
+        if (len) {
+            memcpy(b->counts, counts, len);
+            b->counts_len = len;
+        }
+        if (b->records || b->counts_len)
+            n++;
     }
     if (!n) {
-        free(list);
+        ms_spool_buffers_free(list, 0);
         close(fd);
         return 0;
     }

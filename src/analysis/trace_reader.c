@@ -28,6 +28,10 @@ struct chunk_ref {
     uint32_t crc;      /* the checksum the header holds (version 2 on) */
     uint32_t crc_head; /* the checksum of the header alone, which the payload's continues */
     bool spool;        /* a buffer in the spool file (raw records, no checksum) */
+    /* Spool chunks: bytes that follow the buffer's (tail_len of raw), the counts its head page
+     * held (spool_reader.h); owned by the trace. */
+    uint8_t *tail;
+    uint32_t tail_len;
 };
 
 /* The damage report's words for a chunk whose checksum does not match. */
@@ -141,7 +145,12 @@ static int load_chunk_into(ms_trace *t, const struct chunk_ref *c, struct buffer
     if (c->spool) {
         if ((err = buffer_reserve(out, (size_t)c->raw + 1)) != 0)
             return err;
-        return read_fd_at(t->spool_fd, c->offset, out->data, c->raw);
+        uint32_t file = c->raw - c->tail_len;
+        if (file && (err = read_fd_at(t->spool_fd, c->offset, out->data, file)) != 0)
+            return err;
+        if (c->tail_len)
+            memcpy(out->data + file, c->tail, c->tail_len);
+        return 0;
     }
     /* Without a checksum there is nothing to learn from the bytes of such a chunk. */
     if (!zstd && c->stored != c->raw && !t->checksums)
@@ -482,26 +491,43 @@ static int add_spool(ms_trace *t)
         if (bufs[i].clock_tsc < t->proc.start_tsc ||
             (t->end.present && bufs[i].clock_tsc > t->end.tsc))
             continue;
-        bool dup = false;
+        bool dup = !bufs[i].records;
         for (size_t j = 0; j < written && !dup; j++)
             dup = t->chunks[j].type == MS_CHUNK_EVENTS && t->chunks[j].tid == bufs[i].tid &&
                   t->chunks[j].t0 == bufs[i].clock_tsc;
-        if (dup)
+        if (dup && !bufs[i].counts_len)
             continue;
+        /* The counts of the head page follow the buffer's records; when those are in the trace
+         * already (or there are none), they make a chunk of their own, after a CLOCK. */
         struct chunk_ref c = {.offset = bufs[i].offset,
                               .stored = bufs[i].len,
                               .raw = bufs[i].len,
                               .tid = bufs[i].tid,
                               .type = MS_CHUNK_EVENTS,
                               .t0 = bufs[i].clock_tsc,
-                              .spool = true};
-        if ((rc = add_chunk(t, &c)) != 0)
+                              .spool = true,
+                              .tail = bufs[i].counts,
+                              .tail_len = bufs[i].counts_len};
+        if (dup) {
+            c.tail = ms_spool_counts_chunk(&bufs[i], &c.tail_len);
+            if (!c.tail) {
+                rc = MS_ENOMEM;
+                break;
+            }
+            c.stored = c.raw = c.tail_len;
+        } else {
+            c.stored = c.raw = bufs[i].len + bufs[i].counts_len;
+            bufs[i].counts = NULL; /* the chunk's now */
+        }
+        if ((rc = add_chunk(t, &c)) != 0) {
+            free(c.tail);
             break;
+        }
         t->raw_event_bytes += c.raw;
         t->spool_chunks++;
         t->spool_bytes += c.raw;
     }
-    free(bufs);
+    ms_spool_buffers_free(bufs, n);
     return rc;
 }
 
@@ -692,6 +718,8 @@ void ms_trace_close(ms_trace *t)
         free(t->modules[i].path);
     free(t->modules);
     free(t->mod_snapshot);
+    for (size_t i = 0; i < t->nchunks; i++)
+        free(t->chunks[i].tail);
     free(t->chunks);
     free(t);
 }

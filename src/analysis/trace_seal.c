@@ -122,9 +122,19 @@ int ms_trace_seal(const char *path, int signal, char *err, size_t errlen)
             last_tsc = bufs[i].clock_tsc;
             last_ns = bufs[i].clock_ns;
         }
-        if (dup[i])
+        if (dup[i] || !bufs[i].records) {
+            /* Its records are in the trace (or it has none): its counts alone, if any. */
+            if (!bufs[i].counts_len)
+                continue;
+            uint32_t len;
+            uint8_t *c = ms_spool_counts_chunk(&bufs[i], &len);
+            rc = c ? write_chunk(fd, MS_CHUNK_EVENTS, bufs[i].tid, bufs[i].clock_tsc, c, len)
+                   : MS_ENOMEM;
+            free(c);
             continue;
-        uint8_t *r = realloc(raw, bufs[i].len ? bufs[i].len : 1);
+        }
+        uint32_t len = bufs[i].len + bufs[i].counts_len;
+        uint8_t *r = realloc(raw, len ? len : 1);
         if (!r) {
             rc = MS_ENOMEM;
             break;
@@ -134,7 +144,9 @@ int ms_trace_seal(const char *path, int signal, char *err, size_t errlen)
             rc = MS_EIO;
             break;
         }
-        rc = write_chunk(fd, MS_CHUNK_EVENTS, bufs[i].tid, bufs[i].clock_tsc, raw, bufs[i].len);
+        if (bufs[i].counts_len) /* the head page's counts follow the buffer's records */
+            memcpy(raw + bufs[i].len, bufs[i].counts, bufs[i].counts_len);
+        rc = write_chunk(fd, MS_CHUNK_EVENTS, bufs[i].tid, bufs[i].clock_tsc, raw, len);
     }
     if (!rc && !has_end) {
         /* The END chunk: the time of the newest buffer's CLOCK (a lower bound of the death) */
@@ -159,6 +171,6 @@ out:
         close(spool);
     free(raw);
     free(dup);
-    free(bufs);
+    ms_spool_buffers_free(bufs, n);
     return rc;
 }

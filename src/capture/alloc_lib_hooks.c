@@ -123,7 +123,7 @@ HOOK(void *, tc_realloc, (void *old, size_t n))
         return f(old, n);
     if (!old)
         return ms__hook_tc_malloc(n);
-    return ms__realloc_hooked(f, old, n);
+    return ms__realloc_hooked(f, old, n, (uintptr_t)__builtin_return_address(0));
 }
 
 /* ---- jemalloc's non-standard API (jemalloc.h) ---- */
@@ -195,7 +195,7 @@ HOOK(void *, rallocx, (void *old, size_t n, int flags))
         return f(old, n, flags);
     uint64_t before = ms__realloc_begin(old);
     void *p = f(old, n, flags);
-    ms__realloc_end(old, p, n, before);
+    ms__realloc_end(old, p, n, before, (uintptr_t)__builtin_return_address(0));
     return p;
 }
 
@@ -211,14 +211,14 @@ HOOK(size_t, xallocx, (void *p, size_t n, size_t extra, int flags))
             return 0;
         uint64_t before = ms__realloc_begin(p);
         size_t r = ms__hook_malloc_usable_size(p);
-        ms__realloc_end(p, r >= n ? p : NULL, n, before);
+        ms__realloc_end(p, r >= n ? p : NULL, n, before, (uintptr_t)__builtin_return_address(0));
         return r;
     }
     if (MS_UNLIKELY(passthrough()) || !p)
         return f(p, n, extra, flags);
     uint64_t before = ms__realloc_begin(p);
     size_t r = f(p, n, extra, flags);
-    ms__realloc_end(p, r >= n ? p : NULL, n, before);
+    ms__realloc_end(p, r >= n ? p : NULL, n, before, (uintptr_t)__builtin_return_address(0));
     return r;
 }
 

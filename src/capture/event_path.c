@@ -207,7 +207,7 @@ uint32_t ms__sample_realloc(struct ms__slot *s, void *old, void *p, size_t size,
     return stack;
 }
 
-void ms__on_thread_counts_end(struct ms__tls *t)
+void ms__on_counts_own(struct ms__tls *t)
 {
     struct ms__slot *s = t->slot;
     if (ms__sample_mean && s && s != ms__orphan_slot && !t->dead)

@@ -180,25 +180,26 @@ static inline uint64_t ms__on_realloc_time(void)
  * (sampler.h). Returns the new block's stack (0 when not sampled). */
 uint32_t ms__sample_realloc(struct ms__slot *s, void *old, void *p, size_t size, uint64_t before,
                             uintptr_t ip);
-/* The thread of slot t exits (or the process finishes: from every slot into t's): its call
- * counts are written out. */
-void ms__on_thread_counts_end(struct ms__tls *t);
+/* The call counts of the thread of slot t are written out: it exits, or forks (the child's
+ * history, its parent's until the fork, includes them); or the process finishes, and every
+ * slot's go into t's. */
+void ms__on_counts_own(struct ms__tls *t);
 void ms__on_counts_at_finish(struct ms__tls *t);
 
-/* The live block old is now the block p of size bytes (perhaps old itself), by a call that
- * began at time before (ms__on_realloc_time). Inlined into the caller, as ms__on_alloc. */
+/* The live block old is now the block p of size bytes (perhaps old itself), by a call from ra
+ * (the program's call site) that began at time before (ms__on_realloc_time). Inlined into the
+ * caller, as ms__on_alloc. */
 static inline __attribute__((always_inline)) void ms__on_realloc(void *old, void *p, size_t size,
-                                                                 uint64_t before)
+                                                                 uint64_t before, uintptr_t ra)
 {
     struct ms__slot *s = ms__slot_get(&ms__tls);
     if (MS_UNLIKELY(!s)) {
-        ms__defer(MS_REC_REALLOC, MS_FAMILY_MALLOC, (uintptr_t)p, (uintptr_t)old, size, 0,
-                  (uintptr_t)__builtin_return_address(0));
+        ms__defer(MS_REC_REALLOC, MS_FAMILY_MALLOC, (uintptr_t)p, (uintptr_t)old, size, 0, ra);
         return;
     }
     uint32_t stack;
     if (MS_UNLIKELY(ms__sample_mean))
-        stack = ms__sample_realloc(s, old, p, size, before, (uintptr_t)__builtin_return_address(0));
+        stack = ms__sample_realloc(s, old, p, size, before, ra);
     else
         ms__put_realloc(s, old, p, size, stack = ms__stack_id(&s->u, &s->b), before);
     /* Counted as valgrind counts it: a free and an allocation; the table let go of old at the

@@ -91,16 +91,16 @@ static void *realloc_from_bootstrap(void *old, size_t n)
     return p;
 }
 
-void ms__realloc_end(void *old, void *p, size_t n, uint64_t before)
+void ms__realloc_end(void *old, void *p, size_t n, uint64_t before, uintptr_t ra)
 {
     if (p)
-        ms__on_realloc(old, p, n, before);
+        ms__on_realloc(old, p, n, before, ra);
     else
         ms__count_realloc_failed(); /* old is still live */
     ms__unbusy();
 }
 
-void *ms__realloc_hooked(void *(*fn)(void *, size_t), void *old, size_t n)
+void *ms__realloc_hooked(void *(*fn)(void *, size_t), void *old, size_t n, uintptr_t ra)
 {
     if (n == 0) {
         /* glibc frees the block and returns NULL; valgrind counts this as a free. */
@@ -114,7 +114,7 @@ void *ms__realloc_hooked(void *(*fn)(void *, size_t), void *old, size_t n)
     }
     uint64_t before = ms__realloc_begin(old);
     void *p = fn(old, n);
-    ms__realloc_end(old, p, n, before);
+    ms__realloc_end(old, p, n, before, ra);
     return p;
 }
 
@@ -129,7 +129,7 @@ HOOK(void *, realloc, (void *old, size_t n))
     }
     if (!old)
         return ms__hook_malloc(n);
-    return ms__realloc_hooked(ms__real.realloc, old, n);
+    return ms__realloc_hooked(ms__real.realloc, old, n, (uintptr_t)__builtin_return_address(0));
 }
 
 HOOK(void *, reallocarray, (void *old, size_t n, size_t size))

@@ -69,8 +69,9 @@ static inline void *next_of(void **slot, const char *name)
 }
 
 /* realloc(old, n) through fn (old not NULL), recorded as valgrind counts it: a free and an
- * allocation, or only a free when n is 0 and the block is released. Sets and clears busy. */
-void *ms__realloc_hooked(void *(*fn)(void *, size_t), void *old, size_t n);
+ * allocation, or only a free when n is 0 and the block is released. ra: the return address of
+ * the program's call (its call site, for sampling's counts). Sets and clears busy. */
+void *ms__realloc_hooked(void *(*fn)(void *, size_t), void *old, size_t n, uintptr_t ra);
 
 /* Around any realloc-like call of a block old (not NULL): begin sets busy and returns the time
  * to date the record with (the real call releases old before the record is written, and with
@@ -83,7 +84,7 @@ static inline uint64_t ms__realloc_begin(void *old)
     ms__count_realloc_begin(old);
     return ms__on_realloc_time();
 }
-void ms__realloc_end(void *old, void *p, size_t n, uint64_t before);
+void ms__realloc_end(void *old, void *p, size_t n, uint64_t before, uintptr_t ra);
 
 /* A deallocation entry point (p is its first parameter): records the free, then forwards to the
  * definition of sym that lookup (next_of or the like) finds. Should there be none (the program

@@ -51,7 +51,7 @@ static void thread_exit_cb(void *arg)
         ms__record_deferred(t); /* what signal handlers deferred since the thread's last hook */
     t->busy = 1;
     ms__on_thread_task_end(t);
-    ms__on_thread_counts_end(t);
+    ms__on_counts_own(t);
     ms__slot_detach(t);
     ms__child_env_thread_exit();
     t->dead = 1;
@@ -130,6 +130,8 @@ static void fork_prepare(void)
     ms__tls.busy = 1;
     ms__writer_open();
     ms__child_env_hide();
+    if (!fork_was_busy && !ms__tls.in_handler)
+        ms__on_counts_own(&ms__tls); /* before the FORK record: the child's history has them */
     fork_locked_intern = ms__stack_intern_lock();
     fork_locked_writer = ms__writer_lock();
     ms__live_lock_all();

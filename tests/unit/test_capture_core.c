@@ -13,6 +13,7 @@
 #include "capture/string_table.h"
 #include "capture/task_registry.h"
 #include "capture/module_map.h"
+#include "capture/sampler.h"
 #include "capture/stack_capture.h"
 #include "capture/stack_intern.h"
 #include "capture/thread_state.h"
@@ -38,9 +39,9 @@ struct kept {
     size_t len[MAX_CHUNKS];
 };
 
-static void keep_full(struct ms__buffer *b)
+/* Keeps b's chunk in k and starts a new one. */
+static void keep_chunk(struct kept *k, struct ms__buffer *b)
 {
-    struct kept *k = (struct kept *)b;
     size_t len = atomic_load(&b->head->committed);
     if (k->n < MAX_CHUNKS) {
         k->chunk[k->n] = malloc(len);
@@ -48,6 +49,11 @@ static void keep_full(struct ms__buffer *b)
         k->len[k->n++] = len;
     }
     ms__buffer_begin_chunk(b);
+}
+
+static void keep_full(struct ms__buffer *b)
+{
+    keep_chunk((struct kept *)b, b);
 }
 
 static struct kept *kept_new(void)
@@ -277,7 +283,7 @@ static void *worker(void *arg)
         if (i % 2)
             ms__on_free(MS_FAMILY_MALLOC, (void *)(base + 64 * i));
     }
-    ms__on_realloc((void *)base, (void *)(base + 8), 20, ms__on_realloc_time());
+    ms__on_realloc((void *)base, (void *)(base + 8), 20, ms__on_realloc_time(), 0);
     char own[32];
     snprintf(own, sizeof own, "worker %d", w);
     uint64_t shared = ms__string_id("shared name"), mine = ms__string_id(own);
@@ -585,5 +591,134 @@ static void live_table_threads(void)
     ASSERT_EQ(tot.live_blocks, (int64_t)THREADS * LIVE_BLOCKS / 2);
 }
 
+/* ---- sampling (sampler.h) ---- */
+
+/* The sampled set against a plain array over 200,000 random adds and takes of 4,096 addresses
+ * (clusters, wrap-arounds, growth): a take finds a block exactly when it was added and not yet
+ * taken, whatever the backward shifts moved. */
+static void sampled_set_reference(void)
+{
+    enum { N = 4096 };
+    static bool in[N];
+    uint64_t rng = 12345, present = 0;
+    for (int i = 0; i < 200000; i++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t k = (uint32_t)(rng >> 33) % N;
+        uintptr_t p = 0x7f0000000000u + (uintptr_t)k * 16u;
+        if ((rng >> 20) & 1) {
+            if (!in[k]) {
+                ASSERT_TRUE(ms__sampled_add(p));
+                in[k] = true;
+                present++;
+            }
+        } else {
+            ASSERT_EQ(ms__sampled_take(p), in[k]);
+            present -= in[k];
+            in[k] = false;
+        }
+    }
+    for (uint32_t k = 0; k < N; k++)
+        ASSERT_EQ(ms__sampled_take(0x7f0000000000u + (uintptr_t)k * 16u), in[k]);
+    ASSERT_TRUE(present > 0);
+}
+
+/* Four threads add and take blocks of their own at once (the set grows meanwhile): every take
+ * of a block its thread added finds it, none of another's (TSan checks the seqlock). */
+static void *set_worker(void *arg)
+{
+    uintptr_t base = (uintptr_t)arg;
+    int bad = 0;
+    for (int round = 0; round < 20; round++) {
+        for (uintptr_t i = 0; i < 5000; i++)
+            bad += !ms__sampled_add(base + 16 * i);
+        for (uintptr_t i = 0; i < 5000; i++)
+            bad += !ms__sampled_take(base + 16 * i) + ms__sampled_take(base + 16 * i);
+    }
+    return (void *)(uintptr_t)bad;
+}
+
+static void sampled_set_threads(void)
+{
+    pthread_t t[4];
+    for (uintptr_t i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, set_worker, (void *)(0x10000000000u * (i + 1)));
+    for (int i = 0; i < 4; i++) {
+        void *bad;
+        pthread_join(t[i], &bad);
+        ASSERT_EQ((uintptr_t)bad, 0);
+    }
+}
+
+struct counted {
+    uint64_t ip[2000], allocs[2000], bytes[2000];
+    uint64_t frees, reallocs;
+};
+
+static int sum_counts(void *ctx, const struct ms_event *ev)
+{
+    struct counted *c = ctx;
+    if (ev->kind != MS_REC_EXTENDED)
+        return 0;
+    if (ev->value == MS_EXT_SAMPLE_FREES) {
+        c->frees += ev->x[0];
+        c->reallocs += ev->x[1];
+    } else if (ev->value == MS_EXT_CALL_COUNTS) {
+        uint64_t i = (ev->x[0] - 0x400000) / 4;
+        if (i < 2000 && ev->x[0] == 0x400000 + 4 * i) {
+            c->ip[i] = ev->x[0];
+            c->allocs[i] += ev->x[1];
+            c->bytes[i] += ev->x[2];
+        }
+    }
+    return 0;
+}
+
+/* The call counts of 2,000 call sites (far more than the table's 127 entries: evictions) and of
+ * frees, written out as records: summed, they are exactly what was counted, and the table is
+ * empty afterwards. */
+static struct kept *slot_kept;
+
+/* A slot's buffer is full: its chunk goes where the kept buffer's go. */
+static void slot_full_keep(struct ms__buffer *b)
+{
+    keep_chunk(slot_kept, b);
+}
+
+static void call_counts_records(void)
+{
+    struct kept *k = slot_kept = kept_new();
+    struct ms__slot *s =
+        mmap(NULL, sizeof *s, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ms__buffer_init(&s->b, k->b.head, slot_full_keep);
+    static uint64_t want_allocs[2000], want_bytes[2000];
+    uint64_t rng = 99;
+    for (int i = 0; i < 300000; i++) {
+        rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+        uint32_t site = (uint32_t)(rng >> 33) % (i < 150000 ? 100 : 2000); /* then many */
+        uint64_t size = (rng >> 8) % 5000;
+        ms__count_call(s, 0x400000 + 4 * (uintptr_t)site, size);
+        want_allocs[site]++;
+        want_bytes[site] += size;
+        if (i % 3 == 0)
+            ms__count_unsampled(s, 1, i % 6 == 0);
+    }
+    ms__call_counts_flush(s, s);
+    for (uint32_t i = 0; i < MS_SPOOL_COUNTS; i++)
+        ASSERT_EQ(ms__call_counts(s)[i].ip, 0);
+    slot_full_keep(&s->b);
+    static struct counted got;
+    for (int i = 0; i < k->n; i++)
+        ASSERT_EQ(ms_trace_decode_events(k->chunk[i], k->len[i], 1, NULL, sum_counts, &got), 0);
+    for (int i = 0; i < 2000; i++) {
+        ASSERT_EQ(got.allocs[i], want_allocs[i]);
+        ASSERT_EQ(got.bytes[i], want_bytes[i]);
+    }
+    ASSERT_EQ(got.frees, 100000);
+    ASSERT_EQ(got.reallocs, 50000);
+    munmap(s, sizeof *s);
+    kept_free(k);
+}
+
 MS_TEST_MAIN(TEST(buffer_records), TEST(stack_intern_threads), TEST(slots_to_trace),
-             TEST(finish_while_recording), TEST(modules_payload), TEST(live_table_threads))
+             TEST(finish_while_recording), TEST(modules_payload), TEST(live_table_threads),
+             TEST(sampled_set_reference), TEST(sampled_set_threads), TEST(call_counts_records))

@@ -1,6 +1,7 @@
 /* Tests for the replay model: valgrind's way of counting, the peak and each site's share of
  * it, temporary allocations, frees of unknown blocks, and per-thread figures. */
 #include "analysis/annotations.h"
+#include "analysis/call_sites.h"
 #include "analysis/heap_model.h"
 #include "analysis/passports.h"
 #include "common/trace_format.h"
@@ -434,7 +435,70 @@ static void passports_beyond_kept(void)
     ms_heap_model_free(m);
 }
 
+/* ---- sampling (MEMSCOPE_SAMPLE_BYTES) ---- */
+
+/* A sampled trace: each sample weighs 1/(1-e^(-s/N)) (in bytes rounded, in blocks rounded up or
+ * down by a hash of the block, the same at its free), the totals are the call counts', and the
+ * call sites are summed by address and sorted by bytes. */
+static void sampled_weights(void)
+{
+    for (int totals = 0; totals < 2; totals++) {
+        m = totals ? ms_heap_model_new_totals() : ms_heap_model_new();
+        ext(1, MS_EXT_SAMPLING, 1000, 0, 0, 0);
+        ev(MS_REC_ALLOC, 1, 0x10, 1000, 1, 0);   /* weight 1.5820: 1582 bytes */
+        ev(MS_REC_ALLOC, 1, 0x20, 100000, 2, 0); /* weight 1 */
+        ext(1, MS_EXT_CALL_COUNTS, 0x400, 50, 200000, 0);
+        ext(1, MS_EXT_CALL_COUNTS, 0x500, 5, 5, 0);
+        ext(1, MS_EXT_CALL_COUNTS, 0x400, 10, 1000, 0);
+        ext(1, MS_EXT_SAMPLE_FREES, 7, 3, 0, 0);
+        ev(MS_REC_FREE, 1, 0x20, 0, 0, 0);
+        ms_heap_model_finish(m);
+        const struct ms_summary *u = ms_heap_model_summary(m);
+        ASSERT_EQ(u->sample_bytes, 1000);
+        ASSERT_EQ(u->allocs, 65);
+        ASSERT_EQ(u->bytes_allocated, 201005);
+        ASSERT_EQ(u->frees, 8);
+        ASSERT_EQ(u->realloc_calls, 3);
+        ASSERT_EQ(u->sampled_allocs, 2);
+        ASSERT_EQ(u->live_bytes, 1582);
+        ASSERT_TRUE(u->live_blocks == 1 || u->live_blocks == 2);
+        ASSERT_EQ(u->peak_bytes, 101582);
+        const struct ms_call_sites *c = ms_heap_model_call_sites(m);
+        if (totals) {
+            ASSERT_TRUE(c == NULL);
+        } else {
+            ASSERT_EQ(site_of(1)->live_bytes, 1582);
+            ASSERT_EQ(site_of(2)->bytes, 100000);
+            ASSERT_EQ(c->n, 2);
+            ASSERT_EQ(c->items[0].ip, 0x400);
+            ASSERT_EQ(c->items[0].allocs, 60);
+            ASSERT_EQ(c->items[0].bytes, 201000);
+            ASSERT_EQ(c->items[1].ip, 0x500);
+        }
+        ms_heap_model_free(m);
+    }
+    /* The blocks' weights in blocks are unbiased: 100,000 samples of 1000 bytes at N = 1000
+     * stand for 158,198 blocks (standard deviation 156). */
+    m = ms_heap_model_new_totals();
+    ext(1, MS_EXT_SAMPLING, 1000, 0, 0, 0);
+    for (uint64_t i = 0; i < 100000; i++)
+        ev(MS_REC_ALLOC, 1, 0x100000 + 1024 * i, 1000, 1, 0);
+    ms_heap_model_finish(m);
+    uint64_t blocks = ms_heap_model_summary(m)->live_blocks;
+    ASSERT_TRUE(blocks > 158198 - 1000 && blocks < 158198 + 1000);
+    ms_heap_model_free(m);
+    /* A trace that says it is sampled after its first allocation is not weighed. */
+    m = ms_heap_model_new();
+    ev(MS_REC_ALLOC, 1, 0x10, 1000, 1, 0);
+    ext(1, MS_EXT_SAMPLING, 1000, 0, 0, 0);
+    ev(MS_REC_ALLOC, 1, 0x20, 1000, 1, 0);
+    ms_heap_model_finish(m);
+    ASSERT_EQ(ms_heap_model_summary(m)->sample_bytes, 0);
+    ASSERT_EQ(ms_heap_model_summary(m)->live_bytes, 2000);
+    ms_heap_model_free(m);
+}
+
 MS_TEST_MAIN(TEST(peak_order), TEST(conflicts), TEST(totals_only), TEST(valgrind_counting),
              TEST(peak_by_site), TEST(temporary), TEST(unknown_frees_and_threads),
              TEST(many_blocks), TEST(scopes), TEST(tasks_and_names), TEST(renamed),
-             TEST(passports_beyond_kept))
+             TEST(passports_beyond_kept), TEST(sampled_weights))
