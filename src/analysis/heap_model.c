@@ -352,10 +352,11 @@ static inline __attribute__((always_inline)) void free_block(struct ms_heap_mode
     const struct block_info *bi = &m->info[b - m->live];
     struct ms_site *s = &m->sites[bi->site];
     struct ms_thread_stats *t = &m->threads[bi->thread];
-    if (t->alloc_seq == bi->seq) {
-        s->temporary += w.n;
-        t->temporary += w.n;
-        m->sum.temporary_allocs += w.n;
+    if (t->alloc_seq == bi->seq && !m->sum.sample_bytes) {
+        /* Not with sampling: the thread's allocations between two samples are not known. */
+        s->temporary++;
+        t->temporary++;
+        m->sum.temporary_allocs++;
     }
     site_touch(m, s);
     s->live_bytes -= w.bytes;
@@ -562,7 +563,9 @@ static __attribute__((noinline)) int annotation(struct ms_heap_model *m, const s
     struct block *b = live_containing(m, ev->x[0]);
     struct block *to = ev->value == MS_EXT_MOVE ? live_containing(m, ev->x[1]) : b;
     if (!b || !to) {
-        ms_annotations_error(m->ann, MS_API_UNKNOWN_POINTER);
+        /* In a sampled trace most blocks are not in it: their annotations are no error. */
+        if (!m->sum.sample_bytes)
+            ms_annotations_error(m->ann, MS_API_UNKNOWN_POINTER);
         return 0;
     }
     size_t i = (size_t)(b - m->live), j = (size_t)(to - m->live);

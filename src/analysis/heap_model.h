@@ -62,9 +62,10 @@ struct ms_summary {
     uint32_t backend, backend_reason;
     /* Sampling (MEMSCOPE_SAMPLE_BYTES): the mean bytes between samples, 0 when every event is in
      * the trace. With it, allocs, frees, realloc_calls and bytes_allocated are exact (the call
-     * counts); the live, peak and temporary figures, and every site's and thread's, are
+     * counts); the live and peak figures, and every site's and thread's, are
      * estimates: each sampled block weighed by the inverse of its probability of being
-     * sampled. sampled_allocs: the allocations recorded with a stack. */
+     * sampled; temporary allocations are not known (0). sampled_allocs: the allocations
+     * recorded with a stack. */
     uint64_t sample_bytes, sampled_allocs;
     /* The call counts' totals (internal: the model's final figures come from them). */
     uint64_t counted_allocs, counted_bytes, unsampled_frees, counted_reallocs;

@@ -43,12 +43,26 @@ void ms__call_count_emit(struct ms__slot *to, struct ms__call_count *e, bool fre
         b->full(b);
 }
 
-__attribute__((noinline)) void ms__call_count_evict(struct ms__slot *s, uintptr_t ip, uint64_t size)
+__attribute__((noinline)) void ms__count_call_slow(struct ms__slot *s, uintptr_t ip, uint64_t size)
 {
-    struct ms__call_count *t = ms__call_counts(s);
-    uint32_t h = (uint32_t)((ip * 0x9E3779B97F4A7C15ull) >> 32) % (MS_SPOOL_COUNTS - 1);
-    struct ms__call_count *e = &t[1 + h];
-    ms__call_count_emit(s, e, false);
+    struct ms__call_count *t = ms__call_counts(s) + 1;
+    uint32_t h = ms__call_hash(ip);
+    struct ms__call_count *e = NULL;
+    for (uint32_t k = 0; k < 4 && !e; k++) {
+        struct ms__call_count *c = &t[(h + k) & (MS_SPOOL_COUNTS - 2)];
+        if (c->ip == ip) {
+            c->bytes += size;
+            if (++c->allocs == UINT32_MAX)
+                ms__call_count_emit(s, c, false);
+            return;
+        }
+        if (!c->ip)
+            e = c;
+    }
+    if (!e) { /* no room: the hash's own entry goes out as a record */
+        e = &t[h];
+        ms__call_count_emit(s, e, false);
+    }
     e->bytes = size;
     e->allocs = 1;
     e->ip = ip;

@@ -40,33 +40,31 @@ static inline struct ms__call_count *ms__call_counts(struct ms__slot *s)
     return (struct ms__call_count *)((uint8_t *)s->b.head + MS_SPOOL_COUNTS_AT);
 }
 
-/* No room for ip among the entries its hash may use: the first of them is written out as a
- * record and starts again with this allocation; or the entry e is about to overflow. */
-void ms__call_count_evict(struct ms__slot *s, uintptr_t ip, uint64_t size);
+/* Writes entry e (of any slot's table; frees: entry 0) as a record into the slot to, and empties
+ * it. */
 void ms__call_count_emit(struct ms__slot *to, struct ms__call_count *e, bool frees);
 
-/* One allocation of size bytes from the call site ip. */
+/* The entry of call site ip's hash: a site's entry is one of the four from there (1-128). */
+static inline uint32_t ms__call_hash(uintptr_t ip)
+{
+    return (uint32_t)((ip * 0x9E3779B97F4A7C15ull) >> 57); /* 0..127 */
+}
+/* Finds or makes ip's entry among the others (or evicts the first), and counts the allocation. */
+void ms__count_call_slow(struct ms__slot *s, uintptr_t ip, uint64_t size);
+
+/* One allocation of size bytes from the call site ip: one compare when the site has its hash's
+ * entry, as a program's hottest sites soon do. */
 static inline __attribute__((always_inline)) void ms__count_call(struct ms__slot *s, uintptr_t ip,
                                                                  uint64_t size)
 {
-    struct ms__call_count *t = ms__call_counts(s);
-    uint32_t h = (uint32_t)((ip * 0x9E3779B97F4A7C15ull) >> 32) % (MS_SPOOL_COUNTS - 1);
-    for (uint32_t k = 0; k < 4; k++) {
-        struct ms__call_count *e = &t[1 + (h + k) % (MS_SPOOL_COUNTS - 1)];
-        if (e->ip == ip) {
-            e->bytes += size;
-            if (MS_UNLIKELY(++e->allocs == UINT32_MAX))
-                ms__call_count_emit(s, e, false);
-            return;
-        }
-        if (!e->ip) {
-            e->bytes = size;
-            e->allocs = 1;
-            e->ip = ip;
-            return;
-        }
+    struct ms__call_count *e = &ms__call_counts(s)[1 + ms__call_hash(ip)];
+    if (MS_LIKELY(e->ip == ip)) {
+        e->bytes += size;
+        if (MS_UNLIKELY(++e->allocs == UINT32_MAX))
+            ms__call_count_emit(s, e, false);
+        return;
     }
-    ms__call_count_evict(s, ip, size);
+    ms__count_call_slow(s, ip, size);
 }
 
 /* A free of a block not sampled (realloc: also a realloc call). */

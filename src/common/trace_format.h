@@ -193,7 +193,7 @@ enum ms_stop_cause {
  * ip 1 when used, allocs the frees of blocks not sampled, bytes the realloc calls. An entry
  * whose emitted is not 0 and at most the head's committed count is already in the records. */
 #define MS_SPOOL_COUNTS_AT 64u
-#define MS_SPOOL_COUNTS 128u
+#define MS_SPOOL_COUNTS 129u
 #define MS_SPOOL_COUNT_SIZE 24u
 
 #define MS_MAX_STACK_DEPTH 256

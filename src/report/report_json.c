@@ -46,6 +46,15 @@ static void site_variable_json(struct ms_json *j, struct ms_analysis *a, const s
     ms_json_str(j, "type", an ? ms_annotations_string(an, s->var_type) : NULL);
 }
 
+/* A count of temporary allocations: null in a sampled trace, which cannot tell them. */
+static void temporary_json(struct ms_json *j, struct ms_analysis *a, uint64_t n)
+{
+    if (ms_heap_model_summary(a->model)->sample_bytes)
+        ms_json_str(j, "temporary_allocs", NULL);
+    else
+        ms_json_u64(j, "temporary_allocs", n);
+}
+
 static void site_json(struct ms_json *j, struct ms_analysis *a, const struct ms_site *s)
 {
     ms_json_begin_object(j, NULL);
@@ -55,7 +64,7 @@ static void site_json(struct ms_json *j, struct ms_analysis *a, const struct ms_
     ms_json_u64(j, "peak_bytes", s->peak_bytes);
     ms_json_u64(j, "leaked_bytes", s->live_bytes);
     ms_json_u64(j, "leaked_blocks", s->live_blocks);
-    ms_json_u64(j, "temporary_allocs", s->temporary);
+    temporary_json(j, a, s->temporary);
     site_variable_json(j, a, s);
     stack_json(j, a, s->stack);
     ms_json_end_object(j);
@@ -101,7 +110,6 @@ static void sampling_json(struct ms_json *j, struct ms_analysis *a)
                                       "summary.peak_high_bytes",
                                       "summary.leaked_bytes",
                                       "summary.leaked_blocks",
-                                      "summary.temporary_allocs",
                                       "leaks",
                                       "rankings",
                                       "sites",
@@ -372,7 +380,7 @@ int ms_report_json(FILE *out, struct ms_analysis *a, const struct ms_report_opti
     ms_json_u64(&j, "peak_high_bytes", s->peak_high);
     ms_json_u64(&j, "leaked_bytes", s->live_bytes);
     ms_json_u64(&j, "leaked_blocks", s->live_blocks);
-    ms_json_u64(&j, "temporary_allocs", s->temporary_allocs);
+    temporary_json(&j, a, s->temporary_allocs);
     ms_json_u64(&j, "threads", s->threads);
     ms_json_u64(&j, "duration_ns", ms_analysis_ns(a, end_tsc));
     ms_json_u64(&j, "events", s->events);
@@ -416,7 +424,7 @@ int ms_report_json(FILE *out, struct ms_analysis *a, const struct ms_report_opti
         ms_json_u64(&j, "peak_bytes", t->peak_bytes);
         ms_json_u64(&j, "leaked_bytes", t->live_bytes);
         ms_json_u64(&j, "leaked_blocks", t->leaked_blocks);
-        ms_json_u64(&j, "temporary_allocs", t->temporary);
+        temporary_json(&j, a, t->temporary);
         ms_json_end_object(&j);
     }
     ms_json_end_array(&j);

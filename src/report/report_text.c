@@ -417,9 +417,13 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
                 ms_format_count(b1, s->peak_low), ms_format_count(b2, s->peak_high));
     fprintf(out, "  leaked at exit         %s bytes in %s blocks%s\n",
             ms_format_count(b1, s->live_bytes), ms_format_count(b2, s->live_blocks), est);
-    fprintf(out, "  temporary allocations  %s (%.1f%% of allocations)%s\n",
-            ms_format_count(b1, s->temporary_allocs),
-            s->allocs ? 100.0 * (double)s->temporary_allocs / (double)s->allocs : 0.0, est);
+    if (s->sample_bytes)
+        fprintf(out, "  temporary allocations  not known when sampled (they need every "
+                     "allocation)\n");
+    else
+        fprintf(out, "  temporary allocations  %s (%.1f%% of allocations)\n",
+                ms_format_count(b1, s->temporary_allocs),
+                s->allocs ? 100.0 * (double)s->temporary_allocs / (double)s->allocs : 0.0);
     fprintf(out, "  threads                %s\n", ms_format_count(b1, s->threads));
     const struct ms_end_info *e = ms_trace_end(a->trace);
     uint64_t end_tsc = e->present ? e->tsc : s->last_tsc;
@@ -431,8 +435,10 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
     ranking(out, a, MS_RANK_ALLOCS, "TOP CALL SITES BY NUMBER OF ALLOCATIONS", o->top);
     ranking(out, a, MS_RANK_PEAK, "TOP CALL SITES BY CONTRIBUTION TO THE PEAK", o->top);
     ranking(out, a, MS_RANK_BYTES, "TOP CALL SITES BY BYTES ALLOCATED", o->top);
-    ranking(out, a, MS_RANK_TEMPORARY,
-            "TEMPORARY ALLOCATIONS BY CALL SITE (freed before the thread allocated again)", o->top);
+    if (!s->sample_bytes)
+        ranking(out, a, MS_RANK_TEMPORARY,
+                "TEMPORARY ALLOCATIONS BY CALL SITE (freed before the thread allocated again)",
+                o->top);
 
     api_sections(out, a);
 

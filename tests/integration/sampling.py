@@ -117,9 +117,11 @@ def sample_mix(run, programs):
     for what, f, s in zip(("parent", "child"), by_order(full), by_order(sampled)):
         exact("sample_mix %s: exact counts" % what, s, f)
         sm = s["sampling"]
-        check("sample_mix %s: sampling says N and what is estimated" % what,
+        check("sample_mix %s: sampling says N and what is estimated, temporaries unknown" % what,
               sm["mean_bytes"] == n and "summary.leaked_bytes" in sm["estimated"] and
-              "leaks" in sm["estimated"] and 0 < sm["sampled_allocs"] < s["summary"]["allocs"],
+              "leaks" in sm["estimated"] and 0 < sm["sampled_allocs"] < s["summary"]["allocs"]
+              and s["summary"]["temporary_allocs"] is None and not s["rankings"]["by_temporary"]
+              and f["sampling"]["estimated"] == [] and f["summary"]["temporary_allocs"] > 0,
               json.dumps({k: sm[k] for k in ("mean_bytes", "sampled_allocs", "estimated")}))
         # 20,000 blocks of 1000 B kept: each sampled with p = 1-e^(-1000/N); the estimate's
         # relative standard deviation is about sqrt((1-p)/(20000 p)).
