@@ -101,8 +101,8 @@ static void sites_json(struct ms_json *j, struct ms_analysis *a, size_t top)
 }
 
 /* Sampling (MEMSCOPE_SAMPLE_BYTES, docs/json-report.md): the mean, which figures are estimates,
- * and the exact counts by call site. */
-static void sampling_json(struct ms_json *j, struct ms_analysis *a)
+ * and the exact counts by call site (the top ones, 0: all). */
+static void sampling_json(struct ms_json *j, struct ms_analysis *a, size_t top)
 {
     const struct ms_summary *s = ms_heap_model_summary(a->model);
     static const char *estimated[] = {"summary.peak_bytes",
@@ -125,7 +125,7 @@ static void sampling_json(struct ms_json *j, struct ms_analysis *a)
     ms_json_end_array(j);
     const struct ms_call_sites *c = ms_heap_model_call_sites(a->model);
     ms_json_begin_array(j, "call_sites");
-    for (size_t i = 0; c && i < c->n; i++) {
+    for (size_t i = 0; c && i < c->n && (!top || i < top); i++) {
         ms_frame f[16];
         int nf = ms_analysis_address(a, c->items[i].ip, f, 16);
         ms_json_begin_object(j, NULL);
@@ -387,7 +387,7 @@ int ms_report_json(FILE *out, struct ms_analysis *a, const struct ms_report_opti
     ms_json_u64(&j, "unknown_frees", s->unknown_frees);
     ms_json_end_object(&j);
 
-    sampling_json(&j, a);
+    sampling_json(&j, a, o->top);
 
     size_t *idx;
     size_t n = ms_rank_sites(a->model, MS_RANK_LEAKED, 0, &idx);
