@@ -164,13 +164,14 @@ static int analysis_run(const char *path, bool symbols, struct ms_analysis **out
         }
         if (a->owners && (rc = ms_module_owner_use_trace(a->owners, a->ancestors[i])) != 0)
             break;
-        rc = ms_trace_replay(a->ancestors[i], &cut, limit, &a->stacks, ms_heap_model_apply,
-                             a->model);
+        rc = ms_trace_replay(a->ancestors[i], &cut, limit, symbols ? &a->stacks : NULL,
+                             ms_heap_model_apply, a->model);
     }
     if (!rc && a->owners)
         rc = ms_module_owner_use_trace(a->owners, a->trace);
     if (!rc)
-        rc = ms_trace_replay(a->trace, NULL, 0, &a->stacks, ms_heap_model_apply, a->model);
+        rc = ms_trace_replay(a->trace, NULL, 0, symbols ? &a->stacks : NULL, ms_heap_model_apply,
+                             a->model);
     preload_join(&preload);
     if (rc)
         goto fail;
@@ -225,7 +226,8 @@ static int live_begin(ms_analysis_live *l)
         return MS_EINVAL; /* its history starts in the parent's trace */
     if (!(a->model = ms_heap_model_new_totals()) || ms_symbolizer_new(&a->sym) != 0)
         return MS_ENOMEM;
-    return ms_live_replay_new(a->trace, &a->stacks, ms_heap_model_apply, a->model, &l->replay);
+    /* The numbers need no stack tree: its nodes are checked and skipped. */
+    return ms_live_replay_new(a->trace, NULL, ms_heap_model_apply, a->model, &l->replay);
 }
 
 bool ms_analysis_live_poll(ms_analysis_live *l)
@@ -482,7 +484,7 @@ static void family_node(struct family *f, size_t i, struct ms_heap_model *m)
         rc = ms_symbolizer_new(&a->sym) != 0 ? MS_ENOMEM : 0;
     }
     if (!rc)
-        rc = ms_trace_replay(a->trace, NULL, 0, &a->stacks, dispatch_event, &d);
+        rc = ms_trace_replay(a->trace, NULL, 0, NULL, dispatch_event, &d);
     /* Children forked after the last event: they inherit everything. */
     if (!rc)
         cuts_reached(&d, UINT64_MAX);

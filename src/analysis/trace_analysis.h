@@ -35,8 +35,9 @@ struct ms_analysis {
  * one-line explanation in err. */
 int ms_analysis_run(const char *path, struct ms_analysis **out, char *err, size_t errlen);
 /* The same for the summary's totals only: modules are not registered, no debug information is
- * loaded, ms_analysis_stack gives addresses only, and the model keeps no sites or per-thread
- * statistics (ms_heap_model_new_totals). */
+ * loaded, no stack tree is kept (the stack nodes are checked and skipped: ms_analysis_stack
+ * gives nothing), and the model keeps no sites or per-thread statistics
+ * (ms_heap_model_new_totals). */
 int ms_analysis_run_numbers(const char *path, struct ms_analysis **out, char *err, size_t errlen);
 void ms_analysis_free(struct ms_analysis *a);
 
