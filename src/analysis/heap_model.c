@@ -306,10 +306,10 @@ static inline void site_touch(struct ms_heap_model *m, struct ms_site *s)
 /* Releases block b (NULL: a free of a block the trace never saw allocated); the caller counts
  * the free. */
 /* What a block stands for: one block of its size, or in a sampled trace (MEMSCOPE_SAMPLE_BYTES)
- * the blocks and bytes of the whole stream that its sampling represents, n and bytes weighed by
- * the inverse of its probability of being sampled (common/sampling.h). The weight depends on the
- * block's address and size only, so its allocation and its free agree: the count is the weight
- * rounded up or down at random (a hash of both), which keeps it unbiased. */
+ * the n blocks of its size that its sampling represents, n the inverse of its probability of
+ * being sampled (common/sampling.h) rounded up or down at random (by a hash of the block's
+ * address and size, so that its allocation and its free agree), which keeps n and its bytes
+ * unbiased and consistent with each other. */
 struct weight {
     uint64_t n, bytes;
 };
@@ -323,8 +323,8 @@ static __attribute__((noinline)) struct weight sampled_weight(uint64_t mean, uin
     uint64_t whole = (uint64_t)w;
     uint64_t h = ms_sample_seed(ptr ^ (size * 0x9E3779B97F4A7C15ull));
     double u = (double)(h >> 11) * (1.0 / 9007199254740992.0);
-    double bytes = (double)size * w + 0.5;
-    return (struct weight){whole + (u < w - (double)whole), bytes < 1.8e19 ? (uint64_t)bytes : 0};
+    uint64_t n = whole + (u < w - (double)whole);
+    return (struct weight){n, n * size};
 }
 
 static inline __attribute__((always_inline)) struct weight weigh(const struct ms_heap_model *m,
@@ -429,6 +429,13 @@ static inline uint32_t freer_of(struct ms_heap_model *m, struct ms_thread_stats 
     return t->freer;
 }
 
+/* What a free of block b (NULL: unknown) adds to its thread's frees: in a sampled trace, the
+ * frees the block's sample stands for. */
+static inline uint64_t thread_frees(const struct ms_heap_model *m, const struct block *b)
+{
+    return __builtin_expect(m->sum.sample_bytes != 0, 0) && b ? weigh(m, b->ptr, b->size).n : 1;
+}
+
 /* A free (event ev) by thread of block b (NULL: never seen allocated), counted and applied;
  * full: the model may be a full one (false in the totals model's fast path). */
 static inline __attribute__((always_inline)) void do_free(struct ms_heap_model *m, uint32_t thread,
@@ -437,7 +444,7 @@ static inline __attribute__((always_inline)) void do_free(struct ms_heap_model *
 {
     m->sum.events++;
     struct ms_thread_stats *t = &m->threads[thread];
-    t->frees++;
+    t->frees += thread_frees(m, b);
     m->sum.frees++;
     if (full && m->pp) {
         /* The FREE_CALLER record's stack is this free's own only right after it. */
@@ -604,12 +611,6 @@ static __attribute__((noinline)) int annotation(struct ms_heap_model *m, const s
 static __attribute__((noinline)) int sampling(struct ms_heap_model *m, const struct ms_event *ev)
 {
     switch (ev->value) {
-    case MS_EXT_SAMPLING:
-        /* Once: a forked child's trace restates its parent's. A trace whose blocks were all
-         * recorded before cannot turn sampled (its weights would change under its blocks). */
-        if (!m->sum.sample_bytes && !m->sum.allocs && ev->x[0] && ev->x[0] <= (1ull << 40))
-            m->sum.sample_bytes = ev->x[0];
-        return 0;
     case MS_EXT_CALL_COUNTS:
         m->sum.counted_allocs += ev->x[1];
         m->sum.counted_bytes += ev->x[2];
@@ -652,7 +653,7 @@ apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
         if (!ev->forced && ev->ptr != ev->old_ptr && live_at(m, ev->ptr))
             return MS_REPLAY_WANT_FREE;
         m->sum.events++;
-        m->threads[thread].frees++;
+        m->threads[thread].frees += thread_frees(m, b);
         m->sum.realloc_calls++;
         m->sum.frees++;
         /* The old block's name and object go to the new block. */
@@ -716,8 +717,7 @@ apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
         }
         if (ev->value == MS_EXT_FREE_CALLER)
             return 0; /* the reader gives each free its caller (ms_event.free_ip) */
-        if (ev->value == MS_EXT_SAMPLING || ev->value == MS_EXT_CALL_COUNTS ||
-            ev->value == MS_EXT_SAMPLE_FREES)
+        if (ev->value == MS_EXT_CALL_COUNTS || ev->value == MS_EXT_SAMPLE_FREES)
             return sampling(m, ev);
         /* fall through */
     case MS_REC_TASK:
@@ -835,6 +835,12 @@ void ms_heap_model_set_owners(struct ms_heap_model *m, struct ms_module_owner *o
 const struct ms_passports *ms_heap_model_passports(const struct ms_heap_model *m)
 {
     return m->pp;
+}
+
+void ms_heap_model_set_sampling(struct ms_heap_model *m, uint64_t mean)
+{
+    if (!m->sum.events && !m->sum.allocs)
+        m->sum.sample_bytes = mean <= (1ull << 40) ? mean : 0;
 }
 
 const struct ms_call_sites *ms_heap_model_call_sites(const struct ms_heap_model *m)

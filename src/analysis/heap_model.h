@@ -83,6 +83,10 @@ struct ms_heap_model *ms_heap_model_new_totals(void);
 struct ms_heap_model *ms_heap_model_clone_totals(const struct ms_heap_model *m);
 void ms_heap_model_free(struct ms_heap_model *m);
 
+/* The trace's blocks are a sample with this mean (its PROCESS chunk's sample_bytes; 0: not
+ * sampled): each weighs 1/(1-e^(-size/mean)). Set before the first event (later: ignored). */
+void ms_heap_model_set_sampling(struct ms_heap_model *m, uint64_t mean);
+
 /* The event callback for ms_trace_replay (ctx is the model). */
 int ms_heap_model_apply(void *ctx, const struct ms_event *ev);
 

@@ -4,7 +4,7 @@
 
 #include "common/errors.h"
 #include "common/open_regular.h"
-#include "common/record_codec.h"
+#include "common/spool_counts.h"
 #include "common/trace_format.h"
 #include "common/varint.h"
 #include "grow.h"
@@ -29,26 +29,6 @@ static int pread_all(int fd, void *buf, size_t n, uint64_t off)
         done += (size_t)r;
     }
     return 0;
-}
-
-/* The counts of the head page h whose buffer has committed bytes (trace_format.h,
- * MS_SPOOL_COUNTS_AT), as records into out (room for MS_SPOOL_COUNTS * 40 bytes); returns
- * their length. An entry caught between its record's commit and its reset is in the records. */
-static uint32_t head_counts(const uint8_t *h, uint32_t committed, uint8_t *out)
-{
-    uint8_t *p = out;
-    for (uint32_t i = 0; i < MS_SPOOL_COUNTS; i++) {
-        const uint8_t *e = h + MS_SPOOL_COUNTS_AT + i * MS_SPOOL_COUNT_SIZE;
-        uint64_t ip = ms_get_le(e, 8), bytes = ms_get_le(e + 8, 8);
-        uint32_t allocs = (uint32_t)ms_get_le(e + 16, 4), emitted = (uint32_t)ms_get_le(e + 20, 4);
-        if (!ip || (i == 0 && ip != 1) || (emitted && emitted <= committed))
-            continue;
-        uint8_t *kind = p++;
-        *kind = 0;
-        p = i == 0 ? ms_ext_put_SAMPLE_FREES(kind, p, allocs, bytes)
-                   : ms_ext_put_CALL_COUNTS(kind, p, ip, allocs, bytes);
-    }
-    return (uint32_t)(p - out);
 }
 
 uint8_t *ms_spool_counts_chunk(const struct ms_spool_buffer *b, uint32_t *len)
@@ -120,7 +100,7 @@ int ms_spool_scan(const char *trace_path, int *fd_out, struct ms_spool_buffer **
             continue;
         int err = ms_grow(&list, &cap, n + 1, sizeof *list, 16);
         if (err) {
-            free(list);
+            ms_spool_buffers_free(list, (int)n);
             close(fd);
             return err;
         }
@@ -131,10 +111,10 @@ int ms_spool_scan(const char *trace_path, int *fd_out, struct ms_spool_buffer **
                                       .clock_tsc = tsc,
                                       .clock_ns = ns,
                                       .records = (uint64_t)(p - clock) < committed};
-        uint8_t page[MS_SPOOL_HEAD_SIZE], counts[MS_SPOOL_COUNTS * 40];
+        uint8_t page[MS_SPOOL_HEAD_SIZE], counts[MS_SPOOL_COUNTS_RECORDS_MAX];
         uint32_t len = 0;
         if (pread_all(fd, page, sizeof page, data - MS_SPOOL_HEAD_SIZE) == 0)
-            len = head_counts(page, committed, counts);
+            len = ms_spool_counts_encode(page, committed, counts);
         if (len && (b->counts = malloc(len)) == NULL) {
             ms_spool_buffers_free(list, (int)n);
             close(fd);

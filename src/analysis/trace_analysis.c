@@ -121,6 +121,7 @@ static int analysis_run(const char *path, bool symbols, struct ms_analysis **out
     a->model = symbols ? ms_heap_model_new() : ms_heap_model_new_totals();
     if (!a->model || ms_symbolizer_new(&a->sym) != 0)
         goto fail;
+    ms_heap_model_set_sampling(a->model, ms_trace_process(a->trace)->sample_bytes);
     if (symbols) {
         if (!(a->owners = ms_module_owner_new(&a->stacks)))
             goto fail;
@@ -226,6 +227,7 @@ static int live_begin(ms_analysis_live *l)
         return MS_EINVAL; /* its history starts in the parent's trace */
     if (!(a->model = ms_heap_model_new_totals()) || ms_symbolizer_new(&a->sym) != 0)
         return MS_ENOMEM;
+    ms_heap_model_set_sampling(a->model, ms_trace_process(a->trace)->sample_bytes);
     /* The numbers need no stack tree: its nodes are checked and skipped. */
     return ms_live_replay_new(a->trace, NULL, ms_heap_model_apply, a->model, &l->replay);
 }
@@ -550,8 +552,12 @@ int ms_analysis_run_numbers_family(char *const *paths, size_t n, struct ms_analy
     }
     /* From each process that was not forked: the rest are reached through their parents. */
     for (size_t i = 0; i < n; i++)
-        if (f.traces[i] && f.parent[i] < 0 && !ms_trace_process(f.traces[i])->fork_parent_pid)
-            family_node(&f, i, ms_heap_model_new_totals());
+        if (f.traces[i] && f.parent[i] < 0 && !ms_trace_process(f.traces[i])->fork_parent_pid) {
+            struct ms_heap_model *m = ms_heap_model_new_totals();
+            if (m)
+                ms_heap_model_set_sampling(m, ms_trace_process(f.traces[i])->sample_bytes);
+            family_node(&f, i, m);
+        }
     /* What no root reached (a child whose parent's trace is not among them, and its own
      * children): on its own, its history from the parent's trace file. */
     for (size_t i = 0; i < n; i++)

@@ -217,6 +217,7 @@ static int parse_process(ms_trace *t, const uint8_t *p, size_t n)
     pi->fork_parent_pid = pr.fork_parent_pid;
     pi->fork_tsc = pr.fork_tsc;
     pi->node_limit = (uint32_t)pr.node_limit;
+    pi->sample_bytes = pr.sample_bytes <= (1ull << 40) ? pr.sample_bytes : 0;
     /* Every string decoded: the count of arguments is at most the bytes they take. */
     pi->argv = calloc(pr.argv_count + 1, sizeof *pi->argv);
     pi->exe = str_copy(pr.exe, pr.exe_len);

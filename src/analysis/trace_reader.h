@@ -26,6 +26,9 @@ struct ms_process_info {
     uint32_t node_limit;
     char *parent_trace;
     char *version;
+    /* MEMSCOPE_SAMPLE_BYTES: allocations are sampled with this mean (0: all recorded); a
+     * value above 2^40, which no writer makes, reads as 0. */
+    uint64_t sample_bytes;
 };
 
 struct ms_module {

@@ -161,8 +161,9 @@ void ms__backend_realloc_begin(void *old)
 
 void ms__count_realloc_failed(void)
 {
-    if (ms__tls.realloc_old) {
-        /* The call failed: the old block is still live, and still sampled if it was. */
+    if (ms__tls.realloc_old && !ms__tls.in_handler) {
+        /* The call failed: the old block is still live, and still sampled if it was. (A
+         * handler's realloc took nothing out of the set: these are the interrupted call's.) */
         if (ms__tls.realloc_sampled && !ms__sampled_add(ms__tls.realloc_old))
             ms__slots_drop(); /* no memory for it: its free will go unrecorded */
         ms__tls.realloc_old = 0;
@@ -212,30 +213,6 @@ void ms__on_counts_own(struct ms__tls *t)
     struct ms__slot *s = t->slot;
     if (ms__sample_mean && s && s != ms__orphan_slot && !t->dead)
         ms__call_counts_flush(s, s);
-}
-
-static void other_counts(struct ms__slot *s, void *to)
-{
-    ms__call_counts_flush(to, s);
-}
-
-void ms__on_counts_at_finish(struct ms__tls *t)
-{
-    if (!ms__sample_mean)
-        return;
-    struct ms__slot *s = t->slot && !t->dead ? t->slot : NULL;
-    if (s) {
-        ms__call_counts_flush(s, s);
-        ms__slots_each_other(other_counts, s);
-    }
-    /* The orphan slot's (threads whose TLS was gone) go into its own buffer, under its lock. */
-    struct ms__slot *o = ms__orphan_slot;
-    if (o && ms__slot_get(&(struct ms__tls){.dead = 1}) == o) {
-        if (!s)
-            ms__slots_each_other(other_counts, o);
-        ms__call_counts_flush(o, o);
-        ms__slot_release(o);
-    }
 }
 
 /* ---- the callers of frees (event_path.h) ---- */

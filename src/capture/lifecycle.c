@@ -64,10 +64,8 @@ static void on_fatal_signal(int sig, siginfo_t *info, void *uctx)
     int saved = errno;
     int was_busy = ms__tls.busy;
     ms__tls.busy = 1;
-    if (!was_busy && !ms__tls.in_handler) { /* the signal did not interrupt memscope itself */
+    if (!was_busy && !ms__tls.in_handler) /* the signal did not interrupt memscope itself */
         ms__on_tasks_at_finish(&ms__tls);
-        ms__on_counts_at_finish(&ms__tls);
-    }
     finish(MS_END_SIGNAL, sig, false);
     /* Die of the same signal, as the program would have without memscope: SA_RESETHAND has
      * restored the default action. A fault re-executes the faulting instruction on return; a
@@ -130,8 +128,7 @@ static void fork_prepare(void)
     ms__tls.busy = 1;
     ms__writer_open();
     ms__child_env_hide();
-    if (!fork_was_busy && !ms__tls.in_handler)
-        ms__on_counts_own(&ms__tls); /* before the FORK record: the child's history has them */
+    ms__counts_fork_prepare(); /* sampling: the child's history has every thread's counts */
     fork_locked_intern = ms__stack_intern_lock();
     fork_locked_writer = ms__writer_lock();
     ms__live_lock_all();
@@ -154,6 +151,7 @@ static uint64_t fork_tsc;
 
 static void fork_parent(void)
 {
+    ms__counts_fork_parent();
     if (atomic_load(&ms__active))
         ms__live_unlock_all();
     if (fork_locked_writer)
@@ -186,9 +184,8 @@ static void fork_child(void)
     ms__writer_after_fork_child(&fork_origin);
     ms__slots_after_fork_child();
     ms__sampled_after_fork_child();
+    ms__counts_fork_child(ms__tls.slot);
     ms__strings_after_fork_child();
-    if (ms__sample_mean) /* the child's trace says so too, should its parent's be missing */
-        ms__on_SAMPLING(ms__sample_mean);
     fork_unbusy();
 }
 
@@ -312,8 +309,6 @@ static void finish(int reason, int code, bool freeres)
         ms__backend_at_finish(); /* not at a signal (it may hold libc's locks) nor at _exit */
     int was_busy = ms__tls.busy;
     ms__tls.busy = 1;
-    if (!was && !ms__tls.in_handler)
-        ms__on_counts_at_finish(&ms__tls); /* after the exit-time frees */
     /* If exec fails the process goes on: its own thread keeps recording into the same trace
      * (other threads' buffers are sealed: flushing them without sealing would race with
      * their owners). */
@@ -381,8 +376,6 @@ bool ms__lifecycle_init(void)
         pthread_atfork(fork_prepare, fork_parent, fork_child);
         install_signal_handlers();
         atomic_store(&ms__active, true);
-        if (ms__sample_mean) /* the first record: the reader weighs every block after it */
-            ms__on_SAMPLING(ms__sample_mean);
     }
     t->busy = was_busy;
     atomic_store(&init_state, 2);

@@ -6,6 +6,7 @@
 #include "../common/record_codec.h"
 #include "../common/sampling.h"
 
+#include <string.h>
 #include <sys/mman.h>
 
 uint64_t ms__sample_mean;
@@ -26,18 +27,23 @@ void ms__call_count_emit(struct ms__slot *to, struct ms__call_count *e, bool fre
         return;
     struct ms__buffer *b = &to->b;
     uint8_t *kb;
-    uint8_t *p = ms__rec_begin(b, &kb);
+    /* Timed: a forked child's history (its parent's records before the fork's time) must not
+     * take counts written after it. */
+    uint8_t *p = ms__rec_begin_at(b, &kb, ms__now());
     p = frees ? ms_ext_put_SAMPLE_FREES(kb, p, e->allocs, e->bytes)
               : ms_ext_put_CALL_COUNTS(kb, p, e->ip, e->allocs, e->bytes);
     uint32_t end = (uint32_t)(p - b->buf);
+    /* What a killed process leaves is this thread's stores in program order: the compiler must
+     * keep them so (signal fences), the CPU does for one thread. */
     atomic_store_explicit(&e->emitted, end, memory_order_relaxed);
-    atomic_thread_fence(memory_order_release);
+    atomic_signal_fence(memory_order_seq_cst);
     b->pos = p;
     atomic_store_explicit(&b->head->committed, end, memory_order_release);
-    atomic_thread_fence(memory_order_release);
+    atomic_signal_fence(memory_order_seq_cst);
     e->allocs = 0;
     e->bytes = 0;
     e->ip = 0;
+    atomic_signal_fence(memory_order_seq_cst);
     atomic_store_explicit(&e->emitted, 0, memory_order_relaxed);
     if (MS_UNLIKELY(p >= b->limit))
         b->full(b);
@@ -48,7 +54,7 @@ __attribute__((noinline)) void ms__count_call_slow(struct ms__slot *s, uintptr_t
     struct ms__call_count *t = ms__call_counts(s) + 1;
     uint32_t h = ms__call_hash(ip);
     struct ms__call_count *e = NULL;
-    for (uint32_t k = 0; k < 4 && !e; k++) {
+    for (uint32_t k = 0; k < 4; k++) {
         struct ms__call_count *c = &t[(h + k) & (MS_SPOOL_COUNTS - 2)];
         if (c->ip == ip) {
             c->bytes += size;
@@ -56,8 +62,8 @@ __attribute__((noinline)) void ms__count_call_slow(struct ms__slot *s, uintptr_t
                 ms__call_count_emit(s, c, false);
             return;
         }
-        if (!c->ip)
-            e = c;
+        if (!c->ip && !e)
+            e = c; /* the first free one, once ip is not in the others */
     }
     if (!e) { /* no room: the hash's own entry goes out as a record */
         e = &t[h];
@@ -73,6 +79,66 @@ void ms__call_counts_flush(struct ms__slot *to, struct ms__slot *from)
     struct ms__call_count *t = ms__call_counts(from);
     for (uint32_t i = 0; i < MS_SPOOL_COUNTS; i++)
         ms__call_count_emit(to, &t[i], i == 0);
+}
+
+/* ---- the counts at a fork ---- */
+
+/* At a fork, every slot's counts not yet written, copied: the child writes them as its first
+ * records (its history is its parent's records before the fork, and these), while the parent's
+ * threads write theirs later, after the fork's time, for the parent alone. */
+static struct ms__call_count *fork_copy;
+static size_t fork_copy_slots, fork_copy_cap;
+
+static void count_slot(struct ms__slot *s, void *n)
+{
+    (void)s;
+    ++*(size_t *)n;
+}
+
+static void copy_slot(struct ms__slot *s, void *arg)
+{
+    (void)arg;
+    if (fork_copy_slots < fork_copy_cap)
+        memcpy(fork_copy + MS_SPOOL_COUNTS * fork_copy_slots++, ms__call_counts(s),
+               MS_SPOOL_COUNTS * sizeof *fork_copy);
+}
+
+static size_t fork_copy_bytes(void)
+{
+    return fork_copy_cap * MS_SPOOL_COUNTS * sizeof *fork_copy;
+}
+
+void ms__counts_fork_prepare(void)
+{
+    fork_copy = NULL;
+    fork_copy_slots = fork_copy_cap = 0;
+    if (!ms__sample_mean)
+        return;
+    size_t n = 0;
+    ms__slots_each_in_use(count_slot, &n);
+    fork_copy_cap = n + 8; /* threads that start meanwhile */
+    void *m =
+        mmap(NULL, fork_copy_bytes(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) {
+        fork_copy_cap = 0;
+        return;
+    }
+    fork_copy = m;
+    ms__slots_each_in_use(copy_slot, NULL);
+}
+
+void ms__counts_fork_parent(void)
+{
+    if (fork_copy)
+        munmap(fork_copy, fork_copy_bytes());
+    fork_copy = NULL;
+}
+
+void ms__counts_fork_child(struct ms__slot *s)
+{
+    for (size_t i = 0; s && fork_copy && i < fork_copy_slots * MS_SPOOL_COUNTS; i++)
+        ms__call_count_emit(s, &fork_copy[i], i % MS_SPOOL_COUNTS == 0);
+    ms__counts_fork_parent();
 }
 
 /* ---- the sampled set: open addressing, linear probing, backward-shift deletion ---- */

@@ -78,8 +78,15 @@ static inline void ms__count_unsampled(struct ms__slot *s, uint32_t frees, uint6
         ms__call_count_emit(s, e, true);
 }
 
-/* Writes out every count of slot from (another thread's, at the finish: from may be to) into to. */
+/* Writes out every count of slot from into to. */
 void ms__call_counts_flush(struct ms__slot *to, struct ms__slot *from);
+
+/* A fork: before it, every slot's counts are copied (the program's other threads go on
+ * counting); after it, the child writes the copies into its slot s (its first records), the
+ * parent drops them. */
+void ms__counts_fork_prepare(void);
+void ms__counts_fork_parent(void);
+void ms__counts_fork_child(struct ms__slot *s);
 
 /* ---- the sampled set ---- */
 

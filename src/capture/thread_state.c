@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include "thread_state.h"
 
+#include "../common/spool_counts.h"
+
 #include "config.h"
 #include "own_stack.h"
 #include "spinlock.h"
@@ -227,6 +229,29 @@ bool ms__slot_flush(struct ms__slot *s, bool seal)
     return true;
 }
 
+/* Sampling: the call counts left in slot s's head page (common/spool_counts.h) become a chunk
+ * of their own, after its last records, and the page forgets them. Only the finishing thread
+ * flushes every slot: one buffer serves. A thread still running may count a few more meanwhile
+ * (lost, as its records after the seal are). */
+static void flush_counts(struct ms__slot *s)
+{
+    static uint8_t chunk[1 + 2 * MS_VARINT_MAX + MS_SPOOL_COUNTS_RECORDS_MAX];
+    uint8_t *counts = (uint8_t *)s->b.head + MS_SPOOL_COUNTS_AT;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t tsc = ms__now();
+    uint8_t *p = chunk;
+    *p++ = MS_REC_CLOCK;
+    p = ms_varint_put(p, tsc);
+    p = ms_varint_put(p, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
+    uint32_t n =
+        ms_spool_counts_encode((const uint8_t *)s->b.head, atomic_load(&s->b.head->committed), p);
+    if (!n)
+        return;
+    ms__writer_events(s->b.tid, tsc, chunk, (size_t)(p - chunk) + n);
+    memset(counts, 0, MS_SPOOL_COUNTS * MS_SPOOL_COUNT_SIZE);
+}
+
 struct flush_all {
     struct ms__slot *keep_open;
     bool all;
@@ -239,11 +264,19 @@ static void flush_all(void *arg)
         struct ms__slot *s = atomic_load_explicit(&slots[i], memory_order_acquire);
         if (!s)
             break;
-        if (atomic_load(&s->in_use) && !atomic_load(&s->sealed))
-            f->all &= ms__slot_flush(s, s != f->keep_open);
+        if (atomic_load(&s->in_use) && !atomic_load(&s->sealed)) {
+            bool done = ms__slot_flush(s, s != f->keep_open);
+            if (done)
+                flush_counts(s);
+            f->all &= done;
+        }
     }
-    if (ms__orphan_slot && !atomic_load(&ms__orphan_slot->sealed))
-        f->all &= ms__slot_flush(ms__orphan_slot, true);
+    if (ms__orphan_slot && !atomic_load(&ms__orphan_slot->sealed)) {
+        bool done = ms__slot_flush(ms__orphan_slot, true);
+        if (done)
+            flush_counts(ms__orphan_slot);
+        f->all &= done;
+    }
 }
 
 bool ms__slot_flush_all(struct ms__slot *keep_open)
@@ -260,6 +293,17 @@ void ms__slots_each_other(void (*fn)(struct ms__slot *s, void *ctx), void *ctx)
         if (s && s != ms__tls.slot && s != ms__orphan_slot && atomic_load(&s->in_use))
             fn(s, ctx);
     }
+}
+
+void ms__slots_each_in_use(void (*fn)(struct ms__slot *s, void *ctx), void *ctx)
+{
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        struct ms__slot *s = atomic_load_explicit(&slots[i], memory_order_acquire);
+        if (s && atomic_load(&s->in_use))
+            fn(s, ctx);
+    }
+    if (ms__orphan_slot)
+        fn(ms__orphan_slot, ctx);
 }
 
 void ms__slots_free_ranges_reset(void)

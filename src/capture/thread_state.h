@@ -104,6 +104,8 @@ static inline void ms__slot_release(struct ms__slot *s)
 
 /* Calls fn for every slot a live thread other than the caller owns (not the orphan slot). */
 void ms__slots_each_other(void (*fn)(struct ms__slot *s, void *ctx), void *ctx);
+/* Calls fn for every slot in use, the caller's and the orphan slot included. */
+void ms__slots_each_in_use(void (*fn)(struct ms__slot *s, void *ctx), void *ctx);
 
 /* Every slot's free-caller range forgotten (code was unloaded: event_buffer.h). */
 void ms__slots_free_ranges_reset(void);

@@ -330,6 +330,7 @@ static void write_process_chunk(void)
         .parent_trace_len = strlen(origin.parent_trace),
         .version = MS_VERSION_STRING,
         .version_len = strlen(MS_VERSION_STRING),
+        .sample_bytes = ms__config.sample_bytes > 0 ? (uint64_t)ms__config.sample_bytes : 0,
     };
     if (ms_chunk_maxlen_PROCESS(&pr) > MODULES_MAX / 2)
         pr.argv_len = 0; /* cannot happen with 64 KiB of arguments; never overwrite them */

@@ -58,12 +58,12 @@ static bool print_trace(const char *trace, bool summary, ms_analysis_live *live,
     fprintf(stderr,
             "memscope: trace written: %s\n"
             "memscope:   %s (pid %" PRIu64 "): %s allocations, %s frees, %s bytes allocated, "
-            "peak %s%s bytes; %s%s bytes in %s blocks still allocated at exit%s\n",
+            "peak %s%s bytes; %s%s bytes in %s%s blocks still allocated at exit%s\n",
             trace, slash ? slash + 1 : name, p->pid, ms_format_count(b1, s->allocs),
             ms_format_count(b2, s->frees), ms_format_count(b3, s->bytes_allocated),
             s->sample_bytes ? "~" : "", ms_format_count(b4, s->peak_bytes),
             s->sample_bytes ? "~" : "", ms_format_count(b5, s->live_bytes),
-            ms_format_count(b6, s->live_blocks),
+            s->sample_bytes ? "~" : "", ms_format_count(b6, s->live_blocks),
             s->sample_bytes ? " (~: estimated from a sample, MEMSCOPE_SAMPLE_BYTES)" : "");
     if (ms_option_env_flag(MS_OPT_LIVE_STATS))
         fprintf(stderr,

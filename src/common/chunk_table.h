@@ -36,7 +36,8 @@
     F(U, fork_tsc)                                                                                 \
     F(U, node_limit)                                                                               \
     F(STR, parent_trace)                                                                           \
-    F(STR, version)
+    F(STR, version)                                                                                \
+    F(OPT, sample_bytes)
 /* clang-format on */
 #define MS_CHUNK_FIELDS_MODULES(F) F(U, tsc) F(U5, count)
 #define MS_CHUNK_FIELDS_MODULE(F) F(STR, path) F(U, bias) F(U, lo) F(U, hi) F(STR, build_id)

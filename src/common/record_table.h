@@ -70,9 +70,8 @@
     X(TASK_CPU, 11, "thread tid, running task as the process finished, had used cpu_ns of CPU")    \
     X(FREE_CALLER, 12, "the thread's next frees come from the module of the stack (or of ip)")     \
     X(BACKEND, 13, "the capture backend in use from now on (enum ms_backend), and why")            \
-    X(SAMPLING, 14, "allocations are sampled by bytes with mean `bytes` (MEMSCOPE_SAMPLE_BYTES)")  \
-    X(CALL_COUNTS, 15, "sampling: allocations (and their bytes) made from the call site at ip")    \
-    X(SAMPLE_FREES, 16, "sampling: frees of blocks not sampled, and realloc calls of any block")
+    X(CALL_COUNTS, 14, "sampling: allocations (and their bytes) made from the call site at ip")    \
+    X(SAMPLE_FREES, 15, "sampling: frees of blocks not sampled, and realloc calls of any block")
 
 /* The most fields a sub-record may have. */
 #define MS_EXT_FIELDS_MAX 8
@@ -91,7 +90,6 @@
 #define MS_XFIELDS_TASK_CPU(F) F(U, tid) F(U, task) F(U, cpu_ns)
 #define MS_XFIELDS_FREE_CALLER(F) F(U, stack) F(U, ip)
 #define MS_XFIELDS_BACKEND(F) F(U, backend) F(U, reason)
-#define MS_XFIELDS_SAMPLING(F) F(U, bytes)
 #define MS_XFIELDS_CALL_COUNTS(F) F(U, ip) F(U, allocs) F(U, bytes)
 #define MS_XFIELDS_SAMPLE_FREES(F) F(U, frees) F(U, reallocs)
 

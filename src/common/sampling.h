@@ -55,17 +55,17 @@ static inline double ms_sample_neg_log(double u)
     return -(e * 0.6931471805599453 + ln_m);
 }
 
-/* The bytes to the next sampled point: exponential with mean `mean`, at least 1. */
+/* The bytes to the next sampled point, rounded up: the point lies at an exponential distance d
+ * (mean `mean`) into the stream, so the allocation of s bytes that starts here holds it exactly
+ * when d < s, that is when ceil(d) <= s. At least 1. */
 static inline uint64_t ms_sample_next(uint64_t *state, uint64_t mean)
 {
     /* 53 random bits, shifted into (0, 1]: u is never 0. */
     double u = (double)((ms_sample_rand(state) >> 11) + 1) * (1.0 / 9007199254740992.0);
     double d = ms_sample_neg_log(u) * (double)mean;
-    if (d < 1)
-        return 1;
     if (d > 1.8e19)
         return UINT64_MAX;
-    return (uint64_t)d;
+    return (uint64_t)d + 1;
 }
 
 /* The weight of a sampled allocation of size bytes at mean `mean`: the inverse of its

@@ -99,6 +99,12 @@ void ms_report_notes(struct ms_analysis *a, struct ms_notes *out)
         add(out, "the trace has no end record: the process was still running, or was killed "
                  "by a signal memscope could not catch (SIGKILL); events it had not yet "
                  "written are missing");
+    if (s->sample_bytes && s->sampled_allocs > s->allocs)
+        add(out,
+            "the trace is sampled, but its call counts are incomplete (%llu allocations recorded "
+            "with their stack, only %llu counted): the process ended before it could write "
+            "them and its spool is gone, so the exact allocation counts and bytes are too low",
+            (unsigned long long)s->sampled_allocs, (unsigned long long)s->allocs);
     if (e->present && e->reason == MS_END_SIGNAL)
         add(out,
             "the process was killed by signal %d (%s); \"leaked\" means still allocated "

@@ -128,12 +128,18 @@ static void passports_text(FILE *out, struct ms_analysis *a)
                 ms_format_count(b1, ms_passports_forgotten(pp)));
 }
 
+/* What the title of a section of estimates says in a sampled trace. */
+static const char *estimated_title(struct ms_analysis *a)
+{
+    return ms_heap_model_summary(a->model)->sample_bytes ? " (estimated from the samples)" : "";
+}
+
 static void ranking(FILE *out, struct ms_analysis *a, enum ms_rank_key key, const char *title,
                     size_t top)
 {
     size_t *idx;
     size_t n = ms_rank_sites(a->model, key, top, &idx);
-    fprintf(out, "\n%s\n", title);
+    fprintf(out, "\n%s%s\n", title, estimated_title(a));
     if (!n)
         fprintf(out, "  (none)\n");
     char b1[32], b2[32], b3[32], b4[32];
@@ -175,8 +181,8 @@ static void call_sites(FILE *out, struct ms_analysis *a, size_t top)
     const struct ms_call_sites *c = ms_heap_model_call_sites(a->model);
     if (!c)
         return;
-    fprintf(out, "\nCALL SITES BY BYTES ALLOCATED (exact: every allocation is counted by the "
-                 "call it came from)\n");
+    fprintf(out, "\nCALL SITES, EXACT COUNTS, by bytes allocated (every allocation is counted by "
+                 "the call it came from)\n");
     if (!c->n)
         fprintf(out, "  (none)\n");
     char b1[32], b2[32];
@@ -413,8 +419,8 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
     if (s->peak_low != s->peak_high)
         fprintf(out,
                 "  peak in any order      %s to %s bytes (events of threads that ran at the "
-                "same time are ordered by timestamps taken every 16 events)\n",
-                ms_format_count(b1, s->peak_low), ms_format_count(b2, s->peak_high));
+                "same time are ordered by timestamps taken every 16 events)%s\n",
+                ms_format_count(b1, s->peak_low), ms_format_count(b2, s->peak_high), est);
     fprintf(out, "  leaked at exit         %s bytes in %s blocks%s\n",
             ms_format_count(b1, s->live_bytes), ms_format_count(b2, s->live_blocks), est);
     if (s->sample_bytes)
@@ -442,8 +448,8 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
 
     api_sections(out, a);
 
-    fprintf(out, "\nTHREADS\n  %-8s %-16s %10s %14s %16s %14s %14s\n", "tid", "name", "created by",
-            "allocations", "bytes", "peak", "leaked");
+    fprintf(out, "\nTHREADS%s\n  %-8s %-16s %10s %14s %16s %14s %14s\n", estimated_title(a), "tid",
+            "name", "created by", "allocations", "bytes", "peak", "leaked");
     for (size_t i = 0; i < ms_heap_model_thread_count(a->model); i++) {
         const struct ms_thread_stats *t = ms_heap_model_thread(a->model, i);
         if (!t->allocs && !t->frees)

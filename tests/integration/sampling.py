@@ -159,7 +159,8 @@ def sample_mix(run, programs):
         os.path.join(run.work, "run2")) if not f.endswith(".spool")][0]), "text")
     check("text report: says it is sampled and marks estimates",
           text is not None and "sampled: one sample per 8,192 bytes" in text and
-          "(estimate)" in text and "CALL SITES BY BYTES ALLOCATED (exact" in text,
+          "(estimate)" in text and "CALL SITES, EXACT COUNTS" in text and
+          "(estimated from the samples)" in text,
           (text or "")[:400])
 
 
@@ -184,6 +185,56 @@ def killed(run, library, programs):
     if check("killed under memscope run: one trace", len(sealed) == 1) and len(counts) == 2:
         exact("killed, SIGKILL: the counts sealed into the trace by memscope run",
               by_order(sealed)[0], counts[0])
+
+
+def edges(run, programs):
+    """Ends inside a hook, a fork while another thread holds counts, small N, a cut trace."""
+    prog = os.path.join(programs, "sample_edge")
+    for n in (64, 524288):
+        reps, _ = run.run([prog, "doublefree"], n)
+        got = by_order(reps)[0] if reps else None
+        exact("doublefree (glibc aborts inside free), N=%d: counts written" % n, got,
+              {"allocs": 1011, "frees": 1002, "realloc_calls": 0, "bytes_allocated": 110064})
+        reps, _ = run.run([prog, "sigexit"], n)
+        s = by_order(reps)[0]["summary"] if reps else {}
+        check("exit() from a handler inside malloc/free, N=%d: counts written" % n,
+              s.get("allocs", 0) > 1000 and 0 <= s["allocs"] - s["frees"] <= 1,
+              "%s allocations, %s frees" % (s.get("allocs"), s.get("frees")))
+    reps, _ = run.run([prog, "forkthread"], 4096)
+    if check("forkthread: parent and child", len(reps) == 2):
+        parent, child = by_order(reps)
+        def worker(rep):
+            return sorted(c["allocs"] for c in rep["sampling"]["call_sites"]
+                          if c["function"] == "worker")
+        check("forkthread: the parent has the thread's 5,000 and 3,000", worker(parent) ==
+              [3000, 5000], str(worker(parent)))
+        check("forkthread: the child's history has the thread's 5,000 from before the fork only",
+              worker(child) == [5000], str(worker(child)))
+    # N = 8, 200,000 blocks of 1 byte: each sampled with p = 1-e^(-1/8); an interval rounded
+    # down instead of up made the estimate 12% too high.
+    reps, _ = run.run([prog, "small", "200000"], 8)
+    if reps:
+        s = by_order(reps)[0]["summary"]
+        p = 1 - math.exp(-1.0 / 8)
+        near("small N: 200,000 one-byte blocks estimated", s["leaked_blocks"], 200000,
+             math.sqrt((1 - p) / (200000 * p)))
+        check("small N: blocks and bytes agree", s["leaked_bytes"] == s["leaked_blocks"],
+              "%d bytes in %d blocks" % (s["leaked_bytes"], s["leaked_blocks"]))
+    # A trace cut short still says it is sampled (the mean is in its PROCESS chunk).
+    d = os.path.join(run.work, "cut")
+    os.mkdir(d)
+    trace = os.path.join(d, "t")
+    subprocess.run([run.memscope, "run", "--sample-bytes=4096", "-o", trace, "--",
+                    os.path.join(programs, "sample_mix")], capture_output=True, timeout=300)
+    data = open(trace, "rb").read()
+    cut = os.path.join(d, "cut")
+    with open(cut, "wb") as f:
+        f.write(data[:len(data) // 3])
+    r = subprocess.run([run.memscope, "report", "--format", "json", cut], capture_output=True,
+                       text=True, timeout=120)
+    doc = json.loads(r.stdout) if r.stdout else {}
+    check("a cut sampled trace is still reported as sampled",
+          doc.get("sampling", {}).get("mean_bytes") == 4096, r.stderr.strip()[:200])
 
 
 def signal_async(run, programs):
@@ -248,6 +299,7 @@ def main():
         run = Runner(a.memscope, work)
         sample_mix(run, a.programs)
         killed(run, a.library, a.programs)
+        edges(run, a.programs)
         signal_async(run, a.programs)
         real_programs(run)
     finally:

@@ -483,16 +483,21 @@ static void chunk_payloads(void)
                                   .parent_trace = "p",
                                   .parent_trace_len = 1,
                                   .version = "9",
-                                  .version_len = 1};
+                                  .version_len = 1,
+                                  .sample_bytes = 65536};
     ASSERT_TRUE(ms_chunk_maxlen_PROCESS(&pr) <= sizeof buf);
     size_t len = (size_t)(ms_chunk_put_PROCESS(buf, &pr) - buf);
+    size_t opt = len - 3; /* sample_bytes (optional: a payload may end before it) */
     for (size_t cut = 0; cut <= len; cut++) {
         struct ms_cursor c = {buf, buf + cut, false};
         struct ms_chunk_PROCESS got;
         ms_chunk_get_PROCESS(&c, &got);
-        ASSERT_EQ(c.bad, cut < len);
+        ASSERT_EQ(c.bad, cut < opt || (cut > opt && cut < len));
+        if (cut == opt)
+            ASSERT_EQ(got.sample_bytes, 0);
         if (cut < len)
             continue;
+        ASSERT_EQ(got.sample_bytes, 65536);
         ASSERT_EQ(got.pid, 7);
         ASSERT_EQ(got.start_tsc, 1ull << 40);
         ASSERT_EQ(got.node_limit, 300);
