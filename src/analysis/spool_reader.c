@@ -114,7 +114,7 @@ int ms_spool_scan(const char *trace_path, int *fd_out, struct ms_spool_buffer **
         uint8_t page[MS_SPOOL_HEAD_SIZE], counts[MS_SPOOL_COUNTS_RECORDS_MAX];
         uint32_t len = 0;
         if (pread_all(fd, page, sizeof page, data - MS_SPOOL_HEAD_SIZE) == 0)
-            len = ms_spool_counts_encode(page, committed, counts);
+            len = ms_spool_counts_encode(page + MS_SPOOL_COUNTS_AT, committed, counts);
         if (len && (b->counts = malloc(len)) == NULL) {
             ms_spool_buffers_free(list, (int)n);
             close(fd);

@@ -112,6 +112,7 @@ void ms__lifecycle_signal_taken(int sig)
 
 /* The locks fork_prepare took, released after the fork on both sides. */
 static bool fork_locked_intern, fork_locked_writer;
+static uint64_t fork_tsc_prepared;
 
 static int fork_was_busy;
 static bool fork_set_busy;
@@ -128,10 +129,11 @@ static void fork_prepare(void)
     ms__tls.busy = 1;
     ms__writer_open();
     ms__child_env_hide();
-    ms__counts_fork_prepare(); /* sampling: the child's history has every thread's counts */
     fork_locked_intern = ms__stack_intern_lock();
     fork_locked_writer = ms__writer_lock();
     ms__live_lock_all();
+    ms__counts_fork_prepare();     /* sampling: the child's history has every thread's counts */
+    fork_tsc_prepared = ms__now(); /* the child's history: what came before the copy */
 }
 
 /* After fork, in either process: busy as it was before fork_prepare. */
@@ -169,7 +171,7 @@ static void fork_child(void)
         return;
     }
     ms__live_unlock_all(); /* held across fork by this thread, under its parent's id */
-    fork_tsc = ms__now();
+    fork_tsc = fork_tsc_prepared;
     memset(&fork_origin, 0, sizeof fork_origin);
     fork_origin.parent_pid = self_pid;
     fork_origin.fork_tsc = fork_tsc;

@@ -5,9 +5,12 @@
 #include "spinlock.h"
 #include "../common/record_codec.h"
 #include "../common/sampling.h"
+#include "../common/spool_counts.h"
+#include "trace_writer.h"
 
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 uint64_t ms__sample_mean;
 
@@ -134,8 +137,27 @@ void ms__counts_fork_parent(void)
     fork_copy = NULL;
 }
 
+/* The copies as chunks of their own (CLOCK, then the counts), for a child with no slot to write
+ * them into: forked by a signal handler that interrupted a hook (whose slot may be mid-record). */
+static void fork_copy_chunks(void)
+{
+    static uint8_t chunk[MS_SPOOL_COUNTS_CHUNK_MAX]; /* the child has one thread */
+    for (size_t k = 0; k < fork_copy_slots; k++) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        uint64_t tsc = ms__now();
+        size_t len = ms_spool_counts_chunk_put(
+            chunk, tsc, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
+            (const uint8_t *)(fork_copy + k * MS_SPOOL_COUNTS), 0);
+        if (len)
+            ms__writer_events((uint32_t)ms__self_tid(), tsc, chunk, len);
+    }
+}
+
 void ms__counts_fork_child(struct ms__slot *s)
 {
+    if (fork_copy && !s)
+        fork_copy_chunks();
     for (size_t i = 0; s && fork_copy && i < fork_copy_slots * MS_SPOOL_COUNTS; i++)
         ms__call_count_emit(s, &fork_copy[i], i % MS_SPOOL_COUNTS == 0);
     ms__counts_fork_parent();

@@ -201,7 +201,25 @@ void ms__orphan_unlock(void)
     ms__spin_unlock(&orphan_lock);
 }
 
-bool ms__slot_flush(struct ms__slot *s, bool seal)
+/* Sampling: the counts of slot s's head page, snapshot right after its records' end is read
+ * (so that records and counts stop at nearly the same point), as a chunk of their own. */
+struct counts_snap {
+    uint8_t chunk[MS_SPOOL_COUNTS_CHUNK_MAX];
+    size_t len;
+    uint64_t tsc;
+};
+
+static void counts_take(struct ms__slot *s, uint32_t committed, struct counts_snap *c)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    c->tsc = ms__now();
+    c->len = ms_spool_counts_chunk_put(c->chunk, c->tsc,
+                                       (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
+                                       (const uint8_t *)s->b.head + MS_SPOOL_COUNTS_AT, committed);
+}
+
+static bool slot_flush(struct ms__slot *s, bool seal, struct counts_snap *c)
 {
     int me = ms__self_tid();
     /* A fatal-signal handler that interrupted this thread's own flush of s: leave it (its
@@ -215,12 +233,21 @@ bool ms__slot_flush(struct ms__slot *s, bool seal)
     }
     if (!atomic_load(&s->sealed)) {
         struct ms__buffer *b = &s->b;
-        uint8_t *end = b->buf + atomic_load_explicit(&b->head->committed, memory_order_acquire);
-        ms__writer_events(b->tid, b->first_tsc, b->buf, (size_t)(end - b->buf));
+        uint32_t committed = atomic_load_explicit(&b->head->committed, memory_order_acquire);
+        uint8_t *end = b->buf + committed;
+        if (c)
+            counts_take(s, committed, c);
+        bool w = ms__writer_events(b->tid, b->first_tsc, b->buf, (size_t)(end - b->buf));
         if (seal)
             atomic_store(&s->sealed, 1);
         else
             ms__buffer_begin_chunk(b);
+        /* The page forgets the counts only once they are in the trace (else the spool, which
+         * stays, has them). A thread still running may count a few more meanwhile: lost, as
+         * its records after the seal are. */
+        if (c && c->len && w && ms__writer_events(s->b.tid, c->tsc, c->chunk, c->len))
+            memset((uint8_t *)s->b.head + MS_SPOOL_COUNTS_AT, 0,
+                   MS_SPOOL_COUNTS * MS_SPOOL_COUNT_SIZE);
     } else if (!seal) {
         /* Events after the final flush are dropped, but the owner keeps a valid buffer. */
         ms__buffer_begin_chunk(&s->b);
@@ -229,27 +256,9 @@ bool ms__slot_flush(struct ms__slot *s, bool seal)
     return true;
 }
 
-/* Sampling: the call counts left in slot s's head page (common/spool_counts.h) become a chunk
- * of their own, after its last records, and the page forgets them. Only the finishing thread
- * flushes every slot: one buffer serves. A thread still running may count a few more meanwhile
- * (lost, as its records after the seal are). */
-static void flush_counts(struct ms__slot *s)
+bool ms__slot_flush(struct ms__slot *s, bool seal)
 {
-    static uint8_t chunk[1 + 2 * MS_VARINT_MAX + MS_SPOOL_COUNTS_RECORDS_MAX];
-    uint8_t *counts = (uint8_t *)s->b.head + MS_SPOOL_COUNTS_AT;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t tsc = ms__now();
-    uint8_t *p = chunk;
-    *p++ = MS_REC_CLOCK;
-    p = ms_varint_put(p, tsc);
-    p = ms_varint_put(p, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec);
-    uint32_t n =
-        ms_spool_counts_encode((const uint8_t *)s->b.head, atomic_load(&s->b.head->committed), p);
-    if (!n)
-        return;
-    ms__writer_events(s->b.tid, tsc, chunk, (size_t)(p - chunk) + n);
-    memset(counts, 0, MS_SPOOL_COUNTS * MS_SPOOL_COUNT_SIZE);
+    return slot_flush(s, seal, NULL);
 }
 
 struct flush_all {
@@ -259,24 +268,17 @@ struct flush_all {
 
 static void flush_all(void *arg)
 {
+    static struct counts_snap snap; /* only the finishing thread flushes every slot */
     struct flush_all *f = arg;
     for (int i = 0; i < MAX_SLOTS; i++) {
         struct ms__slot *s = atomic_load_explicit(&slots[i], memory_order_acquire);
         if (!s)
             break;
-        if (atomic_load(&s->in_use) && !atomic_load(&s->sealed)) {
-            bool done = ms__slot_flush(s, s != f->keep_open);
-            if (done)
-                flush_counts(s);
-            f->all &= done;
-        }
+        if (atomic_load(&s->in_use) && !atomic_load(&s->sealed))
+            f->all &= slot_flush(s, s != f->keep_open, &snap);
     }
-    if (ms__orphan_slot && !atomic_load(&ms__orphan_slot->sealed)) {
-        bool done = ms__slot_flush(ms__orphan_slot, true);
-        if (done)
-            flush_counts(ms__orphan_slot);
-        f->all &= done;
-    }
+    if (ms__orphan_slot && !atomic_load(&ms__orphan_slot->sealed))
+        f->all &= slot_flush(ms__orphan_slot, true, &snap);
 }
 
 bool ms__slot_flush_all(struct ms__slot *keep_open)

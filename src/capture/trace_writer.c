@@ -488,12 +488,13 @@ static bool ensure_open(void)
     return atomic_load(&ready);
 }
 
-void ms__writer_events(uint32_t tid, uint64_t first_tsc, const uint8_t *raw, size_t len)
+bool ms__writer_events(uint32_t tid, uint64_t first_tsc, const uint8_t *raw, size_t len)
 {
     if (!ensure_open())
-        return;
-    write_chunk_raw(MS_CHUNK_EVENTS, tid, first_tsc, raw, len);
+        return false;
+    bool w = write_chunk_raw(MS_CHUNK_EVENTS, tid, first_tsc, raw, len);
     ms__writer_modules_if_changed();
+    return w;
 }
 
 void ms__writer_modules_if_changed(void)

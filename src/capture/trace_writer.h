@@ -17,8 +17,9 @@ struct ms__fork_origin {
 
 /* Remembers the start-of-process clock readings; called once by start-up. */
 void ms__writer_init(void);
-/* Writes one EVENTS chunk for thread tid. Opens the trace first if needed. */
-void ms__writer_events(uint32_t tid, uint64_t first_tsc, const uint8_t *raw, size_t len);
+/* Writes one EVENTS chunk for thread tid. Opens the trace first if needed. Returns whether the
+ * chunk was written. */
+bool ms__writer_events(uint32_t tid, uint64_t first_tsc, const uint8_t *raw, size_t len);
 /* Writes a MODULES chunk if libraries were loaded or unloaded since the last one. */
 void ms__writer_modules_if_changed(void);
 /* Writes the END chunk (reason, exit code or signal, events dropped, threads still running at

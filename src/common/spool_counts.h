@@ -13,15 +13,16 @@
 /* The most bytes ms_spool_counts_encode writes (8 of them ms_varint_put's slack). */
 #define MS_SPOOL_COUNTS_RECORDS_MAX (MS_SPOOL_COUNTS * (MS_EXT_MAXLEN_CALL_COUNTS + 1) + 8)
 
-/* Encodes the counts of the head page h (MS_SPOOL_HEAD_SIZE bytes, little-endian) whose buffer
- * has committed bytes into out; returns their length. Unused entries are skipped, and so is an
- * entry caught between its record's commit and its reset (its counts are in the records). The
- * page may be anything (a spool is untrusted): every entry makes one record at most. */
-static inline uint32_t ms_spool_counts_encode(const uint8_t *h, uint32_t committed, uint8_t *out)
+/* Encodes the MS_SPOOL_COUNTS entries at t (a head page's, from MS_SPOOL_COUNTS_AT, little-
+ * endian) of a buffer with committed bytes into out; returns their length. Unused entries are
+ * skipped, and so is an entry caught between its record's commit and its reset (its counts are
+ * in the records). The entries may be anything (a spool is untrusted): each makes one record at
+ * most. */
+static inline uint32_t ms_spool_counts_encode(const uint8_t *t, uint32_t committed, uint8_t *out)
 {
     uint8_t *p = out;
     for (uint32_t i = 0; i < MS_SPOOL_COUNTS; i++) {
-        const uint8_t *e = h + MS_SPOOL_COUNTS_AT + i * MS_SPOOL_COUNT_SIZE;
+        const uint8_t *e = t + i * MS_SPOOL_COUNT_SIZE;
         uint64_t ip = ms_get_le(e, 8), bytes = ms_get_le(e + 8, 8);
         uint32_t allocs = (uint32_t)ms_get_le(e + 16, 4), emitted = (uint32_t)ms_get_le(e + 20, 4);
         if (!ip || (i == 0 && ip != 1) || (emitted && emitted <= committed))
@@ -32,6 +33,23 @@ static inline uint32_t ms_spool_counts_encode(const uint8_t *h, uint32_t committ
                    : ms_ext_put_CALL_COUNTS(kind, p, ip, allocs, bytes);
     }
     return (uint32_t)(p - out);
+}
+
+/* The bytes of ms_spool_counts_chunk's chunk at most. */
+#define MS_SPOOL_COUNTS_CHUNK_MAX (1 + 2 * MS_VARINT_MAX + MS_SPOOL_COUNTS_RECORDS_MAX)
+
+/* The EVENTS payload of entries t's counts (ms_spool_counts_encode) alone, after a CLOCK record
+ * at tsc and mono_ns, into out (MS_SPOOL_COUNTS_CHUNK_MAX bytes); returns its length, 0 when
+ * there are no counts. */
+static inline size_t ms_spool_counts_chunk_put(uint8_t *out, uint64_t tsc, uint64_t mono_ns,
+                                               const uint8_t *t, uint32_t committed)
+{
+    uint8_t *p = out;
+    *p++ = MS_REC_CLOCK;
+    p = ms_varint_put(p, tsc);
+    p = ms_varint_put(p, mono_ns);
+    uint32_t n = ms_spool_counts_encode(t, committed, p);
+    return n ? (size_t)(p - out) + n : 0;
 }
 
 #endif

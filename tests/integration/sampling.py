@@ -200,6 +200,16 @@ def edges(run, programs):
         check("exit() from a handler inside malloc/free, N=%d: counts written" % n,
               s.get("allocs", 0) > 1000 and 0 <= s["allocs"] - s["frees"] <= 1,
               "%s allocations, %s frees" % (s.get("allocs"), s.get("frees")))
+        reps, _ = run.run([prog, "sigfork"], n)
+        if check("fork from a handler inside malloc/free, N=%d: parent and child" % n,
+                 len(reps) == 2):
+            parent, child = [r["summary"] for r in by_order(reps)]
+            check("fork from a handler inside malloc/free, N=%d: the child has the parent's "
+                  "counts" % n, parent["allocs"] > 1000 and
+                  abs(child["allocs"] - parent["allocs"]) <= 1 and
+                  abs(child["frees"] - parent["frees"]) <= 1,
+                  "parent %d/%d, child %d/%d" % (parent["allocs"], parent["frees"],
+                                                 child["allocs"], child["frees"]))
     reps, _ = run.run([prog, "forkthread"], 4096)
     if check("forkthread: parent and child", len(reps) == 2):
         parent, child = by_order(reps)

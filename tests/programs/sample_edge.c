@@ -9,6 +9,9 @@
  *               the child makes 77 malloc(10)/free pairs and _exits; then the thread makes
  *               3,000 malloc(200)/free pairs: the child's history holds the thread's 5,000,
  *               none of its 3,000
+ *   sigfork:    malloc(100)/free pairs until a SIGALRM handler, most likely interrupting an
+ *               allocator call, forks a child that _exits at once (the child's history is the
+ *               parent's until then: the same counts, give or take the interrupted call)
  *   small N:    N malloc(1) kept (N given after the mode) */
 #include <pthread.h>
 #include <signal.h>
@@ -42,6 +45,18 @@ static void on_alarm(int sig)
     exit(0);
 }
 
+static volatile sig_atomic_t forked_once;
+
+static void on_alarm_fork(int sig)
+{
+    (void)sig;
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(0);
+    waitpid(pid, NULL, 0);
+    forked_once = 1;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -62,6 +77,14 @@ int main(int argc, char **argv)
         struct itimerval it = {{0, 0}, {0, 50000}};
         setitimer(ITIMER_REAL, &it, NULL);
         for (;;) {
+            void *volatile p = malloc(100);
+            free(p);
+        }
+    } else if (!strcmp(mode, "sigfork")) {
+        signal(SIGALRM, on_alarm_fork);
+        struct itimerval it = {{0, 0}, {0, 50000}};
+        setitimer(ITIMER_REAL, &it, NULL);
+        while (!forked_once) {
             void *volatile p = malloc(100);
             free(p);
         }
