@@ -158,10 +158,11 @@ static void ranking(FILE *out, struct ms_analysis *a, enum ms_rank_key key, cons
             break;
         default:
             fprintf(out,
-                    "  #%zu  %s allocations, %s bytes allocated, %s bytes at the peak, %s "
+                    "  #%zu  %s allocation%s, %s bytes allocated, %s bytes at the peak, %s "
                     "leaked\n",
-                    i + 1, ms_format_count(b1, s->allocs), ms_format_count(b2, s->bytes),
-                    ms_format_count(b3, s->peak_bytes), ms_format_count(b4, s->live_bytes));
+                    i + 1, ms_format_count(b1, s->allocs), s->allocs == 1 ? "" : "s",
+                    ms_format_count(b2, s->bytes), ms_format_count(b3, s->peak_bytes),
+                    ms_format_count(b4, s->live_bytes));
         }
         const struct ms_annotations *an = ms_heap_model_annotations(a->model);
         if (an && s->var_name) {
@@ -189,8 +190,9 @@ static void call_sites(FILE *out, struct ms_analysis *a, size_t top)
     for (size_t i = 0; i < c->n && (!top || i < top); i++) {
         ms_frame f[16];
         int n = ms_analysis_address(a, c->items[i].ip, f, 16);
-        fprintf(out, "  #%zu  %s allocations, %s bytes allocated\n", i + 1,
-                ms_format_count(b1, c->items[i].allocs), ms_format_count(b2, c->items[i].bytes));
+        fprintf(out, "  #%zu  %s allocation%s, %s bytes allocated\n", i + 1,
+                ms_format_count(b1, c->items[i].allocs), c->items[i].allocs == 1 ? "" : "s",
+                ms_format_count(b2, c->items[i].bytes));
         if (n > 0) {
             fprintf(out, "        at %s", f[n - 1].function);
             if (f[0].file)
