@@ -54,9 +54,9 @@ static ms__spinlock change_lock;
         t->busy = 0;                                                                               \
         call;                                                                                      \
         t->busy = busy;                                                                            \
-        if (aside) {                                                                               \
+        if (aside) { /* held: slot, or NULL in a child the handler forked (abandon_held) */        \
             t->in_handler = 0;                                                                     \
-            t->slot = slot;                                                                        \
+            t->slot = t->held;                                                                     \
             t->held = NULL;                                                                        \
         }                                                                                          \
     } while (0)

@@ -387,6 +387,29 @@ void ms__slots_drop(void)
     atomic_fetch_add_explicit(&dropped, 1, memory_order_relaxed);
 }
 
+/* In a forked child: the slot a signal handler that forked has set aside (ms__tls.held), whose
+ * hook the handler interrupted and will let finish its record there. Its buffer is the parent's
+ * (shared): the child gets a private copy to finish into, never written out (that one event is
+ * lost, and the events the handler deferred), and the thread attaches a slot of its own at its
+ * next event (the handler's return restores ms__tls.held, now NULL). */
+static void abandon_held(struct ms__tls *t)
+{
+    struct ms__slot *s = t->held;
+    void *copy = mmap(NULL, BUFFER_MAP, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (copy != MAP_FAILED) {
+        memcpy(copy, s->b.head, BUFFER_MAP);
+        if (mmap(s->b.head, BUFFER_MAP, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED)
+            memcpy(s->b.head, copy, BUFFER_MAP);
+        munmap(copy, BUFFER_MAP);
+    }
+    atomic_store(&s->sealed, 1); /* never flushed, never given to another thread */
+    s->remap = 0;
+    for (int i = __atomic_exchange_n(&t->n_deferred, 0, __ATOMIC_RELAXED); i > 0; i--)
+        ms__slots_drop();
+    t->held = NULL;
+}
+
 void ms__slots_after_fork_child(void)
 {
     ms__cached_tid = 0;
@@ -401,6 +424,8 @@ void ms__slots_after_fork_child(void)
             s->remap = 1;
         }
     }
+    if (!mine && ms__tls.in_handler && ms__tls.held)
+        abandon_held(&ms__tls);
     ms__spin_init(&orphan_lock);
     if (ms__orphan_slot) {
         atomic_store(&ms__orphan_slot->flushing, 0);

@@ -210,6 +210,13 @@ def edges(run, programs):
                   abs(child["frees"] - parent["frees"]) <= 1,
                   "parent %d/%d, child %d/%d" % (parent["allocs"], parent["frees"],
                                                  child["allocs"], child["frees"]))
+    for n in (0, 4096):
+        for attempt in range(3):
+            reps, err = run.run([prog, "sigforkrun"], n)
+            check("a child forked by a handler inside malloc/free, returning, N=%d: both traces "
+                  "whole" % n, len(reps) == 2 and not any(
+                      any("damaged" in x for x in r["notes"]) for r in reps.values()),
+                  str([r["notes"] for r in reps.values()])[:300])
     reps, _ = run.run([prog, "forkthread"], 4096)
     if check("forkthread: parent and child", len(reps) == 2):
         parent, child = by_order(reps)

@@ -12,6 +12,9 @@
  *   sigfork:    malloc(100)/free pairs until a SIGALRM handler, most likely interrupting an
  *               allocator call, forks a child that _exits at once (the child's history is the
  *               parent's until then: the same counts, give or take the interrupted call)
+ *   sigforkrun: the same, but the child returns from the handler and both processes make 20,000
+ *               more malloc(100)/free pairs: the child must not write into its parent's buffers
+ *               (both traces whole)
  *   small N:    N malloc(1) kept (N given after the mode) */
 #include <pthread.h>
 #include <signal.h>
@@ -45,7 +48,8 @@ static void on_alarm(int sig)
     exit(0);
 }
 
-static volatile sig_atomic_t forked_once;
+static volatile sig_atomic_t forked_once, in_child;
+static volatile pid_t forked_pid;
 
 static void on_alarm_fork(int sig)
 {
@@ -54,6 +58,17 @@ static void on_alarm_fork(int sig)
     if (pid == 0)
         _exit(0);
     waitpid(pid, NULL, 0);
+    forked_once = 1;
+}
+
+static void on_alarm_fork_run(int sig)
+{
+    (void)sig;
+    pid_t pid = fork();
+    if (pid == 0)
+        in_child = 1;
+    else
+        forked_pid = pid;
     forked_once = 1;
 }
 
@@ -88,6 +103,21 @@ int main(int argc, char **argv)
             void *volatile p = malloc(100);
             free(p);
         }
+    } else if (!strcmp(mode, "sigforkrun")) {
+        signal(SIGALRM, on_alarm_fork_run);
+        struct itimerval it = {{0, 0}, {0, 50000}};
+        setitimer(ITIMER_REAL, &it, NULL);
+        while (!forked_once) {
+            void *volatile p = malloc(100);
+            free(p);
+        }
+        for (int i = 0; i < 20000; i++) {
+            void *volatile p = malloc(100);
+            free(p);
+        }
+        if (in_child)
+            _exit(0);
+        waitpid(forked_pid, NULL, 0);
     } else if (!strcmp(mode, "forkthread")) {
         pthread_barrier_init(&forked, NULL, 2);
         pthread_barrier_init(&resume, NULL, 2);
