@@ -30,7 +30,7 @@ cmdline="bench/run.sh${*:+ $*}"
 usage() {
     cat <<EOF
 usage: bench/run.sh [--quick] [--workloads a,b,...] [--reps N] [--no-heaptrack] [--keep-traces]
-                    [--backend NAME] [--build-dir DIR] [--out DIR]
+                    [--backend NAME] [--sample-bytes N] [--build-dir DIR] [--out DIR]
   --quick           about a tenth of the default iterations
   --workloads LIST  comma-separated list from: ${ALL_WORKLOADS[*]} (the default)
                     and ${EXTRA_WORKLOADS[*]}
@@ -40,6 +40,8 @@ usage: bench/run.sh [--quick] [--workloads a,b,...] [--reps N] [--no-heaptrack] 
   --backend NAME    every memscope run uses this capture backend (lockfree, core, async,
                     unified; default: memscope's own default, unified); run once per backend to
                     compare them
+  --sample-bytes N  every memscope run samples allocations by bytes with mean N
+                    (MEMSCOPE_SAMPLE_BYTES; default: no sampling)
   --build-dir DIR   where \`make\` built (default: <repo>/build)
   --out DIR         results and logs (default: <repo>/bench/out)
 Environment: MEMSCOPE (memscope CLI, default BUILD/bin/memscope), HEAPTRACK (default: heaptrack),
@@ -48,7 +50,7 @@ libunwind --no-summary run are measured in the same run, for before/after ratios
 EOF
 }
 
-quick=0 reps=3 use_heaptrack=1 keep_traces=0 backend_opt=()
+quick=0 reps=3 use_heaptrack=1 keep_traces=0 run_opt=()
 build="$root/build" out="$here/out"
 workloads=("${ALL_WORKLOADS[@]}")
 while [ $# -gt 0 ]; do
@@ -69,10 +71,16 @@ while [ $# -gt 0 ]; do
     --keep-traces) keep_traces=1 ;;
     --backend)
         [ $# -ge 2 ] || { usage >&2; exit 2; }
-        backend_opt=(--backend="$2")
+        run_opt+=(--backend="$2")
         shift
         ;;
-    --backend=*) backend_opt=(--backend="${1#*=}") ;;
+    --backend=*) run_opt+=(--backend="${1#*=}") ;;
+    --sample-bytes)
+        [ $# -ge 2 ] || { usage >&2; exit 2; }
+        run_opt+=(--sample-bytes="$2")
+        shift
+        ;;
+    --sample-bytes=*) run_opt+=(--sample-bytes="${1#*=}") ;;
     --build-dir)
         [ $# -ge 2 ] || { usage >&2; exit 2; }
         build=$(cd "$2" && pwd) || exit 2
@@ -235,7 +243,7 @@ results="$out/results.md"
         "(reps=$reps, $([ $quick = 1 ] && echo quick || echo full) iterations)"
     echo "- date: $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
     echo "- machine: nproc=$(nproc), CPU: ${cpu_model:-unknown}, kernel: $(uname -srm)"
-    echo "- backend: ${backend_opt[*]:-the default, unified}"
+    echo "- memscope run options: ${run_opt[*]:-none (backend unified, no sampling)}"
     echo "- memscope: ${ms_version:-unknown} ($MEMSCOPE), commit $commit;" \
         "heaptrack: ${ht_version:-unknown}"
     echo
@@ -264,7 +272,7 @@ for w in "${workloads[@]}"; do
             tr="$traces/$w.$m.mstrace"
             rm -f "$tr" "$tr".*
             if timed "$w.$m" "$w.$m.$r" \
-                "$MEMSCOPE" run "${backend_opt[@]}" --no-summary -o "$tr" --unwind="$m" -- \
+                "$MEMSCOPE" run "${run_opt[@]}" --no-summary -o "$tr" --unwind="$m" -- \
                 "$prog" "${args[@]}"; then
                 [ -n "$ref" ] && check_output "$w.$m" "$w.$m.$r" "$ref"
             fi
@@ -272,7 +280,7 @@ for w in "${workloads[@]}"; do
         # The default command, as users run it: libunwind stacks and the summary it prints.
         tr="$traces/$w.default.mstrace"
         rm -f "$tr" "$tr".*
-        if timed "$w.default" "$w.default.$r" "$MEMSCOPE" run "${backend_opt[@]}" -o "$tr" -- \
+        if timed "$w.default" "$w.default.$r" "$MEMSCOPE" run "${run_opt[@]}" -o "$tr" -- \
             "$prog" "${args[@]}"; then
             [ -n "$ref" ] && check_output "$w.default" "$w.default.$r" "$ref"
         fi

@@ -45,6 +45,8 @@ struct ms_heap_model {
     struct ms_passports *pp;
     struct ms_module_owner *owners;
     struct ms_call_sites calls; /* a sampled trace's exact counts by call site (full model) */
+    /* A sampled trace's exact totals so far, from its call counts (the summary's at the end). */
+    uint64_t counted_allocs, counted_bytes, unsampled_frees, counted_reallocs;
     size_t live_mask, live_used;
     struct ms_site *sites;
     size_t nsites, capsites;
@@ -303,8 +305,6 @@ static inline void site_touch(struct ms_heap_model *m, struct ms_site *s)
     }
 }
 
-/* Releases block b (NULL: a free of a block the trace never saw allocated); the caller counts
- * the free. */
 /* What a block stands for: one block of its size, or in a sampled trace (MEMSCOPE_SAMPLE_BYTES)
  * the n blocks of its size that its sampling represents, n the inverse of its probability of
  * being sampled (common/sampling.h) rounded up or down at random (by a hash of the block's
@@ -335,19 +335,22 @@ static inline __attribute__((always_inline)) struct weight weigh(const struct ms
     return sampled_weight(m->sum.sample_bytes, ptr, size);
 }
 
-static inline __attribute__((always_inline)) void free_block(struct ms_heap_model *m,
-                                                             struct block *b)
+/* Releases block b (NULL: a free of a block the trace never saw allocated); the caller counts
+ * the free. Returns the frees it stands for (1 but in a sampled trace), for the freeing thread's
+ * count. */
+static inline __attribute__((always_inline)) uint64_t free_block(struct ms_heap_model *m,
+                                                                 struct block *b)
 {
     if (!b) {
         m->sum.unknown_frees++;
-        return;
+        return 1;
     }
     struct weight w = weigh(m, b->ptr, b->size);
     if (m->totals_only) {
         m->sum.live_bytes -= w.bytes;
         m->sum.live_blocks -= w.n;
         live_remove(m, b);
-        return;
+        return w.n;
     }
     const struct block_info *bi = &m->info[b - m->live];
     struct ms_site *s = &m->sites[bi->site];
@@ -367,6 +370,7 @@ static inline __attribute__((always_inline)) void free_block(struct ms_heap_mode
     m->sum.live_bytes -= w.bytes;
     m->sum.live_blocks -= w.n;
     live_remove(m, b);
+    return w.n;
 }
 
 /* The live block at ptr, or NULL. 0 marks empty slots; the reader never delivers a NULL block. */
@@ -429,13 +433,6 @@ static inline uint32_t freer_of(struct ms_heap_model *m, struct ms_thread_stats 
     return t->freer;
 }
 
-/* What a free of block b (NULL: unknown) adds to its thread's frees: in a sampled trace, the
- * frees the block's sample stands for. */
-static inline uint64_t thread_frees(const struct ms_heap_model *m, const struct block *b)
-{
-    return __builtin_expect(m->sum.sample_bytes != 0, 0) && b ? weigh(m, b->ptr, b->size).n : 1;
-}
-
 /* A free (event ev) by thread of block b (NULL: never seen allocated), counted and applied;
  * full: the model may be a full one (false in the totals model's fast path). */
 static inline __attribute__((always_inline)) void do_free(struct ms_heap_model *m, uint32_t thread,
@@ -444,7 +441,6 @@ static inline __attribute__((always_inline)) void do_free(struct ms_heap_model *
 {
     m->sum.events++;
     struct ms_thread_stats *t = &m->threads[thread];
-    t->frees += thread_frees(m, b);
     m->sum.frees++;
     if (full && m->pp) {
         /* The FREE_CALLER record's stack is this free's own only right after it. */
@@ -456,7 +452,7 @@ static inline __attribute__((always_inline)) void do_free(struct ms_heap_model *
             (m->sites[m->info[i].site].owner != t->freer + 1 || (m->notes && m->notes[i].passport)))
             passport_free(m, t, b, free_stack, tsc);
     }
-    free_block(m, b);
+    t->frees += free_block(m, b);
 }
 
 static inline __attribute__((always_inline)) int
@@ -612,14 +608,14 @@ static __attribute__((noinline)) int sampling(struct ms_heap_model *m, const str
 {
     switch (ev->value) {
     case MS_EXT_CALL_COUNTS:
-        m->sum.counted_allocs += ev->x[1];
-        m->sum.counted_bytes += ev->x[2];
+        m->counted_allocs += ev->x[1];
+        m->counted_bytes += ev->x[2];
         return m->totals_only || !ev->x[0]
                    ? 0
                    : ms_call_sites_add(&m->calls, ev->x[0], ev->x[1], ev->x[2]);
     default: /* MS_EXT_SAMPLE_FREES */
-        m->sum.unsampled_frees += ev->x[0];
-        m->sum.counted_reallocs += ev->x[1];
+        m->unsampled_frees += ev->x[0];
+        m->counted_reallocs += ev->x[1];
         return 0;
     }
 }
@@ -653,7 +649,6 @@ apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
         if (!ev->forced && ev->ptr != ev->old_ptr && live_at(m, ev->ptr))
             return MS_REPLAY_WANT_FREE;
         m->sum.events++;
-        m->threads[thread].frees += thread_frees(m, b);
         m->sum.realloc_calls++;
         m->sum.frees++;
         /* The old block's name and object go to the new block. */
@@ -665,7 +660,7 @@ apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
             pp = n->passport;
             n->var = n->obj = n->passport = 0;
         }
-        free_block(m, b);
+        m->threads[thread].frees += free_block(m, b);
         struct ms_event forced = *ev;
         forced.forced = true; /* the old block is gone: its address may be returned again */
         if ((err = do_alloc(m, &forced, thread)) != 0 || !(var | obj | pp))
@@ -795,10 +790,10 @@ int ms_heap_model_apply(void *ctx, const struct ms_event *ev)
 static void sampled_totals(struct ms_heap_model *m)
 {
     struct ms_summary *u = &m->sum;
-    u->allocs = u->counted_allocs;
-    u->bytes_allocated = u->counted_bytes;
-    u->frees += u->unsampled_frees;
-    u->realloc_calls = u->counted_reallocs;
+    u->allocs = m->counted_allocs;
+    u->bytes_allocated = m->counted_bytes;
+    u->frees += m->unsampled_frees;
+    u->realloc_calls = m->counted_reallocs;
     ms_call_sites_sort(&m->calls);
 }
 

@@ -67,8 +67,6 @@ struct ms_summary {
      * sampled; temporary allocations are not known (0). sampled_allocs: the allocations
      * recorded with a stack. */
     uint64_t sample_bytes, sampled_allocs;
-    /* The call counts' totals (internal: the model's final figures come from them). */
-    uint64_t counted_allocs, counted_bytes, unsampled_frees, counted_reallocs;
 };
 
 struct ms_heap_model;

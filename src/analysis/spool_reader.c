@@ -33,13 +33,10 @@ static int pread_all(int fd, void *buf, size_t n, uint64_t off)
 
 uint8_t *ms_spool_counts_chunk(const struct ms_spool_buffer *b, uint32_t *len)
 {
-    uint8_t *out = malloc(b->counts_len + 1 + 2 * MS_VARINT_MAX + 8);
+    uint8_t *out = malloc(b->counts_len + MS_REC_MAXLEN_CLOCK + 8);
     if (!out)
         return NULL;
-    uint8_t *p = out;
-    *p++ = MS_REC_CLOCK;
-    p = ms_varint_put(p, b->clock_tsc);
-    p = ms_varint_put(p, b->clock_ns);
+    uint8_t *p = ms_spool_clock_put(out, b->clock_tsc, b->clock_ns);
     if (b->counts_len)
         memcpy(p, b->counts, b->counts_len);
     *len = (uint32_t)(p - out) + b->counts_len;

@@ -339,10 +339,16 @@ int ms_analysis_stack(struct ms_analysis *a, uint32_t stack, ms_frame *frames, i
     return n;
 }
 
-int ms_analysis_address(struct ms_analysis *a, uint64_t ip, ms_frame *frames, int max)
+ms_frame ms_analysis_call_site(struct ms_analysis *a, uint64_t ip)
 {
-    int n = ms_symbolize_in(a->sym, NULL, ip, true, frames, max);
-    return n > 0 ? n : 0;
+    ms_frame f[16];
+    int n = ms_symbolize_in(a->sym, NULL, ip, true, f, 16);
+    if (n <= 0)
+        return (ms_frame){.address = ip};
+    ms_frame site = f[0];
+    site.function = f[n - 1].function;
+    site.inlined = false;
+    return site;
 }
 
 uint64_t ms_analysis_ns(const struct ms_analysis *a, uint64_t tsc)

@@ -71,9 +71,10 @@ void ms_analysis_live_discard(ms_analysis_live *l);
  * a frame whose function is "[stack truncated: trace incomplete]". */
 int ms_analysis_stack(struct ms_analysis *a, uint32_t stack, ms_frame *frames, int max);
 
-/* Symbolizes one return address (an allocator call's: the call instruction is looked up) into
- * frames, innermost inlined frame first, the real function last. Returns the number written. */
-int ms_analysis_address(struct ms_analysis *a, uint64_t ip, ms_frame *frames, int max);
+/* The call site of an allocator call returning to ip (the call instruction is looked up), as one
+ * frame: the function it is in (not inlined), and the source line and module of the call itself
+ * (in the innermost inlined frame). */
+ms_frame ms_analysis_call_site(struct ms_analysis *a, uint64_t ip);
 
 /* Nanoseconds since the traced process started for a TSC reading. */
 uint64_t ms_analysis_ns(const struct ms_analysis *a, uint64_t tsc);

@@ -180,19 +180,12 @@ void ms__count_realloc_failed(void)
 
 /* ---- sampling (event_path.h, sampler.h) ---- */
 
-uint32_t ms__sample_realloc(struct ms__slot *s, void *old, void *p, size_t size, uint64_t before,
-                            uintptr_t ip)
+/* The records of a realloc call of old (sampled or not) now p of size bytes (sampled or not,
+ * with stack), dated at before (0: now): a REALLOC when both blocks are sampled, a FREE or an
+ * ALLOC when one is. */
+static void sampled_realloc_records(struct ms__slot *s, void *old, bool old_sampled, void *p,
+                                    size_t size, bool new_sampled, uint32_t stack, uint64_t before)
 {
-    bool old_sampled = ms__tls.realloc_old == (uintptr_t)old && !ms__tls.in_handler
-                           ? ms__tls.realloc_sampled
-                           : ms__sampled_take((uintptr_t)old);
-    if (ms__tls.realloc_old == (uintptr_t)old && !ms__tls.in_handler) {
-        ms__tls.realloc_old = 0;
-        ms__tls.realloc_sampled = 0;
-    }
-    ms__count_unsampled(s, !old_sampled, 1);
-    bool new_sampled = ms__sample_alloc(s, ip, (uintptr_t)p, size);
-    uint32_t stack = new_sampled ? ms__stack_id(&s->u, &s->b) : 0;
     if (old_sampled && new_sampled) {
         ms__put_realloc(s, old, p, size, stack, before);
     } else if (old_sampled) {
@@ -205,6 +198,22 @@ uint32_t ms__sample_realloc(struct ms__slot *s, void *old, void *p, size_t size,
     } else if (new_sampled) {
         ms__put_alloc(s, MS_REC_ALLOC, MS_FAMILY_MALLOC, p, size, 0, stack);
     }
+}
+
+uint32_t ms__sample_realloc(struct ms__slot *s, void *old, void *p, size_t size, uint64_t before,
+                            uintptr_t ip)
+{
+    /* Taken out of the set before the call (ms__count_realloc_begin), unless a handler's. */
+    bool taken = ms__tls.realloc_old == (uintptr_t)old && !ms__tls.in_handler;
+    bool old_sampled = taken ? ms__tls.realloc_sampled : ms__sampled_take((uintptr_t)old);
+    if (taken) {
+        ms__tls.realloc_old = 0;
+        ms__tls.realloc_sampled = 0;
+    }
+    ms__count_unsampled(s, !old_sampled, 1);
+    bool new_sampled = ms__sample_alloc(s, ip, (uintptr_t)p, size);
+    uint32_t stack = new_sampled ? ms__stack_id(&s->u, &s->b) : 0;
+    sampled_realloc_records(s, old, old_sampled, p, size, new_sampled, stack, before);
     return stack;
 }
 
@@ -212,7 +221,7 @@ void ms__on_counts_own(struct ms__tls *t)
 {
     struct ms__slot *s = t->slot;
     if (ms__sample_mean && s && s != ms__orphan_slot && !t->dead)
-        ms__call_counts_flush(s, s);
+        ms__call_counts_flush(s);
 }
 
 /* ---- the callers of frees (event_path.h) ---- */
@@ -445,12 +454,8 @@ static void record_deferred_sampled(struct ms__slot *s, struct ms__deferred_even
         bool new_sampled = ms__sample_alloc(s, e->caller, e->ptr, e->size);
         if (new_sampled)
             stack = deferred_stack(s, e, ips);
-        if (old_sampled && new_sampled)
-            ms__put_realloc(s, (void *)e->old, (void *)e->ptr, e->size, stack, 0);
-        else if (old_sampled)
-            ms__put_free(s, MS_FAMILY_MALLOC, (void *)e->old);
-        else if (new_sampled)
-            ms__put_alloc(s, MS_REC_ALLOC, MS_FAMILY_MALLOC, (void *)e->ptr, e->size, 0, stack);
+        sampled_realloc_records(s, (void *)e->old, old_sampled, (void *)e->ptr, e->size,
+                                new_sampled, stack, 0);
         ms__count_free(s, (void *)e->old);
     } else if (ms__sample_alloc(s, e->caller, e->ptr, e->size)) {
         stack = deferred_stack(s, e, ips);

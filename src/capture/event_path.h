@@ -180,9 +180,9 @@ static inline uint64_t ms__on_realloc_time(void)
  * (sampler.h). Returns the new block's stack (0 when not sampled). */
 uint32_t ms__sample_realloc(struct ms__slot *s, void *old, void *p, size_t size, uint64_t before,
                             uintptr_t ip);
-/* The call counts of the thread of slot t are written out into its records: it exits, or forks
- * (the child's history, its parent's until the fork, includes them). At the finish every slot's
- * become a chunk of their own when the slot is flushed (thread_state.c). */
+/* The call counts of the thread of slot t are written out into its records: it exits. (At the
+ * finish every slot's become a chunk of their own when the slot is sealed, thread_state.c; at a
+ * fork the child writes a copy of every slot's, sampler.h.) */
 void ms__on_counts_own(struct ms__tls *t);
 
 /* The live block old is now the block p of size bytes (perhaps old itself), by a call from ra

@@ -5,12 +5,10 @@
 #include "spinlock.h"
 #include "../common/record_codec.h"
 #include "../common/sampling.h"
-#include "../common/spool_counts.h"
 #include "trace_writer.h"
 
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 
 uint64_t ms__sample_mean;
 
@@ -21,13 +19,15 @@ void ms__sample_init(void)
 
 /* ---- the call counts ---- */
 
-/* Writes entry e of some slot's table as a record into the slot to, then empties it. When e is
- * to's own, a killed process must leave the counts exactly once: e says where its record ends
- * before the record is committed, and is emptied after (trace_format.h, MS_SPOOL_COUNTS_AT). */
-void ms__call_count_emit(struct ms__slot *to, struct ms__call_count *e, bool frees)
+/* Writes entry e (of to's table, or of a copy) as a record into the slot to, then empties it.
+ * When e is to's own, a killed process must leave the counts exactly once: e says where its record
+ * ends before the record is committed, and is emptied after (trace_format.h, MS_SPOOL_COUNTS_AT).
+ */
+void ms__call_count_emit(struct ms__slot *to, struct ms__call_count *e)
 {
     if (!e->ip)
         return;
+    bool frees = e->ip == MS__COUNTS_FREES; /* entry 0's: no return address is 1 */
     struct ms__buffer *b = &to->b;
     uint8_t *kb;
     /* Timed: a forked child's history (its parent's records before the fork's time) must not
@@ -62,7 +62,7 @@ __attribute__((noinline)) void ms__count_call_slow(struct ms__slot *s, uintptr_t
         if (c->ip == ip) {
             c->bytes += size;
             if (++c->allocs == UINT32_MAX)
-                ms__call_count_emit(s, c, false);
+                ms__call_count_emit(s, c);
             return;
         }
         if (!c->ip && !e)
@@ -70,18 +70,18 @@ __attribute__((noinline)) void ms__count_call_slow(struct ms__slot *s, uintptr_t
     }
     if (!e) { /* no room: the hash's own entry goes out as a record */
         e = &t[h];
-        ms__call_count_emit(s, e, false);
+        ms__call_count_emit(s, e);
     }
     e->bytes = size;
     e->allocs = 1;
     e->ip = ip;
 }
 
-void ms__call_counts_flush(struct ms__slot *to, struct ms__slot *from)
+void ms__call_counts_flush(struct ms__slot *s)
 {
-    struct ms__call_count *t = ms__call_counts(from);
+    struct ms__call_count *t = ms__call_counts(s);
     for (uint32_t i = 0; i < MS_SPOOL_COUNTS; i++)
-        ms__call_count_emit(to, &t[i], i == 0);
+        ms__call_count_emit(s, &t[i]);
 }
 
 /* ---- the counts at a fork ---- */
@@ -141,16 +141,11 @@ void ms__counts_fork_parent(void)
  * them into: forked by a signal handler that interrupted a hook (whose slot may be mid-record). */
 static void fork_copy_chunks(void)
 {
-    static uint8_t chunk[MS_SPOOL_COUNTS_CHUNK_MAX]; /* the child has one thread */
+    static struct ms__counts_chunk c; /* the child has one thread */
     for (size_t k = 0; k < fork_copy_slots; k++) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        uint64_t tsc = ms__now();
-        size_t len = ms_spool_counts_chunk_put(
-            chunk, tsc, (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
-            (const uint8_t *)(fork_copy + k * MS_SPOOL_COUNTS), 0);
-        if (len)
-            ms__writer_events((uint32_t)ms__self_tid(), tsc, chunk, len);
+        ms__counts_chunk_take(&c, fork_copy + k * MS_SPOOL_COUNTS, 0);
+        if (c.len)
+            ms__writer_events((uint32_t)ms__self_tid(), c.tsc, c.bytes, c.len);
     }
 }
 
@@ -159,7 +154,7 @@ void ms__counts_fork_child(struct ms__slot *s)
     if (fork_copy && !s)
         fork_copy_chunks();
     for (size_t i = 0; s && fork_copy && i < fork_copy_slots * MS_SPOOL_COUNTS; i++)
-        ms__call_count_emit(s, &fork_copy[i], i % MS_SPOOL_COUNTS == 0);
+        ms__call_count_emit(s, &fork_copy[i]);
     ms__counts_fork_parent();
 }
 

@@ -25,8 +25,11 @@ void ms__sample_init(void);
 
 /* ---- the call counts (trace_format.h, MS_SPOOL_COUNTS_AT) ---- */
 
+/* Entry 0's ip once used: the frees not sampled and realloc calls (SAMPLE_FREES records). */
+#define MS__COUNTS_FREES 1u
+
 struct ms__call_count {
-    uint64_t ip; /* 0: unused (entry 0: 1 once used) */
+    uint64_t ip; /* 0: unused; entry 0: MS__COUNTS_FREES once used */
     uint64_t bytes;
     uint32_t allocs;
     _Atomic uint32_t emitted; /* see MS_SPOOL_COUNTS_AT */
@@ -40,9 +43,9 @@ static inline struct ms__call_count *ms__call_counts(struct ms__slot *s)
     return (struct ms__call_count *)((uint8_t *)s->b.head + MS_SPOOL_COUNTS_AT);
 }
 
-/* Writes entry e (of any slot's table; frees: entry 0) as a record into the slot to, and empties
- * it. */
-void ms__call_count_emit(struct ms__slot *to, struct ms__call_count *e, bool frees);
+/* Writes entry e (of any slot's table, or a copy) as a record into the slot to (SAMPLE_FREES for
+ * entry 0, CALL_COUNTS for the others), and empties it. */
+void ms__call_count_emit(struct ms__slot *to, struct ms__call_count *e);
 
 /* The entry of call site ip's hash: a site's entry is one of the four from there (1-128). */
 static inline uint32_t ms__call_hash(uintptr_t ip)
@@ -61,7 +64,7 @@ static inline __attribute__((always_inline)) void ms__count_call(struct ms__slot
     if (MS_LIKELY(e->ip == ip)) {
         e->bytes += size;
         if (MS_UNLIKELY(++e->allocs == UINT32_MAX))
-            ms__call_count_emit(s, e, false);
+            ms__call_count_emit(s, e);
         return;
     }
     ms__count_call_slow(s, ip, size);
@@ -73,13 +76,13 @@ static inline void ms__count_unsampled(struct ms__slot *s, uint32_t frees, uint6
     struct ms__call_count *e = ms__call_counts(s);
     e->bytes += reallocs;
     e->allocs += frees;
-    e->ip = 1;
+    e->ip = MS__COUNTS_FREES;
     if (MS_UNLIKELY(e->allocs >= UINT32_MAX - 1))
-        ms__call_count_emit(s, e, true);
+        ms__call_count_emit(s, e);
 }
 
-/* Writes out every count of slot from into to. */
-void ms__call_counts_flush(struct ms__slot *to, struct ms__slot *from);
+/* Writes out every count of slot s into its records. */
+void ms__call_counts_flush(struct ms__slot *s);
 
 /* A fork: before it, every slot's counts are copied (the program's other threads go on
  * counting); after it, the child writes the copies into its slot s (its first records), the

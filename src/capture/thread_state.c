@@ -3,8 +3,6 @@
 #define _GNU_SOURCE
 #include "thread_state.h"
 
-#include "../common/spool_counts.h"
-
 #include "config.h"
 #include "own_stack.h"
 #include "spinlock.h"
@@ -201,25 +199,19 @@ void ms__orphan_unlock(void)
     ms__spin_unlock(&orphan_lock);
 }
 
-/* Sampling: the counts of slot s's head page, snapshot right after its records' end is read
- * (so that records and counts stop at nearly the same point), as a chunk of their own. */
-struct counts_snap {
-    uint8_t chunk[MS_SPOOL_COUNTS_CHUNK_MAX];
-    size_t len;
-    uint64_t tsc;
-};
-
-static void counts_take(struct ms__slot *s, uint32_t committed, struct counts_snap *c)
+void ms__counts_chunk_take(struct ms__counts_chunk *c, const void *t, uint32_t committed)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     c->tsc = ms__now();
-    c->len = ms_spool_counts_chunk_put(c->chunk, c->tsc,
+    c->len = ms_spool_counts_chunk_put(c->bytes, c->tsc,
                                        (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec,
-                                       (const uint8_t *)s->b.head + MS_SPOOL_COUNTS_AT, committed);
+                                       (const uint8_t *)t, committed);
 }
 
-static bool slot_flush(struct ms__slot *s, bool seal, struct counts_snap *c)
+/* Flushes s; c: sampling's counts of its head page go with it, taken right after its records'
+ * end is read (records and counts stop at nearly the same point), as a chunk of their own. */
+static bool slot_flush(struct ms__slot *s, bool seal, struct ms__counts_chunk *c)
 {
     int me = ms__self_tid();
     /* A fatal-signal handler that interrupted this thread's own flush of s: leave it (its
@@ -236,7 +228,7 @@ static bool slot_flush(struct ms__slot *s, bool seal, struct counts_snap *c)
         uint32_t committed = atomic_load_explicit(&b->head->committed, memory_order_acquire);
         uint8_t *end = b->buf + committed;
         if (c)
-            counts_take(s, committed, c);
+            ms__counts_chunk_take(c, (const uint8_t *)s->b.head + MS_SPOOL_COUNTS_AT, committed);
         bool w = ms__writer_events(b->tid, b->first_tsc, b->buf, (size_t)(end - b->buf));
         if (seal)
             atomic_store(&s->sealed, 1);
@@ -245,7 +237,7 @@ static bool slot_flush(struct ms__slot *s, bool seal, struct counts_snap *c)
         /* The page forgets the counts only once they are in the trace (else the spool, which
          * stays, has them). A thread still running may count a few more meanwhile: lost, as
          * its records after the seal are. */
-        if (c && c->len && w && ms__writer_events(s->b.tid, c->tsc, c->chunk, c->len))
+        if (c && c->len && w && ms__writer_events(s->b.tid, c->tsc, c->bytes, c->len))
             memset((uint8_t *)s->b.head + MS_SPOOL_COUNTS_AT, 0,
                    MS_SPOOL_COUNTS * MS_SPOOL_COUNT_SIZE);
     } else if (!seal) {
@@ -268,7 +260,7 @@ struct flush_all {
 
 static void flush_all(void *arg)
 {
-    static struct counts_snap snap; /* only the finishing thread flushes every slot */
+    static struct ms__counts_chunk snap; /* only the finishing thread flushes every slot */
     struct flush_all *f = arg;
     for (int i = 0; i < MAX_SLOTS; i++) {
         struct ms__slot *s = atomic_load_explicit(&slots[i], memory_order_acquire);

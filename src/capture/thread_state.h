@@ -5,6 +5,7 @@
 #ifndef MS_CAPTURE_THREAD_STATE_H
 #define MS_CAPTURE_THREAD_STATE_H
 
+#include "../common/spool_counts.h"
 #include "event_buffer.h"
 #include "live_table.h"
 #include "runtime.h"
@@ -113,6 +114,16 @@ void ms__slots_free_ranges_reset(void);
 void ms__slots_live_reset(void);
 /* The counts of every slot's threads, summed (ms_stats's process figures). */
 void ms__slots_totals(uint64_t *allocs, uint64_t *frees, uint64_t *bytes);
+
+/* Sampling: the counts of MS_SPOOL_COUNTS entries (a head page's, or a copy of them:
+ * common/spool_counts.h) as an EVENTS payload of their own, a CLOCK (at tsc) and the counts. */
+struct ms__counts_chunk {
+    uint8_t bytes[MS_SPOOL_COUNTS_CHUNK_MAX];
+    size_t len; /* 0: no counts */
+    uint64_t tsc;
+};
+/* Encodes the entries at t, of a buffer with committed bytes, into c, timed now. */
+void ms__counts_chunk_take(struct ms__counts_chunk *c, const void *t, uint32_t committed);
 
 /* Events that could not be recorded (no slot for the thread): counted for the END chunk. */
 uint64_t ms__slots_dropped(void);

@@ -35,8 +35,16 @@ static inline uint32_t ms_spool_counts_encode(const uint8_t *t, uint32_t committ
     return (uint32_t)(p - out);
 }
 
-/* The bytes of ms_spool_counts_chunk's chunk at most. */
-#define MS_SPOOL_COUNTS_CHUNK_MAX (1 + 2 * MS_VARINT_MAX + MS_SPOOL_COUNTS_RECORDS_MAX)
+/* The bytes of a chunk of counts alone at most: a CLOCK record, then the counts. */
+#define MS_SPOOL_COUNTS_CHUNK_MAX (MS_REC_MAXLEN_CLOCK + MS_SPOOL_COUNTS_RECORDS_MAX)
+
+/* The CLOCK record that starts an EVENTS payload, at out; returns where it ends. */
+static inline uint8_t *ms_spool_clock_put(uint8_t *out, uint64_t tsc, uint64_t mono_ns)
+{
+    struct ms_rec_base base = {0, 0};
+    *out = 0;
+    return ms_rec_put_CLOCK(&base, out, out + 1, tsc, mono_ns);
+}
 
 /* The EVENTS payload of entries t's counts (ms_spool_counts_encode) alone, after a CLOCK record
  * at tsc and mono_ns, into out (MS_SPOOL_COUNTS_CHUNK_MAX bytes); returns its length, 0 when
@@ -44,10 +52,7 @@ static inline uint32_t ms_spool_counts_encode(const uint8_t *t, uint32_t committ
 static inline size_t ms_spool_counts_chunk_put(uint8_t *out, uint64_t tsc, uint64_t mono_ns,
                                                const uint8_t *t, uint32_t committed)
 {
-    uint8_t *p = out;
-    *p++ = MS_REC_CLOCK;
-    p = ms_varint_put(p, tsc);
-    p = ms_varint_put(p, mono_ns);
+    uint8_t *p = ms_spool_clock_put(out, tsc, mono_ns);
     uint32_t n = ms_spool_counts_encode(t, committed, p);
     return n ? (size_t)(p - out) + n : 0;
 }

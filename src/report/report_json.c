@@ -126,14 +126,13 @@ static void sampling_json(struct ms_json *j, struct ms_analysis *a, size_t top)
     const struct ms_call_sites *c = ms_heap_model_call_sites(a->model);
     ms_json_begin_array(j, "call_sites");
     for (size_t i = 0; c && i < c->n && (!top || i < top); i++) {
-        ms_frame f[16];
-        int nf = ms_analysis_address(a, c->items[i].ip, f, 16);
+        ms_frame f = ms_analysis_call_site(a, c->items[i].ip);
         ms_json_begin_object(j, NULL);
         ms_json_u64(j, "address", c->items[i].ip);
-        ms_json_str(j, "function", nf > 0 ? f[nf - 1].function : NULL);
-        ms_json_str(j, "file", nf > 0 ? f[0].file : NULL);
-        ms_json_u64(j, "line", nf > 0 ? f[0].line : 0);
-        ms_json_str(j, "module", nf > 0 ? f[0].module : NULL);
+        ms_json_str(j, "function", f.function);
+        ms_json_str(j, "file", f.file);
+        ms_json_u64(j, "line", f.line);
+        ms_json_str(j, "module", f.module);
         ms_json_u64(j, "allocs", c->items[i].allocs);
         ms_json_u64(j, "bytes_allocated", c->items[i].bytes);
         ms_json_end_object(j);

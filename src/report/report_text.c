@@ -188,17 +188,16 @@ static void call_sites(FILE *out, struct ms_analysis *a, size_t top)
         fprintf(out, "  (none)\n");
     char b1[32], b2[32];
     for (size_t i = 0; i < c->n && (!top || i < top); i++) {
-        ms_frame f[16];
-        int n = ms_analysis_address(a, c->items[i].ip, f, 16);
+        ms_frame f = ms_analysis_call_site(a, c->items[i].ip);
         fprintf(out, "  #%zu  %s allocation%s, %s bytes allocated\n", i + 1,
                 ms_format_count(b1, c->items[i].allocs), c->items[i].allocs == 1 ? "" : "s",
                 ms_format_count(b2, c->items[i].bytes));
-        if (n > 0) {
-            fprintf(out, "        at %s", f[n - 1].function);
-            if (f[0].file)
-                fprintf(out, "  %s:%u", f[0].file, f[0].line);
-            if (f[0].module)
-                fprintf(out, "  [%s]", base(f[0].module));
+        if (f.function) {
+            fprintf(out, "        at %s", f.function);
+            if (f.file)
+                fprintf(out, "  %s:%u", f.file, f.line);
+            if (f.module)
+                fprintf(out, "  [%s]", base(f.module));
             fprintf(out, "\n");
         }
     }

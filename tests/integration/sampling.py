@@ -47,11 +47,12 @@ class Runner:
         self.memscope = memscope
         self.work = work
         self.n = 0
+        self.last_dir = None
 
     def run(self, argv, sample, env=None, stdin=None):
         """memscope run with --sample-bytes=sample; returns ({pid: report}, stderr)."""
         self.n += 1
-        d = os.path.join(self.work, "run%d" % self.n)
+        d = self.last_dir = os.path.join(self.work, "run%d" % self.n)
         os.mkdir(d)
         trace = os.path.join(d, "t")
         r = subprocess.run([self.memscope, "run", "--sample-bytes=%d" % sample, "-o", trace, "--"]
@@ -111,6 +112,7 @@ def sample_mix(run, programs):
     n = 8192
     full, _ = run.run([prog, "fork"], 0)
     sampled, err = run.run([prog, "fork"], n)
+    sampled_dir = run.last_dir
     if not check("sample_mix: a parent and a child, both runs", len(full) == 2 and
                  len(sampled) == 2, "%d and %d traces" % (len(full), len(sampled))):
         return
@@ -155,8 +157,8 @@ def sample_mix(run, programs):
               "%s vs valgrind %s" % (got and {k: got["summary"][k] for k in vg}, vg))
     check("run's summary marks the estimates", "peak ~" in err and "estimated from a sample" in err,
           err.strip()[:300])
-    text = run.report(os.path.join(run.work, "run2", [f for f in os.listdir(
-        os.path.join(run.work, "run2")) if not f.endswith(".spool")][0]), "text")
+    text = run.report(os.path.join(sampled_dir, sorted(
+        f for f in os.listdir(sampled_dir) if not f.endswith(".spool"))[0]), "text")
     check("text report: says it is sampled and marks estimates",
           text is not None and "sampled: one sample per 8,192 bytes" in text and
           "(estimate)" in text and "CALL SITES, EXACT COUNTS" in text and

@@ -72,6 +72,14 @@ static void on_alarm_fork_run(int sig)
     forked_once = 1;
 }
 
+/* SIGALRM, handled by handler, in 50 ms. */
+static void alarm_in_50ms(void (*handler)(int))
+{
+    signal(SIGALRM, handler);
+    struct itimerval it = {{0, 0}, {0, 50000}};
+    setitimer(ITIMER_REAL, &it, NULL);
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -88,25 +96,19 @@ int main(int argc, char **argv)
         free(q);
         free(q);
     } else if (!strcmp(mode, "sigexit")) {
-        signal(SIGALRM, on_alarm);
-        struct itimerval it = {{0, 0}, {0, 50000}};
-        setitimer(ITIMER_REAL, &it, NULL);
+        alarm_in_50ms(on_alarm);
         for (;;) {
             void *volatile p = malloc(100);
             free(p);
         }
     } else if (!strcmp(mode, "sigfork")) {
-        signal(SIGALRM, on_alarm_fork);
-        struct itimerval it = {{0, 0}, {0, 50000}};
-        setitimer(ITIMER_REAL, &it, NULL);
+        alarm_in_50ms(on_alarm_fork);
         while (!forked_once) {
             void *volatile p = malloc(100);
             free(p);
         }
     } else if (!strcmp(mode, "sigforkrun")) {
-        signal(SIGALRM, on_alarm_fork_run);
-        struct itimerval it = {{0, 0}, {0, 50000}};
-        setitimer(ITIMER_REAL, &it, NULL);
+        alarm_in_50ms(on_alarm_fork_run);
         while (!forked_once) {
             void *volatile p = malloc(100);
             free(p);

@@ -702,7 +702,7 @@ static void call_counts_records(void)
         if (i % 3 == 0)
             ms__count_unsampled(s, 1, i % 6 == 0);
     }
-    ms__call_counts_flush(s, s);
+    ms__call_counts_flush(s);
     for (uint32_t i = 0; i < MS_SPOOL_COUNTS; i++)
         ASSERT_EQ(ms__call_counts(s)[i].ip, 0);
     slot_full_keep(&s->b);
