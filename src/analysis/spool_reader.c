@@ -3,6 +3,7 @@
 #include "spool_reader.h"
 
 #include "common/errors.h"
+#include "common/file_io.h"
 #include "common/open_regular.h"
 #include "common/spool_counts.h"
 #include "common/trace_format.h"
@@ -18,18 +19,6 @@
  * buffer) plus one per lost race for a slot: more than this is not a spool memscope wrote, and
  * a huge sparse file must not keep the reader busy for hours. */
 #define REGIONS_MAX (1u << 16)
-
-static int pread_all(int fd, void *buf, size_t n, uint64_t off)
-{
-    size_t done = 0;
-    while (done < n) {
-        ssize_t r = pread(fd, (uint8_t *)buf + done, n - done, (off_t)(off + done));
-        if (r <= 0)
-            return -1;
-        done += (size_t)r;
-    }
-    return 0;
-}
 
 uint8_t *ms_spool_counts_chunk(const struct ms_spool_buffer *b, uint32_t *len)
 {
@@ -69,7 +58,7 @@ int ms_spool_scan(const char *trace_path, int *fd_out, struct ms_spool_buffer **
     unsigned regions = 0;
     for (uint64_t off = 0; off + MS_SPOOL_HEAD_SIZE <= size && regions < REGIONS_MAX; regions++) {
         uint8_t h[MS_SPOOL_HEAD_LEN];
-        if (pread_all(fd, h, sizeof h, off) != 0)
+        if (ms_pread_all(fd, h, sizeof h, off) != 0)
             break;
         uint64_t magic = ms_get_le(h, 8);
         uint32_t tid = (uint32_t)ms_get_le(h + 8, 4), bsize = (uint32_t)ms_get_le(h + 12, 4);
@@ -89,7 +78,7 @@ int ms_spool_scan(const char *trace_path, int *fd_out, struct ms_spool_buffer **
         /* The buffer starts with its CLOCK record: kind, tsc, monotonic ns. */
         uint8_t clock[1 + 2 * MS_VARINT_MAX];
         size_t want = committed < sizeof clock ? committed : sizeof clock;
-        if (committed < 3 || pread_all(fd, clock, want, data) != 0 || clock[0] != MS_REC_CLOCK)
+        if (committed < 3 || ms_pread_all(fd, clock, want, data) != 0 || clock[0] != MS_REC_CLOCK)
             continue;
         const uint8_t *p = clock + 1, *end = clock + want;
         uint64_t tsc, ns;
@@ -110,7 +99,7 @@ int ms_spool_scan(const char *trace_path, int *fd_out, struct ms_spool_buffer **
                                       .records = (uint64_t)(p - clock) < committed};
         uint8_t page[MS_SPOOL_HEAD_SIZE], counts[MS_SPOOL_COUNTS_RECORDS_MAX];
         uint32_t len = 0;
-        if (pread_all(fd, page, sizeof page, data - MS_SPOOL_HEAD_SIZE) == 0)
+        if (ms_pread_all(fd, page, sizeof page, data - MS_SPOOL_HEAD_SIZE) == 0)
             len = ms_spool_counts_encode(page + MS_SPOOL_COUNTS_AT, committed, counts);
         if (len && (b->counts = malloc(len)) == NULL) {
             ms_spool_buffers_free(list, (int)n);

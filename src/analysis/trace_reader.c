@@ -4,6 +4,7 @@
 #include "trace_reader.h"
 
 #include "common/errors.h"
+#include "common/file_io.h"
 #include "grow.h"
 #include "common/open_regular.h"
 #include "common/chunk_codec.h"
@@ -92,23 +93,9 @@ static void damage(ms_trace *t, uint64_t offset, const char *fmt, ...)
     }
 }
 
-static int read_fd_at(int fd, uint64_t off, void *buf, size_t n)
-{
-    size_t done = 0;
-    while (done < n) {
-        ssize_t r = pread(fd, (uint8_t *)buf + done, n - done, (off_t)(off + done));
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return MS_EIO;
-        done += (size_t)r;
-    }
-    return 0;
-}
-
 static int read_at(ms_trace *t, uint64_t off, void *buf, size_t n)
 {
-    return read_fd_at(t->fd, off, buf, n);
+    return ms_pread_all(t->fd, buf, n, off);
 }
 
 /* A growable buffer that chunk loads reuse, so that replaying does not allocate per chunk. */
@@ -146,7 +133,7 @@ static int load_chunk_into(ms_trace *t, const struct chunk_ref *c, struct buffer
         if ((err = buffer_reserve(out, (size_t)c->raw + 1)) != 0)
             return err;
         uint32_t file = c->raw - c->tail_len;
-        if (file && (err = read_fd_at(t->spool_fd, c->offset, out->data, file)) != 0)
+        if (file && (err = ms_pread_all(t->spool_fd, out->data, file, c->offset)) != 0)
             return err;
         if (c->tail_len)
             memcpy(out->data + file, c->tail, c->tail_len);

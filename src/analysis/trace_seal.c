@@ -4,6 +4,7 @@
 
 #include "common/chunk_codec.h"
 #include "common/errors.h"
+#include "common/file_io.h"
 #include "common/open_regular.h"
 #include "common/trace_format.h"
 #include "common/varint.h"
@@ -19,28 +20,14 @@
 #include <string.h>
 #include <unistd.h>
 
-static int write_all(int fd, const void *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0)
-            return MS_EIO;
-        p = (const uint8_t *)p + w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 /* One uncompressed chunk, checksummed as a version 2 writer does. */
 static int write_chunk(int fd, int type, uint32_t tid, uint64_t t0, const uint8_t *payload,
                        uint32_t len)
 {
     uint8_t h[MS_CHUNK_HEADER_SIZE];
     ms_chunk_header_put(h, type, 0, tid, t0, payload, len, len);
-    int err = write_all(fd, h, sizeof h);
-    return err ? err : write_all(fd, payload, len);
+    int err = ms_write_all(fd, h, sizeof h);
+    return err ? err : ms_write_all(fd, payload, len);
 }
 
 /* Whether the trace (file header checked by the caller) has an END chunk, and whether one of

@@ -75,6 +75,9 @@ void ms__config_load(void)
         case MS_OPT_COMPRESSION:
             ms__config.zstd_level = (int)v;
             break;
+        case MS_OPT_DEFER_COMPRESSION:
+            ms__config.defer_compression = v;
+            break;
         case MS_OPT_DISABLE:
             ms__config.disabled = v;
             break;

@@ -6,19 +6,20 @@
 #include <stdbool.h>
 
 struct ms__config {
-    int unwind;           /* enum ms_unwind_mode */
-    bool unwind_fast;     /* MEMSCOPE_UNWIND_FAST=0: libunwind for every stack (no cached walk) */
-    bool unwind_verify;   /* MEMSCOPE_UNWIND_VERIFY=1: compare the cached walk with libunwind */
-    int depth;            /* frames per stack, 1..MS_MAX_STACK_DEPTH */
-    const char *output;   /* MEMSCOPE_OUTPUT: trace path of the root process, or NULL */
-    const char *manifest; /* MEMSCOPE_MANIFEST: file that lists every trace written, or NULL */
-    int root_pid;         /* MEMSCOPE_ROOT_PID: the process that writes `output` itself */
-    bool disabled;        /* MEMSCOPE_DISABLE=1: pass every call through untracked */
-    bool verbose;         /* MEMSCOPE_VERBOSE=1: say on stderr where traces go */
-    int zstd_level;       /* MEMSCOPE_COMPRESSION: zstd level, 0 = store chunks uncompressed */
-    int backend;          /* MEMSCOPE_BACKEND: enum ms_backend (common/trace_format.h) */
-    bool no_trace;        /* MEMSCOPE_OUTPUT=none: write no trace */
-    long sample_bytes;    /* MEMSCOPE_SAMPLE_BYTES: mean bytes between samples, 0: no sampling */
+    int unwind;             /* enum ms_unwind_mode */
+    bool unwind_fast;       /* MEMSCOPE_UNWIND_FAST=0: libunwind for every stack (no cached walk) */
+    bool unwind_verify;     /* MEMSCOPE_UNWIND_VERIFY=1: compare the cached walk with libunwind */
+    int depth;              /* frames per stack, 1..MS_MAX_STACK_DEPTH */
+    const char *output;     /* MEMSCOPE_OUTPUT: trace path of the root process, or NULL */
+    const char *manifest;   /* MEMSCOPE_MANIFEST: file that lists every trace written, or NULL */
+    int root_pid;           /* MEMSCOPE_ROOT_PID: the process that writes `output` itself */
+    bool disabled;          /* MEMSCOPE_DISABLE=1: pass every call through untracked */
+    bool verbose;           /* MEMSCOPE_VERBOSE=1: say on stderr where traces go */
+    int zstd_level;         /* MEMSCOPE_COMPRESSION: zstd level, 0 = store chunks uncompressed */
+    bool defer_compression; /* MEMSCOPE_DEFER_COMPRESSION=1: the root's trace stays raw */
+    int backend;            /* MEMSCOPE_BACKEND: enum ms_backend (common/trace_format.h) */
+    bool no_trace;          /* MEMSCOPE_OUTPUT=none: write no trace */
+    long sample_bytes;      /* MEMSCOPE_SAMPLE_BYTES: mean bytes between samples, 0: no sampling */
 };
 
 extern struct ms__config ms__config;

@@ -39,6 +39,9 @@ static atomic_bool failed;
  * own write: the spool then still holds events the trace lacks, and must stay. */
 static atomic_bool incomplete;
 static char path[4096]; /* absolute: the program may change directory */
+/* The zstd level of this process's chunks: MEMSCOPE_COMPRESSION's, or 0 for the root's trace
+ * under MEMSCOPE_DEFER_COMPRESSION. Set when the trace is created. */
+static atomic_int out_level;
 static ms__spinlock open_lock;
 static atomic_int write_owner;                    /* tid holding the write lock, 0 when free */
 static _Atomic uint64_t modules_gen = UINT64_MAX; /* read without the lock */
@@ -228,7 +231,7 @@ static bool write_chunk_raw(int type, uint32_t tid, uint64_t t0, const uint8_t *
     int flags = 0;
     const uint8_t *payload = raw;
     size_t stored = len;
-    struct zctx *z = ms__config.zstd_level ? zctx_get() : NULL;
+    struct zctx *z = atomic_load(&out_level) ? zctx_get() : NULL;
     if (z) {
         size_t bound = ZSTD_compressBound(len);
         if (!z->cctx) {
@@ -423,6 +426,8 @@ static void create_trace(void)
      * writes <path>.<pid>; a name that exists already gets .1, .2, ... appended. */
     bool root = ms__config.output && ms__config.root_pid == getpid();
     int f = root && base[0] ? try_create(base) : -1;
+    /* Whoever asked for the root's trace raw compresses it (memscope run, trace_compact.h). */
+    atomic_store(&out_level, f >= 0 && ms__config.defer_compression ? 0 : ms__config.zstd_level);
     for (int i = 0; f < 0 && base[0] && (i == 0 || errno == EEXIST) && i < 1000; i++) {
         if (root && i == 0 && errno != EEXIST)
             break;

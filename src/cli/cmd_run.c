@@ -3,6 +3,7 @@
  * status, and prints a short summary and every trace written to stderr. */
 #define _GNU_SOURCE
 #include "analysis/trace_analysis.h"
+#include "analysis/trace_compact.h"
 #include "analysis/trace_seal.h"
 #include "cli.h"
 #include "common/options.h"
@@ -116,10 +117,12 @@ static void family_numbers(struct family_numbers *f, const struct ms__trace_list
 static pid_t child_pid;
 
 /* The summary of the program's own trace is replayed by this thread while the program runs,
- * on the core the program leaves free (at a lower priority, so that a program using every core
- * keeps them); what is left when the program ends is replayed then. */
+ * and the trace compressed (the program writes it raw: trace_compact.h), on the core the
+ * program leaves free (at a lower priority, so that a program using every core keeps them);
+ * what is left when the program ends is done then. */
 struct follower {
-    ms_analysis_live *live;
+    ms_analysis_live *live;     /* NULL with --no-summary */
+    ms_trace_compactor *packer; /* NULL when the program compresses its trace itself */
     pthread_t thread;
     atomic_bool stop;
     bool started;
@@ -129,21 +132,39 @@ static void *follow_main(void *arg)
 {
     struct follower *f = arg;
     setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
-    while (!atomic_load(&f->stop))
-        if (!ms_analysis_live_poll(f->live))
+    while (!atomic_load(&f->stop)) {
+        bool replayed = ms_analysis_live_poll(f->live);
+        if (!ms_trace_compact_poll(f->packer) && !replayed)
             nanosleep(&(struct timespec){0, 2000000}, NULL);
+    }
     return NULL;
 }
 
-static void follow_start(struct follower *f, const char *trace)
+static void follow_start(struct follower *f)
 {
-    f->live = ms_analysis_live_new(trace);
     atomic_init(&f->stop, false);
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old); /* signals stay the main thread's */
-    f->started = f->live && pthread_create(&f->thread, NULL, follow_main, f) == 0;
+    f->started = (f->live || f->packer) && pthread_create(&f->thread, NULL, follow_main, f) == 0;
     pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* The zstd level the trace is to have (MEMSCOPE_COMPRESSION's, or --compression's), when
+ * memscope run can compress it for the program: not 0, and no file size limit (a raw trace
+ * would reach it sooner). 0 otherwise: the program compresses its own trace. */
+static int deferred_level(const char *given)
+{
+    const struct ms_option *o = &ms_options[MS_OPT_COMPRESSION];
+    const char *text = given ? given : getenv(o->variable);
+    long level = ms_option_default(o);
+    char why[128];
+    if (text && *text && !ms_option_parse(o, text, &level, why, sizeof why))
+        level = ms_option_default(o); /* as the library does, which says why */
+    struct rlimit fsize;
+    if (getrlimit(RLIMIT_FSIZE, &fsize) != 0 || fsize.rlim_cur != RLIM_INFINITY)
+        return 0;
+    return (int)level;
 }
 
 static void follow_stop(struct follower *f)
@@ -298,6 +319,7 @@ int ms_cmd_run(int argc, char **argv)
         return 2;
     }
     const char *manifest = ms__trace_search_manifest(&search);
+    int level = deferred_level(given[MS_OPT_COMPRESSION]);
 
     /* The child writes a byte here if it could not start the program; the pipe closes on exec. */
     int started[2];
@@ -337,6 +359,10 @@ int ms_cmd_run(int argc, char **argv)
             else
                 unsetenv("MEMSCOPE_MANIFEST");
             setenv("MEMSCOPE_ROOT_PID", rootpid, 1);
+            if (level)
+                setenv("MEMSCOPE_DEFER_COMPRESSION", "1", 1);
+            else
+                unsetenv("MEMSCOPE_DEFER_COMPRESSION");
             /* The other settings given as options; the others stay as the environment has
              * them (MEMSCOPE_DEPTH=16 memscope run ... keeps 16 frames). */
             for (int o = 0; o < MS_OPT_COUNT; o++)
@@ -352,7 +378,10 @@ int ms_cmd_run(int argc, char **argv)
     child_pid = pid;
     struct follower follower = {.started = false};
     if (summary)
-        follow_start(&follower, abs_out);
+        follower.live = ms_analysis_live_new(abs_out);
+    if (level)
+        follower.packer = ms_trace_compact_new(abs_out, level);
+    follow_start(&follower);
     signal(SIGINT, SIG_IGN);
     signal(SIGQUIT, SIG_IGN);
     signal(SIGTERM, forward_signal);
@@ -369,6 +398,7 @@ int ms_cmd_run(int argc, char **argv)
     if (r == 1) {
         /* The child said why; nothing ran, so there is no trace to look for. */
         ms_analysis_live_discard(follower.live);
+        ms_trace_compact_discard(follower.packer);
         ms__trace_search_cancel(&search);
         return WIFEXITED(status) ? WEXITSTATUS(status) : 126;
     }
@@ -403,6 +433,14 @@ int ms_cmd_run(int argc, char **argv)
             follower.live = NULL;
     }
     family_numbers_free(&fam, traces.n);
+    /* Last, once nothing reads the program's trace any more (its children's summaries read
+     * their parent's). Without a compressor the program wrote it raw: it stays so. */
+    char packerr[1024];
+    if (level && !follower.packer)
+        fprintf(stderr, "memscope: out of memory: the trace was left uncompressed\n");
+    else if (ms_trace_compact_finish(follower.packer, packerr, sizeof packerr) < 0)
+        fprintf(stderr, "memscope: %s\n", packerr);
+    follower.packer = NULL;
     if (!complete)
         fprintf(stderr,
                 "memscope: out of memory while listing the traces: some may be missing "

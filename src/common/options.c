@@ -45,6 +45,11 @@ const struct ms_option ms_options[MS_OPT_COUNT] = {
      "zstd level of the trace's chunks, -7 to 19 (default 1; 0: uncompressed)"},
     {MS_OPT_MANIFEST, "MEMSCOPE_MANIFEST", NULL, NULL, MS_OPT_PATH, MS_SCOPE_LIBRARY, NULL, 0, 0,
      NULL, "a file to which each process appends the path of its trace", NULL},
+    {MS_OPT_DEFER_COMPRESSION, "MEMSCOPE_DEFER_COMPRESSION", NULL, NULL, MS_OPT_FLAG,
+     MS_SCOPE_LIBRARY, "0", 0, 0, NULL,
+     "`1`: the root process stores its chunks in `MEMSCOPE_OUTPUT` uncompressed, and whoever set "
+     "this compresses them (`memscope run` does, on the core the program leaves free)",
+     NULL},
     {MS_OPT_DISABLE, "MEMSCOPE_DISABLE", NULL, NULL, MS_OPT_FLAG, MS_SCOPE_LIBRARY, "0", 0, 0, NULL,
      "`1`: pass every call through untracked", NULL},
     {MS_OPT_VERBOSE, "MEMSCOPE_VERBOSE", NULL, NULL, MS_OPT_FLAG, MS_SCOPE_LIBRARY, "0", 0, 0, NULL,

@@ -57,6 +57,13 @@ static inline uint32_t ms_chunk_header_crc(const uint8_t *hdr)
     return ms_crc32c(0, h, sizeof h);
 }
 
+/* Sets the checksum of the chunk header h whose stored payload is the stored bytes at payload. */
+static inline void ms_chunk_header_checksum(uint8_t h[MS_CHUNK_HEADER_SIZE], const uint8_t *payload,
+                                            uint32_t stored)
+{
+    ms_put_le(h + MS_CHUNK_CRC_OFFSET, ms_crc32c(ms_chunk_header_crc(h), payload, stored), 4);
+}
+
 /* Fills the header h of a version 2 chunk whose stored payload is the stored bytes at payload
  * (raw bytes once decompressed), checksum included. */
 static inline void ms_chunk_header_put(uint8_t h[MS_CHUNK_HEADER_SIZE], int type, int flags,
@@ -70,7 +77,7 @@ static inline void ms_chunk_header_put(uint8_t h[MS_CHUNK_HEADER_SIZE], int type
     ms_put_le(h + 8, raw, 4);
     ms_put_le(h + 12, tid, 4);
     ms_put_le(h + 16, t0, 8);
-    ms_put_le(h + MS_CHUNK_CRC_OFFSET, ms_crc32c(ms_chunk_header_crc(h), payload, stored), 4);
+    ms_chunk_header_checksum(h, payload, stored);
 }
 
 enum ms_chunk_type {
