@@ -1,0 +1,167 @@
+/* memcheck's leak kinds from a conservative scan (leak_scan.h). */
+#include "leak_scan.h"
+
+#include "common/errors.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Block states while scanning; a block's kind is its state at the end. */
+enum { UNREACHED, INDIRECT, POSSIBLE, REACHABLE };
+
+#define PIECE (1u << 16) /* bytes read at a time */
+
+struct scan {
+    const struct ms_leak_block *b;
+    size_t n;
+    uint64_t lo, hi; /* no block outside */
+    ms_leak_read_fn read;
+    void *ctx;
+    uint8_t *state;
+    size_t *leader;
+    size_t *stack, depth;
+    uint64_t *buf;
+    uint64_t unreadable;
+};
+
+const char *ms_leak_kind_name(enum ms_leak_kind k)
+{
+    static const char *const names[] = {"definitely_lost", "indirectly_lost", "possibly_lost",
+                                        "still_reachable"};
+    return k < MS_LEAK_KINDS ? names[k] : "unknown";
+}
+
+/* The block that word w points into, or SIZE_MAX. An empty block holds its start. */
+static size_t find(const struct scan *s, uint64_t w, bool *start)
+{
+    if (w < s->lo || w >= s->hi)
+        return SIZE_MAX;
+    size_t lo = 0, hi = s->n; /* the last block starting at or below w is below hi */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->b[mid].addr <= w)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    const struct ms_leak_block *b = &s->b[lo];
+    uint64_t size = b->size ? b->size : 1;
+    if (w < b->addr || w - b->addr >= size)
+        return SIZE_MAX;
+    *start = w == b->addr;
+    return lo;
+}
+
+/* What a pointer found while scanning does to block j. Phase 1 (clique == SIZE_MAX): a start
+ * pointer from a reachable root or block makes j reachable, any other pointer makes an
+ * unreached j possibly lost. Phase 2: an unreached j joins the clique. */
+static void reach(struct scan *s, size_t j, bool start, bool from_reachable, size_t clique)
+{
+    uint8_t to;
+    if (clique == SIZE_MAX)
+        to = start && from_reachable ? REACHABLE : POSSIBLE;
+    else if (s->state[j] == UNREACHED && j != clique)
+        to = INDIRECT;
+    else
+        return;
+    if (clique == SIZE_MAX && s->state[j] >= to)
+        return;
+    s->state[j] = to;
+    if (clique != SIZE_MAX && s->leader)
+        s->leader[j] = clique;
+    s->stack[s->depth++] = j;
+}
+
+/* Scans the 8-aligned words inside [lo, hi). */
+static void scan_range(struct scan *s, uint64_t lo, uint64_t hi, bool from_reachable, size_t clique)
+{
+    lo = (lo + 7) & ~(uint64_t)7;
+    hi &= ~(uint64_t)7;
+    for (uint64_t at = lo; at < hi;) {
+        size_t len = hi - at < PIECE ? (size_t)(hi - at) : PIECE;
+        if (s->read(s->ctx, at, s->buf, len) != 0) {
+            s->unreadable += len;
+        } else {
+            for (size_t i = 0; i < len / 8; i++) {
+                bool start;
+                size_t j = find(s, s->buf[i], &start);
+                if (j != SIZE_MAX)
+                    reach(s, j, start, from_reachable, clique);
+            }
+        }
+        at += len;
+    }
+}
+
+/* Scans the blocks on the stack until it is empty. */
+static void drain(struct scan *s, size_t clique)
+{
+    while (s->depth) {
+        size_t j = s->stack[--s->depth];
+        scan_range(s, s->b[j].addr, s->b[j].addr + s->b[j].size, s->state[j] == REACHABLE, clique);
+    }
+}
+
+int ms_leak_scan(const struct ms_leak_block *blocks, size_t n, const struct ms_leak_region *roots,
+                 size_t nroots, ms_leak_read_fn read, void *ctx, uint8_t *kind, size_t *leader,
+                 struct ms_leak_totals *totals)
+{
+    struct scan s = {.b = blocks, .n = n, .read = read, .ctx = ctx, .leader = leader};
+    memset(totals, 0, sizeof *totals);
+    if (n) {
+        s.lo = blocks[0].addr;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t end = blocks[i].addr + (blocks[i].size ? blocks[i].size : 1);
+            s.hi = end > s.hi ? end : s.hi;
+        }
+    }
+    s.state = calloc(n + 1, 1);
+    /* A block is pushed at most twice in the first phase (possibly lost, then reachable) and
+     * once in the second. */
+    s.stack = malloc((2 * n + 1) * sizeof *s.stack);
+    s.buf = malloc(PIECE);
+    if (!s.state || !s.stack || !s.buf) {
+        free(s.state);
+        free(s.stack);
+        free(s.buf);
+        return MS_ENOMEM;
+    }
+    for (size_t i = 0; leader && i < n; i++)
+        leader[i] = SIZE_MAX;
+    for (size_t r = 0; r < nroots && n; r++) {
+        scan_range(&s, roots[r].lo, roots[r].hi, true, SIZE_MAX);
+        drain(&s, SIZE_MAX);
+    }
+    /* The blocks not reached, in address order: each one no earlier clique took leads one. */
+    for (size_t i = 0; i < n; i++) {
+        if (s.state[i] != UNREACHED)
+            continue;
+        if (leader)
+            leader[i] = i;
+        s.stack[s.depth++] = i;
+        drain(&s, i);
+    }
+    /* A leader that a later one took in is indirect now: its blocks go with the later one
+     * (leaders only ever join a later leader, so this ends). */
+    for (size_t i = 0; leader && i < n; i++) {
+        size_t r = leader[i];
+        while (r != SIZE_MAX && leader[r] != r)
+            r = leader[r];
+        leader[i] = r;
+    }
+    static const uint8_t to_kind[] = {[UNREACHED] = MS_LEAK_DEFINITE,
+                                      [INDIRECT] = MS_LEAK_INDIRECT,
+                                      [POSSIBLE] = MS_LEAK_POSSIBLE,
+                                      [REACHABLE] = MS_LEAK_REACHABLE};
+    for (size_t i = 0; i < n; i++) {
+        kind[i] = to_kind[s.state[i]];
+        totals->bytes[kind[i]] += blocks[i].size;
+        totals->blocks[kind[i]]++;
+    }
+    totals->unreadable_bytes = s.unreadable;
+    free(s.state);
+    free(s.stack);
+    free(s.buf);
+    return 0;
+}

@@ -1,0 +1,64 @@
+/* Leak kinds by reachability, as valgrind's memcheck classifies them: a conservative scan from
+ * a process's roots (its modules' writable data, thread stacks and registers, thread-local
+ * storage) through its live heap blocks. The memory is read through a callback, so that the
+ * same scan runs on another process (memscope run reading the program's memory at its exit)
+ * and on memory a test made up.
+ *
+ * The kinds (memcheck's manual, "Memory leak detection"): a block reached from a root through a
+ * chain of pointers to block starts is still reachable; one reached only through a chain with a
+ * pointer into its inside (an interior pointer) is possibly lost; one not reached from any root
+ * is definitely lost, unless another block that is not reached either points to it (a start or
+ * interior pointer): then it is indirectly lost. Among blocks that are not reached, each that no
+ * earlier one reaches leads a clique: the blocks it reaches are its indirect ones, and a leader
+ * that a later one reaches joins that one's clique (so a lost cycle is one definite block and the
+ * rest indirect, as memcheck says). Words are read 8 bytes at a time at 8-aligned addresses; a
+ * word equal to a block's start points to it even when the block is empty.
+ *
+ * Not yet: memcheck's heuristics for interior pointers (stdstring, length64, newarray,
+ * multipleinheritance), which make some possibly lost blocks reachable. */
+#ifndef MS_LEAK_SCAN_H
+#define MS_LEAK_SCAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum ms_leak_kind {
+    MS_LEAK_DEFINITE = 0,
+    MS_LEAK_INDIRECT = 1,
+    MS_LEAK_POSSIBLE = 2,
+    MS_LEAK_REACHABLE = 3,
+    MS_LEAK_KINDS = 4,
+};
+
+/* The name of a kind in reports and JSON: definitely_lost, indirectly_lost, possibly_lost,
+ * still_reachable. */
+const char *ms_leak_kind_name(enum ms_leak_kind k);
+
+/* A live block: sorted by addr, none overlapping another (the caller's live table). */
+struct ms_leak_block {
+    uint64_t addr, size;
+};
+
+/* An address range [lo, hi) scanned as a root. */
+struct ms_leak_region {
+    uint64_t lo, hi;
+};
+
+/* Reads len bytes of the scanned process at addr into buf: 0, or non-zero when they cannot be
+ * read (they are then taken as holding no pointer). */
+typedef int (*ms_leak_read_fn)(void *ctx, uint64_t addr, void *buf, size_t len);
+
+struct ms_leak_totals {
+    uint64_t bytes[MS_LEAK_KINDS], blocks[MS_LEAK_KINDS];
+    uint64_t unreadable_bytes; /* of roots and blocks that could not be read */
+};
+
+/* Classifies the n blocks: kind[i] gets block i's enum ms_leak_kind and, when leader is not
+ * NULL, leader[i] the index of the definitely lost block whose clique block i is in (i itself
+ * for a leader; SIZE_MAX for a block that is not lost). totals gets the sums. Returns 0, or
+ * MS_ENOMEM (kind is then left as it was). */
+int ms_leak_scan(const struct ms_leak_block *blocks, size_t n, const struct ms_leak_region *roots,
+                 size_t nroots, ms_leak_read_fn read, void *ctx, uint8_t *kind, size_t *leader,
+                 struct ms_leak_totals *totals);
+
+#endif

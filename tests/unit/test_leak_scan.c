@@ -1,0 +1,198 @@
+/* memcheck's leak kinds from the conservative scan (src/analysis/leak_scan.c), on memory made up
+ * here: the nine pointer chains of memcheck's manual, lists, cycles, cliques that join, empty
+ * blocks, misaligned and unreadable words. */
+#include "analysis/leak_scan.h"
+#include "ms_test.h"
+
+#include <stdint.h>
+
+/* The made-up process: a root area and a heap area of 8-byte words at fixed addresses. */
+#define ROOT 0x10000u
+#define HEAP 0x100000u
+#define WORDS 4096
+static uint64_t root[WORDS], heap[WORDS];
+static uint64_t unreadable_lo, unreadable_hi;
+
+static int read_mem(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+    (void)ctx;
+    if (addr < unreadable_hi && addr + len > unreadable_lo)
+        return -1;
+    const uint64_t *area = addr >= HEAP ? heap : root;
+    uint64_t base = addr >= HEAP ? HEAP : ROOT;
+    if (addr < base || addr + len > base + sizeof root)
+        return -1;
+    memcpy(buf, (const uint8_t *)area + (addr - base), len);
+    return 0;
+}
+
+static struct ms_leak_block blocks[64];
+static size_t nblocks;
+
+static void reset(void)
+{
+    memset(root, 0, sizeof root);
+    memset(heap, 0, sizeof heap);
+    nblocks = 0;
+    unreadable_lo = unreadable_hi = 0;
+}
+
+/* A block of size bytes at heap word w (blocks are added in address order). */
+static uint64_t block(size_t w, uint64_t size)
+{
+    blocks[nblocks++] = (struct ms_leak_block){HEAP + 8 * w, size};
+    return HEAP + 8 * w;
+}
+
+/* Stores pointer v in the block starting at address at, word i. */
+static void put(uint64_t at, size_t i, uint64_t v)
+{
+    heap[(at - HEAP) / 8 + i] = v;
+}
+
+static uint8_t kind[64];
+static size_t leader[64];
+static struct ms_leak_totals tot;
+
+static int scan(void)
+{
+    struct ms_leak_region r = {ROOT, ROOT + sizeof root};
+    return ms_leak_scan(blocks, nblocks, &r, 1, read_mem, NULL, kind, leader, &tot);
+}
+
+/* The table of memcheck's manual ("Memory leak detection"), RRR a root, -> a start pointer,
+ * -?-> an interior one; each case with its blocks AAA and BBB. */
+static void manual_cases(void)
+{
+    enum {
+        DR = MS_LEAK_REACHABLE,
+        PL = MS_LEAK_POSSIBLE,
+        DL = MS_LEAK_DEFINITE,
+        IL = MS_LEAK_INDIRECT
+    };
+    struct {
+        int root_to_a, root_to_b, a_to_b; /* 0 none, 1 start, 2 interior */
+        int want_a, want_b;
+    } c[] = {
+        {0, 1, 0, DL, DR}, /* (1) RRR -> BBB (AAA alone) */
+        {1, 0, 1, DR, DR}, /* (2) RRR -> AAA -> BBB */
+        {0, 0, 0, DL, DL}, /* (3) nothing */
+        {0, 0, 1, DL, IL}, /* (4) AAA -> BBB */
+        {0, 2, 0, DL, PL}, /* (5) RRR -?-> BBB */
+        {1, 0, 2, DR, PL}, /* (6) RRR -> AAA -?-> BBB */
+        {2, 0, 1, PL, PL}, /* (7) RRR -?-> AAA -> BBB */
+        {2, 0, 2, PL, PL}, /* (8) RRR -?-> AAA -?-> BBB */
+        {0, 0, 2, DL, IL}, /* (9) AAA -?-> BBB */
+    };
+    for (size_t k = 0; k < sizeof c / sizeof *c; k++) {
+        reset();
+        uint64_t a = block(0, 32), b = block(8, 48);
+        if (c[k].root_to_a)
+            root[5] = a + (c[k].root_to_a == 2 ? 8 : 0);
+        if (c[k].root_to_b)
+            root[9] = b + (c[k].root_to_b == 2 ? 16 : 0);
+        if (c[k].a_to_b)
+            put(a, 1, b + (c[k].a_to_b == 2 ? 8 : 0));
+        ASSERT_EQ(scan(), 0);
+        if (kind[0] != c[k].want_a || kind[1] != c[k].want_b)
+            fprintf(stderr, "case %zu\n", k + 1);
+        ASSERT_EQ(kind[0], c[k].want_a);
+        ASSERT_EQ(kind[1], c[k].want_b);
+    }
+}
+
+/* A lost list of five: one definite, four indirect; a lost cycle of three: one definite (the
+ * first by address), two indirect; totals by kind. */
+static void lists_and_cycles(void)
+{
+    reset();
+    uint64_t l[5], c[3];
+    for (int i = 0; i < 5; i++)
+        l[i] = block(10 * (size_t)i, 24);
+    for (int i = 0; i < 3; i++)
+        c[i] = block(100 + 10 * (size_t)i, 40);
+    for (int i = 0; i < 4; i++)
+        put(l[i], 0, l[i + 1]);
+    for (int i = 0; i < 3; i++)
+        put(c[i], 2, c[(i + 1) % 3]);
+    uint64_t g = block(200, 16); /* a global's block */
+    root[0] = g;
+    ASSERT_EQ(scan(), 0);
+    ASSERT_EQ(kind[0], MS_LEAK_DEFINITE);
+    for (int i = 1; i < 5; i++) {
+        ASSERT_EQ(kind[i], MS_LEAK_INDIRECT);
+        ASSERT_EQ(leader[i], 0);
+    }
+    ASSERT_EQ(kind[5], MS_LEAK_DEFINITE);
+    ASSERT_EQ(kind[6], MS_LEAK_INDIRECT);
+    ASSERT_EQ(kind[7], MS_LEAK_INDIRECT);
+    ASSERT_EQ(leader[7], 5);
+    ASSERT_EQ(kind[8], MS_LEAK_REACHABLE);
+    ASSERT_EQ(leader[8], SIZE_MAX);
+    ASSERT_EQ(tot.blocks[MS_LEAK_DEFINITE], 2);
+    ASSERT_EQ(tot.bytes[MS_LEAK_DEFINITE], 24 + 40);
+    ASSERT_EQ(tot.blocks[MS_LEAK_INDIRECT], 6);
+    ASSERT_EQ(tot.bytes[MS_LEAK_INDIRECT], 4 * 24 + 2 * 40);
+    ASSERT_EQ(tot.bytes[MS_LEAK_REACHABLE], 16);
+    ASSERT_EQ(tot.blocks[MS_LEAK_POSSIBLE], 0);
+}
+
+/* A later unreached block that points to an earlier one takes its clique: P <- Q, P -> R. */
+static void cliques_join(void)
+{
+    reset();
+    uint64_t p = block(0, 16), r = block(10, 16), q = block(20, 16);
+    put(p, 0, r);
+    put(q, 1, p);
+    ASSERT_EQ(scan(), 0);
+    ASSERT_EQ(kind[2], MS_LEAK_DEFINITE); /* Q */
+    ASSERT_EQ(kind[0], MS_LEAK_INDIRECT); /* P */
+    ASSERT_EQ(kind[1], MS_LEAK_INDIRECT); /* R */
+    ASSERT_EQ(leader[0], 2);
+    ASSERT_EQ(leader[1], 2);
+    ASSERT_EQ(leader[2], 2);
+    (void)q;
+}
+
+/* A possibly lost block later reached by a start pointer becomes reachable, and so do the
+ * blocks it points to; an empty block is pointed to by its start; a pointer at an odd offset
+ * or one past a block's end is none; unreadable memory holds none. */
+static void edges(void)
+{
+    reset();
+    uint64_t a = block(0, 32), b = block(10, 32), e = block(20, 0), f = block(30, 16);
+    uint64_t g = block(40, 16), h = block(50, 16);
+    root[0] = a + 4;  /* interior: a possibly lost ... */
+    root[1] = b;      /* b reachable, and b -> a makes a reachable */
+    put(b, 0, a);     /* */
+    put(a, 3, f);     /* f reachable through a once a is */
+    root[2] = e;      /* the empty block */
+    root[3] = g + 16; /* one past g's end: no pointer to g */
+    /* a pointer to h at a misaligned address */
+    memcpy((uint8_t *)root + 8 * 4 + 4, &h, 8);
+    ASSERT_EQ(scan(), 0);
+    ASSERT_EQ(kind[0], MS_LEAK_REACHABLE);
+    ASSERT_EQ(kind[1], MS_LEAK_REACHABLE);
+    ASSERT_EQ(kind[2], MS_LEAK_REACHABLE);
+    ASSERT_EQ(kind[3], MS_LEAK_REACHABLE);
+    ASSERT_EQ(kind[4], MS_LEAK_DEFINITE);
+    ASSERT_EQ(kind[5], MS_LEAK_DEFINITE);
+
+    /* The root page holding the only pointer to f cannot be read. */
+    reset();
+    f = block(0, 16);
+    root[600] = f;
+    unreadable_lo = ROOT + 8 * 512;
+    unreadable_hi = ROOT + 8 * 1024;
+    ASSERT_EQ(scan(), 0);
+    ASSERT_EQ(kind[0], MS_LEAK_DEFINITE);
+    ASSERT_TRUE(tot.unreadable_bytes >= 8 * 512);
+    ASSERT_STREQ(ms_leak_kind_name(MS_LEAK_POSSIBLE), "possibly_lost");
+
+    /* No blocks at all. */
+    reset();
+    ASSERT_EQ(scan(), 0);
+    ASSERT_EQ(tot.blocks[MS_LEAK_DEFINITE], 0);
+}
+
+MS_TEST_MAIN(TEST(manual_cases), TEST(lists_and_cycles), TEST(cliques_join), TEST(edges))
