@@ -25,7 +25,7 @@ struct ms_trace_compactor {
     char *path;
     int level;
     int in, out;    /* the trace, and the compressed copy: -1 until the trace exists */
-    char *tmp;      /* the copy's name when the file system has no O_TMPFILE, else NULL */
+    char *tmp;      /* the copy's name: from the start without O_TMPFILE, else at the end */
     struct stat st; /* the trace's, when opened */
     uint64_t off;   /* the trace's next byte to read */
     bool started;   /* the file header is copied */
@@ -38,6 +38,7 @@ struct ms_trace_compactor {
     uint64_t tail_from;
     const char *why; /* what failed, or NULL */
     int error;       /* its errno */
+    bool changed;    /* the program shortened its trace while it was read: left to it */
     ZSTD_CCtx *z;
     uint8_t *buf, *zbuf;
     size_t cap, zcap;
@@ -57,13 +58,32 @@ ms_trace_compactor *ms_trace_compact_new(const char *path, int level)
     return c;
 }
 
+/* Gives up: the copy goes at once (its blocks may be what the program's trace needs). */
 static bool fail(ms_trace_compactor *c, const char *why)
 {
     if (!c->why) {
         c->why = why;
         c->error = errno;
     }
+    if (c->out >= 0)
+        close(c->out);
+    c->out = -1;
+    if (c->tmp)
+        unlink(c->tmp);
+    free(c->tmp);
+    c->tmp = NULL;
     return false;
+}
+
+/* A read that failed: an error, unless the program shortened its trace meanwhile. */
+static bool read_failed(ms_trace_compactor *c, uint64_t end)
+{
+    struct stat st;
+    if (fstat(c->in, &st) == 0 && (uint64_t)st.st_size < end) {
+        c->changed = true;
+        return false;
+    }
+    return fail(c, "reading it");
 }
 
 static bool reserve(ms_trace_compactor *c, uint8_t **buf, size_t *cap, size_t n)
@@ -80,16 +100,44 @@ static bool reserve(ms_trace_compactor *c, uint8_t **buf, size_t *cap, size_t n)
     return true;
 }
 
-/* The copy's name, beside the trace until it takes the trace's: in c->tmp. */
-static bool name_copy(ms_trace_compactor *c)
+/* Gives the copy a name of its own in the trace's directory (short, whatever the trace's
+ * length: .ms-compact-PID-N), with make(c, name): 0, or -1 and errno (EEXIST: try another). */
+static bool name_copy(ms_trace_compactor *c, int (*make)(ms_trace_compactor *, const char *))
 {
-    size_t n = strlen(c->path) + 40;
+    const char *slash = strrchr(c->path, '/');
+    size_t dl = slash ? (size_t)(slash - c->path) + 1 : 0, n = dl + 64;
     if (!(c->tmp = malloc(n))) {
         errno = ENOMEM;
         return fail(c, "compressing");
     }
-    snprintf(c->tmp, n, "%s.compacting.%ld", c->path, (long)getpid());
-    return true;
+    for (int i = 0; i < 100; i++) {
+        snprintf(c->tmp, n, "%.*s.ms-compact-%ld-%d", (int)dl, c->path, (long)getpid(), i);
+        if (make(c, c->tmp) == 0)
+            return true;
+        if (errno != EEXIST)
+            break;
+    }
+    free(c->tmp);
+    c->tmp = NULL; /* nothing of ours to remove */
+    return false;
+}
+
+static int create_named(ms_trace_compactor *c, const char *name)
+{
+    c->out = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    return c->out < 0 ? -1 : 0;
+}
+
+/* Links the unnamed copy: by its descriptor (needs CAP_DAC_READ_SEARCH), else by /proc. */
+static int link_unnamed(ms_trace_compactor *c, const char *name)
+{
+    if (linkat(c->out, "", AT_FDCWD, name, AT_EMPTY_PATH) == 0)
+        return 0;
+    if (errno == EEXIST)
+        return -1;
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", c->out);
+    return linkat(AT_FDCWD, proc, AT_FDCWD, name, AT_SYMLINK_FOLLOW);
 }
 
 /* Opens the trace once it exists, and its copy: unnamed in the trace's directory (so that the
@@ -109,17 +157,12 @@ static bool open_files(ms_trace_compactor *c)
         return fail(c, "creating its copy");
     memcpy(dir, c->path, dl);
     strcpy(dir + dl, slash ? (dl ? "" : "/") : ".");
-    c->out = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
-    if (c->out < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
-        if (!name_copy(c))
-            return false;
-        c->out = open(c->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-        if (c->out < 0) {
-            free(c->tmp);
-            c->tmp = NULL;
-        }
-    }
-    return c->out >= 0 || fail(c, "creating its copy");
+    /* Unnamed only when it can be named at the end without privileges, through /proc. */
+    if (access("/proc/self/fd", X_OK) == 0)
+        c->out = open(dir, O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+    if (c->out < 0 && !name_copy(c, create_named))
+        return c->why ? false : fail(c, "creating its copy");
+    return true;
 }
 
 static bool put(ms_trace_compactor *c, const void *p, size_t n)
@@ -137,7 +180,7 @@ static bool copy(ms_trace_compactor *c, uint64_t end)
     while (c->off < end) {
         size_t n = end - c->off < c->cap ? (size_t)(end - c->off) : c->cap;
         if (ms_pread_all(c->in, c->buf, n, c->off) != 0)
-            return fail(c, "reading it");
+            return read_failed(c, c->off + n);
         c->tail = ms_crc32c(c->tail, c->buf, n);
         if (!put(c, c->buf, n))
             return false;
@@ -196,10 +239,21 @@ static bool chunk(ms_trace_compactor *c, const uint8_t *h, const uint8_t *p, uin
     return put(c, h, MS_CHUNK_HEADER_SIZE) && put(c, p, stored);
 }
 
+/* The program's trace comes first: the copy gives way before the disk fills up. */
+static bool room_left(ms_trace_compactor *c)
+{
+    struct statvfs fs;
+    if (fstatvfs(c->out, &fs) == 0 && (uint64_t)fs.f_bavail * fs.f_frsize < ROOM_LEFT) {
+        errno = ENOSPC;
+        return fail(c, "less than 64 MiB left on its disk, kept for the program's trace");
+    }
+    return true;
+}
+
 /* Takes what the trace has gained; at the end (final), a cut chunk as well. */
 static bool step(ms_trace_compactor *c, bool final)
 {
-    if (c->why || (c->in < 0 && !open_files(c)))
+    if (c->why || c->changed || (c->in < 0 && !open_files(c)))
         return false;
     struct stat st;
     if (fstat(c->in, &st) != 0)
@@ -208,7 +262,7 @@ static bool step(ms_trace_compactor *c, bool final)
     if (!c->started && size >= MS_FILE_HEADER_SIZE) {
         uint8_t h[MS_FILE_HEADER_SIZE];
         if (ms_pread_all(c->in, h, sizeof h, 0) != 0)
-            return fail(c, "reading it");
+            return read_failed(c, sizeof h);
         uint64_t version = ms_get_le(h + 8, 2);
         /* Only a trace this build writes is rewritten: anything else is copied. */
         c->verbatim = memcmp(h, MS_TRACE_MAGIC, MS_TRACE_MAGIC_LEN) != 0 ||
@@ -225,7 +279,7 @@ static bool step(ms_trace_compactor *c, bool final)
     while (c->started && !c->verbatim && c->off + MS_CHUNK_HEADER_SIZE <= size) {
         uint8_t h[MS_CHUNK_HEADER_SIZE];
         if (ms_pread_all(c->in, h, sizeof h, c->off) != 0)
-            return fail(c, "reading it");
+            return read_failed(c, c->off + sizeof h);
         uint32_t stored = (uint32_t)ms_get_le(h + 4, 4);
         if (stored > MS_CHUNK_MAX_RAW) {
             c->verbatim = true; /* no chunk the capture writes: the reader says what it is */
@@ -233,23 +287,17 @@ static bool step(ms_trace_compactor *c, bool final)
         }
         if (c->off + MS_CHUNK_HEADER_SIZE + stored > size)
             break; /* still being written */
-        if (!reserve(c, &c->buf, &c->cap, stored > 1 << 16 ? stored : 1 << 16) ||
-            ms_pread_all(c->in, c->buf, stored, c->off + MS_CHUNK_HEADER_SIZE) != 0)
-            return fail(c, "reading it");
+        if (!reserve(c, &c->buf, &c->cap, stored > 1 << 16 ? stored : 1 << 16))
+            return false;
+        if (ms_pread_all(c->in, c->buf, stored, c->off + MS_CHUNK_HEADER_SIZE) != 0)
+            return read_failed(c, c->off + MS_CHUNK_HEADER_SIZE + stored);
         c->heads = ms_crc32c(c->heads, h, sizeof h);
-        if (!chunk(c, h, c->buf, stored))
+        if (!chunk(c, h, c->buf, stored) || !room_left(c))
             return false;
         c->off += MS_CHUNK_HEADER_SIZE + stored;
     }
     if ((c->verbatim || final) && !copy(c, size))
         return false;
-    /* The program's trace comes first: the copy gives way before the disk fills up. */
-    struct statvfs fs;
-    if (c->off != start && fstatvfs(c->out, &fs) == 0 &&
-        (uint64_t)fs.f_bavail * fs.f_frsize < ROOM_LEFT) {
-        errno = ENOSPC;
-        return fail(c, "leaving room on the disk for it");
-    }
     return c->off != start;
 }
 
@@ -276,22 +324,15 @@ void ms_trace_compact_discard(ms_trace_compactor *c)
     free(c);
 }
 
-/* Gives the copy the trace's name, in one rename. */
-static bool replace(ms_trace_compactor *c)
+/* Gives the copy the trace's name, owner and mode as they are now, in one rename. */
+static bool replace(ms_trace_compactor *c, const struct stat *now)
 {
-    if (fchmod(c->out, c->st.st_mode & 07777) != 0)
+    if (fchown(c->out, now->st_uid, now->st_gid) != 0 && errno != EPERM)
         return fail(c, "writing its copy");
-    if (!c->tmp) {
-        char proc[64];
-        if (!name_copy(c))
-            return false;
-        snprintf(proc, sizeof proc, "/proc/self/fd/%d", c->out);
-        if (linkat(AT_FDCWD, proc, AT_FDCWD, c->tmp, AT_SYMLINK_FOLLOW) != 0) {
-            free(c->tmp);
-            c->tmp = NULL;
-            return fail(c, "naming its copy");
-        }
-    }
+    if (fchmod(c->out, now->st_mode & 07777) != 0)
+        return fail(c, "writing its copy");
+    if (!c->tmp && !name_copy(c, link_unnamed))
+        return fail(c, "naming its copy");
     if (rename(c->tmp, c->path) != 0)
         return fail(c, "replacing it");
     free(c->tmp);
@@ -307,15 +348,14 @@ int ms_trace_compact_finish(ms_trace_compactor *c, char *err, size_t errlen)
     int rc = 0;
     struct stat named, now;
     /* Only the file read, whole: the program may have replaced or removed its trace. */
-    bool same = c->in >= 0 && !c->why && stat(c->path, &named) == 0 &&
+    bool same = c->in >= 0 && !c->why && !c->changed && c->gained && stat(c->path, &named) == 0 &&
                 named.st_dev == c->st.st_dev && named.st_ino == c->st.st_ino &&
                 fstat(c->in, &now) == 0 && (uint64_t)now.st_size == c->off && unchanged(c);
-    if (same && c->gained)
-        rc = replace(c) ? 1 : MS_EIO;
+    if (same)
+        rc = replace(c, &now) ? 1 : MS_EIO;
     if (c->why) {
-        snprintf(err, errlen,
-                 "could not compress the trace %s (%s: %s); it is whole, only left uncompressed",
-                 c->path, c->why, strerror(c->error));
+        snprintf(err, errlen, "left the trace %s uncompressed (%s: %s)", c->path, c->why,
+                 c->error == ENOSPC ? "free some space to have it compressed" : strerror(c->error));
         rc = MS_EIO;
     }
     ms_trace_compact_discard(c);

@@ -42,6 +42,9 @@ static char path[4096]; /* absolute: the program may change directory */
 /* The zstd level of this process's chunks: MEMSCOPE_COMPRESSION's, or 0 for the root's trace
  * under MEMSCOPE_DEFER_COMPRESSION. Set when the trace is created. */
 static atomic_int out_level;
+/* Set while out_level is 0 for MEMSCOPE_DEFER_COMPRESSION: a file size limit that the program
+ * sets itself makes it compress its chunks after all (raw ones would reach the limit sooner). */
+static atomic_bool deferred;
 static ms__spinlock open_lock;
 static atomic_int write_owner;                    /* tid holding the write lock, 0 when free */
 static _Atomic uint64_t modules_gen = UINT64_MAX; /* read without the lock */
@@ -231,6 +234,10 @@ static bool write_chunk_raw(int type, uint32_t tid, uint64_t t0, const uint8_t *
     int flags = 0;
     const uint8_t *payload = raw;
     size_t stored = len;
+    struct rlimit fsize;
+    if (atomic_load(&deferred) && getrlimit(RLIMIT_FSIZE, &fsize) == 0 &&
+        fsize.rlim_cur != RLIM_INFINITY && atomic_exchange(&deferred, false))
+        atomic_store(&out_level, ms__config.zstd_level);
     struct zctx *z = atomic_load(&out_level) ? zctx_get() : NULL;
     if (z) {
         size_t bound = ZSTD_compressBound(len);
@@ -427,7 +434,9 @@ static void create_trace(void)
     bool root = ms__config.output && ms__config.root_pid == getpid();
     int f = root && base[0] ? try_create(base) : -1;
     /* Whoever asked for the root's trace raw compresses it (memscope run, trace_compact.h). */
-    atomic_store(&out_level, f >= 0 && ms__config.defer_compression ? 0 : ms__config.zstd_level);
+    bool defer = f >= 0 && ms__config.defer_compression && ms__config.zstd_level;
+    atomic_store(&deferred, defer);
+    atomic_store(&out_level, defer ? 0 : ms__config.zstd_level);
     for (int i = 0; f < 0 && base[0] && (i == 0 || errno == EEXIST) && i < 1000; i++) {
         if (root && i == 0 && errno != EEXIST)
             break;

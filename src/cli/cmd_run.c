@@ -354,15 +354,12 @@ int ms_cmd_run(int argc, char **argv)
         } else {
             setenv("LD_PRELOAD", preload, 1);
             setenv("MEMSCOPE_OUTPUT", abs_out, 1);
-            if (manifest)
-                setenv("MEMSCOPE_MANIFEST", manifest, 1);
-            else
-                unsetenv("MEMSCOPE_MANIFEST");
+            /* Set even when empty: a memscope run inside another one's program must not get
+             * the outer run's, which the outer library gives back to exec'd programs that
+             * lack a MEMSCOPE_* variable (child_env.c). */
+            setenv("MEMSCOPE_MANIFEST", manifest ? manifest : "", 1);
             setenv("MEMSCOPE_ROOT_PID", rootpid, 1);
-            if (level)
-                setenv("MEMSCOPE_DEFER_COMPRESSION", "1", 1);
-            else
-                unsetenv("MEMSCOPE_DEFER_COMPRESSION");
+            setenv("MEMSCOPE_DEFER_COMPRESSION", level ? "1" : "0", 1);
             /* The other settings given as options; the others stay as the environment has
              * them (MEMSCOPE_DEPTH=16 memscope run ... keeps 16 frames). */
             for (int o = 0; o < MS_OPT_COUNT; o++)
@@ -437,7 +434,7 @@ int ms_cmd_run(int argc, char **argv)
      * their parent's). Without a compressor the program wrote it raw: it stays so. */
     char packerr[1024];
     if (level && !follower.packer)
-        fprintf(stderr, "memscope: out of memory: the trace was left uncompressed\n");
+        fprintf(stderr, "memscope: out of memory: %s was left uncompressed\n", abs_out);
     else if (ms_trace_compact_finish(follower.packer, packerr, sizeof packerr) < 0)
         fprintf(stderr, "memscope: %s\n", packerr);
     follower.packer = NULL;

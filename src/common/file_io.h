@@ -20,8 +20,11 @@ static inline int ms_pread_all(int fd, void *buf, size_t n, uint64_t off)
         ssize_t r = pread(fd, (uint8_t *)buf + done, n - done, (off_t)(off + done));
         if (r < 0 && errno == EINTR)
             continue;
-        if (r <= 0)
+        if (r <= 0) {
+            if (r == 0)
+                errno = EIO; /* the file ends before */
             return MS_EIO;
+        }
         done += (size_t)r;
     }
     return 0;

@@ -80,7 +80,7 @@ def main():
         ("churn", [a.bin + "/ms-bench-churn", "300000"]),
         ("containers", [a.bin + "/ms-bench-containers", "1"]),
         ("churn_mt", [a.bin + "/ms-bench-churn_mt", "100000"]),
-        ("python", ["python3", "-c", "import json; print(len(json.dumps("
+        ("python", [sys.executable, "-c", "import json; print(len(json.dumps("
                     "[dict(a=i) for i in range(50000)])))"]),
     ]
     with tempfile.TemporaryDirectory() as tmp:
@@ -112,7 +112,7 @@ def main():
             if name in ("churn", "containers") and all(sums):
                 check(name + ": same counts, raw or compressed either way",
                       all(s == sums[0] for s in sums), str(sums))
-            leftovers = [f for f in os.listdir(tmp) if "compacting" in f]
+            leftovers = [f for f in os.listdir(tmp) if "ms-compact" in f]
             check(name + ": no copy left behind", not leftovers, str(leftovers))
 
         # Children: a forked child's and an exec'd image's traces are theirs to compress.
@@ -142,7 +142,7 @@ def main():
         # runs, its spool) as when it compressed the trace itself, and no copy.
         sub = os.path.join(tmp, "listing")
         os.mkdir(sub)
-        lister = ["python3", "-c", "import os,sys; [bytearray(100) for i in range(100000)]; "
+        lister = [sys.executable, "-c", "import os,sys; [bytearray(100) for i in range(100000)]; "
                   "print(sorted(os.listdir(sys.argv[1])))", sub]
         t1, r1 = run(sub, "a", lister)
         os.remove(t1)
@@ -154,6 +154,65 @@ def main():
               r1.returncode == 0, " / ".join(seen))
         check("listing: only the trace is left", os.listdir(sub) == ["a.mstrace"],
               str(os.listdir(sub)))
+
+        # A program that sets a file size limit itself: from then on it compresses its trace
+        # (raw, this one would reach the limit and stop being tracked).
+        trace, r = run(tmp, "ownlimit", [sys.executable, "-c", "import resource; "
+                       "resource.setrlimit(resource.RLIMIT_FSIZE, (1000000, 1000000)); "
+                       "x = [bytearray(600) for i in range(150000)]; del x; "
+                       "y = [bytearray(600) for i in range(150000)]"])
+        s = summary(trace)
+        check("own limit: tracked to the end", r.returncode == 0 and "size limit" not in
+              r.stderr and s and s["allocs"] > 300000, r.stderr[-400:] + str(s))
+        z, n = compressed(trace)
+        check("own limit: compressed from the limit on", n > 0 and z >= n - 2,
+              "%d of %d" % (z, n))
+
+        # memscope run inside the program of another: the inner one compresses its own.
+        outer = os.path.join(tmp, "outer.mstrace")
+        inner = os.path.join(tmp, "inner.mstrace")
+        r = subprocess.run([a.memscope, "run", "-o", outer, "--", a.memscope, "run", "-o", inner,
+                            "--", a.bin + "/ms-bench-churn", "200000"], capture_output=True,
+                           text=True, timeout=300)
+        z, n = compressed(inner)
+        check("nested: the inner run's trace compressed", r.returncode == 0 and n > 0 and z == n,
+              "%d of %d; %s" % (z, n, r.stderr[-300:]))
+
+        # A trace name as long as a file name can be; a program that changes its trace's mode.
+        long_name = "l" * (255 - len(".mstrace")) + ".mstrace"
+        trace = os.path.join(tmp, long_name)
+        r = subprocess.run([a.memscope, "run", "-o", trace, "--", sys.executable, "-c",
+                            "import os, sys; os.chmod(sys.argv[1], 0o644); "
+                            "x = [bytearray(600) for i in range(100000)]", trace],
+                           capture_output=True, text=True, timeout=300)
+        z, n = compressed(trace)
+        check("long name: compressed", r.returncode == 0 and n > 0 and z == n and
+              "uncompressed" not in r.stderr, "%d of %d; %s" % (z, n, r.stderr[-300:]))
+        mode = os.stat(trace).st_mode & 0o777
+        check("the program's chmod of its trace stays", mode == 0o644, oct(mode))
+        leftovers = [f for f in os.listdir(tmp) if "ms-compact" in f]
+        check("long name: no copy left behind", not leftovers, str(leftovers))
+
+        # A disk that fills up: the copy gives way (and frees its blocks) before the program's
+        # trace runs short, which stays whole and raw. Needs a private mount namespace for a
+        # 66 MiB tmpfs (64 MiB are kept free); skipped where that is not allowed.
+        full = os.path.join(tmp, "full")
+        os.mkdir(full)
+        script = ('mount -t tmpfs -o size=66m tmpfs "$1" || exit 77; '
+                  '"$2" run -o "$1/t.mstrace" -- "$3" 300000 >/dev/null 2>"$1/err" || exit 1; '
+                  'cat "$1/err"; "$2" report --format json --top 0 "$1/t.mstrace"')
+        r = subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", full, a.memscope,
+                            a.bin + "/ms-bench-churn"], capture_output=True, text=True,
+                           timeout=300)
+        if r.returncode == 77 or "unshare" in r.stderr:
+            print("skip disk full: no private tmpfs here (%s)" % r.stderr.strip()[-200:])
+        else:
+            out = r.stdout
+            check("disk full: the copy gave way, said so", "left the trace" in out and
+                  "less than 64 MiB left on its disk" in out, out[:600])
+            rep = json.loads(out[out.index("{"):]) if "{" in out else {}
+            check("disk full: the trace whole", rep.get("summary", {}).get("allocs") == 300001,
+                  str(rep.get("summary"))[:300] + r.stderr[-300:])
 
         # The program overwrites the start of its own trace: the damage stays (the report
         # cannot read it), memscope run does not put its copy in its place.

@@ -108,7 +108,7 @@ static size_t files_in_dir(void)
     DIR *d = opendir(dir);
     size_t n = 0;
     for (struct dirent *e; (e = readdir(d));)
-        n += e->d_name[0] != '.';
+        n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
     closedir(d);
     return n;
 }
