@@ -723,10 +723,10 @@ apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
     }
 }
 
-/* The totals model's allocations and frees of the thread of the event before, when they find
- * the table as they expect (a free of a live block, an allocation at a free address, room to
- * insert): exactly what apply_event does for them, in few instructions, since `memscope run`'s
- * summary replays every event of the program while it runs. Returns 1 when it did the event,
+/* The totals model's allocations, frees and reallocs of the thread of the event before, when
+ * they find the table as they expect (a free of a live block, an allocation at a free address,
+ * room to insert): exactly what apply_event does for them, in few instructions, since `memscope
+ * run`'s summary replays every event of the program while it runs. Returns 1 when it did the event,
  * 0 when the general path must (nothing changed then). */
 static inline __attribute__((always_inline)) int totals_fast(struct ms_heap_model *m,
                                                              const struct ms_event *ev)
@@ -748,6 +748,19 @@ static inline __attribute__((always_inline)) int totals_fast(struct ms_heap_mode
         m->live[i] = (struct block){ev->ptr, ev->size};
         m->live_used++;
         m->sum.events++;
+        count_alloc(m, ev, (struct weight){1, ev->size});
+    } else if (ev->kind == MS_REC_REALLOC) {
+        /* The old block live, the new address free (or the same), room to insert. */
+        struct block *b = ev->old_ptr ? live_find(m, ev->old_ptr) : NULL;
+        if (!b || live_full(m) || (ev->ptr != ev->old_ptr && m->live[live_probe(m, ev->ptr)].ptr))
+            return 0;
+        m->sum.events++;
+        m->sum.realloc_calls++;
+        m->sum.frees++;
+        m->threads[m->last_thread].frees += free_block(m, b);
+        size_t i = live_probe(m, ev->ptr); /* the removal may have moved the slots */
+        m->live[i] = (struct block){ev->ptr, ev->size};
+        m->live_used++;
         count_alloc(m, ev, (struct weight){1, ev->size});
     } else {
         return 0;

@@ -319,7 +319,9 @@ int ms_cmd_run(int argc, char **argv)
         return 2;
     }
     const char *manifest = ms__trace_search_manifest(&search);
-    int level = deferred_level(given[MS_OPT_COMPRESSION]);
+    /* Only beside the summary's replay: alone, reading the trace again and writing a copy
+     * would cost more CPU than the program saves (--no-summary is the capture alone). */
+    int level = summary ? deferred_level(given[MS_OPT_COMPRESSION]) : 0;
 
     /* The child writes a byte here if it could not start the program; the pipe closes on exec. */
     int started[2];

@@ -160,9 +160,9 @@ static void conflicts(void)
 }
 
 /* The totals-only model (memscope run's summary) gives the full model's totals for the same
- * events: reallocs, aligned allocations, lost frees, unknown frees, several threads (in runs of
- * one thread's events, as traces have them, which the totals model's fast path takes), a table
- * that grows, a peak that moves. */
+ * events: reallocs (moved and in place), aligned allocations, lost frees, unknown frees, several
+ * threads (in runs of one thread's events, as traces have them, which the totals model's fast
+ * path takes), a table that grows, a peak that moves. */
 static void totals_only(void)
 {
     struct ms_summary sums[2];
@@ -191,7 +191,8 @@ static void totals_only(void)
                 ev(MS_REC_FREE, tid, ptr, 0, 0, 0);
                 break;
             default:
-                ev(MS_REC_REALLOC, tid, ptr + 16, (rng >> 50) % 8192, 3, ptr);
+                /* moved, or in place */
+                ev(MS_REC_REALLOC, tid, ptr + ((rng >> 47) & 1) * 16, (rng >> 50) % 8192, 3, ptr);
             }
         }
         ms_heap_model_finish(m);
