@@ -1,6 +1,7 @@
 /* The capture backends (backend.h). */
 #define _GNU_SOURCE
 #include "backend.h"
+#include "own_memory.h"
 
 #include "../common/options.h"
 #include "../common/trace_format.h"
@@ -269,7 +270,7 @@ static void leaks_print(const struct sink *k, const char *when)
     }
     struct groups gs = {0};
     size_t size = GROUPS_MAX * sizeof *gs.g;
-    void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *mem = ms__own_map(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) {
         line(k, "no memory to list the live blocks");
         return;
@@ -307,7 +308,7 @@ static void leaks_print(const struct sink *k, const char *when)
         line(k, buf);
     }
     ms__stack_snapshot_free(nodes, nn);
-    munmap(mem, size);
+    ms__own_unmap(mem, size);
 }
 
 void ms__backend_leaks_print(FILE *out)

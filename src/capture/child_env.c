@@ -2,6 +2,7 @@
  * children, without allocating (mmap for the arrays, static storage for the saved strings). */
 #define _GNU_SOURCE
 #include "child_env.h"
+#include "own_memory.h"
 
 #include "thread_state.h"
 
@@ -192,13 +193,14 @@ static size_t *exec_array_get(size_t size)
         a->user = me;
         return a->mem;
     }
-    size_t *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    size_t *mem =
+        ms__own_map(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED)
         return NULL;
     mem[0] = size;
     if (!busy) {
         if (a->mem)
-            munmap(a->mem, a->mem[0]); /* free: its last user exec'd or gave it back */
+            ms__own_unmap(a->mem, a->mem[0]); /* free: its last user exec'd or gave it back */
         a->mem = mem;
         a->user = me;
     }
@@ -254,14 +256,14 @@ void ms__child_env_free(char **env, char *const envp[])
     if (mem == a->mem)
         a->user = 0; /* kept for the thread's next exec */
     else
-        munmap(mem, mem[0]);
+        ms__own_unmap(mem, mem[0]);
 }
 
 void ms__child_env_thread_exit(void)
 {
     struct exec_array *a = &exec_array;
     if (a->mem)
-        munmap(a->mem, a->mem[0]);
+        ms__own_unmap(a->mem, a->mem[0]);
     a->mem = NULL;
     a->user = 0;
 }

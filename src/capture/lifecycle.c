@@ -9,6 +9,7 @@
 #include "config.h"
 #include "diag.h"
 #include "module_map.h"
+#include "own_memory.h"
 #include "real_fns.h"
 #include "spinlock.h"
 #include "stack_capture.h"
@@ -134,6 +135,7 @@ static void fork_prepare(void)
     ms__live_lock_all();
     ms__counts_fork_prepare();     /* sampling: the child's history has every thread's counts */
     fork_tsc_prepared = ms__now(); /* the child's history: what came before the copy */
+    ms__own_memory_lock();         /* last: the handlers above may map memory */
 }
 
 /* After fork, in either process: busy as it was before fork_prepare. */
@@ -153,6 +155,7 @@ static uint64_t fork_tsc;
 
 static void fork_parent(void)
 {
+    ms__own_memory_unlock();
     ms__counts_fork_parent();
     if (atomic_load(&ms__active))
         ms__live_unlock_all();
@@ -165,6 +168,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+    ms__own_memory_unlock();
     ms__child_env_after_fork_child();
     if (!atomic_load(&ms__active)) {
         fork_parent();

@@ -1,6 +1,7 @@
 /* The core backend's live table (live_table.h): shards of linear-probing tables with
  * backward-shift deletion, grown by doubling into a new mapping under the shard's lock. */
 #include "live_table.h"
+#include "own_memory.h"
 
 #include "spinlock.h"
 
@@ -34,8 +35,8 @@ static inline size_t home_of(uintptr_t p, size_t mask)
 
 static struct ms__live_block *slots_new(size_t n)
 {
-    void *m = mmap(NULL, n * sizeof(struct ms__live_block), PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *m = ms__own_map(NULL, n * sizeof(struct ms__live_block), PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     return m == MAP_FAILED ? NULL : m;
 }
 
@@ -62,7 +63,7 @@ static bool grow(struct shard *s)
         if (old[i].ptr)
             s->slots[probe(s, old[i].ptr)] = old[i];
     if (old)
-        munmap(old, old_n * sizeof *old);
+        ms__own_unmap(old, old_n * sizeof *old);
     return true;
 }
 
@@ -204,7 +205,7 @@ void ms__live_clear(void)
         if (!ms__spin_lock(&s->lock))
             continue;
         if (s->slots)
-            munmap(s->slots, (s->mask + 1) * sizeof *s->slots);
+            ms__own_unmap(s->slots, (s->mask + 1) * sizeof *s->slots);
         s->slots = NULL;
         s->mask = s->used = 0;
         ms__spin_unlock(&s->lock);

@@ -1,5 +1,6 @@
 /* Own stacks (own_stack.h): mapped with a guard page below, and the switch to one. */
 #include "own_stack.h"
+#include "own_memory.h"
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -24,12 +25,12 @@ void *ms__own_stack_new(void)
 {
     size_t guard = (size_t)sysconf(_SC_PAGESIZE);
     size_t size = guard + MS_OWN_STACK_SIZE;
-    char *p =
-        mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    char *p = ms__own_map(NULL, size, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
     if (p == MAP_FAILED)
         return NULL;
     if (mprotect(p, guard, PROT_NONE) != 0) {
-        munmap(p, size);
+        ms__own_unmap(p, size);
         return NULL;
     }
     return p + size;
@@ -40,7 +41,7 @@ void ms__own_stack_free(void *top)
     if (!top)
         return;
     size_t size = (size_t)sysconf(_SC_PAGESIZE) + MS_OWN_STACK_SIZE;
-    munmap((char *)top - size, size);
+    ms__own_unmap((char *)top - size, size);
 }
 
 #if defined(__x86_64__)

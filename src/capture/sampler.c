@@ -1,5 +1,6 @@
 /* Sampling by bytes (sampler.h). */
 #include "sampler.h"
+#include "own_memory.h"
 
 #include "config.h"
 #include "spinlock.h"
@@ -120,8 +121,8 @@ void ms__counts_fork_prepare(void)
     size_t n = 0;
     ms__slots_each_in_use(count_slot, &n);
     fork_copy_cap = n + 8; /* threads that start meanwhile */
-    void *m =
-        mmap(NULL, fork_copy_bytes(), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *m = ms__own_map(NULL, fork_copy_bytes(), PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED) {
         fork_copy_cap = 0;
         return;
@@ -133,7 +134,7 @@ void ms__counts_fork_prepare(void)
 void ms__counts_fork_parent(void)
 {
     if (fork_copy)
-        munmap(fork_copy, fork_copy_bytes());
+        ms__own_unmap(fork_copy, fork_copy_bytes());
     fork_copy = NULL;
 }
 
@@ -170,7 +171,7 @@ static size_t set_used;
 static struct ms__sampled_table *table_new(size_t slots)
 {
     size_t bytes = sizeof(struct ms__sampled_table) + slots * sizeof(uintptr_t);
-    void *m = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *m = ms__own_map(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (m == MAP_FAILED)
         return NULL;
     struct ms__sampled_table *t = m;

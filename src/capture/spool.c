@@ -2,6 +2,7 @@
  * finish. Everything here runs without allocating. */
 #define _GNU_SOURCE
 #include "spool.h"
+#include "own_memory.h"
 
 #include "own_fd.h"
 #include "spinlock.h"
@@ -65,8 +66,8 @@ struct ms__spool_head *ms__spool_map(unsigned r, uint32_t size, void *fixed)
         ms__own_fd_valid(&spool, NULL) ? posix_fallocate(spool.fd, off, (off_t)region) : EBADF;
     void *p = MAP_FAILED;
     if (err == 0)
-        p = mmap(fixed, region, PROT_READ | PROT_WRITE, MAP_SHARED | (fixed ? MAP_FIXED : 0),
-                 spool.fd, off);
+        p = ms__own_map(fixed, region, PROT_READ | PROT_WRITE, MAP_SHARED | (fixed ? MAP_FIXED : 0),
+                        spool.fd, off);
     ms__spin_unlock(&grow_lock);
     if (p == MAP_FAILED)
         return NULL;

@@ -2,6 +2,7 @@
  * Entries are written once and never removed; growing copies into a table twice the size and
  * leaves the old one mapped, so concurrent readers never see freed memory. */
 #include "stack_intern.h"
+#include "own_memory.h"
 
 #include "module_map.h"
 #include "spinlock.h"
@@ -34,7 +35,7 @@ static unsigned table_epoch; /* unloaded ranges (ms__unload_epoch) tombstoned so
 static struct table *table_new(size_t cap)
 {
     size_t size = sizeof(struct table) + cap * sizeof(struct entry);
-    void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *mem = ms__own_map(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED)
         return NULL;
     struct table *t = mem;
@@ -101,7 +102,7 @@ static struct table *grow(struct table *t)
         uint32_t parent;
     } * byid;
     size_t nids = next_id, size = nids * sizeof *byid;
-    void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *mem = ms__own_map(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED)
         return NULL;
     byid = mem;
@@ -124,7 +125,7 @@ static struct table *grow(struct table *t)
             put(bigger, r->h, r->parent, r->ip, (uint32_t)id);
         }
     }
-    munmap(mem, size);
+    ms__own_unmap(mem, size);
     return bigger;
 }
 
@@ -356,7 +357,7 @@ struct ms__stack_node *ms__stack_snapshot(size_t *n)
     if (!ms__spin_lock(&insert_lock))
         return NULL;
     size_t nids = next_id, size = nids * sizeof(struct ms__stack_node);
-    void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *mem = ms__own_map(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     struct ms__stack_node *byid = mem == MAP_FAILED ? NULL : mem;
     const struct table *t = atomic_load_explicit(&table, memory_order_acquire);
     for (size_t i = 0; byid && t && i <= t->mask; i++) {
@@ -373,5 +374,5 @@ struct ms__stack_node *ms__stack_snapshot(size_t *n)
 void ms__stack_snapshot_free(struct ms__stack_node *nodes, size_t n)
 {
     if (nodes)
-        munmap(nodes, n * sizeof *nodes);
+        ms__own_unmap(nodes, n * sizeof *nodes);
 }

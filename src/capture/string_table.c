@@ -1,6 +1,7 @@
 /* The C API's string table (string_table.h): open addressing on a hash of the text, the texts in
  * an arena, all mapped on first use, behind a spinlock (API calls are rare next to allocations). */
 #include "string_table.h"
+#include "own_memory.h"
 
 #include "spinlock.h"
 #include "thread_state.h"
@@ -41,14 +42,14 @@ static int map_once(void)
     if (table)
         return 1;
     size_t tbytes = SLOTS * sizeof *table + MAX_STRINGS * sizeof *used;
-    void *t = mmap(NULL, tbytes, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    void *t = ms__own_map(NULL, tbytes, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (t == MAP_FAILED)
         return 0;
-    void *a = mmap(NULL, ARENA, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
+    void *a = ms__own_map(NULL, ARENA, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (a == MAP_FAILED) {
-        munmap(t, tbytes);
+        ms__own_unmap(t, tbytes);
         return 0;
     }
     table = t;

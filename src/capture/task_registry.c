@@ -1,5 +1,6 @@
 /* The tasks' table (task_registry.h): pages of entries, mapped as ids reach them. */
 #include "task_registry.h"
+#include "own_memory.h"
 
 #include <stdatomic.h>
 #include <stddef.h>
@@ -28,8 +29,8 @@ static struct entry *entry_of(uint64_t id, bool create)
     _Atomic(struct entry *) *slot = &pages[i / PAGE_TASKS];
     struct entry *p = atomic_load_explicit(slot, memory_order_acquire);
     if (!p && create) {
-        void *m = mmap(NULL, PAGE_TASKS * sizeof *p, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        void *m = ms__own_map(NULL, PAGE_TASKS * sizeof *p, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         if (m == MAP_FAILED)
             return NULL;
         struct entry *none = NULL;
@@ -37,7 +38,7 @@ static struct entry *entry_of(uint64_t id, bool create)
                                                     memory_order_acq_rel, memory_order_acquire))
             p = m;
         else {
-            munmap(m, PAGE_TASKS * sizeof *p); /* another thread mapped it first */
+            ms__own_unmap(m, PAGE_TASKS * sizeof *p); /* another thread mapped it first */
             p = none;
         }
     }

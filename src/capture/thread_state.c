@@ -2,6 +2,7 @@
  * buffers as EVENTS chunks, and flushing every buffer when the process finishes. */
 #define _GNU_SOURCE
 #include "thread_state.h"
+#include "own_memory.h"
 
 #include "config.h"
 #include "own_stack.h"
@@ -33,8 +34,8 @@ static struct ms__spool_head *buffer_map(unsigned r, void *fixed)
     struct ms__spool_head *h = ms__spool_map(r, MS_SLOT_BUFFER, fixed);
     if (h)
         return h;
-    void *p = mmap(fixed, BUFFER_MAP, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | (fixed ? MAP_FIXED : 0), -1, 0);
+    void *p = ms__own_map(fixed, BUFFER_MAP, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | (fixed ? MAP_FIXED : 0), -1, 0);
     if (p == MAP_FAILED)
         return NULL;
     h = p;
@@ -64,15 +65,15 @@ static void slot_full(struct ms__buffer *b)
 
 static struct ms__slot *slot_new(unsigned region)
 {
-    void *mem = mmap(NULL, sizeof(struct ms__slot), PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *mem = ms__own_map(NULL, sizeof(struct ms__slot), PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED)
         return NULL;
     struct ms__slot *s = mem;
     s->region = region;
     struct ms__spool_head *head = buffer_map(region, NULL);
     if (!head) {
-        munmap(mem, sizeof(struct ms__slot));
+        ms__own_unmap(mem, sizeof(struct ms__slot));
         return NULL;
     }
     /* A valid (empty) chunk before the slot is published: a flush of all slots may read it
@@ -100,9 +101,9 @@ static struct ms__slot *slot_acquire(void)
             struct ms__slot *expected = NULL;
             if (atomic_compare_exchange_strong(&slots[i], &expected, fresh))
                 return fresh;
-            munmap(fresh->b.head, BUFFER_MAP);
+            ms__own_unmap(fresh->b.head, BUFFER_MAP);
             ms__own_stack_free(fresh->u.own_stack);
-            munmap(fresh, sizeof(struct ms__slot));
+            ms__own_unmap(fresh, sizeof(struct ms__slot));
             s = expected;
         }
         int free_flag = 0;
@@ -387,13 +388,14 @@ void ms__slots_drop(void)
 static void abandon_held(struct ms__tls *t)
 {
     struct ms__slot *s = t->held;
-    void *copy = mmap(NULL, BUFFER_MAP, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *copy =
+        ms__own_map(NULL, BUFFER_MAP, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (copy != MAP_FAILED) {
         memcpy(copy, s->b.head, BUFFER_MAP);
-        if (mmap(s->b.head, BUFFER_MAP, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED)
+        if (ms__own_map(s->b.head, BUFFER_MAP, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED)
             memcpy(s->b.head, copy, BUFFER_MAP);
-        munmap(copy, BUFFER_MAP);
+        ms__own_unmap(copy, BUFFER_MAP);
     }
     atomic_store(&s->sealed, 1); /* never flushed, never given to another thread */
     s->remap = 0;

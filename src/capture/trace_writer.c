@@ -2,6 +2,7 @@
  * file), writes the header, PROCESS and MODULES chunks, then compresses and appends chunks. */
 #define _GNU_SOURCE
 #include "trace_writer.h"
+#include "own_memory.h"
 
 #include "../common/chunk_codec.h"
 #include "config.h"
@@ -65,7 +66,7 @@ static void *zalloc(void *opaque, size_t size)
 {
     (void)opaque;
     size_t total = size + 16;
-    void *p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *p = ms__own_map(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED)
         return NULL;
     memcpy(p, &total, sizeof total);
@@ -80,7 +81,7 @@ static void zfree(void *opaque, void *addr)
     uint8_t *base = (uint8_t *)addr - 16;
     size_t total;
     memcpy(&total, base, sizeof total);
-    munmap(base, total);
+    ms__own_unmap(base, total);
 }
 
 static uint64_t mono_ns(clockid_t clock)
@@ -285,8 +286,8 @@ static uint8_t *scratch(size_t size)
 {
     static uint8_t *buf;
     if (!buf) {
-        void *p =
-            mmap(NULL, MODULES_MAX, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        void *p = ms__own_map(NULL, MODULES_MAX, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
         buf = p == MAP_FAILED ? NULL : p;
     }
     return size <= MODULES_MAX ? buf : NULL;

@@ -5,6 +5,7 @@
  * in a process of its own (the capture's state is the process's). */
 #define _GNU_SOURCE
 #include "analysis/trace_reader.h"
+#include "capture/own_memory.h"
 #include "capture/config.h"
 #include "capture/diag.h"
 #include "capture/event_buffer.h"
@@ -719,6 +720,55 @@ static void call_counts_records(void)
     kept_free(k);
 }
 
+/* Whether [lo, hi) is in the list of memscope's own ranges. */
+static bool owned(uintptr_t lo, uintptr_t hi)
+{
+    static struct ms__own_range r[4096];
+    bool lost;
+    size_t n = ms__own_ranges(r, 4096, &lost);
+    for (size_t i = 0; i < n && i < 4096; i++)
+        if (r[i].lo <= lo && r[i].hi >= hi)
+            return true;
+    return false;
+}
+
+/* memscope's mappings are listed as they are mapped, replaced (MAP_FIXED), cut and unmapped,
+ * sorted; the program's own are not. */
+static void own_ranges(void)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    uint8_t *a =
+        ms__own_map(NULL, 8 * page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    uint8_t *mine = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    ASSERT_TRUE(a != MAP_FAILED && mine != MAP_FAILED);
+    ASSERT_TRUE(owned((uintptr_t)a, (uintptr_t)a + 8 * page));
+    ASSERT_TRUE(!owned((uintptr_t)mine, (uintptr_t)mine + page));
+    /* a hole in the middle: two ranges */
+    ASSERT_EQ(ms__own_unmap(a + 2 * page, 2 * page), 0);
+    ASSERT_TRUE(owned((uintptr_t)a, (uintptr_t)a + 2 * page));
+    ASSERT_TRUE(owned((uintptr_t)a + 4 * page, (uintptr_t)a + 8 * page));
+    ASSERT_TRUE(!owned((uintptr_t)a + 2 * page, (uintptr_t)a + 3 * page));
+    /* mapped again over part of it, fixed */
+    ASSERT_TRUE(ms__own_map(a + 5 * page, page, PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) == a + 5 * page);
+    ASSERT_TRUE(owned((uintptr_t)a + 4 * page, (uintptr_t)a + 8 * page) ||
+                (owned((uintptr_t)a + 4 * page, (uintptr_t)a + 5 * page) &&
+                 owned((uintptr_t)a + 5 * page, (uintptr_t)a + 6 * page) &&
+                 owned((uintptr_t)a + 6 * page, (uintptr_t)a + 8 * page)));
+    ASSERT_EQ(ms__own_unmap(a, 8 * page), 0);
+    ASSERT_TRUE(!owned((uintptr_t)a, (uintptr_t)a + page));
+    ASSERT_TRUE(!owned((uintptr_t)a + 5 * page, (uintptr_t)a + 6 * page));
+    /* sorted */
+    static struct ms__own_range r[4096];
+    bool lost;
+    size_t n = ms__own_ranges(r, 4096, &lost);
+    ASSERT_TRUE(!lost);
+    for (size_t i = 1; i < n; i++)
+        ASSERT_TRUE(r[i - 1].lo < r[i].lo);
+    munmap(mine, page);
+}
+
 MS_TEST_MAIN(TEST(buffer_records), TEST(stack_intern_threads), TEST(slots_to_trace),
              TEST(finish_while_recording), TEST(modules_payload), TEST(live_table_threads),
-             TEST(sampled_set_reference), TEST(sampled_set_threads), TEST(call_counts_records))
+             TEST(sampled_set_reference), TEST(sampled_set_threads), TEST(call_counts_records),
+             TEST(own_ranges))

@@ -1,0 +1,33 @@
+/* The memory memscope maps for itself, listed: its tables hold the program's block addresses
+ * (the sampled set, the core backend's live table, record buffers), so a scan of the process
+ * for pointers to its blocks (the leak kinds at exit) must leave them out, as memcheck leaves
+ * out its own. Every mmap and munmap of the capture library goes through here. */
+#ifndef MS_CAPTURE_OWN_MEMORY_H
+#define MS_CAPTURE_OWN_MEMORY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* mmap, and the range is memscope's (MAP_FIXED over a range of its own replaces it). */
+void *ms__own_map(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+
+/* munmap, and the range is no longer memscope's. */
+int ms__own_unmap(void *addr, size_t len);
+
+struct ms__own_range {
+    uintptr_t lo, hi;
+};
+
+/* Copies up to max of the ranges into out, sorted by address; returns how many there are in
+ * all (more than max: the list is cut) . *lost is set when more ranges were mapped than the
+ * list could hold (then some of memscope's memory is not in it). Allocates nothing. */
+size_t ms__own_ranges(struct ms__own_range *out, size_t max, bool *lost);
+
+/* Around fork: held by the forking thread, so that the child's list is whole; released in the
+ * parent and in the child (taken last in the prepare handler, released first after). */
+void ms__own_memory_lock(void);
+void ms__own_memory_unlock(void);
+
+#endif
