@@ -19,6 +19,7 @@ struct scan {
     ms_leak_read_fn read;
     void *ctx;
     uint8_t *state;
+    uint8_t *heur; /* 1 + the heuristic that made a block reachable, 0: a start pointer */
     size_t *leader;
     size_t *stack, depth;
     uint64_t *buf;
@@ -53,20 +54,49 @@ static size_t find(const struct scan *s, uint64_t w, bool *start)
     return lo;
 }
 
+/* The heuristic that explains w, an interior pointer into block j, or -1 (leak_scan.h). */
+static int heuristic(struct scan *s, size_t j, uint64_t w)
+{
+    const struct ms_leak_block *b = &s->b[j];
+    uint64_t head[2];
+    size_t want = w == b->addr + 24 ? 16 : w == b->addr + 8 ? 8 : 0;
+    if (!want || b->size < want || s->read(s->ctx, b->addr, head, want) != 0)
+        return -1;
+    if (w == b->addr + 24)
+        return 24 + head[1] + 1 == b->size && head[0] <= head[1] ? MS_LEAK_STDSTRING : -1;
+    if (head[0] > 0 && b->size - 8 == head[0])
+        return MS_LEAK_LENGTH64;
+    if (head[0] > 0 && (b->size - 8) % head[0] == 0)
+        return MS_LEAK_NEWARRAY;
+    return -1;
+}
+
 /* What a pointer found while scanning does to block j. Phase 1 (clique == SIZE_MAX): a start
  * pointer from a reachable root or block makes j reachable, any other pointer makes an
  * unreached j possibly lost. Phase 2: an unreached j joins the clique. */
-static void reach(struct scan *s, size_t j, bool start, bool from_reachable, size_t clique)
+static void reach(struct scan *s, size_t j, uint64_t w, bool start, bool from_reachable,
+                  size_t clique)
 {
     uint8_t to;
-    if (clique == SIZE_MAX)
-        to = start && from_reachable ? REACHABLE : POSSIBLE;
-    else if (s->state[j] == UNREACHED && j != clique)
+    int h = -1;
+    if (clique == SIZE_MAX) {
+        if (s->state[j] == REACHABLE) {
+            if (start)
+                s->heur[j] = 0; /* reached through its start after all */
+            return;
+        }
+        if (!start)
+            h = heuristic(s, j, w);
+        to = (start || h >= 0) && from_reachable ? REACHABLE : POSSIBLE;
+    } else if (s->state[j] == UNREACHED && j != clique) {
         to = INDIRECT;
-    else
+    } else {
         return;
+    }
     if (clique == SIZE_MAX && s->state[j] >= to)
         return;
+    if (to == REACHABLE)
+        s->heur[j] = (uint8_t)(h + 1);
     s->state[j] = to;
     if (clique != SIZE_MAX && s->leader)
         s->leader[j] = clique;
@@ -87,7 +117,7 @@ static void scan_range(struct scan *s, uint64_t lo, uint64_t hi, bool from_reach
                 bool start;
                 size_t j = find(s, s->buf[i], &start);
                 if (j != SIZE_MAX)
-                    reach(s, j, start, from_reachable, clique);
+                    reach(s, j, s->buf[i], start, from_reachable, clique);
             }
         }
         at += len;
@@ -117,12 +147,14 @@ int ms_leak_scan(const struct ms_leak_block *blocks, size_t n, const struct ms_l
         }
     }
     s.state = calloc(n + 1, 1);
+    s.heur = calloc(n + 1, 1);
     /* A block is pushed at most twice in the first phase (possibly lost, then reachable) and
      * once in the second. */
     s.stack = malloc((2 * n + 1) * sizeof *s.stack);
     s.buf = malloc(PIECE);
-    if (!s.state || !s.stack || !s.buf) {
+    if (!s.state || !s.heur || !s.stack || !s.buf) {
         free(s.state);
+        free(s.heur);
         free(s.stack);
         free(s.buf);
         return MS_ENOMEM;
@@ -158,9 +190,14 @@ int ms_leak_scan(const struct ms_leak_block *blocks, size_t n, const struct ms_l
         kind[i] = to_kind[s.state[i]];
         totals->bytes[kind[i]] += blocks[i].size;
         totals->blocks[kind[i]]++;
+        if (kind[i] == MS_LEAK_REACHABLE && s.heur[i]) {
+            totals->heuristic_bytes[s.heur[i] - 1] += blocks[i].size;
+            totals->heuristic_blocks[s.heur[i] - 1]++;
+        }
     }
     totals->unreadable_bytes = s.unreadable;
     free(s.state);
+    free(s.heur);
     free(s.stack);
     free(s.buf);
     return 0;

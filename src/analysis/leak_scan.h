@@ -14,8 +14,12 @@
  * rest indirect, as memcheck says). Words are read 8 bytes at a time at 8-aligned addresses; a
  * word equal to a block's start points to it even when the block is empty.
  *
- * Not yet: memcheck's heuristics for interior pointers (stdstring, length64, newarray,
- * multipleinheritance), which make some possibly lost blocks reachable. */
+ * An interior pointer that one of memcheck's heuristics explains counts as a pointer to the
+ * start (memcheck's default, --leak-check-heuristics=all): stdstring (it points 24 bytes in, at
+ * the characters of a libstdc++ string whose length and capacity come first and whose block is
+ * 24 + capacity + 1 bytes), length64 (8 bytes in, after the length of the rest), newarray (8
+ * bytes in, after a count of elements that divides the rest: new[] of a class with a
+ * destructor). Not yet: multipleinheritance (it needs the vtables' contents). */
 #ifndef MS_LEAK_SCAN_H
 #define MS_LEAK_SCAN_H
 
@@ -48,8 +52,18 @@ struct ms_leak_region {
  * read (they are then taken as holding no pointer). */
 typedef int (*ms_leak_read_fn)(void *ctx, uint64_t addr, void *buf, size_t len);
 
+enum ms_leak_heuristic {
+    MS_LEAK_STDSTRING = 0,
+    MS_LEAK_LENGTH64 = 1,
+    MS_LEAK_NEWARRAY = 2,
+    MS_LEAK_HEURISTICS = 3,
+};
+
 struct ms_leak_totals {
     uint64_t bytes[MS_LEAK_KINDS], blocks[MS_LEAK_KINDS];
+    /* Of the still reachable ones, those reached only through a heuristic, by heuristic (as
+     * memcheck's "of which reachable via heuristic"). */
+    uint64_t heuristic_bytes[MS_LEAK_HEURISTICS], heuristic_blocks[MS_LEAK_HEURISTICS];
     uint64_t unreadable_bytes; /* of roots and blocks that could not be read */
 };
 

@@ -195,4 +195,46 @@ static void edges(void)
     ASSERT_EQ(tot.blocks[MS_LEAK_DEFINITE], 0);
 }
 
-MS_TEST_MAIN(TEST(manual_cases), TEST(lists_and_cycles), TEST(cliques_join), TEST(edges))
+/* memcheck's heuristics: interior pointers they explain count as start pointers, and the
+ * blocks reached so are counted apart; one that does not fit stays possibly lost. */
+static void heuristics(void)
+{
+    reset();
+    uint64_t str = block(0, 24 + 15 + 1);  /* length 5, capacity 15, refcount, 16 chars */
+    uint64_t len = block(10, 8 + 40);      /* 40, then 40 bytes */
+    uint64_t arr = block(20, 8 + 3 * 16);  /* 3 elements of 16 bytes */
+    uint64_t odd = block(30, 8 + 48);      /* 5: does not divide 48 */
+    uint64_t both = block(40, 8 + 2 * 8);  /* 2 elements, and a start pointer too */
+    uint64_t bad = block(50, 24 + 15 + 1); /* length 20 > capacity 15 */
+    put(str, 0, 5);
+    put(str, 1, 15);
+    put(len, 0, 40);
+    put(arr, 0, 3);
+    put(odd, 0, 5);
+    put(both, 0, 2);
+    put(bad, 0, 20);
+    put(bad, 1, 15);
+    root[0] = str + 24;
+    root[1] = len + 8;
+    root[2] = arr + 8;
+    root[3] = odd + 8;
+    root[4] = both + 8;
+    root[5] = both;
+    root[6] = bad + 24;
+    ASSERT_EQ(scan(), 0);
+    for (int i = 0; i < 5; i++)
+        if (i != 3)
+            ASSERT_EQ(kind[i], MS_LEAK_REACHABLE);
+    ASSERT_EQ(kind[3], MS_LEAK_POSSIBLE);
+    ASSERT_EQ(kind[5], MS_LEAK_POSSIBLE);
+    ASSERT_EQ(tot.heuristic_blocks[MS_LEAK_STDSTRING], 1);
+    ASSERT_EQ(tot.heuristic_bytes[MS_LEAK_STDSTRING], 40);
+    /* a length64 block is also a newarray one: length64 is tried first, as memcheck does */
+    ASSERT_EQ(tot.heuristic_blocks[MS_LEAK_LENGTH64], 1);
+    ASSERT_EQ(tot.heuristic_blocks[MS_LEAK_NEWARRAY], 1); /* arr; both has a start pointer */
+    ASSERT_EQ(tot.heuristic_bytes[MS_LEAK_NEWARRAY], 56);
+    ASSERT_EQ(tot.blocks[MS_LEAK_REACHABLE], 4);
+}
+
+MS_TEST_MAIN(TEST(manual_cases), TEST(lists_and_cycles), TEST(cliques_join), TEST(edges),
+             TEST(heuristics))
