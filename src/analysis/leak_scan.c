@@ -11,6 +11,7 @@
 enum { UNREACHED, INDIRECT, POSSIBLE, REACHABLE };
 
 #define PIECE (1u << 16) /* bytes read at a time */
+#define PAGE 4096u       /* what a failed piece is read again by */
 
 struct scan {
     const struct ms_leak_block *b;
@@ -18,6 +19,8 @@ struct scan {
     uint64_t lo, hi; /* no block outside */
     ms_leak_read_fn read;
     void *ctx;
+    const struct ms_leak_region *readable;
+    size_t nreadable;
     uint8_t *state;
     uint8_t *heur; /* 1 + the heuristic that made a block reachable, 0: a start pointer */
     size_t *leader;
@@ -31,6 +34,12 @@ const char *ms_leak_kind_name(enum ms_leak_kind k)
     static const char *const names[] = {"definitely_lost", "indirectly_lost", "possibly_lost",
                                         "still_reachable"};
     return k < MS_LEAK_KINDS ? names[k] : "unknown";
+}
+
+/* The end of a block, clamped to the address space. */
+static uint64_t block_end(const struct ms_leak_block *b, uint64_t size)
+{
+    return size > UINT64_MAX - b->addr ? UINT64_MAX : b->addr + size;
 }
 
 /* The block that word w points into, or SIZE_MAX. An empty block holds its start. */
@@ -103,25 +112,70 @@ static void reach(struct scan *s, size_t j, uint64_t w, bool start, bool from_re
     s->stack[s->depth++] = j;
 }
 
-/* Scans the 8-aligned words inside [lo, hi). */
-static void scan_range(struct scan *s, uint64_t lo, uint64_t hi, bool from_reachable, size_t clique)
+/* Looks for pointers in the len / 8 words read at s->buf. */
+static void scan_words(struct scan *s, size_t len, bool from_reachable, size_t clique)
 {
-    lo = (lo + 7) & ~(uint64_t)7;
+    for (size_t i = 0; i < len / 8; i++) {
+        bool start;
+        size_t j = find(s, s->buf[i], &start);
+        if (j != SIZE_MAX)
+            reach(s, j, s->buf[i], start, from_reachable, clique);
+    }
+}
+
+/* Scans the 8-aligned words inside [lo, hi), a piece at a time; a piece that cannot be read is
+ * read again a page at a time, so that one bad page loses only itself. */
+static void scan_readable(struct scan *s, uint64_t lo, uint64_t hi, bool from_reachable,
+                          size_t clique)
+{
+    lo = lo > UINT64_MAX - 7 ? UINT64_MAX : (lo + 7) & ~(uint64_t)7;
     hi &= ~(uint64_t)7;
     for (uint64_t at = lo; at < hi;) {
         size_t len = hi - at < PIECE ? (size_t)(hi - at) : PIECE;
-        if (s->read(s->ctx, at, s->buf, len) != 0) {
-            s->unreadable += len;
+        if (s->read(s->ctx, at, s->buf, len) == 0) {
+            scan_words(s, len, from_reachable, clique);
         } else {
-            for (size_t i = 0; i < len / 8; i++) {
-                bool start;
-                size_t j = find(s, s->buf[i], &start);
-                if (j != SIZE_MAX)
-                    reach(s, j, s->buf[i], start, from_reachable, clique);
+            for (uint64_t p = at, end = at + len; p < end;) {
+                uint64_t next = (p | (PAGE - 1)) + 1; /* the next page boundary */
+                size_t plen = (size_t)((next < end ? next : end) - p);
+                if (s->read(s->ctx, p, s->buf, plen) == 0)
+                    scan_words(s, plen, from_reachable, clique);
+                else
+                    s->unreadable += plen;
+                p += plen;
             }
         }
         at += len;
     }
+}
+
+/* Scans [lo, hi) where it lies in the readable ranges; the rest counts as unreadable. */
+static void scan_range(struct scan *s, uint64_t lo, uint64_t hi, bool from_reachable, size_t clique)
+{
+    if (hi <= lo)
+        return;
+    if (!s->readable) {
+        scan_readable(s, lo, hi, from_reachable, clique);
+        return;
+    }
+    size_t a = 0, b = s->nreadable; /* the first range ending above lo is at or after a */
+    while (a < b) {
+        size_t mid = a + (b - a) / 2;
+        if (s->readable[mid].hi <= lo)
+            a = mid + 1;
+        else
+            b = mid;
+    }
+    uint64_t covered = 0;
+    for (size_t i = a; i < s->nreadable && s->readable[i].lo < hi; i++) {
+        uint64_t from = lo > s->readable[i].lo ? lo : s->readable[i].lo;
+        uint64_t to = hi < s->readable[i].hi ? hi : s->readable[i].hi;
+        if (from < to) {
+            scan_readable(s, from, to, from_reachable, clique);
+            covered += to - from;
+        }
+    }
+    s->unreadable += (hi - lo) - covered;
 }
 
 /* Scans the blocks on the stack until it is empty. */
@@ -129,20 +183,27 @@ static void drain(struct scan *s, size_t clique)
 {
     while (s->depth) {
         size_t j = s->stack[--s->depth];
-        scan_range(s, s->b[j].addr, s->b[j].addr + s->b[j].size, s->state[j] == REACHABLE, clique);
+        scan_range(s, s->b[j].addr, block_end(&s->b[j], s->b[j].size), s->state[j] == REACHABLE,
+                   clique);
     }
 }
 
 int ms_leak_scan(const struct ms_leak_block *blocks, size_t n, const struct ms_leak_region *roots,
-                 size_t nroots, ms_leak_read_fn read, void *ctx, uint8_t *kind, size_t *leader,
+                 size_t nroots, const struct ms_leak_memory *mem, uint8_t *kind, size_t *leader,
                  struct ms_leak_totals *totals)
 {
-    struct scan s = {.b = blocks, .n = n, .read = read, .ctx = ctx, .leader = leader};
+    struct scan s = {.b = blocks,
+                     .n = n,
+                     .read = mem->read,
+                     .ctx = mem->ctx,
+                     .readable = mem->readable,
+                     .nreadable = mem->nreadable,
+                     .leader = leader};
     memset(totals, 0, sizeof *totals);
     if (n) {
         s.lo = blocks[0].addr;
         for (size_t i = 0; i < n; i++) {
-            uint64_t end = blocks[i].addr + (blocks[i].size ? blocks[i].size : 1);
+            uint64_t end = block_end(&blocks[i], blocks[i].size ? blocks[i].size : 1);
             s.hi = end > s.hi ? end : s.hi;
         }
     }

@@ -52,6 +52,18 @@ struct ms_leak_region {
  * read (they are then taken as holding no pointer). */
 typedef int (*ms_leak_read_fn)(void *ctx, uint64_t addr, void *buf, size_t len);
 
+/* The scanned process's memory: how to read it and, unless readable is NULL, the ranges that
+ * can be read (sorted, none overlapping another: its readable mappings). A block or root is
+ * scanned only where it lies inside them, so a block whose size is wrong (a damaged trace, a
+ * program that unmapped part of it) costs no more than the memory there is. A read that fails
+ * inside them anyway is retried page by page. */
+struct ms_leak_memory {
+    ms_leak_read_fn read;
+    void *ctx;
+    const struct ms_leak_region *readable;
+    size_t nreadable;
+};
+
 enum ms_leak_heuristic {
     MS_LEAK_STDSTRING = 0,
     MS_LEAK_LENGTH64 = 1,
@@ -64,7 +76,8 @@ struct ms_leak_totals {
     /* Of the still reachable ones, those reached only through a heuristic, by heuristic (as
      * memcheck's "of which reachable via heuristic"). */
     uint64_t heuristic_bytes[MS_LEAK_HEURISTICS], heuristic_blocks[MS_LEAK_HEURISTICS];
-    uint64_t unreadable_bytes; /* of roots and blocks that could not be read */
+    uint64_t unreadable_bytes; /* of roots and blocks that could not be read, or lie outside
+                                * the readable ranges */
 };
 
 /* Classifies the n blocks: kind[i] gets block i's enum ms_leak_kind and, when leader is not
@@ -72,7 +85,7 @@ struct ms_leak_totals {
  * for a leader; SIZE_MAX for a block that is not lost). totals gets the sums. Returns 0, or
  * MS_ENOMEM (kind is then left as it was). */
 int ms_leak_scan(const struct ms_leak_block *blocks, size_t n, const struct ms_leak_region *roots,
-                 size_t nroots, ms_leak_read_fn read, void *ctx, uint8_t *kind, size_t *leader,
+                 size_t nroots, const struct ms_leak_memory *mem, uint8_t *kind, size_t *leader,
                  struct ms_leak_totals *totals);
 
 #endif

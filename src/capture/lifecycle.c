@@ -121,8 +121,10 @@ static bool fork_set_busy;
 static void fork_prepare(void)
 {
     fork_locked_intern = fork_locked_writer = false;
-    if (!atomic_load(&ms__active))
+    if (!atomic_load(&ms__active)) {
+        ms__own_memory_lock(); /* the list outlives tracing: a child may still map and unmap */
         return;
+    }
     fork_was_busy = ms__tls.busy;
     fork_set_busy = true;
     /* Busy until fork returns: a signal handler's allocation meanwhile is deferred, not refused
@@ -168,7 +170,7 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
-    ms__own_memory_unlock();
+    ms__own_memory_fork_child();
     ms__child_env_after_fork_child();
     if (!atomic_load(&ms__active)) {
         fork_parent();

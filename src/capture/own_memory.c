@@ -66,10 +66,14 @@ void *ms__own_map(void *addr, size_t len, int prot, int flags, int fd, off_t off
 int ms__own_unmap(void *addr, size_t len)
 {
     int rc = munmap(addr, len);
-    if (rc == 0 && ms__spin_lock(&lock)) {
-        forget((uintptr_t)addr, (uintptr_t)addr + len);
-        ms__spin_unlock(&lock);
+    if (rc != 0)
+        return rc;
+    if (!ms__spin_lock(&lock)) {
+        overflow = true; /* the range stays listed: the list is no longer exact */
+        return rc;
     }
+    forget((uintptr_t)addr, (uintptr_t)addr + len);
+    ms__spin_unlock(&lock);
     return rc;
 }
 
@@ -108,4 +112,15 @@ void ms__own_memory_unlock(void)
     if (held_for_fork)
         ms__spin_unlock(&lock);
     held_for_fork = false;
+}
+
+void ms__own_memory_fork_child(void)
+{
+    /* Not taken for the fork: a signal handler forked while this thread was inside an update
+     * (the lock holds the parent's id of this thread, which the child no longer has). The
+     * interrupted update finishes later; until then the list may be half-changed. */
+    if (!held_for_fork && atomic_load_explicit(&lock, memory_order_relaxed) != 0)
+        overflow = true;
+    held_for_fork = false;
+    ms__spin_init(&lock);
 }

@@ -21,13 +21,16 @@ struct ms__own_range {
 };
 
 /* Copies up to max of the ranges into out, sorted by address; returns how many there are in
- * all (more than max: the list is cut) . *lost is set when more ranges were mapped than the
+ * all (more than max: the list is cut). *lost is set when more ranges were mapped than the
  * list could hold (then some of memscope's memory is not in it). Allocates nothing. */
 size_t ms__own_ranges(struct ms__own_range *out, size_t max, bool *lost);
 
-/* Around fork: held by the forking thread, so that the child's list is whole; released in the
- * parent and in the child (taken last in the prepare handler, released first after). */
+/* Around fork: held by the forking thread, so that the child's list is whole (taken last in the
+ * prepare handler, whether tracing is on or not). The parent releases it; the child resets it,
+ * whoever held it, and marks the list inexact when the fork did not take it (a handler forked
+ * in the middle of an update). Both first thing after the fork. */
 void ms__own_memory_lock(void);
 void ms__own_memory_unlock(void);
+void ms__own_memory_fork_child(void);
 
 #endif

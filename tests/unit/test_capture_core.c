@@ -15,6 +15,7 @@
 #include "capture/task_registry.h"
 #include "capture/module_map.h"
 #include "capture/sampler.h"
+#include "capture/spinlock.h"
 #include "capture/stack_capture.h"
 #include "capture/stack_intern.h"
 #include "capture/thread_state.h"
@@ -27,6 +28,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 /* ---- a record buffer whose full() keeps the chunks ---- */
@@ -768,7 +770,39 @@ static void own_ranges(void)
     munmap(mine, page);
 }
 
+/* A fork from a signal handler that interrupted an update of the list, on the same thread: the
+ * prepare handler cannot take the lock (its thread holds it), so the child finds it held under
+ * an id it no longer has. The child must reset it and map on, the list marked inexact. Done in
+ * a process of its own: the parent is left with the lock its interrupted update never ends. */
+static void own_ranges_fork_in_update(void)
+{
+    pid_t helper = fork();
+    ASSERT_TRUE(helper >= 0);
+    if (helper == 0) {
+        ms__own_memory_lock(); /* the interrupted update */
+        ms__own_memory_lock(); /* the handler's fork: not taken */
+        pid_t child = fork();
+        if (child == 0) {
+            ms__cached_tid = 0; /* as the capture's fork handler does */
+            ms__own_memory_fork_child();
+            alarm(10);
+            void *p = ms__own_map(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            static struct ms__own_range r[16];
+            bool lost = false;
+            ms__own_ranges(r, 16, &lost);
+            _exit(p != MAP_FAILED && lost ? 0 : 3);
+        }
+        int st = 0;
+        waitpid(child, &st, 0);
+        _exit(WIFEXITED(st) ? WEXITSTATUS(st) : 4);
+    }
+    int st = 0;
+    ASSERT_EQ(waitpid(helper, &st, 0), helper);
+    ASSERT_TRUE(WIFEXITED(st));
+    ASSERT_EQ(WEXITSTATUS(st), 0);
+}
+
 MS_TEST_MAIN(TEST(buffer_records), TEST(stack_intern_threads), TEST(slots_to_trace),
              TEST(finish_while_recording), TEST(modules_payload), TEST(live_table_threads),
              TEST(sampled_set_reference), TEST(sampled_set_threads), TEST(call_counts_records),
-             TEST(own_ranges))
+             TEST(own_ranges), TEST(own_ranges_fork_in_update))
