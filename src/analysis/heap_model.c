@@ -45,6 +45,7 @@ struct ms_heap_model {
     struct ms_passports *pp;
     struct ms_module_owner *owners;
     struct ms_call_sites calls; /* a sampled trace's exact counts by call site (full model) */
+    const struct ms_leak_scan_info *scan;
     /* A sampled trace's exact totals so far, from its call counts (the summary's at the end). */
     uint64_t counted_allocs, counted_bytes, unsampled_frees, counted_reallocs;
     size_t live_mask, live_used;
@@ -810,8 +811,94 @@ static void sampled_totals(struct ms_heap_model *m)
     ms_call_sites_sort(&m->calls);
 }
 
+static int by_addr(const void *a, const void *b)
+{
+    const struct ms_leak_block *x = a, *y = b;
+    return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+int ms_heap_model_live_blocks(const struct ms_heap_model *m, struct ms_leak_block **out, size_t *n)
+{
+    *out = NULL;
+    *n = 0;
+    size_t count = 0;
+    for (size_t i = 0; i <= m->live_mask; i++)
+        count += m->live[i].ptr != 0;
+    if (!count)
+        return 0;
+    struct ms_leak_block *b = malloc(count * sizeof *b);
+    if (!b)
+        return MS_ENOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i <= m->live_mask; i++)
+        if (m->live[i].ptr)
+            b[k++] = (struct ms_leak_block){m->live[i].ptr, m->live[i].size};
+    qsort(b, k, sizeof *b, by_addr);
+    *out = b;
+    *n = k;
+    return 0;
+}
+
+void ms_heap_model_set_leak_scan(struct ms_heap_model *m, const struct ms_leak_scan_info *s)
+{
+    m->scan = s && s->present ? s : NULL;
+}
+
+/* The kind byte the scan gave the block at ptr, or -1 when it did not list it. */
+static int scanned_kind(const struct ms_leak_scan_info *s, uint64_t ptr)
+{
+    size_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->addr[mid] < ptr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < s->n && s->addr[lo] == ptr ? s->kind[lo] : -1;
+}
+
+/* Each live block's kind, into the summary and its site's figures. */
+static void apply_leak_scan(struct ms_heap_model *m)
+{
+    const struct ms_leak_scan_info *s = m->scan;
+    struct ms_summary *sum = &m->sum;
+    sum->leak_scan = true;
+    sum->scan_status = s->status;
+    sum->scan_error = s->error;
+    sum->scan_root_bytes = s->root_bytes;
+    sum->scan_unreadable_bytes = s->unreadable_bytes;
+    if (s->status != MS_SCAN_DONE)
+        return;
+    for (size_t i = 0; i <= m->live_mask; i++) {
+        const struct block *b = &m->live[i];
+        if (!b->ptr)
+            continue;
+        int k = scanned_kind(s, b->ptr);
+        if (k < 0) {
+            sum->unscanned_bytes += b->size;
+            sum->unscanned_blocks++;
+            continue;
+        }
+        unsigned kind = (unsigned)k & MS_LEAK_KIND_MASK, h = (unsigned)k >> MS_LEAK_HEURISTIC_SHIFT;
+        sum->kind_bytes[kind] += b->size;
+        sum->kind_blocks[kind]++;
+        if (h) {
+            sum->heuristic_bytes[h - 1] += b->size;
+            sum->heuristic_blocks[h - 1]++;
+        }
+        if (m->info) {
+            struct ms_site *site = &m->sites[m->info[i].site];
+            site->kind_bytes[kind] += b->size;
+            site->kind_blocks[kind]++;
+        }
+    }
+}
+
 void ms_heap_model_finish(struct ms_heap_model *m)
 {
+    if (m->scan && !m->sum.sample_bytes)
+        apply_leak_scan(m);
     if (m->sum.sample_bytes)
         sampled_totals(m);
     ms_peak_order_finish(&m->order, m->sum.live_bytes);

@@ -4,6 +4,7 @@
 #ifndef MS_HEAP_MODEL_H
 #define MS_HEAP_MODEL_H
 
+#include "leak_scan.h"
 #include "trace_reader.h"
 
 #include <stdbool.h>
@@ -23,6 +24,8 @@ struct ms_site {
     /* The owner of its blocks (passports.h): module key + 1 (module_owner.h), 1 when no frame is
      * outside the runtime; 0 until asked. */
     uint32_t owner;
+    /* Its blocks live at the end by leak kind (enum ms_leak_kind), when the trace has a scan. */
+    uint64_t kind_bytes[MS_LEAK_KINDS], kind_blocks[MS_LEAK_KINDS];
 };
 
 struct ms_thread_stats {
@@ -67,6 +70,17 @@ struct ms_summary {
      * sampled; temporary allocations are not known (0). sampled_allocs: the allocations
      * recorded with a stack. */
     uint64_t sample_bytes, sampled_allocs;
+    /* The leak kinds, from memscope run's scan at exit (the trace's LEAK_SCAN chunk: set with
+     * ms_heap_model_set_leak_scan). leak_scan: the trace has one; scan_status (enum
+     * ms_scan_status) and scan_error say how it went; when it was done, the blocks live at
+     * the end by kind, the still reachable ones reached only through one of memcheck's
+     * heuristics (enum ms_leak_heuristic), and the live blocks the scan did not list. */
+    bool leak_scan;
+    int scan_status, scan_error;
+    uint64_t kind_bytes[MS_LEAK_KINDS], kind_blocks[MS_LEAK_KINDS];
+    uint64_t heuristic_bytes[MS_LEAK_HEURISTICS], heuristic_blocks[MS_LEAK_HEURISTICS];
+    uint64_t unscanned_bytes, unscanned_blocks;
+    uint64_t scan_root_bytes, scan_unreadable_bytes;
 };
 
 struct ms_heap_model;
@@ -87,6 +101,14 @@ void ms_heap_model_set_sampling(struct ms_heap_model *m, uint64_t mean);
 
 /* The event callback for ms_trace_replay (ctx is the model). */
 int ms_heap_model_apply(void *ctx, const struct ms_event *ev);
+
+/* The blocks live now, sorted by address, into *out (malloc'd; NULL when none): for the leak
+ * scan. Returns 0 or MS_ENOMEM. */
+int ms_heap_model_live_blocks(const struct ms_heap_model *m, struct ms_leak_block **out, size_t *n);
+
+/* The leak scan whose kinds the live blocks get at the finish (kept, not copied: it must
+ * outlive ms_heap_model_finish). */
+void ms_heap_model_set_leak_scan(struct ms_heap_model *m, const struct ms_leak_scan_info *s);
 
 /* Completes the statistics after the last event (per-site values at the peak, leaks). */
 void ms_heap_model_finish(struct ms_heap_model *m);

@@ -42,6 +42,19 @@ static uint64_t block_end(const struct ms_leak_block *b, uint64_t size)
     return size > UINT64_MAX - b->addr ? UINT64_MAX : b->addr + size;
 }
 
+const char *ms_leak_kind_label(enum ms_leak_kind k)
+{
+    static const char *const labels[] = {"definitely lost", "indirectly lost", "possibly lost",
+                                         "still reachable"};
+    return k < MS_LEAK_KINDS ? labels[k] : "unknown";
+}
+
+const char *ms_leak_heuristic_name(enum ms_leak_heuristic h)
+{
+    static const char *const names[] = {"stdstring", "length64", "newarray"};
+    return h < MS_LEAK_HEURISTICS ? names[h] : "unknown";
+}
+
 /* The block that word w points into, or SIZE_MAX. An empty block holds its start. */
 static size_t find(const struct scan *s, uint64_t w, bool *start)
 {
@@ -248,12 +261,14 @@ int ms_leak_scan(const struct ms_leak_block *blocks, size_t n, const struct ms_l
                                       [POSSIBLE] = MS_LEAK_POSSIBLE,
                                       [REACHABLE] = MS_LEAK_REACHABLE};
     for (size_t i = 0; i < n; i++) {
-        kind[i] = to_kind[s.state[i]];
-        totals->bytes[kind[i]] += blocks[i].size;
-        totals->blocks[kind[i]]++;
-        if (kind[i] == MS_LEAK_REACHABLE && s.heur[i]) {
+        uint8_t k = to_kind[s.state[i]];
+        totals->bytes[k] += blocks[i].size;
+        totals->blocks[k]++;
+        kind[i] = k;
+        if (k == MS_LEAK_REACHABLE && s.heur[i]) {
             totals->heuristic_bytes[s.heur[i] - 1] += blocks[i].size;
             totals->heuristic_blocks[s.heur[i] - 1]++;
+            kind[i] |= (uint8_t)(s.heur[i] << MS_LEAK_HEURISTIC_SHIFT);
         }
     }
     totals->unreadable_bytes = s.unreadable;

@@ -37,6 +37,9 @@ enum ms_leak_kind {
 /* The name of a kind in reports and JSON: definitely_lost, indirectly_lost, possibly_lost,
  * still_reachable. */
 const char *ms_leak_kind_name(enum ms_leak_kind k);
+/* Its words in valgrind's text: definitely lost, indirectly lost, possibly lost, still
+ * reachable. */
+const char *ms_leak_kind_label(enum ms_leak_kind k);
 
 /* A live block: sorted by addr, none overlapping another (the caller's live table). */
 struct ms_leak_block {
@@ -71,6 +74,9 @@ enum ms_leak_heuristic {
     MS_LEAK_HEURISTICS = 3,
 };
 
+/* stdstring, length64, newarray (memcheck's names). */
+const char *ms_leak_heuristic_name(enum ms_leak_heuristic h);
+
 struct ms_leak_totals {
     uint64_t bytes[MS_LEAK_KINDS], blocks[MS_LEAK_KINDS];
     /* Of the still reachable ones, those reached only through a heuristic, by heuristic (as
@@ -80,7 +86,12 @@ struct ms_leak_totals {
                                 * the readable ranges */
 };
 
-/* Classifies the n blocks: kind[i] gets block i's enum ms_leak_kind and, when leader is not
+/* A kind byte: the enum ms_leak_kind in bits 0-1; for a still reachable block, bits 2-3 hold 1 +
+ * the enum ms_leak_heuristic that reached it when no start pointer did (0: one did). */
+#define MS_LEAK_KIND_MASK 3u
+#define MS_LEAK_HEURISTIC_SHIFT 2
+
+/* Classifies the n blocks: kind[i] gets block i's kind byte (above) and, when leader is not
  * NULL, leader[i] the index of the definitely lost block whose clique block i is in (i itself
  * for a leader; SIZE_MAX for a block that is not lost). totals gets the sums. Returns 0, or
  * MS_ENOMEM (kind is then left as it was). */

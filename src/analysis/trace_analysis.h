@@ -65,6 +65,14 @@ int ms_analysis_live_finish(ms_analysis_live *l, const char *path, struct ms_ana
                             char *err, size_t errlen);
 /* Frees l unfinished (NULL: nothing). */
 void ms_analysis_live_discard(ms_analysis_live *l);
+/* The leak scan's handshake (common/leak_handshake.h) once the trace's END asks for one: the
+ * process waits at its exit. 0 until then, or when none is asked. */
+uint64_t ms_analysis_live_scan_request(ms_analysis_live *l);
+/* The blocks live at the END of a trace whose process waits for the scan, sorted by address
+ * (*out malloc'd): from the live replay, finished now (the finish then only adds the scan's
+ * kinds), or a replay of the trace up to its END when the live one could not finish. Returns
+ * 0 or a negative MS_E* code. */
+int ms_analysis_live_blocks(ms_analysis_live *l, struct ms_leak_block **out, size_t *n);
 
 /* Symbolizes stack id into frames (innermost first, inlined frames expanded). Returns the
  * number of frames written (0 for no stack). A node missing from the trace ends the stack with

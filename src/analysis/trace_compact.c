@@ -220,7 +220,7 @@ static bool unchanged(ms_trace_compactor *c)
  * checksum holds and zstd makes it smaller; else as it is. */
 static bool chunk(ms_trace_compactor *c, const uint8_t *h, const uint8_t *p, uint32_t stored)
 {
-    bool plain = h[0] >= MS_CHUNK_PROCESS && h[0] <= MS_CHUNK_END && h[1] == 0 &&
+    bool plain = h[0] >= MS_CHUNK_PROCESS && h[0] <= MS_CHUNK_LAST && h[1] == 0 &&
                  ms_get_le(h + 8, 4) == stored && stored > 0;
     if (plain &&
         ms_crc32c(ms_chunk_header_crc(h), p, stored) == ms_get_le(h + MS_CHUNK_CRC_OFFSET, 4) &&

@@ -6,6 +6,7 @@
 #include "common/errors.h"
 #include "common/file_io.h"
 #include "grow.h"
+#include "leak_scan.h"
 #include "common/open_regular.h"
 #include "common/chunk_codec.h"
 #include "common/trace_format.h"
@@ -51,6 +52,7 @@ struct ms_trace {
     size_t capsnap;
     bool module_overlaps; /* some module's addresses held another module before or after */
     struct ms_end_info end;
+    struct ms_leak_scan_info scan;
     struct ms_trace_damage damage;
     bool checksums; /* version 2 on: every chunk's checksum is checked when it is loaded */
     struct chunk_ref *chunks;
@@ -285,10 +287,59 @@ static int parse_end(ms_trace *t, const uint8_t *p, size_t n)
                             .reason = (int)d.reason,
                             .code = (int)d.code,
                             .dropped = d.dropped,
-                            .threads_at_exit = d.threads};
+                            .threads_at_exit = d.threads,
+                            .scan = d.scan};
     e.present = true;
     /* A trace can hold several END chunks when an exec failed; the last one counts. */
     t->end = e;
+    return 0;
+}
+
+static void leak_scan_free(struct ms_leak_scan_info *s)
+{
+    free(s->addr);
+    free(s->kind);
+    *s = (struct ms_leak_scan_info){0};
+}
+
+/* A LEAK_SCAN payload (common/chunk_table.h); the last one counts. Addresses must ascend and
+ * kinds be known, or the chunk is damage. */
+static int parse_leak_scan(ms_trace *t, const uint8_t *p, size_t n)
+{
+    struct ms_cursor c = {p, p + n, false};
+    struct ms_chunk_LEAK_SCAN h;
+    ms_chunk_get_LEAK_SCAN(&c, &h);
+    /* each entry takes at least two bytes: a count beyond that is a lie */
+    if (c.bad || h.status >= MS_SCAN_STATUSES || h.count > (uint64_t)(c.end - c.p) / 2 ||
+        (h.count && h.status != MS_SCAN_DONE) || h.error > INT32_MAX)
+        return MS_ECORRUPT;
+    struct ms_leak_scan_info s = {.present = true,
+                                  .status = (int)h.status,
+                                  .error = (int)h.error,
+                                  .root_bytes = h.root_bytes,
+                                  .unreadable_bytes = h.unreadable_bytes,
+                                  .n = (size_t)h.count};
+    if (s.n && (!(s.addr = malloc(s.n * sizeof *s.addr)) || !(s.kind = malloc(s.n)))) {
+        leak_scan_free(&s);
+        return MS_ENOMEM;
+    }
+    uint64_t at = 0;
+    for (size_t i = 0; i < s.n; i++) {
+        struct ms_chunk_LEAK_BLOCK e;
+        ms_chunk_get_LEAK_BLOCK(&c, &e);
+        bool first = i == 0;
+        bool heuristic = e.kind >> MS_LEAK_HEURISTIC_SHIFT != 0;
+        if (c.bad || (!first && e.delta == 0) || e.delta > UINT64_MAX - at || e.kind > 15 ||
+            (heuristic && (e.kind & MS_LEAK_KIND_MASK) != MS_LEAK_REACHABLE)) {
+            leak_scan_free(&s);
+            return MS_ECORRUPT;
+        }
+        at += e.delta;
+        s.addr[i] = at;
+        s.kind[i] = (uint8_t)e.kind;
+    }
+    leak_scan_free(&t->scan);
+    t->scan = s;
     return 0;
 }
 
@@ -412,7 +463,7 @@ static int index_chunks(ms_trace *t)
             break;
         }
         off = c.offset + c.stored;
-        if (c.type > MS_CHUNK_END) {
+        if (c.type > MS_CHUNK_LAST) {
             /* A chunk type from a newer writer: its length is known, so skip it. Its checksum
              * tells it from a chunk whose type byte was damaged. */
             if (t->checksums && !stored_sum_ok(t, &c)) {
@@ -445,6 +496,8 @@ static int index_chunks(ms_trace *t)
                 err = parse_modules(t, raw, c.raw);
             else if (c.type == MS_CHUNK_END)
                 err = parse_end(t, raw, c.raw);
+            else if (c.type == MS_CHUNK_LEAK_SCAN)
+                err = parse_leak_scan(t, raw, c.raw);
             free(raw);
         }
         if (err == MS_ENOMEM) {
@@ -706,6 +759,7 @@ void ms_trace_close(ms_trace *t)
         free(t->modules[i].path);
     free(t->modules);
     free(t->mod_snapshot);
+    leak_scan_free(&t->scan);
     for (size_t i = 0; i < t->nchunks; i++)
         free(t->chunks[i].tail);
     free(t->chunks);
@@ -720,6 +774,11 @@ const struct ms_process_info *ms_trace_process(const ms_trace *t)
 const struct ms_end_info *ms_trace_end(const ms_trace *t)
 {
     return &t->end;
+}
+
+const struct ms_leak_scan_info *ms_trace_leak_scan(const ms_trace *t)
+{
+    return &t->scan;
 }
 
 const struct ms_trace_damage *ms_trace_damage(const ms_trace *t)

@@ -48,6 +48,17 @@ struct ms_end_info {
     int reason, code;
     uint64_t dropped;
     uint64_t threads_at_exit; /* threads running when exit() finished the trace; 0: unknown */
+    uint64_t scan; /* the leak scan's handshake in the process (internal), 0: none asked */
+};
+
+/* memscope run's leak scan at exit (the last LEAK_SCAN chunk). */
+struct ms_leak_scan_info {
+    bool present;
+    int status, error; /* enum ms_scan_status, and its errno */
+    uint64_t root_bytes, unreadable_bytes;
+    size_t n;       /* blocks classified (0 unless status is MS_SCAN_DONE) */
+    uint64_t *addr; /* their addresses, ascending */
+    uint8_t *kind;  /* their kind bytes (leak_scan.h: MS_LEAK_KIND_MASK, heuristic) */
 };
 
 /* One decoded event. Pointers and sizes are as the program saw them. */
@@ -106,6 +117,7 @@ void ms_trace_close(ms_trace *t);
 
 const struct ms_process_info *ms_trace_process(const ms_trace *t);
 const struct ms_end_info *ms_trace_end(const ms_trace *t);
+const struct ms_leak_scan_info *ms_trace_leak_scan(const ms_trace *t);
 const struct ms_trace_damage *ms_trace_damage(const ms_trace *t);
 size_t ms_trace_module_count(const ms_trace *t);
 const struct ms_module *ms_trace_module(const ms_trace *t, size_t i);

@@ -20,9 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
-/* One uncompressed chunk, checksummed as a version 2 writer does. */
-static int write_chunk(int fd, int type, uint32_t tid, uint64_t t0, const uint8_t *payload,
-                       uint32_t len)
+int ms_trace_chunk_write(int fd, int type, uint32_t tid, uint64_t t0, const uint8_t *payload,
+                         uint32_t len)
 {
     uint8_t h[MS_CHUNK_HEADER_SIZE];
     ms_chunk_header_put(h, type, 0, tid, t0, payload, len, len);
@@ -115,7 +114,8 @@ int ms_trace_seal(const char *path, int signal, char *err, size_t errlen)
                 continue;
             uint32_t len;
             uint8_t *c = ms_spool_counts_chunk(&bufs[i], &len);
-            rc = c ? write_chunk(fd, MS_CHUNK_EVENTS, bufs[i].tid, bufs[i].clock_tsc, c, len)
+            rc = c ? ms_trace_chunk_write(fd, MS_CHUNK_EVENTS, bufs[i].tid, bufs[i].clock_tsc, c,
+                                          len)
                    : MS_ENOMEM;
             free(c);
             continue;
@@ -133,15 +133,15 @@ int ms_trace_seal(const char *path, int signal, char *err, size_t errlen)
         }
         if (bufs[i].counts_len) /* the head page's counts follow the buffer's records */
             memcpy(raw + bufs[i].len, bufs[i].counts, bufs[i].counts_len);
-        rc = write_chunk(fd, MS_CHUNK_EVENTS, bufs[i].tid, bufs[i].clock_tsc, raw, len);
+        rc = ms_trace_chunk_write(fd, MS_CHUNK_EVENTS, bufs[i].tid, bufs[i].clock_tsc, raw, len);
     }
     if (!rc && !has_end) {
         /* The END chunk: the time of the newest buffer's CLOCK (a lower bound of the death) */
         struct ms_chunk_END e = {
-            last_tsc, last_ns, MS_END_KILLED, (uint64_t)(signal > 0 ? signal : 0), 0, 0};
+            last_tsc, last_ns, MS_END_KILLED, (uint64_t)(signal > 0 ? signal : 0), 0, 0, 0};
         uint8_t end[128];
         uint8_t *p = ms_chunk_put_END(end, &e);
-        rc = write_chunk(fd, MS_CHUNK_END, 0, last_tsc, end, (uint32_t)(p - end));
+        rc = ms_trace_chunk_write(fd, MS_CHUNK_END, 0, last_tsc, end, (uint32_t)(p - end));
     }
     if (!rc) {
         char sp[4200];

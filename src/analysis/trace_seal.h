@@ -6,6 +6,7 @@
 #define MS_TRACE_SEAL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Seals the trace at path if it has a spool beside it: the spool's buffers that the trace lacks
  * are appended, then an END chunk unless the trace has one (a fatal signal that interrupted a
@@ -15,5 +16,10 @@
  * in err (the trace and its spool are then left as they were, and the reader still recovers
  * the spool's events). */
 int ms_trace_seal(const char *path, int signal, char *err, size_t errlen);
+
+/* Writes one uncompressed chunk at fd's offset (the end, with O_APPEND), checksummed as a
+ * version 2 writer does: 0 or MS_EIO. */
+int ms_trace_chunk_write(int fd, int type, uint32_t tid, uint64_t t0, const uint8_t *payload,
+                         uint32_t len);
 
 #endif

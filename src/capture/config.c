@@ -78,6 +78,9 @@ void ms__config_load(void)
         case MS_OPT_DEFER_COMPRESSION:
             ms__config.defer_compression = v;
             break;
+        case MS_OPT_LEAK_SCAN:
+            ms__config.leak_scan = v;
+            break;
         case MS_OPT_DISABLE:
             ms__config.disabled = v;
             break;

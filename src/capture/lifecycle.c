@@ -8,6 +8,7 @@
 #include "child_env.h"
 #include "config.h"
 #include "diag.h"
+#include "exit_scan.h"
 #include "module_map.h"
 #include "own_memory.h"
 #include "real_fns.h"
@@ -41,7 +42,7 @@ static const int fatal_signals[] = {SIGSEGV, SIGABRT, SIGBUS, SIGFPE, SIGILL, SI
 #define NFATAL (int)(sizeof fatal_signals / sizeof *fatal_signals)
 static atomic_bool owns_signal[65];
 
-static void finish(int reason, int code, bool freeres);
+static void finish(int reason, int code, bool freeres, uintptr_t stack_lo);
 
 static void thread_exit_cb(void *arg)
 {
@@ -67,7 +68,7 @@ static void on_fatal_signal(int sig, siginfo_t *info, void *uctx)
     ms__tls.busy = 1;
     if (!was_busy && !ms__tls.in_handler) /* the signal did not interrupt memscope itself */
         ms__on_tasks_at_finish(&ms__tls);
-    finish(MS_END_SIGNAL, sig, false);
+    finish(MS_END_SIGNAL, sig, false, 0);
     /* Die of the same signal, as the program would have without memscope: SA_RESETHAND has
      * restored the default action. A fault re-executes the faulting instruction on return; a
      * signal sent by kill/raise (si_code <= 0) or a termination signal is raised again. */
@@ -199,7 +200,8 @@ static void fork_child(void)
 
 static void exit_handler(void)
 {
-    finish(MS_END_EXIT, 0, true);
+    /* The frames below this one are memscope's: the leak scan leaves them out. */
+    finish(MS_END_EXIT, 0, true, (uintptr_t)__builtin_frame_address(0));
 }
 
 /* Runs glibc's and libstdc++'s exit-time freeing like valgrind does, so that blocks those
@@ -287,7 +289,9 @@ static int count_threads(void)
     return n;
 }
 
-static void finish(int reason, int code, bool freeres)
+/* Ends the trace. stack_lo: at exit, where memscope's own frames begin on this thread's stack
+ * (0: no leak scan). */
+static void finish(int reason, int code, bool freeres, uintptr_t stack_lo)
 {
     if (!atomic_load(&ms__active) || getpid() != self_pid)
         return;
@@ -321,7 +325,13 @@ static void finish(int reason, int code, bool freeres)
      * (other threads' buffers are sealed: flushing them without sealing would race with
      * their owners). */
     bool flushed = ms__slot_flush_all(reason == MS_END_EXEC ? ms__tls.slot : NULL);
-    ms__writer_finish(reason, code, ms__slots_dropped(), threads > 0 ? (unsigned)threads : 0,
+    /* memscope run's leak scan: this process alone, every event recorded and glibc's freeing
+     * done (memcheck stops the other threads first; memscope does not yet). */
+    bool root = ms__config.output && ms__config.root_pid == self_pid;
+    uint64_t scan = reason == MS_END_EXIT && threads == 1 && freeres && root
+                        ? ms__exit_scan_publish(stack_lo)
+                        : 0;
+    ms__writer_finish(reason, code, ms__slots_dropped(), threads > 0 ? (unsigned)threads : 0, scan,
                       flushed);
     ms__unwind_verify_report();
     if (reason != MS_END_EXEC) {
@@ -331,16 +341,18 @@ static void finish(int reason, int code, bool freeres)
         atomic_store(&finished, 0);
     }
     ms__tls.busy = was_busy;
+    if (scan)
+        ms__exit_scan_wait();
 }
 
 void ms__lifecycle_before_exec(void)
 {
-    finish(MS_END_EXEC, 0, false);
+    finish(MS_END_EXEC, 0, false, 0);
 }
 
 void ms__lifecycle_before_quick_exit(int status)
 {
-    finish(MS_END_QUICK_EXIT, status, false);
+    finish(MS_END_QUICK_EXIT, status, false, 0);
 }
 
 /* How much larger memscope makes each new thread's DTV (see ms__dtv_extra): one 16-byte

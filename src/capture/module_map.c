@@ -87,12 +87,14 @@ static const char *path_of(struct dl_phdr_info *info)
 }
 
 /* The runtime range covering the object's executable segments; hi is 0 if it has none. */
-static void exec_range(const struct dl_phdr_info *info, uintptr_t *lo_out, uintptr_t *hi_out)
+/* The span of a module's loaded segments: the executable ones, or all. */
+static void load_range(const struct dl_phdr_info *info, bool all, uintptr_t *lo_out,
+                       uintptr_t *hi_out)
 {
     uintptr_t lo = UINTPTR_MAX, hi = 0;
     for (int i = 0; i < info->dlpi_phnum; i++) {
         const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-        if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+        if (ph->p_type == PT_LOAD && (all || (ph->p_flags & PF_X))) {
             uintptr_t a = info->dlpi_addr + ph->p_vaddr;
             if (a < lo)
                 lo = a;
@@ -102,6 +104,11 @@ static void exec_range(const struct dl_phdr_info *info, uintptr_t *lo_out, uintp
     }
     *lo_out = lo;
     *hi_out = hi;
+}
+
+static void exec_range(const struct dl_phdr_info *info, uintptr_t *lo_out, uintptr_t *hi_out)
+{
+    load_range(info, false, lo_out, hi_out);
 }
 
 static int encode_cb(struct dl_phdr_info *info, size_t size, void *data)
@@ -209,7 +216,7 @@ bool ms__module_has_tls(const void *addr)
 
 struct range_query {
     uintptr_t addr, lo, hi;
-    bool runtime;
+    bool runtime, all;
 };
 
 static int range_cb(struct dl_phdr_info *info, size_t size, void *data)
@@ -219,6 +226,8 @@ static int range_cb(struct dl_phdr_info *info, size_t size, void *data)
     uintptr_t lo, hi;
     exec_range(info, &lo, &hi);
     if (q->addr >= lo && q->addr < hi) {
+        if (q->all)
+            load_range(info, true, &lo, &hi);
         q->lo = lo;
         q->hi = hi;
         q->runtime = ms_module_is_runtime(info->dlpi_name);
@@ -229,11 +238,19 @@ static int range_cb(struct dl_phdr_info *info, size_t size, void *data)
 
 bool ms__module_range_of(const void *addr, uintptr_t *lo, uintptr_t *hi)
 {
-    struct range_query q = {(uintptr_t)addr, 0, 0, false};
+    struct range_query q = {(uintptr_t)addr, 0, 0, false, false};
     dl_iterate_phdr(range_cb, &q);
     *lo = q.lo;
     *hi = q.hi;
     return q.runtime;
+}
+
+void ms__module_extent_of(const void *code, uintptr_t *lo, uintptr_t *hi)
+{
+    struct range_query q = {(uintptr_t)code, 0, 0, false, true};
+    dl_iterate_phdr(range_cb, &q);
+    *lo = q.lo;
+    *hi = q.hi;
 }
 
 struct sole_query {

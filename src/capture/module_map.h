@@ -33,6 +33,9 @@ size_t ms__modules_encode(uint8_t *buf, size_t cap, uint64_t tsc);
 /* The [lo, hi) executable range of the module containing addr (0,0 if none); returns whether it
  * is a runtime module (runtime_modules.h). Takes the loader's lock (dl_iterate_phdr). */
 bool ms__module_range_of(const void *addr, uintptr_t *lo, uintptr_t *hi);
+/* The span [lo, hi) of every loaded segment (data and .bss included) of the module whose code
+ * holds the address code (0,0 if none). Takes the loader's lock. */
+void ms__module_extent_of(const void *code, uintptr_t *lo, uintptr_t *hi);
 
 /* True when one loaded module only is not a runtime module (the executable, usually), with its
  * executable range in [*lo, *hi): every frame outside the runtime is then its. memscope's own

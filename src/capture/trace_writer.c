@@ -211,7 +211,7 @@ static int append_chunk(const uint8_t *hdr, const uint8_t *payload, size_t store
     return 0;
 }
 
-static bool write_end(int reason, int code, uint64_t dropped, unsigned threads);
+static bool write_end(int reason, int code, uint64_t dropped, unsigned threads, uint64_t scan);
 
 static struct zctx *zctx_get(void)
 {
@@ -274,7 +274,7 @@ static bool write_chunk_raw(int type, uint32_t tid, uint64_t t0, const uint8_t *
     if (z)
         atomic_store(&z->busy, 0);
     if (stop) {
-        write_end(MS_END_STOPPED, stop, 0, 0);
+        write_end(MS_END_STOPPED, stop, 0, 0, 0);
         stop_tracking("the trace ", " reached the file size limit (ulimit -f); tracking "
                                     "stopped, the program runs on");
     }
@@ -531,18 +531,19 @@ void ms__writer_modules_if_changed(void)
     ms__spin_unlock(&modules_lock);
 }
 
-static bool write_end(int reason, int code, uint64_t dropped, unsigned threads)
+static bool write_end(int reason, int code, uint64_t dropped, unsigned threads, uint64_t scan)
 {
     uint64_t now = ms__now();
     struct ms_chunk_END e = {
-        now, mono_ns(CLOCK_MONOTONIC), (uint64_t)reason, (uint64_t)code, dropped, threads};
+        now, mono_ns(CLOCK_MONOTONIC), (uint64_t)reason, (uint64_t)code, dropped, threads, scan};
     uint8_t buf[128];
-    _Static_assert(sizeof buf >= 6 * MS_VARINT_MAX + 8, "room for the END payload");
+    _Static_assert(sizeof buf >= 7 * MS_VARINT_MAX + 8, "room for the END payload");
     uint8_t *p = ms_chunk_put_END(buf, &e);
     return write_chunk_raw(MS_CHUNK_END, 0, now, buf, (size_t)(p - buf));
 }
 
-void ms__writer_finish(int reason, int code, uint64_t dropped, unsigned threads, bool flushed)
+void ms__writer_finish(int reason, int code, uint64_t dropped, unsigned threads, uint64_t scan,
+                       bool flushed)
 {
     if (!ensure_open())
         return;
@@ -551,7 +552,7 @@ void ms__writer_finish(int reason, int code, uint64_t dropped, unsigned threads,
      * signal that interrupted this thread's own flush or write left events that only the
      * spool holds now. (If an exec fails, the buffers go on in memory; only a SIGKILL after
      * that loses them.) */
-    if (write_end(reason, code, dropped, threads) && flushed && !atomic_load(&incomplete))
+    if (write_end(reason, code, dropped, threads, scan) && flushed && !atomic_load(&incomplete))
         ms__spool_remove();
     if (reason != MS_END_EXEC && write_lock()) {
         atomic_store(&ready, false);

@@ -2,14 +2,18 @@
  * PROGRAM can be traced, runs it with libmemscope preloaded, keeps its stdin, stdout and exit
  * status, and prints a short summary and every trace written to stderr. */
 #define _GNU_SOURCE
+#include "analysis/process_scan.h"
 #include "analysis/trace_analysis.h"
 #include "analysis/trace_compact.h"
 #include "analysis/trace_seal.h"
 #include "cli.h"
+#include "common/open_regular.h"
 #include "common/options.h"
+#include "common/trace_format.h"
 #include "preload_library.h"
 #include "program_check.h"
 #include "report/number_format.h"
+#include "report/report_notes.h"
 #include "trace_files.h"
 
 #include <errno.h>
@@ -34,7 +38,7 @@
 /* One line per trace: its path and, unless --no-summary, what the process did: from the live
  * replay (live), or already analysed (a, or rc and err). Returns false if the trace could not
  * be read (then `memscope report` cannot read it either). */
-static bool print_trace(const char *trace, bool summary, ms_analysis_live *live,
+static bool print_trace(const char *trace, bool own, bool summary, ms_analysis_live *live,
                         struct ms_analysis *a, int rc, const char *why)
 {
     char err[1024] = "";
@@ -66,6 +70,22 @@ static bool print_trace(const char *trace, bool summary, ms_analysis_live *live,
             s->sample_bytes ? "~" : "", ms_format_count(b5, s->live_bytes),
             s->sample_bytes ? "~" : "", ms_format_count(b6, s->live_blocks),
             s->sample_bytes ? " (~: estimated from a sample, MEMSCOPE_SAMPLE_BYTES)" : "");
+    if (s->leak_scan && s->scan_status == MS_SCAN_DONE) {
+        char k[MS_LEAK_KINDS][2][32];
+        for (int i = 0; i < MS_LEAK_KINDS; i++) {
+            ms_format_count(k[i][0], s->kind_bytes[i]);
+            ms_format_count(k[i][1], s->kind_blocks[i]);
+        }
+        fprintf(stderr,
+                "memscope:   as valgrind's memcheck counts them: definitely lost %s bytes in %s "
+                "blocks, indirectly lost %s in %s, possibly lost %s in %s, still reachable %s "
+                "in %s\n",
+                k[0][0], k[0][1], k[1][0], k[1][1], k[2][0], k[2][1], k[3][0], k[3][1]);
+    } else if (own && s->live_blocks) {
+        char reason[512];
+        fprintf(stderr, "memscope:   leak kinds not known: %s\n",
+                ms_report_no_leak_kinds(a, reason, sizeof reason));
+    }
     if (ms_option_env_flag(MS_OPT_LIVE_STATS))
         fprintf(stderr,
                 "memscope:   live summary: %" PRIu64 " of %" PRIu64 " events replayed while "
@@ -123,10 +143,43 @@ static pid_t child_pid;
 struct follower {
     ms_analysis_live *live;     /* NULL with --no-summary */
     ms_trace_compactor *packer; /* NULL when the program compresses its trace itself */
+    const char *trace;          /* the program's */
     pthread_t thread;
     atomic_bool stop;
     bool started;
+    bool scanned; /* the leak scan at exit is done (common/leak_handshake.h) */
 };
+
+/* The leak scan of the program, which waits at its exit with its handshake at hs: the blocks
+ * live at its END, its memory scanned, the kinds appended to its trace as a LEAK_SCAN chunk;
+ * then the program goes on. */
+static void leak_scan(struct follower *f, uint64_t hs)
+{
+    ms_process_scan_seen(child_pid, hs);
+    struct ms_leak_block *blocks;
+    size_t n;
+    int rc = ms_analysis_live_blocks(f->live, &blocks, &n);
+    struct ms_process_scan s;
+    if (ms_process_scan(child_pid, hs, blocks, n, rc ? MS_SCAN_NO_LIVE_SET : MS_SCAN_DONE, &s) !=
+        0) {
+        free(blocks);
+        return; /* out of memory: the trace has no kinds, and its report says so */
+    }
+    free(blocks);
+    struct stat st;
+    int fd = ms_open_regular(f->trace, &st);
+    int wfd = fd >= 0 ? open(f->trace, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC) : -1;
+    struct stat wst;
+    /* Appended only to the file just checked to be a regular one. */
+    if (wfd >= 0 && fstat(wfd, &wst) == 0 && wst.st_ino == st.st_ino && wst.st_dev == st.st_dev &&
+        s.len <= UINT32_MAX)
+        ms_trace_chunk_write(wfd, MS_CHUNK_LEAK_SCAN, 0, 0, s.payload, (uint32_t)s.len);
+    if (wfd >= 0)
+        close(wfd);
+    if (fd >= 0)
+        close(fd);
+    free(s.payload);
+}
 
 static void *follow_main(void *arg)
 {
@@ -134,6 +187,12 @@ static void *follow_main(void *arg)
     setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
     while (!atomic_load(&f->stop)) {
         bool replayed = ms_analysis_live_poll(f->live);
+        uint64_t hs = f->scanned ? 0 : ms_analysis_live_scan_request(f->live);
+        if (hs) {
+            f->scanned = true;
+            leak_scan(f, hs);
+            continue;
+        }
         if (!ms_trace_compact_poll(f->packer) && !replayed)
             nanosleep(&(struct timespec){0, 2000000}, NULL);
     }
@@ -362,6 +421,8 @@ int ms_cmd_run(int argc, char **argv)
             setenv("MEMSCOPE_MANIFEST", manifest ? manifest : "", 1);
             setenv("MEMSCOPE_ROOT_PID", rootpid, 1);
             setenv("MEMSCOPE_DEFER_COMPRESSION", level ? "1" : "0", 1);
+            /* The scan at exit needs the live replay, which only the summary has. */
+            setenv("MEMSCOPE_LEAK_SCAN", summary ? "1" : "0", 1);
             /* The other settings given as options; the others stay as the environment has
              * them (MEMSCOPE_DEPTH=16 memscope run ... keeps 16 frames). */
             for (int o = 0; o < MS_OPT_COUNT; o++)
@@ -375,7 +436,7 @@ int ms_cmd_run(int argc, char **argv)
     }
     close(started[1]);
     child_pid = pid;
-    struct follower follower = {.started = false};
+    struct follower follower = {.started = false, .trace = abs_out};
     if (summary)
         follower.live = ms_analysis_live_new(abs_out);
     if (level)
@@ -424,8 +485,9 @@ int ms_cmd_run(int argc, char **argv)
         const char *path = traces.v[t].path;
         bool own = !strcmp(path, abs_out);
         bool have = fam.out && !own;
-        readable += print_trace(path, summary, own ? follower.live : NULL, have ? fam.out[t] : NULL,
-                                have ? fam.rc[t] : 0, have ? fam.err[t] : NULL);
+        readable +=
+            print_trace(path, own, summary, own ? follower.live : NULL, have ? fam.out[t] : NULL,
+                        have ? fam.rc[t] : 0, have ? fam.err[t] : NULL);
         if (have)
             fam.out[t] = NULL;
         if (own)

@@ -19,7 +19,9 @@
     X(PROCESS, "the process: who it is, how it is traced, what it was forked from")                \
     X(MODULES, "a snapshot of the loaded modules: this header, then count MODULE entries")         \
     X(MODULE, "one module of a MODULES snapshot")                                                  \
-    X(END, "how the trace ended")
+    X(END, "how the trace ended")                                                                  \
+    X(LEAK_SCAN, "the scan at exit: this header, then count LEAK_BLOCK entries in address order")  \
+    X(LEAK_BLOCK, "one block live at exit and its leak kind")
 
 /* clang-format off: one field per line (clang-format does not settle on this macro) */
 #define MS_CHUNK_FIELDS_PROCESS(F)                                                                 \
@@ -42,6 +44,9 @@
 #define MS_CHUNK_FIELDS_MODULES(F) F(U, tsc) F(U5, count)
 #define MS_CHUNK_FIELDS_MODULE(F) F(STR, path) F(U, bias) F(U, lo) F(U, hi) F(STR, build_id)
 #define MS_CHUNK_FIELDS_END(F)                                                                     \
-    F(U, tsc) F(U, mono_ns) F(U, reason) F(U, code) F(U, dropped) F(OPT, threads)
+    F(U, tsc) F(U, mono_ns) F(U, reason) F(U, code) F(U, dropped) F(OPT, threads) F(OPT, scan)
+#define MS_CHUNK_FIELDS_LEAK_SCAN(F)                                                               \
+    F(U, status) F(U, error) F(U, root_bytes) F(U, unreadable_bytes) F(U, count)
+#define MS_CHUNK_FIELDS_LEAK_BLOCK(F) F(U, delta) F(U, kind)
 
 #endif

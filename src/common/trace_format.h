@@ -85,6 +85,10 @@ enum ms_chunk_type {
     MS_CHUNK_EVENTS = 2,  /* one thread's events, in time order */
     MS_CHUNK_MODULES = 3, /* the loaded modules (a full snapshot) */
     MS_CHUNK_END = 4,     /* how the process ended; the final clock reading */
+    /* The leak kinds of the blocks live at exit, from memscope run's scan of the process
+     * (common/leak_handshake.h), appended after END. */
+    MS_CHUNK_LEAK_SCAN = 5,
+    MS_CHUNK_LAST = MS_CHUNK_LEAK_SCAN,
 };
 
 /* Event records inside an EVENTS chunk start with one kind byte: bits 0-3 are the record kind,
@@ -178,6 +182,15 @@ enum ms_end_reason {
     /* Killed before it could finish its trace; `memscope run` completed the trace from the
      * spool afterwards (code: the signal, 0 if unknown). */
     MS_END_KILLED = 5,
+};
+
+/* How the scan of a LEAK_SCAN chunk went (its status field): only MS_SCAN_DONE gives kinds. */
+enum ms_scan_status {
+    MS_SCAN_DONE = 0,
+    MS_SCAN_NO_ACCESS = 1,   /* the process's memory could not be read (error: the errno) */
+    MS_SCAN_NO_MEMORY = 2,   /* memscope run ran out of memory */
+    MS_SCAN_NO_LIVE_SET = 3, /* the trace could not be replayed up to its END */
+    MS_SCAN_STATUSES
 };
 
 /* Why memscope stopped tracking a process that went on running (END reason MS_END_STOPPED). */

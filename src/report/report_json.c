@@ -102,6 +102,76 @@ static void sites_json(struct ms_json *j, struct ms_analysis *a, size_t top)
 
 /* Sampling (MEMSCOPE_SAMPLE_BYTES, docs/json-report.md): the mean, which figures are estimates,
  * and the exact counts by call site (the top ones, 0: all). */
+/* key: {bytes, blocks}. */
+static void bytes_blocks_json(struct ms_json *j, const char *key, uint64_t bytes, uint64_t blocks)
+{
+    ms_json_begin_object(j, key);
+    ms_json_u64(j, "bytes", bytes);
+    ms_json_u64(j, "blocks", blocks);
+    ms_json_end_object(j);
+}
+
+/* summary.leak_kinds: each kind's {bytes, blocks} and the heuristics' share of the still
+ * reachable ones, or null with leak_kinds_missing saying why. */
+static void leak_kinds_json(struct ms_json *j, struct ms_analysis *a)
+{
+    const struct ms_summary *s = ms_heap_model_summary(a->model);
+    char why[512];
+    const char *missing = ms_report_no_leak_kinds(a, why, sizeof why);
+    if (missing) {
+        ms_json_str(j, "leak_kinds", NULL);
+        ms_json_str(j, "leak_kinds_missing", missing);
+        return;
+    }
+    ms_json_begin_object(j, "leak_kinds");
+    for (int k = 0; k < MS_LEAK_KINDS; k++)
+        bytes_blocks_json(j, ms_leak_kind_name(k), s->kind_bytes[k], s->kind_blocks[k]);
+    ms_json_begin_object(j, "reachable_via_heuristic");
+    for (int h = 0; h < MS_LEAK_HEURISTICS; h++)
+        bytes_blocks_json(j, ms_leak_heuristic_name(h), s->heuristic_bytes[h],
+                          s->heuristic_blocks[h]);
+    ms_json_end_object(j);
+    bytes_blocks_json(j, "not_scanned", s->unscanned_bytes, s->unscanned_blocks);
+    ms_json_u64(j, "root_bytes", s->scan_root_bytes);
+    ms_json_u64(j, "unreadable_bytes", s->scan_unreadable_bytes);
+    ms_json_end_object(j);
+}
+
+static void leak_json(struct ms_json *j, struct ms_analysis *a, const struct ms_site *site,
+                      int kind, uint64_t bytes, uint64_t blocks)
+{
+    ms_json_begin_object(j, NULL);
+    if (kind >= 0)
+        ms_json_str(j, "kind", ms_leak_kind_name(kind));
+    ms_json_u64(j, "bytes", bytes);
+    ms_json_u64(j, "blocks", blocks);
+    ms_json_u64(j, "stack_id", site->stack);
+    site_variable_json(j, a, site);
+    stack_json(j, a, site->stack);
+    ms_json_end_object(j);
+}
+
+/* leaks[]: every site with blocks live at the end, by bytes; with the scan, one entry per site
+ * and kind, definitely lost first. */
+static void leaks_json(struct ms_json *j, struct ms_analysis *a)
+{
+    const struct ms_summary *s = ms_heap_model_summary(a->model);
+    bool kinds = s->leak_scan && s->scan_status == MS_SCAN_DONE;
+    size_t *idx;
+    size_t n = ms_rank_sites(a->model, MS_RANK_LEAKED, 0, &idx);
+    ms_json_begin_array(j, "leaks");
+    for (int k = kinds ? 0 : -1; k < (kinds ? MS_LEAK_KINDS : 0); k++)
+        for (size_t i = 0; i < n; i++) {
+            const struct ms_site *site = ms_heap_model_site(a->model, idx[i]);
+            if (k < 0)
+                leak_json(j, a, site, k, site->live_bytes, site->live_blocks);
+            else if (site->kind_blocks[k])
+                leak_json(j, a, site, k, site->kind_bytes[k], site->kind_blocks[k]);
+        }
+    ms_json_end_array(j);
+    free(idx);
+}
+
 static void sampling_json(struct ms_json *j, struct ms_analysis *a, size_t top)
 {
     const struct ms_summary *s = ms_heap_model_summary(a->model);
@@ -384,25 +454,12 @@ int ms_report_json(FILE *out, struct ms_analysis *a, const struct ms_report_opti
     ms_json_u64(&j, "duration_ns", ms_analysis_ns(a, end_tsc));
     ms_json_u64(&j, "events", s->events);
     ms_json_u64(&j, "unknown_frees", s->unknown_frees);
+    leak_kinds_json(&j, a);
     ms_json_end_object(&j);
 
     sampling_json(&j, a, o->top);
 
-    size_t *idx;
-    size_t n = ms_rank_sites(a->model, MS_RANK_LEAKED, 0, &idx);
-    ms_json_begin_array(&j, "leaks");
-    for (size_t i = 0; i < n; i++) {
-        const struct ms_site *site = ms_heap_model_site(a->model, idx[i]);
-        ms_json_begin_object(&j, NULL);
-        ms_json_u64(&j, "bytes", site->live_bytes);
-        ms_json_u64(&j, "blocks", site->live_blocks);
-        ms_json_u64(&j, "stack_id", site->stack);
-        site_variable_json(&j, a, site);
-        stack_json(&j, a, site->stack);
-        ms_json_end_object(&j);
-    }
-    ms_json_end_array(&j);
-    free(idx);
+    leaks_json(&j, a);
 
     sites_json(&j, a, o->top);
 

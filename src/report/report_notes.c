@@ -64,6 +64,61 @@ static void api_notes(struct ms_analysis *a, struct ms_notes *out)
     }
 }
 
+const char *ms_report_no_leak_kinds(struct ms_analysis *a, char *buf, size_t len)
+{
+    const struct ms_summary *s = ms_heap_model_summary(a->model);
+    const struct ms_end_info *e = ms_trace_end(a->trace);
+    if (s->leak_scan) {
+        switch (s->scan_status) {
+        case MS_SCAN_DONE:
+            return NULL;
+        case MS_SCAN_NO_ACCESS:
+            snprintf(buf, len,
+                     "memscope run could not read the program's memory (%s): reading another "
+                     "process's memory needs the right to trace it (kernel.yama.ptrace_scope "
+                     "0 or 1, or CAP_SYS_PTRACE)",
+                     strerror(s->scan_error));
+            return buf;
+        case MS_SCAN_NO_MEMORY:
+            snprintf(buf, len, "memscope run ran out of memory while scanning the program");
+            return buf;
+        default:
+            snprintf(buf, len, "memscope run could not replay the trace up to its end to scan it");
+            return buf;
+        }
+    }
+    if (s->sample_bytes)
+        snprintf(buf, len,
+                 "the trace is sampled (MEMSCOPE_SAMPLE_BYTES): telling leaks apart needs every "
+                 "live block");
+    else if (ms_trace_process(a->trace)->fork_parent_pid)
+        snprintf(buf, len,
+                 "this process was forked: memscope run scans only the program it started");
+    else if (!e->present)
+        snprintf(buf, len,
+                 "the trace does not say how the process ended (it was killed, or the trace is "
+                 "cut): the scan is made at exit");
+    else if (e->reason != MS_END_EXIT)
+        snprintf(buf, len,
+                 "the process did not end by returning from main or calling exit(), where the "
+                 "scan is made");
+    else if (e->threads_at_exit > 1)
+        snprintf(buf, len,
+                 "%llu threads were still running at exit: memscope scans a process only once "
+                 "its other threads have ended (valgrind stops them first)",
+                 (unsigned long long)e->threads_at_exit);
+    else if (e->scan)
+        snprintf(buf, len,
+                 "the program waited for the scan at its exit, but memscope run did not write "
+                 "it (it was killed, or could not follow the trace)");
+    else
+        snprintf(buf, len,
+                 "the trace was not written under memscope run with its summary, which makes "
+                 "the scan (LD_PRELOAD alone, --no-summary and the programs the first one "
+                 "starts have none)");
+    return buf;
+}
+
 void ms_report_notes(struct ms_analysis *a, struct ms_notes *out)
 {
     out->n = 0;

@@ -14,4 +14,8 @@ struct ms_notes {
 
 void ms_report_notes(struct ms_analysis *a, struct ms_notes *out);
 
+/* Why the report has no leak kinds (memscope run's scan at exit), in one sentence without a
+ * final period; NULL when it has them. */
+const char *ms_report_no_leak_kinds(struct ms_analysis *a, char *buf, size_t len);
+
 #endif

@@ -134,6 +134,67 @@ static const char *estimated_title(struct ms_analysis *a)
     return ms_heap_model_summary(a->model)->sample_bytes ? " (estimated from the samples)" : "";
 }
 
+/* The name (and type) the C API gave one of the site's blocks. */
+static void site_variable(FILE *out, struct ms_analysis *a, const struct ms_site *s)
+{
+    const struct ms_annotations *an = ms_heap_model_annotations(a->model);
+    if (an && s->var_name) {
+        const char *type = str_or(an, s->var_type, NULL);
+        fprintf(out, "        variable %s%s%s%s\n", str_or(an, s->var_name, "?"), type ? " (" : "",
+                type ? type : "", type ? ")" : "");
+    }
+}
+
+/* The summary's leak kinds, as valgrind's LEAK SUMMARY has them, or why there are none. */
+static void leak_kinds(FILE *out, struct ms_analysis *a)
+{
+    const struct ms_summary *s = ms_heap_model_summary(a->model);
+    char why[512], b1[32], b2[32];
+    if (ms_report_no_leak_kinds(a, why, sizeof why)) {
+        fprintf(out, "  leak kinds             not known: %s\n", why);
+        return;
+    }
+    for (int k = 0; k < MS_LEAK_KINDS; k++) {
+        fprintf(out, "    %-20s %s bytes in %s blocks\n", ms_leak_kind_label(k),
+                ms_format_count(b1, s->kind_bytes[k]), ms_format_count(b2, s->kind_blocks[k]));
+        if (k == MS_LEAK_REACHABLE)
+            for (int h = 0; h < MS_LEAK_HEURISTICS; h++)
+                if (s->heuristic_blocks[h])
+                    fprintf(out,
+                            "      of which reachable via heuristic %s: %s bytes in %s "
+                            "blocks\n",
+                            ms_leak_heuristic_name(h), ms_format_count(b1, s->heuristic_bytes[h]),
+                            ms_format_count(b2, s->heuristic_blocks[h]));
+    }
+    if (s->unscanned_blocks)
+        fprintf(out, "    %-20s %s bytes in %s blocks (live, but not in the scan)\n", "not scanned",
+                ms_format_count(b1, s->unscanned_bytes), ms_format_count(b2, s->unscanned_blocks));
+}
+
+/* The leaks by kind (definitely lost first), each kind's call sites by bytes. */
+static void leaks_by_kind(FILE *out, struct ms_analysis *a)
+{
+    size_t *idx;
+    size_t n = ms_rank_sites(a->model, MS_RANK_LEAKED, 0, &idx);
+    fprintf(out, "\nLEAKS (still allocated at exit), by kind, then bytes\n");
+    if (!n)
+        fprintf(out, "  (none)\n");
+    char b1[32], b2[32];
+    size_t rank = 0;
+    for (int k = 0; k < MS_LEAK_KINDS; k++)
+        for (size_t i = 0; i < n; i++) {
+            const struct ms_site *s = ms_heap_model_site(a->model, idx[i]);
+            if (!s->kind_blocks[k])
+                continue;
+            fprintf(out, "  #%zu  %s: %s bytes in %s block%s\n", ++rank, ms_leak_kind_label(k),
+                    ms_format_count(b1, s->kind_bytes[k]), ms_format_count(b2, s->kind_blocks[k]),
+                    s->kind_blocks[k] == 1 ? "" : "s");
+            site_variable(out, a, s);
+            print_stack(out, a, s->stack);
+        }
+    free(idx);
+}
+
 static void ranking(FILE *out, struct ms_analysis *a, enum ms_rank_key key, const char *title,
                     size_t top)
 {
@@ -164,12 +225,7 @@ static void ranking(FILE *out, struct ms_analysis *a, enum ms_rank_key key, cons
                     ms_format_count(b2, s->bytes), ms_format_count(b3, s->peak_bytes),
                     ms_format_count(b4, s->live_bytes));
         }
-        const struct ms_annotations *an = ms_heap_model_annotations(a->model);
-        if (an && s->var_name) {
-            const char *type = str_or(an, s->var_type, NULL);
-            fprintf(out, "        variable %s%s%s%s\n", str_or(an, s->var_name, "?"),
-                    type ? " (" : "", type ? type : "", type ? ")" : "");
-        }
+        site_variable(out, a, s);
         print_stack(out, a, s->stack);
     }
     free(idx);
@@ -424,6 +480,7 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
                 ms_format_count(b1, s->peak_low), ms_format_count(b2, s->peak_high), est);
     fprintf(out, "  leaked at exit         %s bytes in %s blocks%s\n",
             ms_format_count(b1, s->live_bytes), ms_format_count(b2, s->live_blocks), est);
+    leak_kinds(out, a);
     if (s->sample_bytes)
         fprintf(out, "  temporary allocations  not known when sampled (they need every "
                      "allocation)\n");
@@ -438,7 +495,10 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
             ms_format_duration(b1, ms_analysis_ns(a, end_tsc)));
 
     call_sites(out, a, o->top);
-    ranking(out, a, MS_RANK_LEAKED, "LEAKS (still allocated at exit), by bytes", 0);
+    if (s->leak_scan && s->scan_status == MS_SCAN_DONE)
+        leaks_by_kind(out, a);
+    else
+        ranking(out, a, MS_RANK_LEAKED, "LEAKS (still allocated at exit), by bytes", 0);
     ranking(out, a, MS_RANK_ALLOCS, "TOP CALL SITES BY NUMBER OF ALLOCATIONS", o->top);
     ranking(out, a, MS_RANK_PEAK, "TOP CALL SITES BY CONTRIBUTION TO THE PEAK", o->top);
     ranking(out, a, MS_RANK_BYTES, "TOP CALL SITES BY BYTES ALLOCATED", o->top);

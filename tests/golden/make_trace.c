@@ -1,7 +1,9 @@
 /* Writes a small fixed trace (two threads, a realloc chain, a temporary allocation, two leaks
- * with stacks, a task, a named block, a scope and a passport, a truncated tail optionally) for the
- * golden-file tests of the report outputs. usage: make_trace OUT [--truncate] */
+ * with stacks, a task, a named block, a scope and a passport, memscope run's leak scan, a truncated
+ * tail optionally) for the golden-file tests of the report outputs. usage: make_trace OUT
+ * [--truncate] */
 #include "../unit/trace_builder.h"
+#include "analysis/leak_scan.h"
 
 #include <string.h>
 
@@ -61,6 +63,16 @@ int main(int argc, char **argv)
         p.len = 0;
         tb_end(&p, 2000);
         tb_chunk(&b, MS_CHUNK_END, 0, &p, 0);
+        /* memscope run's leak scan: the 7-byte block definitely lost, the 24-byte one still
+         * reachable */
+        struct ms_chunk_LEAK_SCAN s = {MS_SCAN_DONE, 0, 65536, 0, 2};
+        struct ms_chunk_LEAK_BLOCK k1 = {0x20000, MS_LEAK_DEFINITE},
+                                   k2 = {0x30400 - 0x20000, MS_LEAK_REACHABLE};
+        uint8_t *q = ms_chunk_put_LEAK_SCAN(p.data, &s);
+        q = ms_chunk_put_LEAK_BLOCK(q, &k1);
+        q = ms_chunk_put_LEAK_BLOCK(q, &k2);
+        p.len = (size_t)(q - p.data);
+        tb_chunk(&b, MS_CHUNK_LEAK_SCAN, 0, &p, 0);
     }
     return tb_write(&b, argv[1]) == 0 ? 0 : 1;
 }

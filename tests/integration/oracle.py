@@ -183,6 +183,10 @@ _RE_RECORD = re.compile(
     r"(definitely lost|indirectly lost|possibly lost|still reachable) in loss record")
 _RE_FRAME = re.compile(r"^\s*(?:at|by) 0x([0-9A-Fa-f]+): (.*?)(?: \(([^()]*)\))?$")
 _RE_SIGNAL = re.compile(r"Process terminating with default action of signal (\d+)")
+_RE_KIND_TOTAL = re.compile(
+    rf"^\s*(definitely lost|indirectly lost|possibly lost|still reachable): ({_NUM}) bytes in "
+    rf"({_NUM}) blocks")
+LEAK_KINDS = ("definitely_lost", "indirectly_lost", "possibly_lost", "still_reachable")
 
 
 def _n(s: str) -> int:
@@ -259,6 +263,9 @@ def parse_valgrind_log(path: str) -> Proc:
             proc.in_use_bytes, proc.in_use_blocks = _n(m.group(1)), _n(m.group(2))
         elif (m := _RE_TOTAL.search(ln)):
             proc.allocs, proc.frees, proc.bytes_allocated = (_n(m.group(k)) for k in (1, 2, 3))
+        elif (m := _RE_KIND_TOTAL.match(ln)):
+            kinds = proc.extra.setdefault("leak_kinds", {})
+            kinds[m.group(1).replace(" ", "_")] = (_n(m.group(2)), _n(m.group(3)))
         elif (m := _RE_RECORD.match(ln)):
             total, direct, blocks, kind = m.group(1), m.group(2), m.group(4), m.group(5)
             frames: List[Frame] = []
@@ -341,6 +348,12 @@ def parse_memscope_report(doc: dict, path: str) -> Proc:
     for k in ("realloc_calls", "peak_bytes", "temporary_allocs", "threads", "duration_ns"):
         if k in s:
             proc.extra[k] = s[k]
+    kinds = s.get("leak_kinds")
+    if isinstance(kinds, dict):
+        proc.extra["leak_kinds"] = {k: (_req_int(kinds[k], "bytes", where), _req_int(kinds[k], "blocks", where))
+                                    for k in LEAK_KINDS}
+    else:
+        proc.extra["leak_kinds_missing"] = s.get("leak_kinds_missing", "(no reason given)")
     if not isinstance(doc["leaks"], list):
         raise HarnessError(f"{where}: leaks is not a list")
     for j, lk in enumerate(doc["leaks"]):
@@ -357,8 +370,11 @@ def parse_memscope_report(doc: dict, path: str) -> Proc:
                                 file=fr.get("file") or None,
                                 line=line if isinstance(line, int) and line > 0 else None,
                                 module=fr.get("module"), address=str(fr.get("address"))))
+        kind = lk.get("kind", "")
+        if "leak_kinds" in proc.extra and kind not in LEAK_KINDS:
+            raise HarnessError(f"{lw}: kind is {kind!r}, expected one of {LEAK_KINDS}")
         proc.leaks.append(Leak(bytes=_req_int(lk, "bytes", lw), blocks=_req_int(lk, "blocks", lw),
-                               frames=frames))
+                               frames=frames, kind=kind.replace("_", " ")))
     threads = doc.get("threads")
     if isinstance(threads, list):
         proc.extra["thread_entries"] = threads
@@ -819,6 +835,36 @@ def freeres_skipped(v: Proc, m: Proc) -> Optional[str]:
             f"block(s), {extra} bytes, still in use in memscope and freed by valgrind's freeres")
 
 
+# Why a process may lack leak kinds (memscope's summary.leak_kinds_missing) without a failure:
+# memscope scans only a process that exits with one thread left, unsampled.
+_KINDS_EXCUSED = re.compile(r"threads were still running|did not end by returning|does not say how the process ended|is sampled|was forked")
+
+
+def compare_leak_kinds(rep: Report, v: Proc, m: Proc, tag: str, is_root: bool, tol) -> bool:
+    """The LEAK SUMMARY's four lines against summary.leak_kinds, exactly. Returns whether both
+    tools gave kinds that agree (then the markers are compared kind by kind)."""
+    vk, mk = v.extra.get("leak_kinds"), m.extra.get("leak_kinds")
+    if vk is None:
+        return False  # valgrind printed no leak summary (exec'd away, killed)
+    vk = {k: vk.get(k, (0, 0)) for k in LEAK_KINDS}
+    if mk is None:
+        why = m.extra.get("leak_kinds_missing", "")
+        excused = not is_root or bool(_KINDS_EXCUSED.search(why))
+        if excused:
+            rep.note(f"{tag} no leak kinds from memscope: {why}")
+        else:
+            rep.check(f"{tag} leak kinds", False, f"memscope has none: {why}")
+        return False
+    if tol is not None and (v.in_use_bytes, v.in_use_blocks) != (m.in_use_bytes, m.in_use_blocks):
+        rep.note(f"{tag} leak kinds not compared: {tol}")
+        return False
+    ok = True
+    for k in LEAK_KINDS:
+        ok &= rep.check(f"{tag} {k.replace('_', ' ')}", vk[k] == mk[k],
+                        f"valgrind={vk[k][0]} bytes in {vk[k][1]} blocks, memscope={mk[k][0]} bytes in {mk[k][1]} blocks")
+    return ok
+
+
 def compare_pair(rep: Report, v: Proc, m: Proc, markers: List[Marker], expect: dict, tag: str,
                  is_root: bool = True, tolerate_block: Optional[int] = None):
     tol = tolerated(v, m, tolerate_block) or freeres_skipped(v, m)
@@ -839,14 +885,30 @@ def compare_pair(rep: Report, v: Proc, m: Proc, markers: List[Marker], expect: d
     rep.check(f"{tag} memscope leaks[] add up to summary", (sb, sk) == (m.in_use_bytes, m.in_use_blocks),
               f"sum of leaks = {sb} bytes/{sk} blocks, summary = {m.in_use_bytes}/{m.in_use_blocks}")
 
+    kinds_ok = compare_leak_kinds(rep, v, m, tag, is_root, tol)
     vg_groups = group_valgrind_leaks(v.leaks)
+    ms_groups = group_valgrind_leaks(m.leaks)
     if (v.in_use_bytes, v.in_use_blocks) != (m.in_use_bytes, m.in_use_blocks):
-        d = leak_histogram_diff(vg_groups, m.leaks)
+        d = leak_histogram_diff(vg_groups, ms_groups)
         if d:
             rep.note(f"{tag} in-use blocks by first non-allocator function, where they differ:\n" + d)
     for mk in markers:
+        if kinds_ok:
+            # each kind's bytes and blocks at the marker's line, as valgrind's loss records say
+            per = {}
+            for src, leaks in (("valgrind", v.leaks), ("memscope", m.leaks)):
+                d = per.setdefault(src, {})
+                for lk in leaks:
+                    if any(frame_at(f, mk) for f in lk.frames):
+                        b = d.setdefault(lk.kind, [0, 0])
+                        b[0] += lk.bytes
+                        b[1] += lk.blocks
+            if per["valgrind"] or per["memscope"]:
+                rep.check(f"{tag} leak kinds at marker {mk.name} ({mk.file}:{mk.line})",
+                          per["valgrind"] == per["memscope"],
+                          f"valgrind {sorted(per['valgrind'].items())}, memscope {sorted(per['memscope'].items())}")
         vg_at = [g for g in vg_groups if any(frame_at(f, mk) for f in g.frames)]
-        ms_at = [l for l in m.leaks if any(frame_at(f, mk) for f in l.frames)]
+        ms_at = [l for l in ms_groups if any(frame_at(f, mk) for f in l.frames)]
         cname = f"{tag} leak marker {mk.name} ({mk.file}:{mk.line})"
         if not vg_at and not ms_at:
             continue  # this process does not leak at this marker (e.g. the other fork side)

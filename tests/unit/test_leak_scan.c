@@ -229,7 +229,7 @@ static void heuristics(void)
     ASSERT_EQ(scan(), 0);
     for (int i = 0; i < 5; i++)
         if (i != 3)
-            ASSERT_EQ(kind[i], MS_LEAK_REACHABLE);
+            ASSERT_EQ(kind[i] & MS_LEAK_KIND_MASK, MS_LEAK_REACHABLE);
     ASSERT_EQ(kind[3], MS_LEAK_POSSIBLE);
     ASSERT_EQ(kind[5], MS_LEAK_POSSIBLE);
     ASSERT_EQ(tot.heuristic_blocks[MS_LEAK_STDSTRING], 1);
@@ -239,6 +239,9 @@ static void heuristics(void)
     ASSERT_EQ(tot.heuristic_blocks[MS_LEAK_NEWARRAY], 1); /* arr; both has a start pointer */
     ASSERT_EQ(tot.heuristic_bytes[MS_LEAK_NEWARRAY], 56);
     ASSERT_EQ(tot.blocks[MS_LEAK_REACHABLE], 4);
+    ASSERT_EQ(kind[0] >> MS_LEAK_HEURISTIC_SHIFT, 1 + MS_LEAK_STDSTRING);
+    ASSERT_EQ(kind[2] >> MS_LEAK_HEURISTIC_SHIFT, 1 + MS_LEAK_NEWARRAY);
+    ASSERT_EQ(kind[4], MS_LEAK_REACHABLE); /* its start pointer wins */
 }
 
 /* One page that cannot be read costs only itself: the pointers on the pages around it (read in

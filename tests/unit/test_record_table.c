@@ -528,14 +528,15 @@ static void chunk_payloads(void)
     ASSERT_TRUE(!c.bad && c.p == c.end && gh.tsc == 123 && gh.count == 2);
     ASSERT_TRUE(gm.hi == 0x7f2000 && gm.build_id_len == 2 && gm.build_id[1] == 2);
 
-    struct ms_chunk_END e = {1, 2, 3, 4, 5, 6}, ge;
+    struct ms_chunk_END e = {1, 2, 3, 4, 5, 6, 7}, ge;
     len = (size_t)(ms_chunk_put_END(buf, &e) - buf);
     for (size_t cut = 0; cut <= len; cut++) {
         struct ms_cursor ce = {buf, buf + cut, false};
         ms_chunk_get_END(&ce, &ge);
-        /* threads is optional: a payload that ends before it is whole */
-        ASSERT_EQ(ce.bad, cut < len - 1);
-        ASSERT_EQ(ge.threads, cut == len ? 6u : 0u);
+        /* threads and scan are optional: a payload that ends before them is whole */
+        ASSERT_EQ(ce.bad, cut < len - 2);
+        ASSERT_EQ(ge.threads, cut >= len - 1 ? 6u : 0u);
+        ASSERT_EQ(ge.scan, cut == len ? 7u : 0u);
     }
 }
 
@@ -577,6 +578,8 @@ static void docs_match_payloads(void)
     doc_payload(doc, "## 6. MODULES payload", "" MS_CHUNK_FIELDS_MODULES(PAYLOAD_FIELD));
     doc_payload(doc, "then `count` modules:", "" MS_CHUNK_FIELDS_MODULE(PAYLOAD_FIELD));
     doc_payload(doc, "## 7. END payload", "" MS_CHUNK_FIELDS_END(PAYLOAD_FIELD));
+    doc_payload(doc, "## 7a. LEAK_SCAN payload", "" MS_CHUNK_FIELDS_LEAK_SCAN(PAYLOAD_FIELD));
+    doc_payload(doc, "then `count` blocks:", "" MS_CHUNK_FIELDS_LEAK_BLOCK(PAYLOAD_FIELD));
 }
 
 MS_TEST_MAIN(TEST(every_record), TEST(every_ext_record), TEST(kind_bytes),

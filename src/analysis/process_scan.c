@@ -1,0 +1,344 @@
+/* The leak scan of a process paused at its exit (process_scan.h). */
+#define _GNU_SOURCE
+#include "process_scan.h"
+
+#include "common/chunk_codec.h"
+#include "common/errors.h"
+#include "common/leak_handshake.h"
+#include "common/trace_format.h"
+#include "grow.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#define PAGE 4096u
+/* glibc's arenas other than the main one live in heaps of this size, aligned to it, each
+ * starting with its heap_info (HEAP_MAX_SIZE on 64-bit systems). */
+#define ARENA_HEAP_MAX (64u << 20)
+#define MAX_OWN_RANGES 4096
+
+struct regions {
+    struct ms_leak_region *v;
+    size_t n, cap;
+};
+
+static int add(struct regions *r, uint64_t lo, uint64_t hi)
+{
+    if (lo >= hi)
+        return 0;
+    if (ms_grow(&r->v, &r->cap, r->n + 1, sizeof *r->v, 64) != 0)
+        return MS_ENOMEM;
+    r->v[r->n++] = (struct ms_leak_region){lo, hi};
+    return 0;
+}
+
+static int remote_read(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+    pid_t pid = *(const pid_t *)ctx;
+    struct iovec local = {buf, len}, remote = {(void *)(uintptr_t)addr, len};
+    return process_vm_readv(pid, &local, 1, &remote, 1, 0) == (ssize_t)len ? 0 : -1;
+}
+
+static void set_done(pid_t pid, uint64_t hs, uint64_t value)
+{
+    struct iovec local = {&value, sizeof value},
+                 remote = {(void *)(uintptr_t)(hs + offsetof(struct ms_leak_handshake, done)),
+                           sizeof value};
+    process_vm_writev(pid, &local, 1, &remote, 1, 0);
+}
+
+void ms_process_scan_seen(pid_t pid, uint64_t hs)
+{
+    set_done(pid, hs, MS_LEAK_SEEN);
+}
+
+static int by_lo(const void *a, const void *b)
+{
+    const struct ms_leak_region *x = a, *y = b;
+    return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Sorts r and merges the ranges that overlap or touch. */
+static void normalize(struct regions *r)
+{
+    if (!r->n)
+        return;
+    qsort(r->v, r->n, sizeof *r->v, by_lo);
+    size_t k = 0;
+    for (size_t i = 1; i < r->n; i++) {
+        if (r->v[i].lo <= r->v[k].hi) {
+            if (r->v[i].hi > r->v[k].hi)
+                r->v[k].hi = r->v[i].hi;
+        } else {
+            r->v[++k] = r->v[i];
+        }
+    }
+    r->n = k + 1;
+}
+
+/* out = a minus x (both sorted; x merged). */
+static int subtract(const struct regions *a, const struct regions *x, struct regions *out)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < a->n; i++) {
+        uint64_t lo = a->v[i].lo, hi = a->v[i].hi;
+        while (j < x->n && x->v[j].hi <= lo)
+            j++;
+        for (size_t k = j; k < x->n && x->v[k].lo < hi && lo < hi; k++) {
+            if (x->v[k].lo > lo && add(out, lo, x->v[k].lo) != 0)
+                return MS_ENOMEM;
+            if (x->v[k].hi > lo)
+                lo = x->v[k].hi;
+        }
+        if (lo < hi && add(out, lo, hi) != 0)
+            return MS_ENOMEM;
+    }
+    return 0;
+}
+
+/* The first block at or above addr. */
+static size_t first_block(const struct ms_leak_block *b, size_t n, uint64_t addr)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (b[mid].addr < addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* A block glibc mapped for itself alone: its chunk header fills the first 16 bytes of a page.
+ * Such a block can share a kernel mapping with the program's own memory (the kernel merges
+ * neighbouring anonymous mappings), which stays a root. */
+static bool own_mapping(const struct ms_leak_block *b)
+{
+    return (b->addr & (PAGE - 1)) == 16;
+}
+
+/* Whether the mapping [lo, hi) is one of glibc's arena heaps: aligned to their size, starting
+ * with a heap_info {arena, previous heap, size, mprotect size} that describes it. */
+static bool arena_heap(pid_t pid, uint64_t lo, uint64_t hi)
+{
+    uint64_t info[4];
+    if (lo % ARENA_HEAP_MAX || hi - lo > ARENA_HEAP_MAX ||
+        remote_read((void *)&pid, lo, info, sizeof info) != 0)
+        return false;
+    return info[0] != 0 && info[2] <= info[3] && info[3] == hi - lo;
+}
+
+struct maps {
+    struct regions readable, roots, excluded;
+    struct regions libc; /* libc's writable data and .bss: its malloc's main arena */
+};
+
+/* Reads /proc/PID/maps: every readable mapping but device files (memcheck's rule, which keeps
+ * /dev/zero), and the candidate roots among them (readable and writable, not [heap] nor an
+ * arena heap nor a mapping holding a block of an arena). */
+static int read_maps(pid_t pid, const struct ms_leak_block *b, size_t n, struct maps *m, int *error)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+    FILE *f = fopen(path, "re");
+    if (!f) {
+        *error = errno;
+        return -1;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    uint64_t libc_end = 0; /* the end of libc's writable data: its .bss may follow */
+    while (!rc && getline(&line, &cap, f) > 0) {
+        unsigned long long lo, hi, inode;
+        char perms[8];
+        int name_at = 0;
+        if (sscanf(line, "%llx-%llx %7s %*x %*x:%*x %llu %n", &lo, &hi, perms, &inode, &name_at) <
+            4)
+            continue;
+        char *name = line + name_at;
+        name[strcspn(name, "\n")] = 0;
+        bool device = !strncmp(name, "/dev/", 5) && strcmp(name, "/dev/zero") &&
+                      strncmp(name, "/dev/shm/", 9);
+        if (perms[0] != 'r' || device || !strcmp(name, "[vvar]") || !strcmp(name, "[vsyscall]"))
+            continue;
+        rc = add(&m->readable, lo, hi);
+        if (rc || perms[1] != 'w' || !strcmp(name, "[heap]"))
+            continue;
+        const char *base = strrchr(name, '/');
+        bool libc = base && (!strncmp(base, "/libc.so", 8) || !strncmp(base, "/libc-", 6));
+        if (libc || (lo == libc_end && !name[0])) {
+            rc = add(&m->libc, lo, hi);
+            libc_end = libc ? hi : 0;
+        }
+        bool arena = arena_heap(pid, lo, hi);
+        for (size_t i = first_block(b, n, lo); !arena && i < n && b[i].addr < hi; i++) {
+            if (!own_mapping(&b[i]))
+                arena = true;
+            else /* the block and its chunk header, to the end of its last page */
+                rc = add(&m->excluded, b[i].addr - 16,
+                         (b[i].addr + b[i].size + PAGE - 1) & ~(uint64_t)(PAGE - 1));
+        }
+        if (!arena && !rc)
+            rc = add(&m->roots, lo, hi);
+    }
+    free(line);
+    fclose(f);
+    return rc;
+}
+
+/* The size of the chunk glibc's malloc gives a block of size bytes (64-bit: 8 bytes of header
+ * beside the block, a multiple of 16, at least 32). */
+static uint64_t chunk_size(uint64_t size)
+{
+    uint64_t c = (size + 8 + 15) & ~(uint64_t)15;
+    return c < 32 ? 32 : c;
+}
+
+/* The words of libc's data that point to the chunk right after a live block: the main arena's
+ * pointers to free chunks and to its top chunk. Such a chunk's header starts 8 bytes before
+ * the end of the block's usable space, so the pointer lies inside the block; memcheck, whose
+ * malloc replaces glibc's, never sees them. They are left out of the roots. */
+static int exclude_arena_words(pid_t pid, const struct ms_leak_block *b, size_t n,
+                               const struct regions *roots, const struct regions *libc,
+                               struct regions *out)
+{
+    uint64_t buf[512];
+    for (size_t r = 0; r < roots->n; r++)
+        for (size_t l = 0; l < libc->n; l++) {
+            uint64_t lo = roots->v[r].lo > libc->v[l].lo ? roots->v[r].lo : libc->v[l].lo;
+            uint64_t hi = roots->v[r].hi < libc->v[l].hi ? roots->v[r].hi : libc->v[l].hi;
+            for (uint64_t at = lo & ~(uint64_t)7; at + 8 <= hi; at += sizeof buf) {
+                size_t len = hi - at < sizeof buf ? (size_t)(hi - at) & ~(size_t)7 : sizeof buf;
+                if (remote_read(&pid, at, buf, len) != 0)
+                    continue;
+                for (size_t i = 0; i < len / 8; i++) {
+                    size_t k = first_block(b, n, buf[i] + 1);
+                    if (k == 0)
+                        continue;
+                    const struct ms_leak_block *blk = &b[k - 1]; /* the last starting below */
+                    if (buf[i] == blk->addr - 16 + chunk_size(blk->size) &&
+                        buf[i] < blk->addr + blk->size && add(out, at + 8 * i, at + 8 * i + 8))
+                        return MS_ENOMEM;
+                }
+            }
+        }
+    return 0;
+}
+
+/* What the handshake leaves out: memscope's library, its own memory, the stack below the
+ * exiting thread's frame. */
+static int exclude_memscope(pid_t pid, const struct ms_leak_handshake *h, struct maps *m)
+{
+    int rc = add(&m->excluded, h->lib_lo, h->lib_hi);
+    for (size_t i = 0; !rc && i < m->readable.n; i++)
+        if (m->readable.v[i].lo <= h->stack_lo && h->stack_lo < m->readable.v[i].hi)
+            rc = add(&m->excluded, m->readable.v[i].lo, h->stack_lo);
+    size_t nr = h->nranges < MAX_OWN_RANGES ? (size_t)h->nranges : MAX_OWN_RANGES;
+    uint64_t *own = nr ? malloc(nr * 16) : NULL;
+    if (!rc && nr && !own)
+        rc = MS_ENOMEM;
+    if (!rc && nr && remote_read(&pid, h->ranges, own, nr * 16) == 0)
+        for (size_t i = 0; !rc && i < nr; i++)
+            rc = add(&m->excluded, own[2 * i], own[2 * i + 1]);
+    free(own);
+    return rc;
+}
+
+/* The LEAK_SCAN payload: its header, then each block's address (as the difference from the
+ * previous one) and kind byte. */
+static int encode(const struct ms_leak_block *b, size_t n, const uint8_t *kind,
+                  struct ms_process_scan *out, uint64_t root_bytes)
+{
+    struct ms_chunk_LEAK_SCAN h = {(uint64_t)out->status, (uint64_t)out->error, root_bytes,
+                                   out->totals.unreadable_bytes, kind ? n : 0};
+    size_t cap = ms_chunk_maxlen_LEAK_SCAN(&h) + (kind ? n : 0) * 2 * MS_VARINT_MAX;
+    uint8_t *p = out->payload = malloc(cap);
+    if (!p)
+        return MS_ENOMEM;
+    p = ms_chunk_put_LEAK_SCAN(p, &h);
+    uint64_t prev = 0;
+    for (size_t i = 0; kind && i < n; i++) {
+        struct ms_chunk_LEAK_BLOCK e = {b[i].addr - prev, kind[i]};
+        p = ms_chunk_put_LEAK_BLOCK(p, &e);
+        prev = b[i].addr;
+    }
+    out->len = (size_t)(p - out->payload);
+    return 0;
+}
+
+int ms_process_scan(pid_t pid, uint64_t hs, const struct ms_leak_block *blocks, size_t n,
+                    int status, struct ms_process_scan *out)
+{
+    memset(out, 0, sizeof *out);
+    out->status = status;
+    struct ms_leak_handshake h;
+    if (status == MS_SCAN_DONE && remote_read(&pid, hs, &h, sizeof h) != 0) {
+        out->status = MS_SCAN_NO_ACCESS;
+        out->error = errno;
+    } else if (status == MS_SCAN_DONE && h.magic != MS_LEAK_HANDSHAKE_MAGIC) {
+        out->status = MS_SCAN_NO_ACCESS;
+        out->error = EINVAL;
+    }
+    struct maps m = {0};
+    struct regions roots = {0};
+    uint8_t *kind = NULL;
+    uint64_t root_bytes = 0;
+    int rc = 0;
+    if (out->status == MS_SCAN_DONE) {
+        int e = 0;
+        rc = read_maps(pid, blocks, n, &m, &e);
+        if (rc < 0 && e) {
+            out->status = MS_SCAN_NO_ACCESS;
+            out->error = e;
+            rc = 0;
+        }
+    }
+    if (!rc && out->status == MS_SCAN_DONE)
+        rc = exclude_memscope(pid, &h, &m);
+    if (!rc && out->status == MS_SCAN_DONE) {
+        normalize(&m.readable);
+        normalize(&m.roots);
+        normalize(&m.excluded);
+        rc = subtract(&m.roots, &m.excluded, &roots);
+        struct regions arena = {0}, kept = {0};
+        if (!rc)
+            rc = exclude_arena_words(pid, blocks, n, &roots, &m.libc, &arena);
+        if (!rc && arena.n) {
+            normalize(&arena);
+            rc = subtract(&roots, &arena, &kept);
+            free(roots.v);
+            roots = kept;
+        }
+        free(arena.v);
+        kind = rc ? NULL : malloc(n ? n : 1);
+        if (!rc && !kind)
+            rc = MS_ENOMEM;
+    }
+    if (!rc && out->status == MS_SCAN_DONE) {
+        struct ms_leak_memory mem = {remote_read, &pid, m.readable.v, m.readable.n};
+        rc = ms_leak_scan(blocks, n, roots.v, roots.n, &mem, kind, NULL, &out->totals);
+        for (size_t i = 0; i < roots.n; i++)
+            root_bytes += roots.v[i].hi - roots.v[i].lo;
+    }
+    if (rc == MS_ENOMEM) {
+        out->status = MS_SCAN_NO_MEMORY;
+        free(kind);
+        kind = NULL;
+    }
+    set_done(pid, hs, MS_LEAK_DONE); /* the process goes on */
+    free(m.readable.v);
+    free(m.roots.v);
+    free(m.excluded.v);
+    free(m.libc.v);
+    free(roots.v);
+    rc = encode(blocks, n, out->status == MS_SCAN_DONE ? kind : NULL, out, root_bytes);
+    free(kind);
+    return rc;
+}
