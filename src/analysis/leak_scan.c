@@ -21,6 +21,7 @@ struct scan {
     void *ctx;
     const struct ms_leak_region *readable;
     size_t nreadable;
+    const struct ms_leak_memory *mem;
     uint8_t *state;
     uint8_t *heur; /* 1 + the heuristic that made a block reachable, 0: a start pointer */
     size_t *leader;
@@ -51,7 +52,7 @@ const char *ms_leak_kind_label(enum ms_leak_kind k)
 
 const char *ms_leak_heuristic_name(enum ms_leak_heuristic h)
 {
-    static const char *const names[] = {"stdstring", "length64", "newarray"};
+    static const char *const names[] = {"stdstring", "length64", "newarray", "multipleinheritance"};
     return h < MS_LEAK_HEURISTICS ? names[h] : "unknown";
 }
 
@@ -76,20 +77,63 @@ static size_t find(const struct scan *s, uint64_t w, bool *start)
     return lo;
 }
 
-/* The heuristic that explains w, an interior pointer into block j, or -1 (leak_scan.h). */
+/* The range of the sorted list r that holds addr, or NULL. */
+static const struct ms_leak_region *region_of(const struct ms_leak_region *r, size_t n,
+                                              uint64_t addr)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r[mid].hi <= addr)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && r[lo].lo <= addr ? &r[lo] : NULL;
+}
+
+/* Whether a, 8-aligned and past the first page, looks like a vtable address (leak_scan.h). */
+static bool vtable_like(struct scan *s, uint64_t a)
+{
+    const struct ms_leak_memory *m = s->mem;
+    const struct ms_leak_region *f = region_of(m->files, m->nfiles, a);
+    /* as memcheck: the words from a to 20 words on, none of them the mapping's last */
+    if (a % 8 || a < 4096 || !f || f->hi - a < 16)
+        return false;
+    uint64_t w[21];
+    size_t n = (f->hi - 16 - a) / 8 + 1 < 21 ? (size_t)((f->hi - 16 - a) / 8 + 1) : 21;
+    if (s->read(s->ctx, a, w, n * 8) != 0)
+        return false;
+    int code = 0;
+    for (size_t i = 0; i < n && code < 2; i++) {
+        if (!w[i])
+            continue;
+        if (!region_of(m->code, m->ncode, w[i]))
+            return false;
+        code++;
+    }
+    return code == 2;
+}
+
+/* The heuristic that explains w, an interior pointer into block j, or -1 (leak_scan.h); tried
+ * in memcheck's order. */
 static int heuristic(struct scan *s, size_t j, uint64_t w)
 {
     const struct ms_leak_block *b = &s->b[j];
     uint64_t head[2];
-    size_t want = w == b->addr + 24 ? 16 : w == b->addr + 8 ? 8 : 0;
-    if (!want || b->size < want || s->read(s->ctx, b->addr, head, want) != 0)
-        return -1;
-    if (w == b->addr + 24)
-        return 24 + head[1] + 1 == b->size && head[0] <= head[1] ? MS_LEAK_STDSTRING : -1;
-    if (head[0] > 0 && b->size - 8 == head[0])
-        return MS_LEAK_LENGTH64;
-    if (head[0] > 0 && (b->size - 8) % head[0] == 0)
-        return MS_LEAK_NEWARRAY;
+    if (w == b->addr + 24 && b->size >= 16 && s->read(s->ctx, b->addr, head, 16) == 0 &&
+        24 + head[1] + 1 == b->size && head[0] <= head[1])
+        return MS_LEAK_STDSTRING;
+    if (w == b->addr + 8 && s->read(s->ctx, b->addr, head, 8) == 0 && head[0] > 0) {
+        if (b->size - 8 == head[0])
+            return MS_LEAK_LENGTH64;
+        if ((b->size - 8) % head[0] == 0)
+            return MS_LEAK_NEWARRAY;
+    }
+    uint64_t inner;
+    if (s->mem->files && w % 8 == 0 && b->addr % 8 == 0 && s->read(s->ctx, w, &inner, 8) == 0 &&
+        s->read(s->ctx, b->addr, head, 8) == 0 && vtable_like(s, inner) && vtable_like(s, head[0]))
+        return MS_LEAK_MULTIPLEINHERITANCE;
     return -1;
 }
 
@@ -211,6 +255,7 @@ int ms_leak_scan(const struct ms_leak_block *blocks, size_t n, const struct ms_l
                      .ctx = mem->ctx,
                      .readable = mem->readable,
                      .nreadable = mem->nreadable,
+                     .mem = mem,
                      .leader = leader};
     memset(totals, 0, sizeof *totals);
     if (n) {

@@ -19,7 +19,10 @@
  * the characters of a libstdc++ string whose length and capacity come first and whose block is
  * 24 + capacity + 1 bytes), length64 (8 bytes in, after the length of the rest), newarray (8
  * bytes in, after a count of elements that divides the rest: new[] of a class with a
- * destructor). Not yet: multipleinheritance (it needs the vtables' contents). */
+ * destructor), multipleinheritance (the word it points to and the block's first word both look
+ * like vtable addresses: 8-aligned, past the first page, in a file mapped readable, where the
+ * first non-null words, among at most 21 and not the mapping's last, are two addresses of
+ * code in a file mapped executable; a C++ object's second base seen through a pointer to it). */
 #ifndef MS_LEAK_SCAN_H
 #define MS_LEAK_SCAN_H
 
@@ -59,22 +62,27 @@ typedef int (*ms_leak_read_fn)(void *ctx, uint64_t addr, void *buf, size_t len);
  * can be read (sorted, none overlapping another: its readable mappings). A block or root is
  * scanned only where it lies inside them, so a block whose size is wrong (a damaged trace, a
  * program that unmapped part of it) costs no more than the memory there is. A read that fails
- * inside them anyway is retried page by page. */
+ * inside them anyway is retried page by page. files and code (sorted, NULL: the
+ * multipleinheritance heuristic is off) are the readable and the executable mappings of files,
+ * where vtables and the code they point to lie. */
 struct ms_leak_memory {
     ms_leak_read_fn read;
     void *ctx;
     const struct ms_leak_region *readable;
     size_t nreadable;
+    const struct ms_leak_region *files, *code;
+    size_t nfiles, ncode;
 };
 
 enum ms_leak_heuristic {
     MS_LEAK_STDSTRING = 0,
     MS_LEAK_LENGTH64 = 1,
     MS_LEAK_NEWARRAY = 2,
-    MS_LEAK_HEURISTICS = 3,
+    MS_LEAK_MULTIPLEINHERITANCE = 3,
+    MS_LEAK_HEURISTICS = 4,
 };
 
-/* stdstring, length64, newarray (memcheck's names). */
+/* stdstring, length64, newarray, multipleinheritance (memcheck's names). */
 const char *ms_leak_heuristic_name(enum ms_leak_heuristic h);
 
 struct ms_leak_totals {
@@ -86,7 +94,7 @@ struct ms_leak_totals {
                                 * the readable ranges */
 };
 
-/* A kind byte: the enum ms_leak_kind in bits 0-1; for a still reachable block, bits 2-3 hold 1 +
+/* A kind byte: the enum ms_leak_kind in bits 0-1; for a still reachable block, bits 2-4 hold 1 +
  * the enum ms_leak_heuristic that reached it when no start pointer did (0: one did). */
 #define MS_LEAK_KIND_MASK 3u
 #define MS_LEAK_HEURISTIC_SHIFT 2

@@ -136,7 +136,8 @@ static bool arena_heap(pid_t pid, uint64_t lo, uint64_t hi)
 
 struct maps {
     struct regions readable, roots, excluded;
-    struct regions libc; /* libc's writable data and .bss: its malloc's main arena */
+    struct regions files, code; /* mappings of files: readable, executable (vtables, code) */
+    struct regions libc;        /* libc's writable data and .bss: its malloc's main arena */
 };
 
 /* Reads /proc/PID/maps: every readable mapping but device files (memcheck's rule, which keeps
@@ -169,6 +170,10 @@ static int read_maps(pid_t pid, const struct ms_leak_block *b, size_t n, struct 
         if (perms[0] != 'r' || device || !strcmp(name, "[vvar]") || !strcmp(name, "[vsyscall]"))
             continue;
         rc = add(&m->readable, lo, hi);
+        if (!rc && name[0] == '/')
+            rc = add(&m->files, lo, hi);
+        if (!rc && name[0] == '/' && perms[2] == 'x')
+            rc = add(&m->code, lo, hi);
         if (rc || perms[1] != 'w' || !strcmp(name, "[heap]"))
             continue;
         const char *base = strrchr(name, '/');
@@ -304,6 +309,8 @@ int ms_process_scan(pid_t pid, uint64_t hs, const struct ms_leak_block *blocks, 
         rc = exclude_memscope(pid, &h, &m);
     if (!rc && out->status == MS_SCAN_DONE) {
         normalize(&m.readable);
+        normalize(&m.files);
+        normalize(&m.code);
         normalize(&m.roots);
         normalize(&m.excluded);
         rc = subtract(&m.roots, &m.excluded, &roots);
@@ -322,7 +329,8 @@ int ms_process_scan(pid_t pid, uint64_t hs, const struct ms_leak_block *blocks, 
             rc = MS_ENOMEM;
     }
     if (!rc && out->status == MS_SCAN_DONE) {
-        struct ms_leak_memory mem = {remote_read, &pid, m.readable.v, m.readable.n};
+        struct ms_leak_memory mem = {remote_read, &pid,     m.readable.v, m.readable.n,
+                                     m.files.v,   m.code.v, m.files.n,    m.code.n};
         rc = ms_leak_scan(blocks, n, roots.v, roots.n, &mem, kind, NULL, &out->totals);
         for (size_t i = 0; i < roots.n; i++)
             root_bytes += roots.v[i].hi - roots.v[i].lo;
@@ -337,6 +345,8 @@ int ms_process_scan(pid_t pid, uint64_t hs, const struct ms_leak_block *blocks, 
     free(m.roots.v);
     free(m.excluded.v);
     free(m.libc.v);
+    free(m.files.v);
+    free(m.code.v);
     free(roots.v);
     rc = encode(blocks, n, out->status == MS_SCAN_DONE ? kind : NULL, out, root_bytes);
     free(kind);

@@ -328,8 +328,9 @@ static int parse_leak_scan(ms_trace *t, const uint8_t *p, size_t n)
         struct ms_chunk_LEAK_BLOCK e;
         ms_chunk_get_LEAK_BLOCK(&c, &e);
         bool first = i == 0;
-        bool heuristic = e.kind >> MS_LEAK_HEURISTIC_SHIFT != 0;
-        if (c.bad || (!first && e.delta == 0) || e.delta > UINT64_MAX - at || e.kind > 15 ||
+        uint64_t heuristic = e.kind >> MS_LEAK_HEURISTIC_SHIFT;
+        if (c.bad || (!first && e.delta == 0) || e.delta > UINT64_MAX - at ||
+            heuristic > MS_LEAK_HEURISTICS ||
             (heuristic && (e.kind & MS_LEAK_KIND_MASK) != MS_LEAK_REACHABLE)) {
             leak_scan_free(&s);
             return MS_ECORRUPT;

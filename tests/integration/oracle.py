@@ -187,6 +187,8 @@ _RE_KIND_TOTAL = re.compile(
     rf"^\s*(definitely lost|indirectly lost|possibly lost|still reachable): ({_NUM}) bytes in "
     rf"({_NUM}) blocks")
 LEAK_KINDS = ("definitely_lost", "indirectly_lost", "possibly_lost", "still_reachable")
+_RE_HEURISTIC = re.compile(rf"^\s*(stdstring|length64|newarray|multipleinheritance)\s*: ({_NUM}) bytes in ({_NUM}) blocks")
+HEURISTICS = ("stdstring", "length64", "newarray", "multipleinheritance")
 
 
 def _n(s: str) -> int:
@@ -266,6 +268,8 @@ def parse_valgrind_log(path: str) -> Proc:
         elif (m := _RE_KIND_TOTAL.match(ln)):
             kinds = proc.extra.setdefault("leak_kinds", {})
             kinds[m.group(1).replace(" ", "_")] = (_n(m.group(2)), _n(m.group(3)))
+        elif (m := _RE_HEURISTIC.match(ln)):
+            proc.extra.setdefault("heuristics", {})[m.group(1)] = (_n(m.group(2)), _n(m.group(3)))
         elif (m := _RE_RECORD.match(ln)):
             total, direct, blocks, kind = m.group(1), m.group(2), m.group(4), m.group(5)
             frames: List[Frame] = []
@@ -352,6 +356,9 @@ def parse_memscope_report(doc: dict, path: str) -> Proc:
     if isinstance(kinds, dict):
         proc.extra["leak_kinds"] = {k: (_req_int(kinds[k], "bytes", where), _req_int(kinds[k], "blocks", where))
                                     for k in LEAK_KINDS}
+        heur = kinds.get("reachable_via_heuristic", {})
+        proc.extra["heuristics"] = {h: (_req_int(heur[h], "bytes", where), _req_int(heur[h], "blocks", where))
+                                    for h in HEURISTICS if h in heur}
     else:
         proc.extra["leak_kinds_missing"] = s.get("leak_kinds_missing", "(no reason given)")
     if not isinstance(doc["leaks"], list):
@@ -862,6 +869,12 @@ def compare_leak_kinds(rep: Report, v: Proc, m: Proc, tag: str, is_root: bool, t
     for k in LEAK_KINDS:
         ok &= rep.check(f"{tag} {k.replace('_', ' ')}", vk[k] == mk[k],
                         f"valgrind={vk[k][0]} bytes in {vk[k][1]} blocks, memscope={mk[k][0]} bytes in {mk[k][1]} blocks")
+    # valgrind lists the heuristics only when one reached a block
+    vh = v.extra.get("heuristics", {})
+    mh = {h: b for h, b in m.extra.get("heuristics", {}).items() if b != (0, 0)}
+    if vh or mh:
+        ok &= rep.check(f"{tag} still reachable via heuristic", vh == mh,
+                        f"valgrind {sorted(vh.items())}, memscope {sorted(mh.items())}")
     return ok
 
 
@@ -1011,6 +1024,12 @@ PY_SCRIPT = ("d = {}\n"
              "print(len(d), len(lst), len(s), s[:40])\n")
 
 
+PERL_SCRIPT = ('my %h; for my $i (1..2000) { $h{"k$i"} = [$i, "x" x ($i % 50)]; } '
+               'my @k = sort keys %h; print scalar(@k), " ", length(join(",", @k)), "\\n";')
+BASH_SCRIPT = ('declare -A m; for i in {1..300}; do m[k$i]=$((i*i)); a[$i]="v$i"; done; '
+               's=""; for k in "${!m[@]}"; do s+="$k"; done; echo ${#m[@]} ${#a[@]} ${#s}')
+
+
 def real_preset(name: str, programs: Optional[str], workdir: str):
     """Return (cmd, stdin_path, extra_env, cwd)."""
     if name == "python":
@@ -1030,7 +1049,25 @@ def real_preset(name: str, programs: Optional[str], workdir: str):
         # -pipe would make gcc keep cc1 and as alive together; without it gcc
         # runs cc1 then as one after the other, each exec'd from a fork.
         return [shutil.which("gcc") or "/usr/bin/gcc", "-c", "-O0", "-g", src, "-o", out], None, {}, None
-    raise HarnessError(f"unknown --real preset {name!r} (python, sqlite, gcc)")
+    if name == "perl":
+        return [shutil.which("perl") or "/usr/bin/perl", "-e", PERL_SCRIPT], None, {"PERL_HASH_SEED": "0"}, None
+    if name == "bash":
+        return [shutil.which("bash") or "/bin/bash", "--norc", "--noprofile", "-c", BASH_SCRIPT], None, {}, None
+    if name == "git":
+        # a repository of its own, made here, so that the run does not depend on the checkout
+        repo = os.path.join(workdir, "repo")
+        if not os.path.isdir(repo):
+            genv = dict(os.environ, GIT_CONFIG_GLOBAL="/dev/null", GIT_CONFIG_NOSYSTEM="1")
+            subprocess.run(["git", "init", "-q", repo], check=True, env=genv)
+            for i in range(3):
+                with open(os.path.join(repo, f"f{i}.txt"), "w") as f:
+                    f.write("line\n" * (i + 1))
+                subprocess.run(["git", "-C", repo, "add", "."], check=True, env=genv)
+                subprocess.run(["git", "-C", repo, "-c", "user.name=t", "-c", "user.email=t@t",
+                                "commit", "-q", "-m", f"c{i}"], check=True, env=genv)
+        return ([shutil.which("git") or "/usr/bin/git", "--no-pager", "-C", repo, "log", "--stat"], None,
+                {"GIT_CONFIG_GLOBAL": "/dev/null", "GIT_CONFIG_NOSYSTEM": "1", "GIT_PAGER": "cat"}, None)
+    raise HarnessError(f"unknown --real preset {name!r} (python, sqlite, gcc, perl, bash, git)")
 
 
 # --------------------------------------------------------------------------
@@ -1053,7 +1090,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     ap.add_argument("--program", help="test program name (binary in --programs, source in --sources)")
     ap.add_argument("--sources", default=DEFAULT_SOURCES, help="test program sources (default: %(default)s)")
     ap.add_argument("--source", help="source file with LEAK markers for a custom command")
-    ap.add_argument("--real", choices=["python", "sqlite", "gcc"], help="a real-program preset")
+    ap.add_argument("--real", choices=["python", "sqlite", "gcc", "perl", "bash", "git"],
+                    help="a real-program preset")
     ap.add_argument("--arg", action="append", default=[], help="extra argument for --program (repeatable)")
     ap.add_argument("--stdin", help="file to feed on standard input")
     ap.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",

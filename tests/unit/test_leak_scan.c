@@ -14,6 +14,7 @@ static uint64_t root[WORDS], heap[WORDS];
 static uint64_t unreadable_lo, unreadable_hi;
 static const struct ms_leak_region *readable; /* NULL: read anything */
 static size_t nreadable;
+static const struct ms_leak_region *files, *code; /* NULL: no multipleinheritance */
 
 static int read_mem(void *ctx, uint64_t addr, void *buf, size_t len)
 {
@@ -39,6 +40,7 @@ static void reset(void)
     unreadable_lo = unreadable_hi = 0;
     readable = NULL;
     nreadable = 0;
+    files = code = NULL;
 }
 
 /* A block of size bytes at heap word w (blocks are added in address order). */
@@ -61,7 +63,8 @@ static struct ms_leak_totals tot;
 static int scan(void)
 {
     struct ms_leak_region r = {ROOT, ROOT + sizeof root};
-    struct ms_leak_memory mem = {read_mem, NULL, readable, nreadable};
+    struct ms_leak_memory mem = {read_mem, NULL, readable,      nreadable,
+                                 files,    code, files ? 1 : 0, code ? 1 : 0};
     return ms_leak_scan(blocks, nblocks, &r, 1, &mem, kind, leader, &tot);
 }
 
@@ -244,6 +247,45 @@ static void heuristics(void)
     ASSERT_EQ(kind[4], MS_LEAK_REACHABLE); /* its start pointer wins */
 }
 
+/* multipleinheritance: a pointer to the second base of an object (its second vtable pointer)
+ * keeps it reachable when both that word and the object's first look like vtable addresses:
+ * in a mapped file, their first two non-null words addresses of code. */
+static void multiple_inheritance(void)
+{
+    static const struct ms_leak_region vtables = {ROOT + 8 * 2000, ROOT + 8 * 2100},
+                                       text = {0x500000, 0x600000};
+    for (int variant = 0; variant < 4; variant++) {
+        reset();
+        files = &vtables;
+        code = &text;
+        uint64_t vt1 = ROOT + 8 * 2000, vt2 = ROOT + 8 * 2010, vt3 = ROOT + 8 * 2020;
+        root[2000] = 0x500010;
+        root[2001] = 0x500020;
+        root[2010] = 0; /* a null word is passed over */
+        root[2011] = 0x500030;
+        root[2012] = 0x500040;
+        root[2020] = 0x500050;
+        root[2021] = 0x700000; /* not code */
+        uint64_t obj = block(0, 32);
+        put(obj, 0, vt1);
+        put(obj, 2, variant == 1 ? vt3 : vt2);
+        if (variant == 2)
+            put(obj, 0, vt1 + 4); /* misaligned */
+        root[0] = obj + 16;
+        if (variant == 3)
+            files = NULL; /* the heuristic is off */
+        ASSERT_EQ(scan(), 0);
+        if (variant == 0) {
+            ASSERT_EQ(kind[0] & MS_LEAK_KIND_MASK, MS_LEAK_REACHABLE);
+            ASSERT_EQ(kind[0] >> MS_LEAK_HEURISTIC_SHIFT, 1 + MS_LEAK_MULTIPLEINHERITANCE);
+            ASSERT_EQ(tot.heuristic_blocks[MS_LEAK_MULTIPLEINHERITANCE], 1);
+        } else {
+            ASSERT_EQ(kind[0], MS_LEAK_POSSIBLE);
+        }
+    }
+    ASSERT_STREQ(ms_leak_heuristic_name(MS_LEAK_MULTIPLEINHERITANCE), "multipleinheritance");
+}
+
 /* One page that cannot be read costs only itself: the pointers on the pages around it (read in
  * the same piece) are found. */
 static void bad_page(void)
@@ -287,4 +329,4 @@ static void huge_blocks(void)
 }
 
 MS_TEST_MAIN(TEST(manual_cases), TEST(lists_and_cycles), TEST(cliques_join), TEST(edges),
-             TEST(heuristics), TEST(bad_page), TEST(huge_blocks))
+             TEST(heuristics), TEST(multiple_inheritance), TEST(bad_page), TEST(huge_blocks))
