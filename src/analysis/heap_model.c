@@ -868,6 +868,7 @@ static void apply_leak_scan(struct ms_heap_model *m)
     sum->scan_error = s->error;
     sum->scan_root_bytes = s->root_bytes;
     sum->scan_unreadable_bytes = s->unreadable_bytes;
+    sum->scan_ns = s->scan_ns;
     if (s->status != MS_SCAN_DONE)
         return;
     for (size_t i = 0; i <= m->live_mask; i++) {

@@ -80,7 +80,7 @@ struct ms_summary {
     uint64_t kind_bytes[MS_LEAK_KINDS], kind_blocks[MS_LEAK_KINDS];
     uint64_t heuristic_bytes[MS_LEAK_HEURISTICS], heuristic_blocks[MS_LEAK_HEURISTICS];
     uint64_t unscanned_bytes, unscanned_blocks;
-    uint64_t scan_root_bytes, scan_unreadable_bytes;
+    uint64_t scan_root_bytes, scan_unreadable_bytes, scan_ns;
 };
 
 struct ms_heap_model;

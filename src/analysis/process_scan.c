@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <time.h>
 
 #define PAGE 4096u
 /* glibc's arenas other than the main one live in heaps of this size, aligned to it, each
@@ -42,6 +43,52 @@ static int remote_read(void *ctx, uint64_t addr, void *buf, size_t len)
     pid_t pid = *(const pid_t *)ctx;
     struct iovec local = {buf, len}, remote = {(void *)(uintptr_t)addr, len};
     return process_vm_readv(pid, &local, 1, &remote, 1, 0) == (ssize_t)len ? 0 : -1;
+}
+
+/* Reads of the process through a window of WINDOW bytes around the last one (inside one readable
+ * mapping: a read across a mapping's end fails whole): the scan reads block after block, most
+ * of them small and near the one before, and a system call for each would cost more than the
+ * scan itself. */
+#define WINDOW (1u << 20)
+struct window_reader {
+    pid_t pid;
+    const struct regions *readable;
+    uint64_t base, len;
+    uint8_t *buf;
+};
+
+static int window_read(void *ctx, uint64_t addr, void *out, size_t len)
+{
+    struct window_reader *r = ctx;
+    if (addr >= r->base && len <= r->len && addr - r->base <= r->len - len) {
+        memcpy(out, r->buf + (addr - r->base), len);
+        return 0;
+    }
+    const struct ms_leak_region *m = NULL;
+    for (size_t lo = 0, hi = r->readable->n; lo < hi && !m;) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (r->readable->v[mid].hi <= addr)
+            lo = mid + 1;
+        else if (r->readable->v[mid].lo > addr)
+            hi = mid;
+        else
+            m = &r->readable->v[mid];
+    }
+    if (!r->buf || len > WINDOW / 2 || !m || len > m->hi - addr)
+        return remote_read(&r->pid, addr, out, len);
+    uint64_t lo = addr > m->lo + WINDOW / 2 ? (addr - WINDOW / 2) & ~(uint64_t)(PAGE - 1) : m->lo;
+    uint64_t hi = m->hi - lo > WINDOW ? lo + WINDOW : m->hi;
+    if (addr + len > hi) { /* near the mapping's end */
+        hi = addr + len;
+        lo = hi - lo > WINDOW ? hi - WINDOW : lo;
+    }
+    r->len = 0;
+    if (remote_read(&r->pid, lo, r->buf, (size_t)(hi - lo)) != 0)
+        return remote_read(&r->pid, addr, out, len); /* a page that went away: as it is */
+    r->base = lo;
+    r->len = hi - lo;
+    memcpy(out, r->buf + (addr - lo), len);
+    return 0;
 }
 
 static void set_done(pid_t pid, uint64_t hs, uint64_t value)
@@ -261,8 +308,9 @@ static int exclude_memscope(pid_t pid, const struct ms_leak_handshake *h, struct
 static int encode(const struct ms_leak_block *b, size_t n, const uint8_t *kind,
                   struct ms_process_scan *out, uint64_t root_bytes)
 {
-    struct ms_chunk_LEAK_SCAN h = {(uint64_t)out->status, (uint64_t)out->error, root_bytes,
-                                   out->totals.unreadable_bytes, kind ? n : 0};
+    struct ms_chunk_LEAK_SCAN h = {
+        (uint64_t)out->status,        (uint64_t)out->error, root_bytes,
+        out->totals.unreadable_bytes, out->scan_ns,         kind ? n : 0};
     size_t cap = ms_chunk_maxlen_LEAK_SCAN(&h) + (kind ? n : 0) * 2 * MS_VARINT_MAX;
     uint8_t *p = out->payload = malloc(cap);
     if (!p)
@@ -283,6 +331,8 @@ int ms_process_scan(pid_t pid, uint64_t hs, const struct ms_leak_block *blocks, 
 {
     memset(out, 0, sizeof *out);
     out->status = status;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     struct ms_leak_handshake h;
     if (status == MS_SCAN_DONE && remote_read(&pid, hs, &h, sizeof h) != 0) {
         out->status = MS_SCAN_NO_ACCESS;
@@ -329,9 +379,11 @@ int ms_process_scan(pid_t pid, uint64_t hs, const struct ms_leak_block *blocks, 
             rc = MS_ENOMEM;
     }
     if (!rc && out->status == MS_SCAN_DONE) {
-        struct ms_leak_memory mem = {remote_read, &pid,     m.readable.v, m.readable.n,
+        struct window_reader w = {pid, &m.readable, 0, 0, malloc(WINDOW)};
+        struct ms_leak_memory mem = {window_read, &w,       m.readable.v, m.readable.n,
                                      m.files.v,   m.code.v, m.files.n,    m.code.n};
         rc = ms_leak_scan(blocks, n, roots.v, roots.n, &mem, kind, NULL, &out->totals);
+        free(w.buf);
         for (size_t i = 0; i < roots.n; i++)
             root_bytes += roots.v[i].hi - roots.v[i].lo;
     }
@@ -341,6 +393,9 @@ int ms_process_scan(pid_t pid, uint64_t hs, const struct ms_leak_block *blocks, 
         kind = NULL;
     }
     set_done(pid, hs, MS_LEAK_DONE); /* the process goes on */
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    out->scan_ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)t1.tv_nsec -
+                   (uint64_t)t0.tv_nsec;
     free(m.readable.v);
     free(m.roots.v);
     free(m.excluded.v);

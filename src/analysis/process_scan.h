@@ -15,8 +15,9 @@
 struct ms_process_scan {
     uint8_t *payload; /* the LEAK_SCAN payload (malloc'd, the caller frees it) */
     size_t len;
-    int status; /* enum ms_scan_status */
-    int error;  /* MS_SCAN_NO_ACCESS: the errno */
+    int status;       /* enum ms_scan_status */
+    int error;        /* MS_SCAN_NO_ACCESS: the errno */
+    uint64_t scan_ns; /* how long the process waited for the scan of its memory */
     struct ms_leak_totals totals;
 };
 

@@ -318,6 +318,7 @@ static int parse_leak_scan(ms_trace *t, const uint8_t *p, size_t n)
                                   .error = (int)h.error,
                                   .root_bytes = h.root_bytes,
                                   .unreadable_bytes = h.unreadable_bytes,
+                                  .scan_ns = h.scan_ns,
                                   .n = (size_t)h.count};
     if (s.n && (!(s.addr = malloc(s.n * sizeof *s.addr)) || !(s.kind = malloc(s.n)))) {
         leak_scan_free(&s);

@@ -55,7 +55,7 @@ struct ms_end_info {
 struct ms_leak_scan_info {
     bool present;
     int status, error; /* enum ms_scan_status, and its errno */
-    uint64_t root_bytes, unreadable_bytes;
+    uint64_t root_bytes, unreadable_bytes, scan_ns;
     size_t n;       /* blocks classified (0 unless status is MS_SCAN_DONE) */
     uint64_t *addr; /* their addresses, ascending */
     uint8_t *kind;  /* their kind bytes (leak_scan.h: MS_LEAK_KIND_MASK, heuristic) */

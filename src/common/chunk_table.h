@@ -46,7 +46,7 @@
 #define MS_CHUNK_FIELDS_END(F)                                                                     \
     F(U, tsc) F(U, mono_ns) F(U, reason) F(U, code) F(U, dropped) F(OPT, threads) F(OPT, scan)
 #define MS_CHUNK_FIELDS_LEAK_SCAN(F)                                                               \
-    F(U, status) F(U, error) F(U, root_bytes) F(U, unreadable_bytes) F(U, count)
+    F(U, status) F(U, error) F(U, root_bytes) F(U, unreadable_bytes) F(U, scan_ns) F(U, count)
 #define MS_CHUNK_FIELDS_LEAK_BLOCK(F) F(U, delta) F(U, kind)
 
 #endif

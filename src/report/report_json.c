@@ -134,6 +134,7 @@ static void leak_kinds_json(struct ms_json *j, struct ms_analysis *a)
     bytes_blocks_json(j, "not_scanned", s->unscanned_bytes, s->unscanned_blocks);
     ms_json_u64(j, "root_bytes", s->scan_root_bytes);
     ms_json_u64(j, "unreadable_bytes", s->scan_unreadable_bytes);
+    ms_json_u64(j, "scan_ns", s->scan_ns);
     ms_json_end_object(j);
 }
 

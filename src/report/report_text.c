@@ -166,6 +166,9 @@ static void leak_kinds(FILE *out, struct ms_analysis *a)
                             ms_leak_heuristic_name(h), ms_format_count(b1, s->heuristic_bytes[h]),
                             ms_format_count(b2, s->heuristic_blocks[h]));
     }
+    fprintf(out, "    %-20s %s bytes of roots read at exit in %s%s\n", "scanned",
+            ms_format_count(b1, s->scan_root_bytes), ms_format_duration(b2, s->scan_ns),
+            s->scan_unreadable_bytes ? " (some could not be read: see --format json)" : "");
     if (s->unscanned_blocks)
         fprintf(out, "    %-20s %s bytes in %s blocks (live, but not in the scan)\n", "not scanned",
                 ms_format_count(b1, s->unscanned_bytes), ms_format_count(b2, s->unscanned_blocks));

@@ -65,7 +65,7 @@ int main(int argc, char **argv)
         tb_chunk(&b, MS_CHUNK_END, 0, &p, 0);
         /* memscope run's leak scan: the 7-byte block definitely lost, the 24-byte one still
          * reachable */
-        struct ms_chunk_LEAK_SCAN s = {MS_SCAN_DONE, 0, 65536, 0, 2};
+        struct ms_chunk_LEAK_SCAN s = {MS_SCAN_DONE, 0, 65536, 0, 1500000, 2};
         struct ms_chunk_LEAK_BLOCK k1 = {0x20000, MS_LEAK_DEFINITE},
                                    k2 = {0x30400 - 0x20000, MS_LEAK_REACHABLE};
         uint8_t *q = ms_chunk_put_LEAK_SCAN(p.data, &s);
