@@ -70,7 +70,7 @@ static bool print_trace(const char *trace, bool own, bool summary, ms_analysis_l
             s->sample_bytes ? "~" : "", ms_format_count(b5, s->live_bytes),
             s->sample_bytes ? "~" : "", ms_format_count(b6, s->live_blocks),
             s->sample_bytes ? " (~: estimated from a sample, MEMSCOPE_SAMPLE_BYTES)" : "");
-    if (s->leak_scan && s->scan_status == MS_SCAN_DONE) {
+    if (s->leak_scan && s->scan_status == MS_SCAN_DONE && s->live_blocks) {
         char k[MS_LEAK_KINDS][2][32];
         for (int i = 0; i < MS_LEAK_KINDS; i++) {
             ms_format_count(k[i][0], s->kind_bytes[i]);
@@ -81,7 +81,7 @@ static bool print_trace(const char *trace, bool own, bool summary, ms_analysis_l
                 "blocks, indirectly lost %s in %s, possibly lost %s in %s, still reachable %s "
                 "in %s\n",
                 k[0][0], k[0][1], k[1][0], k[1][1], k[2][0], k[2][1], k[3][0], k[3][1]);
-    } else if (own && s->live_blocks) {
+    } else if (own && s->live_blocks && !(s->leak_scan && s->scan_status == MS_SCAN_DONE)) {
         char reason[512];
         fprintf(stderr, "memscope:   leak kinds not known: %s\n",
                 ms_report_no_leak_kinds(a, reason, sizeof reason));
