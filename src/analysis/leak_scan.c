@@ -1,6 +1,7 @@
 /* memcheck's leak kinds from a conservative scan (leak_scan.h). */
 #include "leak_scan.h"
 
+#include "block_pages.h"
 #include "common/errors.h"
 
 #include <stdbool.h>
@@ -22,6 +23,7 @@ struct scan {
     const struct ms_leak_region *readable;
     size_t nreadable;
     const struct ms_leak_memory *mem;
+    struct ms_block_pages pages; /* a quick no for words in no block */
     uint8_t *state;
     uint8_t *heur; /* 1 + the heuristic that made a block reachable, 0: a start pointer */
     size_t *leader;
@@ -59,7 +61,7 @@ const char *ms_leak_heuristic_name(enum ms_leak_heuristic h)
 /* The block that word w points into, or SIZE_MAX. An empty block holds its start. */
 static size_t find(const struct scan *s, uint64_t w, bool *start)
 {
-    if (w < s->lo || w >= s->hi)
+    if (w < s->lo || w >= s->hi || !ms_block_pages_may_hold(&s->pages, w))
         return SIZE_MAX;
     size_t lo = 0, hi = s->n; /* the last block starting at or below w is below hi */
     while (hi - lo > 1) {
@@ -271,7 +273,7 @@ int ms_leak_scan(const struct ms_leak_block *blocks, size_t n, const struct ms_l
      * once in the second. */
     s.stack = malloc((2 * n + 1) * sizeof *s.stack);
     s.buf = malloc(PIECE);
-    if (!s.state || !s.heur || !s.stack || !s.buf) {
+    if (!s.state || !s.heur || !s.stack || !s.buf || ms_block_pages_init(&s.pages, blocks, n)) {
         free(s.state);
         free(s.heur);
         free(s.stack);
@@ -317,6 +319,7 @@ int ms_leak_scan(const struct ms_leak_block *blocks, size_t n, const struct ms_l
         }
     }
     totals->unreadable_bytes = s.unreadable;
+    ms_block_pages_free(&s.pages);
     free(s.state);
     free(s.heur);
     free(s.stack);

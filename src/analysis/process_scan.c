@@ -4,11 +4,14 @@
 
 #include "common/chunk_codec.h"
 #include "common/errors.h"
+#include "common/file_io.h"
 #include "common/leak_handshake.h"
 #include "common/trace_format.h"
 #include "grow.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -45,49 +48,49 @@ static int remote_read(void *ctx, uint64_t addr, void *buf, size_t len)
     return process_vm_readv(pid, &local, 1, &remote, 1, 0) == (ssize_t)len ? 0 : -1;
 }
 
-/* Reads of the process through a window of WINDOW bytes around the last one (inside one readable
- * mapping: a read across a mapping's end fails whole): the scan reads block after block, most
- * of them small and near the one before, and a system call for each would cost more than the
- * scan itself. */
-#define WINDOW (1u << 20)
-struct window_reader {
+/* Small reads of the process go through a cache of LINES lines of LINE bytes (direct-mapped,
+ * each line inside one readable mapping: a read across a mapping's end fails whole): the scan
+ * reads block after block, most of them small and near others, and a system call for each would
+ * cost more than the scan itself. Larger reads (a root, a large block) go straight through. */
+#define LINE (1u << 16)
+#define LINES 64
+#define DIRECT (LINE / 4)
+struct line_cache {
     pid_t pid;
     const struct regions *readable;
-    uint64_t base, len;
-    uint8_t *buf;
+    uint64_t base[LINES], len[LINES];
+    uint8_t *buf; /* LINES * LINE bytes */
 };
 
-static int window_read(void *ctx, uint64_t addr, void *out, size_t len)
+static int cached_read(void *ctx, uint64_t addr, void *out, size_t len)
 {
-    struct window_reader *r = ctx;
-    if (addr >= r->base && len <= r->len && addr - r->base <= r->len - len) {
-        memcpy(out, r->buf + (addr - r->base), len);
-        return 0;
+    struct line_cache *c = ctx;
+    uint64_t line = addr & ~(uint64_t)(LINE - 1);
+    size_t slot = (size_t)(line / LINE) % LINES;
+    if (!c->buf || len > DIRECT || addr + len > line + LINE)
+        return remote_read(&c->pid, addr, out, len);
+    uint8_t *mem = c->buf + slot * LINE;
+    if (c->base[slot] != line || addr + len > line + c->len[slot]) {
+        const struct ms_leak_region *m = NULL;
+        for (size_t lo = 0, hi = c->readable->n; lo < hi && !m;) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (c->readable->v[mid].hi <= addr)
+                lo = mid + 1;
+            else if (c->readable->v[mid].lo > addr)
+                hi = mid;
+            else
+                m = &c->readable->v[mid];
+        }
+        uint64_t from = m && m->lo > line ? m->lo : line;
+        uint64_t to = m && m->hi < line + LINE ? m->hi : line + LINE;
+        c->len[slot] = 0;
+        if (!m || addr + len > to || remote_read(&c->pid, from, mem + (from - line), to - from))
+            return remote_read(&c->pid, addr, out, len);
+        /* bytes of the line before the mapping are never asked for: a read starts in it */
+        c->base[slot] = line;
+        c->len[slot] = to - line;
     }
-    const struct ms_leak_region *m = NULL;
-    for (size_t lo = 0, hi = r->readable->n; lo < hi && !m;) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (r->readable->v[mid].hi <= addr)
-            lo = mid + 1;
-        else if (r->readable->v[mid].lo > addr)
-            hi = mid;
-        else
-            m = &r->readable->v[mid];
-    }
-    if (!r->buf || len > WINDOW / 2 || !m || len > m->hi - addr)
-        return remote_read(&r->pid, addr, out, len);
-    uint64_t lo = addr > m->lo + WINDOW / 2 ? (addr - WINDOW / 2) & ~(uint64_t)(PAGE - 1) : m->lo;
-    uint64_t hi = m->hi - lo > WINDOW ? lo + WINDOW : m->hi;
-    if (addr + len > hi) { /* near the mapping's end */
-        hi = addr + len;
-        lo = hi - lo > WINDOW ? hi - WINDOW : lo;
-    }
-    r->len = 0;
-    if (remote_read(&r->pid, lo, r->buf, (size_t)(hi - lo)) != 0)
-        return remote_read(&r->pid, addr, out, len); /* a page that went away: as it is */
-    r->base = lo;
-    r->len = hi - lo;
-    memcpy(out, r->buf + (addr - lo), len);
+    memcpy(out, mem + (addr - line), len);
     return 0;
 }
 
@@ -185,6 +188,7 @@ struct maps {
     struct regions readable, roots, excluded;
     struct regions files, code; /* mappings of files: readable, executable (vtables, code) */
     struct regions libc;        /* libc's writable data and .bss: its malloc's main arena */
+    struct regions anon;        /* private anonymous writable mappings */
 };
 
 /* Reads /proc/PID/maps: every readable mapping but device files (memcheck's rule, which keeps
@@ -229,6 +233,8 @@ static int read_maps(pid_t pid, const struct ms_leak_block *b, size_t n, struct 
             rc = add(&m->libc, lo, hi);
             libc_end = libc ? hi : 0;
         }
+        if (!rc && !name[0] && perms[3] == 'p')
+            rc = add(&m->anon, lo, hi);
         bool arena = arena_heap(pid, lo, hi);
         for (size_t i = first_block(b, n, lo); !arena && i < n && b[i].addr < hi; i++) {
             if (!own_mapping(&b[i]))
@@ -282,6 +288,41 @@ static int exclude_arena_words(pid_t pid, const struct ms_leak_block *b, size_t 
             }
         }
     return 0;
+}
+
+/* The pages of the roots, in private anonymous mappings, that the process never touched (not in
+ * memory, not swapped out: /proc/PID/pagemap): they hold zeros, so no pointer; a program that
+ * reserves large areas (a garbage-collected heap) would otherwise have them all read. When
+ * pagemap cannot be read, nothing is left out. */
+static int exclude_untouched(pid_t pid, const struct regions *roots, const struct regions *anon,
+                             struct regions *out)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/pagemap", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    uint64_t e[512];
+    int rc = 0;
+    for (size_t r = 0; r < roots->n && !rc; r++)
+        for (size_t a = 0; a < anon->n && !rc; a++) {
+            uint64_t lo = roots->v[r].lo > anon->v[a].lo ? roots->v[r].lo : anon->v[a].lo;
+            uint64_t hi = roots->v[r].hi < anon->v[a].hi ? roots->v[r].hi : anon->v[a].hi;
+            lo = (lo + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+            for (uint64_t at = lo; at + PAGE <= hi && !rc;) {
+                size_t pages = (hi - at) / PAGE < 512 ? (size_t)((hi - at) / PAGE) : 512;
+                if (ms_pread_all(fd, e, pages * 8, at / PAGE * 8) != 0) {
+                    close(fd);
+                    return 0;
+                }
+                for (size_t i = 0; i < pages && !rc; i++)
+                    if (!(e[i] >> 62)) /* bit 63: in memory, 62: swapped */
+                        rc = add(out, at + i * PAGE, at + (i + 1) * PAGE);
+                at += pages * PAGE;
+            }
+        }
+    close(fd);
+    return rc;
 }
 
 /* What the handshake leaves out: memscope's library, its own memory, the stack below the
@@ -367,6 +408,8 @@ int ms_process_scan(pid_t pid, uint64_t hs, const struct ms_leak_block *blocks, 
         struct regions arena = {0}, kept = {0};
         if (!rc)
             rc = exclude_arena_words(pid, blocks, n, &roots, &m.libc, &arena);
+        if (!rc)
+            rc = exclude_untouched(pid, &roots, &m.anon, &arena);
         if (!rc && arena.n) {
             normalize(&arena);
             rc = subtract(&roots, &arena, &kept);
@@ -379,11 +422,26 @@ int ms_process_scan(pid_t pid, uint64_t hs, const struct ms_leak_block *blocks, 
             rc = MS_ENOMEM;
     }
     if (!rc && out->status == MS_SCAN_DONE) {
-        struct window_reader w = {pid, &m.readable, 0, 0, malloc(WINDOW)};
-        struct ms_leak_memory mem = {window_read, &w,       m.readable.v, m.readable.n,
-                                     m.files.v,   m.code.v, m.files.n,    m.code.n};
+        struct line_cache *w = calloc(1, sizeof *w);
+        if (w) {
+            w->pid = pid;
+            w->readable = &m.readable;
+            w->buf = malloc((size_t)LINES * LINE);
+            for (size_t i = 0; i < LINES; i++)
+                w->base[i] = UINT64_MAX;
+        }
+        struct ms_leak_memory mem = {w ? cached_read : remote_read,
+                                     w ? (void *)w : &pid,
+                                     m.readable.v,
+                                     m.readable.n,
+                                     m.files.v,
+                                     m.code.v,
+                                     m.files.n,
+                                     m.code.n};
         rc = ms_leak_scan(blocks, n, roots.v, roots.n, &mem, kind, NULL, &out->totals);
-        free(w.buf);
+        if (w)
+            free(w->buf);
+        free(w);
         for (size_t i = 0; i < roots.n; i++)
             root_bytes += roots.v[i].hi - roots.v[i].lo;
     }
@@ -400,6 +458,7 @@ int ms_process_scan(pid_t pid, uint64_t hs, const struct ms_leak_block *blocks, 
     free(m.roots.v);
     free(m.excluded.v);
     free(m.libc.v);
+    free(m.anon.v);
     free(m.files.v);
     free(m.code.v);
     free(roots.v);
