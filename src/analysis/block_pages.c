@@ -8,13 +8,23 @@
 #define SMALL_PAGES 64        /* up to 256 KiB: by pages */
 #define MAX_KEYS (1ull << 26) /* beyond: no filter */
 
-static void add(uint64_t *t, size_t mask, uint64_t key)
+static void add_page(uint64_t *t, size_t mask, uint64_t key)
 {
-    for (size_t i = (size_t)((key * 0x9E3779B97F4A7C15ull) >> 17) & mask;; i = (i + 1) & mask) {
+    for (size_t i = ms__block_pages_slot(key, mask);; i = (i + 1) & mask) {
         if (t[i] == key + 1)
             return;
         if (!t[i]) {
             t[i] = key + 1;
+            return;
+        }
+    }
+}
+
+static void add_region(uint64_t *t, size_t mask, uint64_t key, bool whole)
+{
+    for (size_t i = ms__block_pages_slot(key, mask);; i = (i + 1) & mask) {
+        if (!t[i] || (t[i] - 1) >> 1 == key) {
+            t[i] = ((t[i] ? t[i] - 1 : key << 1) | whole) + 1;
             return;
         }
     }
@@ -43,8 +53,7 @@ int ms_block_pages_init(struct ms_block_pages *p, const struct ms_leak_block *b,
         uint64_t pages = ((b[i].addr + last) >> 12) - (b[i].addr >> 12) + 1;
         if (pages <= SMALL_PAGES)
             npages += pages;
-        else
-            nregions += ((b[i].addr + last) >> 20) - (b[i].addr >> 20) + 1;
+        nregions += ((b[i].addr + last) >> 20) - (b[i].addr >> 20) + 1;
         p->all = npages > MAX_KEYS || nregions > MAX_KEYS;
     }
     if (p->all)
@@ -57,12 +66,11 @@ int ms_block_pages_init(struct ms_block_pages *p, const struct ms_leak_block *b,
     }
     for (size_t i = 0; i < n; i++) {
         uint64_t last = b[i].addr + (b[i].size ? b[i].size - 1 : 0);
-        if ((last >> 12) - (b[i].addr >> 12) + 1 <= SMALL_PAGES)
-            for (uint64_t k = b[i].addr >> 12; k <= last >> 12; k++)
-                add(p->pages, p->pages_mask, k);
-        else
-            for (uint64_t k = b[i].addr >> 20; k <= last >> 20; k++)
-                add(p->regions, p->regions_mask, k);
+        bool small = (last >> 12) - (b[i].addr >> 12) + 1 <= SMALL_PAGES;
+        for (uint64_t k = b[i].addr >> 20; k <= last >> 20; k++)
+            add_region(p->regions, p->regions_mask, k, !small);
+        for (uint64_t k = b[i].addr >> 12; small && k <= last >> 12; k++)
+            add_page(p->pages, p->pages_mask, k);
     }
     return 0;
 }

@@ -46,6 +46,7 @@ struct ms_heap_model {
     struct ms_module_owner *owners;
     struct ms_call_sites calls; /* a sampled trace's exact counts by call site (full model) */
     const struct ms_leak_scan_info *scan;
+    bool finished; /* ms_heap_model_finish ran: a scan set later is applied at once */
     /* A sampled trace's exact totals so far, from its call counts (the summary's at the end). */
     uint64_t counted_allocs, counted_bytes, unsampled_frees, counted_reallocs;
     size_t live_mask, live_used;
@@ -839,11 +840,6 @@ int ms_heap_model_live_blocks(const struct ms_heap_model *m, struct ms_leak_bloc
     return 0;
 }
 
-void ms_heap_model_set_leak_scan(struct ms_heap_model *m, const struct ms_leak_scan_info *s)
-{
-    m->scan = s && s->present ? s : NULL;
-}
-
 /* The kind byte the scan gave the block at ptr, or -1 when it did not list it. */
 static int scanned_kind(const struct ms_leak_scan_info *s, uint64_t ptr)
 {
@@ -863,6 +859,16 @@ static void apply_leak_scan(struct ms_heap_model *m)
 {
     const struct ms_leak_scan_info *s = m->scan;
     struct ms_summary *sum = &m->sum;
+    /* a scan given again replaces the one before */
+    memset(sum->kind_bytes, 0, sizeof sum->kind_bytes);
+    memset(sum->kind_blocks, 0, sizeof sum->kind_blocks);
+    memset(sum->heuristic_bytes, 0, sizeof sum->heuristic_bytes);
+    memset(sum->heuristic_blocks, 0, sizeof sum->heuristic_blocks);
+    sum->unscanned_bytes = sum->unscanned_blocks = 0;
+    for (size_t i = 0; i < m->nsites; i++) {
+        memset(m->sites[i].kind_bytes, 0, sizeof m->sites[i].kind_bytes);
+        memset(m->sites[i].kind_blocks, 0, sizeof m->sites[i].kind_blocks);
+    }
     sum->leak_scan = true;
     sum->scan_status = s->status;
     sum->scan_error = s->error;
@@ -896,8 +902,16 @@ static void apply_leak_scan(struct ms_heap_model *m)
     }
 }
 
+void ms_heap_model_set_leak_scan(struct ms_heap_model *m, const struct ms_leak_scan_info *s)
+{
+    m->scan = s && s->present ? s : NULL;
+    if (m->finished && m->scan && !m->sum.sample_bytes)
+        apply_leak_scan(m);
+}
+
 void ms_heap_model_finish(struct ms_heap_model *m)
 {
+    m->finished = true;
     if (m->scan && !m->sum.sample_bytes)
         apply_leak_scan(m);
     if (m->sum.sample_bytes)

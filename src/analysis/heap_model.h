@@ -106,8 +106,8 @@ int ms_heap_model_apply(void *ctx, const struct ms_event *ev);
  * scan. Returns 0 or MS_ENOMEM. */
 int ms_heap_model_live_blocks(const struct ms_heap_model *m, struct ms_leak_block **out, size_t *n);
 
-/* The leak scan whose kinds the live blocks get at the finish (kept, not copied: it must
- * outlive ms_heap_model_finish). */
+/* The leak scan whose kinds the live blocks get at the finish, or at once after it (kept, not
+ * copied: it must outlive the model's use). */
 void ms_heap_model_set_leak_scan(struct ms_heap_model *m, const struct ms_leak_scan_info *s);
 
 /* Completes the statistics after the last event (per-site values at the peak, leaks). */

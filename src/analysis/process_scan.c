@@ -94,19 +94,6 @@ static int cached_read(void *ctx, uint64_t addr, void *out, size_t len)
     return 0;
 }
 
-static void set_done(pid_t pid, uint64_t hs, uint64_t value)
-{
-    struct iovec local = {&value, sizeof value},
-                 remote = {(void *)(uintptr_t)(hs + offsetof(struct ms_leak_handshake, done)),
-                           sizeof value};
-    process_vm_writev(pid, &local, 1, &remote, 1, 0);
-}
-
-void ms_process_scan_seen(pid_t pid, uint64_t hs)
-{
-    set_done(pid, hs, MS_LEAK_SEEN);
-}
-
 static int by_lo(const void *a, const void *b)
 {
     const struct ms_leak_region *x = a, *y = b;
@@ -450,7 +437,6 @@ int ms_process_scan(pid_t pid, uint64_t hs, const struct ms_leak_block *blocks, 
         free(kind);
         kind = NULL;
     }
-    set_done(pid, hs, MS_LEAK_DONE); /* the process goes on */
     clock_gettime(CLOCK_MONOTONIC, &t1);
     out->scan_ns = (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u + (uint64_t)t1.tv_nsec -
                    (uint64_t)t0.tv_nsec;

@@ -203,12 +203,6 @@ struct ms_analysis_live {
     ms_live_replay *replay;
     uint64_t size; /* of the trace at the last poll */
     bool dead;     /* nothing more to do live: the finish replays the whole trace */
-    /* The replay was finished early, for the leak scan (ms_analysis_live_blocks): how that went
-     * and the events replayed before. */
-    bool replayed;
-    int replay_rc;
-    uint64_t live_events;
-    ms_trace *probe; /* the trace indexed for its END alone, when the live replay is dead */
 };
 
 ms_analysis_live *ms_analysis_live_new(const char *path)
@@ -241,7 +235,7 @@ static int live_begin(ms_analysis_live *l)
 
 bool ms_analysis_live_poll(ms_analysis_live *l)
 {
-    if (!l || l->dead || l->replayed)
+    if (!l || l->dead)
         return false;
     if (!l->replay) {
         int rc = live_begin(l);
@@ -271,7 +265,6 @@ void ms_analysis_live_discard(ms_analysis_live *l)
         return;
     ms_live_replay_free(l->replay);
     ms_analysis_free(l->a);
-    ms_trace_close(l->probe);
     free(l->path);
     free(l);
 }
@@ -284,8 +277,8 @@ int ms_analysis_live_finish(ms_analysis_live *l, const char *path, struct ms_ana
     if (l && !l->replay)
         ms_analysis_live_poll(l); /* the process ended before the first poll found its trace */
     if (l && l->replay && !l->dead && (rc = ms_trace_refresh(l->a->trace, true)) == 0) {
-        live_events = l->replayed ? l->live_events : ms_heap_model_summary(l->a->model)->events;
-        rc = l->replayed ? l->replay_rc : ms_live_replay_finish(l->replay);
+        live_events = ms_heap_model_summary(l->a->model)->events;
+        rc = ms_live_replay_finish(l->replay);
     }
     struct ms_analysis *a = NULL;
     if (l) {
@@ -309,44 +302,21 @@ int ms_analysis_live_finish(ms_analysis_live *l, const char *path, struct ms_ana
     return rc;
 }
 
-uint64_t ms_analysis_live_scan_request(ms_analysis_live *l)
+int ms_analysis_add_leak_scan(struct ms_analysis *a, const uint8_t *payload, size_t len)
 {
-    if (!l)
-        return 0;
-    ms_trace *t = l->a && l->a->trace && !l->dead ? l->a->trace : NULL;
-    if (!t) {
-        /* The process waits all the same: its END is looked for in a trace of its own. */
-        if (!l->probe && ms_trace_open_growing(l->path, &l->probe) != 0)
-            l->probe = NULL;
-        else if (l->probe && ms_trace_refresh(l->probe, false) != 0)
-            return 0;
-        t = l->probe;
+    struct ms_leak_scan_info *s = calloc(1, sizeof *s);
+    if (!s)
+        return MS_ENOMEM;
+    int rc = ms_leak_scan_decode(payload, len, s);
+    if (rc) {
+        free(s);
+        return rc;
     }
-    if (!t)
-        return 0;
-    const struct ms_end_info *e = ms_trace_end(t);
-    return e->present && e->reason == MS_END_EXIT ? e->scan : 0;
-}
-
-int ms_analysis_live_blocks(ms_analysis_live *l, struct ms_leak_block **out, size_t *n)
-{
-    *out = NULL;
-    *n = 0;
-    if (l->replay && !l->dead && !l->replayed) {
-        l->live_events = ms_heap_model_summary(l->a->model)->events;
-        l->replay_rc = ms_live_replay_finish(l->replay);
-        l->replayed = true;
-    }
-    if (l->replay && !l->dead && l->replay_rc == 0)
-        return ms_heap_model_live_blocks(l->a->model, out, n);
-    /* The trace up to its END, replayed again (the process waits meanwhile). */
-    struct ms_analysis *a;
-    int rc = ms_analysis_run_numbers(l->path, &a, NULL, 0);
-    if (rc == 0) {
-        rc = ms_heap_model_live_blocks(a->model, out, n);
-        ms_analysis_free(a);
-    }
-    return rc;
+    ms_leak_scan_info_free(a->scan);
+    free(a->scan);
+    a->scan = s;
+    ms_heap_model_set_leak_scan(a->model, s);
+    return 0;
 }
 
 void ms_analysis_free(struct ms_analysis *a)
@@ -359,6 +329,8 @@ void ms_analysis_free(struct ms_analysis *a)
     ms_stack_table_free(&a->stacks);
     free(a->modules);
     ms_heap_model_free(a->model);
+    ms_leak_scan_info_free(a->scan);
+    free(a->scan);
     ms_module_owner_free(a->owners);
     if (a->sym)
         ms_symbolizer_free(a->sym);

@@ -29,6 +29,8 @@ struct ms_analysis {
      * again at the end. */
     uint64_t live_events;
     bool live_restarted;
+    /* A leak scan made after the trace was read (ms_analysis_add_leak_scan), or NULL. */
+    struct ms_leak_scan_info *scan;
 };
 
 /* Opens, replays and prepares the trace at path. Returns 0 or a negative MS_E* code with a
@@ -65,14 +67,11 @@ int ms_analysis_live_finish(ms_analysis_live *l, const char *path, struct ms_ana
                             char *err, size_t errlen);
 /* Frees l unfinished (NULL: nothing). */
 void ms_analysis_live_discard(ms_analysis_live *l);
-/* The leak scan's handshake (common/leak_handshake.h) once the trace's END asks for one: the
- * process waits at its exit. 0 until then, or when none is asked. */
-uint64_t ms_analysis_live_scan_request(ms_analysis_live *l);
-/* The blocks live at the END of a trace whose process waits for the scan, sorted by address
- * (*out malloc'd): from the live replay, finished now (the finish then only adds the scan's
- * kinds), or a replay of the trace up to its END when the live one could not finish. Returns
- * 0 or a negative MS_E* code. */
-int ms_analysis_live_blocks(ms_analysis_live *l, struct ms_leak_block **out, size_t *n);
+
+/* Gives a finished analysis the kinds of a LEAK_SCAN payload made for its trace after it was
+ * read (memscope run's scan of the program's snapshot). Returns 0, or MS_ECORRUPT / MS_ENOMEM
+ * (the analysis is then as it was). */
+int ms_analysis_add_leak_scan(struct ms_analysis *a, const uint8_t *payload, size_t len);
 
 /* Symbolizes stack id into frames (innermost first, inlined frames expanded). Returns the
  * number of frames written (0 for no stack). A node missing from the trace ends the stack with

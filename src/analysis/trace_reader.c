@@ -288,24 +288,27 @@ static int parse_end(ms_trace *t, const uint8_t *p, size_t n)
                             .code = (int)d.code,
                             .dropped = d.dropped,
                             .threads_at_exit = d.threads,
-                            .scan = d.scan};
+                            .scan = d.scan,
+                            .scan_pid = d.scan_pid};
     e.present = true;
     /* A trace can hold several END chunks when an exec failed; the last one counts. */
     t->end = e;
     return 0;
 }
 
-static void leak_scan_free(struct ms_leak_scan_info *s)
+void ms_leak_scan_info_free(struct ms_leak_scan_info *s)
 {
+    if (!s)
+        return;
     free(s->addr);
     free(s->kind);
     *s = (struct ms_leak_scan_info){0};
 }
 
-/* A LEAK_SCAN payload (common/chunk_table.h); the last one counts. Addresses must ascend and
- * kinds be known, or the chunk is damage. */
-static int parse_leak_scan(ms_trace *t, const uint8_t *p, size_t n)
+/* Addresses must ascend and kinds be known, or the payload is damage. */
+int ms_leak_scan_decode(const uint8_t *p, size_t n, struct ms_leak_scan_info *out)
 {
+    *out = (struct ms_leak_scan_info){0};
     struct ms_cursor c = {p, p + n, false};
     struct ms_chunk_LEAK_SCAN h;
     ms_chunk_get_LEAK_SCAN(&c, &h);
@@ -321,7 +324,7 @@ static int parse_leak_scan(ms_trace *t, const uint8_t *p, size_t n)
                                   .scan_ns = h.scan_ns,
                                   .n = (size_t)h.count};
     if (s.n && (!(s.addr = malloc(s.n * sizeof *s.addr)) || !(s.kind = malloc(s.n)))) {
-        leak_scan_free(&s);
+        ms_leak_scan_info_free(&s);
         return MS_ENOMEM;
     }
     uint64_t at = 0;
@@ -333,14 +336,25 @@ static int parse_leak_scan(ms_trace *t, const uint8_t *p, size_t n)
         if (c.bad || (!first && e.delta == 0) || e.delta > UINT64_MAX - at ||
             heuristic > MS_LEAK_HEURISTICS ||
             (heuristic && (e.kind & MS_LEAK_KIND_MASK) != MS_LEAK_REACHABLE)) {
-            leak_scan_free(&s);
+            ms_leak_scan_info_free(&s);
             return MS_ECORRUPT;
         }
         at += e.delta;
         s.addr[i] = at;
         s.kind[i] = (uint8_t)e.kind;
     }
-    leak_scan_free(&t->scan);
+    *out = s;
+    return 0;
+}
+
+/* A LEAK_SCAN chunk (common/chunk_table.h): the last one counts. */
+static int parse_leak_scan(ms_trace *t, const uint8_t *p, size_t n)
+{
+    struct ms_leak_scan_info s;
+    int rc = ms_leak_scan_decode(p, n, &s);
+    if (rc)
+        return rc;
+    ms_leak_scan_info_free(&t->scan);
     t->scan = s;
     return 0;
 }
@@ -761,7 +775,7 @@ void ms_trace_close(ms_trace *t)
         free(t->modules[i].path);
     free(t->modules);
     free(t->mod_snapshot);
-    leak_scan_free(&t->scan);
+    ms_leak_scan_info_free(&t->scan);
     for (size_t i = 0; i < t->nchunks; i++)
         free(t->chunks[i].tail);
     free(t->chunks);

@@ -48,7 +48,9 @@ struct ms_end_info {
     int reason, code;
     uint64_t dropped;
     uint64_t threads_at_exit; /* threads running when exit() finished the trace; 0: unknown */
-    uint64_t scan; /* the leak scan's handshake in the process (internal), 0: none asked */
+    /* The leak scan's handshake (its address) and the snapshot of the process to scan (its pid),
+     * common/leak_handshake.h; 0: none. */
+    uint64_t scan, scan_pid;
 };
 
 /* memscope run's leak scan at exit (the last LEAK_SCAN chunk). */
@@ -118,6 +120,10 @@ void ms_trace_close(ms_trace *t);
 const struct ms_process_info *ms_trace_process(const ms_trace *t);
 const struct ms_end_info *ms_trace_end(const ms_trace *t);
 const struct ms_leak_scan_info *ms_trace_leak_scan(const ms_trace *t);
+/* Decodes a LEAK_SCAN payload (docs/trace-format.md, 7a) into *out, whose arrays it allocates:
+ * 0, MS_ECORRUPT or MS_ENOMEM (then *out holds nothing). ms_leak_scan_info_free frees them. */
+int ms_leak_scan_decode(const uint8_t *p, size_t n, struct ms_leak_scan_info *out);
+void ms_leak_scan_info_free(struct ms_leak_scan_info *s);
 const struct ms_trace_damage *ms_trace_damage(const ms_trace *t);
 size_t ms_trace_module_count(const ms_trace *t);
 const struct ms_module *ms_trace_module(const ms_trace *t, size_t i);

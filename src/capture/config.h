@@ -17,7 +17,7 @@ struct ms__config {
     bool verbose;           /* MEMSCOPE_VERBOSE=1: say on stderr where traces go */
     int zstd_level;         /* MEMSCOPE_COMPRESSION: zstd level, 0 = store chunks uncompressed */
     bool defer_compression; /* MEMSCOPE_DEFER_COMPRESSION=1: the root's trace stays raw */
-    bool leak_scan;         /* MEMSCOPE_LEAK_SCAN=1: the root waits for the scan at exit */
+    long leak_scan;         /* MEMSCOPE_LEAK_SCAN: the pid of the parent that scans, 0: none */
     int backend;            /* MEMSCOPE_BACKEND: enum ms_backend (common/trace_format.h) */
     bool no_trace;          /* MEMSCOPE_OUTPUT=none: write no trace */
     long sample_bytes;      /* MEMSCOPE_SAMPLE_BYTES: mean bytes between samples, 0: no sampling */

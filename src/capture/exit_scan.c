@@ -1,4 +1,4 @@
-/* The handshake of the leak scan at exit, the library's side (exit_scan.h). */
+/* The leak scan's snapshot at exit, the library's side (exit_scan.h). */
 #define _GNU_SOURCE
 #define UNW_LOCAL_ONLY
 #include "exit_scan.h"
@@ -10,6 +10,8 @@
 #include "thread_state.h"
 
 #include <libunwind.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -20,7 +22,6 @@
 #define MAX_RANGES 4096
 
 static struct ms_leak_handshake handshake;
-static long parent; /* memscope run, which the wait ends without */
 
 /* The stack pointer of exit()'s caller as it called exit (main's caller after main returned),
  * or 0 if no frame of the walk is exit's. Below it lie exit's frames and memscope's, and the
@@ -47,10 +48,30 @@ static uintptr_t exit_caller_sp(void)
     return 0;
 }
 
-uint64_t ms__exit_scan_publish(uintptr_t stack_lo)
+/* The snapshot: a copy of the exiting process (a clone without its descriptors, with every
+ * signal blocked) that memscope run reads and then kills. It runs no code of libc's but system
+ * calls, and ends by itself when memscope run is gone or after MS_LEAK_SNAPSHOT_MAX_S. */
+static __attribute__((noreturn, noinline)) void snapshot_main(long scanner)
 {
-    if (!ms__config.leak_scan || ms__config.sample_bytes || !stack_lo)
-        return 0;
+    uint64_t all = ~(uint64_t)0;
+    syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, NULL, sizeof all);
+    if (syscall(SYS_close_range, 0u, ~0u, 0u) != 0)
+        for (int fd = 0; fd < 65536; fd++)
+            syscall(SYS_close, fd);
+    for (long t = 0; t < MS_LEAK_SNAPSHOT_MAX_S * 100L && syscall(SYS_getppid) == scanner; t++) {
+        struct timespec ten_ms = {0, 10000000};
+        syscall(SYS_nanosleep, &ten_ms, NULL);
+    }
+    for (;;)
+        syscall(SYS_exit_group, 0);
+}
+
+struct ms__exit_scan ms__exit_scan_snapshot(uintptr_t stack_lo)
+{
+    struct ms__exit_scan none = {0, 0};
+    long scanner = ms__config.leak_scan;
+    if (!scanner || ms__config.sample_bytes || !stack_lo || syscall(SYS_getppid) != scanner)
+        return none;
     uintptr_t caller = exit_caller_sp();
     if (caller > stack_lo)
         stack_lo = caller;
@@ -58,7 +79,7 @@ uint64_t ms__exit_scan_publish(uintptr_t stack_lo)
     struct ms__own_range *r =
         ms__own_map(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (r == MAP_FAILED)
-        return 0;
+        return none;
     bool lost = false;
     size_t n = ms__own_ranges(r, MAX_RANGES, &lost);
     if (n > MAX_RANGES) {
@@ -66,33 +87,23 @@ uint64_t ms__exit_scan_publish(uintptr_t stack_lo)
         lost = true;
     }
     uintptr_t lo, hi;
-    ms__module_extent_of((const void *)&ms__exit_scan_publish, &lo, &hi);
+    ms__module_extent_of((const void *)&ms__exit_scan_snapshot, &lo, &hi);
     /* The last block a realloc resized, kept for sampling: not the program's pointer. */
     ms__tls.realloc_old = 0;
-    handshake = (struct ms_leak_handshake){.stack_lo = stack_lo,
+    handshake = (struct ms_leak_handshake){.magic = MS_LEAK_HANDSHAKE_MAGIC,
+                                           .stack_lo = stack_lo,
                                            .lib_lo = lo,
                                            .lib_hi = hi,
                                            .ranges = (uint64_t)(uintptr_t)r,
                                            .nranges = n,
                                            .ranges_lost = lost};
-    parent = syscall(SYS_getppid);
-    atomic_thread_fence(memory_order_release);
-    handshake.magic = MS_LEAK_HANDSHAKE_MAGIC;
-    return (uint64_t)(uintptr_t)&handshake;
-}
-
-void ms__exit_scan_wait(void)
-{
-    if (handshake.magic != MS_LEAK_HANDSHAKE_MAGIC)
-        return;
-    /* memscope run writes done from outside (process_vm_writev): read it afresh each time. */
-    volatile uint64_t *done = &handshake.done;
-    for (long ms = 0; ms < MS_LEAK_WAIT_MAX_S * 1000L; ms++) {
-        uint64_t d = *done;
-        if (d == MS_LEAK_DONE || syscall(SYS_getppid) != parent ||
-            (d == MS_LEAK_WAITING && ms >= MS_LEAK_SEEN_MAX_S * 1000L))
-            break;
-        struct timespec t = {0, 1000000};
-        syscall(SYS_nanosleep, &t, NULL);
-    }
+    /* memscope run's child, not this process's: the program never sees it (no SIGCHLD, no
+     * child to wait for), and memscope run may read it (a process may read its children). No
+     * fork handlers run: nothing of the program's happens in the copy. */
+    long pid = syscall(SYS_clone, (unsigned long)(CLONE_PARENT | SIGCHLD), 0UL, NULL, NULL, 0UL);
+    if (pid == 0)
+        snapshot_main(scanner);
+    if (pid < 0)
+        return none;
+    return (struct ms__exit_scan){(uint64_t)(uintptr_t)&handshake, (uint64_t)pid};
 }

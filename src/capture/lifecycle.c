@@ -325,14 +325,16 @@ static void finish(int reason, int code, bool freeres, uintptr_t stack_lo)
      * (other threads' buffers are sealed: flushing them without sealing would race with
      * their owners). */
     bool flushed = ms__slot_flush_all(reason == MS_END_EXEC ? ms__tls.slot : NULL);
-    /* memscope run's leak scan: this process alone, every event recorded and glibc's freeing
-     * done (memcheck stops the other threads first; memscope does not yet). */
+    /* memscope run's leak scan, of a snapshot of this process: the root process alone, every
+     * event recorded and glibc's freeing done (memcheck stops the other threads first;
+     * memscope does not yet). */
     bool root = ms__config.output && ms__config.root_pid == self_pid;
-    uint64_t scan = reason == MS_END_EXIT && threads == 1 && freeres && root
-                        ? ms__exit_scan_publish(stack_lo)
-                        : 0;
-    ms__writer_finish(reason, code, ms__slots_dropped(), threads > 0 ? (unsigned)threads : 0, scan,
-                      flushed);
+    struct ms__exit_scan scan = {0, 0};
+    if (reason == MS_END_EXIT && threads == 1 && freeres && root)
+        scan = ms__exit_scan_snapshot(stack_lo);
+    uint64_t end_scan[2] = {scan.handshake, scan.pid};
+    ms__writer_finish(reason, code, ms__slots_dropped(), threads > 0 ? (unsigned)threads : 0,
+                      end_scan, flushed);
     ms__unwind_verify_report();
     if (reason != MS_END_EXEC) {
         atomic_store(&ms__active, false);
@@ -341,8 +343,6 @@ static void finish(int reason, int code, bool freeres, uintptr_t stack_lo)
         atomic_store(&finished, 0);
     }
     ms__tls.busy = was_busy;
-    if (scan)
-        ms__exit_scan_wait();
 }
 
 void ms__lifecycle_before_exec(void)

@@ -211,7 +211,8 @@ static int append_chunk(const uint8_t *hdr, const uint8_t *payload, size_t store
     return 0;
 }
 
-static bool write_end(int reason, int code, uint64_t dropped, unsigned threads, uint64_t scan);
+static bool write_end(int reason, int code, uint64_t dropped, unsigned threads,
+                      const uint64_t scan[2]);
 
 static struct zctx *zctx_get(void)
 {
@@ -274,7 +275,7 @@ static bool write_chunk_raw(int type, uint32_t tid, uint64_t t0, const uint8_t *
     if (z)
         atomic_store(&z->busy, 0);
     if (stop) {
-        write_end(MS_END_STOPPED, stop, 0, 0, 0);
+        write_end(MS_END_STOPPED, stop, 0, 0, NULL);
         stop_tracking("the trace ", " reached the file size limit (ulimit -f); tracking "
                                     "stopped, the program runs on");
     }
@@ -531,19 +532,21 @@ void ms__writer_modules_if_changed(void)
     ms__spin_unlock(&modules_lock);
 }
 
-static bool write_end(int reason, int code, uint64_t dropped, unsigned threads, uint64_t scan)
+static bool write_end(int reason, int code, uint64_t dropped, unsigned threads,
+                      const uint64_t scan[2])
 {
     uint64_t now = ms__now();
     struct ms_chunk_END e = {
-        now, mono_ns(CLOCK_MONOTONIC), (uint64_t)reason, (uint64_t)code, dropped, threads, scan};
+        now,     mono_ns(CLOCK_MONOTONIC), (uint64_t)reason,  (uint64_t)code, dropped,
+        threads, scan ? scan[0] : 0,       scan ? scan[1] : 0};
     uint8_t buf[128];
-    _Static_assert(sizeof buf >= 7 * MS_VARINT_MAX + 8, "room for the END payload");
+    _Static_assert(sizeof buf >= 8 * MS_VARINT_MAX + 8, "room for the END payload");
     uint8_t *p = ms_chunk_put_END(buf, &e);
     return write_chunk_raw(MS_CHUNK_END, 0, now, buf, (size_t)(p - buf));
 }
 
-void ms__writer_finish(int reason, int code, uint64_t dropped, unsigned threads, uint64_t scan,
-                       bool flushed)
+void ms__writer_finish(int reason, int code, uint64_t dropped, unsigned threads,
+                       const uint64_t scan[2], bool flushed)
 {
     if (!ensure_open())
         return;

@@ -23,11 +23,11 @@ bool ms__writer_events(uint32_t tid, uint64_t first_tsc, const uint8_t *raw, siz
 /* Writes a MODULES chunk if libraries were loaded or unloaded since the last one. */
 void ms__writer_modules_if_changed(void);
 /* Writes the END chunk (reason, exit code or signal, events dropped, threads still running at
- * exit or 0 if unknown, the leak scan's handshake or 0: exit_scan.h) and closes the trace. The
- * spool is removed only when flushed (every buffer was written, see ms__slot_flush_all) and
- * every chunk reached the trace. */
-void ms__writer_finish(int reason, int code, uint64_t dropped, unsigned threads, uint64_t scan,
-                       bool flushed);
+ * exit or 0 if unknown, the leak scan's handshake address and snapshot pid or NULL: exit_scan.h)
+ * and closes the trace. The spool is removed only when flushed (every buffer was written, see
+ * ms__slot_flush_all) and every chunk reached the trace. */
+void ms__writer_finish(int reason, int code, uint64_t dropped, unsigned threads,
+                       const uint64_t scan[2], bool flushed);
 /* In a forked child: forget the parent's file; the child's own trace records `origin`. */
 void ms__writer_after_fork_child(const struct ms__fork_origin *origin);
 /* Creates the trace file and its spool (spool.h), without writing to them yet: at start-up,

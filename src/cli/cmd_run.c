@@ -35,6 +35,41 @@
 
 #define USAGE MS_USAGE_RUN
 
+/* The leak scan of the program's snapshot, which its END names (common/leak_handshake.h): the
+ * blocks live at the end of a's replay, the snapshot's memory scanned, the kinds appended to
+ * the trace as a LEAK_SCAN chunk and given to a; then the snapshot is killed. */
+static void leak_scan(struct ms_analysis *a, const char *trace)
+{
+    const struct ms_end_info *e = ms_trace_end(a->trace);
+    if (!e->present || !e->scan || !e->scan_pid || e->scan_pid > INT_MAX)
+        return;
+    pid_t snapshot = (pid_t)e->scan_pid;
+    struct ms_leak_block *blocks;
+    size_t n;
+    int rc = ms_heap_model_live_blocks(a->model, &blocks, &n);
+    struct ms_process_scan s;
+    rc = ms_process_scan(snapshot, e->scan, blocks, n, rc ? MS_SCAN_NO_MEMORY : MS_SCAN_DONE, &s);
+    free(blocks);
+    kill(snapshot, SIGKILL);
+    while (waitpid(snapshot, NULL, 0) < 0 && errno == EINTR)
+        ;
+    if (rc)
+        return; /* out of memory: the trace has no kinds, and its report says why */
+    struct stat st, wst;
+    int fd = ms_open_regular(trace, &st);
+    int wfd = fd >= 0 ? open(trace, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC) : -1;
+    /* Appended only to the file just checked to be a regular one. */
+    if (wfd >= 0 && fstat(wfd, &wst) == 0 && wst.st_ino == st.st_ino && wst.st_dev == st.st_dev &&
+        s.len <= UINT32_MAX &&
+        ms_trace_chunk_write(wfd, MS_CHUNK_LEAK_SCAN, 0, 0, s.payload, (uint32_t)s.len) == 0)
+        ms_analysis_add_leak_scan(a, s.payload, s.len);
+    if (wfd >= 0)
+        close(wfd);
+    if (fd >= 0)
+        close(fd);
+    free(s.payload);
+}
+
 /* One line per trace: its path and, unless --no-summary, what the process did: from the live
  * replay (live), or already analysed (a, or rc and err). Returns false if the trace could not
  * be read (then `memscope report` cannot read it either). */
@@ -55,6 +90,8 @@ static bool print_trace(const char *trace, bool own, bool summary, ms_analysis_l
                 why && why[0] ? why : err);
         return false;
     }
+    if (own)
+        leak_scan(a, trace);
     const struct ms_summary *s = ms_heap_model_summary(a->model);
     const struct ms_process_info *p = ms_trace_process(a->trace);
     const char *name = p->argc ? p->argv[0] : p->exe;
@@ -143,43 +180,10 @@ static pid_t child_pid;
 struct follower {
     ms_analysis_live *live;     /* NULL with --no-summary */
     ms_trace_compactor *packer; /* NULL when the program compresses its trace itself */
-    const char *trace;          /* the program's */
     pthread_t thread;
     atomic_bool stop;
     bool started;
-    bool scanned; /* the leak scan at exit is done (common/leak_handshake.h) */
 };
-
-/* The leak scan of the program, which waits at its exit with its handshake at hs: the blocks
- * live at its END, its memory scanned, the kinds appended to its trace as a LEAK_SCAN chunk;
- * then the program goes on. */
-static void leak_scan(struct follower *f, uint64_t hs)
-{
-    ms_process_scan_seen(child_pid, hs);
-    struct ms_leak_block *blocks;
-    size_t n;
-    int rc = ms_analysis_live_blocks(f->live, &blocks, &n);
-    struct ms_process_scan s;
-    if (ms_process_scan(child_pid, hs, blocks, n, rc ? MS_SCAN_NO_LIVE_SET : MS_SCAN_DONE, &s) !=
-        0) {
-        free(blocks);
-        return; /* out of memory: the trace has no kinds, and its report says so */
-    }
-    free(blocks);
-    struct stat st;
-    int fd = ms_open_regular(f->trace, &st);
-    int wfd = fd >= 0 ? open(f->trace, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC) : -1;
-    struct stat wst;
-    /* Appended only to the file just checked to be a regular one. */
-    if (wfd >= 0 && fstat(wfd, &wst) == 0 && wst.st_ino == st.st_ino && wst.st_dev == st.st_dev &&
-        s.len <= UINT32_MAX)
-        ms_trace_chunk_write(wfd, MS_CHUNK_LEAK_SCAN, 0, 0, s.payload, (uint32_t)s.len);
-    if (wfd >= 0)
-        close(wfd);
-    if (fd >= 0)
-        close(fd);
-    free(s.payload);
-}
 
 static void *follow_main(void *arg)
 {
@@ -187,12 +191,6 @@ static void *follow_main(void *arg)
     setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10);
     while (!atomic_load(&f->stop)) {
         bool replayed = ms_analysis_live_poll(f->live);
-        uint64_t hs = f->scanned ? 0 : ms_analysis_live_scan_request(f->live);
-        if (hs) {
-            f->scanned = true;
-            leak_scan(f, hs);
-            continue;
-        }
         if (!ms_trace_compact_poll(f->packer) && !replayed)
             nanosleep(&(struct timespec){0, 2000000}, NULL);
     }
@@ -406,7 +404,8 @@ int ms_cmd_run(int argc, char **argv)
     if (pid == 0) {
         close(started[0]);
         sigaction(SIGCHLD, &chld, NULL);
-        char rootpid[32];
+        char rootpid[32], scanner[32];
+        snprintf(scanner, sizeof scanner, "%d", (int)getppid());
         char *preload = ms__preload_value(lib, getenv("LD_PRELOAD"));
         int code = 126;
         snprintf(rootpid, sizeof rootpid, "%d", (int)getpid());
@@ -421,8 +420,8 @@ int ms_cmd_run(int argc, char **argv)
             setenv("MEMSCOPE_MANIFEST", manifest ? manifest : "", 1);
             setenv("MEMSCOPE_ROOT_PID", rootpid, 1);
             setenv("MEMSCOPE_DEFER_COMPRESSION", level ? "1" : "0", 1);
-            /* The scan at exit needs the live replay, which only the summary has. */
-            setenv("MEMSCOPE_LEAK_SCAN", summary ? "1" : "0", 1);
+            /* The scan of the program's snapshot at exit comes with the summary. */
+            setenv("MEMSCOPE_LEAK_SCAN", summary ? scanner : "0", 1);
             /* The other settings given as options; the others stay as the environment has
              * them (MEMSCOPE_DEPTH=16 memscope run ... keeps 16 frames). */
             for (int o = 0; o < MS_OPT_COUNT; o++)
@@ -436,7 +435,7 @@ int ms_cmd_run(int argc, char **argv)
     }
     close(started[1]);
     child_pid = pid;
-    struct follower follower = {.started = false, .trace = abs_out};
+    struct follower follower = {.started = false};
     if (summary)
         follower.live = ms_analysis_live_new(abs_out);
     if (level)

@@ -43,8 +43,17 @@
 /* clang-format on */
 #define MS_CHUNK_FIELDS_MODULES(F) F(U, tsc) F(U5, count)
 #define MS_CHUNK_FIELDS_MODULE(F) F(STR, path) F(U, bias) F(U, lo) F(U, hi) F(STR, build_id)
+/* clang-format off */
 #define MS_CHUNK_FIELDS_END(F)                                                                     \
-    F(U, tsc) F(U, mono_ns) F(U, reason) F(U, code) F(U, dropped) F(OPT, threads) F(OPT, scan)
+    F(U, tsc)                                                                                      \
+    F(U, mono_ns)                                                                                  \
+    F(U, reason)                                                                                   \
+    F(U, code)                                                                                     \
+    F(U, dropped)                                                                                  \
+    F(OPT, threads)                                                                                \
+    F(OPT, scan)                                                                                   \
+    F(OPT, scan_pid)
+/* clang-format on */
 #define MS_CHUNK_FIELDS_LEAK_SCAN(F)                                                               \
     F(U, status) F(U, error) F(U, root_bytes) F(U, unreadable_bytes) F(U, scan_ns) F(U, count)
 #define MS_CHUNK_FIELDS_LEAK_BLOCK(F) F(U, delta) F(U, kind)

@@ -50,11 +50,11 @@ const struct ms_option ms_options[MS_OPT_COUNT] = {
      "`1`: the root process stores its chunks in `MEMSCOPE_OUTPUT` uncompressed, and whoever set "
      "this compresses them (`memscope run` does, on the core the program leaves free)",
      NULL},
-    {MS_OPT_LEAK_SCAN, "MEMSCOPE_LEAK_SCAN", NULL, NULL, MS_OPT_FLAG, MS_SCOPE_LIBRARY, "0", 0, 0,
-     NULL,
-     "`1`: at exit, the root process waits for whoever set this to scan its memory for the leak "
-     "kinds (`memscope run` does; see [docs/leak-kinds.md](docs/leak-kinds.md)), at most 10 "
-     "minutes and only while its parent lives",
+    {MS_OPT_LEAK_SCAN, "MEMSCOPE_LEAK_SCAN", NULL, NULL, MS_OPT_INT, MS_SCOPE_LIBRARY, "0", 0,
+     2147483647, NULL,
+     "`PID`: at exit, the root process, if its parent is PID, leaves that parent a snapshot of "
+     "itself to scan for the leak kinds (`memscope run` sets its own pid; see "
+     "[docs/leak-kinds.md](docs/leak-kinds.md)); 0: none",
      NULL},
     {MS_OPT_DISABLE, "MEMSCOPE_DISABLE", NULL, NULL, MS_OPT_FLAG, MS_SCOPE_LIBRARY, "0", 0, 0, NULL,
      "`1`: pass every call through untracked", NULL},

@@ -369,7 +369,7 @@ static void slots_to_trace(void)
     ms__tls.busy = 1;
     bool flushed = ms__slot_flush_all(NULL);
     ASSERT_TRUE(flushed);
-    ms__writer_finish(MS_END_EXIT, 0, ms__slots_dropped(), 1, 0, flushed);
+    ms__writer_finish(MS_END_EXIT, 0, ms__slots_dropped(), 1, NULL, flushed);
     ms__tls.busy = 0;
 
     ms_trace *tr;
@@ -457,7 +457,7 @@ static void finish_while_recording(void)
     usleep(100000);
     ms__tls.busy = 1;
     bool flushed = ms__slot_flush_all(NULL);
-    ms__writer_finish(MS_END_EXIT, 0, ms__slots_dropped(), WORKERS + 1, 0, flushed);
+    ms__writer_finish(MS_END_EXIT, 0, ms__slots_dropped(), WORKERS + 1, NULL, flushed);
     atomic_store(&ms__active, false);
     ms__tls.busy = 0;
     usleep(20000); /* the threads record into sealed slots for a while */
