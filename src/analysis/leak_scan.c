@@ -3,6 +3,10 @@
 
 #include "block_pages.h"
 #include "common/errors.h"
+#include "grow.h"
+
+#include <pthread.h>
+#include <unistd.h>
 
 #include <stdbool.h>
 #include <stdlib.h>
@@ -13,6 +17,23 @@ enum { UNREACHED, INDIRECT, POSSIBLE, REACHABLE };
 
 #define PIECE (1u << 16) /* bytes read at a time */
 #define PAGE 4096u       /* what a failed piece is read again by */
+
+/* A pointer found in a root by a helper thread, delivered later in the order of the roots. */
+struct hit {
+    uint64_t w;
+    size_t j;
+    bool start;
+};
+
+/* A part of the roots searched by a helper thread: its pointers, and its unreadable bytes. */
+struct piece {
+    uint64_t lo, hi;
+    size_t root;
+    struct hit *hits;
+    size_t nhits, cap;
+    uint64_t unreadable;
+    bool failed; /* out of memory: searched again on the scan's thread */
+};
 
 struct scan {
     const struct ms_leak_block *b;
@@ -30,6 +51,7 @@ struct scan {
     size_t *stack, depth;
     uint64_t *buf;
     uint64_t unreadable;
+    struct piece *collect; /* a helper thread's: pointers are kept there, not followed */
 };
 
 const char *ms_leak_kind_name(enum ms_leak_kind k)
@@ -177,8 +199,17 @@ static void scan_words(struct scan *s, size_t len, bool from_reachable, size_t c
     for (size_t i = 0; i < len / 8; i++) {
         bool start;
         size_t j = find(s, s->buf[i], &start);
-        if (j != SIZE_MAX)
+        if (j == SIZE_MAX)
+            continue;
+        struct piece *c = s->collect;
+        if (!c) {
             reach(s, j, s->buf[i], start, from_reachable, clique);
+        } else if (!c->failed) {
+            if (ms_grow(&c->hits, &c->cap, c->nhits + 1, sizeof *c->hits, 64) != 0)
+                c->failed = true;
+            else
+                c->hits[c->nhits++] = (struct hit){s->buf[i], j, start};
+        }
     }
 }
 
@@ -247,6 +278,111 @@ static void drain(struct scan *s, size_t clique)
     }
 }
 
+#define PIECE_SPAN (1u << 20) /* the part of the roots a helper thread takes at a time */
+#define MAX_HELPERS 4
+
+struct helper {
+    const struct scan *s;
+    struct piece *pieces;
+    size_t npieces, first, step;
+    const struct ms_leak_memory *mem;
+};
+
+static void *helper_main(void *arg)
+{
+    struct helper *h = arg;
+    struct scan local = *h->s;
+    local.read = h->mem->read_shared;
+    local.ctx = h->mem->shared_ctx;
+    local.buf = malloc(PIECE);
+    for (size_t i = h->first; i < h->npieces; i += h->step) {
+        struct piece *p = &h->pieces[i];
+        local.collect = p;
+        local.unreadable = 0;
+        if (!local.buf)
+            p->failed = true;
+        else
+            scan_readable(&local, p->lo, p->hi, true, SIZE_MAX);
+        p->unreadable = local.unreadable;
+    }
+    free(local.buf);
+    return NULL;
+}
+
+/* The pieces of the roots that lie in the readable ranges (the rest counts as unreadable). */
+static int root_pieces(struct scan *s, const struct ms_leak_region *roots, size_t nroots,
+                       struct piece **out, size_t *nout)
+{
+    size_t cap = 0;
+    *out = NULL;
+    *nout = 0;
+    for (size_t r = 0; r < nroots; r++) {
+        uint64_t lo = roots[r].lo, hi = roots[r].hi, covered = 0;
+        for (size_t i = 0; lo < hi && i < s->nreadable; i++) {
+            uint64_t from = lo > s->readable[i].lo ? lo : s->readable[i].lo;
+            uint64_t to = hi < s->readable[i].hi ? hi : s->readable[i].hi;
+            for (uint64_t at = from; at < to; at += PIECE_SPAN) {
+                uint64_t end = to - at > PIECE_SPAN ? at + PIECE_SPAN : to;
+                if (ms_grow(out, &cap, *nout + 1, sizeof **out, 64) != 0)
+                    return MS_ENOMEM;
+                (*out)[(*nout)++] = (struct piece){.lo = at, .hi = end, .root = r};
+            }
+            covered += from < to ? to - from : 0;
+        }
+        s->unreadable += lo < hi ? (hi - lo) - covered : 0;
+    }
+    return 0;
+}
+
+/* The first phase over the roots, each drained before the next: on this thread, or with large
+ * roots, searched for pointers by helper threads first and followed here in the same order. */
+static int scan_roots(struct scan *s, const struct ms_leak_region *roots, size_t nroots,
+                      const struct ms_leak_memory *mem)
+{
+    uint64_t bytes = 0;
+    for (size_t r = 0; r < nroots; r++)
+        bytes += roots[r].hi > roots[r].lo ? roots[r].hi - roots[r].lo : 0;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t helpers = cpus > MAX_HELPERS ? MAX_HELPERS : cpus > 1 ? (size_t)cpus : 1;
+    if (!mem->read_shared || !s->readable || helpers < 2 || bytes < 8 * (uint64_t)PIECE_SPAN) {
+        for (size_t r = 0; r < nroots; r++) {
+            scan_range(s, roots[r].lo, roots[r].hi, true, SIZE_MAX);
+            drain(s, SIZE_MAX);
+        }
+        return 0;
+    }
+    struct piece *p;
+    size_t np;
+    int rc = root_pieces(s, roots, nroots, &p, &np);
+    struct helper h[MAX_HELPERS];
+    pthread_t tid[MAX_HELPERS];
+    bool started[MAX_HELPERS] = {false};
+    for (size_t t = 0; !rc && t < helpers; t++) {
+        h[t] = (struct helper){s, p, np, t, helpers, mem};
+        started[t] = pthread_create(&tid[t], NULL, helper_main, &h[t]) == 0;
+        if (!started[t])
+            helper_main(&h[t]); /* no thread: its share on this one */
+    }
+    for (size_t t = 0; !rc && t < helpers; t++)
+        if (started[t])
+            pthread_join(tid[t], NULL);
+    for (size_t i = 0; !rc && i < np; i++) {
+        if (p[i].failed) {
+            scan_readable(s, p[i].lo, p[i].hi, true, SIZE_MAX);
+        } else {
+            for (size_t k = 0; k < p[i].nhits; k++)
+                reach(s, p[i].hits[k].j, p[i].hits[k].w, p[i].hits[k].start, true, SIZE_MAX);
+            s->unreadable += p[i].unreadable;
+        }
+        if (i + 1 == np || p[i + 1].root != p[i].root)
+            drain(s, SIZE_MAX);
+    }
+    for (size_t i = 0; i < np; i++)
+        free(p[i].hits);
+    free(p);
+    return rc;
+}
+
 int ms_leak_scan(const struct ms_leak_block *blocks, size_t n, const struct ms_leak_region *roots,
                  size_t nroots, const struct ms_leak_memory *mem, uint8_t *kind, size_t *leader,
                  struct ms_leak_totals *totals)
@@ -282,9 +418,13 @@ int ms_leak_scan(const struct ms_leak_block *blocks, size_t n, const struct ms_l
     }
     for (size_t i = 0; leader && i < n; i++)
         leader[i] = SIZE_MAX;
-    for (size_t r = 0; r < nroots && n; r++) {
-        scan_range(&s, roots[r].lo, roots[r].hi, true, SIZE_MAX);
-        drain(&s, SIZE_MAX);
+    if (n && scan_roots(&s, roots, nroots, mem) != 0) {
+        ms_block_pages_free(&s.pages);
+        free(s.state);
+        free(s.heur);
+        free(s.stack);
+        free(s.buf);
+        return MS_ENOMEM;
     }
     /* The blocks not reached, in address order: each one no earlier clique took leads one. */
     for (size_t i = 0; i < n; i++) {

@@ -64,7 +64,9 @@ typedef int (*ms_leak_read_fn)(void *ctx, uint64_t addr, void *buf, size_t len);
  * program that unmapped part of it) costs no more than the memory there is. A read that fails
  * inside them anyway is retried page by page. files and code (sorted, NULL: the
  * multipleinheritance heuristic is off) are the readable and the executable mappings of files,
- * where vtables and the code they point to lie. */
+ * where vtables and the code they point to lie. read_shared (NULL: none) reads the same memory
+ * and may be called from several threads at once: with it, large roots are searched for
+ * pointers on several threads (the result is the same). */
 struct ms_leak_memory {
     ms_leak_read_fn read;
     void *ctx;
@@ -72,6 +74,8 @@ struct ms_leak_memory {
     size_t nreadable;
     const struct ms_leak_region *files, *code;
     size_t nfiles, ncode;
+    ms_leak_read_fn read_shared;
+    void *shared_ctx;
 };
 
 enum ms_leak_heuristic {

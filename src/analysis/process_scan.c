@@ -424,7 +424,9 @@ int ms_process_scan(pid_t pid, uint64_t hs, const struct ms_leak_block *blocks, 
                                      m.files.v,
                                      m.code.v,
                                      m.files.n,
-                                     m.code.n};
+                                     m.code.n,
+                                     remote_read,
+                                     &pid};
         rc = ms_leak_scan(blocks, n, roots.v, roots.n, &mem, kind, NULL, &out->totals);
         if (w)
             free(w->buf);

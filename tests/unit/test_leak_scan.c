@@ -16,9 +16,28 @@ static const struct ms_leak_region *readable; /* NULL: read anything */
 static size_t nreadable;
 static const struct ms_leak_region *files, *code; /* NULL: no multipleinheritance */
 
+/* A large root area (BIG, BIG_LEN bytes) of zeros but for the words planted in it: for the roots
+ * that helper threads search. */
+#define BIG 0x40000000u
+#define BIG_LEN (48u << 20)
+struct plant {
+    uint64_t at, value;
+};
+static struct plant planted[64];
+static size_t nplanted;
+
 static int read_mem(void *ctx, uint64_t addr, void *buf, size_t len)
 {
     (void)ctx;
+    if (addr >= BIG && addr < BIG + BIG_LEN) {
+        if (addr + len > BIG + BIG_LEN || (addr < unreadable_hi && addr + len > unreadable_lo))
+            return -1;
+        memset(buf, 0, len);
+        for (size_t i = 0; i < nplanted; i++)
+            if (planted[i].at >= addr && planted[i].at + 8 <= addr + len)
+                memcpy((uint8_t *)buf + (planted[i].at - addr), &planted[i].value, 8);
+        return 0;
+    }
     if (addr < unreadable_hi && addr + len > unreadable_lo)
         return -1;
     const uint64_t *area = addr >= HEAP ? heap : root;
@@ -63,8 +82,8 @@ static struct ms_leak_totals tot;
 static int scan(void)
 {
     struct ms_leak_region r = {ROOT, ROOT + sizeof root};
-    struct ms_leak_memory mem = {read_mem, NULL, readable,      nreadable,
-                                 files,    code, files ? 1 : 0, code ? 1 : 0};
+    struct ms_leak_memory mem = {read_mem, NULL,          readable,     nreadable, files,
+                                 code,     files ? 1 : 0, code ? 1 : 0, NULL,      NULL};
     return ms_leak_scan(blocks, nblocks, &r, 1, &mem, kind, leader, &tot);
 }
 
@@ -286,6 +305,49 @@ static void multiple_inheritance(void)
     ASSERT_STREQ(ms_leak_heuristic_name(MS_LEAK_MULTIPLEINHERITANCE), "multipleinheritance");
 }
 
+/* Large roots searched by helper threads give what the scan's own thread gives: the same kinds,
+ * heuristics and unreadable bytes, pointers followed in the roots' order. */
+static void helper_threads(void)
+{
+    reset();
+    static const struct ms_leak_region mapped[] = {{ROOT, ROOT + sizeof root},
+                                                   {HEAP, HEAP + sizeof heap},
+                                                   {BIG, BIG + BIG_LEN / 2},
+                                                   {BIG + BIG_LEN / 2 + 4096, BIG + BIG_LEN}};
+    uint64_t a = block(0, 16), b = block(10, 16), c = block(20, 40), d = block(30, 24 + 7 + 1);
+    uint64_t e = block(40, 16), f = block(50, 16);
+    put(d, 0, 3);
+    put(d, 1, 7);
+    nplanted = 0;
+    planted[nplanted++] = (struct plant){BIG + 8, a};
+    planted[nplanted++] = (struct plant){BIG + (20u << 20), b + 4};       /* interior */
+    planted[nplanted++] = (struct plant){BIG + (30u << 20) + 64, d + 24}; /* stdstring */
+    planted[nplanted++] = (struct plant){BIG + (40u << 20), b}; /* b reachable after all */
+    planted[nplanted++] = (struct plant){BIG + BIG_LEN - 8, e};
+    put(a, 1, c);
+    put(f, 0, e); /* f lost, e reachable */
+    unreadable_lo = BIG + (10u << 20);
+    unreadable_hi = unreadable_lo + 8;
+    struct ms_leak_region roots[] = {{BIG, BIG + BIG_LEN}, {ROOT, ROOT + sizeof root}};
+    uint8_t k1[8], k2[8];
+    struct ms_leak_totals t1, t2;
+    struct ms_leak_memory one = {read_mem, NULL, mapped, 4, NULL, NULL, 0, 0, NULL, NULL};
+    struct ms_leak_memory many = {read_mem, NULL, mapped, 4, NULL, NULL, 0, 0, read_mem, NULL};
+    ASSERT_EQ(ms_leak_scan(blocks, nblocks, roots, 2, &one, k1, NULL, &t1), 0);
+    ASSERT_EQ(ms_leak_scan(blocks, nblocks, roots, 2, &many, k2, NULL, &t2), 0);
+    ASSERT_EQ(memcmp(k1, k2, nblocks), 0);
+    ASSERT_EQ(memcmp(&t1, &t2, sizeof t1), 0);
+    ASSERT_EQ(k2[0], MS_LEAK_REACHABLE);
+    ASSERT_EQ(k2[1], MS_LEAK_REACHABLE);
+    ASSERT_EQ(k2[2], MS_LEAK_REACHABLE);
+    ASSERT_EQ(k2[3], MS_LEAK_REACHABLE | (1 + MS_LEAK_STDSTRING) << MS_LEAK_HEURISTIC_SHIFT);
+    ASSERT_EQ(k2[4], MS_LEAK_REACHABLE);
+    ASSERT_EQ(k2[5], MS_LEAK_DEFINITE);
+    /* the page that fails, and the 4 KiB hole between the two mappings */
+    ASSERT_EQ(t2.unreadable_bytes, 4096 + 4096);
+    nplanted = 0;
+}
+
 /* One page that cannot be read costs only itself: the pointers on the pages around it (read in
  * the same piece) are found. */
 static void bad_page(void)
@@ -329,4 +391,5 @@ static void huge_blocks(void)
 }
 
 MS_TEST_MAIN(TEST(manual_cases), TEST(lists_and_cycles), TEST(cliques_join), TEST(edges),
-             TEST(heuristics), TEST(multiple_inheritance), TEST(bad_page), TEST(huge_blocks))
+             TEST(heuristics), TEST(multiple_inheritance), TEST(helper_threads), TEST(bad_page),
+             TEST(huge_blocks))
