@@ -909,6 +909,20 @@ void ms_heap_model_set_leak_scan(struct ms_heap_model *m, const struct ms_leak_s
         apply_leak_scan(m);
 }
 
+void ms_heap_model_suppress(struct ms_heap_model *m, size_t i, uint32_t which)
+{
+    struct ms_site *s = &m->sites[i];
+    if (s->suppressed || !which)
+        return;
+    s->suppressed = which;
+    m->sum.suppressed_bytes += s->live_bytes;
+    m->sum.suppressed_blocks += s->live_blocks;
+    for (int k = 0; k < MS_LEAK_KINDS; k++) {
+        m->sum.kind_bytes[k] -= s->kind_bytes[k];
+        m->sum.kind_blocks[k] -= s->kind_blocks[k];
+    }
+}
+
 void ms_heap_model_finish(struct ms_heap_model *m)
 {
     m->finished = true;

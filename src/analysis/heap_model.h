@@ -26,6 +26,8 @@ struct ms_site {
     uint32_t owner;
     /* Its blocks live at the end by leak kind (enum ms_leak_kind), when the trace has a scan. */
     uint64_t kind_bytes[MS_LEAK_KINDS], kind_blocks[MS_LEAK_KINDS];
+    /* 1 + the suppression (suppressions.h) that matched its stack, 0: none. */
+    uint32_t suppressed;
 };
 
 struct ms_thread_stats {
@@ -81,6 +83,9 @@ struct ms_summary {
     uint64_t heuristic_bytes[MS_LEAK_HEURISTICS], heuristic_blocks[MS_LEAK_HEURISTICS];
     uint64_t unscanned_bytes, unscanned_blocks;
     uint64_t scan_root_bytes, scan_unreadable_bytes, scan_ns;
+    /* Blocks live at the end whose stack a suppression matched (ms_heap_model_suppress): they
+     * count in live_bytes (valgrind's "in use at exit") but in none of the kinds. */
+    uint64_t suppressed_bytes, suppressed_blocks;
 };
 
 struct ms_heap_model;
@@ -109,6 +114,10 @@ int ms_heap_model_live_blocks(const struct ms_heap_model *m, struct ms_leak_bloc
 /* The leak scan whose kinds the live blocks get at the finish, or at once after it (kept, not
  * copied: it must outlive the model's use). */
 void ms_heap_model_set_leak_scan(struct ms_heap_model *m, const struct ms_leak_scan_info *s);
+
+/* After the finish: site i's blocks live at the end are suppressed by suppression which (its
+ * index + 1), and leave the kinds' totals. */
+void ms_heap_model_suppress(struct ms_heap_model *m, size_t i, uint32_t which);
 
 /* Completes the statistics after the last event (per-site values at the peak, leaks). */
 void ms_heap_model_finish(struct ms_heap_model *m);

@@ -302,6 +302,25 @@ int ms_analysis_live_finish(ms_analysis_live *l, const char *path, struct ms_ana
     return rc;
 }
 
+void ms_analysis_suppress(struct ms_analysis *a, struct ms_suppressions *supp)
+{
+    ms_frame frames[MS_MAX_STACK_DEPTH * 4];
+    a->supp = supp;
+    for (size_t i = 0; i < ms_heap_model_site_count(a->model); i++) {
+        const struct ms_site *site = ms_heap_model_site(a->model, i);
+        if (!site->live_blocks)
+            continue;
+        int n = ms_analysis_stack(a, site->stack, frames, (int)(sizeof frames / sizeof *frames));
+        int k = ms_suppressions_find(supp, frames, n);
+        if (k < 0)
+            continue;
+        ms_heap_model_suppress(a->model, i, (uint32_t)k + 1);
+        supp->v[k].groups++;
+        supp->v[k].blocks += site->live_blocks;
+        supp->v[k].bytes += site->live_bytes;
+    }
+}
+
 int ms_analysis_add_leak_scan(struct ms_analysis *a, const uint8_t *payload, size_t len)
 {
     struct ms_leak_scan_info *s = calloc(1, sizeof *s);

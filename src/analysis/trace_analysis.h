@@ -6,6 +6,7 @@
 
 #include "heap_model.h"
 #include "module_owner.h"
+#include "suppressions.h"
 #include "symbolize.h"
 #include "trace_reader.h"
 
@@ -31,6 +32,8 @@ struct ms_analysis {
     bool live_restarted;
     /* A leak scan made after the trace was read (ms_analysis_add_leak_scan), or NULL. */
     struct ms_leak_scan_info *scan;
+    /* The suppressions applied (ms_analysis_suppress; not owned), or NULL. */
+    const struct ms_suppressions *supp;
 };
 
 /* Opens, replays and prepares the trace at path. Returns 0 or a negative MS_E* code with a
@@ -72,6 +75,11 @@ void ms_analysis_live_discard(ms_analysis_live *l);
  * read (memscope run's scan of the program's snapshot). Returns 0, or MS_ECORRUPT / MS_ENOMEM
  * (the analysis is then as it was). */
 int ms_analysis_add_leak_scan(struct ms_analysis *a, const uint8_t *payload, size_t len);
+
+/* Applies the suppressions to the leaks of a full analysis: each allocation stack with blocks
+ * live at the end that one of them matches is suppressed, and the suppression counts what it
+ * took. supp must outlive a. */
+void ms_analysis_suppress(struct ms_analysis *a, struct ms_suppressions *supp);
 
 /* Symbolizes stack id into frames (innermost first, inlined frames expanded). Returns the
  * number of frames written (0 for no stack). A node missing from the trace ends the stack with

@@ -12,7 +12,8 @@ int ms_cmd_report(int argc, char **argv);
     "usage: memscope run [-o TRACE] [--unwind=libunwind|fp|none] [--depth=N] "                     \
     "[--compression=LEVEL] [--backend=NAME] [--sample-bytes=N] [--no-summary] -- PROGRAM "         \
     "[ARGS...]"
-#define MS_USAGE_REPORT "usage: memscope report TRACE [--format text|json] [--top N]"
+#define MS_USAGE_REPORT                                                                            \
+    "usage: memscope report TRACE [--format text|json] [--top N] [--suppressions FILE]..."
 extern const char ms_help_report[];
 /* Prints `memscope run --help`: what it does and its options (from common/options.h). */
 void ms_cli_help_run(FILE *out);

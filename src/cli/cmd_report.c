@@ -1,4 +1,4 @@
-/* `memscope report TRACE [--format text|json] [--top N]`. */
+/* `memscope report TRACE [--format text|json] [--top N] [--suppressions FILE]...`. */
 #include "analysis/trace_analysis.h"
 #include "cli.h"
 #include "common/options.h"
@@ -7,11 +7,27 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+
+/* memscope.supp in the directory of the program's executable, when there is one: its path in
+ * out (empty when none). */
+static void program_suppressions(const struct ms_analysis *a, char *out, size_t len)
+{
+    out[0] = 0;
+    const char *exe = ms_trace_process(a->trace)->exe;
+    const char *slash = exe ? strrchr(exe, '/') : NULL;
+    struct stat st;
+    if (!slash || snprintf(out, len, "%.*s/memscope.supp", (int)(slash - exe), exe) >= (int)len ||
+        stat(out, &st) != 0)
+        out[0] = 0;
+}
 
 int ms_cmd_report(int argc, char **argv)
 {
     const char *path = NULL, *format = "text";
     struct ms_report_options o = {.top = 10};
+    const char *supp_files[64];
+    int nsupp = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = NULL;
@@ -19,7 +35,10 @@ int ms_cmd_report(int argc, char **argv)
             val = a + 9, a = "--format";
         else if (!strncmp(a, "--top=", 6))
             val = a + 6, a = "--top";
-        else if ((!strcmp(a, "--format") || !strcmp(a, "--top")) && i + 1 < argc)
+        else if (!strncmp(a, "--suppressions=", 15))
+            val = a + 15, a = "--suppressions";
+        else if ((!strcmp(a, "--format") || !strcmp(a, "--top") || !strcmp(a, "--suppressions")) &&
+                 i + 1 < argc)
             val = argv[++i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(ms_help_report, stdout);
@@ -27,6 +46,15 @@ int ms_cmd_report(int argc, char **argv)
         }
         if (!strcmp(a, "--format") && val) {
             format = val;
+        } else if (!strcmp(a, "--suppressions") && val && *val) {
+            if (nsupp == 64) {
+                ms_cli_error("report", "more than 64 --suppressions files");
+                return 2;
+            }
+            supp_files[nsupp++] = val;
+        } else if (!strcmp(a, "--suppressions")) {
+            ms_cli_error("report", "--suppressions needs a file: --suppressions FILE");
+            return 2;
         } else if (!strcmp(a, "--top") && val) {
             char *end;
             long n = strtol(val, &end, 10);
@@ -63,6 +91,21 @@ int ms_cmd_report(int argc, char **argv)
         ms_cli_error("report", "%s", err);
         return 1;
     }
+    /* LeakSanitizer's suppressions: the files given, and memscope.supp beside the program. */
+    struct ms_suppressions supp = {0};
+    char beside[4096];
+    program_suppressions(a, beside, sizeof beside);
+    for (int i = 0; i <= nsupp; i++) {
+        const char *f = i < nsupp ? supp_files[i] : beside[0] ? beside : NULL;
+        if (f && ms_suppressions_load(&supp, f, err, sizeof err) != 0) {
+            ms_cli_error("report", "%s", err);
+            ms_suppressions_free(&supp);
+            ms_analysis_free(a);
+            return 1;
+        }
+    }
+    if (supp.n)
+        ms_analysis_suppress(a, &supp);
     int rc =
         !strcmp(format, "json") ? ms_report_json(stdout, a, &o) : ms_report_text(stdout, a, &o);
     const struct ms_trace_damage *d = ms_trace_damage(a->trace);
@@ -72,6 +115,7 @@ int ms_cmd_report(int argc, char **argv)
                 "what could be read\n",
                 path, d->what, (unsigned long long)d->first_bad_offset);
     ms_analysis_free(a);
+    ms_suppressions_free(&supp);
     if (fflush(stdout) != 0 || rc != 0) {
         ms_cli_error("report", "cannot write the report to standard output");
         return 1;

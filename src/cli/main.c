@@ -73,10 +73,12 @@ void ms_cli_help_run(FILE *out)
 
 const char ms_help_report[] = MS_USAGE_REPORT
     "\n\n"
-    "Explains a trace: summary, leaks by stack, top call sites (by allocations, by bytes at the\n"
-    "peak, by bytes allocated), temporary allocations, threads, and notes.\n\n"
+    "Explains a trace: summary, leaks by kind and stack, top call sites (by allocations, by bytes\n"
+    "at the peak, by bytes allocated), temporary allocations, threads, and notes.\n\n"
     "  --format text|json  text (default) or a JSON document (docs/json-report.md)\n"
-    "  --top N             entries per list (default 10; 0: all)\n";
+    "  --top N             entries per list (default 10; 0: all)\n"
+    "  --suppressions FILE leaks to leave out, in LeakSanitizer's format (leak:PATTERN lines);\n"
+    "                      memscope.supp beside the program is read too (docs/leak-kinds.md)\n";
 
 static void usage(FILE *out)
 {

@@ -118,6 +118,7 @@ static void leak_kinds_json(struct ms_json *j, struct ms_analysis *a)
     const struct ms_summary *s = ms_heap_model_summary(a->model);
     char why[512];
     const char *missing = ms_report_no_leak_kinds(a, why, sizeof why);
+    bytes_blocks_json(j, "suppressed", s->suppressed_bytes, s->suppressed_blocks);
     if (missing) {
         ms_json_str(j, "leak_kinds", NULL);
         ms_json_str(j, "leak_kinds_missing", missing);
@@ -126,6 +127,7 @@ static void leak_kinds_json(struct ms_json *j, struct ms_analysis *a)
     ms_json_begin_object(j, "leak_kinds");
     for (int k = 0; k < MS_LEAK_KINDS; k++)
         bytes_blocks_json(j, ms_leak_kind_name(k), s->kind_bytes[k], s->kind_blocks[k]);
+    bytes_blocks_json(j, "suppressed", s->suppressed_bytes, s->suppressed_blocks);
     ms_json_begin_object(j, "reachable_via_heuristic");
     for (int h = 0; h < MS_LEAK_HEURISTICS; h++)
         bytes_blocks_json(j, ms_leak_heuristic_name(h), s->heuristic_bytes[h],
@@ -138,12 +140,15 @@ static void leak_kinds_json(struct ms_json *j, struct ms_analysis *a)
     ms_json_end_object(j);
 }
 
+/* kind: an enum ms_leak_kind, MS_LEAK_KINDS for suppressed, -1 for none known. */
 static void leak_json(struct ms_json *j, struct ms_analysis *a, const struct ms_site *site,
                       int kind, uint64_t bytes, uint64_t blocks)
 {
     ms_json_begin_object(j, NULL);
     if (kind >= 0)
-        ms_json_str(j, "kind", ms_leak_kind_name(kind));
+        ms_json_str(j, "kind", kind < MS_LEAK_KINDS ? ms_leak_kind_name(kind) : "suppressed");
+    if (site->suppressed && a->supp)
+        ms_json_str(j, "suppression", a->supp->v[site->suppressed - 1].pattern);
     ms_json_u64(j, "bytes", bytes);
     ms_json_u64(j, "blocks", blocks);
     ms_json_u64(j, "stack_id", site->stack);
@@ -164,13 +169,36 @@ static void leaks_json(struct ms_json *j, struct ms_analysis *a)
     for (int k = kinds ? 0 : -1; k < (kinds ? MS_LEAK_KINDS : 0); k++)
         for (size_t i = 0; i < n; i++) {
             const struct ms_site *site = ms_heap_model_site(a->model, idx[i]);
+            if (site->suppressed)
+                continue;
             if (k < 0)
                 leak_json(j, a, site, k, site->live_bytes, site->live_blocks);
             else if (site->kind_blocks[k])
                 leak_json(j, a, site, k, site->kind_bytes[k], site->kind_blocks[k]);
         }
+    /* the suppressed ones last, one entry per stack */
+    for (size_t i = 0; i < n; i++) {
+        const struct ms_site *site = ms_heap_model_site(a->model, idx[i]);
+        if (site->suppressed)
+            leak_json(j, a, site, MS_LEAK_KINDS, site->live_bytes, site->live_blocks);
+    }
     ms_json_end_array(j);
     free(idx);
+    /* suppressions[]: each suppression and what it took, as LeakSanitizer's "Suppressions
+     * used" */
+    ms_json_begin_array(j, "suppressions");
+    for (size_t i = 0; a->supp && i < a->supp->n; i++) {
+        const struct ms_suppression *x = &a->supp->v[i];
+        ms_json_begin_object(j, NULL);
+        ms_json_str(j, "pattern", x->pattern);
+        ms_json_str(j, "file", x->file);
+        ms_json_u64(j, "line", x->line);
+        ms_json_u64(j, "stacks", x->groups);
+        ms_json_u64(j, "blocks", x->blocks);
+        ms_json_u64(j, "bytes", x->bytes);
+        ms_json_end_object(j);
+    }
+    ms_json_end_array(j);
 }
 
 static void sampling_json(struct ms_json *j, struct ms_analysis *a, size_t top)

@@ -152,6 +152,10 @@ static void leak_kinds(FILE *out, struct ms_analysis *a)
     char why[512], b1[32], b2[32];
     if (ms_report_no_leak_kinds(a, why, sizeof why)) {
         fprintf(out, "  leak kinds             not known: %s\n", why);
+        if (s->suppressed_blocks)
+            fprintf(out, "  suppressed             %s bytes in %s blocks\n",
+                    ms_format_count(b1, s->suppressed_bytes),
+                    ms_format_count(b2, s->suppressed_blocks));
         return;
     }
     for (int k = 0; k < MS_LEAK_KINDS; k++) {
@@ -169,9 +173,26 @@ static void leak_kinds(FILE *out, struct ms_analysis *a)
     fprintf(out, "    %-20s %s bytes of roots read at exit in %s%s\n", "scanned",
             ms_format_count(b1, s->scan_root_bytes), ms_format_duration(b2, s->scan_ns),
             s->scan_unreadable_bytes ? " (some could not be read: see --format json)" : "");
+    fprintf(out, "    %-20s %s bytes in %s blocks\n", "suppressed",
+            ms_format_count(b1, s->suppressed_bytes), ms_format_count(b2, s->suppressed_blocks));
     if (s->unscanned_blocks)
         fprintf(out, "    %-20s %s bytes in %s blocks (live, but not in the scan)\n", "not scanned",
                 ms_format_count(b1, s->unscanned_bytes), ms_format_count(b2, s->unscanned_blocks));
+}
+
+/* Each suppression and what it took, as LeakSanitizer's "Suppressions used". */
+static void suppressions_used(FILE *out, struct ms_analysis *a)
+{
+    if (!a->supp || !a->supp->n)
+        return;
+    fprintf(out, "\nSUPPRESSIONS USED\n");
+    char b1[32], b2[32];
+    for (size_t i = 0; i < a->supp->n; i++) {
+        const struct ms_suppression *x = &a->supp->v[i];
+        fprintf(out, "  leak:%s  (%s:%u): %s bytes in %s blocks from %llu stack%s\n", x->pattern,
+                x->file, x->line, ms_format_count(b1, x->bytes), ms_format_count(b2, x->blocks),
+                (unsigned long long)x->groups, x->groups == 1 ? "" : "s");
+    }
 }
 
 /* The leaks by kind (definitely lost first), each kind's call sites by bytes. */
@@ -187,7 +208,7 @@ static void leaks_by_kind(FILE *out, struct ms_analysis *a)
     for (int k = 0; k < MS_LEAK_KINDS; k++)
         for (size_t i = 0; i < n; i++) {
             const struct ms_site *s = ms_heap_model_site(a->model, idx[i]);
-            if (!s->kind_blocks[k])
+            if (!s->kind_blocks[k] || s->suppressed)
                 continue;
             fprintf(out, "  #%zu  %s: %s bytes in %s block%s\n", ++rank, ms_leak_kind_label(k),
                     ms_format_count(b1, s->kind_bytes[k]), ms_format_count(b2, s->kind_blocks[k]),
@@ -207,16 +228,20 @@ static void ranking(FILE *out, struct ms_analysis *a, enum ms_rank_key key, cons
     if (!n)
         fprintf(out, "  (none)\n");
     char b1[32], b2[32], b3[32], b4[32];
+    size_t shown = 0;
     for (size_t i = 0; i < n; i++) {
         const struct ms_site *s = ms_heap_model_site(a->model, idx[i]);
+        if (key == MS_RANK_LEAKED && s->suppressed)
+            continue;
+        shown++;
         switch (key) {
         case MS_RANK_LEAKED:
-            fprintf(out, "  #%zu  %s bytes in %s block%s\n", i + 1,
+            fprintf(out, "  #%zu  %s bytes in %s block%s\n", shown,
                     ms_format_count(b1, s->live_bytes), ms_format_count(b2, s->live_blocks),
                     s->live_blocks == 1 ? "" : "s");
             break;
         case MS_RANK_TEMPORARY:
-            fprintf(out, "  #%zu  %s temporary of %s allocations (%.1f%%)\n", i + 1,
+            fprintf(out, "  #%zu  %s temporary of %s allocations (%.1f%%)\n", shown,
                     ms_format_count(b1, s->temporary), ms_format_count(b2, s->allocs),
                     100.0 * (double)s->temporary / (double)s->allocs);
             break;
@@ -224,7 +249,7 @@ static void ranking(FILE *out, struct ms_analysis *a, enum ms_rank_key key, cons
             fprintf(out,
                     "  #%zu  %s allocation%s, %s bytes allocated, %s bytes at the peak, %s "
                     "leaked\n",
-                    i + 1, ms_format_count(b1, s->allocs), s->allocs == 1 ? "" : "s",
+                    shown, ms_format_count(b1, s->allocs), s->allocs == 1 ? "" : "s",
                     ms_format_count(b2, s->bytes), ms_format_count(b3, s->peak_bytes),
                     ms_format_count(b4, s->live_bytes));
         }
@@ -502,6 +527,7 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
         leaks_by_kind(out, a);
     else
         ranking(out, a, MS_RANK_LEAKED, "LEAKS (still allocated at exit), by bytes", 0);
+    suppressions_used(out, a);
     ranking(out, a, MS_RANK_ALLOCS, "TOP CALL SITES BY NUMBER OF ALLOCATIONS", o->top);
     ranking(out, a, MS_RANK_PEAK, "TOP CALL SITES BY CONTRIBUTION TO THE PEAK", o->top);
     ranking(out, a, MS_RANK_BYTES, "TOP CALL SITES BY BYTES ALLOCATED", o->top);

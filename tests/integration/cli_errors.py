@@ -255,6 +255,24 @@ def main():
               "exit %d, stdout %r (sh: %r), stderr %r" % (r.returncode, r.stdout, native.stdout,
                                                          r.stderr[-300:]))
 
+        # Suppression files: a bad one is one line naming the file and line; a directory, a
+        # missing file and a FIFO are refused unread.
+        bad_supp = os.path.join(work, "bad.supp")
+        with open(bad_supp, "w") as f:
+            f.write("leak:ok\nrace:nope\n")
+        expect_error("report with a bad suppression", [ms, "report", plain_trace,
+                     "--suppressions", bad_supp], 1, [bad_supp + ":2:", "leak:PATTERN"], True)
+        expect_error("report with a missing suppression file", [ms, "report", plain_trace,
+                     "--suppressions", os.path.join(work, "none.supp")], 1, ["none.supp"], True)
+        expect_error("report with a directory as suppressions", [ms, "report", plain_trace,
+                     "--suppressions", work], 1, ["not a regular file"], True)
+        fifo = os.path.join(work, "supp.fifo")
+        os.mkfifo(fifo)
+        expect_error("report with a FIFO as suppressions", [ms, "report", plain_trace,
+                     "--suppressions", fifo], 1, ["not a regular file"], True, timeout=20)
+        expect_error("report --suppressions without a file", [ms, "report", plain_trace,
+                     "--suppressions"], 2, ["needs a file"], True)
+
         if os.geteuid() == 0:
             suid = os.path.join(work, "suid")
             shutil.copy(a.program, suid)
