@@ -103,7 +103,6 @@ struct ms__exit_scan ms__exit_scan_snapshot(uintptr_t stack_lo)
     long pid = syscall(SYS_clone, (unsigned long)(CLONE_PARENT | SIGCHLD), 0UL, NULL, NULL, 0UL);
     if (pid == 0)
         snapshot_main(scanner);
-    if (pid < 0)
-        return none;
-    return (struct ms__exit_scan){(uint64_t)(uintptr_t)&handshake, (uint64_t)pid};
+    /* no snapshot (a process limit, say): the END still says one was asked for */
+    return (struct ms__exit_scan){(uint64_t)(uintptr_t)&handshake, pid > 0 ? (uint64_t)pid : 0};
 }

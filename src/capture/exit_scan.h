@@ -14,7 +14,8 @@ struct ms__exit_scan {
 /* Fills the handshake (memscope's own memory as it is now; the exiting thread's stack below
  * exit()'s caller is left out, or else below stack_lo, memscope's frames) and makes the
  * snapshot memscope run scans while the process goes on exiting. Returns both for the END
- * chunk, or zeros when no scan is to be made. Allocates nothing through the program's
+ * chunk (a pid of 0 when the snapshot could not be made), or zeros when no scan is to be
+ * made. Allocates nothing through the program's
  * allocator. */
 struct ms__exit_scan ms__exit_scan_snapshot(uintptr_t stack_lo);
 

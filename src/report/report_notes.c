@@ -107,10 +107,14 @@ const char *ms_report_no_leak_kinds(struct ms_analysis *a, char *buf, size_t len
                  "%llu threads were still running at exit: memscope scans a process only once "
                  "its other threads have ended (valgrind stops them first)",
                  (unsigned long long)e->threads_at_exit);
+    else if (e->scan && !e->scan_pid)
+        snprintf(buf, len,
+                 "the program could not make the snapshot of itself that memscope run scans at "
+                 "exit (the process limit, RLIMIT_NPROC, may have been reached)");
     else if (e->scan)
         snprintf(buf, len,
-                 "the program waited for the scan at its exit, but memscope run did not write "
-                 "it (it was killed, or could not follow the trace)");
+                 "the program left memscope run a snapshot of itself at exit, but memscope run "
+                 "did not scan it (it was killed, or ran out of memory)");
     else
         snprintf(buf, len,
                  "the trace was not written under memscope run with its summary, which makes "
