@@ -506,7 +506,7 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
                 "  peak in any order      %s to %s bytes (events of threads that ran at the "
                 "same time are ordered by timestamps taken every 16 events)%s\n",
                 ms_format_count(b1, s->peak_low), ms_format_count(b2, s->peak_high), est);
-    fprintf(out, "  leaked at exit         %s bytes in %s blocks%s\n",
+    fprintf(out, "  in use at exit         %s bytes in %s blocks%s\n",
             ms_format_count(b1, s->live_bytes), ms_format_count(b2, s->live_blocks), est);
     leak_kinds(out, a);
     if (s->sample_bytes)
