@@ -888,12 +888,16 @@ static void apply_leak_scan(struct ms_heap_model *m)
             continue;
         }
         unsigned kind = (unsigned)k & MS_LEAK_KIND_MASK, h = (unsigned)k >> MS_LEAK_HEURISTIC_SHIFT;
-        sum->kind_bytes[kind] += b->size;
-        sum->kind_blocks[kind]++;
+        /* valgrind counts the heuristics' blocks suppressed or not, and a suppressed block
+         * in no kind */
         if (h) {
             sum->heuristic_bytes[h - 1] += b->size;
             sum->heuristic_blocks[h - 1]++;
         }
+        if (m->info && m->sites[m->info[i].site].suppressed)
+            continue;
+        sum->kind_bytes[kind] += b->size;
+        sum->kind_blocks[kind]++;
         if (m->info) {
             struct ms_site *site = &m->sites[m->info[i].site];
             site->kind_bytes[kind] += b->size;
@@ -902,25 +906,25 @@ static void apply_leak_scan(struct ms_heap_model *m)
     }
 }
 
+void ms_heap_model_suppress(struct ms_heap_model *m, const uint32_t *which)
+{
+    m->sum.suppressed_bytes = m->sum.suppressed_blocks = 0;
+    for (size_t i = 0; i < m->nsites; i++) {
+        m->sites[i].suppressed = which[i];
+        if (which[i]) {
+            m->sum.suppressed_bytes += m->sites[i].live_bytes;
+            m->sum.suppressed_blocks += m->sites[i].live_blocks;
+        }
+    }
+    if (m->finished && m->scan && !m->sum.sample_bytes)
+        apply_leak_scan(m); /* the kinds without the suppressed blocks */
+}
+
 void ms_heap_model_set_leak_scan(struct ms_heap_model *m, const struct ms_leak_scan_info *s)
 {
     m->scan = s && s->present ? s : NULL;
     if (m->finished && m->scan && !m->sum.sample_bytes)
         apply_leak_scan(m);
-}
-
-void ms_heap_model_suppress(struct ms_heap_model *m, size_t i, uint32_t which)
-{
-    struct ms_site *s = &m->sites[i];
-    if (s->suppressed || !which)
-        return;
-    s->suppressed = which;
-    m->sum.suppressed_bytes += s->live_bytes;
-    m->sum.suppressed_blocks += s->live_blocks;
-    for (int k = 0; k < MS_LEAK_KINDS; k++) {
-        m->sum.kind_bytes[k] -= s->kind_bytes[k];
-        m->sum.kind_blocks[k] -= s->kind_blocks[k];
-    }
 }
 
 void ms_heap_model_finish(struct ms_heap_model *m)

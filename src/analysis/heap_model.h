@@ -115,9 +115,10 @@ int ms_heap_model_live_blocks(const struct ms_heap_model *m, struct ms_leak_bloc
  * copied: it must outlive the model's use). */
 void ms_heap_model_set_leak_scan(struct ms_heap_model *m, const struct ms_leak_scan_info *s);
 
-/* After the finish: site i's blocks live at the end are suppressed by suppression which (its
- * index + 1), and leave the kinds' totals. */
-void ms_heap_model_suppress(struct ms_heap_model *m, size_t i, uint32_t which);
+/* After the finish: the blocks live at the end of each site i with which[i] != 0 (one entry per
+ * site) are suppressed, by suppression which[i] - 1, and leave the kinds' totals (not the
+ * heuristics': valgrind counts those suppressed or not). */
+void ms_heap_model_suppress(struct ms_heap_model *m, const uint32_t *which);
 
 /* Completes the statistics after the last event (per-site values at the peak, leaks). */
 void ms_heap_model_finish(struct ms_heap_model *m);

@@ -302,23 +302,30 @@ int ms_analysis_live_finish(ms_analysis_live *l, const char *path, struct ms_ana
     return rc;
 }
 
-void ms_analysis_suppress(struct ms_analysis *a, struct ms_suppressions *supp)
+int ms_analysis_suppress(struct ms_analysis *a, struct ms_suppressions *supp)
 {
     ms_frame frames[MS_MAX_STACK_DEPTH * 4];
+    size_t n = ms_heap_model_site_count(a->model);
+    uint32_t *which = calloc(n ? n : 1, sizeof *which);
+    if (!which)
+        return MS_ENOMEM;
     a->supp = supp;
-    for (size_t i = 0; i < ms_heap_model_site_count(a->model); i++) {
+    for (size_t i = 0; i < n; i++) {
         const struct ms_site *site = ms_heap_model_site(a->model, i);
         if (!site->live_blocks)
             continue;
-        int n = ms_analysis_stack(a, site->stack, frames, (int)(sizeof frames / sizeof *frames));
-        int k = ms_suppressions_find(supp, frames, n);
+        int nf = ms_analysis_stack(a, site->stack, frames, (int)(sizeof frames / sizeof *frames));
+        int k = ms_suppressions_find(supp, frames, nf);
         if (k < 0)
             continue;
-        ms_heap_model_suppress(a->model, i, (uint32_t)k + 1);
+        which[i] = (uint32_t)k + 1;
         supp->v[k].groups++;
         supp->v[k].blocks += site->live_blocks;
         supp->v[k].bytes += site->live_bytes;
     }
+    ms_heap_model_suppress(a->model, which);
+    free(which);
+    return 0;
 }
 
 int ms_analysis_add_leak_scan(struct ms_analysis *a, const uint8_t *payload, size_t len)

@@ -78,8 +78,8 @@ int ms_analysis_add_leak_scan(struct ms_analysis *a, const uint8_t *payload, siz
 
 /* Applies the suppressions to the leaks of a full analysis: each allocation stack with blocks
  * live at the end that one of them matches is suppressed, and the suppression counts what it
- * took. supp must outlive a. */
-void ms_analysis_suppress(struct ms_analysis *a, struct ms_suppressions *supp);
+ * took. supp must outlive a. Returns 0 or MS_ENOMEM. */
+int ms_analysis_suppress(struct ms_analysis *a, struct ms_suppressions *supp);
 
 /* Symbolizes stack id into frames (innermost first, inlined frames expanded). Returns the
  * number of frames written (0 for no stack). A node missing from the trace ends the stack with

@@ -104,8 +104,12 @@ int ms_cmd_report(int argc, char **argv)
             return 1;
         }
     }
-    if (supp.n)
-        ms_analysis_suppress(a, &supp);
+    if (supp.n && ms_analysis_suppress(a, &supp) != 0) {
+        ms_cli_error("report", "out of memory");
+        ms_suppressions_free(&supp);
+        ms_analysis_free(a);
+        return 1;
+    }
     int rc =
         !strcmp(format, "json") ? ms_report_json(stdout, a, &o) : ms_report_text(stdout, a, &o);
     const struct ms_trace_damage *d = ms_trace_damage(a->trace);
