@@ -45,7 +45,10 @@ static int remote_read(void *ctx, uint64_t addr, void *buf, size_t len)
 {
     pid_t pid = *(const pid_t *)ctx;
     struct iovec local = {buf, len}, remote = {(void *)(uintptr_t)addr, len};
-    return process_vm_readv(pid, &local, 1, &remote, 1, 0) == (ssize_t)len ? 0 : -1;
+    ssize_t got = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+    if (got >= 0 && got != (ssize_t)len)
+        errno = EIO; /* a short read sets none */
+    return got == (ssize_t)len ? 0 : -1;
 }
 
 /* Small reads of the process go through a cache of LINES lines of LINE bytes (direct-mapped,

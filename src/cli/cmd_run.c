@@ -453,6 +453,7 @@ int ms_cmd_run(int argc, char **argv)
     int status = 0;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
+    child_pid = -1; /* reaped: its pid may be another process's now */
     follow_stop(&follower);
     if (r == 1) {
         /* The child said why; nothing ran, so there is no trace to look for. */

@@ -110,7 +110,7 @@ const char *ms_report_no_leak_kinds(struct ms_analysis *a, char *buf, size_t len
     else if (e->scan && !e->scan_pid)
         snprintf(buf, len,
                  "the program could not make the snapshot of itself that memscope run scans at "
-                 "exit (the process limit, RLIMIT_NPROC, may have been reached)");
+                 "exit (it runs under a seccomp filter, or reached its process limit)");
     else if (e->scan)
         snprintf(buf, len,
                  "the program left memscope run a snapshot of itself at exit, but memscope run "

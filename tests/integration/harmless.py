@@ -236,6 +236,13 @@ def main():
                 [os.path.join(os.path.dirname(prog), "signal_query")], summary=True,
                 expect=lambda rep: [("leak kinds", rep["summary"]["leak_kinds"] is not None,
                                      str(rep["summary"].get("leak_kinds_missing")))])
+    if on("seccomp_summary"):
+        # A program that a seccomp filter kills if it makes a process: no snapshot at exit.
+        compare("seccomp (with the summary)", ms,
+                [os.path.join(os.path.dirname(prog), "seccomp_nofork")], summary=True,
+                expect=lambda rep: [("no kinds, and why", rep["summary"]["leak_kinds"] is None and
+                                     "seccomp" in rep["summary"].get("leak_kinds_missing", ""),
+                                     str(rep["summary"].get("leak_kinds_missing")))])
     if on("environment_summary"):
         compare("environment (with the summary)", ms, ["/usr/bin/env"], summary=True,
                 expect=lambda rep: [("leak kinds", rep["summary"]["leak_kinds"] is not None,
