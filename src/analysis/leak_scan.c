@@ -101,9 +101,7 @@ static size_t find(const struct scan *s, uint64_t w, bool *start)
     return lo;
 }
 
-/* The range of the sorted list r that holds addr, or NULL. */
-static const struct ms_leak_region *region_of(const struct ms_leak_region *r, size_t n,
-                                              uint64_t addr)
+size_t ms_leak_region_after(const struct ms_leak_region *r, size_t n, uint64_t addr)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
@@ -113,14 +111,21 @@ static const struct ms_leak_region *region_of(const struct ms_leak_region *r, si
         else
             hi = mid;
     }
-    return lo < n && r[lo].lo <= addr ? &r[lo] : NULL;
+    return lo;
+}
+
+const struct ms_leak_region *ms_leak_region_of(const struct ms_leak_region *r, size_t n,
+                                               uint64_t addr)
+{
+    size_t i = ms_leak_region_after(r, n, addr);
+    return i < n && r[i].lo <= addr ? &r[i] : NULL;
 }
 
 /* Whether a, 8-aligned and past the first page, looks like a vtable address (leak_scan.h). */
 static bool vtable_like(struct scan *s, uint64_t a)
 {
     const struct ms_leak_memory *m = s->mem;
-    const struct ms_leak_region *f = region_of(m->files, m->nfiles, a);
+    const struct ms_leak_region *f = ms_leak_region_of(m->files, m->nfiles, a);
     /* as memcheck: the words from a to 20 words on, none of them the mapping's last */
     if (a % 8 || a < 4096 || !f || f->hi - a < 16)
         return false;
@@ -132,7 +137,7 @@ static bool vtable_like(struct scan *s, uint64_t a)
     for (size_t i = 0; i < n && code < 2; i++) {
         if (!w[i])
             continue;
-        if (!region_of(m->code, m->ncode, w[i]))
+        if (!ms_leak_region_of(m->code, m->ncode, w[i]))
             return false;
         code++;
     }
@@ -248,14 +253,7 @@ static void scan_range(struct scan *s, uint64_t lo, uint64_t hi, bool from_reach
         scan_readable(s, lo, hi, from_reachable, clique);
         return;
     }
-    size_t a = 0, b = s->nreadable; /* the first range ending above lo is at or after a */
-    while (a < b) {
-        size_t mid = a + (b - a) / 2;
-        if (s->readable[mid].hi <= lo)
-            a = mid + 1;
-        else
-            b = mid;
-    }
+    size_t a = ms_leak_region_after(s->readable, s->nreadable, lo);
     uint64_t covered = 0;
     for (size_t i = a; i < s->nreadable && s->readable[i].lo < hi; i++) {
         uint64_t from = lo > s->readable[i].lo ? lo : s->readable[i].lo;
@@ -318,7 +316,8 @@ static int root_pieces(struct scan *s, const struct ms_leak_region *roots, size_
     *nout = 0;
     for (size_t r = 0; r < nroots; r++) {
         uint64_t lo = roots[r].lo, hi = roots[r].hi, covered = 0;
-        for (size_t i = 0; lo < hi && i < s->nreadable; i++) {
+        for (size_t i = ms_leak_region_after(s->readable, s->nreadable, lo);
+             lo < hi && i < s->nreadable && s->readable[i].lo < hi; i++) {
             uint64_t from = lo > s->readable[i].lo ? lo : s->readable[i].lo;
             uint64_t to = hi < s->readable[i].hi ? hi : s->readable[i].hi;
             for (uint64_t at = from; at < to; at += PIECE_SPAN) {

@@ -54,6 +54,12 @@ struct ms_leak_region {
     uint64_t lo, hi;
 };
 
+/* The range of r (sorted, none overlapping another) that holds addr, or NULL. */
+const struct ms_leak_region *ms_leak_region_of(const struct ms_leak_region *r, size_t n,
+                                               uint64_t addr);
+/* The index of the first range of r that ends above addr (n if none). */
+size_t ms_leak_region_after(const struct ms_leak_region *r, size_t n, uint64_t addr);
+
 /* Reads len bytes of the scanned process at addr into buf: 0, or non-zero when they cannot be
  * read (they are then taken as holding no pointer). */
 typedef int (*ms_leak_read_fn)(void *ctx, uint64_t addr, void *buf, size_t len);

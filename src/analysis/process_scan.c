@@ -24,7 +24,6 @@
 /* glibc's arenas other than the main one live in heaps of this size, aligned to it, each
  * starting with its heap_info (HEAP_MAX_SIZE on 64-bit systems). */
 #define ARENA_HEAP_MAX (64u << 20)
-#define MAX_OWN_RANGES 4096
 
 struct regions {
     struct ms_leak_region *v;
@@ -74,16 +73,7 @@ static int cached_read(void *ctx, uint64_t addr, void *out, size_t len)
         return remote_read(&c->pid, addr, out, len);
     uint8_t *mem = c->buf + slot * LINE;
     if (c->base[slot] != line || addr + len > line + c->len[slot]) {
-        const struct ms_leak_region *m = NULL;
-        for (size_t lo = 0, hi = c->readable->n; lo < hi && !m;) {
-            size_t mid = lo + (hi - lo) / 2;
-            if (c->readable->v[mid].hi <= addr)
-                lo = mid + 1;
-            else if (c->readable->v[mid].lo > addr)
-                hi = mid;
-            else
-                m = &c->readable->v[mid];
-        }
+        const struct ms_leak_region *m = ms_leak_region_of(c->readable->v, c->readable->n, addr);
         uint64_t from = m && m->lo > line ? m->lo : line;
         uint64_t to = m && m->hi < line + LINE ? m->hi : line + LINE;
         c->len[slot] = 0;
@@ -323,7 +313,7 @@ static int exclude_memscope(pid_t pid, const struct ms_leak_handshake *h, struct
     for (size_t i = 0; !rc && i < m->readable.n; i++)
         if (m->readable.v[i].lo <= h->stack_lo && h->stack_lo < m->readable.v[i].hi)
             rc = add(&m->excluded, m->readable.v[i].lo, h->stack_lo);
-    size_t nr = h->nranges < MAX_OWN_RANGES ? (size_t)h->nranges : MAX_OWN_RANGES;
+    size_t nr = h->nranges < MS_LEAK_MAX_OWN_RANGES ? (size_t)h->nranges : MS_LEAK_MAX_OWN_RANGES;
     uint64_t *own = nr ? malloc(nr * 16) : NULL;
     if (!rc && nr && !own)
         rc = MS_ENOMEM;

@@ -81,7 +81,8 @@ int ms_trace_seal(const char *path, int signal, char *err, size_t errlen)
         rc = MS_ENOMEM;
         goto out;
     }
-    if ((fd = ms_open_regular(path, &st)) < 0) {
+    /* read here (pread), appended to below */
+    if ((fd = ms_open_regular_as(path, O_RDWR | O_APPEND | O_NOFOLLOW, &st)) < 0) {
         rc = fd;
         goto out;
     }
@@ -96,12 +97,6 @@ int ms_trace_seal(const char *path, int signal, char *err, size_t errlen)
     /* A trace with an END chunk and a spool: a fatal signal interrupted a thread's own flush,
      * so the spool holds that buffer; it joins the trace, and the END chunk stays the one the
      * process wrote (the reader takes the last END, and a thread's chunks in file order). */
-    close(fd);
-    fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
-    if (fd < 0) {
-        rc = MS_EIO;
-        goto out;
-    }
     uint64_t last_tsc = 0, last_ns = 0;
     for (int i = 0; i < n && !rc; i++) {
         if (bufs[i].clock_tsc > last_tsc) {

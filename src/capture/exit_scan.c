@@ -21,8 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_RANGES 4096
-
 static struct ms_leak_handshake handshake;
 
 /* The stack pointer of exit()'s caller as it called exit (main's caller after main returned),
@@ -101,15 +99,15 @@ struct ms__exit_scan ms__exit_scan_snapshot(uintptr_t stack_lo)
     uintptr_t caller = exit_caller_sp();
     if (caller > stack_lo)
         stack_lo = caller;
-    size_t len = MAX_RANGES * sizeof(struct ms__own_range);
+    size_t len = MS_LEAK_MAX_OWN_RANGES * sizeof(struct ms__own_range);
     struct ms__own_range *r =
         ms__own_map(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (r == MAP_FAILED)
         return none;
     bool lost = false;
-    size_t n = ms__own_ranges(r, MAX_RANGES, &lost);
-    if (n > MAX_RANGES) {
-        n = MAX_RANGES;
+    size_t n = ms__own_ranges(r, MS_LEAK_MAX_OWN_RANGES, &lost);
+    if (n > MS_LEAK_MAX_OWN_RANGES) {
+        n = MS_LEAK_MAX_OWN_RANGES;
         lost = true;
     }
     uintptr_t lo, hi;

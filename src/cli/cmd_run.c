@@ -55,16 +55,11 @@ static void leak_scan(struct ms_analysis *a, const char *trace)
         ;
     if (rc)
         return; /* out of memory: the trace has no kinds, and its report says why */
-    struct stat st, wst;
-    int fd = ms_open_regular(trace, &st);
-    int wfd = fd >= 0 ? open(trace, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC) : -1;
-    /* Appended only to the file just checked to be a regular one. */
-    if (wfd >= 0 && fstat(wfd, &wst) == 0 && wst.st_ino == st.st_ino && wst.st_dev == st.st_dev &&
-        s.len <= UINT32_MAX &&
-        ms_trace_chunk_write(wfd, MS_CHUNK_LEAK_SCAN, 0, 0, s.payload, (uint32_t)s.len) == 0)
+    struct stat st;
+    int fd = ms_open_regular_as(trace, O_WRONLY | O_APPEND | O_NOFOLLOW, &st);
+    if (fd >= 0 && s.len <= UINT32_MAX &&
+        ms_trace_chunk_write(fd, MS_CHUNK_LEAK_SCAN, 0, 0, s.payload, (uint32_t)s.len) == 0)
         ms_analysis_add_leak_scan(a, s.payload, s.len);
-    if (wfd >= 0)
-        close(wfd);
     if (fd >= 0)
         close(fd);
     free(s.payload);
@@ -118,7 +113,7 @@ static bool print_trace(const char *trace, bool own, bool summary, ms_analysis_l
                 "blocks, indirectly lost %s in %s, possibly lost %s in %s, still reachable %s "
                 "in %s\n",
                 k[0][0], k[0][1], k[1][0], k[1][1], k[2][0], k[2][1], k[3][0], k[3][1]);
-    } else if (own && s->live_blocks && !(s->leak_scan && s->scan_status == MS_SCAN_DONE)) {
+    } else if (own && s->live_blocks) {
         char reason[512];
         fprintf(stderr, "memscope:   leak kinds not known: %s\n",
                 ms_report_no_leak_kinds(a, reason, sizeof reason));

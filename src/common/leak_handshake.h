@@ -14,6 +14,7 @@
 
 #define MS_LEAK_HANDSHAKE_MAGIC 0x314e414353534d4dull /* "MMSSCAN1" */
 #define MS_LEAK_SNAPSHOT_MAX_S 600
+#define MS_LEAK_MAX_OWN_RANGES 4096 /* of memscope's own ranges, the most the handshake lists */
 
 struct ms_leak_handshake {
     uint64_t magic;

@@ -187,9 +187,8 @@ enum ms_end_reason {
 /* How the scan of a LEAK_SCAN chunk went (its status field): only MS_SCAN_DONE gives kinds. */
 enum ms_scan_status {
     MS_SCAN_DONE = 0,
-    MS_SCAN_NO_ACCESS = 1,   /* the process's memory could not be read (error: the errno) */
-    MS_SCAN_NO_MEMORY = 2,   /* memscope run ran out of memory */
-    MS_SCAN_NO_LIVE_SET = 3, /* the trace could not be replayed up to its END */
+    MS_SCAN_NO_ACCESS = 1, /* the process's memory could not be read (error: the errno) */
+    MS_SCAN_NO_MEMORY = 2, /* memscope run ran out of memory */
     MS_SCAN_STATUSES
 };
 

@@ -79,11 +79,8 @@ const char *ms_report_no_leak_kinds(struct ms_analysis *a, char *buf, size_t len
                      "0 or 1, or CAP_SYS_PTRACE)",
                      strerror(s->scan_error));
             return buf;
-        case MS_SCAN_NO_MEMORY:
+        default: /* MS_SCAN_NO_MEMORY */
             snprintf(buf, len, "memscope run ran out of memory while scanning the program");
-            return buf;
-        default:
-            snprintf(buf, len, "memscope run could not replay the trace up to its end to scan it");
             return buf;
         }
     }
