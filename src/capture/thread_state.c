@@ -212,7 +212,7 @@ void ms__counts_chunk_take(struct ms__counts_chunk *c, const void *t, uint32_t c
 
 /* Flushes s; c: sampling's counts of its head page go with it, taken right after its records'
  * end is read (records and counts stop at nearly the same point), as a chunk of their own. */
-static bool slot_flush(struct ms__slot *s, bool seal, struct ms__counts_chunk *c)
+static bool slot_flush_in_op(struct ms__slot *s, bool seal, struct ms__counts_chunk *c)
 {
     int me = ms__self_tid();
     /* A fatal-signal handler that interrupted this thread's own flush of s: leave it (its
@@ -247,6 +247,15 @@ static bool slot_flush(struct ms__slot *s, bool seal, struct ms__counts_chunk *c
     }
     atomic_store(&s->flushing, 0);
     return true;
+}
+
+/* One output operation from the read of the buffer's end to the last write (trace_writer.h). */
+static bool slot_flush(struct ms__slot *s, bool seal, struct ms__counts_chunk *c)
+{
+    ms__writer_enter();
+    bool flushed = slot_flush_in_op(s, seal, c);
+    ms__writer_leave();
+    return flushed;
 }
 
 bool ms__slot_flush(struct ms__slot *s, bool seal)

@@ -148,10 +148,58 @@ static bool trace_fd_check(off_t *size)
     return ms__own_fd_valid(&out, size);
 }
 
+/* The output operation this thread is in (a buffer's flush, an entry point below): its depth and
+ * the thread id it began under. A signal handler that forks in the middle of one leaves, in the
+ * child, an operation that began in the parent and resumes when the handler returns: what it
+ * writes is the parent's (its events were read from the parent's buffer) and must not reach
+ * the child's trace, which has no header yet (the chunk would come first: "bad magic"). The
+ * child's thread has a new id, so such an operation is told apart by op.tid. */
+static __thread struct {
+    unsigned depth;
+    int tid;
+} op __attribute__((tls_model("initial-exec")));
+
+void ms__writer_enter(void)
+{
+    if (op.depth++ == 0)
+        op.tid = ms__self_tid();
+}
+
+void ms__writer_leave(void)
+{
+    if (op.depth)
+        op.depth--;
+}
+
+unsigned long ms__writer_op_fresh(void)
+{
+    unsigned long saved = ((unsigned long)op.depth << 32) | (uint32_t)op.tid;
+    op.depth = 0;
+    return saved;
+}
+
+void ms__writer_op_restore(unsigned long saved)
+{
+    op.depth = (unsigned)(saved >> 32);
+    op.tid = (int)(uint32_t)saved;
+}
+
+/* The operation began in the parent of this forked child: it writes nothing. */
+static bool op_stale(void)
+{
+    return op.depth && op.tid != ms__self_tid();
+}
+
 static bool write_iov(struct iovec *iov, int n)
 {
     while (n > 0) {
-        ssize_t w = writev(out.fd, iov, n);
+        /* The number first, then the check: a fork between them leaves the parent's number,
+         * which the child closed after opening its own trace on another one (EBADF). */
+        int fd = atomic_load_explicit(&out.fd, memory_order_relaxed);
+        atomic_signal_fence(memory_order_seq_cst);
+        if (op_stale())
+            return false;
+        ssize_t w = writev(fd, iov, n);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0)
@@ -196,6 +244,8 @@ static int append_chunk(const uint8_t *hdr, const uint8_t *payload, size_t store
     }
     struct iovec iov[2] = {{(void *)hdr, MS_CHUNK_HEADER_SIZE}, {(void *)payload, stored}};
     if (!write_iov(iov, stored ? 2 : 1)) {
+        if (op_stale())
+            return 0; /* the parent's chunk, in a child forked meanwhile: the parent writes it */
         char detail[160] = ": ";
         size_t l = strlen(detail);
         const char *e = strerror(errno);
@@ -228,7 +278,7 @@ static struct zctx *zctx_get(void)
 }
 
 /* Returns true when the chunk reached the trace. */
-static bool write_chunk_raw(int type, uint32_t tid, uint64_t t0, const uint8_t *raw, size_t len)
+static bool write_chunk_in_op(int type, uint32_t tid, uint64_t t0, const uint8_t *raw, size_t len)
 {
     if (out.fd < 0 || atomic_load(&failed))
         return false;
@@ -280,6 +330,14 @@ static bool write_chunk_raw(int type, uint32_t tid, uint64_t t0, const uint8_t *
                                     "stopped, the program runs on");
     }
     return written;
+}
+
+static bool write_chunk_raw(int type, uint32_t tid, uint64_t t0, const uint8_t *raw, size_t len)
+{
+    ms__writer_enter();
+    bool w = write_chunk_in_op(type, tid, t0, raw, len);
+    ms__writer_leave();
+    return w;
 }
 
 /* A scratch buffer for the small chunks written here (PROCESS, MODULES, END). */
@@ -473,7 +531,8 @@ static void start_trace(void)
     ms_put_le(hdr + 10, MS_FILE_HEADER_SIZE, 2);
     struct iovec v = {hdr, sizeof hdr};
     if (!write_iov(&v, 1)) {
-        stop_tracking("cannot write the trace ", "; tracking stopped");
+        if (!op_stale())
+            stop_tracking("cannot write the trace ", "; tracking stopped");
         return;
     }
     write_process_chunk();
@@ -483,7 +542,7 @@ static void start_trace(void)
         ms__say("writing trace ", path, "");
 }
 
-static bool ensure_open(void)
+static bool open_in_op(void)
 {
     if (atomic_load_explicit(&ready, memory_order_acquire))
         return true;
@@ -497,11 +556,19 @@ static bool ensure_open(void)
         create_trace();
     if (out.fd >= 0 && !atomic_load(&failed) && !atomic_load(&ready)) {
         start_trace();
-        if (!atomic_load(&failed))
+        if (!atomic_load(&failed) && !op_stale())
             atomic_store_explicit(&ready, true, memory_order_release);
     }
     ms__spin_unlock(&open_lock);
     return atomic_load(&ready);
+}
+
+static bool ensure_open(void)
+{
+    ms__writer_enter();
+    bool ready_ = open_in_op();
+    ms__writer_leave();
+    return ready_;
 }
 
 bool ms__writer_events(uint32_t tid, uint64_t first_tsc, const uint8_t *raw, size_t len)
@@ -576,8 +643,7 @@ void ms__writer_after_fork_child(const struct ms__fork_origin *o)
     /* The parent's trace is the parent's: the child neither writes to it nor keeps it open.
      * The number is closed only while it is still the trace: after a close_range() or a dup2()
      * in the parent it is the program's own descriptor, which its child needs. */
-    if (ms__own_fd_valid(&out, NULL))
-        close(out.fd);
+    int parents = ms__own_fd_valid(&out, NULL) ? out.fd : -1;
     out.fd = -1;
     atomic_store(&failed, false);
     atomic_store(&stopping, false);
@@ -601,6 +667,10 @@ void ms__writer_after_fork_child(const struct ms__fork_origin *o)
      * did not copy). With MEMSCOPE_OUTPUT=none, none. */
     if (!ms__config.no_trace)
         create_trace();
+    /* Closed only now, so that the child's trace is on another number: an operation that the
+     * fork interrupted may still write to the number it read (see op). */
+    if (parents >= 0)
+        close(parents);
 }
 
 void ms__writer_create(void)

@@ -37,6 +37,14 @@ void ms__writer_create(void);
 const char *ms__writer_open(void);
 /* The path of the trace being written ("" before it is opened). */
 const char *ms__writer_path(void);
+/* Brackets one output operation (a buffer's flush, nested writes count once): in a child forked
+ * by a signal handler in the middle of one, what the rest of it writes is dropped, as the
+ * parent's. ms__writer_op_fresh starts a new one for the child's own fork handler and returns
+ * what ms__writer_op_restore puts back when it is done. */
+void ms__writer_enter(void);
+void ms__writer_leave(void);
+unsigned long ms__writer_op_fresh(void);
+void ms__writer_op_restore(unsigned long saved);
 /* Lock around fork so the child never inherits a half-written chunk. */
 bool ms__writer_lock(void);
 void ms__writer_unlock(void);

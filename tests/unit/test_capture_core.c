@@ -802,7 +802,56 @@ static void own_ranges_fork_in_update(void)
     ASSERT_EQ(WEXITSTATUS(st), 0);
 }
 
+/* A signal handler forks in the middle of a buffer's flush: in the child, the rest of that flush
+ * (the parent's events) must not reach the child's trace, whose header is not written yet; the
+ * child's own chunks must. It once came first in the file ("bad magic", sampling.py). */
+static void fork_in_flush(void)
+{
+    static char path[64], child_path[96];
+    snprintf(path, sizeof path, "/tmp/ms-test-forkflush-%d.mstrace", (int)getpid());
+    ASSERT_TRUE(start_tracing(path));
+    static const uint8_t none[1];
+    ms__tls.busy = 1;
+    ms__writer_enter(); /* the flush that the handler interrupts */
+    pid_t child = fork();
+    ASSERT_TRUE(child >= 0);
+    if (child == 0) {
+        ms__cached_tid = 0; /* as the capture's fork handler does */
+        unsigned long op = ms__writer_op_fresh();
+        struct ms__fork_origin o = {.parent_pid = (int)getppid()};
+        ms__writer_after_fork_child(&o);
+        ms__writer_op_restore(op);
+        bool parents = ms__writer_events(1, ms__now(), none, 0); /* the flush resumes */
+        ms__writer_leave();
+        bool own = ms__writer_events(2, ms__now(), none, 0);
+        ms__writer_finish(MS_END_EXIT, 0, 0, 1, NULL, true);
+        _exit(!parents && own ? 0 : 3);
+    }
+    int st = 0;
+    ASSERT_EQ(waitpid(child, &st, 0), child);
+    ASSERT_TRUE(WIFEXITED(st));
+    ASSERT_EQ(WEXITSTATUS(st), 0);
+    ASSERT_TRUE(ms__writer_events(3, ms__now(), none, 0)); /* the parent's flush goes on */
+    ms__writer_leave();
+    ms__writer_finish(MS_END_EXIT, 0, 0, 1, NULL, true);
+    snprintf(child_path, sizeof child_path, "%s.%d", path, (int)child);
+    const char *both[] = {path, child_path};
+    for (int k = 0; k < 2; k++) {
+        ms_trace *tr;
+        char err[512];
+        int rc = ms_trace_open(both[k], &tr, err, sizeof err);
+        unlink(both[k]);
+        if (rc != 0)
+            fprintf(stderr, "%s\n", err);
+        ASSERT_EQ(rc, 0);
+        ASSERT_EQ(ms_trace_damage(tr)->chunks_bad, 0);
+        ASSERT_TRUE(ms_trace_end(tr)->present);
+        ASSERT_EQ(ms_trace_process(tr)->pid, k ? child : getpid());
+        ms_trace_close(tr);
+    }
+}
+
 MS_TEST_MAIN(TEST(buffer_records), TEST(stack_intern_threads), TEST(slots_to_trace),
              TEST(finish_while_recording), TEST(modules_payload), TEST(live_table_threads),
              TEST(sampled_set_reference), TEST(sampled_set_threads), TEST(call_counts_records),
-             TEST(own_ranges), TEST(own_ranges_fork_in_update))
+             TEST(own_ranges), TEST(own_ranges_fork_in_update), TEST(fork_in_flush))
