@@ -16,6 +16,7 @@
 #include "report/report_notes.h"
 #include "trace_files.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -55,6 +56,14 @@ static void leak_scan(struct ms_analysis *a, const char *trace)
         ;
     if (rc)
         return; /* out of memory: the trace has no kinds, and its report says why */
+    /* The chunk whole or not at all: no Ctrl-C in the middle of it. */
+    sigset_t stop, was;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGQUIT);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGHUP);
+    sigprocmask(SIG_BLOCK, &stop, &was);
     struct stat st;
     int fd = ms_open_regular_as(trace, O_WRONLY | O_APPEND | O_NOFOLLOW, &st);
     if (fd >= 0 && s.len <= UINT32_MAX &&
@@ -62,7 +71,40 @@ static void leak_scan(struct ms_analysis *a, const char *trace)
         ms_analysis_add_leak_scan(a, s.payload, s.len);
     if (fd >= 0)
         close(fd);
+    sigprocmask(SIG_SETMASK, &was, NULL);
     free(s.payload);
+}
+
+/* Kills and reaps the snapshots still waiting (exit_scan.c), which no leak scan took: their
+ * trace was unreadable or had no END. memscope run has no other children once its program is
+ * reaped; a snapshot would otherwise wait until memscope run is gone. */
+static void reap_snapshots(void)
+{
+    char dir[64], line[4096];
+    DIR *tasks = opendir("/proc/self/task");
+    struct dirent *t;
+    while (tasks && (t = readdir(tasks))) {
+        if (t->d_name[0] == '.')
+            continue;
+        snprintf(dir, sizeof dir, "/proc/self/task/%.20s/children", t->d_name);
+        FILE *f = fopen(dir, "re");
+        size_t n = f ? fread(line, 1, sizeof line - 1, f) : 0;
+        if (f)
+            fclose(f);
+        line[n] = 0;
+        for (char *p = line, *end; *p; p = end) {
+            long pid = strtol(p, &end, 10);
+            if (end == p)
+                break;
+            if (pid > 0 && waitpid((pid_t)pid, NULL, WNOHANG) == 0) {
+                kill((pid_t)pid, SIGKILL);
+                while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR)
+                    ;
+            }
+        }
+    }
+    if (tasks)
+        closedir(tasks);
 }
 
 /* One line per trace: its path and, unless --no-summary, what the process did: from the live
@@ -436,10 +478,16 @@ int ms_cmd_run(int argc, char **argv)
     if (level)
         follower.packer = ms_trace_compact_new(abs_out, level);
     follow_start(&follower);
-    signal(SIGINT, SIG_IGN);
-    signal(SIGQUIT, SIG_IGN);
-    signal(SIGTERM, forward_signal);
-    signal(SIGHUP, forward_signal);
+    /* While the program runs, Ctrl-C and the rest are its: memscope run outlives them to write
+     * the summary. Once it is reaped they are memscope run's again, as it got them: a long
+     * summary or leak scan can be interrupted (the trace stays readable, without its kinds). */
+    static const int passed[] = {SIGINT, SIGQUIT, SIGTERM, SIGHUP};
+    struct sigaction given_action[4];
+    for (int k = 0; k < 4; k++) {
+        struct sigaction act = {.sa_handler = k < 2 ? SIG_IGN : forward_signal};
+        sigemptyset(&act.sa_mask);
+        sigaction(passed[k], &act, &given_action[k]);
+    }
     char failed;
     ssize_t r;
     while ((r = read(started[0], &failed, 1)) < 0 && errno == EINTR)
@@ -449,6 +497,8 @@ int ms_cmd_run(int argc, char **argv)
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     child_pid = -1; /* reaped: its pid may be another process's now */
+    for (int k = 0; k < 4; k++)
+        sigaction(passed[k], &given_action[k], NULL);
     follow_stop(&follower);
     if (r == 1) {
         /* The child said why; nothing ran, so there is no trace to look for. */
@@ -489,6 +539,8 @@ int ms_cmd_run(int argc, char **argv)
             follower.live = NULL;
     }
     family_numbers_free(&fam, traces.n);
+    if (summary)
+        reap_snapshots();
     /* Last, once nothing reads the program's trace any more (its children's summaries read
      * their parent's). Without a compressor the program wrote it raw: it stays so. */
     char packerr[1024];

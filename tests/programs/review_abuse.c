@@ -10,7 +10,9 @@
  *   with setenv and keeps what getenv("LD_PRELOAD") returns for a moment.
  *   term_in_flush: allocates 24-byte blocks without end, counting them in the file COUNTER
  *   (mapped shared, so the count survives), until another thread sends SIGTERM to it after
- *   DELAY_US microseconds. */
+ *   DELAY_US microseconds.
+ *   spoil_trace TRACE: leaks a block, and at exit (an atexit handler, before memscope's leak
+ *   snapshot) overwrites the first bytes of the file TRACE, its own trace: unreadable. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -152,6 +154,26 @@ static int term_in_flush(const char *file, long delay)
     }
 }
 
+static const char *spoiled;
+
+static void spoil(void)
+{
+    int fd = open(spoiled, O_WRONLY);
+    if (fd >= 0 && pwrite(fd, "spoiled!", 8, 0) != 8)
+        _exit(4);
+    if (fd >= 0)
+        close(fd);
+}
+
+static int spoil_trace(const char *trace)
+{
+    spoiled = trace;
+    atexit(spoil);
+    void *volatile kept = malloc(100);
+    (void)kept;
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -163,5 +185,7 @@ int main(int argc, char **argv)
         return system_setenv();
     if (!strcmp(mode, "term_in_flush") && argc > 3)
         return term_in_flush(argv[2], atol(argv[3]));
+    if (!strcmp(mode, "spoil_trace") && argc > 2)
+        return spoil_trace(argv[2]);
     return 2;
 }
