@@ -88,6 +88,95 @@ static bool sandboxed(void)
     return *p != '0';
 }
 
+/* Set once the program asked that some memory not be copied by a fork as it is (madvise). */
+static atomic_bool fork_flags_seen;
+
+void ms__exit_scan_fork_flags_seen(void)
+{
+    atomic_store(&fork_flags_seen, true);
+}
+
+/* The start of smaps line l as a range, if it is a mapping's first line ("lo-hi perms ..."). */
+static bool smaps_range(const char *l, uintptr_t *lo, uintptr_t *hi)
+{
+    char *end;
+    unsigned long a = strtoul(l, &end, 16);
+    if (end == l || *end != '-')
+        return false;
+    const char *b = end + 1;
+    unsigned long z = strtoul(b, &end, 16);
+    if (end == b || *end != ' ')
+        return false;
+    *lo = a;
+    *hi = z;
+    return true;
+}
+
+/* Whether the VmFlags line l has the two-letter flag f. */
+static bool has_flag(const char *l, const char *f)
+{
+    for (const char *p = l + sizeof "VmFlags:" - 1; (p = strstr(p, f)); p += 2)
+        if (p[-1] == ' ' && (p[2] == ' ' || p[2] == '\n' || p[2] == 0))
+            return true;
+    return false;
+}
+
+struct lifted {
+    uintptr_t lo, hi;
+    int advice;
+};
+
+/* Memory that a fork leaves out (MADV_DONTFORK) or gives the child zeroed (MADV_WIPEONFORK) is
+ * copied into the snapshot as it is: a block pointed to only from there would otherwise come
+ * out lost where memcheck finds it reachable. The flags are lifted for good: the process only
+ * exits after the snapshot. Read from smaps (about 45 ms per GiB mapped), so only when the
+ * program asked for either with madvise. */
+static void lift_fork_flags(void)
+{
+    if (!atomic_load(&fork_flags_seen))
+        return;
+    enum { BUF = 65536, MAX = 4096 };
+    char *buf = ms__own_map(NULL, BUF + MAX * sizeof(struct lifted), PROT_READ | PROT_WRITE,
+                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (buf == MAP_FAILED)
+        return;
+    struct lifted *v = (struct lifted *)(buf + BUF);
+    size_t n = 0, have = 0;
+    uintptr_t lo = 0, hi = 0;
+    int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/smaps", O_RDONLY | O_CLOEXEC);
+    for (long r = 1; fd >= 0 && r > 0 && n < MAX;) {
+        r = syscall(SYS_read, fd, buf + have, BUF - 1 - have);
+        have += r > 0 ? (size_t)r : 0;
+        buf[have] = 0;
+        char *line = buf, *nl;
+        while ((nl = strchr(line, '\n')) || (r <= 0 && *line)) {
+            if (nl)
+                *nl = 0;
+            if (!smaps_range(line, &lo, &hi) && !strncmp(line, "VmFlags:", 8) && hi > lo) {
+                if (has_flag(line, "dc") && n < MAX)
+                    v[n++] = (struct lifted){lo, hi, MADV_DOFORK};
+                if (has_flag(line, "wf") && n < MAX)
+                    v[n++] = (struct lifted){lo, hi, MADV_KEEPONFORK};
+            }
+            if (!nl) {
+                line += strlen(line);
+                break;
+            }
+            line = nl + 1;
+        }
+        have -= (size_t)(line - buf);
+        memmove(buf, line, have);
+        if (have == BUF - 1)
+            have = 0; /* a line longer than the buffer: not one of ours */
+    }
+    if (fd >= 0)
+        syscall(SYS_close, fd);
+    /* Applied once smaps is closed: each call may split or merge the mappings it lists. */
+    for (size_t i = 0; i < n; i++)
+        syscall(SYS_madvise, v[i].lo, v[i].hi - v[i].lo, v[i].advice);
+    ms__own_unmap(buf, BUF + MAX * sizeof(struct lifted));
+}
+
 struct ms__exit_scan ms__exit_scan_snapshot(uintptr_t stack_lo)
 {
     struct ms__exit_scan none = {0, 0};
@@ -121,6 +210,7 @@ struct ms__exit_scan ms__exit_scan_snapshot(uintptr_t stack_lo)
                                            .ranges = (uint64_t)(uintptr_t)r,
                                            .nranges = n,
                                            .ranges_lost = lost};
+    lift_fork_flags();
     /* memscope run's child, not this process's: the program never sees it (no SIGCHLD, no
      * child to wait for), and memscope run may read it (a process may read its children). No
      * fork handlers run: nothing of the program's happens in the copy. */

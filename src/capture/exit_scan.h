@@ -18,5 +18,8 @@ struct ms__exit_scan {
  * made. Allocates nothing through the program's
  * allocator. */
 struct ms__exit_scan ms__exit_scan_snapshot(uintptr_t stack_lo);
+/* The program called madvise(MADV_DONTFORK or MADV_WIPEONFORK): the snapshot then copies that
+ * memory as it is, lifting those flags (smaps lists where). */
+void ms__exit_scan_fork_flags_seen(void);
 
 #endif

@@ -4,6 +4,7 @@
  * Signal dispositions are in signal_hooks.c. */
 #define _GNU_SOURCE
 #include "child_env.h"
+#include "exit_scan.h"
 #include "hooks_common.h"
 #include "lifecycle.h"
 #include "module_map.h"
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 /* The next definition of name, looked up once (hooks_common.h). */
@@ -301,6 +303,17 @@ HOOK(int, dlclose, (void *handle))
         ms__writer_modules_if_changed();
     if (ms__tls.slot)
         ms__rec_time_next(&ms__tls.slot->b);
+    return r;
+}
+
+/* ---- memory a fork does not copy as it is ---- */
+
+HOOK(int, madvise, (void *addr, size_t len, int advice))
+{
+    NEXT(int (*)(void *, size_t, int), madvise);
+    int r = real_madvise(addr, len, advice);
+    if (r == 0 && (advice == MADV_DONTFORK || advice == MADV_WIPEONFORK))
+        ms__exit_scan_fork_flags_seen();
     return r;
 }
 

@@ -3,6 +3,7 @@
 
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include "spinlock.h"
 
@@ -14,7 +15,8 @@ void ms__zero_memory(void *p, size_t n)
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     uintptr_t lo = (uintptr_t)p, hi = lo + n;
     uintptr_t a = (lo + page - 1) & ~(page - 1), b = hi & ~(page - 1);
-    if (a >= b || madvise((void *)a, b - a, MADV_DONTNEED) != 0) {
+    /* The system call, not the program's madvise (process_hooks.c interposes it). */
+    if (a >= b || syscall(SYS_madvise, a, b - a, MADV_DONTNEED) != 0) {
         memset(p, 0, n);
         return;
     }
