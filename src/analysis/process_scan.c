@@ -40,6 +40,9 @@ static int add(struct regions *r, uint64_t lo, uint64_t hi)
     return 0;
 }
 
+/* glibc malloc's chunk flag: the chunk is a mapping of its own (malloc/malloc.c). */
+#define MS_CHUNK_IS_MMAPPED 2
+
 static int remote_read(void *ctx, uint64_t addr, void *buf, size_t len)
 {
     pid_t pid = *(const pid_t *)ctx;
@@ -145,12 +148,25 @@ static size_t first_block(const struct ms_leak_block *b, size_t n, uint64_t addr
     return lo;
 }
 
-/* A block glibc mapped for itself alone: its chunk header fills the first 16 bytes of a page.
- * Such a block can share a kernel mapping with the program's own memory (the kernel merges
- * neighbouring anonymous mappings), which stays a root. */
-static bool own_mapping(const struct ms_leak_block *b)
+/* Whether block b is one glibc mapped for itself alone, and if so the pages of that mapping in
+ * [*lo, *hi). Such a block can share a kernel mapping with the program's own memory (the kernel
+ * merges neighbouring anonymous mappings), which stays a root. Its chunk header, 16 bytes before
+ * it, has IS_MMAPPED in its size word, and its first word is the chunk's offset from the start
+ * of glibc's mapping: 0 for malloc's (the block 16 bytes into its first page), more for
+ * memalign's and the other aligned ones. */
+static bool own_mapping(pid_t pid, const struct ms_leak_block *b, uint64_t *lo, uint64_t *hi)
 {
-    return (b->addr & (PAGE - 1)) == 16;
+    uint64_t h[2]; /* the offset, then the chunk's size and flags */
+    if (b->addr < 16 || remote_read((void *)&pid, b->addr - 16, h, sizeof h) != 0 ||
+        !(h[1] & MS_CHUNK_IS_MMAPPED))
+        return false;
+    uint64_t chunk = b->addr - 16, size = h[1] & ~(uint64_t)7;
+    if (h[0] > chunk || ((chunk - h[0]) & (PAGE - 1)) || size < b->size + 16 ||
+        chunk + size < chunk)
+        return false;
+    *lo = chunk - h[0];
+    *hi = (chunk + size + PAGE - 1) & ~(uint64_t)(PAGE - 1);
+    return true;
 }
 
 /* Whether the mapping [lo, hi) is one of glibc's arena heaps: aligned to their size, starting
@@ -216,12 +232,12 @@ static int read_maps(pid_t pid, const struct ms_leak_block *b, size_t n, struct 
         if (!rc && !name[0] && perms[3] == 'p')
             rc = add(&m->anon, lo, hi);
         bool arena = arena_heap(pid, lo, hi);
-        for (size_t i = first_block(b, n, lo); !arena && i < n && b[i].addr < hi; i++) {
-            if (!own_mapping(&b[i]))
+        for (size_t i = first_block(b, n, lo); !arena && !rc && i < n && b[i].addr < hi; i++) {
+            uint64_t own_lo, own_hi;
+            if (!own_mapping(pid, &b[i], &own_lo, &own_hi))
                 arena = true;
-            else /* the block and its chunk header, to the end of its last page */
-                rc = add(&m->excluded, b[i].addr - 16,
-                         (b[i].addr + b[i].size + PAGE - 1) & ~(uint64_t)(PAGE - 1));
+            else /* the block's own mapping, the chunk header and the alignment gap with it */
+                rc = add(&m->excluded, own_lo, own_hi);
         }
         if (!arena && !rc)
             rc = add(&m->roots, lo, hi);
