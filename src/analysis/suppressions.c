@@ -114,8 +114,8 @@ int ms_suppressions_load(struct ms_suppressions *s, const char *path, char *err,
     int read_rc = text ? ms_pread_all(fd, text, (size_t)got, 0) : MS_ENOMEM;
     close(fd);
     if (read_rc) {
-        free(text);
         snprintf(err, errlen, "%s: %s", path, text ? "cannot be read" : "out of memory");
+        free(text);
         return read_rc;
     }
     text[got] = 0;
