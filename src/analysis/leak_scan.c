@@ -52,7 +52,33 @@ struct scan {
     uint64_t *buf;
     uint64_t unreadable;
     struct piece *collect; /* a helper thread's: pointers are kept there, not followed */
+    /* The graph's edges as found (ms_leak_graph): from the node being scanned (src; NO_SRC
+     * when its edges are in already, or none are asked for) to each block it points to. */
+    uint32_t src;
+    uint8_t *edged; /* a block's edges are in: it is scanned again only for its kind */
+    struct edge *edges;
+    size_t nedges, edges_cap;
+    bool edges_failed;
 };
+
+#define NO_SRC UINT32_MAX
+
+struct edge {
+    uint32_t from, to;
+};
+
+static void add_edge(struct scan *s, size_t j)
+{
+    if (s->src == NO_SRC || s->edges_failed)
+        return;
+    uint32_t to = (uint32_t)(j + 1);
+    if (s->nedges && s->edges[s->nedges - 1].from == s->src && s->edges[s->nedges - 1].to == to)
+        return;
+    if (ms_grow(&s->edges, &s->edges_cap, s->nedges + 1, sizeof *s->edges, 1024) != 0)
+        s->edges_failed = true;
+    else
+        s->edges[s->nedges++] = (struct edge){s->src, to};
+}
 
 const char *ms_leak_kind_name(enum ms_leak_kind k)
 {
@@ -174,6 +200,7 @@ static void reach(struct scan *s, size_t j, uint64_t w, bool start, bool from_re
 {
     uint8_t to;
     int h = -1;
+    add_edge(s, j);
     if (clique == SIZE_MAX) {
         if (s->state[j] == REACHABLE) {
             if (start)
@@ -271,6 +298,11 @@ static void drain(struct scan *s, size_t clique)
 {
     while (s->depth) {
         size_t j = s->stack[--s->depth];
+        s->src = NO_SRC;
+        if (s->edged && !s->edged[j]) {
+            s->edged[j] = 1;
+            s->src = (uint32_t)(j + 1);
+        }
         scan_range(s, s->b[j].addr, block_end(&s->b[j], s->b[j].size), s->state[j] == REACHABLE,
                    clique);
     }
@@ -345,6 +377,7 @@ static int scan_roots(struct scan *s, const struct ms_leak_region *roots, size_t
     size_t helpers = cpus > MAX_HELPERS ? MAX_HELPERS : cpus > 1 ? (size_t)cpus : 1;
     if (!mem->read_shared || !s->readable || helpers < 2 || bytes < 8 * (uint64_t)PIECE_SPAN) {
         for (size_t r = 0; r < nroots; r++) {
+            s->src = s->edged ? 0 : NO_SRC;
             scan_range(s, roots[r].lo, roots[r].hi, true, SIZE_MAX);
             drain(s, SIZE_MAX);
         }
@@ -366,6 +399,7 @@ static int scan_roots(struct scan *s, const struct ms_leak_region *roots, size_t
         if (started[t])
             pthread_join(tid[t], NULL);
     for (size_t i = 0; !rc && i < np; i++) {
+        s->src = s->edged ? 0 : NO_SRC;
         if (p[i].failed) {
             scan_readable(s, p[i].lo, p[i].hi, true, SIZE_MAX);
         } else {
@@ -382,9 +416,44 @@ static int scan_roots(struct scan *s, const struct ms_leak_region *roots, size_t
     return rc;
 }
 
+void ms_leak_graph_free(struct ms_leak_graph *g)
+{
+    free(g->first);
+    free(g->to);
+    free(g->size);
+    *g = (struct ms_leak_graph){0};
+}
+
+/* The edges found, grouped by node (a counting sort: each node's in the order found). */
+static int make_graph(const struct scan *s, struct ms_leak_graph *g)
+{
+    size_t nodes = s->n + 1;
+    g->n = nodes;
+    g->first = calloc(nodes + 1, sizeof *g->first);
+    g->to = malloc((s->nedges ? s->nedges : 1) * sizeof *g->to);
+    g->size = malloc(nodes * sizeof *g->size);
+    if (!g->first || !g->to || !g->size) {
+        ms_leak_graph_free(g);
+        return MS_ENOMEM;
+    }
+    for (size_t e = 0; e < s->nedges; e++)
+        g->first[s->edges[e].from + 1]++;
+    for (size_t k = 0; k < nodes; k++)
+        g->first[k + 1] += g->first[k];
+    for (size_t e = 0; e < s->nedges; e++) /* first[k] runs up to its end, then is put back */
+        g->to[g->first[s->edges[e].from]++] = s->edges[e].to;
+    for (size_t k = nodes; k > 0; k--)
+        g->first[k] = g->first[k - 1];
+    g->first[0] = 0;
+    g->size[0] = 0;
+    for (size_t i = 0; i < s->n; i++)
+        g->size[i + 1] = s->b[i].size;
+    return 0;
+}
+
 int ms_leak_scan(const struct ms_leak_block *blocks, size_t n, const struct ms_leak_region *roots,
                  size_t nroots, const struct ms_leak_memory *mem, uint8_t *kind, size_t *leader,
-                 struct ms_leak_totals *totals)
+                 struct ms_leak_totals *totals, struct ms_leak_graph *graph)
 {
     struct scan s = {.b = blocks,
                      .n = n,
@@ -393,8 +462,14 @@ int ms_leak_scan(const struct ms_leak_block *blocks, size_t n, const struct ms_l
                      .readable = mem->readable,
                      .nreadable = mem->nreadable,
                      .mem = mem,
-                     .leader = leader};
+                     .leader = leader,
+                     .src = NO_SRC};
     memset(totals, 0, sizeof *totals);
+    if (graph)
+        *graph = (struct ms_leak_graph){0};
+    /* Node numbers are 32 bits (retainers.h). */
+    if (graph && (n >= NO_SRC - 1 || !(s.edged = calloc(n + 1, 1))))
+        return MS_ENOMEM;
     if (n) {
         s.lo = blocks[0].addr;
         for (size_t i = 0; i < n; i++) {
@@ -409,6 +484,7 @@ int ms_leak_scan(const struct ms_leak_block *blocks, size_t n, const struct ms_l
     s.stack = malloc((2 * n + 1) * sizeof *s.stack);
     s.buf = malloc(PIECE);
     if (!s.state || !s.heur || !s.stack || !s.buf || ms_block_pages_init(&s.pages, blocks, n)) {
+        free(s.edged);
         free(s.state);
         free(s.heur);
         free(s.stack);
@@ -418,6 +494,8 @@ int ms_leak_scan(const struct ms_leak_block *blocks, size_t n, const struct ms_l
     for (size_t i = 0; leader && i < n; i++)
         leader[i] = SIZE_MAX;
     if (n && scan_roots(&s, roots, nroots, mem) != 0) {
+        free(s.edged);
+        free(s.edges);
         ms_block_pages_free(&s.pages);
         free(s.state);
         free(s.heur);
@@ -458,10 +536,15 @@ int ms_leak_scan(const struct ms_leak_block *blocks, size_t n, const struct ms_l
         }
     }
     totals->unreadable_bytes = s.unreadable;
+    int rc = 0;
+    if (graph)
+        rc = s.edges_failed ? MS_ENOMEM : make_graph(&s, graph);
+    free(s.edged);
+    free(s.edges);
     ms_block_pages_free(&s.pages);
     free(s.state);
     free(s.heur);
     free(s.stack);
     free(s.buf);
-    return 0;
+    return rc;
 }

@@ -109,12 +109,26 @@ struct ms_leak_totals {
 #define MS_LEAK_KIND_MASK 3u
 #define MS_LEAK_HEURISTIC_SHIFT 2
 
+/* The pointers the scan found, as the graph retainers.h takes: node 0 the roots, node i + 1 block
+ * i; an edge from a node to a block for each pointer into the block (at its start or inside:
+ * any pointer keeps a block alive for who-keeps-what, whatever kind it makes it), a pointer
+ * repeated right after itself once. Node k's edges are to[first[k] .. first[k + 1]). */
+struct ms_leak_graph {
+    size_t n; /* nodes: blocks + 1 */
+    size_t *first;
+    uint32_t *to;
+    uint64_t *size; /* node k's bytes (node 0: 0) */
+};
+
+void ms_leak_graph_free(struct ms_leak_graph *g);
+
 /* Classifies the n blocks: kind[i] gets block i's kind byte (above) and, when leader is not
  * NULL, leader[i] the index of the definitely lost block whose clique block i is in (i itself
- * for a leader; SIZE_MAX for a block that is not lost). totals gets the sums. Returns 0, or
- * MS_ENOMEM (kind is then left as it was). */
+ * for a leader; SIZE_MAX for a block that is not lost). totals gets the sums. When graph is not
+ * NULL it gets the pointers found (above; freed by the caller). Returns 0, or MS_ENOMEM (kind is
+ * then left as it was, and graph holds nothing). */
 int ms_leak_scan(const struct ms_leak_block *blocks, size_t n, const struct ms_leak_region *roots,
                  size_t nroots, const struct ms_leak_memory *mem, uint8_t *kind, size_t *leader,
-                 struct ms_leak_totals *totals);
+                 struct ms_leak_totals *totals, struct ms_leak_graph *graph);
 
 #endif

@@ -436,7 +436,7 @@ int ms_process_scan(pid_t pid, uint64_t hs, const struct ms_leak_block *blocks, 
                                      m.code.n,
                                      remote_read,
                                      &pid};
-        rc = ms_leak_scan(blocks, n, roots.v, roots.n, &mem, kind, NULL, &out->totals);
+        rc = ms_leak_scan(blocks, n, roots.v, roots.n, &mem, kind, NULL, &out->totals, NULL);
         if (w)
             free(w->buf);
         free(w);

@@ -2,6 +2,7 @@
  * here: the nine pointer chains of memcheck's manual, lists, cycles, cliques that join, empty
  * blocks, misaligned and unreadable words, a bad page, blocks larger than the memory there is. */
 #include "analysis/leak_scan.h"
+#include "analysis/retainers.h"
 #include "ms_test.h"
 
 #include <stdint.h>
@@ -84,7 +85,7 @@ static int scan(void)
     struct ms_leak_region r = {ROOT, ROOT + sizeof root};
     struct ms_leak_memory mem = {read_mem, NULL,          readable,     nreadable, files,
                                  code,     files ? 1 : 0, code ? 1 : 0, NULL,      NULL};
-    return ms_leak_scan(blocks, nblocks, &r, 1, &mem, kind, leader, &tot);
+    return ms_leak_scan(blocks, nblocks, &r, 1, &mem, kind, leader, &tot, NULL);
 }
 
 /* The table of memcheck's manual ("Memory leak detection"), RRR a root, -> a start pointer,
@@ -333,8 +334,16 @@ static void helper_threads(void)
     struct ms_leak_totals t1, t2;
     struct ms_leak_memory one = {read_mem, NULL, mapped, 4, NULL, NULL, 0, 0, NULL, NULL};
     struct ms_leak_memory many = {read_mem, NULL, mapped, 4, NULL, NULL, 0, 0, read_mem, NULL};
-    ASSERT_EQ(ms_leak_scan(blocks, nblocks, roots, 2, &one, k1, NULL, &t1), 0);
-    ASSERT_EQ(ms_leak_scan(blocks, nblocks, roots, 2, &many, k2, NULL, &t2), 0);
+    struct ms_leak_graph g1, g2;
+    ASSERT_EQ(ms_leak_scan(blocks, nblocks, roots, 2, &one, k1, NULL, &t1, &g1), 0);
+    ASSERT_EQ(ms_leak_scan(blocks, nblocks, roots, 2, &many, k2, NULL, &t2, &g2), 0);
+    /* the same graph, edge for edge, whichever thread found the roots' pointers */
+    ASSERT_EQ(g1.n, g2.n);
+    ASSERT_EQ(memcmp(g1.first, g2.first, (g1.n + 1) * sizeof *g1.first), 0);
+    ASSERT_EQ(memcmp(g1.to, g2.to, g1.first[g1.n] * sizeof *g1.to), 0);
+    ASSERT_EQ(g1.first[1] - g1.first[0], 5); /* a, b inside, d inside, b, e */
+    ms_leak_graph_free(&g1);
+    ms_leak_graph_free(&g2);
     ASSERT_EQ(memcmp(k1, k2, nblocks), 0);
     ASSERT_EQ(memcmp(&t1, &t2, sizeof t1), 0);
     ASSERT_EQ(k2[0], MS_LEAK_REACHABLE);
@@ -390,6 +399,56 @@ static void huge_blocks(void)
     }
 }
 
-MS_TEST_MAIN(TEST(manual_cases), TEST(lists_and_cycles), TEST(cliques_join), TEST(edges),
-             TEST(heuristics), TEST(multiple_inheritance), TEST(helper_threads), TEST(bad_page),
-             TEST(huge_blocks))
+/* The pointers found, as a graph for who-keeps-what (retainers.h): a diamond from the roots
+ * (through a start and an interior pointer), a lost cycle, a lost block alone; a pointer right
+ * after itself is one edge. */
+static void graph(void)
+{
+    reset();
+    uint64_t a = block(0, 32), b = block(10, 16), c = block(20, 16), d = block(30, 16);
+    uint64_t e = block(40, 16), f = block(50, 16);
+    block(60, 16); /* g: nothing points to it */
+    root[0] = a;
+    put(a, 0, b);
+    put(a, 1, c);
+    put(a, 2, c); /* again: the same edge */
+    put(a, 3, b);
+    put(b, 0, d);
+    put(c, 1, d + 8); /* inside */
+    put(e, 0, f);
+    put(f, 1, e);
+    struct ms_leak_region r = {ROOT, ROOT + sizeof root};
+    struct ms_leak_memory mem = {read_mem, NULL, NULL, 0, NULL, NULL, 0, 0, NULL, NULL};
+    struct ms_leak_graph g;
+    ASSERT_EQ(ms_leak_scan(blocks, nblocks, &r, 1, &mem, kind, leader, &tot, &g), 0);
+    ASSERT_EQ(g.n, 8);
+    static const uint32_t want_first[] = {0, 1, 4, 5, 6, 6, 7, 8, 8};
+    static const uint32_t want_to[] = {1, 2, 3, 2, 4, 4, 6, 5};
+    for (size_t k = 0; k <= g.n; k++)
+        ASSERT_EQ(g.first[k], want_first[k]);
+    for (size_t k = 0; k < 8; k++)
+        ASSERT_EQ(g.to[k], want_to[k]);
+    ASSERT_EQ(g.size[0], 0);
+    ASSERT_EQ(g.size[1], 32);
+    /* what retainers.c makes of it: a keeps b, c and d alive; e and f are a lost cycle */
+    struct ms_graph mg = {g.n, g.size, g.first, g.to};
+    uint32_t idom[8], cycle[8];
+    uint64_t bytes[8], nblk[8];
+    size_t ncycles = 0;
+    ASSERT_EQ(ms_dominators(&mg, idom, bytes, nblk), 0);
+    ASSERT_EQ(idom[4], 1);
+    ASSERT_EQ(bytes[1], 32 + 3 * 16);
+    ASSERT_EQ(nblk[1], 4);
+    ASSERT_EQ(idom[5], MS_NO_NODE);
+    ASSERT_EQ(ms_unreachable_cycles(&mg, idom, cycle, &ncycles), 0);
+    ASSERT_EQ(ncycles, 1);
+    ASSERT_EQ(cycle[5], 0);
+    ASSERT_EQ(cycle[6], 0);
+    ASSERT_EQ(cycle[7], MS_NO_NODE);
+    ASSERT_EQ(kind[4], MS_LEAK_DEFINITE); /* e leads the cycle's clique */
+    ms_leak_graph_free(&g);
+}
+
+MS_TEST_MAIN(TEST(graph), TEST(manual_cases), TEST(lists_and_cycles), TEST(cliques_join),
+             TEST(edges), TEST(heuristics), TEST(multiple_inheritance), TEST(helper_threads),
+             TEST(bad_page), TEST(huge_blocks))
