@@ -171,13 +171,15 @@ static void fork_parent(void)
 
 static void fork_child(void)
 {
+    /* The thread's id first: what follows (locks, the writer's operations) goes by it. */
+    ms__cached_tid = 0;
     /* The child's own writes here are an operation of their own, not the interrupted one's. */
-    unsigned long op = ms__writer_op_fresh();
+    ms__writer_enter();
     ms__own_memory_fork_child();
     ms__child_env_after_fork_child();
     if (!atomic_load(&ms__active)) {
         fork_parent();
-        ms__writer_op_restore(op);
+        ms__writer_leave();
         return;
     }
     ms__live_unlock_all(); /* held across fork by this thread, under its parent's id */
@@ -199,7 +201,7 @@ static void fork_child(void)
     ms__counts_fork_child(ms__tls.slot);
     ms__strings_after_fork_child();
     fork_unbusy();
-    ms__writer_op_restore(op);
+    ms__writer_leave();
 }
 
 static void exit_handler(void)

@@ -415,7 +415,6 @@ static void abandon_held(struct ms__tls *t)
 
 void ms__slots_after_fork_child(void)
 {
-    ms__cached_tid = 0;
     struct ms__slot *mine = ms__tls.slot;
     for (int i = 0; i < MAX_SLOTS; i++) {
         struct ms__slot *s = atomic_load(&slots[i]);

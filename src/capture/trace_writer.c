@@ -148,21 +148,28 @@ static bool trace_fd_check(off_t *size)
     return ms__own_fd_valid(&out, size);
 }
 
-/* The output operation this thread is in (a buffer's flush, an entry point below): its depth and
- * the thread id it began under. A signal handler that forks in the middle of one leaves, in the
- * child, an operation that began in the parent and resumes when the handler returns: what it
- * writes is the parent's (its events were read from the parent's buffer) and must not reach
- * the child's trace, which has no header yet (the chunk would come first: "bad magic"). The
- * child's thread has a new id, so such an operation is told apart by op.tid. */
+/* The output operations this thread is in, innermost last: each a buffer's flush or one of the
+ * entry points below, with the thread id it began under. A signal handler that forks in the
+ * middle of one leaves, in the child, an operation that began in the parent and resumes when
+ * the handler returns: what it writes is the parent's (its events were read from the parent's
+ * buffer) and must not reach the child's trace, which has no header yet (the chunk would come
+ * first: "bad magic"). The child's thread has a new id, so such an operation is told apart by
+ * its tid. What the handler does in the child before it returns (allocate, exit, exec) begins
+ * operations of its own, above the stale one, and those write. The code inside an operation
+ * calls the *_in_op functions, never an entry point, so that the rest of a stale one stays
+ * stale. Deeper than MS_OP_FRAMES (nested signal handlers), the innermost kept frame stands
+ * for the ones above it. */
+#define MS_OP_FRAMES 8
 static __thread struct {
     unsigned depth;
-    int tid;
+    int tid[MS_OP_FRAMES];
 } op __attribute__((tls_model("initial-exec")));
 
 void ms__writer_enter(void)
 {
-    if (op.depth++ == 0)
-        op.tid = ms__self_tid();
+    if (op.depth < MS_OP_FRAMES)
+        op.tid[op.depth] = ms__self_tid();
+    op.depth++;
 }
 
 void ms__writer_leave(void)
@@ -171,23 +178,13 @@ void ms__writer_leave(void)
         op.depth--;
 }
 
-unsigned long ms__writer_op_fresh(void)
-{
-    unsigned long saved = ((unsigned long)op.depth << 32) | (uint32_t)op.tid;
-    op.depth = 0;
-    return saved;
-}
-
-void ms__writer_op_restore(unsigned long saved)
-{
-    op.depth = (unsigned)(saved >> 32);
-    op.tid = (int)(uint32_t)saved;
-}
-
-/* The operation began in the parent of this forked child: it writes nothing. */
+/* The innermost operation began in the parent of this forked child: it writes nothing. */
 static bool op_stale(void)
 {
-    return op.depth && op.tid != ms__self_tid();
+    if (!op.depth)
+        return false;
+    unsigned top = op.depth < MS_OP_FRAMES ? op.depth : MS_OP_FRAMES;
+    return op.tid[top - 1] != ms__self_tid();
 }
 
 static bool write_iov(struct iovec *iov, int n)
@@ -332,14 +329,6 @@ static bool write_chunk_in_op(int type, uint32_t tid, uint64_t t0, const uint8_t
     return written;
 }
 
-static bool write_chunk_raw(int type, uint32_t tid, uint64_t t0, const uint8_t *raw, size_t len)
-{
-    ms__writer_enter();
-    bool w = write_chunk_in_op(type, tid, t0, raw, len);
-    ms__writer_leave();
-    return w;
-}
-
 /* A scratch buffer for the small chunks written here (PROCESS, MODULES, END). */
 static uint8_t *scratch(size_t size)
 {
@@ -405,7 +394,7 @@ static void write_process_chunk(void)
     if (ms_chunk_maxlen_PROCESS(&pr) > MODULES_MAX / 2)
         pr.argv_len = 0; /* cannot happen with 64 KiB of arguments; never overwrite them */
     uint8_t *p = ms_chunk_put_PROCESS(buf, &pr);
-    write_chunk_raw(MS_CHUNK_PROCESS, 0, start_tsc, buf, (size_t)(p - buf));
+    write_chunk_in_op(MS_CHUNK_PROCESS, 0, start_tsc, buf, (size_t)(p - buf));
 }
 
 static void write_modules_chunk(void)
@@ -416,7 +405,7 @@ static void write_modules_chunk(void)
     uint64_t now = ms__now();
     size_t n = ms__modules_encode(buf, MODULES_MAX, now);
     if (n)
-        write_chunk_raw(MS_CHUNK_MODULES, 0, now, buf, n);
+        write_chunk_in_op(MS_CHUNK_MODULES, 0, now, buf, n);
 }
 
 static void manifest_add(void)
@@ -563,24 +552,19 @@ static bool open_in_op(void)
     return atomic_load(&ready);
 }
 
-static bool ensure_open(void)
-{
-    ms__writer_enter();
-    bool ready_ = open_in_op();
-    ms__writer_leave();
-    return ready_;
-}
+static void modules_in_op(void);
 
+/* Inside the caller's operation (a buffer's flush, the fork handler): see ms__writer_enter. */
 bool ms__writer_events(uint32_t tid, uint64_t first_tsc, const uint8_t *raw, size_t len)
 {
-    if (!ensure_open())
+    if (!open_in_op())
         return false;
-    bool w = write_chunk_raw(MS_CHUNK_EVENTS, tid, first_tsc, raw, len);
-    ms__writer_modules_if_changed();
+    bool w = write_chunk_in_op(MS_CHUNK_EVENTS, tid, first_tsc, raw, len);
+    modules_in_op();
     return w;
 }
 
-void ms__writer_modules_if_changed(void)
+static void modules_in_op(void)
 {
     if (!atomic_load(&ready))
         return;
@@ -609,15 +593,15 @@ static bool write_end(int reason, int code, uint64_t dropped, unsigned threads,
     uint8_t buf[128];
     _Static_assert(sizeof buf >= 8 * MS_VARINT_MAX + 8, "room for the END payload");
     uint8_t *p = ms_chunk_put_END(buf, &e);
-    return write_chunk_raw(MS_CHUNK_END, 0, now, buf, (size_t)(p - buf));
+    return write_chunk_in_op(MS_CHUNK_END, 0, now, buf, (size_t)(p - buf));
 }
 
-void ms__writer_finish(int reason, int code, uint64_t dropped, unsigned threads,
-                       const uint64_t scan[2], bool flushed)
+static void finish_in_op(int reason, int code, uint64_t dropped, unsigned threads,
+                         const uint64_t scan[2], bool flushed)
 {
-    if (!ensure_open())
+    if (!open_in_op())
         return;
-    ms__writer_modules_if_changed();
+    modules_in_op();
     /* Only when every buffer and the END chunk are in the trace may the spool go: a fatal
      * signal that interrupted this thread's own flush or write left events that only the
      * spool holds now. (If an exec fails, the buffers go on in memory; only a SIGKILL after
@@ -634,6 +618,21 @@ void ms__writer_finish(int reason, int code, uint64_t dropped, unsigned threads,
         atomic_store(&failed, true);
         write_unlock();
     }
+}
+
+void ms__writer_modules_if_changed(void)
+{
+    ms__writer_enter();
+    modules_in_op();
+    ms__writer_leave();
+}
+
+void ms__writer_finish(int reason, int code, uint64_t dropped, unsigned threads,
+                       const uint64_t scan[2], bool flushed)
+{
+    ms__writer_enter();
+    finish_in_op(reason, code, dropped, threads, scan, flushed);
+    ms__writer_leave();
 }
 
 void ms__writer_after_fork_child(const struct ms__fork_origin *o)
@@ -684,7 +683,10 @@ void ms__writer_create(void)
 
 const char *ms__writer_open(void)
 {
-    return ensure_open() ? path : "";
+    ms__writer_enter();
+    bool ready_ = open_in_op();
+    ms__writer_leave();
+    return ready_ ? path : "";
 }
 
 const char *ms__writer_path(void)

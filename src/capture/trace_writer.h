@@ -17,8 +17,8 @@ struct ms__fork_origin {
 
 /* Remembers the start-of-process clock readings; called once by start-up. */
 void ms__writer_init(void);
-/* Writes one EVENTS chunk for thread tid. Opens the trace first if needed. Returns whether the
- * chunk was written. */
+/* Writes one EVENTS chunk for thread tid, inside the caller's output operation
+ * (ms__writer_enter). Opens the trace first if needed. Returns whether the chunk was written. */
 bool ms__writer_events(uint32_t tid, uint64_t first_tsc, const uint8_t *raw, size_t len);
 /* Writes a MODULES chunk if libraries were loaded or unloaded since the last one. */
 void ms__writer_modules_if_changed(void);
@@ -37,14 +37,12 @@ void ms__writer_create(void);
 const char *ms__writer_open(void);
 /* The path of the trace being written ("" before it is opened). */
 const char *ms__writer_path(void);
-/* Brackets one output operation (a buffer's flush, nested writes count once): in a child forked
- * by a signal handler in the middle of one, what the rest of it writes is dropped, as the
- * parent's. ms__writer_op_fresh starts a new one for the child's own fork handler and returns
- * what ms__writer_op_restore puts back when it is done. */
+/* Brackets one output operation (a buffer's flush; the entry points here are one each). In a
+ * child forked by a signal handler in the middle of one, what the rest of it writes is dropped,
+ * as the parent's; an operation begun after the fork (the fork handler, the signal handler's
+ * own allocations, exit) writes to the child's trace. */
 void ms__writer_enter(void);
 void ms__writer_leave(void);
-unsigned long ms__writer_op_fresh(void);
-void ms__writer_op_restore(unsigned long saved);
 /* Lock around fork so the child never inherits a half-written chunk. */
 bool ms__writer_lock(void);
 void ms__writer_unlock(void);

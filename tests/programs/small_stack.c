@@ -19,8 +19,9 @@
 static size_t leave;      /* 0: no recursion */
 static int first_deep;    /* the thread's first allocation is made down there too */
 static uintptr_t low_end; /* the lowest address of the thread's stack */
+#define WORK_FRAME 64     /* work()'s frame and return address, rounded up */
 
-static void *work(void)
+__attribute__((noinline)) static void *work(void)
 {
     for (int i = 0; i < 100000; i++) {
         char *volatile p = malloc(32 + (size_t)(i % 100));
@@ -30,14 +31,20 @@ static void *work(void)
     return malloc(77); /* LEAK: returned */
 }
 
-/* Frames of about 300 bytes down to `leave` bytes above the stack's end, then work(). */
+/* Frames of about 300 bytes down to `leave` bytes above the stack's end, then a gap that takes
+ * the rest of the way, so that work() starts about `leave` bytes above the end whatever the
+ * alignment of the frames (the stack's top moves with the size of the thread-local storage). */
 __attribute__((noinline)) static void *descend(void)
 {
     char pad[256];
     pad[0] = 1;
     __asm__ volatile("" ::"r"(pad) : "memory");
-    if ((uintptr_t)__builtin_frame_address(0) - low_end > leave + 320)
+    size_t above = (uintptr_t)pad - low_end; /* about this frame's lowest address */
+    if (above > leave + WORK_FRAME + 320) /* room for one more frame */
         return descend();
+    size_t gap = above > leave + WORK_FRAME ? above - leave - WORK_FRAME : 0;
+    char *volatile g = __builtin_alloca(gap);
+    __asm__ volatile("" ::"r"(g) : "memory");
     return work();
 }
 

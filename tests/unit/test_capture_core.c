@@ -802,10 +802,23 @@ static void own_ranges_fork_in_update(void)
     ASSERT_EQ(WEXITSTATUS(st), 0);
 }
 
+/* One output operation, as a buffer's flush or the signal handler's own allocation makes. */
+static bool events_op(uint32_t tid)
+{
+    static const uint8_t none[1];
+    ms__writer_enter();
+    bool w = ms__writer_events(tid, ms__now(), none, 0);
+    ms__writer_leave();
+    return w;
+}
+
 /* A signal handler forks in the middle of a buffer's flush: in the child, the rest of that flush
  * (the parent's events) must not reach the child's trace, whose header is not written yet; the
- * child's own chunks must. It once came first in the file ("bad magic", sampling.py). */
-static void fork_in_flush(void)
+ * child's own chunks must. It once came first in the file ("bad magic", sampling.py). A child
+ * that never returns from the handler (it allocates, then exits from it) still writes its whole
+ * trace: once, every write after the fork counted as the stale flush's, and such a child left an
+ * empty trace and its spool. */
+static void fork_in_flush_as(bool exit_in_handler)
 {
     static char path[64], child_path[96];
     snprintf(path, sizeof path, "/tmp/ms-test-forkflush-%d.mstrace", (int)getpid());
@@ -817,13 +830,18 @@ static void fork_in_flush(void)
     ASSERT_TRUE(child >= 0);
     if (child == 0) {
         ms__cached_tid = 0; /* as the capture's fork handler does */
-        unsigned long op = ms__writer_op_fresh();
+        ms__writer_enter();
         struct ms__fork_origin o = {.parent_pid = (int)getppid()};
         ms__writer_after_fork_child(&o);
-        ms__writer_op_restore(op);
+        ms__writer_leave();
+        bool own = events_op(2); /* the handler allocates */
+        if (exit_in_handler) {
+            ms__writer_finish(MS_END_EXIT, 0, 0, 1, NULL, true);
+            _exit(own ? 0 : 3);
+        }
         bool parents = ms__writer_events(1, ms__now(), none, 0); /* the flush resumes */
         ms__writer_leave();
-        bool own = ms__writer_events(2, ms__now(), none, 0);
+        own = own && events_op(4);
         ms__writer_finish(MS_END_EXIT, 0, 0, 1, NULL, true);
         _exit(!parents && own ? 0 : 3);
     }
@@ -849,9 +867,23 @@ static void fork_in_flush(void)
         ASSERT_EQ(ms_trace_process(tr)->pid, k ? child : getpid());
         ms_trace_close(tr);
     }
+    char spool[160];
+    snprintf(spool, sizeof spool, "%s.spool", child_path);
+    ASSERT_TRUE(access(spool, F_OK) != 0); /* the child's spool went with its END */
+}
+
+static void fork_in_flush(void)
+{
+    fork_in_flush_as(false);
+}
+
+static void fork_in_flush_exit(void)
+{
+    fork_in_flush_as(true);
 }
 
 MS_TEST_MAIN(TEST(buffer_records), TEST(stack_intern_threads), TEST(slots_to_trace),
              TEST(finish_while_recording), TEST(modules_payload), TEST(live_table_threads),
              TEST(sampled_set_reference), TEST(sampled_set_threads), TEST(call_counts_records),
-             TEST(own_ranges), TEST(own_ranges_fork_in_update), TEST(fork_in_flush))
+             TEST(own_ranges), TEST(own_ranges_fork_in_update), TEST(fork_in_flush),
+             TEST(fork_in_flush_exit))
