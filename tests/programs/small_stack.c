@@ -40,7 +40,7 @@ __attribute__((noinline)) static void *descend(void)
     pad[0] = 1;
     __asm__ volatile("" ::"r"(pad) : "memory");
     size_t above = (uintptr_t)pad - low_end; /* about this frame's lowest address */
-    if (above > leave + WORK_FRAME + 320) /* room for one more frame */
+    if (above > leave + WORK_FRAME + 320)    /* room for one more frame */
         return descend();
     size_t gap = above > leave + WORK_FRAME ? above - leave - WORK_FRAME : 0;
     char *volatile g = __builtin_alloca(gap);
