@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -55,6 +56,7 @@ static __attribute__((noreturn, noinline)) void snapshot_main(long scanner)
 {
     uint64_t all = ~(uint64_t)0;
     syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, NULL, sizeof all);
+    syscall(SYS_prctl, PR_SET_NAME, (unsigned long)MS_LEAK_SNAPSHOT_NAME, 0UL, 0UL, 0UL);
     if (syscall(SYS_close_range, 0u, ~0u, 0u) != 0)
         for (int fd = 0; fd < 65536; fd++)
             syscall(SYS_close, fd);

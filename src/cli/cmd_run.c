@@ -7,6 +7,7 @@
 #include "analysis/trace_compact.h"
 #include "analysis/trace_seal.h"
 #include "cli.h"
+#include "common/leak_handshake.h"
 #include "common/open_regular.h"
 #include "common/options.h"
 #include "common/trace_format.h"
@@ -75,9 +76,22 @@ static void leak_scan(struct ms_analysis *a, const char *trace)
     free(s.payload);
 }
 
+/* Whether child pid is a leak-scan snapshot (common/leak_handshake.h), by its name. */
+static bool is_snapshot(long pid)
+{
+    char name[64], comm[32];
+    snprintf(name, sizeof name, "/proc/%ld/comm", pid);
+    FILE *f = fopen(name, "re");
+    size_t n = f ? fread(comm, 1, sizeof comm - 1, f) : 0;
+    if (f)
+        fclose(f);
+    comm[n] = 0;
+    return strcmp(comm, MS_LEAK_SNAPSHOT_NAME "\n") == 0;
+}
+
 /* Kills and reaps the snapshots still waiting (exit_scan.c), which no leak scan took: their
- * trace was unreadable or had no END. memscope run has no other children once its program is
- * reaped; a snapshot would otherwise wait until memscope run is gone. */
+ * trace was unreadable or had no END. A snapshot would otherwise wait until memscope run is
+ * gone. Its other children (as a subreaper or PID 1: the program's orphans) are left alone. */
 static void reap_snapshots(void)
 {
     char dir[64], line[4096];
@@ -96,7 +110,7 @@ static void reap_snapshots(void)
             long pid = strtol(p, &end, 10);
             if (end == p)
                 break;
-            if (pid > 0 && waitpid((pid_t)pid, NULL, WNOHANG) == 0) {
+            if (pid > 0 && is_snapshot(pid)) {
                 kill((pid_t)pid, SIGKILL);
                 while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR)
                     ;

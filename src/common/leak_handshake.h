@@ -14,6 +14,10 @@
 
 #define MS_LEAK_HANDSHAKE_MAGIC 0x314e414353534d4dull /* "MMSSCAN1" */
 #define MS_LEAK_SNAPSHOT_MAX_S 600
+/* The snapshot's name (its /proc/PID/comm, set first thing): how memscope run tells a snapshot
+ * that no scan took from the other processes it may have as children (as a subreaper or PID 1,
+ * the program's orphans), which it leaves alone. */
+#define MS_LEAK_SNAPSHOT_NAME "ms-snapshot"
 #define MS_LEAK_MAX_OWN_RANGES 4096 /* of memscope's own ranges, the most the handshake lists */
 
 struct ms_leak_handshake {

@@ -201,6 +201,28 @@ def main():
                 libc.prctl(36, 0, 0, 0, 0)
         finally:
             shutil.rmtree(base, ignore_errors=True)
+    if on("orphans_kept"):
+        # memscope run as a subreaper (or PID 1, in a container) gets the program's orphans as
+        # its children: it kills the snapshots no scan took, never those (it once killed every
+        # child it had left).
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        base = tempfile.mkdtemp(prefix="ms-review-orphan-")
+        try:
+            marker = os.path.join(base, "marker")
+            r = subprocess.run([ms, "run", "-o", os.path.join(base, "t.mstrace"), "--", "/bin/sh",
+                                "-c", "(sleep 1; touch %s) & exit 0" % marker],
+                               cwd=base, capture_output=True, timeout=120,
+                               preexec_fn=lambda: libc.prctl(36, 1, 0, 0, 0))
+            check("orphans_kept: memscope run ran", r.returncode == 0, r.stderr.decode()[-300:])
+            for _ in range(200):
+                if os.path.exists(marker):
+                    break
+                time.sleep(0.05)
+            check("orphans_kept: the program's background process ran to its end",
+                  os.path.exists(marker))
+        finally:
+            shutil.rmtree(base, ignore_errors=True)
     if on("stale_spool") or on("hostile_spool"):
         base = tempfile.mkdtemp(prefix="ms-review-spool-")
         try:
