@@ -324,6 +324,11 @@ void ms_trace_compact_discard(ms_trace_compactor *c)
     free(c);
 }
 
+const char *ms_trace_compact_named_copy(const ms_trace_compactor *c)
+{
+    return c && c->out >= 0 ? c->tmp : NULL;
+}
+
 /* Gives the copy the trace's name, owner and mode as they are now, in one rename. */
 static bool replace(ms_trace_compactor *c, const struct stat *now)
 {

@@ -29,6 +29,10 @@ bool ms_trace_compact_poll(ms_trace_compactor *c);
  * Frees c. */
 int ms_trace_compact_finish(ms_trace_compactor *c, char *err, size_t errlen);
 
+/* The name of c's copy while it has one beside the trace (a file system without O_TMPFILE, or
+ * /proc not mounted), else NULL: what an interrupted caller removes on its way out. */
+const char *ms_trace_compact_named_copy(const ms_trace_compactor *c);
+
 /* Stops following, leaves the trace as it is, and frees c (NULL is fine). */
 void ms_trace_compact_discard(ms_trace_compactor *c);
 

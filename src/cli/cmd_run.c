@@ -37,6 +37,53 @@
 
 #define USAGE MS_USAGE_RUN
 
+/* The signals memscope run passes to its program while it runs (SIGINT and SIGQUIT, which the
+ * terminal sends to both, ignored; the others forwarded), and which are its own again once the
+ * program is reaped: a long summary or leak scan can be interrupted. */
+static const int passed[] = {SIGINT, SIGQUIT, SIGTERM, SIGHUP};
+#define N_PASSED (sizeof passed / sizeof passed[0])
+
+/* Blocks them, for a step that must be done whole or not at all (a chunk appended, a trace
+ * sealed, the compressed copy put in place); `was` is what sigprocmask restores after. */
+static void passed_block(sigset_t *was)
+{
+    sigset_t stop;
+    sigemptyset(&stop);
+    for (size_t k = 0; k < N_PASSED; k++)
+        sigaddset(&stop, passed[k]);
+    sigprocmask(SIG_BLOCK, &stop, was);
+}
+
+/* The compressed copy's name beside the trace, while it has one: memscope run, interrupted
+ * once its program is reaped, removes it before it dies of the signal. */
+static char named_copy[PATH_MAX];
+
+static void die_cleanly(int sig)
+{
+    if (named_copy[0])
+        unlink(named_copy);
+    raise(sig); /* delivered once this handler returns, with the default action (SA_RESETHAND) */
+}
+
+/* The dispositions given to memscope run for the passed signals, back once the program is
+ * reaped; a signal that would kill memscope run removes the compressed copy first. */
+static void passed_restore(const struct sigaction *given, const ms_trace_compactor *packer)
+{
+    const char *copy = ms_trace_compact_named_copy(packer);
+    if (copy && strlen(copy) < sizeof named_copy)
+        strcpy(named_copy, copy);
+    for (size_t k = 0; k < N_PASSED; k++) {
+        struct sigaction act = given[k];
+        if (named_copy[0] && act.sa_handler == SIG_DFL) {
+            act = (struct sigaction){.sa_handler = die_cleanly, .sa_flags = SA_RESETHAND};
+            sigemptyset(&act.sa_mask);
+            for (size_t j = 0; j < N_PASSED; j++)
+                sigaddset(&act.sa_mask, passed[j]);
+        }
+        sigaction(passed[k], &act, NULL);
+    }
+}
+
 /* The leak scan of the program's snapshot, which its END names (common/leak_handshake.h): the
  * blocks live at the end of a's replay, the snapshot's memory scanned, the kinds appended to
  * the trace as a LEAK_SCAN chunk and given to a; then the snapshot is killed. */
@@ -58,13 +105,8 @@ static void leak_scan(struct ms_analysis *a, const char *trace)
     if (rc)
         return; /* out of memory: the trace has no kinds, and its report says why */
     /* The chunk whole or not at all: no Ctrl-C in the middle of it. */
-    sigset_t stop, was;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGQUIT);
-    sigaddset(&stop, SIGTERM);
-    sigaddset(&stop, SIGHUP);
-    sigprocmask(SIG_BLOCK, &stop, &was);
+    sigset_t was;
+    passed_block(&was);
     struct stat st;
     int fd = ms_open_regular_as(trace, O_WRONLY | O_APPEND | O_NOFOLLOW, &st);
     if (fd >= 0 && s.len <= UINT32_MAX &&
@@ -495,9 +537,8 @@ int ms_cmd_run(int argc, char **argv)
     /* While the program runs, Ctrl-C and the rest are its: memscope run outlives them to write
      * the summary. Once it is reaped they are memscope run's again, as it got them: a long
      * summary or leak scan can be interrupted (the trace stays readable, without its kinds). */
-    static const int passed[] = {SIGINT, SIGQUIT, SIGTERM, SIGHUP};
-    struct sigaction given_action[4];
-    for (int k = 0; k < 4; k++) {
+    struct sigaction given_action[N_PASSED];
+    for (size_t k = 0; k < N_PASSED; k++) {
         struct sigaction act = {.sa_handler = k < 2 ? SIG_IGN : forward_signal};
         sigemptyset(&act.sa_mask);
         sigaction(passed[k], &act, &given_action[k]);
@@ -511,9 +552,8 @@ int ms_cmd_run(int argc, char **argv)
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
         ;
     child_pid = -1; /* reaped: its pid may be another process's now */
-    for (int k = 0; k < 4; k++)
-        sigaction(passed[k], &given_action[k], NULL);
     follow_stop(&follower);
+    passed_restore(given_action, follower.packer);
     if (r == 1) {
         /* The child said why; nothing ran, so there is no trace to look for. */
         ms_analysis_live_discard(follower.live);
@@ -528,12 +568,16 @@ int ms_cmd_run(int argc, char **argv)
     size_t readable = 0;
     /* A process killed without a chance to finish its trace left its buffers in a spool: the
      * trace is completed from it (for the program itself, with the signal that killed it). */
+    sigset_t was;
     for (size_t t = 0; t < traces.n; t++) {
         const char *path = traces.v[t].path;
         char err[1024] = "";
         bool own = !strcmp(path, abs_out);
         int sig = own && WIFSIGNALED(status) ? WTERMSIG(status) : 0;
-        if (ms_trace_seal(path, sig, err, sizeof err) < 0)
+        passed_block(&was);
+        int sealed = ms_trace_seal(path, sig, err, sizeof err);
+        sigprocmask(SIG_SETMASK, &was, NULL);
+        if (sealed < 0)
             fprintf(stderr, "memscope: %s; memscope report still reads its spool\n", err);
     }
     /* Forked children: each parent's history is replayed once for all of them. */
@@ -558,9 +602,13 @@ int ms_cmd_run(int argc, char **argv)
     /* Last, once nothing reads the program's trace any more (its children's summaries read
      * their parent's). Without a compressor the program wrote it raw: it stays so. */
     char packerr[1024];
+    passed_block(&was);
+    int packed = ms_trace_compact_finish(follower.packer, packerr, sizeof packerr);
+    named_copy[0] = 0; /* renamed or removed */
+    sigprocmask(SIG_SETMASK, &was, NULL);
     if (level && !follower.packer)
         fprintf(stderr, "memscope: out of memory: %s was left uncompressed\n", abs_out);
-    else if (ms_trace_compact_finish(follower.packer, packerr, sizeof packerr) < 0)
+    else if (packed < 0)
         fprintf(stderr, "memscope: %s\n", packerr);
     follower.packer = NULL;
     if (!complete)
