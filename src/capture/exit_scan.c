@@ -90,12 +90,25 @@ static bool sandboxed(void)
     return *p != '0';
 }
 
-/* Set once the program asked that some memory not be copied by a fork as it is (madvise). */
-static atomic_bool fork_flags_seen;
+/* The ranges the program asked a fork not to copy as they are (madvise), with the advice that
+ * undoes it; past FORK_FLAG_RANGES of them, every mapping smaps shows with either flag. Each
+ * entry is whole once its advice is set. */
+#define FORK_FLAG_RANGES 256
+struct lifted {
+    uintptr_t lo, hi;
+    _Atomic int advice;
+};
+static struct lifted asked[FORK_FLAG_RANGES];
+static atomic_size_t n_asked;
 
-void ms__exit_scan_fork_flags_seen(void)
+void ms__exit_scan_fork_flags_asked(void *addr, size_t len, int advice)
 {
-    atomic_store(&fork_flags_seen, true);
+    size_t i = atomic_fetch_add(&n_asked, 1);
+    if (i >= FORK_FLAG_RANGES)
+        return;
+    asked[i].lo = (uintptr_t)addr;
+    asked[i].hi = (uintptr_t)addr + len;
+    atomic_store(&asked[i].advice, advice == MADV_DONTFORK ? MADV_DOFORK : MADV_KEEPONFORK);
 }
 
 /* The start of smaps line l as a range, if it is a mapping's first line ("lo-hi perms ..."). */
@@ -123,20 +136,15 @@ static bool has_flag(const char *l, const char *f)
     return false;
 }
 
-struct lifted {
-    uintptr_t lo, hi;
-    int advice;
-};
-
 /* Memory that a fork leaves out (MADV_DONTFORK) or gives the child zeroed (MADV_WIPEONFORK) is
  * copied into the snapshot as it is: a block pointed to only from there would otherwise come
- * out lost where memcheck finds it reachable. The flags are lifted for good: the process only
- * exits after the snapshot. Read from smaps (about 45 ms per GiB mapped), so only when the
- * program asked for either with madvise. */
-static void lift_fork_flags(void)
+ * out lost where memcheck finds it reachable. The flags are lifted for good (the process only
+ * exits after the snapshot), on the ranges the program gave madvise only: the kernel and
+ * drivers set them on mappings of their own (perf ring buffers, device memory), which must
+ * stay out of the clone. Past FORK_FLAG_RANGES calls, from smaps (about 45 ms per GiB mapped),
+ * every mapping with either flag. */
+static void lift_fork_flags_from_smaps(void)
 {
-    if (!atomic_load(&fork_flags_seen))
-        return;
     enum { BUF = 65536, MAX = 4096 };
     char *buf = ms__own_map(NULL, BUF + MAX * sizeof(struct lifted), PROT_READ | PROT_WRITE,
                             MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -179,6 +187,20 @@ static void lift_fork_flags(void)
     ms__own_unmap(buf, BUF + MAX * sizeof(struct lifted));
 }
 
+void ms__exit_scan_lift_fork_flags(void)
+{
+    size_t n = atomic_load(&n_asked);
+    if (n > FORK_FLAG_RANGES) {
+        lift_fork_flags_from_smaps();
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int advice = atomic_load(&asked[i].advice);
+        if (advice)
+            syscall(SYS_madvise, asked[i].lo, asked[i].hi - asked[i].lo, advice);
+    }
+}
+
 struct ms__exit_scan ms__exit_scan_snapshot(uintptr_t stack_lo)
 {
     struct ms__exit_scan none = {0, 0};
@@ -212,7 +234,7 @@ struct ms__exit_scan ms__exit_scan_snapshot(uintptr_t stack_lo)
                                            .ranges = (uint64_t)(uintptr_t)r,
                                            .nranges = n,
                                            .ranges_lost = lost};
-    lift_fork_flags();
+    ms__exit_scan_lift_fork_flags();
     /* memscope run's child, not this process's: the program never sees it (no SIGCHLD, no
      * child to wait for), and memscope run may read it (a process may read its children). No
      * fork handlers run: nothing of the program's happens in the copy. */

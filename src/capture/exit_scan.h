@@ -4,6 +4,7 @@
 #ifndef MS_CAPTURE_EXIT_SCAN_H
 #define MS_CAPTURE_EXIT_SCAN_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct ms__exit_scan {
@@ -18,8 +19,11 @@ struct ms__exit_scan {
  * made. Allocates nothing through the program's
  * allocator. */
 struct ms__exit_scan ms__exit_scan_snapshot(uintptr_t stack_lo);
-/* The program called madvise(MADV_DONTFORK or MADV_WIPEONFORK): the snapshot then copies that
- * memory as it is, lifting those flags (smaps lists where). */
-void ms__exit_scan_fork_flags_seen(void);
+/* The program called madvise(addr, len, MADV_DONTFORK or MADV_WIPEONFORK): the snapshot copies
+ * that memory as it is. */
+void ms__exit_scan_fork_flags_asked(void *addr, size_t len, int advice);
+/* Lifts those flags, on the ranges the program gave only (ms__exit_scan_snapshot does, before
+ * the clone; for tests). */
+void ms__exit_scan_lift_fork_flags(void);
 
 #endif

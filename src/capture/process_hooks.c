@@ -313,7 +313,7 @@ HOOK(int, madvise, (void *addr, size_t len, int advice))
     NEXT(int (*)(void *, size_t, int), madvise);
     int r = real_madvise(addr, len, advice);
     if (r == 0 && (advice == MADV_DONTFORK || advice == MADV_WIPEONFORK))
-        ms__exit_scan_fork_flags_seen();
+        ms__exit_scan_fork_flags_asked(addr, len, advice);
     return r;
 }
 
