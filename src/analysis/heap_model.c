@@ -840,6 +840,19 @@ int ms_heap_model_live_blocks(const struct ms_heap_model *m, struct ms_leak_bloc
     return 0;
 }
 
+bool ms_heap_model_block_at(const struct ms_heap_model *m, uint64_t ptr, struct ms_block_facts *out)
+{
+    const struct block *b = ptr ? live_find((struct ms_heap_model *)m, ptr) : NULL;
+    if (!b || !m->info)
+        return false;
+    size_t i = (size_t)(b - m->live);
+    const struct ms_block_note *note = m->notes ? &m->notes[i] : NULL;
+    const struct ms_variable *v =
+        note && note->var && m->ann ? ms_annotations_variable(m->ann, note->var - 1) : NULL;
+    *out = (struct ms_block_facts){b->size, m->info[i].site, v ? v->name : 0};
+    return true;
+}
+
 /* The kind byte the scan gave the block at ptr, or -1 when it did not list it. */
 static int scanned_kind(const struct ms_leak_scan_info *s, uint64_t ptr)
 {

@@ -111,6 +111,16 @@ int ms_heap_model_apply(void *ctx, const struct ms_event *ev);
  * scan. Returns 0 or MS_ENOMEM. */
 int ms_heap_model_live_blocks(const struct ms_heap_model *m, struct ms_leak_block **out, size_t *n);
 
+/* What the model knows of the block live at ptr (after the last event): its size, site (index
+ * into the sites) and, when the C API named it, its variable's name (a string id of the
+ * annotations, 0: none). Returns false when no live block starts at ptr. */
+struct ms_block_facts {
+    uint64_t size;
+    size_t site;
+    uint32_t name;
+};
+bool ms_heap_model_block_at(const struct ms_heap_model *m, uint64_t ptr,
+                            struct ms_block_facts *out);
 /* The leak scan whose kinds the live blocks get at the finish, or at once after it (kept, not
  * copied: it must outlive the model's use). */
 void ms_heap_model_set_leak_scan(struct ms_heap_model *m, const struct ms_leak_scan_info *s);

@@ -2,6 +2,8 @@
 #define _GNU_SOURCE
 #include "process_scan.h"
 
+#include "retainers.h"
+
 #include "common/chunk_codec.h"
 #include "common/errors.h"
 #include "common/file_io.h"
@@ -341,14 +343,17 @@ static int exclude_memscope(pid_t pid, const struct ms_leak_handshake *h, struct
 }
 
 /* The LEAK_SCAN payload: its header, then each block's address (as the difference from the
- * previous one) and kind byte. */
+ * previous one) and kind byte, then (who not NULL) who keeps what alive. */
 static int encode(const struct ms_leak_block *b, size_t n, const uint8_t *kind,
-                  struct ms_process_scan *out, uint64_t root_bytes)
+                  const struct ms_who_keeps *who, struct ms_process_scan *out, uint64_t root_bytes)
 {
     struct ms_chunk_LEAK_SCAN h = {
         (uint64_t)out->status,        (uint64_t)out->error, root_bytes,
         out->totals.unreadable_bytes, out->scan_ns,         kind ? n : 0};
     size_t cap = ms_chunk_maxlen_LEAK_SCAN(&h) + (kind ? n : 0) * 2 * MS_VARINT_MAX;
+    if (who)
+        cap += (7 + 3 * MS_RETAINERS_LISTED + (3 + MS_CYCLE_MEMBERS_LISTED) * MS_CYCLES_LISTED) *
+               MS_VARINT_MAX;
     uint8_t *p = out->payload = malloc(cap);
     if (!p)
         return MS_ENOMEM;
@@ -359,8 +364,43 @@ static int encode(const struct ms_leak_block *b, size_t n, const uint8_t *kind,
         p = ms_chunk_put_LEAK_BLOCK(p, &e);
         prev = b[i].addr;
     }
+    if (who) {
+        struct ms_chunk_LEAK_GRAPH gh = {who->edges,      who->top_level,    who->nretainers,
+                                         who->all_cycles, who->cycle_blocks, who->cycle_bytes,
+                                         who->ncycles};
+        p = ms_chunk_put_LEAK_GRAPH(p, &gh);
+        /* node k + 1 is block k */
+        for (size_t i = 0; i < who->nretainers; i++) {
+            const struct ms_retainer *r = &who->retainers[i];
+            struct ms_chunk_LEAK_RETAINER e = {r->node - 1u, r->bytes, r->blocks};
+            p = ms_chunk_put_LEAK_RETAINER(p, &e);
+        }
+        for (size_t c = 0; c < who->ncycles; c++) {
+            const struct ms_cycle *y = &who->cycles[c];
+            struct ms_chunk_LEAK_CYCLE e = {y->bytes, y->blocks, y->listed};
+            p = ms_chunk_put_LEAK_CYCLE(p, &e);
+            for (uint32_t k = 0; k < y->listed; k++) {
+                struct ms_chunk_LEAK_MEMBER m = {y->member[k] - 1u};
+                p = ms_chunk_put_LEAK_MEMBER(p, &m);
+            }
+        }
+    }
     out->len = (size_t)(p - out->payload);
     return 0;
+}
+
+/* Who keeps what alive, from the pointers the scan found (graph, freed here): NULL when out of
+ * memory for it (the kinds stand without it). */
+static struct ms_who_keeps *who_keeps(struct ms_leak_graph *graph)
+{
+    struct ms_who_keeps *who = malloc(sizeof *who);
+    struct ms_graph g = {graph->n, graph->size, graph->first, graph->to};
+    if (who && ms_who_keeps(&g, who) != 0) {
+        free(who);
+        who = NULL;
+    }
+    ms_leak_graph_free(graph);
+    return who;
 }
 
 int ms_process_scan(pid_t pid, uint64_t hs, const struct ms_leak_block *blocks, size_t n,
@@ -381,6 +421,7 @@ int ms_process_scan(pid_t pid, uint64_t hs, const struct ms_leak_block *blocks, 
     struct maps m = {0};
     struct regions roots = {0};
     uint8_t *kind = NULL;
+    struct ms_who_keeps *who = NULL;
     uint64_t root_bytes = 0;
     int rc = 0;
     if (out->status == MS_SCAN_DONE) {
@@ -436,7 +477,12 @@ int ms_process_scan(pid_t pid, uint64_t hs, const struct ms_leak_block *blocks, 
                                      m.code.n,
                                      remote_read,
                                      &pid};
-        rc = ms_leak_scan(blocks, n, roots.v, roots.n, &mem, kind, NULL, &out->totals, NULL);
+        struct ms_leak_graph graph = {0};
+        rc = ms_leak_scan(blocks, n, roots.v, roots.n, &mem, kind, NULL, &out->totals, &graph);
+        if (rc == MS_ENOMEM) /* the kinds without the graph, which takes the most memory */
+            rc = ms_leak_scan(blocks, n, roots.v, roots.n, &mem, kind, NULL, &out->totals, NULL);
+        else if (!rc)
+            who = who_keeps(&graph);
         if (w)
             free(w->buf);
         free(w);
@@ -459,7 +505,9 @@ int ms_process_scan(pid_t pid, uint64_t hs, const struct ms_leak_block *blocks, 
     free(m.files.v);
     free(m.code.v);
     free(roots.v);
-    rc = encode(blocks, n, out->status == MS_SCAN_DONE ? kind : NULL, out, root_bytes);
+    bool done = out->status == MS_SCAN_DONE;
+    rc = encode(blocks, n, done ? kind : NULL, done ? who : NULL, out, root_bytes);
     free(kind);
+    free(who);
     return rc;
 }

@@ -225,3 +225,84 @@ out:
     free(call);
     return rc;
 }
+
+/* Most bytes first; then the lower node. */
+static int by_bytes(const void *a, const void *b)
+{
+    const struct ms_retainer *x = a, *y = b;
+    if (x->bytes != y->bytes)
+        return x->bytes < y->bytes ? 1 : -1;
+    return x->node < y->node ? -1 : x->node > y->node;
+}
+
+/* The k entries of v[0..n) that come first by by_bytes, sorted, into v[0..k). */
+static size_t top(struct ms_retainer *v, size_t n, size_t k)
+{
+    qsort(v, n, sizeof *v, by_bytes);
+    return n < k ? n : k;
+}
+
+int ms_who_keeps(const struct ms_graph *g, struct ms_who_keeps *out)
+{
+    memset(out, 0, sizeof *out);
+    size_t n = g->n;
+    out->edges = n ? g->first[n] : 0;
+    uint32_t *idom = malloc((n ? n : 1) * sizeof *idom);
+    uint32_t *cycle = malloc((n ? n : 1) * sizeof *cycle);
+    uint64_t *rb = malloc((n ? n : 1) * sizeof *rb);
+    uint64_t *rk = malloc((n ? n : 1) * sizeof *rk);
+    struct ms_retainer *cand = malloc((n ? n : 1) * sizeof *cand);
+    size_t ncycles = 0;
+    int rc = idom && cycle && rb && rk && cand ? 0 : MS_ENOMEM;
+    if (!rc && n)
+        rc = ms_dominators(g, idom, rb, rk);
+    if (!rc && n)
+        rc = ms_unreachable_cycles(g, idom, cycle, &ncycles);
+    if (!rc) {
+        size_t k = 0;
+        for (size_t i = 1; i < n; i++)
+            if (idom[i] == 0)
+                cand[k++] = (struct ms_retainer){(uint32_t)i, rb[i], rk[i]};
+        out->top_level = k;
+        out->nretainers = top(cand, k, MS_RETAINERS_LISTED);
+        memcpy(out->retainers, cand, out->nretainers * sizeof *cand);
+    }
+    /* The cycles' totals (cand reused: node = the cycle's number), then their members. */
+    struct ms_retainer *cyc = !rc && ncycles ? calloc(ncycles, sizeof *cyc) : NULL;
+    uint32_t *slot = !rc && ncycles ? malloc(ncycles * sizeof *slot) : NULL;
+    if (!rc && ncycles && (!cyc || !slot))
+        rc = MS_ENOMEM;
+    if (!rc && ncycles) {
+        for (size_t c = 0; c < ncycles; c++)
+            cyc[c].node = (uint32_t)c;
+        for (size_t i = 1; i < n; i++)
+            if (cycle[i] != MS_NO_NODE) {
+                cyc[cycle[i]].bytes += g->size[i];
+                cyc[cycle[i]].blocks++;
+                out->cycle_blocks++;
+                out->cycle_bytes += g->size[i];
+            }
+        out->all_cycles = ncycles;
+        out->ncycles = top(cyc, ncycles, MS_CYCLES_LISTED);
+        for (size_t c = 0; c < ncycles; c++)
+            slot[c] = MS_NO_NODE;
+        for (size_t c = 0; c < out->ncycles; c++) {
+            slot[cyc[c].node] = (uint32_t)c;
+            out->cycles[c].bytes = cyc[c].bytes;
+            out->cycles[c].blocks = cyc[c].blocks;
+        }
+        for (size_t i = 1; i < n; i++) {
+            uint32_t c = cycle[i] != MS_NO_NODE ? slot[cycle[i]] : MS_NO_NODE;
+            if (c != MS_NO_NODE && out->cycles[c].listed < MS_CYCLE_MEMBERS_LISTED)
+                out->cycles[c].member[out->cycles[c].listed++] = (uint32_t)i;
+        }
+    }
+    free(cyc);
+    free(slot);
+    free(idom);
+    free(cycle);
+    free(rb);
+    free(rk);
+    free(cand);
+    return rc;
+}

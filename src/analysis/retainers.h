@@ -37,4 +37,35 @@ int ms_dominators(const struct ms_graph *g, uint32_t *idom, uint64_t *retained_b
 int ms_unreachable_cycles(const struct ms_graph *g, const uint32_t *idom, uint32_t *cycle,
                           size_t *ncycles);
 
+/* What the report lists of them (docs/trace-format.md, 7a): the blocks no other block dominates
+ * (their immediate dominator is the roots: freeing one frees everything below it) that retain
+ * the most bytes, and the unreachable cycles that hold the most bytes, each with its members of
+ * lowest node. Nodes as in g. */
+#define MS_RETAINERS_LISTED 100
+#define MS_CYCLES_LISTED 100
+#define MS_CYCLE_MEMBERS_LISTED 64
+
+struct ms_retainer {
+    uint32_t node;
+    uint64_t bytes, blocks; /* retained, its own included */
+};
+
+struct ms_cycle {
+    uint64_t bytes, blocks;
+    uint32_t listed;
+    uint32_t member[MS_CYCLE_MEMBERS_LISTED]; /* ascending */
+};
+
+struct ms_who_keeps {
+    uint64_t edges;
+    uint64_t top_level; /* reached nodes whose immediate dominator is 0 */
+    uint64_t all_cycles, cycle_blocks, cycle_bytes;
+    size_t nretainers, ncycles; /* listed, most bytes first */
+    struct ms_retainer retainers[MS_RETAINERS_LISTED];
+    struct ms_cycle cycles[MS_CYCLES_LISTED];
+};
+
+/* Computes dominators and cycles over g and fills *out. Returns 0 or MS_ENOMEM. */
+int ms_who_keeps(const struct ms_graph *g, struct ms_who_keeps *out);
+
 #endif

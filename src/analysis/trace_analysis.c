@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include "trace_analysis.h"
 
+#include "annotations.h"
+
 #include "common/trace_format.h"
 
 #include "common/errors.h"
@@ -326,6 +328,26 @@ int ms_analysis_suppress(struct ms_analysis *a, struct ms_suppressions *supp)
     ms_heap_model_suppress(a->model, which);
     free(which);
     return 0;
+}
+
+const struct ms_leak_scan_info *ms_analysis_leak_scan(const struct ms_analysis *a)
+{
+    return a->scan ? a->scan : ms_trace_leak_scan(a->trace);
+}
+
+struct ms_scanned_block ms_analysis_scanned_block(const struct ms_analysis *a, size_t k)
+{
+    const struct ms_leak_scan_info *s = ms_analysis_leak_scan(a);
+    struct ms_scanned_block b = {.address = k < s->n ? s->addr[k] : 0};
+    struct ms_block_facts f;
+    if (k < s->n && ms_heap_model_block_at(a->model, b.address, &f)) {
+        const struct ms_annotations *an = ms_heap_model_annotations(a->model);
+        b.size = f.size;
+        b.stack = ms_heap_model_site(a->model, f.site)->stack;
+        b.name = f.name && an ? ms_annotations_string(an, f.name) : NULL;
+        b.known = true;
+    }
+    return b;
 }
 
 int ms_analysis_add_leak_scan(struct ms_analysis *a, const uint8_t *payload, size_t len)

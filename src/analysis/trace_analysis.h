@@ -75,6 +75,19 @@ void ms_analysis_live_discard(ms_analysis_live *l);
  * read (memscope run's scan of the program's snapshot). Returns 0, or MS_ECORRUPT / MS_ENOMEM
  * (the analysis is then as it was). */
 int ms_analysis_add_leak_scan(struct ms_analysis *a, const uint8_t *payload, size_t len);
+/* The leak scan that counts: the one added after the trace was read, else the trace's own (its
+ * present field false when there is none). */
+const struct ms_leak_scan_info *ms_analysis_leak_scan(const struct ms_analysis *a);
+/* Block k of that scan (its addr[k]) as the replay knows it: address, size, allocation stack
+ * and the variable name the C API gave it (NULL: none). known is false when the replay has no
+ * live block there (a damaged trace): then only the address is filled. */
+struct ms_scanned_block {
+    uint64_t address, size;
+    uint32_t stack;
+    const char *name;
+    bool known;
+};
+struct ms_scanned_block ms_analysis_scanned_block(const struct ms_analysis *a, size_t k);
 
 /* Applies the suppressions to the leaks of a full analysis: each allocation stack with blocks
  * live at the end that one of them matches is suppressed, and the suppression counts what it

@@ -302,10 +302,64 @@ void ms_leak_scan_info_free(struct ms_leak_scan_info *s)
         return;
     free(s->addr);
     free(s->kind);
+    free(s->retainers);
+    free(s->cycles);
+    free(s->member);
     *s = (struct ms_leak_scan_info){0};
 }
 
 /* Addresses must ascend and kinds be known, or the payload is damage. */
+/* Who keeps what alive, after the blocks (docs/trace-format.md, 7a): every index a block's, no
+ * count beyond what the payload holds (each entry takes a byte per field at least). */
+static int decode_graph(struct ms_cursor *c, struct ms_leak_scan_info *s)
+{
+    struct ms_chunk_LEAK_GRAPH h;
+    ms_chunk_get_LEAK_GRAPH(c, &h);
+    size_t left = (size_t)(c->end - c->p);
+    if (c->bad || h.retainers > left / 3 || h.cycles > left / 3 || h.retainers > h.top_level ||
+        h.top_level > s->n || h.cycles > h.all_cycles || h.cycle_blocks > s->n ||
+        (h.all_cycles && !h.cycle_blocks))
+        return MS_ECORRUPT;
+    s->graph = true;
+    s->edges = h.edges;
+    s->top_level = h.top_level;
+    s->all_cycles = h.all_cycles;
+    s->cycle_blocks = h.cycle_blocks;
+    s->cycle_bytes = h.cycle_bytes;
+    s->nretainers = (size_t)h.retainers;
+    s->ncycles = (size_t)h.cycles;
+    if ((s->nretainers && !(s->retainers = malloc(s->nretainers * sizeof *s->retainers))) ||
+        (s->ncycles && !(s->cycles = malloc(s->ncycles * sizeof *s->cycles))))
+        return MS_ENOMEM;
+    for (size_t i = 0; i < s->nretainers; i++) {
+        struct ms_chunk_LEAK_RETAINER e;
+        ms_chunk_get_LEAK_RETAINER(c, &e);
+        if (c->bad || e.block >= s->n || !e.retained_blocks || e.retained_blocks > s->n)
+            return MS_ECORRUPT;
+        s->retainers[i] =
+            (struct ms_leak_retainer){(size_t)e.block, e.retained_bytes, e.retained_blocks};
+    }
+    size_t members = 0, cap = 0;
+    for (size_t k = 0; k < s->ncycles; k++) {
+        struct ms_chunk_LEAK_CYCLE e;
+        ms_chunk_get_LEAK_CYCLE(c, &e);
+        if (c->bad || !e.blocks || e.blocks > h.cycle_blocks || e.listed > e.blocks ||
+            e.listed > (uint64_t)(c->end - c->p))
+            return MS_ECORRUPT;
+        s->cycles[k] = (struct ms_leak_cycle){e.bytes, e.blocks, members, (size_t)e.listed};
+        if (ms_grow(&s->member, &cap, members + (size_t)e.listed, sizeof *s->member, 64))
+            return MS_ENOMEM;
+        for (uint64_t m = 0; m < e.listed; m++) {
+            struct ms_chunk_LEAK_MEMBER x;
+            ms_chunk_get_LEAK_MEMBER(c, &x);
+            if (c->bad || x.block >= s->n || (m && x.block <= s->member[members - 1]))
+                return MS_ECORRUPT;
+            s->member[members++] = (size_t)x.block;
+        }
+    }
+    return 0;
+}
+
 int ms_leak_scan_decode(const uint8_t *p, size_t n, struct ms_leak_scan_info *out)
 {
     *out = (struct ms_leak_scan_info){0};
@@ -342,6 +396,11 @@ int ms_leak_scan_decode(const uint8_t *p, size_t n, struct ms_leak_scan_info *ou
         at += e.delta;
         s.addr[i] = at;
         s.kind[i] = (uint8_t)e.kind;
+    }
+    int rc = c.p < c.end ? decode_graph(&c, &s) : 0;
+    if (rc) {
+        ms_leak_scan_info_free(&s);
+        return rc;
     }
     *out = s;
     return 0;

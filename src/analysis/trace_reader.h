@@ -61,6 +61,19 @@ struct ms_leak_scan_info {
     size_t n;       /* blocks classified (0 unless status is MS_SCAN_DONE) */
     uint64_t *addr; /* their addresses, ascending */
     uint8_t *kind;  /* their kind bytes (leak_scan.h: MS_LEAK_KIND_MASK, heuristic) */
+    /* Who keeps what alive (a scan that wrote it: graph); blocks as indexes into addr. */
+    bool graph;
+    uint64_t edges, top_level, all_cycles, cycle_blocks, cycle_bytes;
+    size_t nretainers, ncycles;
+    struct ms_leak_retainer {
+        size_t block;
+        uint64_t bytes, blocks;
+    } * retainers;
+    struct ms_leak_cycle {
+        uint64_t bytes, blocks;
+        size_t first, listed; /* its members: member[first .. first + listed) */
+    } * cycles;
+    size_t *member;
 };
 
 /* One decoded event. Pointers and sizes are as the program saw them. */

@@ -21,7 +21,13 @@
     X(MODULE, "one module of a MODULES snapshot")                                                  \
     X(END, "how the trace ended")                                                                  \
     X(LEAK_SCAN, "the scan at exit: this header, then count LEAK_BLOCK entries in address order")  \
-    X(LEAK_BLOCK, "one block live at exit and its leak kind")
+    X(LEAK_BLOCK, "one block live at exit and its leak kind")                                      \
+    X(LEAK_GRAPH, "who keeps what alive, after the blocks: retainers LEAK_RETAINER entries, then " \
+                  "cycles LEAK_CYCLE entries")                                                     \
+    X(LEAK_RETAINER, "a block no other block dominates, and what it keeps alive")                  \
+    X(LEAK_CYCLE, "a cycle of blocks no root reaches: this header, then listed LEAK_MEMBER "       \
+                  "entries")                                                                       \
+    X(LEAK_MEMBER, "one block of a cycle")
 
 /* clang-format off: one field per line (clang-format does not settle on this macro) */
 #define MS_CHUNK_FIELDS_PROCESS(F)                                                                 \
@@ -57,5 +63,18 @@
 #define MS_CHUNK_FIELDS_LEAK_SCAN(F)                                                               \
     F(U, status) F(U, error) F(U, root_bytes) F(U, unreadable_bytes) F(U, scan_ns) F(U, count)
 #define MS_CHUNK_FIELDS_LEAK_BLOCK(F) F(U, delta) F(U, kind)
+/* clang-format off */
+#define MS_CHUNK_FIELDS_LEAK_GRAPH(F)                                                              \
+    F(U, edges)                                                                                    \
+    F(U, top_level)                                                                                \
+    F(U, retainers)                                                                                \
+    F(U, all_cycles)                                                                               \
+    F(U, cycle_blocks)                                                                             \
+    F(U, cycle_bytes)                                                                              \
+    F(U, cycles)
+/* clang-format on */
+#define MS_CHUNK_FIELDS_LEAK_RETAINER(F) F(U, block) F(U, retained_bytes) F(U, retained_blocks)
+#define MS_CHUNK_FIELDS_LEAK_CYCLE(F) F(U, bytes) F(U, blocks) F(U, listed)
+#define MS_CHUNK_FIELDS_LEAK_MEMBER(F) F(U, block)
 
 #endif

@@ -201,6 +201,60 @@ static void leaks_json(struct ms_json *j, struct ms_analysis *a)
     ms_json_end_array(j);
 }
 
+static void scanned_block_json(struct ms_json *j, struct ms_analysis *a,
+                               const struct ms_scanned_block *b)
+{
+    ms_json_u64(j, "address", b->address);
+    ms_json_u64(j, "size", b->size);
+    ms_json_u64(j, "stack_id", b->stack);
+    stack_json(j, a, b->stack);
+}
+
+/* Who keeps what alive (docs/json-report.md): leak_graph's totals, retainers[] and
+ * unreachable_cycles[] (the first top of each; 0: all the scan listed). */
+static void who_keeps_json(struct ms_json *j, struct ms_analysis *a, size_t top)
+{
+    const struct ms_leak_scan_info *s = ms_analysis_leak_scan(a);
+    bool have = s->present && s->status == MS_SCAN_DONE && s->graph;
+    if (!have) {
+        ms_json_str(j, "leak_graph", NULL);
+    } else {
+        ms_json_begin_object(j, "leak_graph");
+        ms_json_u64(j, "blocks", s->n);
+        ms_json_u64(j, "edges", s->edges);
+        ms_json_u64(j, "top_level_blocks", s->top_level);
+        ms_json_u64(j, "unreachable_cycles", s->all_cycles);
+        ms_json_u64(j, "cycle_blocks", s->cycle_blocks);
+        ms_json_u64(j, "cycle_bytes", s->cycle_bytes);
+        ms_json_end_object(j);
+    }
+    ms_json_begin_array(j, "retainers");
+    for (size_t i = 0; have && i < s->nretainers && (!top || i < top); i++) {
+        const struct ms_leak_retainer *r = &s->retainers[i];
+        struct ms_scanned_block b = ms_analysis_scanned_block(a, r->block);
+        ms_json_begin_object(j, NULL);
+        scanned_block_json(j, a, &b);
+        ms_json_u64(j, "retained_bytes", r->bytes);
+        ms_json_u64(j, "retained_blocks", r->blocks);
+        ms_json_str(j, "name", b.name);
+        ms_json_end_object(j);
+    }
+    ms_json_end_array(j);
+    ms_json_begin_array(j, "unreachable_cycles");
+    for (size_t c = 0; have && c < s->ncycles && (!top || c < top); c++) {
+        const struct ms_leak_cycle *y = &s->cycles[c];
+        ms_json_begin_array(j, NULL);
+        for (size_t k = 0; k < y->listed; k++) {
+            struct ms_scanned_block b = ms_analysis_scanned_block(a, s->member[y->first + k]);
+            ms_json_begin_object(j, NULL);
+            scanned_block_json(j, a, &b);
+            ms_json_end_object(j);
+        }
+        ms_json_end_array(j);
+    }
+    ms_json_end_array(j);
+}
+
 static void sampling_json(struct ms_json *j, struct ms_analysis *a, size_t top)
 {
     const struct ms_summary *s = ms_heap_model_summary(a->model);
@@ -489,6 +543,8 @@ int ms_report_json(FILE *out, struct ms_analysis *a, const struct ms_report_opti
     sampling_json(&j, a, o->top);
 
     leaks_json(&j, a);
+
+    who_keeps_json(&j, a, o->top);
 
     sites_json(&j, a, o->top);
 

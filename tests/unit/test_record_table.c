@@ -581,6 +581,11 @@ static void docs_match_payloads(void)
     doc_payload(doc, "## 7. END payload", "" MS_CHUNK_FIELDS_END(PAYLOAD_FIELD));
     doc_payload(doc, "## 7a. LEAK_SCAN payload", "" MS_CHUNK_FIELDS_LEAK_SCAN(PAYLOAD_FIELD));
     doc_payload(doc, "then `count` blocks:", "" MS_CHUNK_FIELDS_LEAK_BLOCK(PAYLOAD_FIELD));
+    doc_payload(doc, "summed up in one header:", "" MS_CHUNK_FIELDS_LEAK_GRAPH(PAYLOAD_FIELD));
+    doc_payload(doc, "then `retainers` retainers", "" MS_CHUNK_FIELDS_LEAK_RETAINER(PAYLOAD_FIELD));
+    doc_payload(doc, "then `cycles` cycles", "" MS_CHUNK_FIELDS_LEAK_CYCLE(PAYLOAD_FIELD));
+    doc_payload(doc,
+                "followed by `listed` members:", "" MS_CHUNK_FIELDS_LEAK_MEMBER(PAYLOAD_FIELD));
 }
 
 MS_TEST_MAIN(TEST(every_record), TEST(every_ext_record), TEST(kind_bytes),
