@@ -219,6 +219,49 @@ static void leaks_by_kind(FILE *out, struct ms_analysis *a)
     free(idx);
 }
 
+/* Who keeps what alive (docs/leak-kinds.md): the top blocks no other block dominates, by bytes
+ * retained, and the cycles no root reaches, by bytes; top of each (0: all the scan listed). */
+static void who_keeps(FILE *out, struct ms_analysis *a, size_t top)
+{
+    const struct ms_leak_scan_info *s = ms_analysis_leak_scan(a);
+    if (!s->present || s->status != MS_SCAN_DONE || !s->graph)
+        return;
+    char b1[32], b2[32], b3[32];
+    fprintf(out,
+            "\nWHO KEEPS WHAT ALIVE (a block retains what every chain of pointers from the roots "
+            "to it passes through: what freeing it would free)\n");
+    fprintf(out, "  %s pointers among %s blocks; %s blocks are kept by the roots directly\n",
+            ms_format_count(b1, s->edges), ms_format_count(b2, s->n),
+            ms_format_count(b3, s->top_level));
+    for (size_t i = 0; i < s->nretainers && (!top || i < top); i++) {
+        const struct ms_leak_retainer *r = &s->retainers[i];
+        struct ms_scanned_block b = ms_analysis_scanned_block(a, r->block);
+        fprintf(out, "  #%zu  retains %s bytes in %s block%s: a block of %s bytes", i + 1,
+                ms_format_count(b1, r->bytes), ms_format_count(b2, r->blocks),
+                r->blocks == 1 ? "" : "s", ms_format_count(b3, b.size));
+        if (b.name)
+            fprintf(out, " (%s)", clean(b.name, ""));
+        fprintf(out, " at 0x%" PRIx64 "\n", b.address);
+        if (b.known)
+            print_stack(out, a, b.stack);
+    }
+    if (!s->all_cycles)
+        return;
+    fprintf(out,
+            "\nUNREACHABLE CYCLES (blocks that point to each other and that no root reaches): "
+            "%s, %s bytes in %s blocks\n",
+            ms_format_count(b1, s->all_cycles), ms_format_count(b2, s->cycle_bytes),
+            ms_format_count(b3, s->cycle_blocks));
+    for (size_t c = 0; c < s->ncycles && (!top || c < top); c++) {
+        const struct ms_leak_cycle *y = &s->cycles[c];
+        fprintf(out, "  #%zu  %s bytes in %s blocks; the one of lowest address allocated at\n", c + 1,
+                ms_format_count(b1, y->bytes), ms_format_count(b2, y->blocks));
+        struct ms_scanned_block b = ms_analysis_scanned_block(a, s->member[y->first]);
+        if (y->listed && b.known)
+            print_stack(out, a, b.stack);
+    }
+}
+
 static void ranking(FILE *out, struct ms_analysis *a, enum ms_rank_key key, const char *title,
                     size_t top)
 {
@@ -528,6 +571,7 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
     else
         ranking(out, a, MS_RANK_LEAKED, "LEAKS (still allocated at exit), by bytes", 0);
     suppressions_used(out, a);
+    who_keeps(out, a, o->top);
     ranking(out, a, MS_RANK_ALLOCS, "TOP CALL SITES BY NUMBER OF ALLOCATIONS", o->top);
     ranking(out, a, MS_RANK_PEAK, "TOP CALL SITES BY CONTRIBUTION TO THE PEAK", o->top);
     ranking(out, a, MS_RANK_BYTES, "TOP CALL SITES BY BYTES ALLOCATED", o->top);

@@ -4,7 +4,10 @@
  *   blocks (not C, which `shared` keeps alive on its own), and C retains itself: 3000 in 1.
  *   X (5000) and Y (6000) point to each other and nothing points to them: one cycle no root
  *   reaches, 11000 bytes in 2 blocks (valgrind: 5000 definitely lost and 6000 indirectly).
- *   E (8000), kept by the global `single`, retains 8000 in 1. */
+ *   E (8000), kept by the global `single`, retains 8000 in 1. A is named through the C API
+ *   (MS_TRACK): `root_node`. */
+#include "memscope.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,7 +22,9 @@ static void **block(size_t size)
 
 __attribute__((noinline)) static void build_tree(void)
 {
-    void **a = block(1000), **b = block(2000), **c = block(3000), **d = block(4000);
+    void **root_node = block(1000), **b = block(2000), **c = block(3000), **d = block(4000);
+    MS_TRACK(root_node);
+    void **a = root_node;
     a[0] = b;
     a[1] = c;
     b[0] = d;
