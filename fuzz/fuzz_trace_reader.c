@@ -1,5 +1,6 @@
 /* libFuzzer target for the trace reader: the input is read as a whole trace file (through a
- * memfd) and replayed into a heap model, then decoded again as one raw EVENTS payload. */
+ * memfd) and replayed into a heap model, then decoded again as one raw EVENTS payload and as one
+ * LEAK_SCAN payload. */
 #define _GNU_SOURCE
 #include "analysis/heap_model.h"
 #include "analysis/trace_reader.h"
@@ -43,5 +44,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         ms_heap_model_free(m);
     }
     ms_stack_table_free(&stacks);
+
+    /* And as a LEAK_SCAN payload (its graph after the blocks, docs/trace-format.md 7a). */
+    struct ms_leak_scan_info scan;
+    if (ms_leak_scan_decode(data, size, &scan) == 0)
+        ms_leak_scan_info_free(&scan);
     return 0;
 }
