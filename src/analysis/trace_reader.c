@@ -343,7 +343,7 @@ static int decode_graph(struct ms_cursor *c, struct ms_leak_scan_info *s)
     for (size_t k = 0; k < s->ncycles; k++) {
         struct ms_chunk_LEAK_CYCLE e;
         ms_chunk_get_LEAK_CYCLE(c, &e);
-        if (c->bad || !e.blocks || e.blocks > h.cycle_blocks || e.listed > e.blocks ||
+        if (c->bad || !e.blocks || e.blocks > h.cycle_blocks || !e.listed || e.listed > e.blocks ||
             e.listed > (uint64_t)(c->end - c->p))
             return MS_ECORRUPT;
         s->cycles[k] = (struct ms_leak_cycle){e.bytes, e.blocks, members, (size_t)e.listed};

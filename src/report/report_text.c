@@ -256,8 +256,10 @@ static void who_keeps(FILE *out, struct ms_analysis *a, size_t top)
         const struct ms_leak_cycle *y = &s->cycles[c];
         fprintf(out, "  #%zu  %s bytes in %s blocks; the one of lowest address allocated at\n",
                 c + 1, ms_format_count(b1, y->bytes), ms_format_count(b2, y->blocks));
+        if (!y->listed)
+            continue;
         struct ms_scanned_block b = ms_analysis_scanned_block(a, s->member[y->first]);
-        if (y->listed && b.known)
+        if (b.known)
             print_stack(out, a, b.stack);
     }
 }
