@@ -238,9 +238,15 @@ struct ms__exit_scan ms__exit_scan_snapshot(uintptr_t stack_lo)
     /* memscope run's child, not this process's: the program never sees it (no SIGCHLD, no
      * child to wait for), and memscope run may read it (a process may read its children). No
      * fork handlers run: nothing of the program's happens in the copy. */
+    /* The copy has its name from the start (memscope run kills what has it), the program its
+     * own back at once. */
+    char name[17] = {0};
+    syscall(SYS_prctl, PR_GET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
+    syscall(SYS_prctl, PR_SET_NAME, (unsigned long)MS_LEAK_SNAPSHOT_NAME, 0UL, 0UL, 0UL);
     long pid = syscall(SYS_clone, (unsigned long)(CLONE_PARENT | SIGCHLD), 0UL, NULL, NULL, 0UL);
     if (pid == 0)
         snapshot_main(scanner);
+    syscall(SYS_prctl, PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
     /* no snapshot (a process limit, say): the END still says one was asked for */
     return (struct ms__exit_scan){(uint64_t)(uintptr_t)&handshake, pid > 0 ? (uint64_t)pid : 0};
 }
