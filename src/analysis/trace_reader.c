@@ -7,6 +7,7 @@
 #include "common/file_io.h"
 #include "grow.h"
 #include "leak_scan.h"
+#include "retainers.h"
 #include "common/open_regular.h"
 #include "common/chunk_codec.h"
 #include "common/trace_format.h"
@@ -317,8 +318,8 @@ static int decode_graph(struct ms_cursor *c, struct ms_leak_scan_info *s)
     ms_chunk_get_LEAK_GRAPH(c, &h);
     size_t left = (size_t)(c->end - c->p);
     if (c->bad || h.retainers > left / 3 || h.cycles > left / 3 || h.retainers > h.top_level ||
-        h.top_level > s->n || h.cycles > h.all_cycles || h.cycle_blocks > s->n ||
-        (h.all_cycles && !h.cycle_blocks))
+        h.retainers > MS_RETAINERS_LISTED || h.top_level > s->n || h.cycles > h.all_cycles ||
+        h.cycles > MS_CYCLES_LISTED || h.cycle_blocks > s->n || h.all_cycles > h.cycle_blocks)
         return MS_ECORRUPT;
     s->graph = true;
     s->edges = h.edges;
@@ -340,11 +341,14 @@ static int decode_graph(struct ms_cursor *c, struct ms_leak_scan_info *s)
             (struct ms_leak_retainer){(size_t)e.block, e.retained_bytes, e.retained_blocks};
     }
     size_t members = 0, cap = 0;
+    uint64_t in_cycles = 0; /* blocks of the cycles listed: never more than all cycles hold */
     for (size_t k = 0; k < s->ncycles; k++) {
         struct ms_chunk_LEAK_CYCLE e;
         ms_chunk_get_LEAK_CYCLE(c, &e);
-        if (c->bad || !e.blocks || e.blocks > h.cycle_blocks || !e.listed || e.listed > e.blocks ||
-            e.listed > (uint64_t)(c->end - c->p))
+        uint64_t want = e.blocks < MS_CYCLE_MEMBERS_LISTED ? e.blocks : MS_CYCLE_MEMBERS_LISTED;
+        in_cycles += e.blocks;
+        if (c->bad || !e.blocks || e.blocks > h.cycle_blocks || in_cycles > h.cycle_blocks ||
+            e.listed != want || e.listed > (uint64_t)(c->end - c->p))
             return MS_ECORRUPT;
         s->cycles[k] = (struct ms_leak_cycle){e.bytes, e.blocks, members, (size_t)e.listed};
         if (ms_grow(&s->member, &cap, members + (size_t)e.listed, sizeof *s->member, 64))

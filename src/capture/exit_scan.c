@@ -56,7 +56,6 @@ static __attribute__((noreturn, noinline)) void snapshot_main(long scanner)
 {
     uint64_t all = ~(uint64_t)0;
     syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, NULL, sizeof all);
-    syscall(SYS_prctl, PR_SET_NAME, (unsigned long)MS_LEAK_SNAPSHOT_NAME, 0UL, 0UL, 0UL);
     if (syscall(SYS_close_range, 0u, ~0u, 0u) != 0)
         for (int fd = 0; fd < 65536; fd++)
             syscall(SYS_close, fd);
@@ -237,9 +236,9 @@ struct ms__exit_scan ms__exit_scan_snapshot(uintptr_t stack_lo)
     ms__exit_scan_lift_fork_flags();
     /* memscope run's child, not this process's: the program never sees it (no SIGCHLD, no
      * child to wait for), and memscope run may read it (a process may read its children). No
-     * fork handlers run: nothing of the program's happens in the copy. */
-    /* The copy has its name from the start (memscope run kills what has it), the program its
-     * own back at once. */
+     * fork handlers run: nothing of the program's happens in the copy. It has its name
+     * (MS_LEAK_SNAPSHOT_NAME, by which memscope run kills it) from the start: the exiting thread
+     * takes it for the clone and gets its own back at once. */
     char name[17] = {0};
     syscall(SYS_prctl, PR_GET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
     syscall(SYS_prctl, PR_SET_NAME, (unsigned long)MS_LEAK_SNAPSHOT_NAME, 0UL, 0UL, 0UL);

@@ -157,34 +157,41 @@ static bool trace_fd_check(off_t *size)
  * its tid. What the handler does in the child before it returns (allocate, exit, exec) begins
  * operations of its own, above the stale one, and those write. The code inside an operation
  * calls the *_in_op functions, never an entry point, so that the rest of a stale one stays
- * stale. Deeper than MS_OP_FRAMES (nested signal handlers), the innermost kept frame stands
- * for the ones above it. */
-#define MS_OP_FRAMES 8
+ * stale. Nested operations of one thread are one run of frames: a new run begins only where the
+ * thread id changes (a fork), so MS_OP_RUNS runs are that many nested forks from signal
+ * handlers; past them, the innermost run kept stands for the ones above it. */
+#define MS_OP_RUNS 8
 static __thread struct {
-    unsigned depth;
-    int tid[MS_OP_FRAMES];
+    unsigned runs, extra; /* runs kept; operations entered while all MS_OP_RUNS were in use */
+    int tid[MS_OP_RUNS];
+    unsigned depth[MS_OP_RUNS];
 } op __attribute__((tls_model("initial-exec")));
 
 void ms__writer_enter(void)
 {
-    if (op.depth < MS_OP_FRAMES)
-        op.tid[op.depth] = ms__self_tid();
-    op.depth++;
+    int me = ms__self_tid();
+    if (op.runs && op.tid[op.runs - 1] == me) {
+        op.depth[op.runs - 1]++;
+    } else if (op.runs < MS_OP_RUNS) {
+        op.tid[op.runs] = me;
+        op.depth[op.runs++] = 1;
+    } else {
+        op.extra++;
+    }
 }
 
 void ms__writer_leave(void)
 {
-    if (op.depth)
-        op.depth--;
+    if (op.extra)
+        op.extra--;
+    else if (op.runs && --op.depth[op.runs - 1] == 0)
+        op.runs--;
 }
 
 /* The innermost operation began in the parent of this forked child: it writes nothing. */
 static bool op_stale(void)
 {
-    if (!op.depth)
-        return false;
-    unsigned top = op.depth < MS_OP_FRAMES ? op.depth : MS_OP_FRAMES;
-    return op.tid[top - 1] != ms__self_tid();
+    return op.runs && op.tid[op.runs - 1] != ms__self_tid();
 }
 
 static bool write_iov(struct iovec *iov, int n)
@@ -277,6 +284,8 @@ static struct zctx *zctx_get(void)
 /* Returns true when the chunk reached the trace. */
 static bool write_chunk_in_op(int type, uint32_t tid, uint64_t t0, const uint8_t *raw, size_t len)
 {
+    if (op_stale())
+        return false; /* the parent's chunk, in a child forked meanwhile: the parent writes it */
     if (out.fd < 0 || atomic_load(&failed))
         return false;
     uint8_t hdr[MS_CHUNK_HEADER_SIZE];

@@ -72,6 +72,9 @@ static void passed_restore(const struct sigaction *given, const ms_trace_compact
     const char *copy = ms_trace_compact_named_copy(packer);
     if (copy && strlen(copy) < sizeof named_copy)
         strcpy(named_copy, copy);
+    /* Its own output to a closed pipe (memscope run ... 2>&1 | head) fails with EPIPE instead of
+     * killing it before the trace is sealed and its compressed copy in place. */
+    signal(SIGPIPE, SIG_IGN);
     for (size_t k = 0; k < N_PASSED; k++) {
         struct sigaction act = given[k];
         if (named_copy[0] && act.sa_handler == SIG_DFL) {

@@ -211,11 +211,11 @@ def main():
         try:
             marker = os.path.join(base, "marker")
             r = subprocess.run([ms, "run", "-o", os.path.join(base, "t.mstrace"), "--", "/bin/sh",
-                                "-c", "(sleep 1; touch %s) & exit 0" % marker],
+                                "-c", "(sleep 3; touch %s) & exit 0" % marker],
                                cwd=base, capture_output=True, timeout=120,
                                preexec_fn=lambda: libc.prctl(36, 1, 0, 0, 0))
             check("orphans_kept: memscope run ran", r.returncode == 0, r.stderr.decode()[-300:])
-            for _ in range(200):
+            for _ in range(300):
                 if os.path.exists(marker):
                     break
                 time.sleep(0.05)

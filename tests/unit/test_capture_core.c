@@ -31,6 +31,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -876,6 +877,86 @@ static void fork_in_flush_as(bool exit_in_handler)
     ASSERT_TRUE(access(spool, F_OK) != 0); /* the child's spool went with its END */
 }
 
+/* The parent's flush resumed in a child forked by a signal handler, with a chunk that would pass
+ * the file size limit: dropped, it must not stop the child's tracking (it once did, before any
+ * check that it was stale: a false "file size limit" and no END). */
+static void fork_in_flush_fsize(void)
+{
+    static char path[64], child_path[96];
+    snprintf(path, sizeof path, "/tmp/ms-test-forkfsize-%d.mstrace", (int)getpid());
+    ASSERT_TRUE(start_tracing(path));
+    static uint8_t big[200000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (uint8_t)(rand() >> 7);
+    ms__tls.busy = 1;
+    ms__writer_enter(); /* the flush that the handler interrupts */
+    pid_t child = fork();
+    ASSERT_TRUE(child >= 0);
+    if (child == 0) {
+        ms__cached_tid = 0;
+        ms__writer_enter();
+        struct ms__fork_origin o = {.parent_pid = (int)getppid()};
+        ms__writer_after_fork_child(&o);
+        ms__writer_leave();
+        bool own = events_op(2);
+        struct rlimit r = {100000, RLIM_INFINITY};
+        setrlimit(RLIMIT_FSIZE, &r);
+        bool parents = ms__writer_events(1, ms__now(), big, sizeof big); /* stale: dropped */
+        ms__writer_leave();
+        bool own2 = events_op(4);
+        ms__writer_finish(MS_END_EXIT, 0, 0, 1, NULL, true);
+        _exit(!parents && own && own2 ? 0 : 3);
+    }
+    int st = 0;
+    ASSERT_EQ(waitpid(child, &st, 0), child);
+    ms__writer_leave();
+    ms__writer_finish(MS_END_EXIT, 0, 0, 1, NULL, true);
+    snprintf(child_path, sizeof child_path, "%s.%d", path, (int)child);
+    ms_trace *tr;
+    char err[512];
+    int rc = ms_trace_open(child_path, &tr, err, sizeof err);
+    bool end = rc == 0 && ms_trace_end(tr)->present;
+    if (!rc)
+        ms_trace_close(tr);
+    unlink(path);
+    unlink(child_path);
+    ASSERT_TRUE(WIFEXITED(st));
+    ASSERT_EQ(WEXITSTATUS(st), 0);
+    ASSERT_TRUE(end);
+}
+
+/* A fork inside 8 nested operations of one thread (more than there were frames): the child's
+ * own operations write (they were taken for the parent's). */
+static void fork_deep_ops(void)
+{
+    static char path[64], child_path[96];
+    snprintf(path, sizeof path, "/tmp/ms-test-forkdeep-%d.mstrace", (int)getpid());
+    ASSERT_TRUE(start_tracing(path));
+    ms__tls.busy = 1;
+    for (int i = 0; i < 12; i++)
+        ms__writer_enter();
+    pid_t child = fork();
+    ASSERT_TRUE(child >= 0);
+    if (child == 0) {
+        ms__cached_tid = 0;
+        ms__writer_enter();
+        struct ms__fork_origin o = {.parent_pid = (int)getppid()};
+        ms__writer_after_fork_child(&o);
+        ms__writer_leave();
+        _exit(events_op(2) ? 0 : 3);
+    }
+    int st = 0;
+    ASSERT_EQ(waitpid(child, &st, 0), child);
+    for (int i = 0; i < 12; i++)
+        ms__writer_leave();
+    ms__writer_finish(MS_END_EXIT, 0, 0, 1, NULL, true);
+    snprintf(child_path, sizeof child_path, "%s.%d", path, (int)child);
+    unlink(path);
+    unlink(child_path);
+    ASSERT_TRUE(WIFEXITED(st));
+    ASSERT_EQ(WEXITSTATUS(st), 0);
+}
+
 static void fork_in_flush(void)
 {
     fork_in_flush_as(false);
@@ -939,4 +1020,5 @@ MS_TEST_MAIN(TEST(buffer_records), TEST(stack_intern_threads), TEST(slots_to_tra
              TEST(finish_while_recording), TEST(modules_payload), TEST(live_table_threads),
              TEST(sampled_set_reference), TEST(sampled_set_threads), TEST(call_counts_records),
              TEST(own_ranges), TEST(own_ranges_fork_in_update), TEST(fork_in_flush),
-             TEST(fork_in_flush_exit), TEST(fork_flags_asked))
+             TEST(fork_in_flush_exit), TEST(fork_flags_asked), TEST(fork_in_flush_fsize),
+             TEST(fork_deep_ops))
