@@ -807,6 +807,17 @@ static void own_ranges_fork_in_update(void)
     ASSERT_EQ(WEXITSTATUS(st), 0);
 }
 
+/* In a forked child: what the capture's fork handler does for the writer, an operation of its
+ * own. */
+static void as_fork_handler(void)
+{
+    ms__cached_tid = 0;
+    ms__writer_enter();
+    struct ms__fork_origin o = {.parent_pid = (int)getppid()};
+    ms__writer_after_fork_child(&o);
+    ms__writer_leave();
+}
+
 /* One output operation, as a buffer's flush or the signal handler's own allocation makes. */
 static bool events_op(uint32_t tid)
 {
@@ -834,11 +845,7 @@ static void fork_in_flush_as(bool exit_in_handler)
     pid_t child = fork();
     ASSERT_TRUE(child >= 0);
     if (child == 0) {
-        ms__cached_tid = 0; /* as the capture's fork handler does */
-        ms__writer_enter();
-        struct ms__fork_origin o = {.parent_pid = (int)getppid()};
-        ms__writer_after_fork_child(&o);
-        ms__writer_leave();
+        as_fork_handler();
         bool own = events_op(2); /* the handler allocates */
         if (exit_in_handler) {
             ms__writer_finish(MS_END_EXIT, 0, 0, 1, NULL, true);
@@ -893,11 +900,7 @@ static void fork_in_flush_fsize(void)
     pid_t child = fork();
     ASSERT_TRUE(child >= 0);
     if (child == 0) {
-        ms__cached_tid = 0;
-        ms__writer_enter();
-        struct ms__fork_origin o = {.parent_pid = (int)getppid()};
-        ms__writer_after_fork_child(&o);
-        ms__writer_leave();
+        as_fork_handler();
         bool own = events_op(2);
         struct rlimit r = {100000, RLIM_INFINITY};
         setrlimit(RLIMIT_FSIZE, &r);
@@ -938,11 +941,7 @@ static void fork_deep_ops(void)
     pid_t child = fork();
     ASSERT_TRUE(child >= 0);
     if (child == 0) {
-        ms__cached_tid = 0;
-        ms__writer_enter();
-        struct ms__fork_origin o = {.parent_pid = (int)getppid()};
-        ms__writer_after_fork_child(&o);
-        ms__writer_leave();
+        as_fork_handler();
         _exit(events_op(2) ? 0 : 3);
     }
     int st = 0;
