@@ -23,7 +23,8 @@
  *   ms_passport_stamp(p, "note");     a note in the block's passport
  *   ms_init("core");                  the capture backend (also MEMSCOPE_BACKEND)
  *   struct ms_stats st; ms_stats(&st); live bytes and blocks, peak, counts, this thread's, task's
- *   ms_leaks_print(stderr);           the blocks live now, by allocation stack */
+ *   ms_leaks_print(stderr);           the blocks live now, by allocation stack
+ *   ms_leak_check();                  a leak scan now: the report gives the kinds then */
 #ifndef MEMSCOPE_H
 #define MEMSCOPE_H
 
@@ -86,6 +87,7 @@ struct ms_api_v1 {
     int (*init)(const char *backend);
     int (*stats)(struct ms_stats *s, size_t size);
     void (*leaks_print)(FILE *out);
+    int (*leak_check)(void);
 };
 
 /* The table's first fields (every libmemscope.so has them), and whether the library's table has
@@ -183,6 +185,10 @@ static inline int ms_stats(struct ms_stats *s)
 static inline void ms_leaks_print(FILE *out)
 {
     (void)out;
+}
+static inline int ms_leak_check(void)
+{
+    return -1;
 }
 
 #else
@@ -400,6 +406,19 @@ static inline void ms_leaks_print(FILE *out)
     const struct ms_api_v1 *a = ms__api();
     if (a && MS__API_HAS(a, leaks_print))
         a->leaks_print(out);
+}
+
+/* Scans the running program for leaks now, as valgrind's VALGRIND_DO_LEAK_CHECK does: under
+ * `memscope run` (with its summary), a snapshot of the process is made here and scanned while
+ * the program goes on, and the report gives the leak kinds of the blocks live at this moment
+ * (docs/leak-kinds.md, "On-demand scans"). Only while no other thread runs. Returns 0 when the
+ * snapshot was made, -1 when memscope is not loaded, else why none was (the report says it too:
+ * 1 not under memscope run's summary, 2 a forked child, 3 sampled, 4 other threads running, 5
+ * the previous check not scanned yet, 6 seccomp, 7 the clone failed). */
+static inline int ms_leak_check(void)
+{
+    const struct ms_api_v1 *a = ms__api();
+    return a && MS__API_HAS(a, leak_check) ? a->leak_check() : -1;
 }
 
 static inline void ms__scope_cleanup(uint64_t *scope)

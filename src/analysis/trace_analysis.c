@@ -202,6 +202,8 @@ int ms_analysis_run_numbers(const char *path, struct ms_analysis **out, char *er
 struct ms_analysis_live {
     char *path;
     struct ms_analysis *a;
+    ms_check_fn on_check; /* NULL: none */
+    void *check_ctx;
     ms_live_replay *replay;
     uint64_t size; /* of the trace at the last poll */
     bool dead;     /* nothing more to do live: the finish replays the whole trace */
@@ -215,6 +217,24 @@ ms_analysis_live *ms_analysis_live_new(const char *path)
         l = NULL;
     }
     return l;
+}
+
+/* The live replay's callback: the model's, and the caller's at an on-demand check, with the
+ * model as it is at that moment. */
+static int live_event(void *ctx, const struct ms_event *ev)
+{
+    ms_analysis_live *l = ctx;
+    if (l->on_check && ev->kind == MS_REC_EXTENDED && ev->value == MS_EXT_LEAK_CHECK)
+        l->on_check(l->check_ctx, l->a, ev);
+    return ms_heap_model_apply(l->a->model, ev);
+}
+
+void ms_analysis_live_on_check(ms_analysis_live *l, ms_check_fn fn, void *ctx)
+{
+    if (l) {
+        l->on_check = fn;
+        l->check_ctx = ctx;
+    }
 }
 
 static int live_begin(ms_analysis_live *l)
@@ -232,7 +252,7 @@ static int live_begin(ms_analysis_live *l)
         return MS_ENOMEM;
     ms_heap_model_set_sampling(a->model, ms_trace_process(a->trace)->sample_bytes);
     /* The numbers need no stack tree: its nodes are checked and skipped. */
-    return ms_live_replay_new(a->trace, NULL, ms_heap_model_apply, a->model, &l->replay);
+    return ms_live_replay_new(a->trace, NULL, live_event, l, &l->replay);
 }
 
 bool ms_analysis_live_poll(ms_analysis_live *l)

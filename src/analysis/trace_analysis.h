@@ -68,6 +68,12 @@ bool ms_analysis_live_poll(ms_analysis_live *l);
 /* Completes the analysis and frees l (which may be NULL): as ms_analysis_run_numbers. */
 int ms_analysis_live_finish(ms_analysis_live *l, const char *path, struct ms_analysis **out,
                             char *err, size_t errlen);
+/* fn is called at each LEAK_CHECK event (an on-demand leak scan, common/record_table.h) that
+ * the live replay or its finish delivers, with the analysis as replayed up to it (its model's
+ * live blocks are those of that moment): memscope run scans the check's snapshot then. Not
+ * called when the finish replays the trace anew (live_restarted). */
+typedef void (*ms_check_fn)(void *ctx, struct ms_analysis *a, const struct ms_event *ev);
+void ms_analysis_live_on_check(ms_analysis_live *l, ms_check_fn fn, void *ctx);
 /* Frees l unfinished (NULL: nothing). */
 void ms_analysis_live_discard(ms_analysis_live *l);
 

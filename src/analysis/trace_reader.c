@@ -54,6 +54,8 @@ struct ms_trace {
     bool module_overlaps; /* some module's addresses held another module before or after */
     struct ms_end_info end;
     struct ms_leak_scan_info scan;
+    struct ms_leak_check_result checks[MS_LEAK_CHECKS_KEPT]; /* by seq, ascending */
+    size_t nchecks;
     struct ms_trace_damage damage;
     bool checksums; /* version 2 on: every chunk's checksum is checked when it is loaded */
     struct chunk_ref *chunks;
@@ -422,6 +424,42 @@ static int parse_leak_scan(ms_trace *t, const uint8_t *p, size_t n)
     return 0;
 }
 
+/* A LEAK_CHECK chunk: an on-demand scan's kinds. One per check (a later one for the same seq
+ * replaces it); past MS_LEAK_CHECKS_KEPT, the latest checks are kept. */
+static int parse_leak_check(ms_trace *t, const uint8_t *p, size_t n)
+{
+    struct ms_cursor c = {p, p + n, false};
+    struct ms_chunk_LEAK_CHECK h;
+    ms_chunk_get_LEAK_CHECK(&c, &h);
+    if (c.bad || !h.seq)
+        return MS_ECORRUPT;
+    struct ms_leak_check_result r = {.seq = h.seq, .tsc = h.tsc, .cause = (int)h.cause};
+    int rc = ms_leak_scan_decode(c.p, (size_t)(c.end - c.p), &r.scan);
+    if (rc)
+        return rc;
+    size_t i = 0;
+    while (i < t->nchecks && t->checks[i].seq < r.seq)
+        i++;
+    if (i < t->nchecks && t->checks[i].seq == r.seq) {
+        ms_leak_scan_info_free(&t->checks[i].scan);
+        t->checks[i] = r;
+        return 0;
+    }
+    if (t->nchecks == MS_LEAK_CHECKS_KEPT) {
+        if (i == 0) { /* older than every check kept */
+            ms_leak_scan_info_free(&r.scan);
+            return 0;
+        }
+        ms_leak_scan_info_free(&t->checks[0].scan);
+        memmove(t->checks, t->checks + 1, --t->nchecks * sizeof *t->checks);
+        i--;
+    }
+    memmove(t->checks + i + 1, t->checks + i, (t->nchecks - i) * sizeof *t->checks);
+    t->checks[i] = r;
+    t->nchecks++;
+    return 0;
+}
+
 static int add_chunk(ms_trace *t, const struct chunk_ref *c)
 {
     int err = ms_grow(&t->chunks, &t->capchunks, t->nchunks + 1, sizeof *t->chunks, 256);
@@ -577,6 +615,8 @@ static int index_chunks(ms_trace *t)
                 err = parse_end(t, raw, c.raw);
             else if (c.type == MS_CHUNK_LEAK_SCAN)
                 err = parse_leak_scan(t, raw, c.raw);
+            else if (c.type == MS_CHUNK_LEAK_CHECK)
+                err = parse_leak_check(t, raw, c.raw);
             free(raw);
         }
         if (err == MS_ENOMEM) {
@@ -839,6 +879,8 @@ void ms_trace_close(ms_trace *t)
     free(t->modules);
     free(t->mod_snapshot);
     ms_leak_scan_info_free(&t->scan);
+    for (size_t i = 0; i < t->nchecks; i++)
+        ms_leak_scan_info_free(&t->checks[i].scan);
     for (size_t i = 0; i < t->nchunks; i++)
         free(t->chunks[i].tail);
     free(t->chunks);
@@ -858,6 +900,12 @@ const struct ms_end_info *ms_trace_end(const ms_trace *t)
 const struct ms_leak_scan_info *ms_trace_leak_scan(const ms_trace *t)
 {
     return &t->scan;
+}
+
+const struct ms_leak_check_result *ms_trace_leak_checks(const ms_trace *t, size_t *n)
+{
+    *n = t->nchecks;
+    return t->checks;
 }
 
 const struct ms_trace_damage *ms_trace_damage(const ms_trace *t)

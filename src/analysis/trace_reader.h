@@ -76,6 +76,15 @@ struct ms_leak_scan_info {
     size_t *member;
 };
 
+/* An on-demand scan's kinds (a LEAK_CHECK chunk), for the LEAK_CHECK event of the same seq. */
+struct ms_leak_check_result {
+    uint64_t seq, tsc;
+    int cause; /* enum ms_check_cause */
+    struct ms_leak_scan_info scan;
+};
+/* The most of them a trace keeps (memscope run writes the latest ones). */
+#define MS_LEAK_CHECKS_KEPT 16
+
 /* One decoded event. Pointers and sizes are as the program saw them. */
 struct ms_event {
     int kind;   /* enum ms_rec_kind */
@@ -133,6 +142,8 @@ void ms_trace_close(ms_trace *t);
 const struct ms_process_info *ms_trace_process(const ms_trace *t);
 const struct ms_end_info *ms_trace_end(const ms_trace *t);
 const struct ms_leak_scan_info *ms_trace_leak_scan(const ms_trace *t);
+/* The on-demand scans' kinds, by seq (at most MS_LEAK_CHECKS_KEPT). */
+const struct ms_leak_check_result *ms_trace_leak_checks(const ms_trace *t, size_t *n);
 /* Decodes a LEAK_SCAN payload (docs/trace-format.md, 7a) into *out, whose arrays it allocates:
  * 0, MS_ECORRUPT or MS_ENOMEM (then *out holds nothing). ms_leak_scan_info_free frees them. */
 int ms_leak_scan_decode(const uint8_t *p, size_t n, struct ms_leak_scan_info *out);

@@ -7,8 +7,10 @@
 #include "hooks_common.h"
 
 #include "../common/api_errors.h"
+#include "../common/trace_format.h"
 #include "backend.h"
 #include "diag.h"
+#include "leak_check.h"
 #include "string_table.h"
 #include "task_registry.h"
 
@@ -232,6 +234,15 @@ static void api_leaks_print(FILE *out)
     ms__unbusy();
 }
 
+static int api_leak_check(void)
+{
+    if (!enter())
+        return -1;
+    int rc = ms__leak_check(MS_CHECK_API);
+    ms__unbusy();
+    return rc;
+}
+
 EXPORT const struct ms_api_v1 memscope_api_v1 = {
     .version = 1,
     .size = sizeof(struct ms_api_v1),
@@ -249,4 +260,5 @@ EXPORT const struct ms_api_v1 memscope_api_v1 = {
     .init = api_init,
     .stats = api_stats,
     .leaks_print = api_leaks_print,
+    .leak_check = api_leak_check,
 };

@@ -93,6 +93,9 @@ void ms__config_load(void)
         case MS_OPT_SAMPLE_BYTES:
             ms__config.sample_bytes = v;
             break;
+        case MS_OPT_SCAN_SIGNAL:
+            ms__config.scan_signal = (int)v;
+            break;
         default:
             break;
         }

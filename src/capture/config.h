@@ -21,6 +21,7 @@ struct ms__config {
     int backend;            /* MEMSCOPE_BACKEND: enum ms_backend (common/trace_format.h) */
     bool no_trace;          /* MEMSCOPE_OUTPUT=none: write no trace */
     long sample_bytes;      /* MEMSCOPE_SAMPLE_BYTES: mean bytes between samples, 0: no sampling */
+    int scan_signal; /* MEMSCOPE_SCAN_SIGNAL: the signal that asks for a leak check, 0: none */
 };
 
 extern struct ms__config ms__config;

@@ -464,6 +464,8 @@ static void record_deferred_sampled(struct ms__slot *s, struct ms__deferred_even
     ms__count_alloc(s, (void *)e->ptr, e->size, stack);
 }
 
+void (*ms__deferred_leak_check)(void);
+
 void ms__record_deferred(struct ms__tls *t)
 {
     /* Inside the handler (its own hook is leaving), the interrupted code records them. */
@@ -484,6 +486,11 @@ void ms__record_deferred(struct ms__tls *t)
         }
         uintptr_t *ips = s->deferred_ips[done];
         struct ms__deferred_event *e = &s->deferred[done++];
+        if (e->rec == MS_DEFERRED_LEAK_CHECK) {
+            if (ms__deferred_leak_check)
+                ms__deferred_leak_check();
+            continue;
+        }
         if (ms__sample_mean) {
             record_deferred_sampled(s, e, ips);
             continue;

@@ -20,6 +20,11 @@
 void ms__defer(int rec, int family, uintptr_t ptr, uintptr_t old, size_t size, size_t align,
                uintptr_t caller);
 void ms__record_deferred(struct ms__tls *t);
+/* A deferred event that is no allocator call: an on-demand leak check asked for by a signal
+ * that interrupted memscope (leak_check.h), which ms__record_deferred runs through
+ * ms__deferred_leak_check (set by the layer above). */
+#define MS_DEFERRED_LEAK_CHECK 0x100
+extern void (*ms__deferred_leak_check)(void);
 
 /* Leaves a hook: clears busy, then records what signal handlers deferred meanwhile. */
 static inline void ms__unbusy(void)

@@ -4,6 +4,7 @@
 #include "exit_scan.h"
 
 #include "../common/leak_handshake.h"
+#include "../common/trace_format.h"
 #include "config.h"
 #include "module_map.h"
 #include "own_memory.h"
@@ -23,6 +24,68 @@
 #include <unistd.h>
 
 static struct ms_leak_handshake handshake;
+
+/* Whether the thread whose /proc/self/task entry is name has begun to exit: the kernel sets
+ * PF_EXITING (0x4 in field 9 of its stat) at the start of its exit, before it wakes a
+ * pthread_join, so a thread the program has joined never counts, however long the kernel
+ * takes to remove it from the list under load. */
+static bool task_exiting(int dir, const char *name)
+{
+    char path[64] = "";
+    size_t n = strlen(name);
+    if (n + sizeof "/stat" > sizeof path)
+        return false;
+    memcpy(path, name, n);
+    memcpy(path + n, "/stat", sizeof "/stat");
+    int fd = openat(dir, path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return true; /* gone since the listing */
+    char buf[512];
+    long got = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (got <= 0)
+        return true;
+    buf[got] = 0;
+    const char *p = strrchr(buf, ')'); /* the name (field 2) may hold spaces and parentheses */
+    if (!p)
+        return false;
+    /* After ')': state (field 3), then fields 4..8, then flags (field 9). */
+    for (int field = 2; field < 9 && p; field++)
+        p = strchr(p + 1, ' ');
+    if (!p)
+        return false;
+    unsigned long flags = 0;
+    for (p++; *p >= '0' && *p <= '9'; p++)
+        flags = flags * 10 + (unsigned long)(*p - '0');
+    return (flags & 0x4) != 0;
+}
+
+int ms__exit_scan_threads(void)
+{
+    int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    char buf[1024]; /* small: an on-demand check may run in a signal handler */
+    int n = 0;
+    for (;;) {
+        long got = syscall(SYS_getdents64, fd, buf, sizeof buf);
+        if (got <= 0)
+            break;
+        for (long off = 0; off < got;) {
+            struct {
+                uint64_t ino;
+                int64_t off;
+                unsigned short reclen;
+                unsigned char type;
+                char name[];
+            } *d = (void *)(buf + off);
+            n += d->name[0] != '.' && !task_exiting(fd, d->name);
+            off += d->reclen;
+        }
+    }
+    close(fd);
+    return n;
+}
 
 /* The stack pointer of exit()'s caller as it called exit (main's caller after main returned),
  * or 0 if no frame of the walk is exit's. Below it lie exit's frames and memscope's, and the
@@ -135,21 +198,46 @@ static bool has_flag(const char *l, const char *f)
     return false;
 }
 
+/* The advice that undoes a, or redoes what a undid. */
+static int inverse(int a)
+{
+    switch (a) {
+    case MADV_DOFORK:
+        return MADV_DONTFORK;
+    case MADV_DONTFORK:
+        return MADV_DOFORK;
+    case MADV_KEEPONFORK:
+        return MADV_WIPEONFORK;
+    default:
+        return MADV_KEEPONFORK;
+    }
+}
+
+/* The ranges whose flags a snapshot lifts: the program's own list (asked), or one read from
+ * smaps into memscope's own memory (buf, of len bytes). */
+struct fork_flags {
+    struct lifted *v;
+    size_t n;
+    void *buf;
+    size_t len;
+};
+
 /* Memory that a fork leaves out (MADV_DONTFORK) or gives the child zeroed (MADV_WIPEONFORK) is
  * copied into the snapshot as it is: a block pointed to only from there would otherwise come
- * out lost where memcheck finds it reachable. The flags are lifted for good (the process only
- * exits after the snapshot), on the ranges the program gave madvise only: the kernel and
- * drivers set them on mappings of their own (perf ring buffers, device memory), which must
- * stay out of the clone. Past FORK_FLAG_RANGES calls, from smaps (about 45 ms per GiB mapped),
- * every mapping with either flag. */
-static void lift_fork_flags_from_smaps(void)
+ * out lost where memcheck finds it reachable. The flags are lifted on the ranges the program
+ * gave madvise only: the kernel and drivers set them on mappings of their own (perf ring
+ * buffers, device memory), which must stay out of the clone. Past FORK_FLAG_RANGES calls, from
+ * smaps (about 45 ms per GiB mapped), every mapping with either flag. */
+static struct fork_flags fork_flags_from_smaps(void)
 {
     enum { BUF = 65536, MAX = 4096 };
-    char *buf = ms__own_map(NULL, BUF + MAX * sizeof(struct lifted), PROT_READ | PROT_WRITE,
-                            MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    struct fork_flags f = {NULL, 0, NULL, BUF + MAX * sizeof(struct lifted)};
+    char *buf =
+        ms__own_map(NULL, f.len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (buf == MAP_FAILED)
-        return;
-    struct lifted *v = (struct lifted *)(buf + BUF);
+        return (struct fork_flags){0};
+    f.buf = buf;
+    struct lifted *v = f.v = (struct lifted *)(buf + BUF);
     size_t n = 0, have = 0;
     uintptr_t lo = 0, hi = 0;
     int fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/smaps", O_RDONLY | O_CLOEXEC);
@@ -180,37 +268,52 @@ static void lift_fork_flags_from_smaps(void)
     }
     if (fd >= 0)
         syscall(SYS_close, fd);
-    /* Applied once smaps is closed: each call may split or merge the mappings it lists. */
-    for (size_t i = 0; i < n; i++)
-        syscall(SYS_madvise, v[i].lo, v[i].hi - v[i].lo, v[i].advice);
-    ms__own_unmap(buf, BUF + MAX * sizeof(struct lifted));
+    f.n = n;
+    return f;
+}
+
+static struct fork_flags fork_flags(void)
+{
+    size_t n = atomic_load(&n_asked);
+    if (n > FORK_FLAG_RANGES)
+        return fork_flags_from_smaps();
+    return (struct fork_flags){asked, n, NULL, 0};
+}
+
+/* Lifts the flags (lift), or gives them back. Applied once smaps is closed: each call may split
+ * or merge the mappings it lists. */
+static void fork_flags_apply(const struct fork_flags *f, bool lift)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        int advice = atomic_load(&f->v[i].advice);
+        if (advice)
+            syscall(SYS_madvise, f->v[i].lo, f->v[i].hi - f->v[i].lo,
+                    lift ? advice : inverse(advice));
+    }
+}
+
+static void fork_flags_free(struct fork_flags *f)
+{
+    if (f->buf)
+        ms__own_unmap(f->buf, f->len);
 }
 
 void ms__exit_scan_lift_fork_flags(void)
 {
-    size_t n = atomic_load(&n_asked);
-    if (n > FORK_FLAG_RANGES) {
-        lift_fork_flags_from_smaps();
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        int advice = atomic_load(&asked[i].advice);
-        if (advice)
-            syscall(SYS_madvise, asked[i].lo, asked[i].hi - asked[i].lo, advice);
-    }
+    struct fork_flags f = fork_flags();
+    fork_flags_apply(&f, true);
+    fork_flags_free(&f);
 }
 
-struct ms__exit_scan ms__exit_scan_snapshot(uintptr_t stack_lo)
+/* The snapshot of the process as it is now, for memscope run (the scanner) to scan: the
+ * handshake filled with memscope's own memory and this thread's stack from stack_lo up, the
+ * madvise flags lifted for the clone (and given back unless at_exit: the process goes on and
+ * its own forks must leave that memory out), the clone. */
+static struct ms__exit_scan snapshot(long scanner, uintptr_t stack_lo, bool at_exit)
 {
     struct ms__exit_scan none = {0, 0};
-    long scanner = ms__config.leak_scan;
-    if (!scanner || ms__config.sample_bytes || !stack_lo || syscall(SYS_getppid) != scanner)
-        return none;
     if (sandboxed()) /* the END says a snapshot was asked for and not made */
         return (struct ms__exit_scan){(uint64_t)(uintptr_t)&handshake, 0};
-    uintptr_t caller = exit_caller_sp();
-    if (caller > stack_lo)
-        stack_lo = caller;
     size_t len = MS_LEAK_MAX_OWN_RANGES * sizeof(struct ms__own_range);
     struct ms__own_range *r =
         ms__own_map(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -225,6 +328,7 @@ struct ms__exit_scan ms__exit_scan_snapshot(uintptr_t stack_lo)
     uintptr_t lo, hi;
     ms__module_extent_of((const void *)&ms__exit_scan_snapshot, &lo, &hi);
     /* The last block a realloc resized, kept for sampling: not the program's pointer. */
+    uintptr_t realloc_old = ms__tls.realloc_old;
     ms__tls.realloc_old = 0;
     handshake = (struct ms_leak_handshake){.magic = MS_LEAK_HANDSHAKE_MAGIC,
                                            .stack_lo = stack_lo,
@@ -233,12 +337,13 @@ struct ms__exit_scan ms__exit_scan_snapshot(uintptr_t stack_lo)
                                            .ranges = (uint64_t)(uintptr_t)r,
                                            .nranges = n,
                                            .ranges_lost = lost};
-    ms__exit_scan_lift_fork_flags();
+    struct fork_flags flags = fork_flags();
+    fork_flags_apply(&flags, true);
     /* memscope run's child, not this process's: the program never sees it (no SIGCHLD, no
      * child to wait for), and memscope run may read it (a process may read its children). No
      * fork handlers run: nothing of the program's happens in the copy. It has its name
-     * (MS_LEAK_SNAPSHOT_NAME, by which memscope run kills it) from the start: the exiting thread
-     * takes it for the clone and gets its own back at once. */
+     * (MS_LEAK_SNAPSHOT_NAME, by which memscope run kills it) from the start: this thread takes
+     * it for the clone and gets its own back at once. */
     char name[17] = {0};
     syscall(SYS_prctl, PR_GET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
     syscall(SYS_prctl, PR_SET_NAME, (unsigned long)MS_LEAK_SNAPSHOT_NAME, 0UL, 0UL, 0UL);
@@ -246,6 +351,59 @@ struct ms__exit_scan ms__exit_scan_snapshot(uintptr_t stack_lo)
     if (pid == 0)
         snapshot_main(scanner);
     syscall(SYS_prctl, PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
+    ms__tls.realloc_old = realloc_old;
+    if (!at_exit) {
+        fork_flags_apply(&flags, false);
+        ms__own_unmap(r, len); /* the snapshot has its copy */
+    }
+    fork_flags_free(&flags);
     /* no snapshot (a process limit, say): the END still says one was asked for */
     return (struct ms__exit_scan){(uint64_t)(uintptr_t)&handshake, pid > 0 ? (uint64_t)pid : 0};
+}
+
+/* memscope run's pid when it is this process's parent and asked for scans, else 0. */
+static long scanner_now(void)
+{
+    long scanner = ms__config.leak_scan;
+    return scanner && syscall(SYS_getppid) == scanner ? scanner : 0;
+}
+
+struct ms__exit_scan ms__exit_scan_snapshot(uintptr_t stack_lo)
+{
+    long scanner = scanner_now();
+    if (!scanner || ms__config.sample_bytes || !stack_lo)
+        return (struct ms__exit_scan){0, 0};
+    uintptr_t caller = exit_caller_sp();
+    return snapshot(scanner, caller > stack_lo ? caller : stack_lo, true);
+}
+
+int ms__exit_scan_check(uintptr_t stack_lo, struct ms__exit_scan *out)
+{
+    *out = (struct ms__exit_scan){0, 0};
+    long scanner = scanner_now();
+    if (!scanner)
+        return MS_CHECK_NO_SCANNER;
+    if (ms__config.sample_bytes)
+        return MS_CHECK_SAMPLED;
+    /* One snapshot at a time: memscope run reaps each once it is scanned (until then, even
+     * dead, its pid stays taken). A check right after another waits for it, as valgrind's
+     * checks are made one after the other, but at most MS_LEAK_CHECK_WAIT_MS, and once only
+     * when memscope run does not keep up. */
+    static long last;
+    static bool gave_up;
+    for (int ms = 0; last && !gave_up && ms < MS_LEAK_CHECK_WAIT_MS && !syscall(SYS_kill, last, 0);
+         ms++) {
+        struct timespec one_ms = {0, 1000000};
+        syscall(SYS_nanosleep, &one_ms, NULL);
+    }
+    if (last && syscall(SYS_kill, last, 0) == 0) {
+        gave_up = true;
+        return MS_CHECK_PENDING;
+    }
+    gave_up = false;
+    *out = snapshot(scanner, stack_lo, false);
+    last = (long)out->pid;
+    if (!out->pid)
+        return out->handshake ? MS_CHECK_SANDBOXED : MS_CHECK_NO_SNAPSHOT;
+    return MS_CHECK_MADE;
 }

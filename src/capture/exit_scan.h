@@ -19,6 +19,15 @@ struct ms__exit_scan {
  * made. Allocates nothing through the program's
  * allocator. */
 struct ms__exit_scan ms__exit_scan_snapshot(uintptr_t stack_lo);
+/* The same for an on-demand check while the process goes on (leak_check.h), with this thread's
+ * stack from stack_lo up: the madvise flags are given back after the clone. Returns 0
+ * (MS_CHECK_MADE) with *out set, or an enum ms_check_skip with *out as the LEAK_CHECK record
+ * gives it (a handshake and no pid: sandboxed). One snapshot at a time: while the last one is
+ * alive (memscope run has not scanned it), MS_CHECK_PENDING. */
+int ms__exit_scan_check(uintptr_t stack_lo, struct ms__exit_scan *out);
+/* The process's threads that have not begun to exit (from /proc/self/task, without allocating),
+ * or -1 when it cannot be read: a snapshot is made only when this thread is the only one. */
+int ms__exit_scan_threads(void);
 /* The program called madvise(addr, len, MADV_DONTFORK or MADV_WIPEONFORK): the snapshot copies
  * that memory as it is. */
 void ms__exit_scan_fork_flags_asked(void *addr, size_t len, int advice);

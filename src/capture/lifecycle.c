@@ -9,6 +9,7 @@
 #include "config.h"
 #include "diag.h"
 #include "exit_scan.h"
+#include "leak_check.h"
 #include "module_map.h"
 #include "own_memory.h"
 #include "real_fns.h"
@@ -110,6 +111,12 @@ void ms__lifecycle_signal_taken(int sig)
 {
     if (sig > 0 && sig < 65)
         atomic_store(&owns_signal[sig], false);
+}
+
+void ms__lifecycle_signal_owned(int sig)
+{
+    if (sig > 0 && sig < 65)
+        atomic_store(&owns_signal[sig], true);
 }
 
 /* The locks fork_prepare took, released after the fork on both sides. */
@@ -231,70 +238,6 @@ static void run_freeres(void)
     t->busy = was_busy;
 }
 
-/* Whether the thread whose /proc/self/task entry is name has begun to exit: the kernel sets
- * PF_EXITING (0x4 in field 9 of its stat) at the start of its exit, before it wakes a
- * pthread_join, so a thread the program has joined never counts, however long the kernel
- * takes to remove it from the list under load. */
-static bool task_exiting(int dir, const char *name)
-{
-    char path[64] = "";
-    size_t n = strlen(name);
-    if (n + sizeof "/stat" > sizeof path)
-        return false;
-    memcpy(path, name, n);
-    memcpy(path + n, "/stat", sizeof "/stat");
-    int fd = openat(dir, path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return true; /* gone since the listing */
-    char buf[512];
-    long got = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (got <= 0)
-        return true;
-    buf[got] = 0;
-    const char *p = strrchr(buf, ')'); /* the name (field 2) may hold spaces and parentheses */
-    if (!p)
-        return false;
-    /* After ')': state (field 3), then fields 4..8, then flags (field 9). */
-    for (int field = 2; field < 9 && p; field++)
-        p = strchr(p + 1, ' ');
-    if (!p)
-        return false;
-    unsigned long flags = 0;
-    for (p++; *p >= '0' && *p <= '9'; p++)
-        flags = flags * 10 + (unsigned long)(*p - '0');
-    return (flags & 0x4) != 0;
-}
-
-/* The number of threads in this process that have not begun to exit, from /proc/self/task,
- * without allocating. */
-static int count_threads(void)
-{
-    int fd = open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    char buf[4096];
-    int n = 0;
-    for (;;) {
-        long got = syscall(SYS_getdents64, fd, buf, sizeof buf);
-        if (got <= 0)
-            break;
-        for (long off = 0; off < got;) {
-            struct {
-                uint64_t ino;
-                int64_t off;
-                unsigned short reclen;
-                unsigned char type;
-                char name[];
-            } *d = (void *)(buf + off);
-            n += d->name[0] != '.' && !task_exiting(fd, d->name);
-            off += d->reclen;
-        }
-    }
-    close(fd);
-    return n;
-}
-
 /* Ends the trace. stack_lo: at exit, where memscope's own frames begin on this thread's stack
  * (0: no leak scan). */
 static void finish(int reason, int code, bool freeres, uintptr_t stack_lo)
@@ -320,7 +263,7 @@ static void finish(int reason, int code, bool freeres, uintptr_t stack_lo)
     /* glibc's exit-time freeing assumes no other thread runs: valgrind runs it after killing
      * them. With threads still running it could pull their locale or stdio from under them,
      * so it is skipped and the report says so. */
-    int threads = reason == MS_END_EXIT ? count_threads() : 0;
+    int threads = reason == MS_END_EXIT ? ms__exit_scan_threads() : 0;
     if (freeres && threads == 1)
         run_freeres();
     if (reason == MS_END_EXIT)
@@ -401,6 +344,13 @@ bool ms__lifecycle_init(void)
         dtv_init();
         pthread_atfork(fork_prepare, fork_parent, fork_child);
         install_signal_handlers();
+        ms__leak_check_init();
+        if (ms__config.scan_signal &&
+            !ms__signal_take(ms__config.scan_signal, ms__leak_check_on_signal))
+            ms__say("MEMSCOPE_SCAN_SIGNAL",
+                    ": the signal has a handler already or is ignored; "
+                    "no leak scans by signal",
+                    "");
         atomic_store(&ms__active, true);
     }
     t->busy = was_busy;

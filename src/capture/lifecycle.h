@@ -25,5 +25,12 @@ void ms__lifecycle_before_quick_exit(int status);
  * true if memscope's handler is installed for sig and the program has not replaced it. */
 bool ms__lifecycle_owns_signal(int sig);
 void ms__lifecycle_signal_taken(int sig);
+/* memscope's handler is installed for sig (the program is told SIG_DFL until it sets its own). */
+void ms__lifecycle_signal_owned(int sig);
+/* Installs memscope's own handler for sig, if its disposition is SIG_DFL: run through the
+ * trampoline as the program's handlers are (so that one interrupting memscope defers its
+ * events), and given up as the crash handler is when the program sets its own (the program is
+ * told SIG_DFL meanwhile). Returns whether it was installed (signal_hooks.c). */
+bool ms__signal_take(int sig, void (*handler)(int));
 
 #endif

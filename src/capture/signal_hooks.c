@@ -95,6 +95,31 @@ static bool valid(int sig)
     return sig > 0 && sig < NSIG;
 }
 
+bool ms__signal_take(int sig, void (*handler)(int))
+{
+    int (*real_sigaction)(int, const struct sigaction *, struct sigaction *) =
+        (int (*)(int, const struct sigaction *, struct sigaction *))ms__next_symbol("sigaction");
+    struct sigaction old;
+    if (!valid(sig) || !real_sigaction || real_sigaction(sig, NULL, &old) != 0 ||
+        old.sa_handler != SIG_DFL || (old.sa_flags & SA_SIGINFO))
+        return false;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = plain_trampoline;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    bool locked = ms__spin_lock(&change_lock);
+    atomic_store(&plain_handler[sig], handler);
+    bool ok = real_sigaction(sig, &sa, NULL) == 0;
+    if (!ok)
+        atomic_store(&plain_handler[sig], NULL);
+    if (locked)
+        ms__spin_unlock(&change_lock);
+    if (ok)
+        ms__lifecycle_signal_owned(sig);
+    return ok;
+}
+
 HOOK(int, sigaction, (int sig, const struct sigaction *act, struct sigaction *old))
 {
     NEXT(int (*)(int, const struct sigaction *, struct sigaction *), sigaction);

@@ -10,8 +10,9 @@ int ms_cmd_report(int argc, char **argv);
 /* One-line usages of the subcommands, and their full help (printed by `memscope CMD --help`). */
 #define MS_USAGE_RUN                                                                               \
     "usage: memscope run [-o TRACE] [--unwind=libunwind|fp|none] [--depth=N] "                     \
-    "[--compression=LEVEL] [--backend=NAME] [--sample-bytes=N] [--no-summary] -- PROGRAM "         \
-    "[ARGS...]"
+    "[--compression=LEVEL] [--backend=NAME] [--sample-bytes=N] [--scan-signal=SIG] "               \
+    "[--no-summary] "                                                                              \
+    "-- PROGRAM [ARGS...]"
 #define MS_USAGE_REPORT                                                                            \
     "usage: memscope report TRACE [--format text|json] [--top N] [--suppressions FILE]..."
 extern const char ms_help_report[];

@@ -13,6 +13,7 @@
 #include "common/trace_format.h"
 #include "preload_library.h"
 #include "program_check.h"
+#include "snapshot_scans.h"
 #include "report/number_format.h"
 #include "report/report_notes.h"
 #include "trace_files.h"
@@ -87,90 +88,34 @@ static void passed_restore(const struct sigaction *given, const ms_trace_compact
     }
 }
 
-/* The leak scan of the program's snapshot, which its END names (common/leak_handshake.h): the
- * blocks live at the end of a's replay, the snapshot's memory scanned, the kinds appended to
- * the trace as a LEAK_SCAN chunk and given to a; then the snapshot is killed. */
-static void leak_scan(struct ms_analysis *a, const char *trace)
+/* The scans of the program's snapshots (snapshot_scans.h) appended to its trace, each chunk
+ * whole or not at all (no Ctrl-C in the middle of one): the on-demand ones, then the one at
+ * exit, whose kinds a gets. */
+static void write_scans(struct ms_analysis *a, const char *trace, struct ms_check_scans *checks)
 {
-    const struct ms_end_info *e = ms_trace_end(a->trace);
-    if (!e->present || !e->scan || !e->scan_pid || e->scan_pid > INT_MAX)
-        return;
-    pid_t snapshot = (pid_t)e->scan_pid;
-    struct ms_leak_block *blocks;
-    size_t n;
-    int rc = ms_heap_model_live_blocks(a->model, &blocks, &n);
-    struct ms_process_scan s;
-    rc = ms_process_scan(snapshot, e->scan, blocks, n, rc ? MS_SCAN_NO_MEMORY : MS_SCAN_DONE, &s);
-    free(blocks);
-    kill(snapshot, SIGKILL);
-    while (waitpid(snapshot, NULL, 0) < 0 && errno == EINTR)
-        ;
-    if (rc)
-        return; /* out of memory: the trace has no kinds, and its report says why */
-    /* The chunk whole or not at all: no Ctrl-C in the middle of it. */
+    uint8_t *payload;
+    size_t len = ms_exit_scan(a, &payload);
     sigset_t was;
     passed_block(&was);
+    if (checks && ms_check_scans_write(checks, trace) != 0)
+        fprintf(stderr, "memscope: %s: the leak checks could not be appended\n", trace);
     struct stat st;
-    int fd = ms_open_regular_as(trace, O_WRONLY | O_APPEND | O_NOFOLLOW, &st);
-    if (fd >= 0 && s.len <= UINT32_MAX &&
-        ms_trace_chunk_write(fd, MS_CHUNK_LEAK_SCAN, 0, 0, s.payload, (uint32_t)s.len) == 0)
-        ms_analysis_add_leak_scan(a, s.payload, s.len);
+    int fd = len ? ms_open_regular_as(trace, O_WRONLY | O_APPEND | O_NOFOLLOW, &st) : -1;
+    if (fd >= 0 && len <= UINT32_MAX &&
+        ms_trace_chunk_write(fd, MS_CHUNK_LEAK_SCAN, 0, 0, payload, (uint32_t)len) == 0)
+        ms_analysis_add_leak_scan(a, payload, len);
     if (fd >= 0)
         close(fd);
     sigprocmask(SIG_SETMASK, &was, NULL);
-    free(s.payload);
-}
-
-/* Whether child pid is a leak-scan snapshot (common/leak_handshake.h), by its name. */
-static bool is_snapshot(long pid)
-{
-    char name[64], comm[32];
-    snprintf(name, sizeof name, "/proc/%ld/comm", pid);
-    FILE *f = fopen(name, "re");
-    size_t n = f ? fread(comm, 1, sizeof comm - 1, f) : 0;
-    if (f)
-        fclose(f);
-    comm[n] = 0;
-    return strcmp(comm, MS_LEAK_SNAPSHOT_NAME "\n") == 0;
-}
-
-/* Kills and reaps the snapshots still waiting (exit_scan.c), which no leak scan took: their
- * trace was unreadable or had no END. A snapshot would otherwise wait until memscope run is
- * gone. Its other children (as a subreaper or PID 1: the program's orphans) are left alone. */
-static void reap_snapshots(void)
-{
-    char dir[64], line[4096];
-    DIR *tasks = opendir("/proc/self/task");
-    struct dirent *t;
-    while (tasks && (t = readdir(tasks))) {
-        if (t->d_name[0] == '.')
-            continue;
-        snprintf(dir, sizeof dir, "/proc/self/task/%.20s/children", t->d_name);
-        FILE *f = fopen(dir, "re");
-        size_t n = f ? fread(line, 1, sizeof line - 1, f) : 0;
-        if (f)
-            fclose(f);
-        line[n] = 0;
-        for (char *p = line, *end; *p; p = end) {
-            long pid = strtol(p, &end, 10);
-            if (end == p)
-                break;
-            if (pid > 0 && is_snapshot(pid)) {
-                kill((pid_t)pid, SIGKILL);
-                while (waitpid((pid_t)pid, NULL, 0) < 0 && errno == EINTR)
-                    ;
-            }
-        }
-    }
-    if (tasks)
-        closedir(tasks);
+    free(payload);
 }
 
 /* One line per trace: its path and, unless --no-summary, what the process did: from the live
  * replay (live), or already analysed (a, or rc and err). Returns false if the trace could not
  * be read (then `memscope report` cannot read it either). */
 static bool print_trace(const char *trace, bool own, bool summary, ms_analysis_live *live,
-                        struct ms_analysis *a, int rc, const char *why)
+                        struct ms_check_scans *checks, struct ms_analysis *a, int rc,
+                        const char *why)
 {
     char err[1024] = "";
     if (!summary) {
@@ -186,8 +131,13 @@ static bool print_trace(const char *trace, bool own, bool summary, ms_analysis_l
                 why && why[0] ? why : err);
         return false;
     }
+    if (checks && a->live_restarted) {
+        /* the live replay's order at the checks was not the trace's: their kinds are not */
+        ms_check_scans_free(checks);
+        checks->scanned = 0;
+    }
     if (own)
-        leak_scan(a, trace);
+        write_scans(a, trace, checks);
     const struct ms_summary *s = ms_heap_model_summary(a->model);
     const struct ms_process_info *p = ms_trace_process(a->trace);
     const char *name = p->argc ? p->argv[0] : p->exe;
@@ -219,6 +169,8 @@ static bool print_trace(const char *trace, bool own, bool summary, ms_analysis_l
         fprintf(stderr, "memscope:   leak kinds not known: %s\n",
                 ms_report_no_leak_kinds(a, reason, sizeof reason));
     }
+    if (checks)
+        ms_check_scans_print(checks, a);
     if (ms_option_env_flag(MS_OPT_LIVE_STATS))
         fprintf(stderr,
                 "memscope:   live summary: %" PRIu64 " of %" PRIu64 " events replayed while "
@@ -274,8 +226,9 @@ static pid_t child_pid;
  * program leaves free (at a lower priority, so that a program using every core keeps them);
  * what is left when the program ends is done then. */
 struct follower {
-    ms_analysis_live *live;     /* NULL with --no-summary */
-    ms_trace_compactor *packer; /* NULL when the program compresses its trace itself */
+    ms_analysis_live *live;       /* NULL with --no-summary */
+    struct ms_check_scans checks; /* the on-demand leak scans made as the live replay went */
+    ms_trace_compactor *packer;   /* NULL when the program compresses its trace itself */
     pthread_t thread;
     atomic_bool stop;
     bool started;
@@ -532,8 +485,10 @@ int ms_cmd_run(int argc, char **argv)
     close(started[1]);
     child_pid = pid;
     struct follower follower = {.started = false};
-    if (summary)
+    if (summary) {
         follower.live = ms_analysis_live_new(abs_out);
+        ms_analysis_live_on_check(follower.live, ms_check_scans_on_check, &follower.checks);
+    }
     if (level)
         follower.packer = ms_trace_compact_new(abs_out, level);
     follow_start(&follower);
@@ -591,17 +546,18 @@ int ms_cmd_run(int argc, char **argv)
         const char *path = traces.v[t].path;
         bool own = !strcmp(path, abs_out);
         bool have = fam.out && !own;
-        readable +=
-            print_trace(path, own, summary, own ? follower.live : NULL, have ? fam.out[t] : NULL,
-                        have ? fam.rc[t] : 0, have ? fam.err[t] : NULL);
+        readable += print_trace(path, own, summary, own ? follower.live : NULL,
+                                own ? &follower.checks : NULL, have ? fam.out[t] : NULL,
+                                have ? fam.rc[t] : 0, have ? fam.err[t] : NULL);
         if (have)
             fam.out[t] = NULL;
         if (own)
             follower.live = NULL;
     }
     family_numbers_free(&fam, traces.n);
+    ms_check_scans_free(&follower.checks);
     if (summary)
-        reap_snapshots();
+        ms_snapshots_reap();
     /* Last, once nothing reads the program's trace any more (its children's summaries read
      * their parent's). Without a compressor the program wrote it raw: it stays so. */
     char packerr[1024];

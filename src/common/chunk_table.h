@@ -27,7 +27,8 @@
     X(LEAK_RETAINER, "a block no other block dominates, and what it keeps alive")                  \
     X(LEAK_CYCLE, "a cycle of blocks no root reaches: this header, then listed LEAK_MEMBER "       \
                   "entries")                                                                       \
-    X(LEAK_MEMBER, "one block of a cycle")
+    X(LEAK_MEMBER, "one block of a cycle")                                                         \
+    X(LEAK_CHECK, "an on-demand scan: this header, then a LEAK_SCAN payload")
 
 /* clang-format off: one field per line (clang-format does not settle on this macro) */
 #define MS_CHUNK_FIELDS_PROCESS(F)                                                                 \
@@ -76,5 +77,6 @@
 #define MS_CHUNK_FIELDS_LEAK_RETAINER(F) F(U, block) F(U, retained_bytes) F(U, retained_blocks)
 #define MS_CHUNK_FIELDS_LEAK_CYCLE(F) F(U, bytes) F(U, blocks) F(U, listed)
 #define MS_CHUNK_FIELDS_LEAK_MEMBER(F) F(U, block)
+#define MS_CHUNK_FIELDS_LEAK_CHECK(F) F(U, seq) F(U, tsc) F(U, cause)
 
 #endif

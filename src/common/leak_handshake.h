@@ -18,7 +18,9 @@
  * that no scan took from the other processes it may have as children (as a subreaper or PID 1,
  * the program's orphans), which it leaves alone. */
 #define MS_LEAK_SNAPSHOT_NAME "ms-snapshot"
-#define MS_LEAK_MAX_OWN_RANGES 4096 /* of memscope's own ranges, the most the handshake lists */
+#define MS_LEAK_MAX_OWN_RANGES 4096
+/* How long an on-demand check waits for the previous check's snapshot to be scanned. */
+#define MS_LEAK_CHECK_WAIT_MS 5000 /* of memscope's own ranges, the most the handshake lists */
 
 struct ms_leak_handshake {
     uint64_t magic;

@@ -4,6 +4,7 @@
 #include "trace_format.h"
 
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -90,6 +91,12 @@ const struct ms_option ms_options[MS_OPT_COUNT] = {
      "(for `memscope report`) an object with more references held at once than this is a clone "
      "storm (C API, default 50)",
      NULL},
+    {MS_OPT_SCAN_SIGNAL, "MEMSCOPE_SCAN_SIGNAL", "scan-signal", "SIG", MS_OPT_SIGNAL,
+     MS_SCOPE_LIBRARY, NULL, 0, 0, NULL,
+     "`SIG` (`USR2`, `RTMIN+3`, a number): the signal that makes a leak scan of the running "
+     "program, as `ms_leak_check()` does (see [docs/leak-kinds.md](docs/leak-kinds.md#on-demand-"
+     "scans)); default: none",
+     "a leak scan of the running program each time it gets signal SIG (USR2, RTMIN+3, ...)"},
 };
 
 const struct ms_option *ms_option_by_variable(const char *name)
@@ -125,6 +132,54 @@ static void append_long(char *buf, size_t cap, long v)
         out[i] = digits[k - 1 - i];
     out[k] = 0;
     append(buf, cap, out);
+}
+
+/* The signals MS_OPT_SIGNAL accepts by name: the standard ones memscope may take. */
+static const struct {
+    const char *name;
+    int sig;
+} signal_names[] = {
+    {"HUP", SIGHUP},     {"QUIT", SIGQUIT}, {"TRAP", SIGTRAP},     {"USR1", SIGUSR1},
+    {"USR2", SIGUSR2},   {"PIPE", SIGPIPE}, {"ALRM", SIGALRM},     {"URG", SIGURG},
+    {"XCPU", SIGXCPU},   {"XFSZ", SIGXFSZ}, {"VTALRM", SIGVTALRM}, {"PROF", SIGPROF},
+    {"WINCH", SIGWINCH}, {"POLL", SIGPOLL}, {"PWR", SIGPWR},       {"SYS", SIGSYS},
+};
+
+/* The signal text names (USR2, SIGUSR2, RTMIN+3, RTMAX-1, 12), or 0. Not one that cannot be
+ * caught (KILL, STOP), nor memscope's crash signals (SEGV, BUS, FPE, ILL, ABRT, TERM, INT), nor
+ * by name one that job control sends (CHLD, CONT, TSTP, TTIN, TTOU). */
+static int signal_number(const char *text)
+{
+    if (!strncmp(text, "SIG", 3))
+        text += 3;
+    long v = 0;
+    char *end;
+    if (*text >= '0' && *text <= '9') {
+        v = strtol(text, &end, 10);
+        if (*end)
+            return 0;
+    } else if (!strncmp(text, "RTMIN", 5) || !strncmp(text, "RTMAX", 5)) {
+        bool min = text[3] == 'I';
+        long k = 0;
+        if (text[5]) {
+            if (text[5] != (min ? '+' : '-') || !text[6] || text[6] < '0' || text[6] > '9')
+                return 0;
+            k = strtol(text + 6, &end, 10);
+            if (*end)
+                return 0;
+        }
+        v = min ? SIGRTMIN + k : SIGRTMAX - k;
+        if (v < SIGRTMIN || v > SIGRTMAX)
+            return 0;
+    } else {
+        for (size_t i = 0; i < sizeof signal_names / sizeof *signal_names; i++)
+            if (!strcmp(text, signal_names[i].name))
+                v = signal_names[i].sig;
+    }
+    if (v <= 0 || v >= NSIG || v == SIGKILL || v == SIGSTOP || v == SIGSEGV || v == SIGBUS ||
+        v == SIGFPE || v == SIGILL || v == SIGABRT || v == SIGTERM || v == SIGINT)
+        return 0;
+    return (int)v;
 }
 
 /* The index of word in the '|'-separated list, or -1. */
@@ -171,6 +226,17 @@ bool ms_option_parse(const struct ms_option *o, const char *text, long *value, c
         }
         return false;
     }
+    case MS_OPT_SIGNAL:
+        if (!text || !*text || !strcmp(text, "0")) {
+            *value = 0;
+            return true;
+        }
+        if ((*value = signal_number(text)) != 0)
+            return true;
+        append(why, cap,
+               "is not a signal memscope may take (such as USR2 or RTMIN+3; not KILL, "
+               "STOP, SEGV, BUS, FPE, ILL, ABRT, TERM or INT)");
+        return false;
     case MS_OPT_INT: {
         char *end;
         long v = text && *text ? strtol(text, &end, 10) : 0;

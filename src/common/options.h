@@ -14,6 +14,9 @@ enum ms_option_kind {
     MS_OPT_INT,  /* a decimal number from lo to hi */
     MS_OPT_ENUM, /* one of the words of `values` (the default's index is the value) */
     MS_OPT_FLAG, /* set (anything but "0" or empty) or not */
+    /* a signal memscope may take for itself: a name (USR2, SIGUSR2, RTMIN+3) or a number; not one
+     * that cannot be caught or that memscope's crash handling or the program's faults use */
+    MS_OPT_SIGNAL,
 };
 
 /* Who reads the variable. */
@@ -42,6 +45,7 @@ enum ms_option_id {
     MS_OPT_LIVE_STATS,
     MS_OPT_DEBUGINFOD,
     MS_OPT_STORM,
+    MS_OPT_SCAN_SIGNAL,
     MS_OPT_COUNT
 };
 
@@ -65,8 +69,8 @@ extern const struct ms_option ms_options[MS_OPT_COUNT];
 const struct ms_option *ms_option_by_variable(const char *name);
 
 /* Checks text as a value of o. Returns true and sets *value (INT: the number, ENUM: the word's
- * index, FLAG: 0 or 1, PATH: 1) when it is one; else false, with why (a phrase such as "is not a
- * number from 1 to 256") in why[0..cap). */
+ * index, FLAG: 0 or 1, PATH: 1, SIGNAL: its number; empty or "0": 0, none) when it is one; else
+ * false, with why (a phrase such as "is not a number from 1 to 256") in why[0..cap). */
 bool ms_option_parse(const struct ms_option *o, const char *text, long *value, char *why,
                      size_t cap);
 

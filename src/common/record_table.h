@@ -71,7 +71,8 @@
     X(FREE_CALLER, 12, "the thread's next frees come from the module of the stack (or of ip)")     \
     X(BACKEND, 13, "the capture backend in use from now on (enum ms_backend), and why")            \
     X(CALL_COUNTS, 14, "sampling: allocations (and their bytes) made from the call site at ip")    \
-    X(SAMPLE_FREES, 15, "sampling: frees of blocks not sampled, and realloc calls of any block")
+    X(SAMPLE_FREES, 15, "sampling: frees of blocks not sampled, and realloc calls of any block")   \
+    X(LEAK_CHECK, 16, "an on-demand leak scan: the snapshot made for it (or why none was)")
 
 /* The most fields a sub-record may have. */
 #define MS_EXT_FIELDS_MAX 8
@@ -92,5 +93,10 @@
 #define MS_XFIELDS_BACKEND(F) F(U, backend) F(U, reason)
 #define MS_XFIELDS_CALL_COUNTS(F) F(U, ip) F(U, allocs) F(U, bytes)
 #define MS_XFIELDS_SAMPLE_FREES(F) F(U, frees) F(U, reallocs)
+/* seq: the process's checks, from 1; cause: enum ms_check_cause; handshake and pid: the
+ * snapshot's, as END's scan and scan_pid (0: none); skipped: enum ms_check_skip; threads: the
+ * process's threads then (0: not counted) */
+#define MS_XFIELDS_LEAK_CHECK(F)                                                                   \
+    F(U, seq) F(U, cause) F(U, handshake) F(U, pid) F(U, skipped) F(U, threads)
 
 #endif

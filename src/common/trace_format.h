@@ -88,7 +88,10 @@ enum ms_chunk_type {
     /* The leak kinds of the blocks live at exit, from memscope run's scan of the process
      * (common/leak_handshake.h), appended after END. */
     MS_CHUNK_LEAK_SCAN = 5,
-    MS_CHUNK_LAST = MS_CHUNK_LEAK_SCAN,
+    /* An on-demand scan's kinds (the LEAK_CHECK record whose seq it gives), appended after END
+     * as well. */
+    MS_CHUNK_LEAK_CHECK = 6,
+    MS_CHUNK_LAST = MS_CHUNK_LEAK_CHECK,
 };
 
 /* Event records inside an EVENTS chunk start with one kind byte: bits 0-3 are the record kind,
@@ -191,6 +194,49 @@ enum ms_scan_status {
     MS_SCAN_NO_MEMORY = 2, /* memscope run ran out of memory */
     MS_SCAN_STATUSES
 };
+
+/* What asked for an on-demand leak scan (LEAK_CHECK record and chunk). */
+enum ms_check_cause {
+    MS_CHECK_API = 1,    /* the program called ms_leak_check() */
+    MS_CHECK_SIGNAL = 2, /* the process got MEMSCOPE_SCAN_SIGNAL */
+    MS_CHECK_CAUSES
+};
+
+/* Why an on-demand leak scan made no snapshot (LEAK_CHECK's skipped; 0: one was made). */
+enum ms_check_skip {
+    MS_CHECK_MADE = 0,
+    MS_CHECK_NO_SCANNER = 1,  /* not run by memscope run with its summary (MEMSCOPE_LEAK_SCAN) */
+    MS_CHECK_NOT_ROOT = 2,    /* not the process memscope run started (a forked child) */
+    MS_CHECK_SAMPLED = 3,     /* MEMSCOPE_SAMPLE_BYTES: not every live block is known */
+    MS_CHECK_THREADS = 4,     /* other threads were running (threads: how many in all) */
+    MS_CHECK_PENDING = 5,     /* the previous check's snapshot was not scanned yet */
+    MS_CHECK_SANDBOXED = 6,   /* a seccomp filter confines the process: no clone */
+    MS_CHECK_NO_SNAPSHOT = 7, /* the clone failed (a process limit, no memory) */
+    MS_CHECK_SKIPS
+};
+
+/* The cause's name in reports and JSON: "ms_leak_check", "signal" (NULL: unknown). */
+static inline const char *ms_check_cause_name(unsigned c)
+{
+    static const char *const names[] = {NULL, "ms_leak_check", "signal"};
+    return c < sizeof names / sizeof *names ? names[c] : NULL;
+}
+
+/* Why a check made no snapshot, as a phrase (NULL: unknown, or one was made). */
+static inline const char *ms_check_skip_reason(unsigned s)
+{
+    static const char *const why[] = {
+        NULL,
+        "the program was not run by memscope run with its summary",
+        "not the process memscope run started",
+        "the trace is sampled (MEMSCOPE_SAMPLE_BYTES)",
+        "other threads were running",
+        "the previous check's snapshot was still being scanned",
+        "a seccomp filter confines the process",
+        "the snapshot could not be made (a process limit or no memory)",
+    };
+    return s < sizeof why / sizeof *why ? why[s] : NULL;
+}
 
 /* Why memscope stopped tracking a process that went on running (END reason MS_END_STOPPED). */
 enum ms_stop_cause {

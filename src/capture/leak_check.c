@@ -1,0 +1,79 @@
+/* On-demand leak scans (leak_check.h). */
+#define _GNU_SOURCE
+#include "leak_check.h"
+
+#include "../common/trace_format.h"
+#include "config.h"
+#include "diag.h"
+#include "event_path.h"
+#include "exit_scan.h"
+#include "runtime.h"
+#include "thread_state.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static atomic_uint_fast64_t checks;
+
+/* Kept out of line, with every callee-saved register stored in its frame: the snapshot's scan
+ * starts at this frame, so the caller's registers are among the roots, as memcheck scans a
+ * thread's registers. */
+static __attribute__((noinline)) int check(int cause)
+{
+    __builtin_unwind_init();
+    volatile uintptr_t here = 0;
+    uintptr_t stack_lo = (uintptr_t)&here;
+    uint64_t seq = atomic_fetch_add(&checks, 1) + 1;
+    struct ms__exit_scan snap = {0, 0};
+    int threads = 0, skipped;
+    if (!ms__config.output || ms__config.root_pid != (int)syscall(SYS_getpid))
+        skipped = MS_CHECK_NOT_ROOT;
+    else if (!ms__config.leak_scan)
+        skipped = MS_CHECK_NO_SCANNER;
+    else if ((threads = ms__exit_scan_threads()) != 1)
+        skipped = MS_CHECK_THREADS; /* -1 (unreadable) too: they cannot be counted */
+    else
+        skipped = ms__exit_scan_check(stack_lo, &snap);
+    ms__on_LEAK_CHECK(seq, (uint64_t)cause, snap.handshake, snap.pid, (uint64_t)skipped,
+                      threads > 0 ? (uint64_t)threads : 0);
+    /* memscope run scans the snapshot when its replay reaches this record: now. */
+    if (ms__tls.slot)
+        ms__slot_flush(ms__tls.slot, false);
+    return skipped;
+}
+
+int ms__leak_check(int cause)
+{
+    return check(cause);
+}
+
+/* From a signal that interrupted memscope itself: the thread's slot is not the handler's to
+ * write, so the check waits, as the handler's allocations do, until the interrupted code leaves
+ * memscope (ms__record_deferred). */
+static void deferred_check(void)
+{
+    check(MS_CHECK_SIGNAL);
+}
+
+void ms__leak_check_on_signal(int sig)
+{
+    (void)sig;
+    if (!atomic_load_explicit(&ms__active, memory_order_relaxed))
+        return;
+    int saved = errno;
+    if (ms__tls.in_handler) {
+        ms__defer(MS_DEFERRED_LEAK_CHECK, 0, 0, 0, 0, 0, 0);
+    } else if (!ms__tls.busy) {
+        ms__tls.busy = 1;
+        check(MS_CHECK_SIGNAL);
+        ms__unbusy();
+    }
+    errno = saved;
+}
+
+void ms__leak_check_init(void)
+{
+    ms__deferred_leak_check = deferred_check;
+}

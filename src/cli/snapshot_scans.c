@@ -1,0 +1,202 @@
+/* memscope run's scans of its program's snapshots (snapshot_scans.h). */
+#define _GNU_SOURCE
+#include "snapshot_scans.h"
+
+#include "analysis/process_scan.h"
+#include "analysis/trace_seal.h"
+#include "common/chunk_codec.h"
+#include "common/leak_handshake.h"
+#include "common/open_regular.h"
+#include "common/trace_format.h"
+#include "report/number_format.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Whether pid is a leak-scan snapshot (common/leak_handshake.h) and memscope run's child: by
+ * its name and its parent. A pid from the trace, which the program wrote, is killed only then. */
+static bool is_snapshot(long pid)
+{
+    char name[64], stat[512];
+    snprintf(name, sizeof name, "/proc/%ld/stat", pid);
+    FILE *f = fopen(name, "re");
+    size_t n = f ? fread(stat, 1, sizeof stat - 1, f) : 0;
+    if (f)
+        fclose(f);
+    stat[n] = 0;
+    /* "pid (comm) state ppid ...": comm may hold anything, so the last ')' ends it */
+    char *open = strchr(stat, '('), *close = strrchr(stat, ')');
+    if (!open || !close || close < open)
+        return false;
+    long ppid = 0;
+    char state;
+    if (sscanf(close + 1, " %c %ld", &state, &ppid) != 2 || ppid != (long)getpid())
+        return false;
+    *close = 0;
+    return !strcmp(open + 1, MS_LEAK_SNAPSHOT_NAME);
+}
+
+static void kill_snapshot(pid_t pid)
+{
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
+/* Scans the snapshot pid (handshake hs) against the blocks live in a's model now, and kills
+ * it. Returns 0 with *s set, or MS_ENOMEM. */
+static int scan_snapshot(struct ms_analysis *a, pid_t pid, uint64_t hs, struct ms_process_scan *s)
+{
+    struct ms_leak_block *blocks;
+    size_t n;
+    int rc = ms_heap_model_live_blocks(a->model, &blocks, &n);
+    rc = ms_process_scan(pid, hs, blocks, n, rc ? MS_SCAN_NO_MEMORY : MS_SCAN_DONE, s);
+    free(blocks);
+    kill_snapshot(pid);
+    return rc;
+}
+
+size_t ms_exit_scan(struct ms_analysis *a, uint8_t **payload)
+{
+    const struct ms_end_info *e = ms_trace_end(a->trace);
+    *payload = NULL;
+    if (!e->present || !e->scan || !e->scan_pid || e->scan_pid > INT_MAX ||
+        !is_snapshot((long)e->scan_pid))
+        return 0;
+    struct ms_process_scan s;
+    if (scan_snapshot(a, (pid_t)e->scan_pid, e->scan, &s) != 0)
+        return 0; /* out of memory: the trace has no kinds, and its report says why */
+    *payload = s.payload;
+    return s.len;
+}
+
+void ms_check_scans_on_check(void *ctx, struct ms_analysis *a, const struct ms_event *ev)
+{
+    struct ms_check_scans *c = ctx;
+    /* x: seq, cause, handshake, pid, skipped, threads */
+    c->asked++;
+    uint64_t skipped = ev->x[4], pid = ev->x[3];
+    if (skipped) {
+        c->skipped[skipped < MS_CHECK_SKIPS ? skipped : 0]++;
+        return;
+    }
+    if (!pid || pid > INT_MAX || !is_snapshot((long)pid))
+        return;
+    struct ms_process_scan s;
+    if (scan_snapshot(a, (pid_t)pid, ev->x[2], &s) != 0)
+        return;
+    /* The chunk's payload: the check's header, then the LEAK_SCAN payload. */
+    struct ms_chunk_LEAK_CHECK h = {.seq = ev->x[0], .tsc = ev->tsc, .cause = ev->x[1]};
+    uint8_t head[3 * 10];
+    size_t hn = (size_t)(ms_chunk_put_LEAK_CHECK(head, &h) - head);
+    uint8_t *p = malloc(hn + s.len);
+    if (!p) {
+        free(s.payload);
+        return;
+    }
+    memcpy(p, head, hn);
+    memcpy(p + hn, s.payload, s.len);
+    free(s.payload);
+    if (c->n == MS_LEAK_CHECKS_KEPT) { /* the latest are kept */
+        free(c->v[0].payload);
+        memmove(c->v, c->v + 1, --c->n * sizeof *c->v);
+    }
+    c->v[c->n++] = (struct ms_check_scan){.seq = h.seq,
+                                          .tsc = h.tsc,
+                                          .cause = (int)h.cause,
+                                          .status = s.status,
+                                          .payload = p,
+                                          .len = hn + s.len,
+                                          .totals = s.totals};
+    c->scanned++;
+}
+
+int ms_check_scans_write(const struct ms_check_scans *c, const char *trace)
+{
+    if (!c->n)
+        return 0;
+    struct stat st;
+    int fd = ms_open_regular_as(trace, O_WRONLY | O_APPEND | O_NOFOLLOW, &st);
+    if (fd < 0)
+        return -1;
+    int rc = 0;
+    for (size_t i = 0; i < c->n && !rc; i++)
+        if (c->v[i].len > UINT32_MAX ||
+            ms_trace_chunk_write(fd, MS_CHUNK_LEAK_CHECK, 0, 0, c->v[i].payload,
+                                 (uint32_t)c->v[i].len) != 0)
+            rc = -1;
+    close(fd);
+    return rc;
+}
+
+void ms_check_scans_print(const struct ms_check_scans *c, const struct ms_analysis *a)
+{
+    if (!c->asked)
+        return;
+    char n1[32], n2[32];
+    fprintf(stderr, "memscope:   leak checks during the run: %s asked, %s scanned",
+            ms_format_count(n1, c->asked), ms_format_count(n2, c->scanned));
+    const struct ms_check_scan *last = c->n ? &c->v[c->n - 1] : NULL;
+    if (last && last->status == MS_SCAN_DONE) {
+        const struct ms_leak_totals *t = &last->totals;
+        char k[MS_LEAK_KINDS][2][32];
+        for (int i = 0; i < MS_LEAK_KINDS; i++) {
+            ms_format_count(k[i][0], t->bytes[i]);
+            ms_format_count(k[i][1], t->blocks[i]);
+        }
+        const char *cause = ms_check_cause_name((unsigned)last->cause);
+        fprintf(stderr,
+                "; the last (%s, at %.3f s): definitely lost %s bytes in %s blocks, indirectly "
+                "lost %s in %s, possibly lost %s in %s, still reachable %s in %s",
+                cause ? cause : "?", (double)ms_analysis_ns(a, last->tsc) / 1e9, k[0][0], k[0][1],
+                k[1][0], k[1][1], k[2][0], k[2][1], k[3][0], k[3][1]);
+    }
+    for (int why = 1; why < MS_CHECK_SKIPS; why++)
+        if (c->skipped[why])
+            fprintf(stderr, "; %s not made: %s", ms_format_count(n1, c->skipped[why]),
+                    ms_check_skip_reason((unsigned)why));
+    fprintf(stderr, "\n");
+}
+
+void ms_check_scans_free(struct ms_check_scans *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free(c->v[i].payload);
+    c->n = 0;
+}
+
+void ms_snapshots_reap(void)
+{
+    char dir[64], line[4096];
+    DIR *tasks = opendir("/proc/self/task");
+    struct dirent *t;
+    while (tasks && (t = readdir(tasks))) {
+        if (t->d_name[0] == '.')
+            continue;
+        snprintf(dir, sizeof dir, "/proc/self/task/%.20s/children", t->d_name);
+        FILE *f = fopen(dir, "re");
+        size_t n = f ? fread(line, 1, sizeof line - 1, f) : 0;
+        if (f)
+            fclose(f);
+        line[n] = 0;
+        for (char *p = line, *end; *p; p = end) {
+            long pid = strtol(p, &end, 10);
+            if (end == p)
+                break;
+            if (pid > 0 && is_snapshot(pid))
+                kill_snapshot((pid_t)pid);
+        }
+    }
+    if (tasks)
+        closedir(tasks);
+}
