@@ -46,6 +46,7 @@ struct ms_heap_model {
     struct ms_module_owner *owners;
     struct ms_call_sites calls; /* a sampled trace's exact counts by call site (full model) */
     const struct ms_leak_scan_info *scan;
+    struct ms_leak_checks checks; /* the on-demand scans met so far (full model) */
     bool finished; /* ms_heap_model_finish ran: a scan set later is applied at once */
     /* A sampled trace's exact totals so far, from its call counts (the summary's at the end). */
     uint64_t counted_allocs, counted_bytes, unsampled_frees, counted_reallocs;
@@ -152,6 +153,7 @@ void ms_heap_model_free(struct ms_heap_model *m)
     free(m->threads);
     ms_peak_order_free(&m->order);
     ms_call_sites_free(&m->calls);
+    ms_leak_checks_free(&m->checks);
     free(m);
 }
 
@@ -606,6 +608,25 @@ static __attribute__((noinline)) int annotation(struct ms_heap_model *m, const s
 }
 
 /* The sampling records (x: their fields, record_table.h). */
+/* The live block at ptr for an on-demand check: its size and allocation stack. */
+static bool check_block(const void *ctx, uint64_t ptr, uint64_t *size, uint32_t *stack)
+{
+    const struct ms_heap_model *m = ctx;
+    const struct block *b = ptr ? live_find((struct ms_heap_model *)m, ptr) : NULL;
+    if (!b)
+        return false;
+    *size = b->size;
+    *stack = m->info ? m->sites[m->info[b - m->live].site].stack : 0;
+    return true;
+}
+
+/* An on-demand leak scan (LEAK_CHECK), with the heap as it is now. */
+static __attribute__((noinline)) int leak_check(struct ms_heap_model *m, const struct ms_event *ev)
+{
+    return ms_leak_checks_add(&m->checks, ev, m->sum.live_bytes, m->sum.live_blocks, check_block,
+                              m);
+}
+
 static __attribute__((noinline)) int sampling(struct ms_heap_model *m, const struct ms_event *ev)
 {
     switch (ev->value) {
@@ -714,6 +735,8 @@ apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
         }
         if (ev->value == MS_EXT_FREE_CALLER)
             return 0; /* the reader gives each free its caller (ms_event.free_ip) */
+        if (ev->value == MS_EXT_LEAK_CHECK)
+            return m->totals_only ? 0 : leak_check(m, ev);
         if (ev->value == MS_EXT_CALL_COUNTS || ev->value == MS_EXT_SAMPLE_FREES)
             return sampling(m, ev);
         /* fall through */
@@ -931,6 +954,19 @@ void ms_heap_model_suppress(struct ms_heap_model *m, const uint32_t *which)
     }
     if (m->finished && m->scan && !m->sum.sample_bytes)
         apply_leak_scan(m); /* the kinds without the suppressed blocks */
+}
+
+void ms_heap_model_set_leak_checks(struct ms_heap_model *m, const struct ms_leak_check_result *r,
+                                   size_t n)
+{
+    ms_leak_checks_free(&m->checks); /* an ancestor's, met before its fork */
+    m->checks.results = r;
+    m->checks.nresults = n;
+}
+
+const struct ms_leak_checks *ms_heap_model_leak_checks(const struct ms_heap_model *m)
+{
+    return &m->checks;
 }
 
 void ms_heap_model_set_leak_scan(struct ms_heap_model *m, const struct ms_leak_scan_info *s)

@@ -4,6 +4,7 @@
 #ifndef MS_HEAP_MODEL_H
 #define MS_HEAP_MODEL_H
 
+#include "leak_checks.h"
 #include "leak_scan.h"
 #include "trace_reader.h"
 
@@ -124,6 +125,13 @@ bool ms_heap_model_block_at(const struct ms_heap_model *m, uint64_t ptr,
 /* The leak scan whose kinds the live blocks get at the finish, or at once after it (kept, not
  * copied: it must outlive the model's use). */
 void ms_heap_model_set_leak_scan(struct ms_heap_model *m, const struct ms_leak_scan_info *s);
+/* The kinds of the on-demand scans (the trace's: ms_trace_leak_checks), which the full model
+ * gives their LEAK_CHECK events as it meets them; set before the replay of the trace's own
+ * events (kept, not copied): the checks met before, in its ancestors' history, are dropped. */
+void ms_heap_model_set_leak_checks(struct ms_heap_model *m, const struct ms_leak_check_result *r,
+                                   size_t n);
+/* The LEAK_CHECK events met (full model). */
+const struct ms_leak_checks *ms_heap_model_leak_checks(const struct ms_heap_model *m);
 
 /* After the finish: the blocks live at the end of each site i with which[i] != 0 (one entry per
  * site) are suppressed, by suppression which[i] - 1, and leave the kinds' totals (not the

@@ -172,9 +172,13 @@ static int analysis_run(const char *path, bool symbols, struct ms_analysis **out
     }
     if (!rc && a->owners)
         rc = ms_module_owner_use_trace(a->owners, a->trace);
-    if (!rc)
+    if (!rc) {
+        size_t nchecks;
+        const struct ms_leak_check_result *checks = ms_trace_leak_checks(a->trace, &nchecks);
+        ms_heap_model_set_leak_checks(a->model, checks, nchecks);
         rc = ms_trace_replay(a->trace, NULL, 0, symbols ? &a->stacks : NULL, ms_heap_model_apply,
                              a->model);
+    }
     preload_join(&preload);
     if (rc)
         goto fail;

@@ -154,16 +154,9 @@ static bool print_trace(const char *trace, bool own, bool summary, ms_analysis_l
             s->sample_bytes ? "~" : "", ms_format_count(b6, s->live_blocks),
             s->sample_bytes ? " (~: estimated from a sample, MEMSCOPE_SAMPLE_BYTES)" : "");
     if (s->leak_scan && s->scan_status == MS_SCAN_DONE && s->live_blocks) {
-        char k[MS_LEAK_KINDS][2][32];
-        for (int i = 0; i < MS_LEAK_KINDS; i++) {
-            ms_format_count(k[i][0], s->kind_bytes[i]);
-            ms_format_count(k[i][1], s->kind_blocks[i]);
-        }
-        fprintf(stderr,
-                "memscope:   as valgrind's memcheck counts them: definitely lost %s bytes in %s "
-                "blocks, indirectly lost %s in %s, possibly lost %s in %s, still reachable %s "
-                "in %s\n",
-                k[0][0], k[0][1], k[1][0], k[1][1], k[2][0], k[2][1], k[3][0], k[3][1]);
+        char kinds[MS_LEAK_KINDS_TEXT];
+        fprintf(stderr, "memscope:   as valgrind's memcheck counts them: %s\n",
+                ms_format_leak_kinds(kinds, s->kind_bytes, s->kind_blocks));
     } else if (own && s->live_blocks) {
         char reason[512];
         fprintf(stderr, "memscope:   leak kinds not known: %s\n",

@@ -148,18 +148,11 @@ void ms_check_scans_print(const struct ms_check_scans *c, const struct ms_analys
             ms_format_count(n1, c->asked), ms_format_count(n2, c->scanned));
     const struct ms_check_scan *last = c->n ? &c->v[c->n - 1] : NULL;
     if (last && last->status == MS_SCAN_DONE) {
-        const struct ms_leak_totals *t = &last->totals;
-        char k[MS_LEAK_KINDS][2][32];
-        for (int i = 0; i < MS_LEAK_KINDS; i++) {
-            ms_format_count(k[i][0], t->bytes[i]);
-            ms_format_count(k[i][1], t->blocks[i]);
-        }
         const char *cause = ms_check_cause_name((unsigned)last->cause);
-        fprintf(stderr,
-                "; the last (%s, at %.3f s): definitely lost %s bytes in %s blocks, indirectly "
-                "lost %s in %s, possibly lost %s in %s, still reachable %s in %s",
-                cause ? cause : "?", (double)ms_analysis_ns(a, last->tsc) / 1e9, k[0][0], k[0][1],
-                k[1][0], k[1][1], k[2][0], k[2][1], k[3][0], k[3][1]);
+        char kinds[MS_LEAK_KINDS_TEXT];
+        fprintf(stderr, "; the last (%s, at %.3f s): %s", cause ? cause : "?",
+                (double)ms_analysis_ns(a, last->tsc) / 1e9,
+                ms_format_leak_kinds(kinds, last->totals.bytes, last->totals.blocks));
     }
     for (int why = 1; why < MS_CHECK_SKIPS; why++)
         if (c->skipped[why])

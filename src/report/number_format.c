@@ -28,3 +28,17 @@ const char *ms_format_duration(char *buf, uint64_t ns)
         snprintf(buf, 32, "%.2f s", (double)ns / 1e9);
     return buf;
 }
+
+const char *ms_format_leak_kinds(char *buf, const uint64_t *bytes, const uint64_t *blocks)
+{
+    char k[4][2][32];
+    for (int i = 0; i < 4; i++) {
+        ms_format_count(k[i][0], bytes[i]);
+        ms_format_count(k[i][1], blocks[i]);
+    }
+    snprintf(buf, MS_LEAK_KINDS_TEXT,
+             "definitely lost %s bytes in %s blocks, indirectly lost %s in %s, possibly lost %s "
+             "in %s, still reachable %s in %s",
+             k[0][0], k[0][1], k[1][0], k[1][1], k[2][0], k[2][1], k[3][0], k[3][1]);
+    return buf;
+}

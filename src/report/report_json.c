@@ -255,6 +255,57 @@ static void who_keeps_json(struct ms_json *j, struct ms_analysis *a, size_t top)
     ms_json_end_array(j);
 }
 
+/* leak_checks[] (docs/json-report.md): each on-demand scan, its kinds when it was scanned, and
+ * its lost blocks by stack (the top of them; 0: all the model kept). */
+static void leak_checks_json(struct ms_json *j, struct ms_analysis *a, size_t top)
+{
+    const struct ms_leak_checks *c = ms_heap_model_leak_checks(a->model);
+    ms_json_u64(j, "leak_checks_asked", c->total);
+    ms_json_begin_array(j, "leak_checks");
+    for (size_t i = 0; i < c->n; i++) {
+        const struct ms_leak_check *k = &c->v[i];
+        ms_json_begin_object(j, NULL);
+        ms_json_u64(j, "seq", k->seq);
+        ms_json_u64(j, "time_ns", ms_analysis_ns(a, k->tsc));
+        ms_json_str(j, "cause", ms_check_cause_name((unsigned)k->cause));
+        bytes_blocks_json(j, "live", k->live_bytes, k->live_blocks);
+        bool done = k->scanned && k->status == MS_SCAN_DONE;
+        const char *why = NULL;
+        if (k->skipped)
+            why = k->skipped > 0 ? ms_check_skip_reason((unsigned)k->skipped) : NULL;
+        else if (!k->scanned)
+            why = "memscope run kept no scan of its snapshot";
+        else if (!done)
+            why = k->status == MS_SCAN_NO_ACCESS ? "its memory could not be read"
+                                                 : "memscope run ran out of memory";
+        ms_json_str(j, "not_scanned", done ? NULL : why ? why : "unknown");
+        if (k->skipped == MS_CHECK_THREADS)
+            ms_json_u64(j, "threads", k->threads);
+        if (done) {
+            ms_json_begin_object(j, "leak_kinds");
+            for (int n = 0; n < MS_LEAK_KINDS; n++)
+                bytes_blocks_json(j, ms_leak_kind_name(n), k->kind_bytes[n], k->kind_blocks[n]);
+            ms_json_u64(j, "not_scanned_blocks", k->unscanned_blocks);
+            ms_json_u64(j, "scan_ns", k->scan_ns);
+            ms_json_end_object(j);
+            ms_json_u64(j, "lost_groups", k->lost_groups);
+            ms_json_begin_array(j, "lost");
+            for (size_t l = 0; l < k->nlost && (!top || l < top); l++) {
+                ms_json_begin_object(j, NULL);
+                ms_json_str(j, "kind", ms_leak_kind_name(k->lost[l].kind));
+                ms_json_u64(j, "bytes", k->lost[l].bytes);
+                ms_json_u64(j, "blocks", k->lost[l].blocks);
+                ms_json_u64(j, "stack_id", k->lost[l].stack);
+                stack_json(j, a, k->lost[l].stack);
+                ms_json_end_object(j);
+            }
+            ms_json_end_array(j);
+        }
+        ms_json_end_object(j);
+    }
+    ms_json_end_array(j);
+}
+
 static void sampling_json(struct ms_json *j, struct ms_analysis *a, size_t top)
 {
     const struct ms_summary *s = ms_heap_model_summary(a->model);
@@ -545,6 +596,7 @@ int ms_report_json(FILE *out, struct ms_analysis *a, const struct ms_report_opti
     leaks_json(&j, a);
 
     who_keeps_json(&j, a, o->top);
+    leak_checks_json(&j, a, o->top);
 
     sites_json(&j, a, o->top);
 

@@ -507,6 +507,67 @@ static const char *unwind_name(int mode)
                                        : "none";
 }
 
+/* The on-demand leak scans (docs/leak-kinds.md, "On-demand scans"): each check's kinds, and the
+ * lost blocks by stack for the last one scanned (top of them, 0: all the model kept). */
+static void leak_checks(FILE *out, struct ms_analysis *a, size_t top)
+{
+    const struct ms_leak_checks *c = ms_heap_model_leak_checks(a->model);
+    if (!c->total)
+        return;
+    size_t scanned = 0, last = SIZE_MAX;
+    for (size_t i = 0; i < c->n; i++)
+        if (c->v[i].scanned && c->v[i].status == MS_SCAN_DONE) {
+            scanned++;
+            last = i;
+        }
+    char b1[32], b2[32], b3[32], kinds[MS_LEAK_KINDS_TEXT];
+    fprintf(out,
+            "\nLEAK CHECKS DURING THE RUN (ms_leak_check(), MEMSCOPE_SCAN_SIGNAL): %s asked, %s "
+            "scanned\n",
+            ms_format_count(b1, c->total), ms_format_count(b2, scanned));
+    for (size_t i = 0; i < c->n; i++) {
+        const struct ms_leak_check *k = &c->v[i];
+        const char *cause = ms_check_cause_name((unsigned)k->cause);
+        fprintf(out, "  #%" PRIu64 "  at %s (%s): %s bytes in %s blocks live\n", k->seq,
+                ms_format_duration(b1, ms_analysis_ns(a, k->tsc)), cause ? cause : "?",
+                ms_format_count(b2, k->live_bytes), ms_format_count(b3, k->live_blocks));
+        const char *why = k->skipped > 0 ? ms_check_skip_reason((unsigned)k->skipped) : NULL;
+        if (k->skipped == MS_CHECK_THREADS && k->threads)
+            fprintf(out, "        not scanned: %s (%" PRIu64 " threads)\n", why, k->threads);
+        else if (k->skipped)
+            fprintf(out, "        not scanned: %s\n",
+                    why ? why : "a reason this reader does not know");
+        else if (!k->scanned)
+            fprintf(out,
+                    "        not scanned: memscope run kept no scan of its snapshot (it keeps "
+                    "the latest %d, and none when its live replay had to start again)\n",
+                    MS_LEAK_CHECKS_KEPT);
+        else if (k->status != MS_SCAN_DONE)
+            fprintf(out, "        not scanned: %s\n",
+                    k->status == MS_SCAN_NO_ACCESS ? "its memory could not be read"
+                                                   : "memscope run ran out of memory");
+        else
+            fprintf(out, "        %s\n",
+                    ms_format_leak_kinds(kinds, k->kind_bytes, k->kind_blocks));
+    }
+    if (c->total > c->n)
+        fprintf(out, "  (and %s later checks, not kept)\n", ms_format_count(b1, c->total - c->n));
+    if (last == SIZE_MAX)
+        return;
+    const struct ms_leak_check *k = &c->v[last];
+    fprintf(out, "  lost at check #%" PRIu64 ", by allocation stack%s:\n", k->seq,
+            k->lost_groups > k->nlost ? " (the largest)" : "");
+    if (!k->nlost)
+        fprintf(out, "    (none)\n");
+    for (size_t i = 0; i < k->nlost && (!top || i < top); i++) {
+        const struct ms_leak_check_lost *l = &k->lost[i];
+        fprintf(out, "    %s: %s bytes in %s block%s\n", ms_leak_kind_label(l->kind),
+                ms_format_count(b1, l->bytes), ms_format_count(b2, l->blocks),
+                l->blocks == 1 ? "" : "s");
+        print_stack(out, a, l->stack);
+    }
+}
+
 int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_options *o)
 {
     const struct ms_process_info *p = ms_trace_process(a->trace);
@@ -574,6 +635,7 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
         ranking(out, a, MS_RANK_LEAKED, "LEAKS (still allocated at exit), by bytes", 0);
     suppressions_used(out, a);
     who_keeps(out, a, o->top);
+    leak_checks(out, a, o->top);
     ranking(out, a, MS_RANK_ALLOCS, "TOP CALL SITES BY NUMBER OF ALLOCATIONS", o->top);
     ranking(out, a, MS_RANK_PEAK, "TOP CALL SITES BY CONTRIBUTION TO THE PEAK", o->top);
     ranking(out, a, MS_RANK_BYTES, "TOP CALL SITES BY BYTES ALLOCATED", o->top);

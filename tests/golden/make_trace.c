@@ -1,5 +1,6 @@
 /* Writes a small fixed trace (two threads, a realloc chain, a temporary allocation, two leaks
- * with stacks, a task, a named block, a scope and a passport, memscope run's leak scan, a truncated
+ * with stacks, a task, a named block, a scope and a passport, memscope run's leak scan, two
+ * on-demand leak checks (one scanned), a truncated
  * tail optionally) for the golden-file tests of the report outputs. usage: make_trace OUT
  * [--truncate] */
 #include "../unit/trace_builder.h"
@@ -40,6 +41,9 @@ int main(int argc, char **argv)
     tb_realloc(&e, 1300, 0x10100, 0x10200, 400, 4);
     tb_realloc(&e, 1400, 0x10200, 0x10800, 4000, 4);
     tb_alloc(&e, 1500, 0x20000, 7, 3); /* leaked */
+    /* Two on-demand leak checks: one scanned (its LEAK_CHECK chunk below), one not made. */
+    TB_EXT(&e, 1520, LEAK_CHECK, 1, MS_CHECK_API, 0x7000, 999, MS_CHECK_MADE, 1);
+    TB_EXT(&e, 1530, LEAK_CHECK, 2, MS_CHECK_SIGNAL, 0, 0, MS_CHECK_THREADS, 2);
     tb_task(&e, 1550, 0, 5300);
     TB_EXT(&e, 1550, TASK_END, 1);
     tb_chunk(&b, MS_CHUNK_EVENTS, 4242, &p, 1);
@@ -73,6 +77,23 @@ int main(int argc, char **argv)
         q = ms_chunk_put_LEAK_BLOCK(q, &k2);
         p.len = (size_t)(q - p.data);
         tb_chunk(&b, MS_CHUNK_LEAK_SCAN, 0, &p, 0);
+        /* The first check's kinds, of the four blocks live at 1520: the 4000-byte one still
+         * reachable, the 7-byte one definitely lost, the 1000-byte one possibly lost, the
+         * 24-byte one still reachable. */
+        struct ms_chunk_LEAK_CHECK c = {1, 1520, MS_CHECK_API};
+        struct ms_chunk_LEAK_SCAN cs = {MS_SCAN_DONE, 0, 65536, 0, 900000, 4};
+        struct ms_chunk_LEAK_BLOCK c1 = {0x10800, MS_LEAK_REACHABLE},
+                                   c2 = {0x20000 - 0x10800, MS_LEAK_DEFINITE},
+                                   c3 = {0x30000 - 0x20000, MS_LEAK_POSSIBLE},
+                                   c4 = {0x30400 - 0x30000, MS_LEAK_REACHABLE};
+        q = ms_chunk_put_LEAK_CHECK(p.data, &c);
+        q = ms_chunk_put_LEAK_SCAN(q, &cs);
+        q = ms_chunk_put_LEAK_BLOCK(q, &c1);
+        q = ms_chunk_put_LEAK_BLOCK(q, &c2);
+        q = ms_chunk_put_LEAK_BLOCK(q, &c3);
+        q = ms_chunk_put_LEAK_BLOCK(q, &c4);
+        p.len = (size_t)(q - p.data);
+        tb_chunk(&b, MS_CHUNK_LEAK_CHECK, 0, &p, 0);
     }
     return tb_write(&b, argv[1]) == 0 ? 0 : 1;
 }

@@ -1,0 +1,59 @@
+/* On-demand leak scans as the replay meets them (ms_leak_check(), MEMSCOPE_SCAN_SIGNAL): each
+ * LEAK_CHECK event, with the heap as it was then, and, when memscope run scanned its snapshot
+ * (the trace's LEAK_CHECK chunk of the same seq), the kinds of the blocks live at that moment,
+ * in total and by allocation stack. */
+#ifndef MS_LEAK_CHECKS_H
+#define MS_LEAK_CHECKS_H
+
+#include "leak_scan.h"
+#include "trace_reader.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The lost blocks of one allocation stack and kind (definitely, indirectly or possibly lost). */
+struct ms_leak_check_lost {
+    uint32_t stack;
+    int kind; /* enum ms_leak_kind */
+    uint64_t bytes, blocks;
+};
+
+#define MS_LEAK_CHECK_TOP 20      /* lost groups kept per check, most bytes first */
+#define MS_LEAK_CHECK_EVENTS 4096 /* checks kept in all (later ones are only counted) */
+
+struct ms_leak_check {
+    uint64_t seq, tsc;
+    int cause;        /* enum ms_check_cause */
+    int skipped;      /* enum ms_check_skip: 0, a snapshot was made */
+    uint64_t threads; /* the process's threads then (0: not counted) */
+    uint64_t live_bytes, live_blocks;
+    /* The scan, when the trace has its kinds (else: not scanned, or not kept). */
+    bool scanned;
+    int status, error; /* enum ms_scan_status, its errno */
+    uint64_t scan_ns;
+    uint64_t kind_bytes[MS_LEAK_KINDS], kind_blocks[MS_LEAK_KINDS];
+    uint64_t unscanned_blocks; /* live then, not listed by the scan (a damaged trace) */
+    uint64_t lost_groups;      /* groups of lost blocks, by stack and kind, in all */
+    size_t nlost;
+    struct ms_leak_check_lost lost[MS_LEAK_CHECK_TOP];
+};
+
+struct ms_leak_checks {
+    struct ms_leak_check *v;
+    size_t n, cap;
+    uint64_t total;                             /* LEAK_CHECK events seen */
+    const struct ms_leak_check_result *results; /* the trace's, by seq */
+    size_t nresults;
+};
+
+/* The live block at ptr, as the model knows it: its size and allocation stack. */
+typedef bool (*ms_live_block_fn)(const void *ctx, uint64_t ptr, uint64_t *size, uint32_t *stack);
+
+/* A LEAK_CHECK event (ev), with the model's live totals then and its live blocks through fn.
+ * Returns 0 or MS_ENOMEM. */
+int ms_leak_checks_add(struct ms_leak_checks *c, const struct ms_event *ev, uint64_t live_bytes,
+                       uint64_t live_blocks, ms_live_block_fn fn, const void *ctx);
+void ms_leak_checks_free(struct ms_leak_checks *c);
+
+#endif

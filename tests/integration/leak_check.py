@@ -1,0 +1,235 @@
+#!/usr/bin/env python3
+"""On-demand leak scans (issue 8, item 1): ms_leak_check() and MEMSCOPE_SCAN_SIGNAL give, for
+the blocks live at that moment, the four totals valgrind's VALGRIND_DO_LEAK_CHECK gives at the
+same point of the same program (tests/programs/leak_check.c); a check made while another thread
+runs, or outside memscope run's summary, says why it was not scanned; a program that takes the
+signal for itself keeps it; a running program scanned by `kill -USR2` gets one scan per signal.
+
+usage: leak_check.py --memscope M --programs DIR"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+failures = 0
+
+KINDS = ["definitely_lost", "indirectly_lost", "possibly_lost", "still_reachable"]
+
+
+def check(name, ok, detail=""):
+    global failures
+    failures += not ok
+    detail = detail if len(detail) < 400 or not ok else detail[:400] + "..."
+    print("%s %s%s" % ("PASS" if ok else "FAIL", name, (": " + detail) if detail else ""))
+    return ok
+
+
+def report(ms, trace):
+    rep = subprocess.run([ms, "report", "--format", "json", "--top", "0", trace],
+                         capture_output=True, timeout=600)
+    text = subprocess.run([ms, "report", trace], capture_output=True, timeout=600)
+    if not check("memscope report " + os.path.basename(trace),
+                 rep.returncode == 0 and text.returncode == 0,
+                 (rep.stderr + text.stderr).decode()[-300:]):
+        return None, ""
+    return json.loads(rep.stdout), text.stdout.decode()
+
+
+def run(ms, work, name, argv, opts=()):
+    trace = os.path.join(work, name + ".mstrace")
+    r = subprocess.run([ms, "run", "-o", trace] + list(opts) + ["--"] + argv,
+                       capture_output=True, timeout=600, cwd=work)
+    check(name + ": memscope run exits as the program", r.returncode == 0,
+          r.stderr.decode()[-300:])
+    rep, text = report(ms, trace)
+    return rep, text, r.stdout.decode(), r.stderr.decode()
+
+
+def valgrind_summaries(prog, args, work):
+    """The four totals of each LEAK SUMMARY valgrind printed, in order."""
+    log = os.path.join(work, "vg.log")
+    subprocess.run(["valgrind", "--leak-check=full", "--log-file=" + log, prog] + args,
+                   capture_output=True, timeout=600)
+    out = open(log).read()
+    sums = []
+    for block in out.split("LEAK SUMMARY:")[1:]:
+        got = {}
+        for k, label in zip(KINDS, ["definitely lost", "indirectly lost", "possibly lost",
+                                    "still reachable"]):
+            m = re.search(label + r": ([\d,]+) bytes in ([\d,]+) blocks", block)
+            got[k] = (int(m.group(1).replace(",", "")), int(m.group(2).replace(",", ""))) \
+                if m else None
+        sums.append(got)
+    return sums
+
+
+def kinds_of(x):
+    return {k: (x[k]["bytes"], x[k]["blocks"]) for k in KINDS}
+
+
+def against_valgrind(ms, work, prog):
+    rep, text, out, err = run(ms, work, "checks", [prog], ["--scan-signal=USR2"])
+    if not rep:
+        return
+    vg = valgrind_summaries(prog, ["native"], work)
+    if not check("valgrind: three leak summaries (two checks, exit)", len(vg) == 3, str(vg)):
+        return
+    checks = rep["leak_checks"]
+    check("three checks, all recorded", rep["leak_checks_asked"] == 3 and len(checks) == 3,
+          str(rep["leak_checks_asked"]))
+    check("check 1 is ms_leak_check's, check 2 the signal's",
+          [c["cause"] for c in checks] == ["ms_leak_check", "signal", "ms_leak_check"],
+          str([c["cause"] for c in checks]))
+    for i in range(2):
+        c = checks[i]
+        got = kinds_of(c["leak_kinds"]) if c["leak_kinds"] else None
+        check("check %d: kinds equal valgrind's check" % (i + 1), got == vg[i],
+              "memscope %s, valgrind %s" % (got, vg[i]))
+    third = checks[2]
+    check("check 3: not scanned, other threads were running",
+          third.get("leak_kinds") is None and "other threads" in (third["not_scanned"] or "")
+          and third.get("threads") == 2, str(third))
+    exit_kinds = rep["summary"]["leak_kinds"]
+    check("the kinds at exit equal valgrind's",
+          exit_kinds and kinds_of(exit_kinds) == vg[2], "%s vs %s" % (exit_kinds, vg[2]))
+    check("ms_leak_check returned 0, then 4 (threads)", "checks: 0 4" in out, out)
+    check("the summary line gives the checks",
+          "leak checks during the run: 3 asked, 2 scanned" in err and
+          "1 not made: other threads were running" in err, err[-500:])
+    lost = sorted((x["kind"], x["bytes"], x["blocks"]) for x in checks[1]["lost"])
+    want = sorted([("definitely_lost", 600, 1), ("definitely_lost", 400, 1),
+                   ("definitely_lost", 200, 1), ("definitely_lost", 100, 1),
+                   ("possibly_lost", 500, 1), ("indirectly_lost", 300, 1),
+                   ("indirectly_lost", 300, 1)])
+    check("check 2: its lost blocks by stack", lost == want, str(lost))
+    check("the text report lists the checks",
+          "LEAK CHECKS DURING THE RUN" in text and "lost at check #2" in text and
+          "not scanned: other threads were running (2 threads)" in text, text[-600:])
+
+
+def without_summary(ms, work, prog):
+    rep, text, out, err = run(ms, work, "nosummary", [prog], ["--scan-signal=USR2", "--no-summary"])
+    if not rep:
+        return
+    checks = rep["leak_checks"]
+    why = "the program was not run by memscope run with its summary"
+    check("--no-summary: every check says why it was not scanned",
+          len(checks) == 3 and all(c["not_scanned"] == why for c in checks),
+          str([c["not_scanned"] for c in checks]))
+    check("--no-summary: ms_leak_check returned 1 (no scanner)", "checks: 1 1" in out, out)
+
+
+def program_takes_signal(ms, work, prog):
+    """leak_check native ignores SIGUSR2 itself: memscope gives the signal up, raise() does
+    nothing, and only the two ms_leak_check calls are checks."""
+    rep, text, out, err = run(ms, work, "owned", [prog, "native"], ["--scan-signal=USR2"])
+    if not rep:
+        return
+    check("a program that sets the signal's disposition keeps it",
+          [c["cause"] for c in rep["leak_checks"]] == ["ms_leak_check", "ms_leak_check"],
+          str([c["cause"] for c in rep["leak_checks"]]))
+
+
+def by_kill(ms, work, prog):
+    """A running program, scanned from outside: one scan per signal, each later one finding at
+    least the lost bytes of the one before (the program loses 700 bytes every 10 ms)."""
+    trace = os.path.join(work, "killed.mstrace")
+    p = subprocess.Popen([ms, "run", "-o", trace, "--scan-signal=USR2", "--", prog, "wait"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=work)
+    line = p.stdout.readline()
+    check("wait: the program is waiting", line == b"waiting\n", str(line))
+    pid = None
+    for _ in range(100):
+        r = subprocess.run(["pgrep", "-f", "^" + re.escape(prog) + " wait$"], capture_output=True)
+        if r.stdout.split():
+            pid = int(r.stdout.split()[0])
+            break
+        time.sleep(0.05)
+    if not check("wait: the program's pid", pid is not None):
+        p.kill()
+        return
+    for _ in range(3):
+        os.kill(pid, signal.SIGUSR2)
+        time.sleep(0.3)
+    os.kill(pid, signal.SIGTERM)
+    _, err = p.communicate(timeout=300)
+    check("wait: memscope run exits as the program", p.returncode == 0, err.decode()[-300:])
+    rep, _ = report(ms, trace)
+    if not rep:
+        return
+    checks = rep["leak_checks"]
+    check("wait: 2 checks from the program, 3 by kill, all scanned",
+          len(checks) == 5 and all(c["leak_kinds"] for c in checks) and
+          [c["cause"] for c in checks[2:]] == ["signal"] * 3, str([c["not_scanned"] for c in checks]))
+    lost = [c["leak_kinds"]["definitely_lost"]["bytes"] for c in checks if c["leak_kinds"]]
+    check("wait: the lost bytes grow from scan to scan",
+          all(a < b for a, b in zip(lost[1:], lost[2:])) and lost[-1] > lost[1], str(lost))
+    check("wait: the 700-byte blocks are definitely lost at the last scan",
+          any(x["kind"] == "definitely_lost" and x["bytes"] % 700 == 0 and x["blocks"] > 1
+              for x in checks[-1]["lost"]), str(checks[-1]["lost"][:3]))
+
+
+def real_program(ms, work):
+    """python3, busy allocating (signals land inside memscope's hooks too): every signal gives a
+    scan, and each scan's four kinds add up to the blocks live at that moment."""
+    py = shutil.which("python3.11") or "/usr/bin/python3"
+    trace = os.path.join(work, "python.mstrace")
+    code = ("import sys, time\nt = time.time(); l = []\nprint('go', flush=True)\n"
+            "while time.time() - t < 2:\n    l.append([str(i) for i in range(100)])\n"
+            "    l = l[-500:]\n")
+    p = subprocess.Popen([ms, "run", "-o", trace, "--scan-signal=USR2", "--", py, "-c", code],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=work)
+    p.stdout.readline()
+    r = subprocess.run(["pgrep", "-P", str(p.pid)], capture_output=True)
+    pid = int(r.stdout.split()[0]) if r.stdout.split() else None
+    if not check("python3: its pid", pid is not None):
+        p.kill()
+        return
+    for _ in range(4):
+        os.kill(pid, signal.SIGUSR2)
+        time.sleep(0.25)
+    _, err = p.communicate(timeout=300)
+    check("python3: memscope run exits as the program", p.returncode == 0, err.decode()[-300:])
+    rep, _ = report(ms, trace)
+    if not rep:
+        return
+    checks = rep["leak_checks"]
+    check("python3: 4 signals, 4 scans", len(checks) == 4 and all(c["leak_kinds"] for c in checks),
+          str([c["not_scanned"] for c in checks]))
+    sums = [(sum(c["leak_kinds"][k]["bytes"] for k in KINDS), c["live"]["bytes"],
+             c["leak_kinds"]["not_scanned_blocks"]) for c in checks if c["leak_kinds"]]
+    check("python3: each scan's kinds add up to the blocks live then",
+          all(a == b and n == 0 for a, b, n in sums), str(sums))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--memscope", required=True)
+    ap.add_argument("--programs", required=True)
+    args = ap.parse_args()
+    ms = os.path.abspath(args.memscope)
+    prog = os.path.join(os.path.abspath(args.programs), "leak_check")
+    work = tempfile.mkdtemp(prefix="ms-leak-check-")
+    try:
+        if shutil.which("valgrind"):
+            against_valgrind(ms, work, prog)
+        else:
+            check("valgrind is installed (scripts/install-deps.sh)", False)
+        without_summary(ms, work, prog)
+        program_takes_signal(ms, work, prog)
+        by_kill(ms, work, prog)
+        real_program(ms, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print("%d failure(s)" % failures)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
