@@ -47,6 +47,8 @@ struct ms_heap_model {
     struct ms_call_sites calls; /* a sampled trace's exact counts by call site (full model) */
     const struct ms_leak_scan_info *scan;
     struct ms_leak_checks checks; /* the on-demand scans met so far (full model) */
+    void (*check_hook)(void *ctx, const struct ms_event *ev);
+    void *check_ctx;
     bool finished; /* ms_heap_model_finish ran: a scan set later is applied at once */
     /* A sampled trace's exact totals so far, from its call counts (the summary's at the end). */
     uint64_t counted_allocs, counted_bytes, unsampled_frees, counted_reallocs;
@@ -735,8 +737,11 @@ apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
         }
         if (ev->value == MS_EXT_FREE_CALLER)
             return 0; /* the reader gives each free its caller (ms_event.free_ip) */
-        if (ev->value == MS_EXT_LEAK_CHECK)
+        if (ev->value == MS_EXT_LEAK_CHECK) {
+            if (m->check_hook)
+                m->check_hook(m->check_ctx, ev);
             return m->totals_only ? 0 : leak_check(m, ev);
+        }
         if (ev->value == MS_EXT_CALL_COUNTS || ev->value == MS_EXT_SAMPLE_FREES)
             return sampling(m, ev);
         /* fall through */
@@ -962,6 +967,13 @@ void ms_heap_model_set_leak_checks(struct ms_heap_model *m, const struct ms_leak
     ms_leak_checks_free(&m->checks); /* an ancestor's, met before its fork */
     m->checks.results = r;
     m->checks.nresults = n;
+}
+
+void ms_heap_model_set_check_hook(struct ms_heap_model *m,
+                                  void (*fn)(void *ctx, const struct ms_event *ev), void *ctx)
+{
+    m->check_hook = fn;
+    m->check_ctx = ctx;
 }
 
 const struct ms_leak_checks *ms_heap_model_leak_checks(const struct ms_heap_model *m)

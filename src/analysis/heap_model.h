@@ -130,6 +130,10 @@ void ms_heap_model_set_leak_scan(struct ms_heap_model *m, const struct ms_leak_s
  * events (kept, not copied): the checks met before, in its ancestors' history, are dropped. */
 void ms_heap_model_set_leak_checks(struct ms_heap_model *m, const struct ms_leak_check_result *r,
                                    size_t n);
+/* fn is called at each LEAK_CHECK event, before the model applies it (its live blocks are those
+ * of that moment): memscope run's scan of the check's snapshot. */
+void ms_heap_model_set_check_hook(struct ms_heap_model *m,
+                                  void (*fn)(void *ctx, const struct ms_event *ev), void *ctx);
 /* The LEAK_CHECK events met (full model). */
 const struct ms_leak_checks *ms_heap_model_leak_checks(const struct ms_heap_model *m);
 

@@ -223,14 +223,12 @@ ms_analysis_live *ms_analysis_live_new(const char *path)
     return l;
 }
 
-/* The live replay's callback: the model's, and the caller's at an on-demand check, with the
- * model as it is at that moment. */
-static int live_event(void *ctx, const struct ms_event *ev)
+/* The model's hook at an on-demand check: the caller's, with the model as it is then. */
+static void live_check(void *ctx, const struct ms_event *ev)
 {
     ms_analysis_live *l = ctx;
-    if (l->on_check && ev->kind == MS_REC_EXTENDED && ev->value == MS_EXT_LEAK_CHECK)
+    if (l->on_check)
         l->on_check(l->check_ctx, l->a, ev);
-    return ms_heap_model_apply(l->a->model, ev);
 }
 
 void ms_analysis_live_on_check(ms_analysis_live *l, ms_check_fn fn, void *ctx)
@@ -256,7 +254,8 @@ static int live_begin(ms_analysis_live *l)
         return MS_ENOMEM;
     ms_heap_model_set_sampling(a->model, ms_trace_process(a->trace)->sample_bytes);
     /* The numbers need no stack tree: its nodes are checked and skipped. */
-    return ms_live_replay_new(a->trace, NULL, live_event, l, &l->replay);
+    ms_heap_model_set_check_hook(a->model, live_check, l);
+    return ms_live_replay_new(a->trace, NULL, ms_heap_model_apply, a->model, &l->replay);
 }
 
 bool ms_analysis_live_poll(ms_analysis_live *l)
