@@ -134,6 +134,7 @@ static bool print_trace(const char *trace, bool own, bool summary, ms_analysis_l
     if (checks && a->live_restarted) {
         /* the live replay's order at the checks was not the trace's: their kinds are not */
         ms_check_scans_free(checks);
+        checks->dropped = checks->scanned != 0;
         checks->scanned = 0;
     }
     if (own)

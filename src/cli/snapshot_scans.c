@@ -154,6 +154,9 @@ void ms_check_scans_print(const struct ms_check_scans *c, const struct ms_analys
                 (double)ms_analysis_ns(a, last->tsc) / 1e9,
                 ms_format_leak_kinds(kinds, last->totals.bytes, last->totals.blocks));
     }
+    if (c->dropped)
+        fprintf(stderr, "; the scans were dropped: the summary's replay had to start again, so "
+                        "the blocks they were made against may not be the trace's");
     for (int why = 1; why < MS_CHECK_SKIPS; why++)
         if (c->skipped[why])
             fprintf(stderr, "; %s not made: %s", ms_format_count(n1, c->skipped[why]),

@@ -26,6 +26,7 @@ struct ms_check_scans {
     size_t n;
     uint64_t asked, scanned;          /* LEAK_CHECK events seen; snapshots scanned */
     uint64_t skipped[MS_CHECK_SKIPS]; /* the checks that made no snapshot, by why */
+    bool dropped; /* the live replay started again: the scans' blocks were not the trace's */
 };
 
 /* An ms_check_fn (trace_analysis.h) for ms_analysis_live_on_check, with a struct
