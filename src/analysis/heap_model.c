@@ -976,6 +976,12 @@ void ms_heap_model_set_check_hook(struct ms_heap_model *m,
     m->check_ctx = ctx;
 }
 
+void ms_heap_model_suppress_checks(struct ms_heap_model *m,
+                                   uint32_t (*which)(void *ctx, uint32_t stack), void *ctx)
+{
+    ms_leak_checks_suppress(&m->checks, which, ctx);
+}
+
 const struct ms_leak_checks *ms_heap_model_leak_checks(const struct ms_heap_model *m)
 {
     return &m->checks;

@@ -134,6 +134,10 @@ void ms_heap_model_set_leak_checks(struct ms_heap_model *m, const struct ms_leak
  * of that moment): memscope run's scan of the check's snapshot. */
 void ms_heap_model_set_check_hook(struct ms_heap_model *m,
                                   void (*fn)(void *ctx, const struct ms_event *ev), void *ctx);
+/* The checks' groups whose stack which(ctx, stack) names a suppression for (1 + its index) are
+ * suppressed, after the finish (ms_leak_checks_suppress). */
+void ms_heap_model_suppress_checks(struct ms_heap_model *m,
+                                   uint32_t (*which)(void *ctx, uint32_t stack), void *ctx);
 /* The LEAK_CHECK events met (full model). */
 const struct ms_leak_checks *ms_heap_model_leak_checks(const struct ms_heap_model *m);
 

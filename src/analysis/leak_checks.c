@@ -18,7 +18,7 @@ static const struct ms_leak_check_result *result_of(const struct ms_leak_checks 
 
 static int by_group(const void *a, const void *b)
 {
-    const struct ms_leak_check_lost *x = a, *y = b;
+    const struct ms_leak_check_group *x = a, *y = b;
     if (x->stack != y->stack)
         return x->stack < y->stack ? -1 : 1;
     return x->kind - y->kind;
@@ -26,13 +26,31 @@ static int by_group(const void *a, const void *b)
 
 static int by_bytes(const void *a, const void *b)
 {
-    const struct ms_leak_check_lost *x = a, *y = b;
+    const struct ms_leak_check_group *x = a, *y = b;
     if (x->bytes != y->bytes)
         return x->bytes > y->bytes ? -1 : 1;
     return by_group(a, b);
 }
 
-/* The check's kinds from the scan r: totals, and the lost blocks by stack and kind. */
+/* The kinds' totals from the groups that are not suppressed. */
+static void totals(struct ms_leak_check *k)
+{
+    memset(k->kind_bytes, 0, sizeof k->kind_bytes);
+    memset(k->kind_blocks, 0, sizeof k->kind_blocks);
+    k->suppressed_bytes = k->suppressed_blocks = 0;
+    for (size_t i = 0; i < k->ngroups; i++) {
+        const struct ms_leak_check_group *g = &k->groups[i];
+        if (g->suppressed) {
+            k->suppressed_bytes += g->bytes;
+            k->suppressed_blocks += g->blocks;
+        } else {
+            k->kind_bytes[g->kind] += g->bytes;
+            k->kind_blocks[g->kind] += g->blocks;
+        }
+    }
+}
+
+/* The check's kinds from the scan r: its blocks by stack and kind, and the totals. */
 static int resolve(struct ms_leak_check *k, const struct ms_leak_check_result *r,
                    ms_live_block_fn fn, const void *ctx)
 {
@@ -41,26 +59,20 @@ static int resolve(struct ms_leak_check *k, const struct ms_leak_check_result *r
     k->status = s->status;
     k->error = s->error;
     k->scan_ns = s->scan_ns;
-    if (s->status != MS_SCAN_DONE)
+    if (s->status != MS_SCAN_DONE || !s->n)
         return 0;
-    struct ms_leak_check_lost *g = s->n ? malloc(s->n * sizeof *g) : NULL;
-    if (s->n && !g)
+    struct ms_leak_check_group *g = malloc(s->n * sizeof *g);
+    if (!g)
         return MS_ENOMEM;
     size_t ng = 0;
-    uint64_t listed = 0;
     for (size_t i = 0; i < s->n; i++) {
         uint64_t size;
         uint32_t stack;
-        if (!fn(ctx, s->addr[i], &size, &stack))
-            continue; /* not live then: a damaged trace */
-        listed++;
-        int kind = s->kind[i] & MS_LEAK_KIND_MASK;
-        k->kind_bytes[kind] += size;
-        k->kind_blocks[kind]++;
-        if (kind != MS_LEAK_REACHABLE)
-            g[ng++] = (struct ms_leak_check_lost){stack, kind, size, 1};
+        if (fn(ctx, s->addr[i], &size, &stack)) /* else not live then: a damaged trace */
+            g[ng++] =
+                (struct ms_leak_check_group){stack, s->kind[i] & MS_LEAK_KIND_MASK, size, 1, 0};
     }
-    k->unscanned_blocks = k->live_blocks > listed ? k->live_blocks - listed : 0;
+    k->unscanned_blocks = k->live_blocks > ng ? k->live_blocks - ng : 0;
     qsort(g, ng, sizeof *g, by_group);
     size_t n = 0;
     for (size_t i = 0; i < ng; i++) {
@@ -72,12 +84,25 @@ static int resolve(struct ms_leak_check *k, const struct ms_leak_check_result *r
         }
     }
     qsort(g, n, sizeof *g, by_bytes);
-    k->lost_groups = n;
-    k->nlost = n < MS_LEAK_CHECK_TOP ? n : MS_LEAK_CHECK_TOP;
-    if (k->nlost)
-        memcpy(k->lost, g, k->nlost * sizeof *g);
-    free(g);
+    struct ms_leak_check_group *fit = n ? realloc(g, n * sizeof *g) : NULL;
+    k->groups = fit ? fit : g;
+    k->ngroups = n;
+    if (!n)
+        free(g), k->groups = NULL;
+    totals(k);
     return 0;
+}
+
+void ms_leak_checks_suppress(struct ms_leak_checks *c, uint32_t (*which)(void *ctx, uint32_t stack),
+                             void *ctx)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        struct ms_leak_check *k = &c->v[i];
+        for (size_t j = 0; j < k->ngroups; j++)
+            k->groups[j].suppressed = which(ctx, k->groups[j].stack);
+        if (k->scanned)
+            totals(k);
+    }
 }
 
 int ms_leak_checks_add(struct ms_leak_checks *c, const struct ms_event *ev, uint64_t live_bytes,
@@ -103,6 +128,8 @@ int ms_leak_checks_add(struct ms_leak_checks *c, const struct ms_event *ev, uint
 
 void ms_leak_checks_free(struct ms_leak_checks *c)
 {
+    for (size_t i = 0; i < c->n; i++)
+        free(c->v[i].groups);
     free(c->v);
     *c = (struct ms_leak_checks){0};
 }

@@ -12,14 +12,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* The lost blocks of one allocation stack and kind (definitely, indirectly or possibly lost). */
-struct ms_leak_check_lost {
+/* The blocks of one allocation stack and kind live at a check. */
+struct ms_leak_check_group {
     uint32_t stack;
     int kind; /* enum ms_leak_kind */
     uint64_t bytes, blocks;
+    uint32_t suppressed; /* 1 + the suppression (suppressions.h) that matched its stack, 0: none */
 };
 
-#define MS_LEAK_CHECK_TOP 20      /* lost groups kept per check, most bytes first */
 #define MS_LEAK_CHECK_EVENTS 4096 /* checks kept in all (later ones are only counted) */
 
 struct ms_leak_check {
@@ -32,11 +32,13 @@ struct ms_leak_check {
     bool scanned;
     int status, error; /* enum ms_scan_status, its errno */
     uint64_t scan_ns;
+    /* The kinds' totals, without the suppressed blocks (counted apart, as valgrind does). */
     uint64_t kind_bytes[MS_LEAK_KINDS], kind_blocks[MS_LEAK_KINDS];
+    uint64_t suppressed_bytes, suppressed_blocks;
     uint64_t unscanned_blocks; /* live then, not listed by the scan (a damaged trace) */
-    uint64_t lost_groups;      /* groups of lost blocks, by stack and kind, in all */
-    size_t nlost;
-    struct ms_leak_check_lost lost[MS_LEAK_CHECK_TOP];
+    /* Its blocks by stack and kind, the most bytes first (malloc'd). */
+    struct ms_leak_check_group *groups;
+    size_t ngroups;
 };
 
 struct ms_leak_checks {
@@ -54,6 +56,10 @@ typedef bool (*ms_live_block_fn)(const void *ctx, uint64_t ptr, uint64_t *size, 
  * Returns 0 or MS_ENOMEM. */
 int ms_leak_checks_add(struct ms_leak_checks *c, const struct ms_event *ev, uint64_t live_bytes,
                        uint64_t live_blocks, ms_live_block_fn fn, const void *ctx);
+/* Suppresses, in every scanned check, the groups whose stack's suppression which(ctx, stack)
+ * gives (1 + its index; 0: none), and recomputes the kinds' totals without them. */
+void ms_leak_checks_suppress(struct ms_leak_checks *c, uint32_t (*which)(void *ctx, uint32_t stack),
+                             void *ctx);
 void ms_leak_checks_free(struct ms_leak_checks *c);
 
 #endif

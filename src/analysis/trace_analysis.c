@@ -327,6 +327,15 @@ int ms_analysis_live_finish(ms_analysis_live *l, const char *path, struct ms_ana
     return rc;
 }
 
+/* 1 + the suppression that matches stack's frames, 0: none (ctx: the analysis). */
+static uint32_t suppression_of(void *ctx, uint32_t stack)
+{
+    struct ms_analysis *a = ctx;
+    ms_frame frames[MS_MAX_STACK_DEPTH * 4];
+    int nf = ms_analysis_stack(a, stack, frames, (int)(sizeof frames / sizeof *frames));
+    return (uint32_t)(ms_suppressions_find(a->supp, frames, nf) + 1);
+}
+
 int ms_analysis_suppress(struct ms_analysis *a, struct ms_suppressions *supp)
 {
     ms_frame frames[MS_MAX_STACK_DEPTH * 4];
@@ -350,6 +359,7 @@ int ms_analysis_suppress(struct ms_analysis *a, struct ms_suppressions *supp)
     }
     ms_heap_model_suppress(a->model, which);
     free(which);
+    ms_heap_model_suppress_checks(a->model, suppression_of, a);
     return 0;
 }
 

@@ -285,18 +285,23 @@ static void leak_checks_json(struct ms_json *j, struct ms_analysis *a, size_t to
             ms_json_begin_object(j, "leak_kinds");
             for (int n = 0; n < MS_LEAK_KINDS; n++)
                 bytes_blocks_json(j, ms_leak_kind_name(n), k->kind_bytes[n], k->kind_blocks[n]);
+            bytes_blocks_json(j, "suppressed", k->suppressed_bytes, k->suppressed_blocks);
             ms_json_u64(j, "not_scanned_blocks", k->unscanned_blocks);
             ms_json_u64(j, "scan_ns", k->scan_ns);
             ms_json_end_object(j);
-            ms_json_u64(j, "lost_groups", k->lost_groups);
             ms_json_begin_array(j, "lost");
-            for (size_t l = 0; l < k->nlost && (!top || l < top); l++) {
+            size_t listed = 0;
+            for (size_t l = 0; l < k->ngroups && (!top || listed < top); l++) {
+                const struct ms_leak_check_group *g = &k->groups[l];
+                if (g->kind == MS_LEAK_REACHABLE || g->suppressed)
+                    continue;
+                listed++;
                 ms_json_begin_object(j, NULL);
-                ms_json_str(j, "kind", ms_leak_kind_name(k->lost[l].kind));
-                ms_json_u64(j, "bytes", k->lost[l].bytes);
-                ms_json_u64(j, "blocks", k->lost[l].blocks);
-                ms_json_u64(j, "stack_id", k->lost[l].stack);
-                stack_json(j, a, k->lost[l].stack);
+                ms_json_str(j, "kind", ms_leak_kind_name(g->kind));
+                ms_json_u64(j, "bytes", g->bytes);
+                ms_json_u64(j, "blocks", g->blocks);
+                ms_json_u64(j, "stack_id", g->stack);
+                stack_json(j, a, g->stack);
                 ms_json_end_object(j);
             }
             ms_json_end_array(j);

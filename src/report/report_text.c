@@ -547,25 +547,35 @@ static void leak_checks(FILE *out, struct ms_analysis *a, size_t top)
                     k->status == MS_SCAN_NO_ACCESS ? "its memory could not be read"
                                                    : "memscope run ran out of memory");
         else
-            fprintf(out, "        %s\n",
-                    ms_format_leak_kinds(kinds, k->kind_bytes, k->kind_blocks));
+            fprintf(out, "        %s%s%s%s\n",
+                    ms_format_leak_kinds(kinds, k->kind_bytes, k->kind_blocks),
+                    k->suppressed_blocks ? "; suppressed " : "",
+                    k->suppressed_blocks ? ms_format_count(b1, k->suppressed_bytes) : "",
+                    k->suppressed_blocks ? " bytes" : "");
     }
     if (c->total > c->n)
         fprintf(out, "  (and %s later checks, not kept)\n", ms_format_count(b1, c->total - c->n));
     if (last == SIZE_MAX)
         return;
     const struct ms_leak_check *k = &c->v[last];
-    fprintf(out, "  lost at check #%" PRIu64 ", by allocation stack%s:\n", k->seq,
-            k->lost_groups > k->nlost ? " (the largest)" : "");
-    if (!k->nlost)
-        fprintf(out, "    (none)\n");
-    for (size_t i = 0; i < k->nlost && (!top || i < top); i++) {
-        const struct ms_leak_check_lost *l = &k->lost[i];
+    fprintf(out, "  lost at check #%" PRIu64 ", by allocation stack:\n", k->seq);
+    size_t listed = 0;
+    for (size_t i = 0; i < k->ngroups; i++) {
+        const struct ms_leak_check_group *l = &k->groups[i];
+        if (l->kind == MS_LEAK_REACHABLE || l->suppressed)
+            continue;
+        if (top && listed == top) {
+            fprintf(out, "    (more: memscope report --top 0, or --format json)\n");
+            break;
+        }
+        listed++;
         fprintf(out, "    %s: %s bytes in %s block%s\n", ms_leak_kind_label(l->kind),
                 ms_format_count(b1, l->bytes), ms_format_count(b2, l->blocks),
                 l->blocks == 1 ? "" : "s");
         print_stack(out, a, l->stack);
     }
+    if (!listed)
+        fprintf(out, "    (none)\n");
 }
 
 int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_options *o)

@@ -51,12 +51,14 @@ def run(ms, work, name, argv, opts=()):
     return rep, text, r.stdout.decode(), r.stderr.decode()
 
 
-def valgrind_summaries(prog, args, work):
+def valgrind_summaries(prog, args, work, log_text=None):
     """The four totals of each LEAK SUMMARY valgrind printed, in order."""
-    log = os.path.join(work, "vg.log")
-    subprocess.run(["valgrind", "--leak-check=full", "--log-file=" + log, prog] + args,
-                   capture_output=True, timeout=600)
-    out = open(log).read()
+    out = log_text
+    if out is None:
+        log = os.path.join(work, "vg.log")
+        subprocess.run(["valgrind", "--leak-check=full", "--log-file=" + log, prog] + args,
+                       capture_output=True, timeout=600)
+        out = open(log).read()
     sums = []
     for block in out.split("LEAK SUMMARY:")[1:]:
         got = {}
@@ -111,6 +113,41 @@ def against_valgrind(ms, work, prog):
     check("the text report lists the checks",
           "LEAK CHECKS DURING THE RUN" in text and "lost at check #2" in text and
           "not scanned: other threads were running (2 threads)" in text, text[-600:])
+
+
+def suppressed(ms, work, prog):
+    """A suppression (leak:lose_block) leaves the checks' kinds as valgrind's with the same
+    suppression, and counts what it took."""
+    trace = os.path.join(work, "checks.mstrace")
+    supp = os.path.join(work, "lsan.supp")
+    with open(supp, "w") as f:
+        f.write("leak:lose_block\n")
+    vsupp = os.path.join(work, "vg.supp")
+    with open(vsupp, "w") as f:
+        f.write("{\n   lose_block\n   Memcheck:Leak\n   match-leak-kinds: all\n   ...\n"
+                "   fun:lose_block\n   ...\n}\n")
+    r = subprocess.run([ms, "report", "--format", "json", "--top", "0", "--suppressions", supp,
+                        trace], capture_output=True, timeout=600)
+    if not check("suppressed: memscope report", r.returncode == 0, r.stderr.decode()[-300:]):
+        return
+    checks = json.loads(r.stdout)["leak_checks"]
+    log = os.path.join(work, "vgs.log")
+    subprocess.run(["valgrind", "--leak-check=full", "--suppressions=" + vsupp,
+                    "--log-file=" + log, prog, "native"], capture_output=True, timeout=600)
+    out = open(log).read()
+    vg = valgrind_summaries(prog, ["native"], work, log_text=out)
+    sup = re.findall(r"suppressed: ([\d,]+) bytes in ([\d,]+) blocks", out)
+    for i in range(2):
+        got = kinds_of(checks[i]["leak_kinds"])
+        check("suppressed: check %d's kinds equal valgrind's" % (i + 1), got == vg[i],
+              "memscope %s, valgrind %s" % (got, vg[i]))
+        want = tuple(int(x.replace(",", "")) for x in sup[i]) if len(sup) > i else None
+        s = checks[i]["leak_kinds"]["suppressed"]
+        check("suppressed: check %d's suppressed bytes equal valgrind's" % (i + 1),
+              (s["bytes"], s["blocks"]) == want, "%s vs %s" % (s, want))
+    check("suppressed: no suppressed stack among the lost",
+          all("lose_block" not in [f["function"] for f in x["stack"]]
+              for c in checks[:2] for x in c["lost"]), "")
 
 
 def without_summary(ms, work, prog):
@@ -219,6 +256,7 @@ def main():
     try:
         if shutil.which("valgrind"):
             against_valgrind(ms, work, prog)
+            suppressed(ms, work, prog)
         else:
             check("valgrind is installed (scripts/install-deps.sh)", False)
         without_summary(ms, work, prog)
