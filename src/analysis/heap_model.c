@@ -611,14 +611,24 @@ static __attribute__((noinline)) int annotation(struct ms_heap_model *m, const s
 
 /* The sampling records (x: their fields, record_table.h). */
 /* The live block at ptr for an on-demand check: its size and allocation stack. */
-static bool check_block(const void *ctx, uint64_t ptr, uint64_t *size, uint32_t *stack)
+/* The facts of the live block b (sites and names known only to a model that keeps them). */
+static struct ms_block_facts facts_of(const struct ms_heap_model *m, const struct block *b)
+{
+    size_t i = (size_t)(b - m->live);
+    const struct ms_block_note *note = m->notes ? &m->notes[i] : NULL;
+    const struct ms_variable *v =
+        note && note->var && m->ann ? ms_annotations_variable(m->ann, note->var - 1) : NULL;
+    return (struct ms_block_facts){b->size, m->info ? m->info[i].site : 0, v ? v->name : 0};
+}
+
+static bool check_block(const void *ctx, uint64_t ptr, struct ms_check_block *out)
 {
     const struct ms_heap_model *m = ctx;
     const struct block *b = ptr ? live_find((struct ms_heap_model *)m, ptr) : NULL;
     if (!b)
         return false;
-    *size = b->size;
-    *stack = m->info ? m->sites[m->info[b - m->live].site].stack : 0;
+    struct ms_block_facts f = facts_of(m, b);
+    *out = (struct ms_check_block){f.size, m->info ? m->sites[f.site].stack : 0, f.name};
     return true;
 }
 
@@ -732,7 +742,7 @@ apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
         if (ev->value == MS_EXT_BACKEND) {
             /* x: backend, reason */
             m->sum.backend = ev->x[0] <= MS_BACKEND_ASYNC ? (uint32_t)ev->x[0] : 0;
-            m->sum.backend_reason = ev->x[1] <= MS_BACKEND_BY_FIRST_TASK ? (uint32_t)ev->x[1] : 0;
+            m->sum.backend_reason = ev->x[1] <= MS_BACKEND_BY_SCAN_AT_PEAK ? (uint32_t)ev->x[1] : 0;
             return 0;
         }
         if (ev->value == MS_EXT_FREE_CALLER)
@@ -873,11 +883,7 @@ bool ms_heap_model_block_at(const struct ms_heap_model *m, uint64_t ptr, struct 
     const struct block *b = ptr ? live_find((struct ms_heap_model *)m, ptr) : NULL;
     if (!b || !m->info)
         return false;
-    size_t i = (size_t)(b - m->live);
-    const struct ms_block_note *note = m->notes ? &m->notes[i] : NULL;
-    const struct ms_variable *v =
-        note && note->var && m->ann ? ms_annotations_variable(m->ann, note->var - 1) : NULL;
-    *out = (struct ms_block_facts){b->size, m->info[i].site, v ? v->name : 0};
+    *out = facts_of(m, b);
     return true;
 }
 

@@ -50,6 +50,52 @@ static void totals(struct ms_leak_check *k)
     }
 }
 
+static int by_index(const void *a, const void *b)
+{
+    size_t x = ((const struct ms_graph_block *)a)->k, y = ((const struct ms_graph_block *)b)->k;
+    return x < y ? -1 : x > y;
+}
+
+/* The blocks the graph of scan s names (its retainers and its cycles' members), as they are
+ * now. Returns 0 or MS_ENOMEM. */
+static int resolve_graph(struct ms_leak_check *k, const struct ms_leak_scan_info *s,
+                         ms_live_block_fn fn, const void *ctx)
+{
+    size_t n = s->nretainers;
+    for (size_t c = 0; c < s->ncycles; c++)
+        n += s->cycles[c].listed;
+    struct ms_graph_block *h = n ? malloc(n * sizeof *h) : NULL;
+    if (n && !h)
+        return MS_ENOMEM;
+    size_t m = 0;
+    for (size_t i = 0; i < s->nretainers; i++)
+        h[m++].k = s->retainers[i].block;
+    for (size_t c = 0; c < s->ncycles; c++)
+        for (size_t i = 0; i < s->cycles[c].listed; i++)
+            h[m++].k = s->member[s->cycles[c].first + i];
+    if (m)
+        qsort(h, m, sizeof *h, by_index);
+    size_t u = 0;
+    for (size_t i = 0; i < m; i++) {
+        if (u && h[u - 1].k == h[i].k)
+            continue;
+        h[u].k = h[i].k;
+        h[u].b = (struct ms_check_block){0, 0, 0};
+        h[u].known = h[i].k < s->n && fn(ctx, s->addr[h[i].k], &h[u].b);
+        u++;
+    }
+    k->graph = s;
+    k->held = h;
+    k->nheld = u;
+    return 0;
+}
+
+const struct ms_graph_block *ms_leak_check_block(const struct ms_leak_check *c, size_t k)
+{
+    struct ms_graph_block key = {.k = k};
+    return c->nheld ? bsearch(&key, c->held, c->nheld, sizeof key, by_index) : NULL;
+}
+
 /* The check's kinds from the scan r: its blocks by stack and kind, and the totals. */
 static int resolve(struct ms_leak_check *k, const struct ms_leak_check_result *r,
                    ms_live_block_fn fn, const void *ctx)
@@ -66,11 +112,10 @@ static int resolve(struct ms_leak_check *k, const struct ms_leak_check_result *r
         return MS_ENOMEM;
     size_t ng = 0;
     for (size_t i = 0; i < s->n; i++) {
-        uint64_t size;
-        uint32_t stack;
-        if (fn(ctx, s->addr[i], &size, &stack)) /* else not live then: a damaged trace */
+        struct ms_check_block b;
+        if (fn(ctx, s->addr[i], &b)) /* else not live then: a damaged trace */
             g[ng++] =
-                (struct ms_leak_check_group){stack, s->kind[i] & MS_LEAK_KIND_MASK, size, 1, 0};
+                (struct ms_leak_check_group){b.stack, s->kind[i] & MS_LEAK_KIND_MASK, b.size, 1, 0};
     }
     k->unscanned_blocks = k->live_blocks > ng ? k->live_blocks - ng : 0;
     qsort(g, ng, sizeof *g, by_group);
@@ -90,7 +135,7 @@ static int resolve(struct ms_leak_check *k, const struct ms_leak_check_result *r
     if (!n)
         free(g), k->groups = NULL;
     totals(k);
-    return 0;
+    return s->graph ? resolve_graph(k, s, fn, ctx) : 0;
 }
 
 void ms_leak_checks_suppress(struct ms_leak_checks *c, uint32_t (*which)(void *ctx, uint32_t stack),
@@ -109,6 +154,7 @@ int ms_leak_checks_add(struct ms_leak_checks *c, const struct ms_event *ev, uint
                        uint64_t live_blocks, ms_live_block_fn fn, const void *ctx)
 {
     c->total++;
+    c->peaks += ev->x[1] == MS_CHECK_PEAK;
     if (c->n >= MS_LEAK_CHECK_EVENTS)
         return 0;
     if (ms_grow(&c->v, &c->cap, c->n + 1, sizeof *c->v, 16) != 0)
@@ -128,8 +174,10 @@ int ms_leak_checks_add(struct ms_leak_checks *c, const struct ms_event *ev, uint
 
 void ms_leak_checks_free(struct ms_leak_checks *c)
 {
-    for (size_t i = 0; i < c->n; i++)
+    for (size_t i = 0; i < c->n; i++) {
         free(c->v[i].groups);
+        free(c->v[i].held);
+    }
     free(c->v);
     *c = (struct ms_leak_checks){0};
 }

@@ -20,6 +20,13 @@ struct ms_leak_check_group {
     uint32_t suppressed; /* 1 + the suppression (suppressions.h) that matched its stack, 0: none */
 };
 
+/* The live block at ptr, as the model knows it: its size, its allocation stack and the
+ * variable name the C API gave it (a string id of the annotations, 0: none). */
+struct ms_check_block {
+    uint64_t size;
+    uint32_t stack, name;
+};
+
 #define MS_LEAK_CHECK_EVENTS 4096 /* checks kept in all (later ones are only counted) */
 
 struct ms_leak_check {
@@ -39,18 +46,28 @@ struct ms_leak_check {
     /* Its blocks by stack and kind, the most bytes first (malloc'd). */
     struct ms_leak_check_group *groups;
     size_t ngroups;
+    /* Who keeps what alive then, when the scan has the graph: the scan (the trace's), and the
+     * blocks its retainers and cycles name as they were at the check, by index into the scan's
+     * addr (ascending; malloc'd). */
+    const struct ms_leak_scan_info *graph;
+    struct ms_graph_block {
+        size_t k;
+        bool known; /* false: not live at the check (a damaged trace) */
+        struct ms_check_block b;
+    } * held;
+    size_t nheld;
 };
 
 struct ms_leak_checks {
     struct ms_leak_check *v;
     size_t n, cap;
     uint64_t total;                             /* LEAK_CHECK events seen */
+    uint64_t peaks;                             /* of which at the peak (MS_CHECK_PEAK) */
     const struct ms_leak_check_result *results; /* the trace's, by seq */
     size_t nresults;
 };
 
-/* The live block at ptr, as the model knows it: its size and allocation stack. */
-typedef bool (*ms_live_block_fn)(const void *ctx, uint64_t ptr, uint64_t *size, uint32_t *stack);
+typedef bool (*ms_live_block_fn)(const void *ctx, uint64_t ptr, struct ms_check_block *out);
 
 /* A LEAK_CHECK event (ev), with the model's live totals then and its live blocks through fn.
  * Returns 0 or MS_ENOMEM. */
@@ -60,6 +77,9 @@ int ms_leak_checks_add(struct ms_leak_checks *c, const struct ms_event *ev, uint
  * gives (1 + its index; 0: none), and recomputes the kinds' totals without them. */
 void ms_leak_checks_suppress(struct ms_leak_checks *c, uint32_t (*which)(void *ctx, uint32_t stack),
                              void *ctx);
+/* Block k of check c's graph scan as it was at the check, or NULL when the graph does not name
+ * it. */
+const struct ms_graph_block *ms_leak_check_block(const struct ms_leak_check *c, size_t k);
 void ms_leak_checks_free(struct ms_leak_checks *c);
 
 #endif

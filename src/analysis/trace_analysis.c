@@ -368,18 +368,53 @@ const struct ms_leak_scan_info *ms_analysis_leak_scan(const struct ms_analysis *
     return a->scan ? a->scan : ms_trace_leak_scan(a->trace);
 }
 
-struct ms_scanned_block ms_analysis_scanned_block(const struct ms_analysis *a, size_t k)
+struct ms_graph_view ms_analysis_graph(const struct ms_analysis *a, bool at_peak)
 {
-    const struct ms_leak_scan_info *s = ms_analysis_leak_scan(a);
-    struct ms_scanned_block b = {.address = k < s->n ? s->addr[k] : 0};
-    struct ms_block_facts f;
-    if (k < s->n && ms_heap_model_block_at(a->model, b.address, &f)) {
-        const struct ms_annotations *an = ms_heap_model_annotations(a->model);
+    struct ms_graph_view g = {NULL, NULL};
+    if (!at_peak) {
+        const struct ms_leak_scan_info *s = ms_analysis_leak_scan(a);
+        if (s->present && s->status == MS_SCAN_DONE && s->graph)
+            g.scan = s;
+        return g;
+    }
+    const struct ms_leak_checks *c = ms_heap_model_leak_checks(a->model);
+    for (size_t i = c->n; i-- > 0;) {
+        const struct ms_leak_check *k = &c->v[i];
+        if (k->cause == MS_CHECK_PEAK && k->scanned && k->status == MS_SCAN_DONE && k->graph) {
+            g.scan = k->graph;
+            g.check = k;
+            break;
+        }
+    }
+    return g;
+}
+
+struct ms_scanned_block ms_analysis_graph_block(const struct ms_analysis *a,
+                                                const struct ms_graph_view *g, size_t k)
+{
+    const struct ms_leak_scan_info *s = g->scan;
+    struct ms_scanned_block b = {.address = s && k < s->n ? s->addr[k] : 0};
+    const struct ms_annotations *an = ms_heap_model_annotations(a->model);
+    uint32_t name = 0;
+    if (!b.address) {
+        return b;
+    } else if (g->check) {
+        const struct ms_graph_block *h = ms_leak_check_block(g->check, k);
+        if (!h || !h->known)
+            return b;
+        b.size = h->b.size;
+        b.stack = h->b.stack;
+        name = h->b.name;
+    } else {
+        struct ms_block_facts f;
+        if (!ms_heap_model_block_at(a->model, b.address, &f))
+            return b;
         b.size = f.size;
         b.stack = ms_heap_model_site(a->model, f.site)->stack;
-        b.name = f.name && an ? ms_annotations_string(an, f.name) : NULL;
-        b.known = true;
+        name = f.name;
     }
+    b.name = name && an ? ms_annotations_string(an, name) : NULL;
+    b.known = true;
     return b;
 }
 

@@ -84,16 +84,26 @@ int ms_analysis_add_leak_scan(struct ms_analysis *a, const uint8_t *payload, siz
 /* The leak scan that counts: the one added after the trace was read, else the trace's own (its
  * present field false when there is none). */
 const struct ms_leak_scan_info *ms_analysis_leak_scan(const struct ms_analysis *a);
-/* Block k of that scan (its addr[k]) as the replay knows it: address, size, allocation stack
- * and the variable name the C API gave it (NULL: none). known is false when the replay has no
- * live block there (a damaged trace): then only the address is filled. */
+/* A block of a scan as the replay knows it: address, size, allocation stack and the variable
+ * name the C API gave it (NULL: none). known is false when the replay has no live block there
+ * (a damaged trace): then only the address is filled. */
 struct ms_scanned_block {
     uint64_t address, size;
     uint32_t stack;
     const char *name;
     bool known;
 };
-struct ms_scanned_block ms_analysis_scanned_block(const struct ms_analysis *a, size_t k);
+/* Who keeps what alive, from one scan's graph (docs/leak-kinds.md): the scan at exit, or the
+ * last one at the peak that memscope run scanned (MEMSCOPE_SCAN_AT_PEAK), whose blocks are as
+ * they were at its check. */
+struct ms_graph_view {
+    const struct ms_leak_scan_info *scan; /* NULL: no graph */
+    const struct ms_leak_check *check;    /* the check at the peak; NULL: at exit */
+};
+struct ms_graph_view ms_analysis_graph(const struct ms_analysis *a, bool at_peak);
+/* Block k of the view's scan (its addr[k]) as the replay knew it then. */
+struct ms_scanned_block ms_analysis_graph_block(const struct ms_analysis *a,
+                                                const struct ms_graph_view *g, size_t k);
 
 /* Applies the suppressions to the leaks of a full analysis: each allocation stack with blocks
  * live at the end that one of them matches is suppressed, and the suppression counts what it

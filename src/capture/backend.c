@@ -8,6 +8,7 @@
 #include "config.h"
 #include "diag.h"
 #include "event_path.h"
+#include "leak_check.h"
 #include "live_table.h"
 #include "stack_intern.h"
 #include "task_registry.h"
@@ -25,6 +26,10 @@ static atomic_bool core_late; /* core began after the program had allocated */
 /* Puts backend b in use for reason r, and says so in the trace. */
 static void use(int b, int r)
 {
+    if (atomic_load(&ms__peak_check_at)) { /* its table tells when the heap nears its peak */
+        b = MS_BACKEND_CORE;
+        r = MS_BACKEND_BY_SCAN_AT_PEAK;
+    }
     bool core = b == MS_BACKEND_CORE, was = atomic_load(&ms__core_on);
     if (core && !was) {
         uint64_t allocs, frees, bytes;
@@ -58,6 +63,7 @@ static void use_unified(int r)
 
 void ms__backend_start(void)
 {
+    ms__peak_check_start();
     if (ms__config.backend == MS_BACKEND_UNIFIED) {
         use_unified(0);
     } else {

@@ -96,6 +96,9 @@ void ms__config_load(void)
         case MS_OPT_SCAN_SIGNAL:
             ms__config.scan_signal = (int)v;
             break;
+        case MS_OPT_SCAN_AT_PEAK:
+            ms__config.scan_at_peak = v;
+            break;
         default:
             break;
         }

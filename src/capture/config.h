@@ -21,7 +21,8 @@ struct ms__config {
     int backend;            /* MEMSCOPE_BACKEND: enum ms_backend (common/trace_format.h) */
     bool no_trace;          /* MEMSCOPE_OUTPUT=none: write no trace */
     long sample_bytes;      /* MEMSCOPE_SAMPLE_BYTES: mean bytes between samples, 0: no sampling */
-    int scan_signal; /* MEMSCOPE_SCAN_SIGNAL: the signal that asks for a leak check, 0: none */
+    int scan_signal;   /* MEMSCOPE_SCAN_SIGNAL: the signal that asks for a leak check, 0: none */
+    bool scan_at_peak; /* MEMSCOPE_SCAN_AT_PEAK=1: a leak check at each new high of the heap */
 };
 
 extern struct ms__config ms__config;

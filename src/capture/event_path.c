@@ -4,9 +4,13 @@
 #include "module_map.h"
 #include "task_registry.h"
 #include "own_stack.h"
+#include "config.h"
+#include "live_table.h"
 
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 /* An event of one unsigned field, with its encoder, dated at before (0: now). */
 static void on_u64(uint8_t *(*put)(struct ms_rec_base *, uint8_t *, uint8_t *, uint64_t),
@@ -117,6 +121,24 @@ void ms__on_tasks_at_finish(struct ms__tls *t)
 /* ---- the backends' work beyond the records (event_path.h) ---- */
 
 atomic_bool ms__backend_extra, ms__core_on;
+_Atomic uint64_t ms__peak_check_at;
+
+static void peak_check_due(struct ms__slot *s, uint64_t at)
+{
+    struct ms__live_totals t;
+    ms__live_totals(&t);
+    if (t.live_bytes < 0 || (uint64_t)t.live_bytes < at)
+        return;
+    uint64_t live = (uint64_t)t.live_bytes;
+    /* One thread wins the new high; the next is MS_PEAK_CHECK_STEP above it. */
+    if (!atomic_compare_exchange_strong(&ms__peak_check_at, &at, live + live / MS_PEAK_CHECK_STEP))
+        return;
+    if (ms__config.root_pid != (int)syscall(SYS_getpid)) {
+        atomic_store(&ms__peak_check_at, 0); /* a forked child: its parent's scans only */
+        return;
+    }
+    ms__defer_check(s, MS_CHECK_PEAK);
+}
 
 void ms__backend_alloc(struct ms__slot *s, void *ptr, size_t size, uint32_t stack)
 {
@@ -129,7 +151,9 @@ void ms__backend_alloc(struct ms__slot *s, void *ptr, size_t size, uint32_t stac
             (uintptr_t)ptr, size,
             task,           s == ms__orphan_slot ? NULL : &s->stats.live,
             stack,          atomic_load_explicit(&s->stats.live.gen, memory_order_relaxed)};
-        ms__live_add(&b);
+        uint64_t at = atomic_load_explicit(&ms__peak_check_at, memory_order_relaxed);
+        if (ms__live_add(&b) && MS_UNLIKELY(at) && s != ms__orphan_slot)
+            peak_check_due(s, at);
     }
 }
 
@@ -464,7 +488,20 @@ static void record_deferred_sampled(struct ms__slot *s, struct ms__deferred_even
     ms__count_alloc(s, (void *)e->ptr, e->size, stack);
 }
 
-void (*ms__deferred_leak_check)(void);
+void (*ms__deferred_leak_check)(int cause);
+
+void ms__defer_check(struct ms__slot *s, int cause)
+{
+    struct ms__tls *t = &ms__tls;
+    /* Claimed before it is written, as ms__defer does: a handler's claims the next. */
+    int i = __atomic_fetch_add(&t->n_deferred, 1, __ATOMIC_RELAXED);
+    if (i >= MS_DEFERRED_MAX) {
+        __atomic_fetch_sub(&t->n_deferred, 1, __ATOMIC_RELAXED);
+        return;
+    }
+    s->deferred[i] =
+        (struct ms__deferred_event){.rec = MS_DEFERRED_LEAK_CHECK, .size = (size_t)cause};
+}
 
 void ms__record_deferred(struct ms__tls *t)
 {
@@ -488,7 +525,7 @@ void ms__record_deferred(struct ms__tls *t)
         struct ms__deferred_event *e = &s->deferred[done++];
         if (e->rec == MS_DEFERRED_LEAK_CHECK) {
             if (ms__deferred_leak_check)
-                ms__deferred_leak_check();
+                ms__deferred_leak_check((int)e->size);
             continue;
         }
         if (ms__sample_mean) {

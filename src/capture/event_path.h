@@ -24,7 +24,11 @@ void ms__record_deferred(struct ms__tls *t);
  * that interrupted memscope (leak_check.h), which ms__record_deferred runs through
  * ms__deferred_leak_check (set by the layer above). */
 #define MS_DEFERRED_LEAK_CHECK 0x100
-extern void (*ms__deferred_leak_check)(void);
+extern void (*ms__deferred_leak_check)(int cause);
+/* Asks for a leak check of the cause (enum ms_check_cause) once the hook in progress on this
+ * thread (whose slot is s) leaves memscope, as ms__unbusy records deferred events. Dropped when
+ * the deferred list is full. */
+void ms__defer_check(struct ms__slot *s, int cause);
 
 /* Leaves a hook: clears busy, then records what signal handlers deferred meanwhile. */
 static inline void ms__unbusy(void)
@@ -39,6 +43,12 @@ static inline void ms__unbusy(void)
  * events, and core, ms__core_on, keeps its table of live blocks), which ms__backend_alloc and
  * ms__backend_free do. */
 extern atomic_bool ms__backend_extra, ms__core_on;
+/* MEMSCOPE_SCAN_AT_PEAK (leak_check.h): the live bytes in core's table at which the next leak
+ * check (MS_CHECK_PEAK) is due; 0: none. ms__backend_alloc asks for it (ms__defer_check) when
+ * they reach it, and sets the next 1/MS_PEAK_CHECK_STEP above. */
+extern _Atomic uint64_t ms__peak_check_at;
+#define MS_PEAK_CHECK_FROM 65536
+#define MS_PEAK_CHECK_STEP 16
 void ms__backend_alloc(struct ms__slot *s, void *ptr, size_t size, uint32_t stack);
 void ms__backend_free(struct ms__slot *s, void *ptr);
 

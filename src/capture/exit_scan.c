@@ -377,7 +377,7 @@ struct ms__exit_scan ms__exit_scan_snapshot(uintptr_t stack_lo)
     return snapshot(scanner, caller > stack_lo ? caller : stack_lo, true);
 }
 
-int ms__exit_scan_check(uintptr_t stack_lo, struct ms__exit_scan *out)
+int ms__exit_scan_check(uintptr_t stack_lo, bool at_peak, struct ms__exit_scan *out)
 {
     *out = (struct ms__exit_scan){0, 0};
     long scanner = scanner_now();
@@ -388,21 +388,25 @@ int ms__exit_scan_check(uintptr_t stack_lo, struct ms__exit_scan *out)
     /* One snapshot at a time: memscope run reaps each once it is scanned (until then, even
      * dead, its pid stays taken). A check right after another waits for it, as valgrind's
      * checks are made one after the other, but at most MS_LEAK_CHECK_WAIT_MS, and once only
-     * when memscope run does not keep up. */
+     * when memscope run does not keep up. A check at the peak waits for none: memscope run keeps
+     * the last one's snapshot only, killing the one before once it has the next. */
     static long last;
     static bool gave_up;
-    for (int ms = 0; last && !gave_up && ms < MS_LEAK_CHECK_WAIT_MS && !syscall(SYS_kill, last, 0);
+    for (int ms = 0;
+         !at_peak && last && !gave_up && ms < MS_LEAK_CHECK_WAIT_MS && !syscall(SYS_kill, last, 0);
          ms++) {
         struct timespec one_ms = {0, 1000000};
         syscall(SYS_nanosleep, &one_ms, NULL);
     }
-    if (last && syscall(SYS_kill, last, 0) == 0) {
+    if (!at_peak && last && syscall(SYS_kill, last, 0) == 0) {
         gave_up = true;
         return MS_CHECK_PENDING;
     }
-    gave_up = false;
     *out = snapshot(scanner, stack_lo, false);
-    last = (long)out->pid;
+    if (!at_peak) {
+        gave_up = false;
+        last = (long)out->pid;
+    }
     if (!out->pid)
         return out->handshake ? MS_CHECK_SANDBOXED : MS_CHECK_NO_SNAPSHOT;
     return MS_CHECK_MADE;

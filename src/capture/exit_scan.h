@@ -4,6 +4,7 @@
 #ifndef MS_CAPTURE_EXIT_SCAN_H
 #define MS_CAPTURE_EXIT_SCAN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,8 +24,9 @@ struct ms__exit_scan ms__exit_scan_snapshot(uintptr_t stack_lo);
  * stack from stack_lo up: the madvise flags are given back after the clone. Returns 0
  * (MS_CHECK_MADE) with *out set, or an enum ms_check_skip with *out as the LEAK_CHECK record
  * gives it (a handshake and no pid: sandboxed). One snapshot at a time: while the last one is
- * alive (memscope run has not scanned it), MS_CHECK_PENDING. */
-int ms__exit_scan_check(uintptr_t stack_lo, struct ms__exit_scan *out);
+ * alive (memscope run has not scanned it), MS_CHECK_PENDING; but a check at the peak (at_peak)
+ * waits for none and makes no other wait. */
+int ms__exit_scan_check(uintptr_t stack_lo, bool at_peak, struct ms__exit_scan *out);
 /* The process's threads that have not begun to exit (from /proc/self/task, without allocating),
  * or -1 when it cannot be read: a snapshot is made only when this thread is the only one. */
 int ms__exit_scan_threads(void);

@@ -35,7 +35,7 @@ static __attribute__((noinline)) int check(int cause)
     else if ((threads = ms__exit_scan_threads()) != 1)
         skipped = MS_CHECK_THREADS; /* -1 (unreadable) too: they cannot be counted */
     else
-        skipped = ms__exit_scan_check(stack_lo, &snap);
+        skipped = ms__exit_scan_check(stack_lo, cause == MS_CHECK_PEAK, &snap);
     ms__on_LEAK_CHECK(seq, (uint64_t)cause, snap.handshake, snap.pid, (uint64_t)skipped,
                       threads > 0 ? (uint64_t)threads : 0);
     /* memscope run scans the snapshot when its replay reaches this record: now. */
@@ -52,9 +52,9 @@ int ms__leak_check(int cause)
 /* From a signal that interrupted memscope itself: the thread's slot is not the handler's to
  * write, so the check waits, as the handler's allocations do, until the interrupted code leaves
  * memscope (ms__record_deferred). */
-static void deferred_check(void)
+static void deferred_check(int cause)
 {
-    check(MS_CHECK_SIGNAL);
+    check(cause);
 }
 
 void ms__leak_check_on_signal(int sig)
@@ -64,7 +64,7 @@ void ms__leak_check_on_signal(int sig)
         return;
     int saved = errno;
     if (ms__tls.in_handler) {
-        ms__defer(MS_DEFERRED_LEAK_CHECK, 0, 0, 0, 0, 0, 0);
+        ms__defer(MS_DEFERRED_LEAK_CHECK, 0, 0, 0, MS_CHECK_SIGNAL, 0, 0);
     } else if (!ms__tls.busy) {
         ms__tls.busy = 1;
         check(MS_CHECK_SIGNAL);
@@ -76,4 +76,17 @@ void ms__leak_check_on_signal(int sig)
 void ms__leak_check_init(void)
 {
     ms__deferred_leak_check = deferred_check;
+}
+
+/* ---- at the peak ---- */
+
+bool ms__peak_check_wanted(void)
+{
+    return ms__config.scan_at_peak && ms__config.output && ms__config.leak_scan &&
+           !ms__config.sample_bytes && ms__config.root_pid == (int)syscall(SYS_getpid);
+}
+
+void ms__peak_check_start(void)
+{
+    atomic_store(&ms__peak_check_at, ms__peak_check_wanted() ? MS_PEAK_CHECK_FROM : 0);
 }

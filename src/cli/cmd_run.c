@@ -95,6 +95,8 @@ static void write_scans(struct ms_analysis *a, const char *trace, struct ms_chec
 {
     uint8_t *payload;
     size_t len = ms_exit_scan(a, &payload);
+    if (checks)
+        ms_check_scans_peak(checks);
     sigset_t was;
     passed_block(&was);
     if (checks && ms_check_scans_write(checks, trace) != 0)
@@ -134,8 +136,8 @@ static bool print_trace(const char *trace, bool own, bool summary, ms_analysis_l
     if (checks && a->live_restarted) {
         /* the live replay's order at the checks was not the trace's: their kinds are not */
         ms_check_scans_free(checks);
-        checks->dropped = checks->scanned != 0;
-        checks->scanned = 0;
+        checks->dropped = checks->scanned[0] || checks->scanned[1] || checks->asked[1];
+        checks->scanned[0] = checks->scanned[1] = 0;
     }
     if (own)
         write_scans(a, trace, checks);
@@ -288,9 +290,11 @@ static const char *flag_value(const char *a, const struct ms_option *o)
     if (!o->flag || strncmp(a, "--", 2))
         return NULL;
     size_t n = strlen(o->flag);
-    if (strncmp(a + 2, o->flag, n) || a[2 + n] != '=')
+    if (strncmp(a + 2, o->flag, n))
         return NULL;
-    return a + 3 + n;
+    if (!a[2 + n] && o->kind == MS_OPT_FLAG)
+        return "1"; /* --flag alone sets it */
+    return a[2 + n] == '=' ? a + 3 + n : NULL;
 }
 
 int ms_cmd_run(int argc, char **argv)

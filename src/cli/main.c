@@ -62,8 +62,8 @@ void ms_cli_help_run(FILE *out)
         if (!o->flag)
             continue;
         char name[64];
-        snprintf(name, sizeof name, "%s--%s=%s", o->id == MS_OPT_OUTPUT ? "-o TRACE, " : "",
-                 o->flag, o->arg);
+        snprintf(name, sizeof name, "%s--%s%s%s", o->id == MS_OPT_OUTPUT ? "-o TRACE, " : "",
+                 o->flag, o->arg ? "=" : "", o->arg ? o->arg : "");
         fprintf(out, "  %-26s", name);
         print_wrapped(out, o->run_help ? o->run_help : o->help, 28, 28);
     }

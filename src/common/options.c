@@ -97,6 +97,13 @@ const struct ms_option ms_options[MS_OPT_COUNT] = {
      "program, as `ms_leak_check()` does (see [docs/leak-kinds.md](docs/leak-kinds.md#on-demand-"
      "scans)); default: none",
      "a leak scan of the running program each time it gets signal SIG (USR2, RTMIN+3, ...)"},
+    {MS_OPT_SCAN_AT_PEAK, "MEMSCOPE_SCAN_AT_PEAK", "scan-at-peak", NULL, MS_OPT_FLAG,
+     MS_SCOPE_LIBRARY, "0", 0, 0, NULL,
+     "`1`: also scan the program as its heap nears its peak, for the leak kinds and who keeps "
+     "what alive then (the `core` backend's table of live blocks tells when; see "
+     "[docs/leak-kinds.md](docs/leak-kinds.md#at-the-peak))",
+     "also scan the program as its heap nears its peak: leak kinds and who keeps what alive "
+     "then (uses the core backend)"},
 };
 
 const struct ms_option *ms_option_by_variable(const char *name)

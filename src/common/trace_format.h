@@ -147,11 +147,12 @@ enum ms_backend {
 
 /* Why the backend in use is the one (the BACKEND annotation's `reason`). */
 enum ms_backend_reason {
-    MS_BACKEND_BY_VARIABLE = 1,   /* MEMSCOPE_BACKEND named it */
-    MS_BACKEND_BY_INIT = 2,       /* the program called ms_init */
-    MS_BACKEND_BY_DEFAULT = 3,    /* unified: nothing asks for more than lockfree */
-    MS_BACKEND_BY_NO_TRACE = 4,   /* unified: MEMSCOPE_OUTPUT=none, core keeps the leak list */
-    MS_BACKEND_BY_FIRST_TASK = 5, /* unified: the first task began: async */
+    MS_BACKEND_BY_VARIABLE = 1,     /* MEMSCOPE_BACKEND named it */
+    MS_BACKEND_BY_INIT = 2,         /* the program called ms_init */
+    MS_BACKEND_BY_DEFAULT = 3,      /* unified: nothing asks for more than lockfree */
+    MS_BACKEND_BY_NO_TRACE = 4,     /* unified: MEMSCOPE_OUTPUT=none, core keeps the leak list */
+    MS_BACKEND_BY_FIRST_TASK = 5,   /* unified: the first task began: async */
+    MS_BACKEND_BY_SCAN_AT_PEAK = 6, /* MEMSCOPE_SCAN_AT_PEAK: core's table tells the peak */
 };
 
 /* The backend's name (NULL for none known). */
@@ -171,6 +172,7 @@ static inline const char *ms_backend_reason(unsigned r)
         "unified's choice: nothing asks for more than lockfree",
         "unified's choice: no trace (MEMSCOPE_OUTPUT=none), core keeps the leak list",
         "unified's choice: the first task began",
+        "MEMSCOPE_SCAN_AT_PEAK (core's table of live blocks tells when the heap nears its peak)",
     };
     return r < sizeof why / sizeof *why ? why[r] : NULL;
 }
@@ -199,6 +201,7 @@ enum ms_scan_status {
 enum ms_check_cause {
     MS_CHECK_API = 1,    /* the program called ms_leak_check() */
     MS_CHECK_SIGNAL = 2, /* the process got MEMSCOPE_SCAN_SIGNAL */
+    MS_CHECK_PEAK = 3,   /* MEMSCOPE_SCAN_AT_PEAK: the heap reached a new high */
     MS_CHECK_CAUSES
 };
 
@@ -218,7 +221,7 @@ enum ms_check_skip {
 /* The cause's name in reports and JSON: "ms_leak_check", "signal" (NULL: unknown). */
 static inline const char *ms_check_cause_name(unsigned c)
 {
-    static const char *const names[] = {NULL, "ms_leak_check", "signal"};
+    static const char *const names[] = {NULL, "ms_leak_check", "signal", "peak"};
     return c < sizeof names / sizeof *names ? names[c] : NULL;
 }
 

@@ -210,13 +210,13 @@ static void scanned_block_json(struct ms_json *j, struct ms_analysis *a,
     stack_json(j, a, b->stack);
 }
 
-/* Who keeps what alive (docs/json-report.md): leak_graph's totals, retainers[] and
+/* Who keeps what alive (docs/json-report.md), from view g: leak_graph's totals, retainers[] and
  * unreachable_cycles[] (the first top of each; 0: all the scan listed). */
-static void who_keeps_json(struct ms_json *j, struct ms_analysis *a, size_t top)
+static void who_keeps_json(struct ms_json *j, struct ms_analysis *a, const struct ms_graph_view *g,
+                           size_t top)
 {
-    const struct ms_leak_scan_info *s = ms_analysis_leak_scan(a);
-    bool have = s->present && s->status == MS_SCAN_DONE && s->graph;
-    if (!have) {
+    const struct ms_leak_scan_info *s = g->scan;
+    if (!s) {
         ms_json_str(j, "leak_graph", NULL);
     } else {
         ms_json_begin_object(j, "leak_graph");
@@ -229,9 +229,9 @@ static void who_keeps_json(struct ms_json *j, struct ms_analysis *a, size_t top)
         ms_json_end_object(j);
     }
     ms_json_begin_array(j, "retainers");
-    for (size_t i = 0; have && i < s->nretainers && (!top || i < top); i++) {
+    for (size_t i = 0; s && i < s->nretainers && (!top || i < top); i++) {
         const struct ms_leak_retainer *r = &s->retainers[i];
-        struct ms_scanned_block b = ms_analysis_scanned_block(a, r->block);
+        struct ms_scanned_block b = ms_analysis_graph_block(a, g, r->block);
         ms_json_begin_object(j, NULL);
         scanned_block_json(j, a, &b);
         ms_json_u64(j, "retained_bytes", r->bytes);
@@ -241,11 +241,11 @@ static void who_keeps_json(struct ms_json *j, struct ms_analysis *a, size_t top)
     }
     ms_json_end_array(j);
     ms_json_begin_array(j, "unreachable_cycles");
-    for (size_t c = 0; have && c < s->ncycles && (!top || c < top); c++) {
+    for (size_t c = 0; s && c < s->ncycles && (!top || c < top); c++) {
         const struct ms_leak_cycle *y = &s->cycles[c];
         ms_json_begin_array(j, NULL);
         for (size_t k = 0; k < y->listed; k++) {
-            struct ms_scanned_block b = ms_analysis_scanned_block(a, s->member[y->first + k]);
+            struct ms_scanned_block b = ms_analysis_graph_block(a, g, s->member[y->first + k]);
             ms_json_begin_object(j, NULL);
             scanned_block_json(j, a, &b);
             ms_json_end_object(j);
@@ -253,6 +253,25 @@ static void who_keeps_json(struct ms_json *j, struct ms_analysis *a, size_t top)
         ms_json_end_array(j);
     }
     ms_json_end_array(j);
+}
+
+/* at_peak (docs/json-report.md): the scan at the peak that memscope run made
+ * (MEMSCOPE_SCAN_AT_PEAK), with who kept what alive then; null when there is none. */
+static void at_peak_json(struct ms_json *j, struct ms_analysis *a, size_t top)
+{
+    struct ms_graph_view g = ms_analysis_graph(a, true);
+    if (!g.check) {
+        ms_json_str(j, "at_peak", NULL);
+        return;
+    }
+    ms_json_begin_object(j, "at_peak");
+    ms_json_u64(j, "leak_check", g.check->seq);
+    ms_json_u64(j, "time_ns", ms_analysis_ns(a, g.check->tsc));
+    ms_json_u64(j, "live_bytes", g.check->live_bytes);
+    ms_json_u64(j, "live_blocks", g.check->live_blocks);
+    ms_json_u64(j, "peak_bytes", ms_heap_model_summary(a->model)->peak_bytes);
+    who_keeps_json(j, a, &g, top);
+    ms_json_end_object(j);
 }
 
 /* leak_checks[] (docs/json-report.md): each on-demand scan, its kinds when it was scanned, and
@@ -600,8 +619,10 @@ int ms_report_json(FILE *out, struct ms_analysis *a, const struct ms_report_opti
 
     leaks_json(&j, a);
 
-    who_keeps_json(&j, a, o->top);
+    struct ms_graph_view at_exit = ms_analysis_graph(a, false);
+    who_keeps_json(&j, a, &at_exit, o->top);
     leak_checks_json(&j, a, o->top);
+    at_peak_json(&j, a, o->top);
 
     sites_json(&j, a, o->top);
 

@@ -219,23 +219,70 @@ static void leaks_by_kind(FILE *out, struct ms_analysis *a)
     free(idx);
 }
 
-/* Who keeps what alive (docs/leak-kinds.md): the top blocks no other block dominates, by bytes
- * retained, and the cycles no root reaches, by bytes; top of each (0: all the scan listed). */
-static void who_keeps(FILE *out, struct ms_analysis *a, size_t top)
+/* Why the checks at the peak (MEMSCOPE_SCAN_AT_PEAK) gave no scan: the last one's reason. */
+static void no_peak_scan(FILE *out, struct ms_analysis *a)
 {
-    const struct ms_leak_scan_info *s = ms_analysis_leak_scan(a);
-    if (!s->present || s->status != MS_SCAN_DONE || !s->graph)
+    const struct ms_leak_checks *c = ms_heap_model_leak_checks(a->model);
+    const struct ms_leak_check *k = NULL;
+    for (size_t i = c->n; i-- > 0 && !k;)
+        if (c->v[i].cause == MS_CHECK_PEAK)
+            k = &c->v[i];
+    if (!k)
         return;
-    char b1[32], b2[32], b3[32];
+    const char *why;
+    if (k->skipped)
+        why = k->skipped > 0 ? ms_check_skip_reason((unsigned)k->skipped) : NULL;
+    else if (!k->scanned)
+        why = "memscope run kept no scan of its snapshot (none when its live replay had to start "
+              "again)";
+    else if (k->status != MS_SCAN_DONE)
+        why = k->status == MS_SCAN_NO_ACCESS ? "its memory could not be read"
+                                             : "memscope run ran out of memory";
+    else
+        why = "the scan has no graph";
+    char b1[32];
+    fprintf(
+        out,
+        "\nWHO KEEPS WHAT ALIVE AT THE PEAK: not known (%s check%s at the peak; the last: %s)\n",
+        ms_format_count(b1, c->peaks), c->peaks == 1 ? "" : "s",
+        why ? why : "a reason this reader does not know");
+}
+
+/* Who keeps what alive (docs/leak-kinds.md), from the scan at exit or at the peak: the top
+ * blocks no other block dominates, by bytes retained, and the cycles no root reaches, by bytes;
+ * top of each (0: all the scan listed). */
+static void who_keeps(FILE *out, struct ms_analysis *a, bool at_peak, size_t top)
+{
+    struct ms_graph_view g = ms_analysis_graph(a, at_peak);
+    const struct ms_leak_scan_info *s = g.scan;
+    if (!s) {
+        if (at_peak)
+            no_peak_scan(out, a);
+        return;
+    }
+    char b1[32], b2[32], b3[32], kinds[MS_LEAK_KINDS_TEXT];
     fprintf(out,
-            "\nWHO KEEPS WHAT ALIVE (a block retains what every chain of pointers from the roots "
-            "to it passes through: what freeing it would free)\n");
+            "\nWHO KEEPS WHAT ALIVE%s (a block retains what every chain of pointers from the "
+            "roots to it passes through: what freeing it would free)\n",
+            at_peak ? " AT THE PEAK" : "");
+    if (at_peak) {
+        const struct ms_summary *sum = ms_heap_model_summary(a->model);
+        uint64_t live = g.check->live_bytes, peak = sum->peak_bytes;
+        fprintf(out,
+                "  scanned at %s with %s bytes live (check #%" PRIu64 "); the peak: %s bytes, "
+                "%.1f%% more (a scan is made each time the heap grows by 1/16)\n",
+                ms_format_duration(b1, ms_analysis_ns(a, g.check->tsc)), ms_format_count(b2, live),
+                g.check->seq, ms_format_count(b3, peak),
+                live && peak > live ? 100.0 * (double)(peak - live) / (double)live : 0.0);
+        fprintf(out, "  leak kinds then: %s\n",
+                ms_format_leak_kinds(kinds, g.check->kind_bytes, g.check->kind_blocks));
+    }
     fprintf(out, "  %s pointers among %s blocks; %s blocks are kept by the roots directly\n",
             ms_format_count(b1, s->edges), ms_format_count(b2, s->n),
             ms_format_count(b3, s->top_level));
     for (size_t i = 0; i < s->nretainers && (!top || i < top); i++) {
         const struct ms_leak_retainer *r = &s->retainers[i];
-        struct ms_scanned_block b = ms_analysis_scanned_block(a, r->block);
+        struct ms_scanned_block b = ms_analysis_graph_block(a, &g, r->block);
         fprintf(out, "  #%zu  retains %s bytes in %s block%s: a block of %s bytes", i + 1,
                 ms_format_count(b1, r->bytes), ms_format_count(b2, r->blocks),
                 r->blocks == 1 ? "" : "s", ms_format_count(b3, b.size));
@@ -248,17 +295,17 @@ static void who_keeps(FILE *out, struct ms_analysis *a, size_t top)
     if (!s->all_cycles)
         return;
     fprintf(out,
-            "\nUNREACHABLE CYCLES (blocks that point to each other and that no root reaches): "
+            "\nUNREACHABLE CYCLES%s (blocks that point to each other and that no root reaches): "
             "%s, %s bytes in %s blocks\n",
-            ms_format_count(b1, s->all_cycles), ms_format_count(b2, s->cycle_bytes),
-            ms_format_count(b3, s->cycle_blocks));
+            at_peak ? " AT THE PEAK" : "", ms_format_count(b1, s->all_cycles),
+            ms_format_count(b2, s->cycle_bytes), ms_format_count(b3, s->cycle_blocks));
     for (size_t c = 0; c < s->ncycles && (!top || c < top); c++) {
         const struct ms_leak_cycle *y = &s->cycles[c];
         fprintf(out, "  #%zu  %s bytes in %s blocks; the one of lowest address allocated at\n",
                 c + 1, ms_format_count(b1, y->bytes), ms_format_count(b2, y->blocks));
         if (!y->listed)
             continue;
-        struct ms_scanned_block b = ms_analysis_scanned_block(a, s->member[y->first]);
+        struct ms_scanned_block b = ms_analysis_graph_block(a, &g, s->member[y->first]);
         if (b.known)
             print_stack(out, a, b.stack);
     }
@@ -512,21 +559,27 @@ static const char *unwind_name(int mode)
 static void leak_checks(FILE *out, struct ms_analysis *a, size_t top)
 {
     const struct ms_leak_checks *c = ms_heap_model_leak_checks(a->model);
-    if (!c->total)
+    if (c->total == c->peaks) /* those at the peak: who_keeps */
         return;
-    size_t scanned = 0, last = SIZE_MAX;
-    for (size_t i = 0; i < c->n; i++)
+    size_t scanned = 0, kept = 0, last = SIZE_MAX;
+    for (size_t i = 0; i < c->n; i++) {
+        if (c->v[i].cause == MS_CHECK_PEAK)
+            continue;
+        kept++;
         if (c->v[i].scanned && c->v[i].status == MS_SCAN_DONE) {
             scanned++;
             last = i;
         }
+    }
     char b1[32], b2[32], b3[32], kinds[MS_LEAK_KINDS_TEXT];
     fprintf(out,
             "\nLEAK CHECKS DURING THE RUN (ms_leak_check(), MEMSCOPE_SCAN_SIGNAL): %s asked, %s "
             "scanned\n",
-            ms_format_count(b1, c->total), ms_format_count(b2, scanned));
+            ms_format_count(b1, c->total - c->peaks), ms_format_count(b2, scanned));
     for (size_t i = 0; i < c->n; i++) {
         const struct ms_leak_check *k = &c->v[i];
+        if (k->cause == MS_CHECK_PEAK)
+            continue;
         const char *cause = ms_check_cause_name((unsigned)k->cause);
         fprintf(out, "  #%" PRIu64 "  at %s (%s): %s bytes in %s blocks live\n", k->seq,
                 ms_format_duration(b1, ms_analysis_ns(a, k->tsc)), cause ? cause : "?",
@@ -553,8 +606,9 @@ static void leak_checks(FILE *out, struct ms_analysis *a, size_t top)
                     k->suppressed_blocks ? ms_format_count(b1, k->suppressed_bytes) : "",
                     k->suppressed_blocks ? " bytes" : "");
     }
-    if (c->total > c->n)
-        fprintf(out, "  (and %s later checks, not kept)\n", ms_format_count(b1, c->total - c->n));
+    if (c->total - c->peaks > kept)
+        fprintf(out, "  (and %s later checks, not kept)\n",
+                ms_format_count(b1, c->total - c->peaks - kept));
     if (last == SIZE_MAX)
         return;
     const struct ms_leak_check *k = &c->v[last];
@@ -644,8 +698,9 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
     else
         ranking(out, a, MS_RANK_LEAKED, "LEAKS (still allocated at exit), by bytes", 0);
     suppressions_used(out, a);
-    who_keeps(out, a, o->top);
+    who_keeps(out, a, false, o->top);
     leak_checks(out, a, o->top);
+    who_keeps(out, a, true, o->top);
     ranking(out, a, MS_RANK_ALLOCS, "TOP CALL SITES BY NUMBER OF ALLOCATIONS", o->top);
     ranking(out, a, MS_RANK_PEAK, "TOP CALL SITES BY CONTRIBUTION TO THE PEAK", o->top);
     ranking(out, a, MS_RANK_BYTES, "TOP CALL SITES BY BYTES ALLOCATED", o->top);

@@ -44,6 +44,8 @@ int main(int argc, char **argv)
     /* Two on-demand leak checks: one scanned (its LEAK_CHECK chunk below), one not made. */
     TB_EXT(&e, 1520, LEAK_CHECK, 1, MS_CHECK_API, 0x7000, 999, MS_CHECK_MADE, 1);
     TB_EXT(&e, 1530, LEAK_CHECK, 2, MS_CHECK_SIGNAL, 0, 0, MS_CHECK_THREADS, 2);
+    /* One at the peak (MEMSCOPE_SCAN_AT_PEAK), scanned with its graph (below). */
+    TB_EXT(&e, 1540, LEAK_CHECK, 3, MS_CHECK_PEAK, 0x7000, 998, MS_CHECK_MADE, 1);
     tb_task(&e, 1550, 0, 5300);
     TB_EXT(&e, 1550, TASK_END, 1);
     tb_chunk(&b, MS_CHUNK_EVENTS, 4242, &p, 1);
@@ -92,6 +94,28 @@ int main(int argc, char **argv)
         q = ms_chunk_put_LEAK_BLOCK(q, &c2);
         q = ms_chunk_put_LEAK_BLOCK(q, &c3);
         q = ms_chunk_put_LEAK_BLOCK(q, &c4);
+        p.len = (size_t)(q - p.data);
+        tb_chunk(&b, MS_CHUNK_LEAK_CHECK, 0, &p, 0);
+        /* The check at the peak, of the same four blocks: the 4000-byte one ("buf") points to
+         * the 24-byte one and retains both; the 7-byte and the 1000-byte ones point to each
+         * other, a cycle no root reaches (definitely and indirectly lost). */
+        struct ms_chunk_LEAK_CHECK pc = {3, 1540, MS_CHECK_PEAK};
+        struct ms_chunk_LEAK_BLOCK p3 = {0x30000 - 0x20000, MS_LEAK_INDIRECT};
+        struct ms_chunk_LEAK_GRAPH g = {3, 1, 1, 1, 2, 1007, 1};
+        struct ms_chunk_LEAK_RETAINER r = {0, 4024, 2};
+        struct ms_chunk_LEAK_CYCLE y = {1007, 2, 2};
+        struct ms_chunk_LEAK_MEMBER m1 = {1}, m2 = {2};
+        q = ms_chunk_put_LEAK_CHECK(p.data, &pc);
+        q = ms_chunk_put_LEAK_SCAN(q, &cs);
+        q = ms_chunk_put_LEAK_BLOCK(q, &c1);
+        q = ms_chunk_put_LEAK_BLOCK(q, &c2);
+        q = ms_chunk_put_LEAK_BLOCK(q, &p3);
+        q = ms_chunk_put_LEAK_BLOCK(q, &c4);
+        q = ms_chunk_put_LEAK_GRAPH(q, &g);
+        q = ms_chunk_put_LEAK_RETAINER(q, &r);
+        q = ms_chunk_put_LEAK_CYCLE(q, &y);
+        q = ms_chunk_put_LEAK_MEMBER(q, &m1);
+        q = ms_chunk_put_LEAK_MEMBER(q, &m2);
         p.len = (size_t)(q - p.data);
         tb_chunk(&b, MS_CHUNK_LEAK_CHECK, 0, &p, 0);
     }
