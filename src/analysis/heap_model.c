@@ -856,7 +856,14 @@ static int by_addr(const void *a, const void *b)
     return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
-int ms_heap_model_live_blocks(const struct ms_heap_model *m, struct ms_leak_block **out, size_t *n)
+void ms_leak_blocks_sort(struct ms_leak_block *b, size_t n)
+{
+    if (n)
+        qsort(b, n, sizeof *b, by_addr);
+}
+
+int ms_heap_model_live_blocks(const struct ms_heap_model *m, bool sorted,
+                              struct ms_leak_block **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -872,7 +879,8 @@ int ms_heap_model_live_blocks(const struct ms_heap_model *m, struct ms_leak_bloc
     for (size_t i = 0; i <= m->live_mask; i++)
         if (m->live[i].ptr)
             b[k++] = (struct ms_leak_block){m->live[i].ptr, m->live[i].size};
-    qsort(b, k, sizeof *b, by_addr);
+    if (sorted)
+        ms_leak_blocks_sort(b, k);
     *out = b;
     *n = k;
     return 0;

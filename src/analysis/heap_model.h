@@ -108,9 +108,11 @@ void ms_heap_model_set_sampling(struct ms_heap_model *m, uint64_t mean);
 /* The event callback for ms_trace_replay (ctx is the model). */
 int ms_heap_model_apply(void *ctx, const struct ms_event *ev);
 
-/* The blocks live now, sorted by address, into *out (malloc'd; NULL when none): for the leak
- * scan. Returns 0 or MS_ENOMEM. */
-int ms_heap_model_live_blocks(const struct ms_heap_model *m, struct ms_leak_block **out, size_t *n);
+/* The blocks live now into *out (malloc'd; NULL when none), sorted by address (as the leak
+ * scan takes them) or not (sorted later with ms_leak_blocks_sort). Returns 0 or MS_ENOMEM. */
+int ms_heap_model_live_blocks(const struct ms_heap_model *m, bool sorted,
+                              struct ms_leak_block **out, size_t *n);
+void ms_leak_blocks_sort(struct ms_leak_block *b, size_t n);
 
 /* What the model knows of the block live at ptr (after the last event): its size, site (index
  * into the sites) and, when the C API named it, its variable's name (a string id of the

@@ -406,6 +406,14 @@ int ms__exit_scan_check(uintptr_t stack_lo, bool at_peak, struct ms__exit_scan *
     if (!at_peak) {
         gave_up = false;
         last = (long)out->pid;
+    } else if (out->pid) {
+        /* The one before is of a lower high: killed now, not when memscope run's replay gets
+         * here, so that the program's writes copy the pages of one snapshot only. Its pid stays
+         * taken until memscope run reaps it, which it does at the next peak check only. */
+        static long last_peak;
+        if (last_peak)
+            syscall(SYS_kill, last_peak, SIGKILL);
+        last_peak = (long)out->pid;
     }
     if (!out->pid)
         return out->handshake ? MS_CHECK_SANDBOXED : MS_CHECK_NO_SNAPSHOT;

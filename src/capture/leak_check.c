@@ -23,6 +23,7 @@ static atomic_uint_fast64_t checks;
 static __attribute__((noinline)) int check(int cause)
 {
     __builtin_unwind_init();
+    int saved_errno = errno; /* from inside an allocation (at the peak) as from the program */
     volatile uintptr_t here = 0;
     uintptr_t stack_lo = (uintptr_t)&here;
     uint64_t seq = atomic_fetch_add(&checks, 1) + 1;
@@ -41,6 +42,7 @@ static __attribute__((noinline)) int check(int cause)
     /* memscope run scans the snapshot when its replay reaches this record: now. */
     if (ms__tls.slot)
         ms__slot_flush(ms__tls.slot, false);
+    errno = saved_errno;
     return skipped;
 }
 

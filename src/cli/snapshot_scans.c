@@ -25,7 +25,7 @@
 
 /* Whether pid is a leak-scan snapshot (common/leak_handshake.h) and memscope run's child: by
  * its name and its parent. A pid from the trace, which the program wrote, is killed only then. */
-static bool is_snapshot(long pid)
+static bool is_snapshot_state(long pid, char *state_out)
 {
     char name[64], stat[512];
     snprintf(name, sizeof name, "/proc/%ld/stat", pid);
@@ -43,7 +43,14 @@ static bool is_snapshot(long pid)
     if (sscanf(close + 1, " %c %ld", &state, &ppid) != 2 || ppid != (long)getpid())
         return false;
     *close = 0;
+    if (state_out)
+        *state_out = state;
     return !strcmp(open + 1, MS_LEAK_SNAPSHOT_NAME);
+}
+
+static bool is_snapshot(long pid)
+{
+    return is_snapshot_state(pid, NULL);
 }
 
 static void kill_snapshot(pid_t pid)
@@ -68,7 +75,7 @@ static int scan_snapshot(struct ms_analysis *a, pid_t pid, uint64_t hs, struct m
 {
     struct ms_leak_block *blocks;
     size_t n;
-    int rc = ms_heap_model_live_blocks(a->model, &blocks, &n);
+    int rc = ms_heap_model_live_blocks(a->model, true, &blocks, &n);
     rc = scan_blocks(pid, hs, blocks, n, rc, s);
     free(blocks);
     return rc;
@@ -120,19 +127,27 @@ static void add_scan(struct ms_check_scans *c, uint64_t seq, uint64_t tsc, uint6
 }
 
 /* A check at the peak (ev): its snapshot and the blocks live now are kept in place of the last
- * one's, whose snapshot is killed. */
-static void keep_peak(struct ms_check_scans *c, struct ms_analysis *a, const struct ms_event *ev)
+ * one's, whose snapshot is killed. A snapshot dead already (the program kills each when it
+ * makes the next: dead, a later one is coming) is only reaped. */
+static void keep_peak(struct ms_check_scans *c, struct ms_analysis *a, const struct ms_event *ev,
+                      bool dead)
 {
     struct ms_peak_snapshot *k = &c->peak;
     if (k->pid)
         kill_snapshot((pid_t)k->pid);
     free(k->blocks);
+    *k = (struct ms_peak_snapshot){0};
+    if (dead) {
+        kill_snapshot((pid_t)ev->x[3]);
+        return;
+    }
     *k = (struct ms_peak_snapshot){.seq = ev->x[0],
                                    .tsc = ev->tsc,
                                    .handshake = ev->x[2],
                                    .live_bytes = ms_heap_model_summary(a->model)->live_bytes,
                                    .pid = (long)ev->x[3]};
-    k->rc = ms_heap_model_live_blocks(a->model, &k->blocks, &k->n);
+    /* sorted only if it is the last: most are replaced by the next */
+    k->rc = ms_heap_model_live_blocks(a->model, false, &k->blocks, &k->n);
 }
 
 void ms_check_scans_on_check(void *ctx, struct ms_analysis *a, const struct ms_event *ev)
@@ -146,10 +161,11 @@ void ms_check_scans_on_check(void *ctx, struct ms_analysis *a, const struct ms_e
         c->skipped[lane][skipped < MS_CHECK_SKIPS ? skipped : 0]++;
         return;
     }
-    if (!pid || pid > INT_MAX || !is_snapshot((long)pid))
+    char state = 0;
+    if (!pid || pid > INT_MAX || !is_snapshot_state((long)pid, &state))
         return;
     if (lane) {
-        keep_peak(c, a, ev);
+        keep_peak(c, a, ev, state == 'Z');
         return;
     }
     struct ms_process_scan s;
@@ -163,6 +179,7 @@ void ms_check_scans_peak(struct ms_check_scans *c)
     if (!k->pid)
         return;
     struct ms_process_scan s;
+    ms_leak_blocks_sort(k->blocks, k->n);
     if (scan_blocks((pid_t)k->pid, k->handshake, k->blocks, k->n, k->rc, &s) == 0)
         add_scan(c, k->seq, k->tsc, MS_CHECK_PEAK, k->live_bytes, &s);
     free(k->blocks);
