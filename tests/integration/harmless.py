@@ -73,7 +73,7 @@ def report_json(ms, trace):
 
 
 def compare(name, ms, argv, preexec=None, expect=None, native_argv=None, trace_checks=True,
-            says=None, summary=False):
+            says=None, summary=False, opts=()):
     """expect: a function (report dict) -> list of (what, ok, detail); says: a regex for the one
     line memscope itself must print on stderr (it is then not part of the comparison); summary:
     the default command (the summary, its replay while the program runs and the leak scan at
@@ -85,7 +85,7 @@ def compare(name, ms, argv, preexec=None, expect=None, native_argv=None, trace_c
         os.makedirs(md)
         trace = os.path.join(md, "t.mstrace")
         native = run_in(nd, native_argv or argv, preexec)
-        under = run_in(md, [ms, "run"] + ([] if summary else ["--no-summary"]) +
+        under = run_in(md, [ms, "run"] + ([] if summary else ["--no-summary"]) + list(opts) +
                        ["-o", trace, "--"] + argv, preexec)
         err_lines = under[2].decode(errors="replace").splitlines()
         kept = [l for l in err_lines if not CLI_LINE.match(l) and not (summary and SUMMARY_LINE.match(l))]
@@ -247,6 +247,17 @@ def main():
         compare("environment (with the summary)", ms, ["/usr/bin/env"], summary=True,
                 expect=lambda rep: [("leak kinds", rep["summary"]["leak_kinds"] is not None,
                                      str(rep["summary"].get("leak_kinds_missing")))])
+    if on("at_peak"):
+        # --scan-at-peak: a clone at each new high of the heap, from inside the allocation that
+        # reaches it, while the program writes a file and reads its environment.
+        script = ("import os\nx = [bytes(1000) for i in range(3000)]\n"
+                  "open('out.txt', 'w').write(str(len(x)))\n"
+                  "print(sorted(k for k in os.environ if 'MEMSCOPE' in k or 'PRELOAD' in k))")
+        python = shutil.which("python3.11") or shutil.which("python3")
+        compare("at_peak (python3, with the summary)", ms, [python, "-c", script], summary=True,
+                opts=["--scan-at-peak"],
+                expect=lambda rep: [("a scan at the peak", rep["at_peak"] is not None and
+                                     rep["at_peak"]["live_bytes"] > 3000000, "")])
     if on("file_size_limit"):
         # ulimit -f below the trace's size: the program runs on as natively (no SIGXFSZ);
         # the trace says tracking stopped, and why.
