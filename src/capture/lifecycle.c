@@ -273,6 +273,13 @@ static void finish(int reason, int code, bool freeres, uintptr_t stack_lo)
     /* If exec fails the process goes on: its own thread keeps recording into the same trace
      * (other threads' buffers are sealed: flushing them without sealing would race with
      * their owners). */
+    /* The process ends: other threads' hooks pass straight through from here, as they will
+     * once the trace is finished. Their records would be dropped at the seal anyway, and
+     * threads that go on allocating would otherwise keep filling and flushing their buffers,
+     * each flush contending for the slots and the trace with this one, which then may take
+     * for ever to get through them (a hundred threads churning on two cores). */
+    if (reason != MS_END_EXEC)
+        atomic_store(&ms__active, false);
     bool flushed = ms__slot_flush_all(reason == MS_END_EXEC ? ms__tls.slot : NULL);
     /* memscope run's leak scan, of a snapshot of this process: the root process alone, every
      * event recorded and glibc's freeing done (memcheck stops the other threads first;
