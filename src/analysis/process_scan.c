@@ -323,14 +323,45 @@ static int exclude_untouched(pid_t pid, const struct regions *roots, const struc
     return rc;
 }
 
+/* Leaves out the stack below sp: of the mapping that holds sp, from its start. */
+static int exclude_below(struct maps *m, uint64_t sp)
+{
+    for (size_t i = 0; i < m->readable.n; i++)
+        if (m->readable.v[i].lo <= sp && sp < m->readable.v[i].hi)
+            return sp > m->readable.v[i].lo ? add(&m->excluded, m->readable.v[i].lo, sp) : 0;
+    return 0;
+}
+
+/* The other threads the snapshot was made with (stopped by memscope run): their entries, whose
+ * registers are roots. Returns how many (at most MS_LEAK_MAX_THREADS), 0 when none or unreadable.
+ */
+static size_t other_threads(pid_t pid, const struct ms_leak_handshake *h,
+                            struct ms_leak_thread **out)
+{
+    *out = NULL;
+    size_t n = h->nthreads <= MS_LEAK_MAX_THREADS ? (size_t)h->nthreads : 0;
+    struct ms_leak_thread *t = n ? malloc(n * sizeof *t) : NULL;
+    if (!t || remote_read(&pid, h->threads, t, n * sizeof *t) != 0) {
+        free(t);
+        return 0;
+    }
+    *out = t;
+    return n;
+}
+
 /* What the handshake leaves out: memscope's library, its own memory, the stack below the
- * exiting thread's frame. */
-static int exclude_memscope(pid_t pid, const struct ms_leak_handshake *h, struct maps *m)
+ * exiting thread's frame, and the stacks of the other threads below their stack pointers less
+ * the 128 bytes of the ABI's red zone, which a function may use without moving the pointer
+ * (memcheck tracks each thread's stack pointer and counts nothing below it but that). */
+static int exclude_memscope(pid_t pid, const struct ms_leak_handshake *h, struct maps *m,
+                            const struct ms_leak_thread *others, size_t nothers)
 {
     int rc = add(&m->excluded, h->lib_lo, h->lib_hi);
-    for (size_t i = 0; !rc && i < m->readable.n; i++)
-        if (m->readable.v[i].lo <= h->stack_lo && h->stack_lo < m->readable.v[i].hi)
-            rc = add(&m->excluded, m->readable.v[i].lo, h->stack_lo);
+    if (!rc)
+        rc = exclude_below(m, h->stack_lo);
+    for (size_t i = 0; !rc && i < nothers; i++)
+        if (others[i].sp > 128)
+            rc = exclude_below(m, others[i].sp - 128);
     size_t nr = h->nranges < MS_LEAK_MAX_OWN_RANGES ? (size_t)h->nranges : MS_LEAK_MAX_OWN_RANGES;
     uint64_t *own = nr ? malloc(nr * 16) : NULL;
     if (!rc && nr && !own)
@@ -433,8 +464,10 @@ int ms_process_scan(pid_t pid, uint64_t hs, const struct ms_leak_block *blocks, 
             rc = 0;
         }
     }
+    struct ms_leak_thread *others = NULL;
+    size_t nothers = out->status == MS_SCAN_DONE ? other_threads(pid, &h, &others) : 0;
     if (!rc && out->status == MS_SCAN_DONE)
-        rc = exclude_memscope(pid, &h, &m);
+        rc = exclude_memscope(pid, &h, &m, others, nothers);
     if (!rc && out->status == MS_SCAN_DONE) {
         normalize(&m.readable);
         normalize(&m.files);
@@ -442,6 +475,14 @@ int ms_process_scan(pid_t pid, uint64_t hs, const struct ms_leak_block *blocks, 
         normalize(&m.roots);
         normalize(&m.excluded);
         rc = subtract(&m.roots, &m.excluded, &roots);
+        /* The other threads' registers, in memscope's own memory (left out above): roots, as
+         * memcheck scans every thread's registers. */
+        for (size_t i = 0; !rc && i < nothers; i++) {
+            uint64_t at = h.threads + i * sizeof *others + offsetof(struct ms_leak_thread, regs);
+            rc = add(&roots, at, at + sizeof others->regs);
+        }
+        if (!rc && nothers)
+            normalize(&roots);
         struct regions arena = {0}, kept = {0};
         if (!rc)
             rc = exclude_arena_words(pid, blocks, n, &roots, &m.libc, &arena);
@@ -499,6 +540,7 @@ int ms_process_scan(pid_t pid, uint64_t hs, const struct ms_leak_block *blocks, 
                    (uint64_t)t0.tv_nsec;
     free(m.readable.v);
     free(m.roots.v);
+    free(others);
     free(m.excluded.v);
     free(m.libc.v);
     free(m.anon.v);

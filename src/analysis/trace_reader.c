@@ -292,7 +292,9 @@ static int parse_end(ms_trace *t, const uint8_t *p, size_t n)
                             .dropped = d.dropped,
                             .threads_at_exit = d.threads,
                             .scan = d.scan,
-                            .scan_pid = d.scan_pid};
+                            .scan_pid = d.scan_pid,
+                            .scan_refused = (int)d.scan_refused,
+                            .scan_unstopped = d.scan_unstopped};
     e.present = true;
     /* A trace can hold several END chunks when an exec failed; the last one counts. */
     t->end = e;

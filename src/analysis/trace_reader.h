@@ -51,6 +51,10 @@ struct ms_end_info {
     /* The leak scan's handshake (its address) and the snapshot of the process to scan (its pid),
      * common/leak_handshake.h; 0: none. */
     uint64_t scan, scan_pid;
+    int scan_refused; /* enum ms_scan_refused: why other threads running left no snapshot */
+    /* Other threads left running for the snapshot, blocked in a call a stop would interrupt:
+     * their registers are not among the scan's roots. */
+    uint64_t scan_unstopped;
 };
 
 /* memscope run's leak scan at exit (the last LEAK_SCAN chunk). */

@@ -133,7 +133,8 @@ int ms_trace_seal(const char *path, int signal, char *err, size_t errlen)
     if (!rc && !has_end) {
         /* The END chunk: the time of the newest buffer's CLOCK (a lower bound of the death) */
         struct ms_chunk_END e = {
-            last_tsc, last_ns, MS_END_KILLED, (uint64_t)(signal > 0 ? signal : 0), 0, 0, 0, 0};
+            last_tsc, last_ns, MS_END_KILLED, (uint64_t)(signal > 0 ? signal : 0), 0, 0, 0, 0,
+            0,        0};
         uint8_t end[128];
         uint8_t *p = ms_chunk_put_END(end, &e);
         rc = ms_trace_chunk_write(fd, MS_CHUNK_END, 0, last_tsc, end, (uint32_t)(p - end));

@@ -8,7 +8,10 @@
 #include "config.h"
 #include "module_map.h"
 #include "own_memory.h"
+#include "runtime.h"
+#include "spinlock.h"
 #include "thread_state.h"
+#include "trace_writer.h"
 
 #include <fcntl.h>
 #include <libunwind.h>
@@ -305,40 +308,137 @@ void ms__exit_scan_lift_fork_flags(void)
     fork_flags_free(&f);
 }
 
+/* ---- the other threads, stopped by memscope run for the snapshot (leak_handshake.h) ---- */
+
+static void let_go(struct ms_leak_stop *r, uint64_t state);
+
+static uint64_t mono_ms(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
+}
+
+/* No other thread inside memscope (a hook, a flush, a lock), as far as this thread can tell. */
+static bool others_quiet(void)
+{
+    return atomic_load(&ms__spin_held) <= 0 && ms__writer_idle() && ms__slots_quiet();
+}
+
+static struct ms_leak_stop *stop_map(void)
+{
+    void *p = ms__own_map(NULL, sizeof(struct ms_leak_stop), PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    return p == MAP_FAILED ? NULL : p;
+}
+
+/* Has memscope run (scanner) stop the process's other threads. Returns the request, their
+ * registers in it (to be given to let_go), or NULL when they could not be stopped. */
+static struct ms_leak_stop *stop_others(long scanner)
+{
+    struct ms_leak_stop *r = stop_map();
+    if (!r)
+        return NULL;
+    r->magic = MS_LEAK_STOP_MAGIC;
+    r->caller_tid = (uint64_t)syscall(SYS_gettid);
+    __atomic_store_n(&r->state, MS_LEAK_STOP_ASKED, __ATOMIC_SEQ_CST);
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    info.si_signo = SIGRTMIN + MS_LEAK_STOP_RT;
+    info.si_code = SI_QUEUE;
+    info.si_pid = (pid_t)syscall(SYS_getpid);
+    info.si_uid = (uid_t)syscall(SYS_getuid);
+    info.si_value.sival_ptr = r;
+    uint64_t state = MS_LEAK_STOP_FAILED;
+    if (syscall(SYS_rt_sigqueueinfo, scanner, info.si_signo, &info) == 0) {
+        /* memscope run writes the state with process_vm_writev: read it as memory it changes.
+         * Waited for by the clock, not by the sleeps, which a loaded machine makes longer. */
+        uint64_t give_up = mono_ms() + MS_LEAK_STOP_WAIT_MS;
+        for (;;) {
+            state = __atomic_load_n(&r->state, __ATOMIC_SEQ_CST);
+            if (state != MS_LEAK_STOP_ASKED || mono_ms() > give_up)
+                break;
+            struct timespec t = {0, 100000};
+            syscall(SYS_nanosleep, &t, NULL);
+        }
+    }
+    if (state == MS_LEAK_STOP_STOPPED && r->nthreads <= MS_LEAK_MAX_THREADS)
+        return r;
+    let_go(r, state == MS_LEAK_STOP_ASKED ? MS_LEAK_STOP_GAVE_UP : MS_LEAK_STOP_CLONED);
+    return NULL;
+}
+
+/* Tells memscope run that the threads may go on (state: CLONED, or GAVE_UP), and lets go of r
+ * (memscope run reads nothing of it after the state, and takes an unreadable one as gone). */
+static void let_go(struct ms_leak_stop *r, uint64_t state)
+{
+    __atomic_store_n(&r->state, state, __ATOMIC_SEQ_CST);
+    ms__own_unmap(r, sizeof *r);
+}
+
+/* What a snapshot needs that takes a lock another thread could hold (the loader's, for the
+ * library's extent; memscope's own-memory list, for mappings), got before the other threads
+ * are stopped. */
+struct prepared {
+    struct ms__own_range *r; /* MS_LEAK_MAX_OWN_RANGES */
+    uintptr_t lo, hi;        /* memscope's library */
+    struct fork_flags flags;
+};
+
+#define RANGES_LEN (MS_LEAK_MAX_OWN_RANGES * sizeof(struct ms__own_range))
+
+static bool prepare(struct prepared *p)
+{
+    p->r =
+        ms__own_map(NULL, RANGES_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p->r == MAP_FAILED)
+        return false;
+    ms__module_extent_of((const void *)&ms__exit_scan_at_exit, &p->lo, &p->hi);
+    p->flags = fork_flags();
+    return true;
+}
+
+static void prepared_free(struct prepared *p)
+{
+    fork_flags_free(&p->flags);
+    ms__own_unmap(p->r, RANGES_LEN);
+}
+
 /* The snapshot of the process as it is now, for memscope run (the scanner) to scan: the
  * handshake filled with memscope's own memory and this thread's stack from stack_lo up, the
  * madvise flags lifted for the clone (and given back unless at_exit: the process goes on and
- * its own forks must leave that memory out), the clone. */
-static struct ms__exit_scan snapshot(long scanner, uintptr_t stack_lo, bool at_exit)
+ * its own forks must leave that memory out), the clone. others: the other threads, stopped
+ * (ms__exit_scan_at_exit), whose registers the clone holds; they go on after it. */
+static struct ms__exit_scan take(long scanner, uintptr_t stack_lo, bool at_exit, struct prepared *p,
+                                 struct ms_leak_stop *others)
 {
-    struct ms__exit_scan none = {0, 0};
-    if (sandboxed()) /* the END says a snapshot was asked for and not made */
-        return (struct ms__exit_scan){(uint64_t)(uintptr_t)&handshake, 0};
-    size_t len = MS_LEAK_MAX_OWN_RANGES * sizeof(struct ms__own_range);
-    struct ms__own_range *r =
-        ms__own_map(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (r == MAP_FAILED)
-        return none;
     bool lost = false;
-    size_t n = ms__own_ranges(r, MS_LEAK_MAX_OWN_RANGES, &lost);
+    size_t n = 0;
+    /* never waits: with the others stopped, none holds the lock (or none is there) */
+    if (!ms__own_ranges_try(p->r, MS_LEAK_MAX_OWN_RANGES, &n, &lost)) {
+        if (others)
+            let_go(others, MS_LEAK_STOP_CLONED);
+        prepared_free(p);
+        return (struct ms__exit_scan){0};
+    }
     if (n > MS_LEAK_MAX_OWN_RANGES) {
         n = MS_LEAK_MAX_OWN_RANGES;
         lost = true;
     }
-    uintptr_t lo, hi;
-    ms__module_extent_of((const void *)&ms__exit_scan_snapshot, &lo, &hi);
     /* The last block a realloc resized, kept for sampling: not the program's pointer. */
     uintptr_t realloc_old = ms__tls.realloc_old;
     ms__tls.realloc_old = 0;
-    handshake = (struct ms_leak_handshake){.magic = MS_LEAK_HANDSHAKE_MAGIC,
-                                           .stack_lo = stack_lo,
-                                           .lib_lo = lo,
-                                           .lib_hi = hi,
-                                           .ranges = (uint64_t)(uintptr_t)r,
-                                           .nranges = n,
-                                           .ranges_lost = lost};
-    struct fork_flags flags = fork_flags();
-    fork_flags_apply(&flags, true);
+    handshake =
+        (struct ms_leak_handshake){.magic = MS_LEAK_HANDSHAKE_MAGIC,
+                                   .stack_lo = stack_lo,
+                                   .lib_lo = p->lo,
+                                   .lib_hi = p->hi,
+                                   .ranges = (uint64_t)(uintptr_t)p->r,
+                                   .nranges = n,
+                                   .ranges_lost = lost,
+                                   .threads = others ? (uint64_t)(uintptr_t)others->threads : 0,
+                                   .nthreads = others ? others->nthreads : 0};
+    fork_flags_apply(&p->flags, true);
     /* memscope run's child, not this process's: the program never sees it (no SIGCHLD, no
      * child to wait for), and memscope run may read it (a process may read its children). No
      * fork handlers run: nothing of the program's happens in the copy. It has its name
@@ -350,15 +450,29 @@ static struct ms__exit_scan snapshot(long scanner, uintptr_t stack_lo, bool at_e
     long pid = syscall(SYS_clone, (unsigned long)(CLONE_PARENT | SIGCHLD), 0UL, NULL, NULL, 0UL);
     if (pid == 0)
         snapshot_main(scanner);
+    if (others) /* the snapshot has their registers: they go on */
+        let_go(others, MS_LEAK_STOP_CLONED);
     syscall(SYS_prctl, PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
     ms__tls.realloc_old = realloc_old;
     if (!at_exit) {
-        fork_flags_apply(&flags, false);
-        ms__own_unmap(r, len); /* the snapshot has its copy */
+        fork_flags_apply(&p->flags, false);
+        ms__own_unmap(p->r, RANGES_LEN); /* the snapshot has its copy */
     }
-    fork_flags_free(&flags);
+    fork_flags_free(&p->flags);
     /* no snapshot (a process limit, say): the END still says one was asked for */
-    return (struct ms__exit_scan){(uint64_t)(uintptr_t)&handshake, pid > 0 ? (uint64_t)pid : 0};
+    return (struct ms__exit_scan){.handshake = (uint64_t)(uintptr_t)&handshake,
+                                  .pid = pid > 0 ? (uint64_t)pid : 0};
+}
+
+/* A snapshot with this thread the only one. */
+static struct ms__exit_scan snapshot(long scanner, uintptr_t stack_lo, bool at_exit)
+{
+    if (sandboxed()) /* the END says a snapshot was asked for and not made */
+        return (struct ms__exit_scan){.handshake = (uint64_t)(uintptr_t)&handshake};
+    struct prepared p;
+    if (!prepare(&p))
+        return (struct ms__exit_scan){0};
+    return take(scanner, stack_lo, at_exit, &p, NULL);
 }
 
 /* memscope run's pid when it is this process's parent and asked for scans, else 0. */
@@ -368,18 +482,81 @@ static long scanner_now(void)
     return scanner && syscall(SYS_getppid) == scanner ? scanner : 0;
 }
 
-struct ms__exit_scan ms__exit_scan_snapshot(uintptr_t stack_lo)
+/* Has memscope run stop the other threads, until none of them is inside memscope (a hook, a
+ * flush, a lock: this thread could wait for it for ever, and its event would be half
+ * recorded). Their hooks pass straight through meanwhile (the caller has stopped tracking),
+ * so each leaves memscope soon. Returns them stopped, or NULL with *refused set. */
+static struct ms_leak_stop *stop_quiet(long scanner, int *refused)
 {
+    uint64_t give_up = mono_ms() + MS_LEAK_STOP_WAIT_MS;
+    for (int attempt = 0;; attempt++) {
+        /* Running, they leave memscope as soon as they get the processor: waited for first, so
+         * that they are not stopped inside it (one preempted there, on a loaded machine). */
+        while (!others_quiet() && mono_ms() < give_up) {
+            struct timespec t = {0, 200000};
+            syscall(SYS_nanosleep, &t, NULL);
+        }
+        struct ms_leak_stop *r = stop_others(scanner);
+        if (!r) {
+            *refused = MS_SCAN_REFUSED_NOT_STOPPED;
+            return NULL;
+        }
+        if (others_quiet())
+            return r;
+        let_go(r, MS_LEAK_STOP_CLONED);
+        if (mono_ms() > give_up || attempt >= 8) {
+            *refused = MS_SCAN_REFUSED_IN_MEMSCOPE;
+            return NULL;
+        }
+    }
+}
+
+struct ms__exit_scan ms__exit_scan_at_exit(uintptr_t stack_lo, int threads, bool (*flush)(void),
+                                           bool *flushed)
+{
+    int refused_ = 0, *refused = &refused_;
     long scanner = scanner_now();
-    if (!scanner || ms__config.sample_bytes || !stack_lo)
-        return (struct ms__exit_scan){0, 0};
+    bool want = scanner && !ms__config.sample_bytes && stack_lo && threads >= 1;
     uintptr_t caller = exit_caller_sp();
-    return snapshot(scanner, caller > stack_lo ? caller : stack_lo, true);
+    stack_lo = caller > stack_lo ? caller : stack_lo;
+    if (!want || threads == 1 || sandboxed()) {
+        *flushed = flush();
+        return want ? snapshot(scanner, stack_lo, true) : (struct ms__exit_scan){0};
+    }
+    struct prepared p;
+    if (!prepare(&p)) {
+        *flushed = flush();
+        return (struct ms__exit_scan){0};
+    }
+    /* From here the other threads' allocations are not recorded: stopped before the last
+     * flush, they have none between it and the snapshot, and the blocks live at the flush are
+     * those of the snapshot, unless one of them allocated or freed before it was stopped. */
+    atomic_store(&ms__passes, 0);
+    atomic_store(&ms__count_passes, true);
+    atomic_store(&ms__active, false);
+    struct ms_leak_stop *others = stop_quiet(scanner, refused);
+    *flushed = flush();
+    atomic_store(&ms__count_passes, false);
+    if (others && atomic_load(&ms__passes)) {
+        let_go(others, MS_LEAK_STOP_CLONED);
+        others = NULL;
+        *refused = MS_SCAN_REFUSED_ALLOCATING;
+    }
+    if (!others) {
+        prepared_free(&p);
+        return (struct ms__exit_scan){.refused = (uint64_t)refused_};
+    }
+    uint64_t unstopped = 0;
+    for (uint64_t i = 0; i < others->nthreads; i++)
+        unstopped += (others->threads[i].flags & MS_LEAK_THREAD_UNSTOPPED) != 0;
+    struct ms__exit_scan scan = take(scanner, stack_lo, true, &p, others);
+    scan.unstopped = scan.pid ? unstopped : 0;
+    return scan;
 }
 
 int ms__exit_scan_check(uintptr_t stack_lo, bool at_peak, struct ms__exit_scan *out)
 {
-    *out = (struct ms__exit_scan){0, 0};
+    *out = (struct ms__exit_scan){0};
     long scanner = scanner_now();
     if (!scanner)
         return MS_CHECK_NO_SCANNER;

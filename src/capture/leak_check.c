@@ -27,14 +27,16 @@ static __attribute__((noinline)) int check(int cause)
     volatile uintptr_t here = 0;
     uintptr_t stack_lo = (uintptr_t)&here;
     uint64_t seq = atomic_fetch_add(&checks, 1) + 1;
-    struct ms__exit_scan snap = {0, 0};
+    struct ms__exit_scan snap = {0};
     int threads = 0, skipped;
     if (!ms__config.output || ms__config.root_pid != (int)syscall(SYS_getpid))
         skipped = MS_CHECK_NOT_ROOT;
     else if (!ms__config.leak_scan)
         skipped = MS_CHECK_NO_SCANNER;
     else if ((threads = ms__exit_scan_threads()) != 1)
-        skipped = MS_CHECK_THREADS; /* -1 (unreadable) too: they cannot be counted */
+        /* -1 (unreadable) too: they cannot be counted. Stopping them as at exit is not enough:
+         * their events not yet written would come after the check's record in the trace. */
+        skipped = MS_CHECK_THREADS;
     else
         skipped = ms__exit_scan_check(stack_lo, cause == MS_CHECK_PEAK, &snap);
     ms__on_LEAK_CHECK(seq, (uint64_t)cause, snap.handshake, snap.pid, (uint64_t)skipped,

@@ -187,6 +187,7 @@ static void fork_child(void)
     if (!atomic_load(&ms__active)) {
         fork_parent();
         ms__writer_leave();
+        atomic_store(&ms__spin_held, 0); /* the parent's other threads' are not the child's */
         return;
     }
     ms__live_unlock_all(); /* held across fork by this thread, under its parent's id */
@@ -209,6 +210,7 @@ static void fork_child(void)
     ms__strings_after_fork_child();
     fork_unbusy();
     ms__writer_leave();
+    atomic_store(&ms__spin_held, 0); /* every lock is reset: the parent's threads held them */
 }
 
 static void exit_handler(void)
@@ -236,6 +238,13 @@ static void run_freeres(void)
     if (libc_freeres)
         libc_freeres();
     t->busy = was_busy;
+}
+
+/* The last flush at exit, every buffer sealed (ms__exit_scan_at_exit makes it). */
+static bool flush_final(void)
+{
+    atomic_store(&ms__active, false); /* with no scan to make: not done yet */
+    return ms__slot_flush_all(NULL);
 }
 
 /* Ends the trace. stack_lo: at exit, where memscope's own frames begin on this thread's stack
@@ -270,25 +279,28 @@ static void finish(int reason, int code, bool freeres, uintptr_t stack_lo)
         ms__backend_at_finish(); /* not at a signal (it may hold libc's locks) nor at _exit */
     int was_busy = ms__tls.busy;
     ms__tls.busy = 1;
-    /* If exec fails the process goes on: its own thread keeps recording into the same trace
-     * (other threads' buffers are sealed: flushing them without sealing would race with
-     * their owners). */
     /* The process ends: other threads' hooks pass straight through from here, as they will
      * once the trace is finished. Their records would be dropped at the seal anyway, and
      * threads that go on allocating would otherwise keep filling and flushing their buffers,
      * each flush contending for the slots and the trace with this one, which then may take
-     * for ever to get through them (a hundred threads churning on two cores). */
-    if (reason != MS_END_EXEC)
-        atomic_store(&ms__active, false);
-    bool flushed = ms__slot_flush_all(reason == MS_END_EXEC ? ms__tls.slot : NULL);
-    /* memscope run's leak scan, of a snapshot of this process: the root process alone, every
-     * event recorded and glibc's freeing done (memcheck stops the other threads first;
-     * memscope does not yet). */
+     * for ever to get through them (a hundred threads churning on two cores).
+     * If exec fails the process goes on: its own thread keeps recording into the same trace
+     * (other threads' buffers are sealed: flushing them without sealing would race with
+     * their owners).
+     * memscope run's leak scan, of a snapshot of this process: the root process alone, every
+     * event recorded and glibc's freeing done unless other threads run, which memscope run
+     * stops for the last flush and the snapshot, as memcheck stops them. */
     bool root = ms__config.output && ms__config.root_pid == self_pid;
-    struct ms__exit_scan scan = {0, 0};
-    if (reason == MS_END_EXIT && threads == 1 && freeres && root)
-        scan = ms__exit_scan_snapshot(stack_lo);
-    uint64_t end_scan[2] = {scan.handshake, scan.pid};
+    struct ms__exit_scan scan = {0};
+    bool flushed;
+    if (reason == MS_END_EXIT && freeres && root) {
+        scan = ms__exit_scan_at_exit(stack_lo, threads, flush_final, &flushed);
+    } else {
+        if (reason != MS_END_EXEC)
+            atomic_store(&ms__active, false);
+        flushed = ms__slot_flush_all(reason == MS_END_EXEC ? ms__tls.slot : NULL);
+    }
+    uint64_t end_scan[4] = {scan.handshake, scan.pid, scan.refused, scan.unstopped};
     ms__writer_finish(reason, code, ms__slots_dropped(), threads > 0 ? (unsigned)threads : 0,
                       end_scan, flushed);
     ms__unwind_verify_report();
@@ -331,6 +343,8 @@ bool ms__lifecycle_init(void)
     if (!atomic_compare_exchange_strong(&init_state, &expected, 1)) {
         while (atomic_load(&init_state) == 1)
             sched_yield();
+        if (MS_UNLIKELY(atomic_load_explicit(&ms__count_passes, memory_order_relaxed)))
+            atomic_fetch_add_explicit(&ms__passes, 1, memory_order_relaxed);
         return atomic_load(&ms__active);
     }
     struct ms__tls *t = &ms__tls;

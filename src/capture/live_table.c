@@ -89,7 +89,7 @@ static void peak_raise(int64_t now)
 bool ms__live_add(const struct ms__live_block *b)
 {
     struct shard *s = &shards[shard_of(b->ptr)];
-    if (!ms__spin_lock(&s->lock))
+    if (!ms__spin_lock_plain(&s->lock))
         return false; /* a signal handler interrupted this thread inside the table */
     bool ok = true;
     if ((s->used + 1) * 2 > (s->slots ? s->mask + 1 : 0))
@@ -109,7 +109,7 @@ bool ms__live_add(const struct ms__live_block *b)
         s->slots[i] = *b;
         owner_count(b, 1);
     }
-    ms__spin_unlock(&s->lock);
+    ms__spin_unlock_plain(&s->lock);
     if (!ok)
         return false;
     atomic_fetch_add_explicit(&live_blocks, blocks, memory_order_relaxed);
@@ -120,7 +120,7 @@ bool ms__live_add(const struct ms__live_block *b)
 bool ms__live_remove(uintptr_t ptr, struct ms__live_block *out)
 {
     struct shard *s = &shards[shard_of(ptr)];
-    if (!ms__spin_lock(&s->lock))
+    if (!ms__spin_lock_plain(&s->lock))
         return false;
     bool found = false;
     if (s->slots) {
@@ -146,7 +146,7 @@ bool ms__live_remove(uintptr_t ptr, struct ms__live_block *out)
             owner_count(out, -1);
         }
     }
-    ms__spin_unlock(&s->lock);
+    ms__spin_unlock_plain(&s->lock);
     if (!found) {
         atomic_fetch_add_explicit(&unknown_frees, 1, memory_order_relaxed);
         return false;
@@ -168,12 +168,12 @@ void ms__live_each(void (*fn)(const struct ms__live_block *b, void *ctx), void *
 {
     for (size_t k = 0; k < SHARDS; k++) {
         struct shard *s = &shards[k];
-        if (!ms__spin_lock(&s->lock))
+        if (!ms__spin_lock_plain(&s->lock))
             continue;
         for (size_t i = 0; s->slots && i <= s->mask; i++)
             if (s->slots[i].ptr)
                 fn(&s->slots[i], ctx);
-        ms__spin_unlock(&s->lock);
+        ms__spin_unlock_plain(&s->lock);
     }
 }
 
@@ -185,7 +185,7 @@ void ms__live_lock_all(void)
 {
     uint64_t taken = 0;
     for (size_t k = 0; k < SHARDS; k++)
-        if (ms__spin_lock(&shards[k].lock))
+        if (ms__spin_lock_plain(&shards[k].lock))
             taken |= 1ull << k;
     fork_taken = taken;
 }
@@ -194,7 +194,7 @@ void ms__live_unlock_all(void)
 {
     for (size_t k = 0; k < SHARDS; k++)
         if (fork_taken & (1ull << k))
-            ms__spin_unlock(&shards[k].lock);
+            ms__spin_unlock_plain(&shards[k].lock);
     fork_taken = 0;
 }
 
@@ -202,13 +202,13 @@ void ms__live_clear(void)
 {
     for (size_t k = 0; k < SHARDS; k++) {
         struct shard *s = &shards[k];
-        if (!ms__spin_lock(&s->lock))
+        if (!ms__spin_lock_plain(&s->lock))
             continue;
         if (s->slots)
             ms__own_unmap(s->slots, (s->mask + 1) * sizeof *s->slots);
         s->slots = NULL;
         s->mask = s->used = 0;
-        ms__spin_unlock(&s->lock);
+        ms__spin_unlock_plain(&s->lock);
     }
     atomic_store(&live_bytes, 0);
     atomic_store(&live_blocks, 0);

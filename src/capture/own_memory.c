@@ -77,12 +77,12 @@ int ms__own_unmap(void *addr, size_t len)
     return rc;
 }
 
-size_t ms__own_ranges(struct ms__own_range *out, size_t max, bool *lost)
+bool ms__own_ranges_try(struct ms__own_range *out, size_t max, size_t *count, bool *lost)
 {
-    if (!ms__spin_lock(&lock)) {
-        *lost = true;
-        return 0;
-    }
+    int unlocked = 0;
+    if (!atomic_compare_exchange_strong_explicit(&lock, &unlocked, ms__self_tid(),
+                                                 memory_order_acquire, memory_order_relaxed))
+        return false;
     size_t n = nranges < max ? nranges : max;
     for (size_t i = 0; i < n; i++)
         out[i] = ranges[i];
@@ -97,7 +97,8 @@ size_t ms__own_ranges(struct ms__own_range *out, size_t max, bool *lost)
             out[j] = out[j - 1];
         out[j] = r;
     }
-    return all;
+    *count = all;
+    return true;
 }
 
 static bool held_for_fork;

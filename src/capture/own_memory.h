@@ -20,10 +20,12 @@ struct ms__own_range {
     uintptr_t lo, hi;
 };
 
-/* Copies up to max of the ranges into out, sorted by address; returns how many there are in
- * all (more than max: the list is cut). *lost is set when more ranges were mapped than the
- * list could hold (then some of memscope's memory is not in it). Allocates nothing. */
-size_t ms__own_ranges(struct ms__own_range *out, size_t max, bool *lost);
+/* Copies up to max of the ranges into out, sorted by address, and sets *count to how many
+ * there are in all (more than max: the list is cut); *lost is set when more ranges were mapped
+ * than the list could hold (then some of memscope's memory is not in it). Allocates nothing and
+ * never waits: returns false, having done nothing, when the list's lock is held (by another
+ * thread, which may be stopped for a snapshot, or by this one, interrupted by a signal). */
+bool ms__own_ranges_try(struct ms__own_range *out, size_t max, size_t *count, bool *lost);
 
 /* Around fork: held by the forking thread, so that the child's list is whole (taken last in the
  * prepare handler, whether tracing is on or not). The parent releases it; the child resets it,

@@ -8,6 +8,9 @@
 #include "spinlock.h"
 
 atomic_bool ms__active;
+atomic_int ms__spin_held;
+atomic_bool ms__count_passes;
+atomic_uint ms__passes;
 __thread int ms__cached_tid __attribute__((tls_model("initial-exec")));
 
 void ms__zero_memory(void *p, size_t n)

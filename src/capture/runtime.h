@@ -17,6 +17,10 @@
 /* True while events are recorded: after start-up, before the trace is finished (or tracking
  * stopped). */
 extern atomic_bool ms__active;
+/* While the process exits with other threads running (exit_scan.c): their allocation hooks,
+ * passing straight through, are counted in ms__passes. */
+extern atomic_bool ms__count_passes;
+extern atomic_uint ms__passes;
 
 static inline uint64_t ms__now(void)
 {

@@ -21,9 +21,16 @@ static inline int ms__self_tid(void)
     return ms__cached_tid;
 }
 
+/* How many threads hold or wait for one of these locks (the live table's excepted): none, while
+ * memscope run has the other threads stopped for a snapshot, means that none of them was
+ * stopped inside memscope's locked code (ms__capture_quiet). Counted before the lock is taken
+ * and after it is released, so that a thread stopped in between counts. */
+extern atomic_int ms__spin_held;
+
 /* Takes the lock and returns true, or returns false at once if this thread already holds it:
- * a signal handler interrupted the holder, which the handler must then not disturb. */
-static inline bool ms__spin_lock(ms__spinlock *l)
+ * a signal handler interrupted the holder, which the handler must then not disturb. The plain
+ * form is not counted in ms__spin_held (the live table's, taken at every event). */
+static inline bool ms__spin_lock_plain(ms__spinlock *l)
 {
     int me = ms__self_tid();
     if (atomic_load_explicit(l, memory_order_relaxed) == me)
@@ -37,9 +44,24 @@ static inline bool ms__spin_lock(ms__spinlock *l)
     return true;
 }
 
-static inline void ms__spin_unlock(ms__spinlock *l)
+static inline void ms__spin_unlock_plain(ms__spinlock *l)
 {
     atomic_store_explicit(l, 0, memory_order_release);
+}
+
+static inline bool ms__spin_lock(ms__spinlock *l)
+{
+    atomic_fetch_add_explicit(&ms__spin_held, 1, memory_order_relaxed);
+    if (ms__spin_lock_plain(l))
+        return true;
+    atomic_fetch_sub_explicit(&ms__spin_held, 1, memory_order_relaxed);
+    return false;
+}
+
+static inline void ms__spin_unlock(ms__spinlock *l)
+{
+    ms__spin_unlock_plain(l);
+    atomic_fetch_sub_explicit(&ms__spin_held, 1, memory_order_relaxed);
 }
 
 static inline void ms__spin_init(ms__spinlock *l)

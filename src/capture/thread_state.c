@@ -157,6 +157,7 @@ struct ms__slot *ms__slot_attach(struct ms__tls *t)
     }
     on_own_stack(s, attach_rest, s);
     t->slot = s;
+    atomic_store(&s->owner_busy, &t->busy);
     slot_thread_start(s);
     return s;
 }
@@ -290,6 +291,21 @@ bool ms__slot_flush_all(struct ms__slot *keep_open)
     return f.all;
 }
 
+bool ms__slots_quiet(void)
+{
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        struct ms__slot *s = atomic_load_explicit(&slots[i], memory_order_acquire);
+        if (!s)
+            break;
+        if (s == ms__tls.slot || !atomic_load(&s->in_use))
+            continue;
+        const int *busy = atomic_load(&s->owner_busy);
+        if (atomic_load(&s->flushing) || (busy && *busy))
+            return false;
+    }
+    return !ms__orphan_slot || !atomic_load(&ms__orphan_slot->flushing);
+}
+
 void ms__slots_each_other(void (*fn)(struct ms__slot *s, void *ctx), void *ctx)
 {
     for (int i = 0; i < MAX_SLOTS; i++) {
@@ -365,6 +381,7 @@ void ms__slot_detach(struct ms__tls *t)
     ms__rec_end(&s->b, ms_rec_put_THREAD_EXIT(&s->b.base, kind, p));
     on_own_stack(s, flush_open, s);
     t->slot = NULL;
+    atomic_store(&s->owner_busy, NULL);
     atomic_store(&s->in_use, 0);
 }
 

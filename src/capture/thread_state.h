@@ -49,11 +49,12 @@ struct ms__slot {
      * draws the intervals (0: not seeded yet). */
     uint64_t sample_left, sample_rng;
     struct ms__unwind_state u;
-    unsigned region;     /* the buffer's region in the spool */
-    int remap;           /* in a forked child: the buffer is still the parent's */
-    atomic_int in_use;   /* owned by a live thread (or it is the orphan slot) */
-    atomic_int flushing; /* a flush of this slot is in progress */
-    atomic_int sealed;   /* the process is finishing: never write this slot again */
+    unsigned region;         /* the buffer's region in the spool */
+    int remap;               /* in a forked child: the buffer is still the parent's */
+    atomic_int in_use;       /* owned by a live thread (or it is the orphan slot) */
+    atomic_int flushing;     /* a flush of this slot is in progress */
+    atomic_int sealed;       /* the process is finishing: never write this slot again */
+    int *_Atomic owner_busy; /* its owner's ms__tls.busy (NULL: none, the orphan slot) */
     /* The modules frees came from lately (event_path.c), so that a change of module costs no
      * lookup in the loader's list; forgotten when code is mapped or unmapped (ms__code_gen). */
     struct ms__module_range {
@@ -103,6 +104,9 @@ static inline void ms__slot_release(struct ms__slot *s)
         ms__orphan_unlock();
 }
 
+/* With the other threads stopped (exit_scan.c): whether none of them is inside a hook or
+ * flushing a buffer, as far as the slots tell (a thread that has none yet is not seen). */
+bool ms__slots_quiet(void);
 /* Calls fn for every slot a live thread other than the caller owns (not the orphan slot). */
 void ms__slots_each_other(void (*fn)(struct ms__slot *s, void *ctx), void *ctx);
 /* Calls fn for every slot in use, the caller's and the orphan slot included. */

@@ -118,6 +118,11 @@ static void write_unlock(void)
     atomic_store(&write_owner, 0);
 }
 
+bool ms__writer_idle(void)
+{
+    return atomic_load(&write_owner) == 0;
+}
+
 /* Room kept below RLIMIT_FSIZE for the END chunk that says why tracking stopped. */
 #define END_RESERVE 256
 
@@ -266,7 +271,7 @@ static int append_chunk(const uint8_t *hdr, const uint8_t *payload, size_t store
 }
 
 static bool write_end(int reason, int code, uint64_t dropped, unsigned threads,
-                      const uint64_t scan[2]);
+                      const uint64_t scan[4]);
 
 static struct zctx *zctx_get(void)
 {
@@ -593,12 +598,19 @@ static void modules_in_op(void)
 }
 
 static bool write_end(int reason, int code, uint64_t dropped, unsigned threads,
-                      const uint64_t scan[2])
+                      const uint64_t scan[4])
 {
     uint64_t now = ms__now();
-    struct ms_chunk_END e = {
-        now,     mono_ns(CLOCK_MONOTONIC), (uint64_t)reason,  (uint64_t)code, dropped,
-        threads, scan ? scan[0] : 0,       scan ? scan[1] : 0};
+    struct ms_chunk_END e = {now,
+                             mono_ns(CLOCK_MONOTONIC),
+                             (uint64_t)reason,
+                             (uint64_t)code,
+                             dropped,
+                             threads,
+                             scan ? scan[0] : 0,
+                             scan ? scan[1] : 0,
+                             scan ? scan[2] : 0,
+                             scan ? scan[3] : 0};
     uint8_t buf[128];
     _Static_assert(sizeof buf >= 8 * MS_VARINT_MAX + 8, "room for the END payload");
     uint8_t *p = ms_chunk_put_END(buf, &e);
@@ -606,7 +618,7 @@ static bool write_end(int reason, int code, uint64_t dropped, unsigned threads,
 }
 
 static void finish_in_op(int reason, int code, uint64_t dropped, unsigned threads,
-                         const uint64_t scan[2], bool flushed)
+                         const uint64_t scan[4], bool flushed)
 {
     if (!open_in_op())
         return;
@@ -637,7 +649,7 @@ void ms__writer_modules_if_changed(void)
 }
 
 void ms__writer_finish(int reason, int code, uint64_t dropped, unsigned threads,
-                       const uint64_t scan[2], bool flushed)
+                       const uint64_t scan[4], bool flushed)
 {
     ms__writer_enter();
     finish_in_op(reason, code, dropped, threads, scan, flushed);

@@ -26,8 +26,10 @@ void ms__writer_modules_if_changed(void);
  * exit or 0 if unknown, the leak scan's handshake address and snapshot pid or NULL: exit_scan.h)
  * and closes the trace. The spool is removed only when flushed (every buffer was written, see
  * ms__slot_flush_all) and every chunk reached the trace. */
+/* No thread is writing a chunk (with the others stopped: none was stopped in the middle). */
+bool ms__writer_idle(void);
 void ms__writer_finish(int reason, int code, uint64_t dropped, unsigned threads,
-                       const uint64_t scan[2], bool flushed);
+                       const uint64_t scan[4], bool flushed);
 /* In a forked child: forget the parent's file; the child's own trace records `origin`. */
 void ms__writer_after_fork_child(const struct ms__fork_origin *origin);
 /* Creates the trace file and its spool (spool.h), without writing to them yet: at start-up,

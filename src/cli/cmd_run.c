@@ -14,6 +14,7 @@
 #include "preload_library.h"
 #include "program_check.h"
 #include "snapshot_scans.h"
+#include "thread_stop.h"
 #include "report/number_format.h"
 #include "report/report_notes.h"
 #include "trace_files.h"
@@ -439,6 +440,10 @@ int ms_cmd_run(int argc, char **argv)
     struct sigaction dfl = {.sa_handler = SIG_DFL}, chld;
     sigemptyset(&dfl.sa_mask);
     sigaction(SIGCHLD, &dfl, &chld);
+    /* The program's requests to stop its other threads for a snapshot (thread_stop.h) are
+     * waited for; the program gets the mask memscope run was given. */
+    sigset_t given_mask;
+    ms_thread_stop_block(&given_mask);
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
@@ -451,6 +456,7 @@ int ms_cmd_run(int argc, char **argv)
     if (pid == 0) {
         close(started[0]);
         sigaction(SIGCHLD, &chld, NULL);
+        sigprocmask(SIG_SETMASK, &given_mask, NULL);
         char rootpid[32], scanner[32];
         snprintf(scanner, sizeof scanner, "%d", (int)getppid());
         char *preload = ms__preload_value(lib, getenv("LD_PRELOAD"));
@@ -483,6 +489,8 @@ int ms_cmd_run(int argc, char **argv)
     close(started[1]);
     child_pid = pid;
     struct follower follower = {.started = false};
+    if (summary)
+        ms_thread_stop_start(pid);
     if (summary) {
         follower.live = ms_analysis_live_new(abs_out);
         ms_analysis_live_on_check(follower.live, ms_check_scans_on_check, &follower.checks);
@@ -504,10 +512,16 @@ int ms_cmd_run(int argc, char **argv)
     while ((r = read(started[0], &failed, 1)) < 0 && errno == EINTR)
         ;
     close(started[0]);
+    /* The stops of a program thread stopped for a snapshot (thread_stop.h) come here too: the
+     * tracer is of this thread group. They are passed over. */
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        ;
+    for (;;) {
+        pid_t w = waitpid(pid, &status, 0);
+        if ((w < 0 && errno != EINTR) || (w == pid && !WIFSTOPPED(status)))
+            break;
+    }
     child_pid = -1; /* reaped: its pid may be another process's now */
+    ms_thread_stop_end();
     follow_stop(&follower);
     passed_restore(given_action, follower.packer);
     if (r == 1) {

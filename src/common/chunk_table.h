@@ -59,7 +59,9 @@
     F(U, dropped)                                                                                  \
     F(OPT, threads)                                                                                \
     F(OPT, scan)                                                                                   \
-    F(OPT, scan_pid)
+    F(OPT, scan_pid)                                                                               \
+    F(OPT, scan_refused)                                                                           \
+    F(OPT, scan_unstopped)
 /* clang-format on */
 #define MS_CHUNK_FIELDS_LEAK_SCAN(F)                                                               \
     F(U, status) F(U, error) F(U, root_bytes) F(U, unreadable_bytes) F(U, scan_ns) F(U, count)

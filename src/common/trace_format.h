@@ -189,6 +189,15 @@ enum ms_end_reason {
     MS_END_KILLED = 5,
 };
 
+/* END's scan_refused: why an exit with other threads running left no snapshot to scan. */
+enum ms_scan_refused {
+    MS_SCAN_REFUSED_NONE = 0,
+    MS_SCAN_REFUSED_NOT_STOPPED =
+        1, /* memscope run did not stop them (ptrace refused, no answer) */
+    MS_SCAN_REFUSED_IN_MEMSCOPE = 2, /* each time they were stopped, one was inside memscope */
+    MS_SCAN_REFUSED_ALLOCATING = 3,  /* one allocated or freed while the process exited */
+};
+
 /* How the scan of a LEAK_SCAN chunk went (its status field): only MS_SCAN_DONE gives kinds. */
 enum ms_scan_status {
     MS_SCAN_DONE = 0,

@@ -99,10 +99,21 @@ const char *ms_report_no_leak_kinds(struct ms_analysis *a, char *buf, size_t len
         snprintf(buf, len,
                  "the process did not end by returning from main or calling exit(), where the "
                  "scan is made");
+    else if (e->threads_at_exit > 1 && e->scan_refused == MS_SCAN_REFUSED_ALLOCATING)
+        snprintf(buf, len,
+                 "%llu threads were still running at exit and one of them allocated or freed "
+                 "after tracking stopped, before memscope run could stop it: the blocks live in "
+                 "the trace were no longer those in memory",
+                 (unsigned long long)e->threads_at_exit);
+    else if (e->threads_at_exit > 1 && e->scan_refused == MS_SCAN_REFUSED_IN_MEMSCOPE)
+        snprintf(buf, len,
+                 "%llu threads were still running at exit, and each time memscope run stopped "
+                 "them for the scan one was inside memscope's own code",
+                 (unsigned long long)e->threads_at_exit);
     else if (e->threads_at_exit > 1)
         snprintf(buf, len,
-                 "%llu threads were still running at exit: memscope scans a process only once "
-                 "its other threads have ended (valgrind stops them first)",
+                 "%llu threads were still running at exit and memscope run could not stop them "
+                 "for the scan (ptrace was refused, or it did not answer)",
                  (unsigned long long)e->threads_at_exit);
     else if (e->scan && !e->scan_pid)
         snprintf(buf, len,
@@ -181,6 +192,13 @@ void ms_report_notes(struct ms_analysis *a, struct ms_notes *out)
     else if (e->present && e->reason == MS_END_EXIT && !s->freeres_tsc)
         add(out, "glibc's exit-time freeing did not run (the trace does not say why): blocks "
                  "glibc keeps until exit count as still allocated here but not in valgrind");
+    if (e->present && e->scan_unstopped && e->scan_pid)
+        add(out,
+            "%llu thread(s) blocked in a call that stopping them would have made fail with "
+            "EINTR (epoll_wait, semop, a socket call...) were left running for the leak scan: "
+            "their stacks are scanned but not their registers, so a block that only such a "
+            "register points to counts as lost here but not in valgrind",
+            (unsigned long long)e->scan_unstopped);
     if (e->present && e->reason == MS_END_KILLED) {
         char how[96] = "";
         if (e->code == SIGKILL)

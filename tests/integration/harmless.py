@@ -247,6 +247,23 @@ def main():
         compare("environment (with the summary)", ms, ["/usr/bin/env"], summary=True,
                 expect=lambda rep: [("leak kinds", rep["summary"]["leak_kinds"] is not None,
                                      str(rep["summary"].get("leak_kinds_missing")))])
+    if on("threads_blocked_summary"):
+        # exit() with threads blocked in calls that a ptrace stop interrupts (epoll_wait fails
+        # with EINTR): memscope run stops the others for the scan at exit, and leaves those.
+        def scanned(rep):
+            k = rep["summary"].get("leak_kinds")
+            notes = " ".join(rep.get("notes", []))
+            return [("leak kinds", k is not None, str(rep["summary"].get("leak_kinds_missing"))),
+                    ("the block only a thread's stack holds is still reachable, the lost one "
+                     "definitely lost", k is not None and k["definitely_lost"]["bytes"] == 100
+                     and any(l["bytes"] == 300 and l["kind"] == "still_reachable"
+                             for l in rep["leaks"]), str(k)),
+                    ("the threads left running are named", "left running for the leak scan"
+                     in notes, notes[-300:])]
+        for _ in range(3):
+            compare("threads_blocked (with the summary)", ms,
+                    [os.path.join(os.path.dirname(prog), "threads_blocked")], summary=True,
+                    expect=scanned)
     if on("at_peak"):
         # --scan-at-peak: a clone at each new high of the heap, from inside the allocation that
         # reaches it, while the program writes a file and reads its environment.

@@ -528,16 +528,19 @@ static void chunk_payloads(void)
     ASSERT_TRUE(!c.bad && c.p == c.end && gh.tsc == 123 && gh.count == 2);
     ASSERT_TRUE(gm.hi == 0x7f2000 && gm.build_id_len == 2 && gm.build_id[1] == 2);
 
-    struct ms_chunk_END e = {1, 2, 3, 4, 5, 6, 7, 8}, ge;
+    struct ms_chunk_END e = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, ge;
     len = (size_t)(ms_chunk_put_END(buf, &e) - buf);
     for (size_t cut = 0; cut <= len; cut++) {
         struct ms_cursor ce = {buf, buf + cut, false};
         ms_chunk_get_END(&ce, &ge);
-        /* threads, scan and scan_pid are optional: a payload that ends before them is whole */
-        ASSERT_EQ(ce.bad, cut < len - 3);
-        ASSERT_EQ(ge.threads, cut >= len - 2 ? 6u : 0u);
-        ASSERT_EQ(ge.scan, cut >= len - 1 ? 7u : 0u);
-        ASSERT_EQ(ge.scan_pid, cut == len ? 8u : 0u);
+        /* threads, scan, scan_pid, scan_refused and scan_unstopped are optional: a payload that
+         * ends before them is whole */
+        ASSERT_EQ(ce.bad, cut < len - 5);
+        ASSERT_EQ(ge.threads, cut >= len - 4 ? 6u : 0u);
+        ASSERT_EQ(ge.scan, cut >= len - 3 ? 7u : 0u);
+        ASSERT_EQ(ge.scan_pid, cut >= len - 2 ? 8u : 0u);
+        ASSERT_EQ(ge.scan_refused, cut >= len - 1 ? 9u : 0u);
+        ASSERT_EQ(ge.scan_unstopped, cut == len ? 10u : 0u);
     }
 }
 

@@ -136,7 +136,7 @@ static inline void tb_module(struct tb *p, const char *path, uint64_t bias, uint
 static inline void tb_end(struct tb *p, uint64_t tsc)
 {
     /* threads 0 (unknown), as the first writers, which did not write it, meant */
-    struct ms_chunk_END e = {tsc, 1000000 + (tsc - 1000), MS_END_EXIT, 0, 0, 0, 0, 0};
+    struct ms_chunk_END e = {tsc, 1000000 + (tsc - 1000), MS_END_EXIT, 0, 0, 0, 0, 0, 0, 0};
     p->len = (size_t)(ms_chunk_put_END(p->data + p->len, &e) - p->data);
 }
 
