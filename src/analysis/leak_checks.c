@@ -168,7 +168,15 @@ int ms_leak_checks_add(struct ms_leak_checks *c, const struct ms_event *ev, uint
                                 .threads = ev->x[5],
                                 .live_bytes = live_bytes,
                                 .live_blocks = live_blocks};
-    const struct ms_leak_check_result *r = k->seq ? result_of(c, k->seq) : NULL;
+    /* A result is the scan of the snapshot one check made: none for a check that made none,
+     * and one check only (a damaged or crafted trace may repeat a seq: each would resolve the
+     * same result anew). */
+    if (!k->seq || k->skipped != MS_CHECK_MADE || !ev->x[3])
+        return 0;
+    for (size_t i = 0; i + 1 < c->n; i++)
+        if (c->v[i].seq == k->seq)
+            return 0;
+    const struct ms_leak_check_result *r = result_of(c, k->seq);
     return r ? resolve(k, r, fn, ctx) : 0;
 }
 

@@ -2,6 +2,7 @@
  * children, without allocating (mmap for the arrays, static storage for the saved strings). */
 #define _GNU_SOURCE
 #include "child_env.h"
+#include "../common/options.h"
 #include "own_memory.h"
 
 #include "thread_state.h"
@@ -49,6 +50,16 @@ static __thread struct exec_array {
     size_t *mem; /* the mapping: its size in the first word, then the array */
     pid_t user;
 } exec_array __attribute__((tls_model("initial-exec")));
+
+/* MEMSCOPE_LEAK_SCAN=...: not passed on. memscope run scans the program it started, whose trace
+ * it follows; a program that one exec'd writes a trace of its own, and its snapshots (at exit,
+ * at each check: each would wait 5 s for the last one's scan) would be made for nothing. */
+static bool is_scanner(const char *entry)
+{
+    const char *name = ms_options[MS_OPT_LEAK_SCAN].variable;
+    size_t n = strlen(name);
+    return !strncmp(entry, name, n) && entry[n] == '=';
+}
 
 static bool is_ours(const char *entry)
 {
@@ -237,7 +248,7 @@ char **ms__child_env(char *const envp[])
             out[k++] = *e;
     /* A MEMSCOPE_* variable the program set for its child (a `memscope run` inside) wins. */
     for (int i = 0; i < nsaved; i++)
-        if (!has_own(envp, saved[i]))
+        if (!has_own(envp, saved[i]) && !is_scanner(saved[i]))
             out[k++] = (char *)saved[i];
     if (self_path[0]) {
         join_preload(strings, preload_len, their_preload);

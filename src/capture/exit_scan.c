@@ -120,7 +120,7 @@ static uintptr_t exit_caller_sp(void)
  * calls, and ends by itself when memscope run is gone or after MS_LEAK_SNAPSHOT_MAX_S. */
 static __attribute__((noreturn, noinline)) void snapshot_main(long scanner)
 {
-    uint64_t all = ~(uint64_t)0;
+    uint64_t all = ~(uint64_t)0; /* blocked already by the clone's parent: kept so */
     syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, NULL, sizeof all);
     if (syscall(SYS_close_range, 0u, ~0u, 0u) != 0)
         for (int fd = 0; fd < 65536; fd++)
@@ -201,21 +201,6 @@ static bool has_flag(const char *l, const char *f)
     return false;
 }
 
-/* The advice that undoes a, or redoes what a undid. */
-static int inverse(int a)
-{
-    switch (a) {
-    case MADV_DOFORK:
-        return MADV_DONTFORK;
-    case MADV_DONTFORK:
-        return MADV_DOFORK;
-    case MADV_KEEPONFORK:
-        return MADV_WIPEONFORK;
-    default:
-        return MADV_KEEPONFORK;
-    }
-}
-
 /* The ranges whose flags a snapshot lifts: the program's own list (asked), or one read from
  * smaps into memscope's own memory (buf, of len bytes). */
 struct fork_flags {
@@ -283,15 +268,14 @@ static struct fork_flags fork_flags(void)
     return (struct fork_flags){asked, n, NULL, 0};
 }
 
-/* Lifts the flags (lift), or gives them back. Applied once smaps is closed: each call may split
- * or merge the mappings it lists. */
-static void fork_flags_apply(const struct fork_flags *f, bool lift)
+/* Lifts the flags. Applied once smaps is closed: each call may split or merge the mappings it
+ * lists. */
+static void fork_flags_lift(const struct fork_flags *f)
 {
     for (size_t i = 0; i < f->n; i++) {
         int advice = atomic_load(&f->v[i].advice);
         if (advice)
-            syscall(SYS_madvise, f->v[i].lo, f->v[i].hi - f->v[i].lo,
-                    lift ? advice : inverse(advice));
+            syscall(SYS_madvise, f->v[i].lo, f->v[i].hi - f->v[i].lo, advice);
     }
 }
 
@@ -304,7 +288,7 @@ static void fork_flags_free(struct fork_flags *f)
 void ms__exit_scan_lift_fork_flags(void)
 {
     struct fork_flags f = fork_flags();
-    fork_flags_apply(&f, true);
+    fork_flags_lift(&f);
     fork_flags_free(&f);
 }
 
@@ -387,14 +371,18 @@ struct prepared {
 
 #define RANGES_LEN (MS_LEAK_MAX_OWN_RANGES * sizeof(struct ms__own_range))
 
-static bool prepare(struct prepared *p)
+/* at_exit: the fork flags are to be lifted for the clone. Not at a check, where the process goes
+ * on: putting them back after the clone would undo what the program itself asked since (a
+ * MADV_DOFORK, a range unmapped and mapped again), so such memory stays out of a check's
+ * snapshot (docs/leak-kinds.md). */
+static bool prepare(struct prepared *p, bool at_exit)
 {
     p->r =
         ms__own_map(NULL, RANGES_LEN, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p->r == MAP_FAILED)
         return false;
     ms__module_extent_of((const void *)&ms__exit_scan_at_exit, &p->lo, &p->hi);
-    p->flags = fork_flags();
+    p->flags = at_exit ? fork_flags() : (struct fork_flags){0};
     return true;
 }
 
@@ -406,9 +394,8 @@ static void prepared_free(struct prepared *p)
 
 /* The snapshot of the process as it is now, for memscope run (the scanner) to scan: the
  * handshake filled with memscope's own memory and this thread's stack from stack_lo up, the
- * madvise flags lifted for the clone (and given back unless at_exit: the process goes on and
- * its own forks must leave that memory out), the clone. others: the other threads, stopped
- * (ms__exit_scan_at_exit), whose registers the clone holds; they go on after it. */
+ * madvise flags lifted for the clone at exit (prepare), the clone. others: the other threads,
+ * stopped (ms__exit_scan_at_exit), whose registers the clone holds; they go on after it. */
 static struct ms__exit_scan take(long scanner, uintptr_t stack_lo, bool at_exit, struct prepared *p,
                                  struct ms_leak_stop *others)
 {
@@ -438,7 +425,7 @@ static struct ms__exit_scan take(long scanner, uintptr_t stack_lo, bool at_exit,
                                    .ranges_lost = lost,
                                    .threads = others ? (uint64_t)(uintptr_t)others->threads : 0,
                                    .nthreads = others ? others->nthreads : 0};
-    fork_flags_apply(&p->flags, true);
+    fork_flags_lift(&p->flags);
     /* memscope run's child, not this process's: the program never sees it (no SIGCHLD, no
      * child to wait for), and memscope run may read it (a process may read its children). No
      * fork handlers run: nothing of the program's happens in the copy. It has its name
@@ -447,17 +434,21 @@ static struct ms__exit_scan take(long scanner, uintptr_t stack_lo, bool at_exit,
     char name[17] = {0};
     syscall(SYS_prctl, PR_GET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
     syscall(SYS_prctl, PR_SET_NAME, (unsigned long)MS_LEAK_SNAPSHOT_NAME, 0UL, 0UL, 0UL);
+    /* Every signal blocked across the clone: the copy has the program's handlers, and one run
+     * there before snapshot_main blocks them would be the program's code in the snapshot (a
+     * signal arriving meanwhile waits in the process and is delivered when it is unblocked). */
+    uint64_t all = ~(uint64_t)0, mask;
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &mask, sizeof mask);
     long pid = syscall(SYS_clone, (unsigned long)(CLONE_PARENT | SIGCHLD), 0UL, NULL, NULL, 0UL);
     if (pid == 0)
         snapshot_main(scanner);
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, sizeof mask);
     if (others) /* the snapshot has their registers: they go on */
         let_go(others, MS_LEAK_STOP_CLONED);
     syscall(SYS_prctl, PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
     ms__tls.realloc_old = realloc_old;
-    if (!at_exit) {
-        fork_flags_apply(&p->flags, false);
+    if (!at_exit)
         ms__own_unmap(p->r, RANGES_LEN); /* the snapshot has its copy */
-    }
     fork_flags_free(&p->flags);
     /* no snapshot (a process limit, say): the END still says one was asked for */
     return (struct ms__exit_scan){.handshake = (uint64_t)(uintptr_t)&handshake,
@@ -470,7 +461,7 @@ static struct ms__exit_scan snapshot(long scanner, uintptr_t stack_lo, bool at_e
     if (sandboxed()) /* the END says a snapshot was asked for and not made */
         return (struct ms__exit_scan){.handshake = (uint64_t)(uintptr_t)&handshake};
     struct prepared p;
-    if (!prepare(&p))
+    if (!prepare(&p, at_exit))
         return (struct ms__exit_scan){0};
     return take(scanner, stack_lo, at_exit, &p, NULL);
 }
@@ -524,7 +515,7 @@ struct ms__exit_scan ms__exit_scan_at_exit(uintptr_t stack_lo, int threads, bool
         return want ? snapshot(scanner, stack_lo, true) : (struct ms__exit_scan){0};
     }
     struct prepared p;
-    if (!prepare(&p)) {
+    if (!prepare(&p, true)) {
         *flushed = flush();
         return (struct ms__exit_scan){0};
     }

@@ -162,6 +162,14 @@ def without_summary(ms, work, prog):
     check("--no-summary: ms_leak_check returned 1 (no scanner)", "checks: 1 1" in out, out)
 
 
+def after_exec(ms, work, prog):
+    """The program memscope run started exec's another: that one's checks are not made (memscope
+    run scans only the program it started) and do not wait for a scan."""
+    rep, text, out, err = run(ms, work, "exec", [prog, "exec"])
+    check("exec: the exec'd program's checks are not made (no scanner)",
+          "after exec: 1 1" in out, out + err[-300:])
+
+
 def program_takes_signal(ms, work, prog):
     """leak_check native ignores SIGUSR2 itself: memscope gives the signal up, raise() does
     nothing, and only the two ms_leak_check calls are checks."""
@@ -259,6 +267,7 @@ def main():
             suppressed(ms, work, prog)
         else:
             check("valgrind is installed (scripts/install-deps.sh)", False)
+        after_exec(ms, work, prog)
         without_summary(ms, work, prog)
         program_takes_signal(ms, work, prog)
         by_kill(ms, work, prog)

@@ -74,6 +74,18 @@ static void on_term(int sig)
 
 int main(int argc, char **argv)
 {
+    if (argc > 1 && !strcmp(argv[1], "exec")) {
+        lose_block(100);
+        execl(argv[0], argv[0], "after_exec", (char *)NULL);
+        return 126;
+    }
+    if (argc > 1 && !strcmp(argv[1], "after_exec")) {
+        int a = ms_leak_check();
+        lose_block(200);
+        int b = ms_leak_check();
+        printf("after exec: %d %d\n", a, b);
+        return 0;
+    }
     bool wait = argc > 1 && !strcmp(argv[1], "wait");
     if (argc > 1 && !strcmp(argv[1], "native"))
         signal(SIGUSR2, SIG_IGN);

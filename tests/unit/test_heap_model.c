@@ -3,6 +3,7 @@
 #include "analysis/annotations.h"
 #include "analysis/call_sites.h"
 #include "analysis/heap_model.h"
+#include "analysis/leak_checks.h"
 #include "analysis/passports.h"
 #include "common/trace_format.h"
 #include "ms_test.h"
@@ -499,7 +500,46 @@ static void sampled_weights(void)
     ms_heap_model_free(m);
 }
 
+static bool no_block(const void *ctx, uint64_t ptr, struct ms_check_block *out)
+{
+    (void)ctx;
+    (void)ptr;
+    (void)out;
+    return false;
+}
+
+/* A LEAK_CHECK event as the capture writes it: x = seq, cause, handshake, pid, skipped, threads */
+static struct ms_event check_event(uint64_t seq, uint64_t pid, uint64_t skipped)
+{
+    struct ms_event e = {.kind = MS_REC_EXTENDED, .value = MS_EXT_LEAK_CHECK};
+    uint64_t x[] = {seq, MS_CHECK_API, pid ? 0x7000 : 0, pid, skipped, 1};
+    memcpy(e.x, x, sizeof x);
+    return e;
+}
+
+/* A scan's result goes to the one check that made its snapshot: not to a later event with the
+ * same seq (a damaged or crafted trace: each would resolve it anew), nor to a check that made
+ * none. */
+static void leak_check_results(void)
+{
+    struct ms_leak_check_result r[2] = {{.seq = 1, .scan = {.present = true}},
+                                        {.seq = 2, .scan = {.present = true}}};
+    struct ms_leak_checks c = {.results = r, .nresults = 2};
+    struct ms_event made = check_event(1, 999, MS_CHECK_MADE);
+    for (int i = 0; i < 3; i++)
+        ASSERT_EQ(ms_leak_checks_add(&c, &made, 0, 0, no_block, NULL), 0);
+    struct ms_event skipped = check_event(2, 0, MS_CHECK_THREADS);
+    ASSERT_EQ(ms_leak_checks_add(&c, &skipped, 0, 0, no_block, NULL), 0);
+    struct ms_event no_pid = check_event(2, 0, MS_CHECK_MADE);
+    ASSERT_EQ(ms_leak_checks_add(&c, &no_pid, 0, 0, no_block, NULL), 0);
+    ASSERT_EQ(c.n, 5);
+    ASSERT_TRUE(c.v[0].scanned);
+    for (size_t i = 1; i < 5; i++)
+        ASSERT_TRUE(!c.v[i].scanned);
+    ms_leak_checks_free(&c);
+}
+
 MS_TEST_MAIN(TEST(peak_order), TEST(conflicts), TEST(totals_only), TEST(valgrind_counting),
              TEST(peak_by_site), TEST(temporary), TEST(unknown_frees_and_threads),
              TEST(many_blocks), TEST(scopes), TEST(tasks_and_names), TEST(renamed),
-             TEST(passports_beyond_kept), TEST(sampled_weights))
+             TEST(passports_beyond_kept), TEST(sampled_weights), TEST(leak_check_results))
