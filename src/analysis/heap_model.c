@@ -745,8 +745,8 @@ apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
             m->sum.backend_reason = ev->x[1] <= MS_BACKEND_BY_SCAN_AT_PEAK ? (uint32_t)ev->x[1] : 0;
             return 0;
         }
-        if (ev->value == MS_EXT_FREE_CALLER)
-            return 0; /* the reader gives each free its caller (ms_event.free_ip) */
+        if (ev->value == MS_EXT_FREE_CALLER || ev->value == MS_EXT_SYNC)
+            return 0; /* the reader gives each free its caller (ms_event.free_ip); SYNC orders */
         if (ev->value == MS_EXT_LEAK_CHECK) {
             if (m->check_hook)
                 m->check_hook(m->check_ctx, ev);

@@ -443,8 +443,6 @@ static struct ms__exit_scan take(long scanner, uintptr_t stack_lo, bool at_exit,
     if (pid == 0)
         snapshot_main(scanner);
     syscall(SYS_rt_sigprocmask, SIG_SETMASK, &mask, NULL, sizeof mask);
-    if (others) /* the snapshot has their registers: they go on */
-        let_go(others, MS_LEAK_STOP_CLONED);
     syscall(SYS_prctl, PR_SET_NAME, (unsigned long)name, 0UL, 0UL, 0UL);
     ms__tls.realloc_old = realloc_old;
     if (!at_exit)
@@ -453,17 +451,6 @@ static struct ms__exit_scan take(long scanner, uintptr_t stack_lo, bool at_exit,
     /* no snapshot (a process limit, say): the END still says one was asked for */
     return (struct ms__exit_scan){.handshake = (uint64_t)(uintptr_t)&handshake,
                                   .pid = pid > 0 ? (uint64_t)pid : 0};
-}
-
-/* A snapshot with this thread the only one. */
-static struct ms__exit_scan snapshot(long scanner, uintptr_t stack_lo, bool at_exit)
-{
-    if (sandboxed()) /* the END says a snapshot was asked for and not made */
-        return (struct ms__exit_scan){.handshake = (uint64_t)(uintptr_t)&handshake};
-    struct prepared p;
-    if (!prepare(&p, at_exit))
-        return (struct ms__exit_scan){0};
-    return take(scanner, stack_lo, at_exit, &p, NULL);
 }
 
 /* memscope run's pid when it is this process's parent and asked for scans, else 0. */
@@ -475,11 +462,13 @@ static long scanner_now(void)
 
 /* Has memscope run stop the other threads, until none of them is inside memscope (a hook, a
  * flush, a lock: this thread could wait for it for ever, and its event would be half
- * recorded). Their hooks pass straight through meanwhile (the caller has stopped tracking),
- * so each leaves memscope soon. Returns them stopped, or NULL with *refused set. */
-static struct ms_leak_stop *stop_quiet(long scanner, int *refused)
+ * recorded), for at most wait_ms. At exit their hooks pass straight through meanwhile (the
+ * caller has stopped tracking), so each leaves memscope soon; at a check they go on recording,
+ * and the wait is short (a program whose threads allocate without pause gets no check). Returns
+ * them stopped, or NULL with *refused set. */
+static struct ms_leak_stop *stop_quiet(long scanner, int *refused, uint64_t wait_ms)
 {
-    uint64_t give_up = mono_ms() + MS_LEAK_STOP_WAIT_MS;
+    uint64_t give_up = mono_ms() + wait_ms;
     for (int attempt = 0;; attempt++) {
         /* Running, they leave memscope as soon as they get the processor: waited for first, so
          * that they are not stopped inside it (one preempted there, on a loaded machine). */
@@ -502,6 +491,34 @@ static struct ms_leak_stop *stop_quiet(long scanner, int *refused)
     }
 }
 
+/* A snapshot while the process goes on (a check), or at exit with this thread the only one
+ * (threads 1). With other threads (a check only), they are stopped for it: *others, for the
+ * caller to let go (ms__exit_scan_release); none stopped, *others NULL. */
+static struct ms__exit_scan snapshot(long scanner, uintptr_t stack_lo, bool at_exit, int threads,
+                                     struct ms_leak_stop **others)
+{
+    *others = NULL;
+    if (sandboxed()) /* the END says a snapshot was asked for and not made */
+        return (struct ms__exit_scan){.handshake = (uint64_t)(uintptr_t)&handshake};
+    struct prepared p;
+    if (!prepare(&p, at_exit))
+        return (struct ms__exit_scan){0};
+    if (threads > 1) {
+        int refused = 0;
+        if (!(*others = stop_quiet(scanner, &refused, MS_LEAK_CHECK_STOP_MS))) {
+            prepared_free(&p);
+            return (struct ms__exit_scan){.refused = (uint64_t)refused};
+        }
+    }
+    return take(scanner, stack_lo, at_exit, &p, *others);
+}
+
+void ms__exit_scan_release(struct ms_leak_stop *stopped)
+{
+    if (stopped)
+        let_go(stopped, MS_LEAK_STOP_CLONED);
+}
+
 struct ms__exit_scan ms__exit_scan_at_exit(uintptr_t stack_lo, int threads, bool (*flush)(void),
                                            bool *flushed)
 {
@@ -512,7 +529,8 @@ struct ms__exit_scan ms__exit_scan_at_exit(uintptr_t stack_lo, int threads, bool
     stack_lo = caller > stack_lo ? caller : stack_lo;
     if (!want || threads == 1 || sandboxed()) {
         *flushed = flush();
-        return want ? snapshot(scanner, stack_lo, true) : (struct ms__exit_scan){0};
+        struct ms_leak_stop *none;
+        return want ? snapshot(scanner, stack_lo, true, 1, &none) : (struct ms__exit_scan){0};
     }
     struct prepared p;
     if (!prepare(&p, true)) {
@@ -525,7 +543,7 @@ struct ms__exit_scan ms__exit_scan_at_exit(uintptr_t stack_lo, int threads, bool
     atomic_store(&ms__passes, 0);
     atomic_store(&ms__count_passes, true);
     atomic_store(&ms__active, false);
-    struct ms_leak_stop *others = stop_quiet(scanner, refused);
+    struct ms_leak_stop *others = stop_quiet(scanner, refused, MS_LEAK_STOP_WAIT_MS);
     *flushed = flush();
     atomic_store(&ms__count_passes, false);
     if (others && atomic_load(&ms__passes)) {
@@ -541,13 +559,16 @@ struct ms__exit_scan ms__exit_scan_at_exit(uintptr_t stack_lo, int threads, bool
     for (uint64_t i = 0; i < others->nthreads; i++)
         unstopped += (others->threads[i].flags & MS_LEAK_THREAD_UNSTOPPED) != 0;
     struct ms__exit_scan scan = take(scanner, stack_lo, true, &p, others);
+    let_go(others, MS_LEAK_STOP_CLONED); /* the snapshot has their registers: they go on */
     scan.unstopped = scan.pid ? unstopped : 0;
     return scan;
 }
 
-int ms__exit_scan_check(uintptr_t stack_lo, bool at_peak, struct ms__exit_scan *out)
+int ms__exit_scan_check(uintptr_t stack_lo, bool at_peak, int threads, struct ms__exit_scan *out,
+                        struct ms_leak_stop **stopped)
 {
     *out = (struct ms__exit_scan){0};
+    *stopped = NULL;
     long scanner = scanner_now();
     if (!scanner)
         return MS_CHECK_NO_SCANNER;
@@ -570,7 +591,9 @@ int ms__exit_scan_check(uintptr_t stack_lo, bool at_peak, struct ms__exit_scan *
         gave_up = true;
         return MS_CHECK_PENDING;
     }
-    *out = snapshot(scanner, stack_lo, false);
+    *out = snapshot(scanner, stack_lo, false, threads, stopped);
+    if (threads > 1 && !*stopped)
+        return MS_CHECK_THREADS; /* they could not be stopped */
     if (!at_peak) {
         gave_up = false;
         last = (long)out->pid;

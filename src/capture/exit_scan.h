@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct ms_leak_stop;
+
 struct ms__exit_scan {
     uint64_t handshake; /* its address, the same in the process and in the snapshot */
     uint64_t pid;       /* the snapshot's */
@@ -30,12 +32,17 @@ struct ms__exit_scan {
 struct ms__exit_scan ms__exit_scan_at_exit(uintptr_t stack_lo, int threads, bool (*flush)(void),
                                            bool *flushed);
 /* The same for an on-demand check while the process goes on (leak_check.h), with this thread's
- * stack from stack_lo up: the madvise flags are given back after the clone. Returns 0
+ * stack from stack_lo up (the madvise flags are not lifted: docs/leak-kinds.md). Returns 0
  * (MS_CHECK_MADE) with *out set, or an enum ms_check_skip with *out as the LEAK_CHECK record
  * gives it (a handshake and no pid: sandboxed). One snapshot at a time: while the last one is
  * alive (memscope run has not scanned it), MS_CHECK_PENDING; but a check at the peak (at_peak)
- * waits for none and makes no other wait. The caller's thread must be the only one. */
-int ms__exit_scan_check(uintptr_t stack_lo, bool at_peak, struct ms__exit_scan *out);
+ * waits for none and makes no other wait. With other threads running (threads > 1), memscope
+ * run stops them for the snapshot, as at exit but with tracking on: *stopped, which the caller
+ * lets go (ms__exit_scan_release) once the check's record and their SYNC records are written;
+ * when they could not be stopped outside memscope, MS_CHECK_THREADS. */
+int ms__exit_scan_check(uintptr_t stack_lo, bool at_peak, int threads, struct ms__exit_scan *out,
+                        struct ms_leak_stop **stopped);
+void ms__exit_scan_release(struct ms_leak_stop *stopped);
 /* The process's threads that have not begun to exit (from /proc/self/task, without allocating),
  * or -1 when it cannot be read (then no snapshot is made). */
 int ms__exit_scan_threads(void);

@@ -29,18 +29,23 @@ static __attribute__((noinline)) int check(int cause)
     uint64_t seq = atomic_fetch_add(&checks, 1) + 1;
     struct ms__exit_scan snap = {0};
     int threads = 0, skipped;
+    struct ms_leak_stop *stopped = NULL;
     if (!ms__config.output || ms__config.root_pid != (int)syscall(SYS_getpid))
         skipped = MS_CHECK_NOT_ROOT;
     else if (!ms__config.leak_scan)
         skipped = MS_CHECK_NO_SCANNER;
-    else if ((threads = ms__exit_scan_threads()) != 1)
-        /* -1 (unreadable) too: they cannot be counted. Stopping them as at exit is not enough:
-         * their events not yet written would come after the check's record in the trace. */
-        skipped = MS_CHECK_THREADS;
+    else if ((threads = ms__exit_scan_threads()) < 1)
+        skipped = MS_CHECK_THREADS; /* unreadable: they cannot be counted */
     else
-        skipped = ms__exit_scan_check(stack_lo, cause == MS_CHECK_PEAK, &snap);
+        skipped = ms__exit_scan_check(stack_lo, cause == MS_CHECK_PEAK, threads, &snap, &stopped);
+    /* Written while the other threads are stopped, then a SYNC in each of theirs: their events
+     * before the check come before it in the trace, their later ones after (trace-format.md). */
     ms__on_LEAK_CHECK(seq, (uint64_t)cause, snap.handshake, snap.pid, (uint64_t)skipped,
                       threads > 0 ? (uint64_t)threads : 0);
+    if (stopped) {
+        ms__slots_sync_others(seq);
+        ms__exit_scan_release(stopped);
+    }
     /* memscope run scans the snapshot when its replay reaches this record: now. */
     if (ms__tls.slot)
         ms__slot_flush(ms__tls.slot, false);

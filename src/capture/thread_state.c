@@ -306,6 +306,21 @@ bool ms__slots_quiet(void)
     return !ms__orphan_slot || !atomic_load(&ms__orphan_slot->flushing);
 }
 
+void ms__slots_sync_others(uint64_t check)
+{
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        struct ms__slot *s = atomic_load_explicit(&slots[i], memory_order_acquire);
+        if (!s)
+            break;
+        if (s == ms__tls.slot || !atomic_load(&s->in_use) || atomic_load(&s->sealed))
+            continue;
+        uint8_t *kb;
+        uint8_t *p = ms__rec_begin_at(&s->b, &kb, ms__now());
+        ms__rec_end(&s->b, ms_ext_put_SYNC(kb, p, check));
+        ms__slot_flush(s, false);
+    }
+}
+
 void ms__slots_each_other(void (*fn)(struct ms__slot *s, void *ctx), void *ctx)
 {
     for (int i = 0; i < MAX_SLOTS; i++) {

@@ -107,6 +107,10 @@ static inline void ms__slot_release(struct ms__slot *s)
 /* With the other threads stopped (exit_scan.c): whether none of them is inside a hook or
  * flushing a buffer, as far as the slots tell (a thread that has none yet is not seen). */
 bool ms__slots_quiet(void);
+/* With the other threads stopped outside memscope for check's snapshot (exit_scan.c), and the
+ * check's record written: a SYNC record at the time now in each of their buffers, which are
+ * written out at once (docs/trace-format.md). */
+void ms__slots_sync_others(uint64_t check);
 /* Calls fn for every slot a live thread other than the caller owns (not the orphan slot). */
 void ms__slots_each_other(void (*fn)(struct ms__slot *s, void *ctx), void *ctx);
 /* Calls fn for every slot in use, the caller's and the orphan slot included. */

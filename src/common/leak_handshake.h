@@ -34,6 +34,8 @@
 #define MS_LEAK_STOP_RT 7
 #define MS_LEAK_STOP_MAGIC 0x31504f5453534d4dull /* "MMSSTOP1" */
 #define MS_LEAK_STOP_WAIT_MS 2000
+/* How long a check tries to stop the other threads outside memscope (they go on recording). */
+#define MS_LEAK_CHECK_STOP_MS 50
 #define MS_LEAK_MAX_THREADS 1024
 #define MS_LEAK_THREAD_REGS 40 /* words of the general registers (x86-64: 27, arm64: 34) */
 enum ms_leak_stop_state {

@@ -72,7 +72,8 @@
     X(BACKEND, 13, "the capture backend in use from now on (enum ms_backend), and why")            \
     X(CALL_COUNTS, 14, "sampling: allocations (and their bytes) made from the call site at ip")    \
     X(SAMPLE_FREES, 15, "sampling: frees of blocks not sampled, and realloc calls of any block")   \
-    X(LEAK_CHECK, 16, "an on-demand leak scan: the snapshot made for it (or why none was)")
+    X(LEAK_CHECK, 16, "an on-demand leak scan: the snapshot made for it (or why none was)")        \
+    X(SYNC, 17, "this thread's events before this one are written: stopped for check's snapshot")
 
 /* The most fields a sub-record may have. */
 #define MS_EXT_FIELDS_MAX 8
@@ -98,5 +99,7 @@
  * process's threads then (0: not counted) */
 #define MS_XFIELDS_LEAK_CHECK(F)                                                                   \
     F(U, seq) F(U, cause) F(U, handshake) F(U, pid) F(U, skipped) F(U, threads)
+/* check: the seq of the LEAK_CHECK whose snapshot was made with this thread stopped */
+#define MS_XFIELDS_SYNC(F) F(U, check)
 
 #endif

@@ -220,7 +220,7 @@ enum ms_check_skip {
     MS_CHECK_NO_SCANNER = 1,  /* not run by memscope run with its summary (MEMSCOPE_LEAK_SCAN) */
     MS_CHECK_NOT_ROOT = 2,    /* not the process memscope run started (a forked child) */
     MS_CHECK_SAMPLED = 3,     /* MEMSCOPE_SAMPLE_BYTES: not every live block is known */
-    MS_CHECK_THREADS = 4,     /* other threads were running (threads: how many in all) */
+    MS_CHECK_THREADS = 4,     /* other threads could not be stopped (threads: how many) */
     MS_CHECK_PENDING = 5,     /* the previous check's snapshot was not scanned yet */
     MS_CHECK_SANDBOXED = 6,   /* a seccomp filter confines the process: no clone */
     MS_CHECK_NO_SNAPSHOT = 7, /* the clone failed (a process limit, no memory) */
@@ -242,7 +242,7 @@ static inline const char *ms_check_skip_reason(unsigned s)
         "the program was not run by memscope run with its summary",
         "not the process memscope run started",
         "the trace is sampled (MEMSCOPE_SAMPLE_BYTES)",
-        "other threads were running",
+        "other threads were running and could not be stopped outside memscope",
         "the previous check's snapshot was still being scanned",
         "a seccomp filter confines the process",
         "the snapshot could not be made (a process limit or no memory)",

@@ -6,7 +6,9 @@
  *     it reaches: possibly lost... unless a heuristic explains it, so it points 16 bytes in;
  *   check 2 (a signal, MEMSCOPE_SCAN_SIGNAL=USR2, raised by the program itself): the global
  *     dropped (400 now lost too), a new lost block (600);
- *   check 3 (ms_leak_check) with a second thread running: not scanned.
+ *   check 3 (ms_leak_check) with a second thread running, which holds a block (900) only in
+ *     a local of its own: memscope run stops it for the snapshot, as valgrind does, and scans
+ *     its stack, so the block is still reachable (the thread frees it before it ends).
  * Then the thread ends, the program makes `kept` an 800-byte block and exits: the exit scan gives
  * the final kinds. With the argument `native` (valgrind's run), SIGUSR2 is ignored, so that raising
  * it does not kill the program; with `wait`, it waits for signals after check 2 (scans by `kill
@@ -56,14 +58,30 @@ __attribute__((noinline)) static void scrub(void)
     memset((char *)pad, 0, sizeof pad);
 }
 
-static volatile sig_atomic_t stop, go;
+static volatile sig_atomic_t stop, go, holding;
 
 static void *sleeper(void *arg)
 {
     (void)arg;
+    void **volatile mine = block(900);
+    holding = 1;
     while (!go)
         usleep(1000);
+    free(mine);
     return NULL;
+}
+
+static int idle_pipe[2];
+
+static void *idle_thread(void *arg)
+{
+    void **volatile mine = block(1100);
+    holding = 1;
+    char c;
+    while (read(idle_pipe[0], &c, 1) != 0)
+        ;
+    free(mine);
+    return arg;
 }
 
 static void on_term(int sig)
@@ -84,6 +102,24 @@ int main(int argc, char **argv)
         lose_block(200);
         int b = ms_leak_check();
         printf("after exec: %d %d\n", a, b);
+        return 0;
+    }
+    if (argc > 1 && !strcmp(argv[1], "idle")) {
+        pthread_t t;
+        if (pipe(idle_pipe) != 0 || pthread_create(&t, NULL, idle_thread, NULL) != 0)
+            return 1;
+        while (!holding)
+            usleep(1000);
+        usleep(10000); /* in its read() */
+        lose_block(100);
+        scrub();
+        int a = ms_leak_check();
+        lose_block(200);
+        scrub();
+        int b = ms_leak_check();
+        printf("idle: %d %d\n", a, b);
+        close(idle_pipe[1]);
+        pthread_join(t, NULL);
         return 0;
     }
     bool wait = argc > 1 && !strcmp(argv[1], "wait");
@@ -113,7 +149,10 @@ int main(int argc, char **argv)
     }
     pthread_t t;
     pthread_create(&t, NULL, sleeper, NULL);
+    while (!holding)
+        usleep(1000);
     int r3 = ms_leak_check();
+    VALGRIND_DO_LEAK_CHECK;
     go = 1;
     pthread_join(t, NULL);
     printf("checks: %d %d\n", r1, r3);
