@@ -350,9 +350,10 @@ static size_t other_threads(pid_t pid, const struct ms_leak_handshake *h,
 }
 
 /* What the handshake leaves out: memscope's library, its own memory, the stack below the
- * exiting thread's frame, and the stacks of the other threads below their stack pointers less
- * the 128 bytes of the ABI's red zone, which a function may use without moving the pointer
- * (memcheck tracks each thread's stack pointer and counts nothing below it but that). */
+ * exiting thread's frame, and the stacks of the other threads below their stack pointers, the
+ * ABI's 128-byte red zone too: the words there are mostly the dead frames of the calls the
+ * thread made last, which memcheck (tracking each thread's stack pointer) sees as undefined
+ * and never counts. */
 static int exclude_memscope(pid_t pid, const struct ms_leak_handshake *h, struct maps *m,
                             const struct ms_leak_thread *others, size_t nothers)
 {
@@ -360,8 +361,7 @@ static int exclude_memscope(pid_t pid, const struct ms_leak_handshake *h, struct
     if (!rc)
         rc = exclude_below(m, h->stack_lo);
     for (size_t i = 0; !rc && i < nothers; i++)
-        if (others[i].sp > 128)
-            rc = exclude_below(m, others[i].sp - 128);
+        rc = exclude_below(m, others[i].sp);
     size_t nr = h->nranges < MS_LEAK_MAX_OWN_RANGES ? (size_t)h->nranges : MS_LEAK_MAX_OWN_RANGES;
     uint64_t *own = nr ? malloc(nr * 16) : NULL;
     if (!rc && nr && !own)

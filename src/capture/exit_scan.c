@@ -303,17 +303,36 @@ static uint64_t mono_ms(void)
     return (uint64_t)t.tv_sec * 1000 + (uint64_t)t.tv_nsec / 1000000;
 }
 
-/* No other thread inside memscope (a hook, a flush, a lock), as far as this thread can tell. */
-static bool others_quiet(void)
+/* Whether thread tid is one that memscope run stopped (ctx: the request). */
+static bool is_stopped(const void *ctx, uint32_t tid)
 {
-    return atomic_load(&ms__spin_held) <= 0 && ms__writer_idle() && ms__slots_quiet();
+    const struct ms_leak_stop *r = ctx;
+    for (uint64_t i = 0; i < r->nthreads; i++)
+        if (r->threads[i].tid == tid && !(r->threads[i].flags & MS_LEAK_THREAD_UNSTOPPED))
+            return true;
+    return false;
 }
 
+/* No other thread inside memscope (a hook, a flush, a lock), as far as this thread can tell:
+ * with r, the threads it lists stopped (their hooks are looked at), else while they run. */
+static bool others_quiet(const struct ms_leak_stop *r)
+{
+    return atomic_load(&ms__spin_held) <= 0 && ms__writer_idle() &&
+           ms__slots_quiet(r ? is_stopped : NULL, r);
+}
+
+/* The request: one for the process's life, never unmapped, so that a late write of memscope
+ * run's (to a request the program gave up on) lands in memscope's own memory. Requests are
+ * made one at a time (the finishing thread, a check: MS_CHECK_PENDING's rule). */
 static struct ms_leak_stop *stop_map(void)
 {
-    void *p = ms__own_map(NULL, sizeof(struct ms_leak_stop), PROT_READ | PROT_WRITE,
-                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
+    static struct ms_leak_stop *request;
+    if (!request) {
+        void *p = ms__own_map(NULL, sizeof(struct ms_leak_stop), PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        request = p == MAP_FAILED ? NULL : p;
+    }
+    return request;
 }
 
 /* Has memscope run (scanner) stop the process's other threads. Returns the request, their
@@ -325,6 +344,7 @@ static struct ms_leak_stop *stop_others(long scanner)
         return NULL;
     r->magic = MS_LEAK_STOP_MAGIC;
     r->caller_tid = (uint64_t)syscall(SYS_gettid);
+    uint64_t serial = ++r->serial;
     __atomic_store_n(&r->state, MS_LEAK_STOP_ASKED, __ATOMIC_SEQ_CST);
     siginfo_t info;
     memset(&info, 0, sizeof info);
@@ -340,6 +360,13 @@ static struct ms_leak_stop *stop_others(long scanner)
         uint64_t give_up = mono_ms() + MS_LEAK_STOP_WAIT_MS;
         for (;;) {
             state = __atomic_load_n(&r->state, __ATOMIC_SEQ_CST);
+            if (state != MS_LEAK_STOP_ASKED &&
+                __atomic_load_n(&r->answer, __ATOMIC_SEQ_CST) != serial) {
+                /* a late answer to the request before: this one is still asked */
+                __atomic_compare_exchange_n(&r->state, &state, MS_LEAK_STOP_ASKED, false,
+                                            __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+                state = MS_LEAK_STOP_ASKED;
+            }
             if (state != MS_LEAK_STOP_ASKED || mono_ms() > give_up)
                 break;
             struct timespec t = {0, 100000};
@@ -352,12 +379,10 @@ static struct ms_leak_stop *stop_others(long scanner)
     return NULL;
 }
 
-/* Tells memscope run that the threads may go on (state: CLONED, or GAVE_UP), and lets go of r
- * (memscope run reads nothing of it after the state, and takes an unreadable one as gone). */
+/* Tells memscope run that the threads may go on (state: CLONED, or GAVE_UP). */
 static void let_go(struct ms_leak_stop *r, uint64_t state)
 {
     __atomic_store_n(&r->state, state, __ATOMIC_SEQ_CST);
-    ms__own_unmap(r, sizeof *r);
 }
 
 /* What a snapshot needs that takes a lock another thread could hold (the loader's, for the
@@ -383,11 +408,13 @@ static bool prepare(struct prepared *p, bool at_exit)
         return false;
     ms__module_extent_of((const void *)&ms__exit_scan_at_exit, &p->lo, &p->hi);
     p->flags = at_exit ? fork_flags() : (struct fork_flags){0};
+    ms__writer_modules_freeze(true); /* until the threads go on */
     return true;
 }
 
 static void prepared_free(struct prepared *p)
 {
+    ms__writer_modules_freeze(false);
     fork_flags_free(&p->flags);
     ms__own_unmap(p->r, RANGES_LEN);
 }
@@ -448,6 +475,8 @@ static struct ms__exit_scan take(long scanner, uintptr_t stack_lo, bool at_exit,
     if (!at_exit)
         ms__own_unmap(p->r, RANGES_LEN); /* the snapshot has its copy */
     fork_flags_free(&p->flags);
+    if (!others) /* else when they go on (ms__exit_scan_release) */
+        ms__writer_modules_freeze(false);
     /* no snapshot (a process limit, say): the END still says one was asked for */
     return (struct ms__exit_scan){.handshake = (uint64_t)(uintptr_t)&handshake,
                                   .pid = pid > 0 ? (uint64_t)pid : 0};
@@ -472,7 +501,7 @@ static struct ms_leak_stop *stop_quiet(long scanner, int *refused, uint64_t wait
     for (int attempt = 0;; attempt++) {
         /* Running, they leave memscope as soon as they get the processor: waited for first, so
          * that they are not stopped inside it (one preempted there, on a loaded machine). */
-        while (!others_quiet() && mono_ms() < give_up) {
+        while (!others_quiet(NULL) && mono_ms() < give_up) {
             struct timespec t = {0, 200000};
             syscall(SYS_nanosleep, &t, NULL);
         }
@@ -481,7 +510,7 @@ static struct ms_leak_stop *stop_quiet(long scanner, int *refused, uint64_t wait
             *refused = MS_SCAN_REFUSED_NOT_STOPPED;
             return NULL;
         }
-        if (others_quiet())
+        if (others_quiet(r))
             return r;
         let_go(r, MS_LEAK_STOP_CLONED);
         if (mono_ms() > give_up || attempt >= 8) {
@@ -517,6 +546,7 @@ void ms__exit_scan_release(struct ms_leak_stop *stopped)
 {
     if (stopped)
         let_go(stopped, MS_LEAK_STOP_CLONED);
+    ms__writer_modules_freeze(false);
 }
 
 struct ms__exit_scan ms__exit_scan_at_exit(uintptr_t stack_lo, int threads, bool (*flush)(void),
@@ -559,7 +589,7 @@ struct ms__exit_scan ms__exit_scan_at_exit(uintptr_t stack_lo, int threads, bool
     for (uint64_t i = 0; i < others->nthreads; i++)
         unstopped += (others->threads[i].flags & MS_LEAK_THREAD_UNSTOPPED) != 0;
     struct ms__exit_scan scan = take(scanner, stack_lo, true, &p, others);
-    let_go(others, MS_LEAK_STOP_CLONED); /* the snapshot has their registers: they go on */
+    ms__exit_scan_release(others); /* the snapshot has their registers: they go on */
     scan.unstopped = scan.pid ? unstopped : 0;
     return scan;
 }

@@ -343,8 +343,8 @@ bool ms__lifecycle_init(void)
     if (!atomic_compare_exchange_strong(&init_state, &expected, 1)) {
         while (atomic_load(&init_state) == 1)
             sched_yield();
-        if (MS_UNLIKELY(atomic_load_explicit(&ms__count_passes, memory_order_relaxed)))
-            atomic_fetch_add_explicit(&ms__passes, 1, memory_order_relaxed);
+        if (MS_UNLIKELY(atomic_load(&ms__count_passes))) /* ordered after ms__active's load */
+            atomic_fetch_add(&ms__passes, 1);
         return atomic_load(&ms__active);
     }
     struct ms__tls *t = &ms__tls;

@@ -80,9 +80,12 @@ int ms__own_unmap(void *addr, size_t len)
 bool ms__own_ranges_try(struct ms__own_range *out, size_t max, size_t *count, bool *lost)
 {
     int unlocked = 0;
+    atomic_fetch_add_explicit(&ms__spin_held, 1, memory_order_relaxed); /* as ms__spin_lock */
     if (!atomic_compare_exchange_strong_explicit(&lock, &unlocked, ms__self_tid(),
-                                                 memory_order_acquire, memory_order_relaxed))
+                                                 memory_order_acquire, memory_order_relaxed)) {
+        atomic_fetch_sub_explicit(&ms__spin_held, 1, memory_order_relaxed);
         return false;
+    }
     size_t n = nranges < max ? nranges : max;
     for (size_t i = 0; i < n; i++)
         out[i] = ranges[i];

@@ -291,7 +291,7 @@ bool ms__slot_flush_all(struct ms__slot *keep_open)
     return f.all;
 }
 
-bool ms__slots_quiet(void)
+bool ms__slots_quiet(bool (*stopped)(const void *ctx, uint32_t tid), const void *ctx)
 {
     for (int i = 0; i < MAX_SLOTS; i++) {
         struct ms__slot *s = atomic_load_explicit(&slots[i], memory_order_acquire);
@@ -299,8 +299,13 @@ bool ms__slots_quiet(void)
             break;
         if (s == ms__tls.slot || !atomic_load(&s->in_use))
             continue;
-        const int *busy = atomic_load(&s->owner_busy);
-        if (atomic_load(&s->flushing) || (busy && *busy))
+        if (atomic_load(&s->flushing))
+            return false;
+        /* Its owner's flag is in the owner's TLS: read only while that thread is known to be
+         * alive, stopped (a slot whose owner ended without giving it back points to memory
+         * gone with the thread). */
+        const int *busy = stopped && stopped(ctx, s->b.tid) ? atomic_load(&s->owner_busy) : NULL;
+        if (busy && *busy)
             return false;
     }
     return !ms__orphan_slot || !atomic_load(&ms__orphan_slot->flushing);

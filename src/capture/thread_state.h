@@ -104,9 +104,10 @@ static inline void ms__slot_release(struct ms__slot *s)
         ms__orphan_unlock();
 }
 
-/* With the other threads stopped (exit_scan.c): whether none of them is inside a hook or
- * flushing a buffer, as far as the slots tell (a thread that has none yet is not seen). */
-bool ms__slots_quiet(void);
+/* Whether no other thread is flushing a buffer and, of the threads stopped(ctx, tid) says are
+ * stopped (exit_scan.c; NULL: none), none is inside a hook, as far as the slots tell (a thread
+ * that has none yet is not seen). */
+bool ms__slots_quiet(bool (*stopped)(const void *ctx, uint32_t tid), const void *ctx);
 /* With the other threads stopped outside memscope for check's snapshot (exit_scan.c), and the
  * check's record written: a SYNC record at the time now in each of their buffers, which are
  * written out at once (docs/trace-format.md). */

@@ -578,9 +578,13 @@ bool ms__writer_events(uint32_t tid, uint64_t first_tsc, const uint8_t *raw, siz
     return w;
 }
 
+/* While the other threads are stopped for a snapshot (ms__writer_modules_freeze): one of them may
+ * hold the loader's lock, which ms__modules_generation (dl_iterate_phdr) takes. */
+static atomic_bool modules_frozen;
+
 static void modules_in_op(void)
 {
-    if (!atomic_load(&ready))
+    if (!atomic_load(&ready) || atomic_load(&modules_frozen))
         return;
     uint64_t gen = ms__modules_generation();
     if (gen == atomic_load_explicit(&modules_gen, memory_order_relaxed))
@@ -639,6 +643,13 @@ static void finish_in_op(int reason, int code, uint64_t dropped, unsigned thread
         atomic_store(&failed, true);
         write_unlock();
     }
+}
+
+void ms__writer_modules_freeze(bool frozen)
+{
+    if (frozen)
+        ms__writer_modules_if_changed(); /* the list as it is, first */
+    atomic_store(&modules_frozen, frozen);
 }
 
 void ms__writer_modules_if_changed(void)

@@ -28,6 +28,9 @@ void ms__writer_modules_if_changed(void);
  * ms__slot_flush_all) and every chunk reached the trace. */
 /* No thread is writing a chunk (with the others stopped: none was stopped in the middle). */
 bool ms__writer_idle(void);
+/* frozen: the module list is brought up to date, and then not looked at (no dl_iterate_phdr)
+ * until unfrozen: the other threads are about to be stopped, and one may hold the loader's lock. */
+void ms__writer_modules_freeze(bool frozen);
 void ms__writer_finish(int reason, int code, uint64_t dropped, unsigned threads,
                        const uint64_t scan[4], bool flushed);
 /* In a forked child: forget the parent's file; the child's own trace records `origin`. */

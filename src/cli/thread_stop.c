@@ -86,14 +86,42 @@ static bool thread_gone(pid_t pid, pid_t tid)
     return !paren || paren[1] != ' ' || paren[2] == 'Z' || paren[2] == 'X';
 }
 
-/* A traced thread that died: only its tracer's wait lets go of it (without it the program could
- * not be reaped). Its own tid only: the leader's exit is memscope run's main thread's. */
-static void reap(pid_t tid)
+/* Threads seized and not let go yet: one not in its stop when let go (still on its way to it: a
+ * vfork, an uninterruptible wait) cannot be detached until it gets there, and one that died
+ * traced is a zombie until its tracer's wait. The server thread tries them again every 10 ms
+ * until they are gone: left traced, a thread would stop for good, and a traced zombie would
+ * keep the program from being reaped. */
+static pid_t lingering[MS_LEAK_MAX_THREADS];
+static size_t nlingering;
+
+/* Detaches (or reaps) tid. Returns false when it must be tried again later. */
+static bool release(pid_t tid)
 {
+    if (ptrace(PTRACE_DETACH, tid, NULL, NULL) == 0 || errno != ESRCH)
+        return true;
+    /* the leader's exit is the main thread's to wait for */
     if (tid == program)
-        return;
-    while (waitpid(tid, NULL, __WALL) < 0 && errno == EINTR)
-        ;
+        return true;
+    /* a zombie: only the tracer's wait lets go of it */
+    if (waitpid(tid, NULL, __WALL | WNOHANG) == tid)
+        return true;
+    char buf[8];
+    return !read_task_file(program, tid, "stat", buf, sizeof buf); /* gone: nothing to do */
+}
+
+static void linger(pid_t tid)
+{
+    if (!release(tid) && nlingering < MS_LEAK_MAX_THREADS)
+        lingering[nlingering++] = tid;
+}
+
+static void lingering_retry(void)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < nlingering; i++)
+        if (!release(lingering[i]))
+            lingering[k++] = lingering[i];
+    nlingering = k;
 }
 
 /* Whether thread tid of pid is blocked in a call that a ptrace stop makes fail with EINTR
@@ -127,10 +155,15 @@ static bool blocked_in_eintr_call(pid_t pid, pid_t tid, struct ms_leak_thread *t
     long nr = strtol(p, &end, 10);
     if (end == p || nr < 0)
         return false;
-    bool eintr = false;
+    /* read and write on a socket fail so too when it has a timeout (SO_RCVTIMEO, SO_SNDTIMEO) */
+    static const long on_sockets[] = {__NR_read, __NR_write, __NR_readv, __NR_writev,
+                                      __NR_sendfile};
+    bool eintr = false, if_socket = false;
     for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++)
         eintr |= calls[i] == nr;
-    if (!eintr)
+    for (size_t i = 0; i < sizeof on_sockets / sizeof on_sockets[0]; i++)
+        if_socket |= on_sockets[i] == nr;
+    if (!eintr && !if_socket)
         return false;
     unsigned long long w[8];
     p = end;
@@ -139,6 +172,13 @@ static bool blocked_in_eintr_call(pid_t pid, pid_t tid, struct ms_leak_thread *t
         if (end == p)
             return false;
         p = end;
+    }
+    if (if_socket) { /* its descriptor: the first argument (sendfile's out_fd too) */
+        char fd[64], target[32];
+        snprintf(fd, sizeof fd, "/proc/%d/fd/%llu", (int)pid, w[0]);
+        ssize_t n = readlink(fd, target, sizeof target - 1);
+        if (n < 7 || memcmp(target, "socket:", 7) != 0)
+            return false;
     }
     t->sp = w[6];
     t->flags = MS_LEAK_THREAD_UNSTOPPED;
@@ -180,10 +220,11 @@ static int read_one(pid_t pid, struct ms_leak_thread *t)
     int e = errno;
     if (e == ESRCH && !thread_gone(pid, tid))
         return 1;
-    if (ptrace(PTRACE_DETACH, tid, NULL, NULL) != 0 && errno == ESRCH)
-        reap(tid);
-    if (e == ESRCH)
+    if (e == ESRCH) {
+        linger(tid);
         return 2;
+    }
+    linger(tid);
     errno = e;
     return -1;
 }
@@ -248,9 +289,7 @@ static void let_go(struct stopped *s)
         pid_t tid = (pid_t)s->v[i].tid;
         if (s->v[i].flags & MS_LEAK_THREAD_UNSTOPPED)
             continue; /* never seized */
-        /* Not in its stop any more: killed (an exit_group while it was stopped, SIGKILL) */
-        if (ptrace(PTRACE_DETACH, tid, NULL, NULL) != 0 && errno == ESRCH)
-            reap(tid);
+        linger(tid);
     }
     s->n = 0;
 }
@@ -276,6 +315,8 @@ static int stop_all(pid_t pid, uint64_t caller, struct stopped *s)
                 rc = E2BIG;
                 break;
             }
+            if (thread_gone(pid, (pid_t)tid))
+                continue; /* a zombie (a leader that called pthread_exit): no stack, no registers */
             struct ms_leak_thread *t = &s->v[s->n];
             memset(t, 0, sizeof *t);
             t->tid = (uint64_t)tid;
@@ -299,35 +340,78 @@ static int stop_all(pid_t pid, uint64_t caller, struct stopped *s)
     return EAGAIN; /* threads made faster than they are stopped */
 }
 
+/* A task of pid whose memory can be read at addr: pid itself, or when its leader is gone (it
+ * called pthread_exit: a zombie has no memory) another of its threads. 0: none. */
+static pid_t memory_task(pid_t pid, uint64_t addr)
+{
+    uint64_t word;
+    if (remote(pid, addr, &word, sizeof word, false) == 0)
+        return pid;
+    char dir[64];
+    snprintf(dir, sizeof dir, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(dir);
+    pid_t found = 0;
+    struct dirent *e;
+    while (d && !found && (e = readdir(d))) {
+        long tid = strtol(e->d_name, NULL, 10);
+        if (tid > 0 && remote((pid_t)tid, addr, &word, sizeof word, false) == 0)
+            found = (pid_t)tid;
+    }
+    if (d)
+        closedir(d);
+    return found;
+}
+
+/* Whether the request at addr is still the one read (serial), unanswered. */
+static bool still_asked(pid_t mem, uint64_t addr, uint64_t serial)
+{
+    struct ms_leak_stop now;
+    size_t len = offsetof(struct ms_leak_stop, threads);
+    return remote(mem, addr, &now, len, false) == 0 && now.state == MS_LEAK_STOP_ASKED &&
+           now.serial == serial;
+}
+
 /* One request, at addr in the program pid. */
 static void serve(pid_t pid, uint64_t addr)
 {
     struct ms_leak_stop head;
     size_t head_len = offsetof(struct ms_leak_stop, threads);
-    if (remote(pid, addr, &head, head_len, false) != 0 || head.magic != MS_LEAK_STOP_MAGIC ||
-        head.state != MS_LEAK_STOP_ASKED)
+    pid_t mem = memory_task(pid, addr);
+    if (!mem || remote(mem, addr, &head, head_len, false) != 0 ||
+        head.magic != MS_LEAK_STOP_MAGIC || head.state != MS_LEAK_STOP_ASKED)
         return;
     struct stopped s = {calloc(MS_LEAK_MAX_THREADS, sizeof *s.v), 0};
     int rc = s.v ? stop_all(pid, head.caller_tid, &s) : ENOMEM;
     if (rc)
         let_go(&s);
-    head.nthreads = s.n;
-    head.error = (uint64_t)rc;
-    head.state = rc ? MS_LEAK_STOP_FAILED : MS_LEAK_STOP_STOPPED;
-    /* the threads first, the state last: the program reads them once it sees the state */
-    if ((s.n && remote(pid, addr + head_len, s.v, s.n * sizeof *s.v, true) != 0) ||
-        remote(pid, addr, &head, head_len, true) != 0) {
+    /* The program may have given up meanwhile: then nothing is written (the request stays the
+     * program's for its life, so a write that comes late anyway lands in memscope's memory). */
+    if (!still_asked(mem, addr, head.serial)) {
+        let_go(&s);
+        free(s.v);
+        return;
+    }
+    uint64_t counts[2] = {s.n, (uint64_t)rc};
+    uint64_t answer[2] = {rc ? MS_LEAK_STOP_FAILED : MS_LEAK_STOP_STOPPED, head.serial};
+    /* the threads first, the state (with its answer) last: the program reads them once it sees
+     * the state */
+    if ((s.n && remote(mem, addr + head_len, s.v, s.n * sizeof *s.v, true) != 0) ||
+        remote(mem, addr + offsetof(struct ms_leak_stop, nthreads), counts, sizeof counts, true) !=
+            0 ||
+        remote(mem, addr + offsetof(struct ms_leak_stop, state), answer, sizeof answer, true) !=
+            0) {
         let_go(&s);
         free(s.v);
         return;
     }
     /* Until the program says it has its snapshot (or gives up, or is gone): it waits for the
-     * state for MS_LEAK_STOP_WAIT_MS, so this waits longer. */
-    for (int us = 0; s.n && us < 4 * MS_LEAK_STOP_WAIT_MS * 1000; us += 50) {
+     * state for MS_LEAK_STOP_WAIT_MS, so this waits longer, by the clock. */
+    double give_up = now_s() + 4 * MS_LEAK_STOP_WAIT_MS / 1000.0;
+    while (s.n && now_s() < give_up) {
         uint64_t state;
-        if (remote(pid, addr + offsetof(struct ms_leak_stop, state), &state, sizeof state, false) !=
+        if (remote(mem, addr + offsetof(struct ms_leak_stop, state), &state, sizeof state, false) !=
                 0 ||
-            (state != MS_LEAK_STOP_STOPPED))
+            state != MS_LEAK_STOP_STOPPED)
             break;
         struct timespec t = {0, 50000};
         nanosleep(&t, NULL);
@@ -344,7 +428,10 @@ static void *serve_main(void *arg)
     sigaddset(&set, ms_thread_stop_signal());
     for (;;) {
         siginfo_t si;
-        if (sigwaitinfo(&set, &si) < 0)
+        struct timespec ten_ms = {0, 10000000};
+        int got = nlingering ? sigtimedwait(&set, &si, &ten_ms) : sigwaitinfo(&set, &si);
+        lingering_retry();
+        if (got < 0)
             continue;
         if (si.si_pid == getpid() && si.si_code == SI_QUEUE && !si.si_value.sival_ptr)
             return NULL; /* ms_thread_stop_end */

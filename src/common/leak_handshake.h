@@ -49,14 +49,19 @@ enum ms_leak_stop_state {
  * signal(7)) is left running: its stack pointer is from /proc (its registers are not read). */
 #define MS_LEAK_THREAD_UNSTOPPED 1u
 struct ms_leak_thread {
-    uint64_t tid, sp; /* sp: its stack pointer; the stack below it less 128 bytes is left out */
-    uint64_t flags;   /* MS_LEAK_THREAD_UNSTOPPED */
+    uint64_t tid, sp;                   /* sp: its stack pointer; the stack below it is left out */
+    uint64_t flags;                     /* MS_LEAK_THREAD_UNSTOPPED */
     uint64_t regs[MS_LEAK_THREAD_REGS]; /* roots */
 };
 struct ms_leak_stop {
     uint64_t magic, caller_tid; /* caller_tid: the thread that asks, not to be stopped */
-    uint64_t state;             /* enum ms_leak_stop_state */
+    /* state, then answer, written together by memscope run: the serial of the request it
+     * answers (the program, which reuses one request for the process's life, takes a state
+     * with another answer as a late reply to a request it gave up on) */
+    uint64_t state; /* enum ms_leak_stop_state */
+    uint64_t answer;
     uint64_t nthreads, error;
+    uint64_t serial; /* the program's, one per request */
     struct ms_leak_thread threads[MS_LEAK_MAX_THREADS];
 };
 

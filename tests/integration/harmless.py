@@ -264,6 +264,29 @@ def main():
             compare("threads_blocked (with the summary)", ms,
                     [os.path.join(os.path.dirname(prog), "threads_blocked")], summary=True,
                     expect=scanned)
+    if on("threads_edge_summary"):
+        # exit() after detached threads ended (their buffers never given back: the exit once
+        # crashed), and with a thread in vfork() (no ptrace stop until its child is done: it
+        # must not be left traced, memscope run must end)
+        for mode in ("detached", "vfork"):
+            compare("threads_edge %s (with the summary)" % mode, ms,
+                    [os.path.join(os.path.dirname(prog), "threads_edge"), mode], summary=True,
+                    expect=lambda rep: [("trace whole", rep["process"]["ended_by"] == "exit",
+                                         str(rep.get("notes")))])
+        # main gone (pthread_exit: a zombie leader, no memory to read through its pid): the
+        # threads left are stopped, and the blocks come out as valgrind classifies them (its
+        # totals differ: pthread_exit loads libgcc_s under valgrind, which memscope has loaded)
+        def leader_kinds(rep):
+            kinds = {(l["bytes"], l.get("kind")) for l in rep["leaks"]}
+            return [("leak kinds", rep["summary"]["leak_kinds"] is not None,
+                     str(rep["summary"].get("leak_kinds_missing"))),
+                    ("the lost block definitely lost, the held one still reachable, the one "
+                     "held by an interior pointer possibly lost",
+                     {(100, "definitely_lost"), (200, "still_reachable"),
+                      (300, "possibly_lost")} <= kinds, str(sorted(kinds)))]
+        compare("threads_edge leader (with the summary)", ms,
+                [os.path.join(os.path.dirname(prog), "threads_edge"), "leader"], summary=True,
+                expect=leader_kinds)
     if on("at_peak"):
         # --scan-at-peak: a clone at each new high of the heap, from inside the allocation that
         # reaches it, while the program writes a file and reads its environment.

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -81,6 +83,20 @@ static void *in_sigtimedwait(void *a)
     return a;
 }
 
+static void *in_socket_read(void *a)
+{
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0)
+        return a;
+    struct timeval tv = {5, 0};
+    setsockopt(sv[0], SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char c;
+    for (;;)
+        if (read(sv[0], &c, 1) < 0 && errno == EINTR)
+            say("read on a socket");
+    return a;
+}
+
 static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 
@@ -107,9 +123,9 @@ int main(void)
     pthread_sigmask(SIG_BLOCK, &s, NULL);
     if (pipe(pfd) != 0)
         return 1;
-    void *(*fn[])(void *) = {in_read,       in_nanosleep,    in_poll,
-                             in_epoll_wait, in_sigtimedwait, in_cond_wait};
-    for (int i = 0; i < 6; i++) {
+    void *(*fn[])(void *) = {in_read,         in_nanosleep, in_poll,       in_epoll_wait,
+                             in_sigtimedwait, in_cond_wait, in_socket_read};
+    for (int i = 0; i < 7; i++) {
         pthread_t t;
         if (pthread_create(&t, NULL, fn[i], NULL) != 0)
             return 1;
