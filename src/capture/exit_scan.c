@@ -13,6 +13,7 @@
 #include "thread_state.h"
 #include "trace_writer.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <libunwind.h>
 #include <string.h>
@@ -507,7 +508,9 @@ static struct ms_leak_stop *stop_quiet(long scanner, int *refused, uint64_t wait
         }
         struct ms_leak_stop *r = stop_others(scanner);
         if (!r) {
-            *refused = MS_SCAN_REFUSED_NOT_STOPPED;
+            const struct ms_leak_stop *q = stop_map();
+            *refused =
+                q && q->error == E2BIG ? MS_SCAN_REFUSED_TOO_MANY : MS_SCAN_REFUSED_NOT_STOPPED;
             return NULL;
         }
         if (others_quiet(r))

@@ -196,6 +196,7 @@ enum ms_scan_refused {
         1, /* memscope run did not stop them (ptrace refused, no answer) */
     MS_SCAN_REFUSED_IN_MEMSCOPE = 2, /* each time they were stopped, one was inside memscope */
     MS_SCAN_REFUSED_ALLOCATING = 3,  /* one allocated or freed while the process exited */
+    MS_SCAN_REFUSED_TOO_MANY = 4,    /* more than MS_LEAK_MAX_THREADS to stop */
 };
 
 /* How the scan of a LEAK_SCAN chunk went (its status field): only MS_SCAN_DONE gives kinds. */

@@ -2,6 +2,7 @@
 #include "report_notes.h"
 
 #include "analysis/annotations.h"
+#include "common/leak_handshake.h"
 #include "common/trace_format.h"
 
 #include <signal.h>
@@ -110,6 +111,11 @@ const char *ms_report_no_leak_kinds(struct ms_analysis *a, char *buf, size_t len
                  "%llu threads were still running at exit, and each time memscope run stopped "
                  "them for the scan one was inside memscope's own code",
                  (unsigned long long)e->threads_at_exit);
+    else if (e->threads_at_exit > 1 && e->scan_refused == MS_SCAN_REFUSED_TOO_MANY)
+        snprintf(buf, len,
+                 "%llu threads were still running at exit: memscope run stops at most %d for "
+                 "the scan",
+                 (unsigned long long)e->threads_at_exit, MS_LEAK_MAX_THREADS);
     else if (e->threads_at_exit > 1)
         snprintf(buf, len,
                  "%llu threads were still running at exit and memscope run could not stop them "
