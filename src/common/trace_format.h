@@ -243,7 +243,7 @@ static inline const char *ms_check_skip_reason(unsigned s)
         "the program was not run by memscope run with its summary",
         "not the process memscope run started",
         "the trace is sampled (MEMSCOPE_SAMPLE_BYTES)",
-        "other threads were running and could not be stopped outside memscope",
+        "other threads were running and were not stopped (at the peak they never are)",
         "the previous check's snapshot was still being scanned",
         "a seccomp filter confines the process",
         "the snapshot could not be made (a process limit or no memory)",
