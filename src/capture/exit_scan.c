@@ -318,8 +318,7 @@ static bool is_stopped(const void *ctx, uint32_t tid)
  * with r, the threads it lists stopped (their hooks are looked at), else while they run. */
 static bool others_quiet(const struct ms_leak_stop *r)
 {
-    return atomic_load(&ms__spin_held) <= 0 && ms__writer_idle() &&
-           ms__slots_quiet(r ? is_stopped : NULL, r);
+    return atomic_load(&ms__spin_held) <= 0 && ms__slots_quiet(r ? is_stopped : NULL, r);
 }
 
 /* The request: one for the process's life, never unmapped, so that a late write of memscope
@@ -431,8 +430,6 @@ static struct ms__exit_scan take(long scanner, uintptr_t stack_lo, bool at_exit,
     size_t n = 0;
     /* never waits: with the others stopped, none holds the lock (or none is there) */
     if (!ms__own_ranges_try(p->r, MS_LEAK_MAX_OWN_RANGES, &n, &lost)) {
-        if (others)
-            let_go(others, MS_LEAK_STOP_CLONED);
         prepared_free(p);
         return (struct ms__exit_scan){0};
     }
@@ -555,7 +552,7 @@ void ms__exit_scan_release(struct ms_leak_stop *stopped)
 struct ms__exit_scan ms__exit_scan_at_exit(uintptr_t stack_lo, int threads, bool (*flush)(void),
                                            bool *flushed)
 {
-    int refused_ = 0, *refused = &refused_;
+    int refused = 0;
     long scanner = scanner_now();
     bool want = scanner && !ms__config.sample_bytes && stack_lo && threads >= 1;
     uintptr_t caller = exit_caller_sp();
@@ -576,17 +573,17 @@ struct ms__exit_scan ms__exit_scan_at_exit(uintptr_t stack_lo, int threads, bool
     atomic_store(&ms__passes, 0);
     atomic_store(&ms__count_passes, true);
     atomic_store(&ms__active, false);
-    struct ms_leak_stop *others = stop_quiet(scanner, refused, MS_LEAK_STOP_WAIT_MS);
+    struct ms_leak_stop *others = stop_quiet(scanner, &refused, MS_LEAK_STOP_WAIT_MS);
     *flushed = flush();
     atomic_store(&ms__count_passes, false);
     if (others && atomic_load(&ms__passes)) {
         let_go(others, MS_LEAK_STOP_CLONED);
         others = NULL;
-        *refused = MS_SCAN_REFUSED_ALLOCATING;
+        refused = MS_SCAN_REFUSED_ALLOCATING;
     }
     if (!others) {
         prepared_free(&p);
-        return (struct ms__exit_scan){.refused = (uint64_t)refused_};
+        return (struct ms__exit_scan){.refused = (uint64_t)refused};
     }
     uint64_t unstopped = 0;
     for (uint64_t i = 0; i < others->nthreads; i++)
@@ -625,7 +622,7 @@ int ms__exit_scan_check(uintptr_t stack_lo, bool at_peak, int threads, struct ms
         return MS_CHECK_PENDING;
     }
     *out = snapshot(scanner, stack_lo, false, threads, stopped);
-    if (threads > 1 && !*stopped)
+    if (out->refused)
         return MS_CHECK_THREADS; /* they could not be stopped */
     if (!at_peak) {
         gave_up = false;

@@ -23,8 +23,8 @@ static inline int ms__self_tid(void)
 
 /* How many threads hold or wait for one of these locks (the live table's excepted): none, while
  * memscope run has the other threads stopped for a snapshot, means that none of them was
- * stopped inside memscope's locked code (ms__capture_quiet). Counted before the lock is taken
- * and after it is released, so that a thread stopped in between counts. */
+ * stopped inside memscope's locked code (exit_scan.c, others_quiet). Counted before the lock is
+ * taken and after it is released, so that a thread stopped in between counts. */
 extern atomic_int ms__spin_held;
 
 /* Takes the lock and returns true, or returns false at once if this thread already holds it:

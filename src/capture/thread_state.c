@@ -186,13 +186,10 @@ static void attach_rest(void *arg)
     live_reset(s);
     /* A reused slot's chunk began when its last thread left: restart it with a fresh clock,
      * excluding concurrent flushes of all slots while its pointers change. */
-    int idle = 0;
-    while (!atomic_compare_exchange_weak(&s->flushing, &idle, ms__self_tid())) {
-        idle = 0;
-        sched_yield();
-    }
+    bool locked = ms__spin_lock(&s->flushing);
     ms__buffer_begin_chunk(&s->b);
-    atomic_store(&s->flushing, 0);
+    if (locked)
+        ms__spin_unlock(&s->flushing);
     pthread_setspecific(exit_key, (void *)1);
 }
 
@@ -215,16 +212,10 @@ void ms__counts_chunk_take(struct ms__counts_chunk *c, const void *t, uint32_t c
  * end is read (records and counts stop at nearly the same point), as a chunk of their own. */
 static bool slot_flush_in_op(struct ms__slot *s, bool seal, struct ms__counts_chunk *c)
 {
-    int me = ms__self_tid();
-    /* A fatal-signal handler that interrupted this thread's own flush of s: leave it (its
-     * events are still in the spool). */
-    if (atomic_load(&s->flushing) == me)
+    /* Not taken: a fatal-signal handler that interrupted this thread's own flush of s; leave it
+     * (its events are still in the spool). */
+    if (!ms__spin_lock(&s->flushing))
         return false;
-    int idle = 0;
-    while (!atomic_compare_exchange_weak(&s->flushing, &idle, me)) {
-        idle = 0;
-        sched_yield();
-    }
     if (!atomic_load(&s->sealed)) {
         struct ms__buffer *b = &s->b;
         uint32_t committed = atomic_load_explicit(&b->head->committed, memory_order_acquire);
@@ -246,7 +237,7 @@ static bool slot_flush_in_op(struct ms__slot *s, bool seal, struct ms__counts_ch
         /* Events after the final flush are dropped, but the owner keeps a valid buffer. */
         ms__buffer_begin_chunk(&s->b);
     }
-    atomic_store(&s->flushing, 0);
+    ms__spin_unlock(&s->flushing);
     return true;
 }
 
@@ -299,8 +290,6 @@ bool ms__slots_quiet(bool (*stopped)(const void *ctx, uint32_t tid), const void 
             break;
         if (s == ms__tls.slot || !atomic_load(&s->in_use))
             continue;
-        if (atomic_load(&s->flushing))
-            return false;
         /* Its owner's flag is in the owner's TLS: read only while that thread is known to be
          * alive, stopped (a slot whose owner ended without giving it back points to memory
          * gone with the thread). */
@@ -308,7 +297,7 @@ bool ms__slots_quiet(bool (*stopped)(const void *ctx, uint32_t tid), const void 
         if (busy && *busy)
             return false;
     }
-    return !ms__orphan_slot || !atomic_load(&ms__orphan_slot->flushing);
+    return true;
 }
 
 void ms__slots_sync_others(uint64_t check)
@@ -457,7 +446,7 @@ void ms__slots_after_fork_child(void)
         struct ms__slot *s = atomic_load(&slots[i]);
         if (!s)
             break;
-        atomic_store(&s->flushing, 0);
+        ms__spin_init(&s->flushing);
         if (s != mine) {
             atomic_store(&s->in_use, 0);
             s->remap = 1;
@@ -467,7 +456,7 @@ void ms__slots_after_fork_child(void)
         abandon_held(&ms__tls);
     ms__spin_init(&orphan_lock);
     if (ms__orphan_slot) {
-        atomic_store(&ms__orphan_slot->flushing, 0);
+        ms__spin_init(&ms__orphan_slot->flushing);
         if (!buffer_map(0, ms__orphan_slot->b.head))
             ms__orphan_slot = NULL; /* its memory may still be the parent's: never write it */
         else

@@ -9,6 +9,7 @@
 #include "event_buffer.h"
 #include "live_table.h"
 #include "runtime.h"
+#include "spinlock.h"
 #include "unwind_state.h"
 
 #include <stdatomic.h>
@@ -52,7 +53,7 @@ struct ms__slot {
     unsigned region;         /* the buffer's region in the spool */
     int remap;               /* in a forked child: the buffer is still the parent's */
     atomic_int in_use;       /* owned by a live thread (or it is the orphan slot) */
-    atomic_int flushing;     /* a flush of this slot is in progress */
+    ms__spinlock flushing;   /* a flush of this slot is in progress: its thread */
     atomic_int sealed;       /* the process is finishing: never write this slot again */
     int *_Atomic owner_busy; /* its owner's ms__tls.busy (NULL: none, the orphan slot) */
     /* The modules frees came from lately (event_path.c), so that a change of module costs no
@@ -104,9 +105,9 @@ static inline void ms__slot_release(struct ms__slot *s)
         ms__orphan_unlock();
 }
 
-/* Whether no other thread is flushing a buffer and, of the threads stopped(ctx, tid) says are
- * stopped (exit_scan.c; NULL: none), none is inside a hook, as far as the slots tell (a thread
- * that has none yet is not seen). */
+/* Whether, of the threads stopped(ctx, tid) says are stopped (exit_scan.c; NULL: none), none is
+ * inside a hook, as far as the slots tell (a thread that has none yet is not seen). Flushes and
+ * the other locks are counted in ms__spin_held. */
 bool ms__slots_quiet(bool (*stopped)(const void *ctx, uint32_t tid), const void *ctx);
 /* With the other threads stopped outside memscope for check's snapshot (exit_scan.c), and the
  * check's record written: a SYNC record at the time now in each of their buffers, which are

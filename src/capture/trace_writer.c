@@ -47,7 +47,7 @@ static atomic_int out_level;
  * sets itself makes it compress its chunks after all (raw ones would reach the limit sooner). */
 static atomic_bool deferred;
 static ms__spinlock open_lock;
-static atomic_int write_owner;                    /* tid holding the write lock, 0 when free */
+static ms__spinlock write_owner;                  /* tid holding the write lock, 0 when free */
 static _Atomic uint64_t modules_gen = UINT64_MAX; /* read without the lock */
 static ms__spinlock modules_lock;
 
@@ -102,25 +102,12 @@ void ms__writer_init(void)
  * handler interrupted a write, and writing more would split that chunk. */
 static bool write_lock(void)
 {
-    int me = ms__self_tid();
-    if (atomic_load(&write_owner) == me)
-        return false;
-    int free_ = 0;
-    while (!atomic_compare_exchange_weak(&write_owner, &free_, me)) {
-        free_ = 0;
-        sched_yield();
-    }
-    return true;
+    return ms__spin_lock(&write_owner);
 }
 
 static void write_unlock(void)
 {
-    atomic_store(&write_owner, 0);
-}
-
-bool ms__writer_idle(void)
-{
-    return atomic_load(&write_owner) == 0;
+    ms__spin_unlock(&write_owner);
 }
 
 /* Room kept below RLIMIT_FSIZE for the END chunk that says why tracking stopped. */
@@ -683,7 +670,7 @@ void ms__writer_after_fork_child(const struct ms__fork_origin *o)
     path[0] = 0;
     ms__spin_init(&open_lock);
     ms__spin_init(&modules_lock);
-    atomic_store(&write_owner, 0);
+    ms__spin_init(&write_owner);
     /* A parent thread may have been inside a context at fork: start with fresh ones (the
      * parent's mappings are left alone). */
     for (int i = 0; i < POOL; i++) {

@@ -26,8 +26,6 @@ void ms__writer_modules_if_changed(void);
  * exit or 0 if unknown, the leak scan's handshake address and snapshot pid or NULL: exit_scan.h)
  * and closes the trace. The spool is removed only when flushed (every buffer was written, see
  * ms__slot_flush_all) and every chunk reached the trace. */
-/* No thread is writing a chunk (with the others stopped: none was stopped in the middle). */
-bool ms__writer_idle(void);
 /* frozen: the module list is brought up to date, and then not looked at (no dl_iterate_phdr)
  * until unfrozen: the other threads are about to be stopped, and one may hold the loader's lock. */
 void ms__writer_modules_freeze(bool frozen);
