@@ -11,6 +11,7 @@
 #include "common/errors.h"
 #include "grow.h"
 #include "id_map.h"
+#include "misuse.h"
 #include "module_owner.h"
 #include "passports.h"
 #include "peak_order.h"
@@ -27,9 +28,10 @@ struct block {
 
 /* The full model's part of a live block. */
 struct block_info {
-    uint64_t seq;    /* the allocating thread's allocation number */
-    uint32_t site;   /* index into sites */
-    uint32_t thread; /* index into threads */
+    uint64_t seq;         /* the allocating thread's allocation number */
+    uint32_t site;        /* index into sites */
+    uint32_t thread : 30; /* index into threads */
+    uint32_t family : 2;  /* enum ms_family of its allocation */
 };
 
 struct ms_heap_model {
@@ -47,6 +49,7 @@ struct ms_heap_model {
     struct ms_call_sites calls; /* a sampled trace's exact counts by call site (full model) */
     const struct ms_leak_scan_info *scan;
     struct ms_leak_checks checks; /* the on-demand scans met so far (full model) */
+    struct ms_misuse_log misuse;  /* allocator misuse (full model, not with sampling) */
     void (*check_hook)(void *ctx, const struct ms_event *ev);
     void *check_ctx;
     bool finished; /* ms_heap_model_finish ran: a scan set later is applied at once */
@@ -156,6 +159,7 @@ void ms_heap_model_free(struct ms_heap_model *m)
     ms_peak_order_free(&m->order);
     ms_call_sites_free(&m->calls);
     ms_leak_checks_free(&m->checks);
+    ms_misuse_free_log(&m->misuse);
     free(m);
 }
 
@@ -250,6 +254,8 @@ static int site_index(struct ms_heap_model *m, uint32_t stack, uint32_t *out)
 
 static int thread_new(struct ms_heap_model *m, uint32_t tid, uint32_t *out)
 {
+    if (m->nthreads >= (1u << 30))
+        return MS_ECORRUPT; /* block_info's thread field */
     int err = ms_grow(&m->threads, &m->capthreads, m->nthreads + 1, sizeof *m->threads, 16);
     if (err)
         return err;
@@ -439,6 +445,41 @@ static inline uint32_t freer_of(struct ms_heap_model *m, struct ms_thread_stats 
     return t->freer;
 }
 
+static struct block *live_containing(struct ms_heap_model *m, uint64_t p);
+
+/* What the misuse log is told of the live block b. */
+static struct ms_misuse_block misuse_block(const struct ms_heap_model *m, const struct block *b)
+{
+    const struct block_info *bi = &m->info[b - m->live];
+    return (struct ms_misuse_block){b->ptr, b->size, bi->family, m->sites[bi->site].stack};
+}
+
+/* The misuse log's part of a free by a call of family (or MS_MISUSE_BY_REALLOC) of the block b
+ * (NULL: none is live at ptr) from stack (0: not recorded), before the model applies it: a free
+ * of no live block is an error (the block containing ptr, if any, is looked for: the errors
+ * described are few), one of the wrong family is one too, and a block freed is remembered. */
+static __attribute__((noinline)) void misuse_free(struct ms_heap_model *m, struct block *b,
+                                                  uint64_t ptr, int family, uint32_t stack,
+                                                  const struct ms_event *ev)
+{
+    if (!b) {
+        struct block *in = m->misuse.n < MS_MISUSE_KEPT ? live_containing(m, ptr) : NULL;
+        struct ms_misuse_block ib = in ? misuse_block(m, in) : (struct ms_misuse_block){0};
+        ms_misuse_bad_free(&m->misuse, ptr, family, stack, ev->tsc, ev->tid, in ? &ib : NULL);
+        return;
+    }
+    struct ms_misuse_block fb = misuse_block(m, b);
+    int expected = family == MS_MISUSE_BY_REALLOC ? MS_FAMILY_MALLOC : family;
+    if (fb.family != expected)
+        ms_misuse_mismatch(&m->misuse, &fb, family, stack, ev->tsc, ev->tid);
+    ms_misuse_freed(&m->misuse, &fb, family, stack, ev->tsc, ev->tid);
+}
+
+static inline bool misuse_on(const struct ms_heap_model *m)
+{
+    return m->info && !m->sum.sample_bytes;
+}
+
 /* A free (event ev) by thread of block b (NULL: never seen allocated), counted and applied;
  * full: the model may be a full one (false in the totals model's fast path). */
 static inline __attribute__((always_inline)) void do_free(struct ms_heap_model *m, uint32_t thread,
@@ -448,6 +489,8 @@ static inline __attribute__((always_inline)) void do_free(struct ms_heap_model *
     m->sum.events++;
     struct ms_thread_stats *t = &m->threads[thread];
     m->sum.frees++;
+    if (full && misuse_on(m))
+        misuse_free(m, b, ev->ptr, ev->family, ev->free_own ? ev->free_stack : 0, ev);
     if (full && m->pp) {
         /* The FREE_CALLER record's stack is this free's own only right after it. */
         uint32_t free_stack = ev->free_own ? ev->free_stack : 0;
@@ -495,7 +538,7 @@ do_alloc(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
         t->bytes += w.bytes;
         t->alloc_seq++;
         m->live[i] = (struct block){ev->ptr, ev->size};
-        m->info[i] = (struct block_info){t->alloc_seq, si, thread};
+        m->info[i] = (struct block_info){t->alloc_seq, si, thread, (uint32_t)ev->family & 3};
         if (__builtin_expect(m->notes != NULL, 0))
             ms_annotations_on_alloc(m->ann, ev, thread, &m->notes[i]);
         site_touch(m, s); /* before the change, and before a new peak's epoch */
@@ -695,6 +738,8 @@ apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
             pp = n->passport;
             n->var = n->obj = n->passport = 0;
         }
+        if (misuse_on(m) && (b || ev->old_ptr))
+            misuse_free(m, b, ev->old_ptr, MS_MISUSE_BY_REALLOC, ev->stack, ev);
         m->threads[thread].frees += free_block(m, b);
         struct ms_event forced = *ev;
         forced.forced = true; /* the old block is gone: its address may be returned again */
@@ -743,6 +788,17 @@ apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
             /* x: backend, reason */
             m->sum.backend = ev->x[0] <= MS_BACKEND_ASYNC ? (uint32_t)ev->x[0] : 0;
             m->sum.backend_reason = ev->x[1] <= MS_BACKEND_BY_SCAN_AT_PEAK ? (uint32_t)ev->x[1] : 0;
+            return 0;
+        }
+        if (ev->value == MS_EXT_FREE_FAULT) {
+            /* x: ptr, realloc, signal, stack */
+            m->sum.free_faults++;
+            if (misuse_on(m) && ev->x[2] < 65 && ev->x[3] <= UINT32_MAX) {
+                struct block *b = live_at(m, ev->x[0]);
+                struct ms_misuse_block lb = b ? misuse_block(m, b) : (struct ms_misuse_block){0};
+                ms_misuse_fault(&m->misuse, ev->x[0], ev->x[1] != 0, (int)ev->x[2],
+                                (uint32_t)ev->x[3], ev->tsc, ev->tid, b ? &lb : NULL);
+            }
             return 0;
         }
         if (ev->value == MS_EXT_FREE_CALLER || ev->value == MS_EXT_SYNC)
@@ -994,6 +1050,11 @@ void ms_heap_model_suppress_checks(struct ms_heap_model *m,
                                    uint32_t (*which)(void *ctx, uint32_t stack), void *ctx)
 {
     ms_leak_checks_suppress(&m->checks, which, ctx);
+}
+
+const struct ms_misuse_log *ms_heap_model_misuse(const struct ms_heap_model *m)
+{
+    return &m->misuse;
 }
 
 const struct ms_leak_checks *ms_heap_model_leak_checks(const struct ms_heap_model *m)

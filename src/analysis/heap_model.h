@@ -60,6 +60,7 @@ struct ms_summary {
     uint64_t first_tsc, last_tsc;
     uint64_t unknown_frees; /* frees of blocks the trace never saw allocated */
     uint64_t reused_live;   /* allocations returned over a block still live (lost frees) */
+    uint64_t free_faults;   /* the program died inside free or realloc (FREE_FAULT records) */
     uint64_t freeres_tsc;   /* when exit-time freeing began, 0 if it did not run */
     uint64_t threads;
     uint64_t events; /* allocation, free and realloc records replayed */
@@ -140,6 +141,9 @@ void ms_heap_model_set_check_hook(struct ms_heap_model *m,
  * suppressed, after the finish (ms_leak_checks_suppress). */
 void ms_heap_model_suppress_checks(struct ms_heap_model *m,
                                    uint32_t (*which)(void *ctx, uint32_t stack), void *ctx);
+/* The allocator misuse met (full model; nothing in a sampled trace). */
+struct ms_misuse_log;
+const struct ms_misuse_log *ms_heap_model_misuse(const struct ms_heap_model *m);
 /* The LEAK_CHECK events met (full model). */
 const struct ms_leak_checks *ms_heap_model_leak_checks(const struct ms_heap_model *m);
 

@@ -99,6 +99,9 @@ void ms__config_load(void)
         case MS_OPT_SCAN_AT_PEAK:
             ms__config.scan_at_peak = v;
             break;
+        case MS_OPT_FREE_STACKS:
+            ms__config.free_stacks = v;
+            break;
         default:
             break;
         }

@@ -23,6 +23,7 @@ struct ms__config {
     long sample_bytes;      /* MEMSCOPE_SAMPLE_BYTES: mean bytes between samples, 0: no sampling */
     int scan_signal;   /* MEMSCOPE_SCAN_SIGNAL: the signal that asks for a leak check, 0: none */
     bool scan_at_peak; /* MEMSCOPE_SCAN_AT_PEAK=1: a leak check at each new high of the heap */
+    bool free_stacks;  /* MEMSCOPE_FREE_STACKS=1: every free has its stack (a FREE_CALLER) */
 };
 
 extern struct ms__config ms__config;

@@ -307,8 +307,10 @@ static const struct ms__module_range *free_module(struct ms__slot *s, uintptr_t 
 static void put_free_caller(struct ms__slot *s, const struct ms__module_range *m, uintptr_t ra,
                             uint32_t stack)
 {
-    s->b.free_lo = m ? m->lo : 0;
-    atomic_store_explicit(&s->b.free_span, m ? m->hi - m->lo : 0, memory_order_relaxed);
+    /* With MEMSCOPE_FREE_STACKS no range is kept: every free comes here, for its own stack. */
+    bool keep = m && !ms__config.free_stacks;
+    s->b.free_lo = keep ? m->lo : 0;
+    atomic_store_explicit(&s->b.free_span, keep ? m->hi - m->lo : 0, memory_order_relaxed);
     uint8_t *kb;
     uint8_t *p = ms__rec_begin(&s->b, &kb);
     ms__rec_end(&s->b, ms_ext_put_FREE_CALLER(kb, p, stack, ra));
@@ -362,9 +364,44 @@ static __attribute__((noinline)) bool runtime_caller(struct ms__slot *s, uintptr
 __attribute__((noinline)) void ms__free_caller(struct ms__slot *s, uintptr_t ra)
 {
     const struct ms__module_range *m = free_module(s, ra);
-    if (m && m->runtime && runtime_caller(s, ra, &m))
+    if (m && m->runtime && runtime_caller(s, ra, &m) && !ms__config.free_stacks)
         return;
     put_free_caller(s, m && !m->runtime ? m : NULL, ra, ms__stack_id(&s->u, &s->b));
+}
+
+/* ---- a death inside the allocator (event_path.h) ---- */
+
+void ms__on_free_fault(int sig)
+{
+    struct ms__tls *t = &ms__tls;
+    uintptr_t ptr = t->freeing;
+    if (!ptr || t->in_handler)
+        return;
+    t->freeing = 0;
+    struct ms__slot *s = ms__slot_get(t);
+    if (!s)
+        return;
+    uint32_t stack = 0;
+    if (ms__config.unwind != MS_UNWIND_NONE) {
+        /* From here through the signal frame and the allocator's abort out to the program: the
+         * frames up to the hook's, the last of memscope's, are the crash's, not the call's. */
+        uintptr_t *ips = s->u.ips;
+        int n = unw_backtrace((void **)ips, MS_WALK_FRAMES);
+        int last = -1;
+        for (int i = 0; i < n; i++)
+            if (ips[i] >= ms__self_lo && ips[i] < ms__self_hi)
+                last = i;
+        int keep = n - (last + 1);
+        if (keep > ms__config.depth)
+            keep = ms__config.depth;
+        if (last >= 0 && keep > 0)
+            stack = ms__stack_intern(&s->u, &s->b, ips + last + 1, keep);
+    }
+    uint8_t *kb;
+    uint8_t *p = ms__rec_begin_at(&s->b, &kb, ms__now());
+    ms__rec_end(&s->b, ms_ext_put_FREE_FAULT(kb, p, ptr, (uint64_t)(t->freeing_realloc != 0),
+                                             (uint64_t)sig, stack));
+    ms__slot_release(s);
 }
 
 #define MS__ON_ANNOTATION(NAME, code, summary)                                                     \

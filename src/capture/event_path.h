@@ -157,6 +157,10 @@ static inline __attribute__((always_inline)) void ms__on_alloc(int kind, int fam
 void ms__free_caller(struct ms__slot *s, uintptr_t ra);
 void ms__free_caller_at(struct ms__slot *s, uintptr_t ra, uint32_t stack);
 
+/* The crash handler, for signal sig, in a thread inside the allocator's release of a block
+ * (ms__tls.freeing): a FREE_FAULT record with the stack of the call. */
+void ms__on_free_fault(int sig);
+
 /* The block at ptr is about to be released by a deallocator of the family. Its caller's module
  * is the freer of the block's passport (include/memscope.h): a free from another module than
  * the chunk's last one is preceded by a FREE_CALLER record. */

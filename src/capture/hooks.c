@@ -55,7 +55,7 @@ HOOK(void, free, (void *p))
     }
     ms__tls.busy = 1;
     ms__on_free(MS_FAMILY_MALLOC, p);
-    ms__real.free(p);
+    MS_FREEING(p, 0, ms__real.free(p));
     ms__unbusy();
 }
 
@@ -93,6 +93,7 @@ static void *realloc_from_bootstrap(void *old, size_t n)
 
 void ms__realloc_end(void *old, void *p, size_t n, uint64_t before, uintptr_t ra)
 {
+    ms__tls.freeing = 0;
     if (p)
         ms__on_realloc(old, p, n, before, ra);
     else
@@ -106,7 +107,8 @@ void *ms__realloc_hooked(void *(*fn)(void *, size_t), void *old, size_t n, uintp
         /* glibc frees the block and returns NULL; valgrind counts this as a free. */
         ms__tls.busy = 1;
         ms__on_free(MS_FAMILY_MALLOC, old);
-        void *p = fn(old, 0);
+        void *p;
+        MS_FREEING(old, 0, p = fn(old, 0));
         if (p)
             ms__on_alloc(MS_REC_ALLOC, MS_FAMILY_MALLOC, p, 0, 0);
         ms__unbusy();

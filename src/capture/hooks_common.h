@@ -68,6 +68,16 @@ static inline void *next_of(void **slot, const char *name)
     return cached_symbol(slot, ms__next_symbol, name);
 }
 
+/* Runs call, the allocator's release of p (realloc: a realloc-like call), with ms__tls.freeing
+ * saying so meanwhile. */
+#define MS_FREEING(p, realloc, call)                                                               \
+    do {                                                                                           \
+        ms__tls.freeing_realloc = (realloc);                                                       \
+        ms__tls.freeing = (uintptr_t)(p);                                                          \
+        call;                                                                                      \
+        ms__tls.freeing = 0;                                                                       \
+    } while (0)
+
 /* realloc(old, n) through fn (old not NULL), recorded as valgrind counts it: a free and an
  * allocation, or only a free when n is 0 and the block is released. ra: the return address of
  * the program's call (its call site, for sampling's counts). Sets and clears busy. */
@@ -82,6 +92,8 @@ static inline uint64_t ms__realloc_begin(void *old)
 {
     ms__tls.busy = 1;
     ms__count_realloc_begin(old);
+    ms__tls.freeing = (uintptr_t)old;
+    ms__tls.freeing_realloc = 1;
     return ms__on_realloc_time();
 }
 void ms__realloc_end(void *old, void *p, size_t n, uint64_t before, uintptr_t ra);
@@ -108,7 +120,7 @@ void ms__realloc_end(void *old, void *p, size_t n, uint64_t before, uintptr_t ra
         }                                                                                          \
         ms__tls.busy = 1;                                                                          \
         ms__on_free(family, p);                                                                    \
-        f args;                                                                                    \
+        MS_FREEING(p, 0, f args);                                                                  \
         ms__unbusy();                                                                              \
     }
 

@@ -69,6 +69,8 @@ static void on_fatal_signal(int sig, siginfo_t *info, void *uctx)
     ms__tls.busy = 1;
     if (!was_busy && !ms__tls.in_handler) /* the signal did not interrupt memscope itself */
         ms__on_tasks_at_finish(&ms__tls);
+    else if (ms__tls.freeing) /* it interrupted the allocator, called by a hook */
+        ms__on_free_fault(sig);
     finish(MS_END_SIGNAL, sig, false, 0);
     /* Die of the same signal, as the program would have without memscope: SA_RESETHAND has
      * restored the default action. A fault re-executes the faulting instruction on return; a

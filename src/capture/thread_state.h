@@ -85,6 +85,11 @@ struct ms__tls {
      * (sampler.h), and whether it was in it. */
     uintptr_t realloc_old;
     int realloc_sampled;
+    /* The block a free or realloc-like call hands the allocator, for the call's length (0:
+     * none), and whether the call is a realloc: should the allocator kill the program over it
+     * (glibc's checks abort), the crash handler records where it was called from (FREE_FAULT). */
+    uintptr_t freeing;
+    int freeing_realloc;
 };
 
 extern __thread struct ms__tls ms__tls __attribute__((tls_model("initial-exec")));

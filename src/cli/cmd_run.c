@@ -166,6 +166,15 @@ static bool print_trace(const char *trace, bool own, bool summary, ms_analysis_l
         fprintf(stderr, "memscope:   leak kinds not known: %s\n",
                 ms_report_no_leak_kinds(a, reason, sizeof reason));
     }
+    if (s->unknown_frees && !s->sample_bytes)
+        fprintf(stderr,
+                "memscope:   allocator misuse: %s free(s) or realloc(s) of no block allocated "
+                "(double or invalid frees)%s: the full report shows them\n",
+                ms_format_count(b1, s->unknown_frees),
+                s->free_faults ? "; the program died inside the allocator" : "");
+    else if (s->free_faults)
+        fprintf(stderr, "memscope:   the program died inside the allocator's free or realloc: "
+                        "the full report shows where\n");
     if (checks)
         ms_check_scans_print(checks, a);
     if (ms_option_env_flag(MS_OPT_LIVE_STATS))

@@ -104,6 +104,13 @@ const struct ms_option ms_options[MS_OPT_COUNT] = {
      "[docs/leak-kinds.md](docs/leak-kinds.md#at-the-peak))",
      "also scan the program as its heap nears its peak: leak kinds and who keeps what alive "
      "then (uses the core backend)"},
+    {MS_OPT_FREE_STACKS, "MEMSCOPE_FREE_STACKS", "free-stacks", NULL, MS_OPT_FLAG, MS_SCOPE_LIBRARY,
+     "0", 0, 0, NULL,
+     "`1`: record the stack of every free too, so that each allocator misuse shows where the "
+     "earlier free and the bad call were made (see [docs/misuse.md](docs/misuse.md)); costs a "
+     "stack walk per free",
+     "record the stack of every free too: allocator misuse then shows where every free was "
+     "made (a stack walk per free)"},
 };
 
 const struct ms_option *ms_option_by_variable(const char *name)

@@ -47,6 +47,7 @@ enum ms_option_id {
     MS_OPT_STORM,
     MS_OPT_SCAN_SIGNAL,
     MS_OPT_SCAN_AT_PEAK,
+    MS_OPT_FREE_STACKS,
     MS_OPT_COUNT
 };
 

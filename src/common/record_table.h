@@ -73,7 +73,9 @@
     X(CALL_COUNTS, 14, "sampling: allocations (and their bytes) made from the call site at ip")    \
     X(SAMPLE_FREES, 15, "sampling: frees of blocks not sampled, and realloc calls of any block")   \
     X(LEAK_CHECK, 16, "an on-demand leak scan: the snapshot made for it (or why none was)")        \
-    X(SYNC, 17, "this thread's events before this one are written: stopped for check's snapshot")
+    X(SYNC, 17, "this thread's events before this one are written: stopped for check's snapshot")  \
+    X(FREE_FAULT, 18,                                                                              \
+      "the program died of signal inside free (or realloc) of ptr, called from stack")
 
 /* The most fields a sub-record may have. */
 #define MS_EXT_FIELDS_MAX 8
@@ -101,5 +103,8 @@
     F(U, seq) F(U, cause) F(U, handshake) F(U, pid) F(U, skipped) F(U, threads)
 /* check: the seq of the LEAK_CHECK whose snapshot was made with this thread stopped */
 #define MS_XFIELDS_SYNC(F) F(U, check)
+/* realloc: 1 for a realloc-like call (whose REALLOC record, written after the call, is missing),
+ * 0 for a free or delete (its FREE record came just before) */
+#define MS_XFIELDS_FREE_FAULT(F) F(U, ptr) F(U, realloc) F(U, signal) F(U, stack)
 
 #endif

@@ -5,6 +5,7 @@
 #include "analysis/call_sites.h"
 
 #include "analysis/annotations.h"
+#include "analysis/misuse.h"
 #include "analysis/passports.h"
 #include "common/trace_format.h"
 #include "json_writer.h"
@@ -556,6 +557,74 @@ static void api_json(struct ms_json *j, struct ms_analysis *a)
     ms_json_end_object(j);
 }
 
+/* A stack that may not have been recorded (null then). */
+static void maybe_stack_json(struct ms_json *j, struct ms_analysis *a, const char *key,
+                             uint32_t stack)
+{
+    if (stack)
+        stack_json_as(j, a, key, stack);
+    else
+        ms_json_str(j, key, NULL);
+}
+
+static void misuse_counts_json(struct ms_json *j, const struct ms_misuse_log *l)
+{
+    ms_json_begin_object(j, "errors");
+    for (int k = 0; k < MS_MISUSE_KINDS; k++)
+        ms_json_u64(j, ms_misuse_kind_key((enum ms_misuse_kind)k), l->count[k]);
+    ms_json_u64(j, "total", l->total);
+    ms_json_end_object(j);
+}
+
+/* null under each of the n keys. */
+static void nulls_json(struct ms_json *j, const char *const *keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ms_json_str(j, keys[i], NULL);
+}
+
+/* errors[]: the allocator misuse the replay found (docs/json-report.md). */
+static void errors_json(struct ms_json *j, struct ms_analysis *a)
+{
+    const struct ms_misuse_log *l = ms_heap_model_misuse(a->model);
+    ms_json_begin_array(j, "errors");
+    for (size_t i = 0; i < l->n; i++) {
+        const struct ms_misuse *e = &l->err[i];
+        ms_json_begin_object(j, NULL);
+        ms_json_str(j, "kind", ms_misuse_kind_key(e->kind));
+        ms_json_str(j, "call", ms_misuse_call_name(e->call));
+        ms_json_u64(j, "address", e->address);
+        ms_json_u64(j, "thread", e->tid);
+        ms_json_u64(j, "time_ns", ms_analysis_ns(a, e->tsc));
+        ms_json_i64(j, "signal", e->signal);
+        maybe_stack_json(j, a, "stack", e->stack);
+        if (e->block) {
+            ms_json_u64(j, "block_address", e->block_ptr);
+            ms_json_u64(j, "size", e->size);
+            ms_json_u64(j, "offset", e->offset);
+            ms_json_str(j, "alloc_call", ms_misuse_alloc_name(e->alloc_family));
+            stack_json_as(j, a, "alloc_stack", e->alloc_stack);
+        } else {
+            static const char *const none[] = {"block_address", "size", "offset", "alloc_call",
+                                               "alloc_stack"};
+            nulls_json(j, none, sizeof none / sizeof *none);
+        }
+        ms_json_bool(j, "freed_before", e->freed);
+        if (e->freed) {
+            ms_json_str(j, "free_call", ms_misuse_call_name(e->free_call));
+            ms_json_u64(j, "free_thread", e->free_tid);
+            ms_json_u64(j, "free_time_ns", ms_analysis_ns(a, e->free_tsc));
+            maybe_stack_json(j, a, "free_stack", e->free_stack);
+        } else {
+            static const char *const none[] = {"free_call", "free_thread", "free_time_ns",
+                                               "free_stack"};
+            nulls_json(j, none, sizeof none / sizeof *none);
+        }
+        ms_json_end_object(j);
+    }
+    ms_json_end_array(j);
+}
+
 int ms_report_json(FILE *out, struct ms_analysis *a, const struct ms_report_options *o)
 {
     struct ms_json j = {.out = out};
@@ -613,11 +682,13 @@ int ms_report_json(FILE *out, struct ms_analysis *a, const struct ms_report_opti
     ms_json_u64(&j, "events", s->events);
     ms_json_u64(&j, "unknown_frees", s->unknown_frees);
     leak_kinds_json(&j, a);
+    misuse_counts_json(&j, ms_heap_model_misuse(a->model));
     ms_json_end_object(&j);
 
     sampling_json(&j, a, o->top);
 
     leaks_json(&j, a);
+    errors_json(&j, a);
 
     struct ms_graph_view at_exit = ms_analysis_graph(a, false);
     who_keeps_json(&j, a, &at_exit, o->top);

@@ -1,6 +1,8 @@
 /* Collects the report's notes from the trace's damage record, its END chunk and the replay. */
 #include "report_notes.h"
 
+#include "analysis/misuse.h"
+
 #include "analysis/annotations.h"
 #include "common/leak_handshake.h"
 #include "common/trace_format.h"
@@ -241,7 +243,7 @@ void ms_report_notes(struct ms_analysis *a, struct ms_notes *out)
             "this process was forked from pid %llu: like valgrind, the figures include "
             "the history it inherited from %d ancestor trace(s)",
             (unsigned long long)ms_trace_process(a->trace)->fork_parent_pid, a->nancestors);
-    if (s->unknown_frees)
+    if (s->unknown_frees && !ms_heap_model_misuse(a->model)->total) /* else: ALLOCATOR MISUSE */
         add(out,
             "%llu free(s) of blocks the trace never saw allocated (counted as frees, as "
             "valgrind counts invalid frees)",

@@ -5,6 +5,7 @@
 #include "analysis/call_sites.h"
 
 #include "analysis/annotations.h"
+#include "analysis/misuse.h"
 #include "analysis/passports.h"
 #include "common/trace_format.h"
 #include "json_writer.h"
@@ -13,6 +14,7 @@
 #include "site_rank.h"
 
 #include <inttypes.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -126,6 +128,105 @@ static void passports_text(FILE *out, struct ms_analysis *a)
     if (ms_passports_forgotten(pp))
         fprintf(out, "  (%s more passports counted, not kept: see --format json)\n",
                 ms_format_count(b1, ms_passports_forgotten(pp)));
+}
+
+/* The allocator misuse the replay found (docs/misuse.md), each error as valgrind shows one:
+ * the bad call, then the block its address is in, with the earlier free and the allocation. */
+static const char *signal_name(int sig)
+{
+    switch (sig) {
+    case SIGABRT:
+        return "SIGABRT";
+    case SIGSEGV:
+        return "SIGSEGV";
+    case SIGBUS:
+        return "SIGBUS";
+    default:
+        return "a signal";
+    }
+}
+
+static void misuse_stack(FILE *out, struct ms_analysis *a, uint32_t stack, const char *why)
+{
+    if (stack)
+        print_stack(out, a, stack);
+    else
+        fprintf(out, "        (stack not recorded: %s)\n", why);
+}
+
+static const char *const free_stacks_why =
+    "frees record no stack by default; run with --free-stacks (or --check) to have them";
+
+static void misuse_text(FILE *out, struct ms_analysis *a, size_t top)
+{
+    const struct ms_misuse_log *l = ms_heap_model_misuse(a->model);
+    if (!l->total)
+        return;
+    char b1[32], b2[32];
+    fprintf(out, "\nALLOCATOR MISUSE: %s error%s (", ms_format_count(b1, l->total),
+            l->total == 1 ? "" : "s");
+    const char *sep = "";
+    for (int k = 0; k < MS_MISUSE_KINDS; k++)
+        if (l->count[k]) {
+            fprintf(out, "%s%s %s", sep, ms_format_count(b1, l->count[k]),
+                    ms_misuse_kind_key((enum ms_misuse_kind)k));
+            sep = ", ";
+        }
+    fprintf(out, ")\n");
+    size_t shown = top && top < TEXT_ROWS ? top : TEXT_ROWS;
+    for (size_t i = 0; i < l->n && i < shown; i++) {
+        const struct ms_misuse *e = &l->err[i];
+        const char *call = ms_misuse_call_name(e->call);
+        fprintf(out, "  %s: %s(0x%" PRIx64 ") by thread %u at %s", ms_misuse_kind_key(e->kind),
+                call, e->address, e->tid, ms_format_duration(b1, ms_analysis_ns(a, e->tsc)));
+        if (e->signal)
+            fprintf(out, "; the program died of %s in it", signal_name(e->signal));
+        fprintf(out, "\n");
+        switch (e->kind) {
+        case MS_MISUSE_DOUBLE_FREE:
+        case MS_MISUSE_REALLOC_FREED:
+            fprintf(out, "      the block of %s bytes there was freed already\n",
+                    ms_format_count(b1, e->size));
+            break;
+        case MS_MISUSE_INVALID_FREE:
+            if (e->block)
+                fprintf(out, "      the address is %s bytes inside a block of %s bytes %s\n",
+                        ms_format_count(b1, e->offset), ms_format_count(b2, e->size),
+                        e->freed ? "freed already" : "still allocated");
+            else
+                fprintf(out, "      no block was allocated there (or freed recently)\n");
+            break;
+        case MS_MISUSE_MISMATCHED_FREE:
+            fprintf(out,
+                    "      the block of %s bytes was allocated by %s, which %s does not "
+                    "release\n",
+                    ms_format_count(b1, e->size), ms_misuse_alloc_name(e->alloc_family), call);
+            break;
+        default:
+            fprintf(out, "      the allocator found its own data damaged as it released this "
+                         "block (an overflow of it or of a neighbour, or a write after a "
+                         "free): run with --check to find the write\n");
+            break;
+        }
+        fprintf(out, "      called:\n");
+        misuse_stack(out, a, e->stack,
+                     e->call == MS_CALL_REALLOC ? "the trace lost it" : free_stacks_why);
+        if (e->freed) {
+            fprintf(out, "      freed before, by %s in thread %u at %s:\n",
+                    ms_misuse_call_name(e->free_call), e->free_tid,
+                    ms_format_duration(b1, ms_analysis_ns(a, e->free_tsc)));
+            misuse_stack(out, a, e->free_stack, free_stacks_why);
+        }
+        if (e->block) {
+            fprintf(out, "      allocated by %s:\n", ms_misuse_alloc_name(e->alloc_family));
+            print_stack(out, a, e->alloc_stack);
+        }
+    }
+    if (l->total > shown && l->n > shown)
+        fprintf(out, "  ... %s more (see --format json)\n", ms_format_count(b1, l->total - shown));
+    else if (l->total > l->n)
+        fprintf(out, "  ... %s more counted, not described (the first %d are)\n",
+                ms_format_count(b1, l->total - l->n), MS_MISUSE_KEPT);
 }
 
 /* What the title of a section of estimates says in a sampled trace. */
@@ -686,6 +787,10 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
         fprintf(out, "  temporary allocations  %s (%.1f%% of allocations)\n",
                 ms_format_count(b1, s->temporary_allocs),
                 s->allocs ? 100.0 * (double)s->temporary_allocs / (double)s->allocs : 0.0);
+    const struct ms_misuse_log *ml = ms_heap_model_misuse(a->model);
+    if (ml->total)
+        fprintf(out, "  allocator misuse       %s error%s (see ALLOCATOR MISUSE)\n",
+                ms_format_count(b1, ml->total), ml->total == 1 ? "" : "s");
     fprintf(out, "  threads                %s\n", ms_format_count(b1, s->threads));
     const struct ms_end_info *e = ms_trace_end(a->trace);
     uint64_t end_tsc = e->present ? e->tsc : s->last_tsc;
@@ -698,6 +803,7 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
     else
         ranking(out, a, MS_RANK_LEAKED, "LEAKS (still allocated at exit), by bytes", 0);
     suppressions_used(out, a);
+    misuse_text(out, a, o->top);
     who_keeps(out, a, false, o->top);
     leak_checks(out, a, o->top);
     who_keeps(out, a, true, o->top);

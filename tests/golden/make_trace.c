@@ -1,5 +1,6 @@
 /* Writes a small fixed trace (two threads, a realloc chain, a temporary allocation, two leaks
- * with stacks, a task, a named block, a scope and a passport, memscope run's leak scan, two
+ * with stacks, a task, a named block, a scope and a passport, a double free, memscope run's leak
+ * scan, two
  * on-demand leak checks (one scanned), a truncated
  * tail optionally) for the golden-file tests of the report outputs. usage: make_trace OUT
  * [--truncate] */
@@ -59,6 +60,9 @@ int main(int argc, char **argv)
     TB_EXT(&e, 1265, PASSPORT, 0x30400, 1, 6, 0);
     TB_EXT(&e, 1590, FREE_CALLER, 2, 0x400200);
     tb_free(&e, 1600, 0x30000);
+    /* ... and frees it again, where glibc would stop it: a double free with its stack. */
+    tb_free(&e, 1610, 0x30000);
+    TB_EXT(&e, 1611, FREE_FAULT, 0x30000, 0, 6, 4);
     tb_chunk(&b, MS_CHUNK_EVENTS, 4243, &p, 1);
     e = tb_events(&p, 1700);
     tb_free(&e, 1800, 0x10800);
