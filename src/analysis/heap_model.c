@@ -489,11 +489,11 @@ static inline __attribute__((always_inline)) void do_free(struct ms_heap_model *
     m->sum.events++;
     struct ms_thread_stats *t = &m->threads[thread];
     m->sum.frees++;
+    /* The FREE_CALLER record's stack is this free's own only right after it. */
+    uint32_t free_stack = ev->free_own ? ev->free_stack : 0;
     if (full && misuse_on(m))
-        misuse_free(m, b, ev->ptr, ev->family, ev->free_own ? ev->free_stack : 0, ev);
+        misuse_free(m, b, ev->ptr, ev->family, free_stack, ev);
     if (full && m->pp) {
-        /* The FREE_CALLER record's stack is this free's own only right after it. */
-        uint32_t free_stack = ev->free_own ? ev->free_stack : 0;
         uint64_t tsc = ev->tsc;
         freer_of(m, t, ev);
         size_t i = b ? (size_t)(b - m->live) : 0;

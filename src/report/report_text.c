@@ -155,7 +155,7 @@ static void misuse_stack(FILE *out, struct ms_analysis *a, uint32_t stack, const
 }
 
 static const char *const free_stacks_why =
-    "frees record no stack by default; run with --free-stacks (or --check) to have them";
+    "frees record no stack by default; run with --free-stacks to have them";
 
 static void misuse_text(FILE *out, struct ms_analysis *a, size_t top)
 {
