@@ -480,6 +480,32 @@ static inline bool misuse_on(const struct ms_heap_model *m)
     return m->info && !m->sum.sample_bytes;
 }
 
+/* --check's HEAP_ERROR (common/record_table.h). x: error, ptr, size, offset, found, stack */
+static __attribute__((noinline)) int heap_error(struct ms_heap_model *m, const struct ms_event *ev)
+{
+    if (ev->x[0] == MS_HEAP_REFUSED_REALLOC)
+        m->sum.unknown_frees++; /* a realloc of no block allocated */
+    else
+        m->sum.heap_errors++;
+    if (!misuse_on(m) || ev->x[4] > MS_FOUND_EXIT || ev->x[5] > UINT32_MAX)
+        return 0;
+    uint64_t ptr = ev->x[1];
+    struct block *b = live_at(m, ptr);
+    if (ev->x[0] == MS_HEAP_REFUSED_REALLOC) {
+        if (!b) /* else the capture's table and the trace disagree: nothing to say */
+            misuse_free(m, NULL, ptr, MS_MISUSE_BY_REALLOC, (uint32_t)ev->x[5], ev);
+        return 0;
+    }
+    if (ev->x[0] != MS_HEAP_OVERFLOW && ev->x[0] != MS_HEAP_USE_AFTER_FREE)
+        return 0;
+    struct ms_misuse_block lb = b ? misuse_block(m, b) : (struct ms_misuse_block){0};
+    ms_misuse_heap_error(
+        &m->misuse, ev->x[0] == MS_HEAP_OVERFLOW ? MS_MISUSE_OVERFLOW : MS_MISUSE_USE_AFTER_FREE,
+        ptr, ev->x[2], (int64_t)ev->x[3], (int)ev->x[4], (uint32_t)ev->x[5], ev->tsc, ev->tid,
+        b ? &lb : NULL);
+    return 0;
+}
+
 /* A free (event ev) by thread of block b (NULL: never seen allocated), counted and applied;
  * full: the model may be a full one (false in the totals model's fast path). */
 static inline __attribute__((always_inline)) void do_free(struct ms_heap_model *m, uint32_t thread,
@@ -801,6 +827,15 @@ apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
             }
             return 0;
         }
+        if (ev->value == MS_EXT_CHECK) {
+            /* x: redzone, quarantine */
+            m->sum.check = true;
+            if (misuse_on(m))
+                ms_misuse_quarantine(&m->misuse, ev->x[1]);
+            return 0;
+        }
+        if (ev->value == MS_EXT_HEAP_ERROR)
+            return heap_error(m, ev);
         if (ev->value == MS_EXT_FREE_CALLER || ev->value == MS_EXT_SYNC)
             return 0; /* the reader gives each free its caller (ms_event.free_ip); SYNC orders */
         if (ev->value == MS_EXT_LEAK_CHECK) {

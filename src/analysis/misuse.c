@@ -33,7 +33,7 @@ static enum ms_misuse_call call_of(int family)
  * forgotten by the caller). */
 static bool ring_grow(struct ms_misuse_log *l)
 {
-    if (l->ring_cap >= MS_MISUSE_FREED_MAX)
+    if (l->ring_cap >= (l->freed_max ? l->freed_max : MS_MISUSE_FREED_MAX))
         return false;
     size_t cap = l->ring_cap ? l->ring_cap * 2 : 1024;
     struct ms_misuse_freed *r = malloc(cap * sizeof *r);
@@ -65,8 +65,9 @@ void ms_misuse_freed(struct ms_misuse_log *l, const struct ms_misuse_block *b, i
     }
     /* A block larger than the whole volume is remembered alone, as valgrind's queue keeps the
      * latest block whatever its size. */
-    uint64_t size = b->size < MS_MISUSE_FREED_VOLUME ? b->size : MS_MISUSE_FREED_VOLUME;
-    while (l->used && l->volume + size > MS_MISUSE_FREED_VOLUME)
+    uint64_t max = l->volume_max ? l->volume_max : MS_MISUSE_FREED_VOLUME;
+    uint64_t size = b->size < max ? b->size : max;
+    while (l->used && l->volume + size > max)
         ring_drop_oldest(l);
     l->ring[(l->head + l->used) % l->ring_cap] = (struct ms_misuse_freed){
         .ptr = b->ptr,
@@ -122,7 +123,7 @@ static void describe_live(struct ms_misuse *e, const struct ms_misuse_block *b)
     e->block = true;
     e->block_ptr = b->ptr;
     e->size = b->size;
-    e->offset = e->address - b->ptr;
+    e->offset = (int64_t)(e->address - b->ptr);
     e->alloc_family = b->family;
     e->alloc_stack = b->stack;
 }
@@ -132,7 +133,7 @@ static void describe_freed(struct ms_misuse *e, const struct ms_misuse_freed *f)
     e->block = e->freed = true;
     e->block_ptr = f->ptr;
     e->size = f->size;
-    e->offset = e->address - f->ptr;
+    e->offset = (int64_t)(e->address - f->ptr);
     e->alloc_family = f->alloc_family;
     e->alloc_stack = f->alloc_stack;
     e->free_tsc = f->tsc;
@@ -212,10 +213,57 @@ void ms_misuse_fault(struct ms_misuse_log *l, uint64_t address, bool realloc, in
         e->signal = signal;
 }
 
+void ms_misuse_quarantine(struct ms_misuse_log *l, uint64_t quarantine)
+{
+    l->check = true;
+    l->volume_max = MS_MISUSE_FREED_VOLUME + quarantine;
+    l->freed_max = MS_MISUSE_FREED_MAX + (size_t)(quarantine / 32);
+}
+
+/* The latest freed block that starts at ptr. */
+static const struct ms_misuse_freed *freed_at(const struct ms_misuse_log *l, uint64_t ptr)
+{
+    for (size_t i = l->used; i-- > 0;) {
+        const struct ms_misuse_freed *f = &l->ring[(l->head + i) % l->ring_cap];
+        if (f->ptr == ptr)
+            return f;
+    }
+    return NULL;
+}
+
+void ms_misuse_heap_error(struct ms_misuse_log *l, enum ms_misuse_kind kind, uint64_t ptr,
+                          uint64_t size, int64_t offset, int found, uint32_t stack, uint64_t tsc,
+                          uint32_t tid, const struct ms_misuse_block *live)
+{
+    const struct ms_misuse_freed *f = live ? NULL : freed_at(l, ptr);
+    int call = MS_FAMILY_MALLOC; /* found at exit or in the quarantine: no call made */
+    if (found == MS_FOUND_REALLOC)
+        call = MS_MISUSE_BY_REALLOC;
+    else if (f && f->free_call == MS_CALL_DELETE)
+        call = MS_FAMILY_NEW;
+    else if (f && f->free_call == MS_CALL_DELETE_ARRAY)
+        call = MS_FAMILY_NEW_ARRAY;
+    struct ms_misuse *e = add(l, kind, call, ptr + (uint64_t)offset, stack, tsc, tid);
+    if (!e)
+        return;
+    if (live)
+        describe_live(e, live);
+    else if (f)
+        describe_freed(e, f);
+    if (found == MS_FOUND_FREE || found == MS_FOUND_REALLOC)
+        e->freed = false; /* that free is the call itself, not an earlier one */
+    e->block = true;
+    e->block_ptr = ptr;
+    e->size = size;
+    e->offset = offset;
+    e->found = found;
+}
+
 const char *ms_misuse_kind_key(enum ms_misuse_kind k)
 {
-    static const char *keys[MS_MISUSE_KINDS] = {"double_free", "invalid_free", "mismatched_free",
-                                                "realloc_freed", "allocator_abort"};
+    static const char *keys[MS_MISUSE_KINDS] = {
+        "double_free",     "invalid_free", "mismatched_free", "realloc_freed",
+        "allocator_abort", "overflow",     "use_after_free"};
     return (unsigned)k < MS_MISUSE_KINDS ? keys[k] : "unknown";
 }
 

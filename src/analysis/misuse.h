@@ -21,6 +21,10 @@ enum ms_misuse_kind {
      * rightly freed: the allocator found its own data damaged (an overflow of this block or a
      * neighbour, or a write after free) */
     MS_MISUSE_ALLOCATOR_ABORT,
+    /* --check (docs/check.md): a red zone of the block was written (offset < 0: before it) */
+    MS_MISUSE_OVERFLOW,
+    /* --check: the freed block was written while in the quarantine */
+    MS_MISUSE_USE_AFTER_FREE,
     MS_MISUSE_KINDS
 };
 
@@ -37,7 +41,9 @@ struct ms_misuse {
     /* The block the address is in, when there is one: live (an interior pointer, or the block
      * freed by the wrong family) or freed earlier (freed set). */
     bool block, freed;
-    uint64_t block_ptr, size, offset;
+    uint64_t block_ptr, size;
+    int64_t offset;   /* of address from block_ptr: negative for a write before the block */
+    int found;        /* overflow, use_after_free: enum ms_heap_found (when --check found it) */
     int alloc_family; /* enum ms_family */
     uint32_t alloc_stack;
     uint64_t free_tsc; /* freed: the earlier free, by free_tid, with free_stack (0: unknown) */
@@ -59,6 +65,11 @@ struct ms_misuse_freed {
 };
 
 struct ms_misuse_log {
+    /* The bounds of the queue of freed blocks (0: MS_MISUSE_FREED_VOLUME and _MAX); --check's
+     * quarantine raises them (ms_misuse_quarantine). */
+    uint64_t volume_max;
+    size_t freed_max;
+    bool check; /* the trace is of a --check run: bad frees were refused */
     struct ms_misuse *err;
     size_t n, cap;
     uint64_t count[MS_MISUSE_KINDS], total;
@@ -99,6 +110,16 @@ struct ms_misuse *ms_misuse_mismatch(struct ms_misuse_log *l, const struct ms_mi
 void ms_misuse_fault(struct ms_misuse_log *l, uint64_t address, bool realloc, int signal,
                      uint32_t stack, uint64_t tsc, uint32_t tid,
                      const struct ms_misuse_block *live);
+
+/* The run used --check with a quarantine of quarantine bytes (red zones included, blocks of 32
+ * bytes at least): the queue of freed blocks grows to remember every block still held there. */
+void ms_misuse_quarantine(struct ms_misuse_log *l, uint64_t quarantine);
+/* --check found the block at ptr of size bytes damaged at offset (kind MS_MISUSE_OVERFLOW or
+ * MS_MISUSE_USE_AFTER_FREE; found: enum ms_heap_found) on tid at tsc, from stack (0: none).
+ * live: the block when it is still live (at exit); else it is looked for among the freed. */
+void ms_misuse_heap_error(struct ms_misuse_log *l, enum ms_misuse_kind kind, uint64_t ptr,
+                          uint64_t size, int64_t offset, int found, uint32_t stack, uint64_t tsc,
+                          uint32_t tid, const struct ms_misuse_block *live);
 
 /* "double_free", ... (the JSON's kind names), and the call's name ("free", "delete",
  * "delete[]", "realloc"). */

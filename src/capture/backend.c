@@ -40,7 +40,7 @@ static void use(int b, int r)
     if (was && !core) {
         /* Its entries would go stale while nothing keeps them: should core come back, it starts
          * empty (live_exact 2). Another thread's event racing with this may miss the table. */
-        ms__live_clear();
+        ms__live_clear(&ms__core_table);
         ms__slots_live_reset();
         ms__task_live_reset();
     }
@@ -117,7 +117,7 @@ int ms__backend_stats(struct ms_stats *out, size_t size)
     s.live_blocks = s.allocs > s.frees ? s.allocs - s.frees : 0;
     if (b == MS_BACKEND_CORE) {
         struct ms__live_totals t;
-        ms__live_totals(&t);
+        ms__live_totals(&ms__core_table, &t);
         s.live_exact = atomic_load(&core_late) ? 2 : 1;
         s.live_bytes = nonneg(t.live_bytes);
         s.peak_bytes = t.peak_bytes;
@@ -283,14 +283,14 @@ static void leaks_print(const struct sink *k, const char *when)
     }
     gs.g = mem;
     gs.mask = GROUPS_MAX - 1;
-    ms__live_each(group_add, &gs);
+    ms__live_each(&ms__core_table, group_add, &gs);
     size_t n = 0;
     for (size_t i = 0; i <= gs.mask; i++)
         if (gs.g[i].stack)
             gs.g[n++] = gs.g[i];
     top_first(gs.g, n, 20);
     struct ms__live_totals t;
-    ms__live_totals(&t);
+    ms__live_totals(&ms__core_table, &t);
     snprintf(buf, sizeof buf, "%s%llu bytes live in %llu blocks, from %zu stacks%s:", when,
              (unsigned long long)nonneg(t.live_bytes), (unsigned long long)nonneg(t.live_blocks), n,
              atomic_load(&core_late) ? " (blocks allocated before the core backend began "

@@ -102,8 +102,23 @@ void ms__config_load(void)
         case MS_OPT_FREE_STACKS:
             ms__config.free_stacks = v;
             break;
+        case MS_OPT_CHECK:
+            ms__config.check = v;
+            break;
+        case MS_OPT_QUARANTINE_BYTES:
+            ms__config.quarantine_bytes = v;
+            break;
         default:
             break;
+        }
+    }
+    if (ms__config.check) {
+        /* --check: every free's stack, for the errors' earlier frees; every block in the table,
+         * so no sampling. */
+        ms__config.free_stacks = true;
+        if (ms__config.sample_bytes) {
+            ms__say("MEMSCOPE_CHECK", "=1 does not sample: MEMSCOPE_SAMPLE_BYTES ignored", "");
+            ms__config.sample_bytes = 0;
         }
     }
 }

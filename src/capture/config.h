@@ -24,6 +24,8 @@ struct ms__config {
     int scan_signal;   /* MEMSCOPE_SCAN_SIGNAL: the signal that asks for a leak check, 0: none */
     bool scan_at_peak; /* MEMSCOPE_SCAN_AT_PEAK=1: a leak check at each new high of the heap */
     bool free_stacks;  /* MEMSCOPE_FREE_STACKS=1: every free has its stack (a FREE_CALLER) */
+    bool check;        /* MEMSCOPE_CHECK=1: the check heap (check_heap.h) */
+    long quarantine_bytes; /* MEMSCOPE_QUARANTINE_BYTES */
 };
 
 extern struct ms__config ms__config;

@@ -126,7 +126,7 @@ _Atomic uint64_t ms__peak_check_at;
 static void peak_check_due(struct ms__slot *s, uint64_t at)
 {
     struct ms__live_totals t;
-    ms__live_totals(&t);
+    ms__live_totals(&ms__core_table, &t);
     if (t.live_bytes < 0 || (uint64_t)t.live_bytes < at)
         return;
     uint64_t live = (uint64_t)t.live_bytes;
@@ -148,11 +148,14 @@ void ms__backend_alloc(struct ms__slot *s, void *ptr, size_t size, uint32_t stac
         ms__task_count(task, 1, size, core ? (int64_t)size : 0, core ? 1 : 0);
     if (core) {
         struct ms__live_block b = {
-            (uintptr_t)ptr, size,
-            task,           s == ms__orphan_slot ? NULL : &s->stats.live,
-            stack,          atomic_load_explicit(&s->stats.live.gen, memory_order_relaxed)};
+            .ptr = (uintptr_t)ptr,
+            .size = size,
+            .task = task,
+            .owner = s == ms__orphan_slot ? NULL : &s->stats.live,
+            .stack = stack,
+            .gen = atomic_load_explicit(&s->stats.live.gen, memory_order_relaxed)};
         uint64_t at = atomic_load_explicit(&ms__peak_check_at, memory_order_relaxed);
-        if (ms__live_add(&b) && MS_UNLIKELY(at) && s != ms__orphan_slot)
+        if (ms__live_add(&ms__core_table, &b) && MS_UNLIKELY(at) && s != ms__orphan_slot)
             peak_check_due(s, at);
     }
 }
@@ -162,7 +165,7 @@ void ms__backend_free(struct ms__slot *s, void *ptr)
     (void)s;
     struct ms__live_block b;
     if (atomic_load_explicit(&ms__core_on, memory_order_relaxed) &&
-        ms__live_remove((uintptr_t)ptr, &b) && b.task)
+        ms__live_remove(&ms__core_table, (uintptr_t)ptr, &b) && b.task)
         ms__task_count(b.task, 0, 0, -(int64_t)b.size, -1);
 }
 
@@ -173,7 +176,7 @@ void ms__backend_realloc_begin(void *old)
     if (!s || s == ms__orphan_slot || ms__tls.in_handler)
         return;
     struct ms__live_block b;
-    if (ms__live_remove((uintptr_t)old, &b)) {
+    if (ms__live_remove(&ms__core_table, (uintptr_t)old, &b)) {
         if (b.task)
             ms__task_count(b.task, 0, 0, -(int64_t)b.size, -1);
         s->realloc_held = b;
@@ -198,7 +201,7 @@ void ms__count_realloc_failed(void)
         return;
     struct ms__live_block b = s->realloc_held;
     s->realloc_held.ptr = 0;
-    if (b.gen != UINT32_MAX && ms__live_add(&b) && b.task)
+    if (b.gen != UINT32_MAX && ms__live_add(&ms__core_table, &b) && b.task)
         ms__task_count(b.task, 0, 0, (int64_t)b.size, 1);
 }
 
@@ -401,6 +404,23 @@ void ms__on_free_fault(int sig)
     uint8_t *p = ms__rec_begin_at(&s->b, &kb, ms__now());
     ms__rec_end(&s->b, ms_ext_put_FREE_FAULT(kb, p, ptr, (uint64_t)(t->freeing_realloc != 0),
                                              (uint64_t)sig, stack));
+    ms__slot_release(s);
+}
+
+void ms__on_heap_error(int kind, uintptr_t ptr, uint64_t size, int64_t offset, int found,
+                       bool stack)
+{
+    struct ms__slot *s = ms__slot_get(&ms__tls);
+    if (!s) {
+        if (ms__tls.in_handler || ms__tls.dead)
+            ms__slots_drop();
+        return;
+    }
+    uint32_t id = stack ? ms__stack_id(&s->u, &s->b) : 0;
+    uint8_t *kb;
+    uint8_t *p = ms__rec_begin_at(&s->b, &kb, ms__now());
+    ms__rec_end(&s->b, ms_ext_put_HEAP_ERROR(kb, p, (uint64_t)kind, ptr, size, (uint64_t)offset,
+                                             (uint64_t)found, id));
     ms__slot_release(s);
 }
 

@@ -161,6 +161,12 @@ void ms__free_caller_at(struct ms__slot *s, uintptr_t ra, uint32_t stack);
  * (ms__tls.freeing): a FREE_FAULT record with the stack of the call. */
 void ms__on_free_fault(int sig);
 
+/* --check (check_heap.h) found the block at ptr of size bytes damaged at offset, or refused a
+ * realloc of ptr (kind: enum ms_heap_error; found: enum ms_heap_found): a HEAP_ERROR record,
+ * with the program's stack when stack is set. */
+void ms__on_heap_error(int kind, uintptr_t ptr, uint64_t size, int64_t offset, int found,
+                       bool stack);
+
 /* The block at ptr is about to be released by a deallocator of the family. Its caller's module
  * is the freer of the block's passport (include/memscope.h): a free from another module than
  * the chunk's last one is preceded by a FREE_CALLER record. */

@@ -36,7 +36,7 @@ HOOK(void *, malloc, (size_t n))
     if (MS_UNLIKELY(passthrough()))
         return real_or_bootstrap_malloc(n, false);
     ms__tls.busy = 1;
-    void *p = ms__real.malloc(n);
+    void *p = MS_UNLIKELY(ms__check_on()) ? ms__check_alloc(n, 0, false) : ms__real.malloc(n);
     if (MS_LIKELY(p != NULL))
         ms__on_alloc(MS_REC_ALLOC, MS_FAMILY_MALLOC, p, n, 0);
     ms__unbusy();
@@ -50,12 +50,18 @@ HOOK(void, free, (void *p))
     if (MS_UNLIKELY(passthrough())) {
         if (!ms__real.free)
             ms__real_resolve();
-        ms__real.free(p);
+        if (!(MS_UNLIKELY(ms__check_on()) && ms__check_release_mine(p)))
+            ms__real.free(p);
         return;
     }
     ms__tls.busy = 1;
     ms__on_free(MS_FAMILY_MALLOC, p);
-    MS_FREEING(p, 0, ms__real.free(p));
+    if (MS_UNLIKELY(ms__check_on())) {
+        if (ms__check_free(p) == MS_CHECK_PLAIN) /* else done, or refused */
+            MS_FREEING(p, 0, ms__real.free(p));
+    } else {
+        MS_FREEING(p, 0, ms__real.free(p));
+    }
     ms__unbusy();
 }
 
@@ -68,7 +74,14 @@ HOOK(void *, calloc, (size_t n, size_t size))
         return real_or_bootstrap_malloc(total, true);
     }
     ms__tls.busy = 1;
-    void *p = ms__real.calloc(n, size);
+    void *p;
+    if (MS_UNLIKELY(ms__check_on())) {
+        size_t total;
+        p = __builtin_mul_overflow(n, size, &total) ? (errno = ENOMEM, NULL)
+                                                    : ms__check_alloc(total, 0, true);
+    } else {
+        p = ms__real.calloc(n, size);
+    }
     size_t recorded = n * size;
     if (MS_UNLIKELY(ms__tls.creating_thread)) {
         uintptr_t caller = (uintptr_t)__builtin_return_address(0);
@@ -101,8 +114,34 @@ void ms__realloc_end(void *old, void *p, size_t n, uint64_t before, uintptr_t ra
     ms__unbusy();
 }
 
+/* realloc under --check (check_heap.h) through fn, the allocator's realloc (glibc's: a block
+ * that is no live block of the check heap is refused) or a library's. */
+static void *check_realloc(void *(*fn)(void *, size_t), void *old, size_t n, uintptr_t ra)
+{
+    if (n == 0) { /* the block is freed and NULL returned, as glibc does */
+        ms__tls.busy = 1;
+        ms__on_free(MS_FAMILY_MALLOC, old);
+        enum ms_check_free done = ms__check_free(old);
+        if (done == MS_CHECK_PLAIN || (done == MS_CHECK_UNKNOWN && fn != ms__real.realloc))
+            MS_FREEING(old, 0, fn(old, 0));
+        ms__unbusy();
+        return NULL;
+    }
+    uint64_t before = ms__realloc_begin(old);
+    bool unknown;
+    void *p = ms__check_realloc(old, n, &unknown);
+    if (unknown && fn != ms__real.realloc)
+        p = fn(old, n); /* the library's own block */
+    else if (unknown)
+        ms__check_refused_realloc(old);
+    ms__realloc_end(old, p, n, before, ra);
+    return p;
+}
+
 void *ms__realloc_hooked(void *(*fn)(void *, size_t), void *old, size_t n, uintptr_t ra)
 {
+    if (MS_UNLIKELY(ms__check_on()))
+        return check_realloc(fn, old, n, ra);
     if (n == 0) {
         /* glibc frees the block and returns NULL; valgrind counts this as a free. */
         ms__tls.busy = 1;
@@ -120,6 +159,22 @@ void *ms__realloc_hooked(void *(*fn)(void *, size_t), void *old, size_t n, uintp
     return p;
 }
 
+/* A realloc passing straight through under --check: a block of the check heap moves to a block
+ * of the allocator's, outside the check heap (n 0: freed). */
+static void *passthrough_check_realloc(void *old, size_t n)
+{
+    size_t had;
+    if (!ms__check_guarded(old, &had))
+        return ms__real.realloc(old, n);
+    void *p = n ? ms__real.malloc(n) : NULL;
+    if (p || !n) {
+        if (p)
+            memcpy(p, old, had < n ? had : n);
+        ms__check_release_mine(old);
+    }
+    return p;
+}
+
 HOOK(void *, realloc, (void *old, size_t n))
 {
     if (old && MS_UNLIKELY(ms__bootstrap_owns(old)))
@@ -127,6 +182,8 @@ HOOK(void *, realloc, (void *old, size_t n))
     if (MS_UNLIKELY(passthrough())) {
         if (!ms__real.realloc)
             ms__real_resolve();
+        if (MS_UNLIKELY(ms__check_on()) && old)
+            return passthrough_check_realloc(old, n);
         return ms__real.realloc(old, n);
     }
     if (!old)
@@ -152,6 +209,42 @@ static void *aligned_common(int family, void *p, size_t size, size_t align)
     return p;
 }
 
+/* An aligned block of the check heap, for the function that asked (strict: aligned_alloc, which
+ * refuses an alignment that is no power of two; memalign rounds it up), or NULL with errno. */
+static void *check_aligned(size_t align, size_t size, bool strict)
+{
+    if (align & (align - 1)) {
+        if (strict || align > SIZE_MAX / 2) {
+            errno = EINVAL;
+            return NULL;
+        }
+        size_t a = 1;
+        while (a < align)
+            a <<= 1;
+        align = a;
+    }
+    return ms__check_alloc(size, align, false);
+}
+
+static int check_posix_memalign(void **out, size_t align, size_t size)
+{
+    if (!align || align % sizeof(void *) || (align & (align - 1)))
+        return EINVAL;
+    int was = errno;
+    void *p = ms__check_alloc(size, align, false);
+    errno = was;
+    if (!p)
+        return ENOMEM;
+    *out = p;
+    return 0;
+}
+
+static size_t page_round(size_t n)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    return n > SIZE_MAX - page ? SIZE_MAX : (n + page - 1) & ~(page - 1);
+}
+
 HOOK(int, posix_memalign, (void **out, size_t align, size_t size))
 {
     if (MS_UNLIKELY(passthrough())) {
@@ -160,12 +253,13 @@ HOOK(int, posix_memalign, (void **out, size_t align, size_t size))
         return ms__real.posix_memalign(out, align, size);
     }
     ms__tls.busy = 1;
-    int r = ms__real.posix_memalign(out, align, size);
+    int r = MS_UNLIKELY(ms__check_on()) ? check_posix_memalign(out, align, size)
+                                        : ms__real.posix_memalign(out, align, size);
     aligned_common(MS_FAMILY_MALLOC, r == 0 ? *out : NULL, size, align);
     return r;
 }
 
-#define ALIGNED_HOOK(name, params, args, size_expr, align_expr)                                    \
+#define ALIGNED_HOOK(name, params, args, size_expr, align_expr, check_expr)                        \
     HOOK(void *, name, params)                                                                     \
     {                                                                                              \
         if (MS_UNLIKELY(passthrough())) {                                                          \
@@ -174,13 +268,19 @@ HOOK(int, posix_memalign, (void **out, size_t align, size_t size))
             return ms__real.name args;                                                             \
         }                                                                                          \
         ms__tls.busy = 1;                                                                          \
-        return aligned_common(MS_FAMILY_MALLOC, ms__real.name args, size_expr, align_expr);        \
+        void *p = MS_UNLIKELY(ms__check_on()) ? check_expr : ms__real.name args;                   \
+        return aligned_common(MS_FAMILY_MALLOC, p, size_expr, align_expr);                         \
     }
 
-ALIGNED_HOOK(aligned_alloc, (size_t align, size_t size), (align, size), size, align)
-ALIGNED_HOOK(memalign, (size_t align, size_t size), (align, size), size, align)
-ALIGNED_HOOK(valloc, (size_t size), (size), size, (size_t)sysconf(_SC_PAGESIZE))
-ALIGNED_HOOK(pvalloc, (size_t size), (size), size, (size_t)sysconf(_SC_PAGESIZE))
+ALIGNED_HOOK(aligned_alloc, (size_t align, size_t size), (align, size), size, align,
+             check_aligned(align, size, true))
+ALIGNED_HOOK(memalign, (size_t align, size_t size), (align, size), size, align,
+             check_aligned(align, size, false))
+ALIGNED_HOOK(valloc, (size_t size), (size), size, (size_t)sysconf(_SC_PAGESIZE),
+             check_aligned((size_t)sysconf(_SC_PAGESIZE), size, false))
+/* pvalloc's block is whole pages: the program may use them all. */
+ALIGNED_HOOK(pvalloc, (size_t size), (size), size, (size_t)sysconf(_SC_PAGESIZE),
+             check_aligned((size_t)sysconf(_SC_PAGESIZE), page_round(size), false))
 
 HOOK(size_t, malloc_usable_size, (void *p))
 {
@@ -190,6 +290,8 @@ HOOK(size_t, malloc_usable_size, (void *p))
         return ms__bootstrap_size(p);
     if (!ms__real.malloc_usable_size)
         ms__real_resolve();
+    if (MS_UNLIKELY(ms__check_on()))
+        return ms__check_usable_size(p); /* the bytes asked for: the red zone follows */
     return ms__real.malloc_usable_size(p);
 }
 
@@ -197,14 +299,6 @@ HOOK(size_t, malloc_usable_size, (void *p))
  * Each forwards to the next definition (libstdc++'s, or an allocator library's) with nested
  * calls passing through. A throwing new leaves through the cleanup below, which resets the
  * re-entrancy flag (this file is built with -fexceptions). */
-
-/* True if fn is defined in libstdc++, whose plain operator new is malloc plus the new_handler
- * loop. Another library's operator new (a pool allocator) must always be called. */
-static bool in_libstdcxx(void *fn)
-{
-    Dl_info info;
-    return fn && dladdr(fn, &info) && info.dli_fname && strstr(info.dli_fname, "libstdc++");
-}
 
 /* operator new when no library defines it (a C program that found memscope's definition through
  * a weak reference, or through tcmalloc's tc_new fallback): the next allocator's malloc, or its
@@ -234,7 +328,8 @@ static void *new_without_library(size_t n, size_t al)
             return f ? f args : new_without_library(n, align_expr);                                \
         ms__tls.busy = 1;                                                                          \
         if (MS_UNLIKELY(!f)) {                                                                     \
-            void *p = new_without_library(n, align_expr);                                          \
+            void *p = MS_UNLIKELY(ms__check_on()) ? ms__check_alloc(n, align_expr, false)          \
+                                                  : new_without_library(n, align_expr);            \
             if (p)                                                                                 \
                 ms__on_alloc(kind, family, p, n, align_expr);                                      \
             ms__unbusy();                                                                          \
@@ -242,8 +337,15 @@ static void *new_without_library(size_t n, size_t al)
         }                                                                                          \
         static int libstdcxx = -1;                                                                 \
         if (libstdcxx < 0)                                                                         \
-            libstdcxx = in_libstdcxx((void *)f);                                                   \
-        if (direct && libstdcxx) {                                                                 \
+            libstdcxx = ms__in_libstdcxx((void *)f);                                               \
+        if (MS_UNLIKELY(ms__check_on()) && libstdcxx) {                                            \
+            void *p = ms__check_alloc(n, align_expr, false);                                       \
+            if (MS_LIKELY(p != NULL)) {                                                            \
+                ms__on_alloc(kind, family, p, n, align_expr);                                      \
+                ms__unbusy();                                                                      \
+                return p;                                                                          \
+            }                                                                                      \
+        } else if (direct && libstdcxx) {                                                          \
             void *p = ms__real.malloc(n ? n : 1);                                                  \
             if (MS_LIKELY(p != NULL))                                                              \
                 ms__on_alloc(kind, family, p, n, align_expr);                                      \
@@ -252,8 +354,11 @@ static void *new_without_library(size_t n, size_t al)
         }                                                                                          \
         GUARD;                                                                                     \
         void *p = f args;                                                                          \
-        if (p)                                                                                     \
+        if (p) {                                                                                   \
+            if (MS_UNLIKELY(ms__check_on()))                                                       \
+                ms__check_adopt(p, n); /* a new_handler's, or a library's: no red zones */         \
             ms__on_alloc(kind, family, p, n, align_expr);                                          \
+        }                                                                                          \
         (void)guard;                                                                               \
         return p;                                                                                  \
     }

@@ -6,6 +6,7 @@
 #ifndef MS_CAPTURE_HOOKS_COMMON_H
 #define MS_CAPTURE_HOOKS_COMMON_H
 
+#include "check_heap.h"
 #include "event_path.h"
 #include "lifecycle.h"
 #include "real_fns.h"
@@ -16,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define EXPORT __attribute__((visibility("default")))
 
@@ -68,6 +70,15 @@ static inline void *next_of(void **slot, const char *name)
     return cached_symbol(slot, ms__next_symbol, name);
 }
 
+/* True if fn is defined in libstdc++, whose plain operator new is malloc plus the new_handler
+ * loop, and whose operator delete is free. Another library's operator new (a pool allocator)
+ * must always be called. */
+static inline bool ms__in_libstdcxx(void *fn)
+{
+    Dl_info info;
+    return fn && dladdr(fn, &info) && info.dli_fname && strstr(info.dli_fname, "libstdc++");
+}
+
 /* Runs call, the allocator's release of p (realloc: a realloc-like call), with ms__tls.freeing
  * saying so meanwhile. */
 #define MS_FREEING(p, realloc, call)                                                               \
@@ -115,12 +126,25 @@ void ms__realloc_end(void *old, void *p, size_t n, uint64_t before, uintptr_t ra
             return;                                                                                \
         }                                                                                          \
         if (MS_UNLIKELY(passthrough())) {                                                          \
+            if (MS_UNLIKELY(ms__check_on()) && ms__check_release_mine(p))                          \
+                return;                                                                            \
             f args;                                                                                \
             return;                                                                                \
         }                                                                                          \
         ms__tls.busy = 1;                                                                          \
         ms__on_free(family, p);                                                                    \
-        MS_FREEING(p, 0, f args);                                                                  \
+        if (MS_UNLIKELY(ms__check_on())) {                                                         \
+            /* libstdc++'s delete is free: what is no block of the check heap is refused. A        \
+             * library's deallocator gets its own blocks. */                                       \
+            static int refuse = -1;                                                                \
+            if (refuse < 0)                                                                        \
+                refuse = ms__in_libstdcxx((void *)f);                                              \
+            enum ms_check_free done = ms__check_free(p);                                           \
+            if (done == MS_CHECK_PLAIN || (done == MS_CHECK_UNKNOWN && !refuse))                   \
+                MS_FREEING(p, 0, f args);                                                          \
+        } else {                                                                                   \
+            MS_FREEING(p, 0, f args);                                                              \
+        }                                                                                          \
         ms__unbusy();                                                                              \
     }
 
@@ -140,8 +164,11 @@ void ms__realloc_end(void *old, void *p, size_t n, uint64_t before, uintptr_t ra
         ms__tls.busy = 1;                                                                          \
         GUARD;                                                                                     \
         void *p = f args;                                                                          \
-        if (p)                                                                                     \
+        if (p) {                                                                                   \
+            if (MS_UNLIKELY(ms__check_on()))                                                       \
+                ms__check_adopt(p, size_expr); /* the library's own: no red zones */               \
             ms__on_alloc(kind, family, p, size_expr, align_expr);                                  \
+        }                                                                                          \
         (void)guard;                                                                               \
         return p;                                                                                  \
     }

@@ -3,6 +3,7 @@
 #include "lifecycle.h"
 
 #include "backend.h"
+#include "check_heap.h"
 #include "live_table.h"
 
 #include "child_env.h"
@@ -144,7 +145,9 @@ static void fork_prepare(void)
     ms__child_env_hide();
     fork_locked_intern = ms__stack_intern_lock();
     fork_locked_writer = ms__writer_lock();
-    ms__live_lock_all();
+    ms__live_lock_all(&ms__core_table);
+    if (ms__check_on())
+        ms__check_fork_prepare();
     ms__counts_fork_prepare();     /* sampling: the child's history has every thread's counts */
     fork_tsc_prepared = ms__now(); /* the child's history: what came before the copy */
     ms__own_memory_lock();         /* last: the handlers above may map memory */
@@ -169,8 +172,11 @@ static void fork_parent(void)
 {
     ms__own_memory_unlock();
     ms__counts_fork_parent();
-    if (atomic_load(&ms__active))
-        ms__live_unlock_all();
+    if (atomic_load(&ms__active)) {
+        ms__live_unlock_all(&ms__core_table);
+        if (ms__check_on())
+            ms__check_fork_done();
+    }
     if (fork_locked_writer)
         ms__writer_unlock();
     if (fork_locked_intern)
@@ -192,7 +198,10 @@ static void fork_child(void)
         atomic_store(&ms__spin_held, 0); /* the parent's other threads' are not the child's */
         return;
     }
-    ms__live_unlock_all(); /* held across fork by this thread, under its parent's id */
+    ms__live_unlock_all(
+        &ms__core_table); /* held across fork by this thread, under its parent's id */
+    if (ms__check_on())
+        ms__check_fork_done();
     fork_tsc = fork_tsc_prepared;
     memset(&fork_origin, 0, sizeof fork_origin);
     fork_origin.parent_pid = self_pid;
@@ -279,6 +288,11 @@ static void finish(int reason, int code, bool freeres, uintptr_t stack_lo)
         run_freeres();
     if (reason == MS_END_EXIT)
         ms__backend_at_finish(); /* not at a signal (it may hold libc's locks) nor at _exit */
+    if (reason != MS_END_EXEC && ms__check_on()) {
+        ms__tls.busy = 1;
+        ms__check_at_finish();
+        ms__tls.busy = was;
+    }
     int was_busy = ms__tls.busy;
     ms__tls.busy = 1;
     /* The process ends: other threads' hooks pass straight through from here, as they will
@@ -397,5 +411,7 @@ __attribute__((constructor)) static void on_load(void)
     ms__writer_open();
     ms__child_env_hide();
     ms__backend_announce();
+    if (ms__check_on())
+        ms__on_CHECK(MS_CHECK_REDZONE, (uint64_t)ms__config.quarantine_bytes);
     ms__tls.busy = was_busy;
 }

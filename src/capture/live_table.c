@@ -9,23 +9,14 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#define SHARDS 64
 #define FIRST_SLOTS 1024
 
-struct shard {
-    _Alignas(64) ms__spinlock lock; /* a cache line each: threads freeing apart do not share */
-    struct ms__live_block *slots;
-    size_t mask, used;
-};
-
-static struct shard shards[SHARDS];
-static _Atomic int64_t live_bytes, live_blocks;
-static _Atomic uint64_t peak_bytes, unknown_frees;
+struct ms__live_table ms__core_table, ms__check_table;
 
 /* Blocks are 16-byte aligned: the bits above spread them over shards and slots. */
 static inline size_t shard_of(uintptr_t p)
 {
-    return (size_t)((p >> 4) ^ (p >> 12)) & (SHARDS - 1);
+    return (size_t)((p >> 4) ^ (p >> 12)) & (MS_LIVE_SHARDS - 1);
 }
 
 static inline size_t home_of(uintptr_t p, size_t mask)
@@ -40,7 +31,7 @@ static struct ms__live_block *slots_new(size_t n)
     return m == MAP_FAILED ? NULL : m;
 }
 
-static inline size_t probe(const struct shard *s, uintptr_t ptr)
+static inline size_t probe(const struct ms__live_shard *s, uintptr_t ptr)
 {
     size_t i = home_of(ptr, s->mask);
     while (s->slots[i].ptr && s->slots[i].ptr != ptr)
@@ -49,7 +40,7 @@ static inline size_t probe(const struct shard *s, uintptr_t ptr)
 }
 
 /* Doubles the shard's table (or makes its first). */
-static bool grow(struct shard *s)
+static bool grow(struct ms__live_shard *s)
 {
     size_t n = s->slots ? (s->mask + 1) * 2 : FIRST_SLOTS;
     struct ms__live_block *fresh = slots_new(n);
@@ -77,18 +68,18 @@ static inline void owner_count(const struct ms__live_block *b, int64_t d)
     }
 }
 
-static void peak_raise(int64_t now)
+static void peak_raise(struct ms__live_table *t, int64_t now)
 {
-    uint64_t peak = atomic_load_explicit(&peak_bytes, memory_order_relaxed);
+    uint64_t peak = atomic_load_explicit(&t->peak_bytes, memory_order_relaxed);
     while (now > 0 && (uint64_t)now > peak &&
-           !atomic_compare_exchange_weak_explicit(&peak_bytes, &peak, (uint64_t)now,
+           !atomic_compare_exchange_weak_explicit(&t->peak_bytes, &peak, (uint64_t)now,
                                                   memory_order_relaxed, memory_order_relaxed))
         ;
 }
 
-bool ms__live_add(const struct ms__live_block *b)
+bool ms__live_add(struct ms__live_table *t, const struct ms__live_block *b)
 {
-    struct shard *s = &shards[shard_of(b->ptr)];
+    struct ms__live_shard *s = &t->shards[shard_of(b->ptr)];
     if (!ms__spin_lock_plain(&s->lock))
         return false; /* a signal handler interrupted this thread inside the table */
     bool ok = true;
@@ -112,16 +103,16 @@ bool ms__live_add(const struct ms__live_block *b)
     ms__spin_unlock_plain(&s->lock);
     if (!ok)
         return false;
-    atomic_fetch_add_explicit(&live_blocks, blocks, memory_order_relaxed);
-    peak_raise(atomic_fetch_add_explicit(&live_bytes, size, memory_order_relaxed) + size);
+    atomic_fetch_add_explicit(&t->live_blocks, blocks, memory_order_relaxed);
+    peak_raise(t, atomic_fetch_add_explicit(&t->live_bytes, size, memory_order_relaxed) + size);
     return true;
 }
 
-bool ms__live_remove(uintptr_t ptr, struct ms__live_block *out)
+int ms__live_take(struct ms__live_table *t, uintptr_t ptr, struct ms__live_block *out)
 {
-    struct shard *s = &shards[shard_of(ptr)];
+    struct ms__live_shard *s = &t->shards[shard_of(ptr)];
     if (!ms__spin_lock_plain(&s->lock))
-        return false;
+        return MS_LIVE_BUSY;
     bool found = false;
     if (s->slots) {
         size_t i = probe(s, ptr);
@@ -148,26 +139,42 @@ bool ms__live_remove(uintptr_t ptr, struct ms__live_block *out)
     }
     ms__spin_unlock_plain(&s->lock);
     if (!found) {
-        atomic_fetch_add_explicit(&unknown_frees, 1, memory_order_relaxed);
-        return false;
+        atomic_fetch_add_explicit(&t->unknown_frees, 1, memory_order_relaxed);
+        return MS_LIVE_ABSENT;
     }
-    atomic_fetch_sub_explicit(&live_blocks, 1, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&live_bytes, (int64_t)out->size, memory_order_relaxed);
-    return true;
+    atomic_fetch_sub_explicit(&t->live_blocks, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&t->live_bytes, (int64_t)out->size, memory_order_relaxed);
+    return MS_LIVE_FOUND;
 }
 
-void ms__live_totals(struct ms__live_totals *t)
+bool ms__live_find(struct ms__live_table *t, uintptr_t ptr, struct ms__live_block *out)
 {
-    t->live_bytes = atomic_load_explicit(&live_bytes, memory_order_relaxed);
-    t->live_blocks = atomic_load_explicit(&live_blocks, memory_order_relaxed);
-    t->peak_bytes = atomic_load_explicit(&peak_bytes, memory_order_relaxed);
-    t->unknown_frees = atomic_load_explicit(&unknown_frees, memory_order_relaxed);
+    struct ms__live_shard *s = &t->shards[shard_of(ptr)];
+    if (!ms__spin_lock_plain(&s->lock))
+        return false;
+    bool found = false;
+    if (s->slots) {
+        size_t i = probe(s, ptr);
+        if ((found = s->slots[i].ptr != 0))
+            *out = s->slots[i];
+    }
+    ms__spin_unlock_plain(&s->lock);
+    return found;
 }
 
-void ms__live_each(void (*fn)(const struct ms__live_block *b, void *ctx), void *ctx)
+void ms__live_totals(struct ms__live_table *t, struct ms__live_totals *out)
 {
-    for (size_t k = 0; k < SHARDS; k++) {
-        struct shard *s = &shards[k];
+    out->live_bytes = atomic_load_explicit(&t->live_bytes, memory_order_relaxed);
+    out->live_blocks = atomic_load_explicit(&t->live_blocks, memory_order_relaxed);
+    out->peak_bytes = atomic_load_explicit(&t->peak_bytes, memory_order_relaxed);
+    out->unknown_frees = atomic_load_explicit(&t->unknown_frees, memory_order_relaxed);
+}
+
+void ms__live_each(struct ms__live_table *t, void (*fn)(const struct ms__live_block *b, void *ctx),
+                   void *ctx)
+{
+    for (size_t k = 0; k < MS_LIVE_SHARDS; k++) {
+        struct ms__live_shard *s = &t->shards[k];
         if (!ms__spin_lock_plain(&s->lock))
             continue;
         for (size_t i = 0; s->slots && i <= s->mask; i++)
@@ -177,31 +184,27 @@ void ms__live_each(void (*fn)(const struct ms__live_block *b, void *ctx), void *
     }
 }
 
-/* The shards ms__live_lock_all took (not those this thread held already: a fork from a signal
- * handler that interrupted a table update). */
-static uint64_t fork_taken;
-
-void ms__live_lock_all(void)
+void ms__live_lock_all(struct ms__live_table *t)
 {
     uint64_t taken = 0;
-    for (size_t k = 0; k < SHARDS; k++)
-        if (ms__spin_lock_plain(&shards[k].lock))
+    for (size_t k = 0; k < MS_LIVE_SHARDS; k++)
+        if (ms__spin_lock_plain(&t->shards[k].lock))
             taken |= 1ull << k;
-    fork_taken = taken;
+    t->fork_taken = taken;
 }
 
-void ms__live_unlock_all(void)
+void ms__live_unlock_all(struct ms__live_table *t)
 {
-    for (size_t k = 0; k < SHARDS; k++)
-        if (fork_taken & (1ull << k))
-            ms__spin_unlock_plain(&shards[k].lock);
-    fork_taken = 0;
+    for (size_t k = 0; k < MS_LIVE_SHARDS; k++)
+        if (t->fork_taken & (1ull << k))
+            ms__spin_unlock_plain(&t->shards[k].lock);
+    t->fork_taken = 0;
 }
 
-void ms__live_clear(void)
+void ms__live_clear(struct ms__live_table *t)
 {
-    for (size_t k = 0; k < SHARDS; k++) {
-        struct shard *s = &shards[k];
+    for (size_t k = 0; k < MS_LIVE_SHARDS; k++) {
+        struct ms__live_shard *s = &t->shards[k];
         if (!ms__spin_lock_plain(&s->lock))
             continue;
         if (s->slots)
@@ -210,8 +213,8 @@ void ms__live_clear(void)
         s->mask = s->used = 0;
         ms__spin_unlock_plain(&s->lock);
     }
-    atomic_store(&live_bytes, 0);
-    atomic_store(&live_blocks, 0);
-    atomic_store(&peak_bytes, 0);
-    atomic_store(&unknown_frees, 0);
+    atomic_store(&t->live_bytes, 0);
+    atomic_store(&t->live_blocks, 0);
+    atomic_store(&t->peak_bytes, 0);
+    atomic_store(&t->unknown_frees, 0);
 }

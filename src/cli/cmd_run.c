@@ -175,6 +175,11 @@ static bool print_trace(const char *trace, bool own, bool summary, ms_analysis_l
     else if (s->free_faults)
         fprintf(stderr, "memscope:   the program died inside the allocator's free or realloc: "
                         "the full report shows where\n");
+    if (s->heap_errors)
+        fprintf(stderr,
+                "memscope:   --check: %s memory error(s) (writes past a block or after its "
+                "free): the full report shows them\n",
+                ms_format_count(b1, s->heap_errors));
     if (checks)
         ms_check_scans_print(checks, a);
     if (ms_option_env_flag(MS_OPT_LIVE_STATS))

@@ -111,6 +111,18 @@ const struct ms_option ms_options[MS_OPT_COUNT] = {
      "stack walk per free",
      "record the stack of every free too: allocator misuse then shows where every free was "
      "made (a stack walk per free)"},
+    {MS_OPT_CHECK, "MEMSCOPE_CHECK", "check", NULL, MS_OPT_FLAG, MS_SCOPE_LIBRARY, "0", 0, 0, NULL,
+     "`1`: memcheck mode: bad frees are refused so that the program goes on, every block gets "
+     "red zones and freed blocks a quarantine, so that overflows and writes after free are "
+     "reported (see [docs/check.md](docs/check.md)); implies `MEMSCOPE_FREE_STACKS=1`, not "
+     "with sampling",
+     "memcheck mode: refuse bad frees (the program goes on), red zones around every block and a "
+     "quarantine of freed blocks, to catch overflows and writes after free"},
+    {MS_OPT_QUARANTINE_BYTES, "MEMSCOPE_QUARANTINE_BYTES", "quarantine-bytes", "N", MS_OPT_INT,
+     MS_SCOPE_LIBRARY, "67108864", 0, 1L << 40, NULL,
+     "with `MEMSCOPE_CHECK=1`: the most bytes of freed blocks (red zones included) held back "
+     "before they go back to the allocator, checked for writes after free; default 64 MiB",
+     "with --check: the most bytes of freed blocks held back and checked (default 64 MiB)"},
 };
 
 const struct ms_option *ms_option_by_variable(const char *name)

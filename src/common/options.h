@@ -48,6 +48,8 @@ enum ms_option_id {
     MS_OPT_SCAN_SIGNAL,
     MS_OPT_SCAN_AT_PEAK,
     MS_OPT_FREE_STACKS,
+    MS_OPT_CHECK,
+    MS_OPT_QUARANTINE_BYTES,
     MS_OPT_COUNT
 };
 

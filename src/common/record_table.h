@@ -75,7 +75,9 @@
     X(LEAK_CHECK, 16, "an on-demand leak scan: the snapshot made for it (or why none was)")        \
     X(SYNC, 17, "this thread's events before this one are written: stopped for check's snapshot")  \
     X(FREE_FAULT, 18,                                                                              \
-      "the program died of signal inside free (or realloc) of ptr, called from stack")
+      "the program died of signal inside free (or realloc) of ptr, called from stack")             \
+    X(CHECK, 19, "--check is on: red zones of redzone bytes, a quarantine of quarantine bytes")    \
+    X(HEAP_ERROR, 20, "--check found the block at ptr damaged, or refused a realloc of ptr")
 
 /* The most fields a sub-record may have. */
 #define MS_EXT_FIELDS_MAX 8
@@ -106,5 +108,14 @@
 /* realloc: 1 for a realloc-like call (whose REALLOC record, written after the call, is missing),
  * 0 for a free or delete (its FREE record came just before) */
 #define MS_XFIELDS_FREE_FAULT(F) F(U, ptr) F(U, realloc) F(U, signal) F(U, stack)
+/* redzone: the bytes of the red zone before a block (the one after is as many, plus the bytes up
+ * to the next multiple of 16); quarantine: the most bytes of freed blocks held back, red zones
+ * included */
+#define MS_XFIELDS_CHECK(F) F(U, redzone) F(U, quarantine)
+/* error: enum ms_heap_error; size: the block's; offset: the first damaged byte's from the block's
+ * start, as a two's complement 64-bit number (negative: before it); found: enum ms_heap_found;
+ * stack: where it was found (0: at exit or when the block left the quarantine) */
+#define MS_XFIELDS_HEAP_ERROR(F)                                                                   \
+    F(U, error) F(U, ptr) F(U, size) F(U, offset) F(U, found) F(U, stack)
 
 #endif

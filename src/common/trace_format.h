@@ -118,6 +118,20 @@ enum ms_family {
     MS_FAMILY_NEW_ARRAY = 2, /* operator new[] / delete[] */
 };
 
+/* What --check found (HEAP_ERROR records). */
+enum ms_heap_error {
+    MS_HEAP_OVERFLOW = 0,        /* a red zone was written: offset < 0 or >= size */
+    MS_HEAP_USE_AFTER_FREE = 1,  /* a freed block in the quarantine was written */
+    MS_HEAP_REFUSED_REALLOC = 2, /* a realloc of an address where no block is live */
+};
+/* When --check found it. */
+enum ms_heap_found {
+    MS_FOUND_FREE = 0,       /* as the block was freed */
+    MS_FOUND_REALLOC = 1,    /* as it was reallocated */
+    MS_FOUND_QUARANTINE = 2, /* as it left the quarantine */
+    MS_FOUND_EXIT = 3,       /* at exit */
+};
+
 /* Pointer fields are zigzag varints of the difference from the previous pointer in the
  * chunk (0 at chunk start); ip fields likewise from the previous node's ip. */
 

@@ -601,7 +601,7 @@ static void errors_json(struct ms_json *j, struct ms_analysis *a)
         if (e->block) {
             ms_json_u64(j, "block_address", e->block_ptr);
             ms_json_u64(j, "size", e->size);
-            ms_json_u64(j, "offset", e->offset);
+            ms_json_i64(j, "offset", e->offset);
             ms_json_str(j, "alloc_call", ms_misuse_alloc_name(e->alloc_family));
             stack_json_as(j, a, "alloc_stack", e->alloc_stack);
         } else {
@@ -609,6 +609,16 @@ static void errors_json(struct ms_json *j, struct ms_analysis *a)
                                                "alloc_stack"};
             nulls_json(j, none, sizeof none / sizeof *none);
         }
+        if (e->kind == MS_MISUSE_OVERFLOW || e->kind == MS_MISUSE_USE_AFTER_FREE) {
+            static const char *const found[] = {"free", "realloc", "quarantine", "exit"};
+            ms_json_str(j, "found", (unsigned)e->found < 4 ? found[e->found] : NULL);
+        } else {
+            ms_json_str(j, "found", NULL);
+        }
+        ms_json_bool(j, "refused",
+                     l->check &&
+                         (e->kind == MS_MISUSE_DOUBLE_FREE || e->kind == MS_MISUSE_INVALID_FREE ||
+                          e->kind == MS_MISUSE_REALLOC_FREED));
         ms_json_bool(j, "freed_before", e->freed);
         if (e->freed) {
             ms_json_str(j, "free_call", ms_misuse_call_name(e->free_call));

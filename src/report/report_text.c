@@ -157,6 +157,42 @@ static void misuse_stack(FILE *out, struct ms_analysis *a, uint32_t stack, const
 static const char *const free_stacks_why =
     "frees record no stack by default; run with --free-stacks to have them";
 
+/* An overflow or a write after free that --check found. */
+static void heap_error_text(FILE *out, struct ms_analysis *a, const struct ms_misuse *e)
+{
+    static const char *const found[] = {"as the block was freed", "as the block was reallocated",
+                                        "as the block left the quarantine", "at exit"};
+    char b1[32], b2[32];
+    fprintf(out, "  %s: the byte at 0x%" PRIx64 " was written, ", ms_misuse_kind_key(e->kind),
+            e->address);
+    if (e->offset < 0)
+        fprintf(out, "%s bytes before a block of %s bytes",
+                ms_format_count(b1, (uint64_t)-e->offset), ms_format_count(b2, e->size));
+    else if ((uint64_t)e->offset >= e->size)
+        fprintf(out, "%s bytes after the end of a block of %s bytes",
+                ms_format_count(b1, (uint64_t)e->offset - e->size), ms_format_count(b2, e->size));
+    else
+        fprintf(out, "%s bytes inside a block of %s bytes",
+                ms_format_count(b1, (uint64_t)e->offset), ms_format_count(b2, e->size));
+    fprintf(out, "%s; found %s (thread %u at %s)\n",
+            e->kind == MS_MISUSE_USE_AFTER_FREE ? " after it was freed" : "",
+            (unsigned)e->found < 4 ? found[e->found] : "", e->tid,
+            ms_format_duration(b1, ms_analysis_ns(a, e->tsc)));
+    if (e->stack) {
+        fprintf(out, "      found in %s:\n", ms_misuse_call_name(e->call));
+        print_stack(out, a, e->stack);
+    }
+    if (e->freed) {
+        fprintf(out, "      freed by %s in thread %u at %s:\n", ms_misuse_call_name(e->free_call),
+                e->free_tid, ms_format_duration(b1, ms_analysis_ns(a, e->free_tsc)));
+        misuse_stack(out, a, e->free_stack, free_stacks_why);
+    } else if (e->kind == MS_MISUSE_USE_AFTER_FREE && !e->freed) {
+        fprintf(out, "      freed: (the trace no longer says where)\n");
+    }
+    fprintf(out, "      allocated by %s:\n", ms_misuse_alloc_name(e->alloc_family));
+    misuse_stack(out, a, e->alloc_stack, "the trace no longer says where");
+}
+
 static void misuse_text(FILE *out, struct ms_analysis *a, size_t top)
 {
     const struct ms_misuse_log *l = ms_heap_model_misuse(a->model);
@@ -173,10 +209,16 @@ static void misuse_text(FILE *out, struct ms_analysis *a, size_t top)
             sep = ", ";
         }
     fprintf(out, ")\n");
+    if (l->check)
+        fprintf(out, "  (a --check run: bad frees were refused and the program went on)\n");
     size_t shown = top && top < TEXT_ROWS ? top : TEXT_ROWS;
     for (size_t i = 0; i < l->n && i < shown; i++) {
         const struct ms_misuse *e = &l->err[i];
         const char *call = ms_misuse_call_name(e->call);
+        if (e->kind == MS_MISUSE_OVERFLOW || e->kind == MS_MISUSE_USE_AFTER_FREE) {
+            heap_error_text(out, a, e);
+            continue;
+        }
         fprintf(out, "  %s: %s(0x%" PRIx64 ") by thread %u at %s", ms_misuse_kind_key(e->kind),
                 call, e->address, e->tid, ms_format_duration(b1, ms_analysis_ns(a, e->tsc)));
         if (e->signal)
@@ -191,7 +233,7 @@ static void misuse_text(FILE *out, struct ms_analysis *a, size_t top)
         case MS_MISUSE_INVALID_FREE:
             if (e->block)
                 fprintf(out, "      the address is %s bytes inside a block of %s bytes %s\n",
-                        ms_format_count(b1, e->offset), ms_format_count(b2, e->size),
+                        ms_format_count(b1, (uint64_t)e->offset), ms_format_count(b2, e->size),
                         e->freed ? "freed already" : "still allocated");
             else
                 fprintf(out, "      no block was allocated there (or freed recently)\n");

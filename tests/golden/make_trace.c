@@ -66,6 +66,8 @@ int main(int argc, char **argv)
     tb_chunk(&b, MS_CHUNK_EVENTS, 4243, &p, 1);
     e = tb_events(&p, 1700);
     tb_free(&e, 1800, 0x10800);
+    /* --check's finding at exit: a byte written just past the leaked 7-byte block. */
+    TB_EXT(&e, 1850, HEAP_ERROR, MS_HEAP_OVERFLOW, 0x20000, 7, 7, MS_FOUND_EXIT, 0);
     tb_chunk(&b, MS_CHUNK_EVENTS, 4242, &p, 1);
     if (argc > 2 && !strcmp(argv[2], "--truncate")) {
         b.len -= 5; /* the last chunk loses its end */

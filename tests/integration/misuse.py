@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""Allocator misuse (docs/misuse.md) against valgrind, on tests/programs/misuse.cpp.
+"""Allocator misuse (docs/misuse.md) and --check (docs/check.md) against valgrind,
+on tests/programs/misuse.cpp.
 
-For each mode the program runs natively, under valgrind (memcheck) and under
-`memscope run` (default, and with --free-stacks). Checks:
+For each misuse mode the program runs natively, under valgrind (memcheck) and
+under `memscope run` (default, with --free-stacks, and with --check); each
+memory-error mode (writes past a block, writes after free) under valgrind and
+`memscope run --check` only, since plain tracking cannot see them. Checks:
   * the program's stdout and exit status under memscope equal the native run's
     (glibc aborts some modes: memscope must not change how it dies);
   * memscope's errors[] have valgrind's errors, in order: "Invalid free() /
@@ -13,7 +16,13 @@ For each mode the program runs natively, under valgrind (memcheck) and under
   * the block's size and offset equal valgrind's;
   * the first program frame (function, line) of the bad call, of the earlier
     free and of the allocation equal valgrind's, wherever memscope recorded
-    the stack; with --free-stacks every one of them must be recorded.
+    the stack; with --free-stacks and --check every one of them must be
+    recorded (for overflows and writes after free, valgrind's first stack is
+    the write itself, which --check does not see: only the allocation's and
+    the free's are compared);
+  * under --check the program's stdout and exit status equal valgrind's run
+    (bad frees are refused, so the program goes on as under valgrind), bad
+    frees say "refused", and each memory error says when it was found.
 usage: misuse.py --memscope BIN --program PATH
 """
 import argparse
@@ -26,6 +35,10 @@ import tempfile
 
 MODES = ["double_free", "double_delete", "invalid_stack", "interior", "mismatches",
          "realloc_freed"]
+# Memory errors only --check finds, and when it finds them.
+CHECK_MODES = {"overflow": ["free"], "underflow": ["free"], "overflow_live": ["exit"],
+               "array_overflow": ["free"], "use_after_free": ["exit"],
+               "use_after_free_evicted": ["quarantine"]}
 
 
 def vg_frames(lines):
@@ -39,13 +52,15 @@ def vg_frames(lines):
 
 
 def valgrind_errors(prog, mode, work):
+    """valgrind's errors, and its run (stdout, exit status)."""
     log = os.path.join(work, "vg.%s" % mode)
-    subprocess.run(["valgrind", "-q", "--num-callers=12", "--log-file=" + log, prog, mode],
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+    r = subprocess.run(["valgrind", "-q", "--num-callers=12", "--log-file=" + log, prog, mode],
+                       stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=False)
     text = [re.sub(r"^==\d+== ?", "", l) for l in open(log).read().splitlines()]
     errs, cur, part = [], None, None
     for l in text:
-        if l.startswith("Invalid free()") or l.startswith("Mismatched free()"):
+        if (l.startswith("Invalid free()") or l.startswith("Mismatched free()") or
+                l.startswith("Invalid write of size")):
             cur = {"head": l, "call": [], "free": [], "alloc": [], "where": None}
             errs.append(cur)
             part = "call"
@@ -63,6 +78,20 @@ def valgrind_errors(prog, mode, work):
     for e in errs:
         m = re.search(r"is (\d+) bytes inside a block of size (\d+) (free'd|alloc'd)",
                       e["where"] or "")
+        w = re.search(r"is (\d+) bytes (after|before) a block of size (\d+) alloc'd",
+                      e["where"] or "")
+        if e["head"].startswith("Invalid write"):
+            if w:
+                k, size = int(w.group(1)), int(w.group(3))
+                e["kind"], e["size"] = "overflow", size
+                e["offset"] = size + k if w.group(2) == "after" else -k
+            else:
+                e["kind"] = "use_after_free" if m and m.group(3) == "free'd" else "invalid_write"
+                e["offset"], e["size"] = (int(m.group(1)), int(m.group(2))) if m else (None, None)
+            e["call"] = []  # the write itself: --check sees only its damage
+            for k in ("free", "alloc"):
+                e[k] = vg_frames(e[k])
+            continue
         if e["head"].startswith("Mismatched"):
             e["kind"] = "mismatched_free"
         elif m and m.group(3) == "free'd" and m.group(1) == "0":
@@ -72,7 +101,7 @@ def valgrind_errors(prog, mode, work):
         e["offset"], e["size"] = (int(m.group(1)), int(m.group(2))) if m else (None, None)
         for k in ("call", "free", "alloc"):
             e[k] = vg_frames(e[k])
-    return errs
+    return errs, r
 
 
 def first_frame(stack):
@@ -99,17 +128,23 @@ def main():
         failures += 0 if ok else 1
 
     with tempfile.TemporaryDirectory() as work:
-        for mode in MODES:
+        for mode in MODES + list(CHECK_MODES):
             native = run([a.program, mode])
-            vg = valgrind_errors(a.program, mode, work)
+            vg, vg_run = valgrind_errors(a.program, mode, work)
             check(len(vg) > 0, "%s: valgrind reports an error" % mode)
-            for extra in ([], ["--free-stacks"]):
-                tag = "%s%s" % (mode, " --free-stacks" if extra else "")
-                trace = os.path.join(work, "t.%s%d" % (mode, len(extra)))
+            runs = [["--check"]] if mode in CHECK_MODES else [[], ["--free-stacks"], ["--check"]]
+            for extra in runs:
+                tag = "%s%s" % (mode, " " + extra[0] if extra else "")
+                trace = os.path.join(work, "t.%s%s" % (mode, extra[0] if extra else ""))
                 r = run([a.memscope, "run", "-o", trace] + extra + ["--", a.program, mode])
-                check(r.stdout == native.stdout and r.returncode == native.returncode,
-                      "%s: stdout and exit status as natively (%d, %d)" %
-                      (tag, native.returncode, r.returncode))
+                if extra == ["--check"]:
+                    check(r.stdout == vg_run.stdout and r.returncode == vg_run.returncode,
+                          "%s: stdout and exit status as under valgrind (%d, %d)" %
+                          (tag, vg_run.returncode, r.returncode))
+                else:
+                    check(r.stdout == native.stdout and r.returncode == native.returncode,
+                          "%s: stdout and exit status as natively (%d, %d)" %
+                          (tag, native.returncode, r.returncode))
                 rep = run([a.memscope, "report", trace, "--format", "json"])
                 if rep.returncode != 0:
                     check(False, "%s: report: %s" % (tag, rep.stderr.decode()))
@@ -121,6 +156,14 @@ def main():
                                                      [e["kind"] for e in vg]))
                 check(j["summary"]["errors"]["total"] == len(vg),
                       "%s: summary.errors.total %d" % (tag, j["summary"]["errors"]["total"]))
+                if mode in CHECK_MODES:
+                    check([e["found"] for e in ms] == CHECK_MODES[mode],
+                          "%s: found %s (expected %s)" % (tag, [e["found"] for e in ms],
+                                                          CHECK_MODES[mode]))
+                elif extra == ["--check"]:
+                    bad = ("double_free", "invalid_free", "realloc_freed")
+                    check(all(e["refused"] == (e["kind"] in bad) for e in ms),
+                          "%s: bad frees refused %s" % (tag, [e["refused"] for e in ms]))
                 for e, v in zip(ms, vg):
                     if v["size"] is not None:
                         check(e["size"] == v["size"] and e["offset"] == v["offset"],
@@ -129,6 +172,8 @@ def main():
                     pairs = [("stack", "call"), ("alloc_stack", "alloc")]
                     if v["free"]:
                         pairs.append(("free_stack", "free"))
+                    if not v["call"]:
+                        pairs = pairs[1:]  # a write: valgrind's stack is the write's
                     for mk, vk in pairs:
                         got = first_frame(e.get(mk))
                         want = v[vk][0] if v[vk] else None

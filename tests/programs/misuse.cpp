@@ -1,6 +1,8 @@
 // Allocator misuse, one kind per mode (argv[1]), compared with valgrind's errors by
 // tests/integration/misuse.py. Natively glibc aborts the program on some of them (double free,
 // invalid pointer): memscope must record the error first and the program must die the same way.
+// The modes from overflow on are memory errors that only `memscope run --check` finds (as
+// valgrind does): writes past either end of a block, and writes after free.
 // Built without optimisation, so that each call's line is exact.
 #include <cstdio>
 #include <cstdlib>
@@ -82,6 +84,56 @@ __attribute__((noinline)) static void realloc_freed()
     keep = q;
 }
 
+// One byte written through p at offset i, out of the optimiser's sight.
+__attribute__((noinline)) static void poke(char *p, long i)
+{
+    keep = p;
+    static_cast<char *volatile>(keep)[i] = 'x';
+}
+
+__attribute__((noinline)) static void overflow()
+{
+    char *p = make_block(10);
+    poke(p, 10); // just past the end
+    release(p);
+}
+
+__attribute__((noinline)) static void underflow()
+{
+    char *p = make_block(40);
+    poke(p, -3); // before the start
+    release(p);
+}
+
+static char *global_block;
+
+__attribute__((noinline)) static void overflow_live()
+{
+    global_block = static_cast<char *>(calloc(1, 20));
+    poke(global_block, 25); // past the end of a block still live at exit
+}
+
+__attribute__((noinline)) static void array_overflow()
+{
+    char *p = new char[16];
+    poke(p, 16);
+    delete[] p;
+}
+
+__attribute__((noinline)) static void use_after_free()
+{
+    char *p = make_block(32);
+    release(p);
+    poke(p, 5); // after the free
+}
+
+__attribute__((noinline)) static void use_after_free_evicted()
+{
+    use_after_free();
+    for (int i = 0; i < 100; i++) // 100 MiB freed: the block leaves a 64 MiB quarantine
+        release(make_block(1 << 20));
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -101,9 +153,22 @@ int main(int argc, char **argv)
         array_delete();
     } else if (!strcmp(mode, "realloc_freed"))
         realloc_freed();
+    else if (!strcmp(mode, "overflow"))
+        overflow();
+    else if (!strcmp(mode, "underflow"))
+        underflow();
+    else if (!strcmp(mode, "overflow_live"))
+        overflow_live();
+    else if (!strcmp(mode, "array_overflow"))
+        array_overflow();
+    else if (!strcmp(mode, "use_after_free"))
+        use_after_free();
+    else if (!strcmp(mode, "use_after_free_evicted"))
+        use_after_free_evicted();
     else {
         fprintf(stderr, "usage: misuse double_free|double_delete|invalid_stack|interior|"
-                        "mismatches|realloc_freed\n");
+                        "mismatches|realloc_freed|overflow|underflow|overflow_live|"
+                        "array_overflow|use_after_free|use_after_free_evicted\n");
         return 2;
     }
     printf("survived\n");

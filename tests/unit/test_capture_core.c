@@ -5,6 +5,7 @@
  * in a process of its own (the capture's state is the process's). */
 #define _GNU_SOURCE
 #include "analysis/trace_reader.h"
+#include "capture/check_heap.h"
 #include "capture/own_memory.h"
 #include "capture/config.h"
 #include "capture/diag.h"
@@ -12,6 +13,7 @@
 #include "capture/event_path.h"
 #include "capture/exit_scan.h"
 #include "capture/live_table.h"
+#include "capture/real_fns.h"
 #include "capture/string_table.h"
 #include "capture/task_registry.h"
 #include "capture/module_map.h"
@@ -530,9 +532,12 @@ static void *live_thread(void *arg)
 {
     int t = (int)(uintptr_t)arg;
     for (int i = 0; i < LIVE_BLOCKS; i++) {
-        struct ms__live_block b = {
-            live_ptr(t, i), (uint64_t)(i % 7 + 1), live_task, &owners[t], 1, 0};
-        if (!ms__live_add(&b))
+        struct ms__live_block b = {.ptr = live_ptr(t, i),
+                                   .size = (uint64_t)(i % 7 + 1),
+                                   .task = live_task,
+                                   .owner = &owners[t],
+                                   .stack = 1};
+        if (!ms__live_add(&ms__core_table, &b))
             atomic_fetch_add(&live_failures, 1);
         ms__task_count(live_task, 1, b.size, (int64_t)b.size, 1);
     }
@@ -540,7 +545,8 @@ static void *live_thread(void *arg)
     int n = (t + 1) % THREADS;
     for (int i = 0; i < LIVE_BLOCKS; i += 2) {
         struct ms__live_block b;
-        if (!ms__live_remove(live_ptr(n, i), &b) || b.size != (uint64_t)(i % 7 + 1))
+        if (!ms__live_remove(&ms__core_table, live_ptr(n, i), &b) ||
+            b.size != (uint64_t)(i % 7 + 1))
             atomic_fetch_add(&live_failures, 1);
         else
             ms__task_count(b.task, 0, 0, -(int64_t)b.size, -1);
@@ -572,7 +578,7 @@ static void live_table_threads(void)
         left += i % 2 ? i % 7 + 1 : 0;
     }
     struct ms__live_totals tot;
-    ms__live_totals(&tot);
+    ms__live_totals(&ms__core_table, &tot);
     ASSERT_EQ(tot.live_blocks, (int64_t)THREADS * LIVE_BLOCKS / 2);
     ASSERT_EQ(tot.live_bytes, THREADS * left);
     ASSERT_TRUE(tot.peak_bytes >= (uint64_t)(THREADS * left) &&
@@ -588,13 +594,13 @@ static void live_table_threads(void)
     ASSERT_EQ(c.live_blocks, (int64_t)THREADS * LIVE_BLOCKS / 2);
     ASSERT_EQ(c.live_bytes, THREADS * left);
     uint64_t listed[2] = {0, 0};
-    ms__live_each(count_block, listed);
+    ms__live_each(&ms__core_table, count_block, listed);
     ASSERT_EQ(listed[0], (uint64_t)THREADS * LIVE_BLOCKS / 2);
     ASSERT_EQ(listed[1], (uint64_t)(THREADS * left));
     /* A block the table never had is counted as such, and changes nothing. */
     struct ms__live_block none;
-    ASSERT_TRUE(!ms__live_remove(0x10, &none));
-    ms__live_totals(&tot);
+    ASSERT_TRUE(!ms__live_remove(&ms__core_table, 0x10, &none));
+    ms__live_totals(&ms__core_table, &tot);
     ASSERT_EQ(tot.unknown_frees, 1u);
     ASSERT_EQ(tot.live_blocks, (int64_t)THREADS * LIVE_BLOCKS / 2);
 }
@@ -1019,9 +1025,90 @@ static void fork_flags_asked(void)
         munmap(m[k], 2 * pg);
 }
 
+/* --check's heap from four threads at once, with a quarantine small enough to turn over many
+ * times: every block is aligned as asked, holds what was written into it (across reallocs too),
+ * says its asked size as usable, and leaves its red zones whole, so that nothing is reported
+ * (there is no trace to report into); a second free of a block, or a free of an address inside
+ * one, is refused. */
+#define CHECK_THREADS 4
+#define CHECK_ROUNDS 20000
+
+static void *check_thread(void *arg)
+{
+    unsigned seed = (unsigned)(uintptr_t)arg;
+    char *keep[64] = {0};
+    for (int i = 0; i < CHECK_ROUNDS; i++) {
+        int k = (int)(rand_r(&seed) % 64);
+        size_t n = rand_r(&seed) % 300;
+        if (keep[k]) {
+            size_t had = ms__check_usable_size(keep[k]);
+            for (size_t j = 0; j < had; j++)
+                if (keep[k][j] != (char)(had + j))
+                    return (void *)1;
+            if (i & 1) {
+                bool unknown;
+                char *p = ms__check_realloc(keep[k], had + 1, &unknown);
+                if (!p || unknown || p == keep[k] || ms__check_usable_size(p) != had + 1)
+                    return (void *)2;
+                for (size_t j = 0; j < had; j++)
+                    if (p[j] != (char)(had + j))
+                        return (void *)3;
+                for (size_t j = 0; j < had + 1; j++)
+                    p[j] = (char)(had + 1 + j);
+                keep[k] = p;
+                continue;
+            }
+            if (ms__check_free(keep[k]) != MS_CHECK_FREED)
+                return (void *)4;
+            keep[k] = NULL;
+            continue;
+        }
+        size_t align = (i % 5 == 0) ? 64 : (i % 7 == 0) ? 4096 : 0;
+        char *p = ms__check_alloc(n, align, i % 3 == 0);
+        if (!p || ((uintptr_t)p & ((align ? align : 16) - 1)) || ms__check_usable_size(p) != n)
+            return (void *)5;
+        for (size_t j = 0; j < n; j++)
+            if (i % 3 == 0 && p[j] != 0)
+                return (void *)6;
+        for (size_t j = 0; j < n; j++)
+            p[j] = (char)(n + j);
+        keep[k] = p;
+    }
+    for (int k = 0; k < 64; k++)
+        if (keep[k] && ms__check_free(keep[k]) != MS_CHECK_FREED)
+            return (void *)7;
+    return NULL;
+}
+
+static void check_heap_threads(void)
+{
+    ms__real_resolve();
+    ms__config.check = true;
+    ms__config.quarantine_bytes = 1 << 20;
+    pthread_t th[CHECK_THREADS];
+    for (int t = 0; t < CHECK_THREADS; t++)
+        ASSERT_EQ(pthread_create(&th[t], NULL, check_thread, (void *)(uintptr_t)(t + 1)), 0);
+    for (int t = 0; t < CHECK_THREADS; t++) {
+        void *r;
+        ASSERT_EQ(pthread_join(th[t], &r), 0);
+        ASSERT_EQ((long)(uintptr_t)r, 0);
+    }
+    struct ms__live_totals tot;
+    ms__live_totals(&ms__check_table, &tot);
+    ASSERT_EQ(tot.live_blocks, 0);
+    char *p = ms__check_alloc(40, 0, false);
+    ASSERT_TRUE(p != NULL);
+    ASSERT_EQ(ms__check_free(p + 8), MS_CHECK_UNKNOWN);
+    ASSERT_EQ(ms__check_free(p), MS_CHECK_FREED);
+    ASSERT_EQ(ms__check_free(p), MS_CHECK_UNKNOWN);
+    bool unknown = false;
+    ASSERT_TRUE(ms__check_realloc(p, 80, &unknown) == NULL && unknown);
+    ms__config.check = false;
+}
+
 MS_TEST_MAIN(TEST(buffer_records), TEST(stack_intern_threads), TEST(slots_to_trace),
              TEST(finish_while_recording), TEST(modules_payload), TEST(live_table_threads),
              TEST(sampled_set_reference), TEST(sampled_set_threads), TEST(call_counts_records),
              TEST(own_ranges), TEST(own_ranges_fork_in_update), TEST(fork_in_flush),
              TEST(fork_in_flush_exit), TEST(fork_flags_asked), TEST(fork_in_flush_fsize),
-             TEST(fork_deep_ops))
+             TEST(fork_deep_ops), TEST(check_heap_threads))

@@ -1,0 +1,371 @@
+/* The check heap of --check (check_heap.h): red zones, the quarantine, and the checks. */
+#define _GNU_SOURCE
+#include "check_heap.h"
+#include "event_path.h"
+#include "live_table.h"
+#include "own_memory.h"
+#include "real_fns.h"
+#include "spinlock.h"
+
+#include "../common/trace_format.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+
+/* ---- a block's layout: [base, base + lo) red zone, [ptr, ptr + n) the program's bytes,
+ * [ptr + n, ptr + n + hi) red zone ---- */
+
+static inline size_t hi_of(size_t n)
+{
+    return ((16 - (n & 15)) & 15) + MS_CHECK_REDZONE;
+}
+
+static inline size_t footprint(const struct ms__live_block *b)
+{
+    return b->lo + (size_t)b->size + hi_of((size_t)b->size);
+}
+
+/* The first byte of p[0..n) that is not c, or n. */
+static size_t first_not(const uint8_t *p, size_t n, uint8_t c)
+{
+    size_t i = 0;
+    uint64_t w = 0x0101010101010101ull * c, v;
+    while (i < n && ((uintptr_t)(p + i) & 7))
+        if (p[i] != c)
+            return i;
+        else
+            i++;
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&v, p + i, 8);
+        if (v != w)
+            break;
+    }
+    for (; i < n; i++)
+        if (p[i] != c)
+            return i;
+    return n;
+}
+
+/* The last byte of p[0..n) that is not c, or n when there is none. */
+static size_t last_not(const uint8_t *p, size_t n, uint8_t c)
+{
+    for (size_t i = n; i-- > 0;)
+        if (p[i] != c)
+            return i;
+    return n;
+}
+
+/* The damaged red-zone byte of b nearest to it, as an offset from its start (before: the one
+ * just before it first); false when both zones are whole. */
+static bool redzone_damage(const struct ms__live_block *b, int64_t *offset)
+{
+    const uint8_t *ptr = (const uint8_t *)b->ptr;
+    size_t n = (size_t)b->size;
+    size_t lo = last_not(ptr - b->lo, b->lo, MS_CHECK_REDZONE_BYTE);
+    if (lo < b->lo) {
+        *offset = (int64_t)lo - (int64_t)b->lo;
+        return true;
+    }
+    size_t hi = first_not(ptr + n, hi_of(n), MS_CHECK_REDZONE_BYTE);
+    if (hi < hi_of(n)) {
+        *offset = (int64_t)(n + hi);
+        return true;
+    }
+    return false;
+}
+
+static void report(int kind, const struct ms__live_block *b, int64_t offset, int found)
+{
+    ms__on_heap_error(kind, b->ptr, b->size, offset, found,
+                      found == MS_FOUND_FREE || found == MS_FOUND_REALLOC);
+}
+
+/* ---- allocation ---- */
+
+static void *guard(uint8_t *base, size_t n, size_t lo)
+{
+    uint8_t *p = base + lo;
+    memset(base, MS_CHECK_REDZONE_BYTE, lo);
+    memset(p + n, MS_CHECK_REDZONE_BYTE, hi_of(n));
+    return p;
+}
+
+/* The allocator's block for n bytes with lo before them: NULL when it has none. */
+static uint8_t *base_alloc(size_t n, size_t lo, size_t align, bool zero)
+{
+    if (n > SIZE_MAX / 2 - lo - 64)
+        return NULL;
+    size_t total = lo + n + hi_of(n);
+    if (align > 16) {
+        void *b = ms__real.memalign(align, total);
+        if (b && zero)
+            memset((uint8_t *)b + lo, 0, n);
+        return b;
+    }
+    return zero ? ms__real.calloc(1, total) : ms__real.malloc(total);
+}
+
+void *ms__check_alloc(size_t n, size_t align, bool zero)
+{
+    size_t lo = align > MS_CHECK_REDZONE ? align : MS_CHECK_REDZONE;
+    /* A signal handler that interrupted this thread inside the table cannot use the shard the
+     * interrupted code holds: another block lands in another shard (63 times out of 64). */
+    uint8_t *refused[4];
+    int nrefused = 0;
+    void *p = NULL;
+    for (;;) {
+        uint8_t *base = base_alloc(n, lo, align, zero);
+        if (!base) {
+            errno = ENOMEM;
+            break;
+        }
+        struct ms__live_block b = {
+            .ptr = (uintptr_t)base + lo, .size = n, .lo = (uint32_t)lo, .guarded = 1};
+        if (ms__live_add(&ms__check_table, &b)) {
+            p = guard(base, n, lo);
+            break;
+        }
+        if (nrefused == 4) {
+            ms__real.free(base); /* out of memory for the table */
+            errno = ENOMEM;
+            break;
+        }
+        refused[nrefused++] = base;
+    }
+    while (nrefused > 0)
+        ms__real.free(refused[--nrefused]);
+    return p;
+}
+
+void ms__check_adopt(void *p, size_t n)
+{
+    struct ms__live_block b = {.ptr = (uintptr_t)p, .size = n};
+    (void)ms__live_add(&ms__check_table, &b);
+}
+
+/* ---- the quarantine: a ring of freed blocks, oldest first ---- */
+
+struct held {
+    uintptr_t ptr;
+    uint64_t size;
+    uint32_t lo;
+};
+
+static ms__spinlock quarantine_lock;
+static struct held *ring;
+static size_t ring_cap, ring_head, ring_used;
+static uint64_t volume; /* the footprints of the blocks held */
+static bool ring_failed;
+
+static void release(const struct ms__live_block *b)
+{
+    ms__real.free((void *)(b->ptr - b->lo));
+}
+
+/* The block leaves the quarantine: anything written over it since its free is reported. */
+static void leave(const struct held *h, int found, bool free_it)
+{
+    struct ms__live_block b = {.ptr = h->ptr, .size = h->size, .lo = h->lo, .guarded = 1};
+    size_t n = (size_t)h->size;
+    size_t in = first_not((const uint8_t *)h->ptr, n, MS_CHECK_FREED_BYTE);
+    int64_t offset;
+    if (in < n)
+        report(MS_HEAP_USE_AFTER_FREE, &b, (int64_t)in, found);
+    else if (redzone_damage(&b, &offset))
+        report(MS_HEAP_OVERFLOW, &b, offset, found);
+    if (free_it)
+        release(&b);
+}
+
+#define EVICT_BATCH 32
+
+/* Puts the freed block b (checked) into the quarantine, and lets the oldest go while the
+ * quarantine holds more than its bytes. */
+static void quarantine(const struct ms__live_block *b)
+{
+    size_t fp = footprint(b);
+    uint64_t cap_bytes = (uint64_t)ms__config.quarantine_bytes;
+    if (fp > cap_bytes || ring_failed || !ms__spin_lock_plain(&quarantine_lock)) {
+        release(b); /* too large to hold, or a handler interrupted this thread in here */
+        return;
+    }
+    if (!ring) {
+        /* Each block takes 32 bytes at least (16 before, 16 after): the ring never fills
+         * before the bytes do. */
+        size_t cap = (size_t)(cap_bytes / 32) + 16;
+        void *m = ms__own_map(NULL, cap * sizeof *ring, PROT_READ | PROT_WRITE,
+                              MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+        if (m == MAP_FAILED) {
+            ring_failed = true;
+            ms__spin_unlock_plain(&quarantine_lock);
+            release(b);
+            return;
+        }
+        ring = m;
+        ring_cap = cap;
+    }
+    struct held out[EVICT_BATCH];
+    int nout = 0;
+    while (ring_used > 0 && nout < EVICT_BATCH &&
+           (ring_used == ring_cap || volume + fp > cap_bytes)) {
+        out[nout] = ring[ring_head];
+        volume -= out[nout].lo + out[nout].size + hi_of((size_t)out[nout].size);
+        ring_head = (ring_head + 1) % ring_cap;
+        ring_used--;
+        nout++;
+    }
+    bool held = ring_used < ring_cap;
+    if (held) {
+        ring[(ring_head + ring_used) % ring_cap] =
+            (struct held){.ptr = b->ptr, .size = b->size, .lo = b->lo};
+        ring_used++;
+        volume += fp;
+    }
+    ms__spin_unlock_plain(&quarantine_lock);
+    for (int i = 0; i < nout; i++)
+        leave(&out[i], MS_FOUND_QUARANTINE, true);
+    if (!held)
+        release(b);
+}
+
+/* ---- free and realloc ---- */
+
+/* Checks the live block b as it is freed (found: by free or realloc) and hands it on. */
+static void retire(const struct ms__live_block *b, int found)
+{
+    if (!b->guarded) {
+        ms__real.free((void *)b->ptr);
+        return;
+    }
+    int64_t offset;
+    if (redzone_damage(b, &offset)) {
+        report(MS_HEAP_OVERFLOW, b, offset, found);
+        guard((uint8_t *)b->ptr - b->lo, (size_t)b->size, b->lo); /* reported once */
+    }
+    memset((void *)b->ptr, MS_CHECK_FREED_BYTE, (size_t)b->size);
+    quarantine(b);
+}
+
+enum ms_check_free ms__check_free(void *p)
+{
+    struct ms__live_block b;
+    switch (ms__live_take(&ms__check_table, (uintptr_t)p, &b)) {
+    case MS_LIVE_FOUND:
+        if (!b.guarded)
+            return MS_CHECK_PLAIN;
+        retire(&b, MS_FOUND_FREE);
+        return MS_CHECK_FREED;
+    case MS_LIVE_BUSY:
+        return MS_CHECK_KEPT;
+    default:
+        return MS_CHECK_UNKNOWN;
+    }
+}
+
+void *ms__check_realloc(void *old, size_t n, bool *unknown)
+{
+    *unknown = false;
+    struct ms__live_block b;
+    int got = ms__live_take(&ms__check_table, (uintptr_t)old, &b);
+    if (got != MS_LIVE_FOUND) {
+        *unknown = got == MS_LIVE_ABSENT;
+        return NULL; /* BUSY: a handler's realloc of a block its thread is busy with */
+    }
+    void *p = ms__check_alloc(n, 0, false);
+    if (!p) {
+        (void)ms__live_add(&ms__check_table, &b); /* still live, as after a failed realloc */
+        errno = ENOMEM;
+        return NULL;
+    }
+    memcpy(p, old, n < b.size ? n : (size_t)b.size);
+    retire(&b, MS_FOUND_REALLOC);
+    return p;
+}
+
+void ms__check_refused_realloc(void *old)
+{
+    ms__on_heap_error(MS_HEAP_REFUSED_REALLOC, (uintptr_t)old, 0, 0, MS_FOUND_REALLOC, true);
+}
+
+bool ms__check_guarded(void *p, size_t *size)
+{
+    struct ms__live_block b;
+    if (!ms__live_find(&ms__check_table, (uintptr_t)p, &b) || !b.guarded)
+        return false;
+    *size = (size_t)b.size;
+    return true;
+}
+
+size_t ms__check_usable_size(void *p)
+{
+    size_t n;
+    return ms__check_guarded(p, &n) ? n : ms__real.malloc_usable_size(p);
+}
+
+bool ms__check_release_mine(void *p)
+{
+    struct ms__live_block b;
+    switch (ms__live_take(&ms__check_table, (uintptr_t)p, &b)) {
+    case MS_LIVE_FOUND:
+        if (!b.guarded)
+            return false;
+        release(&b);
+        return true;
+    case MS_LIVE_BUSY:
+        return true; /* a handler's free of a block its thread is busy with: left as it is */
+    default:
+        return false;
+    }
+}
+
+/* ---- at exit ---- */
+
+#define EXIT_DAMAGED 1024
+
+struct damaged {
+    struct ms__live_block b[EXIT_DAMAGED];
+    int64_t offset[EXIT_DAMAGED];
+    size_t n;
+};
+
+static void exit_check(const struct ms__live_block *b, void *ctx)
+{
+    struct damaged *d = ctx;
+    int64_t offset;
+    if (b->guarded && d->n < EXIT_DAMAGED && redzone_damage(b, &offset)) {
+        d->b[d->n] = *b;
+        d->offset[d->n++] = offset;
+    }
+}
+
+void ms__check_at_finish(void)
+{
+    static struct damaged d; /* the table's callback must not write records: collected first */
+    d.n = 0;
+    ms__live_each(&ms__check_table, exit_check, &d);
+    for (size_t i = 0; i < d.n; i++)
+        report(MS_HEAP_OVERFLOW, &d.b[i], d.offset[i], MS_FOUND_EXIT);
+    if (!ms__spin_lock_plain(&quarantine_lock))
+        return;
+    for (size_t i = 0; i < ring_used; i++)
+        leave(&ring[(ring_head + i) % ring_cap], MS_FOUND_EXIT, false);
+    ms__spin_unlock_plain(&quarantine_lock);
+}
+
+static bool fork_took_quarantine;
+
+void ms__check_fork_prepare(void)
+{
+    ms__live_lock_all(&ms__check_table);
+    fork_took_quarantine = ms__spin_lock_plain(&quarantine_lock);
+}
+
+void ms__check_fork_done(void)
+{
+    if (fork_took_quarantine)
+        ms__spin_unlock_plain(&quarantine_lock);
+    fork_took_quarantine = false;
+    ms__live_unlock_all(&ms__check_table);
+}

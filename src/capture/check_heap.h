@@ -1,0 +1,75 @@
+/* --check (memcheck mode, docs/check.md): the heap the hooks give the program instead of the
+ * allocator's own blocks. Every block gets red zones before and after it, filled with a pattern
+ * that is checked when the block is freed or reallocated and at exit; a freed block is filled
+ * with another pattern and kept in a quarantine (MEMSCOPE_QUARANTINE_BYTES) until it leaves,
+ * when the pattern is checked again, so that a write after free is seen; a free of anything
+ * else than a live block is refused, so that the program goes on as under valgrind. The blocks
+ * are those of the allocator underneath (ms__real), one larger each; the live ones are in
+ * ms__check_table (live_table.h).
+ *
+ * What is found becomes a HEAP_ERROR record (common/record_table.h) on the event path; the
+ * frees themselves are recorded by the hooks as always (the replay tells a double free from an
+ * invalid one). Called with busy set, as the event path is. */
+#ifndef MS_CAPTURE_CHECK_HEAP_H
+#define MS_CAPTURE_CHECK_HEAP_H
+
+#include "config.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The red zone after a block: from its end to the next multiple of 16, and 16 bytes more; the
+ * one before it is 16 bytes (the alignment asked for, when more). */
+#define MS_CHECK_REDZONE 16
+#define MS_CHECK_REDZONE_BYTE 0xfa
+#define MS_CHECK_FREED_BYTE 0xfd
+
+/* Whether --check is on (MEMSCOPE_CHECK): set once, before the first block is given out. */
+static inline bool ms__check_on(void)
+{
+    return ms__config.check;
+}
+
+/* A block of n bytes aligned to align (0: malloc's), zeroed when zero is set: NULL when the
+ * allocator has no memory (errno ENOMEM). */
+void *ms__check_alloc(size_t n, size_t align, bool zero);
+/* Adds p, which the allocator gave out itself (a new_handler's block, memory given out while a
+ * signal handler interrupted memscope), to the table without red zones, so that its free is
+ * not refused. */
+void ms__check_adopt(void *p, size_t n);
+
+/* What ms__check_free did with p. */
+enum ms_check_free {
+    MS_CHECK_FREED,   /* a live block: checked, now in the quarantine (or released) */
+    MS_CHECK_PLAIN,   /* an adopted block, out of the table: the caller's deallocator frees it */
+    MS_CHECK_UNKNOWN, /* no live block of the check heap starts at p: nothing was done */
+    MS_CHECK_KEPT,    /* a signal handler interrupted this thread inside the table: left live */
+};
+/* Frees p, a block of the check heap. */
+enum ms_check_free ms__check_free(void *p);
+/* realloc(old, n) with n > 0, old not NULL: a new block with old's bytes (always moved, as
+ * valgrind does), old freed. *unknown is set (and NULL returned) when old is no live block, in
+ * which case nothing was done. NULL with *unknown clear: no memory, old still live. */
+void *ms__check_realloc(void *old, size_t n, bool *unknown);
+/* A realloc of old was refused: old is no live block. */
+void ms__check_refused_realloc(void *old);
+/* Whether p is a live block of the check heap with red zones, of *size bytes. */
+bool ms__check_guarded(void *p, size_t *size);
+/* The bytes of a block of the check heap the program may use (those it asked for), or the
+ * allocator's answer for any other pointer. */
+size_t ms__check_usable_size(void *p);
+/* A free of p passing straight through (a nested call, after the trace is finished), without
+ * recording or checking anything: true when p was a block of the check heap with red zones,
+ * now back with the allocator underneath; false when the caller's deallocator must free p as it
+ * is (an adopted block, anything else). */
+bool ms__check_release_mine(void *p);
+
+/* The process finishes (before the last flush): every live block's red zones and every
+ * quarantined block are checked. */
+void ms__check_at_finish(void);
+/* Fork: the table's and the quarantine's locks are held across it. */
+void ms__check_fork_prepare(void);
+void ms__check_fork_done(void);
+
+#endif
