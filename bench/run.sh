@@ -30,7 +30,7 @@ cmdline="bench/run.sh${*:+ $*}"
 usage() {
     cat <<EOF
 usage: bench/run.sh [--quick] [--workloads a,b,...] [--reps N] [--no-heaptrack] [--keep-traces]
-                    [--backend NAME] [--sample-bytes N] [--build-dir DIR] [--out DIR]
+                    [--backend NAME] [--sample-bytes N] [--check] [--build-dir DIR] [--out DIR]
   --quick           about a tenth of the default iterations
   --workloads LIST  comma-separated list from: ${ALL_WORKLOADS[*]} (the default)
                     and ${EXTRA_WORKLOADS[*]}
@@ -42,6 +42,8 @@ usage: bench/run.sh [--quick] [--workloads a,b,...] [--reps N] [--no-heaptrack] 
                     compare them
   --sample-bytes N  every memscope run samples allocations by bytes with mean N
                     (MEMSCOPE_SAMPLE_BYTES; default: no sampling)
+  --check           every memscope run is a --check run (docs/check.md); with BASELINE set to
+                    the same memscope, its default command is measured beside it
   --build-dir DIR   where \`make\` built (default: <repo>/build)
   --out DIR         results and logs (default: <repo>/bench/out)
 Environment: MEMSCOPE (memscope CLI, default BUILD/bin/memscope), HEAPTRACK (default: heaptrack),
@@ -81,6 +83,7 @@ while [ $# -gt 0 ]; do
         shift
         ;;
     --sample-bytes=*) run_opt+=(--sample-bytes="${1#*=}") ;;
+    --check) run_opt+=(--check) ;;
     --build-dir)
         [ $# -ge 2 ] || { usage >&2; exit 2; }
         build=$(cd "$2" && pwd) || exit 2

@@ -57,23 +57,54 @@ static size_t last_not(const uint8_t *p, size_t n, uint8_t c)
     return n;
 }
 
+/* Whether p[0..n) is all c, a word at a time. */
+static inline bool all_of(const uint8_t *p, size_t n, uint8_t c)
+{
+    uint64_t w = 0x0101010101010101ull * c, v, diff = 0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        uint64_t q[4];
+        memcpy(q, p + i, 32);
+        diff |= (q[0] ^ w) | (q[1] ^ w) | (q[2] ^ w) | (q[3] ^ w);
+    }
+    for (; i + 8 <= n; i += 8) {
+        memcpy(&v, p + i, 8);
+        diff |= v ^ w;
+    }
+    for (; i < n; i++)
+        diff |= p[i] ^ c;
+    return diff == 0;
+}
+
+/* Whether the red zones of the block of n bytes at p are whole: six words, with no loop (the
+ * zone after it, of 16 to 31 bytes, is read as two overlapping halves). */
+static inline bool zones_whole(const uint8_t *p, size_t n)
+{
+    const uint64_t w = 0x0101010101010101ull * MS_CHECK_REDZONE_BYTE;
+    uint64_t v[6];
+    const uint8_t *end = p + n + hi_of(n);
+    memcpy(&v[0], p - 16, 16);
+    memcpy(&v[2], p + n, 16);
+    memcpy(&v[4], end - 16, 16);
+    return ((v[0] ^ w) | (v[1] ^ w) | (v[2] ^ w) | (v[3] ^ w) | (v[4] ^ w) | (v[5] ^ w)) == 0;
+}
+
 /* The damaged red-zone byte of b nearest to it, as an offset from its start (before: the one
  * just before it first); false when both zones are whole. */
 static bool redzone_damage(const struct ms__live_block *b, int64_t *offset)
 {
     const uint8_t *ptr = (const uint8_t *)b->ptr;
     size_t n = (size_t)b->size;
-    size_t lo = last_not(ptr - b->lo, b->lo, MS_CHECK_REDZONE_BYTE);
-    if (lo < b->lo) {
-        *offset = (int64_t)lo - (int64_t)b->lo;
+    if (MS_LIKELY(zones_whole(ptr, n)))
+        return false;
+    size_t lo = last_not(ptr - MS_CHECK_REDZONE, MS_CHECK_REDZONE, MS_CHECK_REDZONE_BYTE);
+    if (lo < MS_CHECK_REDZONE) {
+        *offset = (int64_t)lo - MS_CHECK_REDZONE;
         return true;
     }
     size_t hi = first_not(ptr + n, hi_of(n), MS_CHECK_REDZONE_BYTE);
-    if (hi < hi_of(n)) {
-        *offset = (int64_t)(n + hi);
-        return true;
-    }
-    return false;
+    *offset = (int64_t)(n + hi);
+    return hi < hi_of(n);
 }
 
 static void report(int kind, const struct ms__live_block *b, int64_t offset, int found)
@@ -84,11 +115,16 @@ static void report(int kind, const struct ms__live_block *b, int64_t offset, int
 
 /* ---- allocation ---- */
 
+/* The red zones of the block of n bytes at base + lo: the 16 bytes before it (the rest of lo,
+ * an alignment's, is left as it is) and those after it. */
 static void *guard(uint8_t *base, size_t n, size_t lo)
 {
     uint8_t *p = base + lo;
-    memset(base, MS_CHECK_REDZONE_BYTE, lo);
-    memset(p + n, MS_CHECK_REDZONE_BYTE, hi_of(n));
+    const uint64_t w[2] = {0x0101010101010101ull * MS_CHECK_REDZONE_BYTE,
+                           0x0101010101010101ull * MS_CHECK_REDZONE_BYTE};
+    memcpy(p - 16, w, 16);
+    memcpy(p + n, w, 16); /* with the last 16 bytes, the whole zone after (16 to 31 bytes) */
+    memcpy(p + n + hi_of(n) - 16, w, 16);
     return p;
 }
 
@@ -153,11 +189,18 @@ struct held {
     uint32_t lo;
 };
 
-static ms__spinlock quarantine_lock;
-static struct held *ring;
-static size_t ring_cap, ring_head, ring_used;
-static uint64_t volume; /* the footprints of the blocks held */
-static bool ring_failed;
+/* Eight quarantines, a thread using the one its id picks, so that threads freeing at once
+ * seldom meet on a lock; together they hold the bytes asked for (total_volume): a thread's frees
+ * let the oldest of its own quarantine go while the whole holds more. */
+#define QUARANTINES 8
+static struct quarantine {
+    _Alignas(64) ms__spinlock lock;
+    struct held *ring;
+    size_t cap, head, used;
+    bool failed; /* no memory for the ring: blocks are released at once */
+    bool fork_took;
+} quarantines[QUARANTINES];
+static _Atomic uint64_t total_volume; /* the footprints of the blocks held */
 
 static void release(const struct ms__live_block *b)
 {
@@ -169,7 +212,9 @@ static void leave(const struct held *h, int found, bool free_it)
 {
     struct ms__live_block b = {.ptr = h->ptr, .size = h->size, .lo = h->lo, .guarded = 1};
     size_t n = (size_t)h->size;
-    size_t in = first_not((const uint8_t *)h->ptr, n, MS_CHECK_FREED_BYTE);
+    size_t in = all_of((const uint8_t *)h->ptr, n, MS_CHECK_FREED_BYTE)
+                    ? n
+                    : first_not((const uint8_t *)h->ptr, n, MS_CHECK_FREED_BYTE);
     int64_t offset;
     if (in < n)
         report(MS_HEAP_USE_AFTER_FREE, &b, (int64_t)in, found);
@@ -180,50 +225,59 @@ static void leave(const struct held *h, int found, bool free_it)
 }
 
 #define EVICT_BATCH 32
+#define PREFETCH_AHEAD 8
 
-/* Puts the freed block b (checked) into the quarantine, and lets the oldest go while the
- * quarantine holds more than its bytes. */
+/* Puts the freed block b (checked) into its thread's quarantine, and lets the oldest go while
+ * the quarantine holds more than its bytes. */
 static void quarantine(const struct ms__live_block *b)
 {
     size_t fp = footprint(b);
     uint64_t cap_bytes = (uint64_t)ms__config.quarantine_bytes;
-    if (fp > cap_bytes || ring_failed || !ms__spin_lock_plain(&quarantine_lock)) {
+    struct quarantine *q = &quarantines[(unsigned)ms__self_tid() % QUARANTINES];
+    if (fp > cap_bytes || q->failed || !ms__spin_lock_plain(&q->lock)) {
         release(b); /* too large to hold, or a handler interrupted this thread in here */
         return;
     }
-    if (!ring) {
+    if (!q->ring) {
         /* Each block takes 32 bytes at least (16 before, 16 after): the ring never fills
          * before the bytes do. */
         size_t cap = (size_t)(cap_bytes / 32) + 16;
-        void *m = ms__own_map(NULL, cap * sizeof *ring, PROT_READ | PROT_WRITE,
+        void *m = ms__own_map(NULL, cap * sizeof *q->ring, PROT_READ | PROT_WRITE,
                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (m == MAP_FAILED) {
-            ring_failed = true;
-            ms__spin_unlock_plain(&quarantine_lock);
+            q->failed = true;
+            ms__spin_unlock_plain(&q->lock);
             release(b);
             return;
         }
-        ring = m;
-        ring_cap = cap;
+        q->ring = m;
+        q->cap = cap;
     }
     struct held out[EVICT_BATCH];
     int nout = 0;
-    while (ring_used > 0 && nout < EVICT_BATCH &&
-           (ring_used == ring_cap || volume + fp > cap_bytes)) {
-        out[nout] = ring[ring_head];
-        volume -= out[nout].lo + out[nout].size + hi_of((size_t)out[nout].size);
-        ring_head = (ring_head + 1) % ring_cap;
-        ring_used--;
+    uint64_t volume = atomic_load_explicit(&total_volume, memory_order_relaxed), gone = 0;
+    while (q->used > 0 && nout < EVICT_BATCH &&
+           (q->used == q->cap || volume - gone + fp > cap_bytes)) {
+        out[nout] = q->ring[q->head];
+        gone += out[nout].lo + out[nout].size + hi_of((size_t)out[nout].size);
+        q->head = (q->head + 1) % q->cap;
+        q->used--;
         nout++;
     }
-    bool held = ring_used < ring_cap;
-    if (held) {
-        ring[(ring_head + ring_used) % ring_cap] =
-            (struct held){.ptr = b->ptr, .size = b->size, .lo = b->lo};
-        ring_used++;
-        volume += fp;
+    if (q->used > PREFETCH_AHEAD && volume - gone + fp > cap_bytes - cap_bytes / 8) {
+        /* A block that leaves soon, read as it does: from memory, it was freed long ago. */
+        const struct held *next = &q->ring[(q->head + PREFETCH_AHEAD) % q->cap];
+        for (uint64_t o = 0; o < next->size + 16 && o < 1024; o += 64)
+            __builtin_prefetch((const char *)next->ptr - 16 + o);
     }
-    ms__spin_unlock_plain(&quarantine_lock);
+    bool held = q->used < q->cap;
+    if (held) {
+        q->ring[(q->head + q->used) % q->cap] =
+            (struct held){.ptr = b->ptr, .size = b->size, .lo = b->lo};
+        q->used++;
+    }
+    atomic_fetch_add_explicit(&total_volume, (held ? fp : 0) - gone, memory_order_relaxed);
+    ms__spin_unlock_plain(&q->lock);
     for (int i = 0; i < nout; i++)
         leave(&out[i], MS_FOUND_QUARANTINE, true);
     if (!held)
@@ -347,25 +401,29 @@ void ms__check_at_finish(void)
     ms__live_each(&ms__check_table, exit_check, &d);
     for (size_t i = 0; i < d.n; i++)
         report(MS_HEAP_OVERFLOW, &d.b[i], d.offset[i], MS_FOUND_EXIT);
-    if (!ms__spin_lock_plain(&quarantine_lock))
-        return;
-    for (size_t i = 0; i < ring_used; i++)
-        leave(&ring[(ring_head + i) % ring_cap], MS_FOUND_EXIT, false);
-    ms__spin_unlock_plain(&quarantine_lock);
+    for (int k = 0; k < QUARANTINES; k++) {
+        struct quarantine *q = &quarantines[k];
+        if (!ms__spin_lock_plain(&q->lock))
+            continue;
+        for (size_t i = 0; i < q->used; i++)
+            leave(&q->ring[(q->head + i) % q->cap], MS_FOUND_EXIT, false);
+        ms__spin_unlock_plain(&q->lock);
+    }
 }
-
-static bool fork_took_quarantine;
 
 void ms__check_fork_prepare(void)
 {
     ms__live_lock_all(&ms__check_table);
-    fork_took_quarantine = ms__spin_lock_plain(&quarantine_lock);
+    for (int k = 0; k < QUARANTINES; k++)
+        quarantines[k].fork_took = ms__spin_lock_plain(&quarantines[k].lock);
 }
 
 void ms__check_fork_done(void)
 {
-    if (fork_took_quarantine)
-        ms__spin_unlock_plain(&quarantine_lock);
-    fork_took_quarantine = false;
+    for (int k = 0; k < QUARANTINES; k++)
+        if (quarantines[k].fork_took) {
+            quarantines[k].fork_took = false;
+            ms__spin_unlock_plain(&quarantines[k].lock);
+        }
     ms__live_unlock_all(&ms__check_table);
 }

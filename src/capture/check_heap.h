@@ -20,7 +20,7 @@
 #include <stdint.h>
 
 /* The red zone after a block: from its end to the next multiple of 16, and 16 bytes more; the
- * one before it is 16 bytes (the alignment asked for, when more). */
+ * one before it is 16 bytes (within the alignment asked for, when more). */
 #define MS_CHECK_REDZONE 16
 #define MS_CHECK_REDZONE_BYTE 0xfa
 #define MS_CHECK_FREED_BYTE 0xfd

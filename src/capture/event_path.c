@@ -369,7 +369,11 @@ __attribute__((noinline)) void ms__free_caller(struct ms__slot *s, uintptr_t ra)
     const struct ms__module_range *m = free_module(s, ra);
     if (m && m->runtime && runtime_caller(s, ra, &m) && !ms__config.free_stacks)
         return;
-    put_free_caller(s, m && !m->runtime ? m : NULL, ra, ms__stack_id(&s->u, &s->b));
+    /* The frees' own walk log: a loop that allocates and frees repeats both walks. */
+    s->u.walk_i = MS_WALK_FREES;
+    uint32_t stack = ms__stack_id(&s->u, &s->b);
+    s->u.walk_i = MS_WALK_ALLOCS;
+    put_free_caller(s, m && !m->runtime ? m : NULL, ra, stack);
 }
 
 /* ---- a death inside the allocator (event_path.h) ---- */

@@ -53,7 +53,7 @@ __attribute__((noinline)) int ms__walk_fp(struct ms__unwind_state *u, uintptr_t 
 
 uint32_t ms__stack_of_walk_trimmed(struct ms__unwind_state *u, struct ms__buffer *b, int s)
 {
-    const struct ms__walk_log *w = &u->walk;
+    const struct ms__walk_log *w = ms__walk(u);
     int k = 0;
     for (int i = 0; i < s; i++)
         if (w->ra[i] < ms__self_lo || w->ra[i] >= ms__self_hi)

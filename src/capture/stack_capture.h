@@ -61,7 +61,7 @@ uint32_t ms__stack_of_walk_trimmed(struct ms__unwind_state *u, struct ms__buffer
  * last walk are neither searched for memscope's frames nor compared with the last stack again. */
 static inline uint32_t ms__stack_of_walk(struct ms__unwind_state *u, struct ms__buffer *b)
 {
-    struct ms__walk_log *w = &u->walk;
+    struct ms__walk_log *w = ms__walk(u);
     const uintptr_t lo = ms__self_lo, span = ms__self_hi - ms__self_lo;
     int s = w->frames;
     while (s > 0 && w->ra[s - 1] - lo < span)
@@ -72,7 +72,8 @@ static inline uint32_t ms__stack_of_walk(struct ms__unwind_state *u, struct ms__
     w->clean = i;
     uint32_t id;
     if (MS_LIKELY(i == s && s <= ms__config.depth)) {
-        int known = u->cache_log < w->kept ? u->cache_log : w->kept;
+        int log = u->cache_log_of == u->walk_i ? u->cache_log : 0;
+        int known = log < w->kept ? log : w->kept;
         id = ms__stack_intern_outer(u, b, w->ra, s, known);
     } else if (i == s) { /* the innermost frames only: not where the last stack had them */
         id = ms__stack_intern_outer(u, b, w->ra + (s - ms__config.depth), ms__config.depth, 0);
@@ -105,14 +106,14 @@ static inline __attribute__((always_inline)) uint32_t ms__stack_id(struct ms__un
             MS_UNWIND_HERE(ip, sp, bp);
             if (ms__walk_repeats(u, ip, sp, bp)) {
                 if (MS_UNLIKELY(ms__unwind_verify_on))
-                    ms__unwind_verify_repeat(u, b, u->walk.stack);
-                return u->walk.stack;
+                    ms__unwind_verify_repeat(u, b, ms__walk(u)->stack);
+                return ms__walk(u)->stack;
             }
             n = ms__unwind_fast(u, ip, sp, bp, want);
             if (MS_LIKELY(n >= 0)) {
                 uint32_t id = ms__stack_of_walk(u, b);
                 if (MS_UNLIKELY(ms__unwind_verify_on))
-                    ms__unwind_verify_walk(&u->walk, n, id);
+                    ms__unwind_verify_walk(ms__walk(u), n, id);
                 return id;
             }
             if (MS_UNLIKELY(ms__unwind_verify_on))

@@ -207,7 +207,8 @@ static uint32_t intern_nodes(struct ms__unwind_state *u, struct ms__buffer *b,
         u->cache_h2[k] = u->path_h2[k];
     }
     u->cache_n = n;
-    u->cache_log = outer == u->walk.ra ? n : 0;
+    u->cache_log = outer == ms__walk(u)->ra ? n : 0;
+    u->cache_log_of = u->walk_i;
     return node;
 }
 
@@ -281,9 +282,10 @@ uint32_t ms__stack_intern_outer(struct ms__unwind_state *u, struct ms__buffer *b
     while (m < n && m < u->cache_n && u->cache_ips[m] == outer[m])
         m++;
     /* What u->cache_log will say: only the walk log's own return addresses are followed. */
-    bool from_log = outer == u->walk.ra;
+    bool from_log = outer == ms__walk(u)->ra;
     if (m == n && n == u->cache_n) {
         u->cache_log = from_log ? n : 0;
+        u->cache_log_of = u->walk_i;
         if (MS_UNLIKELY(ms__unwind_verify_on))
             ms__unwind_verify_cached(u->cache_ids[n - 1], find_outer(outer, n));
         return u->cache_ids[n - 1]; /* the last stack again */
@@ -298,6 +300,7 @@ uint32_t ms__stack_intern_outer(struct ms__unwind_state *u, struct ms__buffer *b
     struct ms__stack_entry *e = &u->stack_cache[h1 & ((1u << MS_STACK_CACHE_BITS) - 1)];
     if (e->id && e->h1 == h1 && e->h2 == h2 && e->n == (uint32_t)n) {
         u->cache_log = from_log ? m : 0; /* the last stack is still the one interned before */
+        u->cache_log_of = u->walk_i;
         if (MS_UNLIKELY(ms__unwind_verify_on))
             ms__unwind_verify_cached(e->id, find_outer(outer, n));
         return e->id;

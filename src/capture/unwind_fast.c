@@ -92,7 +92,7 @@ static void log_drop_outer(struct ms__walk_log *w, int from, int to)
 
 int ms__unwind_fast(struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp, uintptr_t bp, int max)
 {
-    struct ms__walk_log *w = &u->walk;
+    struct ms__walk_log *w = ms__walk(u);
     if (MS_UNLIKELY(u->stack_pending))
         ms__unwind_find_stack(u);
     uintptr_t hi = u->stack_hi;

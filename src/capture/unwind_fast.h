@@ -58,7 +58,7 @@ static inline bool ms__walk_frames_hold(const struct ms__walk_log *w, int to)
 static inline bool ms__walk_repeats(const struct ms__unwind_state *u, uintptr_t ip, uintptr_t sp,
                                     uintptr_t bp)
 {
-    const struct ms__walk_log *w = &u->walk;
+    const struct ms__walk_log *w = &u->logs[u->walk_i];
     if (w->start_ip != ip || w->start_sp != sp || w->start_bp != bp || w->frames < 0 ||
         w->gen != atomic_load_explicit(&ms__code_gen, memory_order_relaxed))
         return false;

@@ -44,8 +44,9 @@ struct ms__unwind_state {
     /* The two path hashes of each prefix of that stack (see stack_intern.c), and those of the
      * stack being interned. */
     uint64_t cache_h1[MS_MAX_STACK_DEPTH], cache_h2[MS_MAX_STACK_DEPTH];
-    /* Leading entries of cache_ips known to equal the walk log's first return addresses. */
-    int cache_log;
+    /* Leading entries of cache_ips known to equal the first return addresses of the walk log
+     * logs[cache_log_of]. */
+    int cache_log, cache_log_of;
     uint64_t path_h1[MS_MAX_STACK_DEPTH], path_h2[MS_MAX_STACK_DEPTH];
     /* Unwind rules by instruction address (see unwind_fast.h), valid while unwind_gen equals
      * ms__code_gen: a small cache that stays in the CPU's caches in front of a large one. */
@@ -54,12 +55,13 @@ struct ms__unwind_state {
         uintptr_t ip;
         struct ms__cfi_rule rule;
     } unwind_l0[1u << MS_UNWIND_L0_BITS], unwind_cache[1u << MS_UNWIND_CACHE_BITS];
-    /* The last walk by the cached unwinder: where it started, the state after each frame
-     * (outermost first) and the stack id it gave. A walk from the same registers that would read
-     * the same stack words gives the same stack (see ms__walk_repeats); a walk that reaches the
-     * state the last one had after some frame, where the words the last one read further out
-     * still hold their values, goes on as the last one did: the outer frames stay where they are
-     * in the log and only the new inner ones are written (see unwind_fast.c). */
+    /* The last walk by the cached unwinder (two: the allocations' and the frees', logs[walk_i]
+     * the one in use, so that a loop that allocates and frees repeats both): where it started, the
+     * state after each frame (outermost first) and the stack id it gave. A walk from the same
+     * registers that would read the same stack words gives the same stack (see ms__walk_repeats); a
+     * walk that reaches the state the last one had after some frame, where the words the last one
+     * read further out still hold their values, goes on as the last one did: the outer frames stay
+     * where they are in the log and only the new inner ones are written (see unwind_fast.c). */
     struct ms__walk_log {
         uintptr_t start_ip, start_sp, start_bp;
         uint32_t gen;
@@ -74,7 +76,8 @@ struct ms__unwind_state {
          * outermost frame first. */
         uintptr_t cfa[MS_WALK_FRAMES], bp[MS_WALK_FRAMES], ra[MS_WALK_FRAMES];
         int16_t rbp_off[MS_WALK_FRAMES];
-    } walk;
+    } logs[2];
+    int walk_i; /* MS_WALK_ALLOCS, or MS_WALK_FREES around a free's walk */
     /* The frames of the walk under way, innermost first, until they go into the log. */
     struct ms__walk_frame {
         uintptr_t cfa, bp, ra;
@@ -99,10 +102,19 @@ struct ms__unwind_state {
     } stack_cache[1u << MS_STACK_CACHE_BITS];
 };
 
-/* Forgets the last walk: nothing is reused from it (a forked child, a stack not interned). */
+#define MS_WALK_ALLOCS 0
+#define MS_WALK_FREES 1
+
+/* The walk log in use. */
+static inline struct ms__walk_log *ms__walk(struct ms__unwind_state *u)
+{
+    return &u->logs[u->walk_i];
+}
+
+/* Forgets the last walks: nothing is reused from them (a forked child, a stack not interned). */
 static inline void ms__walk_forget(struct ms__unwind_state *u)
 {
-    u->walk.frames = -1;
+    u->logs[0].frames = u->logs[1].frames = -1;
 }
 
 /* Set while this thread is inside pthread_getattr_np (see ms__unwind_find_stack). */

@@ -240,6 +240,9 @@ def parse_frame(text: str) -> Optional[Frame]:
     return Frame(function=fn, file=file, line=line, module=module, address="0x" + addr.lower())
 
 
+_RE_ERRORS = re.compile(r"^ERROR SUMMARY: ([\d,]+) errors? from")
+
+
 def parse_valgrind_log(path: str) -> Proc:
     with open(path, errors="replace") as f:
         lines = f.read().splitlines()
@@ -263,6 +266,8 @@ def parse_valgrind_log(path: str) -> Proc:
             proc.parent_pid = int(ln.split(":")[1])
         elif (m := _RE_SIGNAL.search(ln)):
             proc.extra["signal"] = int(m.group(1))
+        elif (m := _RE_ERRORS.match(ln)):
+            proc.extra["errors"] = _n(m.group(1))
         elif (m := _RE_HEAP_USE.search(ln)):
             proc.in_use_bytes, proc.in_use_blocks = _n(m.group(1)), _n(m.group(2))
         elif (m := _RE_TOTAL.search(ln)):
@@ -354,6 +359,8 @@ def parse_memscope_report(doc: dict, path: str) -> Proc:
     for k in ("realloc_calls", "peak_bytes", "temporary_allocs", "threads", "duration_ns"):
         if k in s:
             proc.extra[k] = s[k]
+    if isinstance(s.get("errors"), dict):
+        proc.extra["errors"] = s["errors"].get("total")
     kinds = s.get("leak_kinds")
     if isinstance(kinds, dict):
         proc.extra["leak_kinds"] = {k: (_req_int(kinds[k], "bytes", where), _req_int(kinds[k], "blocks", where))
@@ -461,12 +468,14 @@ def run_valgrind(cmd, env, stdin_path, cwd, timeout, workdir, valgrind, num_call
 
 
 def run_memscope(cmd, env, stdin_path, cwd, timeout, workdir, memscope, unwind,
-                 report_timeout) -> RunResult:
+                 report_timeout, check=False) -> RunResult:
     trace = os.path.join(workdir, "t.mstrace")
     clean_traces(workdir)
     full = [memscope, "run", "-o", trace]
     if unwind:
         full.append(f"--unwind={unwind}")
+    if check:
+        full.append("--check")
     full += ["--"] + cmd
     r = _run(full, env, stdin_path, cwd, timeout, "memscope run")
     err = r.stderr.decode(errors="replace")
@@ -1118,6 +1127,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                     help="extra valgrind option, e.g. --soname-synonyms=somalloc=libjemalloc.so* (repeatable)")
     ap.add_argument("--valgrind-only", action="store_true", help="only run natively and under valgrind, print parsed logs")
     ap.add_argument("--unwind", help="pass --unwind=MODE to memscope run")
+    ap.add_argument("--check", action="store_true",
+                    help="run memscope run --check (docs/check.md): the same figures, and no "
+                         "error where valgrind reports none")
     ap.add_argument("--no-aslr", action="store_true",
                     help="run every run under `setarch ARCH -R` (default for --real)")
     ap.add_argument("--aslr", action="store_true", help="keep ASLR on even for --real")
@@ -1235,7 +1247,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             return EXIT_MISMATCH if rep.failed else EXIT_OK
 
         msr = run_memscope(cmd, ms_env, stdin_path, cwd, a.timeout, workdir, memscope, a.unwind,
-                           a.timeout)
+                           a.timeout, a.check)
         print_memscope(msr.procs)
         if msr.procs and msr.procs[0].extra.get("unnamed_traces"):
             rep.note(f"trace files on disk not named on stderr: {msr.procs[0].extra['unnamed_traces']}")
@@ -1272,6 +1284,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(f"---- pair: {v.label()}  <->  {m.label()}")
             compare_pair(rep, v, m, markers, expect, tag, is_root=sig_depth(v.signature) == 0,
                          tolerate_block=a.tolerate_block_size if os.path.basename(v.exe) in a.tolerate_in else None)
+            if a.check and v.extra.get("errors") == 0:
+                rep.check(f"{tag} --check: no error, as valgrind", m.extra.get("errors") == 0,
+                          f"valgrind 0, memscope {m.extra.get('errors')}")
         for m in extra:
             trivial = (m.allocs or 0) == 0 and (m.frees or 0) == 0
             if trivial:
