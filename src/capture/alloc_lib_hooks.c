@@ -101,7 +101,7 @@ HOOK(int, tc_posix_memalign, (void **out, size_t al, size_t n))
     static void *real;
     int (*f)(void **, size_t, size_t) =
         (int (*)(void **, size_t, size_t))lib_next(&real, "tc_posix_memalign");
-    if (!f)
+    if (!f || MS_UNLIKELY(ms__check_on())) /* --check: a block of the check heap */
         return ms__hook_posix_memalign(out, al, n);
     if (MS_UNLIKELY(passthrough()))
         return f(out, al, n);
@@ -120,7 +120,8 @@ HOOK(void *, tc_realloc, (void *old, size_t n))
     if (!f)
         return ms__hook_realloc(old, n);
     if (MS_UNLIKELY(passthrough()))
-        return f(old, n);
+        return MS_UNLIKELY(ms__check_on()) && old ? ms__check_passthrough_realloc(old, n)
+                                                  : f(old, n);
     if (!old)
         return ms__hook_tc_malloc(n);
     return ms__realloc_hooked(f, old, n, (uintptr_t)__builtin_return_address(0));
@@ -158,8 +159,10 @@ HOOK(void *, mallocx, (size_t n, int flags))
     if (MS_UNLIKELY(passthrough()))
         return f(n, flags);
     ms__tls.busy = 1;
-    void *p = f(n, flags);
     size_t al = mallocx_align(flags);
+    /* --check: a block of the check heap, aligned and zeroed as asked (the arena and tcache
+     * flags, which change no result, are not kept) */
+    void *p = MS_UNLIKELY(ms__check_on()) ? ms__check_alloc(n, al, flags & 0x40) : f(n, flags);
     if (p)
         ms__on_alloc(al ? MS_REC_ALLOC_ALIGNED : MS_REC_ALLOC, MS_FAMILY_MALLOC, p, n, al);
     ms__unbusy();
@@ -191,10 +194,20 @@ HOOK(void *, rallocx, (void *old, size_t n, int flags))
     void *(*f)(void *, size_t, int) = (void *(*)(void *, size_t, int))lib_next(&real, "rallocx");
     if (!f)
         return rallocx_fallback(old, n, flags);
+    if (MS_UNLIKELY(ms__check_on()) && old && passthrough())
+        return ms__check_passthrough_realloc(old, n ? n : 1);
     if (MS_UNLIKELY(passthrough()) || !old) /* rallocx(NULL) is undefined: leave it alone */
         return f(old, n, flags);
     uint64_t before = ms__realloc_begin(old);
-    void *p = f(old, n, flags);
+    void *p;
+    if (MS_UNLIKELY(ms__check_on())) { /* moved within the check heap, as realloc is */
+        bool unknown;
+        p = ms__check_realloc(old, n ? n : 1, mallocx_align(flags), flags & 0x40, &unknown);
+        if (unknown)
+            ms__check_refused_realloc(old);
+    } else {
+        p = f(old, n, flags);
+    }
     ms__realloc_end(old, p, n, before, (uintptr_t)__builtin_return_address(0));
     return p;
 }
@@ -214,10 +227,22 @@ HOOK(size_t, xallocx, (void *p, size_t n, size_t extra, int flags))
         ms__realloc_end(p, r >= n ? p : NULL, n, before, (uintptr_t)__builtin_return_address(0));
         return r;
     }
+    size_t had;
+    if (MS_UNLIKELY(ms__check_on()) && p && ms__check_guarded(p, &had) != MS_LIVE_ABSENT) {
+        /* a block of the check heap: resized within it (passing through too) */
+        if (passthrough())
+            return ms__check_resize(p, n, extra);
+        uint64_t before = ms__realloc_begin(p);
+        size_t r = ms__check_resize(p, n, extra);
+        ms__realloc_end(p, r >= n ? p : NULL, n, before, (uintptr_t)__builtin_return_address(0));
+        return r;
+    }
     if (MS_UNLIKELY(passthrough()) || !p)
         return f(p, n, extra, flags);
     uint64_t before = ms__realloc_begin(p);
     size_t r = f(p, n, extra, flags);
+    if (MS_UNLIKELY(ms__check_on()))
+        ms__check_set_size(p, r); /* an adopted block: its library's */
     ms__realloc_end(p, r >= n ? p : NULL, n, before, (uintptr_t)__builtin_return_address(0));
     return r;
 }

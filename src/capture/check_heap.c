@@ -145,6 +145,18 @@ static uint8_t *base_alloc(size_t n, size_t lo, size_t align, bool zero)
 
 void *ms__check_alloc(size_t n, size_t align, bool zero)
 {
+    if (align > MS_CHECK_ALIGN_MAX) {
+        /* An alignment of 2 GiB or more: the allocator's own block, with no red zones. */
+        void *p = ms__real.memalign(align, n ? n : 1);
+        if (p && zero)
+            memset(p, 0, n);
+        if (p && !ms__check_adopt(p, n)) {
+            ms__real.free(p);
+            errno = ENOMEM;
+            return NULL;
+        }
+        return p;
+    }
     size_t lo = align > MS_CHECK_REDZONE ? align : MS_CHECK_REDZONE;
     /* A signal handler that interrupted this thread inside the table cannot use the shard the
      * interrupted code holds: another block lands in another shard (63 times out of 64). */
@@ -157,10 +169,12 @@ void *ms__check_alloc(size_t n, size_t align, bool zero)
             errno = ENOMEM;
             break;
         }
+        /* Its red zones first: the exit's check may read them as soon as it is in the table. */
+        uint8_t *q = guard(base, n, lo);
         struct ms__live_block b = {
-            .ptr = (uintptr_t)base + lo, .size = n, .lo = (uint32_t)lo, .guarded = 1};
+            .ptr = (uintptr_t)q, .size = n, .lo = (uint32_t)lo, .guarded = 1};
         if (ms__live_add(&ms__check_table, &b)) {
-            p = guard(base, n, lo);
+            p = q;
             break;
         }
         if (nrefused == 4) {
@@ -175,10 +189,10 @@ void *ms__check_alloc(size_t n, size_t align, bool zero)
     return p;
 }
 
-void ms__check_adopt(void *p, size_t n)
+bool ms__check_adopt(void *p, size_t n)
 {
     struct ms__live_block b = {.ptr = (uintptr_t)p, .size = n};
-    (void)ms__live_add(&ms__check_table, &b);
+    return ms__live_add(&ms__check_table, &b);
 }
 
 /* ---- the quarantine: a ring of freed blocks, oldest first ---- */
@@ -189,37 +203,45 @@ struct held {
     uint32_t lo;
 };
 
-/* Eight quarantines, a thread using the one its id picks, so that threads freeing at once
- * seldom meet on a lock; together they hold the bytes asked for (total_volume): a thread's frees
- * let the oldest of its own quarantine go while the whole holds more. */
-#define QUARANTINES 8
-static struct quarantine {
-    _Alignas(64) ms__spinlock lock;
-    struct held *ring;
-    size_t cap, head, used;
-    bool failed; /* no memory for the ring: blocks are released at once */
-    bool fork_took;
-} quarantines[QUARANTINES];
-static _Atomic uint64_t total_volume; /* the footprints of the blocks held */
+/* One ring for the process: the fills and checks are made outside its lock, which guards a
+ * few loads and stores of the ring. */
+static ms__spinlock quarantine_lock;
+static struct held *ring;
+static size_t ring_cap, ring_head, ring_used;
+static uint64_t volume; /* the footprints of the blocks held */
+static bool ring_failed, fork_took_quarantine;
+
+static size_t footprint_held(const struct held *h)
+{
+    return h->lo + (size_t)h->size + hi_of((size_t)h->size);
+}
 
 static void release(const struct ms__live_block *b)
 {
     ms__real.free((void *)(b->ptr - b->lo));
 }
 
+/* What was written over the freed block b since its free: MS_HEAP_USE_AFTER_FREE (in the
+ * block) or MS_HEAP_OVERFLOW (in its red zones) at *offset, or -1 for nothing. */
+static int damage_after_free(const struct ms__live_block *b, int64_t *offset)
+{
+    size_t n = (size_t)b->size;
+    const uint8_t *p = (const uint8_t *)b->ptr;
+    if (!all_of(p, n, MS_CHECK_FREED_BYTE)) {
+        *offset = (int64_t)first_not(p, n, MS_CHECK_FREED_BYTE);
+        return MS_HEAP_USE_AFTER_FREE;
+    }
+    return redzone_damage(b, offset) ? MS_HEAP_OVERFLOW : -1;
+}
+
 /* The block leaves the quarantine: anything written over it since its free is reported. */
 static void leave(const struct held *h, int found, bool free_it)
 {
     struct ms__live_block b = {.ptr = h->ptr, .size = h->size, .lo = h->lo, .guarded = 1};
-    size_t n = (size_t)h->size;
-    size_t in = all_of((const uint8_t *)h->ptr, n, MS_CHECK_FREED_BYTE)
-                    ? n
-                    : first_not((const uint8_t *)h->ptr, n, MS_CHECK_FREED_BYTE);
     int64_t offset;
-    if (in < n)
-        report(MS_HEAP_USE_AFTER_FREE, &b, (int64_t)in, found);
-    else if (redzone_damage(&b, &offset))
-        report(MS_HEAP_OVERFLOW, &b, offset, found);
+    int kind = damage_after_free(&b, &offset);
+    if (kind >= 0)
+        report(kind, &b, offset, found);
     if (free_it)
         release(&b);
 }
@@ -227,61 +249,67 @@ static void leave(const struct held *h, int found, bool free_it)
 #define EVICT_BATCH 32
 #define PREFETCH_AHEAD 8
 
-/* Puts the freed block b (checked) into its thread's quarantine, and lets the oldest go while
- * the quarantine holds more than its bytes. */
+/* Puts the freed block b (checked) into the quarantine, and lets the oldest go until the
+ * quarantine holds no more than its bytes. */
 static void quarantine(const struct ms__live_block *b)
 {
     size_t fp = footprint(b);
     uint64_t cap_bytes = (uint64_t)ms__config.quarantine_bytes;
-    struct quarantine *q = &quarantines[(unsigned)ms__self_tid() % QUARANTINES];
-    if (fp > cap_bytes || q->failed || !ms__spin_lock_plain(&q->lock)) {
+    if (fp > cap_bytes || !ms__spin_lock_plain(&quarantine_lock)) {
         release(b); /* too large to hold, or a handler interrupted this thread in here */
         return;
     }
-    if (!q->ring) {
+    if (!ring && !ring_failed) {
         /* Each block takes 32 bytes at least (16 before, 16 after): the ring never fills
          * before the bytes do. */
         size_t cap = (size_t)(cap_bytes / 32) + 16;
-        void *m = ms__own_map(NULL, cap * sizeof *q->ring, PROT_READ | PROT_WRITE,
+        void *m = ms__own_map(NULL, cap * sizeof *ring, PROT_READ | PROT_WRITE,
                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (m == MAP_FAILED) {
-            q->failed = true;
-            ms__spin_unlock_plain(&q->lock);
-            release(b);
-            return;
+            ring_failed = true;
+        } else {
+            ring = m;
+            ring_cap = cap;
         }
-        q->ring = m;
-        q->cap = cap;
+    }
+    if (!ring) {
+        ms__spin_unlock_plain(&quarantine_lock);
+        release(b);
+        return;
     }
     struct held out[EVICT_BATCH];
     int nout = 0;
-    uint64_t volume = atomic_load_explicit(&total_volume, memory_order_relaxed), gone = 0;
-    while (q->used > 0 && nout < EVICT_BATCH &&
-           (q->used == q->cap || volume - gone + fp > cap_bytes)) {
-        out[nout] = q->ring[q->head];
-        gone += out[nout].lo + out[nout].size + hi_of((size_t)out[nout].size);
-        q->head = (q->head + 1) % q->cap;
-        q->used--;
+    while (ring_used > 0 && (ring_used == ring_cap || volume + fp > cap_bytes)) {
+        if (nout == EVICT_BATCH) { /* checked outside the lock, then on */
+            ms__spin_unlock_plain(&quarantine_lock);
+            for (int i = 0; i < nout; i++)
+                leave(&out[i], MS_FOUND_QUARANTINE, true);
+            nout = 0;
+            if (!ms__spin_lock_plain(&quarantine_lock)) { /* cannot be: not a handler here */
+                release(b);
+                return;
+            }
+            continue;
+        }
+        out[nout] = ring[ring_head];
+        volume -= footprint_held(&out[nout]);
+        ring_head = (ring_head + 1) % ring_cap;
+        ring_used--;
         nout++;
     }
-    if (q->used > PREFETCH_AHEAD && volume - gone + fp > cap_bytes - cap_bytes / 8) {
+    if (ring_used > PREFETCH_AHEAD && volume + fp > cap_bytes - cap_bytes / 8) {
         /* A block that leaves soon, read as it does: from memory, it was freed long ago. */
-        const struct held *next = &q->ring[(q->head + PREFETCH_AHEAD) % q->cap];
+        const struct held *next = &ring[(ring_head + PREFETCH_AHEAD) % ring_cap];
         for (uint64_t o = 0; o < next->size + 16 && o < 1024; o += 64)
             __builtin_prefetch((const char *)next->ptr - 16 + o);
     }
-    bool held = q->used < q->cap;
-    if (held) {
-        q->ring[(q->head + q->used) % q->cap] =
-            (struct held){.ptr = b->ptr, .size = b->size, .lo = b->lo};
-        q->used++;
-    }
-    atomic_fetch_add_explicit(&total_volume, (held ? fp : 0) - gone, memory_order_relaxed);
-    ms__spin_unlock_plain(&q->lock);
+    ring[(ring_head + ring_used) % ring_cap] =
+        (struct held){.ptr = b->ptr, .size = b->size, .lo = b->lo};
+    ring_used++;
+    volume += fp;
+    ms__spin_unlock_plain(&quarantine_lock);
     for (int i = 0; i < nout; i++)
         leave(&out[i], MS_FOUND_QUARANTINE, true);
-    if (!held)
-        release(b);
 }
 
 /* ---- free and realloc ---- */
@@ -318,16 +346,18 @@ enum ms_check_free ms__check_free(void *p)
     }
 }
 
-void *ms__check_realloc(void *old, size_t n, bool *unknown)
+void *ms__check_realloc(void *old, size_t n, size_t align, bool zero, bool *unknown)
 {
     *unknown = false;
     struct ms__live_block b;
     int got = ms__live_take(&ms__check_table, (uintptr_t)old, &b);
     if (got != MS_LIVE_FOUND) {
         *unknown = got == MS_LIVE_ABSENT;
-        return NULL; /* BUSY: a handler's realloc of a block its thread is busy with */
+        if (!*unknown)
+            errno = ENOMEM; /* BUSY: a handler's realloc of a block its thread is busy with */
+        return NULL;
     }
-    void *p = ms__check_alloc(n, 0, false);
+    void *p = ms__check_alloc(n, align, zero);
     if (!p) {
         (void)ms__live_add(&ms__check_table, &b); /* still live, as after a failed realloc */
         errno = ENOMEM;
@@ -338,24 +368,83 @@ void *ms__check_realloc(void *old, size_t n, bool *unknown)
     return p;
 }
 
+size_t ms__check_resize(void *p, size_t n, size_t extra)
+{
+    struct ms__live_block b;
+    if (ms__live_take(&ms__check_table, (uintptr_t)p, &b) != MS_LIVE_FOUND)
+        return 0;
+    int64_t offset;
+    if (redzone_damage(&b, &offset))
+        report(MS_HEAP_OVERFLOW, &b, offset, MS_FOUND_REALLOC);
+    /* The most bytes the allocator's block has room for, red zone after them kept whole. */
+    size_t room = ms__real.malloc_usable_size((void *)(b.ptr - b.lo));
+    size_t most =
+        room > b.lo + MS_CHECK_REDZONE ? (room - b.lo - MS_CHECK_REDZONE) & ~(size_t)15 : 0;
+    if (n > b.size && n <= most) {
+        size_t want = extra > most - n ? most : n + extra;
+        b.size = want;
+        guard((uint8_t *)b.ptr - b.lo, want, b.lo);
+    }
+    (void)ms__live_add(&ms__check_table, &b);
+    return (size_t)b.size;
+}
+
+void ms__check_set_size(void *p, size_t n)
+{
+    struct ms__live_block b;
+    if (ms__live_take(&ms__check_table, (uintptr_t)p, &b) == MS_LIVE_FOUND) {
+        b.size = n;
+        (void)ms__live_add(&ms__check_table, &b);
+    }
+}
+
 void ms__check_refused_realloc(void *old)
 {
     ms__on_heap_error(MS_HEAP_REFUSED_REALLOC, (uintptr_t)old, 0, 0, MS_FOUND_REALLOC, true);
 }
 
-bool ms__check_guarded(void *p, size_t *size)
+int ms__check_guarded(void *p, size_t *size)
 {
     struct ms__live_block b;
-    if (!ms__live_find(&ms__check_table, (uintptr_t)p, &b) || !b.guarded)
-        return false;
+    int got = ms__live_find(&ms__check_table, (uintptr_t)p, &b);
+    if (got == MS_LIVE_FOUND && !b.guarded)
+        return MS_LIVE_ABSENT; /* the allocator's own block */
     *size = (size_t)b.size;
-    return true;
+    return got;
 }
 
 size_t ms__check_usable_size(void *p)
 {
     size_t n;
-    return ms__check_guarded(p, &n) ? n : ms__real.malloc_usable_size(p);
+    switch (ms__check_guarded(p, &n)) {
+    case MS_LIVE_FOUND:
+        return n;
+    case MS_LIVE_BUSY:
+        return 0; /* a handler asking about a block its thread is busy with */
+    default:
+        return ms__real.malloc_usable_size(p);
+    }
+}
+
+void *ms__check_passthrough_realloc(void *old, size_t n)
+{
+    size_t had;
+    switch (ms__check_guarded(old, &had)) {
+    case MS_LIVE_FOUND:
+        break;
+    case MS_LIVE_BUSY:
+        errno = ENOMEM; /* a handler's realloc of a block its thread is busy with */
+        return NULL;
+    default:
+        return ms__real.realloc(old, n);
+    }
+    void *p = n ? ms__real.malloc(n) : NULL;
+    if (p || !n) {
+        if (p)
+            memcpy(p, old, had < n ? had : n);
+        ms__check_release_mine(old);
+    }
+    return p;
 }
 
 bool ms__check_release_mine(void *p)
@@ -376,11 +465,15 @@ bool ms__check_release_mine(void *p)
 
 /* ---- at exit ---- */
 
+/* The damage found at exit, collected under the table's and the quarantine's locks and reported
+ * once they are released (a record may flush the buffer, which takes the writer's lock: fork
+ * takes that one first). The first EXIT_DAMAGED are reported, the others counted in none. */
 #define EXIT_DAMAGED 1024
 
 struct damaged {
     struct ms__live_block b[EXIT_DAMAGED];
     int64_t offset[EXIT_DAMAGED];
+    int kind[EXIT_DAMAGED];
     size_t n;
 };
 
@@ -390,40 +483,49 @@ static void exit_check(const struct ms__live_block *b, void *ctx)
     int64_t offset;
     if (b->guarded && d->n < EXIT_DAMAGED && redzone_damage(b, &offset)) {
         d->b[d->n] = *b;
+        d->kind[d->n] = MS_HEAP_OVERFLOW;
         d->offset[d->n++] = offset;
     }
 }
 
 void ms__check_at_finish(void)
 {
-    static struct damaged d; /* the table's callback must not write records: collected first */
+    static struct damaged d;
     d.n = 0;
     ms__live_each(&ms__check_table, exit_check, &d);
-    for (size_t i = 0; i < d.n; i++)
-        report(MS_HEAP_OVERFLOW, &d.b[i], d.offset[i], MS_FOUND_EXIT);
-    for (int k = 0; k < QUARANTINES; k++) {
-        struct quarantine *q = &quarantines[k];
-        if (!ms__spin_lock_plain(&q->lock))
-            continue;
-        for (size_t i = 0; i < q->used; i++)
-            leave(&q->ring[(q->head + i) % q->cap], MS_FOUND_EXIT, false);
-        ms__spin_unlock_plain(&q->lock);
+    if (ms__spin_lock_plain(&quarantine_lock)) {
+        for (size_t i = 0; i < ring_used && d.n < EXIT_DAMAGED; i++) {
+            const struct held *h = &ring[(ring_head + i) % ring_cap];
+            struct ms__live_block b = {.ptr = h->ptr, .size = h->size, .lo = h->lo, .guarded = 1};
+            int64_t offset;
+            int kind = damage_after_free(&b, &offset);
+            if (kind >= 0) {
+                d.b[d.n] = b;
+                d.kind[d.n] = kind;
+                d.offset[d.n++] = offset;
+            }
+        }
+        ms__spin_unlock_plain(&quarantine_lock);
     }
+    for (size_t i = 0; i < d.n; i++)
+        report(d.kind[i], &d.b[i], d.offset[i], MS_FOUND_EXIT);
 }
+
+static bool fork_took_table;
 
 void ms__check_fork_prepare(void)
 {
     ms__live_lock_all(&ms__check_table);
-    for (int k = 0; k < QUARANTINES; k++)
-        quarantines[k].fork_took = ms__spin_lock_plain(&quarantines[k].lock);
+    fork_took_table = true;
+    fork_took_quarantine = ms__spin_lock_plain(&quarantine_lock);
 }
 
 void ms__check_fork_done(void)
 {
-    for (int k = 0; k < QUARANTINES; k++)
-        if (quarantines[k].fork_took) {
-            quarantines[k].fork_took = false;
-            ms__spin_unlock_plain(&quarantines[k].lock);
-        }
-    ms__live_unlock_all(&ms__check_table);
+    if (fork_took_quarantine)
+        ms__spin_unlock_plain(&quarantine_lock);
+    fork_took_quarantine = false;
+    if (fork_took_table)
+        ms__live_unlock_all(&ms__check_table);
+    fork_took_table = false;
 }

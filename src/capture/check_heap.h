@@ -14,6 +14,7 @@
 #define MS_CAPTURE_CHECK_HEAP_H
 
 #include "config.h"
+#include "live_table.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -24,6 +25,8 @@
 #define MS_CHECK_REDZONE 16
 #define MS_CHECK_REDZONE_BYTE 0xfa
 #define MS_CHECK_FREED_BYTE 0xfd
+/* Larger alignments get the allocator's own block, adopted (no red zones). */
+#define MS_CHECK_ALIGN_MAX ((size_t)1 << 30)
 
 /* Whether --check is on (MEMSCOPE_CHECK): set once, before the first block is given out. */
 static inline bool ms__check_on(void)
@@ -34,10 +37,10 @@ static inline bool ms__check_on(void)
 /* A block of n bytes aligned to align (0: malloc's), zeroed when zero is set: NULL when the
  * allocator has no memory (errno ENOMEM). */
 void *ms__check_alloc(size_t n, size_t align, bool zero);
-/* Adds p, which the allocator gave out itself (a new_handler's block, memory given out while a
- * signal handler interrupted memscope), to the table without red zones, so that its free is
- * not refused. */
-void ms__check_adopt(void *p, size_t n);
+/* Adds p, which an allocator gave out itself (a new_handler's block, an allocator library's
+ * entry point's), to the table without red zones, so that its free is not refused. False when
+ * it could not (no memory for the table, or a handler interrupted this thread inside it). */
+bool ms__check_adopt(void *p, size_t n);
 
 /* What ms__check_free did with p. */
 enum ms_check_free {
@@ -49,16 +52,29 @@ enum ms_check_free {
 /* Frees p, a block of the check heap. */
 enum ms_check_free ms__check_free(void *p);
 /* realloc(old, n) with n > 0, old not NULL: a new block with old's bytes (always moved, as
- * valgrind does), old freed. *unknown is set (and NULL returned) when old is no live block, in
- * which case nothing was done. NULL with *unknown clear: no memory, old still live. */
-void *ms__check_realloc(void *old, size_t n, bool *unknown);
+ * valgrind does; aligned to align, 0: malloc's; zeroed first when zero is set), old freed.
+ * *unknown is set (and NULL returned) when old is no live block, in which case nothing was done.
+ * NULL with *unknown clear: no memory (errno ENOMEM), old still live. */
+void *ms__check_realloc(void *old, size_t n, size_t align, bool zero, bool *unknown);
+/* jemalloc's xallocx(p, n, extra) of the block p of the check heap with red zones: it grows in
+ * place to n bytes, and up to n + extra, when its allocator's block has room for them and the
+ * red zone after them; else it keeps its size. Returns the size it has now (0: p is no such
+ * block). */
+size_t ms__check_resize(void *p, size_t n, size_t extra);
+/* An adopted block p now holds n bytes (its library resized it). */
+void ms__check_set_size(void *p, size_t n);
 /* A realloc of old was refused: old is no live block. */
 void ms__check_refused_realloc(void *old);
-/* Whether p is a live block of the check heap with red zones, of *size bytes. */
-bool ms__check_guarded(void *p, size_t *size);
+/* MS_LIVE_FOUND (live_table.h) when p is a live block of the check heap with red zones, of
+ * *size bytes; MS_LIVE_BUSY when a signal handler interrupted this thread inside the table. */
+int ms__check_guarded(void *p, size_t *size);
 /* The bytes of a block of the check heap the program may use (those it asked for), or the
  * allocator's answer for any other pointer. */
 size_t ms__check_usable_size(void *p);
+/* A realloc passing straight through (a nested call, after the trace is finished): a block of
+ * the check heap moves to a block of the allocator's, outside the check heap (n 0: freed);
+ * anything else goes to the allocator's realloc. */
+void *ms__check_passthrough_realloc(void *old, size_t n);
 /* A free of p passing straight through (a nested call, after the trace is finished), without
  * recording or checking anything: true when p was a block of the check heap with red zones,
  * now back with the allocator underneath; false when the caller's deallocator must free p as it

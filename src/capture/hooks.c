@@ -114,25 +114,26 @@ void ms__realloc_end(void *old, void *p, size_t n, uint64_t before, uintptr_t ra
     ms__unbusy();
 }
 
-/* realloc under --check (check_heap.h) through fn, the allocator's realloc (glibc's: a block
- * that is no live block of the check heap is refused) or a library's. */
+/* realloc under --check (check_heap.h) through fn, the allocator's realloc or a library's: a
+ * block that is no live block of the check heap is refused. */
 static void *check_realloc(void *(*fn)(void *, size_t), void *old, size_t n, uintptr_t ra)
 {
     if (n == 0) { /* the block is freed and NULL returned, as glibc does */
         ms__tls.busy = 1;
         ms__on_free(MS_FAMILY_MALLOC, old);
-        enum ms_check_free done = ms__check_free(old);
-        if (done == MS_CHECK_PLAIN || (done == MS_CHECK_UNKNOWN && fn != ms__real.realloc))
-            MS_FREEING(old, 0, fn(old, 0));
+        void *p = NULL;
+        if (ms__check_free(old) == MS_CHECK_PLAIN) { /* an adopted block: its allocator's */
+            MS_FREEING(old, 0, p = fn(old, 0));
+            if (p && ms__check_adopt(p, 0))
+                ms__on_alloc(MS_REC_ALLOC, MS_FAMILY_MALLOC, p, 0, 0);
+        }
         ms__unbusy();
-        return NULL;
+        return p;
     }
     uint64_t before = ms__realloc_begin(old);
     bool unknown;
-    void *p = ms__check_realloc(old, n, &unknown);
-    if (unknown && fn != ms__real.realloc)
-        p = fn(old, n); /* the library's own block */
-    else if (unknown)
+    void *p = ms__check_realloc(old, n, 0, false, &unknown);
+    if (unknown)
         ms__check_refused_realloc(old);
     ms__realloc_end(old, p, n, before, ra);
     return p;
@@ -159,22 +160,6 @@ void *ms__realloc_hooked(void *(*fn)(void *, size_t), void *old, size_t n, uintp
     return p;
 }
 
-/* A realloc passing straight through under --check: a block of the check heap moves to a block
- * of the allocator's, outside the check heap (n 0: freed). */
-static void *passthrough_check_realloc(void *old, size_t n)
-{
-    size_t had;
-    if (!ms__check_guarded(old, &had))
-        return ms__real.realloc(old, n);
-    void *p = n ? ms__real.malloc(n) : NULL;
-    if (p || !n) {
-        if (p)
-            memcpy(p, old, had < n ? had : n);
-        ms__check_release_mine(old);
-    }
-    return p;
-}
-
 HOOK(void *, realloc, (void *old, size_t n))
 {
     if (old && MS_UNLIKELY(ms__bootstrap_owns(old)))
@@ -183,7 +168,7 @@ HOOK(void *, realloc, (void *old, size_t n))
         if (!ms__real.realloc)
             ms__real_resolve();
         if (MS_UNLIKELY(ms__check_on()) && old)
-            return passthrough_check_realloc(old, n);
+            return ms__check_passthrough_realloc(old, n);
         return ms__real.realloc(old, n);
     }
     if (!old)

@@ -70,13 +70,14 @@ static inline void *next_of(void **slot, const char *name)
     return cached_symbol(slot, ms__next_symbol, name);
 }
 
-/* True if fn is defined in libstdc++, whose plain operator new is malloc plus the new_handler
- * loop, and whose operator delete is free. Another library's operator new (a pool allocator)
- * must always be called. */
+/* True if fn is defined in the C++ runtime (libstdc++, or LLVM's libc++ and libc++abi), whose
+ * plain operator new is malloc plus the new_handler loop, and whose operator delete is free.
+ * Another library's operator new (a pool allocator) must always be called. */
 static inline bool ms__in_libstdcxx(void *fn)
 {
     Dl_info info;
-    return fn && dladdr(fn, &info) && info.dli_fname && strstr(info.dli_fname, "libstdc++");
+    return fn && dladdr(fn, &info) && info.dli_fname &&
+           (strstr(info.dli_fname, "libstdc++") || strstr(info.dli_fname, "libc++"));
 }
 
 /* Runs call, the allocator's release of p (realloc: a realloc-like call), with ms__tls.freeing
@@ -134,13 +135,9 @@ void ms__realloc_end(void *old, void *p, size_t n, uint64_t before, uintptr_t ra
         ms__tls.busy = 1;                                                                          \
         ms__on_free(family, p);                                                                    \
         if (MS_UNLIKELY(ms__check_on())) {                                                         \
-            /* libstdc++'s delete is free: what is no block of the check heap is refused. A        \
-             * library's deallocator gets its own blocks. */                                       \
-            static int refuse = -1;                                                                \
-            if (refuse < 0)                                                                        \
-                refuse = ms__in_libstdcxx((void *)f);                                              \
-            enum ms_check_free done = ms__check_free(p);                                           \
-            if (done == MS_CHECK_PLAIN || (done == MS_CHECK_UNKNOWN && !refuse))                   \
+            /* What is no live block of the check heap is refused; a block a library gave out      \
+             * (adopted by the allocation hooks) goes back to it. */                               \
+            if (ms__check_free(p) == MS_CHECK_PLAIN)                                               \
                 MS_FREEING(p, 0, f args);                                                          \
         } else {                                                                                   \
             MS_FREEING(p, 0, f args);                                                              \

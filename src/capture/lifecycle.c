@@ -132,6 +132,10 @@ static bool fork_set_busy;
 static void fork_prepare(void)
 {
     fork_locked_intern = fork_locked_writer = false;
+    /* --check's heap is used whether tracking is on or not (frees passing through): its locks
+     * are held across fork always, and let go by what was taken. */
+    if (ms__check_on())
+        ms__check_fork_prepare();
     if (!atomic_load(&ms__active)) {
         ms__own_memory_lock(); /* the list outlives tracing: a child may still map and unmap */
         return;
@@ -146,8 +150,6 @@ static void fork_prepare(void)
     fork_locked_intern = ms__stack_intern_lock();
     fork_locked_writer = ms__writer_lock();
     ms__live_lock_all(&ms__core_table);
-    if (ms__check_on())
-        ms__check_fork_prepare();
     ms__counts_fork_prepare();     /* sampling: the child's history has every thread's counts */
     fork_tsc_prepared = ms__now(); /* the child's history: what came before the copy */
     ms__own_memory_lock();         /* last: the handlers above may map memory */
@@ -172,11 +174,9 @@ static void fork_parent(void)
 {
     ms__own_memory_unlock();
     ms__counts_fork_parent();
-    if (atomic_load(&ms__active)) {
+    if (atomic_load(&ms__active))
         ms__live_unlock_all(&ms__core_table);
-        if (ms__check_on())
-            ms__check_fork_done();
-    }
+    ms__check_fork_done();
     if (fork_locked_writer)
         ms__writer_unlock();
     if (fork_locked_intern)
@@ -198,10 +198,9 @@ static void fork_child(void)
         atomic_store(&ms__spin_held, 0); /* the parent's other threads' are not the child's */
         return;
     }
-    ms__live_unlock_all(
-        &ms__core_table); /* held across fork by this thread, under its parent's id */
-    if (ms__check_on())
-        ms__check_fork_done();
+    /* held across fork by this thread, under its parent's id */
+    ms__live_unlock_all(&ms__core_table);
+    ms__check_fork_done();
     fork_tsc = fork_tsc_prepared;
     memset(&fork_origin, 0, sizeof fork_origin);
     fork_origin.parent_pid = self_pid;

@@ -13,7 +13,7 @@
  * are 200 KB); it doubles as it fills. */
 #define FIRST_SLOTS 64
 
-struct ms__live_table ms__core_table, ms__check_table;
+struct ms__live_table ms__core_table, ms__check_table = {.no_totals = true};
 
 /* Blocks are 16-byte aligned: the bits above spread them over shards and slots. */
 static inline size_t shard_of(uintptr_t p)
@@ -105,6 +105,8 @@ bool ms__live_add(struct ms__live_table *t, const struct ms__live_block *b)
     ms__spin_unlock_plain(&s->lock);
     if (!ok)
         return false;
+    if (t->no_totals)
+        return true;
     atomic_fetch_add_explicit(&t->live_blocks, blocks, memory_order_relaxed);
     peak_raise(t, atomic_fetch_add_explicit(&t->live_bytes, size, memory_order_relaxed) + size);
     return true;
@@ -144,16 +146,18 @@ int ms__live_take(struct ms__live_table *t, uintptr_t ptr, struct ms__live_block
         atomic_fetch_add_explicit(&t->unknown_frees, 1, memory_order_relaxed);
         return MS_LIVE_ABSENT;
     }
+    if (t->no_totals)
+        return MS_LIVE_FOUND;
     atomic_fetch_sub_explicit(&t->live_blocks, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&t->live_bytes, (int64_t)out->size, memory_order_relaxed);
     return MS_LIVE_FOUND;
 }
 
-bool ms__live_find(struct ms__live_table *t, uintptr_t ptr, struct ms__live_block *out)
+int ms__live_find(struct ms__live_table *t, uintptr_t ptr, struct ms__live_block *out)
 {
     struct ms__live_shard *s = &t->shards[shard_of(ptr)];
     if (!ms__spin_lock_plain(&s->lock))
-        return false;
+        return MS_LIVE_BUSY;
     bool found = false;
     if (s->slots) {
         size_t i = probe(s, ptr);
@@ -161,7 +165,7 @@ bool ms__live_find(struct ms__live_table *t, uintptr_t ptr, struct ms__live_bloc
             *out = s->slots[i];
     }
     ms__spin_unlock_plain(&s->lock);
-    return found;
+    return found ? MS_LIVE_FOUND : MS_LIVE_ABSENT;
 }
 
 void ms__live_totals(struct ms__live_table *t, struct ms__live_totals *out)

@@ -53,6 +53,9 @@ struct ms__live_table {
     _Atomic int64_t live_bytes, live_blocks;
     _Atomic uint64_t peak_bytes, unknown_frees;
     uint64_t fork_taken; /* the shards ms__live_lock_all took */
+    /* No totals kept (--check's table, which needs none): no shared counter is written at
+     * every add and remove, which threads on other cores would contend for. */
+    bool no_totals;
 };
 extern struct ms__live_table ms__core_table, ms__check_table;
 
@@ -68,8 +71,8 @@ static inline bool ms__live_remove(struct ms__live_table *t, uintptr_t ptr,
 {
     return ms__live_take(t, ptr, out) == MS_LIVE_FOUND;
 }
-/* Copies the block at ptr into *out, leaving it; false when there is none (or BUSY). */
-bool ms__live_find(struct ms__live_table *t, uintptr_t ptr, struct ms__live_block *out);
+/* Copies the block at ptr into *out, leaving it (MS_LIVE_FOUND), or says why not. */
+int ms__live_find(struct ms__live_table *t, uintptr_t ptr, struct ms__live_block *out);
 void ms__live_totals(struct ms__live_table *t, struct ms__live_totals *out);
 /* Calls fn for every live block, one shard locked at a time (fn must not allocate through the
  * hooks or touch the table). */

@@ -592,7 +592,11 @@ static void errors_json(struct ms_json *j, struct ms_analysis *a)
         const struct ms_misuse *e = &l->err[i];
         ms_json_begin_object(j, NULL);
         ms_json_str(j, "kind", ms_misuse_kind_key(e->kind));
-        ms_json_str(j, "call", ms_misuse_call_name(e->call));
+        bool damage = e->kind == MS_MISUSE_OVERFLOW || e->kind == MS_MISUSE_USE_AFTER_FREE;
+        /* damage found at exit or as the block left the quarantine: in no call */
+        ms_json_str(j, "call",
+                    damage && e->found >= MS_FOUND_QUARANTINE ? NULL
+                                                              : ms_misuse_call_name(e->call));
         ms_json_u64(j, "address", e->address);
         ms_json_u64(j, "thread", e->tid);
         ms_json_u64(j, "time_ns", ms_analysis_ns(a, e->tsc));
@@ -609,7 +613,7 @@ static void errors_json(struct ms_json *j, struct ms_analysis *a)
                                                "alloc_stack"};
             nulls_json(j, none, sizeof none / sizeof *none);
         }
-        if (e->kind == MS_MISUSE_OVERFLOW || e->kind == MS_MISUSE_USE_AFTER_FREE) {
+        if (damage) {
             static const char *const found[] = {"free", "realloc", "quarantine", "exit"};
             ms_json_str(j, "found", (unsigned)e->found < 4 ? found[e->found] : NULL);
         } else {

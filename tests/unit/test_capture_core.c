@@ -1047,7 +1047,7 @@ static void *check_thread(void *arg)
                     return (void *)1;
             if (i & 1) {
                 bool unknown;
-                char *p = ms__check_realloc(keep[k], had + 1, &unknown);
+                char *p = ms__check_realloc(keep[k], had + 1, 0, false, &unknown);
                 if (!p || unknown || p == keep[k] || ms__check_usable_size(p) != had + 1)
                     return (void *)2;
                 for (size_t j = 0; j < had; j++)
@@ -1093,16 +1093,16 @@ static void check_heap_threads(void)
         ASSERT_EQ(pthread_join(th[t], &r), 0);
         ASSERT_EQ((long)(uintptr_t)r, 0);
     }
-    struct ms__live_totals tot;
-    ms__live_totals(&ms__check_table, &tot);
-    ASSERT_EQ(tot.live_blocks, 0);
+    uint64_t listed[2] = {0};
+    ms__live_each(&ms__check_table, count_block, listed);
+    ASSERT_EQ(listed[0], 0);
     char *p = ms__check_alloc(40, 0, false);
     ASSERT_TRUE(p != NULL);
     ASSERT_EQ(ms__check_free(p + 8), MS_CHECK_UNKNOWN);
     ASSERT_EQ(ms__check_free(p), MS_CHECK_FREED);
     ASSERT_EQ(ms__check_free(p), MS_CHECK_UNKNOWN);
     bool unknown = false;
-    ASSERT_TRUE(ms__check_realloc(p, 80, &unknown) == NULL && unknown);
+    ASSERT_TRUE(ms__check_realloc(p, 80, 0, false, &unknown) == NULL && unknown);
     ms__config.check = false;
 }
 
