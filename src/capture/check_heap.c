@@ -145,7 +145,7 @@ static uint8_t *base_alloc(size_t n, size_t lo, size_t align, bool zero)
 
 void *ms__check_alloc(size_t n, size_t align, bool zero)
 {
-    if (align > MS_CHECK_ALIGN_MAX) {
+    if (align >= MS_CHECK_ALIGN_MAX) {
         /* An alignment of 2 GiB or more: the allocator's own block, with no red zones. */
         void *p = ms__real.memalign(align, n ? n : 1);
         if (p && zero)

@@ -25,7 +25,7 @@
 #define MS_CHECK_REDZONE 16
 #define MS_CHECK_REDZONE_BYTE 0xfa
 #define MS_CHECK_FREED_BYTE 0xfd
-/* Larger alignments get the allocator's own block, adopted (no red zones). */
+/* Alignments from this on get the allocator's own block, adopted (no red zones). */
 #define MS_CHECK_ALIGN_MAX ((size_t)1 << 30)
 
 /* Whether --check is on (MEMSCOPE_CHECK): set once, before the first block is given out. */
