@@ -1024,7 +1024,7 @@ struct decoder {
      * free is the one it was written for. */
     uint64_t free_ip;
     uint32_t free_stack;
-    bool free_own;
+    bool free_own, free_every; /* every: the FREE_CALLER holds for every free after it */
     struct ms_rec_base base;
     uint32_t node_limit;
     struct ms_stack_table *stacks;
@@ -1133,14 +1133,16 @@ static __attribute__((noinline)) int decode_other(struct decoder *d, struct ms_e
         int n = ms_ext_field_count(r.subkind);
         if (n < 0)
             return 0;
+        /* Fields an older writer did not write (the record ends before them) read as 0. */
         for (int i = 0; i < n; i++)
-            ev->x[i] = ms_cursor_u(&sub);
+            ev->x[i] = sub.p < sub.end ? ms_cursor_u(&sub) : 0;
         ev->value = r.subkind;
         if (r.subkind == MS_EXT_FREE_CALLER && !sub.bad) {
-            /* x: stack, ip */
+            /* x: stack, ip, every */
             d->free_stack = ev->x[0] <= d->max_node ? (uint32_t)ev->x[0] : 0;
             d->free_ip = ev->x[1];
             d->free_own = true;
+            d->free_every = ev->x[2] != 0;
         }
         return sub.bad ? MS_ECORRUPT : 1;
     }
@@ -1201,7 +1203,7 @@ static inline __attribute__((always_inline)) void event_begin(const struct decod
         ev->free_ip = d->free_ip;                                                                  \
         ev->free_stack = d->free_stack;                                                            \
         ev->free_own = d->free_own;                                                                \
-        d->free_own = false;                                                                       \
+        d->free_own = d->free_every;                                                               \
         ok = ok && r.ptr != 0;                                                                     \
         break;                                                                                     \
     }                                                                                              \
@@ -1458,6 +1460,7 @@ static __attribute__((noinline)) int stream_next_chunk(struct merge *m, struct s
                             .free_ip = s->d.free_ip,
                             .free_stack = s->d.free_stack,
                             .free_own = s->d.free_own,
+                            .free_every = s->d.free_every,
                             .stacks = m->stacks,
                             .node_limit = m->node_limit,
                             .modules = m->hints && m->t->module_overlaps ? m->t : NULL};

@@ -24,6 +24,7 @@ void ms__buffer_begin_chunk(struct ms__buffer *b)
     }
     b->free_lo = 0;
     atomic_store_explicit(&b->free_span, 0, memory_order_relaxed);
+    b->free_every = false;
     b->pos = p;
     atomic_store_explicit(&b->head->committed, (uint32_t)(p - b->buf), memory_order_release);
     b->last_tsc = tsc;

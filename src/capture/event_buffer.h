@@ -33,6 +33,10 @@ struct ms__buffer {
      * start and after a runtime caller. */
     uintptr_t free_lo;
     _Atomic uintptr_t free_span; /* another thread clears it when code is unloaded */
+    /* MEMSCOPE_FREE_STACKS: the chunk's last FREE_CALLER said every free after it has its stack,
+     * free_every_stack, until the next one (false at each chunk's start). */
+    bool free_every;
+    uint32_t free_every_stack;
     uint32_t tid;
     void (*full)(struct ms__buffer *b); /* the buffer is full: write it out, start a new chunk */
 };

@@ -211,11 +211,20 @@ void ms__count_realloc_failed(void)
  * with stack), dated at before (0: now): a REALLOC when both blocks are sampled, a FREE or an
  * ALLOC when one is. */
 static void sampled_realloc_records(struct ms__slot *s, void *old, bool old_sampled, void *p,
-                                    size_t size, bool new_sampled, uint32_t stack, uint64_t before)
+                                    size_t size, bool new_sampled, uint32_t stack, uint64_t before,
+                                    uintptr_t ip)
 {
     if (old_sampled && new_sampled) {
         ms__put_realloc(s, old, p, size, stack, before);
     } else if (old_sampled) {
+        if (MS_UNLIKELY(s->b.free_every)) {
+            /* The last FREE_CALLER holds for every free: not for this one, made by a realloc
+             * from ip, whose stack is not walked. */
+            s->b.free_every = false;
+            uint8_t *kf;
+            uint8_t *f = ms__rec_begin(&s->b, &kf);
+            ms__rec_end(&s->b, ms_ext_put_FREE_CALLER(kf, f, 0, ip, 0));
+        }
         /* Dated before the call, as the REALLOC would be: the address may be another thread's
          * block by now. */
         uint8_t *kb;
@@ -240,7 +249,7 @@ uint32_t ms__sample_realloc(struct ms__slot *s, void *old, void *p, size_t size,
     ms__count_unsampled(s, !old_sampled, 1);
     bool new_sampled = ms__sample_alloc(s, ip, (uintptr_t)p, size);
     uint32_t stack = new_sampled ? ms__stack_id(&s->u, &s->b) : 0;
-    sampled_realloc_records(s, old, old_sampled, p, size, new_sampled, stack, before);
+    sampled_realloc_records(s, old, old_sampled, p, size, new_sampled, stack, before, ip);
     return stack;
 }
 
@@ -310,13 +319,17 @@ static const struct ms__module_range *free_module(struct ms__slot *s, uintptr_t 
 static void put_free_caller(struct ms__slot *s, const struct ms__module_range *m, uintptr_t ra,
                             uint32_t stack)
 {
-    /* With MEMSCOPE_FREE_STACKS no range is kept: every free comes here, for its own stack. */
-    bool keep = m && !ms__config.free_stacks;
+    /* With MEMSCOPE_FREE_STACKS no range is kept: every free comes here, for its own stack, and
+     * the record holds for the frees after it that have the same. */
+    bool every = ms__config.free_stacks;
+    bool keep = m && !every;
     s->b.free_lo = keep ? m->lo : 0;
     atomic_store_explicit(&s->b.free_span, keep ? m->hi - m->lo : 0, memory_order_relaxed);
+    s->b.free_every = every;
+    s->b.free_every_stack = stack;
     uint8_t *kb;
     uint8_t *p = ms__rec_begin(&s->b, &kb);
-    ms__rec_end(&s->b, ms_ext_put_FREE_CALLER(kb, p, stack, ra));
+    ms__rec_end(&s->b, ms_ext_put_FREE_CALLER(kb, p, stack, ra, every));
 }
 
 void ms__free_caller_at(struct ms__slot *s, uintptr_t ra, uint32_t stack)
@@ -364,16 +377,30 @@ static __attribute__((noinline)) bool runtime_caller(struct ms__slot *s, uintptr
     return false;
 }
 
-__attribute__((noinline)) void ms__free_caller(struct ms__slot *s, uintptr_t ra)
+/* The free's stack, walked with the frees' own walk log: a loop that allocates and frees
+ * repeats both walks. */
+static inline __attribute__((always_inline)) uint32_t free_stack(struct ms__slot *s)
 {
-    const struct ms__module_range *m = free_module(s, ra);
-    if (m && m->runtime && runtime_caller(s, ra, &m) && !ms__config.free_stacks)
-        return;
-    /* The frees' own walk log: a loop that allocates and frees repeats both walks. */
     s->u.walk_i = MS_WALK_FREES;
     uint32_t stack = ms__stack_id(&s->u, &s->b);
     s->u.walk_i = MS_WALK_ALLOCS;
-    put_free_caller(s, m && !m->runtime ? m : NULL, ra, stack);
+    return stack;
+}
+
+__attribute__((noinline)) void ms__free_caller(struct ms__slot *s, uintptr_t ra)
+{
+    if (ms__config.free_stacks) {
+        uint32_t stack = free_stack(s);
+        if (stack && s->b.free_every && s->b.free_every_stack == stack)
+            return; /* the chunk's last FREE_CALLER holds for this free too */
+        /* No range is kept: the module is the reader's, from the stack (or ra). */
+        put_free_caller(s, NULL, ra, stack);
+        return;
+    }
+    const struct ms__module_range *m = free_module(s, ra);
+    if (m && m->runtime && runtime_caller(s, ra, &m))
+        return;
+    put_free_caller(s, m && !m->runtime ? m : NULL, ra, free_stack(s));
 }
 
 /* ---- a death inside the allocator (event_path.h) ---- */
@@ -540,7 +567,7 @@ static void record_deferred_sampled(struct ms__slot *s, struct ms__deferred_even
         if (new_sampled)
             stack = deferred_stack(s, e, ips);
         sampled_realloc_records(s, (void *)e->old, old_sampled, (void *)e->ptr, e->size,
-                                new_sampled, stack, 0);
+                                new_sampled, stack, 0, e->caller);
         ms__count_free(s, (void *)e->old);
     } else if (ms__sample_alloc(s, e->caller, e->ptr, e->size)) {
         stack = deferred_stack(s, e, ips);

@@ -94,7 +94,8 @@
 #define MS_XFIELDS_MOVE(F) F(U, from) F(U, to)
 #define MS_XFIELDS_API_ERROR(F) F(U, what) F(U, arg)
 #define MS_XFIELDS_TASK_CPU(F) F(U, tid) F(U, task) F(U, cpu_ns)
-#define MS_XFIELDS_FREE_CALLER(F) F(U, stack) F(U, ip)
+/* every: 1 when every free of the thread after it has that stack, up to its next FREE_CALLER */
+#define MS_XFIELDS_FREE_CALLER(F) F(U, stack) F(U, ip) F(U, every)
 #define MS_XFIELDS_BACKEND(F) F(U, backend) F(U, reason)
 #define MS_XFIELDS_CALL_COUNTS(F) F(U, ip) F(U, allocs) F(U, bytes)
 #define MS_XFIELDS_SAMPLE_FREES(F) F(U, frees) F(U, reallocs)

@@ -58,7 +58,7 @@ int main(int argc, char **argv)
     tb_alloc(&e, 1250, 0x30000, 1000, 2);
     tb_alloc(&e, 1260, 0x30400, 24, 2);
     TB_EXT(&e, 1265, PASSPORT, 0x30400, 1, 6, 0);
-    TB_EXT(&e, 1590, FREE_CALLER, 2, 0x400200);
+    TB_EXT(&e, 1590, FREE_CALLER, 2, 0x400200, 0);
     tb_free(&e, 1600, 0x30000);
     /* ... and frees it again, where glibc would stop it: a double free with its stack. */
     tb_free(&e, 1610, 0x30000);

@@ -14,8 +14,8 @@ memory-error mode (writes past a block, writes after free) under valgrind and
     block of size M free'd / alloc'd" line), "Mismatched free() / delete /
     delete []" is mismatched_free;
   * the block's size and offset equal valgrind's;
-  * the first program frame (function, line) of the bad call, of the earlier
-    free and of the allocation equal valgrind's, wherever memscope recorded
+  * the first two program frames (function, line) of the bad call, of the
+    earlier free and of the allocation equal valgrind's, wherever memscope recorded
     the stack; with --free-stacks and --check every one of them must be
     recorded (for overflows and writes after free, valgrind's first stack is
     the write itself, which --check does not see: only the allocation's and
@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 
-MODES = ["double_free", "double_delete", "invalid_stack", "interior", "mismatches",
+MODES = ["double_free", "double_free_loop", "double_delete", "invalid_stack", "interior", "mismatches",
          "realloc_freed"]
 # Memory errors only --check finds, and when it finds them.
 CHECK_MODES = {"overflow": ["free"], "underflow": ["free"], "overflow_live": ["exit"],
@@ -104,11 +104,11 @@ def valgrind_errors(prog, mode, work):
     return errs, r
 
 
-def first_frame(stack):
-    for f in stack or []:
-        if f.get("file") and f["file"].endswith(".cpp"):
-            return (f["function"].split("(")[0], f["line"])
-    return None
+def first_frames(stack, n=2):
+    """The first n program frames (function, line) of a memscope stack, or None."""
+    out = [(f["function"].split("(")[0], f["line"]) for f in stack or []
+           if f.get("file") and f["file"].endswith(".cpp")]
+    return tuple(out[:n]) or None
 
 
 def run(cmd, **kw):
@@ -175,8 +175,8 @@ def main():
                     if not v["call"]:
                         pairs = pairs[1:]  # a write: valgrind's stack is the write's
                     for mk, vk in pairs:
-                        got = first_frame(e.get(mk))
-                        want = v[vk][0] if v[vk] else None
+                        got = first_frames(e.get(mk))
+                        want = tuple(v[vk][:2]) if v[vk] else None
                         if got is None and not extra and mk != "alloc_stack":
                             print("NOTE %s: %s %s not recorded (default run)" % (tag, e["kind"], mk))
                             continue

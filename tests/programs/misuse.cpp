@@ -32,6 +32,19 @@ __attribute__((noinline)) static void double_free()
     free(keep); // the second free
 }
 
+// Ten blocks freed from one loop (one stack: with --free-stacks the capture records it once),
+// then the sixth freed again.
+__attribute__((noinline)) static void double_free_loop()
+{
+    char *p[10];
+    for (int i = 0; i < 10; i++)
+        p[i] = make_block(8 + i);
+    for (int i = 0; i < 10; i++)
+        release(p[i]);
+    keep = p[5];
+    free(keep); // the second free
+}
+
 __attribute__((noinline)) static void double_delete()
 {
     int *p = new int(7);
@@ -42,8 +55,14 @@ __attribute__((noinline)) static void double_delete()
 
 __attribute__((noinline)) static void invalid_stack()
 {
-    char on_stack[32];
-    keep = on_stack;
+    // What glibc takes for the chunk's header is set, not whatever an earlier call left on the
+    // stack: a size of 0, which it refuses ("free(): invalid size", SIGABRT) however it runs.
+    struct {
+        size_t header[2];
+        char bytes[32];
+    } on_stack;
+    memset(&on_stack, 0, sizeof on_stack);
+    keep = on_stack.bytes;
     free(keep); // never allocated
 }
 
@@ -141,6 +160,8 @@ int main(int argc, char **argv)
     fflush(stdout);
     if (!strcmp(mode, "double_free"))
         double_free();
+    else if (!strcmp(mode, "double_free_loop"))
+        double_free_loop();
     else if (!strcmp(mode, "double_delete"))
         double_delete();
     else if (!strcmp(mode, "invalid_stack"))
@@ -166,9 +187,10 @@ int main(int argc, char **argv)
     else if (!strcmp(mode, "use_after_free_evicted"))
         use_after_free_evicted();
     else {
-        fprintf(stderr, "usage: misuse double_free|double_delete|invalid_stack|interior|"
-                        "mismatches|realloc_freed|overflow|underflow|overflow_live|"
-                        "array_overflow|use_after_free|use_after_free_evicted\n");
+        fprintf(stderr,
+                "usage: misuse double_free|double_free_loop|double_delete|invalid_stack|interior|"
+                "mismatches|realloc_freed|overflow|underflow|overflow_live|"
+                "array_overflow|use_after_free|use_after_free_evicted\n");
         return 2;
     }
     printf("survived\n");
