@@ -511,6 +511,27 @@ void ms__check_at_finish(void)
         report(d.kind[i], &d.b[i], d.offset[i], MS_FOUND_EXIT);
 }
 
+void ms__check_quarantine_flush(void)
+{
+    for (;;) {
+        struct held out[EVICT_BATCH];
+        int nout = 0;
+        if (!ms__spin_lock_plain(&quarantine_lock))
+            return;
+        while (ring_used > 0 && nout < EVICT_BATCH) {
+            out[nout] = ring[ring_head];
+            volume -= footprint_held(&out[nout++]);
+            ring_head = (ring_head + 1) % ring_cap;
+            ring_used--;
+        }
+        ms__spin_unlock_plain(&quarantine_lock);
+        if (!nout)
+            return;
+        for (int i = 0; i < nout; i++)
+            leave(&out[i], MS_FOUND_QUARANTINE, true);
+    }
+}
+
 static bool fork_took_table;
 
 void ms__check_fork_prepare(void)

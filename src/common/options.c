@@ -108,7 +108,7 @@ const struct ms_option ms_options[MS_OPT_COUNT] = {
      "0", 0, 0, NULL,
      "`1`: record the stack of every free too, so that each allocator misuse shows where the "
      "earlier free and the bad call were made (see [docs/misuse.md](docs/misuse.md)); costs a "
-     "stack walk per free",
+     "stack walk per free (repeated from a cache in loops)",
      "record the stack of every free too: allocator misuse then shows where every free was "
      "made (a stack walk per free)"},
     {MS_OPT_CHECK, "MEMSCOPE_CHECK", "check", NULL, MS_OPT_FLAG, MS_SCOPE_LIBRARY, "0", 0, 0, NULL,

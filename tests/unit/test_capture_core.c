@@ -1103,6 +1103,7 @@ static void check_heap_threads(void)
     ASSERT_EQ(ms__check_free(p), MS_CHECK_UNKNOWN);
     bool unknown = false;
     ASSERT_TRUE(ms__check_realloc(p, 80, 0, false, &unknown) == NULL && unknown);
+    ms__check_quarantine_flush();
     ms__config.check = false;
 }
 
