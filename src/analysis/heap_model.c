@@ -829,7 +829,6 @@ apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
         }
         if (ev->value == MS_EXT_CHECK) {
             /* x: redzone, quarantine */
-            m->sum.check = true;
             if (misuse_on(m))
                 ms_misuse_quarantine(&m->misuse, ev->x[1]);
             return 0;

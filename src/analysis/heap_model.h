@@ -61,7 +61,6 @@ struct ms_summary {
     uint64_t unknown_frees; /* frees of blocks the trace never saw allocated */
     uint64_t reused_live;   /* allocations returned over a block still live (lost frees) */
     uint64_t free_faults;   /* the program died inside free or realloc (FREE_FAULT records) */
-    bool check;             /* a --check run (CHECK record): bad frees were refused */
     uint64_t heap_errors;   /* --check's overflows and writes after free (HEAP_ERROR records) */
     uint64_t freeres_tsc;   /* when exit-time freeing began, 0 if it did not run */
     uint64_t threads;

@@ -1024,7 +1024,9 @@ struct decoder {
      * free is the one it was written for. */
     uint64_t free_ip;
     uint32_t free_stack;
-    bool free_own, free_every; /* every: the FREE_CALLER holds for every free after it */
+    /* free_every: that FREE_CALLER holds for every free after it in the chunk; free_pending: no
+     * free has come after it yet (then the next chunk's first free is the one it was for) */
+    bool free_own, free_every, free_pending;
     struct ms_rec_base base;
     uint32_t node_limit;
     struct ms_stack_table *stacks;
@@ -1133,15 +1135,17 @@ static __attribute__((noinline)) int decode_other(struct decoder *d, struct ms_e
         int n = ms_ext_field_count(r.subkind);
         if (n < 0)
             return 0;
-        /* Fields an older writer did not write (the record ends before them) read as 0. */
+        /* FREE_CALLER's `every` came later: an older writer's record ends before it (read as
+         * 0). Every other field must be there. */
+        int need = r.subkind == MS_EXT_FREE_CALLER ? 2 : n;
         for (int i = 0; i < n; i++)
-            ev->x[i] = sub.p < sub.end ? ms_cursor_u(&sub) : 0;
+            ev->x[i] = i < need || sub.p < sub.end ? ms_cursor_u(&sub) : 0;
         ev->value = r.subkind;
         if (r.subkind == MS_EXT_FREE_CALLER && !sub.bad) {
             /* x: stack, ip, every */
             d->free_stack = ev->x[0] <= d->max_node ? (uint32_t)ev->x[0] : 0;
             d->free_ip = ev->x[1];
-            d->free_own = true;
+            d->free_own = d->free_pending = true;
             d->free_every = ev->x[2] != 0;
         }
         return sub.bad ? MS_ECORRUPT : 1;
@@ -1204,6 +1208,7 @@ static inline __attribute__((always_inline)) void event_begin(const struct decod
         ev->free_stack = d->free_stack;                                                            \
         ev->free_own = d->free_own;                                                                \
         d->free_own = d->free_every;                                                               \
+        d->free_pending = false;                                                                   \
         ok = ok && r.ptr != 0;                                                                     \
         break;                                                                                     \
     }                                                                                              \
@@ -1418,6 +1423,8 @@ static __attribute__((noinline)) int stream_next_chunk(struct merge *m, struct s
 {
     if (r == MS_ENOMEM)
         return r;
+    if (r < 0 || !s->buf)
+        s->d.free_pending = false; /* a chunk lost or cut: its FREE_CALLERs may be missing */
     if (r < 0) {
         const struct chunk_ref *c = &m->t->chunks[s->chunks[s->next - 1]];
         m->t->damage.chunks_bad++;
@@ -1459,8 +1466,11 @@ static __attribute__((noinline)) int stream_next_chunk(struct merge *m, struct s
                             .tsc = tsc,
                             .free_ip = s->d.free_ip,
                             .free_stack = s->d.free_stack,
-                            .free_own = s->d.free_own,
-                            .free_every = s->d.free_every,
+                            /* The writer restates a FREE_CALLER in each chunk: one carries
+                             * over only when its free is in this chunk (it ended the last). */
+                            .free_own = s->d.free_pending,
+                            .free_every = s->d.free_pending && s->d.free_every,
+                            .free_pending = s->d.free_pending,
                             .stacks = m->stacks,
                             .node_limit = m->node_limit,
                             .modules = m->hints && m->t->module_overlaps ? m->t : NULL};

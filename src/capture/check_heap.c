@@ -211,9 +211,21 @@ static size_t ring_cap, ring_head, ring_used;
 static uint64_t volume; /* the footprints of the blocks held */
 static bool ring_failed, fork_took_quarantine;
 
-static size_t footprint_held(const struct held *h)
+/* The freed block a ring entry holds. */
+static inline struct ms__live_block held_block(const struct held *h)
 {
-    return h->lo + (size_t)h->size + hi_of((size_t)h->size);
+    return (struct ms__live_block){.ptr = h->ptr, .size = h->size, .lo = h->lo, .guarded = 1};
+}
+
+/* Takes the oldest block out of the ring (not empty; under its lock). */
+static struct held pop_oldest(void)
+{
+    struct held h = ring[ring_head];
+    struct ms__live_block b = held_block(&h);
+    volume -= footprint(&b);
+    ring_head = (ring_head + 1) % ring_cap;
+    ring_used--;
+    return h;
 }
 
 static void release(const struct ms__live_block *b)
@@ -237,7 +249,7 @@ static int damage_after_free(const struct ms__live_block *b, int64_t *offset)
 /* The block leaves the quarantine: anything written over it since its free is reported. */
 static void leave(const struct held *h, int found, bool free_it)
 {
-    struct ms__live_block b = {.ptr = h->ptr, .size = h->size, .lo = h->lo, .guarded = 1};
+    struct ms__live_block b = held_block(h);
     int64_t offset;
     int kind = damage_after_free(&b, &offset);
     if (kind >= 0)
@@ -291,11 +303,7 @@ static void quarantine(const struct ms__live_block *b)
             }
             continue;
         }
-        out[nout] = ring[ring_head];
-        volume -= footprint_held(&out[nout]);
-        ring_head = (ring_head + 1) % ring_cap;
-        ring_used--;
-        nout++;
+        out[nout++] = pop_oldest();
     }
     if (ring_used > PREFETCH_AHEAD && volume + fp > cap_bytes - cap_bytes / 8) {
         /* A block that leaves soon, read as it does: from memory, it was freed long ago. */
@@ -495,8 +503,7 @@ void ms__check_at_finish(void)
     ms__live_each(&ms__check_table, exit_check, &d);
     if (ms__spin_lock_plain(&quarantine_lock)) {
         for (size_t i = 0; i < ring_used && d.n < EXIT_DAMAGED; i++) {
-            const struct held *h = &ring[(ring_head + i) % ring_cap];
-            struct ms__live_block b = {.ptr = h->ptr, .size = h->size, .lo = h->lo, .guarded = 1};
+            struct ms__live_block b = held_block(&ring[(ring_head + i) % ring_cap]);
             int64_t offset;
             int kind = damage_after_free(&b, &offset);
             if (kind >= 0) {
@@ -518,12 +525,8 @@ void ms__check_quarantine_flush(void)
         int nout = 0;
         if (!ms__spin_lock_plain(&quarantine_lock))
             return;
-        while (ring_used > 0 && nout < EVICT_BATCH) {
-            out[nout] = ring[ring_head];
-            volume -= footprint_held(&out[nout++]);
-            ring_head = (ring_head + 1) % ring_cap;
-            ring_used--;
-        }
+        while (ring_used > 0 && nout < EVICT_BATCH)
+            out[nout++] = pop_oldest();
         ms__spin_unlock_plain(&quarantine_lock);
         if (!nout)
             return;
@@ -532,21 +535,18 @@ void ms__check_quarantine_flush(void)
     }
 }
 
-static bool fork_took_table;
-
 void ms__check_fork_prepare(void)
 {
     ms__live_lock_all(&ms__check_table);
-    fork_took_table = true;
     fork_took_quarantine = ms__spin_lock_plain(&quarantine_lock);
 }
 
+/* Lets go of what ms__check_fork_prepare took, and of nothing when it did not run (the table
+ * releases only the shards it took). */
 void ms__check_fork_done(void)
 {
     if (fork_took_quarantine)
         ms__spin_unlock_plain(&quarantine_lock);
     fork_took_quarantine = false;
-    if (fork_took_table)
-        ms__live_unlock_all(&ms__check_table);
-    fork_took_table = false;
+    ms__live_unlock_all(&ms__check_table);
 }

@@ -221,8 +221,8 @@ static void sampled_realloc_records(struct ms__slot *s, void *old, bool old_samp
             /* The last FREE_CALLER holds for every free: not for this one, made by a realloc
              * from ip, whose stack is not walked. */
             s->b.free_every = false;
-            uint8_t *kf;
-            uint8_t *f = ms__rec_begin(&s->b, &kf);
+            uint8_t *kf; /* untimed: the FREE keeps the time before the call */
+            uint8_t *f = ms__rec_begin_untimed(&s->b, &kf);
             ms__rec_end(&s->b, ms_ext_put_FREE_CALLER(kf, f, 0, ip, 0));
         }
         /* Dated before the call, as the REALLOC would be: the address may be another thread's

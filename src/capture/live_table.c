@@ -112,7 +112,9 @@ bool ms__live_add(struct ms__live_table *t, const struct ms__live_block *b)
     return true;
 }
 
-int ms__live_take(struct ms__live_table *t, uintptr_t ptr, struct ms__live_block *out)
+/* Copies the block at ptr into *out, and removes it when take is set: both under its shard's
+ * lock. */
+static int lookup(struct ms__live_table *t, uintptr_t ptr, struct ms__live_block *out, bool take)
 {
     struct ms__live_shard *s = &t->shards[shard_of(ptr)];
     if (!ms__spin_lock_plain(&s->lock))
@@ -120,9 +122,10 @@ int ms__live_take(struct ms__live_table *t, uintptr_t ptr, struct ms__live_block
     bool found = false;
     if (s->slots) {
         size_t i = probe(s, ptr);
-        if (s->slots[i].ptr) {
-            found = true;
+        found = s->slots[i].ptr != 0;
+        if (found)
             *out = s->slots[i];
+        if (found && take) {
             /* Backward-shift deletion: pull later members of the cluster into the hole unless
              * their home lies cyclically in (i, j]. */
             size_t j = i;
@@ -142,12 +145,16 @@ int ms__live_take(struct ms__live_table *t, uintptr_t ptr, struct ms__live_block
         }
     }
     ms__spin_unlock_plain(&s->lock);
-    if (!found) {
+    return found ? MS_LIVE_FOUND : MS_LIVE_ABSENT;
+}
+
+int ms__live_take(struct ms__live_table *t, uintptr_t ptr, struct ms__live_block *out)
+{
+    int got = lookup(t, ptr, out, true);
+    if (got == MS_LIVE_ABSENT)
         atomic_fetch_add_explicit(&t->unknown_frees, 1, memory_order_relaxed);
-        return MS_LIVE_ABSENT;
-    }
-    if (t->no_totals)
-        return MS_LIVE_FOUND;
+    if (got != MS_LIVE_FOUND || t->no_totals)
+        return got;
     atomic_fetch_sub_explicit(&t->live_blocks, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&t->live_bytes, (int64_t)out->size, memory_order_relaxed);
     return MS_LIVE_FOUND;
@@ -155,17 +162,7 @@ int ms__live_take(struct ms__live_table *t, uintptr_t ptr, struct ms__live_block
 
 int ms__live_find(struct ms__live_table *t, uintptr_t ptr, struct ms__live_block *out)
 {
-    struct ms__live_shard *s = &t->shards[shard_of(ptr)];
-    if (!ms__spin_lock_plain(&s->lock))
-        return MS_LIVE_BUSY;
-    bool found = false;
-    if (s->slots) {
-        size_t i = probe(s, ptr);
-        if ((found = s->slots[i].ptr != 0))
-            *out = s->slots[i];
-    }
-    ms__spin_unlock_plain(&s->lock);
-    return found ? MS_LIVE_FOUND : MS_LIVE_ABSENT;
+    return lookup(t, ptr, out, false);
 }
 
 void ms__live_totals(struct ms__live_table *t, struct ms__live_totals *out)

@@ -198,6 +198,60 @@ static void cut_at_fork(void)
     ms_trace_close(t);
 }
 
+/* The stacks the reader gives frees, in order (0: none of their own). */
+struct free_stacks {
+    int n;
+    uint32_t stack[16];
+};
+
+static int collect_free_stacks(void *ctx, const struct ms_event *ev)
+{
+    struct free_stacks *f = ctx;
+    if (ev->kind == MS_REC_FREE && f->n < 16)
+        f->stack[f->n++] = ev->free_own ? ev->free_stack : 0;
+    return 0;
+}
+
+/* FREE_CALLER's `every` (MEMSCOPE_FREE_STACKS): the record's stack is every later free's in its
+ * chunk, up to the next FREE_CALLER; a chunk's first free has a stack of its own only when the
+ * FREE_CALLER for it ended the previous chunk. */
+static void free_caller_every(void)
+{
+    struct tb b, p;
+    tb_begin(&b, 7);
+    struct tb_ev e = tb_events(&p, 1000);
+    tb_node(&e, 1, 0, 0x401000);
+    tb_node(&e, 2, 0, 0x402000);
+    for (int i = 0; i < 5; i++)
+        tb_alloc(&e, 1001 + (uint64_t)i, 0x1000 + 0x100 * (uint64_t)i, 8, 1);
+    TB_EXT(&e, 0, FREE_CALLER, 1, 0x401000, 1);
+    tb_free(&e, 1100, 0x1000); /* its own, and the next one's */
+    tb_free(&e, 1110, 0x1100);
+    TB_EXT(&e, 0, FREE_CALLER, 2, 0x402000, 1); /* ends the chunk: for the next one's first */
+    tb_chunk(&b, MS_CHUNK_EVENTS, 1, &p, 0);
+    e = tb_events(&p, 1200);
+    tb_free(&e, 1210, 0x1200); /* stack 2, from the chunk before */
+    tb_free(&e, 1220, 0x1300); /* stack 2: every */
+    tb_chunk(&b, MS_CHUNK_EVENTS, 1, &p, 0);
+    e = tb_events(&p, 1300);
+    tb_free(&e, 1310, 0x1400); /* no FREE_CALLER in this chunk: none of its own */
+    tb_chunk(&b, MS_CHUNK_EVENTS, 1, &p, 0);
+    ms_trace *t;
+    char err[512];
+    ASSERT_EQ(open_bytes(b.data, b.len, err, sizeof err, &t), 0);
+    struct ms_stack_table st = {0};
+    struct free_stacks f = {0};
+    ASSERT_EQ(ms_trace_replay(t, NULL, 0, &st, collect_free_stacks, &f), 0);
+    ASSERT_EQ(f.n, 5);
+    ASSERT_EQ(f.stack[0], 1);
+    ASSERT_EQ(f.stack[1], 1);
+    ASSERT_EQ(f.stack[2], 2);
+    ASSERT_EQ(f.stack[3], 2);
+    ASSERT_EQ(f.stack[4], 0);
+    ms_stack_table_free(&st);
+    ms_trace_close(t);
+}
+
 /* Replays the trace in b into a new heap model (NULL if it does not open and replay). */
 static struct ms_heap_model *replay_into_model(const struct tb *b)
 {
@@ -432,7 +486,7 @@ int main(int argc, char **argv)
         TEST(merge_in_time_order),    TEST(bad_headers),           TEST(every_truncation),
         TEST(corrupt_record),         TEST(cut_at_fork),           TEST(cross_thread_conflicts),
         TEST(requeue_at_upper_bound), TEST(checksum_payload_flip), TEST(checksum_header_flip),
-        TEST(checksum_metadata),      TEST(version1_unchecked)};
+        TEST(checksum_metadata),      TEST(version1_unchecked),    TEST(free_caller_every)};
     int rc = ms_test_main(argc, argv, cases, (int)(sizeof cases / sizeof *cases));
     unlink(path);
     return rc;
