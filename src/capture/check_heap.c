@@ -6,6 +6,7 @@
 #include "own_memory.h"
 #include "real_fns.h"
 #include "spinlock.h"
+#include "thread_state.h"
 
 #include "../common/trace_format.h"
 
@@ -57,19 +58,35 @@ static size_t last_not(const uint8_t *p, size_t n, uint8_t c)
     return n;
 }
 
-/* Whether p[0..n) is all c, a word at a time. */
+/* Whether p[0..n) is all c: 64 bytes at a time in vector registers (SSE2's, which every x86-64
+ * has; the compiler's generic vectors elsewhere), then a word at a time. */
+typedef uint64_t ms__v2 __attribute__((vector_size(16)));
+
 static inline bool all_of(const uint8_t *p, size_t n, uint8_t c)
 {
-    uint64_t w = 0x0101010101010101ull * c, v, diff = 0;
+    const uint64_t w = 0x0101010101010101ull * c;
+    const ms__v2 wv = {w, w};
+    ms__v2 d0 = {0, 0}, d1 = {0, 0};
     size_t i = 0;
-    for (; i + 32 <= n; i += 32) {
-        uint64_t q[4];
-        memcpy(q, p + i, 32);
-        diff |= (q[0] ^ w) | (q[1] ^ w) | (q[2] ^ w) | (q[3] ^ w);
+    for (; i + 64 <= n; i += 64) {
+        ms__v2 a, b, e, f;
+        memcpy(&a, p + i, 16);
+        memcpy(&b, p + i + 16, 16);
+        memcpy(&e, p + i + 32, 16);
+        memcpy(&f, p + i + 48, 16);
+        d0 |= (a ^ wv) | (b ^ wv);
+        d1 |= (e ^ wv) | (f ^ wv);
     }
+    d0 |= d1;
+    uint64_t diff = d0[0] | d0[1], v;
     for (; i + 8 <= n; i += 8) {
         memcpy(&v, p + i, 8);
         diff |= v ^ w;
+    }
+    if (i < n && n >= 8) { /* the last word, overlapping the one before */
+        memcpy(&v, p + n - 8, 8);
+        diff |= v ^ w;
+        i = n;
     }
     for (; i < n; i++)
         diff |= p[i] ^ c;
@@ -195,34 +212,40 @@ bool ms__check_adopt(void *p, size_t n)
     return ms__live_add(&ms__check_table, &b);
 }
 
-/* ---- the quarantine: a ring of freed blocks, oldest first ---- */
+/* ---- the quarantine: a ring of freed blocks, oldest first, which each thread's last freed
+ * blocks enter 32 at a time (thread_state.h, struct ms__check_stage) ---- */
 
-struct held {
-    uintptr_t ptr;
-    uint64_t size;
-    uint32_t lo;
-};
+typedef struct ms__held_block held_t;
 
 /* One ring for the process: the fills and checks are made outside its lock, which guards a
- * few loads and stores of the ring. */
+ * few loads and stores of the ring, and the taking of what threads' stages hold. */
 static ms__spinlock quarantine_lock;
-static struct held *ring;
+static held_t *ring;
 static size_t ring_cap, ring_head, ring_used;
 static uint64_t volume; /* the footprints of the blocks held */
 static bool ring_failed, fork_took_quarantine;
 
+/* A block enters a thread's stage when its footprint is no more than this: a stage holds at
+ * most 32 blocks and 128 KiB on top of the quarantine's bytes. */
+#define STAGE_BLOCK_MAX 4096
+
 /* The freed block a ring entry holds. */
-static inline struct ms__live_block held_block(const struct held *h)
+static inline struct ms__live_block held_block(const held_t *h)
 {
     return (struct ms__live_block){.ptr = h->ptr, .size = h->size, .lo = h->lo, .guarded = 1};
 }
 
-/* Takes the oldest block out of the ring (not empty; under its lock). */
-static struct held pop_oldest(void)
+static inline size_t held_footprint(const held_t *h)
 {
-    struct held h = ring[ring_head];
-    struct ms__live_block b = held_block(&h);
-    volume -= footprint(&b);
+    struct ms__live_block b = held_block(h);
+    return footprint(&b);
+}
+
+/* Takes the oldest block out of the ring (not empty; under its lock). */
+static held_t pop_oldest(void)
+{
+    held_t h = ring[ring_head];
+    volume -= held_footprint(&h);
     ring_head = (ring_head + 1) % ring_cap;
     ring_used--;
     return h;
@@ -247,7 +270,7 @@ static int damage_after_free(const struct ms__live_block *b, int64_t *offset)
 }
 
 /* The block leaves the quarantine: anything written over it since its free is reported. */
-static void leave(const struct held *h, int found, bool free_it)
+static void leave(const held_t *h, int found, bool free_it)
 {
     struct ms__live_block b = held_block(h);
     int64_t offset;
@@ -258,23 +281,27 @@ static void leave(const struct held *h, int found, bool free_it)
         release(&b);
 }
 
+/* The blocks let go under the lock, checked and released once it is released. */
 #define EVICT_BATCH 32
-#define PREFETCH_AHEAD 8
+struct evicted {
+    held_t h[EVICT_BATCH];
+    int n;
+};
 
-/* Puts the freed block b (checked) into the quarantine, and lets the oldest go until the
- * quarantine holds no more than its bytes. */
-static void quarantine(const struct ms__live_block *b)
+static void evicted_leave(struct evicted *e)
 {
-    size_t fp = footprint(b);
-    uint64_t cap_bytes = (uint64_t)ms__config.quarantine_bytes;
-    if (fp > cap_bytes || !ms__spin_lock_plain(&quarantine_lock)) {
-        release(b); /* too large to hold, or a handler interrupted this thread in here */
-        return;
-    }
+    for (int i = 0; i < e->n; i++)
+        leave(&e->h[i], MS_FOUND_QUARANTINE, true);
+    e->n = 0;
+}
+
+/* The ring, made at the first use (under its lock): false when there is none. */
+static bool ring_ready(void)
+{
     if (!ring && !ring_failed) {
         /* Each block takes 32 bytes at least (16 before, 16 after): the ring never fills
          * before the bytes do. */
-        size_t cap = (size_t)(cap_bytes / 32) + 16;
+        size_t cap = (size_t)(ms__config.quarantine_bytes / 32) + 16;
         void *m = ms__own_map(NULL, cap * sizeof *ring, PROT_READ | PROT_WRITE,
                               MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (m == MAP_FAILED) {
@@ -284,40 +311,128 @@ static void quarantine(const struct ms__live_block *b)
             ring_cap = cap;
         }
     }
-    if (!ring) {
-        ms__spin_unlock_plain(&quarantine_lock);
-        release(b);
-        return;
-    }
-    struct held out[EVICT_BATCH];
-    int nout = 0;
+    return ring != NULL;
+}
+
+/* Under the lock: h enters the ring, after the oldest blocks leave it into e until the
+ * quarantine holds no more than its bytes (e is emptied outside the lock when full). */
+static void admit(const held_t *h, struct evicted *e)
+{
+    uint64_t fp = held_footprint(h), cap_bytes = (uint64_t)ms__config.quarantine_bytes;
     while (ring_used > 0 && (ring_used == ring_cap || volume + fp > cap_bytes)) {
-        if (nout == EVICT_BATCH) { /* checked outside the lock, then on */
+        if (e->n == EVICT_BATCH) {
             ms__spin_unlock_plain(&quarantine_lock);
-            for (int i = 0; i < nout; i++)
-                leave(&out[i], MS_FOUND_QUARANTINE, true);
-            nout = 0;
-            if (!ms__spin_lock_plain(&quarantine_lock)) { /* cannot be: not a handler here */
-                release(b);
-                return;
-            }
+            evicted_leave(e);
+            (void)ms__spin_lock_plain(&quarantine_lock); /* not held by this thread: it waits */
             continue;
         }
-        out[nout++] = pop_oldest();
+        e->h[e->n++] = pop_oldest();
     }
-    if (ring_used > PREFETCH_AHEAD && volume + fp > cap_bytes - cap_bytes / 8) {
-        /* A block that leaves soon, read as it does: from memory, it was freed long ago. */
-        const struct held *next = &ring[(ring_head + PREFETCH_AHEAD) % ring_cap];
-        for (uint64_t o = 0; o < next->size + 16 && o < 1024; o += 64)
-            __builtin_prefetch((const char *)next->ptr - 16 + o);
-    }
-    ring[(ring_head + ring_used) % ring_cap] =
-        (struct held){.ptr = b->ptr, .size = b->size, .lo = b->lo};
+    ring[(ring_head + ring_used) % ring_cap] = *h;
     ring_used++;
     volume += fp;
+}
+
+/* The k-th block to leave the ring, read ahead of its leaving (from memory: it was freed long
+ * ago). Without the lock: a stale entry is only a useless read, which cannot fault. */
+static void prefetch_leaving(size_t k)
+{
+    size_t cap = __atomic_load_n(&ring_cap, __ATOMIC_RELAXED);
+    if (!cap ||
+        __atomic_load_n(&volume, __ATOMIC_RELAXED) < (uint64_t)ms__config.quarantine_bytes / 8 * 7)
+        return;
+    const held_t *next = &ring[(__atomic_load_n(&ring_head, __ATOMIC_RELAXED) + k) % cap];
+    uintptr_t p = __atomic_load_n(&next->ptr, __ATOMIC_RELAXED);
+    uint64_t n = __atomic_load_n(&next->size, __ATOMIC_RELAXED);
+    for (uint64_t o = 0; o < n + 16 && o < 1024; o += 64)
+        __builtin_prefetch((const char *)p - 16 + o);
+}
+
+/* The thread's stage, when it may use it now: not in a signal handler that interrupted its
+ * thread in here, nor a thread past its TLS destructors (the orphan slot's). */
+static struct ms__check_stage *stage_mine(void)
+{
+    struct ms__slot *s = ms__tls.slot;
+    if (!s || s == ms__orphan_slot ||
+        atomic_load_explicit(&s->check_stage.busy, memory_order_relaxed))
+        return NULL;
+    return &s->check_stage;
+}
+
+/* The blocks of the stage st (NULL: none; its owner's, busy), then h (NULL: none), enter the
+ * ring, oldest first, under its lock, taken here. False when it could not be taken (a signal
+ * handler in this thread's own): nothing done. */
+static bool enter(struct ms__check_stage *st, const held_t *h)
+{
+    if (!ms__spin_lock_plain(&quarantine_lock))
+        return false;
+    /* Out of the stage before the lock may be let go (in admit): the exit's check then reads
+     * none of them, and none is written again while the stage is busy. */
+    uint32_t n = st ? atomic_load_explicit(&st->n, memory_order_relaxed) : 0;
+    if (n)
+        atomic_store_explicit(&st->n, 0, memory_order_relaxed);
+    struct evicted e = {.n = 0};
+    bool ready = ring_ready();
+    for (uint32_t i = 0; ready && i < n; i++)
+        admit(&st->held[i], &e);
+    if (ready && h)
+        admit(h, &e);
     ms__spin_unlock_plain(&quarantine_lock);
-    for (int i = 0; i < nout; i++)
-        leave(&out[i], MS_FOUND_QUARANTINE, true);
+    evicted_leave(&e);
+    for (uint32_t i = 0; !ready && i <= n; i++) { /* no ring: every block goes back */
+        const held_t *g = i < n ? &st->held[i] : h;
+        if (g) {
+            struct ms__live_block b = held_block(g);
+            release(&b);
+        }
+    }
+    return true;
+}
+
+static inline void stage_busy(struct ms__check_stage *st, int busy)
+{
+    if (!st)
+        return;
+    if (!busy)
+        atomic_signal_fence(memory_order_seq_cst);
+    atomic_store_explicit(&st->busy, busy, memory_order_relaxed);
+    if (busy)
+        atomic_signal_fence(memory_order_seq_cst);
+}
+
+/* Puts the freed block b (checked) into the quarantine, and lets the oldest go until the
+ * quarantine holds no more than its bytes. */
+static void quarantine(const struct ms__live_block *b)
+{
+    held_t h = {.ptr = b->ptr, .size = b->size, .lo = b->lo};
+    size_t fp = footprint(b);
+    if (fp > (uint64_t)ms__config.quarantine_bytes) {
+        release(b); /* too large to hold */
+        return;
+    }
+    struct ms__check_stage *st = stage_mine();
+    stage_busy(st, 1);
+    uint32_t n = st ? atomic_load_explicit(&st->n, memory_order_relaxed) : 0;
+    if (st && fp <= STAGE_BLOCK_MAX && n < MS_STAGE_BLOCKS) {
+        st->held[n++] = h;
+        atomic_store_explicit(&st->n, n, memory_order_release);
+        prefetch_leaving(n - 1); /* this stage's next emptying lets about n blocks go */
+        if (n == MS_STAGE_BLOCKS)
+            (void)enter(st, NULL); /* or it stays full: this thread holds the ring's lock */
+    } else if (!enter(st, &h)) {
+        release(b); /* a handler interrupted this thread in here */
+    }
+    stage_busy(st, 0);
+}
+
+void ms__check_thread_exit(void)
+{
+    struct ms__check_stage *st = stage_mine();
+    if (!st || !atomic_load_explicit(&st->n, memory_order_relaxed))
+        return;
+    stage_busy(st, 1);
+    (void)enter(st, NULL);
+    stage_busy(st, 0);
 }
 
 /* ---- free and realloc ---- */
@@ -496,22 +611,36 @@ static void exit_check(const struct ms__live_block *b, void *ctx)
     }
 }
 
+static void freed_check(const held_t *h, struct damaged *d)
+{
+    struct ms__live_block b = held_block(h);
+    int64_t offset;
+    int kind = d->n < EXIT_DAMAGED ? damage_after_free(&b, &offset) : -1;
+    if (kind >= 0) {
+        d->b[d->n] = b;
+        d->kind[d->n] = kind;
+        d->offset[d->n++] = offset;
+    }
+}
+
+/* The blocks a thread's stage holds (under the ring's lock, which they leave only under). */
+static void stage_check(struct ms__slot *s, void *ctx)
+{
+    struct ms__check_stage *st = &s->check_stage;
+    uint32_t n = atomic_load_explicit(&st->n, memory_order_acquire);
+    for (uint32_t i = 0; i < n && i < MS_STAGE_BLOCKS; i++)
+        freed_check(&st->held[i], ctx);
+}
+
 void ms__check_at_finish(void)
 {
     static struct damaged d;
     d.n = 0;
     ms__live_each(&ms__check_table, exit_check, &d);
     if (ms__spin_lock_plain(&quarantine_lock)) {
-        for (size_t i = 0; i < ring_used && d.n < EXIT_DAMAGED; i++) {
-            struct ms__live_block b = held_block(&ring[(ring_head + i) % ring_cap]);
-            int64_t offset;
-            int kind = damage_after_free(&b, &offset);
-            if (kind >= 0) {
-                d.b[d.n] = b;
-                d.kind[d.n] = kind;
-                d.offset[d.n++] = offset;
-            }
-        }
+        for (size_t i = 0; i < ring_used; i++)
+            freed_check(&ring[(ring_head + i) % ring_cap], &d);
+        ms__slots_each(stage_check, &d);
         ms__spin_unlock_plain(&quarantine_lock);
     }
     for (size_t i = 0; i < d.n; i++)
@@ -520,8 +649,9 @@ void ms__check_at_finish(void)
 
 void ms__check_quarantine_flush(void)
 {
+    ms__check_thread_exit();
     for (;;) {
-        struct held out[EVICT_BATCH];
+        held_t out[EVICT_BATCH];
         int nout = 0;
         if (!ms__spin_lock_plain(&quarantine_lock))
             return;

@@ -87,6 +87,9 @@ void ms__check_at_finish(void);
 /* Lets every block in the quarantine go back to the allocator, checked as it leaves (the unit
  * tests end with it, so that LeakSanitizer finds nothing held). */
 void ms__check_quarantine_flush(void);
+/* The calling thread's last freed blocks, waiting to enter the quarantine, enter it now (the
+ * thread exits; it must still have its slot). */
+void ms__check_thread_exit(void);
 /* Fork: the table's and the quarantine's locks are held across it. */
 void ms__check_fork_prepare(void);
 void ms__check_fork_done(void);

@@ -56,6 +56,8 @@ static void thread_exit_cb(void *arg)
     t->busy = 1;
     ms__on_thread_task_end(t);
     ms__on_counts_own(t);
+    if (ms__check_on())
+        ms__check_thread_exit();
     ms__slot_detach(t);
     ms__child_env_thread_exit();
     t->dead = 1;

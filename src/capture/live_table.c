@@ -13,50 +13,126 @@
  * are 200 KB); it doubles as it fills. */
 #define FIRST_SLOTS 64
 
-struct ms__live_table ms__core_table, ms__check_table = {.no_totals = true};
+struct ms__live_table ms__core_table, ms__check_table = {.no_totals = true, .compact = true};
 
-/* Blocks are 16-byte aligned: the bits above spread them over shards and slots. */
+/* ---- a slot: the whole block, or in a compact table 16 bytes: the address, then the size
+ * (48 bits), lo's logarithm plus one (0: lo is 0) and guarded ---- */
+
+struct compact {
+    uintptr_t ptr;
+    uint64_t packed;
+};
+
+#define COMPACT_SIZE_BITS 48
+
+static inline size_t slot_bytes(const struct ms__live_table *t)
+{
+    return t->compact ? sizeof(struct compact) : sizeof(struct ms__live_block);
+}
+
+static inline void *slot_at(const struct ms__live_table *t, const struct ms__live_shard *s,
+                            size_t i)
+{
+    return (char *)s->slots + i * slot_bytes(t);
+}
+
+/* The address a slot holds (0: empty): the first word of both forms. */
+static inline uintptr_t slot_ptr(const struct ms__live_table *t, const struct ms__live_shard *s,
+                                 size_t i)
+{
+    uintptr_t p;
+    memcpy(&p, slot_at(t, s, i), sizeof p);
+    return p;
+}
+
+/* Whether a compact table can hold b: no field but those it keeps, a size below 2^48 and lo 0
+ * or a power of two. */
+static bool compact_fits(const struct ms__live_block *b)
+{
+    return !b->task && !b->owner && !b->stack && !b->gen && !b->family &&
+           b->size >> COMPACT_SIZE_BITS == 0 && (b->lo & (b->lo - 1)) == 0;
+}
+
+static void slot_store(const struct ms__live_table *t, void *slot, const struct ms__live_block *b)
+{
+    if (!t->compact) {
+        memcpy(slot, b, sizeof *b);
+        return;
+    }
+    uint64_t lo_code = b->lo ? (uint64_t)__builtin_ctz(b->lo) + 1 : 0;
+    struct compact c = {.ptr = b->ptr,
+                        .packed = b->size | lo_code << COMPACT_SIZE_BITS |
+                                  (uint64_t)(b->guarded != 0) << (COMPACT_SIZE_BITS + 7)};
+    memcpy(slot, &c, sizeof c);
+}
+
+static void slot_load(const struct ms__live_table *t, const void *slot, struct ms__live_block *out)
+{
+    if (!t->compact) {
+        memcpy(out, slot, sizeof *out);
+        return;
+    }
+    struct compact c;
+    memcpy(&c, slot, sizeof c);
+    uint64_t lo_code = (c.packed >> COMPACT_SIZE_BITS) & 0x3f;
+    *out = (struct ms__live_block){
+        .ptr = c.ptr,
+        .size = c.packed & ((1ull << COMPACT_SIZE_BITS) - 1),
+        .lo = lo_code ? 1u << (lo_code - 1) : 0,
+        .guarded = (uint8_t)(c.packed >> (COMPACT_SIZE_BITS + 7)),
+    };
+}
+
+#define GOLDEN 0x9e3779b97f4a7c15ull
+
+/* A shard per 64 MiB of address space (hashed): glibc gives each thread's arena a heap of its
+ * own, 64 MiB aligned, so that the blocks of threads apart are in shards apart and their locks
+ * and slots stay in their own cores' caches. */
 static inline size_t shard_of(uintptr_t p)
 {
     return (size_t)((p >> 4) ^ (p >> 12)) & (MS_LIVE_SHARDS - 1);
 }
 
+/* Blocks are 16-byte aligned: the bits above, hashed, spread them over the slots. */
 static inline size_t home_of(uintptr_t p, size_t mask)
 {
     return (size_t)((p >> 10) ^ (p >> 24) ^ (p >> 40)) & mask;
 }
 
-static struct ms__live_block *slots_new(size_t n)
+static void *slots_new(const struct ms__live_table *t, size_t n)
 {
-    void *m = ms__own_map(NULL, n * sizeof(struct ms__live_block), PROT_READ | PROT_WRITE,
+    void *m = ms__own_map(NULL, n * slot_bytes(t), PROT_READ | PROT_WRITE,
                           MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     return m == MAP_FAILED ? NULL : m;
 }
 
-static inline size_t probe(const struct ms__live_shard *s, uintptr_t ptr)
+static inline size_t probe(const struct ms__live_table *t, const struct ms__live_shard *s,
+                           uintptr_t ptr)
 {
     size_t i = home_of(ptr, s->mask);
-    while (s->slots[i].ptr && s->slots[i].ptr != ptr)
+    for (uintptr_t p; (p = slot_ptr(t, s, i)) && p != ptr;)
         i = (i + 1) & s->mask;
     return i;
 }
 
 /* Doubles the shard's table (or makes its first). */
-static bool grow(struct ms__live_shard *s)
+static bool grow(const struct ms__live_table *t, struct ms__live_shard *s)
 {
     size_t n = s->slots ? (s->mask + 1) * 2 : FIRST_SLOTS;
-    struct ms__live_block *fresh = slots_new(n);
+    void *fresh = slots_new(t, n);
     if (!fresh)
         return false;
-    struct ms__live_block *old = s->slots;
-    size_t old_n = old ? s->mask + 1 : 0;
+    struct ms__live_shard old = *s;
+    size_t old_n = old.slots ? old.mask + 1 : 0;
     s->slots = fresh;
     s->mask = n - 1;
-    for (size_t i = 0; i < old_n; i++)
-        if (old[i].ptr)
-            s->slots[probe(s, old[i].ptr)] = old[i];
-    if (old)
-        ms__own_unmap(old, old_n * sizeof *old);
+    for (size_t i = 0; i < old_n; i++) {
+        uintptr_t p = slot_ptr(t, &old, i);
+        if (p)
+            memcpy(slot_at(t, s, probe(t, s, p)), slot_at(t, &old, i), slot_bytes(t));
+    }
+    if (old.slots)
+        ms__own_unmap(old.slots, old_n * slot_bytes(t));
     return true;
 }
 
@@ -81,25 +157,30 @@ static void peak_raise(struct ms__live_table *t, int64_t now)
 
 bool ms__live_add(struct ms__live_table *t, const struct ms__live_block *b)
 {
+    if (t->compact && !compact_fits(b))
+        return false;
     struct ms__live_shard *s = &t->shards[shard_of(b->ptr)];
     if (!ms__spin_lock_plain(&s->lock))
         return false; /* a signal handler interrupted this thread inside the table */
     bool ok = true;
     if ((s->used + 1) * 2 > (s->slots ? s->mask + 1 : 0))
-        ok = grow(s);
+        ok = grow(t, s);
     int64_t size = (int64_t)b->size, blocks = 1;
     if (ok) {
-        size_t i = probe(s, b->ptr);
-        if (s->slots[i].ptr) {
+        size_t i = probe(t, s, b->ptr);
+        void *slot = slot_at(t, s, i);
+        if (slot_ptr(t, s, i)) {
             /* Still here: its free was not seen (a block freed by a path memscope does not
              * hook). The new block replaces it. */
-            size -= (int64_t)s->slots[i].size;
+            struct ms__live_block was;
+            slot_load(t, slot, &was);
+            size -= (int64_t)was.size;
             blocks = 0;
-            owner_count(&s->slots[i], -1);
+            owner_count(&was, -1);
         } else {
             s->used++;
         }
-        s->slots[i] = *b;
+        slot_store(t, slot, b);
         owner_count(b, 1);
     }
     ms__spin_unlock_plain(&s->lock);
@@ -121,25 +202,26 @@ static int lookup(struct ms__live_table *t, uintptr_t ptr, struct ms__live_block
         return MS_LIVE_BUSY;
     bool found = false;
     if (s->slots) {
-        size_t i = probe(s, ptr);
-        found = s->slots[i].ptr != 0;
+        size_t i = probe(t, s, ptr);
+        found = slot_ptr(t, s, i) != 0;
         if (found)
-            *out = s->slots[i];
+            slot_load(t, slot_at(t, s, i), out);
         if (found && take) {
             /* Backward-shift deletion: pull later members of the cluster into the hole unless
              * their home lies cyclically in (i, j]. */
             size_t j = i;
             for (;;) {
                 j = (j + 1) & s->mask;
-                if (!s->slots[j].ptr)
+                uintptr_t p = slot_ptr(t, s, j);
+                if (!p)
                     break;
-                size_t home = home_of(s->slots[j].ptr, s->mask);
+                size_t home = home_of(p, s->mask);
                 if ((j > i && (home <= i || home > j)) || (j < i && home <= i && home > j)) {
-                    s->slots[i] = s->slots[j];
+                    memcpy(slot_at(t, s, i), slot_at(t, s, j), slot_bytes(t));
                     i = j;
                 }
             }
-            s->slots[i].ptr = 0;
+            memset(slot_at(t, s, i), 0, sizeof(uintptr_t));
             s->used--;
             owner_count(out, -1);
         }
@@ -181,8 +263,11 @@ void ms__live_each(struct ms__live_table *t, void (*fn)(const struct ms__live_bl
         if (!ms__spin_lock_plain(&s->lock))
             continue;
         for (size_t i = 0; s->slots && i <= s->mask; i++)
-            if (s->slots[i].ptr)
-                fn(&s->slots[i], ctx);
+            if (slot_ptr(t, s, i)) {
+                struct ms__live_block b;
+                slot_load(t, slot_at(t, s, i), &b);
+                fn(&b, ctx);
+            }
         ms__spin_unlock_plain(&s->lock);
     }
 }
@@ -211,7 +296,7 @@ void ms__live_clear(struct ms__live_table *t)
         if (!ms__spin_lock_plain(&s->lock))
             continue;
         if (s->slots)
-            ms__own_unmap(s->slots, (s->mask + 1) * sizeof *s->slots);
+            ms__own_unmap(s->slots, (s->mask + 1) * slot_bytes(t));
         s->slots = NULL;
         s->mask = s->used = 0;
         ms__spin_unlock_plain(&s->lock);

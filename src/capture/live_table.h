@@ -3,7 +3,7 @@
  * allocating thread, so that ms_stats is exact and ms_leaks_print can list what is live, in the
  * process, with no trace; and --check's (check_heap.h), the blocks it gave out with their red
  * zones. 64 shards by address, each an open-addressing table behind a spinlock, in memory of
- * its own (mmap): about 48 bytes per live block at most half full. */
+ * its own (mmap): about 48 bytes per live block at most half full (16 in a compact table). */
 #ifndef MS_CAPTURE_LIVE_TABLE_H
 #define MS_CAPTURE_LIVE_TABLE_H
 
@@ -45,7 +45,7 @@ struct ms__live_totals {
 #define MS_LIVE_SHARDS 64
 struct ms__live_shard {
     _Alignas(64) ms__spinlock lock; /* a cache line each: threads apart do not share */
-    struct ms__live_block *slots;
+    void *slots;                    /* struct ms__live_block, or the compact form (live_table.c) */
     size_t mask, used;
 };
 struct ms__live_table {
@@ -56,6 +56,10 @@ struct ms__live_table {
     /* No totals kept (--check's table, which needs none): no shared counter is written at
      * every add and remove, which threads on other cores would contend for. */
     bool no_totals;
+    /* Only ptr, size, lo and guarded kept, in 16 bytes a slot (--check's table, which needs no
+     * more): a third of the caches' room. Other fields must be 0, a size below 2^48, lo 0 or a
+     * power of two; ms__live_add refuses any other block. */
+    bool compact;
 };
 extern struct ms__live_table ms__core_table, ms__check_table;
 

@@ -335,6 +335,15 @@ void ms__slots_each_in_use(void (*fn)(struct ms__slot *s, void *ctx), void *ctx)
         fn(ms__orphan_slot, ctx);
 }
 
+void ms__slots_each(void (*fn)(struct ms__slot *s, void *ctx), void *ctx)
+{
+    for (int i = 0; i < MAX_SLOTS; i++) {
+        struct ms__slot *s = atomic_load_explicit(&slots[i], memory_order_acquire);
+        if (s)
+            fn(s, ctx);
+    }
+}
+
 void ms__slots_free_ranges_reset(void)
 {
     for (int i = 0; i < MAX_SLOTS; i++) {

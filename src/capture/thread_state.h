@@ -40,6 +40,26 @@ struct ms__slot_stats {
     struct ms__live_owner live; /* the core backend's live blocks of the slot's thread */
 };
 
+/* A freed block of --check's heap in its quarantine (check_heap.c): its place and its bytes
+ * before the program's. */
+struct ms__held_block {
+    uintptr_t ptr;
+    uint64_t size;
+    uint32_t lo;
+};
+
+/* --check: the thread's last freed blocks, on their way into the quarantine's ring, which
+ * takes them 32 at a time under its lock (check_heap.c). Only the owner adds (n is released
+ * after the entry is written) and only under the ring's lock are they taken, so that the
+ * exit's check, under that lock, can read any thread's. busy: the owner is at it (a signal
+ * handler that interrupted it goes to the ring directly). */
+#define MS_STAGE_BLOCKS 32
+struct ms__check_stage {
+    struct ms__held_block held[MS_STAGE_BLOCKS];
+    _Atomic uint32_t n;
+    _Atomic int busy;
+};
+
 struct ms__slot {
     struct ms__buffer b; /* first: the buffer's full() finds its slot from it */
     struct ms__slot_stats stats;
@@ -66,6 +86,7 @@ struct ms__slot {
     /* The one module loaded that is not a runtime one, when there is only one (else empty):
      * the runtime's frees then need no walk to tell whose they are. Set with free_modules. */
     struct ms__module_range sole_module;
+    struct ms__check_stage check_stage;
     struct ms__deferred_event deferred[MS_DEFERRED_MAX];     /* the first tls.n_deferred are set */
     uintptr_t deferred_ips[MS_DEFERRED_MAX][MS_WALK_FRAMES]; /* their stacks, innermost first */
 };
@@ -122,6 +143,8 @@ void ms__slots_sync_others(uint64_t check);
 void ms__slots_each_other(void (*fn)(struct ms__slot *s, void *ctx), void *ctx);
 /* Calls fn for every slot in use, the caller's and the orphan slot included. */
 void ms__slots_each_in_use(void (*fn)(struct ms__slot *s, void *ctx), void *ctx);
+/* Calls fn for every slot there is, in use or not (not the orphan slot). */
+void ms__slots_each(void (*fn)(struct ms__slot *s, void *ctx), void *ctx);
 
 /* Every slot's free-caller range forgotten (code was unloaded: event_buffer.h). */
 void ms__slots_free_ranges_reset(void);

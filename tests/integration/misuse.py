@@ -38,7 +38,10 @@ MODES = ["double_free", "double_free_loop", "double_delete", "invalid_stack", "i
 # Memory errors only --check finds, and when it finds them.
 CHECK_MODES = {"overflow": ["free"], "underflow": ["free"], "overflow_live": ["exit"],
                "array_overflow": ["free"], "use_after_free": ["exit"],
-               "use_after_free_evicted": ["quarantine"]}
+               "use_after_free_evicted": ["quarantine"],
+               # a thread's last freed blocks enter the quarantine as it exits; those of a
+               # thread still running at exit are checked there
+               "use_after_free_thread": ["quarantine"], "use_after_free_thread_live": ["exit"]}
 
 
 def vg_frames(lines):

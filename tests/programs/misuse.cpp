@@ -8,6 +8,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <pthread.h>
+#include <unistd.h>
 
 // Out of the optimiser's sight: the pointer the program frees.
 static void *volatile keep;
@@ -153,6 +155,29 @@ __attribute__((noinline)) static void use_after_free_evicted()
         release(make_block(1 << 20));
 }
 
+// The write after free in a thread of its own: the block waits among the thread's last freed
+// blocks (docs/check.md) until the thread exits (thread) or the process does (thread_live).
+static void *use_after_free_in_thread(void *live)
+{
+    use_after_free();
+    while (live)
+        pause(); // still running at exit
+    return nullptr;
+}
+
+__attribute__((noinline)) static void use_after_free_thread(bool live)
+{
+    pthread_t t;
+    pthread_create(&t, nullptr, use_after_free_in_thread, live ? &t : nullptr);
+    if (live) {
+        usleep(200000);
+        return;
+    }
+    pthread_join(t, nullptr);
+    for (int i = 0; i < 100; i++) // 100 MiB freed: the block leaves a 64 MiB quarantine
+        release(make_block(1 << 20));
+}
+
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
@@ -186,11 +211,16 @@ int main(int argc, char **argv)
         use_after_free();
     else if (!strcmp(mode, "use_after_free_evicted"))
         use_after_free_evicted();
+    else if (!strcmp(mode, "use_after_free_thread"))
+        use_after_free_thread(false);
+    else if (!strcmp(mode, "use_after_free_thread_live"))
+        use_after_free_thread(true);
     else {
         fprintf(stderr,
                 "usage: misuse double_free|double_free_loop|double_delete|invalid_stack|interior|"
                 "mismatches|realloc_freed|overflow|underflow|overflow_live|"
-                "array_overflow|use_after_free|use_after_free_evicted\n");
+                "array_overflow|use_after_free|use_after_free_evicted|use_after_free_thread|"
+                "use_after_free_thread_live\n");
         return 2;
     }
     printf("survived\n");
