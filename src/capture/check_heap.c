@@ -307,8 +307,8 @@ static bool ring_ready(void)
         if (m == MAP_FAILED) {
             ring_failed = true;
         } else {
-            ring = m;
             ring_cap = cap;
+            __atomic_store_n(&ring, (held_t *)m, __ATOMIC_RELEASE); /* after its size */
         }
     }
     return ring != NULL;
@@ -337,11 +337,12 @@ static void admit(const held_t *h, struct evicted *e)
  * ago). Without the lock: a stale entry is only a useless read, which cannot fault. */
 static void prefetch_leaving(size_t k)
 {
+    const held_t *r = __atomic_load_n(&ring, __ATOMIC_ACQUIRE); /* never unmapped once made */
     size_t cap = __atomic_load_n(&ring_cap, __ATOMIC_RELAXED);
-    if (!cap ||
+    if (!r || !cap ||
         __atomic_load_n(&volume, __ATOMIC_RELAXED) < (uint64_t)ms__config.quarantine_bytes / 8 * 7)
         return;
-    const held_t *next = &ring[(__atomic_load_n(&ring_head, __ATOMIC_RELAXED) + k) % cap];
+    const held_t *next = &r[(__atomic_load_n(&ring_head, __ATOMIC_RELAXED) + k) % cap];
     uintptr_t p = __atomic_load_n(&next->ptr, __ATOMIC_RELAXED);
     uint64_t n = __atomic_load_n(&next->size, __ATOMIC_RELAXED);
     for (uint64_t o = 0; o < n + 16 && o < 1024; o += 64)
