@@ -454,7 +454,8 @@ static struct ms_misuse_block misuse_block(const struct ms_heap_model *m, const 
     return (struct ms_misuse_block){b->ptr, b->size, bi->family, m->sites[bi->site].stack};
 }
 
-/* The misuse log's part of a free by a call of family (or MS_MISUSE_BY_REALLOC) of the block b
+/* The misuse log's part of a free by a call of family (MS_MISUSE_BY_REALLOC set for a realloc,
+ * of family 0 or 3) of the block b
  * (NULL: none is live at ptr) from stack (0: not recorded), before the model applies it: a free
  * of no live block is an error (the block containing ptr, if any, is looked for: the errors
  * described are few), one of the wrong family is one too, and a block freed is remembered. */
@@ -469,7 +470,7 @@ static __attribute__((noinline)) void misuse_free(struct ms_heap_model *m, struc
         return;
     }
     struct ms_misuse_block fb = misuse_block(m, b);
-    int expected = family == MS_MISUSE_BY_REALLOC ? MS_FAMILY_MALLOC : family;
+    int expected = family & ~MS_MISUSE_BY_REALLOC;
     if (fb.family != expected)
         ms_misuse_mismatch(&m->misuse, &fb, family, stack, ev->tsc, ev->tid);
     ms_misuse_freed(&m->misuse, &fb, family, stack, ev->tsc, ev->tid);
@@ -765,7 +766,7 @@ apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
             n->var = n->obj = n->passport = 0;
         }
         if (misuse_on(m) && (b || ev->old_ptr))
-            misuse_free(m, b, ev->old_ptr, MS_MISUSE_BY_REALLOC, ev->stack, ev);
+            misuse_free(m, b, ev->old_ptr, MS_MISUSE_BY_REALLOC | (ev->family & 3), ev->stack, ev);
         m->threads[thread].frees += free_block(m, b);
         struct ms_event forced = *ev;
         forced.forced = true; /* the old block is gone: its address may be returned again */

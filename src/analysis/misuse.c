@@ -16,13 +16,15 @@ void ms_misuse_free_log(struct ms_misuse_log *l)
 
 static enum ms_misuse_call call_of(int family)
 {
+    if (family & MS_MISUSE_BY_REALLOC)
+        return (family & 3) == MS_FAMILY_OTHER ? MS_CALL_LIB_REALLOC : MS_CALL_REALLOC;
     switch (family) {
     case MS_FAMILY_NEW:
         return MS_CALL_DELETE;
     case MS_FAMILY_NEW_ARRAY:
         return MS_CALL_DELETE_ARRAY;
-    case MS_MISUSE_BY_REALLOC:
-        return MS_CALL_REALLOC;
+    case MS_FAMILY_OTHER:
+        return MS_CALL_LIB_FREE;
     default:
         return MS_CALL_FREE;
     }
@@ -150,7 +152,7 @@ struct ms_misuse *ms_misuse_bad_free(struct ms_misuse_log *l, uint64_t address, 
     const struct ms_misuse_freed *f = in ? NULL : freed_containing(l, address);
     enum ms_misuse_kind kind = MS_MISUSE_INVALID_FREE;
     if (f && f->ptr == address)
-        kind = family == MS_MISUSE_BY_REALLOC ? MS_MISUSE_REALLOC_FREED : MS_MISUSE_DOUBLE_FREE;
+        kind = family & MS_MISUSE_BY_REALLOC ? MS_MISUSE_REALLOC_FREED : MS_MISUSE_DOUBLE_FREE;
     struct ms_misuse *e = add(l, kind, family, address, stack, tsc, tid);
     if (e && in)
         describe_live(e, in);
@@ -243,6 +245,8 @@ void ms_misuse_heap_error(struct ms_misuse_log *l, enum ms_misuse_kind kind, uin
         call = MS_FAMILY_NEW;
     else if (f && f->free_call == MS_CALL_DELETE_ARRAY)
         call = MS_FAMILY_NEW_ARRAY;
+    else if (f && f->free_call == MS_CALL_LIB_FREE)
+        call = MS_FAMILY_OTHER;
     struct ms_misuse *e = add(l, kind, call, ptr + (uint64_t)offset, stack, tsc, tid);
     if (!e)
         return;
@@ -269,11 +273,13 @@ const char *ms_misuse_kind_key(enum ms_misuse_kind k)
 
 const char *ms_misuse_call_name(enum ms_misuse_call c)
 {
-    static const char *names[] = {"free", "delete", "delete[]", "realloc"};
-    return (unsigned)c < 4 ? names[c] : "free";
+    static const char *names[MS_MISUSE_CALLS] = {
+        "free", "delete", "delete[]", "realloc", "tc_free/dallocx", "tc_realloc/rallocx"};
+    return (unsigned)c < MS_MISUSE_CALLS ? names[c] : "free";
 }
 
 const char *ms_misuse_alloc_name(int family)
 {
-    return family == MS_FAMILY_NEW ? "new" : family == MS_FAMILY_NEW_ARRAY ? "new[]" : "malloc";
+    static const char *names[] = {"malloc", "new", "new[]", "tc_malloc/mallocx"};
+    return (unsigned)family < 4 ? names[family] : "malloc";
 }

@@ -29,7 +29,17 @@ enum ms_misuse_kind {
 };
 
 /* The call that was made: from the free's family (common/trace_format.h), or realloc. */
-enum ms_misuse_call { MS_CALL_FREE, MS_CALL_DELETE, MS_CALL_DELETE_ARRAY, MS_CALL_REALLOC };
+/* The call: the last two are an allocator library's own (MS_FAMILY_OTHER: tc_free, dallocx,
+ * ...; tc_realloc, rallocx, xallocx). */
+enum ms_misuse_call {
+    MS_CALL_FREE,
+    MS_CALL_DELETE,
+    MS_CALL_DELETE_ARRAY,
+    MS_CALL_REALLOC,
+    MS_CALL_LIB_FREE,
+    MS_CALL_LIB_REALLOC,
+    MS_MISUSE_CALLS
+};
 
 struct ms_misuse {
     enum ms_misuse_kind kind;
@@ -88,14 +98,15 @@ struct ms_misuse_block {
 };
 
 void ms_misuse_free_log(struct ms_misuse_log *l);
-/* Remembers that block b was freed by a call of family (0 malloc, 1 new, 2 new[], or
- * MS_MISUSE_BY_REALLOC) from stack (0: not recorded) at tsc by thread tid. */
-#define MS_MISUSE_BY_REALLOC 3
+/* Remembers that block b was freed by a call of family (enum ms_family: 0 malloc, 1 new, 2 new[],
+ * 3 an allocator library's own), with MS_MISUSE_BY_REALLOC set for a realloc (of family 0 or
+ * 3), from stack (0: not recorded) at tsc by thread tid. */
+#define MS_MISUSE_BY_REALLOC 4
 void ms_misuse_freed(struct ms_misuse_log *l, const struct ms_misuse_block *b, int family,
                      uint32_t stack, uint64_t tsc, uint32_t tid);
-/* A free (family, or MS_MISUSE_BY_REALLOC) at address by tid at tsc from stack (0: unknown) of
- * no block live there. in (NULL: none) is the live block containing address, if any. Returns
- * the error recorded (NULL: only counted). */
+/* A free (family, with MS_MISUSE_BY_REALLOC for a realloc) at address by tid at tsc from stack (0:
+ * unknown) of no block live there. in (NULL: none) is the live block containing address, if any.
+ * Returns the error recorded (NULL: only counted). */
 struct ms_misuse *ms_misuse_bad_free(struct ms_misuse_log *l, uint64_t address, int family,
                                      uint32_t stack, uint64_t tsc, uint32_t tid,
                                      const struct ms_misuse_block *in);

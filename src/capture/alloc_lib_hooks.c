@@ -32,67 +32,96 @@ static void *lib_next(void **slot, const char *name)
     return cached_symbol(slot, lib_symbol, name);
 }
 
+/* Whether each library (0 jemalloc, 1 tcmalloc) is the one the program's malloc reaches: 0 not
+ * known yet, 1 it is, 2 it is not (its blocks are of MS_FAMILY_OTHER). */
+static int lib_owns_malloc[2];
+
+static __attribute__((noinline)) int lib_owns_probe(bool tc)
+{
+    void *own = ms__family_symbol(tc ? &tcmalloc_provider : &jemalloc_provider,
+                                  tc ? "tc_malloc" : "mallocx", "malloc");
+    if (!ms__real.malloc)
+        ms__real_resolve();
+    int owns = own && own == (void *)ms__real.malloc ? 1 : 2;
+    __atomic_store_n(&lib_owns_malloc[tc], owns, __ATOMIC_RELAXED);
+    return owns;
+}
+
+/* The family of a call of the library's (tc: tcmalloc's) that is of family as the library
+ * names it: MS_FAMILY_OTHER when the library is not the program's malloc. Asked once the
+ * library's function was found. */
+static inline int lib_family(bool tc, int family)
+{
+    int owns = __atomic_load_n(&lib_owns_malloc[tc], __ATOMIC_RELAXED);
+    if (MS_UNLIKELY(!owns))
+        owns = lib_owns_probe(tc);
+    return owns == 2 ? MS_FAMILY_OTHER : family;
+}
+#define TC(family) lib_family(true, family)
+#define JE(family) lib_family(false, family)
+
 /* ---- tcmalloc (gperftools' tcmalloc.h) ---- */
 
-FORWARD_ALLOC_HOOK(lib_next, tc_malloc, MS_FAMILY_MALLOC, MS_REC_ALLOC, (size_t n), (n), n, 0,
+FORWARD_ALLOC_HOOK(lib_next, tc_malloc, TC(MS_FAMILY_MALLOC), MS_REC_ALLOC, (size_t n), (n), n, 0,
                    ms__hook_malloc(n))
-FORWARD_ALLOC_HOOK(lib_next, tc_malloc_skip_new_handler, MS_FAMILY_MALLOC, MS_REC_ALLOC, (size_t n),
-                   (n), n, 0, ms__hook_malloc(n))
-FORWARD_ALLOC_HOOK(lib_next, tc_calloc, MS_FAMILY_MALLOC, MS_REC_ALLOC, (size_t n, size_t size),
+FORWARD_ALLOC_HOOK(lib_next, tc_malloc_skip_new_handler, TC(MS_FAMILY_MALLOC), MS_REC_ALLOC,
+                   (size_t n), (n), n, 0, ms__hook_malloc(n))
+FORWARD_ALLOC_HOOK(lib_next, tc_calloc, TC(MS_FAMILY_MALLOC), MS_REC_ALLOC, (size_t n, size_t size),
                    (n, size), n *size, 0, ms__hook_calloc(n, size))
-FORWARD_ALLOC_HOOK(lib_next, tc_memalign, MS_FAMILY_MALLOC, MS_REC_ALLOC_ALIGNED,
+FORWARD_ALLOC_HOOK(lib_next, tc_memalign, TC(MS_FAMILY_MALLOC), MS_REC_ALLOC_ALIGNED,
                    (size_t al, size_t n), (al, n), n, al, ms__hook_memalign(al, n))
-FORWARD_ALLOC_HOOK(lib_next, tc_valloc, MS_FAMILY_MALLOC, MS_REC_ALLOC_ALIGNED, (size_t n), (n), n,
-                   (size_t)sysconf(_SC_PAGESIZE), ms__hook_valloc(n))
-FORWARD_ALLOC_HOOK(lib_next, tc_pvalloc, MS_FAMILY_MALLOC, MS_REC_ALLOC_ALIGNED, (size_t n), (n), n,
-                   (size_t)sysconf(_SC_PAGESIZE), ms__hook_pvalloc(n))
-FORWARD_ALLOC_HOOK(lib_next, tc_new, MS_FAMILY_NEW, MS_REC_ALLOC, (size_t n), (n), n, 0,
+FORWARD_ALLOC_HOOK(lib_next, tc_valloc, TC(MS_FAMILY_MALLOC), MS_REC_ALLOC_ALIGNED, (size_t n), (n),
+                   n, (size_t)sysconf(_SC_PAGESIZE), ms__hook_valloc(n))
+FORWARD_ALLOC_HOOK(lib_next, tc_pvalloc, TC(MS_FAMILY_MALLOC), MS_REC_ALLOC_ALIGNED, (size_t n),
+                   (n), n, (size_t)sysconf(_SC_PAGESIZE), ms__hook_pvalloc(n))
+FORWARD_ALLOC_HOOK(lib_next, tc_new, TC(MS_FAMILY_NEW), MS_REC_ALLOC, (size_t n), (n), n, 0,
                    ms__hook__Znwm(n))
-FORWARD_ALLOC_HOOK(lib_next, tc_newarray, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC, (size_t n), (n), n, 0,
-                   ms__hook__Znam(n))
-FORWARD_ALLOC_HOOK(lib_next, tc_new_nothrow, MS_FAMILY_NEW, MS_REC_ALLOC,
+FORWARD_ALLOC_HOOK(lib_next, tc_newarray, TC(MS_FAMILY_NEW_ARRAY), MS_REC_ALLOC, (size_t n), (n), n,
+                   0, ms__hook__Znam(n))
+FORWARD_ALLOC_HOOK(lib_next, tc_new_nothrow, TC(MS_FAMILY_NEW), MS_REC_ALLOC,
                    (size_t n, const nothrow_tag *t), (n, t), n, 0,
                    ms__hook__ZnwmRKSt9nothrow_t(n, t))
-FORWARD_ALLOC_HOOK(lib_next, tc_newarray_nothrow, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC,
+FORWARD_ALLOC_HOOK(lib_next, tc_newarray_nothrow, TC(MS_FAMILY_NEW_ARRAY), MS_REC_ALLOC,
                    (size_t n, const nothrow_tag *t), (n, t), n, 0,
                    ms__hook__ZnamRKSt9nothrow_t(n, t))
-FORWARD_ALLOC_HOOK(lib_next, tc_new_aligned, MS_FAMILY_NEW, MS_REC_ALLOC_ALIGNED,
+FORWARD_ALLOC_HOOK(lib_next, tc_new_aligned, TC(MS_FAMILY_NEW), MS_REC_ALLOC_ALIGNED,
                    (size_t n, size_t al), (n, al), n, al, ms__hook__ZnwmSt11align_val_t(n, al))
-FORWARD_ALLOC_HOOK(lib_next, tc_newarray_aligned, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC_ALIGNED,
+FORWARD_ALLOC_HOOK(lib_next, tc_newarray_aligned, TC(MS_FAMILY_NEW_ARRAY), MS_REC_ALLOC_ALIGNED,
                    (size_t n, size_t al), (n, al), n, al, ms__hook__ZnamSt11align_val_t(n, al))
-FORWARD_ALLOC_HOOK(lib_next, tc_new_aligned_nothrow, MS_FAMILY_NEW, MS_REC_ALLOC_ALIGNED,
+FORWARD_ALLOC_HOOK(lib_next, tc_new_aligned_nothrow, TC(MS_FAMILY_NEW), MS_REC_ALLOC_ALIGNED,
                    (size_t n, size_t al, const nothrow_tag *t), (n, al, t), n, al,
                    ms__hook__ZnwmSt11align_val_tRKSt9nothrow_t(n, al, t))
-FORWARD_ALLOC_HOOK(lib_next, tc_newarray_aligned_nothrow, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC_ALIGNED,
-                   (size_t n, size_t al, const nothrow_tag *t), (n, al, t), n, al,
-                   ms__hook__ZnamSt11align_val_tRKSt9nothrow_t(n, al, t))
+FORWARD_ALLOC_HOOK(lib_next, tc_newarray_aligned_nothrow, TC(MS_FAMILY_NEW_ARRAY),
+                   MS_REC_ALLOC_ALIGNED, (size_t n, size_t al, const nothrow_tag *t), (n, al, t), n,
+                   al, ms__hook__ZnamSt11align_val_tRKSt9nothrow_t(n, al, t))
 
-FORWARD_FREE_HOOK(lib_next, tc_free, MS_FAMILY_MALLOC, (void *p), (p), ms__hook_free(p))
-FORWARD_FREE_HOOK(lib_next, tc_cfree, MS_FAMILY_MALLOC, (void *p), (p), ms__hook_free(p))
-FORWARD_FREE_HOOK(lib_next, tc_free_sized, MS_FAMILY_MALLOC, (void *p, size_t n), (p, n),
+FORWARD_FREE_HOOK(lib_next, tc_free, TC(MS_FAMILY_MALLOC), (void *p), (p), ms__hook_free(p))
+FORWARD_FREE_HOOK(lib_next, tc_cfree, TC(MS_FAMILY_MALLOC), (void *p), (p), ms__hook_free(p))
+FORWARD_FREE_HOOK(lib_next, tc_free_sized, TC(MS_FAMILY_MALLOC), (void *p, size_t n), (p, n),
                   ms__hook_free(p))
-FORWARD_FREE_HOOK(lib_next, tc_delete, MS_FAMILY_NEW, (void *p), (p), ms__hook__ZdlPv(p))
-FORWARD_FREE_HOOK(lib_next, tc_deletearray, MS_FAMILY_NEW_ARRAY, (void *p), (p), ms__hook__ZdaPv(p))
-FORWARD_FREE_HOOK(lib_next, tc_delete_sized, MS_FAMILY_NEW, (void *p, size_t n), (p, n),
-                  ms__hook__ZdlPv(p))
-FORWARD_FREE_HOOK(lib_next, tc_deletearray_sized, MS_FAMILY_NEW_ARRAY, (void *p, size_t n), (p, n),
+FORWARD_FREE_HOOK(lib_next, tc_delete, TC(MS_FAMILY_NEW), (void *p), (p), ms__hook__ZdlPv(p))
+FORWARD_FREE_HOOK(lib_next, tc_deletearray, TC(MS_FAMILY_NEW_ARRAY), (void *p), (p),
                   ms__hook__ZdaPv(p))
-FORWARD_FREE_HOOK(lib_next, tc_delete_nothrow, MS_FAMILY_NEW, (void *p, const nothrow_tag *t),
+FORWARD_FREE_HOOK(lib_next, tc_delete_sized, TC(MS_FAMILY_NEW), (void *p, size_t n), (p, n),
+                  ms__hook__ZdlPv(p))
+FORWARD_FREE_HOOK(lib_next, tc_deletearray_sized, TC(MS_FAMILY_NEW_ARRAY), (void *p, size_t n),
+                  (p, n), ms__hook__ZdaPv(p))
+FORWARD_FREE_HOOK(lib_next, tc_delete_nothrow, TC(MS_FAMILY_NEW), (void *p, const nothrow_tag *t),
                   (p, t), ms__hook__ZdlPv(p))
-FORWARD_FREE_HOOK(lib_next, tc_deletearray_nothrow, MS_FAMILY_NEW_ARRAY,
+FORWARD_FREE_HOOK(lib_next, tc_deletearray_nothrow, TC(MS_FAMILY_NEW_ARRAY),
                   (void *p, const nothrow_tag *t), (p, t), ms__hook__ZdaPv(p))
-FORWARD_FREE_HOOK(lib_next, tc_delete_aligned, MS_FAMILY_NEW, (void *p, size_t al), (p, al),
+FORWARD_FREE_HOOK(lib_next, tc_delete_aligned, TC(MS_FAMILY_NEW), (void *p, size_t al), (p, al),
                   ms__hook__ZdlPvSt11align_val_t(p, al))
-FORWARD_FREE_HOOK(lib_next, tc_deletearray_aligned, MS_FAMILY_NEW_ARRAY, (void *p, size_t al),
+FORWARD_FREE_HOOK(lib_next, tc_deletearray_aligned, TC(MS_FAMILY_NEW_ARRAY), (void *p, size_t al),
                   (p, al), ms__hook__ZdaPvSt11align_val_t(p, al))
-FORWARD_FREE_HOOK(lib_next, tc_delete_sized_aligned, MS_FAMILY_NEW, (void *p, size_t n, size_t al),
-                  (p, n, al), ms__hook__ZdlPvSt11align_val_t(p, al))
-FORWARD_FREE_HOOK(lib_next, tc_deletearray_sized_aligned, MS_FAMILY_NEW_ARRAY,
+FORWARD_FREE_HOOK(lib_next, tc_delete_sized_aligned, TC(MS_FAMILY_NEW),
+                  (void *p, size_t n, size_t al), (p, n, al), ms__hook__ZdlPvSt11align_val_t(p, al))
+FORWARD_FREE_HOOK(lib_next, tc_deletearray_sized_aligned, TC(MS_FAMILY_NEW_ARRAY),
                   (void *p, size_t n, size_t al), (p, n, al), ms__hook__ZdaPvSt11align_val_t(p, al))
-FORWARD_FREE_HOOK(lib_next, tc_delete_aligned_nothrow, MS_FAMILY_NEW,
+FORWARD_FREE_HOOK(lib_next, tc_delete_aligned_nothrow, TC(MS_FAMILY_NEW),
                   (void *p, size_t al, const nothrow_tag *t), (p, al, t),
                   ms__hook__ZdlPvSt11align_val_t(p, al))
-FORWARD_FREE_HOOK(lib_next, tc_deletearray_aligned_nothrow, MS_FAMILY_NEW_ARRAY,
+FORWARD_FREE_HOOK(lib_next, tc_deletearray_aligned_nothrow, TC(MS_FAMILY_NEW_ARRAY),
                   (void *p, size_t al, const nothrow_tag *t), (p, al, t),
                   ms__hook__ZdaPvSt11align_val_t(p, al))
 
@@ -101,16 +130,11 @@ HOOK(int, tc_posix_memalign, (void **out, size_t al, size_t n))
     static void *real;
     int (*f)(void **, size_t, size_t) =
         (int (*)(void **, size_t, size_t))lib_next(&real, "tc_posix_memalign");
-    if (!f || MS_UNLIKELY(ms__check_on())) /* --check: a block of the check heap */
+    if (!f)
         return ms__hook_posix_memalign(out, al, n);
-    if (MS_UNLIKELY(passthrough()))
-        return f(out, al, n);
-    ms__tls.busy = 1;
-    int r = f(out, al, n);
-    if (r == 0 && *out)
-        ms__on_alloc(MS_REC_ALLOC_ALIGNED, MS_FAMILY_MALLOC, *out, n, al);
-    ms__unbusy();
-    return r;
+    if (MS_UNLIKELY(passthrough())) /* --check: a block of the check heap */
+        return MS_UNLIKELY(ms__check_on()) ? ms__hook_posix_memalign(out, al, n) : f(out, al, n);
+    return ms__posix_memalign_by(f, TC(MS_FAMILY_MALLOC), out, al, n);
 }
 
 HOOK(void *, tc_realloc, (void *old, size_t n))
@@ -124,7 +148,8 @@ HOOK(void *, tc_realloc, (void *old, size_t n))
                                                   : f(old, n);
     if (!old)
         return ms__hook_tc_malloc(n);
-    return ms__realloc_hooked(f, old, n, (uintptr_t)__builtin_return_address(0));
+    return ms__realloc_hooked(f, TC(MS_FAMILY_MALLOC), old, n,
+                              (uintptr_t)__builtin_return_address(0));
 }
 
 /* ---- jemalloc's non-standard API (jemalloc.h) ---- */
@@ -164,7 +189,7 @@ HOOK(void *, mallocx, (size_t n, int flags))
      * flags, which change no result, are not kept) */
     void *p = MS_UNLIKELY(ms__check_on()) ? ms__check_alloc(n, al, flags & 0x40) : f(n, flags);
     if (p)
-        ms__on_alloc(al ? MS_REC_ALLOC_ALIGNED : MS_REC_ALLOC, MS_FAMILY_MALLOC, p, n, al);
+        ms__on_alloc(al ? MS_REC_ALLOC_ALIGNED : MS_REC_ALLOC, JE(MS_FAMILY_MALLOC), p, n, al);
     ms__unbusy();
     return p;
 }
@@ -208,7 +233,8 @@ HOOK(void *, rallocx, (void *old, size_t n, int flags))
     } else {
         p = f(old, n, flags);
     }
-    ms__realloc_end(old, p, n, before, (uintptr_t)__builtin_return_address(0));
+    ms__realloc_end(JE(MS_FAMILY_MALLOC), old, p, n, before,
+                    (uintptr_t)__builtin_return_address(0));
     return p;
 }
 
@@ -224,7 +250,8 @@ HOOK(size_t, xallocx, (void *p, size_t n, size_t extra, int flags))
             return 0;
         uint64_t before = ms__realloc_begin(p);
         size_t r = ms__hook_malloc_usable_size(p);
-        ms__realloc_end(p, r >= n ? p : NULL, n, before, (uintptr_t)__builtin_return_address(0));
+        ms__realloc_end(MS_FAMILY_MALLOC, p, r >= n ? p : NULL, n, before,
+                        (uintptr_t)__builtin_return_address(0));
         return r;
     }
     size_t had;
@@ -234,7 +261,8 @@ HOOK(size_t, xallocx, (void *p, size_t n, size_t extra, int flags))
             return ms__check_resize(p, n, extra);
         uint64_t before = ms__realloc_begin(p);
         size_t r = ms__check_resize(p, n, extra);
-        ms__realloc_end(p, r >= n ? p : NULL, n, before, (uintptr_t)__builtin_return_address(0));
+        ms__realloc_end(JE(MS_FAMILY_MALLOC), p, r >= n ? p : NULL, n, before,
+                        (uintptr_t)__builtin_return_address(0));
         return r;
     }
     if (MS_UNLIKELY(passthrough()) || !p)
@@ -243,11 +271,12 @@ HOOK(size_t, xallocx, (void *p, size_t n, size_t extra, int flags))
     size_t r = f(p, n, extra, flags);
     if (MS_UNLIKELY(ms__check_on()))
         ms__check_set_size(p, r); /* an adopted block: its library's */
-    ms__realloc_end(p, r >= n ? p : NULL, n, before, (uintptr_t)__builtin_return_address(0));
+    ms__realloc_end(JE(MS_FAMILY_MALLOC), p, r >= n ? p : NULL, n, before,
+                    (uintptr_t)__builtin_return_address(0));
     return r;
 }
 
-FORWARD_FREE_HOOK(lib_next, dallocx, MS_FAMILY_MALLOC, (void *p, int flags), (p, flags),
+FORWARD_FREE_HOOK(lib_next, dallocx, JE(MS_FAMILY_MALLOC), (void *p, int flags), (p, flags),
                   ms__hook_free(p))
-FORWARD_FREE_HOOK(lib_next, sdallocx, MS_FAMILY_MALLOC, (void *p, size_t n, int flags),
+FORWARD_FREE_HOOK(lib_next, sdallocx, JE(MS_FAMILY_MALLOC), (void *p, size_t n, int flags),
                   (p, n, flags), ms__hook_free(p))

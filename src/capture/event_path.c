@@ -210,12 +210,12 @@ void ms__count_realloc_failed(void)
 /* The records of a realloc call of old (sampled or not) now p of size bytes (sampled or not,
  * with stack), dated at before (0: now): a REALLOC when both blocks are sampled, a FREE or an
  * ALLOC when one is. */
-static void sampled_realloc_records(struct ms__slot *s, void *old, bool old_sampled, void *p,
-                                    size_t size, bool new_sampled, uint32_t stack, uint64_t before,
-                                    uintptr_t ip)
+static void sampled_realloc_records(struct ms__slot *s, int family, void *old, bool old_sampled,
+                                    void *p, size_t size, bool new_sampled, uint32_t stack,
+                                    uint64_t before, uintptr_t ip)
 {
     if (old_sampled && new_sampled) {
-        ms__put_realloc(s, old, p, size, stack, before);
+        ms__put_realloc(s, family, old, p, size, stack, before);
     } else if (old_sampled) {
         if (MS_UNLIKELY(s->b.free_every)) {
             /* The last FREE_CALLER holds for every free: not for this one, made by a realloc
@@ -229,15 +229,15 @@ static void sampled_realloc_records(struct ms__slot *s, void *old, bool old_samp
          * block by now. */
         uint8_t *kb;
         uint8_t *q = before ? ms__rec_begin_at(&s->b, &kb, before) : ms__rec_begin(&s->b, &kb);
-        *kb |= (uint8_t)(MS_FAMILY_MALLOC << MS_REC_FAMILY_SHIFT);
+        *kb |= (uint8_t)(family << MS_REC_FAMILY_SHIFT);
         ms__rec_end(&s->b, ms_rec_put_FREE(&s->b.base, kb, q, (uintptr_t)old));
     } else if (new_sampled) {
-        ms__put_alloc(s, MS_REC_ALLOC, MS_FAMILY_MALLOC, p, size, 0, stack);
+        ms__put_alloc(s, MS_REC_ALLOC, family, p, size, 0, stack);
     }
 }
 
-uint32_t ms__sample_realloc(struct ms__slot *s, void *old, void *p, size_t size, uint64_t before,
-                            uintptr_t ip)
+uint32_t ms__sample_realloc(struct ms__slot *s, int family, void *old, void *p, size_t size,
+                            uint64_t before, uintptr_t ip)
 {
     /* Taken out of the set before the call (ms__count_realloc_begin), unless a handler's. */
     bool taken = ms__tls.realloc_old == (uintptr_t)old && !ms__tls.in_handler;
@@ -249,7 +249,7 @@ uint32_t ms__sample_realloc(struct ms__slot *s, void *old, void *p, size_t size,
     ms__count_unsampled(s, !old_sampled, 1);
     bool new_sampled = ms__sample_alloc(s, ip, (uintptr_t)p, size);
     uint32_t stack = new_sampled ? ms__stack_id(&s->u, &s->b) : 0;
-    sampled_realloc_records(s, old, old_sampled, p, size, new_sampled, stack, before, ip);
+    sampled_realloc_records(s, family, old, old_sampled, p, size, new_sampled, stack, before, ip);
     return stack;
 }
 
@@ -566,7 +566,7 @@ static void record_deferred_sampled(struct ms__slot *s, struct ms__deferred_even
         bool new_sampled = ms__sample_alloc(s, e->caller, e->ptr, e->size);
         if (new_sampled)
             stack = deferred_stack(s, e, ips);
-        sampled_realloc_records(s, (void *)e->old, old_sampled, (void *)e->ptr, e->size,
+        sampled_realloc_records(s, e->family, (void *)e->old, old_sampled, (void *)e->ptr, e->size,
                                 new_sampled, stack, 0, e->caller);
         ms__count_free(s, (void *)e->old);
     } else if (ms__sample_alloc(s, e->caller, e->ptr, e->size)) {
@@ -628,7 +628,7 @@ void ms__record_deferred(struct ms__tls *t)
             break;
         case MS_REC_REALLOC: {
             uint32_t stack = deferred_stack(s, e, ips);
-            ms__put_realloc(s, (void *)e->old, (void *)e->ptr, e->size, stack, 0);
+            ms__put_realloc(s, e->family, (void *)e->old, (void *)e->ptr, e->size, stack, 0);
             ms__count_free(s, (void *)e->old);
             ms__count_alloc(s, (void *)e->ptr, e->size, stack);
             break;

@@ -118,11 +118,12 @@ static inline void ms__put_free(struct ms__slot *s, int family, void *ptr)
     ms__rec_end(&s->b, p);
 }
 
-static inline void ms__put_realloc(struct ms__slot *s, void *old, void *ptr, size_t size,
-                                   uint32_t stack, uint64_t before)
+static inline void ms__put_realloc(struct ms__slot *s, int family, void *old, void *ptr,
+                                   size_t size, uint32_t stack, uint64_t before)
 {
     uint8_t *kb;
     uint8_t *q = before ? ms__rec_begin_at(&s->b, &kb, before) : ms__rec_begin(&s->b, &kb);
+    *kb |= (uint8_t)(family << MS_REC_FAMILY_SHIFT);
     q = ms_rec_put_REALLOC(&s->b.base, kb, q, (uintptr_t)old, (uintptr_t)ptr, size, stack);
     ms__rec_end(&s->b, q);
 }
@@ -203,29 +204,30 @@ static inline uint64_t ms__on_realloc_time(void)
 /* With sampling, the records of a realloc call from ip of the live block old, now p: a REALLOC
  * when both blocks are sampled, a FREE or an ALLOC when one is, nothing else; counted
  * (sampler.h). Returns the new block's stack (0 when not sampled). */
-uint32_t ms__sample_realloc(struct ms__slot *s, void *old, void *p, size_t size, uint64_t before,
-                            uintptr_t ip);
+uint32_t ms__sample_realloc(struct ms__slot *s, int family, void *old, void *p, size_t size,
+                            uint64_t before, uintptr_t ip);
 /* The call counts of the thread of slot t are written out into its records: it exits. (At the
  * finish every slot's become a chunk of their own when the slot is sealed, thread_state.c; at a
  * fork the child writes a copy of every slot's, sampler.h.) */
 void ms__on_counts_own(struct ms__tls *t);
 
-/* The live block old is now the block p of size bytes (perhaps old itself), by a call from ra
- * (the program's call site) that began at time before (ms__on_realloc_time). Inlined into the
+/* The live block old is now the block p of size bytes (perhaps old itself), by a call of the
+ * family (MS_FAMILY_MALLOC, or MS_FAMILY_OTHER for an allocator library's own) from ra (the
+ * program's call site) that began at time before (ms__on_realloc_time). Inlined into the
  * caller, as ms__on_alloc. */
-static inline __attribute__((always_inline)) void ms__on_realloc(void *old, void *p, size_t size,
-                                                                 uint64_t before, uintptr_t ra)
+static inline __attribute__((always_inline)) void
+ms__on_realloc(int family, void *old, void *p, size_t size, uint64_t before, uintptr_t ra)
 {
     struct ms__slot *s = ms__slot_get(&ms__tls);
     if (MS_UNLIKELY(!s)) {
-        ms__defer(MS_REC_REALLOC, MS_FAMILY_MALLOC, (uintptr_t)p, (uintptr_t)old, size, 0, ra);
+        ms__defer(MS_REC_REALLOC, family, (uintptr_t)p, (uintptr_t)old, size, 0, ra);
         return;
     }
     uint32_t stack;
     if (MS_UNLIKELY(ms__sample_mean))
-        stack = ms__sample_realloc(s, old, p, size, before, ra);
+        stack = ms__sample_realloc(s, family, old, p, size, before, ra);
     else
-        ms__put_realloc(s, old, p, size, stack = ms__stack_id(&s->u, &s->b), before);
+        ms__put_realloc(s, family, old, p, size, stack = ms__stack_id(&s->u, &s->b), before);
     /* Counted as valgrind counts it: a free and an allocation; the table let go of old at the
      * call's start (ms__count_realloc_begin) when it could. */
     if (MS_UNLIKELY(s->realloc_held.ptr == (uintptr_t)old && old)) {

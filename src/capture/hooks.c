@@ -104,11 +104,11 @@ static void *realloc_from_bootstrap(void *old, size_t n)
     return p;
 }
 
-void ms__realloc_end(void *old, void *p, size_t n, uint64_t before, uintptr_t ra)
+void ms__realloc_end(int family, void *old, void *p, size_t n, uint64_t before, uintptr_t ra)
 {
     ms__tls.freeing = 0;
     if (p)
-        ms__on_realloc(old, p, n, before, ra);
+        ms__on_realloc(family, old, p, n, before, ra);
     else
         ms__count_realloc_failed(); /* old is still live */
     ms__unbusy();
@@ -116,16 +116,17 @@ void ms__realloc_end(void *old, void *p, size_t n, uint64_t before, uintptr_t ra
 
 /* realloc under --check (check_heap.h) through fn, the allocator's realloc or a library's: a
  * block that is no live block of the check heap is refused. */
-static void *check_realloc(void *(*fn)(void *, size_t), void *old, size_t n, uintptr_t ra)
+static void *check_realloc(void *(*fn)(void *, size_t), int family, void *old, size_t n,
+                           uintptr_t ra)
 {
     if (n == 0) { /* the block is freed and NULL returned, as glibc does */
         ms__tls.busy = 1;
-        ms__on_free(MS_FAMILY_MALLOC, old);
+        ms__on_free(family, old);
         void *p = NULL;
         if (ms__check_free(old) == MS_CHECK_PLAIN) { /* an adopted block: its allocator's */
             MS_FREEING(old, 0, p = fn(old, 0));
             if (p && ms__check_adopt(p, 0))
-                ms__on_alloc(MS_REC_ALLOC, MS_FAMILY_MALLOC, p, 0, 0);
+                ms__on_alloc(MS_REC_ALLOC, family, p, 0, 0);
         }
         ms__unbusy();
         return p;
@@ -135,28 +136,28 @@ static void *check_realloc(void *(*fn)(void *, size_t), void *old, size_t n, uin
     void *p = ms__check_realloc(old, n, 0, false, &unknown);
     if (unknown)
         ms__check_refused_realloc(old);
-    ms__realloc_end(old, p, n, before, ra);
+    ms__realloc_end(family, old, p, n, before, ra);
     return p;
 }
 
-void *ms__realloc_hooked(void *(*fn)(void *, size_t), void *old, size_t n, uintptr_t ra)
+void *ms__realloc_hooked(void *(*fn)(void *, size_t), int family, void *old, size_t n, uintptr_t ra)
 {
     if (MS_UNLIKELY(ms__check_on()))
-        return check_realloc(fn, old, n, ra);
+        return check_realloc(fn, family, old, n, ra);
     if (n == 0) {
         /* glibc frees the block and returns NULL; valgrind counts this as a free. */
         ms__tls.busy = 1;
-        ms__on_free(MS_FAMILY_MALLOC, old);
+        ms__on_free(family, old);
         void *p;
         MS_FREEING(old, 0, p = fn(old, 0));
         if (p)
-            ms__on_alloc(MS_REC_ALLOC, MS_FAMILY_MALLOC, p, 0, 0);
+            ms__on_alloc(MS_REC_ALLOC, family, p, 0, 0);
         ms__unbusy();
         return p;
     }
     uint64_t before = ms__realloc_begin(old);
     void *p = fn(old, n);
-    ms__realloc_end(old, p, n, before, ra);
+    ms__realloc_end(family, old, p, n, before, ra);
     return p;
 }
 
@@ -173,7 +174,8 @@ HOOK(void *, realloc, (void *old, size_t n))
     }
     if (!old)
         return ms__hook_malloc(n);
-    return ms__realloc_hooked(ms__real.realloc, old, n, (uintptr_t)__builtin_return_address(0));
+    return ms__realloc_hooked(ms__real.realloc, MS_FAMILY_MALLOC, old, n,
+                              (uintptr_t)__builtin_return_address(0));
 }
 
 HOOK(void *, reallocarray, (void *old, size_t n, size_t size))
@@ -237,10 +239,16 @@ HOOK(int, posix_memalign, (void **out, size_t align, size_t size))
             ms__real_resolve();
         return ms__real.posix_memalign(out, align, size);
     }
+    return ms__posix_memalign_by(ms__real.posix_memalign, MS_FAMILY_MALLOC, out, align, size);
+}
+
+int ms__posix_memalign_by(int (*fn)(void **, size_t, size_t), int family, void **out, size_t align,
+                          size_t size)
+{
     ms__tls.busy = 1;
-    int r = MS_UNLIKELY(ms__check_on()) ? check_posix_memalign(out, align, size)
-                                        : ms__real.posix_memalign(out, align, size);
-    aligned_common(MS_FAMILY_MALLOC, r == 0 ? *out : NULL, size, align);
+    int r =
+        MS_UNLIKELY(ms__check_on()) ? check_posix_memalign(out, align, size) : fn(out, align, size);
+    aligned_common(family, r == 0 ? *out : NULL, size, align);
     return r;
 }
 

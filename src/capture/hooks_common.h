@@ -93,7 +93,12 @@ static inline bool ms__in_libstdcxx(void *fn)
 /* realloc(old, n) through fn (old not NULL), recorded as valgrind counts it: a free and an
  * allocation, or only a free when n is 0 and the block is released. ra: the return address of
  * the program's call (its call site, for sampling's counts). Sets and clears busy. */
-void *ms__realloc_hooked(void *(*fn)(void *, size_t), void *old, size_t n, uintptr_t ra);
+void *ms__realloc_hooked(void *(*fn)(void *, size_t), int family, void *old, size_t n,
+                         uintptr_t ra);
+/* posix_memalign through fn, the allocator's or a library's, recorded as of family (under
+ * --check, a block of the check heap), not passing through. Sets and clears busy. */
+int ms__posix_memalign_by(int (*fn)(void **, size_t, size_t), int family, void **out, size_t align,
+                          size_t size);
 
 /* Around any realloc-like call of a block old (not NULL): begin sets busy and returns the time
  * to date the record with (the real call releases old before the record is written, and with
@@ -108,7 +113,7 @@ static inline uint64_t ms__realloc_begin(void *old)
     ms__tls.freeing_realloc = 1;
     return ms__on_realloc_time();
 }
-void ms__realloc_end(void *old, void *p, size_t n, uint64_t before, uintptr_t ra);
+void ms__realloc_end(int family, void *old, void *p, size_t n, uint64_t before, uintptr_t ra);
 
 /* A deallocation entry point (p is its first parameter): records the free, then forwards to the
  * definition of sym that lookup (next_of or the like) finds. Should there be none (the program

@@ -116,6 +116,11 @@ enum ms_family {
     MS_FAMILY_MALLOC = 0,    /* malloc, calloc, realloc, memalign, ..., free */
     MS_FAMILY_NEW = 1,       /* operator new / delete */
     MS_FAMILY_NEW_ARRAY = 2, /* operator new[] / delete[] */
+    /* An allocator library's own functions (tcmalloc's tc_*, jemalloc's *allocx) when that
+     * library is not the one the program's malloc and free reach (loaded with RTLD_LOCAL, or
+     * built with a prefix): its blocks are its own, and a free or realloc of glibc's on them,
+     * or of the library's on glibc's blocks, is a mismatch. */
+    MS_FAMILY_OTHER = 3,
 };
 
 /* What --check found (HEAP_ERROR records). */

@@ -293,7 +293,8 @@ static void *worker(void *arg)
         if (i % 2)
             ms__on_free(MS_FAMILY_MALLOC, (void *)(base + 64 * i));
     }
-    ms__on_realloc((void *)base, (void *)(base + 8), 20, ms__on_realloc_time(), 0);
+    ms__on_realloc(MS_FAMILY_MALLOC, (void *)base, (void *)(base + 8), 20, ms__on_realloc_time(),
+                   0);
     char own[32];
     snprintf(own, sizeof own, "worker %d", w);
     uint64_t shared = ms__string_id("shared name"), mine = ms__string_id(own);

@@ -4,9 +4,12 @@
 #include "analysis/call_sites.h"
 #include "analysis/heap_model.h"
 #include "analysis/leak_checks.h"
+#include "analysis/misuse.h"
 #include "analysis/passports.h"
 #include "common/trace_format.h"
 #include "ms_test.h"
+
+#include <string.h>
 
 static struct ms_heap_model *m;
 static uint64_t now = 100;
@@ -539,7 +542,59 @@ static void leak_check_results(void)
     ms_leak_checks_free(&c);
 }
 
-MS_TEST_MAIN(TEST(peak_order), TEST(conflicts), TEST(totals_only), TEST(valgrind_counting),
-             TEST(peak_by_site), TEST(temporary), TEST(unknown_frees_and_threads),
-             TEST(many_blocks), TEST(scopes), TEST(tasks_and_names), TEST(renamed),
-             TEST(passports_beyond_kept), TEST(sampled_weights), TEST(leak_check_results))
+static void fam(int kind, int family, uint64_t ptr, uint64_t size, uint64_t old)
+{
+    struct ms_event e = {.kind = kind,
+                         .family = family,
+                         .tid = 1,
+                         .tsc = now++,
+                         .ptr = ptr,
+                         .size = size,
+                         .stack = 7,
+                         .old_ptr = old};
+    ASSERT_EQ(ms_heap_model_apply(m, &e), 0);
+}
+
+/* An allocator library's own blocks (MS_FAMILY_OTHER: tc_*, *allocx when the library is not the
+ * program's malloc): its calls on them are right, glibc's are not, nor its on glibc's. */
+static void library_family(void)
+{
+    m = ms_heap_model_new();
+    fam(MS_REC_ALLOC, MS_FAMILY_OTHER, 0x1000, 10, 0);
+    fam(MS_REC_REALLOC, MS_FAMILY_OTHER, 0x2000, 50, 0x1000); /* tc_realloc: right */
+    fam(MS_REC_FREE, MS_FAMILY_OTHER, 0x2000, 0, 0);          /* tc_free: right */
+    fam(MS_REC_ALLOC, MS_FAMILY_OTHER, 0x3000, 20, 0);
+    fam(MS_REC_FREE, MS_FAMILY_MALLOC, 0x3000, 0, 0); /* glibc's free of tc_malloc's */
+    fam(MS_REC_ALLOC, MS_FAMILY_OTHER, 0x4000, 30, 0);
+    fam(MS_REC_REALLOC, MS_FAMILY_MALLOC, 0x5000, 40, 0x4000); /* glibc's realloc of it */
+    fam(MS_REC_ALLOC, MS_FAMILY_MALLOC, 0x6000, 60, 0);
+    fam(MS_REC_REALLOC, MS_FAMILY_OTHER, 0x7000, 70, 0x6000); /* tc_realloc of malloc's */
+    fam(MS_REC_ALLOC, MS_FAMILY_NEW, 0x8000, 80, 0);
+    fam(MS_REC_FREE, MS_FAMILY_OTHER, 0x8000, 0, 0); /* tc_free of new's */
+    const struct ms_misuse_log *l = ms_heap_model_misuse(m);
+    ASSERT_EQ(l->n, 4);
+    const struct {
+        uint64_t address, size;
+        int alloc_family;
+        enum ms_misuse_call call;
+    } want[] = {{0x3000, 20, MS_FAMILY_OTHER, MS_CALL_FREE},
+                {0x4000, 30, MS_FAMILY_OTHER, MS_CALL_REALLOC},
+                {0x6000, 60, MS_FAMILY_MALLOC, MS_CALL_LIB_REALLOC},
+                {0x8000, 80, MS_FAMILY_NEW, MS_CALL_LIB_FREE}};
+    for (size_t i = 0; i < 4; i++) {
+        ASSERT_EQ(l->err[i].kind, MS_MISUSE_MISMATCHED_FREE);
+        ASSERT_EQ(l->err[i].address, want[i].address);
+        ASSERT_EQ(l->err[i].size, want[i].size);
+        ASSERT_EQ(l->err[i].alloc_family, want[i].alloc_family);
+        ASSERT_EQ(l->err[i].call, want[i].call);
+    }
+    ASSERT_TRUE(!strcmp(ms_misuse_alloc_name(MS_FAMILY_OTHER), "tc_malloc/mallocx"));
+    ASSERT_TRUE(!strcmp(ms_misuse_call_name(MS_CALL_LIB_REALLOC), "tc_realloc/rallocx"));
+    ms_heap_model_free(m);
+}
+
+MS_TEST_MAIN(TEST(library_family), TEST(peak_order), TEST(conflicts), TEST(totals_only),
+             TEST(valgrind_counting), TEST(peak_by_site), TEST(temporary),
+             TEST(unknown_frees_and_threads), TEST(many_blocks), TEST(scopes),
+             TEST(tasks_and_names), TEST(renamed), TEST(passports_beyond_kept),
+             TEST(sampled_weights), TEST(leak_check_results))
