@@ -36,6 +36,16 @@ static void *lib_next(void **slot, const char *name)
  * known yet, 1 it is, 2 it is not (its blocks are of MS_FAMILY_OTHER). */
 static int lib_owns_malloc[2];
 
+/* --check: tcmalloc's adopted blocks go back to it, whichever deallocator the program called
+ * (check_heap.h, ms__check_other_free). */
+static void tc_release(void *p)
+{
+    static void *real;
+    void (*f)(void *) = (void (*)(void *))lib_next(&real, "tc_free");
+    if (f)
+        f(p);
+}
+
 static __attribute__((noinline)) int lib_owns_probe(bool tc)
 {
     void *own = ms__family_symbol(tc ? &tcmalloc_provider : &jemalloc_provider,
@@ -43,6 +53,8 @@ static __attribute__((noinline)) int lib_owns_probe(bool tc)
     if (!ms__real.malloc)
         ms__real_resolve();
     int owns = own && own == (void *)ms__real.malloc ? 1 : 2;
+    if (owns == 2 && tc) /* jemalloc's blocks are the check heap's under --check */
+        __atomic_store_n(&ms__check_other_free, tc_release, __ATOMIC_RELEASE);
     __atomic_store_n(&lib_owns_malloc[tc], owns, __ATOMIC_RELAXED);
     return owns;
 }

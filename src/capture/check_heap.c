@@ -167,7 +167,7 @@ void *ms__check_alloc(size_t n, size_t align, bool zero)
         void *p = ms__real.memalign(align, n ? n : 1);
         if (p && zero)
             memset(p, 0, n);
-        if (p && !ms__check_adopt(p, n)) {
+        if (p && !ms__check_adopt(p, n, MS_FAMILY_MALLOC)) {
             ms__real.free(p);
             errno = ENOMEM;
             return NULL;
@@ -206,10 +206,23 @@ void *ms__check_alloc(size_t n, size_t align, bool zero)
     return p;
 }
 
-bool ms__check_adopt(void *p, size_t n)
+bool ms__check_adopt(void *p, size_t n, int family)
 {
-    struct ms__live_block b = {.ptr = (uintptr_t)p, .size = n};
+    struct ms__live_block b = {
+        .ptr = (uintptr_t)p, .size = n, .family = family == MS_FAMILY_OTHER ? MS_FAMILY_OTHER : 0};
     return ms__live_add(&ms__check_table, &b);
+}
+
+void (*ms__check_other_free)(void *p);
+
+void ms__check_release_adopted(void *p, int family)
+{
+    void (*other)(void *) = __atomic_load_n(&ms__check_other_free, __ATOMIC_ACQUIRE);
+    if (family == MS_FAMILY_OTHER && other)
+        other(p);
+    else if (family != MS_FAMILY_OTHER)
+        ms__real.free(p);
+    /* else no deallocator known for it: kept (glibc's would abort on it) */
 }
 
 /* ---- the quarantine: a ring of freed blocks, oldest first, which each thread's last freed
@@ -442,7 +455,7 @@ void ms__check_thread_exit(void)
 static void retire(const struct ms__live_block *b, int found)
 {
     if (!b->guarded) {
-        ms__real.free((void *)b->ptr);
+        ms__check_release_adopted((void *)b->ptr, b->family);
         return;
     }
     int64_t offset;
@@ -460,7 +473,7 @@ enum ms_check_free ms__check_free(void *p)
     switch (ms__live_take(&ms__check_table, (uintptr_t)p, &b)) {
     case MS_LIVE_FOUND:
         if (!b.guarded)
-            return MS_CHECK_PLAIN;
+            return b.family == MS_FAMILY_OTHER ? MS_CHECK_OTHER : MS_CHECK_PLAIN;
         retire(&b, MS_FOUND_FREE);
         return MS_CHECK_FREED;
     case MS_LIVE_BUSY:
@@ -576,6 +589,10 @@ bool ms__check_release_mine(void *p)
     struct ms__live_block b;
     switch (ms__live_take(&ms__check_table, (uintptr_t)p, &b)) {
     case MS_LIVE_FOUND:
+        if (!b.guarded && b.family == MS_FAMILY_OTHER) {
+            ms__check_release_adopted(p, MS_FAMILY_OTHER); /* whoever's free was called */
+            return true;
+        }
         if (!b.guarded)
             return false;
         release(&b);

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "live_table.h"
+#include "../common/trace_format.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -40,17 +41,35 @@ void *ms__check_alloc(size_t n, size_t align, bool zero);
 /* Adds p, which an allocator gave out itself (a new_handler's block, an allocator library's
  * entry point's), to the table without red zones, so that its free is not refused. False when
  * it could not (no memory for the table, or a handler interrupted this thread inside it). */
-bool ms__check_adopt(void *p, size_t n);
+bool ms__check_adopt(void *p, size_t n, int family);
+/* The deallocator of the adopted blocks of MS_FAMILY_OTHER (tcmalloc's, when it is not the
+ * program's malloc: tc_free), set by the allocator library's hooks when they adopt one. */
+extern void (*ms__check_other_free)(void *p);
+/* Releases p, an adopted block, to its allocator: family's (MS_FAMILY_OTHER: the library's),
+ * whichever deallocator the program called. */
+void ms__check_release_adopted(void *p, int family);
 
 /* What ms__check_free did with p. */
 enum ms_check_free {
     MS_CHECK_FREED,   /* a live block: checked, now in the quarantine (or released) */
     MS_CHECK_PLAIN,   /* an adopted block, out of the table: the caller's deallocator frees it */
+    MS_CHECK_OTHER,   /* the same, of MS_FAMILY_OTHER: ms__check_release_adopted frees it */
     MS_CHECK_UNKNOWN, /* no live block of the check heap starts at p: nothing was done */
     MS_CHECK_KEPT,    /* a signal handler interrupted this thread inside the table: left live */
 };
 /* Frees p, a block of the check heap. */
 enum ms_check_free ms__check_free(void *p);
+/* After ms__check_free gave PLAIN or OTHER for p: released by fn (the deallocator called, of
+ * family) when the block is that deallocator's, else by its own (glibc's free, or the
+ * allocator library's), so that a mismatched free across allocators does not kill the
+ * program. Returns whether fn is to be called. */
+static inline bool ms__check_adopted_by(enum ms_check_free r, int family, void *p)
+{
+    if ((r == MS_CHECK_OTHER) == (family == MS_FAMILY_OTHER))
+        return true;
+    ms__check_release_adopted(p, r == MS_CHECK_OTHER ? MS_FAMILY_OTHER : MS_FAMILY_MALLOC);
+    return false;
+}
 /* realloc(old, n) with n > 0, old not NULL: a new block with old's bytes (always moved, as
  * valgrind does; aligned to align, 0: malloc's; zeroed first when zero is set), old freed.
  * *unknown is set (and NULL returned) when old is no live block, in which case nothing was done.

@@ -57,7 +57,9 @@ HOOK(void, free, (void *p))
     ms__tls.busy = 1;
     ms__on_free(MS_FAMILY_MALLOC, p);
     if (MS_UNLIKELY(ms__check_on())) {
-        if (ms__check_free(p) == MS_CHECK_PLAIN) /* else done, or refused */
+        enum ms_check_free r = ms__check_free(p);
+        if ((r == MS_CHECK_PLAIN || r == MS_CHECK_OTHER) && /* else done, or refused */
+            ms__check_adopted_by(r, MS_FAMILY_MALLOC, p))
             MS_FREEING(p, 0, ms__real.free(p));
     } else {
         MS_FREEING(p, 0, ms__real.free(p));
@@ -123,9 +125,11 @@ static void *check_realloc(void *(*fn)(void *, size_t), int family, void *old, s
         ms__tls.busy = 1;
         ms__on_free(family, old);
         void *p = NULL;
-        if (ms__check_free(old) == MS_CHECK_PLAIN) { /* an adopted block: its allocator's */
+        enum ms_check_free r = ms__check_free(old);
+        if ((r == MS_CHECK_PLAIN || r == MS_CHECK_OTHER) && /* an adopted block */
+            ms__check_adopted_by(r, family, old)) {
             MS_FREEING(old, 0, p = fn(old, 0));
-            if (p && ms__check_adopt(p, 0))
+            if (p && ms__check_adopt(p, 0, family))
                 ms__on_alloc(MS_REC_ALLOC, family, p, 0, 0);
         }
         ms__unbusy();
@@ -349,7 +353,7 @@ static void *new_without_library(size_t n, size_t al)
         void *p = f args;                                                                          \
         if (p) {                                                                                   \
             if (MS_UNLIKELY(ms__check_on()))                                                       \
-                ms__check_adopt(p, n); /* a new_handler's, or a library's: no red zones */         \
+                ms__check_adopt(p, n, 0); /* a new_handler's, or a library's: no red zones */      \
             ms__on_alloc(kind, family, p, n, align_expr);                                          \
         }                                                                                          \
         (void)guard;                                                                               \

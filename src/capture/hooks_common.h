@@ -142,7 +142,9 @@ void ms__realloc_end(int family, void *old, void *p, size_t n, uint64_t before, 
         if (MS_UNLIKELY(ms__check_on())) {                                                         \
             /* What is no live block of the check heap is refused; a block a library gave out      \
              * (adopted by the allocation hooks) goes back to it. */                               \
-            if (ms__check_free(p) == MS_CHECK_PLAIN)                                               \
+            enum ms_check_free r_ = ms__check_free(p);                                             \
+            if ((r_ == MS_CHECK_PLAIN || r_ == MS_CHECK_OTHER) &&                                  \
+                ms__check_adopted_by(r_, family, p))                                               \
                 MS_FREEING(p, 0, f args);                                                          \
         } else {                                                                                   \
             MS_FREEING(p, 0, f args);                                                              \
@@ -168,7 +170,7 @@ void ms__realloc_end(int family, void *old, void *p, size_t n, uint64_t before, 
         void *p = f args;                                                                          \
         if (p) {                                                                                   \
             if (MS_UNLIKELY(ms__check_on()))                                                       \
-                ms__check_adopt(p, size_expr); /* the library's own: no red zones */               \
+                ms__check_adopt(p, size_expr, family); /* the library's own: no red zones */       \
             ms__on_alloc(kind, family, p, size_expr, align_expr);                                  \
         }                                                                                          \
         (void)guard;                                                                               \

@@ -16,7 +16,8 @@
 struct ms__live_table ms__core_table, ms__check_table = {.no_totals = true, .compact = true};
 
 /* ---- a slot: the whole block, or in a compact table 16 bytes: the address, then the size
- * (48 bits), lo's logarithm plus one (0: lo is 0) and guarded ---- */
+ * (48 bits), lo's logarithm plus one (6 bits; 0: lo is 0), guarded (bit 55) and the family
+ * (bits 56 and 57) ---- */
 
 struct compact {
     uintptr_t ptr;
@@ -49,7 +50,7 @@ static inline uintptr_t slot_ptr(const struct ms__live_table *t, const struct ms
  * or a power of two. */
 static bool compact_fits(const struct ms__live_block *b)
 {
-    return !b->task && !b->owner && !b->stack && !b->gen && !b->family &&
+    return !b->task && !b->owner && !b->stack && !b->gen && b->family < 4 &&
            b->size >> COMPACT_SIZE_BITS == 0 && (b->lo & (b->lo - 1)) == 0;
 }
 
@@ -62,7 +63,8 @@ static void slot_store(const struct ms__live_table *t, void *slot, const struct 
     uint64_t lo_code = b->lo ? (uint64_t)__builtin_ctz(b->lo) + 1 : 0;
     struct compact c = {.ptr = b->ptr,
                         .packed = b->size | lo_code << COMPACT_SIZE_BITS |
-                                  (uint64_t)(b->guarded != 0) << (COMPACT_SIZE_BITS + 7)};
+                                  (uint64_t)(b->guarded != 0) << (COMPACT_SIZE_BITS + 7) |
+                                  (uint64_t)b->family << (COMPACT_SIZE_BITS + 8)};
     memcpy(slot, &c, sizeof c);
 }
 
@@ -79,7 +81,8 @@ static void slot_load(const struct ms__live_table *t, const void *slot, struct m
         .ptr = c.ptr,
         .size = c.packed & ((1ull << COMPACT_SIZE_BITS) - 1),
         .lo = lo_code ? 1u << (lo_code - 1) : 0,
-        .guarded = (uint8_t)(c.packed >> (COMPACT_SIZE_BITS + 7)),
+        .guarded = (uint8_t)((c.packed >> (COMPACT_SIZE_BITS + 7)) & 1),
+        .family = (uint8_t)((c.packed >> (COMPACT_SIZE_BITS + 8)) & 3),
     };
 }
 

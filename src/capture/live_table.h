@@ -56,8 +56,8 @@ struct ms__live_table {
     /* No totals kept (--check's table, which needs none): no shared counter is written at
      * every add and remove, which threads on other cores would contend for. */
     bool no_totals;
-    /* Only ptr, size, lo and guarded kept, in 16 bytes a slot (--check's table, which needs no
-     * more): a third of the caches' room. Other fields must be 0, a size below 2^48, lo 0 or a
+    /* Only ptr, size, lo, guarded and family kept, in 16 bytes a slot (--check's table, which needs
+     * no more): a third of the caches' room. Other fields must be 0, a size below 2^48, lo 0 or a
      * power of two; ms__live_add refuses any other block. */
     bool compact;
 };
