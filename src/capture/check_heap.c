@@ -148,7 +148,7 @@ static void *guard(uint8_t *base, size_t n, size_t lo)
 /* The allocator's block for n bytes with lo before them: NULL when it has none. */
 static uint8_t *base_alloc(size_t n, size_t lo, size_t align, bool zero)
 {
-    if (n > SIZE_MAX / 2 - lo - 64)
+    if (n >> 47 || n > SIZE_MAX / 2 - lo - 64) /* none such: the table keeps 48 bits of size */
         return NULL;
     size_t total = lo + n + hi_of(n);
     if (align > 16) {
@@ -258,8 +258,8 @@ static inline size_t held_footprint(const held_t *h)
 static held_t pop_oldest(void)
 {
     held_t h = ring[ring_head];
-    volume -= held_footprint(&h);
-    ring_head = (ring_head + 1) % ring_cap;
+    __atomic_store_n(&volume, volume - held_footprint(&h), __ATOMIC_RELAXED);
+    __atomic_store_n(&ring_head, (ring_head + 1) % ring_cap, __ATOMIC_RELAXED);
     ring_used--;
     return h;
 }
@@ -294,11 +294,11 @@ static void leave(const held_t *h, int found, bool free_it)
         release(&b);
 }
 
-/* The blocks let go under the lock, checked and released once it is released. */
-#define EVICT_BATCH 32
+/* The blocks let go under the lock, checked and released once it is released: cap of them in
+ * h (the stage's out, or a few on the stack). */
 struct evicted {
-    held_t h[EVICT_BATCH];
-    int n;
+    held_t *h;
+    int n, cap;
 };
 
 static void evicted_leave(struct evicted *e)
@@ -328,22 +328,23 @@ static bool ring_ready(void)
 }
 
 /* Under the lock: h enters the ring, after the oldest blocks leave it into e until the
- * quarantine holds no more than its bytes (e is emptied outside the lock when full). */
-static void admit(const held_t *h, struct evicted *e)
+ * quarantine holds no more than its bytes. False when e filled first: h is not in yet. (The
+ * stores prefetch_leaving reads without the lock are atomic.) */
+static bool admit(const held_t *h, struct evicted *e)
 {
     uint64_t fp = held_footprint(h), cap_bytes = (uint64_t)ms__config.quarantine_bytes;
     while (ring_used > 0 && (ring_used == ring_cap || volume + fp > cap_bytes)) {
-        if (e->n == EVICT_BATCH) {
-            ms__spin_unlock_plain(&quarantine_lock);
-            evicted_leave(e);
-            (void)ms__spin_lock_plain(&quarantine_lock); /* not held by this thread: it waits */
-            continue;
-        }
+        if (e->n == e->cap)
+            return false;
         e->h[e->n++] = pop_oldest();
     }
-    ring[(ring_head + ring_used) % ring_cap] = *h;
+    held_t *slot = &ring[(ring_head + ring_used) % ring_cap];
+    __atomic_store_n(&slot->ptr, h->ptr, __ATOMIC_RELAXED);
+    __atomic_store_n(&slot->size, h->size, __ATOMIC_RELAXED);
+    slot->lo = h->lo;
     ring_used++;
-    volume += fp;
+    __atomic_store_n(&volume, volume + fp, __ATOMIC_RELAXED);
+    return true;
 }
 
 /* The k-th block to leave the ring, read ahead of its leaving (from memory: it was freed long
@@ -385,12 +386,18 @@ static bool enter(struct ms__check_stage *st, const held_t *h)
     uint32_t n = st ? atomic_load_explicit(&st->n, memory_order_relaxed) : 0;
     if (n)
         atomic_store_explicit(&st->n, 0, memory_order_relaxed);
-    struct evicted e = {.n = 0};
+    held_t few[4];
+    struct evicted e = st ? (struct evicted){.h = st->out, .cap = MS_STAGE_BLOCKS}
+                          : (struct evicted){.h = few, .cap = 4};
     bool ready = ring_ready();
-    for (uint32_t i = 0; ready && i < n; i++)
-        admit(&st->held[i], &e);
-    if (ready && h)
-        admit(h, &e);
+    for (uint32_t i = 0; ready && i <= n; i++) {
+        const held_t *g = i < n ? &st->held[i] : h;
+        while (g && !admit(g, &e)) { /* e is full: checked outside the lock, then on */
+            ms__spin_unlock_plain(&quarantine_lock);
+            evicted_leave(&e);
+            (void)ms__spin_lock_plain(&quarantine_lock); /* not held by this thread: it waits */
+        }
+    }
     ms__spin_unlock_plain(&quarantine_lock);
     evicted_leave(&e);
     for (uint32_t i = 0; !ready && i <= n; i++) { /* no ring: every block goes back */
@@ -669,11 +676,11 @@ void ms__check_quarantine_flush(void)
 {
     ms__check_thread_exit();
     for (;;) {
-        held_t out[EVICT_BATCH];
+        held_t out[32];
         int nout = 0;
         if (!ms__spin_lock_plain(&quarantine_lock))
             return;
-        while (ring_used > 0 && nout < EVICT_BATCH)
+        while (ring_used > 0 && nout < 32)
             out[nout++] = pop_oldest();
         ms__spin_unlock_plain(&quarantine_lock);
         if (!nout)

@@ -103,8 +103,9 @@ bool ms__check_release_mine(void *p);
 /* The process finishes (before the last flush): every live block's red zones and every
  * quarantined block are checked. */
 void ms__check_at_finish(void);
-/* Lets every block in the quarantine go back to the allocator, checked as it leaves (the unit
- * tests end with it, so that LeakSanitizer finds nothing held). */
+/* Lets every block in the quarantine's ring and in the calling thread's stage go back to the
+ * allocator, checked as it leaves (the unit tests end with it, once their other threads have
+ * exited, so that LeakSanitizer finds nothing held). Other threads' stages stay as they are. */
 void ms__check_quarantine_flush(void);
 /* The calling thread's last freed blocks, waiting to enter the quarantine, enter it now (the
  * thread exits; it must still have its slot). */

@@ -125,7 +125,8 @@ static bool grow(const struct ms__live_table *t, struct ms__live_shard *s)
     void *fresh = slots_new(t, n);
     if (!fresh)
         return false;
-    struct ms__live_shard old = *s;
+    /* The old slots alone (not the lock, which other threads are trying to take). */
+    struct ms__live_shard old = {.slots = s->slots, .mask = s->mask};
     size_t old_n = old.slots ? old.mask + 1 : 0;
     s->slots = fresh;
     s->mask = n - 1;

@@ -459,6 +459,9 @@ void ms__slots_after_fork_child(void)
         if (s != mine) {
             atomic_store(&s->in_use, 0);
             s->remap = 1;
+            /* --check: no thread of the child is at this stage (its blocks stay in it, checked
+             * at exit, and enter the quarantine with the next thread's) */
+            atomic_store(&s->check_stage.busy, 0);
         }
     }
     if (!mine && ms__tls.in_handler && ms__tls.held)

@@ -56,6 +56,9 @@ struct ms__held_block {
 #define MS_STAGE_BLOCKS 32
 struct ms__check_stage {
     struct ms__held_block held[MS_STAGE_BLOCKS];
+    /* The blocks the ring let go as these entered it, checked and released once its lock is
+     * released: here, not on the program's stack. */
+    struct ms__held_block out[MS_STAGE_BLOCKS];
     _Atomic uint32_t n;
     _Atomic int busy;
 };

@@ -157,9 +157,14 @@ __attribute__((noinline)) static void use_after_free_evicted()
 
 // The write after free in a thread of its own: the block waits among the thread's last freed
 // blocks (docs/check.md) until the thread exits (thread) or the process does (thread_live).
+static int done_pipe[2];
+
 static void *use_after_free_in_thread(void *live)
 {
     use_after_free();
+    char c = 1;
+    if (write(done_pipe[1], &c, 1) != 1)
+        abort();
     while (live)
         pause(); // still running at exit
     return nullptr;
@@ -168,11 +173,14 @@ static void *use_after_free_in_thread(void *live)
 __attribute__((noinline)) static void use_after_free_thread(bool live)
 {
     pthread_t t;
+    if (pipe(done_pipe) != 0)
+        abort();
     pthread_create(&t, nullptr, use_after_free_in_thread, live ? &t : nullptr);
-    if (live) {
-        usleep(200000);
+    char c;
+    if (read(done_pipe[0], &c, 1) != 1) // the thread's write after free is made
+        abort();
+    if (live)
         return;
-    }
     pthread_join(t, nullptr);
     for (int i = 0; i < 100; i++) // 100 MiB freed: the block leaves a 64 MiB quarantine
         release(make_block(1 << 20));
