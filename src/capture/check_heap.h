@@ -60,14 +60,16 @@ enum ms_check_free {
 /* Frees p, a block of the check heap. */
 enum ms_check_free ms__check_free(void *p);
 /* After ms__check_free gave PLAIN or OTHER for p: released by fn (the deallocator called, of
- * family) when the block is that deallocator's, else by its own (glibc's free, or the
- * allocator library's), so that a mismatched free across allocators does not kill the
- * program. Returns whether fn is to be called. */
+ * family), unless the block is an allocator library's (OTHER) and fn is not (then by the
+ * library's own, so that a mismatched free across allocators does not kill the program). A
+ * PLAIN block always goes to fn: it may be a library's all the same (an operator new of a
+ * plugin's that forwards to its tcmalloc before any tc_* call told which it is). Returns
+ * whether fn is to be called. */
 static inline bool ms__check_adopted_by(enum ms_check_free r, int family, void *p)
 {
-    if ((r == MS_CHECK_OTHER) == (family == MS_FAMILY_OTHER))
+    if (r != MS_CHECK_OTHER || family == MS_FAMILY_OTHER)
         return true;
-    ms__check_release_adopted(p, r == MS_CHECK_OTHER ? MS_FAMILY_OTHER : MS_FAMILY_MALLOC);
+    ms__check_release_adopted(p, MS_FAMILY_OTHER);
     return false;
 }
 /* realloc(old, n) with n > 0, old not NULL: a new block with old's bytes (always moved, as

@@ -335,17 +335,18 @@ static void *new_without_library(size_t n, size_t al)
         static int libstdcxx = -1;                                                                 \
         if (libstdcxx < 0)                                                                         \
             libstdcxx = ms__in_libstdcxx((void *)f);                                               \
+        int fam = libstdcxx ? (family) : MS_OPERATOR_FAMILY(family);                               \
         if (MS_UNLIKELY(ms__check_on()) && libstdcxx) {                                            \
             void *p = ms__check_alloc(n, align_expr, false);                                       \
             if (MS_LIKELY(p != NULL)) {                                                            \
-                ms__on_alloc(kind, family, p, n, align_expr);                                      \
+                ms__on_alloc(kind, fam, p, n, align_expr);                                         \
                 ms__unbusy();                                                                      \
                 return p;                                                                          \
             }                                                                                      \
         } else if (direct && libstdcxx) {                                                          \
             void *p = ms__real.malloc(n ? n : 1);                                                  \
             if (MS_LIKELY(p != NULL))                                                              \
-                ms__on_alloc(kind, family, p, n, align_expr);                                      \
+                ms__on_alloc(kind, fam, p, n, align_expr);                                         \
             ms__unbusy();                                                                          \
             return p ? p : f args;                                                                 \
         }                                                                                          \
@@ -353,8 +354,8 @@ static void *new_without_library(size_t n, size_t al)
         void *p = f args;                                                                          \
         if (p) {                                                                                   \
             if (MS_UNLIKELY(ms__check_on()))                                                       \
-                ms__check_adopt(p, n, 0); /* a new_handler's, or a library's: no red zones */      \
-            ms__on_alloc(kind, family, p, n, align_expr);                                          \
+                ms__check_adopt(p, n, fam); /* a new_handler's, or a library's: no red zones */    \
+            ms__on_alloc(kind, fam, p, n, align_expr);                                             \
         }                                                                                          \
         (void)guard;                                                                               \
         return p;                                                                                  \
@@ -376,24 +377,36 @@ NEW_HOOK(_ZnwmSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW, MS_REC_ALLOC_ALIGNED
 NEW_HOOK(_ZnamSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY, MS_REC_ALLOC_ALIGNED,
          (size_t n, size_t al, const nothrow_tag *t), (n, al, t), al, 0)
 
-FORWARD_FREE_HOOK(next_of, _ZdlPv, MS_FAMILY_NEW, (void *p), (p), ms__hook_free(p))
-FORWARD_FREE_HOOK(next_of, _ZdaPv, MS_FAMILY_NEW_ARRAY, (void *p), (p), ms__hook_free(p))
-FORWARD_FREE_HOOK(next_of, _ZdlPvm, MS_FAMILY_NEW, (void *p, size_t n), (p, n), ms__hook_free(p))
-FORWARD_FREE_HOOK(next_of, _ZdaPvm, MS_FAMILY_NEW_ARRAY, (void *p, size_t n), (p, n),
+FORWARD_FREE_HOOK(next_of, _ZdlPv, MS_OPERATOR_FAMILY(MS_FAMILY_NEW), (void *p), (p),
                   ms__hook_free(p))
-FORWARD_FREE_HOOK(next_of, _ZdlPvRKSt9nothrow_t, MS_FAMILY_NEW, (void *p, const nothrow_tag *t),
-                  (p, t), ms__hook_free(p))
-FORWARD_FREE_HOOK(next_of, _ZdaPvRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY,
+FORWARD_FREE_HOOK(next_of, _ZdaPv, MS_OPERATOR_FAMILY(MS_FAMILY_NEW_ARRAY), (void *p), (p),
+                  ms__hook_free(p))
+FORWARD_FREE_HOOK(next_of, _ZdlPvm, MS_OPERATOR_FAMILY(MS_FAMILY_NEW), (void *p, size_t n), (p, n),
+                  ms__hook_free(p))
+FORWARD_FREE_HOOK(next_of, _ZdaPvm, MS_OPERATOR_FAMILY(MS_FAMILY_NEW_ARRAY), (void *p, size_t n),
+                  (p, n), ms__hook_free(p))
+FORWARD_FREE_HOOK(next_of, _ZdlPvRKSt9nothrow_t, MS_OPERATOR_FAMILY(MS_FAMILY_NEW),
                   (void *p, const nothrow_tag *t), (p, t), ms__hook_free(p))
-FORWARD_FREE_HOOK(next_of, _ZdlPvSt11align_val_t, MS_FAMILY_NEW, (void *p, size_t al), (p, al),
-                  ms__hook_free(p))
-FORWARD_FREE_HOOK(next_of, _ZdaPvSt11align_val_t, MS_FAMILY_NEW_ARRAY, (void *p, size_t al),
-                  (p, al), ms__hook_free(p))
-FORWARD_FREE_HOOK(next_of, _ZdlPvmSt11align_val_t, MS_FAMILY_NEW, (void *p, size_t n, size_t al),
-                  (p, n, al), ms__hook_free(p))
-FORWARD_FREE_HOOK(next_of, _ZdaPvmSt11align_val_t, MS_FAMILY_NEW_ARRAY,
+FORWARD_FREE_HOOK(next_of, _ZdaPvRKSt9nothrow_t, MS_OPERATOR_FAMILY(MS_FAMILY_NEW_ARRAY),
+                  (void *p, const nothrow_tag *t), (p, t), ms__hook_free(p))
+FORWARD_FREE_HOOK(next_of, _ZdlPvSt11align_val_t, MS_OPERATOR_FAMILY(MS_FAMILY_NEW),
+                  (void *p, size_t al), (p, al), ms__hook_free(p))
+FORWARD_FREE_HOOK(next_of, _ZdaPvSt11align_val_t, MS_OPERATOR_FAMILY(MS_FAMILY_NEW_ARRAY),
+                  (void *p, size_t al), (p, al), ms__hook_free(p))
+FORWARD_FREE_HOOK(next_of, _ZdlPvmSt11align_val_t, MS_OPERATOR_FAMILY(MS_FAMILY_NEW),
                   (void *p, size_t n, size_t al), (p, n, al), ms__hook_free(p))
-FORWARD_FREE_HOOK(next_of, _ZdlPvSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW,
+FORWARD_FREE_HOOK(next_of, _ZdaPvmSt11align_val_t, MS_OPERATOR_FAMILY(MS_FAMILY_NEW_ARRAY),
+                  (void *p, size_t n, size_t al), (p, n, al), ms__hook_free(p))
+FORWARD_FREE_HOOK(next_of, _ZdlPvSt11align_val_tRKSt9nothrow_t, MS_OPERATOR_FAMILY(MS_FAMILY_NEW),
                   (void *p, size_t al, const nothrow_tag *t), (p, al, t), ms__hook_free(p))
-FORWARD_FREE_HOOK(next_of, _ZdaPvSt11align_val_tRKSt9nothrow_t, MS_FAMILY_NEW_ARRAY,
+FORWARD_FREE_HOOK(next_of, _ZdaPvSt11align_val_tRKSt9nothrow_t,
+                  MS_OPERATOR_FAMILY(MS_FAMILY_NEW_ARRAY),
                   (void *p, size_t al, const nothrow_tag *t), (p, al, t), ms__hook_free(p))
+
+bool ms__fn_foreign(void *fn)
+{
+    void *own = ms__object_symbol(fn, "malloc");
+    if (!ms__real.malloc)
+        ms__real_resolve();
+    return own && own != (void *)ms__real.malloc;
+}

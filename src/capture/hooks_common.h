@@ -80,6 +80,22 @@ static inline bool ms__in_libstdcxx(void *fn)
            (strstr(info.dli_fname, "libstdc++") || strstr(info.dli_fname, "libc++"));
 }
 
+/* Whether fn, an allocation function memscope forwards to, is of an allocator library that is
+ * not the program's malloc (its object defines a malloc other than the one memscope forwards
+ * to: tcmalloc or jemalloc in a plugin loaded with RTLD_LOCAL): its blocks are then of
+ * MS_FAMILY_OTHER (trace_format.h). */
+bool ms__fn_foreign(void *fn);
+
+/* The family of a block of an operator new or delete that forwards to f, of family as the
+ * operator names it, asked once per call site. */
+#define MS_OPERATOR_FAMILY(family)                                                                 \
+    __extension__({                                                                                \
+        static int foreign_ = -1;                                                                  \
+        if (MS_UNLIKELY(foreign_ < 0))                                                             \
+            foreign_ = ms__fn_foreign((void *)f);                                                  \
+        foreign_ ? MS_FAMILY_OTHER : (family);                                                     \
+    })
+
 /* Runs call, the allocator's release of p (realloc: a realloc-like call), with ms__tls.freeing
  * saying so meanwhile. */
 #define MS_FREEING(p, realloc, call)                                                               \
@@ -138,13 +154,14 @@ void ms__realloc_end(int family, void *old, void *p, size_t n, uint64_t before, 
             return;                                                                                \
         }                                                                                          \
         ms__tls.busy = 1;                                                                          \
-        ms__on_free(family, p);                                                                    \
+        int family_ = family;                                                                      \
+        ms__on_free(family_, p);                                                                   \
         if (MS_UNLIKELY(ms__check_on())) {                                                         \
             /* What is no live block of the check heap is refused; a block a library gave out      \
              * (adopted by the allocation hooks) goes back to it. */                               \
             enum ms_check_free r_ = ms__check_free(p);                                             \
             if ((r_ == MS_CHECK_PLAIN || r_ == MS_CHECK_OTHER) &&                                  \
-                ms__check_adopted_by(r_, family, p))                                               \
+                ms__check_adopted_by(r_, family_, p))                                              \
                 MS_FREEING(p, 0, f args);                                                          \
         } else {                                                                                   \
             MS_FREEING(p, 0, f args);                                                              \

@@ -183,6 +183,19 @@ void *ms__next_symbol(const char *name)
     return s.skipped ? dlsym(RTLD_NEXT, name) : NULL;
 }
 
+void *ms__object_symbol(const void *fn, const char *name)
+{
+    struct link_map *lm = NULL;
+    Dl_info info;
+    if (!fn || !dladdr1(fn, &info, (void **)&lm, RTLD_DL_LINKMAP) || !lm)
+        return NULL;
+    struct sym_search s = search_for(name);
+    s.restricted = true;
+    s.only = lm->l_addr;
+    search(&s);
+    return s.found;
+}
+
 void *ms__family_symbol(uintptr_t *provider, const char *anchor, const char *name)
 {
     uintptr_t p = __atomic_load_n(provider, __ATOMIC_ACQUIRE);

@@ -15,4 +15,7 @@ void *ms__next_symbol(const char *name);
  * that one does not define name: all the family's hooks then agree. */
 void *ms__family_symbol(uintptr_t *provider, const char *anchor, const char *name);
 
+/* The definition of name in the object that holds the code at fn (NULL: none, or no object). */
+void *ms__object_symbol(const void *fn, const char *name);
+
 #endif

@@ -8,6 +8,8 @@
  *   - 3 x tc_new(48) / tc_delete
  *   - tc_realloc of a tc_malloc block, tc_posix_memalign, both tc_free'd (they must reach this
  *     tcmalloc: glibc would abort on its blocks)
+ *   - operator new and delete (their mangled names, called from C), which reach this tcmalloc
+ *     too, mixed with tc_delete and tc_new: all one allocator's, no misuse
  * plugin_check() tells whether tc_malloc really reached this tcmalloc: its statistics grow by
  * 1 MiB after a tc_malloc(1 MiB).
  */
@@ -17,6 +19,8 @@
 
 void *tc_new(size_t size);
 void tc_delete(void *p);
+void *_Znwm(size_t size); /* operator new(size_t) */
+void _ZdlPv(void *p);     /* operator delete(void *) */
 void *plugin_run(void);
 int plugin_check(void);
 
@@ -44,6 +48,8 @@ void *plugin_run(void)
         tc_free(p[i]);
     for (int i = 0; i < 3; i++)
         tc_delete(tc_new(48));
+    tc_delete(_Znwm(8));
+    _ZdlPv(tc_new(40));
     tc_free(tc_realloc(tc_malloc(10), 5000));
     void *aligned;
     if (tc_posix_memalign(&aligned, 64, 100) == 0)
