@@ -178,7 +178,7 @@ void ms_misuse_fault(struct ms_misuse_log *l, uint64_t address, bool realloc, in
          * the latest. */
         for (size_t i = l->n, looked = 0; i-- > 0 && looked < 64; looked++) {
             struct ms_misuse *e = &l->err[i];
-            if (e->tid == tid && e->address == address && e->call != MS_CALL_REALLOC &&
+            if (e->tid == tid && e->address == address && !ms_misuse_call_is_realloc(e->call) &&
                 !e->signal) {
                 e->signal = signal;
                 if (!e->stack)

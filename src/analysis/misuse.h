@@ -40,6 +40,10 @@ enum ms_misuse_call {
     MS_CALL_LIB_REALLOC,
     MS_MISUSE_CALLS
 };
+static inline bool ms_misuse_call_is_realloc(enum ms_misuse_call c)
+{
+    return c == MS_CALL_REALLOC || c == MS_CALL_LIB_REALLOC;
+}
 
 struct ms_misuse {
     enum ms_misuse_kind kind;

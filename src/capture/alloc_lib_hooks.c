@@ -48,11 +48,9 @@ static void tc_release(void *p)
 
 static __attribute__((noinline)) int lib_owns_probe(bool tc)
 {
-    void *own = ms__family_symbol(tc ? &tcmalloc_provider : &jemalloc_provider,
-                                  tc ? "tc_malloc" : "mallocx", "malloc");
-    if (!ms__real.malloc)
-        ms__real_resolve();
-    int owns = own && own == (void *)ms__real.malloc ? 1 : 2;
+    /* A library without a malloc of its own (built with a prefix) is not the program's either */
+    int owns =
+        ms__fn_malloc(lib_symbol(tc ? "tc_malloc" : "mallocx")) == MS_FN_PROGRAMS_MALLOC ? 1 : 2;
     if (owns == 2 && tc) /* jemalloc's blocks are the check heap's under --check */
         __atomic_store_n(&ms__check_other_free, tc_release, __ATOMIC_RELEASE);
     __atomic_store_n(&lib_owns_malloc[tc], owns, __ATOMIC_RELAXED);

@@ -301,7 +301,8 @@ struct evicted {
     int n, cap;
 };
 
-static void evicted_leave(struct evicted *e)
+/* Inlined: on the free path its frame would be one more on the program's stack. */
+static inline __attribute__((always_inline)) void evicted_leave(struct evicted *e)
 {
     for (int i = 0; i < e->n; i++)
         leave(&e->h[i], MS_FOUND_QUARANTINE, true);
@@ -625,15 +626,19 @@ struct damaged {
     size_t n;
 };
 
+static void damaged_add(struct damaged *d, const struct ms__live_block *b, int kind, int64_t offset)
+{
+    d->b[d->n] = *b;
+    d->kind[d->n] = kind;
+    d->offset[d->n++] = offset;
+}
+
 static void exit_check(const struct ms__live_block *b, void *ctx)
 {
     struct damaged *d = ctx;
     int64_t offset;
-    if (b->guarded && d->n < EXIT_DAMAGED && redzone_damage(b, &offset)) {
-        d->b[d->n] = *b;
-        d->kind[d->n] = MS_HEAP_OVERFLOW;
-        d->offset[d->n++] = offset;
-    }
+    if (b->guarded && d->n < EXIT_DAMAGED && redzone_damage(b, &offset))
+        damaged_add(d, b, MS_HEAP_OVERFLOW, offset);
 }
 
 static void freed_check(const held_t *h, struct damaged *d)
@@ -641,11 +646,8 @@ static void freed_check(const held_t *h, struct damaged *d)
     struct ms__live_block b = held_block(h);
     int64_t offset;
     int kind = d->n < EXIT_DAMAGED ? damage_after_free(&b, &offset) : -1;
-    if (kind >= 0) {
-        d->b[d->n] = b;
-        d->kind[d->n] = kind;
-        d->offset[d->n++] = offset;
-    }
+    if (kind >= 0)
+        damaged_add(d, &b, kind, offset);
 }
 
 /* The blocks a thread's stage holds (under the ring's lock, which they leave only under). */
@@ -675,18 +677,17 @@ void ms__check_at_finish(void)
 void ms__check_quarantine_flush(void)
 {
     ms__check_thread_exit();
+    held_t out[32];
+    struct evicted e = {.h = out, .cap = 32};
     for (;;) {
-        held_t out[32];
-        int nout = 0;
         if (!ms__spin_lock_plain(&quarantine_lock))
             return;
-        while (ring_used > 0 && nout < 32)
-            out[nout++] = pop_oldest();
+        while (ring_used > 0 && e.n < e.cap)
+            e.h[e.n++] = pop_oldest();
         ms__spin_unlock_plain(&quarantine_lock);
-        if (!nout)
+        if (!e.n)
             return;
-        for (int i = 0; i < nout; i++)
-            leave(&out[i], MS_FOUND_QUARANTINE, true);
+        evicted_leave(&e);
     }
 }
 

@@ -403,10 +403,12 @@ FORWARD_FREE_HOOK(next_of, _ZdaPvSt11align_val_tRKSt9nothrow_t,
                   MS_OPERATOR_FAMILY(MS_FAMILY_NEW_ARRAY),
                   (void *p, size_t al, const nothrow_tag *t), (p, al, t), ms__hook_free(p))
 
-bool ms__fn_foreign(void *fn)
+int ms__fn_malloc(void *fn)
 {
     void *own = ms__object_symbol(fn, "malloc");
     if (!ms__real.malloc)
         ms__real_resolve();
-    return own && own != (void *)ms__real.malloc;
+    return !own                             ? MS_FN_NO_MALLOC
+           : own == (void *)ms__real.malloc ? MS_FN_PROGRAMS_MALLOC
+                                            : MS_FN_OTHER_MALLOC;
 }

@@ -80,11 +80,11 @@ static inline bool ms__in_libstdcxx(void *fn)
            (strstr(info.dli_fname, "libstdc++") || strstr(info.dli_fname, "libc++"));
 }
 
-/* Whether fn, an allocation function memscope forwards to, is of an allocator library that is
- * not the program's malloc (its object defines a malloc other than the one memscope forwards
- * to: tcmalloc or jemalloc in a plugin loaded with RTLD_LOCAL): its blocks are then of
- * MS_FAMILY_OTHER (trace_format.h). */
-bool ms__fn_foreign(void *fn);
+/* The malloc of the object that defines fn, an allocation function memscope forwards to: none
+ * (libstdc++), the program's (the one memscope forwards to), or another (tcmalloc or jemalloc
+ * in a plugin loaded with RTLD_LOCAL, whose blocks are then of MS_FAMILY_OTHER, trace_format.h). */
+enum { MS_FN_NO_MALLOC, MS_FN_PROGRAMS_MALLOC, MS_FN_OTHER_MALLOC };
+int ms__fn_malloc(void *fn);
 
 /* The family of a block of an operator new or delete that forwards to f, of family as the
  * operator names it, asked once per call site. */
@@ -92,7 +92,7 @@ bool ms__fn_foreign(void *fn);
     __extension__({                                                                                \
         static int foreign_ = -1;                                                                  \
         if (MS_UNLIKELY(foreign_ < 0))                                                             \
-            foreign_ = ms__fn_foreign((void *)f);                                                  \
+            foreign_ = ms__fn_malloc((void *)f) == MS_FN_OTHER_MALLOC;                             \
         foreign_ ? MS_FAMILY_OTHER : (family);                                                     \
     })
 

@@ -86,17 +86,12 @@ static void slot_load(const struct ms__live_table *t, const void *slot, struct m
     };
 }
 
-#define GOLDEN 0x9e3779b97f4a7c15ull
-
-/* A shard per 64 MiB of address space (hashed): glibc gives each thread's arena a heap of its
- * own, 64 MiB aligned, so that the blocks of threads apart are in shards apart and their locks
- * and slots stay in their own cores' caches. */
+/* Blocks are 16-byte aligned: the bits above spread them over shards and slots. */
 static inline size_t shard_of(uintptr_t p)
 {
     return (size_t)((p >> 4) ^ (p >> 12)) & (MS_LIVE_SHARDS - 1);
 }
 
-/* Blocks are 16-byte aligned: the bits above, hashed, spread them over the slots. */
 static inline size_t home_of(uintptr_t p, size_t mask)
 {
     return (size_t)((p >> 10) ^ (p >> 24) ^ (p >> 40)) & mask;

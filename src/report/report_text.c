@@ -252,7 +252,7 @@ static void misuse_text(FILE *out, struct ms_analysis *a, size_t top)
         }
         fprintf(out, "      called:\n");
         misuse_stack(out, a, e->stack,
-                     e->call == MS_CALL_REALLOC ? "the trace lost it" : free_stacks_why);
+                     ms_misuse_call_is_realloc(e->call) ? "the trace lost it" : free_stacks_why);
         if (e->freed) {
             fprintf(out, "      freed before, by %s in thread %u at %s:\n",
                     ms_misuse_call_name(e->free_call), e->free_tid,
