@@ -26,8 +26,9 @@ struct stream {
     bool exited; /* live replay: its thread's exit was delivered */
     uint64_t key;
     /* Offsets (in the current chunk) of events another stream's conflict already delivered. */
+    /* A set: offset + 1 in a table at most half full (0: empty), emptied with each chunk. */
     size_t *consumed;
-    size_t nconsumed, capconsumed;
+    size_t nconsumed, consumed_mask;
 };
 
 /* The most decoded chunk bytes the merge holds at once (one chunk per thread). */
@@ -86,10 +87,16 @@ static size_t heap_pop(struct merge *m)
     return top;
 }
 
+static inline size_t consumed_home(size_t off, size_t mask)
+{
+    return (size_t)(((uint64_t)off * 0x9E3779B97F4A7C15ull) >> 32) & mask;
+}
+
 static bool is_consumed(const struct stream *s, size_t off)
 {
-    for (size_t i = 0; i < s->nconsumed; i++)
-        if (s->consumed[i] == off)
+    for (size_t i = consumed_home(off, s->consumed_mask); s->consumed[i];
+         i = (i + 1) & s->consumed_mask)
+        if (s->consumed[i] == off + 1)
             return true;
     return false;
 }
@@ -115,7 +122,10 @@ static __attribute__((noinline)) int stream_next_chunk(struct merge *m, struct s
         return 0;
     }
     const struct chunk_ref *c = &m->t->chunks[s->chunks[s->next++]];
-    s->nconsumed = 0;
+    if (s->nconsumed) {
+        memset(s->consumed, 0, (s->consumed_mask + 1) * sizeof *s->consumed);
+        s->nconsumed = 0;
+    }
     /* Every thread's current chunk is held at once: a damaged trace claiming many huge chunks
      * must not make that unbounded. */
     if (c->raw > s->raw.cap && m->held + c->raw - s->raw.cap > MS_MERGE_MEMORY) {
@@ -235,10 +245,31 @@ static bool find_match(struct stream *t, uint64_t addr, bool want_free, struct m
 
 static int mark_consumed(struct stream *t, size_t off)
 {
-    int err = ms_grow(&t->consumed, &t->capconsumed, t->nconsumed + 1, sizeof *t->consumed, 16);
-    if (!err)
-        t->consumed[t->nconsumed++] = off;
-    return err;
+    size_t slots = t->consumed ? t->consumed_mask + 1 : 0;
+    if ((t->nconsumed + 1) * 2 > slots) {
+        size_t n = slots ? slots * 2 : 16;
+        size_t *fresh = calloc(n, sizeof *fresh);
+        if (!fresh)
+            return MS_ENOMEM;
+        for (size_t i = 0; i < slots; i++)
+            if (t->consumed[i]) {
+                size_t j = consumed_home(t->consumed[i] - 1, n - 1);
+                while (fresh[j])
+                    j = (j + 1) & (n - 1);
+                fresh[j] = t->consumed[i];
+            }
+        free(t->consumed);
+        t->consumed = fresh;
+        t->consumed_mask = n - 1;
+    }
+    size_t i = consumed_home(off, t->consumed_mask);
+    while (t->consumed[i] && t->consumed[i] != off + 1)
+        i = (i + 1) & t->consumed_mask;
+    if (!t->consumed[i]) {
+        t->consumed[i] = off + 1;
+        t->nconsumed++;
+    }
+    return 0;
 }
 
 /* The latest time stream s's pending event can have happened: the time of the stream's next

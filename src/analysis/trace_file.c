@@ -177,6 +177,57 @@ static int parse_process(ms_trace *t, const uint8_t *p, size_t n)
     return 0;
 }
 
+/* The hash of a module's identity: its path, bias and start. */
+static uint64_t module_hash(const struct ms_module *m)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (const char *p = m->path; *p; p++)
+        h = (h ^ (uint8_t)*p) * 0x100000001b3ull;
+    h ^= m->bias * 0x9E3779B97F4A7C15ull;
+    h ^= m->lo * 0xC2B2AE3D27D4EB4Full;
+    return h ^ (h >> 29);
+}
+
+/* The index of the module kept with m's path, bias and start, or t->nmod; *slot is its slot in
+ * the index, or the empty slot where it would go. The table must exist (module_index_room). */
+static size_t module_find(const ms_trace *t, const struct ms_module *m, size_t *slot)
+{
+    size_t i = (size_t)module_hash(m) & t->mod_index_mask;
+    for (;; i = (i + 1) & t->mod_index_mask) {
+        uint32_t v = t->mod_index ? t->mod_index[i] : 0;
+        if (!v) {
+            *slot = i;
+            return t->nmod;
+        }
+        const struct ms_module *k = &t->modules[v - 1];
+        if (k->bias == m->bias && k->lo == m->lo && !strcmp(k->path, m->path)) {
+            *slot = i;
+            return v - 1;
+        }
+    }
+}
+
+/* Room in the index for one more module: it stays at most half full. Returns 0 or MS_ENOMEM. */
+static int module_index_room(ms_trace *t)
+{
+    size_t slots = t->mod_index ? t->mod_index_mask + 1 : 0;
+    if ((t->nmod + 1) * 2 <= slots)
+        return 0;
+    size_t n = slots ? slots * 2 : 64;
+    uint32_t *fresh = calloc(n, sizeof *fresh);
+    if (!fresh)
+        return MS_ENOMEM;
+    free(t->mod_index);
+    t->mod_index = fresh;
+    t->mod_index_mask = n - 1;
+    for (size_t j = 0; j < t->nmod; j++) {
+        size_t slot;
+        (void)module_find(t, &t->modules[j], &slot);
+        t->mod_index[slot] = (uint32_t)j + 1;
+    }
+    return 0;
+}
+
 static int parse_modules(ms_trace *t, const uint8_t *p, size_t n)
 {
     struct ms_cursor c = {p, p + n, false};
@@ -184,46 +235,74 @@ static int parse_modules(ms_trace *t, const uint8_t *p, size_t n)
     ms_chunk_get_MODULES(&c, &h);
     uint64_t snap_tsc = h.tsc, count = h.count;
     uint64_t snap = ++t->snapshots;
-    /* Far more than any process loads; the duplicate check below is quadratic. */
+    /* Far more than any process loads. */
     if (count > 65536 || t->nmod + count > 65536)
         return MS_ECORRUPT;
+    int rc = 0;
+    t->nlisting = 0;
     for (uint64_t i = 0; i < count && !c.bad; i++) {
         struct ms_chunk_MODULE e;
         ms_chunk_get_MODULE(&c, &e);
         struct ms_module m = {.bias = e.bias, .lo = e.lo, .hi = e.hi};
-        if (c.bad || e.build_id_len > sizeof m.build_id)
-            return MS_ECORRUPT;
-        if (!(m.path = str_copy(e.path, e.path_len)))
-            return MS_ENOMEM;
+        if (c.bad || e.build_id_len > sizeof m.build_id) {
+            rc = MS_ECORRUPT;
+            break;
+        }
+        if (!(m.path = str_copy(e.path, e.path_len))) {
+            rc = MS_ENOMEM;
+            break;
+        }
         memcpy(m.build_id, e.build_id, e.build_id_len);
         m.build_id_len = e.build_id_len;
         /* Keep one entry per (path, bias): snapshots repeat the modules still loaded. */
-        size_t j = 0;
-        while (j < t->nmod && !(t->modules[j].bias == m.bias && t->modules[j].lo == m.lo &&
-                                !strcmp(t->modules[j].path, m.path)))
-            j++;
+        size_t slot, j = module_find(t, &m, &slot);
         if (j < t->nmod) {
             free(m.path);
         } else {
-            if (ms_grow(&t->modules, &t->capmod, t->nmod + 1, sizeof *t->modules, 32) != 0 ||
-                ms_grow(&t->mod_snapshot, &t->capsnap, t->nmod + 1, sizeof *t->mod_snapshot, 32) !=
-                    0) {
+            if ((rc = module_index_room(t)) != 0 ||
+                (rc = ms_grow(&t->modules, &t->capmod, t->nmod + 1, sizeof *t->modules, 32)) != 0 ||
+                (rc = ms_grow(&t->mod_snapshot, &t->capsnap, t->nmod + 1, sizeof *t->mod_snapshot,
+                              32)) != 0) {
                 free(m.path);
-                return MS_ENOMEM;
+                break;
             }
             m.first_tsc = snap_tsc;
+            (void)module_find(t, &m, &slot); /* the table may have grown */
+            t->mod_index[slot] = (uint32_t)t->nmod + 1;
             t->modules[t->nmod++] = m;
         }
+        if ((rc = ms_grow(&t->listing, &t->caplisting, t->nlisting + 1, sizeof *t->listing, 32)))
+            break;
+        t->listing[t->nlisting++] = j;
         t->modules[j].last_tsc = snap_tsc;
         t->modules[j].gone_tsc = 0;
         t->mod_snapshot[j] = snap;
     }
+    if (!rc && c.bad)
+        rc = MS_ECORRUPT;
     /* Modules this snapshot no longer lists were unloaded (if one was loaded again at the same
-     * address, it is listed again, with gone_tsc cleared). */
-    for (size_t j = 0; j < t->nmod && !c.bad; j++)
-        if (t->mod_snapshot[j] < snap && !t->modules[j].gone_tsc)
+     * address, it is listed again, with gone_tsc cleared); a snapshot that does not decode
+     * unloads none. */
+    for (size_t k = 0; k < t->nlisted; k++) {
+        size_t j = t->listed[k];
+        if (t->mod_snapshot[j] >= snap || t->modules[j].gone_tsc)
+            continue;
+        if (!rc) {
             t->modules[j].gone_tsc = snap_tsc ? snap_tsc : 1;
-    return c.bad ? MS_ECORRUPT : 0;
+        } else if (ms_grow(&t->listing, &t->caplisting, t->nlisting + 1, sizeof *t->listing, 32)) {
+            return MS_ENOMEM;
+        } else {
+            t->listing[t->nlisting++] = j; /* still loaded, as far as the trace says */
+            t->mod_snapshot[j] = snap;
+        }
+    }
+    size_t *was = t->listed, cap = t->caplisted;
+    t->listed = t->listing;
+    t->caplisted = t->caplisting;
+    t->nlisted = t->nlisting;
+    t->listing = was;
+    t->caplisting = cap;
+    return rc;
 }
 
 static int parse_end(ms_trace *t, const uint8_t *p, size_t n)
@@ -828,6 +907,9 @@ void ms_trace_close(ms_trace *t)
         free(t->modules[i].path);
     free(t->modules);
     free(t->mod_snapshot);
+    free(t->mod_index);
+    free(t->listed);
+    free(t->listing);
     ms_leak_scan_info_free(&t->scan);
     for (size_t i = 0; i < t->nchecks; i++)
         ms_leak_scan_info_free(&t->checks[i].scan);

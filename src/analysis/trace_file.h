@@ -38,6 +38,14 @@ struct ms_trace {
     uint64_t snapshots;     /* MODULES chunks read */
     uint64_t *mod_snapshot; /* per module: the last snapshot (1-based) that listed it */
     size_t capsnap;
+    /* The modules by (path, bias, lo): module index + 1 in a table at most half full (0:
+     * empty), so that a snapshot's modules are found in constant time each. */
+    uint32_t *mod_index;
+    size_t mod_index_mask;
+    /* The modules the last snapshot listed (those not gone), and the next one's as it is read:
+     * a snapshot looks at the modules it and the last one list, not at every module. */
+    size_t *listed, *listing;
+    size_t nlisted, caplisted, nlisting, caplisting;
     bool module_overlaps; /* some module's addresses held another module before or after */
     struct ms_end_info end;
     struct ms_leak_scan_info scan;

@@ -479,6 +479,72 @@ static void version1_unchecked(void)
     ms_trace_close(t);
 }
 
+/* The modules' snapshots: a module a snapshot no longer lists is gone from its time, one
+ * listed again is back, one loaded where another was overlaps it; a snapshot that does not
+ * decode unloads nothing. Many snapshots of new modules (a program that dlopens a plugin after
+ * another) are each found by their identity, not by a look at every module kept. */
+static void module_snapshots(void)
+{
+    static struct tb b, p;
+    tb_begin(&b, 7);
+    struct {
+        uint64_t tsc;
+        const char *paths[2];
+    } snaps[] = {{1000, {"/lib/a.so", "/lib/b.so"}},
+                 {2000, {"/lib/a.so", "/lib/c.so"}},
+                 {3000, {"/lib/a.so", "/lib/b.so"}}};
+    for (size_t i = 0; i < 3; i++) {
+        tb_modules(&p, snaps[i].tsc, 2);
+        tb_module(&p, snaps[i].paths[0], 0x1000, 0x1000, 0x3000);
+        tb_module(&p, snaps[i].paths[1], 0x5000, 0x5000, 0x7000);
+        tb_chunk(&b, MS_CHUNK_MODULES, 0, &p, 0);
+    }
+    enum { MANY = 300 };
+    for (unsigned k = 0; k < MANY; k++) {
+        char name[64];
+        snprintf(name, sizeof name, "/lib/plugin%u.so", k);
+        tb_modules(&p, 4000 + k, 2);
+        tb_module(&p, "/lib/a.so", 0x1000, 0x1000, 0x3000);
+        tb_module(&p, name, 0x100000 + k * 0x10000, 0x100000 + k * 0x10000, 0x108000 + k * 0x10000);
+        tb_chunk(&b, MS_CHUNK_MODULES, 0, &p, 0);
+    }
+    /* a snapshot that lists a.so, then a module whose build-id is too long */
+    tb_modules(&p, 9000, 2);
+    tb_module(&p, "/lib/a.so", 0x1000, 0x1000, 0x3000);
+    char long_id[65];
+    memset(long_id, 0x11, sizeof long_id);
+    struct ms_chunk_MODULE bad = {"/lib/bad.so", 11, 0, 0x900000, 0x901000, long_id, 65};
+    p.len = (size_t)(ms_chunk_put_MODULE(p.data + p.len, &bad) - p.data);
+    tb_chunk(&b, MS_CHUNK_MODULES, 0, &p, 0);
+    ms_trace *t;
+    char err[512];
+    ASSERT_EQ(open_bytes(b.data, b.len, err, sizeof err, &t), 0);
+    ASSERT_EQ(ms_trace_module_count(t), 3 + MANY);
+    const struct ms_module *a = ms_trace_module(t, 0), *mb = ms_trace_module(t, 1),
+                           *mc = ms_trace_module(t, 2);
+    ASSERT_STREQ(a->path, "/lib/a.so");
+    ASSERT_EQ(a->first_tsc, 1000);
+    ASSERT_EQ(a->last_tsc, 9000);
+    ASSERT_EQ(a->gone_tsc, 0);
+    ASSERT_STREQ(mb->path, "/lib/b.so");
+    ASSERT_EQ(mb->first_tsc, 1000);
+    ASSERT_EQ(mb->last_tsc, 3000);
+    ASSERT_EQ(mb->gone_tsc, 4000); /* listed again at 3000, gone at the first plugin's */
+    ASSERT_STREQ(mc->path, "/lib/c.so");
+    ASSERT_EQ(mc->first_tsc, 2000);
+    ASSERT_EQ(mc->last_tsc, 2000);
+    ASSERT_EQ(mc->gone_tsc, 3000);
+    for (unsigned k = 0; k < MANY; k++) {
+        const struct ms_module *m = ms_trace_module(t, 3 + k);
+        ASSERT_EQ(m->first_tsc, 4000 + k);
+        ASSERT_EQ(m->last_tsc, 4000 + k);
+        /* the last plugin: the damaged snapshot at 9000 unloads nothing */
+        ASSERT_EQ(m->gone_tsc, k + 1 < MANY ? 4000 + k + 1 : 0);
+    }
+    ASSERT_EQ(ms_trace_damage(t)->chunks_bad, 1);
+    ms_trace_close(t);
+}
+
 int main(int argc, char **argv)
 {
     snprintf(path, sizeof path, "/tmp/ms-test-reader-%d.mstrace", (int)getpid());
@@ -486,7 +552,8 @@ int main(int argc, char **argv)
         TEST(merge_in_time_order),    TEST(bad_headers),           TEST(every_truncation),
         TEST(corrupt_record),         TEST(cut_at_fork),           TEST(cross_thread_conflicts),
         TEST(requeue_at_upper_bound), TEST(checksum_payload_flip), TEST(checksum_header_flip),
-        TEST(checksum_metadata),      TEST(version1_unchecked),    TEST(free_caller_every)};
+        TEST(checksum_metadata),      TEST(version1_unchecked),    TEST(free_caller_every),
+        TEST(module_snapshots)};
     int rc = ms_test_main(argc, argv, cases, (int)(sizeof cases / sizeof *cases));
     unlink(path);
     return rc;
