@@ -6,6 +6,7 @@
  * lives in a parallel array at the same index, moved with it. */
 #include "heap_model.h"
 
+#include "analysis_pass.h"
 #include "annotations.h"
 #include "call_sites.h"
 #include "common/errors.h"
@@ -29,6 +30,9 @@ struct block {
 /* The full model's part of a live block. */
 struct block_info {
     uint64_t seq;         /* the allocating thread's allocation number */
+    uint64_t alloc_tsc;   /* when it was allocated */
+    uint64_t alloc_seq;   /* the allocations replayed before it (every thread's) */
+    uint64_t task;        /* the allocating stream's task */
     uint32_t site;        /* index into sites */
     uint32_t thread : 30; /* index into threads */
     uint32_t family : 2;  /* enum ms_family of its allocation */
@@ -64,7 +68,15 @@ struct ms_heap_model {
     size_t nthreads, capthreads;
     uint32_t last_tid, last_thread;
     bool have_last;
-    uint64_t epoch;             /* incremented at every new peak */
+    uint64_t epoch;     /* incremented at every new peak */
+    uint64_t alloc_seq; /* allocations replayed (one per event, not weighed) */
+    /* The analyses the model feeds (analysis_pass.h), and the first error one returned. */
+    struct {
+        const struct ms_analysis_pass *p;
+        void *state;
+    } passes[MS_PASSES_MAX];
+    int npasses, pass_err;
+    unsigned pass_on;           /* PASS_ON_*: which callbacks some analysis has */
     bool totals_only;           /* ms_heap_model_new_totals: no per-site or per-thread statistics */
     bool pp_failed;             /* passports ran out of memory: the replay stops */
     struct ms_peak_order order; /* the peak's bounds over the interleavings the times allow */
@@ -148,6 +160,9 @@ void ms_heap_model_free(struct ms_heap_model *m)
 {
     if (!m)
         return;
+    for (int i = 0; i < m->npasses; i++)
+        if (m->passes[i].p->destroy)
+            m->passes[i].p->destroy(m->passes[i].state);
     free(m->live);
     free(m->info);
     ms_annotations_free(m->ann);
@@ -347,11 +362,57 @@ static inline __attribute__((always_inline)) struct weight weigh(const struct ms
     return sampled_weight(m->sum.sample_bytes, ptr, size);
 }
 
+/* ---- the analyses' events (analysis_pass.h) ---- */
+
+enum { PASS_ON_ALLOC = 1, PASS_ON_FREE = 2, PASS_ON_EVENT = 4 };
+
+static struct ms_pass_block pass_block(const struct ms_heap_model *m, const struct block *b)
+{
+    const struct block_info *bi = &m->info[b - m->live];
+    return (struct ms_pass_block){.ptr = b->ptr,
+                                  .size = b->size,
+                                  .alloc_tsc = bi->alloc_tsc,
+                                  .alloc_seq = bi->alloc_seq,
+                                  .task = bi->task,
+                                  .site = bi->site,
+                                  .thread = bi->thread,
+                                  .family = bi->family,
+                                  .weight = weigh(m, b->ptr, b->size).n};
+}
+
+/* Block b ends (full model with analyses): why, by event ev of thread. */
+static __attribute__((noinline)) void pass_free(struct ms_heap_model *m, const struct block *b,
+                                                enum ms_pass_end why, const struct ms_event *ev,
+                                                uint32_t thread)
+{
+    struct ms_pass_free f = {pass_block(m, b), why, ev, thread, m->alloc_seq};
+    for (int i = 0; i < m->npasses && !m->pass_err; i++)
+        if (m->passes[i].p->on_free)
+            m->pass_err = m->passes[i].p->on_free(m->passes[i].state, &f);
+}
+
+static __attribute__((noinline)) void pass_alloc(struct ms_heap_model *m, const struct block *b,
+                                                 const struct ms_event *ev)
+{
+    struct ms_pass_alloc a = {pass_block(m, b), ev, ev->kind == MS_REC_REALLOC};
+    for (int i = 0; i < m->npasses && !m->pass_err; i++)
+        if (m->passes[i].p->on_alloc)
+            m->pass_err = m->passes[i].p->on_alloc(m->passes[i].state, &a);
+}
+
+static __attribute__((noinline)) void pass_event(struct ms_heap_model *m, const struct ms_event *ev)
+{
+    for (int i = 0; i < m->npasses && !m->pass_err; i++)
+        if (m->passes[i].p->on_event)
+            m->pass_err = m->passes[i].p->on_event(m->passes[i].state, ev);
+}
+
 /* Releases block b (NULL: a free of a block the trace never saw allocated); the caller counts
  * the free. Returns the frees it stands for (1 but in a sampled trace), for the freeing thread's
  * count. */
-static inline __attribute__((always_inline)) uint64_t free_block(struct ms_heap_model *m,
-                                                                 struct block *b)
+static inline __attribute__((always_inline)) uint64_t
+free_block(struct ms_heap_model *m, struct block *b, enum ms_pass_end why,
+           const struct ms_event *ev, uint32_t thread)
 {
     if (!b) {
         m->sum.unknown_frees++;
@@ -364,6 +425,8 @@ static inline __attribute__((always_inline)) uint64_t free_block(struct ms_heap_
         live_remove(m, b);
         return w.n;
     }
+    if (__builtin_expect(m->pass_on & PASS_ON_FREE, 0))
+        pass_free(m, b, why, ev, thread);
     const struct block_info *bi = &m->info[b - m->live];
     struct ms_site *s = &m->sites[bi->site];
     struct ms_thread_stats *t = &m->threads[bi->thread];
@@ -528,7 +591,7 @@ static inline __attribute__((always_inline)) void do_free(struct ms_heap_model *
             (m->sites[m->info[i].site].owner != t->freer + 1 || (m->notes && m->notes[i].passport)))
             passport_free(m, t, b, free_stack, tsc);
     }
-    t->frees += free_block(m, b);
+    t->frees += free_block(m, b, MS_PASS_FREED, ev, thread);
 }
 
 static inline __attribute__((always_inline)) int
@@ -549,7 +612,7 @@ do_alloc(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
         if (!ev->forced)
             return MS_REPLAY_WANT_FREE; /* nothing has changed yet */
         m->sum.reused_live++;
-        free_block(m, &m->live[i]);
+        free_block(m, &m->live[i], MS_PASS_LOST, ev, thread);
         i = live_probe(m, ev->ptr);
     }
     m->live_used++;
@@ -565,7 +628,8 @@ do_alloc(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
         t->bytes += w.bytes;
         t->alloc_seq++;
         m->live[i] = (struct block){ev->ptr, ev->size};
-        m->info[i] = (struct block_info){t->alloc_seq, si, thread, (uint32_t)ev->family & 3};
+        m->info[i] = (struct block_info){
+            t->alloc_seq, ev->tsc, m->alloc_seq, ev->task, si, thread, (uint32_t)ev->family & 3};
         if (__builtin_expect(m->notes != NULL, 0))
             ms_annotations_on_alloc(m->ann, ev, thread, &m->notes[i]);
         site_touch(m, s); /* before the change, and before a new peak's epoch */
@@ -574,6 +638,9 @@ do_alloc(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
         t->live_bytes += w.bytes;
         if (t->live_bytes > t->peak_bytes)
             t->peak_bytes = t->live_bytes;
+        m->alloc_seq++;
+        if (__builtin_expect(m->pass_on & PASS_ON_ALLOC, 0))
+            pass_alloc(m, &m->live[i], ev);
     } else {
         m->live[i] = (struct block){ev->ptr, ev->size};
     }
@@ -767,7 +834,7 @@ apply_event(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
         }
         if (misuse_on(m) && (b || ev->old_ptr))
             misuse_free(m, b, ev->old_ptr, MS_MISUSE_BY_REALLOC | (ev->family & 3), ev->stack, ev);
-        m->threads[thread].frees += free_block(m, b);
+        m->threads[thread].frees += free_block(m, b, MS_PASS_REALLOCED, ev, thread);
         struct ms_event forced = *ev;
         forced.forced = true; /* the old block is gone: its address may be returned again */
         if ((err = do_alloc(m, &forced, thread)) != 0 || !(var | obj | pp))
@@ -888,7 +955,7 @@ static inline __attribute__((always_inline)) int totals_fast(struct ms_heap_mode
         m->sum.events++;
         m->sum.realloc_calls++;
         m->sum.frees++;
-        m->threads[m->last_thread].frees += free_block(m, b);
+        m->threads[m->last_thread].frees += free_block(m, b, MS_PASS_REALLOCED, ev, m->last_thread);
         size_t i = live_probe(m, ev->ptr); /* the removal may have moved the slots */
         m->live[i] = (struct block){ev->ptr, ev->size};
         m->live_used++;
@@ -917,6 +984,11 @@ static __attribute__((noinline)) int apply_general(struct ms_heap_model *m,
     err = apply_event(m, ev, thread);
     if (__builtin_expect(m->pp_failed, 0))
         return MS_ENOMEM;
+    if (err == 0 && (m->pass_on & PASS_ON_EVENT) && ev->kind != MS_REC_ALLOC &&
+        ev->kind != MS_REC_ALLOC_ALIGNED && ev->kind != MS_REC_FREE && ev->kind != MS_REC_REALLOC)
+        pass_event(m, ev);
+    if (__builtin_expect(m->pass_err != 0, 0))
+        return m->pass_err;
     if (err == 0)
         ms_peak_order_after(&m->order, thread, (int64_t)(m->sum.live_bytes - live));
     return err;
@@ -1130,6 +1202,45 @@ void ms_heap_model_finish(struct ms_heap_model *m)
         ms_annotations_finish(m->ann, m->sum.last_tsc);
     if (m->pp)
         ms_passports_finish(m->pp, m->owners);
+    for (int k = 0; k < m->npasses && !m->pass_err; k++) {
+        const struct ms_analysis_pass *p = m->passes[k].p;
+        for (size_t i = 0; p->at_end && i <= m->live_mask && !m->pass_err; i++)
+            if (m->live[i].ptr) {
+                struct ms_pass_block b = pass_block(m, &m->live[i]);
+                m->pass_err = p->at_end(m->passes[k].state, &b);
+            }
+        if (p->finish && !m->pass_err)
+            m->pass_err = p->finish(m->passes[k].state, m);
+    }
+}
+
+int ms_heap_model_add_pass(struct ms_heap_model *m, const struct ms_analysis_pass *p,
+                           const ms_trace *trace)
+{
+    if (m->totals_only || m->npasses == MS_PASSES_MAX || m->sum.events)
+        return MS_EINVAL;
+    struct ms_pass_env env = {m, trace};
+    void *state = p->create ? p->create(&env) : NULL;
+    if (p->create && !state)
+        return MS_ENOMEM;
+    m->passes[m->npasses].p = p;
+    m->passes[m->npasses++].state = state;
+    m->pass_on |= (p->on_alloc ? PASS_ON_ALLOC : 0) | (p->on_free ? PASS_ON_FREE : 0) |
+                  (p->on_event ? PASS_ON_EVENT : 0);
+    return 0;
+}
+
+void *ms_heap_model_pass(const struct ms_heap_model *m, const struct ms_analysis_pass *p)
+{
+    for (int i = 0; i < m->npasses; i++)
+        if (m->passes[i].p == p)
+            return m->passes[i].state;
+    return NULL;
+}
+
+int ms_heap_model_pass_error(const struct ms_heap_model *m)
+{
+    return m->pass_err;
 }
 
 void ms_heap_model_set_owners(struct ms_heap_model *m, struct ms_module_owner *o)

@@ -153,8 +153,20 @@ const struct ms_leak_checks *ms_heap_model_leak_checks(const struct ms_heap_mode
  * heuristics': valgrind counts those suppressed or not). */
 void ms_heap_model_suppress(struct ms_heap_model *m, const uint32_t *which);
 
-/* Completes the statistics after the last event (per-site values at the peak, leaks). */
+/* Completes the statistics after the last event (per-site values at the peak, leaks), then
+ * the analyses' (their at_end and finish). */
 void ms_heap_model_finish(struct ms_heap_model *m);
+
+/* The analysis p (analysis_pass.h) is fed by this full model's replay of trace: added before
+ * its first event. Returns 0, MS_EINVAL (a totals-only model, too many, or events replayed already)
+ * or MS_ENOMEM. */
+struct ms_analysis_pass;
+int ms_heap_model_add_pass(struct ms_heap_model *m, const struct ms_analysis_pass *p,
+                           const ms_trace *trace);
+/* The state of analysis p in this model (NULL: not added). */
+void *ms_heap_model_pass(const struct ms_heap_model *m, const struct ms_analysis_pass *p);
+/* The first error an analysis returned (0: none); the replay stopped with it, or the finish. */
+int ms_heap_model_pass_error(const struct ms_heap_model *m);
 
 const struct ms_summary *ms_heap_model_summary(const struct ms_heap_model *m);
 size_t ms_heap_model_site_count(const struct ms_heap_model *m);

@@ -3,6 +3,8 @@
 #define _GNU_SOURCE
 #include "trace_analysis.h"
 
+#include "analysis_pass.h"
+
 #include "annotations.h"
 
 #include "common/trace_format.h"
@@ -128,6 +130,8 @@ static int analysis_run(const char *path, bool symbols, struct ms_analysis **out
         if (!(a->owners = ms_module_owner_new(&a->stacks)))
             goto fail;
         ms_heap_model_set_owners(a->model, a->owners);
+        if ((rc = ms_analysis_passes_add(a->model, a->trace)) != 0)
+            goto fail;
     }
     rc = 0;
     open_ancestors(a);

@@ -1033,6 +1033,22 @@ const char *ms_trace_path(const ms_trace *t)
     return t->path;
 }
 
+uint64_t ms_trace_last_tsc(const ms_trace *t)
+{
+    if (t->end.present)
+        return t->end.tsc;
+    uint64_t last = 0;
+    for (size_t i = 0; i < t->nchunks; i++)
+        if (t->chunks[i].t0 > last)
+            last = t->chunks[i].t0;
+    return last;
+}
+
+double ms_trace_ns_per_tick(const ms_trace *t)
+{
+    return t->ns_per_tick;
+}
+
 uint64_t ms_trace_ns_since_start(const ms_trace *t, uint64_t tsc)
 {
     if (tsc <= t->proc.start_tsc)

@@ -170,6 +170,11 @@ uint64_t ms_trace_spool_bytes(const ms_trace *t, uint64_t *buffers);
 /* Chunks of a type this reader does not know (written by a newer memscope), skipped. */
 uint64_t ms_trace_unknown_chunks(const ms_trace *t);
 
+/* When the trace ends: its END record's time, else (a process killed) the latest start of its
+ * chunks. */
+uint64_t ms_trace_last_tsc(const ms_trace *t);
+/* Nanoseconds per TSC tick, as calibrated from the trace's clock records. */
+double ms_trace_ns_per_tick(const ms_trace *t);
 /* Converts a TSC reading of this trace to nanoseconds since the process started. */
 uint64_t ms_trace_ns_since_start(const ms_trace *t, uint64_t tsc);
 

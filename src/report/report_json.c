@@ -2,6 +2,8 @@
  * stack in full. */
 #include "report.h"
 
+#include "analysis/lifetimes.h"
+
 #include "analysis/call_sites.h"
 
 #include "analysis/annotations.h"
@@ -56,8 +58,53 @@ static void temporary_json(struct ms_json *j, struct ms_analysis *a, uint64_t n)
         ms_json_u64(j, "temporary_allocs", n);
 }
 
-static void site_json(struct ms_json *j, struct ms_analysis *a, const struct ms_site *s)
+/* key: [{below: bound(k) or null for the last, blocks: counts[k]}, ...] */
+static void histogram_json(struct ms_json *j, const char *key, const char *below,
+                           const uint64_t *counts, int n, uint64_t (*bound)(int))
 {
+    ms_json_begin_array(j, key);
+    for (int k = 0; k < n; k++) {
+        ms_json_begin_object(j, NULL);
+        if (bound(k) == UINT64_MAX)
+            ms_json_str(j, below, NULL);
+        else
+            ms_json_u64(j, below, bound(k));
+        ms_json_u64(j, "blocks", counts[k]);
+        ms_json_end_object(j);
+    }
+    ms_json_end_array(j);
+}
+
+/* The site's lifetimes (lifetimes.h, docs/analyses.md). */
+static void lifetime_json(struct ms_json *j, const struct ms_site_lifetimes *l)
+{
+    if (!l) {
+        ms_json_str(j, "lifetime", NULL);
+        return;
+    }
+    ms_json_begin_object(j, "lifetime");
+    ms_json_u64(j, "ended", l->ended);
+    ms_json_u64(j, "live_at_end", l->live_at_end);
+    if (l->ended) {
+        ms_json_u64(j, "mean_ns", (uint64_t)(l->total_ns / (double)l->ended));
+        ms_json_u64(j, "max_ns", l->max_ns);
+    } else {
+        ms_json_str(j, "mean_ns", NULL);
+        ms_json_str(j, "max_ns", NULL);
+    }
+    ms_json_u64(j, "short_lived", l->short_lived);
+    ms_json_u64(j, "long_lived", l->long_lived);
+    ms_json_u64(j, "freed_by_other_thread", l->other_thread);
+    histogram_json(j, "by_time", "below_ns", l->by_time, MS_LIFETIME_TIME_BUCKETS,
+                   ms_lifetime_time_bound);
+    histogram_json(j, "by_allocations_between", "below", l->by_seq, MS_LIFETIME_SEQ_BUCKETS,
+                   ms_lifetime_seq_bound);
+    ms_json_end_object(j);
+}
+
+static void site_json(struct ms_json *j, struct ms_analysis *a, size_t i)
+{
+    const struct ms_site *s = ms_heap_model_site(a->model, i);
     ms_json_begin_object(j, NULL);
     ms_json_u64(j, "stack_id", s->stack);
     ms_json_u64(j, "allocs", s->allocs);
@@ -67,6 +114,7 @@ static void site_json(struct ms_json *j, struct ms_analysis *a, const struct ms_
     ms_json_u64(j, "leaked_blocks", s->live_blocks);
     temporary_json(j, a, s->temporary);
     site_variable_json(j, a, s);
+    lifetime_json(j, ms_lifetimes_of(a->model, i));
     stack_json(j, a, s->stack);
     ms_json_end_object(j);
 }
@@ -96,7 +144,7 @@ static void sites_json(struct ms_json *j, struct ms_analysis *a, size_t top)
     ms_json_begin_array(j, "sites");
     for (size_t i = 0; i < nsites && chosen; i++)
         if (chosen[i])
-            site_json(j, a, ms_heap_model_site(a->model, i));
+            site_json(j, a, i);
     ms_json_end_array(j);
     free(chosen);
 }

@@ -2,6 +2,8 @@
  * threads and notes, with symbolized stacks. */
 #include "report.h"
 
+#include "analysis/lifetimes.h"
+
 #include "analysis/call_sites.h"
 
 #include "analysis/annotations.h"
@@ -454,6 +456,26 @@ static void who_keeps(FILE *out, struct ms_analysis *a, bool at_peak, size_t top
     }
 }
 
+/* One line of the site's lifetimes (lifetimes.h), when its blocks ended or live on. */
+static void site_lifetime(FILE *out, struct ms_analysis *a, size_t site)
+{
+    const struct ms_site_lifetimes *l = ms_lifetimes_of(a->model, site);
+    if (!l || !(l->ended + l->live_at_end))
+        return;
+    char b1[32], b2[32], b3[32];
+    fprintf(out, "      lifetime:");
+    if (l->ended)
+        fprintf(out, " mean %s, %.0f%% freed within %s,",
+                ms_format_duration(b1, (uint64_t)(l->total_ns / (double)l->ended)),
+                100.0 * (double)l->short_lived / (double)l->ended,
+                ms_format_duration(b2, MS_SHORT_LIVED_NS));
+    if (l->long_lived)
+        fprintf(out, " %s long-lived (most of the run),", ms_format_count(b3, l->long_lived));
+    if (l->other_thread)
+        fprintf(out, " %s freed by another thread,", ms_format_count(b1, l->other_thread));
+    fprintf(out, " %s live at the end\n", ms_format_count(b3, l->live_at_end));
+}
+
 static void ranking(FILE *out, struct ms_analysis *a, enum ms_rank_key key, const char *title,
                     size_t top)
 {
@@ -489,6 +511,7 @@ static void ranking(FILE *out, struct ms_analysis *a, enum ms_rank_key key, cons
                     ms_format_count(b4, s->live_bytes));
         }
         site_variable(out, a, s);
+        site_lifetime(out, a, idx[i]);
         print_stack(out, a, s->stack);
     }
     free(idx);

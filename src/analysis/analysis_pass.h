@@ -1,0 +1,82 @@
+/* The interface between the replay model and the analyses (docs/analyses.md): the heap model
+ * (heap_model.h) owns the live blocks and the repair of the threads' order, and hands each
+ * analysis the events it derives from the trace — an allocation, a free with what is known of
+ * the freed block (its size, when it was allocated, its site, thread and task), every other event
+ * (annotations, threads, the time they carry) — then the blocks still live at the end and the
+ * finish. Each analysis is a file of its own with one struct ms_analysis_pass; the list of them
+ * is analysis_passes.c. heaptrack's pattern: one replay, many consumers. */
+#ifndef MS_ANALYSIS_PASS_H
+#define MS_ANALYSIS_PASS_H
+
+#include "trace_reader.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct ms_heap_model;
+
+/* A block as the model knows it. In a sampled trace (MEMSCOPE_SAMPLE_BYTES) it stands for
+ * weight blocks of its size (1 otherwise). */
+struct ms_pass_block {
+    uint64_t ptr, size;
+    uint64_t alloc_tsc; /* when it was allocated (its event's time: see ms_event.tsc) */
+    uint64_t alloc_seq; /* the allocations replayed before it, every thread's: an exact clock */
+    uint64_t task;      /* the allocating stream's task (C API; 0: none) */
+    uint32_t site;      /* index of its call site (ms_heap_model_site) */
+    uint32_t thread;    /* index of the allocating thread (ms_heap_model_thread) */
+    uint32_t family;    /* enum ms_family of its allocation */
+    uint64_t weight;
+};
+
+/* Why a block ends. */
+enum ms_pass_end {
+    MS_PASS_FREED,     /* free, delete and the like */
+    MS_PASS_REALLOCED, /* a realloc released it (the new block follows as an allocation) */
+    MS_PASS_LOST,      /* its address was allocated again: the trace lost its free */
+};
+
+struct ms_pass_free {
+    struct ms_pass_block block;
+    enum ms_pass_end why;
+    const struct ms_event *ev; /* the event that ended it (for MS_PASS_LOST the allocation) */
+    uint32_t thread;           /* index of the thread of ev */
+    uint64_t seq;              /* the allocations replayed so far */
+};
+
+struct ms_pass_alloc {
+    struct ms_pass_block block;
+    const struct ms_event *ev; /* ALLOC, ALLOC_ALIGNED or REALLOC */
+    bool by_realloc;
+};
+
+/* What an analysis is made with: the model that feeds it and the trace analysed (for its
+ * clock: ms_trace_ns_since_start). */
+struct ms_pass_env {
+    const struct ms_heap_model *model;
+    const ms_trace *trace;
+};
+
+/* One analysis. Every callback may be NULL; those that return int return 0, or a negative
+ * MS_E* code that stops the replay. The state is made for one model and freed with it. */
+struct ms_analysis_pass {
+    const char *name;
+    void *(*create)(const struct ms_pass_env *env); /* NULL: out of memory */
+    int (*on_alloc)(void *state, const struct ms_pass_alloc *a);
+    int (*on_free)(void *state, const struct ms_pass_free *f);
+    /* Every other event the model applied (not allocations, frees and reallocs). */
+    int (*on_event)(void *state, const struct ms_event *ev);
+    /* Each block live after the last event, then finish, when the model's own figures are
+     * complete (its summary's last_tsc is the end of the trace). */
+    int (*at_end)(void *state, const struct ms_pass_block *b);
+    int (*finish)(void *state, const struct ms_heap_model *m);
+    void (*destroy)(void *state);
+};
+
+/* The most analyses a model runs. */
+#define MS_PASSES_MAX 16
+
+/* Adds every analysis of the list (analysis_passes.c) to the full model m, which is to replay
+ * trace. Returns 0 or a negative MS_E* code. */
+int ms_analysis_passes_add(struct ms_heap_model *m, const ms_trace *trace);
+
+#endif

@@ -1,0 +1,161 @@
+/* Lifetimes by call site (lifetimes.h). */
+#include "lifetimes.h"
+
+#include "common/errors.h"
+#include "grow.h"
+#include "heap_model.h"
+
+#include <stdlib.h>
+
+/* While the replay runs, times are in the trace's TSC ticks (the bounds below too, converted
+ * once); the finish turns the sums into nanoseconds. */
+struct lifetimes {
+    double ns_per_tick;
+    uint64_t end_tsc;    /* the trace's end */
+    uint64_t long_ticks; /* lived longer than this: long-lived (half the trace's duration) */
+    uint64_t short_ticks;
+    uint64_t tick_bounds[MS_LIFETIME_TIME_BUCKETS];
+    struct ms_site_lifetimes *sites;
+    size_t nsites, cap;
+};
+
+static const uint64_t time_bounds[MS_LIFETIME_TIME_BUCKETS] = {
+    1000ull,      10000ull,      100000ull,      1000000ull, 10000000ull,
+    100000000ull, 1000000000ull, 10000000000ull, UINT64_MAX};
+static const uint64_t seq_bounds[MS_LIFETIME_SEQ_BUCKETS] = {1,     10,     100,     1000,
+                                                             10000, 100000, 1000000, UINT64_MAX};
+
+uint64_t ms_lifetime_time_bound(int k)
+{
+    return time_bounds[k];
+}
+
+uint64_t ms_lifetime_seq_bound(int k)
+{
+    return seq_bounds[k];
+}
+
+/* The bucket of v: the first whose bound is above it. */
+static inline int bucket(uint64_t v, const uint64_t *bounds, int n)
+{
+    int k = 0;
+    while (k < n - 1 && v >= bounds[k])
+        k++;
+    return k;
+}
+
+/* ns in ticks, rounded up: a lifetime of t ticks is at least ns when t reaches it. */
+static uint64_t ticks_of(const struct lifetimes *l, uint64_t ns)
+{
+    double t = (double)ns / l->ns_per_tick;
+    return t >= 1.8e19 ? UINT64_MAX : (uint64_t)t + ((double)(uint64_t)t < t);
+}
+
+static void *create(const struct ms_pass_env *env)
+{
+    struct lifetimes *l = calloc(1, sizeof *l);
+    if (!l)
+        return NULL;
+    l->ns_per_tick = ms_trace_ns_per_tick(env->trace);
+    if (!(l->ns_per_tick > 0))
+        l->ns_per_tick = 1.0;
+    l->end_tsc = ms_trace_last_tsc(env->trace);
+    uint64_t start = ms_trace_process(env->trace)->start_tsc;
+    l->long_ticks = l->end_tsc > start ? (l->end_tsc - start) / 2 : 0;
+    l->short_ticks = ticks_of(l, MS_SHORT_LIVED_NS);
+    for (int k = 0; k < MS_LIFETIME_TIME_BUCKETS; k++)
+        l->tick_bounds[k] = time_bounds[k] == UINT64_MAX ? UINT64_MAX : ticks_of(l, time_bounds[k]);
+    return l;
+}
+
+static struct ms_site_lifetimes *site_of(struct lifetimes *l, uint32_t site)
+{
+    if (site >= l->nsites) {
+        if (ms_grow(&l->sites, &l->cap, (size_t)site + 1, sizeof *l->sites, 64))
+            return NULL;
+        for (size_t i = l->nsites; i <= site; i++)
+            l->sites[i] = (struct ms_site_lifetimes){0};
+        l->nsites = (size_t)site + 1;
+    }
+    return &l->sites[site];
+}
+
+/* The block's lifetime in ticks, from its allocation to tsc (0 when the clock says earlier:
+ * its times are lower bounds, see docs/analyses.md). */
+static inline uint64_t lifetime(const struct ms_pass_block *b, uint64_t tsc)
+{
+    return tsc > b->alloc_tsc ? tsc - b->alloc_tsc : 0;
+}
+
+static int on_free(void *state, const struct ms_pass_free *f)
+{
+    struct lifetimes *l = state;
+    struct ms_site_lifetimes *s = site_of(l, f->block.site);
+    if (!s)
+        return MS_ENOMEM;
+    uint64_t w = f->block.weight, t = lifetime(&f->block, f->ev->tsc);
+    uint64_t between = f->seq > f->block.alloc_seq ? f->seq - f->block.alloc_seq - 1 : 0;
+    s->ended += w;
+    s->by_time[bucket(t, l->tick_bounds, MS_LIFETIME_TIME_BUCKETS)] += w;
+    s->by_seq[bucket(between, seq_bounds, MS_LIFETIME_SEQ_BUCKETS)] += w;
+    s->total_ns += (double)t * (double)w; /* ticks until the finish */
+    if (t > s->max_ns)
+        s->max_ns = t;
+    if (t < l->short_ticks)
+        s->short_lived += w;
+    if (t > l->long_ticks)
+        s->long_lived += w;
+    if (f->thread != f->block.thread)
+        s->other_thread += w;
+    return 0;
+}
+
+static int at_end(void *state, const struct ms_pass_block *b)
+{
+    struct lifetimes *l = state;
+    struct ms_site_lifetimes *s = site_of(l, b->site);
+    if (!s)
+        return MS_ENOMEM;
+    s->live_at_end += b->weight;
+    if (lifetime(b, l->end_tsc) > l->long_ticks)
+        s->long_lived += b->weight;
+    return 0;
+}
+
+static int finish(void *state, const struct ms_heap_model *m)
+{
+    (void)m;
+    struct lifetimes *l = state;
+    for (size_t i = 0; i < l->nsites; i++) {
+        struct ms_site_lifetimes *s = &l->sites[i];
+        s->total_ns *= l->ns_per_tick;
+        s->max_ns = (uint64_t)((double)s->max_ns * l->ns_per_tick);
+    }
+    return 0;
+}
+
+static void destroy(void *state)
+{
+    struct lifetimes *l = state;
+    if (l)
+        free(l->sites);
+    free(l);
+}
+
+const struct ms_analysis_pass ms_lifetimes_pass = {
+    .name = "lifetimes",
+    .create = create,
+    .on_free = on_free,
+    .at_end = at_end,
+    .finish = finish,
+    .destroy = destroy,
+};
+
+const struct ms_site_lifetimes *ms_lifetimes_of(const struct ms_heap_model *m, size_t site)
+{
+    const struct lifetimes *l = ms_heap_model_pass(m, &ms_lifetimes_pass);
+    if (!l || site >= ms_heap_model_site_count(m))
+        return NULL;
+    static const struct ms_site_lifetimes none;
+    return site < l->nsites ? &l->sites[site] : &none;
+}

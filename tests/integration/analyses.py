@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""The analyses of memscope report (docs/analyses.md) on programs whose answer is known by
+construction: each checks the figures behind a verdict, not only that a section exists.
+
+usage: analyses.py --memscope M --programs DIR"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+failures = 0
+
+
+def check(what, got, want):
+    global failures
+    if got != want:
+        failures += 1
+        print(f"FAIL {what}: {got!r}, expected {want!r}")
+    else:
+        print(f"ok   {what}: {got!r}")
+
+
+def check_true(what, cond, detail=""):
+    global failures
+    if not cond:
+        failures += 1
+        print(f"FAIL {what} {detail}")
+    else:
+        print(f"ok   {what} {detail}")
+
+
+def report(memscope, work, cmd):
+    trace = os.path.join(work, os.path.basename(cmd[0]) + ".mstrace")
+    run = subprocess.run([memscope, "run", "--no-summary", "-o", trace, "--"] + cmd,
+                         capture_output=True, text=True)
+    if run.returncode != 0:
+        sys.exit(f"{cmd[0]} exited with {run.returncode}: {run.stderr}")
+    out = subprocess.run([memscope, "report", trace, "--format", "json", "--top", "0"],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def site_of(doc, function):
+    """The site whose innermost frame is in function."""
+    found = [s for s in doc["sites"] if s["stack"] and s["stack"][0]["function"] == function]
+    if len(found) != 1:
+        sys.exit(f"{len(found)} sites allocate in {function}")
+    return found[0]
+
+
+def lifetimes(memscope, programs, work):
+    doc = report(memscope, work, [os.path.join(programs, "lifetimes")])
+    for s in doc["sites"]:
+        l = s["lifetime"]
+        f = s["stack"][0]["function"] if s["stack"] else "?"
+        check(f"lifetimes {f}: histogram by time sums to the blocks ended",
+              sum(b["blocks"] for b in l["by_time"]), l["ended"])
+        check(f"lifetimes {f}: histogram by allocations sums to the blocks ended",
+              sum(b["blocks"] for b in l["by_allocations_between"]), l["ended"])
+        check(f"lifetimes {f}: every allocation ended or live at the end",
+              l["ended"] + l["live_at_end"], s["allocs"])
+    between = lambda l: [b["blocks"] for b in l["by_allocations_between"]]
+    l = site_of(doc, "forever")["lifetime"]
+    check("forever: live at the end", l["live_at_end"], 1)
+    check("forever: long-lived (then the program sleeps 300 ms)", l["long_lived"], 1)
+    check("forever: none ended", (l["ended"], l["mean_ns"]), (0, None))
+    l = site_of(doc, "tiny_loop")["lifetime"]
+    check("tiny_loop: ended", l["ended"], 1000)
+    check("tiny_loop: no allocation in between", between(l), [1000, 0, 0, 0, 0, 0, 0, 0])
+    # by the clock, freed at once: unless the machine stopped the loop for a millisecond
+    check_true("tiny_loop: short-lived", l["short_lived"] >= 990, f"({l['short_lived']})")
+    check("tiny_loop: freed by its own thread", l["freed_by_other_thread"], 0)
+    check("tiny_loop: not long-lived", l["long_lived"], 0)
+    l = site_of(doc, "batch")["lifetime"]
+    check("batch: block k has the 99 - k after it in between", between(l),
+          [1, 9, 90, 0, 0, 0, 0, 0])
+    l = site_of(doc, "cross_thread")["lifetime"]
+    check("cross_thread: all 50 freed by the worker", (l["ended"], l["freed_by_other_thread"]),
+          (50, 50))
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--memscope", required=True)
+    ap.add_argument("--programs", required=True)
+    a = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="ms-analyses-") as work:
+        lifetimes(a.memscope, a.programs, work)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
