@@ -26,7 +26,7 @@ void ms__config_load(void)
 {
     /* Copied: the program may rewrite its environment (setproctitle does) and memscope hides
      * these variables from it (child_env.h). */
-    static char output[4096], manifest[4096];
+    static char output[4096], manifest[4096], clock[4096];
     for (int i = 0; i < MS_OPT_COUNT; i++) {
         const struct ms_option *o = &ms_options[i];
         if (o->scope != MS_SCOPE_LIBRARY)
@@ -107,6 +107,9 @@ void ms__config_load(void)
             break;
         case MS_OPT_QUARANTINE_BYTES:
             ms__config.quarantine_bytes = v;
+            break;
+        case MS_OPT_CLOCK:
+            ms__config.clock = set ? copy(text, clock, sizeof clock) : NULL;
             break;
         default:
             break;

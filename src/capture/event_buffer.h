@@ -27,6 +27,7 @@ struct ms__buffer {
     uint64_t first_tsc;      /* time of the chunk's CLOCK record */
     struct ms_rec_base base; /* the chunk's pointer and ip delta bases */
     uint32_t untimed;        /* records since the last timed one */
+    uint32_t tick;           /* *ms__clock_tick at the last timed record */
     uint64_t task;           /* the thread's current task (C API), restated after each CLOCK */
     /* The executable range [free_lo, free_lo + free_span) of the module the chunk's last
      * FREE_CALLER named: frees called from it need no new one. Empty (span 0) at each chunk's
@@ -47,6 +48,13 @@ struct ms__buffer {
  * resolves the few conflicts that their imprecision causes (see trace_reader.c). */
 extern _Atomic uint32_t ms__time_period;
 
+/* memscope run's millisecond counter (MEMSCOPE_CLOCK), or a constant 0 without one: a record is
+ * timed too when it has changed since the buffer's last timed record, so that the first record
+ * a thread writes after a quiet millisecond carries its time, not the time of one long ago. */
+extern const _Atomic uint32_t *ms__clock_tick;
+/* Maps the counter from path (memscope run's sealed memfd, by /proc): nothing when it cannot. */
+void ms__clock_tick_map(const char *path);
+
 /* Sets b up on the buffer after head (capacity MS_SLOT_BUFFER) and starts its first chunk. */
 void ms__buffer_init(struct ms__buffer *b, struct ms__spool_head *head,
                      void (*full)(struct ms__buffer *));
@@ -58,11 +66,14 @@ static inline uint8_t *ms__rec_begin(struct ms__buffer *b, uint8_t **kind)
 {
     uint8_t *p = b->pos;
     *kind = p++;
-    if (++b->untimed >= atomic_load_explicit(&ms__time_period, memory_order_relaxed)) {
+    uint32_t tick = atomic_load_explicit(ms__clock_tick, memory_order_relaxed);
+    if (++b->untimed >= atomic_load_explicit(&ms__time_period, memory_order_relaxed) ||
+        tick != b->tick) {
         uint64_t now = ms__now();
         p = ms_varint_put(p, now - b->last_tsc);
         b->last_tsc = now;
         b->untimed = 0;
+        b->tick = tick;
         **kind = MS_REC_TIMED;
     } else {
         **kind = 0;
@@ -89,6 +100,7 @@ static inline uint8_t *ms__rec_begin_at(struct ms__buffer *b, uint8_t **kind, ui
     p = ms_varint_put(p, tsc - b->last_tsc);
     b->last_tsc = tsc;
     b->untimed = 0;
+    b->tick = atomic_load_explicit(ms__clock_tick, memory_order_relaxed);
     **kind = MS_REC_TIMED;
     return p;
 }

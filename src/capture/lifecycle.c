@@ -370,6 +370,8 @@ bool ms__lifecycle_init(void)
     ms__real_resolve();
     ms__diag_init();
     ms__config_load();
+    if (ms__config.clock)
+        ms__clock_tick_map(ms__config.clock);
     ms__sample_init();
     ms__backend_start();
     self_pid = getpid();

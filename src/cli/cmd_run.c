@@ -7,6 +7,7 @@
 #include "analysis/trace_compact.h"
 #include "analysis/trace_seal.h"
 #include "cli.h"
+#include "clock_tick.h"
 #include "common/leak_handshake.h"
 #include "common/open_regular.h"
 #include "common/options.h"
@@ -458,10 +459,14 @@ int ms_cmd_run(int argc, char **argv)
      * waited for; the program gets the mask memscope run was given. */
     sigset_t given_mask;
     ms_thread_stop_block(&given_mask);
+    /* Before the fork: the program's library maps the clock as it starts. */
+    struct ms_clock_tick clock;
+    ms_clock_tick_start(&clock);
     fflush(NULL);
     pid_t pid = fork();
     if (pid < 0) {
         ms_cli_error("run", "fork: %s", strerror(errno));
+        ms_clock_tick_stop(&clock);
         close(started[0]);
         close(started[1]);
         ms__trace_search_cancel(&search);
@@ -487,6 +492,7 @@ int ms_cmd_run(int argc, char **argv)
             setenv("MEMSCOPE_MANIFEST", manifest ? manifest : "", 1);
             setenv("MEMSCOPE_ROOT_PID", rootpid, 1);
             setenv("MEMSCOPE_DEFER_COMPRESSION", level ? "1" : "0", 1);
+            setenv("MEMSCOPE_CLOCK", clock.path, 1); /* empty: none, not an outer run's */
             /* The scan of the program's snapshot at exit comes with the summary. */
             setenv("MEMSCOPE_LEAK_SCAN", summary ? scanner : "0", 1);
             /* The other settings given as options; the others stay as the environment has
@@ -535,6 +541,7 @@ int ms_cmd_run(int argc, char **argv)
             break;
     }
     child_pid = -1; /* reaped: its pid may be another process's now */
+    ms_clock_tick_stop(&clock);
     ms_thread_stop_end();
     follow_stop(&follower);
     passed_restore(given_action, follower.packer);

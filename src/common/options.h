@@ -50,6 +50,7 @@ enum ms_option_id {
     MS_OPT_FREE_STACKS,
     MS_OPT_CHECK,
     MS_OPT_QUARANTINE_BYTES,
+    MS_OPT_CLOCK,
     MS_OPT_COUNT
 };
 

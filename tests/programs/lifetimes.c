@@ -8,6 +8,9 @@
  *   - batch: 100 blocks of 48 bytes allocated one after another, then freed in the same order:
  *     block k has the 99 - k allocated after it in between (1 block with none, 9 with 1..9,
  *     90 with 10..99);
+ *   - quiet: a block of 256 bytes freed 100 ms after its allocation, with nothing allocated in
+ *     between: its free is the first record after a quiet spell, and carries its own time (the
+ *     clock memscope run advances every millisecond), so it lives 100 ms to 1 s;
  *   - cross_thread: 50 blocks of 64 bytes allocated by main and freed by a worker thread.
  */
 #include <pthread.h>
@@ -41,6 +44,15 @@ static __attribute__((noinline)) void batch(void)
         free(b[k]);
 }
 
+static __attribute__((noinline)) void quiet(void)
+{
+    char *volatile p = malloc(256);
+    p[0] = 1;
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    free(p);
+}
+
 static void *blocks[50];
 
 static void *worker(void *arg)
@@ -66,6 +78,7 @@ int main(void)
     forever();
     tiny_loop();
     batch();
+    quiet();
     cross_thread();
     struct timespec ts = {0, 300 * 1000 * 1000};
     nanosleep(&ts, NULL);
