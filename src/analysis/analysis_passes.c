@@ -4,9 +4,11 @@
 
 #include "heap_model.h"
 #include "lifetimes.h"
+#include "timeline.h"
 
 static const struct ms_analysis_pass *const passes[] = {
     &ms_lifetimes_pass,
+    &ms_timeline_pass,
 };
 
 int ms_analysis_passes_add(struct ms_heap_model *m, const ms_trace *trace)

@@ -3,6 +3,7 @@
 #include "report.h"
 
 #include "analysis/lifetimes.h"
+#include "analysis/timeline.h"
 
 #include "analysis/call_sites.h"
 
@@ -70,6 +71,51 @@ static void histogram_json(struct ms_json *j, const char *key, const char *below
         else
             ms_json_u64(j, below, bound(k));
         ms_json_u64(j, "blocks", counts[k]);
+        ms_json_end_object(j);
+    }
+    ms_json_end_array(j);
+}
+
+/* The timeline's buckets on one axis: pos names the bucket's start (time_ns, allocated_bytes). */
+static void timeline_axis_json(struct ms_json *j, const char *key, const char *pos,
+                               const struct ms_timeline_axis *x, bool rss)
+{
+    ms_json_begin_array(j, key);
+    for (size_t i = 0; i < x->n; i++) {
+        const struct ms_timeline_bucket *b = &x->b[i];
+        ms_json_begin_object(j, NULL);
+        ms_json_u64(j, pos, i * x->width);
+        ms_json_u64(j, "heap_bytes", b->heap_end);
+        ms_json_u64(j, "heap_max_bytes", b->heap_max);
+        if (rss)
+            ms_json_str(j, "rss_bytes", NULL); /* not sampled yet */
+        ms_json_u64(j, "allocs", b->allocs);
+        ms_json_u64(j, "frees", b->frees);
+        ms_json_u64(j, "bytes_allocated", b->bytes_allocated);
+        ms_json_end_object(j);
+    }
+    ms_json_end_array(j);
+}
+
+/* timeline, timeline_bucket_ns, timeline_by_allocated, timeline_bucket_bytes, peaks
+ * (timeline.h, docs/analyses.md); null each when the analysis did not run. */
+static void timeline_json(struct ms_json *j, struct ms_analysis *a)
+{
+    const struct ms_timeline *t = ms_timeline_of(a->model);
+    if (!t) {
+        ms_json_str(j, "timeline", NULL);
+        ms_json_str(j, "peaks", NULL);
+        return;
+    }
+    ms_json_u64(j, "timeline_bucket_ns", t->time.width);
+    timeline_axis_json(j, "timeline", "time_ns", &t->time, true);
+    ms_json_u64(j, "timeline_bucket_bytes", t->allocated.width);
+    timeline_axis_json(j, "timeline_by_allocated", "allocated_bytes", &t->allocated, false);
+    ms_json_begin_array(j, "peaks");
+    for (size_t i = 0; i < t->npeaks; i++) {
+        ms_json_begin_object(j, NULL);
+        ms_json_u64(j, "time_ns", t->peaks[i].time_ns);
+        ms_json_u64(j, "heap_bytes", t->peaks[i].heap_bytes);
         ms_json_end_object(j);
     }
     ms_json_end_array(j);
@@ -758,6 +804,7 @@ int ms_report_json(FILE *out, struct ms_analysis *a, const struct ms_report_opti
     at_peak_json(&j, a, o->top);
 
     sites_json(&j, a, o->top);
+    timeline_json(&j, a);
 
     api_json(&j, a);
 

@@ -3,6 +3,7 @@
 #include "report.h"
 
 #include "analysis/lifetimes.h"
+#include "analysis/timeline.h"
 
 #include "analysis/call_sites.h"
 
@@ -456,6 +457,42 @@ static void who_keeps(FILE *out, struct ms_analysis *a, bool at_peak, size_t top
     }
 }
 
+/* The timeline (timeline.h) in at most TIMELINE_ROWS rows, each the most in use in its span as
+ * a bar, then the peaks. */
+#define TIMELINE_ROWS 16
+static void timeline_text(FILE *out, struct ms_analysis *a)
+{
+    const struct ms_timeline *t = ms_timeline_of(a->model);
+    if (!t || !t->time.n)
+        return;
+    const struct ms_timeline_axis *x = &t->time;
+    size_t per = (x->n + TIMELINE_ROWS - 1) / TIMELINE_ROWS;
+    uint64_t top = 0;
+    for (size_t i = 0; i < x->n; i++)
+        if (x->b[i].heap_max > top)
+            top = x->b[i].heap_max;
+    char b1[32], b2[32], b3[32];
+    fprintf(out, "\nTIMELINE (the most heap in use in each %s%s)\n",
+            ms_format_duration(b1, per * x->width), estimated_title(a));
+    for (size_t i = 0; i < x->n; i += per) {
+        uint64_t most = 0, allocs = 0;
+        for (size_t k = i; k < i + per && k < x->n; k++) {
+            if (x->b[k].heap_max > most)
+                most = x->b[k].heap_max;
+            allocs += x->b[k].allocs;
+        }
+        int bar = top ? (int)((most * 40 + top - 1) / top) : 0;
+        fprintf(out, "  %10s  %-40.*s %14s bytes, %s allocations\n",
+                ms_format_duration(b1, i * x->width), bar,
+                "########################################", ms_format_count(b2, most),
+                ms_format_count(b3, allocs));
+    }
+    for (size_t i = 0; i < t->npeaks; i++)
+        fprintf(out, "  peak #%zu  %s bytes at %s\n", i + 1,
+                ms_format_count(b1, t->peaks[i].heap_bytes),
+                ms_format_duration(b2, t->peaks[i].time_ns));
+}
+
 /* One line of the site's lifetimes (lifetimes.h), when its blocks ended or live on. */
 static void site_lifetime(FILE *out, struct ms_analysis *a, size_t site)
 {
@@ -869,6 +906,7 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
         ranking(out, a, MS_RANK_LEAKED, "LEAKS (still allocated at exit), by bytes", 0);
     suppressions_used(out, a);
     misuse_text(out, a, o->top);
+    timeline_text(out, a);
     who_keeps(out, a, false, o->top);
     leak_checks(out, a, o->top);
     who_keeps(out, a, true, o->top);

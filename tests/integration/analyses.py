@@ -86,6 +86,33 @@ def lifetimes(memscope, programs, work):
           (50, 50))
 
 
+def timeline(memscope, programs, work):
+    doc = report(memscope, work, [os.path.join(programs, "timeline")])
+    s = doc["summary"]
+    for key, pos in (("timeline", "time_ns"), ("timeline_by_allocated", "allocated_bytes")):
+        b = doc[key]
+        check(f"{key}: allocations in the buckets", sum(x["allocs"] for x in b), s["allocs"])
+        check(f"{key}: frees in the buckets", sum(x["frees"] for x in b), s["frees"])
+        check(f"{key}: bytes allocated in the buckets", sum(x["bytes_allocated"] for x in b),
+              s["bytes_allocated"])
+        check(f"{key}: the highest bucket is the peak", max(x["heap_max_bytes"] for x in b),
+              s["peak_bytes"])
+        check(f"{key}: the last bucket is what is left", b[-1]["heap_bytes"], s["leaked_bytes"])
+        check_true(f"{key}: bounded", len(b) <= 512, f"({len(b)} buckets)")
+        starts = [x[pos] for x in b]
+        check(f"{key}: buckets in order, of equal width", starts,
+              [i * doc["timeline_bucket_ns" if pos == "time_ns" else "timeline_bucket_bytes"]
+               for i in range(len(b))])
+    peaks = doc["peaks"]
+    check("timeline: the two peaks", [p["heap_bytes"] for p in peaks], [2000000, 1000000])
+    # 1 MB at the start for 100 ms, none for 100 ms, then 2 MB: with memscope run's clock the
+    # second allocation is dated after the pauses (the buckets are about a millisecond wide)
+    t = [p["time_ns"] for p in peaks]
+    check_true("timeline: the higher peak at about 200 ms", 190e6 <= t[0] <= 300e6, f"({t[0]})")
+    check_true("timeline: the lower one at the start", t[1] <= 50e6, f"({t[1]})")
+    check("timeline: bytes allocated in all", s["bytes_allocated"], 3000000)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--memscope", required=True)
@@ -93,6 +120,7 @@ def main():
     a = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="ms-analyses-") as work:
         lifetimes(a.memscope, a.programs, work)
+        timeline(a.memscope, a.programs, work)
     return 1 if failures else 0
 
 

@@ -1,0 +1,156 @@
+/* The timeline (timeline.h). While the replay runs the time axis counts in TSC ticks; the finish
+ * turns its width into nanoseconds. */
+#include "timeline.h"
+
+#include "common/errors.h"
+#include "heap_model.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+struct timeline {
+    struct ms_timeline out;
+    uint64_t start_tsc;
+    double ns_per_tick;
+    uint64_t heap, allocated;
+};
+
+static void *create(const struct ms_pass_env *env)
+{
+    struct timeline *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->start_tsc = ms_trace_process(env->trace)->start_tsc;
+    t->ns_per_tick = ms_trace_ns_per_tick(env->trace);
+    if (!(t->ns_per_tick > 0))
+        t->ns_per_tick = 1.0;
+    /* A first width: a microsecond, a kilobyte; each doubling halves the buckets in use. */
+    t->out.time.width = (uint64_t)(1000.0 / t->ns_per_tick) + 1;
+    t->out.allocated.width = 1024;
+    return t;
+}
+
+/* Halves the buckets of a: each pair becomes one of twice the width. */
+static void fold(struct ms_timeline_axis *a)
+{
+    size_t n = (a->n + 1) / 2;
+    for (size_t i = 0; i < n; i++) {
+        struct ms_timeline_bucket x = a->b[2 * i];
+        if (2 * i + 1 < a->n) {
+            const struct ms_timeline_bucket *y = &a->b[2 * i + 1];
+            x.heap_end = y->heap_end;
+            if (y->heap_max > x.heap_max)
+                x.heap_max = y->heap_max;
+            x.allocs += y->allocs;
+            x.frees += y->frees;
+            x.bytes_allocated += y->bytes_allocated;
+        }
+        a->b[i] = x;
+    }
+    memset(&a->b[n], 0, (a->n - n) * sizeof *a->b);
+    a->n = n;
+    a->width *= 2;
+}
+
+/* The bucket of a for position x (the axis's units from its start), the buckets between the
+ * last one used and it carrying the heap as it was. */
+static struct ms_timeline_bucket *at(struct ms_timeline_axis *a, uint64_t x, uint64_t heap_before)
+{
+    while (x / a->width >= MS_TIMELINE_BUCKETS)
+        fold(a);
+    size_t k = (size_t)(x / a->width);
+    if (k + 1 < a->n) /* an event earlier than the last one's bucket (times are lower bounds) */
+        k = a->n - 1;
+    for (size_t i = a->n; i <= k; i++)
+        a->b[i] = (struct ms_timeline_bucket){.heap_end = heap_before, .heap_max = heap_before};
+    if (k + 1 > a->n)
+        a->n = k + 1;
+    return &a->b[k];
+}
+
+/* The heap changes by +bytes (alloc) or -bytes at tsc. */
+static void change(struct timeline *t, uint64_t tsc, uint64_t bytes, bool alloc)
+{
+    uint64_t before = t->heap;
+    t->heap = alloc ? t->heap + bytes : t->heap - bytes;
+    uint64_t x = tsc > t->start_tsc ? tsc - t->start_tsc : 0;
+    struct ms_timeline_bucket *b[2] = {at(&t->out.time, x, before),
+                                       at(&t->out.allocated, t->allocated, before)};
+    for (int i = 0; i < 2; i++) {
+        b[i]->heap_end = t->heap;
+        if (t->heap > b[i]->heap_max)
+            b[i]->heap_max = t->heap;
+        if (alloc) {
+            b[i]->allocs++;
+            b[i]->bytes_allocated += bytes;
+        } else {
+            b[i]->frees++;
+        }
+    }
+    if (alloc)
+        t->allocated += bytes;
+}
+
+static int on_alloc(void *state, const struct ms_pass_alloc *a)
+{
+    change(state, a->ev->tsc, a->block.size * a->block.weight, true);
+    return 0;
+}
+
+static int on_free(void *state, const struct ms_pass_free *f)
+{
+    change(state, f->ev->tsc, f->block.size * f->block.weight, false);
+    return 0;
+}
+
+static int by_height(const void *x, const void *y)
+{
+    const struct ms_timeline_peak *a = x, *b = y;
+    if (a->heap_bytes != b->heap_bytes)
+        return a->heap_bytes < b->heap_bytes ? 1 : -1;
+    return a->time_ns < b->time_ns ? -1 : a->time_ns > b->time_ns; /* the earlier first */
+}
+
+static int finish(void *state, const struct ms_heap_model *m)
+{
+    (void)m;
+    struct timeline *t = state;
+    struct ms_timeline *o = &t->out;
+    o->time.width = (uint64_t)((double)o->time.width * t->ns_per_tick);
+    if (!o->time.width)
+        o->time.width = 1;
+    /* The peaks: buckets higher than the ones beside them (a plateau counts once, at its
+     * start), highest first. */
+    struct ms_timeline_peak all[MS_TIMELINE_BUCKETS];
+    size_t n = 0;
+    const struct ms_timeline_axis *a = &o->time;
+    for (size_t i = 0; i < a->n; i++) {
+        uint64_t h = a->b[i].heap_max;
+        bool left = i == 0 || a->b[i - 1].heap_max < h;
+        size_t j = i + 1;
+        while (j < a->n && a->b[j].heap_max == h)
+            j++;
+        bool right = j == a->n || a->b[j].heap_max < h;
+        if (h && left && right)
+            all[n++] = (struct ms_timeline_peak){i * a->width, h};
+    }
+    qsort(all, n, sizeof *all, by_height);
+    o->npeaks = n < MS_TIMELINE_PEAKS ? n : MS_TIMELINE_PEAKS;
+    memcpy(o->peaks, all, o->npeaks * sizeof *all);
+    return 0;
+}
+
+const struct ms_analysis_pass ms_timeline_pass = {
+    .name = "timeline",
+    .create = create,
+    .on_alloc = on_alloc,
+    .on_free = on_free,
+    .finish = finish,
+    .destroy = free,
+};
+
+const struct ms_timeline *ms_timeline_of(const struct ms_heap_model *m)
+{
+    const struct timeline *t = ms_heap_model_pass(m, &ms_timeline_pass);
+    return t ? &t->out : NULL;
+}

@@ -1,0 +1,46 @@
+/* The timeline (docs/analyses.md): heap bytes in use over the run, in at most
+ * MS_TIMELINE_BUCKETS buckets of equal width that double as the run goes on (memory bounded,
+ * whatever the trace's length), on two axes: wall time by the trace's clock, and bytes allocated
+ * so far (massif's --time-unit=B: the same on every run of a deterministic program, so that runs
+ * compare in CI). Then the run's highest peaks. */
+#ifndef MS_TIMELINE_H
+#define MS_TIMELINE_H
+
+#include "analysis_pass.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+extern const struct ms_analysis_pass ms_timeline_pass;
+
+#define MS_TIMELINE_BUCKETS 512
+#define MS_TIMELINE_PEAKS 5
+
+/* One bucket: [start, start + width) of its axis. */
+struct ms_timeline_bucket {
+    uint64_t heap_end; /* heap bytes in use after its last event (or the bucket's before) */
+    uint64_t heap_max; /* the most in use at any moment in it */
+    uint64_t allocs, frees, bytes_allocated;
+};
+
+struct ms_timeline_axis {
+    uint64_t width; /* of a bucket: ns (time), bytes (allocated) */
+    size_t n;       /* buckets in use: the last holds the last event */
+    struct ms_timeline_bucket b[MS_TIMELINE_BUCKETS];
+};
+
+struct ms_timeline_peak {
+    uint64_t time_ns, heap_bytes; /* the bucket's start and its most in use */
+};
+
+struct ms_timeline {
+    struct ms_timeline_axis time, allocated;
+    /* The highest buckets of the time axis that are above both neighbours, highest first. */
+    struct ms_timeline_peak peaks[MS_TIMELINE_PEAKS];
+    size_t npeaks;
+};
+
+/* The model's timeline (after the finish), or NULL (a totals-only model). */
+const struct ms_timeline *ms_timeline_of(const struct ms_heap_model *m);
+
+#endif
