@@ -29,7 +29,6 @@ struct block {
 
 /* The full model's part of a live block. */
 struct block_info {
-    uint64_t seq;         /* the allocating thread's allocation number */
     uint64_t alloc_tsc;   /* when it was allocated */
     uint64_t alloc_seq;   /* the allocations replayed before it (every thread's) */
     uint64_t task;        /* the allocating stream's task */
@@ -430,7 +429,7 @@ free_block(struct ms_heap_model *m, struct block *b, enum ms_pass_end why,
     const struct block_info *bi = &m->info[b - m->live];
     struct ms_site *s = &m->sites[bi->site];
     struct ms_thread_stats *t = &m->threads[bi->thread];
-    if (t->alloc_seq == bi->seq && !m->sum.sample_bytes) {
+    if (t->alloc_seq == bi->alloc_seq + 1 && !m->sum.sample_bytes) {
         /* Not with sampling: the thread's allocations between two samples are not known. */
         s->temporary++;
         t->temporary++;
@@ -626,10 +625,10 @@ do_alloc(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
         s->bytes += w.bytes;
         t->allocs += w.n;
         t->bytes += w.bytes;
-        t->alloc_seq++;
+        t->alloc_seq = m->alloc_seq + 1;
         m->live[i] = (struct block){ev->ptr, ev->size};
-        m->info[i] = (struct block_info){
-            t->alloc_seq, ev->tsc, m->alloc_seq, ev->task, si, thread, (uint32_t)ev->family & 3};
+        m->info[i] = (struct block_info){ev->tsc, m->alloc_seq, ev->task,
+                                         si,      thread,       (uint32_t)ev->family & 3};
         if (__builtin_expect(m->notes != NULL, 0))
             ms_annotations_on_alloc(m->ann, ev, thread, &m->notes[i]);
         site_touch(m, s); /* before the change, and before a new peak's epoch */

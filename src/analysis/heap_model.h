@@ -39,6 +39,8 @@ struct ms_thread_stats {
     uint64_t live_bytes, peak_bytes; /* bytes in use that this thread allocated */
     uint64_t leaked_blocks;
     uint64_t temporary;
+    /* Internal: 1 + the allocation number (every thread's) of its last allocation; 0: none. A
+     * block freed while it is still this is a temporary allocation. */
     uint64_t alloc_seq;
     uint32_t creator_tid; /* the thread that called pthread_create for it, 0 if unknown */
     bool exited;

@@ -24,9 +24,11 @@ static void *create(const struct ms_pass_env *env)
     t->ns_per_tick = ms_trace_ns_per_tick(env->trace);
     if (!(t->ns_per_tick > 0))
         t->ns_per_tick = 1.0;
-    /* A first width: a microsecond, a kilobyte; each doubling halves the buckets in use. */
-    t->out.time.width = (uint64_t)(1000.0 / t->ns_per_tick) + 1;
-    t->out.allocated.width = 1024;
+    /* A first width: a microsecond or more (a power of two of ticks: a shift, not a division,
+     * per event), a kilobyte; each doubling halves the buckets in use. */
+    while ((double)(1ull << t->out.time.shift) * t->ns_per_tick < 1000.0 && t->out.time.shift < 40)
+        t->out.time.shift++;
+    t->out.allocated.shift = 10;
     return t;
 }
 
@@ -49,16 +51,19 @@ static void fold(struct ms_timeline_axis *a)
     }
     memset(&a->b[n], 0, (a->n - n) * sizeof *a->b);
     a->n = n;
-    a->width *= 2;
+    a->shift++;
 }
 
 /* The bucket of a for position x (the axis's units from its start), the buckets between the
  * last one used and it carrying the heap as it was. */
-static struct ms_timeline_bucket *at(struct ms_timeline_axis *a, uint64_t x, uint64_t heap_before)
+static __attribute__((noinline)) struct ms_timeline_bucket *
+at_slow(struct ms_timeline_axis *a, uint64_t x, uint64_t heap_before)
 {
-    while (x / a->width >= MS_TIMELINE_BUCKETS)
+    while (a->shift < 63 && x >> a->shift >= MS_TIMELINE_BUCKETS)
         fold(a);
-    size_t k = (size_t)(x / a->width);
+    size_t k = (size_t)(x >> a->shift);
+    if (k >= MS_TIMELINE_BUCKETS)
+        k = MS_TIMELINE_BUCKETS - 1;
     if (k + 1 < a->n) /* an event earlier than the last one's bucket (times are lower bounds) */
         k = a->n - 1;
     for (size_t i = a->n; i <= k; i++)
@@ -68,8 +73,17 @@ static struct ms_timeline_bucket *at(struct ms_timeline_axis *a, uint64_t x, uin
     return &a->b[k];
 }
 
+/* at_slow's answer when x falls in the last bucket used, as most events' do. */
+static inline struct ms_timeline_bucket *at(struct ms_timeline_axis *a, uint64_t x,
+                                            uint64_t heap_before)
+{
+    if (a->n && x >> a->shift == a->n - 1)
+        return &a->b[a->n - 1];
+    return at_slow(a, x, heap_before);
+}
+
 /* The heap changes by +bytes (alloc) or -bytes at tsc. */
-static void change(struct timeline *t, uint64_t tsc, uint64_t bytes, bool alloc)
+static inline void change(struct timeline *t, uint64_t tsc, uint64_t bytes, bool alloc)
 {
     uint64_t before = t->heap;
     t->heap = alloc ? t->heap + bytes : t->heap - bytes;
@@ -116,9 +130,10 @@ static int finish(void *state, const struct ms_heap_model *m)
     (void)m;
     struct timeline *t = state;
     struct ms_timeline *o = &t->out;
-    o->time.width = (uint64_t)((double)o->time.width * t->ns_per_tick);
+    o->time.width = (uint64_t)((double)(1ull << o->time.shift) * t->ns_per_tick);
     if (!o->time.width)
         o->time.width = 1;
+    o->allocated.width = 1ull << o->allocated.shift;
     /* The peaks: buckets higher than the ones beside them (a plateau counts once, at its
      * start), highest first. */
     struct ms_timeline_peak all[MS_TIMELINE_BUCKETS];

@@ -25,6 +25,7 @@ struct ms_timeline_bucket {
 
 struct ms_timeline_axis {
     uint64_t width; /* of a bucket: ns (time), bytes (allocated) */
+    int shift;      /* while the replay runs: the width is 1 << shift (ticks, bytes) */
     size_t n;       /* buckets in use: the last holds the last event */
     struct ms_timeline_bucket b[MS_TIMELINE_BUCKETS];
 };
