@@ -2,6 +2,7 @@
  * memfd) and replayed into a heap model, then decoded again as one raw EVENTS payload and as one
  * LEAK_SCAN payload. */
 #define _GNU_SOURCE
+#include "analysis/analysis_passes.h"
 #include "analysis/heap_model.h"
 #include "analysis/trace_reader.h"
 
@@ -24,6 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (ms_trace_open(path, &t, err, sizeof err) == 0) {
             struct ms_stack_table stacks = {0};
             struct ms_heap_model *m = ms_heap_model_new();
+            if (m)
+                (void)ms_analysis_passes_add(m, t); /* the analyses read the trace too */
             if (m) {
                 ms_trace_replay(t, NULL, 0, &stacks, ms_heap_model_apply, m);
                 ms_heap_model_finish(m);

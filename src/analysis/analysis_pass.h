@@ -20,11 +20,13 @@ struct ms_heap_model;
 struct ms_pass_block {
     uint64_t ptr, size;
     uint64_t alloc_tsc; /* when it was allocated (its event's time: see ms_event.tsc) */
-    uint64_t alloc_seq; /* the allocations replayed before it, every thread's: an exact clock */
-    uint64_t task;      /* the allocating stream's task (C API; 0: none) */
-    uint32_t site;      /* index of its call site (ms_heap_model_site) */
-    uint32_t thread;    /* index of the allocating thread (ms_heap_model_thread) */
-    uint32_t family;    /* enum ms_family of its allocation */
+    /* The allocations replayed before it, every thread's: an exact clock (in a sampled trace an
+     * estimate: each sample counts for the allocations it stands for). */
+    uint64_t alloc_seq;
+    uint64_t task;   /* the allocating stream's task (C API; 0: none) */
+    uint32_t site;   /* index of its call site (ms_heap_model_site) */
+    uint32_t thread; /* index of the allocating thread (ms_heap_model_thread) */
+    uint32_t family; /* enum ms_family of its allocation */
     uint64_t weight;
 };
 
@@ -46,7 +48,6 @@ struct ms_pass_free {
 struct ms_pass_alloc {
     struct ms_pass_block block;
     const struct ms_event *ev; /* ALLOC, ALLOC_ALIGNED or REALLOC */
-    bool by_realloc;
 };
 
 /* What an analysis is made with: the model that feeds it and the trace analysed (for its
@@ -74,9 +75,5 @@ struct ms_analysis_pass {
 
 /* The most analyses a model runs. */
 #define MS_PASSES_MAX 16
-
-/* Adds every analysis of the list (analysis_passes.c) to the full model m, which is to replay
- * trace. Returns 0 or a negative MS_E* code. */
-int ms_analysis_passes_add(struct ms_heap_model *m, const ms_trace *trace);
 
 #endif

@@ -1,5 +1,7 @@
 /* The analyses every full replay runs (analysis_pass.h): adding one is its file and a line
  * here. */
+#include "analysis_passes.h"
+
 #include "analysis_pass.h"
 
 #include "heap_model.h"

@@ -5,7 +5,7 @@
 #include "common/errors.h"
 
 /* Dates the pending nodes at tsc and gives them the module loaded then. */
-void ms_decode_resolve_pending(struct decoder *d, uint64_t tsc)
+void ms__decode_resolve_pending(struct decoder *d, uint64_t tsc)
 {
     for (int i = 0; i < d->npending; i++) {
         struct ms_stack_node n;
@@ -16,7 +16,7 @@ void ms_decode_resolve_pending(struct decoder *d, uint64_t tsc)
     d->npending = 0;
 }
 
-int ms_decode_other(struct decoder *d, struct ms_event *ev, uint8_t b, int kind)
+int ms__decode_other(struct decoder *d, struct ms_event *ev, uint8_t b, int kind)
 {
     struct ms_cursor *c = &d->c;
     switch (kind) {

@@ -42,12 +42,12 @@ struct decoder {
 };
 
 /* Dates the pending nodes at tsc and gives them the module loaded then. */
-void ms_decode_resolve_pending(struct decoder *d, uint64_t tsc);
+void ms__decode_resolve_pending(struct decoder *d, uint64_t tsc);
 /* The records that are not allocation events: stack nodes, thread and process records, and the
  * stream state (CLOCK, TASK, STRING, EXTENDED). Returns 1 with *ev filled, 0 for a record the
  * consumer does not see, MS_ECORRUPT, MS_ENOMEM. Out of line: the hot loop stays small. */
-__attribute__((noinline)) int ms_decode_other(struct decoder *d, struct ms_event *ev, uint8_t b,
-                                              int kind);
+__attribute__((noinline)) int ms__decode_other(struct decoder *d, struct ms_event *ev, uint8_t b,
+                                               int kind);
 
 /* Sets what every event has, from its record's kind byte b at d->rec, and clears the fields
  * of other kinds (cheaply: only the fields of its kind are set after this). */
@@ -175,14 +175,14 @@ static inline __attribute__((always_inline)) int next_event(struct decoder *d, s
         if (d->timed) {
             d->tsc += ms_cursor_u(c);
             if (__builtin_expect(d->npending != 0, 0))
-                ms_decode_resolve_pending(d, d->tsc);
+                ms__decode_resolve_pending(d, d->tsc);
         }
         event_begin(d, ev, b);
         bool ok = true;
         switch (kind) {
             MS__ALLOC_FIELDS(MS__NO_BEGIN, MS__GET_CHECKED, c, b)
         default: {
-            int r = ms_decode_other(d, ev, b, kind);
+            int r = ms__decode_other(d, ev, b, kind);
             if (r == 0)
                 continue;
             if (r < 0)
@@ -194,7 +194,7 @@ static inline __attribute__((always_inline)) int next_event(struct decoder *d, s
         return 1;
     }
     if (d->npending) /* no later time in this chunk: the last one */
-        ms_decode_resolve_pending(d, d->tsc);
+        ms__decode_resolve_pending(d, d->tsc);
     return 0;
 }
 #undef MS__GET_CHECKED

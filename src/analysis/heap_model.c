@@ -68,7 +68,7 @@ struct ms_heap_model {
     uint32_t last_tid, last_thread;
     bool have_last;
     uint64_t epoch;     /* incremented at every new peak */
-    uint64_t alloc_seq; /* allocations replayed (one per event, not weighed) */
+    uint64_t alloc_seq; /* allocations replayed (weighed: estimated when sampled) */
     /* The analyses the model feeds (analysis_pass.h), and the first error one returned. */
     struct {
         const struct ms_analysis_pass *p;
@@ -302,7 +302,7 @@ static inline int thread_index(struct ms_heap_model *m, uint32_t tid, uint32_t *
  * its first slot, or a removal that shifts a cluster back, ends where the CPU cannot predict,
  * and on the churn trace those mispredictions were most of the summary's model (about 8.8 ns
  * per event a third full, 3.4 a twelfth full: the totals replay less the reader's own time).
- * So tables of up to 2^16 slots (1 MiB; twice that with the full model's parallel array) stay
+ * So tables of up to 2^16 slots (1 MiB; three times that with the full model's parallel array) stay
  * at most a twelfth full, up to 5,461 blocks, and larger ones, whose misses go to memory
  * anyway, a third full, to bound the memory per live block (the table that follows 2^16 slots
  * has 2^17). */
@@ -393,7 +393,7 @@ static __attribute__((noinline)) void pass_free(struct ms_heap_model *m, const s
 static __attribute__((noinline)) void pass_alloc(struct ms_heap_model *m, const struct block *b,
                                                  const struct ms_event *ev)
 {
-    struct ms_pass_alloc a = {pass_block(m, b), ev, ev->kind == MS_REC_REALLOC};
+    struct ms_pass_alloc a = {pass_block(m, b), ev};
     for (int i = 0; i < m->npasses && !m->pass_err; i++)
         if (m->passes[i].p->on_alloc)
             m->pass_err = m->passes[i].p->on_alloc(m->passes[i].state, &a);
@@ -637,7 +637,7 @@ do_alloc(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
         t->live_bytes += w.bytes;
         if (t->live_bytes > t->peak_bytes)
             t->peak_bytes = t->live_bytes;
-        m->alloc_seq++;
+        m->alloc_seq += w.n; /* in a sampled trace an estimate, as the other counts */
         if (__builtin_expect(m->pass_on & PASS_ON_ALLOC, 0))
             pass_alloc(m, &m->live[i], ev);
     } else {

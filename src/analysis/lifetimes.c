@@ -10,8 +10,10 @@
 /* While the replay runs, times are in the trace's TSC ticks (the bounds below too, converted
  * once); the finish turns the sums into nanoseconds. */
 struct lifetimes {
+    const struct ms_heap_model *model;
     double ns_per_tick;
-    uint64_t end_tsc;    /* the trace's end */
+    uint64_t start_tsc;  /* the process's start: a forked child's inherited blocks' birth */
+    uint64_t end_tsc;    /* the trace's end, as far as known */
     uint64_t long_ticks; /* lived longer than this: long-lived (half the trace's duration) */
     uint64_t short_ticks;
     uint64_t tick_bounds[MS_LIFETIME_TIME_BUCKETS];
@@ -44,6 +46,15 @@ static inline int bucket(uint64_t v, const uint64_t *bounds, int n)
     return k;
 }
 
+/* The trace ends at tsc or later: long-lived is more than half of that. */
+static void set_end(struct lifetimes *l, uint64_t tsc)
+{
+    if (tsc < l->end_tsc)
+        return;
+    l->end_tsc = tsc;
+    l->long_ticks = tsc > l->start_tsc ? (tsc - l->start_tsc) / 2 : 0;
+}
+
 /* ns in ticks, rounded up: a lifetime of t ticks is at least ns when t reaches it. */
 static uint64_t ticks_of(const struct lifetimes *l, uint64_t ns)
 {
@@ -59,9 +70,9 @@ static void *create(const struct ms_pass_env *env)
     l->ns_per_tick = ms_trace_ns_per_tick(env->trace);
     if (!(l->ns_per_tick > 0))
         l->ns_per_tick = 1.0;
-    l->end_tsc = ms_trace_last_tsc(env->trace);
-    uint64_t start = ms_trace_process(env->trace)->start_tsc;
-    l->long_ticks = l->end_tsc > start ? (l->end_tsc - start) / 2 : 0;
+    l->model = env->model;
+    l->start_tsc = ms_trace_process(env->trace)->start_tsc;
+    set_end(l, ms_trace_last_tsc(env->trace));
     l->short_ticks = ticks_of(l, MS_SHORT_LIVED_NS);
     for (int k = 0; k < MS_LIFETIME_TIME_BUCKETS; k++)
         l->tick_bounds[k] = time_bounds[k] == UINT64_MAX ? UINT64_MAX : ticks_of(l, time_bounds[k]);
@@ -80,11 +91,19 @@ static struct ms_site_lifetimes *site_of(struct lifetimes *l, uint32_t site)
     return &l->sites[site];
 }
 
-/* The block's lifetime in ticks, from its allocation to tsc (0 when the clock says earlier:
- * its times are lower bounds, see docs/analyses.md). */
-static inline uint64_t lifetime(const struct ms_pass_block *b, uint64_t tsc)
+/* Whether b was allocated by this process, not inherited from the parent it forked from. */
+static inline bool own(const struct lifetimes *l, const struct ms_pass_block *b)
 {
-    return tsc > b->alloc_tsc ? tsc - b->alloc_tsc : 0;
+    return b->alloc_tsc >= l->start_tsc;
+}
+
+/* The block's lifetime in ticks, from its allocation (an inherited block's: the process's
+ * start) to tsc; 0 when the clock says earlier (its times are lower bounds, docs/analyses.md). */
+static inline uint64_t lifetime(const struct lifetimes *l, const struct ms_pass_block *b,
+                                uint64_t tsc)
+{
+    uint64_t from = own(l, b) ? b->alloc_tsc : l->start_tsc;
+    return tsc > from ? tsc - from : 0;
 }
 
 static int on_free(void *state, const struct ms_pass_free *f)
@@ -93,7 +112,10 @@ static int on_free(void *state, const struct ms_pass_free *f)
     struct ms_site_lifetimes *s = site_of(l, f->block.site);
     if (!s)
         return MS_ENOMEM;
-    uint64_t w = f->block.weight, t = lifetime(&f->block, f->ev->tsc);
+    /* A trace cut short (a process killed) ends after its last END time: the events say so. */
+    if (f->ev->tsc > l->end_tsc)
+        set_end(l, f->ev->tsc);
+    uint64_t w = f->block.weight, t = lifetime(l, &f->block, f->ev->tsc);
     uint64_t between = f->seq > f->block.alloc_seq ? f->seq - f->block.alloc_seq - 1 : 0;
     s->ended += w;
     s->by_time[bucket(t, l->tick_bounds, MS_LIFETIME_TIME_BUCKETS)] += w;
@@ -105,7 +127,10 @@ static int on_free(void *state, const struct ms_pass_free *f)
         s->short_lived += w;
     if (t > l->long_ticks)
         s->long_lived += w;
-    if (f->thread != f->block.thread)
+    /* Not a lost free (the reallocating thread's doing), a thread's own frees after its
+     * teardown (they come from the orphan stream, thread 0), nor a block the parent allocated. */
+    if (f->thread != f->block.thread && f->why != MS_PASS_LOST && f->ev->tid != 0 &&
+        own(l, &f->block))
         s->other_thread += w;
     return 0;
 }
@@ -117,7 +142,8 @@ static int at_end(void *state, const struct ms_pass_block *b)
     if (!s)
         return MS_ENOMEM;
     s->live_at_end += b->weight;
-    if (lifetime(b, l->end_tsc) > l->long_ticks)
+    set_end(l, ms_heap_model_summary(l->model)->last_tsc);
+    if (lifetime(l, b, l->end_tsc) > l->long_ticks)
         s->long_lived += b->weight;
     return 0;
 }
@@ -129,7 +155,8 @@ static int finish(void *state, const struct ms_heap_model *m)
     for (size_t i = 0; i < l->nsites; i++) {
         struct ms_site_lifetimes *s = &l->sites[i];
         s->total_ns *= l->ns_per_tick;
-        s->max_ns = (uint64_t)((double)s->max_ns * l->ns_per_tick);
+        double max = (double)s->max_ns * l->ns_per_tick;
+        s->max_ns = max < 1.8e19 ? (uint64_t)max : UINT64_MAX; /* a hostile clock's */
     }
     return 0;
 }

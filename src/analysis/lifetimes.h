@@ -32,6 +32,13 @@ struct ms_site_lifetimes {
     uint64_t max_ns;       /* the longest of them */
 };
 
+/* The mean lifetime of l's ended blocks in ns (0: none ended). */
+static inline uint64_t ms_lifetime_mean_ns(const struct ms_site_lifetimes *l)
+{
+    double mean = l->ended ? l->total_ns / (double)l->ended : 0;
+    return mean < 1.8e19 ? (uint64_t)mean : UINT64_MAX;
+}
+
 /* The lifetimes of site i (ms_heap_model_site), or NULL (no such site, or the analysis did not
  * run: a totals-only model). */
 const struct ms_site_lifetimes *ms_lifetimes_of(const struct ms_heap_model *m, size_t site);

@@ -113,8 +113,9 @@ static __attribute__((noinline)) int stream_next_chunk(struct merge *m, struct s
     if (r < 0) {
         const struct chunk_ref *c = &m->t->chunks[s->chunks[s->next - 1]];
         m->t->damage.chunks_bad++;
-        ms_trace_note_damage(m->t, c->offset - MS_CHUNK_HEADER_SIZE + (uint64_t)(s->d.c.p - s->buf),
-                             "an event record does not decode (thread %u)", s->tid);
+        ms__trace_note_damage(m->t,
+                              c->offset - MS_CHUNK_HEADER_SIZE + (uint64_t)(s->d.c.p - s->buf),
+                              "an event record does not decode (thread %u)", s->tid);
     }
     s->buf = NULL;
     if (s->next >= s->n) {
@@ -130,20 +131,20 @@ static __attribute__((noinline)) int stream_next_chunk(struct merge *m, struct s
      * must not make that unbounded. */
     if (c->raw > s->raw.cap && m->held + c->raw - s->raw.cap > MS_MERGE_MEMORY) {
         m->t->damage.chunks_bad++;
-        ms_trace_note_damage(m->t, c->offset - MS_CHUNK_HEADER_SIZE,
-                             "chunks held at once would exceed %u MiB", MS_MERGE_MEMORY >> 20);
+        ms__trace_note_damage(m->t, c->offset - MS_CHUNK_HEADER_SIZE,
+                              "chunks held at once would exceed %u MiB", MS_MERGE_MEMORY >> 20);
         return 1;
     }
     size_t had = s->raw.cap;
     bool bad_sum;
-    int err = ms_trace_load_chunk_into(m->t, c, &s->raw, &m->scratch, &bad_sum);
+    int err = ms__trace_load_chunk_into(m->t, c, &s->raw, &m->scratch, &bad_sum);
     m->held += s->raw.cap - had;
     if (err == MS_ENOMEM)
         return err;
     if (err) {
         m->t->damage.chunks_bad++;
-        ms_trace_note_damage(m->t, c->offset - MS_CHUNK_HEADER_SIZE, "%s",
-                             bad_sum ? ms_bad_sum_what : "a chunk does not decompress");
+        ms__trace_note_damage(m->t, c->offset - MS_CHUNK_HEADER_SIZE, "%s",
+                              bad_sum ? ms__bad_sum_what : "a chunk does not decompress");
         return 1;
     }
     s->buf = s->raw.data;
@@ -503,7 +504,7 @@ int ms_trace_replay(ms_trace *t, const struct ms_replay_cut *cut, uint32_t node_
 {
     struct merge m = {
         .t = t, .stacks = stacks, .node_limit = node_limit, .hints = !cut, .last_stream = SIZE_MAX};
-    int rc = ms_trace_find_overlaps(t);
+    int rc = ms__trace_find_overlaps(t);
     if (!rc)
         rc = distribute(&m);
     if (!rc)
@@ -540,7 +541,7 @@ int ms_live_replay_new(ms_trace *t, struct ms_stack_table *stacks, ms_event_fn f
     if (!r)
         return MS_ENOMEM;
     r->m = (struct merge){.t = t, .stacks = stacks, .hints = true, .last_stream = SIZE_MAX};
-    if (ms_trace_find_overlaps(t) == MS_ENOMEM) {
+    if (ms__trace_find_overlaps(t) == MS_ENOMEM) {
         free(r);
         return MS_ENOMEM;
     }

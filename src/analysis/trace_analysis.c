@@ -3,7 +3,7 @@
 #define _GNU_SOURCE
 #include "trace_analysis.h"
 
-#include "analysis_pass.h"
+#include "analysis_passes.h"
 
 #include "annotations.h"
 
@@ -188,6 +188,8 @@ static int analysis_run(const char *path, bool symbols, struct ms_analysis **out
         goto fail;
     ms_heap_model_set_leak_scan(a->model, ms_trace_leak_scan(a->trace));
     ms_heap_model_finish(a->model);
+    if ((rc = ms_heap_model_pass_error(a->model)) != 0)
+        goto fail; /* an analysis ran out of memory at the end */
     *out = a;
     return 0;
 fail:

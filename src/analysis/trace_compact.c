@@ -32,7 +32,7 @@ struct ms_trace_compactor {
     bool verbatim;  /* from off on, the trace is copied as it is */
     bool gained;    /* a chunk came out smaller */
     /* What was read, to check at the end that the program did not rewrite it meanwhile (as
-     * the reader checks its headers, trace_reader.c): the CRC of the file header and of every
+     * the reader checks its headers, trace_file.c): the CRC of the file header and of every
      * chunk header, and where the trace began to be copied as it is and the CRC of that. */
     uint32_t heads, tail;
     uint64_t tail_from;

@@ -26,7 +26,7 @@
 
 /* ---- bounds-checked reads (struct ms_cursor, record_codec.h and chunk_codec.h) ---- */
 
-const char ms_bad_sum_what[] = "a chunk fails its checksum";
+const char ms__bad_sum_what[] = "a chunk fails its checksum";
 
 /* A decoded string as a NUL-terminated copy (NULL when out of memory or bad). */
 static char *str_copy(const char *s, uint64_t len)
@@ -41,7 +41,7 @@ static char *str_copy(const char *s, uint64_t len)
     return r;
 }
 
-void ms_trace_note_damage(ms_trace *t, uint64_t offset, const char *fmt, ...)
+void ms__trace_note_damage(ms_trace *t, uint64_t offset, const char *fmt, ...)
 {
     if (t->damage.what[0] == 0) {
         va_list ap;
@@ -76,8 +76,8 @@ static int buffer_reserve(struct buffer *b, size_t n)
  * out (c->raw bytes); scratch holds the stored bytes of compressed chunks. The checksum is
  * checked here, where the bytes are read anyway, so no chunk is read twice to check it. On
  * MS_ECORRUPT, *bad_sum tells a checksum mismatch from a payload that does not decompress. */
-int ms_trace_load_chunk_into(ms_trace *t, const struct chunk_ref *c, struct buffer *out,
-                             struct buffer *scratch, bool *bad_sum)
+int ms__trace_load_chunk_into(ms_trace *t, const struct chunk_ref *c, struct buffer *out,
+                              struct buffer *scratch, bool *bad_sum)
 {
     int err;
     bool zstd = c->flags & MS_CHUNK_ZSTD;
@@ -114,7 +114,7 @@ int ms_trace_load_chunk_into(ms_trace *t, const struct chunk_ref *c, struct buff
 static int load_chunk(ms_trace *t, const struct chunk_ref *c, uint8_t **out, bool *bad_sum)
 {
     struct buffer b = {0}, scratch = {0};
-    int err = ms_trace_load_chunk_into(t, c, &b, &scratch, bad_sum);
+    int err = ms__trace_load_chunk_into(t, c, &b, &scratch, bad_sum);
     free(scratch.data);
     if (err) {
         free(b.data);
@@ -587,7 +587,7 @@ static int index_chunks(ms_trace *t)
             if (t->growing)
                 break;
             t->damage.bytes_lost = t->size - off;
-            ms_trace_note_damage(t, off, "the trace ends inside a chunk header");
+            ms__trace_note_damage(t, off, "the trace ends inside a chunk header");
             break;
         }
         struct chunk_ref c = chunk_header(t, h, off);
@@ -597,15 +597,16 @@ static int index_chunks(ms_trace *t)
                 break; /* the final index reports it */
             /* A chunk header that makes no sense: nothing after it can be trusted. */
             t->damage.bytes_lost = t->size - off;
-            ms_trace_note_damage(t, off, "invalid chunk header (type %u, %u bytes)", c.type, c.raw);
+            ms__trace_note_damage(t, off, "invalid chunk header (type %u, %u bytes)", c.type,
+                                  c.raw);
             break;
         }
         if (t->size - c.offset < c.stored) {
             if (t->growing)
                 break;
             t->damage.bytes_lost = t->size - off;
-            ms_trace_note_damage(t, off, "the trace ends inside a chunk (%u of %u bytes present)",
-                                 (unsigned)(t->size - c.offset), c.stored);
+            ms__trace_note_damage(t, off, "the trace ends inside a chunk (%u of %u bytes present)",
+                                  (unsigned)(t->size - c.offset), c.stored);
             break;
         }
         off = c.offset + c.stored;
@@ -614,7 +615,7 @@ static int index_chunks(ms_trace *t)
              * tells it from a chunk whose type byte was damaged. */
             if (t->checksums && !stored_sum_ok(t, &c)) {
                 t->damage.chunks_bad++;
-                ms_trace_note_damage(t, c.offset - MS_CHUNK_HEADER_SIZE, "%s", ms_bad_sum_what);
+                ms__trace_note_damage(t, c.offset - MS_CHUNK_HEADER_SIZE, "%s", ms__bad_sum_what);
             } else {
                 t->unknown_chunks++;
             }
@@ -654,8 +655,8 @@ static int index_chunks(ms_trace *t)
         }
         if (err) {
             t->damage.chunks_bad++;
-            ms_trace_note_damage(t, c.offset - MS_CHUNK_HEADER_SIZE, "%s",
-                                 bad_sum ? ms_bad_sum_what : "a metadata chunk does not decode");
+            ms__trace_note_damage(t, c.offset - MS_CHUNK_HEADER_SIZE, "%s",
+                                  bad_sum ? ms__bad_sum_what : "a metadata chunk does not decode");
         }
     }
     /* Past damage nothing more is read: later calls start at the end. */
@@ -954,7 +955,7 @@ static int by_lo(const void *a, const void *b, void *trace)
 
 /* Marks the modules whose ranges overlap another's (sorted by start, so that a hostile trace
  * of many modules costs n log n). Returns 0 or MS_ENOMEM. */
-int ms_trace_find_overlaps(ms_trace *t)
+int ms__trace_find_overlaps(ms_trace *t)
 {
     t->module_overlaps = false;
     if (t->nmod < 2)
@@ -1053,5 +1054,6 @@ uint64_t ms_trace_ns_since_start(const ms_trace *t, uint64_t tsc)
 {
     if (tsc <= t->proc.start_tsc)
         return 0;
-    return (uint64_t)((double)(tsc - t->proc.start_tsc) * t->ns_per_tick);
+    double ns = (double)(tsc - t->proc.start_tsc) * t->ns_per_tick;
+    return ns < 1.8e19 ? (uint64_t)ns : UINT64_MAX; /* a hostile trace's clock */
 }

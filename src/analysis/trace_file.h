@@ -25,7 +25,7 @@ struct chunk_ref {
 };
 
 /* The damage report's words for a chunk whose checksum does not match. */
-extern const char ms_bad_sum_what[];
+extern const char ms__bad_sum_what[];
 
 struct ms_trace {
     char *path;
@@ -72,14 +72,14 @@ struct buffer {
 };
 
 /* Notes the first problem met while reading (offset: where in the file), for the report. */
-void ms_trace_note_damage(ms_trace *t, uint64_t offset, const char *fmt, ...)
+void ms__trace_note_damage(ms_trace *t, uint64_t offset, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Reads a chunk's stored bytes, checks its checksum (version 2 on) and decompresses them into
  * out (c->raw bytes, and one more); scratch holds the stored bytes of compressed chunks. On
  * MS_ECORRUPT, *bad_sum tells a checksum mismatch from a payload that does not decompress. */
-int ms_trace_load_chunk_into(ms_trace *t, const struct chunk_ref *c, struct buffer *out,
-                             struct buffer *scratch, bool *bad_sum);
+int ms__trace_load_chunk_into(ms_trace *t, const struct chunk_ref *c, struct buffer *out,
+                              struct buffer *scratch, bool *bad_sum);
 /* Marks the modules whose ranges overlap another's. Returns 0 or MS_ENOMEM. */
-int ms_trace_find_overlaps(ms_trace *t);
+int ms__trace_find_overlaps(ms_trace *t);
 
 #endif

@@ -45,7 +45,7 @@ struct ms__buffer {
 /* Every this many records a thread's record carries the time (a TSC read costs as much as the
  * rest of the hook). Single-threaded, time only dates events (the peak), so 256; once a second
  * thread may exist, 16: the reader orders events of different threads by these times and
- * resolves the few conflicts that their imprecision causes (see trace_reader.c). */
+ * resolves the few conflicts that their imprecision causes (see src/analysis/stream_merge.c). */
 extern _Atomic uint32_t ms__time_period;
 
 /* memscope run's millisecond counter (MEMSCOPE_CLOCK), or a constant 0 without one: a record is

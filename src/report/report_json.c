@@ -132,7 +132,7 @@ static void lifetime_json(struct ms_json *j, const struct ms_site_lifetimes *l)
     ms_json_u64(j, "ended", l->ended);
     ms_json_u64(j, "live_at_end", l->live_at_end);
     if (l->ended) {
-        ms_json_u64(j, "mean_ns", (uint64_t)(l->total_ns / (double)l->ended));
+        ms_json_u64(j, "mean_ns", ms_lifetime_mean_ns(l));
         ms_json_u64(j, "max_ns", l->max_ns);
     } else {
         ms_json_str(j, "mean_ns", NULL);

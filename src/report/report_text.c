@@ -499,15 +499,18 @@ static void site_lifetime(FILE *out, struct ms_analysis *a, size_t site)
     const struct ms_site_lifetimes *l = ms_lifetimes_of(a->model, site);
     if (!l || !(l->ended + l->live_at_end))
         return;
-    char b1[32], b2[32], b3[32];
+    char b1[32], b2[32], b3[32], b4[32];
     fprintf(out, "      lifetime:");
-    if (l->ended)
-        fprintf(out, " mean %s, %.0f%% freed within %s,",
-                ms_format_duration(b1, (uint64_t)(l->total_ns / (double)l->ended)),
-                100.0 * (double)l->short_lived / (double)l->ended,
-                ms_format_duration(b2, MS_SHORT_LIVED_NS));
+    if (l->ended && !l->max_ns)
+        fprintf(out, " of %s ended, all within the clock's step (docs/analyses.md),",
+                ms_format_count(b1, l->ended));
+    else if (l->ended)
+        fprintf(out, " of %s ended, %.0f%% within %s (mean %s, longest %s),",
+                ms_format_count(b1, l->ended), 100.0 * (double)l->short_lived / (double)l->ended,
+                ms_format_duration(b2, MS_SHORT_LIVED_NS),
+                ms_format_duration(b3, ms_lifetime_mean_ns(l)), ms_format_duration(b4, l->max_ns));
     if (l->long_lived)
-        fprintf(out, " %s long-lived (most of the run),", ms_format_count(b3, l->long_lived));
+        fprintf(out, " %s long-lived (over half the run),", ms_format_count(b3, l->long_lived));
     if (l->other_thread)
         fprintf(out, " %s freed by another thread,", ms_format_count(b1, l->other_thread));
     fprintf(out, " %s live at the end\n", ms_format_count(b3, l->live_at_end));
@@ -548,7 +551,8 @@ static void ranking(FILE *out, struct ms_analysis *a, enum ms_rank_key key, cons
                     ms_format_count(b4, s->live_bytes));
         }
         site_variable(out, a, s);
-        site_lifetime(out, a, idx[i]);
+        if (key == MS_RANK_ALLOCS) /* once a site: the first ranking */
+            site_lifetime(out, a, idx[i]);
         print_stack(out, a, s->stack);
     }
     free(idx);

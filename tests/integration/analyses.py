@@ -31,15 +31,25 @@ def check_true(what, cond, detail=""):
         print(f"ok   {what} {detail}")
 
 
-def report(memscope, work, cmd):
+def report(memscope, work, cmd, child=False):
+    """The JSON report of cmd's trace (child: of the one process it forked)."""
     trace = os.path.join(work, os.path.basename(cmd[0]) + ".mstrace")
     run = subprocess.run([memscope, "run", "--no-summary", "-o", trace, "--"] + cmd,
                          capture_output=True, text=True)
     if run.returncode != 0:
         sys.exit(f"{cmd[0]} exited with {run.returncode}: {run.stderr}")
-    out = subprocess.run([memscope, "report", trace, "--format", "json", "--top", "0"],
-                         capture_output=True, text=True, check=True)
-    return json.loads(out.stdout)
+    docs = []
+    paths = sorted(os.path.join(work, p) for p in os.listdir(work)
+                   if p.startswith(os.path.basename(trace)))
+    for path in paths:
+        out = subprocess.run([memscope, "report", path, "--format", "json", "--top", "0"],
+                             capture_output=True, text=True, check=True)
+        docs.append(json.loads(out.stdout))
+    for path in paths:  # after all: a child's report reads its parent's trace
+        os.unlink(path)
+    if len(docs) != (2 if child else 1):
+        sys.exit(f"{len(docs)} traces of {cmd[0]}")
+    return docs
 
 
 def site_of(doc, function):
@@ -51,7 +61,9 @@ def site_of(doc, function):
 
 
 def lifetimes(memscope, programs, work):
-    doc = report(memscope, work, [os.path.join(programs, "lifetimes")])
+    doc, child = report(memscope, work, [os.path.join(programs, "lifetimes")], child=True)
+    if doc["process"]["fork_parent_pid"]:
+        doc, child = child, doc
     for s in doc["sites"]:
         l = s["lifetime"]
         f = s["stack"][0]["function"] if s["stack"] else "?"
@@ -84,10 +96,19 @@ def lifetimes(memscope, programs, work):
     l = site_of(doc, "cross_thread")["lifetime"]
     check("cross_thread: all 50 freed by the worker", (l["ended"], l["freed_by_other_thread"]),
           (50, 50))
+    l = site_of(doc, "own_blocks")["lifetime"]
+    check("at_thread_exit: freed by their own thread's destructor",
+          (l["ended"], l["freed_by_other_thread"]), (10, 0))
+    l = site_of(doc, "inherited_blocks")["lifetime"]
+    check("inherited: the parent frees its 100", (l["ended"], l["freed_by_other_thread"]),
+          (100, 0))
+    l = site_of(child, "inherited_blocks")["lifetime"]
+    check("inherited, in the child: freed at once by its own thread, not long-lived",
+          (l["ended"], l["freed_by_other_thread"], l["long_lived"]), (100, 0, 0))
 
 
 def timeline(memscope, programs, work):
-    doc = report(memscope, work, [os.path.join(programs, "timeline")])
+    doc, = report(memscope, work, [os.path.join(programs, "timeline")])
     s = doc["summary"]
     for key, pos in (("timeline", "time_ns"), ("timeline_by_allocated", "allocated_bytes")):
         b = doc[key]

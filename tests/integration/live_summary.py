@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The summary `memscope run` prints is replayed while the program runs (the live replay,
-src/analysis/trace_reader.c); it must equal what `memscope report` reads from the finished
+src/analysis/stream_merge.c); it must equal what `memscope report` reads from the finished
 trace, whatever the program does: one thread or many, threads handing blocks to each other,
 forked children, exec, a process killed with SIGKILL or by a signal. Each case runs a few
 times (thread interleavings differ) and every trace's summary line is compared with the
