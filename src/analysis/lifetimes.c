@@ -7,6 +7,34 @@
 
 #include <stdlib.h>
 
+/* Histogram buckets by ascending bounds, each at least twice the one before (the last
+ * UINT64_MAX): a value's bucket is found from its bit length (first[L]: the bucket of the
+ * smallest value of L bits) and one compare, with no branch. */
+struct buckets {
+    const uint64_t *bound;
+    int n;
+    uint8_t first[65];
+};
+
+static void buckets_init(struct buckets *b, const uint64_t *bound, int n)
+{
+    b->bound = bound;
+    b->n = n;
+    for (int len = 0; len <= 64; len++) {
+        uint64_t least = len ? 1ull << (len - 1) : 0;
+        int k = 0;
+        while (k < n - 1 && bound[k] <= least)
+            k++;
+        b->first[len] = (uint8_t)k;
+    }
+}
+
+static inline int bucket(const struct buckets *b, uint64_t v)
+{
+    int len = v ? 64 - __builtin_clzll(v) : 0, k = b->first[len];
+    return k + (k < b->n - 1 && v >= b->bound[k]);
+}
+
 /* While the replay runs, times are in the trace's TSC ticks (the bounds below too, converted
  * once); the finish turns the sums into nanoseconds. */
 struct lifetimes {
@@ -17,6 +45,7 @@ struct lifetimes {
     uint64_t long_ticks; /* lived longer than this: long-lived (half the trace's duration) */
     uint64_t short_ticks;
     uint64_t tick_bounds[MS_LIFETIME_TIME_BUCKETS];
+    struct buckets by_time, by_seq;
     struct ms_site_lifetimes *sites;
     size_t nsites, cap;
 };
@@ -35,15 +64,6 @@ uint64_t ms_lifetime_time_bound(int k)
 uint64_t ms_lifetime_seq_bound(int k)
 {
     return seq_bounds[k];
-}
-
-/* The bucket of v: the first whose bound is above it. */
-static inline int bucket(uint64_t v, const uint64_t *bounds, int n)
-{
-    int k = 0;
-    while (k < n - 1 && v >= bounds[k])
-        k++;
-    return k;
 }
 
 /* The trace ends at tsc or later: long-lived is more than half of that. */
@@ -76,6 +96,8 @@ static void *create(const struct ms_pass_env *env)
     l->short_ticks = ticks_of(l, MS_SHORT_LIVED_NS);
     for (int k = 0; k < MS_LIFETIME_TIME_BUCKETS; k++)
         l->tick_bounds[k] = time_bounds[k] == UINT64_MAX ? UINT64_MAX : ticks_of(l, time_bounds[k]);
+    buckets_init(&l->by_time, l->tick_bounds, MS_LIFETIME_TIME_BUCKETS);
+    buckets_init(&l->by_seq, seq_bounds, MS_LIFETIME_SEQ_BUCKETS);
     return l;
 }
 
@@ -118,8 +140,8 @@ static int on_free(void *state, const struct ms_pass_free *f)
     uint64_t w = f->block.weight, t = lifetime(l, &f->block, f->ev->tsc);
     uint64_t between = f->seq > f->block.alloc_seq ? f->seq - f->block.alloc_seq - 1 : 0;
     s->ended += w;
-    s->by_time[bucket(t, l->tick_bounds, MS_LIFETIME_TIME_BUCKETS)] += w;
-    s->by_seq[bucket(between, seq_bounds, MS_LIFETIME_SEQ_BUCKETS)] += w;
+    s->by_time[bucket(&l->by_time, t)] += w;
+    s->by_seq[bucket(&l->by_seq, between)] += w;
     s->total_ns += (double)t * (double)w; /* ticks until the finish */
     if (t > s->max_ns)
         s->max_ns = t;
