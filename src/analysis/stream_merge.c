@@ -29,6 +29,18 @@ struct stream {
     /* A set: offset + 1 in a table at most half full (0: empty), emptied with each chunk. */
     size_t *consumed;
     size_t nconsumed, consumed_mask;
+    /* The conflicts' look-ahead (find_match): the events after the pending one in the current
+     * chunk, decoded once, ahead[ahead_from .. nahead), and the decoder after the last of them;
+     * ahead_chunk: the chunk they are of (next's value then), ahead_end: the chunk has no more. */
+    struct ahead *ahead;
+    size_t nahead, capahead, ahead_from, ahead_chunk;
+    struct decoder ahead_d;
+    bool ahead_end;
+};
+
+struct ahead {
+    size_t off; /* its record's offset in the chunk */
+    struct ms_event ev;
 };
 
 /* The most decoded chunk bytes the merge holds at once (one chunk per thread). */
@@ -36,7 +48,8 @@ struct stream {
 
 struct merge {
     ms_trace *t;
-    size_t held; /* bytes of stream buffers */
+    size_t held;       /* bytes of stream buffers */
+    size_t ahead_held; /* bytes of the streams' look-ahead windows */
     struct buffer scratch;
     struct stream *streams;
     size_t nstreams, capstreams;
@@ -127,6 +140,7 @@ static __attribute__((noinline)) int stream_next_chunk(struct merge *m, struct s
         memset(s->consumed, 0, (s->consumed_mask + 1) * sizeof *s->consumed);
         s->nconsumed = 0;
     }
+    s->nahead = s->ahead_from = 0; /* the look-ahead was of the chunk before */
     /* Every thread's current chunk is held at once: a damaged trace claiming many huge chunks
      * must not make that unbounded. */
     if (c->raw > s->raw.cap && m->held + c->raw - s->raw.cap > MS_MERGE_MEMORY) {
@@ -208,38 +222,108 @@ static int stream_drain_nodes(struct merge *m, struct stream *s)
 
 #define LOOKAHEAD 4096
 
-/* Looks in stream t (its pending event, then the rest of its current chunk) for the first event
- * touching addr; true, with the event and its offset, if that event is the wanted free (or,
- * with want_free false, allocation) of addr. */
-static bool find_match(struct stream *t, uint64_t addr, bool want_free, struct ms_event *out,
-                       size_t *off)
+/* The look-ahead windows hold at most this much at once; a stream whose window would exceed it
+ * decodes its look-ahead anew at each search instead, as before windows. */
+#define MS_AHEAD_MEMORY (64u << 20)
+
+/* Whether event e (at offset off of stream t's chunk) settles the search for addr: 1 when it is
+ * the wanted free (want_free) or allocation of addr, -1 when it touches addr otherwise (the
+ * search fails), 0 when it does not touch addr or was delivered already (the search goes on). */
+static int match_of(const struct stream *t, const struct ms_event *e, size_t off, uint64_t addr,
+                    bool want_free)
+{
+    if (t->nconsumed && is_consumed(t, off))
+        return 0;
+    bool is_alloc = e->kind == MS_REC_ALLOC || e->kind == MS_REC_ALLOC_ALIGNED;
+    if ((is_alloc || e->kind == MS_REC_FREE || e->kind == MS_REC_REALLOC) && e->ptr == addr)
+        return e->kind == MS_REC_REALLOC || is_alloc == want_free ? -1 : 1;
+    if (e->kind == MS_REC_REALLOC && e->old_ptr == addr)
+        return -1;
+    return 0;
+}
+
+/* Brings stream t's look-ahead window to the LOOKAHEAD - 1 events after its pending one (or the
+ * chunk's end). False when the window cannot grow (out of its memory): the caller decodes. */
+static bool ahead_ready(struct merge *m, struct stream *t)
+{
+    if (t->ahead_chunk != t->next || t->ahead_from == t->nahead) {
+        /* Of another chunk, or all passed: anew from the pending event. */
+        t->nahead = t->ahead_from = 0;
+        t->ahead_chunk = t->next;
+        t->ahead_d = t->d;
+        t->ahead_end = false;
+    }
+    while (t->ahead_from < t->nahead && t->ahead[t->ahead_from].off <= t->ev_off)
+        t->ahead_from++; /* the stream has passed them */
+    if (t->ahead_from == t->nahead) {
+        t->nahead = t->ahead_from = 0;
+        t->ahead_d = t->d;
+        t->ahead_end = false;
+    } else if (t->ahead_from > LOOKAHEAD) {
+        t->nahead -= t->ahead_from;
+        memmove(t->ahead, t->ahead + t->ahead_from, t->nahead * sizeof *t->ahead);
+        t->ahead_from = 0;
+    }
+    while (!t->ahead_end && t->nahead - t->ahead_from < LOOKAHEAD - 1) {
+        if (t->nahead == t->capahead) {
+            size_t cap = t->capahead ? t->capahead * 2 : 256;
+            if (m->ahead_held + (cap - t->capahead) * sizeof *t->ahead > MS_AHEAD_MEMORY)
+                return false;
+            struct ahead *grown = realloc(t->ahead, cap * sizeof *grown);
+            if (!grown)
+                return false;
+            m->ahead_held += (cap - t->capahead) * sizeof *grown;
+            t->ahead = grown;
+            t->capahead = cap;
+        }
+        struct ahead *e = &t->ahead[t->nahead];
+        if (next_event(&t->ahead_d, &e->ev) != 1) {
+            t->ahead_end = true;
+            break;
+        }
+        e->off = (size_t)(t->ahead_d.rec - t->buf);
+        t->nahead++;
+    }
+    return true;
+}
+
+/* Looks in stream t (its pending event, then the rest of its current chunk, LOOKAHEAD events in
+ * all) for the first event touching addr; true, with the event and its offset, if that event is
+ * the wanted free (or, with want_free false, allocation) of addr. The events after the pending
+ * one are decoded once into the stream's window, not at every search. */
+static bool find_match(struct merge *m, struct stream *t, uint64_t addr, bool want_free,
+                       struct ms_event *out, size_t *off)
 {
     if (!t->has_ev || !t->buf)
         return false;
-    struct decoder d = t->d;
-    for (int i = 0; i < LOOKAHEAD; i++) {
+    int r = match_of(t, &t->ev, t->ev_off, addr, want_free);
+    if (r) {
+        *out = t->ev;
+        *off = t->ev_off;
+        return r > 0;
+    }
+    if (ahead_ready(m, t)) {
+        size_t end =
+            t->ahead_from + LOOKAHEAD - 1 < t->nahead ? t->ahead_from + LOOKAHEAD - 1 : t->nahead;
+        for (size_t i = t->ahead_from; i < end; i++)
+            if ((r = match_of(t, &t->ahead[i].ev, t->ahead[i].off, addr, want_free)) != 0) {
+                *out = t->ahead[i].ev;
+                *off = t->ahead[i].off;
+                return r > 0;
+            }
+        return false;
+    }
+    struct decoder d = t->d; /* no room for a window: decoded anew */
+    for (int i = 1; i < LOOKAHEAD; i++) {
         struct ms_event e;
-        size_t eoff;
-        if (i == 0) {
-            e = t->ev;
-            eoff = t->ev_off;
-        } else {
-            if (next_event(&d, &e) != 1)
-                return false;
-            eoff = (size_t)(d.rec - t->buf);
-        }
-        if (t->nconsumed && is_consumed(t, eoff))
-            continue;
-        bool is_alloc = e.kind == MS_REC_ALLOC || e.kind == MS_REC_ALLOC_ALIGNED;
-        if ((is_alloc || e.kind == MS_REC_FREE || e.kind == MS_REC_REALLOC) && e.ptr == addr) {
-            if (e.kind == MS_REC_REALLOC || is_alloc == want_free)
-                return false;
+        if (next_event(&d, &e) != 1)
+            return false;
+        size_t eoff = (size_t)(d.rec - t->buf);
+        if ((r = match_of(t, &e, eoff, addr, want_free)) != 0) {
             *out = e;
             *off = eoff;
-            return true;
+            return r > 0;
         }
-        if (e.kind == MS_REC_REALLOC && e.old_ptr == addr)
-            return false;
     }
     return false;
 }
@@ -310,7 +394,7 @@ static __attribute__((noinline)) int resolve(struct merge *m, size_t si, ms_even
         for (size_t ti = 0; ti < m->nstreams && tries < 8 && !found; ti++) {
             struct ms_event match;
             size_t off;
-            if (ti == si || !find_match(&m->streams[ti], addr, want_free, &match, &off))
+            if (ti == si || !find_match(m, &m->streams[ti], addr, want_free, &match, &off))
                 continue;
             int r2 = fn(ctx, &match);
             if (r2 < 0)
@@ -369,6 +453,7 @@ static void merge_free(struct merge *m)
         free(m->streams[i].chunks);
         free(m->streams[i].raw.data);
         free(m->streams[i].consumed);
+        free(m->streams[i].ahead);
     }
     free(m->scratch.data);
     free(m->streams);

@@ -130,7 +130,7 @@ static int analysis_run(const char *path, bool symbols, struct ms_analysis **out
         if (!(a->owners = ms_module_owner_new(&a->stacks)))
             goto fail;
         ms_heap_model_set_owners(a->model, a->owners);
-        if (!getenv("XX_NOPASS") && (rc = ms_analysis_passes_add(a->model, a->trace)) != 0)
+        if ((rc = ms_analysis_passes_add(a->model, a->trace)) != 0)
             goto fail;
     }
     rc = 0;
