@@ -17,6 +17,7 @@
 #include "site_rank.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -504,11 +505,18 @@ static void site_lifetime(FILE *out, struct ms_analysis *a, size_t site)
     if (l->ended && !l->max_ns)
         fprintf(out, " of %s ended, all within the clock's step (docs/analyses.md),",
                 ms_format_count(b1, l->ended));
-    else if (l->ended)
-        fprintf(out, " of %s ended, %.0f%% within %s (mean %s, longest %s),",
-                ms_format_count(b1, l->ended), 100.0 * (double)l->short_lived / (double)l->ended,
-                ms_format_duration(b2, MS_SHORT_LIVED_NS),
+    else if (l->ended) {
+        /* all or none said so, and no share rounded to either */
+        char share[32];
+        if (l->short_lived == l->ended || !l->short_lived)
+            snprintf(share, sizeof share, "%s", l->short_lived ? "all" : "none");
+        else
+            snprintf(share, sizeof share, "%.1f%%",
+                     fmin(99.9, fmax(0.1, 100.0 * (double)l->short_lived / (double)l->ended)));
+        fprintf(out, " of %s ended, %s within %s (mean %s, longest %s),",
+                ms_format_count(b1, l->ended), share, ms_format_duration(b2, MS_SHORT_LIVED_NS),
                 ms_format_duration(b3, ms_lifetime_mean_ns(l)), ms_format_duration(b4, l->max_ns));
+    }
     if (l->long_lived)
         fprintf(out, " %s long-lived (over half the run),", ms_format_count(b3, l->long_lived));
     if (l->other_thread)
