@@ -10,6 +10,7 @@
 
 struct timeline {
     struct ms_timeline out;
+    const ms_trace *trace;
     uint64_t start_tsc;
     double ns_per_tick;
     uint64_t heap, allocated;
@@ -20,6 +21,7 @@ static void *create(const struct ms_pass_env *env)
     struct timeline *t = calloc(1, sizeof *t);
     if (!t)
         return NULL;
+    t->trace = env->trace;
     t->start_tsc = ms_trace_process(env->trace)->start_tsc;
     t->ns_per_tick = ms_trace_ns_per_tick(env->trace);
     if (!(t->ns_per_tick > 0))
@@ -125,11 +127,37 @@ static int by_height(const void *x, const void *y)
     return a->time_ns < b->time_ns ? -1 : a->time_ns > b->time_ns; /* the earlier first */
 }
 
+/* The resident-memory samples into the time axis's buckets (which first reach the last sample,
+ * the heap as it was carried on): the most of each bucket. */
+static void place_rss(struct timeline *t)
+{
+    size_t n;
+    const struct ms_rss_sample *s = ms_trace_rss(t->trace, &n);
+    uint64_t start = ms_trace_process(t->trace)->start_mono_ns;
+    struct ms_timeline_axis *a = &t->out.time;
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < n; i++) {
+            if (s[i].mono_ns < start)
+                continue;
+            double ticks = (double)(s[i].mono_ns - start) / t->ns_per_tick;
+            uint64_t x = ticks < 1.8e19 ? (uint64_t)ticks : UINT64_MAX;
+            if (pass == 0) { /* the buckets reach it (folded as they must) */
+                (void)at(a, x, t->heap);
+                continue;
+            }
+            size_t k = (size_t)(x >> a->shift);
+            if (k < a->n && s[i].bytes > t->out.rss[k])
+                t->out.rss[k] = s[i].bytes;
+            t->out.has_rss = true;
+        }
+}
+
 static int finish(void *state, const struct ms_heap_model *m)
 {
     (void)m;
     struct timeline *t = state;
     struct ms_timeline *o = &t->out;
+    place_rss(t);
     o->time.width = (uint64_t)((double)(1ull << o->time.shift) * t->ns_per_tick);
     if (!o->time.width)
         o->time.width = 1;

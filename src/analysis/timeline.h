@@ -8,6 +8,7 @@
 
 #include "analysis_pass.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,10 @@ struct ms_timeline_peak {
 
 struct ms_timeline {
     struct ms_timeline_axis time, allocated;
+    /* The most resident memory memscope run sampled in each bucket of the time axis (its RSS
+     * chunk; 0: no sample there), and whether the trace has samples at all. */
+    uint64_t rss[MS_TIMELINE_BUCKETS];
+    bool has_rss;
     /* The highest buckets of the time axis that are above both neighbours, highest first. */
     struct ms_timeline_peak peaks[MS_TIMELINE_PEAKS];
     size_t npeaks;

@@ -455,6 +455,38 @@ static int parse_leak_scan(ms_trace *t, const uint8_t *p, size_t n)
 
 /* A LEAK_CHECK chunk: an on-demand scan's kinds. One per check (a later one for the same seq
  * replaces it); past MS_LEAK_CHECKS_KEPT, the latest checks are kept. */
+/* The resident-memory samples memscope run appended (docs/trace-format.md, 7c): the last chunk's
+ * replace any before. */
+static int parse_rss(ms_trace *t, const uint8_t *p, size_t n)
+{
+    struct ms_cursor c = {p, p + n, false};
+    struct ms_chunk_RSS h;
+    ms_chunk_get_RSS(&c, &h);
+    /* each sample takes 2 bytes at least: a count beyond that is a lie */
+    if (c.bad || h.count > MS_RSS_SAMPLES_MAX || h.count > (uint64_t)(c.end - c.p) / 2)
+        return MS_ECORRUPT;
+    struct ms_rss_sample *s = h.count ? malloc(h.count * sizeof *s) : NULL;
+    if (h.count && !s)
+        return MS_ENOMEM;
+    uint64_t at = h.first_ns;
+    for (uint64_t i = 0; i < h.count && !c.bad; i++) {
+        struct ms_chunk_RSS_SAMPLE e;
+        ms_chunk_get_RSS_SAMPLE(&c, &e);
+        if (e.delta_ns > UINT64_MAX - at)
+            c.bad = true;
+        at += e.delta_ns;
+        s[i] = (struct ms_rss_sample){at, e.bytes};
+    }
+    if (c.bad) {
+        free(s);
+        return MS_ECORRUPT;
+    }
+    free(t->rss);
+    t->rss = s;
+    t->nrss = (size_t)h.count;
+    return 0;
+}
+
 static int parse_leak_check(ms_trace *t, const uint8_t *p, size_t n)
 {
     struct ms_cursor c = {p, p + n, false};
@@ -647,6 +679,8 @@ static int index_chunks(ms_trace *t)
                 err = parse_leak_scan(t, raw, c.raw);
             else if (c.type == MS_CHUNK_LEAK_CHECK)
                 err = parse_leak_check(t, raw, c.raw);
+            else if (c.type == MS_CHUNK_RSS)
+                err = parse_rss(t, raw, c.raw);
             free(raw);
         }
         if (err == MS_ENOMEM) {
@@ -909,6 +943,7 @@ void ms_trace_close(ms_trace *t)
     free(t->modules);
     free(t->mod_snapshot);
     free(t->mod_index);
+    free(t->rss);
     free(t->listed);
     free(t->listing);
     ms_leak_scan_info_free(&t->scan);
@@ -1032,6 +1067,12 @@ uint64_t ms_trace_unknown_chunks(const ms_trace *t)
 const char *ms_trace_path(const ms_trace *t)
 {
     return t->path;
+}
+
+const struct ms_rss_sample *ms_trace_rss(const ms_trace *t, size_t *n)
+{
+    *n = t->nrss;
+    return t->rss;
 }
 
 uint64_t ms_trace_last_tsc(const ms_trace *t)

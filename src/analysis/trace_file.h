@@ -45,6 +45,8 @@ struct ms_trace {
     /* The modules the last snapshot listed (those not gone), and the next one's as it is read:
      * a snapshot looks at the modules it and the last one list, not at every module. */
     size_t *listed, *listing;
+    struct ms_rss_sample *rss; /* the RSS chunk's samples (ms_trace_rss) */
+    size_t nrss;
     size_t nlisted, caplisted, nlisting, caplisting;
     bool module_overlaps; /* some module's addresses held another module before or after */
     struct ms_end_info end;

@@ -170,6 +170,13 @@ uint64_t ms_trace_spool_bytes(const ms_trace *t, uint64_t *buffers);
 /* Chunks of a type this reader does not know (written by a newer memscope), skipped. */
 uint64_t ms_trace_unknown_chunks(const ms_trace *t);
 
+/* memscope run's samples of the process's resident memory (an RSS chunk; none: *n is 0), in
+ * time order: CLOCK_MONOTONIC ns (as ms_process_info.start_mono_ns) and bytes. */
+struct ms_rss_sample {
+    uint64_t mono_ns, bytes;
+};
+#define MS_RSS_SAMPLES_MAX (1u << 22)
+const struct ms_rss_sample *ms_trace_rss(const ms_trace *t, size_t *n);
 /* When the trace ends: its END record's time, else (a process killed) the latest start of its
  * chunks. */
 uint64_t ms_trace_last_tsc(const ms_trace *t);

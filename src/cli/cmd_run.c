@@ -8,6 +8,7 @@
 #include "analysis/trace_seal.h"
 #include "cli.h"
 #include "clock_tick.h"
+#include "rss_sampler.h"
 #include "common/leak_handshake.h"
 #include "common/open_regular.h"
 #include "common/options.h"
@@ -508,6 +509,8 @@ int ms_cmd_run(int argc, char **argv)
     }
     close(started[1]);
     child_pid = pid;
+    struct ms_rss_sampler rss;
+    ms_rss_sampler_start(&rss, pid);
     struct follower follower = {.started = false};
     if (summary)
         ms_thread_stop_start(pid);
@@ -540,7 +543,8 @@ int ms_cmd_run(int argc, char **argv)
         if ((w < 0 && errno != EINTR) || (w == pid && !WIFSTOPPED(status)))
             break;
     }
-    child_pid = -1; /* reaped: its pid may be another process's now */
+    ms_rss_sampler_stop(&rss); /* its statm was opened while it lived: no other process's */
+    child_pid = -1;            /* reaped: its pid may be another process's now */
     ms_clock_tick_stop(&clock);
     ms_thread_stop_end();
     follow_stop(&follower);
@@ -550,6 +554,7 @@ int ms_cmd_run(int argc, char **argv)
         ms_analysis_live_discard(follower.live);
         ms_trace_compact_discard(follower.packer);
         ms__trace_search_cancel(&search);
+        ms_rss_sampler_free(&rss);
         return WIFEXITED(status) ? WEXITSTATUS(status) : 126;
     }
 
@@ -567,6 +572,8 @@ int ms_cmd_run(int argc, char **argv)
         int sig = own && WIFSIGNALED(status) ? WTERMSIG(status) : 0;
         passed_block(&was);
         int sealed = ms_trace_seal(path, sig, err, sizeof err);
+        if (own && ms_rss_sampler_write(&rss, path) != 0)
+            fprintf(stderr, "memscope: %s: its RSS samples could not be appended\n", path);
         sigprocmask(SIG_SETMASK, &was, NULL);
         if (sealed < 0)
             fprintf(stderr, "memscope: %s; memscope report still reads its spool\n", err);
@@ -588,6 +595,7 @@ int ms_cmd_run(int argc, char **argv)
             follower.live = NULL;
     }
     family_numbers_free(&fam, traces.n);
+    ms_rss_sampler_free(&rss);
     ms_check_scans_free(&follower.checks);
     if (summary)
         ms_snapshots_reap();

@@ -28,7 +28,10 @@
     X(LEAK_CYCLE, "a cycle of blocks no root reaches: this header, then listed LEAK_MEMBER "       \
                   "entries")                                                                       \
     X(LEAK_MEMBER, "one block of a cycle")                                                         \
-    X(LEAK_CHECK, "an on-demand scan: this header, then a LEAK_SCAN payload")
+    X(LEAK_CHECK, "an on-demand scan: this header, then a LEAK_SCAN payload")                      \
+    X(RSS, "memscope run's samples of the process's resident memory: this header, then count "     \
+           "RSS_SAMPLE entries")                                                                   \
+    X(RSS_SAMPLE, "one sample")
 
 /* clang-format off: one field per line (clang-format does not settle on this macro) */
 #define MS_CHUNK_FIELDS_PROCESS(F)                                                                 \
@@ -80,5 +83,7 @@
 #define MS_CHUNK_FIELDS_LEAK_CYCLE(F) F(U, bytes) F(U, blocks) F(U, listed)
 #define MS_CHUNK_FIELDS_LEAK_MEMBER(F) F(U, block)
 #define MS_CHUNK_FIELDS_LEAK_CHECK(F) F(U, seq) F(U, tsc) F(U, cause)
+#define MS_CHUNK_FIELDS_RSS(F) F(U, count) F(U, first_ns)
+#define MS_CHUNK_FIELDS_RSS_SAMPLE(F) F(U, delta_ns) F(U, bytes)
 
 #endif

@@ -91,7 +91,10 @@ enum ms_chunk_type {
     /* An on-demand scan's kinds (the LEAK_CHECK record whose seq it gives), appended after END
      * as well. */
     MS_CHUNK_LEAK_CHECK = 6,
-    MS_CHUNK_LAST = MS_CHUNK_LEAK_CHECK,
+    /* memscope run's samples of the process's resident memory (every 10 ms), appended after
+     * END. */
+    MS_CHUNK_RSS = 7,
+    MS_CHUNK_LAST = MS_CHUNK_RSS,
 };
 
 /* Event records inside an EVENTS chunk start with one kind byte: bits 0-3 are the record kind,

@@ -78,7 +78,7 @@ static void histogram_json(struct ms_json *j, const char *key, const char *below
 
 /* The timeline's buckets on one axis: pos names the bucket's start (time_ns, allocated_bytes). */
 static void timeline_axis_json(struct ms_json *j, const char *key, const char *pos,
-                               const struct ms_timeline_axis *x, bool rss)
+                               const struct ms_timeline_axis *x, const uint64_t *rss)
 {
     ms_json_begin_array(j, key);
     for (size_t i = 0; i < x->n; i++) {
@@ -87,8 +87,10 @@ static void timeline_axis_json(struct ms_json *j, const char *key, const char *p
         ms_json_u64(j, pos, i * x->width);
         ms_json_u64(j, "heap_bytes", b->heap_end);
         ms_json_u64(j, "heap_max_bytes", b->heap_max);
-        if (rss)
-            ms_json_str(j, "rss_bytes", NULL); /* not sampled yet */
+        if (rss && rss[i])
+            ms_json_u64(j, "rss_bytes", rss[i]);
+        else if (rss)
+            ms_json_str(j, "rss_bytes", NULL); /* no sample in it */
         ms_json_u64(j, "allocs", b->allocs);
         ms_json_u64(j, "frees", b->frees);
         ms_json_u64(j, "bytes_allocated", b->bytes_allocated);
@@ -108,9 +110,9 @@ static void timeline_json(struct ms_json *j, struct ms_analysis *a)
         return;
     }
     ms_json_u64(j, "timeline_bucket_ns", t->time.width);
-    timeline_axis_json(j, "timeline", "time_ns", &t->time, true);
+    timeline_axis_json(j, "timeline", "time_ns", &t->time, t->rss);
     ms_json_u64(j, "timeline_bucket_bytes", t->allocated.width);
-    timeline_axis_json(j, "timeline_by_allocated", "allocated_bytes", &t->allocated, false);
+    timeline_axis_json(j, "timeline_by_allocated", "allocated_bytes", &t->allocated, NULL);
     ms_json_begin_array(j, "peaks");
     for (size_t i = 0; i < t->npeaks; i++) {
         ms_json_begin_object(j, NULL);

@@ -472,21 +472,27 @@ static void timeline_text(FILE *out, struct ms_analysis *a)
     for (size_t i = 0; i < x->n; i++)
         if (x->b[i].heap_max > top)
             top = x->b[i].heap_max;
-    char b1[32], b2[32], b3[32];
-    fprintf(out, "\nTIMELINE (the most heap in use in each %s%s)\n",
-            ms_format_duration(b1, per * x->width), estimated_title(a));
+    char b1[32], b2[32], b3[32], b4[32];
+    fprintf(out, "\nTIMELINE (the most heap in use in each %s%s%s)\n",
+            ms_format_duration(b1, per * x->width), estimated_title(a),
+            t->has_rss ? "; rss: the most resident memory memscope run sampled then" : "");
     for (size_t i = 0; i < x->n; i += per) {
-        uint64_t most = 0, allocs = 0;
+        uint64_t most = 0, allocs = 0, rss = 0;
         for (size_t k = i; k < i + per && k < x->n; k++) {
             if (x->b[k].heap_max > most)
                 most = x->b[k].heap_max;
+            if (t->rss[k] > rss)
+                rss = t->rss[k];
             allocs += x->b[k].allocs;
         }
         int bar = top ? (int)((most * 40 + top - 1) / top) : 0;
-        fprintf(out, "  %10s  %-40.*s %14s bytes, %s allocations\n",
+        fprintf(out, "  %10s  %-40.*s %14s bytes, %s allocations",
                 ms_format_duration(b1, i * x->width), bar,
                 "########################################", ms_format_count(b2, most),
                 ms_format_count(b3, allocs));
+        if (rss)
+            fprintf(out, ", rss %s", ms_format_count(b4, rss));
+        fprintf(out, "\n");
     }
     for (size_t i = 0; i < t->npeaks; i++)
         fprintf(out, "  peak #%zu  %s bytes at %s\n", i + 1,

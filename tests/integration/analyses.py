@@ -132,6 +132,14 @@ def timeline(memscope, programs, work):
     check_true("timeline: the higher peak at about 200 ms", 190e6 <= t[0] <= 300e6, f"({t[0]})")
     check_true("timeline: the lower one at the start", t[1] <= 50e6, f"({t[1]})")
     check("timeline: bytes allocated in all", s["bytes_allocated"], 3000000)
+    # memscope run's RSS samples, every 10 ms: the 2 MB written show between 200 and 300 ms,
+    # not in the pause before
+    rss = [(x["time_ns"], x["rss_bytes"]) for x in doc["timeline"] if x["rss_bytes"]]
+    check_true("timeline: RSS sampled through the run", len(rss) >= 10, f"({len(rss)} buckets)")
+    held = max((r for at, r in rss if t[0] + 20e6 <= at <= t[0] + 80e6), default=0)
+    pause = min((r for at, r in rss if t[1] + 120e6 <= at <= t[1] + 180e6), default=0)
+    check_true("timeline: RSS holds the 2 MB while they are in use", held - pause >= 1500000,
+               f"({held} against {pause} in the pause)")
 
 
 def main():

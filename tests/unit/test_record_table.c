@@ -589,6 +589,8 @@ static void docs_match_payloads(void)
     doc_payload(doc, "then `cycles` cycles", "" MS_CHUNK_FIELDS_LEAK_CYCLE(PAYLOAD_FIELD));
     doc_payload(doc,
                 "followed by `listed` members:", "" MS_CHUNK_FIELDS_LEAK_MEMBER(PAYLOAD_FIELD));
+    doc_payload(doc, "## 7c. RSS payload", "" MS_CHUNK_FIELDS_RSS(PAYLOAD_FIELD));
+    doc_payload(doc, "then `count` samples:", "" MS_CHUNK_FIELDS_RSS_SAMPLE(PAYLOAD_FIELD));
 }
 
 MS_TEST_MAIN(TEST(every_record), TEST(every_ext_record), TEST(kind_bytes),

@@ -545,15 +545,57 @@ static void module_snapshots(void)
     ms_trace_close(t);
 }
 
+/* memscope run's RSS samples: read back in time order; a count the payload cannot hold, or a
+ * time that wraps, is a damaged chunk (and no samples). */
+static void rss_samples(void)
+{
+    static struct tb b, p;
+    for (int bad = 0; bad < 3; bad++) {
+        tb_begin(&b, 7);
+        struct ms_chunk_RSS h = {bad == 1 ? 1000 : 3, 5000};
+        p.len = (size_t)(ms_chunk_put_RSS(p.data, &h) - p.data);
+        uint64_t deltas[3] = {0, 10000000, bad == 2 ? UINT64_MAX : 10000000};
+        for (int i = 0; i < 3; i++) {
+            struct ms_chunk_RSS_SAMPLE e = {deltas[i], 4096u * (uint64_t)(i + 1)};
+            p.len = (size_t)(ms_chunk_put_RSS_SAMPLE(p.data + p.len, &e) - p.data);
+        }
+        tb_chunk(&b, MS_CHUNK_RSS, 0, &p, 0);
+        ms_trace *t;
+        char err[512];
+        ASSERT_EQ(open_bytes(b.data, b.len, err, sizeof err, &t), 0);
+        size_t n;
+        const struct ms_rss_sample *s = ms_trace_rss(t, &n);
+        if (bad) {
+            ASSERT_EQ(n, 0);
+            ASSERT_EQ(ms_trace_damage(t)->chunks_bad, 1);
+        } else {
+            ASSERT_EQ(n, 3);
+            ASSERT_EQ(s[0].mono_ns, 5000);
+            ASSERT_EQ(s[2].mono_ns, 5000 + 20000000);
+            ASSERT_EQ(s[2].bytes, 3 * 4096);
+            ASSERT_EQ(ms_trace_damage(t)->chunks_bad, 0);
+        }
+        ms_trace_close(t);
+    }
+}
+
 int main(int argc, char **argv)
 {
     snprintf(path, sizeof path, "/tmp/ms-test-reader-%d.mstrace", (int)getpid());
-    static const struct ms_test_case cases[] = {
-        TEST(merge_in_time_order),    TEST(bad_headers),           TEST(every_truncation),
-        TEST(corrupt_record),         TEST(cut_at_fork),           TEST(cross_thread_conflicts),
-        TEST(requeue_at_upper_bound), TEST(checksum_payload_flip), TEST(checksum_header_flip),
-        TEST(checksum_metadata),      TEST(version1_unchecked),    TEST(free_caller_every),
-        TEST(module_snapshots)};
+    static const struct ms_test_case cases[] = {TEST(merge_in_time_order),
+                                                TEST(bad_headers),
+                                                TEST(every_truncation),
+                                                TEST(corrupt_record),
+                                                TEST(cut_at_fork),
+                                                TEST(cross_thread_conflicts),
+                                                TEST(requeue_at_upper_bound),
+                                                TEST(checksum_payload_flip),
+                                                TEST(checksum_header_flip),
+                                                TEST(checksum_metadata),
+                                                TEST(version1_unchecked),
+                                                TEST(free_caller_every),
+                                                TEST(module_snapshots),
+                                                TEST(rss_samples)};
     int rc = ms_test_main(argc, argv, cases, (int)(sizeof cases / sizeof *cases));
     unlink(path);
     return rc;
