@@ -26,7 +26,7 @@ struct ms__config {
     bool free_stacks;  /* MEMSCOPE_FREE_STACKS=1: every free has its stack (a FREE_CALLER) */
     bool check;        /* MEMSCOPE_CHECK=1: the check heap (check_heap.h) */
     long quarantine_bytes; /* MEMSCOPE_QUARANTINE_BYTES */
-    const char *clock;     /* MEMSCOPE_CLOCK: memscope run's millisecond counter, or NULL */
+    const char *clock;     /* MEMSCOPE_CLOCK: memscope run's clock page (10 ms ticks), or NULL */
 };
 
 extern struct ms__config ms__config;

@@ -1,4 +1,4 @@
-/* memscope run's millisecond clock (clock_tick.h). */
+/* memscope run's clock for the traced processes (clock_tick.h). */
 #define _GNU_SOURCE
 #include "clock_tick.h"
 
@@ -13,7 +13,7 @@
 static void *tick(void *arg)
 {
     struct ms_clock_tick *c = arg;
-    const struct timespec ms = {0, 1000000};
+    const struct timespec ms = {0, MS_CLOCK_TICK_NS};
     while (!atomic_load_explicit(&c->stop, memory_order_relaxed)) {
         nanosleep(&ms, NULL);
         atomic_fetch_add_explicit(c->page, 1, memory_order_relaxed);

@@ -124,8 +124,8 @@ const struct ms_option ms_options[MS_OPT_COUNT] = {
      "before they go back to the allocator, checked for writes after free; default 64 MiB",
      "with --check: the most bytes of freed blocks held back and checked (default 64 MiB)"},
     {MS_OPT_CLOCK, "MEMSCOPE_CLOCK", NULL, NULL, MS_OPT_PATH, MS_SCOPE_LIBRARY, NULL, 0, 0, NULL,
-     "set by `memscope run`: a page whose counter it advances every millisecond, so that the "
-     "first record a thread writes in each millisecond carries its time "
+     "set by `memscope run`: a page whose counter it advances every 10 ms, so that the first "
+     "record a thread writes in each 10 ms carries its time "
      "([trace-format.md](docs/trace-format.md))",
      NULL},
 };

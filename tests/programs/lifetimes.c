@@ -10,7 +10,7 @@
  *     90 with 10..99);
  *   - quiet: a block of 256 bytes freed 100 ms after its allocation, with nothing allocated in
  *     between: its free is the first record after a quiet spell, and carries its own time (the
- *     clock memscope run advances every millisecond), so it lives 100 ms to 1 s;
+ *     clock memscope run advances every 10 ms), so it lives 100 ms to 1 s;
  *   - cross_thread: 50 blocks of 64 bytes allocated by main and freed by a worker thread;
  *   - at_thread_exit: 10 blocks of 80 bytes that a thread allocates and frees itself in its
  *     pthread_key destructor (after memscope's own teardown of the thread: none is another
