@@ -264,6 +264,7 @@ static bool ahead_ready(struct merge *m, struct stream *t)
         memmove(t->ahead, t->ahead + t->ahead_from, t->nahead * sizeof *t->ahead);
         t->ahead_from = 0;
     }
+    t->ahead_d.max_node = t->d.max_node; /* a growing trace's limit grows (distribute) */
     while (!t->ahead_end && t->nahead - t->ahead_from < LOOKAHEAD - 1) {
         if (t->nahead == t->capahead) {
             size_t cap = t->capahead ? t->capahead * 2 : 256;

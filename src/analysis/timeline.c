@@ -3,6 +3,7 @@
 #include "timeline.h"
 
 #include "common/errors.h"
+#include "common/trace_format.h"
 #include "heap_model.h"
 
 #include <stdlib.h>
@@ -134,10 +135,14 @@ static void place_rss(struct timeline *t)
     size_t n;
     const struct ms_rss_sample *s = ms_trace_rss(t->trace, &n);
     uint64_t start = ms_trace_process(t->trace)->start_mono_ns;
+    /* Samples after the image ended are not its (an exec'd program's have the same pid); a
+     * killed process's END is memscope run's guess, its samples up to the death are real. */
+    const struct ms_end_info *e = ms_trace_end(t->trace);
+    uint64_t end = e->present && e->reason != MS_END_KILLED && e->mono_ns ? e->mono_ns : UINT64_MAX;
     struct ms_timeline_axis *a = &t->out.time;
     for (int pass = 0; pass < 2; pass++)
         for (size_t i = 0; i < n; i++) {
-            if (s[i].mono_ns < start)
+            if (s[i].mono_ns < start || s[i].mono_ns > end)
                 continue;
             double ticks = (double)(s[i].mono_ns - start) / t->ns_per_tick;
             uint64_t x = ticks < 1.8e19 ? (uint64_t)ticks : UINT64_MAX;

@@ -453,8 +453,6 @@ static int parse_leak_scan(ms_trace *t, const uint8_t *p, size_t n)
     return 0;
 }
 
-/* A LEAK_CHECK chunk: an on-demand scan's kinds. One per check (a later one for the same seq
- * replaces it); past MS_LEAK_CHECKS_KEPT, the latest checks are kept. */
 /* The resident-memory samples memscope run appended (docs/trace-format.md, 7c): the last chunk's
  * replace any before. */
 static int parse_rss(ms_trace *t, const uint8_t *p, size_t n)
@@ -487,6 +485,8 @@ static int parse_rss(ms_trace *t, const uint8_t *p, size_t n)
     return 0;
 }
 
+/* A LEAK_CHECK chunk: an on-demand scan's kinds. One per check (a later one for the same seq
+ * replaces it); past MS_LEAK_CHECKS_KEPT, the latest checks are kept. */
 static int parse_leak_check(ms_trace *t, const uint8_t *p, size_t n)
 {
     struct ms_cursor c = {p, p + n, false};

@@ -4,6 +4,7 @@
 #include "own_memory.h"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -16,14 +17,23 @@ const _Atomic uint32_t *ms__clock_tick = &no_tick;
 
 void ms__clock_tick_map(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    /* Looked at before it is opened: an open of whatever is at the path now (memscope run gone
+     * and its pid another process's) could wake a FIFO's writer, or reset a device. */
+    int at = open(path, O_PATH | O_CLOEXEC);
+    if (at < 0)
+        return;
+    struct stat st;
+    char self[64];
+    snprintf(self, sizeof self, "/proc/self/fd/%d", at);
+    int fd = fstat(at, &st) == 0 && S_ISREG(st.st_mode) ? open(self, O_RDONLY | O_CLOEXEC) : -1;
+    close(at);
     if (fd < 0)
         return;
-    /* Only a file sealed against shrinking: a page of a file cut short would fault. */
-    struct stat st;
+    /* Only memscope run's page: a memfd (no name in any directory) of one page, sealed against
+     * shrinking (a page of a file cut short would fault) and growing. */
     int seals = fcntl(fd, F_GET_SEALS);
-    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 4096 && seals >= 0 &&
-        (seals & F_SEAL_SHRINK)) {
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 4096 && st.st_nlink == 0 &&
+        seals >= 0 && (seals & F_SEAL_SHRINK) && (seals & F_SEAL_GROW)) {
         void *m = ms__own_map(NULL, 4096, PROT_READ, MAP_SHARED, fd, 0);
         if (m != MAP_FAILED)
             ms__clock_tick = m;

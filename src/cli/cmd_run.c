@@ -572,7 +572,7 @@ int ms_cmd_run(int argc, char **argv)
         int sig = own && WIFSIGNALED(status) ? WTERMSIG(status) : 0;
         passed_block(&was);
         int sealed = ms_trace_seal(path, sig, err, sizeof err);
-        if (own && ms_rss_sampler_write(&rss, path) != 0)
+        if (own && sealed >= 0 && ms_rss_sampler_write(&rss, path) != 0)
             fprintf(stderr, "memscope: %s: its RSS samples could not be appended\n", path);
         sigprocmask(SIG_SETMASK, &was, NULL);
         if (sealed < 0)

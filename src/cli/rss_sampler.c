@@ -17,7 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
-/* One sample: false when the process is gone (or its statm unreadable). */
+/* One sample: false when the process is gone (or its statm unreadable). A reading of 0 is no
+ * sample: a zombie's (the thread reaping it stops this one), or a main thread's that called
+ * pthread_exit while the others run on (then the next readings are 0 too: the process's memory
+ * is not told apart any more). */
 static bool sample(struct ms_rss_sampler *r)
 {
     char buf[128];
@@ -26,8 +29,10 @@ static bool sample(struct ms_rss_sampler *r)
         return false;
     buf[n] = 0;
     unsigned long size, resident;
-    if (sscanf(buf, "%lu %lu", &size, &resident) != 2 || !resident)
-        return false; /* a zombie's are 0: it has ended */
+    if (sscanf(buf, "%lu %lu", &size, &resident) != 2)
+        return false;
+    if (!resident)
+        return true;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     if (r->n == MS_RSS_SAMPLES_MAX) {
