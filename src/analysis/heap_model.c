@@ -365,7 +365,9 @@ static inline __attribute__((always_inline)) struct weight weigh(const struct ms
 
 enum { PASS_ON_ALLOC = 1, PASS_ON_FREE = 2, PASS_ON_EVENT = 4 };
 
-static struct ms_pass_block pass_block(const struct ms_heap_model *m, const struct block *b)
+/* Block b as the analyses see it; weight: the blocks it stands for (weigh's n). */
+static struct ms_pass_block pass_block(const struct ms_heap_model *m, const struct block *b,
+                                       uint64_t weight)
 {
     const struct block_info *bi = &m->info[b - m->live];
     return (struct ms_pass_block){.ptr = b->ptr,
@@ -376,24 +378,24 @@ static struct ms_pass_block pass_block(const struct ms_heap_model *m, const stru
                                   .site = bi->site,
                                   .thread = bi->thread,
                                   .family = bi->family,
-                                  .weight = weigh(m, b->ptr, b->size).n};
+                                  .weight = weight};
 }
 
 /* Block b ends (full model with analyses): why, by event ev of thread. */
 static __attribute__((noinline)) void pass_free(struct ms_heap_model *m, const struct block *b,
-                                                enum ms_pass_end why, const struct ms_event *ev,
-                                                uint32_t thread)
+                                                uint64_t weight, enum ms_pass_end why,
+                                                const struct ms_event *ev, uint32_t thread)
 {
-    struct ms_pass_free f = {pass_block(m, b), why, ev, thread, m->alloc_seq};
+    struct ms_pass_free f = {pass_block(m, b, weight), why, ev, thread, m->alloc_seq};
     for (int i = 0; i < m->npasses && !m->pass_err; i++)
         if (m->passes[i].p->on_free)
             m->pass_err = m->passes[i].p->on_free(m->passes[i].state, &f);
 }
 
 static __attribute__((noinline)) void pass_alloc(struct ms_heap_model *m, const struct block *b,
-                                                 const struct ms_event *ev)
+                                                 uint64_t weight, const struct ms_event *ev)
 {
-    struct ms_pass_alloc a = {pass_block(m, b), ev};
+    struct ms_pass_alloc a = {pass_block(m, b, weight), ev};
     for (int i = 0; i < m->npasses && !m->pass_err; i++)
         if (m->passes[i].p->on_alloc)
             m->pass_err = m->passes[i].p->on_alloc(m->passes[i].state, &a);
@@ -425,7 +427,7 @@ free_block(struct ms_heap_model *m, struct block *b, enum ms_pass_end why,
         return w.n;
     }
     if (__builtin_expect(m->pass_on & PASS_ON_FREE, 0))
-        pass_free(m, b, why, ev, thread);
+        pass_free(m, b, w.n, why, ev, thread);
     const struct block_info *bi = &m->info[b - m->live];
     struct ms_site *s = &m->sites[bi->site];
     struct ms_thread_stats *t = &m->threads[bi->thread];
@@ -639,7 +641,7 @@ do_alloc(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
             t->peak_bytes = t->live_bytes;
         m->alloc_seq += w.n; /* in a sampled trace an estimate, as the other counts */
         if (__builtin_expect(m->pass_on & PASS_ON_ALLOC, 0))
-            pass_alloc(m, &m->live[i], ev);
+            pass_alloc(m, &m->live[i], w.n, ev);
     } else {
         m->live[i] = (struct block){ev->ptr, ev->size};
     }
@@ -1205,7 +1207,8 @@ void ms_heap_model_finish(struct ms_heap_model *m)
         const struct ms_analysis_pass *p = m->passes[k].p;
         for (size_t i = 0; p->at_end && i <= m->live_mask && !m->pass_err; i++)
             if (m->live[i].ptr) {
-                struct ms_pass_block b = pass_block(m, &m->live[i]);
+                struct ms_pass_block b =
+                    pass_block(m, &m->live[i], weigh(m, m->live[i].ptr, m->live[i].size).n);
                 m->pass_err = p->at_end(m->passes[k].state, &b);
             }
         if (p->finish && !m->pass_err)

@@ -128,33 +128,39 @@ static int by_height(const void *x, const void *y)
     return a->time_ns < b->time_ns ? -1 : a->time_ns > b->time_ns; /* the earlier first */
 }
 
+/* The time axis's position of the RSS sample taken at mono (CLOCK_MONOTONIC ns), in ticks. */
+static uint64_t rss_x(const struct timeline *t, uint64_t mono, uint64_t start)
+{
+    double ticks = (double)(mono - start) / t->ns_per_tick;
+    return ticks < 1.8e19 ? (uint64_t)ticks : UINT64_MAX;
+}
+
 /* The resident-memory samples into the time axis's buckets (which first reach the last sample,
- * the heap as it was carried on): the most of each bucket. */
+ * folded as they must, the heap as it was carried on): the most of each bucket. Samples are in
+ * time order; those before the process's start or after its image ended are not its (an exec'd
+ * program has the same pid), but a killed process's END is memscope run's guess and its samples
+ * up to the death are real. */
 static void place_rss(struct timeline *t)
 {
     size_t n;
     const struct ms_rss_sample *s = ms_trace_rss(t->trace, &n);
     uint64_t start = ms_trace_process(t->trace)->start_mono_ns;
-    /* Samples after the image ended are not its (an exec'd program's have the same pid); a
-     * killed process's END is memscope run's guess, its samples up to the death are real. */
     const struct ms_end_info *e = ms_trace_end(t->trace);
     uint64_t end = e->present && e->reason != MS_END_KILLED && e->mono_ns ? e->mono_ns : UINT64_MAX;
+    while (n && s[n - 1].mono_ns > end)
+        n--;
+    if (!n || s[n - 1].mono_ns < start)
+        return;
     struct ms_timeline_axis *a = &t->out.time;
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < n; i++) {
-            if (s[i].mono_ns < start || s[i].mono_ns > end)
-                continue;
-            double ticks = (double)(s[i].mono_ns - start) / t->ns_per_tick;
-            uint64_t x = ticks < 1.8e19 ? (uint64_t)ticks : UINT64_MAX;
-            if (pass == 0) { /* the buckets reach it (folded as they must) */
-                (void)at(a, x, t->heap);
-                continue;
-            }
-            size_t k = (size_t)(x >> a->shift);
-            if (k < a->n && s[i].bytes > t->out.rss[k])
-                t->out.rss[k] = s[i].bytes;
-            t->out.has_rss = true;
-        }
+    (void)at(a, rss_x(t, s[n - 1].mono_ns, start), t->heap);
+    for (size_t i = 0; i < n; i++) {
+        if (s[i].mono_ns < start)
+            continue;
+        size_t k = (size_t)(rss_x(t, s[i].mono_ns, start) >> a->shift);
+        if (k < a->n && s[i].bytes > t->out.rss[k])
+            t->out.rss[k] = s[i].bytes;
+        t->out.has_rss = true;
+    }
 }
 
 static int finish(void *state, const struct ms_heap_model *m)

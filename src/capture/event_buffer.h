@@ -49,9 +49,9 @@ struct ms__buffer {
 extern _Atomic uint32_t ms__time_period;
 
 /* memscope run's clock (MEMSCOPE_CLOCK, a counter it advances every 10 ms), or a constant 0
- * without one: a record is
- * timed too when it has changed since the buffer's last timed record, so that the first record
- * a thread writes after a quiet spell carries its time, not the time of one long ago. */
+ * without one: a record is timed too when it has changed since the buffer's last timed record,
+ * so that the first record a thread writes after a quiet spell carries its time, not the time of
+ * one long ago. */
 extern const _Atomic uint32_t *ms__clock_tick;
 /* Maps the counter from path (memscope run's sealed memfd, by /proc): nothing when it cannot. */
 void ms__clock_tick_map(const char *path);

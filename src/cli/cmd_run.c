@@ -510,7 +510,8 @@ int ms_cmd_run(int argc, char **argv)
     close(started[1]);
     child_pid = pid;
     struct ms_rss_sampler rss;
-    ms_rss_sampler_start(&rss, pid);
+    ms_rss_sampler_open(&rss, pid);
+    ms_clock_tick_each(&clock, ms_rss_sampler_tick, &rss);
     struct follower follower = {.started = false};
     if (summary)
         ms_thread_stop_start(pid);
@@ -543,9 +544,8 @@ int ms_cmd_run(int argc, char **argv)
         if ((w < 0 && errno != EINTR) || (w == pid && !WIFSTOPPED(status)))
             break;
     }
-    ms_rss_sampler_stop(&rss); /* its statm was opened while it lived: no other process's */
-    child_pid = -1;            /* reaped: its pid may be another process's now */
-    ms_clock_tick_stop(&clock);
+    child_pid = -1;             /* reaped: its pid may be another process's now */
+    ms_clock_tick_stop(&clock); /* and the RSS samples (statm opened while it lived) */
     ms_thread_stop_end();
     follow_stop(&follower);
     passed_restore(given_action, follower.packer);

@@ -8,7 +8,6 @@
 #include "common/trace_format.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +17,7 @@
 #include <unistd.h>
 
 /* One sample: false when the process is gone (or its statm unreadable). A reading of 0 is no
- * sample: a zombie's (the thread reaping it stops this one), or a main thread's that called
+ * sample: a zombie's (the thread reaping it stops the clock), or a main thread's that called
  * pthread_exit while the others run on (then the next readings are 0 too: the process's memory
  * is not told apart any more). */
 static bool sample(struct ms_rss_sampler *r)
@@ -36,12 +35,10 @@ static bool sample(struct ms_rss_sampler *r)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     if (r->n == MS_RSS_SAMPLES_MAX) {
-        /* Full: every other sample goes, and the period doubles, so that the samples still
-         * span the whole run. */
         for (size_t i = 0; i < r->n / 2; i++)
             r->s[i] = r->s[2 * i];
         r->n /= 2;
-        r->period_ms *= 2;
+        r->every *= 2;
     }
     if (r->n == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 1024;
@@ -56,41 +53,24 @@ static bool sample(struct ms_rss_sampler *r)
     return true;
 }
 
-static void *run(void *arg)
+void ms_rss_sampler_tick(void *arg)
 {
     struct ms_rss_sampler *r = arg;
-    while (!atomic_load_explicit(&r->stop, memory_order_relaxed) && sample(r)) {
-        struct timespec ts = {r->period_ms / 1000, (r->period_ms % 1000) * 1000000};
-        nanosleep(&ts, NULL);
+    if (r->fd < 0 || ++r->ticks < r->every)
+        return;
+    r->ticks = 0;
+    if (!sample(r)) { /* gone: no more */
+        close(r->fd);
+        r->fd = -1;
     }
-    return NULL;
 }
 
-void ms_rss_sampler_start(struct ms_rss_sampler *r, pid_t pid)
+void ms_rss_sampler_open(struct ms_rss_sampler *r, pid_t pid)
 {
-    *r = (struct ms_rss_sampler){.fd = -1, .period_ms = 10, .page = sysconf(_SC_PAGESIZE)};
-    atomic_init(&r->stop, false);
+    *r = (struct ms_rss_sampler){.fd = -1, .every = 1, .page = sysconf(_SC_PAGESIZE)};
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/statm", (int)pid);
-    if ((r->fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-        return;
-    sigset_t all, was;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &was); /* the thread takes none of memscope run's */
-    r->running = pthread_create(&r->thread, NULL, run, r) == 0;
-    pthread_sigmask(SIG_SETMASK, &was, NULL);
-}
-
-void ms_rss_sampler_stop(struct ms_rss_sampler *r)
-{
-    if (r->running) {
-        atomic_store_explicit(&r->stop, true, memory_order_relaxed);
-        pthread_join(r->thread, NULL);
-        r->running = false;
-    }
-    if (r->fd >= 0)
-        close(r->fd);
-    r->fd = -1;
+    r->fd = open(path, O_RDONLY | O_CLOEXEC);
 }
 
 int ms_rss_sampler_write(const struct ms_rss_sampler *r, const char *path)
@@ -123,6 +103,9 @@ int ms_rss_sampler_write(const struct ms_rss_sampler *r, const char *path)
 
 void ms_rss_sampler_free(struct ms_rss_sampler *r)
 {
+    if (r->fd >= 0)
+        close(r->fd);
+    r->fd = -1;
     free(r->s);
     r->s = NULL;
     r->n = r->cap = 0;
