@@ -321,7 +321,8 @@ static bool ring_ready(void)
         if (m == MAP_FAILED) {
             ring_failed = true;
         } else {
-            ring_cap = cap;
+            /* Atomic: prefetch_leaving reads it without the lock, before it knows of a ring. */
+            __atomic_store_n(&ring_cap, cap, __ATOMIC_RELAXED);
             __atomic_store_n(&ring, (held_t *)m, __ATOMIC_RELEASE); /* after its size */
         }
     }
