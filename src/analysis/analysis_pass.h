@@ -23,11 +23,11 @@ struct ms_pass_block {
     /* The allocations replayed before it, every thread's: an exact clock (in a sampled trace an
      * estimate: each sample counts for the allocations it stands for). */
     uint64_t alloc_seq;
-    uint64_t task;   /* the allocating stream's task (C API; 0: none) */
+    uint64_t task; /* the allocating stream's task (C API; 0: none) */
+    uint64_t weight;
     uint32_t site;   /* index of its call site (ms_heap_model_site) */
     uint32_t thread; /* index of the allocating thread (ms_heap_model_thread) */
     uint32_t family; /* enum ms_family of its allocation */
-    uint64_t weight;
 };
 
 /* Why a block ends. */
@@ -37,21 +37,25 @@ enum ms_pass_end {
     MS_PASS_LOST,      /* its address was allocated again: the trace lost its free */
 };
 
+/* The analyses read the events on a thread of their own (pass_queue.h): what they are told is a
+ * copy, and the model's tables are not theirs to read until the finish. */
 struct ms_pass_free {
     struct ms_pass_block block;
+    uint64_t tsc; /* the time of the event that ended it (for MS_PASS_LOST the allocation) */
+    uint64_t seq; /* the allocations replayed so far */
     enum ms_pass_end why;
-    const struct ms_event *ev; /* the event that ended it (for MS_PASS_LOST the allocation) */
-    uint32_t thread;           /* index of the thread of ev */
-    uint64_t seq;              /* the allocations replayed so far */
+    uint32_t thread; /* index of the thread of that event */
+    uint32_t tid;    /* its tid (0: the orphan stream, a thread's frees after its teardown) */
 };
 
 struct ms_pass_alloc {
-    struct ms_pass_block block;
-    const struct ms_event *ev; /* ALLOC, ALLOC_ALIGNED or REALLOC */
+    struct ms_pass_block block; /* the event's time is block.alloc_tsc */
+    int kind;                   /* MS_REC_ALLOC, ALLOC_ALIGNED or REALLOC */
+    uint32_t tid;
 };
 
-/* What an analysis is made with: the model that feeds it and the trace analysed (for its
- * clock: ms_trace_ns_since_start). */
+/* What an analysis is made with: the model that feeds it (to be read at the finish) and the
+ * trace analysed (for its clock: ms_trace_ns_since_start). */
 struct ms_pass_env {
     const struct ms_heap_model *model;
     const ms_trace *trace;
@@ -64,7 +68,8 @@ struct ms_analysis_pass {
     void *(*create)(const struct ms_pass_env *env); /* NULL: out of memory */
     int (*on_alloc)(void *state, const struct ms_pass_alloc *a);
     int (*on_free)(void *state, const struct ms_pass_free *f);
-    /* Every other event the model applied (not allocations, frees and reallocs). */
+    /* Every other event the model applied (not allocations, frees and reallocs), a copy that
+     * lives until the callback returns. */
     int (*on_event)(void *state, const struct ms_event *ev);
     /* Each block live after the last event, then finish, when the model's own figures are
      * complete (its summary's last_tsc is the end of the trace). */

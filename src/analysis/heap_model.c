@@ -7,6 +7,7 @@
 #include "heap_model.h"
 
 #include "analysis_pass.h"
+#include "pass_queue.h"
 #include "annotations.h"
 #include "call_sites.h"
 #include "common/errors.h"
@@ -69,16 +70,15 @@ struct ms_heap_model {
     bool have_last;
     uint64_t epoch;     /* incremented at every new peak */
     uint64_t alloc_seq; /* allocations replayed (weighed: estimated when sampled) */
-    /* The analyses the model feeds (analysis_pass.h), and the first error one returned. */
-    struct {
-        const struct ms_analysis_pass *p;
-        void *state;
-    } passes[MS_PASSES_MAX];
-    int npasses, pass_err;
-    unsigned pass_on;           /* PASS_ON_*: which callbacks some analysis has */
+    /* The analyses the model feeds (pass_queue.h; NULL: none), the events they want
+     * (MS_PASS_WANT_*), and the first error one returned. */
+    struct ms_pass_queue *pq;
+    unsigned pass_on;
+    int pass_err;
     bool totals_only;           /* ms_heap_model_new_totals: no per-site or per-thread statistics */
     bool pp_failed;             /* passports ran out of memory: the replay stops */
     struct ms_peak_order order; /* the peak's bounds over the interleavings the times allow */
+    bool one_order;             /* ms_heap_model_set_one_order: order is not kept */
     /* pthread_create records whose thread has not started yet: (pthread_t, creator tid). */
     struct {
         uint64_t pthread;
@@ -159,9 +159,7 @@ void ms_heap_model_free(struct ms_heap_model *m)
 {
     if (!m)
         return;
-    for (int i = 0; i < m->npasses; i++)
-        if (m->passes[i].p->destroy)
-            m->passes[i].p->destroy(m->passes[i].state);
+    ms_pass_queue_free(m->pq);
     free(m->live);
     free(m->info);
     ms_annotations_free(m->ann);
@@ -363,49 +361,42 @@ static inline __attribute__((always_inline)) struct weight weigh(const struct ms
 
 /* ---- the analyses' events (analysis_pass.h) ---- */
 
-enum { PASS_ON_ALLOC = 1, PASS_ON_FREE = 2, PASS_ON_EVENT = 4 };
-
-/* Block b as the analyses see it; weight: the blocks it stands for (weigh's n). */
-static struct ms_pass_block pass_block(const struct ms_heap_model *m, const struct block *b,
-                                       uint64_t weight)
+/* Block b as the analyses see it, into *out; weight: the blocks it stands for (weigh's n). */
+static inline void pass_block(const struct ms_heap_model *m, const struct block *b, uint64_t weight,
+                              struct ms_pass_block *out)
 {
     const struct block_info *bi = &m->info[b - m->live];
-    return (struct ms_pass_block){.ptr = b->ptr,
+    *out = (struct ms_pass_block){.ptr = b->ptr,
                                   .size = b->size,
                                   .alloc_tsc = bi->alloc_tsc,
                                   .alloc_seq = bi->alloc_seq,
                                   .task = bi->task,
+                                  .weight = weight,
                                   .site = bi->site,
                                   .thread = bi->thread,
-                                  .family = bi->family,
-                                  .weight = weight};
+                                  .family = bi->family};
 }
 
 /* Block b ends (full model with analyses): why, by event ev of thread. */
-static __attribute__((noinline)) void pass_free(struct ms_heap_model *m, const struct block *b,
-                                                uint64_t weight, enum ms_pass_end why,
-                                                const struct ms_event *ev, uint32_t thread)
+static inline void pass_free(struct ms_heap_model *m, const struct block *b, uint64_t weight,
+                             enum ms_pass_end why, const struct ms_event *ev, uint32_t thread)
 {
-    struct ms_pass_free f = {pass_block(m, b, weight), why, ev, thread, m->alloc_seq};
-    for (int i = 0; i < m->npasses && !m->pass_err; i++)
-        if (m->passes[i].p->on_free)
-            m->pass_err = m->passes[i].p->on_free(m->passes[i].state, &f);
+    struct ms_pass_free *f = ms_pass_queue_free_slot(m->pq);
+    pass_block(m, b, weight, &f->block);
+    f->tsc = ev->tsc;
+    f->seq = m->alloc_seq;
+    f->why = why;
+    f->thread = thread;
+    f->tid = ev->tid;
 }
 
-static __attribute__((noinline)) void pass_alloc(struct ms_heap_model *m, const struct block *b,
-                                                 uint64_t weight, const struct ms_event *ev)
+static inline void pass_alloc(struct ms_heap_model *m, const struct block *b, uint64_t weight,
+                              const struct ms_event *ev)
 {
-    struct ms_pass_alloc a = {pass_block(m, b, weight), ev};
-    for (int i = 0; i < m->npasses && !m->pass_err; i++)
-        if (m->passes[i].p->on_alloc)
-            m->pass_err = m->passes[i].p->on_alloc(m->passes[i].state, &a);
-}
-
-static __attribute__((noinline)) void pass_event(struct ms_heap_model *m, const struct ms_event *ev)
-{
-    for (int i = 0; i < m->npasses && !m->pass_err; i++)
-        if (m->passes[i].p->on_event)
-            m->pass_err = m->passes[i].p->on_event(m->passes[i].state, ev);
+    struct ms_pass_alloc *a = ms_pass_queue_alloc_slot(m->pq);
+    pass_block(m, b, weight, &a->block);
+    a->kind = ev->kind;
+    a->tid = ev->tid;
 }
 
 /* Releases block b (NULL: a free of a block the trace never saw allocated); the caller counts
@@ -426,7 +417,7 @@ free_block(struct ms_heap_model *m, struct block *b, enum ms_pass_end why,
         live_remove(m, b);
         return w.n;
     }
-    if (__builtin_expect(m->pass_on & PASS_ON_FREE, 0))
+    if (__builtin_expect(m->pass_on & MS_PASS_WANT_FREE, 0))
         pass_free(m, b, w.n, why, ev, thread);
     const struct block_info *bi = &m->info[b - m->live];
     struct ms_site *s = &m->sites[bi->site];
@@ -640,7 +631,7 @@ do_alloc(struct ms_heap_model *m, const struct ms_event *ev, uint32_t thread)
         if (t->live_bytes > t->peak_bytes)
             t->peak_bytes = t->live_bytes;
         m->alloc_seq += w.n; /* in a sampled trace an estimate, as the other counts */
-        if (__builtin_expect(m->pass_on & PASS_ON_ALLOC, 0))
+        if (__builtin_expect(m->pass_on & MS_PASS_WANT_ALLOC, 0))
             pass_alloc(m, &m->live[i], w.n, ev);
     } else {
         m->live[i] = (struct block){ev->ptr, ev->size};
@@ -980,17 +971,21 @@ static __attribute__((noinline)) int apply_general(struct ms_heap_model *m,
     if (m->totals_only)
         return apply_event(m, ev, thread);
     uint64_t live = m->sum.live_bytes;
-    if ((err = ms_peak_order_before(&m->order, thread, ev->tsc, ev->timed, live)) != 0)
+    if (!m->one_order &&
+        (err = ms_peak_order_before(&m->order, thread, ev->tsc, ev->timed, live)) != 0)
         return err;
     err = apply_event(m, ev, thread);
     if (__builtin_expect(m->pp_failed, 0))
         return MS_ENOMEM;
-    if (err == 0 && (m->pass_on & PASS_ON_EVENT) && ev->kind != MS_REC_ALLOC &&
-        ev->kind != MS_REC_ALLOC_ALIGNED && ev->kind != MS_REC_FREE && ev->kind != MS_REC_REALLOC)
-        pass_event(m, ev);
-    if (__builtin_expect(m->pass_err != 0, 0))
-        return m->pass_err;
-    if (err == 0)
+    if (m->pq) {
+        if (err == 0 && (m->pass_on & MS_PASS_WANT_EVENT) && ev->kind != MS_REC_ALLOC &&
+            ev->kind != MS_REC_ALLOC_ALIGNED && ev->kind != MS_REC_FREE &&
+            ev->kind != MS_REC_REALLOC && (m->pass_err = ms_pass_queue_event(m->pq, ev)) != 0)
+            return m->pass_err;
+        if ((m->pass_err = ms_pass_queue_commit(m->pq)) != 0)
+            return m->pass_err;
+    }
+    if (err == 0 && !m->one_order)
         ms_peak_order_after(&m->order, thread, (int64_t)(m->sum.live_bytes - live));
     return err;
 }
@@ -1185,6 +1180,8 @@ void ms_heap_model_finish(struct ms_heap_model *m)
     if (m->sum.sample_bytes)
         sampled_totals(m);
     ms_peak_order_finish(&m->order, m->sum.live_bytes);
+    if (m->one_order)
+        m->order.low = m->order.high = m->sum.peak_bytes;
     /* The replayed order is one the times allow: its peak lies between the bounds. */
     m->sum.peak_low = m->order.low < m->sum.peak_bytes ? m->order.low : m->sum.peak_bytes;
     m->sum.peak_high = m->order.high > m->sum.peak_bytes ? m->order.high : m->sum.peak_bytes;
@@ -1203,40 +1200,50 @@ void ms_heap_model_finish(struct ms_heap_model *m)
         ms_annotations_finish(m->ann, m->sum.last_tsc);
     if (m->pp)
         ms_passports_finish(m->pp, m->owners);
-    for (int k = 0; k < m->npasses && !m->pass_err; k++) {
-        const struct ms_analysis_pass *p = m->passes[k].p;
+    if (m->pq && !m->pass_err)
+        m->pass_err = ms_pass_queue_drain(m->pq);
+    const struct ms_analysis_pass *p;
+    void *state;
+    for (int k = 0; m->pq && (p = ms_pass_queue_at(m->pq, k, &state)) && !m->pass_err; k++) {
         for (size_t i = 0; p->at_end && i <= m->live_mask && !m->pass_err; i++)
             if (m->live[i].ptr) {
-                struct ms_pass_block b =
-                    pass_block(m, &m->live[i], weigh(m, m->live[i].ptr, m->live[i].size).n);
-                m->pass_err = p->at_end(m->passes[k].state, &b);
+                struct ms_pass_block b;
+                pass_block(m, &m->live[i], weigh(m, m->live[i].ptr, m->live[i].size).n, &b);
+                m->pass_err = p->at_end(state, &b);
             }
         if (p->finish && !m->pass_err)
-            m->pass_err = p->finish(m->passes[k].state, m);
+            m->pass_err = p->finish(state, m);
     }
 }
 
 int ms_heap_model_add_pass(struct ms_heap_model *m, const struct ms_analysis_pass *p,
                            const ms_trace *trace)
 {
-    if (m->totals_only || m->npasses == MS_PASSES_MAX || m->sum.events)
+    if (m->totals_only || m->sum.events)
         return MS_EINVAL;
-    struct ms_pass_env env = {m, trace};
-    void *state = p->create ? p->create(&env) : NULL;
-    if (p->create && !state)
+    if (!m->pq && !(m->pq = ms_pass_queue_new()))
         return MS_ENOMEM;
-    m->passes[m->npasses].p = p;
-    m->passes[m->npasses++].state = state;
-    m->pass_on |= (p->on_alloc ? PASS_ON_ALLOC : 0) | (p->on_free ? PASS_ON_FREE : 0) |
-                  (p->on_event ? PASS_ON_EVENT : 0);
-    return 0;
+    struct ms_pass_env env = {m, trace};
+    int err = ms_pass_queue_add(m->pq, p, &env);
+    m->pass_on = ms_pass_queue_wants(m->pq);
+    return err;
+}
+
+void ms_heap_model_set_pass_batch(struct ms_heap_model *m, size_t records)
+{
+    if (!m->pq && !m->totals_only)
+        m->pq = ms_pass_queue_new();
+    if (m->pq)
+        ms_pass_queue_set_batch(m->pq, records);
 }
 
 void *ms_heap_model_pass(const struct ms_heap_model *m, const struct ms_analysis_pass *p)
 {
-    for (int i = 0; i < m->npasses; i++)
-        if (m->passes[i].p == p)
-            return m->passes[i].state;
+    const struct ms_analysis_pass *q;
+    void *state;
+    for (int k = 0; m->pq && (q = ms_pass_queue_at(m->pq, k, &state)); k++)
+        if (q == p)
+            return state;
     return NULL;
 }
 
@@ -1253,6 +1260,12 @@ void ms_heap_model_set_owners(struct ms_heap_model *m, struct ms_module_owner *o
 const struct ms_passports *ms_heap_model_passports(const struct ms_heap_model *m)
 {
     return m->pp;
+}
+
+void ms_heap_model_set_one_order(struct ms_heap_model *m)
+{
+    if (!m->sum.events)
+        m->one_order = true;
 }
 
 void ms_heap_model_set_sampling(struct ms_heap_model *m, uint64_t mean)

@@ -105,6 +105,11 @@ struct ms_heap_model *ms_heap_model_new_totals(void);
 struct ms_heap_model *ms_heap_model_clone_totals(const struct ms_heap_model *m);
 void ms_heap_model_free(struct ms_heap_model *m);
 
+/* The events will come in the program's own order, one thread's (ms_trace_one_thread of every
+ * trace replayed): no other interleaving is possible, the peak's bounds (ms_summary.peak_low and
+ * peak_high) are the peak, and the model does not compute them. Set before the first event. */
+void ms_heap_model_set_one_order(struct ms_heap_model *m);
+
 /* The trace's blocks are a sample with this mean (its PROCESS chunk's sample_bytes; 0: not
  * sampled): each weighs 1/(1-e^(-size/mean)). Set before the first event (later: ignored). */
 void ms_heap_model_set_sampling(struct ms_heap_model *m, uint64_t mean);
@@ -165,9 +170,16 @@ void ms_heap_model_finish(struct ms_heap_model *m);
 struct ms_analysis_pass;
 int ms_heap_model_add_pass(struct ms_heap_model *m, const struct ms_analysis_pass *p,
                            const ms_trace *trace);
-/* The state of analysis p in this model (NULL: not added). */
+/* The analyses read the events on a thread of their own, in batches (pass_queue.h):
+ * MS_PASS_QUEUE_BATCH records each by default; MS_PASS_QUEUE_INLINE makes every callback return
+ * before the event's ms_heap_model_apply does (the tests' way to watch each event). Set before
+ * the first analysis. */
+void ms_heap_model_set_pass_batch(struct ms_heap_model *m, size_t records);
+/* The state of analysis p in this model (NULL: not added); its figures are complete after
+ * ms_heap_model_finish. */
 void *ms_heap_model_pass(const struct ms_heap_model *m, const struct ms_analysis_pass *p);
-/* The first error an analysis returned (0: none); the replay stopped with it, or the finish. */
+/* The first error an analysis returned (0: none); the replay stopped with it (at the end of a
+ * batch: later events may have been applied to the model), or the finish. */
 int ms_heap_model_pass_error(const struct ms_heap_model *m);
 
 const struct ms_summary *ms_heap_model_summary(const struct ms_heap_model *m);

@@ -135,9 +135,9 @@ static int on_free(void *state, const struct ms_pass_free *f)
     if (!s)
         return MS_ENOMEM;
     /* A trace cut short (a process killed) ends after its last END time: the events say so. */
-    if (f->ev->tsc > l->end_tsc)
-        set_end(l, f->ev->tsc);
-    uint64_t w = f->block.weight, t = lifetime(l, &f->block, f->ev->tsc);
+    if (f->tsc > l->end_tsc)
+        set_end(l, f->tsc);
+    uint64_t w = f->block.weight, t = lifetime(l, &f->block, f->tsc);
     uint64_t between = f->seq > f->block.alloc_seq ? f->seq - f->block.alloc_seq - 1 : 0;
     s->ended += w;
     s->by_time[bucket(&l->by_time, t)] += w;
@@ -151,8 +151,7 @@ static int on_free(void *state, const struct ms_pass_free *f)
         s->long_lived += w;
     /* Not a lost free (the reallocating thread's doing), a thread's own frees after its
      * teardown (they come from the orphan stream, thread 0), nor a block the parent allocated. */
-    if (f->thread != f->block.thread && f->why != MS_PASS_LOST && f->ev->tid != 0 &&
-        own(l, &f->block))
+    if (f->thread != f->block.thread && f->why != MS_PASS_LOST && f->tid != 0 && own(l, &f->block))
         s->other_thread += w;
     return 0;
 }

@@ -30,6 +30,12 @@ static enum ms_misuse_call call_of(int family)
     }
 }
 
+/* The ring's i-th slot from its head (its capacity is a power of two). */
+static inline size_t slot(const struct ms_misuse_log *l, size_t i)
+{
+    return (l->head + i) & (l->ring_cap - 1);
+}
+
 /* Makes room for one more freed block: the ring doubles until it holds MS_MISUSE_FREED_MAX
  * (laid out oldest first again). Returns false when it cannot grow (the oldest is then
  * forgotten by the caller). */
@@ -42,7 +48,7 @@ static bool ring_grow(struct ms_misuse_log *l)
     if (!r)
         return false;
     for (size_t i = 0; i < l->used; i++)
-        r[i] = l->ring[(l->head + i) % l->ring_cap];
+        r[i] = l->ring[slot(l, i)];
     free(l->ring);
     l->ring = r;
     l->ring_cap = cap;
@@ -53,7 +59,7 @@ static bool ring_grow(struct ms_misuse_log *l)
 static void ring_drop_oldest(struct ms_misuse_log *l)
 {
     l->volume -= l->ring[l->head].size;
-    l->head = (l->head + 1) % l->ring_cap;
+    l->head = slot(l, 1);
     l->used--;
 }
 
@@ -71,7 +77,7 @@ void ms_misuse_freed(struct ms_misuse_log *l, const struct ms_misuse_block *b, i
     uint64_t size = b->size < max ? b->size : max;
     while (l->used && l->volume + size > max)
         ring_drop_oldest(l);
-    l->ring[(l->head + l->used) % l->ring_cap] = (struct ms_misuse_freed){
+    l->ring[slot(l, l->used)] = (struct ms_misuse_freed){
         .ptr = b->ptr,
         .size = size,
         .tsc = tsc,
@@ -90,7 +96,7 @@ static const struct ms_misuse_freed *freed_containing(const struct ms_misuse_log
                                                       uint64_t address)
 {
     for (size_t i = l->used; i-- > 0;) {
-        const struct ms_misuse_freed *f = &l->ring[(l->head + i) % l->ring_cap];
+        const struct ms_misuse_freed *f = &l->ring[slot(l, i)];
         if (address == f->ptr || (address > f->ptr && address - f->ptr < f->size))
             return f;
     }
@@ -226,7 +232,7 @@ void ms_misuse_quarantine(struct ms_misuse_log *l, uint64_t quarantine)
 static const struct ms_misuse_freed *freed_at(const struct ms_misuse_log *l, uint64_t ptr)
 {
     for (size_t i = l->used; i-- > 0;) {
-        const struct ms_misuse_freed *f = &l->ring[(l->head + i) % l->ring_cap];
+        const struct ms_misuse_freed *f = &l->ring[slot(l, i)];
         if (f->ptr == ptr)
             return f;
     }

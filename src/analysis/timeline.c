@@ -110,13 +110,13 @@ static inline void change(struct timeline *t, uint64_t tsc, uint64_t bytes, bool
 
 static int on_alloc(void *state, const struct ms_pass_alloc *a)
 {
-    change(state, a->ev->tsc, a->block.size * a->block.weight, true);
+    change(state, a->block.alloc_tsc, a->block.size * a->block.weight, true);
     return 0;
 }
 
 static int on_free(void *state, const struct ms_pass_free *f)
 {
-    change(state, f->ev->tsc, f->block.size * f->block.weight, false);
+    change(state, f->tsc, f->block.size * f->block.weight, false);
     return 0;
 }
 

@@ -5,6 +5,7 @@
  * a totals-only model takes no analysis; on_event sees every event but the heap's. */
 #include "analysis/analysis_pass.h"
 #include "analysis/heap_model.h"
+#include "analysis/pass_queue.h"
 #include "analysis/trace_reader.h"
 #include "common/errors.h"
 #include "ms_test.h"
@@ -15,6 +16,9 @@
 #include <unistd.h>
 
 static char path[256];
+
+/* The event the model is applying (the watch reads it: its model reads every batch inline). */
+static const struct ms_event *applying;
 
 /* The random traces: how many, and their shape (see random_trace). */
 enum { TRACES = 150, OPS = 300, ADDRESSES = 24, THREADS = 3 };
@@ -97,7 +101,7 @@ static int watch_alloc(void *state, const struct ms_pass_alloc *a)
 {
     struct watch *w = state;
     const struct ms_pass_block *b = &a->block;
-    const struct ms_event *ev = a->ev;
+    const struct ms_event *ev = applying;
     uint64_t seq = w->n.allocs++;
     if (ev->kind != MS_REC_ALLOC && ev->kind != MS_REC_ALLOC_ALIGNED &&
         ev->kind != MS_REC_REALLOC) {
@@ -108,7 +112,8 @@ static int watch_alloc(void *state, const struct ms_pass_alloc *a)
     const struct ms_site *s = ms_heap_model_site(w->model, b->site);
     if (b->alloc_seq != seq || seq >= MAX_BLOCKS || b->ptr != ev->ptr || b->size != ev->size ||
         b->alloc_tsc != ev->tsc || b->task != ev->task || b->family != (uint32_t)ev->family ||
-        b->weight != 1 || !t || t->tid != ev->tid || !s || s->stack != ev->stack) {
+        b->weight != 1 || !t || t->tid != ev->tid || !s || s->stack != ev->stack ||
+        a->kind != ev->kind || a->tid != ev->tid) {
         note(w,
              "on_alloc of %#" PRIx64 " (allocation %" PRIu64 " of %" PRIu64 ") does not say "
              "what its event of thread %u did",
@@ -128,7 +133,7 @@ static int watch_alloc(void *state, const struct ms_pass_alloc *a)
 static int watch_free(void *state, const struct ms_pass_free *f)
 {
     struct watch *w = state;
-    const struct ms_event *ev = f->ev;
+    const struct ms_event *ev = applying;
     if ((unsigned)f->why > MS_PASS_LOST) {
         note(w, "on_free with why %d", (int)f->why);
         return 0;
@@ -143,7 +148,8 @@ static int watch_free(void *state, const struct ms_pass_free *f)
                      ? ev->kind == MS_REC_REALLOC && ev->old_ptr == f->block.ptr
                      : ev->kind != MS_REC_FREE && ev->ptr == f->block.ptr && ev->forced;
     const struct ms_thread_stats *t = ms_heap_model_thread(w->model, f->thread);
-    if (!named || !t || t->tid != ev->tid || f->seq != w->n.allocs) {
+    if (!named || !t || t->tid != ev->tid || f->seq != w->n.allocs || f->tid != ev->tid ||
+        f->tsc != ev->tsc) {
         note(w,
              "on_free of %#" PRIx64 " (why %d) by an event of kind %d of thread %u, seq %" PRIu64
              " after %" PRIu64 " allocations",
@@ -227,6 +233,7 @@ static int apply(void *ctx, const struct ms_event *ev)
     bool at_ptr = live_at(w, ev->ptr) >= 0;
     bool at_old = ev->kind == MS_REC_REALLOC && live_at(w, ev->old_ptr) >= 0;
     struct counts want = w->n;
+    applying = ev;
     int rc = ms_heap_model_apply(r->model, ev);
     if (rc < 0)
         return rc;
@@ -265,15 +272,17 @@ static int apply(void *ctx, const struct ms_event *ev)
 
 /* Replays the trace at path into a new full model with pass p and finishes it; *rc gets the
  * replay's result, r->ready says whether it ran. check: p is the watch, and every event is checked
- * (apply). replay_done frees the model and *t. */
-static void replay_with(const struct ms_analysis_pass *p, bool check, struct replay *r,
-                        ms_trace **t, int *rc)
+ * (apply), inline; else the analysis reads batches of batch records (ms_heap_model_set_pass_batch)
+ * on a thread of its own. replay_done frees the model and *t. */
+static void replay_batched(const struct ms_analysis_pass *p, bool check, size_t batch,
+                           struct replay *r, ms_trace **t, int *rc)
 {
     char err[256];
     *r = (struct replay){0};
     ASSERT_EQ(ms_trace_open(path, t, err, sizeof err), 0);
     r->model = ms_heap_model_new();
     ASSERT_TRUE(r->model != NULL);
+    ms_heap_model_set_pass_batch(r->model, check ? MS_PASS_QUEUE_INLINE : batch);
     ASSERT_EQ(ms_heap_model_add_pass(r->model, p, *t), 0);
     r->w = check ? ms_heap_model_pass(r->model, &watch_pass) : NULL;
     ASSERT_TRUE(!check || r->w != NULL);
@@ -283,6 +292,16 @@ static void replay_with(const struct ms_analysis_pass *p, bool check, struct rep
     ms_heap_model_finish(r->model);
     r->ready = true;
 }
+
+/* Inline: every callback returns before the event's ms_heap_model_apply. */
+static void replay_with(const struct ms_analysis_pass *p, bool check, struct replay *r,
+                        ms_trace **t, int *rc)
+{
+    replay_batched(p, check, MS_PASS_QUEUE_INLINE, r, t, rc);
+}
+
+/* Batches small enough that the random traces fill many: the analysis's thread starts. */
+#define SMALL_BATCH 8
 
 static void replay_done(struct replay *r, ms_trace *t)
 {
@@ -467,8 +486,8 @@ static const struct ms_analysis_pass ends_pass = {.name = "ends",
                                                   .at_end = ends_at_end,
                                                   .destroy = free};
 
-/* The trace replayed with the watch alone, then with the ends pass alone: the same blocks end,
- * each once, the same way, with the same facts. */
+/* The trace replayed with the watch alone, then with the ends pass alone on a thread of its own
+ * (small batches): the same blocks end, each once, the same way, with the same facts. */
 static void ends_only_trace(unsigned seed)
 {
     random_trace(seed);
@@ -479,7 +498,7 @@ static void ends_only_trace(unsigned seed)
     ASSERT_TRUE(rw.ready);
     ASSERT_EQ(rc, 0);
     ASSERT_STREQ(rw.w->problem, "");
-    replay_with(&ends_pass, false, &re, &te, &rc);
+    replay_batched(&ends_pass, false, SMALL_BATCH, &re, &te, &rc);
     ASSERT_TRUE(re.ready);
     ASSERT_EQ(rc, 0);
     const struct watch *w = rw.w;
@@ -651,6 +670,19 @@ static void error_stops(void)
     ASSERT_EQ(f->finishes, 0);
     replay_done(&r, t);
 
+    /* Read on the analysis's thread: the replay stops later, at the end of a batch, or ends
+     * first; either way the analysis is called no more after its error, nor finished. */
+    failing_config = (struct failing){.fail_free = 1};
+    replay_batched(&failing_pass, false, SMALL_BATCH, &r, &t, &rc);
+    ASSERT_TRUE(r.ready);
+    f = ms_heap_model_pass(r.model, &failing_pass);
+    ASSERT_TRUE(rc == MS_ENOMEM || rc == 0); /* 0: the replay ended before the thread read it */
+    ASSERT_EQ(ms_heap_model_pass_error(r.model), MS_ENOMEM);
+    ASSERT_EQ(f->frees, 1);
+    ASSERT_EQ(f->after_error, 0);
+    ASSERT_EQ(f->finishes, 0);
+    replay_done(&r, t);
+
     /* Control: without an error every block ends and the finish runs. */
     failing_config = (struct failing){0};
     replay_with(&failing_pass, false, &r, &t, &rc);
@@ -745,6 +777,8 @@ static const struct ms_analysis_pass seen_pass = {.name = "seen",
                                                   .on_event = seen_event,
                                                   .destroy = free};
 
+static void events_seen(const struct seen_events *s);
+
 static void events_not_heap(void)
 {
     /* Thread 1 starts, creates thread 2, takes a task, allocates in every way, is renamed and
@@ -773,13 +807,22 @@ static void events_not_heap(void)
     tb_chunk(&b, MS_CHUNK_END, 0, &p, 0);
     ASSERT_EQ(tb_write(&b, path), 0);
 
-    struct replay r = {0};
-    ms_trace *t = NULL;
-    int rc;
-    replay_with(&seen_pass, false, &r, &t, &rc);
-    ASSERT_TRUE(r.ready);
-    ASSERT_EQ(rc, 0);
-    const struct seen_events *s = ms_heap_model_pass(r.model, &seen_pass);
+    /* Inline, and copied into small batches read on the analysis's thread. */
+    for (int batched = 0; batched < 2; batched++) {
+        struct replay r = {0};
+        ms_trace *t = NULL;
+        int rc;
+        replay_batched(&seen_pass, false, batched ? SMALL_BATCH : MS_PASS_QUEUE_INLINE, &r, &t,
+                       &rc);
+        ASSERT_TRUE(r.ready);
+        ASSERT_EQ(rc, 0);
+        events_seen(ms_heap_model_pass(r.model, &seen_pass));
+        replay_done(&r, t);
+    }
+}
+
+static void events_seen(const struct seen_events *s)
+{
     static const struct {
         int kind;
         uint32_t tid;
@@ -798,7 +841,6 @@ static void events_not_heap(void)
             ASSERT_STREQ(s->name[i], want[i].name);
     }
     ASSERT_EQ(s->allocs, 4); /* the heap's events went to on_alloc */
-    replay_done(&r, t);
 }
 
 int main(int argc, char **argv)
