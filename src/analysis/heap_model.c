@@ -980,8 +980,10 @@ static __attribute__((noinline)) int apply_general(struct ms_heap_model *m,
     if (m->pq) {
         if (err == 0 && (m->pass_on & MS_PASS_WANT_EVENT) && ev->kind != MS_REC_ALLOC &&
             ev->kind != MS_REC_ALLOC_ALIGNED && ev->kind != MS_REC_FREE &&
-            ev->kind != MS_REC_REALLOC && (m->pass_err = ms_pass_queue_event(m->pq, ev)) != 0)
+            ev->kind != MS_REC_REALLOC && (m->pass_err = ms_pass_queue_event(m->pq, ev)) != 0) {
+            ms_pass_queue_fail(m->pq, m->pass_err);
             return m->pass_err;
+        }
         if ((m->pass_err = ms_pass_queue_commit(m->pq)) != 0)
             return m->pass_err;
     }
@@ -1200,8 +1202,10 @@ void ms_heap_model_finish(struct ms_heap_model *m)
         ms_annotations_finish(m->ann, m->sum.last_tsc);
     if (m->pp)
         ms_passports_finish(m->pp, m->owners);
-    if (m->pq && !m->pass_err)
-        m->pass_err = ms_pass_queue_drain(m->pq);
+    /* Drained even after an error: the analyses' thread is then idle. */
+    int drained = m->pq ? ms_pass_queue_drain(m->pq) : 0;
+    if (!m->pass_err)
+        m->pass_err = drained;
     const struct ms_analysis_pass *p;
     void *state;
     for (int k = 0; m->pq && (p = ms_pass_queue_at(m->pq, k, &state)) && !m->pass_err; k++) {

@@ -84,8 +84,7 @@ void ms_pass_queue_free(struct ms_pass_queue *q)
     if (!q)
         return;
     /* Nothing more is read: a queue freed before its drain is one whose replay failed. */
-    int none = 0;
-    atomic_compare_exchange_strong(&q->err, &none, MS_EINVAL);
+    ms_pass_queue_fail(q, MS_EINVAL);
     stop_thread(q);
     for (int i = 0; i < q->npasses; i++)
         if (q->passes[i].p->destroy)
@@ -110,10 +109,12 @@ int ms_pass_queue_add(struct ms_pass_queue *q, const struct ms_analysis_pass *p,
     if (!q->fill.rec) {
         /* The batches are made with the first analysis: a queue without one costs nothing. */
         for (int i = 0; i < RING; i++) {
-            q->b[i].rec = malloc(q->cap * sizeof *q->b[i].rec);
-            q->b[i].tag = malloc(q->cap);
+            if (!q->b[i].rec)
+                q->b[i].rec = malloc(q->cap * sizeof *q->b[i].rec);
+            if (!q->b[i].tag)
+                q->b[i].tag = malloc(q->cap);
             if (!q->b[i].rec || !q->b[i].tag)
-                return MS_ENOMEM;
+                return MS_ENOMEM; /* a later call makes the rest */
         }
         q->fill =
             (struct ms__pass_fill){q->b[0].rec, q->b[0].tag, 0, q->cap - MS_PASS_QUEUE_PER_EVENT};
@@ -164,7 +165,7 @@ int ms_pass_queue_event(struct ms_pass_queue *q, const struct ms_event *ev)
     if (ev->name_len)
         memcpy(b->names + b->nnames, ev->name, ev->name_len);
     /* The name's offset until it is read: the bytes may move as the batch grows. */
-    copy->name = (const char *)(uintptr_t)b->nnames;
+    copy->name = ev->name_len ? (const char *)(uintptr_t)b->nnames : NULL;
     b->nnames += ev->name_len;
     q->fill.tag[q->fill.n] = MS__PASS_EVENT;
     q->fill.rec[q->fill.n++].event = b->nevents++;
@@ -180,7 +181,8 @@ static void read_batch(struct ms_pass_queue *q, struct batch *b)
         struct ms_event ev;
         if (b->tag[i] == MS__PASS_EVENT) {
             ev = b->events[r->event];
-            ev.name = b->names + (uintptr_t)ev.name;
+            if (ev.name_len)
+                ev.name = b->names + (uintptr_t)ev.name;
         }
         for (int k = 0; k < q->npasses && !err; k++) {
             const struct ms_analysis_pass *p = q->passes[k].p;
@@ -198,7 +200,7 @@ static void read_batch(struct ms_pass_queue *q, struct batch *b)
         }
     }
     if (err)
-        atomic_store(&q->err, err);
+        ms_pass_queue_fail(q, err);
     b->n = b->nevents = b->nnames = 0;
 }
 
@@ -247,12 +249,13 @@ static bool start_thread(struct ms_pass_queue *q)
     return q->started;
 }
 
-/* The batch being filled is read, by the thread or inline; the next one is filled. */
-int ms__pass_queue_hand_over(struct ms_pass_queue *q)
+/* The batch being filled is read, by the thread (started now if need be: not by the last batch,
+ * which a drain hands over) or inline; the next one is filled. */
+static int hand_over(struct ms_pass_queue *q, bool last)
 {
     struct batch *b = &q->b[q->tail];
     b->n = q->fill.n;
-    if (b->n && (q->started || start_thread(q))) {
+    if (b->n && (q->started || (!last && start_thread(q)))) {
         pthread_mutex_lock(&q->mu);
         q->queued++;
         /* A thread that waits is woken for two batches, not one: a wake-up costs the replay
@@ -270,14 +273,26 @@ int ms__pass_queue_hand_over(struct ms_pass_queue *q)
     q->fill.rec = b->rec;
     q->fill.tag = b->tag;
     q->fill.n = 0;
-    return atomic_load_explicit(&q->err, memory_order_relaxed);
+    /* Acquire: what the analysis did before its error is seen with it. */
+    return atomic_load_explicit(&q->err, memory_order_acquire);
+}
+
+int ms__pass_queue_hand_over(struct ms_pass_queue *q)
+{
+    return hand_over(q, false);
+}
+
+void ms_pass_queue_fail(struct ms_pass_queue *q, int err)
+{
+    int none = 0;
+    atomic_compare_exchange_strong(&q->err, &none, err);
 }
 
 int ms_pass_queue_drain(struct ms_pass_queue *q)
 {
     if (!q->fill.rec)
         return 0;
-    int err = ms__pass_queue_hand_over(q);
+    int err = hand_over(q, true);
     if (q->started) {
         pthread_mutex_lock(&q->mu);
         if (q->queued)

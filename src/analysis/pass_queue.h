@@ -86,6 +86,9 @@ static inline int ms_pass_queue_commit(struct ms_pass_queue *q)
     return f->n < f->limit ? 0 : ms__pass_queue_hand_over(q);
 }
 
+/* Stops the analyses with error err (unless one returned an error first): the model could not
+ * give them every event. */
+void ms_pass_queue_fail(struct ms_pass_queue *q, int err);
 /* Waits until the analyses have read every event committed. Returns as ms_pass_queue_commit. */
 int ms_pass_queue_drain(struct ms_pass_queue *q);
 

@@ -1091,7 +1091,7 @@ bool ms_trace_one_thread(const ms_trace *t)
     bool any = false;
     uint32_t tid = 0;
     for (size_t i = 0; i < t->nchunks; i++)
-        if (t->chunks[i].type == MS_CHUNK_EVENTS && t->chunks[i].tid != 0) {
+        if (t->chunks[i].type == MS_CHUNK_EVENTS) {
             if (any && t->chunks[i].tid != tid)
                 return false;
             any = true;

@@ -285,7 +285,7 @@ static void peak_order(void)
     at(MS_REC_ALLOC, 1, 0x10, 100, 10, true);
     at(MS_REC_FREE, 1, 0x10, 0, 10, false);
     at(MS_REC_ALLOC, 1, 0x20, 70, 20, false);
-    at(MS_REC_ALLOC, 0, 0x30, 40, 30, true); /* the orphan stream's */
+    at(MS_REC_ALLOC, 1, 0x30, 40, 30, true);
     expect_peak(110, 110, 110);
 
     /* A frees its 100 bytes at an unknown moment between 10 and 30; B allocates 50 at 20:
