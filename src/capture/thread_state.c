@@ -148,6 +148,10 @@ struct ms__slot *ms__slot_attach(struct ms__tls *t)
     if (t->dead) {
         if (!ms__orphan_slot || !ms__spin_lock(&orphan_lock))
             return NULL;
+        /* Its every record is timed: its threads share it, and an untimed record would carry
+         * the time of the chunk's start, which the merge places before the threads' own
+         * earlier events (a main thread's pthread_exit then made a peak a third of the real). */
+        ms__rec_time_next(&ms__orphan_slot->b);
         return ms__orphan_slot;
     }
     struct ms__slot *s = slot_acquire();

@@ -142,6 +142,18 @@ def timeline(memscope, programs, work):
                f"({held} against {pause} in the pause)")
 
 
+def orphan_peak(memscope, programs, work):
+    """A main thread's events after its teardown (the orphan stream) are merged after its own:
+    the peak is at least what the program itself had live, and within the bounds reported."""
+    (doc,) = report(memscope, work, [os.path.join(programs, "orphan_peak")])
+    s = doc["summary"]
+    check_true("orphan_peak: peak at least the program's own 53,873 bytes",
+               s["peak_bytes"] >= 53873, f"({s['peak_bytes']})")
+    check_true("orphan_peak: the peak within its bounds",
+               s["peak_low_bytes"] <= s["peak_bytes"] <= s["peak_high_bytes"],
+               f"({s['peak_low_bytes']} <= {s['peak_bytes']} <= {s['peak_high_bytes']})")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--memscope", required=True)
@@ -150,6 +162,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="ms-analyses-") as work:
         lifetimes(a.memscope, a.programs, work)
         timeline(a.memscope, a.programs, work)
+        orphan_peak(a.memscope, a.programs, work)
     return 1 if failures else 0
 
 
