@@ -78,7 +78,6 @@ struct ms_heap_model {
     bool totals_only;           /* ms_heap_model_new_totals: no per-site or per-thread statistics */
     bool pp_failed;             /* passports ran out of memory: the replay stops */
     struct ms_peak_order order; /* the peak's bounds over the interleavings the times allow */
-    bool one_order;             /* ms_heap_model_set_one_order: order is not kept */
     /* pthread_create records whose thread has not started yet: (pthread_t, creator tid). */
     struct {
         uint64_t pthread;
@@ -971,8 +970,7 @@ static __attribute__((noinline)) int apply_general(struct ms_heap_model *m,
     if (m->totals_only)
         return apply_event(m, ev, thread);
     uint64_t live = m->sum.live_bytes;
-    if (!m->one_order &&
-        (err = ms_peak_order_before(&m->order, thread, ev->tsc, ev->timed, live)) != 0)
+    if ((err = ms_peak_order_before(&m->order, thread, ev->tsc, ev->timed, live)) != 0)
         return err;
     err = apply_event(m, ev, thread);
     if (__builtin_expect(m->pp_failed, 0))
@@ -987,7 +985,7 @@ static __attribute__((noinline)) int apply_general(struct ms_heap_model *m,
         if ((m->pass_err = ms_pass_queue_commit(m->pq)) != 0)
             return m->pass_err;
     }
-    if (err == 0 && !m->one_order)
+    if (err == 0)
         ms_peak_order_after(&m->order, thread, (int64_t)(m->sum.live_bytes - live));
     return err;
 }
@@ -1182,8 +1180,6 @@ void ms_heap_model_finish(struct ms_heap_model *m)
     if (m->sum.sample_bytes)
         sampled_totals(m);
     ms_peak_order_finish(&m->order, m->sum.live_bytes);
-    if (m->one_order)
-        m->order.low = m->order.high = m->sum.peak_bytes;
     /* The replayed order is one the times allow: its peak lies between the bounds. */
     m->sum.peak_low = m->order.low < m->sum.peak_bytes ? m->order.low : m->sum.peak_bytes;
     m->sum.peak_high = m->order.high > m->sum.peak_bytes ? m->order.high : m->sum.peak_bytes;
@@ -1264,12 +1260,6 @@ void ms_heap_model_set_owners(struct ms_heap_model *m, struct ms_module_owner *o
 const struct ms_passports *ms_heap_model_passports(const struct ms_heap_model *m)
 {
     return m->pp;
-}
-
-void ms_heap_model_set_one_order(struct ms_heap_model *m)
-{
-    if (!m->sum.events)
-        m->one_order = true;
 }
 
 void ms_heap_model_set_sampling(struct ms_heap_model *m, uint64_t mean)

@@ -105,11 +105,6 @@ struct ms_heap_model *ms_heap_model_new_totals(void);
 struct ms_heap_model *ms_heap_model_clone_totals(const struct ms_heap_model *m);
 void ms_heap_model_free(struct ms_heap_model *m);
 
-/* The events will come in the program's own order, one thread's (ms_trace_one_thread of every
- * trace replayed): no other interleaving is possible, the peak's bounds (ms_summary.peak_low and
- * peak_high) are the peak, and the model does not compute them. Set before the first event. */
-void ms_heap_model_set_one_order(struct ms_heap_model *m);
-
 /* The trace's blocks are a sample with this mean (its PROCESS chunk's sample_bytes; 0: not
  * sampled): each weighs 1/(1-e^(-size/mean)). Set before the first event (later: ignored). */
 void ms_heap_model_set_sampling(struct ms_heap_model *m, uint64_t mean);

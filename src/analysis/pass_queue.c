@@ -32,7 +32,7 @@ struct batch {
 struct ms_pass_queue {
     struct ms__pass_fill fill; /* first: the inline producer's view of b[tail] */
     struct batch b[RING];
-    size_t cap; /* records per batch (1 inline) */
+    size_t cap; /* records per batch (MS_PASS_QUEUE_PER_EVENT inline: one event's) */
     struct {
         const struct ms_analysis_pass *p;
         void *state;

@@ -135,13 +135,6 @@ static int analysis_run(const char *path, bool symbols, struct ms_analysis **out
     }
     rc = 0;
     open_ancestors(a);
-    /* Each process's events are replayed after its ancestors' (up to its fork): with one
-     * thread in each, the order replayed is the program's. */
-    bool one = ms_trace_one_thread(a->trace);
-    for (int i = 0; i < a->nancestors; i++)
-        one = one && ms_trace_one_thread(a->ancestors[i]);
-    if (one)
-        ms_heap_model_set_one_order(a->model);
     /* Every module is registered before the replay, so that debug information can load
      * meanwhile; the symbolizer is left alone until the preload is joined. */
     for (int i = 0; i < a->nancestors && symbols; i++)

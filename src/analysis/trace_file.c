@@ -1086,20 +1086,6 @@ uint64_t ms_trace_last_tsc(const ms_trace *t)
     return last;
 }
 
-bool ms_trace_one_thread(const ms_trace *t)
-{
-    bool any = false;
-    uint32_t tid = 0;
-    for (size_t i = 0; i < t->nchunks; i++)
-        if (t->chunks[i].type == MS_CHUNK_EVENTS) {
-            if (any && t->chunks[i].tid != tid)
-                return false;
-            any = true;
-            tid = t->chunks[i].tid;
-        }
-    return true;
-}
-
 double ms_trace_ns_per_tick(const ms_trace *t)
 {
     return t->ns_per_tick;

@@ -180,10 +180,6 @@ const struct ms_rss_sample *ms_trace_rss(const ms_trace *t, size_t *n);
 /* When the trace ends: its END record's time, else (a process killed) the latest start of its
  * chunks. */
 uint64_t ms_trace_last_tsc(const ms_trace *t);
-/* Whether every event of the trace is one thread's: they are in the program's order, and no
- * interleaving is left open. Not with an orphan stream (tid 0: a thread's events after its
- * teardown), whose untimed records the merge may deliver before the thread's own. */
-bool ms_trace_one_thread(const ms_trace *t);
 /* Nanoseconds per TSC tick, as calibrated from the trace's clock records. */
 double ms_trace_ns_per_tick(const ms_trace *t);
 /* Converts a TSC reading of this trace to nanoseconds since the process started. */

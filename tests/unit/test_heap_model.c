@@ -278,16 +278,6 @@ static void peak_order(void)
     ASSERT_EQ(ms_heap_model_summary(m)->peak_high, ms_heap_model_summary(m)->peak_bytes);
     ms_heap_model_free(m);
 
-    /* Told that the order is the program's (ms_heap_model_set_one_order), the model keeps no
-     * bounds: they are the peak. */
-    m = ms_heap_model_new();
-    ms_heap_model_set_one_order(m);
-    at(MS_REC_ALLOC, 1, 0x10, 100, 10, true);
-    at(MS_REC_FREE, 1, 0x10, 0, 10, false);
-    at(MS_REC_ALLOC, 1, 0x20, 70, 20, false);
-    at(MS_REC_ALLOC, 1, 0x30, 40, 30, true);
-    expect_peak(110, 110, 110);
-
     /* A frees its 100 bytes at an unknown moment between 10 and 30; B allocates 50 at 20:
      * replayed first, the free keeps the peak at 100; after B's allocation it would be 150. */
     m = ms_heap_model_new();

@@ -70,7 +70,6 @@ static void merge_in_time_order(void)
         ASSERT_EQ(ms_trace_process(t)->pid, 42);
         ASSERT_STREQ(ms_trace_process(t)->argv[1], "arg");
         ASSERT_TRUE(ms_trace_end(t)->present);
-        ASSERT_TRUE(!ms_trace_one_thread(t));
         struct ms_stack_table st = {0};
         struct seen s = {0};
         ASSERT_EQ(ms_trace_replay(t, NULL, 0, &st, collect, &s), 0);
@@ -90,31 +89,6 @@ static void merge_in_time_order(void)
         ASSERT_EQ(ms_trace_ns_since_start(t, 1500), 500);
         ASSERT_EQ(ms_trace_damage(t)->bytes_lost, 0);
         ms_stack_table_free(&st);
-        ms_trace_close(t);
-    }
-}
-
-/* One thread's chunks: one thread's order; with the orphan stream's (tid 0), not. */
-static void one_thread(void)
-{
-    for (int orphan = 0; orphan < 2; orphan++) {
-        struct tb b, p;
-        tb_begin(&b, 7);
-        for (int k = 0; k < 2; k++) {
-            struct tb_ev e = tb_events(&p, 1000 + 100 * (uint64_t)k);
-            tb_alloc(&e, 1010 + 100 * (uint64_t)k, 0x1000 + 0x100 * (uint64_t)k, 16, 0);
-            tb_chunk(&b, MS_CHUNK_EVENTS, 1, &p, 0);
-        }
-        if (orphan) {
-            struct tb_ev e = tb_events(&p, 1300);
-            tb_free(&e, 1310, 0x1000);
-            tb_chunk(&b, MS_CHUNK_EVENTS, 0, &p, 0);
-        }
-        ASSERT_EQ(tb_write(&b, path), 0);
-        ms_trace *t;
-        char err[256];
-        ASSERT_EQ(ms_trace_open(path, &t, err, sizeof err), 0);
-        ASSERT_EQ(ms_trace_one_thread(t), !orphan);
         ms_trace_close(t);
     }
 }
@@ -608,12 +582,20 @@ static void rss_samples(void)
 int main(int argc, char **argv)
 {
     snprintf(path, sizeof path, "/tmp/ms-test-reader-%d.mstrace", (int)getpid());
-    static const struct ms_test_case cases[] = {
-        TEST(merge_in_time_order),    TEST(bad_headers),           TEST(every_truncation),
-        TEST(corrupt_record),         TEST(cut_at_fork),           TEST(cross_thread_conflicts),
-        TEST(requeue_at_upper_bound), TEST(checksum_payload_flip), TEST(checksum_header_flip),
-        TEST(checksum_metadata),      TEST(version1_unchecked),    TEST(free_caller_every),
-        TEST(module_snapshots),       TEST(rss_samples),           TEST(one_thread)};
+    static const struct ms_test_case cases[] = {TEST(merge_in_time_order),
+                                                TEST(bad_headers),
+                                                TEST(every_truncation),
+                                                TEST(corrupt_record),
+                                                TEST(cut_at_fork),
+                                                TEST(cross_thread_conflicts),
+                                                TEST(requeue_at_upper_bound),
+                                                TEST(checksum_payload_flip),
+                                                TEST(checksum_header_flip),
+                                                TEST(checksum_metadata),
+                                                TEST(version1_unchecked),
+                                                TEST(free_caller_every),
+                                                TEST(module_snapshots),
+                                                TEST(rss_samples)};
     int rc = ms_test_main(argc, argv, cases, (int)(sizeof cases / sizeof *cases));
     unlink(path);
     return rc;
