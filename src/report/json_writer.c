@@ -4,6 +4,7 @@
 #include "json_writer.h"
 
 #include <inttypes.h>
+#include <math.h>
 
 /* The length of the valid UTF-8 sequence at p (2 to 4 bytes), or 0 (RFC 3629: no overlong
  * forms, no surrogates, nothing above U+10FFFF). */
@@ -109,6 +110,15 @@ void ms_json_i64(struct ms_json *j, const char *key, int64_t v)
 {
     item(j, key);
     fprintf(j->out, "%" PRId64, v);
+}
+
+void ms_json_f64(struct ms_json *j, const char *key, double v)
+{
+    item(j, key);
+    if (isfinite(v))
+        fprintf(j->out, "%.6g", v);
+    else
+        fputs("null", j->out);
 }
 
 void ms_json_str(struct ms_json *j, const char *key, const char *s)

@@ -19,6 +19,8 @@ void ms_json_end_array(struct ms_json *j);
 /* key may be NULL inside arrays. */
 void ms_json_u64(struct ms_json *j, const char *key, uint64_t v);
 void ms_json_i64(struct ms_json *j, const char *key, int64_t v);
+/* %.6g; a NaN or an infinity as null */
+void ms_json_f64(struct ms_json *j, const char *key, double v);
 void ms_json_str(struct ms_json *j, const char *key, const char *s); /* NULL -> null */
 void ms_json_bool(struct ms_json *j, const char *key, bool v);
 

@@ -3,6 +3,7 @@
 #include "report.h"
 
 #include "analysis/lifetimes.h"
+#include "analysis/patterns.h"
 #include "analysis/timeline.h"
 
 #include "analysis/call_sites.h"
@@ -150,6 +151,38 @@ static void lifetime_json(struct ms_json *j, const struct ms_site_lifetimes *l)
     ms_json_end_object(j);
 }
 
+/* The site's pattern and the figures behind it (patterns.h, docs/analyses.md). */
+static void pattern_json(struct ms_json *j, const struct ms_site_pattern *p)
+{
+    ms_json_str(j, "pattern", p ? ms_pattern_name(p->pattern) : NULL);
+    if (!p) {
+        ms_json_str(j, "pattern_evidence", NULL);
+        return;
+    }
+    ms_json_begin_object(j, "pattern_evidence");
+    ms_json_u64(j, "allocs", p->allocs);
+    ms_json_u64(j, "bucket_ns", p->bucket_ns);
+    ms_json_u64(j, "buckets", p->buckets);
+    ms_json_u64(j, "active_buckets", p->active);
+    ms_json_f64(j, "allocs_cv", p->cv);
+    ms_json_f64(j, "busiest_eighth_share", p->busiest_share);
+    ms_json_u64(j, "bursts", p->bursts);
+    if (p->bursts >= 2) {
+        ms_json_u64(j, "period_ns", p->period_ns);
+        ms_json_f64(j, "period_regularity", p->period_regularity);
+    } else {
+        ms_json_str(j, "period_ns", NULL);
+        ms_json_str(j, "period_regularity", NULL);
+    }
+    ms_json_str(j, "growth", ms_growth_name(p->growth));
+    ms_json_f64(j, "slope_bytes_per_s", p->slope_bytes_per_s);
+    ms_json_f64(j, "r2", p->r2);
+    ms_json_u64(j, "growth_window_ns", p->growth_ns);
+    ms_json_u64(j, "live_max_bytes", p->live_max_bytes);
+    ms_json_u64(j, "live_end_bytes", p->live_end_bytes);
+    ms_json_end_object(j);
+}
+
 static void site_json(struct ms_json *j, struct ms_analysis *a, size_t i)
 {
     const struct ms_site *s = ms_heap_model_site(a->model, i);
@@ -163,6 +196,7 @@ static void site_json(struct ms_json *j, struct ms_analysis *a, size_t i)
     temporary_json(j, a, s->temporary);
     site_variable_json(j, a, s);
     lifetime_json(j, ms_lifetimes_of(a->model, i));
+    pattern_json(j, ms_patterns_of(a->model, i));
     stack_json(j, a, s->stack);
     ms_json_end_object(j);
 }
@@ -171,8 +205,9 @@ static void site_json(struct ms_json *j, struct ms_analysis *a, size_t i)
 static void sites_json(struct ms_json *j, struct ms_analysis *a, size_t top)
 {
     static const enum ms_rank_key keys[] = {MS_RANK_ALLOCS, MS_RANK_PEAK, MS_RANK_BYTES,
-                                            MS_RANK_TEMPORARY};
-    static const char *names[] = {"by_allocs", "by_peak", "by_bytes_allocated", "by_temporary"};
+                                            MS_RANK_TEMPORARY, MS_RANK_GROWTH};
+    static const char *names[] = {"by_allocs", "by_peak", "by_bytes_allocated", "by_temporary",
+                                  "by_growth"};
     size_t nsites = ms_heap_model_site_count(a->model);
     char *chosen = calloc(nsites ? nsites : 1, 1);
     ms_json_begin_object(j, "rankings");

@@ -3,6 +3,7 @@
 #include "report.h"
 
 #include "analysis/lifetimes.h"
+#include "analysis/patterns.h"
 #include "analysis/timeline.h"
 
 #include "analysis/call_sites.h"
@@ -530,6 +531,50 @@ static void site_lifetime(FILE *out, struct ms_analysis *a, size_t site)
     fprintf(out, " %s live at the end\n", ms_format_count(b3, l->live_at_end));
 }
 
+/* A rate in bytes per second as a count (a hostile trace's clock may make it anything). */
+static uint64_t rate(double v)
+{
+    return v >= 1.8e19 ? UINT64_MAX : v > 0 ? (uint64_t)v : 0;
+}
+
+/* One line of the site's pattern (patterns.h) and the figures behind it. */
+static void site_pattern(FILE *out, struct ms_analysis *a, size_t site)
+{
+    const struct ms_site_pattern *p = ms_patterns_of(a->model, site);
+    if (!p || !p->allocs)
+        return;
+    char b1[32], b2[32], b3[32];
+    fprintf(out, "      pattern: %s", ms_pattern_name(p->pattern));
+    switch (p->pattern) {
+    case MS_PATTERN_SPORADIC:
+        fprintf(out, " (%s allocation%s: too few to show a pattern)",
+                ms_format_count(b1, p->allocs), p->allocs == 1 ? "" : "s");
+        break;
+    case MS_PATTERN_GROWING:
+        fprintf(out, ", without bound: live bytes +%s/s for %s (R² %.2f), %s live at the end",
+                ms_format_count(b1, rate(p->slope_bytes_per_s)),
+                ms_format_duration(b2, p->growth_ns), p->r2,
+                ms_format_count(b3, p->live_end_bytes));
+        break;
+    case MS_PATTERN_PERIODIC:
+        fprintf(out, ": %u bursts, one every %s (%.0f%% of the intervals within 25%%)", p->bursts,
+                ms_format_duration(b1, p->period_ns), 100 * p->period_regularity);
+        break;
+    case MS_PATTERN_BURSTY:
+        fprintf(out,
+                ": %.0f%% of the allocations in the busiest eighth of its time (rate's CV %.2f)",
+                100 * p->busiest_share, p->cv);
+        break;
+    case MS_PATTERN_STEADY:
+        fprintf(out, ": allocation rate's CV %.2f over %u spans of %s", p->cv, p->buckets,
+                ms_format_duration(b1, p->bucket_ns));
+        break;
+    }
+    if (p->growth == MS_GROWTH_BOUNDED)
+        fprintf(out, "; live bytes levelled off at %s", ms_format_count(b1, p->live_max_bytes));
+    fprintf(out, "\n");
+}
+
 static void ranking(FILE *out, struct ms_analysis *a, enum ms_rank_key key, const char *title,
                     size_t top)
 {
@@ -551,6 +596,15 @@ static void ranking(FILE *out, struct ms_analysis *a, enum ms_rank_key key, cons
                     ms_format_count(b1, s->live_bytes), ms_format_count(b2, s->live_blocks),
                     s->live_blocks == 1 ? "" : "s");
             break;
+        case MS_RANK_GROWTH: {
+            const struct ms_site_pattern *p = ms_patterns_of(a->model, idx[i]);
+            fprintf(out,
+                    "  #%zu  +%s bytes/s for %s (R² %.2f), up to %s bytes live, %s at the end\n",
+                    shown, ms_format_count(b1, rate(p->slope_bytes_per_s)),
+                    ms_format_duration(b2, p->growth_ns), p->r2,
+                    ms_format_count(b3, p->live_max_bytes), ms_format_count(b4, p->live_end_bytes));
+            break;
+        }
         case MS_RANK_TEMPORARY:
             fprintf(out, "  #%zu  %s temporary of %s allocations (%.1f%%)\n", shown,
                     ms_format_count(b1, s->temporary), ms_format_count(b2, s->allocs),
@@ -565,8 +619,10 @@ static void ranking(FILE *out, struct ms_analysis *a, enum ms_rank_key key, cons
                     ms_format_count(b4, s->live_bytes));
         }
         site_variable(out, a, s);
-        if (key == MS_RANK_ALLOCS) /* once a site: the first ranking */
+        if (key == MS_RANK_ALLOCS) { /* once a site: the first ranking */
             site_lifetime(out, a, idx[i]);
+            site_pattern(out, a, idx[i]);
+        }
         print_stack(out, a, s->stack);
     }
     free(idx);
@@ -928,6 +984,11 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
     who_keeps(out, a, false, o->top);
     leak_checks(out, a, o->top);
     who_keeps(out, a, true, o->top);
+    if (ms_patterns_of(a->model, 0))
+        ranking(out, a, MS_RANK_GROWTH,
+                "GROWING WITHOUT BOUND (call sites whose live bytes kept rising until the program "
+                "stopped allocating), by rate",
+                o->top);
     ranking(out, a, MS_RANK_ALLOCS, "TOP CALL SITES BY NUMBER OF ALLOCATIONS", o->top);
     ranking(out, a, MS_RANK_PEAK, "TOP CALL SITES BY CONTRIBUTION TO THE PEAK", o->top);
     ranking(out, a, MS_RANK_BYTES, "TOP CALL SITES BY BYTES ALLOCATED", o->top);

@@ -1,10 +1,15 @@
 /* Sorting of call sites for the rankings; ties are broken by stack id so output is stable. */
 #include "site_rank.h"
 
+#include "analysis/patterns.h"
+
 #include <stdlib.h>
 
-uint64_t ms_rank_value(const struct ms_site *s, enum ms_rank_key key)
+/* The value site i is ranked by (0: not ranked). */
+static uint64_t rank_value(const struct ms_heap_model *m, size_t i, enum ms_rank_key key)
 {
+    const struct ms_site *s = ms_heap_model_site(m, i);
+    const struct ms_site_pattern *p;
     switch (key) {
     case MS_RANK_ALLOCS:
         return s->allocs;
@@ -16,6 +21,11 @@ uint64_t ms_rank_value(const struct ms_site *s, enum ms_rank_key key)
         return s->temporary;
     case MS_RANK_LEAKED:
         return s->live_bytes ? s->live_bytes : s->live_blocks;
+    case MS_RANK_GROWTH:
+        p = ms_patterns_of(m, i);
+        if (!p || p->pattern != MS_PATTERN_GROWING)
+            return 0;
+        return p->slope_bytes_per_s >= 1.8e19 ? UINT64_MAX : (uint64_t)p->slope_bytes_per_s + 1;
     }
     return 0;
 }
@@ -46,10 +56,9 @@ size_t ms_rank_sites(const struct ms_heap_model *m, enum ms_rank_key key, size_t
         return 0;
     }
     for (size_t i = 0; i < n; i++) {
-        const struct ms_site *s = ms_heap_model_site(m, i);
-        uint64_t v = ms_rank_value(s, key);
+        uint64_t v = rank_value(m, i, key);
         if (v)
-            all[k++] = (struct keyed){v, s->stack, i};
+            all[k++] = (struct keyed){v, ms_heap_model_site(m, i)->stack, i};
     }
     qsort(all, k, sizeof *all, by_value_desc);
     if (top && k > top)

@@ -1,5 +1,5 @@
 /* Orders call sites for the report's rankings (by allocations, by bytes live at the peak, by
- * bytes allocated, by temporary allocations, by leaked bytes). */
+ * bytes allocated, by temporary allocations, by leaked bytes, by unbounded growth). */
 #ifndef MS_SITE_RANK_H
 #define MS_SITE_RANK_H
 
@@ -14,10 +14,8 @@ enum ms_rank_key {
     MS_RANK_BYTES,
     MS_RANK_TEMPORARY,
     MS_RANK_LEAKED,
+    MS_RANK_GROWTH, /* live bytes per second, of the sites growing without bound (patterns.h) */
 };
-
-/* The value a site is ranked by. */
-uint64_t ms_rank_value(const struct ms_site *s, enum ms_rank_key key);
 
 /* Writes into out (room for top entries) the indices of the sites with the largest non-zero
  * values of key, largest first; returns how many. top == 0 means all. The caller frees *out. */

@@ -154,6 +154,39 @@ def orphan_peak(memscope, programs, work):
                f"({s['peak_low_bytes']} <= {s['peak_bytes']} <= {s['peak_high_bytes']})")
 
 
+def patterns(memscope, programs, work):
+    """Sites whose pattern is known by construction (tests/programs/patterns.c)."""
+    (doc,) = report(memscope, work, [os.path.join(programs, "patterns")])
+    ev = lambda f: site_of(doc, f)["pattern_evidence"]
+    verdict = lambda f: (site_of(doc, f)["pattern"], ev(f)["growth"])
+    e = ev("grow")
+    check("grow: growing without bound", verdict("grow"), ("growing", "unbounded"))
+    check("grow: 1,000 bytes a time, never freed", e["live_end_bytes"], 1000000)
+    check_true("grow: a straight line", e["r2"] >= 0.95, f"(R² {e['r2']})")
+    # the line's rise over its window is what the site holds at the end (the rate, by its clock)
+    rise = e["slope_bytes_per_s"] * e["growth_window_ns"] / 1e9
+    check_true("grow: slope x window = the bytes it holds", abs(rise - 1e6) <= 0.15e6,
+               f"({e['slope_bytes_per_s']:.0f} B/s over {e['growth_window_ns']} ns = {rise:.0f})")
+    check("grow: ranked by growth", doc["rankings"]["by_growth"],
+          [site_of(doc, "grow")["stack_id"]])
+    e = ev("cache_put")
+    check("cache_put: growth bounded, allocations steady", verdict("cache_put"),
+          ("steady", "bounded"))
+    check("cache_put: levels off at 200 blocks of 512 bytes", e["live_max_bytes"], 102400)
+    check("tiny_loop: steady, no growth", verdict("tiny_loop"), ("steady", "none"))
+    check_true("tiny_loop: the rate varies little", ev("tiny_loop")["allocs_cv"] < 0.5,
+               f"(CV {ev('tiny_loop')['allocs_cv']})")
+    e = ev("periodic")
+    check("periodic: periodic", verdict("periodic"), ("periodic", "none"))
+    check_true("periodic: 20 bursts", 18 <= e["bursts"] <= 22, f"({e['bursts']})")
+    check_true("periodic: every 50 ms", 45e6 <= e["period_ns"] <= 55e6, f"({e['period_ns']} ns)")
+    e = ev("one_burst")
+    check("one_burst: bursty", verdict("one_burst"), ("bursty", "none"))
+    check("one_burst: all in the busiest eighth", e["busiest_eighth_share"], 1)
+    check("sporadic: sporadic", verdict("sporadic"), ("sporadic", "none"))
+    check("sporadic: 3 allocations", ev("sporadic")["allocs"], 3)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--memscope", required=True)
@@ -163,6 +196,7 @@ def main():
         lifetimes(a.memscope, a.programs, work)
         timeline(a.memscope, a.programs, work)
         orphan_peak(a.memscope, a.programs, work)
+        patterns(a.memscope, a.programs, work)
     return 1 if failures else 0
 
 

@@ -1,0 +1,98 @@
+/*
+ * patterns.c - call sites whose patterns are known by construction, for the patterns analysis
+ * (tests/integration/analyses.py, docs/analyses.md). A loop of 1,000 iterations, one every
+ * millisecond by the clock (about 1 s), in which:
+ *   grow          allocates 1,000 bytes per iteration and never frees them: growing, unbounded,
+ *                 1,000,000 bytes live at the end;
+ *   cache_put     keeps the last 200 blocks of 512 bytes (a cache full after 200 iterations):
+ *                 growth bounded at 102,400 bytes, allocations steady;
+ *   tiny_loop     20 blocks of 16 bytes, each freed at once, per iteration: steady;
+ *   periodic      100 blocks of 64 bytes, freed at once, every 50 ms: periodic, about 20 bursts;
+ *   one_burst     5,000 blocks of 32 bytes at iteration 500, then freed: bursty;
+ *   sporadic      one block at iterations 100, 400 and 800: sporadic.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
+
+#define ITERATIONS 1000
+#define CACHE 200
+
+static void *kept[ITERATIONS];
+static void *cache[CACHE];
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_until(uint64_t ns)
+{
+    struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL))
+        ;
+}
+
+static __attribute__((noinline)) void grow(int i)
+{
+    kept[i] = malloc(1000);
+}
+
+static __attribute__((noinline)) void cache_put(int i)
+{
+    free(cache[i % CACHE]);
+    cache[i % CACHE] = malloc(512);
+}
+
+static __attribute__((noinline)) void tiny_loop(void)
+{
+    for (int k = 0; k < 20; k++) {
+        char *volatile p = malloc(16);
+        free(p);
+    }
+}
+
+static __attribute__((noinline)) void periodic(void)
+{
+    for (int k = 0; k < 100; k++) {
+        char *volatile p = malloc(64);
+        free(p);
+    }
+}
+
+static __attribute__((noinline)) void one_burst(void)
+{
+    static void *b[5000];
+    for (int k = 0; k < 5000; k++)
+        b[k] = malloc(32);
+    for (int k = 0; k < 5000; k++)
+        free(b[k]);
+}
+
+static __attribute__((noinline)) void sporadic(void)
+{
+    char *volatile p = malloc(100);
+    free(p);
+}
+
+int main(void)
+{
+    uint64_t start = now_ns();
+    for (int i = 0; i < ITERATIONS; i++) {
+        grow(i);
+        cache_put(i);
+        tiny_loop();
+        if (i % 50 == 0)
+            periodic();
+        if (i == 500)
+            one_burst();
+        if (i == 100 || i == 400 || i == 800)
+            sporadic();
+        sleep_until(start + (uint64_t)(i + 1) * 1000000u);
+    }
+    for (int i = 0; i < CACHE; i++)
+        free(cache[i]);
+    return kept[ITERATIONS - 1] == NULL;
+}
