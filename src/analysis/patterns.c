@@ -41,13 +41,14 @@ struct entry {
 };
 
 struct site {
-    uint64_t t0;     /* the first event's time: the axis's start */
-    uint64_t live;   /* bytes live now */
-    uint64_t allocs; /* weighted */
-    uint64_t bytes;  /* allocated, weighted */
+    uint64_t t0;                      /* the first event's time: the axis's start */
+    uint64_t live;                    /* bytes live now */
+    uint64_t allocs;                  /* weighted */
+    uint64_t bytes;                   /* allocated, weighted */
+    uint64_t first_alloc, last_alloc; /* times */
     uint32_t last_alloc_idx;
     uint8_t shift;
-    bool started;
+    bool started, has_alloc;
     uint32_t n, cap;
     struct entry *e;
 };
@@ -160,6 +161,12 @@ static int on_alloc(void *state, const struct ms_pass_alloc *a)
         e->live_max = s->live;
     e->live_end = s->live;
     s->last_alloc_idx = e->idx;
+    if (!s->has_alloc) {
+        s->has_alloc = true;
+        s->first_alloc = a->block.alloc_tsc;
+    }
+    if (a->block.alloc_tsc > s->last_alloc)
+        s->last_alloc = a->block.alloc_tsc;
     struct entry *g = at(p, &p->all, a->block.alloc_tsc);
     if (!g)
         return MS_ENOMEM;
@@ -185,6 +192,12 @@ static int on_free(void *state, const struct ms_pass_free *f)
 static uint64_t count_of(double v)
 {
     return v >= 1.8e19 ? UINT64_MAX : v > 0 ? (uint64_t)v : 0;
+}
+
+/* Nanoseconds from the process's start to tsc (0 for an inherited block's time). */
+static uint64_t ns_since_start(const struct patterns *p, uint64_t tsc)
+{
+    return tsc > p->start_tsc ? count_of((double)(tsc - p->start_tsc) * p->ns_per_tick) : 0;
 }
 
 /* A least-squares line through y[0..n) at x = 0..n-1: its slope per step and R² (0 when y is
@@ -345,6 +358,8 @@ static int classify(struct patterns *p, struct site *s, uint64_t end_tsc, uint64
         return 0;
     if (!at(p, s, end_tsc)) /* the series reaches the end of the trace */
         return MS_ENOMEM;
+    o->first_alloc_ns = ns_since_start(p, s->first_alloc);
+    o->last_alloc_ns = ns_since_start(p, s->last_alloc);
     expand(s, fine);
     size_t by = coarsen(fine, coarse);
     double fine_ns = (double)(1ull << s->shift) * p->ns_per_tick, bucket_ns = fine_ns * (double)by;

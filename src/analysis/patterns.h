@@ -50,6 +50,7 @@ struct ms_site_pattern {
     double slope_bytes_per_s, r2;
     uint64_t growth_ns; /* that window's length */
     uint64_t live_max_bytes, live_end_bytes;
+    uint64_t first_alloc_ns, last_alloc_ns; /* from the process's start */
 };
 
 /* The pattern of site i (ms_heap_model_site), or NULL (no such site, or the analysis did not

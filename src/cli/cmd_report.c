@@ -1,4 +1,5 @@
-/* `memscope report TRACE [--format text|json] [--top N] [--suppressions FILE]...`. */
+/* `memscope report TRACE [--format text|json] [--top N] [--group-by G] [--suppressions FILE]...`.
+ */
 #include "analysis/trace_analysis.h"
 #include "cli.h"
 #include "common/options.h"
@@ -25,8 +26,9 @@ static void program_suppressions(const struct ms_analysis *a, char *out, size_t 
 int ms_cmd_report(int argc, char **argv)
 {
     const char *path = NULL, *format = "text";
-    struct ms_report_options o = {.top = 10};
-    const char *supp_files[64];
+    struct ms_report_options o = {.top = 10, .group_by = MS_GROUP_FUNCTION};
+    const char *supp_files[64], *alloc_fns[65] = {0};
+    int nfns = 0;
     int nsupp = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -37,7 +39,12 @@ int ms_cmd_report(int argc, char **argv)
             val = a + 6, a = "--top";
         else if (!strncmp(a, "--suppressions=", 15))
             val = a + 15, a = "--suppressions";
-        else if ((!strcmp(a, "--format") || !strcmp(a, "--top") || !strcmp(a, "--suppressions")) &&
+        else if (!strncmp(a, "--group-by=", 11))
+            val = a + 11, a = "--group-by";
+        else if (!strncmp(a, "--alloc-fn=", 11))
+            val = a + 11, a = "--alloc-fn";
+        else if ((!strcmp(a, "--format") || !strcmp(a, "--top") || !strcmp(a, "--suppressions") ||
+                  !strcmp(a, "--group-by") || !strcmp(a, "--alloc-fn")) &&
                  i + 1 < argc)
             val = argv[++i];
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -55,6 +62,22 @@ int ms_cmd_report(int argc, char **argv)
         } else if (!strcmp(a, "--suppressions")) {
             ms_cli_error("report", "--suppressions needs a file: --suppressions FILE");
             return 2;
+        } else if (!strcmp(a, "--alloc-fn")) {
+            if (!val || !*val || nfns == 64) {
+                ms_cli_error("report", val && *val
+                                           ? "more than 64 --alloc-fn functions"
+                                           : "--alloc-fn needs a function: --alloc-fn NAME");
+                return 2;
+            }
+            alloc_fns[nfns++] = val;
+            o.alloc_fns = alloc_fns;
+        } else if (!strcmp(a, "--group-by")) {
+            if (!val || ms_group_by_parse(val, &o.group_by)) {
+                ms_cli_error("report",
+                             "--group-by %s: the groups are stack, function, line and module",
+                             val ? val : "needs a value");
+                return 2;
+            }
         } else if (!strcmp(a, "--top") && val) {
             char *end;
             long n = strtol(val, &end, 10);

@@ -73,10 +73,17 @@ void ms_cli_help_run(FILE *out)
 
 const char ms_help_report[] = MS_USAGE_REPORT
     "\n\n"
-    "Explains a trace: summary, leaks by kind and stack, top call sites (by allocations, by bytes\n"
-    "at the peak, by bytes allocated), temporary allocations, threads, and notes.\n\n"
+    "Explains a trace: summary, leaks by kind and stack, hotspots, sites growing without bound, "
+    "top\n"
+    "call sites (by allocations, by bytes at the peak, by bytes allocated), temporary "
+    "allocations,\n"
+    "each site's lifetimes and pattern, threads, and notes (docs/analyses.md).\n\n"
     "  --format text|json  text (default) or a JSON document (docs/json-report.md)\n"
     "  --top N             entries per list (default 10; 0: all)\n"
+    "  --group-by G        the hotspots' groups: stack, function (default: the allocating\n"
+    "                      function), line (its source line) or module\n"
+    "  --alloc-fn NAME     a function that only allocates for its caller, as operator new\n"
+    "                      or xmalloc (built in), skipped to find the allocating function\n"
     "  --suppressions FILE leaks to leave out, in LeakSanitizer's format (leak:PATTERN lines);\n"
     "                      memscope.supp beside the program is read too (docs/leak-kinds.md)\n";
 

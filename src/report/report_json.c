@@ -16,10 +16,22 @@
 #include "report_notes.h"
 #include "site_rank.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* The stack under key (its frames, innermost first). */
+/* A frame's fields, in the object open. */
+static void frame_fields(struct ms_json *j, const ms_frame *f)
+{
+    ms_json_str(j, "function", f->function);
+    ms_json_str(j, "file", f->file);
+    ms_json_u64(j, "line", f->line);
+    ms_json_str(j, "module", f->module);
+    ms_json_u64(j, "address", f->address);
+    ms_json_bool(j, "inlined", f->inlined);
+}
+
 static void stack_json_as(struct ms_json *j, struct ms_analysis *a, const char *key, uint32_t stack)
 {
     ms_frame frames[MS_MAX_STACK_DEPTH * 2];
@@ -27,12 +39,7 @@ static void stack_json_as(struct ms_json *j, struct ms_analysis *a, const char *
     ms_json_begin_array(j, key);
     for (int i = 0; i < n; i++) {
         ms_json_begin_object(j, NULL);
-        ms_json_str(j, "function", frames[i].function);
-        ms_json_str(j, "file", frames[i].file);
-        ms_json_u64(j, "line", frames[i].line);
-        ms_json_str(j, "module", frames[i].module);
-        ms_json_u64(j, "address", frames[i].address);
-        ms_json_bool(j, "inlined", frames[i].inlined);
+        frame_fields(j, &frames[i]);
         ms_json_end_object(j);
     }
     ms_json_end_array(j);
@@ -230,6 +237,71 @@ static void sites_json(struct ms_json *j, struct ms_analysis *a, size_t top)
             site_json(j, a, i);
     ms_json_end_array(j);
     free(chosen);
+}
+
+/* The hotspots (hotspots.h): the groups in any top-N ranking, each once, and the rankings as
+ * indices into them. */
+static void hotspots_json(struct ms_json *j, struct ms_analysis *a,
+                          const struct ms_report_options *o)
+{
+    struct ms_hotspots h;
+    if (!ms_patterns_of(a->model, 0) || ms_hotspots_build(a, o->group_by, o->alloc_fns, &h)) {
+        ms_json_str(j, "hotspots", NULL);
+        return;
+    }
+    static const enum ms_hotspot_key keys[] = {MS_HOT_ALLOCS, MS_HOT_BYTES, MS_HOT_PEAK,
+                                               MS_HOT_RATE};
+    static const char *names[] = {"by_allocs", "by_bytes_allocated", "by_peak",
+                                  "by_allocation_rate"};
+    size_t *idx[4], n[4], listed = 0;
+    size_t *pos = calloc(h.n ? h.n : 1, sizeof *pos),
+           *order = malloc((h.n ? h.n : 1) * sizeof *order);
+    if (!order) {
+        free(pos);
+        pos = NULL;
+    }
+    for (int k = 0; k < 4; k++) {
+        n[k] = ms_hotspots_rank(&h, a->model, keys[k], o->top, &idx[k]);
+        for (size_t i = 0; i < n[k] && pos; i++)
+            if (!pos[idx[k][i]]) {
+                order[listed] = idx[k][i];
+                pos[idx[k][i]] = ++listed; /* its place in groups, + 1 */
+            }
+    }
+    ms_json_begin_object(j, "hotspots");
+    ms_json_str(j, "group_by", ms_group_by_name(o->group_by));
+    ms_json_begin_array(j, "groups");
+    for (size_t i = 0; i < listed; i++) {
+        const struct ms_hotspot *x = &h.g[order[i]];
+        uint32_t stack = ms_heap_model_site(a->model, x->site)->stack;
+        ms_json_begin_object(j, NULL);
+        ms_json_begin_object(j, "frame");
+        frame_fields(j, &x->frame);
+        ms_json_end_object(j);
+        ms_json_u64(j, "stacks", x->stacks);
+        ms_json_u64(j, "allocs", x->allocs);
+        ms_json_u64(j, "bytes_allocated", x->bytes);
+        ms_json_u64(j, "peak_bytes", x->peak_bytes);
+        ms_json_u64(j, "leaked_bytes", x->live_bytes);
+        ms_json_u64(j, "leaked_blocks", x->live_blocks);
+        temporary_json(j, a, x->temporary);
+        ms_json_f64(j, "allocs_per_s", x->rate >= 0 ? x->rate : NAN);
+        ms_json_u64(j, "stack_id", stack);
+        stack_json(j, a, stack);
+        ms_json_end_object(j);
+    }
+    ms_json_end_array(j);
+    for (int k = 0; k < 4; k++) {
+        ms_json_begin_array(j, names[k]);
+        for (size_t i = 0; i < n[k] && pos; i++)
+            ms_json_u64(j, NULL, pos[idx[k][i]] - 1);
+        ms_json_end_array(j);
+        free(idx[k]);
+    }
+    ms_json_end_object(j);
+    free(pos);
+    free(order);
+    ms_hotspots_free(&h);
 }
 
 /* Sampling (MEMSCOPE_SAMPLE_BYTES, docs/json-report.md): the mean, which figures are estimates,
@@ -840,6 +912,7 @@ int ms_report_json(FILE *out, struct ms_analysis *a, const struct ms_report_opti
     leak_checks_json(&j, a, o->top);
     at_peak_json(&j, a, o->top);
 
+    hotspots_json(&j, a, o);
     sites_json(&j, a, o->top);
     timeline_json(&j, a);
 

@@ -32,6 +32,17 @@ static const char *base(const char *path)
     return s ? s + 1 : path;
 }
 
+/* One frame on its own line: word ("at", "by") function, source line, module. */
+static void print_frame(FILE *out, const ms_frame *f, const char *word)
+{
+    fprintf(out, "        %s %s", word, f->function);
+    if (f->file)
+        fprintf(out, "  %s:%u", f->file, f->line);
+    if (f->module)
+        fprintf(out, "  [%s]", base(f->module));
+    fprintf(out, "%s\n", f->inlined ? "  (inlined)" : "");
+}
+
 static void print_stack(FILE *out, struct ms_analysis *a, uint32_t stack)
 {
     ms_frame frames[MS_MAX_STACK_DEPTH * 2];
@@ -40,15 +51,8 @@ static void print_stack(FILE *out, struct ms_analysis *a, uint32_t stack)
         fprintf(out, "        (no stack: traced with --unwind=none)\n");
         return;
     }
-    for (int i = 0; i < n && i < TEXT_FRAMES; i++) {
-        const ms_frame *f = &frames[i];
-        fprintf(out, "        %s %s", i == 0 ? "at" : "by", f->function);
-        if (f->file)
-            fprintf(out, "  %s:%u", f->file, f->line);
-        if (f->module)
-            fprintf(out, "  [%s]", base(f->module));
-        fprintf(out, "%s\n", f->inlined ? "  (inlined)" : "");
-    }
+    for (int i = 0; i < n && i < TEXT_FRAMES; i++)
+        print_frame(out, &frames[i], i == 0 ? "at" : "by");
     if (n > TEXT_FRAMES)
         fprintf(out, "        ... %d more frames (see --format json)\n", n - TEXT_FRAMES);
 }
@@ -531,8 +535,8 @@ static void site_lifetime(FILE *out, struct ms_analysis *a, size_t site)
     fprintf(out, " %s live at the end\n", ms_format_count(b3, l->live_at_end));
 }
 
-/* A rate in bytes per second as a count (a hostile trace's clock may make it anything). */
-static uint64_t rate(double v)
+/* A rate per second as a count (a hostile trace's clock may make it anything). */
+static uint64_t rate_of(double v)
 {
     return v >= 1.8e19 ? UINT64_MAX : v > 0 ? (uint64_t)v : 0;
 }
@@ -552,7 +556,7 @@ static void site_pattern(FILE *out, struct ms_analysis *a, size_t site)
         break;
     case MS_PATTERN_GROWING:
         fprintf(out, ", without bound: live bytes +%s/s for %s (R² %.2f), %s live at the end",
-                ms_format_count(b1, rate(p->slope_bytes_per_s)),
+                ms_format_count(b1, rate_of(p->slope_bytes_per_s)),
                 ms_format_duration(b2, p->growth_ns), p->r2,
                 ms_format_count(b3, p->live_end_bytes));
         break;
@@ -600,7 +604,7 @@ static void ranking(FILE *out, struct ms_analysis *a, enum ms_rank_key key, cons
             const struct ms_site_pattern *p = ms_patterns_of(a->model, idx[i]);
             fprintf(out,
                     "  #%zu  +%s bytes/s for %s (R² %.2f), up to %s bytes live, %s at the end\n",
-                    shown, ms_format_count(b1, rate(p->slope_bytes_per_s)),
+                    shown, ms_format_count(b1, rate_of(p->slope_bytes_per_s)),
                     ms_format_duration(b2, p->growth_ns), p->r2,
                     ms_format_count(b3, p->live_max_bytes), ms_format_count(b4, p->live_end_bytes));
             break;
@@ -626,6 +630,56 @@ static void ranking(FILE *out, struct ms_analysis *a, enum ms_rank_key key, cons
         print_stack(out, a, s->stack);
     }
     free(idx);
+}
+
+/* The hotspots (hotspots.h), by allocations and by allocation rate: the group's figures, its
+ * frame, and its biggest stack. */
+static void hotspots_text(FILE *out, struct ms_analysis *a, const struct ms_report_options *o)
+{
+    struct ms_hotspots h;
+    if (!ms_patterns_of(a->model, 0) || ms_hotspots_build(a, o->group_by, o->alloc_fns, &h))
+        return;
+    static const char *const groups[] = {"each stack", "call sites merged by allocating function",
+                                         "call sites merged by allocating source line",
+                                         "call sites merged by allocating module"};
+    static const enum ms_hotspot_key keys[] = {MS_HOT_ALLOCS, MS_HOT_RATE};
+    static const char *const by[] = {"by number of allocations", "by allocation rate"};
+    for (int k = 0; k < 2; k++) {
+        size_t *idx;
+        size_t n = ms_hotspots_rank(&h, a->model, keys[k], o->top, &idx);
+        fprintf(out, "\nHOTSPOTS (%s: --group-by %s), %s%s\n", groups[o->group_by],
+                ms_group_by_name(o->group_by), by[k], estimated_title(a));
+        if (!n)
+            fprintf(out, "  (none)\n");
+        char b1[32], b2[32], b3[32], b4[32], b5[32];
+        for (size_t i = 0; i < n; i++) {
+            const struct ms_hotspot *g = &h.g[idx[i]];
+            char rate[64] = "rate not measured";
+            if (g->rate >= 0)
+                snprintf(rate, sizeof rate, "%s allocations/s",
+                         ms_format_count(b5, rate_of(g->rate)));
+            fprintf(out,
+                    "  #%zu  %s allocation%s, %s bytes allocated, %s at the peak, %s leaked, %s",
+                    i + 1, ms_format_count(b1, g->allocs), g->allocs == 1 ? "" : "s",
+                    ms_format_count(b2, g->bytes), ms_format_count(b3, g->peak_bytes),
+                    ms_format_count(b4, g->live_bytes), rate);
+            if (o->group_by != MS_GROUP_STACK) {
+                fprintf(out, ", %u stack%s\n", g->stacks, g->stacks == 1 ? "" : "s");
+                if (o->group_by == MS_GROUP_MODULE)
+                    fprintf(out, "        in [%s]\n",
+                            g->frame.module ? base(g->frame.module) : "?");
+                else
+                    print_frame(out, &g->frame, "at");
+                fprintf(out, "      %s\n",
+                        g->stacks == 1 ? "its stack:" : "the stack with the most bytes allocated:");
+            } else {
+                fprintf(out, "\n");
+            }
+            print_stack(out, a, ms_heap_model_site(a->model, g->site)->stack);
+        }
+        free(idx);
+    }
+    ms_hotspots_free(&h);
 }
 
 /* A sampled trace's exact counts by call site (the allocator call's return address), top n of
@@ -984,6 +1038,7 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
     who_keeps(out, a, false, o->top);
     leak_checks(out, a, o->top);
     who_keeps(out, a, true, o->top);
+    hotspots_text(out, a, o);
     if (ms_patterns_of(a->model, 0))
         ranking(out, a, MS_RANK_GROWTH,
                 "GROWING WITHOUT BOUND (call sites whose live bytes kept rising until the program "

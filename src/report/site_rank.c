@@ -2,6 +2,7 @@
 #include "site_rank.h"
 
 #include "analysis/patterns.h"
+#include "analysis/rank.h"
 
 #include <stdlib.h>
 
@@ -30,41 +31,14 @@ static uint64_t rank_value(const struct ms_heap_model *m, size_t i, enum ms_rank
     return 0;
 }
 
-struct keyed {
-    uint64_t value;
-    uint32_t stack;
-    size_t index;
-};
-
-static int by_value_desc(const void *a, const void *b)
-{
-    const struct keyed *x = a, *y = b;
-    if (x->value != y->value)
-        return x->value > y->value ? -1 : 1;
-    return x->stack < y->stack ? -1 : x->stack > y->stack;
-}
-
 size_t ms_rank_sites(const struct ms_heap_model *m, enum ms_rank_key key, size_t top, size_t **out)
 {
     size_t n = ms_heap_model_site_count(m), k = 0;
-    struct keyed *all = malloc((n ? n : 1) * sizeof *all);
-    *out = malloc((n ? n : 1) * sizeof **out);
-    if (!all || !*out) {
-        free(all);
-        free(*out);
-        *out = NULL;
-        return 0;
-    }
-    for (size_t i = 0; i < n; i++) {
+    struct ms_ranked *r = malloc((n ? n : 1) * sizeof *r);
+    for (size_t i = 0; i < n && r; i++) {
         uint64_t v = rank_value(m, i, key);
         if (v)
-            all[k++] = (struct keyed){v, ms_heap_model_site(m, i)->stack, i};
+            r[k++] = (struct ms_ranked){(double)v, ms_heap_model_site(m, i)->stack, i};
     }
-    qsort(all, k, sizeof *all, by_value_desc);
-    if (top && k > top)
-        k = top;
-    for (size_t i = 0; i < k; i++)
-        (*out)[i] = all[i].index;
-    free(all);
-    return k;
+    return ms_rank_top(r, k, top, out);
 }

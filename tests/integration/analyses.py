@@ -31,8 +31,9 @@ def check_true(what, cond, detail=""):
         print(f"ok   {what} {detail}")
 
 
-def report(memscope, work, cmd, child=False):
-    """The JSON report of cmd's trace (child: of the one process it forked)."""
+def report(memscope, work, cmd, child=False, extra=()):
+    """The JSON report of cmd's trace (child: of the one process it forked), with the report
+    options extra, or a list of them: one report for each."""
     trace = os.path.join(work, os.path.basename(cmd[0]) + ".mstrace")
     run = subprocess.run([memscope, "run", "--no-summary", "-o", trace, "--"] + cmd,
                          capture_output=True, text=True)
@@ -41,13 +42,15 @@ def report(memscope, work, cmd, child=False):
     docs = []
     paths = sorted(os.path.join(work, p) for p in os.listdir(work)
                    if p.startswith(os.path.basename(trace)))
+    variants = extra if extra and isinstance(extra[0], list) else [list(extra)]
     for path in paths:
-        out = subprocess.run([memscope, "report", path, "--format", "json", "--top", "0"],
-                             capture_output=True, text=True, check=True)
-        docs.append(json.loads(out.stdout))
+        for options in variants:
+            out = subprocess.run([memscope, "report", path, "--format", "json", "--top", "0"] +
+                                 options, capture_output=True, text=True, check=True)
+            docs.append(json.loads(out.stdout))
     for path in paths:  # after all: a child's report reads its parent's trace
         os.unlink(path)
-    if len(docs) != (2 if child else 1):
+    if len(docs) != (2 if child else 1) * len(variants):
         sys.exit(f"{len(docs)} traces of {cmd[0]}")
     return docs
 
@@ -187,6 +190,45 @@ def patterns(memscope, programs, work):
     check("sporadic: 3 allocations", ev("sporadic")["allocs"], 3)
 
 
+def hotspots(memscope, programs, work):
+    """The hotspots: sites merged by stack, function, line and module."""
+    modes = ["stack", "function", "line", "module"]
+    docs = report(memscope, work, [os.path.join(programs, "patterns")],
+                  extra=[["--group-by", m] for m in modes] + [["--alloc-fn", "tiny_*"]])
+    allocs = docs[0]["summary"]["allocs"]
+    for mode, doc in zip(modes + ["function --alloc-fn tiny_*"], docs):
+        h = doc["hotspots"]
+        check(f"hotspots by {mode}: every allocation in one group",
+              sum(g["allocs"] for g in h["groups"]), allocs)
+        check(f"hotspots by {mode}: ranked by allocations",
+              [h["groups"][i]["allocs"] for i in h["by_allocs"]],
+              sorted((g["allocs"] for g in h["groups"]), reverse=True))
+    by = lambda doc, f: [g for g in doc["hotspots"]["groups"] if g["frame"]["function"] == f]
+    g, = by(docs[1], "tiny_loop")
+    check("hotspots by function: tiny_loop's 20 x 1,000", (g["allocs"], g["stacks"]), (20000, 1))
+    check_true("hotspots: tiny_loop allocates 20,000 a second (1,000 ms of 1 ms iterations)",
+               15000 <= g["allocs_per_s"] <= 25000, f"({g['allocs_per_s']})")
+    b, = by(docs[1], "one_burst")
+    check_true("hotspots: one_burst's 5,000 in a burst is the fastest",
+               docs[1]["hotspots"]["groups"][docs[1]["hotspots"]["by_allocation_rate"][0]] == b
+               and b["allocs_per_s"] > 1e6, f"({b['allocs_per_s']})")
+    g, = by(docs[2], "tiny_loop")
+    check("hotspots by line: tiny_loop's line", g["frame"]["line"], 52)
+    mods = {os.path.basename(g["frame"]["module"] or "?") for g in docs[3]["hotspots"]["groups"]}
+    check_true("hotspots by module: the program's", "patterns" in mods, f"({mods})")
+    main_ = by(docs[4], "main")
+    check_true("--alloc-fn tiny_*: tiny_loop's allocations are main's",
+               not by(docs[4], "tiny_loop") and main_ and main_[0]["allocs"] >= 20000,
+               f"({[(g['frame']['function'], g['allocs']) for g in docs[4]['hotspots']['groups']]})")
+    # C++: the standard library's frames and operator new are not the allocating function
+    doc, = report(memscope, work, [os.path.join(programs, "cxx_alloc")])
+    names = [g["frame"]["function"] for g in doc["hotspots"]["groups"]]
+    check_true("hotspots of C++: no std:: frame nor operator new",
+               not [n for n in names if n.startswith(("std::", "operator new"))], f"({names})")
+    check_true("hotspots of C++: main allocates through std::vector and std::map",
+               "main" in names, f"({names})")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--memscope", required=True)
@@ -197,6 +239,7 @@ def main():
         timeline(a.memscope, a.programs, work)
         orphan_peak(a.memscope, a.programs, work)
         patterns(a.memscope, a.programs, work)
+        hotspots(a.memscope, a.programs, work)
     return 1 if failures else 0
 
 

@@ -272,6 +272,10 @@ def main():
                      "--suppressions", fifo], 1, ["not a regular file"], True, timeout=20)
         expect_error("report --suppressions without a file", [ms, "report", plain_trace,
                      "--suppressions"], 2, ["needs a file"], True)
+        expect_error("report --group-by with an unknown group", [ms, "report", plain_trace,
+                     "--group-by", "file"], 2, ["--group-by file", "stack, function, line"], True)
+        expect_error("report --alloc-fn without a function", [ms, "report", plain_trace,
+                     "--alloc-fn="], 2, ["needs a function"], True)
 
         if os.geteuid() == 0:
             suid = os.path.join(work, "suid")
