@@ -4,6 +4,8 @@
  * module paths come from the trace, so every file opened here is opened as untrusted input. */
 #include "symbolize.h"
 
+#include "symtab_index.h"
+
 #include "grow.h"
 
 #include <inttypes.h>
@@ -46,6 +48,9 @@ struct module {
     Dwfl_Module *dwmod; /* NULL unless state == MOD_OK */
     dev_t dev;          /* the file opened, when state == MOD_OK */
     ino_t ino;
+    /* Its symbol table by address (symtab_index.h), made at the first lookup; NULL: ask libdwfl. */
+    struct ms_symtab_index *symbols;
+    bool symbols_made;
 };
 
 struct cache_entry {
@@ -296,6 +301,7 @@ void ms_symbolizer_free(ms_symbolizer *s)
         dwfl_end(s->more[i]);
     free(s->more);
     for (size_t i = 0; i < s->nmods; i++) {
+        ms_symtab_index_free(s->mods[i]->symbols);
         free(s->mods[i]->path);
         free(s->mods[i]);
     }
@@ -475,9 +481,22 @@ static const char *module_offset_name(ms_symbolizer *s, const struct module *m, 
 static const char *symtab_name(ms_symbolizer *s, const struct module *m, uint64_t lookup,
                                uint64_t address)
 {
-    GElf_Off off = 0;
-    GElf_Sym sym;
-    const char *name = dwfl_module_addrinfo(m->dwmod, lookup, &off, &sym, NULL, NULL, NULL);
+    /* The index is the module's cache: made once, by the symbolizer that owns the module. */
+    struct module *mm = (struct module *)m;
+    if (!mm->symbols_made) {
+        mm->symbols_made = true;
+        mm->symbols = ms_symtab_index_new(m->dwmod);
+    }
+    const char *name = NULL;
+    uint64_t off = 0;
+    enum ms_symtab_answer a =
+        m->symbols ? ms_symtab_index_lookup(m->symbols, lookup, &name, &off) : MS_SYMTAB_ASK;
+    if (a == MS_SYMTAB_ASK) {
+        GElf_Off o = 0;
+        GElf_Sym sym;
+        name = dwfl_module_addrinfo(m->dwmod, lookup, &o, &sym, NULL, NULL, NULL);
+        off = o;
+    }
     if (!name || !name[0])
         return module_offset_name(s, m, address);
     const char *dem = intern_demangled(s, name);
