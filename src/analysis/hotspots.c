@@ -4,6 +4,7 @@
 #include "hotspots.h"
 
 #include "common/errors.h"
+#include "grow.h"
 #include "heap_model.h"
 #include "patterns.h"
 #include "rank.h"
@@ -105,6 +106,8 @@ bool ms_is_alloc_fn(const char *function, const char *const *extra)
 struct member {
     size_t site;
     ms_frame f;
+    const char *module; /* f's module's file name */
+    size_t fn_len;      /* of f's function name, that names it (fn_len) */
 };
 
 static int cmp_str(const char *a, const char *b)
@@ -132,10 +135,10 @@ static size_t fn_len(const ms_frame *f)
     return n;
 }
 
-static int cmp_function(const ms_frame *x, const ms_frame *y)
+static int cmp_function(const struct member *x, const struct member *y)
 {
-    size_t a = fn_len(x), b = fn_len(y);
-    int c = strncmp(x->function, y->function, a < b ? a : b);
+    size_t a = x->fn_len, b = y->fn_len;
+    int c = strncmp(x->f.function, y->f.function, a < b ? a : b);
     return c ? c : (a > b) - (a < b);
 }
 
@@ -156,11 +159,11 @@ static int cmp_key(const struct member *x, const struct member *y, enum ms_group
         }
         /* fall through */
     case MS_GROUP_FUNCTION:
-        if ((c = cmp_function(&x->f, &y->f)))
+        if ((c = cmp_function(x, y)))
             return c;
         /* fall through */
     case MS_GROUP_MODULE:
-        return cmp_str(base(x->f.module), base(y->f.module));
+        return cmp_str(x->module, y->module);
     }
     return 0;
 }
@@ -172,16 +175,65 @@ static int by_key(const void *a, const void *b, void *by)
     return c ? c : (x->site > y->site) - (x->site < y->site);
 }
 
+/* ms_is_alloc_fn's answers by function name: the symbolizer's names are interned, one pointer
+ * per name, so the pointer is the key. */
+struct memo {
+    const char **name;
+    bool *wrapper;
+    size_t cap, n;
+};
+
+static bool is_wrapper(struct memo *mo, const char *name, const char *const *extra)
+{
+    if (mo->n * 2 >= mo->cap) { /* grow (on failure: answer without the memo) */
+        size_t cap = mo->cap ? mo->cap * 2 : 1024;
+        const char **nn = calloc(cap, sizeof *nn);
+        bool *nw = calloc(cap, sizeof *nw);
+        if (!nn || !nw) {
+            free(nn);
+            free(nw);
+            return ms_is_alloc_fn(name, extra);
+        }
+        for (size_t i = 0; i < mo->cap; i++)
+            if (mo->name[i]) {
+                size_t j = ((uintptr_t)mo->name[i] >> 4) * 0x9E3779B97F4A7C15ull & (cap - 1);
+                while (nn[j])
+                    j = (j + 1) & (cap - 1);
+                nn[j] = mo->name[i];
+                nw[j] = mo->wrapper[i];
+            }
+        free(mo->name);
+        free(mo->wrapper);
+        mo->name = nn;
+        mo->wrapper = nw;
+        mo->cap = cap;
+    }
+    size_t j = ((uintptr_t)name >> 4) * 0x9E3779B97F4A7C15ull & (mo->cap - 1);
+    while (mo->name[j] && mo->name[j] != name)
+        j = (j + 1) & (mo->cap - 1);
+    if (!mo->name[j]) {
+        mo->name[j] = name;
+        mo->wrapper[j] = ms_is_alloc_fn(name, extra);
+        mo->n++;
+    }
+    return mo->wrapper[j];
+}
+
 /* The innermost frame of stack that is not an allocation wrapper (the outermost if all are). */
-static ms_frame allocating(struct ms_analysis *a, uint32_t stack, const char *const *extra)
+static ms_frame allocating(struct ms_analysis *a, uint32_t stack, const char *const *extra,
+                           struct memo *mo)
 {
     ms_frame f[64];
-    int n = ms_analysis_stack(a, stack, f, 64), i = 0;
-    if (n <= 0)
-        return (ms_frame){.function = "(no stack)"};
-    while (i + 1 < n && ms_is_alloc_fn(f[i].function, extra))
-        i++;
-    return f[i];
+    /* the first few frames (symbolized one by one: most stacks need two or three), then more */
+    for (int max = 4;; max = 64) {
+        int n = ms_analysis_stack(a, stack, f, max), i = 0;
+        if (n <= 0)
+            return (ms_frame){.function = "(no stack)"};
+        while (i + 1 < n && is_wrapper(mo, f[i].function, extra))
+            i++;
+        if (i + 1 < n || n < max || max == 64)
+            return f[i];
+    }
 }
 
 int ms_hotspots_build(struct ms_analysis *a, enum ms_group_by by, const char *const *extra,
@@ -191,28 +243,37 @@ int ms_hotspots_build(struct ms_analysis *a, enum ms_group_by by, const char *co
     const struct ms_heap_model *m = a->model;
     size_t n = ms_heap_model_site_count(m), k = 0;
     struct member *mem = malloc((n ? n : 1) * sizeof *mem);
-    out->g = calloc(n ? n : 1, sizeof *out->g);
-    if (!mem || !out->g) {
+    size_t cap = 0;
+    if (!mem || ms_grow(&out->g, &cap, 1, sizeof *out->g, 64)) {
         free(mem);
         ms_hotspots_free(out);
         return MS_ENOMEM;
     }
+    struct memo memo = {0};
     for (size_t i = 0; i < n; i++) {
         const struct ms_site *s = ms_heap_model_site(m, i);
         if (!s->allocs)
             continue;
         mem[k].site = i;
-        mem[k].f = allocating(a, s->stack, extra);
+        mem[k].f = allocating(a, s->stack, extra, &memo);
+        mem[k].module = base(mem[k].f.module);
+        mem[k].fn_len = fn_len(&mem[k].f);
         k++;
     }
+    free(memo.name);
+    free(memo.wrapper);
     qsort_r(mem, k, sizeof *mem, by_key, &by);
     uint64_t first = 0, last = 0;
     bool timed = true;
     for (size_t i = 0; i < k; i++) {
         const struct ms_site *s = ms_heap_model_site(m, mem[i].site);
         const struct ms_site_pattern *p = ms_patterns_of(m, mem[i].site);
-        if (i && cmp_key(&mem[i - 1], &mem[i], by))
-            out->n++;
+        if (i && cmp_key(&mem[i - 1], &mem[i], by) &&
+            ms_grow(&out->g, &cap, ++out->n + 1, sizeof *out->g, 64)) {
+            free(mem);
+            ms_hotspots_free(out);
+            return MS_ENOMEM;
+        }
         struct ms_hotspot *g = &out->g[out->n];
         if (!g->stacks) { /* a new group */
             *g = (struct ms_hotspot){.frame = mem[i].f, .site = mem[i].site};

@@ -19,11 +19,17 @@
 #define ENTRIES 128
 
 /* The verdict's thresholds (docs/analyses.md). */
-#define BURSTY_CV 1.0           /* allocations per bucket spread more than their mean */
+/* Bursty: allocations per bucket spread more than their mean, and more than chance would
+ * spread them (a steady rate of m recorded per bucket varies by about sqrt(m): a coefficient of
+ * variation of 1 / sqrt(m)), so that a few allocations, or samples, are not called bursty. */
+#define BURSTY_CV 1.0
 #define PERIODIC_MIN_BURSTS 4   /* at least 3 intervals */
 #define PERIODIC_TOLERANCE 0.25 /* an interval within a quarter of the median is regular, */
 #define PERIODIC_REGULARITY 0.8 /* and so are this share of them */
 #define PERIODIC_MIN_FINE_CV 0.5
+/* A quiet thread's events are timed once in 10 ms (docs/analyses.md, "Times"): their times
+ * make a comb of that step, which is no period of the program's. */
+#define PERIODIC_MIN_NS 40000000.0
 #define GROWTH_MIN_R2 0.8
 #define GROWTH_MIN_BLOCKS                                                                          \
     8 /* a rise of fewer blocks than this (of the site's mean size) is noise */
@@ -41,10 +47,13 @@ struct entry {
 };
 
 struct site {
-    uint64_t t0;                      /* the first event's time: the axis's start */
-    uint64_t live;                    /* bytes live now */
-    uint64_t allocs;                  /* weighted */
-    uint64_t bytes;                   /* allocated, weighted */
+    uint64_t t0;      /* the first event's time: the axis's start */
+    uint64_t live;    /* bytes live now */
+    uint64_t allocs;  /* weighted */
+    uint64_t bytes;   /* allocated, weighted */
+    uint64_t samples; /* allocations recorded (in a sampled trace each stands for weight) */
+    uint64_t live_most;
+    uint64_t base; /* bytes live when its series began (a forked child's inheritance) */
     uint64_t first_alloc, last_alloc; /* times */
     uint32_t last_alloc_idx;
     uint8_t shift;
@@ -59,9 +68,14 @@ struct patterns {
     uint8_t first_shift;
     struct site *sites;
     size_t nsites, cap;
-    struct site all;             /* every allocation: when the program's allocating ends */
-    struct ms_site_pattern *out; /* after the finish, one per site */
-    size_t nout;
+    struct site all; /* every allocation: when the program's allocating ends */
+    /* After the finish: the patterns of the sites with a series (MS_PATTERN_MIN_ALLOCS samples
+     * or more), and for each site 1 + its index there (0: sporadic, told from its site). */
+    struct ms_site_pattern *out;
+    size_t nout, capout;
+    uint32_t *slot;
+    bool finished;
+    struct ms_site_pattern scratch; /* ms_patterns_of's answer for a sporadic site */
 };
 
 static void *create(const struct ms_pass_env *env)
@@ -118,6 +132,7 @@ static struct entry *at(struct patterns *p, struct site *s, uint64_t tsc)
 {
     if (!s->started) {
         s->started = true;
+        s->base = s->live;
         s->t0 = tsc > p->start_tsc ? tsc : p->start_tsc;
         s->shift = p->first_shift;
     }
@@ -149,11 +164,22 @@ static int on_alloc(void *state, const struct ms_pass_alloc *a)
 {
     struct patterns *p = state;
     struct site *s = site_of(p, a->block.site);
-    struct entry *e = s ? at(p, s, a->block.alloc_tsc) : NULL;
-    if (!e)
+    if (!s)
         return MS_ENOMEM;
     uint64_t w = a->block.weight, bytes = a->block.size * w;
+    if (a->block.alloc_tsc < p->start_tsc) {
+        /* A forked child's inheritance (the parent's history replayed): where its live bytes
+         * start, not its own allocations. */
+        s->live += bytes;
+        s->live_most = s->live > s->live_most ? s->live : s->live_most;
+        return 0;
+    }
+    struct entry *e = at(p, s, a->block.alloc_tsc);
+    if (!e)
+        return MS_ENOMEM;
     s->live += bytes;
+    s->live_most = s->live > s->live_most ? s->live : s->live_most;
+    s->samples++;
     s->allocs += w;
     s->bytes += bytes;
     e->allocs = e->allocs + w < e->allocs || w > UINT32_MAX ? UINT32_MAX : e->allocs + (uint32_t)w;
@@ -314,11 +340,11 @@ static void bursts(const struct series *f, double mean, struct ms_site_pattern *
     *interval = sum / (double)near; /* the regular intervals' mean: finer than a bucket */
 }
 
-/* The growth of the live bytes in the coarse series c, whose last allocation is in bucket
- * last, the program's allocating having ended in bucket active; mean_size is the site's mean
- * block size. */
-static void growth(const struct series *c, size_t last, size_t active, double mean_size,
-                   double bucket_s, struct ms_site_pattern *o)
+/* The growth of the live bytes in the coarse series c from base (before its first event),
+ * whose last allocation is in bucket last, the program's allocating having ended in bucket
+ * active; mean_size is the bytes a recorded allocation of the site stands for. */
+static void growth(const struct series *c, double base, size_t last, size_t active,
+                   double mean_size, double bucket_s, struct ms_site_pattern *o)
 {
     double most = 0;
     for (size_t k = 0; k < c->n; k++)
@@ -329,37 +355,48 @@ static void growth(const struct series *c, size_t last, size_t active, double me
     o->r2 = r2;
     o->growth_ns = count_of((double)w * bucket_s * 1e9);
     o->growth = MS_GROWTH_NONE;
-    if (w < 4 || !(most - c->live[0] >= GROWTH_MIN_BLOCKS * mean_size))
+    if (!(most - base >= GROWTH_MIN_BLOCKS * mean_size))
         return;
     size_t tail = w / 4 > 2 ? w / 4 : 2;
-    double tail_r2, tail_slope = fit(c->live + (w - tail), tail, &tail_r2);
-    if (slope > 0 && r2 >= GROWTH_MIN_R2 && c->live[w - 1] >= LEVEL_SHARE * most &&
+    double tail_r2, tail_slope = w >= 4 ? fit(c->live + (w - tail), tail, &tail_r2) : 0;
+    if (w >= 4 && slope > 0 && r2 >= GROWTH_MIN_R2 && c->live[w - 1] >= LEVEL_SHARE * most &&
         tail_slope >= GROWTH_TAIL_SLOPE * slope &&
         (double)last >= GROWTH_END_SHARE * (double)active) {
         o->growth = MS_GROWTH_UNBOUNDED;
         return;
     }
-    /* Bounded: the live bytes reached most after the first bucket and held near it. */
+    /* Bounded: the live bytes rose to most and held near it. */
     size_t h = 0;
     while (h < c->n && c->live[h] < LEVEL_SHARE * most)
         h++;
     size_t end = h;
     while (end < c->n && c->live[end] >= PLATEAU_SHARE * most)
         end++;
-    if (h >= 1 && (double)(end - h) >= (double)c->n / 4)
+    if ((double)(end - h) >= (double)c->n / 4)
         o->growth = MS_GROWTH_BOUNDED;
+}
+
+/* What is known of s without its series: a sporadic site's whole pattern. */
+static void basic(const struct patterns *p, const struct site *s, struct ms_site_pattern *o)
+{
+    *o = (struct ms_site_pattern){.allocs = s->allocs,
+                                  .samples = s->samples,
+                                  .live_end_bytes = s->live,
+                                  .live_max_bytes = s->live_most};
+    if (s->has_alloc) {
+        o->first_alloc_ns = ns_since_start(p, s->first_alloc);
+        o->last_alloc_ns = ns_since_start(p, s->last_alloc);
+    }
 }
 
 static int classify(struct patterns *p, struct site *s, uint64_t end_tsc, uint64_t active_tsc,
                     struct series *fine, struct series *coarse, struct ms_site_pattern *o)
 {
-    *o = (struct ms_site_pattern){.allocs = s->allocs, .live_end_bytes = s->live};
-    if (!s->started)
-        return 0;
+    basic(p, s, o);
+    if (s->samples < MS_PATTERN_MIN_ALLOCS)
+        return 0;           /* sporadic: too few to read a series */
     if (!at(p, s, end_tsc)) /* the series reaches the end of the trace */
         return MS_ENOMEM;
-    o->first_alloc_ns = ns_since_start(p, s->first_alloc);
-    o->last_alloc_ns = ns_since_start(p, s->last_alloc);
     expand(s, fine);
     size_t by = coarsen(fine, coarse);
     double fine_ns = (double)(1ull << s->shift) * p->ns_per_tick, bucket_ns = fine_ns * (double)by;
@@ -393,16 +430,17 @@ static int classify(struct patterns *p, struct site *s, uint64_t end_tsc, uint64
     bursts(fine, fine_mean, o, &interval);
     o->period_ns = count_of(interval * fine_ns);
     uint64_t active = active_tsc > s->t0 ? ((active_tsc - s->t0) >> s->shift) / by : 0;
-    growth(coarse, s->last_alloc_idx / by, active < coarse->n ? active : coarse->n - 1,
-           s->allocs ? (double)s->bytes / (double)s->allocs : 0, bucket_ns / 1e9, o);
-    if (s->allocs < MS_PATTERN_MIN_ALLOCS)
-        o->pattern = MS_PATTERN_SPORADIC;
-    else if (o->growth == MS_GROWTH_UNBOUNDED)
+    growth(coarse, (double)s->base, s->last_alloc_idx / by,
+           active < coarse->n ? active : coarse->n - 1,
+           s->samples ? (double)s->bytes / (double)s->samples : 0, bucket_ns / 1e9, o);
+    /* the allocations recorded per bucket (a sample stands for its weight) */
+    double recorded = s->allocs ? mean * (double)s->samples / (double)s->allocs : 0;
+    if (o->growth == MS_GROWTH_UNBOUNDED)
         o->pattern = MS_PATTERN_GROWING;
     else if (o->bursts >= PERIODIC_MIN_BURSTS && o->period_regularity >= PERIODIC_REGULARITY &&
-             fine_cv >= PERIODIC_MIN_FINE_CV)
+             fine_cv >= PERIODIC_MIN_FINE_CV && o->period_ns >= PERIODIC_MIN_NS)
         o->pattern = MS_PATTERN_PERIODIC;
-    else if (o->cv > BURSTY_CV)
+    else if (o->cv > BURSTY_CV + (recorded > 0 ? 1 / sqrt(recorded) : 0))
         o->pattern = MS_PATTERN_BURSTY;
     else
         o->pattern = MS_PATTERN_STEADY;
@@ -419,8 +457,13 @@ static uint64_t active_end(const struct patterns *p, struct series *f)
         total += f->allocs[k];
     for (size_t k = 0; k < f->n; k++) {
         sum += f->allocs[k];
-        if (sum >= ACTIVE_SHARE * total)
-            return p->all.t0 + ((uint64_t)(k + 1) << p->all.shift);
+        if (sum >= ACTIVE_SHARE * total) {
+            uint64_t span = (uint64_t)(k + 1) << p->all.shift;
+            if (p->all.shift >= 63 || span >> p->all.shift != (uint64_t)(k + 1) ||
+                p->all.t0 + span < p->all.t0)
+                return UINT64_MAX; /* a hostile clock's */
+            return p->all.t0 + span;
+        }
     }
     return UINT64_MAX;
 }
@@ -428,21 +471,28 @@ static uint64_t active_end(const struct patterns *p, struct series *f)
 static int finish(void *state, const struct ms_heap_model *m)
 {
     struct patterns *p = state;
-    p->out = calloc(p->nsites ? p->nsites : 1, sizeof *p->out);
+    p->slot = calloc(p->nsites ? p->nsites : 1, sizeof *p->slot);
     struct series *fine = malloc(sizeof *fine), *coarse = malloc(sizeof *coarse);
     int err = 0;
-    if (!p->out || !fine || !coarse) {
+    if (!p->slot || !fine || !coarse) {
         err = MS_ENOMEM;
         goto out;
     }
     uint64_t end = ms_heap_model_summary(m)->last_tsc, active = active_end(p, fine);
     for (size_t i = 0; i < p->nsites && !err; i++) {
-        err = classify(p, &p->sites[i], end, active, fine, coarse, &p->out[i]);
-        free(p->sites[i].e); /* the series are read */
-        p->sites[i].e = NULL;
-        p->sites[i].n = p->sites[i].cap = 0;
+        struct site *site = &p->sites[i];
+        if (site->samples >= MS_PATTERN_MIN_ALLOCS && p->nout < UINT32_MAX - 1) {
+            err = ms_grow(&p->out, &p->capout, p->nout + 1, sizeof *p->out, 64);
+            if (!err)
+                err = classify(p, site, end, active, fine, coarse, &p->out[p->nout]);
+            if (!err)
+                p->slot[i] = (uint32_t)++p->nout;
+        }
+        free(site->e); /* the series are read */
+        site->e = NULL;
+        site->n = site->cap = 0;
     }
-    p->nout = p->nsites;
+    p->finished = !err;
 out:
     free(fine);
     free(coarse);
@@ -459,6 +509,7 @@ static void destroy(void *state)
     free(p->sites);
     free(p->all.e);
     free(p->out);
+    free(p->slot);
     free(p);
 }
 
@@ -473,11 +524,14 @@ const struct ms_analysis_pass ms_patterns_pass = {
 
 const struct ms_site_pattern *ms_patterns_of(const struct ms_heap_model *m, size_t site)
 {
-    const struct patterns *p = ms_heap_model_pass(m, &ms_patterns_pass);
-    if (!p || !p->out || site >= ms_heap_model_site_count(m))
+    struct patterns *p = (struct patterns *)ms_heap_model_pass(m, &ms_patterns_pass);
+    if (!p || !p->finished || site >= ms_heap_model_site_count(m))
         return NULL;
-    static const struct ms_site_pattern none;
-    return site < p->nout ? &p->out[site] : &none;
+    if (site < p->nsites && p->slot[site])
+        return &p->out[p->slot[site] - 1];
+    static const struct site none;
+    basic(p, site < p->nsites ? &p->sites[site] : &none, &p->scratch);
+    return &p->scratch;
 }
 
 const char *ms_pattern_name(enum ms_pattern p)

@@ -15,7 +15,9 @@
 extern const struct ms_analysis_pass ms_patterns_pass;
 
 #define MS_PATTERN_BUCKETS 64
-/* Fewer allocations than this make a site sporadic: too few to show a pattern. */
+/* Fewer allocations recorded than this (samples, in a sampled trace) make a site sporadic: too
+ * few to show a pattern. A forked child's inherited blocks are where its live bytes start, not
+ * its allocations. */
 #define MS_PATTERN_MIN_ALLOCS 16
 
 enum ms_pattern {
@@ -36,6 +38,7 @@ struct ms_site_pattern {
     enum ms_pattern pattern;
     enum ms_growth growth;
     uint64_t allocs;      /* the site's allocations (each sample's weight in a sampled trace) */
+    uint64_t samples;     /* of them recorded: in a sampled trace, those the verdict reads */
     uint64_t bucket_ns;   /* the series' bucket width */
     uint32_t buckets;     /* from the site's first event to the end of the trace */
     uint32_t active;      /* buckets with allocations */
@@ -54,7 +57,7 @@ struct ms_site_pattern {
 };
 
 /* The pattern of site i (ms_heap_model_site), or NULL (no such site, or the analysis did not
- * run: a totals-only model). */
+ * run: a totals-only model). A sporadic site's is made for the call and valid until the next. */
 const struct ms_site_pattern *ms_patterns_of(const struct ms_heap_model *m, size_t site);
 const char *ms_pattern_name(enum ms_pattern p);
 const char *ms_growth_name(enum ms_growth g);

@@ -168,6 +168,7 @@ static void pattern_json(struct ms_json *j, const struct ms_site_pattern *p)
     }
     ms_json_begin_object(j, "pattern_evidence");
     ms_json_u64(j, "allocs", p->allocs);
+    ms_json_u64(j, "samples", p->samples);
     ms_json_u64(j, "bucket_ns", p->bucket_ns);
     ms_json_u64(j, "buckets", p->buckets);
     ms_json_u64(j, "active_buckets", p->active);

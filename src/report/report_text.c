@@ -541,6 +541,15 @@ static uint64_t rate_of(double v)
     return v >= 1.8e19 ? UINT64_MAX : v > 0 ? (uint64_t)v : 0;
 }
 
+/* A growth rate in bytes per second into buf (32 bytes): a count, or two digits below 10. */
+static const char *slow_rate(char *buf, double v)
+{
+    if (v >= 10 || !(v > 0))
+        return ms_format_count(buf, rate_of(v));
+    snprintf(buf, 32, "%.2g", v);
+    return buf;
+}
+
 /* One line of the site's pattern (patterns.h) and the figures behind it. */
 static void site_pattern(FILE *out, struct ms_analysis *a, size_t site)
 {
@@ -551,13 +560,17 @@ static void site_pattern(FILE *out, struct ms_analysis *a, size_t site)
     fprintf(out, "      pattern: %s", ms_pattern_name(p->pattern));
     switch (p->pattern) {
     case MS_PATTERN_SPORADIC:
-        fprintf(out, " (%s allocation%s: too few to show a pattern)",
-                ms_format_count(b1, p->allocs), p->allocs == 1 ? "" : "s");
+        if (p->samples < p->allocs) /* sampled */
+            fprintf(out, " (%s allocation%s, %s sampled: too few to show a pattern)",
+                    ms_format_count(b1, p->allocs), p->allocs == 1 ? "" : "s",
+                    ms_format_count(b2, p->samples));
+        else
+            fprintf(out, " (%s allocation%s: too few to show a pattern)",
+                    ms_format_count(b1, p->allocs), p->allocs == 1 ? "" : "s");
         break;
     case MS_PATTERN_GROWING:
         fprintf(out, ", without bound: live bytes +%s/s for %s (R² %.2f), %s live at the end",
-                ms_format_count(b1, rate_of(p->slope_bytes_per_s)),
-                ms_format_duration(b2, p->growth_ns), p->r2,
+                slow_rate(b1, p->slope_bytes_per_s), ms_format_duration(b2, p->growth_ns), p->r2,
                 ms_format_count(b3, p->live_end_bytes));
         break;
     case MS_PATTERN_PERIODIC:
@@ -604,7 +617,7 @@ static void ranking(FILE *out, struct ms_analysis *a, enum ms_rank_key key, cons
             const struct ms_site_pattern *p = ms_patterns_of(a->model, idx[i]);
             fprintf(out,
                     "  #%zu  +%s bytes/s for %s (R² %.2f), up to %s bytes live, %s at the end\n",
-                    shown, ms_format_count(b1, rate_of(p->slope_bytes_per_s)),
+                    shown, slow_rate(b1, p->slope_bytes_per_s),
                     ms_format_duration(b2, p->growth_ns), p->r2,
                     ms_format_count(b3, p->live_max_bytes), ms_format_count(b4, p->live_end_bytes));
             break;

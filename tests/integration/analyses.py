@@ -31,12 +31,13 @@ def check_true(what, cond, detail=""):
         print(f"ok   {what} {detail}")
 
 
-def report(memscope, work, cmd, child=False, extra=()):
+def report(memscope, work, cmd, child=False, extra=(), env=None):
     """The JSON report of cmd's trace (child: of the one process it forked), with the report
     options extra, or a list of them: one report for each."""
     trace = os.path.join(work, os.path.basename(cmd[0]) + ".mstrace")
     run = subprocess.run([memscope, "run", "--no-summary", "-o", trace, "--"] + cmd,
-                         capture_output=True, text=True)
+                         capture_output=True, text=True,
+                         env=dict(os.environ, **env) if env else None)
     if run.returncode != 0:
         sys.exit(f"{cmd[0]} exited with {run.returncode}: {run.stderr}")
     docs = []
@@ -189,6 +190,36 @@ def patterns(memscope, programs, work):
     check("sporadic: sporadic", verdict("sporadic"), ("sporadic", "none"))
     check("sporadic: 3 allocations", ev("sporadic")["allocs"], 3)
 
+    # A quiet thread: its events are timed once in 10 ms, which is no period of the program's;
+    # a cache filled at once has bounded growth.
+    (doc,) = report(memscope, work, [os.path.join(programs, "patterns"), "quiet"])
+    check("quiet_steady: steady, not the clock's comb", verdict("quiet_steady"),
+          ("steady", "none"))
+    check("fast_cache: filled at once, held: growth bounded", verdict("fast_cache")[1], "bounded")
+    check("fast_cache: 5,000 blocks of 64 bytes", ev("fast_cache")["live_max_bytes"], 320000)
+
+    # A forked child: the blocks it inherits are where its live bytes start, not its allocations.
+    parent, child = report(memscope, work, [os.path.join(programs, "patterns"), "fork"],
+                           child=True)
+    if parent["process"]["fork_parent_pid"]:
+        parent, child = child, parent
+    doc = child
+    check("fork, in the child: none of parent_work's allocations are the child's",
+          (ev("parent_work")["allocs"], site_of(doc, "parent_work")["pattern"]), (0, "sporadic"))
+    check("fork, in the child: child_work steady", verdict("child_work"), ("steady", "none"))
+    doc = parent
+    check("fork, in the parent: parent_work growing to the fork, then held",
+          verdict("parent_work")[0] in ("growing", "steady"), True)
+
+    # Sampled: the verdict reads the samples, and a few of them are not a burst.
+    (doc,) = report(memscope, work, [os.path.join(programs, "patterns")],
+                    env={"MEMSCOPE_SAMPLE_BYTES": "4096"})
+    e = ev("tiny_loop")
+    check_true("sampled: tiny_loop's samples are fewer than its allocations",
+               0 < e["samples"] < e["allocs"], f"({e['samples']} of {e['allocs']})")
+    check("sampled: tiny_loop steady", verdict("tiny_loop"), ("steady", "none"))
+    check("sampled: grow still growing", verdict("grow"), ("growing", "unbounded"))
+
 
 def hotspots(memscope, programs, work):
     """The hotspots: sites merged by stack, function, line and module."""
@@ -213,7 +244,10 @@ def hotspots(memscope, programs, work):
                docs[1]["hotspots"]["groups"][docs[1]["hotspots"]["by_allocation_rate"][0]] == b
                and b["allocs_per_s"] > 1e6, f"({b['allocs_per_s']})")
     g, = by(docs[2], "tiny_loop")
-    check("hotspots by line: tiny_loop's line", g["frame"]["line"], 52)
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "programs", "patterns.c")
+    with open(src) as f:
+        line = [i for i, l in enumerate(f, 1) if "malloc(16)" in l]
+    check("hotspots by line: tiny_loop's line", [g["frame"]["line"]], line)
     mods = {os.path.basename(g["frame"]["module"] or "?") for g in docs[3]["hotspots"]["groups"]}
     check_true("hotspots by module: the program's", "patterns" in mods, f"({mods})")
     main_ = by(docs[4], "main")

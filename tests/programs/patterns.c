@@ -10,10 +10,23 @@
  *   periodic      100 blocks of 64 bytes, freed at once, every 50 ms: periodic, about 20 bursts;
  *   one_burst     5,000 blocks of 32 bytes at iteration 500, then freed: bursty;
  *   sporadic      one block at iterations 100, 400 and 800: sporadic.
+ * With "quiet": a thread that allocates little, whose events the clock times once in 10 ms:
+ *   quiet_steady  one block of 64 bytes, freed at once, every millisecond for 1 s: steady;
+ *   fast_cache    5,000 blocks of 64 bytes in a few milliseconds, held for the second, then
+ *                 freed: growth bounded.
+ * With "fork": a parent whose blocks its child inherits:
+ *   parent_work   10,000 blocks of 32 bytes over 500 ms, held; then the program forks, and the
+ *                 child's report has none of its allocations: they are where its live bytes
+ *                 start;
+ *   child_work    in the child, one block of 32 bytes, freed at once, every millisecond for
+ *                 200 ms: steady.
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #define ITERATIONS 1000
 #define CACHE 200
@@ -77,8 +90,72 @@ static __attribute__((noinline)) void sporadic(void)
     free(p);
 }
 
-int main(void)
+static __attribute__((noinline)) void *quiet_steady(void)
 {
+    return malloc(64);
+}
+
+static __attribute__((noinline)) void *fast_cache(void)
+{
+    return malloc(64);
+}
+
+static __attribute__((noinline)) void *parent_work(void)
+{
+    return malloc(32);
+}
+
+static __attribute__((noinline)) void *child_work(void)
+{
+    return malloc(32);
+}
+
+static int quiet(void)
+{
+    static void *held[5000];
+    for (int i = 0; i < 5000; i++)
+        held[i] = fast_cache();
+    uint64_t start = now_ns();
+    for (int i = 0; i < 1000; i++) {
+        free(quiet_steady());
+        sleep_until(start + (uint64_t)(i + 1) * 1000000u);
+    }
+    for (int i = 0; i < 5000; i++)
+        free(held[i]);
+    return 0;
+}
+
+static int forked(void)
+{
+    static void *held[10000];
+    uint64_t start = now_ns();
+    for (int i = 0; i < 10000; i++) {
+        held[i] = parent_work();
+        if (i % 20 == 19)
+            sleep_until(start + (uint64_t)(i + 1) / 20 * 1000000u);
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        start = now_ns();
+        for (int i = 0; i < 200; i++) {
+            free(child_work());
+            sleep_until(start + (uint64_t)(i + 1) * 1000000u);
+        }
+        _exit(0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    for (int i = 0; i < 10000; i++)
+        free(held[i]);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && !strcmp(argv[1], "quiet"))
+        return quiet();
+    if (argc > 1 && !strcmp(argv[1], "fork"))
+        return forked();
     uint64_t start = now_ns();
     for (int i = 0; i < ITERATIONS; i++) {
         grow(i);
