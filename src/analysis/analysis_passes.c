@@ -7,11 +7,13 @@
 #include "heap_model.h"
 #include "lifetimes.h"
 #include "patterns.h"
+#include "sizes.h"
 #include "timeline.h"
 
 static const struct ms_analysis_pass *const passes[] = {
     &ms_lifetimes_pass,
     &ms_patterns_pass,
+    &ms_sizes_pass,
     &ms_timeline_pass,
 };
 

@@ -4,6 +4,7 @@
 
 #include "analysis/lifetimes.h"
 #include "analysis/patterns.h"
+#include "analysis/sizes.h"
 #include "analysis/timeline.h"
 
 #include "analysis/call_sites.h"
@@ -67,9 +68,10 @@ static void temporary_json(struct ms_json *j, struct ms_analysis *a, uint64_t n)
         ms_json_u64(j, "temporary_allocs", n);
 }
 
-/* key: [{below: bound(k) or null for the last, blocks: counts[k]}, ...] */
+/* key: [{below: bound(k) or null for the last, count_key: counts[k]}, ...] */
 static void histogram_json(struct ms_json *j, const char *key, const char *below,
-                           const uint64_t *counts, int n, uint64_t (*bound)(int))
+                           const uint64_t *counts, int n, uint64_t (*bound)(int),
+                           const char *count_key)
 {
     ms_json_begin_array(j, key);
     for (int k = 0; k < n; k++) {
@@ -78,7 +80,7 @@ static void histogram_json(struct ms_json *j, const char *key, const char *below
             ms_json_str(j, below, NULL);
         else
             ms_json_u64(j, below, bound(k));
-        ms_json_u64(j, "blocks", counts[k]);
+        ms_json_u64(j, count_key, counts[k]);
         ms_json_end_object(j);
     }
     ms_json_end_array(j);
@@ -152,9 +154,9 @@ static void lifetime_json(struct ms_json *j, const struct ms_site_lifetimes *l)
     ms_json_u64(j, "long_lived", l->long_lived);
     ms_json_u64(j, "freed_by_other_thread", l->other_thread);
     histogram_json(j, "by_time", "below_ns", l->by_time, MS_LIFETIME_TIME_BUCKETS,
-                   ms_lifetime_time_bound);
+                   ms_lifetime_time_bound, "blocks");
     histogram_json(j, "by_allocations_between", "below", l->by_seq, MS_LIFETIME_SEQ_BUCKETS,
-                   ms_lifetime_seq_bound);
+                   ms_lifetime_seq_bound, "blocks");
     ms_json_end_object(j);
 }
 
@@ -191,6 +193,31 @@ static void pattern_json(struct ms_json *j, const struct ms_site_pattern *p)
     ms_json_end_object(j);
 }
 
+/* The site's sizes and reallocs (sizes.h, docs/analyses.md). */
+static void sizes_json(struct ms_json *j, const struct ms_site_sizes *z)
+{
+    if (!z || !z->allocs) {
+        ms_json_str(j, "sizes", NULL);
+        return;
+    }
+    ms_json_begin_object(j, "sizes");
+    ms_json_u64(j, "min", z->min);
+    ms_json_u64(j, "max", z->max);
+    ms_json_f64(j, "mean", z->requested / (double)z->allocs);
+    ms_json_f64(j, "slack_bytes", z->slack);
+    ms_json_f64(j, "slack_share", z->slack / (z->requested + z->slack));
+    histogram_json(j, "by_size", "up_to", z->by_size, MS_SIZE_BUCKETS, ms_size_bound, "allocs");
+    ms_json_begin_object(j, "reallocs");
+    ms_json_u64(j, "count", z->reallocs);
+    ms_json_u64(j, "moved", z->moved);
+    ms_json_f64(j, "bytes_copied", z->copied);
+    ms_json_u64(j, "small_steps", z->small_steps);
+    histogram_json(j, "by_growth", "below_percent", z->by_growth, MS_GROWTH_BUCKETS,
+                   ms_growth_bound, "reallocs");
+    ms_json_end_object(j);
+    ms_json_end_object(j);
+}
+
 static void site_json(struct ms_json *j, struct ms_analysis *a, size_t i)
 {
     const struct ms_site *s = ms_heap_model_site(a->model, i);
@@ -205,6 +232,7 @@ static void site_json(struct ms_json *j, struct ms_analysis *a, size_t i)
     site_variable_json(j, a, s);
     lifetime_json(j, ms_lifetimes_of(a->model, i));
     pattern_json(j, ms_patterns_of(a->model, i));
+    sizes_json(j, ms_sizes_of(a->model, i));
     stack_json(j, a, s->stack);
     ms_json_end_object(j);
 }

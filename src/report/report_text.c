@@ -4,6 +4,7 @@
 
 #include "analysis/lifetimes.h"
 #include "analysis/patterns.h"
+#include "analysis/sizes.h"
 #include "analysis/timeline.h"
 
 #include "analysis/call_sites.h"
@@ -592,6 +593,30 @@ static void site_pattern(FILE *out, struct ms_analysis *a, size_t site)
     fprintf(out, "\n");
 }
 
+/* One line of the site's sizes and reallocs (sizes.h). */
+static void site_sizes(FILE *out, struct ms_analysis *a, size_t site)
+{
+    const struct ms_site_sizes *z = ms_sizes_of(a->model, site);
+    if (!z || !z->allocs)
+        return;
+    char b1[32], b2[32], b3[32], b4[32];
+    fprintf(out, "      sizes: ");
+    if (z->min == z->max)
+        fprintf(out, "%s bytes each", ms_format_count(b1, z->min));
+    else
+        fprintf(out, "%s to %s bytes (mean %s)", ms_format_count(b1, z->min),
+                ms_format_count(b2, z->max),
+                ms_format_count(b3, (uint64_t)(z->requested / (double)z->allocs + 0.5)));
+    fprintf(out, ", slack %.1f%% (glibc's size classes)",
+            100 * z->slack / (z->requested + z->slack > 0 ? z->requested + z->slack : 1));
+    if (z->reallocs)
+        fprintf(out, "; %s realloc%s, %s moved (%s bytes copied), %s by small steps",
+                ms_format_count(b1, z->reallocs), z->reallocs == 1 ? "" : "s",
+                ms_format_count(b2, z->moved), ms_format_count(b3, (uint64_t)z->copied),
+                ms_format_count(b4, z->small_steps));
+    fprintf(out, "\n");
+}
+
 static void ranking(FILE *out, struct ms_analysis *a, enum ms_rank_key key, const char *title,
                     size_t top)
 {
@@ -639,6 +664,7 @@ static void ranking(FILE *out, struct ms_analysis *a, enum ms_rank_key key, cons
         if (key == MS_RANK_ALLOCS) { /* once a site: the first ranking */
             site_lifetime(out, a, idx[i]);
             site_pattern(out, a, idx[i]);
+            site_sizes(out, a, idx[i]);
         }
         print_stack(out, a, s->stack);
     }

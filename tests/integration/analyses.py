@@ -190,6 +190,21 @@ def patterns(memscope, programs, work):
     check("sporadic: sporadic", verdict("sporadic"), ("sporadic", "none"))
     check("sporadic: 3 allocations", ev("sporadic")["allocs"], 3)
 
+    # Sizes and slack (glibc's size classes), reallocs.
+    z = lambda f: site_of(doc, f)["sizes"]
+    check("exact_24: 24 bytes each, no slack", (z("exact_24")["min"], z("exact_24")["max"],
+          z("exact_24")["slack_bytes"]), (24, 24, 0))
+    check("slack_25: 15 bytes of slack each", z("slack_25")["slack_bytes"], 15 * 1000)
+    check("slack_25: all in the 32-byte bucket",
+          [b["allocs"] for b in z("slack_25")["by_size"]][:3], [0, 1000, 0])
+    r = z("grow_by_one")["reallocs"]
+    check("grow_by_one: 999 reallocs, each a small step", (r["count"], r["small_steps"]),
+          (999, 999))
+    check("grow_by_one: each grows by under 25%, but the first ones",
+          sum(b["reallocs"] for b in r["by_growth"][1:2]), 999 - 4)
+    check_true("grow_by_one: a move copies the old size", r["moved"] <= r["count"] and
+               r["bytes_copied"] <= sum(range(1, 1000)), f"({r})")
+
     # A quiet thread: its events are timed once in 10 ms, which is no period of the program's;
     # a cache filled at once has bounded growth.
     (doc,) = report(memscope, work, [os.path.join(programs, "patterns"), "quiet"])
@@ -214,6 +229,7 @@ def patterns(memscope, programs, work):
     # Sampled: the verdict reads the samples, and a few of them are not a burst.
     (doc,) = report(memscope, work, [os.path.join(programs, "patterns")],
                     env={"MEMSCOPE_SAMPLE_BYTES": "4096"})
+    doc = doc
     e = ev("tiny_loop")
     check_true("sampled: tiny_loop's samples are fewer than its allocations",
                0 < e["samples"] < e["allocs"], f"({e['samples']} of {e['allocs']})")

@@ -9,7 +9,13 @@
  *   tiny_loop     20 blocks of 16 bytes, each freed at once, per iteration: steady;
  *   periodic      100 blocks of 64 bytes, freed at once, every 50 ms: periodic, about 20 bursts;
  *   one_burst     5,000 blocks of 32 bytes at iteration 500, then freed: bursty;
- *   sporadic      one block at iterations 100, 400 and 800: sporadic.
+ *   sporadic      one block at iterations 100, 400 and 800: sporadic;
+ *   exact_24      one block of 24 bytes, freed at once, per iteration: no slack (glibc's
+ *                 smallest chunk holds 24);
+ *   slack_25      one of 25 bytes, freed at once, per iteration: 15 bytes of slack each (a
+ *                 40-byte chunk);
+ *   grow_by_one   a buffer grown by one byte per iteration with realloc, from 1 byte: 999
+ *                 reallocs, each a small step, freed at the end.
  * With "quiet": a thread that allocates little, whose events the clock times once in 10 ms:
  *   quiet_steady  one block of 64 bytes, freed at once, every millisecond for 1 s: steady;
  *   fast_cache    5,000 blocks of 64 bytes in a few milliseconds, held for the second, then
@@ -82,6 +88,25 @@ static __attribute__((noinline)) void one_burst(void)
         b[k] = malloc(32);
     for (int k = 0; k < 5000; k++)
         free(b[k]);
+}
+
+static __attribute__((noinline)) void exact_24(void)
+{
+    char *volatile p = malloc(24);
+    free(p);
+}
+
+static __attribute__((noinline)) void slack_25(void)
+{
+    char *volatile p = malloc(25);
+    free(p);
+}
+
+static char *grown;
+
+static __attribute__((noinline)) void grow_by_one(int i)
+{
+    grown = realloc(grown, (size_t)i + 1); /* the first: realloc(NULL, 1), a malloc */
 }
 
 static __attribute__((noinline)) void sporadic(void)
@@ -167,9 +192,13 @@ int main(int argc, char **argv)
             one_burst();
         if (i == 100 || i == 400 || i == 800)
             sporadic();
+        exact_24();
+        slack_25();
+        grow_by_one(i);
         sleep_until(start + (uint64_t)(i + 1) * 1000000u);
     }
     for (int i = 0; i < CACHE; i++)
         free(cache[i]);
+    free(grown);
     return kept[ITERATIONS - 1] == NULL;
 }
