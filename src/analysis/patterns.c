@@ -34,7 +34,9 @@
 #define GROWTH_MIN_BLOCKS                                                                          \
     8 /* a rise of fewer blocks than this (of the site's mean size) is noise */
 #define GROWTH_TAIL_SLOPE 0.5 /* the last quarter still rises at half the mean slope */
-#define ACTIVE_SHARE 0.99     /* the program allocates until 99% of its allocations are made */
+/* and the growth spans a tenth of the run or more (a batch built at once is no growth) */
+#define GROWTH_MIN_SPAN 0.1
+#define ACTIVE_SHARE 0.99 /* the program allocates until 99% of its allocations are made */
 #define GROWTH_END_SHARE                                                                           \
     0.9                   /* the last allocation in the last tenth of that, from the site's        \
                              first event */
@@ -344,7 +346,7 @@ static void bursts(const struct series *f, double mean, struct ms_site_pattern *
  * whose last allocation is in bucket last, the program's allocating having ended in bucket
  * active; mean_size is the bytes a recorded allocation of the site stands for. */
 static void growth(const struct series *c, double base, size_t last, size_t active,
-                   double mean_size, double bucket_s, struct ms_site_pattern *o)
+                   double mean_size, double bucket_s, double run_s, struct ms_site_pattern *o)
 {
     double most = 0;
     for (size_t k = 0; k < c->n; k++)
@@ -361,7 +363,8 @@ static void growth(const struct series *c, double base, size_t last, size_t acti
     double tail_r2, tail_slope = w >= 4 ? fit(c->live + (w - tail), tail, &tail_r2) : 0;
     if (w >= 4 && slope > 0 && r2 >= GROWTH_MIN_R2 && c->live[w - 1] >= LEVEL_SHARE * most &&
         tail_slope >= GROWTH_TAIL_SLOPE * slope &&
-        (double)last >= GROWTH_END_SHARE * (double)active) {
+        (double)last >= GROWTH_END_SHARE * (double)active &&
+        (double)w * bucket_s >= GROWTH_MIN_SPAN * run_s) {
         o->growth = MS_GROWTH_UNBOUNDED;
         return;
     }
@@ -406,6 +409,8 @@ static int classify(struct patterns *p, struct site *s, uint64_t end_tsc, uint64
     o->cv = spread(coarse->allocs, coarse->n, &mean);
     double sorted[MS_PATTERN_BUCKETS], top = 0;
     memcpy(sorted, coarse->allocs, coarse->n * sizeof *sorted);
+    for (size_t k = 0; k < coarse->n; k++)
+        o->live_mean_bytes += coarse->live[k] / (double)coarse->n;
     for (size_t k = 0; k < coarse->n; k++) {
         o->active += coarse->allocs[k] > 0;
         o->live_max_bytes = count_of(fmax((double)o->live_max_bytes, coarse->live[k]));
@@ -432,7 +437,8 @@ static int classify(struct patterns *p, struct site *s, uint64_t end_tsc, uint64
     uint64_t active = active_tsc > s->t0 ? ((active_tsc - s->t0) >> s->shift) / by : 0;
     growth(coarse, (double)s->base, s->last_alloc_idx / by,
            active < coarse->n ? active : coarse->n - 1,
-           s->samples ? (double)s->bytes / (double)s->samples : 0, bucket_ns / 1e9, o);
+           s->samples ? (double)s->bytes / (double)s->samples : 0, bucket_ns / 1e9,
+           end_tsc > p->start_tsc ? (double)(end_tsc - p->start_tsc) * p->ns_per_tick / 1e9 : 0, o);
     /* the allocations recorded per bucket (a sample stands for its weight) */
     double recorded = s->allocs ? mean * (double)s->samples / (double)s->allocs : 0;
     if (o->growth == MS_GROWTH_UNBOUNDED)

@@ -53,6 +53,7 @@ struct ms_site_pattern {
     double slope_bytes_per_s, r2;
     uint64_t growth_ns; /* that window's length */
     uint64_t live_max_bytes, live_end_bytes;
+    double live_mean_bytes; /* over the series' buckets (each its most): 0 for a sporadic site */
     uint64_t first_alloc_ns, last_alloc_ns; /* from the process's start */
 };
 

@@ -2,8 +2,10 @@
  * stack in full. */
 #include "report.h"
 
+#include "analysis/bottlenecks.h"
 #include "analysis/lifetimes.h"
 #include "analysis/patterns.h"
+#include "analysis/scores.h"
 #include "analysis/sizes.h"
 #include "analysis/timeline.h"
 
@@ -193,6 +195,29 @@ static void pattern_json(struct ms_json *j, const struct ms_site_pattern *p)
     ms_json_end_object(j);
 }
 
+/* An efficiency score (scores.h): its value and the parts known, with their weights. */
+static void score_json(struct ms_json *j, const struct ms_score *s)
+{
+    if (s->value < 0) {
+        ms_json_str(j, "score", NULL);
+        return;
+    }
+    ms_json_begin_object(j, "score");
+    ms_json_u64(j, "value", (uint64_t)s->value);
+    ms_json_begin_array(j, "parts");
+    for (int p = 0; p < MS_SCORE_PARTS; p++) {
+        if (!s->part[p].known)
+            continue;
+        ms_json_begin_object(j, NULL);
+        ms_json_str(j, "name", ms_score_part_name(p));
+        ms_json_f64(j, "waste", s->part[p].waste);
+        ms_json_f64(j, "weight", s->part[p].weight);
+        ms_json_end_object(j);
+    }
+    ms_json_end_array(j);
+    ms_json_end_object(j);
+}
+
 /* The site's sizes and reallocs (sizes.h, docs/analyses.md). */
 static void sizes_json(struct ms_json *j, const struct ms_site_sizes *z)
 {
@@ -233,6 +258,9 @@ static void site_json(struct ms_json *j, struct ms_analysis *a, size_t i)
     lifetime_json(j, ms_lifetimes_of(a->model, i));
     pattern_json(j, ms_patterns_of(a->model, i));
     sizes_json(j, ms_sizes_of(a->model, i));
+    struct ms_score sc;
+    ms_score_site(a->model, i, &sc);
+    score_json(j, &sc);
     stack_json(j, a, s->stack);
     ms_json_end_object(j);
 }
@@ -266,6 +294,51 @@ static void sites_json(struct ms_json *j, struct ms_analysis *a, size_t top)
             site_json(j, a, i);
     ms_json_end_array(j);
     free(chosen);
+}
+
+/* The bottlenecks (bottlenecks.h): kind, severity, the site with its stack or the task, the
+ * evidence by name, the suggestion. */
+static void bottlenecks_json(struct ms_json *j, struct ms_analysis *a)
+{
+    struct ms_bottlenecks bs;
+    if (!ms_patterns_of(a->model, 0) || ms_bottlenecks_find(a->model, &bs)) {
+        ms_json_str(j, "bottlenecks", NULL);
+        return;
+    }
+    const struct ms_annotations *an = ms_heap_model_annotations(a->model);
+    ms_json_begin_array(j, "bottlenecks");
+    for (size_t i = 0; i < bs.n; i++) {
+        const struct ms_bottleneck *b = &bs.b[i];
+        ms_json_begin_object(j, NULL);
+        ms_json_str(j, "kind", ms_bottleneck_name(b->kind));
+        ms_json_str(j, "severity", ms_severity_name(b->severity));
+        if (b->site != SIZE_MAX) {
+            uint32_t stack = ms_heap_model_site(a->model, b->site)->stack;
+            ms_json_begin_object(j, "site");
+            ms_json_u64(j, "stack_id", stack);
+            stack_json(j, a, stack);
+            ms_json_end_object(j);
+        } else {
+            ms_json_str(j, "site", NULL);
+        }
+        if (b->task != SIZE_MAX && an) {
+            const struct ms_task_stats *t = ms_annotations_task(an, b->task);
+            ms_json_begin_object(j, "task");
+            ms_json_u64(j, "id", t->id);
+            ms_json_str(j, "name", ms_annotations_string(an, t->name));
+            ms_json_end_object(j);
+        } else {
+            ms_json_str(j, "task", NULL);
+        }
+        ms_json_begin_object(j, "evidence");
+        for (int e = 0; e < b->nevidence; e++)
+            ms_json_f64(j, b->evidence[e].name, b->evidence[e].value);
+        ms_json_end_object(j);
+        ms_json_str(j, "suggestion", ms_bottleneck_suggestion(b->kind));
+        ms_json_end_object(j);
+    }
+    ms_json_end_array(j);
+    ms_bottlenecks_free(&bs);
 }
 
 /* The hotspots (hotspots.h): the groups in any top-N ranking, each once, and the rankings as
@@ -709,6 +782,16 @@ static void api_json(struct ms_json *j, struct ms_analysis *a)
         ms_json_u64(j, "duration_ns", ms_analysis_elapsed_ns(a, t->begin_tsc, t->stop_tsc));
         ms_json_bool(j, "ended", t->end_tsc != 0);
         ms_json_u64(j, "cpu_ns", t->cpu_ns);
+        struct ms_score sc;
+        ms_score_task(a->model, i, &sc);
+        score_json(j, &sc);
+        unsigned kinds = ms_task_kinds(
+            t->cpu_ns, ms_analysis_elapsed_ns(a, t->begin_tsc, t->stop_tsc), t->allocs);
+        ms_json_begin_array(j, "kinds");
+        for (unsigned k = 1; k <= MS_TASK_ALLOC_HEAVY; k <<= 1)
+            if (kinds & k)
+                ms_json_str(j, NULL, ms_task_kind_name(k));
+        ms_json_end_array(j);
         ms_json_begin_array(j, "threads");
         for (uint32_t k = 0; k < t->nthreads && k < MS_TASK_THREADS_KEPT; k++)
             ms_json_u64(j, NULL, t->threads[k]);
@@ -941,6 +1024,7 @@ int ms_report_json(FILE *out, struct ms_analysis *a, const struct ms_report_opti
     leak_checks_json(&j, a, o->top);
     at_peak_json(&j, a, o->top);
 
+    bottlenecks_json(&j, a);
     hotspots_json(&j, a, o);
     sites_json(&j, a, o->top);
     timeline_json(&j, a);
@@ -963,6 +1047,9 @@ int ms_report_json(FILE *out, struct ms_analysis *a, const struct ms_report_opti
         ms_json_u64(&j, "leaked_bytes", t->live_bytes);
         ms_json_u64(&j, "leaked_blocks", t->leaked_blocks);
         temporary_json(&j, a, t->temporary);
+        struct ms_score sc;
+        ms_score_thread(a->model, i, &sc);
+        score_json(&j, &sc);
         ms_json_end_object(&j);
     }
     ms_json_end_array(&j);

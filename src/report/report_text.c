@@ -2,8 +2,10 @@
  * threads and notes, with symbolized stacks. */
 #include "report.h"
 
+#include "analysis/bottlenecks.h"
 #include "analysis/lifetimes.h"
 #include "analysis/patterns.h"
+#include "analysis/scores.h"
 #include "analysis/sizes.h"
 #include "analysis/timeline.h"
 
@@ -593,6 +595,33 @@ static void site_pattern(FILE *out, struct ms_analysis *a, size_t site)
     fprintf(out, "\n");
 }
 
+/* A score (scores.h) as "72", or "-" when no part is known. */
+static const char *score_text(char *buf, const struct ms_score *s)
+{
+    if (s->value < 0)
+        snprintf(buf, 16, "-");
+    else
+        snprintf(buf, 16, "%d", s->value);
+    return buf;
+}
+
+/* One line of the site's efficiency score and its parts (scores.h). */
+static void site_score(FILE *out, struct ms_analysis *a, size_t site)
+{
+    struct ms_score s;
+    ms_score_site(a->model, site, &s);
+    if (s.value < 0)
+        return;
+    fprintf(out, "      efficiency: %d/100 (waste x weight:", s.value);
+    for (int p = 0, first = 1; p < MS_SCORE_PARTS; p++)
+        if (s.part[p].known) {
+            fprintf(out, "%s %s %.2f x%.2f", first ? "" : ",", ms_score_part_name(p),
+                    s.part[p].waste, s.part[p].weight);
+            first = 0;
+        }
+    fprintf(out, ")\n");
+}
+
 /* One line of the site's sizes and reallocs (sizes.h). */
 static void site_sizes(FILE *out, struct ms_analysis *a, size_t site)
 {
@@ -665,10 +694,55 @@ static void ranking(FILE *out, struct ms_analysis *a, enum ms_rank_key key, cons
             site_lifetime(out, a, idx[i]);
             site_pattern(out, a, idx[i]);
             site_sizes(out, a, idx[i]);
+            site_score(out, a, idx[i]);
         }
         print_stack(out, a, s->stack);
     }
     free(idx);
+}
+
+/* A figure of a bottleneck's evidence: shares as percentages, rates and bytes as counts. */
+static const char *evidence_text(char *buf, const char *name, double v)
+{
+    if (strstr(name, "share") || !strcmp(name, "r2"))
+        snprintf(buf, 32, strstr(name, "share") ? "%.1f%%" : "%.2f",
+                 strstr(name, "share") ? 100 * v : v);
+    else
+        ms_format_count(buf, rate_of(v));
+    return buf;
+}
+
+/* The bottlenecks (bottlenecks.h): the top ones, most severe first. */
+static void bottlenecks_text(FILE *out, struct ms_analysis *a, size_t top)
+{
+    struct ms_bottlenecks bs;
+    if (!ms_patterns_of(a->model, 0) || ms_bottlenecks_find(a->model, &bs))
+        return;
+    fprintf(out, "\nBOTTLENECKS (most severe first; thresholds in docs/analyses.md)%s\n",
+            estimated_title(a));
+    if (!bs.n)
+        fprintf(out, "  (none)\n");
+    const struct ms_annotations *an = ms_heap_model_annotations(a->model);
+    for (size_t i = 0; i < bs.n && (!top || i < top); i++) {
+        const struct ms_bottleneck *b = &bs.b[i];
+        char v[32];
+        fprintf(out, "  #%zu  %s, %s:", i + 1, ms_bottleneck_name(b->kind),
+                ms_severity_name(b->severity));
+        for (int e = 0; e < b->nevidence; e++)
+            fprintf(out, "%s %s %s", e ? "," : "", b->evidence[e].name,
+                    evidence_text(v, b->evidence[e].name, b->evidence[e].value));
+        fprintf(out, "\n      suggestion: %s\n", ms_bottleneck_suggestion(b->kind));
+        if (b->task != SIZE_MAX && an) {
+            const struct ms_task_stats *t = ms_annotations_task(an, b->task);
+            fprintf(out, "        task %" PRIu64 " %s\n", t->id,
+                    clean(ms_annotations_string(an, t->name), "(unnamed)"));
+        }
+        if (b->site != SIZE_MAX)
+            print_stack(out, a, ms_heap_model_site(a->model, b->site)->stack);
+    }
+    if (top && bs.n > top)
+        fprintf(out, "  ... %zu more (--top 0 lists all)\n", bs.n - top);
+    ms_bottlenecks_free(&bs);
 }
 
 /* The hotspots (hotspots.h), by allocations and by allocation rate: the group's figures, its
@@ -770,11 +844,19 @@ static int task_rows(FILE *out, struct ms_analysis *a, const struct ms_annotatio
     uint64_t ns = ms_analysis_elapsed_ns(a, t->begin_tsc, t->stop_tsc);
     snprintf(name, sizeof name, "%*s%s", 2 * (depth < 10 ? depth : 10), "",
              str_or(an, t->name, "(unnamed)"));
-    fprintf(out, "  %-6llu %-28s %10s %14s %14s %14s %12s%s %10s %7u\n", (unsigned long long)t->id,
-            name, ms_format_count(b1, t->allocs), ms_format_count(b2, t->bytes_allocated),
-            ms_format_count(b3, t->live_bytes), ms_format_count(b4, t->peak_bytes),
-            ms_format_duration(b5, ns), t->end_tsc ? " " : "+", ms_format_duration(b6, t->cpu_ns),
-            t->nthreads);
+    struct ms_score sc;
+    char b7[16], kinds[64] = "";
+    ms_score_task(a->model, i, &sc);
+    unsigned k = ms_task_kinds(t->cpu_ns, ns, t->allocs);
+    for (unsigned bit = 1; bit <= MS_TASK_ALLOC_HEAVY; bit <<= 1)
+        if (k & bit)
+            snprintf(kinds + strlen(kinds), sizeof kinds - strlen(kinds), "%s%s", *kinds ? "," : "",
+                     ms_task_kind_name(bit));
+    fprintf(out, "  %-6llu %-28s %10s %14s %14s %14s %12s%s %10s %7u %6s  %s\n",
+            (unsigned long long)t->id, name, ms_format_count(b1, t->allocs),
+            ms_format_count(b2, t->bytes_allocated), ms_format_count(b3, t->live_bytes),
+            ms_format_count(b4, t->peak_bytes), ms_format_duration(b5, ns), t->end_tsc ? " " : "+",
+            ms_format_duration(b6, t->cpu_ns), t->nthreads, score_text(b7, &sc), kinds);
     rows--;
     for (uint32_t c = t->child; c && rows > 0; c = ms_annotations_task(an, c - 1)->sibling)
         rows = task_rows(out, a, an, c - 1, depth + 1, rows);
@@ -906,8 +988,9 @@ static void api_sections(FILE *out, struct ms_analysis *a)
     if (an && ms_annotations_task_count(an)) {
         fprintf(out,
                 "\nTASKS (+: still running at the end; live: allocated by the task and not freed)\n"
-                "  %-6s %-28s %10s %14s %14s %14s %13s %10s %7s\n",
-                "id", "task", "allocs", "bytes", "live", "peak", "duration", "cpu", "threads");
+                "  %-6s %-28s %10s %14s %14s %14s %13s %10s %7s %6s  %s\n",
+                "id", "task", "allocs", "bytes", "live", "peak", "duration", "cpu", "threads",
+                "score", "kind");
         int rows = TEXT_ROWS;
         for (size_t i = 0; i < ms_annotations_task_count(an) && rows > 0; i++)
             if (ms_annotations_task(an, i)->root)
@@ -1077,6 +1160,7 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
     who_keeps(out, a, false, o->top);
     leak_checks(out, a, o->top);
     who_keeps(out, a, true, o->top);
+    bottlenecks_text(out, a, o->top);
     hotspots_text(out, a, o);
     if (ms_patterns_of(a->model, 0))
         ranking(out, a, MS_RANK_GROWTH,
@@ -1093,8 +1177,8 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
 
     api_sections(out, a);
 
-    fprintf(out, "\nTHREADS%s\n  %-8s %-16s %10s %14s %16s %14s %14s\n", estimated_title(a), "tid",
-            "name", "created by", "allocations", "bytes", "peak", "leaked");
+    fprintf(out, "\nTHREADS%s\n  %-8s %-16s %10s %14s %16s %14s %14s %6s\n", estimated_title(a),
+            "tid", "name", "created by", "allocations", "bytes", "peak", "leaked", "score");
     for (size_t i = 0; i < ms_heap_model_thread_count(a->model); i++) {
         const struct ms_thread_stats *t = ms_heap_model_thread(a->model, i);
         if (!t->allocs && !t->frees)
@@ -1102,10 +1186,13 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
         char b4[32], creator[16] = "-";
         if (t->creator_tid)
             snprintf(creator, sizeof creator, "%u", t->creator_tid);
-        fprintf(out, "  %-8u %-16s %10s %14s %16s %14s %14s\n", t->tid,
+        struct ms_score sc;
+        char b5[16];
+        ms_score_thread(a->model, i, &sc);
+        fprintf(out, "  %-8u %-16s %10s %14s %16s %14s %14s %6s\n", t->tid,
                 t->tid ? t->name : "(exited)", creator, ms_format_count(b1, t->allocs),
                 ms_format_count(b2, t->bytes), ms_format_count(b3, t->peak_bytes),
-                ms_format_count(b4, t->live_bytes));
+                ms_format_count(b4, t->live_bytes), score_text(b5, &sc));
     }
 
     struct ms_notes notes;

@@ -279,6 +279,93 @@ def hotspots(memscope, programs, work):
                "main" in names, f"({names})")
 
 
+def bottlenecks(memscope, programs, work):
+    """Each kind of bottleneck on a site built to have it, with its severity and evidence."""
+    def found(doc):
+        out = {}
+        for b in doc["bottlenecks"]:
+            where = (b["site"]["stack"][0]["function"] if b["site"] and b["site"]["stack"]
+                     else b["task"]["name"] if b["task"] else None)
+            out[(b["kind"], where)] = b
+        return out
+    (doc,) = report(memscope, work, [os.path.join(programs, "patterns")])
+    f = found(doc)
+    b = f.get(("tiny_allocations", "tiny_loop"))
+    check("tiny_loop: tiny allocations, 20,000 of 16 bytes, most of the program's",
+          b and (b["severity"], b["evidence"]["allocs"], b["evidence"]["mean_bytes"]),
+          ("high", 20000, 16))
+    b = f.get(("unbounded_growth", "grow"))
+    check("grow: unbounded growth, 1,000,000 bytes", b and (b["severity"],
+          b["evidence"]["live_max_bytes"]), ("high", 1000000))
+    b = f.get(("realloc_churn", "grow_by_one"))
+    check("grow_by_one: realloc churn, 999 small steps",
+          b and (b["severity"], b["evidence"]["small_steps"]), ("low", 999))
+    b = f.get(("short_lived_large", "large_short"))
+    check_true("large_short: short-lived large blocks of 256 KiB",
+               b and b["evidence"]["mean_bytes"] == 262144 and b["evidence"]["short_lived"] >= 190,
+               f"({b})")
+    check("no bottleneck for the steady, periodic or sporadic sites",
+          sorted(w for (_, w) in f if w in ("periodic", "sporadic", "cache_put", "exact_24")), [])
+    check_true("every bottleneck has a suggestion", all(x["suggestion"] for x in doc["bottlenecks"]))
+    (doc,) = report(memscope, work, [os.path.join(programs, "patterns"), "threads"])
+    f = found(doc)
+    check("hot_tiny: a hot loop", f.get(("hot_loop", "hot_tiny"), {}).get("severity"), "high")
+    check("hot_tiny: tiny allocations", f.get(("tiny_allocations", "hot_tiny"), {}).get("severity"),
+          "high")
+    b = f.get(("slack", "hot_tiny"))
+    check("hot_tiny: slack, 15 bytes each of 200,000", b and (b["evidence"]["slack_bytes"],
+          b["evidence"]["slack_share"]), (3000000, 0.375))
+    b = f.get(("cross_thread_frees", "handed_over"))
+    check("handed_over: all 5,000 freed by another thread",
+          b and (b["evidence"]["freed_by_other_thread"], b["evidence"]["ended"]), (5000, 5000))
+    check("handed_over: a batch built at once is no unbounded growth",
+          ("unbounded_growth", "handed_over") in f, False)
+    # Tasks that ended holding memory (the C API; api_expect.py has the figures)
+    (doc,) = report(memscope, work, [os.path.join(programs, "api_tasks")])
+    held = {b["task"]["name"]: b["evidence"]["live_bytes"] for b in doc["bottlenecks"]
+            if b["kind"] == "task_held_memory"}
+    want = {t["name"]: t["live_bytes"] for t in doc["tasks"] if t["ended"] and t["live_bytes"]}
+    check("api_tasks: every ended task holding memory, and none other", held, want)
+    check_true("api_tasks: some do", len(want) >= 2, f"({want})")
+
+
+def scores(memscope, programs, work):
+    """Efficiency scores: each part a share of waste, the score 100 x (1 - their mean)."""
+    def consistent(what, sc):
+        if sc is None:
+            return
+        mean = sum(p["waste"] * p["weight"] for p in sc["parts"])
+        check(f"{what}: score = 100 x (1 - weighted waste)", sc["value"],
+              int(100 * (1 - mean) + 0.5))
+        check_true(f"{what}: weights sum to 1", abs(sum(p["weight"] for p in sc["parts"]) - 1) < 1e-6)
+    (doc,) = report(memscope, work, [os.path.join(programs, "patterns")])
+    part = lambda f, name: {p["name"]: p["waste"] for p in site_of(doc, f)["score"]["parts"]}[name]
+    for s in doc["sites"]:
+        consistent("site %s" % (s["stack"][0]["function"] if s["stack"] else "?"), s["score"])
+    for t in doc["threads"]:
+        consistent("thread %d" % t["tid"], t["score"])
+    check_true("tiny_loop: all temporary", part("tiny_loop", "temporary") >= 0.99)
+    check("tiny_loop: 8 of 24 usable bytes are slack", round(part("tiny_loop", "slack"), 4),
+          round(8 / 24, 4))
+    check("exact_24: no slack", part("exact_24", "slack"), 0)
+    check("slack_25: 15 of 40", part("slack_25", "slack"), 0.375)
+    check("grow: all leaked", part("grow", "leaked"), 1)
+    check_true("tiny_loop: as many live at the peak as on average",
+               abs(part("tiny_loop", "peak_over_average")) < 1e-9)
+    check_true("grow and tiny_loop waste: scores below 100",
+               site_of(doc, "grow")["score"]["value"] < 100 and
+               site_of(doc, "tiny_loop")["score"]["value"] < 100)
+    (doc,) = report(memscope, work, [os.path.join(programs, "api_tasks")])
+    for t in doc["tasks"]:
+        consistent("task %s" % t["name"], t["score"])
+        busy = t["cpu_ns"] / t["duration_ns"] if t["duration_ns"] else 0
+        want = ([k for k, c in (("cpu_bound", t["cpu_ns"] and busy >= 0.8),
+                                ("waiting", t["cpu_ns"] and busy <= 0.2),
+                                ("allocation_heavy", t["duration_ns"] and t["allocs"] >= 16 and
+                                 t["allocs"] / (t["duration_ns"] / 1e9) >= 100000)) if c])
+        check(f"task {t['name']}: kinds from its figures", t["kinds"], want)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--memscope", required=True)
@@ -290,6 +377,8 @@ def main():
         orphan_peak(a.memscope, a.programs, work)
         patterns(a.memscope, a.programs, work)
         hotspots(a.memscope, a.programs, work)
+        bottlenecks(a.memscope, a.programs, work)
+        scores(a.memscope, a.programs, work)
     return 1 if failures else 0
 
 

@@ -15,7 +15,12 @@
  *   slack_25      one of 25 bytes, freed at once, per iteration: 15 bytes of slack each (a
  *                 40-byte chunk);
  *   grow_by_one   a buffer grown by one byte per iteration with realloc, from 1 byte: 999
- *                 reallocs, each a small step, freed at the end.
+ *                 reallocs, each a small step, freed at the end;
+ *   large_short   256 KiB, freed at once, every fifth iteration: 200 short-lived large blocks.
+ * With "threads":
+ *   hot_tiny      200,000 blocks of 25 bytes, each freed at once, in a tight loop: a hot loop of
+ *                 tiny allocations, 15 bytes of slack each;
+ *   handed_over   5,000 blocks of 64 bytes that another thread frees.
  * With "quiet": a thread that allocates little, whose events the clock times once in 10 ms:
  *   quiet_steady  one block of 64 bytes, freed at once, every millisecond for 1 s: steady;
  *   fast_cache    5,000 blocks of 64 bytes in a few milliseconds, held for the second, then
@@ -27,6 +32,7 @@
  *   child_work    in the child, one block of 32 bytes, freed at once, every millisecond for
  *                 200 ms: steady.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +115,12 @@ static __attribute__((noinline)) void grow_by_one(int i)
     grown = realloc(grown, (size_t)i + 1); /* the first: realloc(NULL, 1), a malloc */
 }
 
+static __attribute__((noinline)) void large_short(void)
+{
+    char *volatile p = malloc(256 * 1024);
+    free(p);
+}
+
 static __attribute__((noinline)) void sporadic(void)
 {
     char *volatile p = malloc(100);
@@ -133,6 +145,40 @@ static __attribute__((noinline)) void *parent_work(void)
 static __attribute__((noinline)) void *child_work(void)
 {
     return malloc(32);
+}
+
+static __attribute__((noinline)) void *hot_tiny(void)
+{
+    return malloc(25);
+}
+
+static __attribute__((noinline)) void *handed_over(void)
+{
+    return malloc(64);
+}
+
+static void *handed[5000];
+
+static void *consumer(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 5000; i++)
+        free(handed[i]);
+    return NULL;
+}
+
+static int threads(void)
+{
+    for (int i = 0; i < 200000; i++) {
+        char *volatile p = hot_tiny();
+        free(p);
+    }
+    for (int i = 0; i < 5000; i++)
+        handed[i] = handed_over();
+    pthread_t t;
+    if (pthread_create(&t, NULL, consumer, NULL))
+        return 1;
+    return pthread_join(t, NULL) ? 1 : 0;
 }
 
 static int quiet(void)
@@ -181,6 +227,8 @@ int main(int argc, char **argv)
         return quiet();
     if (argc > 1 && !strcmp(argv[1], "fork"))
         return forked();
+    if (argc > 1 && !strcmp(argv[1], "threads"))
+        return threads();
     uint64_t start = now_ns();
     for (int i = 0; i < ITERATIONS; i++) {
         grow(i);
@@ -195,6 +243,8 @@ int main(int argc, char **argv)
         exact_24();
         slack_25();
         grow_by_one(i);
+        if (i % 5 == 0)
+            large_short();
         sleep_until(start + (uint64_t)(i + 1) * 1000000u);
     }
     for (int i = 0; i < CACHE; i++)
