@@ -129,7 +129,8 @@ static void site_bottlenecks(struct found *f, const struct ms_heap_model *m, siz
         evidence(b, "mean_bytes", mean);
         evidence(b, "share_of_allocs", share);
     }
-    if (z->small_steps >= CHURN_MIN_STEPS && 2 * z->small_steps >= z->reallocs) {
+    bool sampled = ms_heap_model_summary(m)->sample_bytes != 0; /* reallocs not known */
+    if (!sampled && z->small_steps >= CHURN_MIN_STEPS && 2 * z->small_steps >= z->reallocs) {
         b = add(f, MS_BN_REALLOC_CHURN, grade((double)z->small_steps, 1000, 10000), i, SIZE_MAX);
         evidence(b, "small_steps", (double)z->small_steps);
         evidence(b, "reallocs", (double)z->reallocs);

@@ -30,11 +30,12 @@ const char *ms_group_by_name(enum ms_group_by by)
 }
 
 /* Functions that only allocate for their caller (glibc's, libiberty's, glib's, perl's,
- * CPython's, GMP's; and the C++ standard library's, its containers included: the allocating
- * function is the program's that used them); '*' stands for any characters. */
+ * CPython's, GMP's, SQLite's; and the C++ standard library's, its containers included: the
+ * allocating function is the program's that used them); '*' stands for any characters. They
+ * are matched against a function's qualified name (bare). */
 static const char *const wrappers[] = {
     /* clang-format off */
-    "operator new", "operator new[]", "std::*", "* std::*", "__gnu_cxx::*",
+    "operator new", "operator new[]", "std::*", "__gnu_cxx::*",
     "malloc", "calloc", "realloc", "strdup", "strndup", "__strdup", "__GI___strdup",
     "__strndup", "__GI___strndup", "xmalloc", "xcalloc", "xrealloc", "xstrdup", "xstrndup",
     "xmemdup", "g_malloc", "g_malloc0", "g_realloc", "g_try_malloc", "g_try_malloc0",
@@ -43,6 +44,10 @@ static const char *const wrappers[] = {
     "Perl_safesyscalloc", "Perl_safesysrealloc", "PyMem_RawMalloc", "PyMem_RawCalloc",
     "PyMem_RawRealloc", "PyMem_Malloc", "PyMem_Calloc", "PyMem_Realloc", "PyObject_Malloc",
     "PyObject_Calloc", "PyObject_Realloc", "__gmp_default_allocate", "__gmp_default_reallocate",
+    "sqlite3Malloc", "sqlite3MallocZero", "sqlite3Realloc", "sqlite3DbMallocRaw",
+    "sqlite3DbMallocRawNN", "sqlite3DbMallocZero", "sqlite3DbRealloc", "sqlite3DbReallocOrFree",
+    "sqlite3DbStrDup", "sqlite3DbStrNDup", "sqlite3_malloc", "sqlite3_malloc64",
+    "sqlite3_realloc", "sqlite3_realloc64",
     NULL,
     /* clang-format on */
 };
@@ -68,7 +73,17 @@ static bool glob(const char *p, const char *s)
     return !*s;
 }
 
-/* name without a symbol's "+0xOFF" and a function's "(arguments)", into buf. */
+/* Whether s[0..n) ends with the word w. */
+static bool ends_with(const char *s, size_t n, const char *w)
+{
+    size_t k = strlen(w);
+    return n >= k && !memcmp(s + n - k, w, k);
+}
+
+/* name as a qualified name, into buf: without a symbol's "+0xOFF", a method's qualifiers
+ * (" const", " &", " noexcept", "[clone .cold]"...), its arguments and a template function's
+ * return type ("std::vector<int> make<int>(unsigned long)" is "make<int>"); an operator keeps
+ * its own name ("operator()", "operator new"). */
 static const char *bare(const char *name, char *buf, size_t len)
 {
     const char *plus = strstr(name, "+0x");
@@ -76,18 +91,48 @@ static const char *bare(const char *name, char *buf, size_t len)
     if (n >= len)
         n = len - 1;
     memcpy(buf, name, n);
-    buf[n] = 0;
+    static const char *const quals[] = {" const", " volatile", " &&", " &", " noexcept"};
+    for (bool again = true; again;) {
+        again = false;
+        if (n && buf[n - 1] == ']') { /* [clone .cold], [abi:cxx11] */
+            size_t i = n;
+            while (i > 0 && buf[i - 1] != '[')
+                i--;
+            if (i > 0) {
+                n = i - 1;
+                while (n && buf[n - 1] == ' ')
+                    n--;
+                again = true;
+            }
+        }
+        for (size_t q = 0; q < sizeof quals / sizeof *quals; q++)
+            if (ends_with(buf, n, quals[q])) {
+                n -= strlen(quals[q]);
+                again = true;
+            }
+    }
     if (n && buf[n - 1] == ')') { /* the arguments: back to the '(' that opens them */
         int depth = 0;
         for (size_t i = n; i-- > 0;) {
             depth += buf[i] == ')' ? 1 : buf[i] == '(' ? -1 : 0;
             if (!depth) {
-                buf[i] = 0;
+                if (!ends_with(buf, i, "operator")) /* "operator()" without arguments */
+                    n = i;
                 break;
             }
         }
     }
-    return buf;
+    buf[n] = 0;
+    /* the return type: up to the last space outside <> and () that is not an operator's */
+    int depth = 0;
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = buf[i];
+        depth += c == '<' || c == '(' ? 1 : c == '>' || c == ')' ? -1 : 0;
+        if (c == ' ' && depth == 0 && !ends_with(buf, i, "operator"))
+            start = i + 1;
+    }
+    return buf + start;
 }
 
 bool ms_is_alloc_fn(const char *function, const char *const *extra)
@@ -219,7 +264,16 @@ static bool is_wrapper(struct memo *mo, const char *name, const char *const *ext
     return mo->wrapper[j];
 }
 
-/* The innermost frame of stack that is not an allocation wrapper (the outermost if all are). */
+/* Whether f has no symbol: its name is its module's and an offset. */
+static bool nameless(const ms_frame *f)
+{
+    const char *m = base(f->module);
+    size_t k = m ? strlen(m) : 0;
+    return m && !strncmp(f->function, m, k) && !strncmp(f->function + k, "+0x", 3);
+}
+
+/* The innermost frame of stack that is not an allocation wrapper (of the first 64: the 64th if
+ * all of those are). */
 static ms_frame allocating(struct ms_analysis *a, uint32_t stack, const char *const *extra,
                            struct memo *mo)
 {
@@ -229,7 +283,10 @@ static ms_frame allocating(struct ms_analysis *a, uint32_t stack, const char *co
         int n = ms_analysis_stack(a, stack, f, max), i = 0;
         if (n <= 0)
             return (ms_frame){.function = "(no stack)"};
-        while (i + 1 < n && is_wrapper(mo, f[i].function, extra))
+        /* a wrapper, or a frame without a symbol that a wrapper called (a static function of
+         * the allocator's, as sqlite3MemMalloc under sqlite3Malloc) */
+        while (i + 1 < n && (is_wrapper(mo, f[i].function, extra) ||
+                             (nameless(&f[i]) && is_wrapper(mo, f[i + 1].function, extra))))
             i++;
         if (i + 1 < n || n < max || max == 64)
             return f[i];
@@ -277,6 +334,15 @@ int ms_hotspots_build(struct ms_analysis *a, enum ms_group_by by, const char *co
         struct ms_hotspot *g = &out->g[out->n];
         if (!g->stacks) { /* a new group */
             *g = (struct ms_hotspot){.frame = mem[i].f, .site = mem[i].site};
+            g->name = by == MS_GROUP_MODULE  ? strdup(mem[i].module ? mem[i].module : "?")
+                      : by == MS_GROUP_STACK ? strdup(mem[i].f.function)
+                                             : strndup(mem[i].f.function, mem[i].fn_len);
+            if (!g->name) {
+                out->n++;
+                free(mem);
+                ms_hotspots_free(out);
+                return MS_ENOMEM;
+            }
             first = UINT64_MAX;
             last = 0;
             timed = true;
@@ -309,6 +375,8 @@ int ms_hotspots_build(struct ms_analysis *a, enum ms_group_by by, const char *co
 
 void ms_hotspots_free(struct ms_hotspots *h)
 {
+    for (size_t i = 0; h->g && i < h->n; i++)
+        free(h->g[i].name);
     free(h->g);
     h->g = NULL;
     h->n = 0;

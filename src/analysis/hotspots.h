@@ -23,8 +23,11 @@ const char *ms_group_by_name(enum ms_group_by by);
 #define MS_RATE_MIN_NS 10000ull
 
 struct ms_hotspot {
-    ms_frame frame; /* the innermost frame the group shares (function, line or module) */
-    size_t site;    /* its site with the most bytes allocated: its stack is the example */
+    ms_frame frame; /* the allocating frame of its first site (of its sites by index) */
+    /* What the group shares: the allocating function's name without a symbol's offset (by
+     * function and by line; the stack's frame's for a stack), or its module's file name. */
+    char *name;
+    size_t site; /* its site with the most bytes allocated: its stack is the example */
     uint32_t stacks;
     uint64_t allocs, bytes, peak_bytes, live_bytes, live_blocks, temporary;
     /* Allocations per second from the group's first allocation to its last; < 0: not measured

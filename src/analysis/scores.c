@@ -51,7 +51,8 @@ void ms_score_site(const struct ms_heap_model *m, size_t site, struct ms_score *
         set(out, MS_PART_TEMPORARY, (double)s->temporary, (double)s->allocs);
     if (z) {
         set(out, MS_PART_SLACK, z->slack, z->requested + z->slack);
-        set(out, MS_PART_REALLOC_COPIES, z->copied, (double)s->bytes);
+        if (!ms_heap_model_summary(m)->sample_bytes) /* reallocs not known when sampled */
+            set(out, MS_PART_REALLOC_COPIES, z->copied, (double)s->bytes);
     }
     set(out, MS_PART_LEAKED, (double)s->live_bytes, (double)s->bytes);
     if (p && p->live_mean_bytes > 0 && p->live_max_bytes)

@@ -27,12 +27,9 @@ uint64_t ms_growth_bound(int k)
 
 uint64_t ms_glibc_usable(uint64_t n)
 {
-    const uint64_t mmap_threshold = 128 * 1024;
-    if (n >= UINT64_MAX - 8192)
+    if (n >= UINT64_MAX - 64)
         return n;
-    if (n >= mmap_threshold) /* its own mapping: header 16 bytes, whole pages */
-        return ((n + 16 + 4095) & ~(uint64_t)4095) - 16;
-    uint64_t chunk = (n + 8 + 15) & ~(uint64_t)15;
+    uint64_t chunk = (n + 8 + 15) & ~(uint64_t)15; /* glibc's request2size */
     return (chunk < 32 ? 32 : chunk) - 8;
 }
 

@@ -32,9 +32,10 @@ struct ms_site_sizes {
     uint64_t by_growth[MS_GROWTH_BUCKETS];
 };
 
-/* The bytes glibc's malloc makes usable for a request of n (malloc_usable_size): chunks of 16
- * bytes with an 8-byte header, 24 usable at least; mmapped chunks (from 128 KiB, glibc's first
- * threshold) in pages with a 16-byte header. */
+/* The bytes glibc's malloc makes usable for a request of n (malloc_usable_size) from its heap:
+ * chunks of 16 bytes with an 8-byte header, 24 usable at least. A block glibc maps on its own
+ * (from 128 KiB, when the heap's top cannot serve it) has up to a page more: a lower bound
+ * there. */
 uint64_t ms_glibc_usable(uint64_t n);
 
 /* The sizes of site i, or NULL (no such site, or the analysis did not run). */

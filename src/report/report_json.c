@@ -219,7 +219,7 @@ static void score_json(struct ms_json *j, const struct ms_score *s)
 }
 
 /* The site's sizes and reallocs (sizes.h, docs/analyses.md). */
-static void sizes_json(struct ms_json *j, const struct ms_site_sizes *z)
+static void sizes_json(struct ms_json *j, const struct ms_site_sizes *z, bool sampled)
 {
     if (!z || !z->allocs) {
         ms_json_str(j, "sizes", NULL);
@@ -232,6 +232,11 @@ static void sizes_json(struct ms_json *j, const struct ms_site_sizes *z)
     ms_json_f64(j, "slack_bytes", z->slack);
     ms_json_f64(j, "slack_share", z->slack / (z->requested + z->slack));
     histogram_json(j, "by_size", "up_to", z->by_size, MS_SIZE_BUCKETS, ms_size_bound, "allocs");
+    if (sampled) { /* a realloc is one only when both its blocks are sampled */
+        ms_json_str(j, "reallocs", NULL);
+        ms_json_end_object(j);
+        return;
+    }
     ms_json_begin_object(j, "reallocs");
     ms_json_u64(j, "count", z->reallocs);
     ms_json_u64(j, "moved", z->moved);
@@ -257,7 +262,7 @@ static void site_json(struct ms_json *j, struct ms_analysis *a, size_t i)
     site_variable_json(j, a, s);
     lifetime_json(j, ms_lifetimes_of(a->model, i));
     pattern_json(j, ms_patterns_of(a->model, i));
-    sizes_json(j, ms_sizes_of(a->model, i));
+    sizes_json(j, ms_sizes_of(a->model, i), ms_heap_model_summary(a->model)->sample_bytes != 0);
     struct ms_score sc;
     ms_score_site(a->model, i, &sc);
     score_json(j, &sc);
@@ -377,6 +382,7 @@ static void hotspots_json(struct ms_json *j, struct ms_analysis *a,
         const struct ms_hotspot *x = &h.g[order[i]];
         uint32_t stack = ms_heap_model_site(a->model, x->site)->stack;
         ms_json_begin_object(j, NULL);
+        ms_json_str(j, "name", x->name);
         ms_json_begin_object(j, "frame");
         frame_fields(j, &x->frame);
         ms_json_end_object(j);

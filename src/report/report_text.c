@@ -638,7 +638,7 @@ static void site_sizes(FILE *out, struct ms_analysis *a, size_t site)
                 ms_format_count(b3, (uint64_t)(z->requested / (double)z->allocs + 0.5)));
     fprintf(out, ", slack %.1f%% (glibc's size classes)",
             100 * z->slack / (z->requested + z->slack > 0 ? z->requested + z->slack : 1));
-    if (z->reallocs)
+    if (z->reallocs && !ms_heap_model_summary(a->model)->sample_bytes)
         fprintf(out, "; %s realloc%s, %s moved (%s bytes copied), %s by small steps",
                 ms_format_count(b1, z->reallocs), z->reallocs == 1 ? "" : "s",
                 ms_format_count(b2, z->moved), ms_format_count(b3, (uint64_t)z->copied),
@@ -778,11 +778,16 @@ static void hotspots_text(FILE *out, struct ms_analysis *a, const struct ms_repo
                     ms_format_count(b4, g->live_bytes), rate);
             if (o->group_by != MS_GROUP_STACK) {
                 fprintf(out, ", %u stack%s\n", g->stacks, g->stacks == 1 ? "" : "s");
-                if (o->group_by == MS_GROUP_MODULE)
-                    fprintf(out, "        in [%s]\n",
-                            g->frame.module ? base(g->frame.module) : "?");
-                else
-                    print_frame(out, &g->frame, "at");
+                if (o->group_by == MS_GROUP_MODULE) {
+                    fprintf(out, "        in [%s]\n", g->name);
+                } else {
+                    ms_frame f = g->frame; /* the group's function; a line only by line */
+                    f.function = g->name;
+                    if (o->group_by == MS_GROUP_FUNCTION)
+                        f.file = NULL;
+                    f.inlined = false;
+                    print_frame(out, &f, "at");
+                }
                 fprintf(out, "      %s\n",
                         g->stacks == 1 ? "its stack:" : "the stack with the most bytes allocated:");
             } else {

@@ -235,6 +235,8 @@ def patterns(memscope, programs, work):
                0 < e["samples"] < e["allocs"], f"({e['samples']} of {e['allocs']})")
     check("sampled: tiny_loop steady", verdict("tiny_loop"), ("steady", "none"))
     check("sampled: grow still growing", verdict("grow"), ("growing", "unbounded"))
+    check("sampled: reallocs not known (one only when both blocks are sampled)",
+          site_of(doc, "grow_by_one")["sizes"]["reallocs"], None)
 
 
 def hotspots(memscope, programs, work):
