@@ -3,6 +3,7 @@
 #include "report.h"
 
 #include "analysis/bottlenecks.h"
+#include "analysis/entity_rank.h"
 #include "analysis/lifetimes.h"
 #include "analysis/patterns.h"
 #include "analysis/scores.h"
@@ -736,6 +737,37 @@ static void passports_json(struct ms_json *j, struct ms_analysis *a)
 }
 
 /* The C API's sections (docs/json-report.md): variables, scopes, tasks, api_errors. */
+static uint64_t task_duration(const void *ctx, size_t i)
+{
+    const struct ms_analysis *a = ctx;
+    const struct ms_task_stats *t = ms_annotations_task(ms_heap_model_annotations(a->model), i);
+    return ms_analysis_elapsed_ns(a, t->begin_tsc, t->stop_tsc);
+}
+
+/* thread_rankings (tids) and task_rankings (ids): entity_rank.h. */
+static void entity_rankings_json(struct ms_json *j, struct ms_analysis *a, size_t top)
+{
+    const struct ms_annotations *an = ms_heap_model_annotations(a->model);
+    for (int which = 0; which < 2; which++) {
+        ms_json_begin_object(j, which ? "task_rankings" : "thread_rankings");
+        for (int k = 0; k < MS_ENTITY_KEYS; k++) {
+            if (!which && (k == MS_BY_RATE || k == MS_BY_CPU))
+                continue; /* not kept for threads */
+            size_t *idx;
+            size_t n = which ? ms_rank_tasks(a->model, k, top, task_duration, a, &idx)
+                             : ms_rank_threads(a->model, k, top, &idx);
+            ms_json_begin_array(j, ms_entity_key_name(k));
+            for (size_t i = 0; i < n; i++)
+                ms_json_u64(j, NULL,
+                            which ? ms_annotations_task(an, idx[i])->id
+                                  : ms_heap_model_thread(a->model, idx[i])->tid);
+            ms_json_end_array(j);
+            free(idx);
+        }
+        ms_json_end_object(j);
+    }
+}
+
 static void api_json(struct ms_json *j, struct ms_analysis *a)
 {
     const struct ms_annotations *an = ms_heap_model_annotations(a->model);
@@ -1036,6 +1068,7 @@ int ms_report_json(FILE *out, struct ms_analysis *a, const struct ms_report_opti
     timeline_json(&j, a);
 
     api_json(&j, a);
+    entity_rankings_json(&j, a, o->top);
 
     ms_json_begin_array(&j, "threads");
     for (size_t i = 0; i < ms_heap_model_thread_count(a->model); i++) {

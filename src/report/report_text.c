@@ -3,6 +3,7 @@
 #include "report.h"
 
 #include "analysis/bottlenecks.h"
+#include "analysis/entity_rank.h"
 #include "analysis/lifetimes.h"
 #include "analysis/patterns.h"
 #include "analysis/scores.h"
@@ -1005,6 +1006,45 @@ static void api_sections(FILE *out, struct ms_analysis *a)
     }
 }
 
+static uint64_t task_duration(const void *ctx, size_t i)
+{
+    const struct ms_analysis *a = ctx;
+    const struct ms_task_stats *t = ms_annotations_task(ms_heap_model_annotations(a->model), i);
+    return ms_analysis_elapsed_ns(a, t->begin_tsc, t->stop_tsc);
+}
+
+/* The rankings of threads (when there are two or more) and tasks (entity_rank.h): the first five
+ * of each, by id. */
+static void entity_rankings(FILE *out, struct ms_analysis *a)
+{
+    const struct ms_annotations *an = ms_heap_model_annotations(a->model);
+    size_t threads = 0;
+    for (size_t i = 0; i < ms_heap_model_thread_count(a->model); i++)
+        threads += ms_heap_model_thread(a->model, i)->allocs != 0;
+    size_t tasks = an ? ms_annotations_task_count(an) : 0;
+    for (int which = 0; which < 2; which++) {
+        if (which ? !tasks : threads < 2)
+            continue;
+        fprintf(out,
+                "\n%s RANKINGS (the first five by each; by_score: the least efficient first)\n",
+                which ? "TASK" : "THREAD");
+        for (int k = 0; k < MS_ENTITY_KEYS; k++) {
+            size_t *idx;
+            size_t n = which ? ms_rank_tasks(a->model, k, 5, task_duration, a, &idx)
+                             : ms_rank_threads(a->model, k, 5, &idx);
+            if (n) {
+                fprintf(out, "  %-20s", ms_entity_key_name(k));
+                for (size_t i = 0; i < n; i++)
+                    fprintf(out, " %" PRIu64,
+                            which ? ms_annotations_task(an, idx[i])->id
+                                  : (uint64_t)ms_heap_model_thread(a->model, idx[i])->tid);
+                fprintf(out, "\n");
+            }
+            free(idx);
+        }
+    }
+}
+
 static const char *unwind_name(int mode)
 {
     return mode == MS_UNWIND_LIBUNWIND ? "libunwind"
@@ -1199,6 +1239,8 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
                 ms_format_count(b2, t->bytes), ms_format_count(b3, t->peak_bytes),
                 ms_format_count(b4, t->live_bytes), score_text(b5, &sc));
     }
+
+    entity_rankings(out, a);
 
     struct ms_notes notes;
     ms_report_notes(a, &notes);

@@ -368,6 +368,38 @@ def scores(memscope, programs, work):
         check(f"task {t['name']}: kinds from its figures", t["kinds"], want)
 
 
+def rankings(memscope, programs, work):
+    """Threads and tasks ranked: each ranking is the table's entries sorted by its figure."""
+    (doc,) = report(memscope, work, [os.path.join(programs, "api_tasks")])
+    def order(rows, key, ident, value):
+        vals = {r[ident]: value(r) for r in rows}
+        got = doc[key]
+        return (all(vals[got[i]] >= vals[got[i + 1]] for i in range(len(got) - 1)) and
+                sorted(got) == sorted(k for k, v in vals.items() if v > 0))
+    tasks, threads = doc["tasks"], doc["threads"]
+    for name, value in (("by_peak", lambda t: t["peak_bytes"]),
+                        ("by_bytes_allocated", lambda t: t["bytes_allocated"]),
+                        ("by_allocs", lambda t: t["allocs"]),
+                        ("by_leaked", lambda t: t["live_bytes"]),
+                        ("by_cpu", lambda t: t["cpu_ns"]),
+                        ("by_allocation_rate",
+                         lambda t: t["allocs"] / t["duration_ns"] if t["duration_ns"] else 0),
+                        ("by_score", lambda t: 101 - t["score"]["value"] if t["score"] else 0)):
+        doc[name] = doc["task_rankings"][name]
+        check_true(f"task ranking {name}: the tasks by that figure",
+                   order(tasks, name, "id", value), f"({doc[name]})")
+    for name, value in (("by_peak", lambda t: t["peak_bytes"]),
+                        ("by_bytes_allocated", lambda t: t["bytes_allocated"]),
+                        ("by_leaked", lambda t: t["leaked_bytes"]),
+                        ("by_score", lambda t: 101 - t["score"]["value"] if t["score"] else 0)):
+        doc[name] = doc["thread_rankings"][name]
+        check_true(f"thread ranking {name}: the threads by that figure",
+                   order(threads, name, "tid", value), f"({doc[name]})")
+    check("threads: no rate or CPU ranking (not kept for threads)",
+          sorted(doc["thread_rankings"]), ["by_allocs", "by_bytes_allocated", "by_leaked",
+                                            "by_peak", "by_score"])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--memscope", required=True)
@@ -381,6 +413,7 @@ def main():
         hotspots(a.memscope, a.programs, work)
         bottlenecks(a.memscope, a.programs, work)
         scores(a.memscope, a.programs, work)
+        rankings(a.memscope, a.programs, work)
     return 1 if failures else 0
 
 
