@@ -187,7 +187,8 @@ int ms_bottlenecks_find(const struct ms_heap_model *m, struct ms_bottlenecks *ou
         ms_bottlenecks_free(out);
         return f.err;
     }
-    qsort(out->b, out->n, sizeof *out->b, by_severity);
+    if (out->n) /* none found: no array */
+        qsort(out->b, out->n, sizeof *out->b, by_severity);
     return 0;
 }
 

@@ -53,6 +53,10 @@ static void extra_wrappers(void)
 /* The model's usable sizes are glibc's own below 128 KiB (where its heap serves every block). */
 static void usable_sizes(void)
 {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    printf("(skipped: a sanitizer's allocator is not glibc's)\n");
+    return;
+#endif
     for (size_t n = 0; n < 131072; n++) {
         void *p = malloc(n);
         size_t real = malloc_usable_size(p);
