@@ -58,7 +58,8 @@ static void print_stack(FILE *out, struct ms_analysis *a, uint32_t stack)
     for (int i = 0; i < n && i < TEXT_FRAMES; i++)
         print_frame(out, &frames[i], i == 0 ? "at" : "by");
     if (n > TEXT_FRAMES)
-        fprintf(out, "        ... %d more frames (see --format json)\n", n - TEXT_FRAMES);
+        fprintf(out, "        ... %d more frame%s (see --format json)\n", n - TEXT_FRAMES,
+                n - TEXT_FRAMES == 1 ? "" : "s");
 }
 
 /* A name from the trace, fit for a terminal: control characters become '?' (a trace is
