@@ -505,6 +505,14 @@ uint64_t ms_analysis_elapsed_ns(const struct ms_analysis *a, uint64_t from_tsc, 
                                          : 0;
 }
 
+uint64_t ms_analysis_task_ns(const void *analysis, size_t task)
+{
+    const struct ms_analysis *a = analysis;
+    const struct ms_annotations *an = ms_heap_model_annotations(a->model);
+    const struct ms_task_stats *t = an ? ms_annotations_task(an, task) : NULL;
+    return t ? ms_analysis_elapsed_ns(a, t->begin_tsc, t->stop_tsc) : 0;
+}
+
 /* ---- the numbers of a process tree's traces, each history replayed once ---- */
 
 /* A child's fork in its parent's replay: waiting (no event at or past it yet), open (its

@@ -124,5 +124,8 @@ ms_frame ms_analysis_call_site(struct ms_analysis *a, uint64_t ip);
 uint64_t ms_analysis_ns(const struct ms_analysis *a, uint64_t tsc);
 /* Nanoseconds from one TSC reading to a later one (0 when from is 0, unknown, or not earlier). */
 uint64_t ms_analysis_elapsed_ns(const struct ms_analysis *a, uint64_t from_tsc, uint64_t to_tsc);
+/* The duration of task i (ms_annotations_task) of analysis (a struct ms_analysis: the form
+ * ms_rank_tasks takes), to the end of the trace if it did not end. */
+uint64_t ms_analysis_task_ns(const void *analysis, size_t task);
 
 #endif

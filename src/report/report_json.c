@@ -737,13 +737,6 @@ static void passports_json(struct ms_json *j, struct ms_analysis *a)
 }
 
 /* The C API's sections (docs/json-report.md): variables, scopes, tasks, api_errors. */
-static uint64_t task_duration(const void *ctx, size_t i)
-{
-    const struct ms_analysis *a = ctx;
-    const struct ms_task_stats *t = ms_annotations_task(ms_heap_model_annotations(a->model), i);
-    return ms_analysis_elapsed_ns(a, t->begin_tsc, t->stop_tsc);
-}
-
 /* thread_rankings (tids) and task_rankings (ids): entity_rank.h. */
 static void entity_rankings_json(struct ms_json *j, struct ms_analysis *a, size_t top)
 {
@@ -754,7 +747,7 @@ static void entity_rankings_json(struct ms_json *j, struct ms_analysis *a, size_
             if (!which && (k == MS_BY_RATE || k == MS_BY_CPU))
                 continue; /* not kept for threads */
             size_t *idx;
-            size_t n = which ? ms_rank_tasks(a->model, k, top, task_duration, a, &idx)
+            size_t n = which ? ms_rank_tasks(a->model, k, top, ms_analysis_task_ns, a, &idx)
                              : ms_rank_threads(a->model, k, top, &idx);
             ms_json_begin_array(j, ms_entity_key_name(k));
             for (size_t i = 0; i < n; i++)

@@ -1007,13 +1007,6 @@ static void api_sections(FILE *out, struct ms_analysis *a)
     }
 }
 
-static uint64_t task_duration(const void *ctx, size_t i)
-{
-    const struct ms_analysis *a = ctx;
-    const struct ms_task_stats *t = ms_annotations_task(ms_heap_model_annotations(a->model), i);
-    return ms_analysis_elapsed_ns(a, t->begin_tsc, t->stop_tsc);
-}
-
 /* The rankings of threads (when there are two or more) and tasks (entity_rank.h): the first five
  * of each, by id. */
 static void entity_rankings(FILE *out, struct ms_analysis *a)
@@ -1031,7 +1024,7 @@ static void entity_rankings(FILE *out, struct ms_analysis *a)
                 which ? "TASK" : "THREAD");
         for (int k = 0; k < MS_ENTITY_KEYS; k++) {
             size_t *idx;
-            size_t n = which ? ms_rank_tasks(a->model, k, 5, task_duration, a, &idx)
+            size_t n = which ? ms_rank_tasks(a->model, k, 5, ms_analysis_task_ns, a, &idx)
                              : ms_rank_threads(a->model, k, 5, &idx);
             if (n) {
                 fprintf(out, "  %-20s", ms_entity_key_name(k));
