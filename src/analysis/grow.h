@@ -27,4 +27,17 @@ static inline int ms_grow(void *items, size_t *cap, size_t need, size_t elem, si
     return 0;
 }
 
+/* The element i of *items (of elem bytes each; *n in use, capacity *cap), the array grown and
+ * *n raised to reach it, new elements zeroed; NULL when out of memory (the array unchanged).
+ * For tables indexed by an id that grows, as the analyses' per-site ones. */
+static inline void *ms_grow_at(void *items, size_t *n, size_t *cap, size_t i, size_t elem)
+{
+    if (i >= *n) {
+        if (ms_grow(items, cap, i + 1, elem, 64))
+            return NULL;
+        *n = i + 1;
+    }
+    return (char *)*(void **)items + i * elem;
+}
+
 #endif

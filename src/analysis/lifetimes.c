@@ -1,6 +1,7 @@
 /* Lifetimes by call site (lifetimes.h). */
 #include "lifetimes.h"
 
+#include "common/count_of.h"
 #include "common/errors.h"
 #include "grow.h"
 #include "heap_model.h"
@@ -103,14 +104,7 @@ static void *create(const struct ms_pass_env *env)
 
 static struct ms_site_lifetimes *site_of(struct lifetimes *l, uint32_t site)
 {
-    if (site >= l->nsites) {
-        if (ms_grow(&l->sites, &l->cap, (size_t)site + 1, sizeof *l->sites, 64))
-            return NULL;
-        for (size_t i = l->nsites; i <= site; i++)
-            l->sites[i] = (struct ms_site_lifetimes){0};
-        l->nsites = (size_t)site + 1;
-    }
-    return &l->sites[site];
+    return ms_grow_at(&l->sites, &l->nsites, &l->cap, site, sizeof *l->sites);
 }
 
 /* Whether b was allocated by this process, not inherited from the parent it forked from. */
@@ -177,7 +171,7 @@ static int finish(void *state, const struct ms_heap_model *m)
         struct ms_site_lifetimes *s = &l->sites[i];
         s->total_ns *= l->ns_per_tick;
         double max = (double)s->max_ns * l->ns_per_tick;
-        s->max_ns = max < 1.8e19 ? (uint64_t)max : UINT64_MAX; /* a hostile clock's */
+        s->max_ns = ms_count_of(max);
     }
     return 0;
 }

@@ -7,6 +7,7 @@
 #define MS_LIFETIMES_H
 
 #include "analysis_pass.h"
+#include "common/count_of.h"
 
 #include <stdint.h>
 
@@ -36,7 +37,7 @@ struct ms_site_lifetimes {
 static inline uint64_t ms_lifetime_mean_ns(const struct ms_site_lifetimes *l)
 {
     double mean = l->ended ? l->total_ns / (double)l->ended : 0;
-    return mean < 1.8e19 ? (uint64_t)mean : UINT64_MAX;
+    return ms_count_of(mean);
 }
 
 /* The lifetimes of site i (ms_heap_model_site), or NULL (no such site, or the analysis did not

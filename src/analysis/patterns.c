@@ -5,6 +5,7 @@
  * and gives the verdict. The thresholds are documented in docs/analyses.md, "Patterns". */
 #include "patterns.h"
 
+#include "common/count_of.h"
 #include "common/errors.h"
 #include "grow.h"
 #include "heap_model.h"
@@ -97,12 +98,7 @@ static void *create(const struct ms_pass_env *env)
 
 static struct site *site_of(struct patterns *p, uint32_t i)
 {
-    if (i >= p->nsites) {
-        if (ms_grow(&p->sites, &p->cap, (size_t)i + 1, sizeof *p->sites, 64))
-            return NULL;
-        p->nsites = (size_t)i + 1;
-    }
-    return &p->sites[i];
+    return ms_grow_at(&p->sites, &p->nsites, &p->cap, i, sizeof *p->sites);
 }
 
 /* Each pair of s's buckets becomes one of twice the width. */
@@ -216,16 +212,10 @@ static int on_free(void *state, const struct ms_pass_free *f)
     return 0;
 }
 
-/* v as a count: 0 for a NaN or less, UINT64_MAX for too much (a hostile trace's clock). */
-static uint64_t count_of(double v)
-{
-    return v >= 1.8e19 ? UINT64_MAX : v > 0 ? (uint64_t)v : 0;
-}
-
 /* Nanoseconds from the process's start to tsc (0 for an inherited block's time). */
 static uint64_t ns_since_start(const struct patterns *p, uint64_t tsc)
 {
-    return tsc > p->start_tsc ? count_of((double)(tsc - p->start_tsc) * p->ns_per_tick) : 0;
+    return tsc > p->start_tsc ? ms_count_of((double)(tsc - p->start_tsc) * p->ns_per_tick) : 0;
 }
 
 /* A least-squares line through y[0..n) at x = 0..n-1: its slope per step and R² (0 when y is
@@ -355,7 +345,7 @@ static void growth(const struct series *c, double base, size_t last, size_t acti
     double r2 = 0, slope = w >= 2 ? fit(c->live, w, &r2) : 0;
     o->slope_bytes_per_s = bucket_s > 0 ? slope / bucket_s : 0;
     o->r2 = r2;
-    o->growth_ns = count_of((double)w * bucket_s * 1e9);
+    o->growth_ns = ms_count_of((double)w * bucket_s * 1e9);
     o->growth = MS_GROWTH_NONE;
     if (!(most - base >= GROWTH_MIN_BLOCKS * mean_size))
         return;
@@ -403,7 +393,7 @@ static int classify(struct patterns *p, struct site *s, uint64_t end_tsc, uint64
     expand(s, fine);
     size_t by = coarsen(fine, coarse);
     double fine_ns = (double)(1ull << s->shift) * p->ns_per_tick, bucket_ns = fine_ns * (double)by;
-    o->bucket_ns = count_of(bucket_ns);
+    o->bucket_ns = ms_count_of(bucket_ns);
     o->buckets = (uint32_t)coarse->n;
     double mean, fine_mean;
     o->cv = spread(coarse->allocs, coarse->n, &mean);
@@ -413,7 +403,7 @@ static int classify(struct patterns *p, struct site *s, uint64_t end_tsc, uint64
         o->live_mean_bytes += coarse->live[k] / (double)coarse->n;
     for (size_t k = 0; k < coarse->n; k++) {
         o->active += coarse->allocs[k] > 0;
-        o->live_max_bytes = count_of(fmax((double)o->live_max_bytes, coarse->live[k]));
+        o->live_max_bytes = ms_count_of(fmax((double)o->live_max_bytes, coarse->live[k]));
     }
     /* the busiest eighth (at least one bucket) */
     size_t eighth = (coarse->n + 7) / 8;
@@ -433,7 +423,7 @@ static int classify(struct patterns *p, struct site *s, uint64_t end_tsc, uint64
     o->busiest_share = total > 0 ? top / total : 0;
     double fine_cv = spread(fine->allocs, fine->n, &fine_mean), interval;
     bursts(fine, fine_mean, o, &interval);
-    o->period_ns = count_of(interval * fine_ns);
+    o->period_ns = ms_count_of(interval * fine_ns);
     uint64_t active = active_tsc > s->t0 ? ((active_tsc - s->t0) >> s->shift) / by : 0;
     growth(coarse, (double)s->base, s->last_alloc_idx / by,
            active < coarse->n ? active : coarse->n - 1,

@@ -49,12 +49,7 @@ static void *create(const struct ms_pass_env *env)
 
 static struct ms_site_sizes *site_of(struct sizes *z, uint32_t i)
 {
-    if (i >= z->nsites) {
-        if (ms_grow(&z->sites, &z->cap, (size_t)i + 1, sizeof *z->sites, 64))
-            return NULL;
-        z->nsites = (size_t)i + 1;
-    }
-    return &z->sites[i];
+    return ms_grow_at(&z->sites, &z->nsites, &z->cap, i, sizeof *z->sites);
 }
 
 static int bucket(const uint64_t *bounds, int n, uint64_t v, bool inclusive)

@@ -15,6 +15,7 @@
 #include "analysis/annotations.h"
 #include "analysis/misuse.h"
 #include "analysis/passports.h"
+#include "common/count_of.h"
 #include "common/trace_format.h"
 #include "json_writer.h"
 #include "number_format.h"
@@ -540,17 +541,11 @@ static void site_lifetime(FILE *out, struct ms_analysis *a, size_t site)
     fprintf(out, " %s live at the end\n", ms_format_count(b3, l->live_at_end));
 }
 
-/* A rate per second as a count (a hostile trace's clock may make it anything). */
-static uint64_t rate_of(double v)
-{
-    return v >= 1.8e19 ? UINT64_MAX : v > 0 ? (uint64_t)v : 0;
-}
-
 /* A growth rate in bytes per second into buf (32 bytes): a count, or two digits below 10. */
 static const char *slow_rate(char *buf, double v)
 {
     if (v >= 10 || !(v > 0))
-        return ms_format_count(buf, rate_of(v));
+        return ms_format_count(buf, ms_count_of(v));
     snprintf(buf, 32, "%.2g", v);
     return buf;
 }
@@ -710,7 +705,7 @@ static const char *evidence_text(char *buf, const char *name, double v)
         snprintf(buf, 32, strstr(name, "share") ? "%.1f%%" : "%.2f",
                  strstr(name, "share") ? 100 * v : v);
     else
-        ms_format_count(buf, rate_of(v));
+        ms_format_count(buf, ms_count_of(v));
     return buf;
 }
 
@@ -772,7 +767,7 @@ static void hotspots_text(FILE *out, struct ms_analysis *a, const struct ms_repo
             char rate[64] = "rate not measured";
             if (g->rate >= 0)
                 snprintf(rate, sizeof rate, "%s allocations/s",
-                         ms_format_count(b5, rate_of(g->rate)));
+                         ms_format_count(b5, ms_count_of(g->rate)));
             fprintf(out,
                     "  #%zu  %s allocation%s, %s bytes allocated, %s at the peak, %s leaked, %s",
                     i + 1, ms_format_count(b1, g->allocs), g->allocs == 1 ? "" : "s",

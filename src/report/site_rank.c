@@ -2,6 +2,7 @@
 #include "site_rank.h"
 
 #include "analysis/patterns.h"
+#include "common/count_of.h"
 #include "analysis/rank.h"
 
 #include <stdlib.h>
@@ -11,6 +12,7 @@ static uint64_t rank_value(const struct ms_heap_model *m, size_t i, enum ms_rank
 {
     const struct ms_site *s = ms_heap_model_site(m, i);
     const struct ms_site_pattern *p;
+    uint64_t v;
     switch (key) {
     case MS_RANK_ALLOCS:
         return s->allocs;
@@ -26,7 +28,8 @@ static uint64_t rank_value(const struct ms_heap_model *m, size_t i, enum ms_rank
         p = ms_patterns_of(m, i);
         if (!p || p->pattern != MS_PATTERN_GROWING)
             return 0;
-        return p->slope_bytes_per_s >= 1.8e19 ? UINT64_MAX : (uint64_t)p->slope_bytes_per_s + 1;
+        v = ms_count_of(p->slope_bytes_per_s);
+        return v < UINT64_MAX ? v + 1 : v; /* ranked: at least 1 */
     }
     return 0;
 }

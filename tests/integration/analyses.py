@@ -229,7 +229,6 @@ def patterns(memscope, programs, work):
     # Sampled: the verdict reads the samples, and a few of them are not a burst.
     (doc,) = report(memscope, work, [os.path.join(programs, "patterns")],
                     env={"MEMSCOPE_SAMPLE_BYTES": "4096"})
-    doc = doc
     e = ev("tiny_loop")
     check_true("sampled: tiny_loop's samples are fewer than its allocations",
                0 < e["samples"] < e["allocs"], f"({e['samples']} of {e['allocs']})")
