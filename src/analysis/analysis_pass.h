@@ -52,13 +52,20 @@ struct ms_pass_alloc {
     struct ms_pass_block block; /* the event's time is block.alloc_tsc */
     int kind;                   /* MS_REC_ALLOC, ALLOC_ALIGNED or REALLOC */
     uint32_t tid;
+    /* A block live when the report's time window opened (ms_heap_model_set_window), handed over
+     * before the window's first event: where the live bytes start, not an allocation made in
+     * the window (its alloc_tsc is before env->origin_tsc). */
+    bool baseline;
 };
 
-/* What an analysis is made with: the model that feeds it (to be read at the finish) and the
- * trace analysed (for its clock: ms_trace_ns_since_start). */
+/* What an analysis is made with: the model that feeds it (to be read at the finish), the
+ * trace analysed (for its clock: ms_trace_ns_since_start), and the stretch of it that the
+ * analyses are told about: from origin_tsc (the process's start, or the start of the report's
+ * time window) to end_tsc (the trace's last event, or the window's end). */
 struct ms_pass_env {
     const struct ms_heap_model *model;
     const ms_trace *trace;
+    uint64_t origin_tsc, end_tsc;
 };
 
 /* One analysis. Every callback may be NULL; those that return int return 0, or a negative

@@ -73,8 +73,15 @@ struct ms_heap_model {
     /* The analyses the model feeds (pass_queue.h; NULL: none), the events they want
      * (MS_PASS_WANT_*), and the first error one returned. */
     struct ms_pass_queue *pq;
-    unsigned pass_on;
+    unsigned pass_on, pass_wants; /* pass_on: pass_wants, or none before the window opens */
     int pass_err;
+    /* The report's time window (ms_heap_model_set_window): until it opens at since_tsc the
+     * events change the live blocks only (window_waiting); those after until_tsc are not
+     * applied. */
+    uint64_t since_tsc, until_tsc;
+    uint64_t until_allocs;   /* or after this many allocations (UINT64_MAX: no such end) */
+    uint64_t window_dropped; /* events after the window's end */
+    bool window_waiting;
     bool totals_only;           /* ms_heap_model_new_totals: no per-site or per-thread statistics */
     bool pp_failed;             /* passports ran out of memory: the replay stops */
     struct ms_peak_order order; /* the peak's bounds over the interleavings the times allow */
@@ -106,6 +113,7 @@ static struct ms_heap_model *model_new(bool totals_only)
     if (!m)
         return NULL;
     m->totals_only = totals_only;
+    m->until_tsc = m->until_allocs = UINT64_MAX;
     m->live_mask = 1023;
     m->live = calloc(m->live_mask + 1, sizeof *m->live);
     m->info = totals_only ? NULL : calloc(m->live_mask + 1, sizeof *m->info);
@@ -396,6 +404,7 @@ static inline void pass_alloc(struct ms_heap_model *m, const struct block *b, ui
     pass_block(m, b, weight, &a->block);
     a->kind = ev->kind;
     a->tid = ev->tid;
+    a->baseline = false;
 }
 
 /* Releases block b (NULL: a free of a block the trace never saw allocated); the caller counts
@@ -959,12 +968,60 @@ static inline __attribute__((always_inline)) int totals_fast(struct ms_heap_mode
     return 1;
 }
 
+/* The report's time window opens before event ev: what counted before it starts again from the
+ * heap as it is (the live blocks stay, with their sites' and threads' live bytes), and the
+ * analyses are handed the live blocks as their baseline. Returns 0 or a pass's error. */
+static __attribute__((noinline)) int window_open(struct ms_heap_model *m, const struct ms_event *ev)
+{
+    (void)ev;
+    m->window_waiting = false;
+    struct ms_summary *s = &m->sum;
+    s->allocs = s->frees = s->realloc_calls = s->bytes_allocated = s->temporary_allocs = 0;
+    s->unknown_frees = s->reused_live = s->free_faults = s->heap_errors = s->events = 0;
+    s->peak_bytes = s->window_live_bytes = s->live_bytes;
+    s->window_live_blocks = s->live_blocks;
+    s->peak_tsc = m->since_tsc;
+    m->epoch++; /* every site's value at the peak is its value now */
+    ms_peak_order_restart(&m->order);
+    for (size_t i = 0; i < m->nsites; i++)
+        m->sites[i].allocs = m->sites[i].bytes = m->sites[i].temporary = 0;
+    for (size_t i = 0; i < m->nthreads; i++) {
+        struct ms_thread_stats *t = &m->threads[i];
+        t->allocs = t->frees = t->bytes = t->temporary = 0;
+        t->peak_bytes = t->live_bytes;
+    }
+    ms_misuse_forget_errors(&m->misuse);
+    m->pass_on = m->pass_wants;
+    if (!m->pq || !(m->pass_on & MS_PASS_WANT_ALLOC))
+        return 0;
+    for (size_t i = 0; i <= m->live_mask; i++) {
+        if (!m->live[i].ptr)
+            continue;
+        struct ms_pass_alloc *a = ms_pass_queue_alloc_slot(m->pq);
+        pass_block(m, &m->live[i], weigh(m, m->live[i].ptr, m->live[i].size).n, &a->block);
+        a->kind = MS_REC_ALLOC;
+        a->tid = m->threads[m->info[i].thread].tid;
+        a->baseline = true;
+        if ((m->pass_err = ms_pass_queue_commit(m->pq)) != 0)
+            return m->pass_err;
+    }
+    return 0;
+}
+
 /* Every other event, and every event of the full model. */
 static __attribute__((noinline)) int apply_general(struct ms_heap_model *m,
                                                    const struct ms_event *ev)
 {
+    if (__builtin_expect(ev->tsc > m->until_tsc || m->alloc_seq >= m->until_allocs, 0)) {
+        m->window_dropped++; /* after the report's window */
+        return 0;
+    }
+    int err;
+    if (__builtin_expect(m->window_waiting, 0) && ev->tsc >= m->since_tsc &&
+        (err = window_open(m, ev)) != 0)
+        return err;
     uint32_t thread;
-    int err = thread_index(m, ev->tid, &thread);
+    err = thread_index(m, ev->tid, &thread);
     if (err)
         return err;
     if (m->totals_only)
@@ -1223,10 +1280,31 @@ int ms_heap_model_add_pass(struct ms_heap_model *m, const struct ms_analysis_pas
         return MS_EINVAL;
     if (!m->pq && !(m->pq = ms_pass_queue_new()))
         return MS_ENOMEM;
-    struct ms_pass_env env = {m, trace};
+    uint64_t start = trace ? ms_trace_process(trace)->start_tsc : 0;
+    uint64_t last = trace ? ms_trace_last_tsc(trace) : UINT64_MAX;
+    struct ms_pass_env env = {m, trace, m->since_tsc > start ? m->since_tsc : start,
+                              m->until_tsc < last ? m->until_tsc : last};
     int err = ms_pass_queue_add(m->pq, p, &env);
-    m->pass_on = ms_pass_queue_wants(m->pq);
+    m->pass_wants = ms_pass_queue_wants(m->pq);
+    m->pass_on = m->window_waiting ? 0 : m->pass_wants;
     return err;
+}
+
+int ms_heap_model_set_window(struct ms_heap_model *m, uint64_t since_tsc, uint64_t until_tsc,
+                             uint64_t until_allocs)
+{
+    if (m->totals_only || m->pq || m->sum.events || m->sum.sample_bytes || since_tsc > until_tsc)
+        return MS_EINVAL;
+    m->since_tsc = since_tsc;
+    m->until_tsc = until_tsc;
+    m->until_allocs = until_allocs;
+    m->window_waiting = since_tsc != 0;
+    return 0;
+}
+
+bool ms_heap_model_window_cut(const struct ms_heap_model *m)
+{
+    return m->window_dropped != 0;
 }
 
 void ms_heap_model_set_pass_batch(struct ms_heap_model *m, size_t records)

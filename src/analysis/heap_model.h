@@ -67,6 +67,9 @@ struct ms_summary {
     uint64_t freeres_tsc;   /* when exit-time freeing began, 0 if it did not run */
     uint64_t threads;
     uint64_t events; /* allocation, free and realloc records replayed */
+    /* In a report's time window (ms_heap_model_set_window): the heap when it opened (0 until
+     * then, and without a window). */
+    uint64_t window_live_bytes, window_live_blocks;
     /* The capture backend in use at the end (enum ms_backend; 0: the trace does not say, as
      * before backends) and why (enum ms_backend_reason), from its BACKEND annotations. */
     uint32_t backend, backend_reason;
@@ -158,6 +161,22 @@ void ms_heap_model_suppress(struct ms_heap_model *m, const uint32_t *which);
 /* Completes the statistics after the last event (per-site values at the peak, leaks), then
  * the analyses' (their at_end and finish). */
 void ms_heap_model_finish(struct ms_heap_model *m);
+
+/* Restricts the full model to a time window of the trace (memscope report --since/--until,
+ * --at, --at-alloc):
+ * the events before since_tsc change only the live blocks (and the live bytes of the sites and
+ * threads they belong to); at the first event from since_tsc on, every count, the peak (the
+ * heap then), the allocator misuse found and the per-site and per-thread totals start from
+ * zero, and the analyses are handed the live blocks as their baseline (ms_pass_alloc.baseline);
+ * events after until_tsc, and every event after the until_allocs-th allocation (of the whole
+ * replay: the number the timeline's peaks give), are not applied, so that what is live at the
+ * end is what was live then. 0: no start; UINT64_MAX: no end. Set before the analyses are added
+ * and before the first event. Returns 0, or MS_EINVAL (a totals-only or sampled model, too
+ * late, since after until). */
+int ms_heap_model_set_window(struct ms_heap_model *m, uint64_t since_tsc, uint64_t until_tsc,
+                             uint64_t until_allocs);
+/* Whether the window ended before the trace did: events after it were left out. */
+bool ms_heap_model_window_cut(const struct ms_heap_model *m);
 
 /* The analysis p (analysis_pass.h) is fed by this full model's replay of trace: added before
  * its first event. Returns 0, MS_EINVAL (a totals-only model, too many, or events replayed already)

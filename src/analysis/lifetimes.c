@@ -93,7 +93,7 @@ static void *create(const struct ms_pass_env *env)
         l->ns_per_tick = 1.0;
     l->model = env->model;
     l->start_tsc = ms_trace_process(env->trace)->start_tsc;
-    set_end(l, ms_trace_last_tsc(env->trace));
+    set_end(l, env->end_tsc);
     l->short_ticks = ticks_of(l, MS_SHORT_LIVED_NS);
     for (int k = 0; k < MS_LIFETIME_TIME_BUCKETS; k++)
         l->tick_bounds[k] = time_bounds[k] == UINT64_MAX ? UINT64_MAX : ticks_of(l, time_bounds[k]);

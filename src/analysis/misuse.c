@@ -14,6 +14,14 @@ void ms_misuse_free_log(struct ms_misuse_log *l)
     memset(l, 0, sizeof *l);
 }
 
+void ms_misuse_forget_errors(struct ms_misuse_log *l)
+{
+    l->n = 0;
+    l->total = 0;
+    l->failed = false;
+    memset(l->count, 0, sizeof l->count);
+}
+
 static enum ms_misuse_call call_of(int family)
 {
     if (family & MS_MISUSE_BY_REALLOC)

@@ -102,6 +102,9 @@ struct ms_misuse_block {
 };
 
 void ms_misuse_free_log(struct ms_misuse_log *l);
+/* The errors found so far are dropped, the freed blocks remembered kept (a report's time window
+ * opens: the errors it shows are those made in it, told apart as before). */
+void ms_misuse_forget_errors(struct ms_misuse_log *l);
 /* Remembers that block b was freed by a call of family (enum ms_family: 0 malloc, 1 new, 2 new[],
  * 3 an allocator library's own), with MS_MISUSE_BY_REALLOC set for a realloc (of family 0 or
  * 3), from stack (0: not recorded) at tsc by thread tid. */

@@ -67,7 +67,8 @@ struct site {
 
 struct patterns {
     double ns_per_tick;
-    uint64_t start_tsc;
+    uint64_t start_tsc; /* where the series start: the process's start, or the report's window's */
+    uint64_t process_tsc; /* the process's start, the origin of the times reported */
     uint8_t first_shift;
     struct site *sites;
     size_t nsites, cap;
@@ -89,7 +90,8 @@ static void *create(const struct ms_pass_env *env)
     p->ns_per_tick = ms_trace_ns_per_tick(env->trace);
     if (!(p->ns_per_tick > 0))
         p->ns_per_tick = 1.0;
-    p->start_tsc = ms_trace_process(env->trace)->start_tsc;
+    p->start_tsc = env->origin_tsc;
+    p->process_tsc = ms_trace_process(env->trace)->start_tsc;
     /* A microsecond or more, a power of two of ticks (a shift per event, not a division). */
     while ((double)(1ull << p->first_shift) * p->ns_per_tick < 1000.0 && p->first_shift < 40)
         p->first_shift++;
@@ -215,7 +217,7 @@ static int on_free(void *state, const struct ms_pass_free *f)
 /* Nanoseconds from the process's start to tsc (0 for an inherited block's time). */
 static uint64_t ns_since_start(const struct patterns *p, uint64_t tsc)
 {
-    return tsc > p->start_tsc ? ms_count_of((double)(tsc - p->start_tsc) * p->ns_per_tick) : 0;
+    return tsc > p->process_tsc ? ms_count_of((double)(tsc - p->process_tsc) * p->ns_per_tick) : 0;
 }
 
 /* A least-squares line through y[0..n) at x = 0..n-1: its slope per step and R² (0 when y is

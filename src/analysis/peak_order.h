@@ -83,6 +83,15 @@ static inline void ms_peak_order_after(struct ms_peak_order *o, uint32_t thread,
     o->sum_low += (g->lowest - g->net) - was_low;
     o->sum_high += (g->highest - g->net) - was_high;
 }
+/* The bounds start again from now (a report's time window opens): each thread's segment
+ * counts its prefixes from here, and the bounds so far are forgotten. */
+static inline void ms_peak_order_restart(struct ms_peak_order *o)
+{
+    for (size_t i = 0; i < o->cap; i++)
+        o->seg[i].lowest = o->seg[i].highest = o->seg[i].net;
+    o->sum_low = o->sum_high = 0;
+    o->low = o->high = 0;
+}
 /* After the last event: the final evaluation, at a heap of live bytes. Returns 0 or
  * MS_ENOMEM. */
 int ms_peak_order_finish(struct ms_peak_order *o, uint64_t live);

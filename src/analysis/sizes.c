@@ -65,6 +65,8 @@ static int on_alloc(void *state, const struct ms_pass_alloc *a)
     struct sizes *z = state;
     bool realloc_ = a->kind == MS_REC_REALLOC && z->pending;
     z->pending = false;
+    if (a->baseline)
+        return 0; /* allocated before the report's window */
     struct ms_site_sizes *s = site_of(z, a->block.site);
     if (!s)
         return MS_ENOMEM;

@@ -12,9 +12,11 @@
 struct timeline {
     struct ms_timeline out;
     const ms_trace *trace;
-    uint64_t start_tsc;
+    uint64_t start_tsc; /* the time axis's origin (env->origin_tsc) */
+    uint64_t end_tsc;   /* a report's window's end; UINT64_MAX: none */
     double ns_per_tick;
     uint64_t heap, allocated;
+    uint64_t seq; /* the allocations replayed so far (ms_pass_block.alloc_seq + 1 of the last) */
 };
 
 static void *create(const struct ms_pass_env *env)
@@ -23,7 +25,9 @@ static void *create(const struct ms_pass_env *env)
     if (!t)
         return NULL;
     t->trace = env->trace;
-    t->start_tsc = ms_trace_process(env->trace)->start_tsc;
+    t->start_tsc = env->origin_tsc;
+    t->out.origin_ns = ms_trace_ns_since_start(env->trace, env->origin_tsc);
+    t->end_tsc = env->end_tsc < ms_trace_last_tsc(env->trace) ? env->end_tsc : UINT64_MAX;
     t->ns_per_tick = ms_trace_ns_per_tick(env->trace);
     if (!(t->ns_per_tick > 0))
         t->ns_per_tick = 1.0;
@@ -32,6 +36,7 @@ static void *create(const struct ms_pass_env *env)
     while ((double)(1ull << t->out.time.shift) * t->ns_per_tick < 1000.0 && t->out.time.shift < 40)
         t->out.time.shift++;
     t->out.allocated.shift = 10;
+    t->seq = UINT64_MAX; /* no event yet: the heap is where the report's window opened */
     return t;
 }
 
@@ -44,8 +49,11 @@ static void fold(struct ms_timeline_axis *a)
         if (2 * i + 1 < a->n) {
             const struct ms_timeline_bucket *y = &a->b[2 * i + 1];
             x.heap_end = y->heap_end;
-            if (y->heap_max > x.heap_max)
+            if (y->heap_max > x.heap_max) {
                 x.heap_max = y->heap_max;
+                x.max_tsc = y->max_tsc;
+                x.max_seq = y->max_seq;
+            }
             x.allocs += y->allocs;
             x.frees += y->frees;
             x.bytes_allocated += y->bytes_allocated;
@@ -60,7 +68,7 @@ static void fold(struct ms_timeline_axis *a)
 /* The bucket of a for position x (the axis's units from its start), the buckets between the
  * last one used and it carrying the heap as it was. */
 static __attribute__((noinline)) struct ms_timeline_bucket *
-at_slow(struct ms_timeline_axis *a, uint64_t x, uint64_t heap_before)
+at_slow(struct ms_timeline_axis *a, uint64_t x, uint64_t heap_before, uint64_t seq)
 {
     while (a->shift < 63 && x >> a->shift >= MS_TIMELINE_BUCKETS)
         fold(a);
@@ -69,8 +77,10 @@ at_slow(struct ms_timeline_axis *a, uint64_t x, uint64_t heap_before)
         k = MS_TIMELINE_BUCKETS - 1;
     if (k + 1 < a->n) /* an event earlier than the last one's bucket (times are lower bounds) */
         k = a->n - 1;
+    /* The new buckets start with the heap as it was (max_tsc 0: had at their start). */
     for (size_t i = a->n; i <= k; i++)
-        a->b[i] = (struct ms_timeline_bucket){.heap_end = heap_before, .heap_max = heap_before};
+        a->b[i] = (struct ms_timeline_bucket){
+            .heap_end = heap_before, .heap_max = heap_before, .max_seq = seq};
     if (k + 1 > a->n)
         a->n = k + 1;
     return &a->b[k];
@@ -78,25 +88,31 @@ at_slow(struct ms_timeline_axis *a, uint64_t x, uint64_t heap_before)
 
 /* at_slow's answer when x falls in the last bucket used, as most events' do. */
 static inline struct ms_timeline_bucket *at(struct ms_timeline_axis *a, uint64_t x,
-                                            uint64_t heap_before)
+                                            uint64_t heap_before, uint64_t seq)
 {
     if (a->n && x >> a->shift == a->n - 1)
         return &a->b[a->n - 1];
-    return at_slow(a, x, heap_before);
+    return at_slow(a, x, heap_before, seq);
 }
 
-/* The heap changes by +bytes (alloc) or -bytes at tsc. */
-static inline void change(struct timeline *t, uint64_t tsc, uint64_t bytes, bool alloc)
+/* The heap changes by +bytes (alloc) or -bytes at tsc, after seq allocations (the allocation
+ * number of this one, or of the last one before the free). */
+static inline void change(struct timeline *t, uint64_t tsc, uint64_t bytes, bool alloc,
+                          uint64_t seq)
 {
-    uint64_t before = t->heap;
+    uint64_t before = t->heap, seq_before = t->seq;
+    t->seq = seq;
     t->heap = alloc ? t->heap + bytes : t->heap - bytes;
     uint64_t x = tsc > t->start_tsc ? tsc - t->start_tsc : 0;
-    struct ms_timeline_bucket *b[2] = {at(&t->out.time, x, before),
-                                       at(&t->out.allocated, t->allocated, before)};
+    struct ms_timeline_bucket *b[2] = {at(&t->out.time, x, before, seq_before),
+                                       at(&t->out.allocated, t->allocated, before, seq_before)};
     for (int i = 0; i < 2; i++) {
         b[i]->heap_end = t->heap;
-        if (t->heap > b[i]->heap_max)
+        if (t->heap > b[i]->heap_max) {
             b[i]->heap_max = t->heap;
+            b[i]->max_tsc = tsc;
+            b[i]->max_seq = seq;
+        }
         if (alloc) {
             b[i]->allocs++;
             b[i]->bytes_allocated += bytes;
@@ -110,13 +126,18 @@ static inline void change(struct timeline *t, uint64_t tsc, uint64_t bytes, bool
 
 static int on_alloc(void *state, const struct ms_pass_alloc *a)
 {
-    change(state, a->block.alloc_tsc, a->block.size * a->block.weight, true);
+    struct timeline *t = state;
+    if (a->baseline) /* live when the report's window opened: where the heap starts */
+        t->heap += a->block.size * a->block.weight;
+    else
+        change(t, a->block.alloc_tsc, a->block.size * a->block.weight, true,
+               a->block.alloc_seq + a->block.weight);
     return 0;
 }
 
 static int on_free(void *state, const struct ms_pass_free *f)
 {
-    change(state, f->tsc, f->block.size * f->block.weight, false);
+    change(state, f->tsc, f->block.size * f->block.weight, false, f->seq);
     return 0;
 }
 
@@ -144,15 +165,18 @@ static void place_rss(struct timeline *t)
 {
     size_t n;
     const struct ms_rss_sample *s = ms_trace_rss(t->trace, &n);
-    uint64_t start = ms_trace_process(t->trace)->start_mono_ns;
+    uint64_t start = ms_trace_process(t->trace)->start_mono_ns + t->out.origin_ns;
     const struct ms_end_info *e = ms_trace_end(t->trace);
     uint64_t end = e->present && e->reason != MS_END_KILLED && e->mono_ns ? e->mono_ns : UINT64_MAX;
+    if (t->end_tsc != UINT64_MAX) /* a report's window ends before the trace */
+        end = ms_trace_process(t->trace)->start_mono_ns +
+              ms_trace_ns_since_start(t->trace, t->end_tsc);
     while (n && s[n - 1].mono_ns > end)
         n--;
     if (!n || s[n - 1].mono_ns < start)
         return;
     struct ms_timeline_axis *a = &t->out.time;
-    (void)at(a, rss_x(t, s[n - 1].mono_ns, start), t->heap);
+    (void)at(a, rss_x(t, s[n - 1].mono_ns, start), t->heap, t->seq);
     for (size_t i = 0; i < n; i++) {
         if (s[i].mono_ns < start)
             continue;
@@ -186,7 +210,10 @@ static int finish(void *state, const struct ms_heap_model *m)
             j++;
         bool right = j == a->n || a->b[j].heap_max < h;
         if (h && left && right)
-            all[n++] = (struct ms_timeline_peak){i * a->width, h};
+            all[n++] = (struct ms_timeline_peak){
+                a->b[i].max_tsc ? ms_trace_ns_since_start(t->trace, a->b[i].max_tsc)
+                                : o->origin_ns + i * a->width,
+                h, a->b[i].max_seq};
     }
     qsort(all, n, sizeof *all, by_height);
     o->npeaks = n < MS_TIMELINE_PEAKS ? n : MS_TIMELINE_PEAKS;

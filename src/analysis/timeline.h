@@ -21,6 +21,10 @@ extern const struct ms_analysis_pass ms_timeline_pass;
 struct ms_timeline_bucket {
     uint64_t heap_end; /* heap bytes in use after its last event (or the bucket's before) */
     uint64_t heap_max; /* the most in use at any moment in it */
+    uint64_t max_tsc;  /* the first moment it was reached (the trace's clock; 0: its start) */
+    /* The allocations replayed by then (ms_pass_block.alloc_seq + 1); UINT64_MAX: no event yet
+     * (the heap as a report's window opened). */
+    uint64_t max_seq;
     uint64_t allocs, frees, bytes_allocated;
 };
 
@@ -32,10 +36,18 @@ struct ms_timeline_axis {
 };
 
 struct ms_timeline_peak {
-    uint64_t time_ns, heap_bytes; /* the bucket's start and its most in use */
+    uint64_t time_ns, heap_bytes; /* the moment its bucket's most in use was reached, and that */
+    /* The allocations replayed up to that moment (memscope report --at-alloc N shows what was
+     * live then: exact, where a time is not, the events of one tick of the clock sharing it);
+     * UINT64_MAX: the heap as the report's window opened. */
+    uint64_t at_alloc;
 };
 
 struct ms_timeline {
+    /* Bucket i of the time axis starts at origin_ns + i * width ns since the process's start:
+     * origin_ns is 0 but in a report's time window (memscope report --since), where it is the
+     * window's start; the allocated axis counts the bytes allocated in the window. */
+    uint64_t origin_ns;
     struct ms_timeline_axis time, allocated;
     /* The most resident memory memscope run sampled in each bucket of the time axis (its RSS
      * chunk; 0: no sample there), and whether the trace has samples at all. */

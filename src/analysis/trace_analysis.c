@@ -111,8 +111,54 @@ static void open_ancestors(struct ms_analysis *a)
     a->nancestors = n;
 }
 
-static int analysis_run(const char *path, bool symbols, struct ms_analysis **out, char *err,
-                        size_t errlen)
+/* A moment ns after the process's start, in the trace's clock, as the reports give times
+ * (ms_trace_ns_since_start): the first tick the reports would date at ns or later (up), or the
+ * last they would date at ns or earlier, so that a time read off a report names its event. */
+static uint64_t tsc_of_ns(const ms_trace *t, uint64_t ns, bool up)
+{
+    double per = ms_trace_ns_per_tick(t);
+    uint64_t start = ms_trace_process(t)->start_tsc;
+    if (!(per > 0)) /* a damaged clock: no tick has a time */
+        return up ? start : UINT64_MAX;
+    double ticks = (double)ns / per;
+    if (ticks >= (double)(UINT64_MAX - start) / 2)
+        return UINT64_MAX;
+    uint64_t x = start + (uint64_t)ticks;
+    x = x > start + 2 ? x - 2 : start;
+    /* then the first tick dated later than ns (a few steps: the estimate is within one tick,
+     * unless a hostile clock's times are too coarse for a double) */
+    for (int k = 0; k < 64 && ms_trace_ns_since_start(t, x) <= ns; k++)
+        x++;
+    if (!up)
+        return x - 1;
+    for (int k = 0; k < 64 && x > start && ms_trace_ns_since_start(t, x - 1) >= ns; k++)
+        x--;
+    return x;
+}
+
+/* Restricts a's model to window w (ms_analysis_run_window). */
+static int set_window(struct ms_analysis *a, const struct ms_window *w, char *err, size_t errlen)
+{
+    a->window = *w;
+    a->window.cut = false;
+    if (!w->since && !w->until && !w->after_alloc)
+        return 0;
+    if (ms_trace_process(a->trace)->sample_bytes) {
+        snprintf(err, errlen,
+                 "%s: a sampled trace (MEMSCOPE_SAMPLE_BYTES) cannot be cut to a time window: its "
+                 "exact counts are not timed; report the whole trace, or record it without "
+                 "sampling",
+                 ms_trace_path(a->trace));
+        return MS_EINVAL;
+    }
+    uint64_t since = w->since ? tsc_of_ns(a->trace, w->since_ns, true) : 0;
+    uint64_t until = w->until ? tsc_of_ns(a->trace, w->until_ns, false) : UINT64_MAX;
+    return ms_heap_model_set_window(a->model, since, until,
+                                    w->after_alloc ? w->at_alloc : UINT64_MAX);
+}
+
+static int analysis_run(const char *path, bool symbols, const struct ms_window *w,
+                        struct ms_analysis **out, char *err, size_t errlen)
 {
     *out = NULL;
     struct ms_analysis *a = calloc(1, sizeof *a);
@@ -126,6 +172,9 @@ static int analysis_run(const char *path, bool symbols, struct ms_analysis **out
     if (!a->model || ms_symbolizer_new(&a->sym) != 0)
         goto fail;
     ms_heap_model_set_sampling(a->model, ms_trace_process(a->trace)->sample_bytes);
+    if (w && (rc = set_window(a, w, err, errlen)) != 0)
+        goto fail;
+    rc = MS_ENOMEM;
     if (symbols) {
         if (!(a->owners = ms_module_owner_new(&a->stacks)))
             goto fail;
@@ -186,7 +235,14 @@ static int analysis_run(const char *path, bool symbols, struct ms_analysis **out
     preload_join(&preload);
     if (rc)
         goto fail;
-    ms_heap_model_set_leak_scan(a->model, ms_trace_leak_scan(a->trace));
+    if (ms_heap_model_window_cut(a->model)) {
+        a->window.cut = true;
+        a->window.end_ns = a->window.until
+                               ? a->window.until_ns
+                               : ms_analysis_ns(a, ms_heap_model_summary(a->model)->last_tsc);
+    } else {
+        ms_heap_model_set_leak_scan(a->model, ms_trace_leak_scan(a->trace));
+    }
     ms_heap_model_finish(a->model);
     if ((rc = ms_heap_model_pass_error(a->model)) != 0)
         goto fail; /* an analysis ran out of memory at the end */
@@ -201,12 +257,18 @@ fail:
 
 int ms_analysis_run(const char *path, struct ms_analysis **out, char *err, size_t errlen)
 {
-    return analysis_run(path, true, out, err, errlen);
+    return analysis_run(path, true, NULL, out, err, errlen);
+}
+
+int ms_analysis_run_window(const char *path, const struct ms_window *w, struct ms_analysis **out,
+                           char *err, size_t errlen)
+{
+    return analysis_run(path, true, w, out, err, errlen);
 }
 
 int ms_analysis_run_numbers(const char *path, struct ms_analysis **out, char *err, size_t errlen)
 {
-    return analysis_run(path, false, out, err, errlen);
+    return analysis_run(path, false, NULL, out, err, errlen);
 }
 
 struct ms_analysis_live {
@@ -371,6 +433,9 @@ int ms_analysis_suppress(struct ms_analysis *a, struct ms_suppressions *supp)
 
 const struct ms_leak_scan_info *ms_analysis_leak_scan(const struct ms_analysis *a)
 {
+    static const struct ms_leak_scan_info none; /* a window that ends before the exit's scan */
+    if (a->window.cut)
+        return &none;
     return a->scan ? a->scan : ms_trace_leak_scan(a->trace);
 }
 

@@ -12,6 +12,26 @@
 
 #define MS_MAX_FORK_CHAIN 16
 
+/* A report's time window (memscope report --since/--until/--at, docs/analyses.md), in
+ * nanoseconds since the traced process started: the report counts what happened from since_ns
+ * (inclusive) to until_ns (inclusive), and what is live at its end is what was live at
+ * until_ns. A window whose end is before the trace's (cut) shows no leak kinds: those come from
+ * the scan at exit. */
+struct ms_window {
+    bool since, until; /* which ends are set */
+    uint64_t since_ns, until_ns;
+    bool at; /* --at: until_ns is the moment asked about, from the start of the run */
+    /* --at-alloc: the report ends right after allocation number at_alloc of the replay (a
+     * timeline peak's at_alloc: exact where a time is not, as the events of one tick of the
+     * trace's clock share it). */
+    bool after_alloc;
+    uint64_t at_alloc;
+    /* Set by the analysis: the window ended before the trace did, and, in a window that ends
+     * after an allocation, when its last event was. */
+    bool cut;
+    uint64_t end_ns;
+};
+
 struct ms_analysis {
     ms_trace *trace;
     ms_trace *ancestors[MS_MAX_FORK_CHAIN]; /* oldest first */
@@ -34,11 +54,16 @@ struct ms_analysis {
     struct ms_leak_scan_info *scan;
     /* The suppressions applied (ms_analysis_suppress; not owned), or NULL. */
     const struct ms_suppressions *supp;
+    struct ms_window window; /* all false: the whole trace */
 };
 
 /* Opens, replays and prepares the trace at path. Returns 0 or a negative MS_E* code with a
  * one-line explanation in err. */
 int ms_analysis_run(const char *path, struct ms_analysis **out, char *err, size_t errlen);
+/* The same restricted to a time window (NULL: the whole trace). A sampled trace cannot be
+ * (MS_EINVAL, explained in err): its exact counts carry no time. */
+int ms_analysis_run_window(const char *path, const struct ms_window *w, struct ms_analysis **out,
+                           char *err, size_t errlen);
 /* The same for the summary's totals only: modules are not registered, no debug information is
  * loaded, no stack tree is kept (the stack nodes are checked and skipped: ms_analysis_stack
  * gives nothing), and the model keeps no sites or per-thread statistics

@@ -16,7 +16,9 @@ int ms_cmd_report(int argc, char **argv);
     "-- PROGRAM [ARGS...]"
 #define MS_USAGE_REPORT                                                                            \
     "usage: memscope report TRACE [--format text|json] [--top N] [--group-by "                     \
-    "stack|function|line|module] [--alloc-fn NAME]... [--suppressions FILE]..."
+    "stack|function|line|module] [--alloc-fn NAME]... [--since T] [--until T | --at T] "           \
+    "[--at-alloc N] "                                                                              \
+    "[--suppressions FILE]..."
 extern const char ms_help_report[];
 /* Prints `memscope run --help`: what it does and its options (from common/options.h). */
 void ms_cli_help_run(FILE *out);

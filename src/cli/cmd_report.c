@@ -1,5 +1,5 @@
-/* `memscope report TRACE [--format text|json] [--top N] [--group-by G] [--suppressions FILE]...`.
- */
+/* `memscope report TRACE [--format text|json] [--top N] [--group-by G] [--since T] [--until T]
+ * [--at T] [--suppressions FILE]...`. */
 #include "analysis/trace_analysis.h"
 #include "cli.h"
 #include "common/options.h"
@@ -23,6 +23,36 @@ static void program_suppressions(const struct ms_analysis *a, char *out, size_t 
         out[0] = 0;
 }
 
+/* A moment of the run for --since, --until and --at: a number with a unit (ns, us, ms, s, min;
+ * none: seconds) from the program's start, into *ns. */
+static bool parse_moment(const char *text, uint64_t *ns)
+{
+    static const struct {
+        const char *unit;
+        double ns;
+    } units[] = {{"ns", 1}, {"us", 1e3}, {"ms", 1e6}, {"s", 1e9}, {"min", 60e9}, {"", 1e9}};
+    char *end;
+    if (!text || (!(*text >= '0' && *text <= '9') && *text != '.'))
+        return false;
+    double v = strtod(text, &end);
+    if (end == text || !(v >= 0))
+        return false;
+    for (size_t i = 0; i < sizeof units / sizeof *units; i++)
+        if (!strcmp(end, units[i].unit)) {
+            double x = v * units[i].ns;
+            if (!(x < 1.8e19))
+                return false;
+            *ns = (uint64_t)(x + 0.5);
+            return true;
+        }
+    return false;
+}
+
+/* The options that take a value, as --name VALUE or --name=VALUE. */
+static const char *const valued[] = {"--format",   "--top",      "--suppressions",
+                                     "--group-by", "--alloc-fn", "--since",
+                                     "--until",    "--at",       "--at-alloc"};
+
 int ms_cmd_report(int argc, char **argv)
 {
     const char *path = NULL, *format = "text";
@@ -30,23 +60,26 @@ int ms_cmd_report(int argc, char **argv)
     const char *supp_files[64], *alloc_fns[65] = {0};
     int nfns = 0;
     int nsupp = 0;
+    struct ms_window w = {0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = NULL;
-        if (!strncmp(a, "--format=", 9))
-            val = a + 9, a = "--format";
-        else if (!strncmp(a, "--top=", 6))
-            val = a + 6, a = "--top";
-        else if (!strncmp(a, "--suppressions=", 15))
-            val = a + 15, a = "--suppressions";
-        else if (!strncmp(a, "--group-by=", 11))
-            val = a + 11, a = "--group-by";
-        else if (!strncmp(a, "--alloc-fn=", 11))
-            val = a + 11, a = "--alloc-fn";
-        else if ((!strcmp(a, "--format") || !strcmp(a, "--top") || !strcmp(a, "--suppressions") ||
-                  !strcmp(a, "--group-by") || !strcmp(a, "--alloc-fn")) &&
-                 i + 1 < argc)
-            val = argv[++i];
+        for (size_t k = 0; k < sizeof valued / sizeof *valued; k++) {
+            size_t len = strlen(valued[k]);
+            if (!strncmp(a, valued[k], len) && a[len] == '=') {
+                val = a + len + 1, a = valued[k];
+                break;
+            }
+            if (!strcmp(a, valued[k])) {
+                /* (--suppressions and --alloc-fn say what they need themselves) */
+                if (i + 1 == argc && k != 2 && k != 4) {
+                    ms_cli_error("report", "%s needs a value; " MS_USAGE_REPORT, a);
+                    return 2;
+                }
+                val = i + 1 < argc ? argv[++i] : NULL;
+                break;
+            }
+        }
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             fputs(ms_help_report, stdout);
             return 0;
@@ -78,6 +111,37 @@ int ms_cmd_report(int argc, char **argv)
                              val ? val : "needs a value");
                 return 2;
             }
+        } else if (!strcmp(a, "--since") || !strcmp(a, "--until") || !strcmp(a, "--at")) {
+            bool since = a[2] == 's';
+            uint64_t ns;
+            if (!parse_moment(val, &ns)) {
+                ms_cli_error("report",
+                             "%s %s: expected a time since the program started, like 1.5s, "
+                             "250ms or 2 (seconds)",
+                             a, val ? val : "needs a value");
+                return 2;
+            }
+            if (!since && w.until) {
+                ms_cli_error("report", "--until and --at both end the window: give one of them");
+                return 2;
+            }
+            if (since) {
+                w.since = true, w.since_ns = ns;
+            } else {
+                w.until = true, w.until_ns = ns;
+                w.at = a[2] == 'a';
+            }
+        } else if (!strcmp(a, "--at-alloc")) {
+            char *end;
+            unsigned long long n = strtoull(val, &end, 10);
+            if (!*val || *end || *val == '-') {
+                ms_cli_error("report",
+                             "--at-alloc %s: expected a number of allocations, like the "
+                             "at_alloc of a timeline peak",
+                             val);
+                return 2;
+            }
+            w.after_alloc = true, w.at_alloc = n;
         } else if (!strcmp(a, "--top") && val) {
             char *end;
             long n = strtol(val, &end, 10);
@@ -105,12 +169,17 @@ int ms_cmd_report(int argc, char **argv)
         ms_cli_error("report", "--format %s: the formats are text and json", format);
         return 2;
     }
+    if (w.since && w.until && w.since_ns > w.until_ns) {
+        ms_cli_error("report", "--since is after %s: the window would be empty",
+                     w.at ? "--at" : "--until");
+        return 2;
+    }
     /* Symbolization must not reach out to debuginfod servers unless the user asks for it. */
     if (!ms_option_env_flag(MS_OPT_DEBUGINFOD))
         unsetenv("DEBUGINFOD_URLS");
     struct ms_analysis *a;
     char err[1024] = "";
-    if (ms_analysis_run(path, &a, err, sizeof err) != 0) {
+    if (ms_analysis_run_window(path, &w, &a, err, sizeof err) != 0) {
         ms_cli_error("report", "%s", err);
         return 1;
     }

@@ -84,6 +84,12 @@ const char ms_help_report[] = MS_USAGE_REPORT
     "                      function), line (its source line) or module\n"
     "  --alloc-fn NAME     a function that only allocates for its caller, as operator new\n"
     "                      or xmalloc (built in), skipped to find the allocating function\n"
+    "  --since T           count only what happened from T on (a time since the program\n"
+    "                      started: 1.5s, 250ms, 2 = 2 s); the heap then is where it starts\n"
+    "  --until T           count only what happened up to T; in use at the end = live at T\n"
+    "  --at T              what was live at T, by call site (--until T, said as such)\n"
+    "  --at-alloc N        what was live right after the N-th allocation: exact where a time\n"
+    "                      is not (the timeline's peaks give theirs)\n"
     "  --suppressions FILE leaks to leave out, in LeakSanitizer's format (leak:PATTERN lines);\n"
     "                      memscope.supp beside the program is read too (docs/leak-kinds.md)\n";
 

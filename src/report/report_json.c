@@ -89,15 +89,50 @@ static void histogram_json(struct ms_json *j, const char *key, const char *below
     ms_json_end_array(j);
 }
 
-/* The timeline's buckets on one axis: pos names the bucket's start (time_ns, allocated_bytes). */
+/* The report's time window (memscope report --since/--until/--at), null without one. */
+static void window_json(struct ms_json *j, struct ms_analysis *a)
+{
+    const struct ms_window *w = &a->window;
+    if (!w->since && !w->until && !w->after_alloc) {
+        ms_json_str(j, "window", NULL);
+        return;
+    }
+    const struct ms_summary *s = ms_heap_model_summary(a->model);
+    ms_json_begin_object(j, "window");
+    if (w->since)
+        ms_json_u64(j, "since_ns", w->since_ns);
+    else
+        ms_json_str(j, "since_ns", NULL);
+    if (w->until)
+        ms_json_u64(j, "until_ns", w->until_ns);
+    else
+        ms_json_str(j, "until_ns", NULL);
+    ms_json_bool(j, "at", w->at);
+    if (w->after_alloc)
+        ms_json_u64(j, "at_alloc", w->at_alloc);
+    else
+        ms_json_str(j, "at_alloc", NULL);
+    ms_json_bool(j, "ends_before_trace", w->cut);
+    if (w->cut)
+        ms_json_u64(j, "end_ns", w->end_ns);
+    else
+        ms_json_str(j, "end_ns", NULL);
+    ms_json_u64(j, "start_live_bytes", s->window_live_bytes);
+    ms_json_u64(j, "start_live_blocks", s->window_live_blocks);
+    ms_json_end_object(j);
+}
+
+/* The timeline's buckets on one axis: pos names the bucket's start (time_ns, allocated_bytes),
+ * origin + i * width. */
 static void timeline_axis_json(struct ms_json *j, const char *key, const char *pos,
-                               const struct ms_timeline_axis *x, const uint64_t *rss)
+                               const struct ms_timeline_axis *x, uint64_t origin,
+                               const uint64_t *rss)
 {
     ms_json_begin_array(j, key);
     for (size_t i = 0; i < x->n; i++) {
         const struct ms_timeline_bucket *b = &x->b[i];
         ms_json_begin_object(j, NULL);
-        ms_json_u64(j, pos, i * x->width);
+        ms_json_u64(j, pos, origin + i * x->width);
         ms_json_u64(j, "heap_bytes", b->heap_end);
         ms_json_u64(j, "heap_max_bytes", b->heap_max);
         if (rss && rss[i])
@@ -123,14 +158,18 @@ static void timeline_json(struct ms_json *j, struct ms_analysis *a)
         return;
     }
     ms_json_u64(j, "timeline_bucket_ns", t->time.width);
-    timeline_axis_json(j, "timeline", "time_ns", &t->time, t->rss);
+    timeline_axis_json(j, "timeline", "time_ns", &t->time, t->origin_ns, t->rss);
     ms_json_u64(j, "timeline_bucket_bytes", t->allocated.width);
-    timeline_axis_json(j, "timeline_by_allocated", "allocated_bytes", &t->allocated, NULL);
+    timeline_axis_json(j, "timeline_by_allocated", "allocated_bytes", &t->allocated, 0, NULL);
     ms_json_begin_array(j, "peaks");
     for (size_t i = 0; i < t->npeaks; i++) {
         ms_json_begin_object(j, NULL);
         ms_json_u64(j, "time_ns", t->peaks[i].time_ns);
         ms_json_u64(j, "heap_bytes", t->peaks[i].heap_bytes);
+        if (t->peaks[i].at_alloc != UINT64_MAX)
+            ms_json_u64(j, "at_alloc", t->peaks[i].at_alloc);
+        else
+            ms_json_str(j, "at_alloc", NULL); /* the heap as the window opened */
         ms_json_end_object(j);
     }
     ms_json_end_array(j);
@@ -1023,6 +1062,8 @@ int ms_report_json(FILE *out, struct ms_analysis *a, const struct ms_report_opti
                 : e->present && e->reason == MS_END_EXIT     ? "skipped: threads still running"
                                                              : "not run");
     ms_json_end_object(&j);
+
+    window_json(&j, a);
 
     uint64_t end_tsc = e->present ? e->tsc : s->last_tsc;
     ms_json_begin_object(&j, "summary");

@@ -6,6 +6,7 @@
 #include "analysis/annotations.h"
 #include "common/leak_handshake.h"
 #include "common/trace_format.h"
+#include "number_format.h"
 
 #include <signal.h>
 #include <stdarg.h>
@@ -67,10 +68,32 @@ static void api_notes(struct ms_analysis *a, struct ms_notes *out)
     }
 }
 
+const char *ms_report_end_name(const struct ms_analysis *a, char *buf)
+{
+    if (!a->window.cut)
+        return "exit";
+    if (a->window.until)
+        return ms_format_duration(buf, a->window.until_ns);
+    char n[32];
+    snprintf(buf, 32, "allocation #%s", ms_format_count(n, a->window.at_alloc));
+    return buf;
+}
+
 const char *ms_report_no_leak_kinds(struct ms_analysis *a, char *buf, size_t len)
 {
     const struct ms_summary *s = ms_heap_model_summary(a->model);
     const struct ms_end_info *e = ms_trace_end(a->trace);
+    char b1[32];
+    if (a->window.cut) {
+        snprintf(buf, len,
+                 "the report ends at %s (%s), before the exit, where the scan that tells the "
+                 "kinds apart is made",
+                 ms_report_end_name(a, b1),
+                 a->window.at      ? "--at"
+                 : a->window.until ? "--until"
+                                   : "--at-alloc");
+        return buf;
+    }
     if (s->leak_scan) {
         switch (s->scan_status) {
         case MS_SCAN_DONE:
@@ -185,19 +208,23 @@ void ms_report_notes(struct ms_analysis *a, struct ms_notes *out)
             "the process was killed by signal %d (%s); \"leaked\" means still allocated "
             "when it died, and exit-time freeing did not run",
             e->code, strsignal(e->code));
-    if (e->present && e->reason == MS_END_QUICK_EXIT)
+    /* What exit-time freeing changes in what is live at the end: not where a report's window
+     * ends before the exit. */
+    bool to_exit = !a->window.cut;
+    if (to_exit && e->present && e->reason == MS_END_QUICK_EXIT)
         add(out,
             "the process ended with _exit(%d): glibc's exit-time freeing did not run "
             "(valgrind runs it anyway), so blocks glibc keeps until exit count as leaked",
             e->code);
-    if (e->present && e->reason == MS_END_EXIT && !s->freeres_tsc && e->threads_at_exit > 1)
+    if (to_exit && e->present && e->reason == MS_END_EXIT && !s->freeres_tsc &&
+        e->threads_at_exit > 1)
         add(out,
             "exit() was called while %llu other thread(s) were still running, so glibc's "
             "exit-time freeing was not run (it is not safe while they run; valgrind stops "
             "them first): blocks glibc keeps until exit, such as stdio buffers, count as "
             "still allocated here but not in valgrind",
             (unsigned long long)(e->threads_at_exit - 1));
-    else if (e->present && e->reason == MS_END_EXIT && !s->freeres_tsc)
+    else if (to_exit && e->present && e->reason == MS_END_EXIT && !s->freeres_tsc)
         add(out, "glibc's exit-time freeing did not run (the trace does not say why): blocks "
                  "glibc keeps until exit count as still allocated here but not in valgrind");
     if (e->present && e->scan_unstopped && e->scan_pid)
@@ -238,7 +265,7 @@ void ms_report_notes(struct ms_analysis *a, struct ms_notes *out)
             (unsigned long long)e->dropped);
     if (a->ancestry_note[0])
         add(out, "%s", a->ancestry_note);
-    else if (a->nancestors)
+    else if (a->nancestors && !a->window.since)
         add(out,
             "this process was forked from pid %llu: like valgrind, the figures include "
             "the history it inherited from %d ancestor trace(s)",

@@ -18,4 +18,8 @@ void ms_report_notes(struct ms_analysis *a, struct ms_notes *out);
  * final period; NULL when it has them. */
 const char *ms_report_no_leak_kinds(struct ms_analysis *a, char *buf, size_t len);
 
+/* What the report's end is, for people: "exit", or "1.20 s" when its time window ends before
+ * the trace does (buf: at least 32 bytes). */
+const char *ms_report_end_name(const struct ms_analysis *a, char *buf);
+
 #endif

@@ -498,17 +498,22 @@ static void timeline_text(FILE *out, struct ms_analysis *a)
         }
         int bar = top ? (int)((most * 40 + top - 1) / top) : 0;
         fprintf(out, "  %10s  %-40.*s %14s bytes, %s allocations",
-                ms_format_duration(b1, i * x->width), bar,
+                ms_format_duration(b1, t->origin_ns + i * x->width), bar,
                 "########################################", ms_format_count(b2, most),
                 ms_format_count(b3, allocs));
         if (rss)
             fprintf(out, ", rss %s", ms_format_count(b4, rss));
         fprintf(out, "\n");
     }
-    for (size_t i = 0; i < t->npeaks; i++)
-        fprintf(out, "  peak #%zu  %s bytes at %s\n", i + 1,
+    for (size_t i = 0; i < t->npeaks; i++) {
+        fprintf(out, "  peak #%zu  %s bytes at %s", i + 1,
                 ms_format_count(b1, t->peaks[i].heap_bytes),
                 ms_format_duration(b2, t->peaks[i].time_ns));
+        if (t->peaks[i].at_alloc != UINT64_MAX)
+            fprintf(out, "  (what was live then: --at-alloc %" PRIu64 ")\n", t->peaks[i].at_alloc);
+        else
+            fprintf(out, "  (as the window opened)\n");
+    }
 }
 
 /* One line of the site's lifetimes (lifetimes.h), when its blocks ended or live on. */
@@ -1119,6 +1124,35 @@ static void leak_checks(FILE *out, struct ms_analysis *a, size_t top)
         fprintf(out, "    (none)\n");
 }
 
+/* The report's time window (memscope report --since/--until/--at), when it has one. */
+static void window_text(FILE *out, struct ms_analysis *a)
+{
+    const struct ms_window *w = &a->window;
+    if (!w->since && !w->until && !w->after_alloc)
+        return;
+    const struct ms_summary *s = ms_heap_model_summary(a->model);
+    char b1[32], b2[32];
+    if (w->after_alloc && !w->until)
+        fprintf(out,
+                "after allocation #%s (--at-alloc), at %s: what was live then; the counts are "
+                "of the %s up to it\n",
+                ms_format_count(b1, w->at_alloc), ms_format_duration(b2, w->end_ns),
+                w->since ? "window" : "run");
+    else if (w->at && !w->since)
+        fprintf(out, "at %s (--at): what was live then; the counts are of the run up to it\n",
+                ms_format_duration(b1, w->until_ns));
+    else
+        fprintf(out,
+                "window: %s to %s (--since/--until): the counts, the peak and the rankings are "
+                "of what happened in it\n",
+                w->since ? ms_format_duration(b1, w->since_ns) : "the start",
+                w->until ? ms_format_duration(b2, w->until_ns) : "the end");
+    if (w->since)
+        fprintf(out, "  in use as it opened: %s bytes in %s blocks\n",
+                ms_format_count(b1, s->window_live_bytes),
+                ms_format_count(b2, s->window_live_blocks));
+}
+
 int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_options *o)
 {
     const struct ms_process_info *p = ms_trace_process(a->trace);
@@ -1134,6 +1168,7 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
         fprintf(out, "; backend: %s (%s)", ms_backend_name(s->backend),
                 ms_backend_reason(s->backend_reason) ? ms_backend_reason(s->backend_reason) : "?");
     fprintf(out, "\n");
+    window_text(out, a);
 
     /* Sampled: which figures are exact and which are estimates, said once, and each estimate
      * marked. */
@@ -1163,8 +1198,12 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
                 "  peak in any order      %s to %s bytes (events of threads that ran at the "
                 "same time are ordered by timestamps taken every 16 events)%s\n",
                 ms_format_count(b1, s->peak_low), ms_format_count(b2, s->peak_high), est);
-    fprintf(out, "  in use at exit         %s bytes in %s blocks%s\n",
-            ms_format_count(b1, s->live_bytes), ms_format_count(b2, s->live_blocks), est);
+    char endbuf[32], title[96];
+    const char *end = ms_report_end_name(a, endbuf);
+    fprintf(out,
+            strlen(end) > 12 ? "  in use at %s: %s bytes in %s blocks%s\n"
+                             : "  in use at %-12s %s bytes in %s blocks%s\n",
+            end, ms_format_count(b1, s->live_bytes), ms_format_count(b2, s->live_blocks), est);
     leak_kinds(out, a);
     if (s->sample_bytes)
         fprintf(out, "  temporary allocations  not known when sampled (they need every "
@@ -1184,10 +1223,15 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
             ms_format_duration(b1, ms_analysis_ns(a, end_tsc)));
 
     call_sites(out, a, o->top);
+    if (a->window.at || (a->window.after_alloc && a->window.cut))
+        snprintf(title, sizeof title, "LIVE AT %s (%s), by bytes", end,
+                 a->window.at ? "--at" : "--at-alloc");
+    else
+        snprintf(title, sizeof title, "LEAKS (still allocated at %s), by bytes", end);
     if (s->leak_scan && s->scan_status == MS_SCAN_DONE)
         leaks_by_kind(out, a);
     else
-        ranking(out, a, MS_RANK_LEAKED, "LEAKS (still allocated at exit), by bytes", 0);
+        ranking(out, a, MS_RANK_LEAKED, title, 0);
     suppressions_used(out, a);
     misuse_text(out, a, o->top);
     timeline_text(out, a);

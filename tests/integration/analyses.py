@@ -399,6 +399,154 @@ def rankings(memscope, programs, work):
                                             "by_peak", "by_score"])
 
 
+def window(memscope, programs, work):
+    """memscope report --since/--until/--at on window.c's three phases, 200 ms apart: the
+    window's boundaries are put in the pauses between them, found in the whole run's
+    timeline."""
+    trace = os.path.join(work, "window.mstrace")
+    # with the summary: its scan at exit gives the leak kinds
+    subprocess.run([memscope, "run", "-o", trace, "--", os.path.join(programs, "window")],
+                   capture_output=True, check=True)
+
+    def rep(*options):
+        out = subprocess.run([memscope, "report", trace, "--format", "json", "--top", "0"] +
+                             list(options), capture_output=True, text=True, check=True)
+        return json.loads(out.stdout)
+
+    whole = rep()
+    check("window: none asked, none reported", whole["window"], None)
+    width = whole["timeline_bucket_ns"]
+    busy = [b["time_ns"] for b in whole["timeline"] if b["allocs"] or b["frees"]]
+    phases = [[busy[0], busy[0] + width]]
+    for t in busy[1:]:
+        if t - phases[-1][1] > 50e6:
+            phases.append([t, t + width])
+        else:
+            phases[-1][1] = t + width
+    # then glibc's exit-time freeing, 100 ms after phase_c
+    if len(phases) < 3:
+        sys.exit(f"window: {len(phases)} phases in the timeline: {phases}")
+    ab = (phases[0][1] + phases[1][0]) // 2
+    bc = (phases[1][1] + phases[2][0]) // 2
+    ns = lambda t: f"{t}ns"
+
+    # phase_b alone: 50 allocated and freed over the 100 blocks of phase_a
+    d = rep("--since", ns(ab), "--until", ns(bc))
+    s, w = d["summary"], d["window"]
+    check("window b: the window", (w["since_ns"], w["until_ns"], w["at"], w["ends_before_trace"]),
+          (ab, bc, False, True))
+    check("window b: in use as it opened", (w["start_live_bytes"], w["start_live_blocks"]),
+          (100000, 100))
+    check("window b: counts of the window", (s["allocs"], s["frees"], s["bytes_allocated"]),
+          (50, 50, 100000))
+    check("window b: the peak, certain", (s["peak_bytes"], s["peak_low_bytes"],
+                                          s["peak_high_bytes"]), (200000, 200000, 200000))
+    check_true("window b: the peak inside it", ab <= s["peak_time_ns"] <= bc,
+               f"({s['peak_time_ns']})")
+    check("window b: in use at its end", (s["leaked_bytes"], s["leaked_blocks"]), (100000, 100))
+    check("window b: no leak kinds (the scan is at exit)", s["leak_kinds"], None)
+    check("window b: phase_a allocated nothing in it, holds its 100,000",
+          (site_of(d, "phase_a")["allocs"], site_of(d, "phase_a")["leaked_bytes"],
+           site_of(d, "phase_a")["peak_bytes"]), (0, 100000, 100000))
+    check("window b: phase_a has no sizes in it", site_of(d, "phase_a")["sizes"], None)
+    b = site_of(d, "phase_b")
+    check("window b: phase_b", (b["allocs"], b["lifetime"]["ended"],
+                                sum(x["allocs"] for x in b["sizes"]["by_size"])), (50, 50, 50))
+    tl = d["timeline"]
+    check("window b: the timeline starts with the window", tl[0]["time_ns"], ab)
+    check("window b: from the heap then", tl[0]["heap_max_bytes"] >= 100000, True)
+    check("window b: the timeline's allocations are the window's",
+          (sum(x["allocs"] for x in tl), sum(x["frees"] for x in tl)), (50, 50))
+    check_true("window b: the timeline ends with it", tl[-1]["time_ns"] <= bc,
+               f"({tl[-1]['time_ns']})")
+    check("window b: the allocated axis counts the window's bytes",
+          sum(x["bytes_allocated"] for x in d["timeline_by_allocated"]), 100000)
+    check("window b: the peak of the timeline", [p["heap_bytes"] for p in d["peaks"]], [200000])
+    check("window b: threads count the window",
+          sorted((t["allocs"], t["frees"]) for t in d["threads"] if t["allocs"] or t["frees"]),
+          [(50, 50)])
+
+    # --at: what was live between b and c, the counts of the run up to it
+    d = rep("--at", ns(bc))
+    s, w = d["summary"], d["window"]
+    check("window at: the window", (w["since_ns"], w["until_ns"], w["at"]), (None, bc, True))
+    check("window at: counts up to it", (s["allocs"], s["frees"]), (150, 50))
+    check("window at: live then", (s["leaked_bytes"], s["leaked_blocks"]), (100000, 100))
+    check("window at: the peak before it", s["peak_bytes"], 200000)
+    check("window at: live by site", [(site_of(d, f)["leaked_bytes"]) for f in
+                                      ("phase_a", "phase_b")], [100000, 0])
+
+    # from c to the end: the worker's 10 blocks, and its frees of 20 of phase_a's
+    d = rep("--since", ns(bc))
+    s, w = d["summary"], d["window"]
+    check("window c: not cut", w["ends_before_trace"], False)
+    w = whole["summary"]
+    check("window c: counts, the run's after a and b",
+          (s["allocs"], s["frees"], s["bytes_allocated"]),
+          (w["allocs"] - 150, w["frees"] - 50, w["bytes_allocated"] - 200000))
+    check("window c: the worker's", (site_of(d, "phase_c")["allocs"],
+                                     site_of(d, "phase_c")["leaked_bytes"]), (10, 50000))
+    check_true("window c: the peak: 100,000 and the worker's 50,000",
+               s["peak_bytes"] >= 150000 and s["peak_bytes"] - 150000 < 1000,
+               f"({s['peak_bytes']})")
+    a = site_of(d, "phase_a")
+    check("window c: phase_a's blocks freed by the worker",
+          (a["allocs"], a["lifetime"]["ended"], a["lifetime"]["freed_by_other_thread"],
+           a["leaked_blocks"]), (0, 20, 20, 80))
+    check_true("window c: leak kinds (the window reaches the exit)",
+               s["leak_kinds"] is not None and sum(
+                   s["leak_kinds"][k]["bytes"] for k in ("definitely_lost", "indirectly_lost",
+                                                         "possibly_lost", "still_reachable",
+                                                         "suppressed")) == s["leaked_bytes"])
+
+    # what was live at each peak, exactly: the events of one tick of the clock share its
+    # time, so that a cut by time cannot tell the moment of the peak from the frees after it
+    peaks = whole["peaks"]
+    check("window: the whole run's peaks", [p["heap_bytes"] for p in peaks], [200000, 150272])
+    for k, p in enumerate(peaks):
+        d = rep("--at-alloc", str(p["at_alloc"]))
+        s = d["summary"]
+        check(f"window: --at-alloc of peak #{k + 1}: live then is the peak",
+              (s["allocs"], s["leaked_bytes"], d["window"]["at_alloc"]),
+              (p["at_alloc"], p["heap_bytes"], p["at_alloc"]))
+        check_true(f"window: --at-alloc of peak #{k + 1}: at its time",
+                   d["window"]["end_ns"] == p["time_ns"], f"({d['window']['end_ns']})")
+    d = rep("--at-alloc", str(peaks[0]["at_alloc"]))
+    check("window: live by site at the first peak",
+          [site_of(d, f)["leaked_bytes"] for f in ("phase_a", "phase_b")], [100000, 100000])
+
+    # a window before anything: nothing happened, nothing was live
+    d = rep("--until", "0")
+    s = d["summary"]
+    check("window before the start", (s["allocs"], s["leaked_bytes"], len(d["timeline"])),
+          (0, 0, 0))
+    # the whole run as a window: the same figures
+    d = rep("--since", "0", "--until", "1000s")
+    check("window over the whole run: the same summary",
+          {k: d["summary"][k] for k in ("allocs", "frees", "bytes_allocated", "peak_bytes",
+                                        "leaked_bytes")},
+          {k: whole["summary"][k] for k in ("allocs", "frees", "bytes_allocated", "peak_bytes",
+                                            "leaked_bytes")})
+    for bad, why in ((["--since", "1s", "--until", "0.5s"], "the window would be empty"),
+                     (["--at", "1x"], "expected a time since the program started"),
+                     (["--until", "1", "--at", "2"], "give one of them"),
+                     (["--since"], "needs a value"),
+                     (["--at-alloc", "x"], "expected a number of allocations")):
+        r = subprocess.run([memscope, "report", trace] + bad, capture_output=True, text=True)
+        check_true(f"window: {' '.join(bad)} refused", r.returncode == 2 and why in r.stderr
+                   and r.stderr.count("\n") == 1, f"(rc {r.returncode}: {r.stderr.strip()})")
+    os.unlink(trace)
+    # a sampled trace has no timed counts: refused with the reason
+    subprocess.run([memscope, "run", "--no-summary", "-o", trace, "--",
+                    os.path.join(programs, "window")], capture_output=True, check=True,
+                   env=dict(os.environ, MEMSCOPE_SAMPLE_BYTES="4096"))
+    r = subprocess.run([memscope, "report", trace, "--since", "0.1"], capture_output=True,
+                       text=True)
+    check_true("window: a sampled trace refused", r.returncode == 1 and "sampled" in r.stderr,
+               f"(rc {r.returncode}: {r.stderr.strip()})")
+    os.unlink(trace)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--memscope", required=True)
@@ -413,6 +561,7 @@ def main():
         bottlenecks(a.memscope, a.programs, work)
         scores(a.memscope, a.programs, work)
         rankings(a.memscope, a.programs, work)
+        window(a.memscope, a.programs, work)
     return 1 if failures else 0
 
 
