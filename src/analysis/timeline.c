@@ -4,6 +4,7 @@
 
 #include "common/errors.h"
 #include "common/trace_format.h"
+#include "grow.h"
 #include "heap_model.h"
 
 #include <stdlib.h>
@@ -17,7 +18,13 @@ struct timeline {
     double ns_per_tick;
     uint64_t heap, allocated;
     uint64_t seq; /* the allocations replayed so far (ms_pass_block.alloc_seq + 1 of the last) */
+    /* The allocator samples met (their time_ns a TSC reading until the finish), at most
+     * MAX_SAMPLES: every other one goes when they reach it, so that they still span the run. */
+    struct ms_allocator_sample *samples;
+    size_t nsamples, capsamples;
 };
+
+#define MAX_SAMPLES 4096
 
 static void *create(const struct ms_pass_env *env)
 {
@@ -141,6 +148,54 @@ static int on_free(void *state, const struct ms_pass_free *f)
     return 0;
 }
 
+static int on_event(void *state, const struct ms_event *ev)
+{
+    struct timeline *t = state;
+    if (ev->kind != MS_REC_EXTENDED || ev->value != MS_EXT_ALLOCATOR_STATS)
+        return 0;
+    if (t->nsamples == MAX_SAMPLES) {
+        for (size_t i = 0; 2 * i < t->nsamples; i++)
+            t->samples[i] = t->samples[2 * i];
+        t->nsamples = (t->nsamples + 1) / 2;
+    }
+    if (ms_grow(&t->samples, &t->capsamples, t->nsamples + 1, sizeof *t->samples, 64))
+        return MS_ENOMEM;
+    t->samples[t->nsamples++] = (struct ms_allocator_sample){ev->tsc,  t->heap,  ev->x[0], ev->x[1],
+                                                             ev->x[2], ev->x[3], ev->x[4]};
+    return 0;
+}
+
+/* The allocator samples into the time axis's buckets (the last of each), and the gap between
+ * heap and RSS at the bucket with the most resident memory. */
+static void place_allocator(struct timeline *t)
+{
+    struct ms_timeline *o = &t->out;
+    struct ms_timeline_axis *a = &o->time;
+    for (size_t i = 0; i < t->nsamples; i++) {
+        struct ms_allocator_sample *s = &t->samples[i];
+        uint64_t x = s->time_ns > t->start_tsc ? s->time_ns - t->start_tsc : 0;
+        size_t k = (size_t)(x >> a->shift);
+        s->time_ns = ms_trace_ns_since_start(t->trace, s->time_ns);
+        if (k < a->n)
+            o->allocator[k] = (struct ms_timeline_allocator){true, *s};
+    }
+    /* the bucket with both whose RSS is the highest (the latest of equals: the most settled) */
+    size_t most = SIZE_MAX;
+    for (size_t k = 0; k < a->n; k++)
+        if (o->rss[k] && o->allocator[k].present && (most == SIZE_MAX || o->rss[k] >= o->rss[most]))
+            most = k;
+    if (most == SIZE_MAX)
+        return;
+    const struct ms_allocator_sample *s = &o->allocator[most].s;
+    struct ms_memory_gap *g = &o->gap;
+    g->present = true;
+    g->time_ns = s->time_ns;
+    g->rss = o->rss[most];
+    g->at = *s;
+    g->overhead = (int64_t)(s->in_use + s->mmapped) - (int64_t)s->heap;
+    g->other = (int64_t)g->rss - (int64_t)(s->arena + s->mmapped);
+}
+
 static int by_height(const void *x, const void *y)
 {
     const struct ms_timeline_peak *a = x, *b = y;
@@ -193,6 +248,7 @@ static int finish(void *state, const struct ms_heap_model *m)
     struct timeline *t = state;
     struct ms_timeline *o = &t->out;
     place_rss(t);
+    place_allocator(t);
     o->time.width = (uint64_t)((double)(1ull << o->time.shift) * t->ns_per_tick);
     if (!o->time.width)
         o->time.width = 1;
@@ -221,13 +277,22 @@ static int finish(void *state, const struct ms_heap_model *m)
     return 0;
 }
 
+static void destroy(void *state)
+{
+    struct timeline *t = state;
+    if (t)
+        free(t->samples);
+    free(t);
+}
+
 const struct ms_analysis_pass ms_timeline_pass = {
     .name = "timeline",
     .create = create,
     .on_alloc = on_alloc,
     .on_free = on_free,
+    .on_event = on_event,
     .finish = finish,
-    .destroy = free,
+    .destroy = destroy,
 };
 
 const struct ms_timeline *ms_timeline_of(const struct ms_heap_model *m)

@@ -43,6 +43,28 @@ struct ms_timeline_peak {
     uint64_t at_alloc;
 };
 
+/* glibc's own figures at a moment of the run (the trace's ALLOCATOR_STATS: mallinfo2, sampled
+ * at memscope run's clock ticks), with the heap the replay had then. */
+struct ms_allocator_sample {
+    uint64_t time_ns;
+    uint64_t heap;                              /* bytes the program had asked for, live then */
+    uint64_t arena, mmapped, in_use, free, top; /* mallinfo2's arena, hblkhd, uordblks, ... */
+};
+
+/* What the resident memory was made of when the most was sampled (docs/analyses.md, "Heap and
+ * RSS"): rss = heap + overhead + free + other, in the bucket of the time axis that has both an
+ * RSS sample and an allocator sample with the highest RSS (the latest of equals), from its last
+ * allocator sample. */
+struct ms_memory_gap {
+    bool present;
+    uint64_t time_ns; /* the allocator sample's */
+    uint64_t rss;     /* the bucket's most resident memory sampled */
+    struct ms_allocator_sample at;
+    int64_t overhead; /* in_use + mmapped - heap: chunk headers, rounding, the threads' caches */
+    int64_t other;    /* rss - arena - mmapped: code, stacks, other mappings, memscope's own;
+                         below 0 when free arena memory is not resident */
+};
+
 struct ms_timeline {
     /* Bucket i of the time axis starts at origin_ns + i * width ns since the process's start:
      * origin_ns is 0 but in a report's time window (memscope report --since), where it is the
@@ -53,6 +75,13 @@ struct ms_timeline {
      * chunk; 0: no sample there), and whether the trace has samples at all. */
     uint64_t rss[MS_TIMELINE_BUCKETS];
     bool has_rss;
+    /* The allocator's figures in each bucket of the time axis (the last sample in it; present
+     * false: none), and the gap between heap and RSS. */
+    struct ms_timeline_allocator {
+        bool present;
+        struct ms_allocator_sample s;
+    } allocator[MS_TIMELINE_BUCKETS];
+    struct ms_memory_gap gap;
     /* The highest buckets of the time axis that are above both neighbours, highest first. */
     struct ms_timeline_peak peaks[MS_TIMELINE_PEAKS];
     size_t npeaks;

@@ -15,6 +15,11 @@ _Atomic uint32_t ms__time_period = 256;
 static const _Atomic uint32_t no_tick;
 const _Atomic uint32_t *ms__clock_tick = &no_tick;
 
+bool ms__clock_tick_mapped(void)
+{
+    return ms__clock_tick != &no_tick;
+}
+
 void ms__clock_tick_map(const char *path)
 {
     /* Looked at before it is opened: an open of whatever is at the path now (memscope run gone

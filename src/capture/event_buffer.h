@@ -55,6 +55,8 @@ extern _Atomic uint32_t ms__time_period;
 extern const _Atomic uint32_t *ms__clock_tick;
 /* Maps the counter from path (memscope run's sealed memfd, by /proc): nothing when it cannot. */
 void ms__clock_tick_map(const char *path);
+/* Whether it was mapped (memscope run's clock ticks). */
+bool ms__clock_tick_mapped(void);
 
 /* Sets b up on the buffer after head (capacity MS_SLOT_BUFFER) and starts its first chunk. */
 void ms__buffer_init(struct ms__buffer *b, struct ms__spool_head *head,

@@ -472,6 +472,13 @@ void ms__on_heap_error(int kind, uintptr_t ptr, uint64_t size, int64_t offset, i
 MS_EXT_RECORDS(MS__ON_ANNOTATION)
 #undef MS__ON_ANNOTATION
 
+void ms__allocator_stats_due(uint32_t tick)
+{
+    struct ms__allocator_sample a;
+    if (ms__allocator_stats_take(tick, &a))
+        ms__on_ALLOCATOR_STATS(a.arena, a.mmapped, a.in_use, a.free, a.top);
+}
+
 /* ---- events deferred by signal handlers (event_path.h) ---- */
 
 /* The stack of a signal handler that interrupted a hook (whose walk state u is in use), from

@@ -6,6 +6,7 @@
 #ifndef MS_CAPTURE_EVENT_PATH_H
 #define MS_CAPTURE_EVENT_PATH_H
 
+#include "allocator_stats.h"
 #include "sampler.h"
 #include "stack_capture.h"
 #include "thread_state.h"
@@ -128,6 +129,10 @@ static inline void ms__put_realloc(struct ms__slot *s, int family, void *old, vo
     ms__rec_end(&s->b, q);
 }
 
+/* A tick of memscope run's clock has passed since glibc's figures were last looked at: an
+ * ALLOCATOR_STATS annotation when a sample is due (allocator_stats.h). */
+void ms__allocator_stats_due(uint32_t tick);
+
 /* A block of size bytes at ptr came from an allocator of the family (enum ms_family); kind is
  * MS_REC_ALLOC, or MS_REC_ALLOC_ALIGNED with the alignment asked for. Inlined into the hooks:
  * the stack walk starts in the hook itself. */
@@ -149,7 +154,10 @@ static inline __attribute__((always_inline)) void ms__on_alloc(int kind, int fam
     uint32_t stack = ms__stack_id(&s->u, &s->b);
     ms__put_alloc(s, kind, family, ptr, size, align, stack);
     ms__count_alloc(s, ptr, size, stack);
+    uint32_t tick = s->b.tick;
     ms__slot_release(s);
+    if (MS_UNLIKELY(tick != atomic_load_explicit(&ms__stats_tick, memory_order_relaxed)))
+        ms__allocator_stats_due(tick);
 }
 
 /* A free called from ra, outside the module the chunk's last FREE_CALLER named: a FREE_CALLER

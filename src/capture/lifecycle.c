@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include "lifecycle.h"
 
+#include "allocator_stats.h"
 #include "backend.h"
 #include "check_heap.h"
 #include "live_table.h"
@@ -372,6 +373,7 @@ bool ms__lifecycle_init(void)
     ms__config_load();
     if (ms__config.clock)
         ms__clock_tick_map(ms__config.clock);
+    ms__allocator_stats_init();
     ms__sample_init();
     ms__backend_start();
     self_pid = getpid();

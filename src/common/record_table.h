@@ -77,7 +77,8 @@
     X(FREE_FAULT, 18,                                                                              \
       "the program died of signal inside free (or realloc) of ptr, called from stack")             \
     X(CHECK, 19, "--check is on: red zones of redzone bytes, a quarantine of quarantine bytes")    \
-    X(HEAP_ERROR, 20, "--check found the block at ptr damaged, or refused a realloc of ptr")
+    X(HEAP_ERROR, 20, "--check found the block at ptr damaged, or refused a realloc of ptr")       \
+    X(ALLOCATOR_STATS, 21, "glibc's own figures (mallinfo2), sampled at memscope run's clock")
 
 /* The most fields a sub-record may have. */
 #define MS_EXT_FIELDS_MAX 8
@@ -118,5 +119,9 @@
  * stack: where it was found (0: at exit or when the block left the quarantine) */
 #define MS_XFIELDS_HEAP_ERROR(F)                                                                   \
     F(U, error) F(U, ptr) F(U, size) F(U, offset) F(U, found) F(U, stack)
+/* mallinfo2's arena (bytes of the arenas' memory from sbrk and mmap), hblkhd (mmapped blocks),
+ * uordblks (in use in the arenas, chunk headers and the blocks in the threads' caches
+ * included), fordblks (free in the arenas, the top chunk included), keepcost (the top chunk) */
+#define MS_XFIELDS_ALLOCATOR_STATS(F) F(U, arena) F(U, mmapped) F(U, in_use) F(U, free) F(U, top)
 
 #endif

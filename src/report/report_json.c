@@ -124,9 +124,22 @@ static void window_json(struct ms_json *j, struct ms_analysis *a)
 
 /* The timeline's buckets on one axis: pos names the bucket's start (time_ns, allocated_bytes),
  * origin + i * width. */
+static void allocator_json(struct ms_json *j, const char *key, const struct ms_allocator_sample *s)
+{
+    ms_json_begin_object(j, key);
+    ms_json_u64(j, "time_ns", s->time_ns);
+    ms_json_u64(j, "heap_bytes", s->heap);
+    ms_json_u64(j, "in_use_bytes", s->in_use);
+    ms_json_u64(j, "free_bytes", s->free);
+    ms_json_u64(j, "arena_bytes", s->arena);
+    ms_json_u64(j, "mmapped_bytes", s->mmapped);
+    ms_json_u64(j, "top_bytes", s->top);
+    ms_json_end_object(j);
+}
+
 static void timeline_axis_json(struct ms_json *j, const char *key, const char *pos,
                                const struct ms_timeline_axis *x, uint64_t origin,
-                               const uint64_t *rss)
+                               const uint64_t *rss, const struct ms_timeline_allocator *alloc)
 {
     ms_json_begin_array(j, key);
     for (size_t i = 0; i < x->n; i++) {
@@ -139,6 +152,10 @@ static void timeline_axis_json(struct ms_json *j, const char *key, const char *p
             ms_json_u64(j, "rss_bytes", rss[i]);
         else if (rss)
             ms_json_str(j, "rss_bytes", NULL); /* no sample in it */
+        if (alloc && alloc[i].present)
+            allocator_json(j, "allocator", &alloc[i].s);
+        else if (alloc)
+            ms_json_str(j, "allocator", NULL);
         ms_json_u64(j, "allocs", b->allocs);
         ms_json_u64(j, "frees", b->frees);
         ms_json_u64(j, "bytes_allocated", b->bytes_allocated);
@@ -154,13 +171,25 @@ static void timeline_json(struct ms_json *j, struct ms_analysis *a)
     const struct ms_timeline *t = ms_timeline_of(a->model);
     if (!t) {
         ms_json_str(j, "timeline", NULL);
+        ms_json_str(j, "memory_gap", NULL);
         ms_json_str(j, "peaks", NULL);
         return;
     }
     ms_json_u64(j, "timeline_bucket_ns", t->time.width);
-    timeline_axis_json(j, "timeline", "time_ns", &t->time, t->origin_ns, t->rss);
+    timeline_axis_json(j, "timeline", "time_ns", &t->time, t->origin_ns, t->rss, t->allocator);
     ms_json_u64(j, "timeline_bucket_bytes", t->allocated.width);
-    timeline_axis_json(j, "timeline_by_allocated", "allocated_bytes", &t->allocated, 0, NULL);
+    timeline_axis_json(j, "timeline_by_allocated", "allocated_bytes", &t->allocated, 0, NULL, NULL);
+    if (t->gap.present) {
+        ms_json_begin_object(j, "memory_gap");
+        ms_json_u64(j, "rss_bytes", t->gap.rss);
+        allocator_json(j, "allocator", &t->gap.at);
+        ms_json_i64(j, "overhead_bytes", t->gap.overhead);
+        ms_json_u64(j, "free_bytes", t->gap.at.free);
+        ms_json_i64(j, "other_bytes", t->gap.other);
+        ms_json_end_object(j);
+    } else {
+        ms_json_str(j, "memory_gap", NULL);
+    }
     ms_json_begin_array(j, "peaks");
     for (size_t i = 0; i < t->npeaks; i++) {
         ms_json_begin_object(j, NULL);

@@ -472,6 +472,33 @@ static void who_keeps(FILE *out, struct ms_analysis *a, bool at_peak, size_t top
 /* The timeline (timeline.h) in at most TIMELINE_ROWS rows, each the most in use in its span as
  * a bar, then the peaks. */
 #define TIMELINE_ROWS 16
+/* A signed amount of bytes for people. */
+static const char *signed_count(char *buf, int64_t v)
+{
+    char b[32];
+    snprintf(buf, 32, "%s%s", v < 0 ? "-" : "",
+             ms_format_count(b, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v));
+    return buf;
+}
+
+/* What the most resident memory sampled was made of (timeline.h, docs/analyses.md). */
+static void memory_gap_text(FILE *out, const struct ms_memory_gap *g)
+{
+    if (!g->present)
+        return;
+    char b1[32], b2[32], b3[32], b4[32], b5[32], b6[32];
+    fprintf(out,
+            "\nHEAP AND RSS (resident memory %s bytes, the most sampled beside glibc's "
+            "figures, at %s)\n"
+            "  %14s  heap in use (what the program asked for)\n"
+            "  %14s  allocator overhead (chunk headers, rounding, blocks cached by threads)\n"
+            "  %14s  free in the allocator's arenas (fragmentation; not all of it resident)\n"
+            "  %14s  the rest (code, stacks, other mappings, memscope's own)\n",
+            ms_format_count(b1, g->rss), ms_format_duration(b2, g->time_ns),
+            ms_format_count(b3, g->at.heap), signed_count(b4, g->overhead),
+            ms_format_count(b5, g->at.free), signed_count(b6, g->other));
+}
+
 static void timeline_text(FILE *out, struct ms_analysis *a)
 {
     const struct ms_timeline *t = ms_timeline_of(a->model);
@@ -514,6 +541,7 @@ static void timeline_text(FILE *out, struct ms_analysis *a)
         else
             fprintf(out, "  (as the window opened)\n");
     }
+    memory_gap_text(out, &t->gap);
 }
 
 /* One line of the site's lifetimes (lifetimes.h), when its blocks ended or live on. */

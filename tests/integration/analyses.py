@@ -547,6 +547,77 @@ def window(memscope, programs, work):
     os.unlink(trace)
 
 
+def heap_and_rss(memscope, programs, work):
+    """fragment.c: 10,000 free chunks of 1008 bytes between live ones, and glibc's figures
+    (mallinfo2, sampled at memscope run's clock ticks) that say so."""
+    trace = os.path.join(work, "fragment.mstrace")
+    subprocess.run([memscope, "run", "-o", trace, "--", os.path.join(programs, "fragment")],
+                   capture_output=True, check=True)
+    out = subprocess.run([memscope, "report", trace, "--format", "json"], capture_output=True,
+                         text=True, check=True)
+    text = subprocess.run([memscope, "report", trace], capture_output=True, text=True,
+                          check=True).stdout
+    os.unlink(trace)
+    d = json.loads(out.stdout)
+    samples = [b["allocator"] for b in d["timeline"] if b["allocator"]]
+    check_true("heap and rss: glibc's figures sampled", len(samples) >= 1, f"({len(samples)})")
+    for a in samples:
+        check("heap and rss: in use + free = the arenas", a["in_use_bytes"] + a["free_bytes"],
+              a["arena_bytes"])
+        check_true("heap and rss: in use covers the heap", a["in_use_bytes"] >= a["heap_bytes"],
+                   f"({a['in_use_bytes']} >= {a['heap_bytes']})")
+    after = [a for a in samples if a["heap_bytes"] < 10100000]
+    check_true("heap and rss: a sample after the frees", after, f"({samples})")
+    if after:
+        a = after[-1]
+        # 10,000 live blocks of 1000 bytes, each in a chunk of 1008; 7 of the freed chunks in
+        # the thread's cache count as in use; the 16-byte block and libc's own a little more
+        over = a["in_use_bytes"] - a["heap_bytes"]
+        check_true("heap and rss: overhead of 8 bytes a block, and the cache",
+                   10000 * 8 <= over <= 10000 * 8 + 7 * 1008 + 65536, f"({over})")
+        check_true("heap and rss: the 9,993 free chunks between live blocks",
+                   a["free_bytes"] >= 9993 * 1008, f"({a['free_bytes']})")
+    g = d["memory_gap"]
+    check_true("heap and rss: the gap", g is not None, "")
+    if g:
+        a = g["allocator"]
+        check("heap and rss: the parts add up to the RSS",
+              a["heap_bytes"] + g["overhead_bytes"] + g["free_bytes"] + g["other_bytes"],
+              g["rss_bytes"])
+        check("heap and rss: overhead", g["overhead_bytes"],
+              a["in_use_bytes"] + a["mmapped_bytes"] - a["heap_bytes"])
+    check_true("heap and rss: in the text report", "HEAP AND RSS" in text and
+               "free in the allocator's arenas" in text, "")
+    # without memscope run's clock (LD_PRELOAD alone) nothing is sampled
+    lib = os.path.join(os.path.dirname(os.path.dirname(memscope)), "lib", "libmemscope.so")
+    if os.path.exists(lib):
+        env = dict(os.environ, LD_PRELOAD=lib, MEMSCOPE_OUTPUT=trace)
+        subprocess.run([os.path.join(programs, "fragment")], env=env, check=True)
+        # (the library names the trace after the process: TRACE.PID)
+        (path,) = [os.path.join(work, p) for p in os.listdir(work)
+                   if p.startswith(os.path.basename(trace))]
+        d = json.loads(subprocess.run([memscope, "report", path, "--format", "json"],
+                                      capture_output=True, text=True, check=True).stdout)
+        check("heap and rss: no clock, no samples",
+              (sum(1 for b in d["timeline"] if b["allocator"]), d["memory_gap"]), (0, None))
+        os.unlink(path)
+    # jemalloc in glibc's place: glibc's figures would describe an arena nobody uses
+    je = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+    if os.path.exists(je):
+        subprocess.run([memscope, "run", "-o", trace, "--", "env", "LD_PRELOAD=" + je,
+                        os.path.join(programs, "fragment")], capture_output=True, check=True)
+        paths = [os.path.join(work, p) for p in os.listdir(work)
+                 if p.startswith(os.path.basename(trace))]
+        for path in paths:
+            d = json.loads(subprocess.run([memscope, "report", path, "--format", "json"],
+                                          capture_output=True, text=True, check=True).stdout)
+            if d["process"]["exe"].endswith("/fragment"):
+                check("heap and rss: with jemalloc, no glibc figures",
+                      (d["summary"]["allocs"], sum(1 for b in d["timeline"] if b["allocator"])),
+                      (20002, 0))
+            os.unlink(path)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--memscope", required=True)
@@ -562,6 +633,7 @@ def main():
         scores(a.memscope, a.programs, work)
         rankings(a.memscope, a.programs, work)
         window(a.memscope, a.programs, work)
+        heap_and_rss(a.memscope, a.programs, work)
     return 1 if failures else 0
 
 
