@@ -122,8 +122,7 @@ static void window_json(struct ms_json *j, struct ms_analysis *a)
     ms_json_end_object(j);
 }
 
-/* The timeline's buckets on one axis: pos names the bucket's start (time_ns, allocated_bytes),
- * origin + i * width. */
+/* glibc's figures sampled at a moment (timeline.h). */
 static void allocator_json(struct ms_json *j, const char *key, const struct ms_allocator_sample *s)
 {
     ms_json_begin_object(j, key);
@@ -137,6 +136,8 @@ static void allocator_json(struct ms_json *j, const char *key, const struct ms_a
     ms_json_end_object(j);
 }
 
+/* The timeline's buckets on one axis: pos names the bucket's start (time_ns, allocated_bytes),
+ * origin + i * width. */
 static void timeline_axis_json(struct ms_json *j, const char *key, const char *pos,
                                const struct ms_timeline_axis *x, uint64_t origin,
                                const uint64_t *rss, const struct ms_timeline_allocator *alloc)
