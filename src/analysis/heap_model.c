@@ -80,7 +80,9 @@ struct ms_heap_model {
      * applied. */
     uint64_t since_tsc, until_tsc;
     uint64_t until_allocs;   /* or after this many allocations (UINT64_MAX: no such end) */
+    uint64_t end_hint;       /* when the window ends, if the caller knows (UINT64_MAX: not) */
     uint64_t window_dropped; /* events after the window's end */
+    int window_end;          /* enum ms_window_end: what ended it */
     bool window_waiting;
     bool totals_only;           /* ms_heap_model_new_totals: no per-site or per-thread statistics */
     bool pp_failed;             /* passports ran out of memory: the replay stops */
@@ -113,7 +115,7 @@ static struct ms_heap_model *model_new(bool totals_only)
     if (!m)
         return NULL;
     m->totals_only = totals_only;
-    m->until_tsc = m->until_allocs = UINT64_MAX;
+    m->until_tsc = m->until_allocs = m->end_hint = UINT64_MAX;
     m->live_mask = 1023;
     m->live = calloc(m->live_mask + 1, sizeof *m->live);
     m->info = totals_only ? NULL : calloc(m->live_mask + 1, sizeof *m->info);
@@ -1012,14 +1014,21 @@ static __attribute__((noinline)) int window_open(struct ms_heap_model *m, const 
 static __attribute__((noinline)) int apply_general(struct ms_heap_model *m,
                                                    const struct ms_event *ev)
 {
-    if (__builtin_expect(ev->tsc > m->until_tsc || m->alloc_seq >= m->until_allocs, 0)) {
-        m->window_dropped++; /* after the report's window */
-        return 0;
-    }
     int err;
-    if (__builtin_expect(m->window_waiting, 0) && ev->tsc >= m->since_tsc &&
+    if (__builtin_expect(m->window_waiting, 0) &&
+        (ev->tsc >= m->since_tsc || ev->tsc > m->until_tsc || m->alloc_seq >= m->until_allocs) &&
         (err = window_open(m, ev)) != 0)
         return err;
+    /* The window ends at the first event of the replay past it: every later one is left out
+     * too, whatever its time (the replay's order is not the times' where threads overlap), so
+     * that the window is a stretch of the replay and a conflict's repair never straddles it. */
+    if (__builtin_expect(
+            m->window_dropped || ev->tsc > m->until_tsc || m->alloc_seq >= m->until_allocs, 0)) {
+        if (!m->window_dropped++) /* the first event after the report's window */
+            m->window_end =
+                m->alloc_seq >= m->until_allocs ? MS_WINDOW_END_ALLOCS : MS_WINDOW_END_TIME;
+        return 0;
+    }
     uint32_t thread;
     err = thread_index(m, ev->tid, &thread);
     if (err)
@@ -1232,6 +1241,8 @@ void ms_heap_model_set_leak_scan(struct ms_heap_model *m, const struct ms_leak_s
 void ms_heap_model_finish(struct ms_heap_model *m)
 {
     m->finished = true;
+    if (m->window_waiting && !m->pass_err) /* no event from --since on: the window is empty */
+        m->pass_err = window_open(m, NULL);
     if (m->scan && !m->sum.sample_bytes)
         apply_leak_scan(m);
     if (m->sum.sample_bytes)
@@ -1282,8 +1293,9 @@ int ms_heap_model_add_pass(struct ms_heap_model *m, const struct ms_analysis_pas
         return MS_ENOMEM;
     uint64_t start = trace ? ms_trace_process(trace)->start_tsc : 0;
     uint64_t last = trace ? ms_trace_last_tsc(trace) : UINT64_MAX;
+    uint64_t end = m->until_tsc < last ? m->until_tsc : last;
     struct ms_pass_env env = {m, trace, m->since_tsc > start ? m->since_tsc : start,
-                              m->until_tsc < last ? m->until_tsc : last};
+                              m->end_hint < end ? m->end_hint : end};
     int err = ms_pass_queue_add(m->pq, p, &env);
     m->pass_wants = ms_pass_queue_wants(m->pq);
     m->pass_on = m->window_waiting ? 0 : m->pass_wants;
@@ -1291,20 +1303,36 @@ int ms_heap_model_add_pass(struct ms_heap_model *m, const struct ms_analysis_pas
 }
 
 int ms_heap_model_set_window(struct ms_heap_model *m, uint64_t since_tsc, uint64_t until_tsc,
-                             uint64_t until_allocs)
+                             uint64_t until_allocs, uint64_t end_hint)
 {
-    if (m->totals_only || m->pq || m->sum.events || m->sum.sample_bytes || since_tsc > until_tsc)
+    if (m->totals_only || m->pq || m->sum.events || m->sum.sample_bytes)
         return MS_EINVAL;
     m->since_tsc = since_tsc;
     m->until_tsc = until_tsc;
     m->until_allocs = until_allocs;
+    m->end_hint = end_hint;
     m->window_waiting = since_tsc != 0;
     return 0;
 }
 
-bool ms_heap_model_window_cut(const struct ms_heap_model *m)
+enum ms_window_end ms_heap_model_window_end(const struct ms_heap_model *m)
 {
-    return m->window_dropped != 0;
+    return (enum ms_window_end)m->window_end;
+}
+
+int ms_heap_model_apply_allocs(void *ctx, const struct ms_event *ev)
+{
+    struct ms_heap_model *m = ctx;
+    if (m->window_dropped || m->sum.allocs >= m->until_allocs) {
+        m->window_dropped++;
+        return 0;
+    }
+    return ms_heap_model_apply(m, ev);
+}
+
+void ms_heap_model_set_until_allocs(struct ms_heap_model *m, uint64_t n)
+{
+    m->until_allocs = n;
 }
 
 void ms_heap_model_set_pass_batch(struct ms_heap_model *m, size_t records)

@@ -163,20 +163,31 @@ void ms_heap_model_suppress(struct ms_heap_model *m, const uint32_t *which);
 void ms_heap_model_finish(struct ms_heap_model *m);
 
 /* Restricts the full model to a time window of the trace (memscope report --since/--until,
- * --at, --at-alloc):
- * the events before since_tsc change only the live blocks (and the live bytes of the sites and
- * threads they belong to); at the first event from since_tsc on, every count, the peak (the
- * heap then), the allocator misuse found and the per-site and per-thread totals start from
- * zero, and the analyses are handed the live blocks as their baseline (ms_pass_alloc.baseline);
- * events after until_tsc, and every event after the until_allocs-th allocation (of the whole
- * replay: the number the timeline's peaks give), are not applied, so that what is live at the
- * end is what was live then. 0: no start; UINT64_MAX: no end. Set before the analyses are added
- * and before the first event. Returns 0, or MS_EINVAL (a totals-only or sampled model, too
- * late, since after until). */
+ * --at, --at-alloc): the events before since_tsc change only the live blocks (and the live
+ * bytes of the sites and threads they belong to); at the first event from since_tsc on, every
+ * count, the peak (the heap then), the allocator misuse found and the per-site and per-thread
+ * totals start from zero, and the analyses are handed the live blocks as their baseline
+ * (ms_pass_alloc.baseline). The window ends at the first event of the replay dated after
+ * until_tsc or coming after the until_allocs-th allocation (of the whole replay: the number the
+ * timeline's peaks give): it and every later one are left out, whatever their times (where
+ * threads overlap the replay's order is not quite the times'), so that what is live at the end
+ * is what was live then. A window with no event from since_tsc on opens at its end (or at the
+ * finish), empty. 0: no start; UINT64_MAX: no end. end_hint: when the window ends, if known
+ * (the analyses' end_tsc; UINT64_MAX: the trace's last event, or until_tsc). Set before the
+ * analyses are added and before the first event. Returns 0, or MS_EINVAL (a totals-only or
+ * sampled model, or too late). */
 int ms_heap_model_set_window(struct ms_heap_model *m, uint64_t since_tsc, uint64_t until_tsc,
-                             uint64_t until_allocs);
-/* Whether the window ended before the trace did: events after it were left out. */
-bool ms_heap_model_window_cut(const struct ms_heap_model *m);
+                             uint64_t until_allocs, uint64_t end_hint);
+/* What ended the window: nothing (it reaches the trace's end), its time or its allocations. */
+enum ms_window_end { MS_WINDOW_END_NONE, MS_WINDOW_END_TIME, MS_WINDOW_END_ALLOCS };
+enum ms_window_end ms_heap_model_window_end(const struct ms_heap_model *m);
+
+/* For a totals-only model (set_until_allocs): an event callback for ms_trace_replay that
+ * applies nothing after the model's n-th allocation, so that the model's last_tsc is then the
+ * time of that allocation (or of the last event before it) — what a full model's window that
+ * ends after n allocations needs to know before its replay. */
+void ms_heap_model_set_until_allocs(struct ms_heap_model *m, uint64_t n);
+int ms_heap_model_apply_allocs(void *ctx, const struct ms_event *ev);
 
 /* The analysis p (analysis_pass.h) is fed by this full model's replay of trace: added before
  * its first event. Returns 0, MS_EINVAL (a totals-only model, too many, or events replayed already)

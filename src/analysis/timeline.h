@@ -38,7 +38,7 @@ struct ms_timeline_axis {
 struct ms_timeline_peak {
     uint64_t time_ns, heap_bytes; /* the moment its bucket's most in use was reached, and that */
     /* The allocations replayed up to that moment (memscope report --at-alloc N shows what was
-     * live then: exact, where a time is not, the events of one tick of the clock sharing it);
+     * live then: exact, where a time is not: the records between two timed ones share its time);
      * UINT64_MAX: the heap as the report's window opened. */
     uint64_t at_alloc;
 };

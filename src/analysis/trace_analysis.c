@@ -136,8 +136,10 @@ static uint64_t tsc_of_ns(const ms_trace *t, uint64_t ns, bool up)
     return x;
 }
 
-/* Restricts a's model to window w (ms_analysis_run_window). */
-static int set_window(struct ms_analysis *a, const struct ms_window *w, char *err, size_t errlen)
+/* Restricts a's model to window w (ms_analysis_run_window), which ends at end_hint when known
+ * (UINT64_MAX: not). */
+static int set_window(struct ms_analysis *a, const struct ms_window *w, uint64_t end_hint,
+                      char *err, size_t errlen)
 {
     a->window = *w;
     a->window.cut = false;
@@ -154,11 +156,14 @@ static int set_window(struct ms_analysis *a, const struct ms_window *w, char *er
     uint64_t since = w->since ? tsc_of_ns(a->trace, w->since_ns, true) : 0;
     uint64_t until = w->until ? tsc_of_ns(a->trace, w->until_ns, false) : UINT64_MAX;
     return ms_heap_model_set_window(a->model, since, until,
-                                    w->after_alloc ? w->at_alloc : UINT64_MAX);
+                                    w->after_alloc ? w->at_alloc : UINT64_MAX, end_hint);
 }
 
+/* symbols: the full analysis, else the numbers. w: the full analysis's window (NULL: none),
+ * ending at end_hint when known; for the numbers, only its end after w->at_alloc allocations
+ * (what ms_analysis_run_window learns the time of first). */
 static int analysis_run(const char *path, bool symbols, const struct ms_window *w,
-                        struct ms_analysis **out, char *err, size_t errlen)
+                        uint64_t end_hint, struct ms_analysis **out, char *err, size_t errlen)
 {
     *out = NULL;
     struct ms_analysis *a = calloc(1, sizeof *a);
@@ -172,8 +177,13 @@ static int analysis_run(const char *path, bool symbols, const struct ms_window *
     if (!a->model || ms_symbolizer_new(&a->sym) != 0)
         goto fail;
     ms_heap_model_set_sampling(a->model, ms_trace_process(a->trace)->sample_bytes);
-    if (w && (rc = set_window(a, w, err, errlen)) != 0)
+    ms_event_fn apply = ms_heap_model_apply;
+    if (w && symbols && (rc = set_window(a, w, end_hint, err, errlen)) != 0)
         goto fail;
+    if (w && !symbols && w->after_alloc) {
+        ms_heap_model_set_until_allocs(a->model, w->at_alloc);
+        apply = ms_heap_model_apply_allocs;
+    }
     rc = MS_ENOMEM;
     if (symbols) {
         if (!(a->owners = ms_module_owner_new(&a->stacks)))
@@ -220,8 +230,8 @@ static int analysis_run(const char *path, bool symbols, const struct ms_window *
         }
         if (a->owners && (rc = ms_module_owner_use_trace(a->owners, a->ancestors[i])) != 0)
             break;
-        rc = ms_trace_replay(a->ancestors[i], &cut, limit, symbols ? &a->stacks : NULL,
-                             ms_heap_model_apply, a->model);
+        rc = ms_trace_replay(a->ancestors[i], &cut, limit, symbols ? &a->stacks : NULL, apply,
+                             a->model);
     }
     if (!rc && a->owners)
         rc = ms_module_owner_use_trace(a->owners, a->trace);
@@ -229,15 +239,16 @@ static int analysis_run(const char *path, bool symbols, const struct ms_window *
         size_t nchecks;
         const struct ms_leak_check_result *checks = ms_trace_leak_checks(a->trace, &nchecks);
         ms_heap_model_set_leak_checks(a->model, checks, nchecks);
-        rc = ms_trace_replay(a->trace, NULL, 0, symbols ? &a->stacks : NULL, ms_heap_model_apply,
-                             a->model);
+        rc = ms_trace_replay(a->trace, NULL, 0, symbols ? &a->stacks : NULL, apply, a->model);
     }
     preload_join(&preload);
     if (rc)
         goto fail;
-    if (ms_heap_model_window_cut(a->model)) {
+    enum ms_window_end end = ms_heap_model_window_end(a->model);
+    if (end != MS_WINDOW_END_NONE) {
         a->window.cut = true;
-        a->window.end_ns = a->window.until
+        a->window.cut_by_allocs = end == MS_WINDOW_END_ALLOCS;
+        a->window.end_ns = end == MS_WINDOW_END_TIME
                                ? a->window.until_ns
                                : ms_analysis_ns(a, ms_heap_model_summary(a->model)->last_tsc);
     } else {
@@ -257,18 +268,30 @@ fail:
 
 int ms_analysis_run(const char *path, struct ms_analysis **out, char *err, size_t errlen)
 {
-    return analysis_run(path, true, NULL, out, err, errlen);
+    return analysis_run(path, true, NULL, UINT64_MAX, out, err, errlen);
 }
 
 int ms_analysis_run_window(const char *path, const struct ms_window *w, struct ms_analysis **out,
                            char *err, size_t errlen)
 {
-    return analysis_run(path, true, w, out, err, errlen);
+    /* A window that ends after an allocation: when that is, the analyses must know from the
+     * start (what lived long is measured against the window's length), so the numbers' replay
+     * finds it first, up to that allocation (as cheap as memscope run's summary). */
+    uint64_t end_hint = UINT64_MAX;
+    if (w && w->after_alloc) {
+        struct ms_analysis *pre;
+        int rc = analysis_run(path, false, w, UINT64_MAX, &pre, err, errlen);
+        if (rc)
+            return rc;
+        end_hint = ms_heap_model_summary(pre->model)->last_tsc;
+        ms_analysis_free(pre);
+    }
+    return analysis_run(path, true, w, end_hint, out, err, errlen);
 }
 
 int ms_analysis_run_numbers(const char *path, struct ms_analysis **out, char *err, size_t errlen)
 {
-    return analysis_run(path, false, NULL, out, err, errlen);
+    return analysis_run(path, false, NULL, UINT64_MAX, out, err, errlen);
 }
 
 struct ms_analysis_live {

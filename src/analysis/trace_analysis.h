@@ -22,13 +22,13 @@ struct ms_window {
     uint64_t since_ns, until_ns;
     bool at; /* --at: until_ns is the moment asked about, from the start of the run */
     /* --at-alloc: the report ends right after allocation number at_alloc of the replay (a
-     * timeline peak's at_alloc: exact where a time is not, as the events of one tick of the
-     * trace's clock share it). */
+     * timeline peak's at_alloc: exact where a time is not, as the records between two timed ones
+     * share a time). */
     bool after_alloc;
     uint64_t at_alloc;
     /* Set by the analysis: the window ended before the trace did, and, in a window that ends
      * after an allocation, when its last event was. */
-    bool cut;
+    bool cut, cut_by_allocs; /* the window ended before the trace, after at_alloc allocations */
     uint64_t end_ns;
 };
 

@@ -5,6 +5,7 @@
 #include "common/options.h"
 #include "report/report.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,8 +36,8 @@ static bool parse_moment(const char *text, uint64_t *ns)
     if (!text || (!(*text >= '0' && *text <= '9') && *text != '.'))
         return false;
     double v = strtod(text, &end);
-    if (end == text || !(v >= 0))
-        return false;
+    if (end == text || !(v >= 0) || strcspn(text, "xXpP") < (size_t)(end - text))
+        return false; /* (strtod reads hexadecimal too) */
     for (size_t i = 0; i < sizeof units / sizeof *units; i++)
         if (!strcmp(end, units[i].unit)) {
             double x = v * units[i].ns;
@@ -133,8 +134,9 @@ int ms_cmd_report(int argc, char **argv)
             }
         } else if (!strcmp(a, "--at-alloc")) {
             char *end;
+            errno = 0;
             unsigned long long n = strtoull(val, &end, 10);
-            if (!*val || *end || *val == '-') {
+            if (!(*val >= '0' && *val <= '9') || *end || errno) {
                 ms_cli_error("report",
                              "--at-alloc %s: expected a number of allocations, like the "
                              "at_alloc of a timeline peak",

@@ -113,6 +113,7 @@ static void window_json(struct ms_json *j, struct ms_analysis *a)
     else
         ms_json_str(j, "at_alloc", NULL);
     ms_json_bool(j, "ends_before_trace", w->cut);
+    ms_json_str(j, "ended_by", !w->cut ? NULL : w->cut_by_allocs ? "at_alloc" : "time");
     if (w->cut)
         ms_json_u64(j, "end_ns", w->end_ns);
     else

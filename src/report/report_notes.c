@@ -72,11 +72,16 @@ const char *ms_report_end_name(const struct ms_analysis *a, char *buf)
 {
     if (!a->window.cut)
         return "exit";
-    if (a->window.until)
+    if (!a->window.cut_by_allocs)
         return ms_format_duration(buf, a->window.until_ns);
     char n[32];
     snprintf(buf, 32, "allocation #%s", ms_format_count(n, a->window.at_alloc));
     return buf;
+}
+
+const char *ms_report_end_option(const struct ms_analysis *a)
+{
+    return a->window.cut_by_allocs ? "--at-alloc" : a->window.at ? "--at" : "--until";
 }
 
 const char *ms_report_no_leak_kinds(struct ms_analysis *a, char *buf, size_t len)
@@ -88,10 +93,7 @@ const char *ms_report_no_leak_kinds(struct ms_analysis *a, char *buf, size_t len
         snprintf(buf, len,
                  "the report ends at %s (%s), before the exit, where the scan that tells the "
                  "kinds apart is made",
-                 ms_report_end_name(a, b1),
-                 a->window.at      ? "--at"
-                 : a->window.until ? "--until"
-                                   : "--at-alloc");
+                 ms_report_end_name(a, b1), ms_report_end_option(a));
         return buf;
     }
     if (s->leak_scan) {

@@ -21,5 +21,8 @@ const char *ms_report_no_leak_kinds(struct ms_analysis *a, char *buf, size_t len
 /* What the report's end is, for people: "exit", or "1.20 s" when its time window ends before
  * the trace does (buf: at least 32 bytes). */
 const char *ms_report_end_name(const struct ms_analysis *a, char *buf);
+/* The option that ended the report's window before the trace's end (--until, --at,
+ * --at-alloc). */
+const char *ms_report_end_option(const struct ms_analysis *a);
 
 #endif

@@ -1152,29 +1152,33 @@ static void leak_checks(FILE *out, struct ms_analysis *a, size_t top)
         fprintf(out, "    (none)\n");
 }
 
-/* The report's time window (memscope report --since/--until/--at), when it has one. */
+/* The report's time window (memscope report --since/--until/--at/--at-alloc), when it has one:
+ * from where to where, and what the figures are of. */
 static void window_text(FILE *out, struct ms_analysis *a)
 {
     const struct ms_window *w = &a->window;
     if (!w->since && !w->until && !w->after_alloc)
         return;
     const struct ms_summary *s = ms_heap_model_summary(a->model);
-    char b1[32], b2[32];
-    if (w->after_alloc && !w->until)
+    char from[32] = "the start", to[64] = "the end", b1[32], b2[32];
+    if (w->since)
+        ms_format_duration(from, w->since_ns);
+    if (w->cut && w->cut_by_allocs)
+        snprintf(to, sizeof to, "allocation #%s (at %s)", ms_format_count(b1, w->at_alloc),
+                 ms_format_duration(b2, w->end_ns));
+    else if (w->cut || w->until)
+        ms_format_duration(to, w->until_ns);
+    fprintf(out,
+            "window: %s to %s%s%s%s: the counts, the peak and the rankings are of what "
+            "happened in it%s\n",
+            from, to, w->cut ? " (" : "", w->cut ? ms_report_end_option(a) : "", w->cut ? ")" : "",
+            w->cut && (w->at || w->cut_by_allocs) ? "; what is in use at its end was live then"
+                                                  : "");
+    if (w->after_alloc && !w->cut)
         fprintf(out,
-                "after allocation #%s (--at-alloc), at %s: what was live then; the counts are "
-                "of the %s up to it\n",
-                ms_format_count(b1, w->at_alloc), ms_format_duration(b2, w->end_ns),
-                w->since ? "window" : "run");
-    else if (w->at && !w->since)
-        fprintf(out, "at %s (--at): what was live then; the counts are of the run up to it\n",
-                ms_format_duration(b1, w->until_ns));
-    else
-        fprintf(out,
-                "window: %s to %s (--since/--until): the counts, the peak and the rankings are "
-                "of what happened in it\n",
-                w->since ? ms_format_duration(b1, w->since_ns) : "the start",
-                w->until ? ms_format_duration(b2, w->until_ns) : "the end");
+                "  --at-alloc %" PRIu64 ": the run made fewer allocations, so the window "
+                "reaches its end\n",
+                w->at_alloc);
     if (w->since)
         fprintf(out, "  in use as it opened: %s bytes in %s blocks\n",
                 ms_format_count(b1, s->window_live_bytes),
@@ -1251,9 +1255,8 @@ int ms_report_text(FILE *out, struct ms_analysis *a, const struct ms_report_opti
             ms_format_duration(b1, ms_analysis_ns(a, end_tsc)));
 
     call_sites(out, a, o->top);
-    if (a->window.at || (a->window.after_alloc && a->window.cut))
-        snprintf(title, sizeof title, "LIVE AT %s (%s), by bytes", end,
-                 a->window.at ? "--at" : "--at-alloc");
+    if (a->window.cut && (a->window.at || a->window.cut_by_allocs))
+        snprintf(title, sizeof title, "LIVE AT %s (%s), by bytes", end, ms_report_end_option(a));
     else
         snprintf(title, sizeof title, "LEAKS (still allocated at %s), by bytes", end);
     if (s->leak_scan && s->scan_status == MS_SCAN_DONE)

@@ -515,6 +515,30 @@ def window(memscope, programs, work):
     check("window: live by site at the first peak",
           [site_of(d, f)["leaked_bytes"] for f in ("phase_a", "phase_b")], [100000, 100000])
 
+    # a window where nothing happened (between a and b), and one after the end: empty, from
+    # the heap as it was
+    for opts, live in ((["--since", ns(ab), "--until", ns((ab + phases[1][0]) // 2)], 100000),
+                       (["--since", "1000s"], whole["summary"]["leaked_bytes"])):
+        d = rep(*opts)
+        s = d["summary"]
+        check(f"window {' '.join(opts)}: empty",
+              (s["allocs"], s["frees"], s["peak_bytes"], s["leaked_bytes"],
+               sum(b["allocs"] + b["frees"] for b in d["timeline"]),
+               d["window"]["start_live_bytes"]), (0, 0, live, live, 0, live))
+    # an end after an allocation that comes before the end in time: the allocation ends it
+    d = rep("--until", "1000s", "--at-alloc", "100")
+    check("window: --until and an earlier --at-alloc", (d["summary"]["allocs"],
+          d["window"]["ended_by"], d["summary"]["leaked_bytes"]), (100, "at_alloc", 100000))
+    check_true("window: --at-alloc ends the timeline with it",
+               d["timeline"][-1]["time_ns"] <= d["window"]["end_ns"] and
+               not any(b["rss_bytes"] for b in d["timeline"]
+                       if b["time_ns"] > d["window"]["end_ns"]), f"({d['window']['end_ns']})")
+    # ... and lifetimes measured against that end, as for the same end by time
+    t = rep("--until", ns(d["window"]["end_ns"]))
+    check("window: --at-alloc's long-lived blocks as --until's at its time",
+          site_of(d, "phase_a")["lifetime"]["long_lived"],
+          site_of(t, "phase_a")["lifetime"]["long_lived"])
+
     # a window before anything: nothing happened, nothing was live
     d = rep("--until", "0")
     s = d["summary"]
@@ -544,6 +568,35 @@ def window(memscope, programs, work):
                        text=True)
     check_true("window: a sampled trace refused", r.returncode == 1 and "sampled" in r.stderr,
                f"(rc {r.returncode}: {r.stderr.strip()})")
+    os.unlink(trace)
+
+
+def window_threads(memscope, programs, work):
+    """handoff.c's four threads, whose events the replay reorders: a window ends at a point of
+    the replay, so that the run split at any moment is the sum of its two windows, and the
+    heap as the second opens is what the first ends with."""
+    trace = os.path.join(work, "handoff.mstrace")
+    subprocess.run([memscope, "run", "--no-summary", "-o", trace, "--",
+                    os.path.join(programs, "handoff")], capture_output=True, check=True)
+
+    def rep(*options):
+        out = subprocess.run([memscope, "report", trace, "--format", "json", "--top", "1"] +
+                             list(options), capture_output=True, text=True, check=True)
+        return json.loads(out.stdout)
+
+    whole = rep()
+    keys = ("allocs", "frees", "bytes_allocated", "unknown_frees")
+    want = tuple(whole["summary"][k] for k in keys) + (whole["summary"]["errors"]["total"],)
+    busy = [b["time_ns"] for b in whole["timeline"] if b["allocs"]]
+    lo, hi = busy[0], busy[-1]
+    for i in range(1, 6):
+        at = lo + (hi - lo) * i // 6
+        a, b = rep("--until", f"{at}ns"), rep("--since", f"{at + 1}ns")
+        got = tuple(a["summary"][k] + b["summary"][k] for k in keys) + (
+            a["summary"]["errors"]["total"] + b["summary"]["errors"]["total"],)
+        check(f"window threads: split at {at} ns adds up", got, want)
+        check(f"window threads: split at {at} ns: the heap carried over",
+              b["window"]["start_live_bytes"], a["summary"]["leaked_bytes"])
     os.unlink(trace)
 
 
@@ -633,6 +686,7 @@ def main():
         scores(a.memscope, a.programs, work)
         rankings(a.memscope, a.programs, work)
         window(a.memscope, a.programs, work)
+        window_threads(a.memscope, a.programs, work)
         heap_and_rss(a.memscope, a.programs, work)
     return 1 if failures else 0
 
