@@ -8,13 +8,12 @@
 #include "lifetimes.h"
 #include "patterns.h"
 #include "sizes.h"
+#include "task_profiles.h"
 #include "timeline.h"
 
 static const struct ms_analysis_pass *const passes[] = {
-    &ms_lifetimes_pass,
-    &ms_patterns_pass,
-    &ms_sizes_pass,
-    &ms_timeline_pass,
+    &ms_lifetimes_pass,     &ms_patterns_pass, &ms_sizes_pass,
+    &ms_task_profiles_pass, &ms_timeline_pass,
 };
 
 int ms_analysis_passes_add(struct ms_heap_model *m, const ms_trace *trace)

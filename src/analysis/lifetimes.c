@@ -5,36 +5,9 @@
 #include "common/errors.h"
 #include "grow.h"
 #include "heap_model.h"
+#include "histogram.h"
 
 #include <stdlib.h>
-
-/* Histogram buckets by ascending bounds, each at least twice the one before (the last
- * UINT64_MAX): a value's bucket is found from its bit length (first[L]: the bucket of the
- * smallest value of L bits) and one compare, with no branch. */
-struct buckets {
-    const uint64_t *bound;
-    int n;
-    uint8_t first[65];
-};
-
-static void buckets_init(struct buckets *b, const uint64_t *bound, int n)
-{
-    b->bound = bound;
-    b->n = n;
-    for (int len = 0; len <= 64; len++) {
-        uint64_t least = len ? 1ull << (len - 1) : 0;
-        int k = 0;
-        while (k < n - 1 && bound[k] <= least)
-            k++;
-        b->first[len] = (uint8_t)k;
-    }
-}
-
-static inline int bucket(const struct buckets *b, uint64_t v)
-{
-    int len = v ? 64 - __builtin_clzll(v) : 0, k = b->first[len];
-    return k + (k < b->n - 1 && v >= b->bound[k]);
-}
 
 /* While the replay runs, times are in the trace's TSC ticks (the bounds below too, converted
  * once); the finish turns the sums into nanoseconds. */
@@ -46,7 +19,7 @@ struct lifetimes {
     uint64_t long_ticks; /* lived longer than this: long-lived (half the trace's duration) */
     uint64_t short_ticks;
     uint64_t tick_bounds[MS_LIFETIME_TIME_BUCKETS];
-    struct buckets by_time, by_seq;
+    struct ms_buckets by_time, by_seq;
     struct ms_site_lifetimes *sites;
     size_t nsites, cap;
 };
@@ -76,13 +49,6 @@ static void set_end(struct lifetimes *l, uint64_t tsc)
     l->long_ticks = tsc > l->start_tsc ? (tsc - l->start_tsc) / 2 : 0;
 }
 
-/* ns in ticks, rounded up: a lifetime of t ticks is at least ns when t reaches it. */
-static uint64_t ticks_of(const struct lifetimes *l, uint64_t ns)
-{
-    double t = (double)ns / l->ns_per_tick;
-    return t >= 1.8e19 ? UINT64_MAX : (uint64_t)t + ((double)(uint64_t)t < t);
-}
-
 static void *create(const struct ms_pass_env *env)
 {
     struct lifetimes *l = calloc(1, sizeof *l);
@@ -94,11 +60,12 @@ static void *create(const struct ms_pass_env *env)
     l->model = env->model;
     l->start_tsc = ms_trace_process(env->trace)->start_tsc;
     set_end(l, env->end_tsc);
-    l->short_ticks = ticks_of(l, MS_SHORT_LIVED_NS);
+    l->short_ticks = ms_ticks_of(l->ns_per_tick, MS_SHORT_LIVED_NS);
     for (int k = 0; k < MS_LIFETIME_TIME_BUCKETS; k++)
-        l->tick_bounds[k] = time_bounds[k] == UINT64_MAX ? UINT64_MAX : ticks_of(l, time_bounds[k]);
-    buckets_init(&l->by_time, l->tick_bounds, MS_LIFETIME_TIME_BUCKETS);
-    buckets_init(&l->by_seq, seq_bounds, MS_LIFETIME_SEQ_BUCKETS);
+        l->tick_bounds[k] =
+            time_bounds[k] == UINT64_MAX ? UINT64_MAX : ms_ticks_of(l->ns_per_tick, time_bounds[k]);
+    ms_buckets_init(&l->by_time, l->tick_bounds, MS_LIFETIME_TIME_BUCKETS);
+    ms_buckets_init(&l->by_seq, seq_bounds, MS_LIFETIME_SEQ_BUCKETS);
     return l;
 }
 
@@ -134,8 +101,8 @@ static int on_free(void *state, const struct ms_pass_free *f)
     uint64_t w = f->block.weight, t = lifetime(l, &f->block, f->tsc);
     uint64_t between = f->seq > f->block.alloc_seq ? f->seq - f->block.alloc_seq - 1 : 0;
     s->ended += w;
-    s->by_time[bucket(&l->by_time, t)] += w;
-    s->by_seq[bucket(&l->by_seq, between)] += w;
+    s->by_time[ms_bucket(&l->by_time, t)] += w;
+    s->by_seq[ms_bucket(&l->by_seq, between)] += w;
     s->total_ns += (double)t * (double)w; /* ticks until the finish */
     if (t > s->max_ns)
         s->max_ns = t;

@@ -8,6 +8,7 @@
 #include "analysis/patterns.h"
 #include "analysis/scores.h"
 #include "analysis/sizes.h"
+#include "analysis/task_profiles.h"
 #include "analysis/timeline.h"
 
 #include "analysis/call_sites.h"
@@ -120,6 +121,39 @@ static void window_json(struct ms_json *j, struct ms_analysis *a)
         ms_json_str(j, "end_ns", NULL);
     ms_json_u64(j, "start_live_bytes", s->window_live_bytes);
     ms_json_u64(j, "start_live_blocks", s->window_live_blocks);
+    ms_json_end_object(j);
+}
+
+/* profile: the task's blocks' live bytes over time and lifetimes (task_profiles.h); null when
+ * it allocated nothing, or the analysis did not run. */
+static void task_profile_json(struct ms_json *j, struct ms_analysis *a, uint64_t id)
+{
+    const struct ms_task_profile *p = ms_task_profile_of(a->model, id);
+    if (!p) {
+        ms_json_str(j, "profile", NULL);
+        return;
+    }
+    ms_json_begin_object(j, "profile");
+    ms_json_u64(j, "ended", p->ended);
+    ms_json_u64(j, "live_at_end", p->live_at_end);
+    ms_json_begin_array(j, "lifetime_by_time");
+    for (int k = 0; k < MS_LIFETIME_TIME_BUCKETS; k++) {
+        ms_json_begin_object(j, NULL);
+        uint64_t bound = ms_lifetime_time_bound(k);
+        if (bound == UINT64_MAX)
+            ms_json_str(j, "below_ns", NULL);
+        else
+            ms_json_u64(j, "below_ns", bound);
+        ms_json_u64(j, "blocks", p->by_time[k]);
+        ms_json_end_object(j);
+    }
+    ms_json_end_array(j);
+    ms_json_u64(j, "live_origin_ns", p->origin_ns);
+    ms_json_u64(j, "live_bucket_ns", p->width_ns);
+    ms_json_begin_array(j, "live_max_bytes");
+    for (uint32_t k = 0; k < p->n; k++)
+        ms_json_u64(j, NULL, p->live_max[k]);
+    ms_json_end_array(j);
     ms_json_end_object(j);
 }
 
@@ -902,6 +936,7 @@ static void api_json(struct ms_json *j, struct ms_analysis *a)
         for (uint32_t c = t->child; c; c = ms_annotations_task(an, c - 1)->sibling)
             ms_json_u64(j, NULL, ms_annotations_task(an, c - 1)->id);
         ms_json_end_array(j);
+        task_profile_json(j, a, t->id);
         ms_json_end_object(j);
     }
     ms_json_end_array(j);

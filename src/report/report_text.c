@@ -8,6 +8,7 @@
 #include "analysis/patterns.h"
 #include "analysis/scores.h"
 #include "analysis/sizes.h"
+#include "analysis/task_profiles.h"
 #include "analysis/timeline.h"
 
 #include "analysis/call_sites.h"
@@ -871,6 +872,40 @@ static bool same_place(const struct ms_variable *a, const struct ms_variable *b)
 }
 
 /* Task i (an index) and, below it, its children, indented by depth; returns the rows left. */
+/* The task's profile (task_profiles.h) under its row: its blocks' live bytes over time, drawn
+ * with ten levels of the most, and how long they lived. */
+static void task_profile_text(FILE *out, struct ms_analysis *a, uint64_t id)
+{
+    const struct ms_task_profile *p = ms_task_profile_of(a->model, id);
+    if (!p || !p->n)
+        return;
+    static const char levels[] = " .:-=+*#%@";
+    uint64_t most = 0;
+    for (uint32_t k = 0; k < p->n; k++)
+        most = p->live_max[k] > most ? p->live_max[k] : most;
+    char curve[MS_TASK_CURVE + 1], b1[32], b2[32], b3[32];
+    for (uint32_t k = 0; k < p->n; k++)
+        curve[k] = levels[most ? (p->live_max[k] * 9 + most - 1) / most : 0];
+    curve[p->n] = 0;
+    fprintf(out, "         its blocks live from %s, each mark %s: [%s] up to %s bytes\n",
+            ms_format_duration(b1, p->origin_ns), ms_format_duration(b2, p->width_ns), curve,
+            ms_format_count(b3, most));
+    fprintf(out, "         lifetimes:");
+    bool any = false;
+    for (int k = 0; k < MS_LIFETIME_TIME_BUCKETS; k++) {
+        if (!p->by_time[k])
+            continue;
+        uint64_t bound = ms_lifetime_time_bound(k);
+        if (bound == UINT64_MAX)
+            fprintf(out, "%s %s longer", any ? "," : "", ms_format_count(b1, p->by_time[k]));
+        else
+            fprintf(out, "%s %s under %s", any ? "," : "", ms_format_count(b1, p->by_time[k]),
+                    ms_format_duration(b2, bound));
+        any = true;
+    }
+    fprintf(out, "%s%s live at the end\n", any ? "; " : " ", ms_format_count(b1, p->live_at_end));
+}
+
 static int task_rows(FILE *out, struct ms_analysis *a, const struct ms_annotations *an, size_t i,
                      int depth, int rows)
 {
@@ -892,6 +927,7 @@ static int task_rows(FILE *out, struct ms_analysis *a, const struct ms_annotatio
             ms_format_count(b2, t->bytes_allocated), ms_format_count(b3, t->live_bytes),
             ms_format_count(b4, t->peak_bytes), ms_format_duration(b5, ns), t->end_tsc ? " " : "+",
             ms_format_duration(b6, t->cpu_ns), t->nthreads, score_text(b7, &sc), kinds);
+    task_profile_text(out, a, t->id);
     rows--;
     for (uint32_t c = t->child; c && rows > 0; c = ms_annotations_task(an, c - 1)->sibling)
         rows = task_rows(out, a, an, c - 1, depth + 1, rows);

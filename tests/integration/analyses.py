@@ -399,6 +399,31 @@ def rankings(memscope, programs, work):
                                             "by_peak", "by_score"])
 
 
+def task_profiles(memscope, programs, work):
+    """Each task's profile: its blocks' live bytes over time and their lifetimes, against the
+    task table's figures (api_tasks.c: producer 10 blocks, 4 freed by another thread, ...)."""
+    (doc,) = report(memscope, work, [os.path.join(programs, "api_tasks")])
+    by_name = {t["name"]: t for t in doc["tasks"]}
+    for t in doc["tasks"]:
+        p = t["profile"]
+        if not t["allocs"]:
+            check(f"task {t['name']}: no blocks, no profile", p, None)
+            continue
+        check(f"task {t['name']}: every block ended or live at the end",
+              p["ended"] + p["live_at_end"], t["allocs"])
+        check(f"task {t['name']}: lifetimes of the blocks ended",
+              sum(b["blocks"] for b in p["lifetime_by_time"]), p["ended"])
+        check(f"task {t['name']}: the curve's most is the task's peak",
+              max(p["live_max_bytes"]), t["peak_bytes"])
+        check_true(f"task {t['name']}: a bounded curve", 1 <= len(p["live_max_bytes"]) <= 32,
+                   f"({len(p['live_max_bytes'])})")
+    p = by_name["producer"]["profile"]
+    check("task producer: 4 ended (freed by the consumer), 6 live",
+          (p["ended"], p["live_at_end"]), (4, 6))
+    check("task producer: the curve ends with what it holds", p["live_max_bytes"][-1] >= 600,
+          True)
+
+
 def window(memscope, programs, work):
     """memscope report --since/--until/--at on window.c's three phases, 200 ms apart: the
     window's boundaries are put in the pauses between them, found in the whole run's
@@ -685,6 +710,7 @@ def main():
         bottlenecks(a.memscope, a.programs, work)
         scores(a.memscope, a.programs, work)
         rankings(a.memscope, a.programs, work)
+        task_profiles(a.memscope, a.programs, work)
         window(a.memscope, a.programs, work)
         window_threads(a.memscope, a.programs, work)
         heap_and_rss(a.memscope, a.programs, work)
