@@ -483,6 +483,8 @@ static int distribute(struct merge *m)
         const struct chunk_ref *c = &t->chunks[m->distributed];
         size_t si;
         int rc;
+        if (c->t0 > t->read_until)
+            continue; /* after the report's window (ms_trace_read_until) */
         if (m->last_stream < m->nstreams && m->streams[m->last_stream].tid == c->tid)
             si = m->last_stream;
         else if ((rc = find_stream(m, c->tid, &si)) != 0)

@@ -110,6 +110,8 @@ static void curve(struct profile *p, uint64_t tsc)
 
 static int on_alloc(void *state, const struct ms_pass_alloc *a)
 {
+    if (!a->block.task)
+        return 0; /* most blocks: no task's */
     struct task_profiles *t = state;
     int err = 0;
     struct profile *p = profile_of(t, a->block.task, &err);
@@ -123,6 +125,8 @@ static int on_alloc(void *state, const struct ms_pass_alloc *a)
 
 static int on_free(void *state, const struct ms_pass_free *f)
 {
+    if (!f->block.task)
+        return 0;
     struct task_profiles *t = state;
     int err = 0;
     struct profile *p = profile_of(t, f->block.task, &err);
@@ -141,6 +145,8 @@ static int on_free(void *state, const struct ms_pass_free *f)
 
 static int at_end(void *state, const struct ms_pass_block *b)
 {
+    if (!b->task)
+        return 0;
     struct task_profiles *t = state;
     int err = 0;
     struct profile *p = profile_of(t, b->task, &err);

@@ -155,6 +155,8 @@ static int set_window(struct ms_analysis *a, const struct ms_window *w, uint64_t
     }
     uint64_t since = w->since ? tsc_of_ns(a->trace, w->since_ns, true) : 0;
     uint64_t until = w->until ? tsc_of_ns(a->trace, w->until_ns, false) : UINT64_MAX;
+    /* the chunks that begin after the window are not read */
+    ms_trace_read_until(a->trace, until < end_hint ? until : end_hint);
     return ms_heap_model_set_window(a->model, since, until,
                                     w->after_alloc ? w->at_alloc : UINT64_MAX, end_hint);
 }

@@ -798,6 +798,7 @@ static int trace_open(const char *path, bool growing, ms_trace **out, char *err,
         return MS_ENOMEM;
     }
     t->fd = fd;
+    t->read_until = UINT64_MAX;
     t->spool_fd = -1;
     t->size = (uint64_t)st.st_size;
     t->path = strdup(path);
@@ -1073,6 +1074,11 @@ const struct ms_rss_sample *ms_trace_rss(const ms_trace *t, size_t *n)
 {
     *n = t->nrss;
     return t->rss;
+}
+
+void ms_trace_read_until(ms_trace *t, uint64_t tsc)
+{
+    t->read_until = tsc;
 }
 
 uint64_t ms_trace_last_tsc(const ms_trace *t)

@@ -64,6 +64,7 @@ struct ms_trace {
     int spool_fd;            /* the spool a killed process left, or -1 (spool_reader.h) */
     uint64_t spool_chunks, spool_bytes;
     uint64_t indexed_to; /* the end of the last chunk indexed */
+    uint64_t read_until; /* ms_trace_read_until (UINT64_MAX: every chunk) */
     bool growing;        /* still being written: an incomplete tail is waited for, not damage */
 };
 

@@ -194,6 +194,11 @@ struct ms_replay_cut {
 
 typedef int (*ms_event_fn)(void *ctx, const struct ms_event *ev);
 
+/* The replays of t read no events chunk whose time base (its first record's time) is after tsc:
+ * every event in it is later, so that a report's window that ends at tsc does not read the rest
+ * of the trace. UINT64_MAX (the default): every chunk. */
+void ms_trace_read_until(ms_trace *t, uint64_t tsc);
+
 /* Replays every event in time order, calling fn for each (a negative return stops the replay
  * and is returned; see MS_REPLAY_WANT_* for positive ones). Stack nodes go into stacks (only ids
  * below node_limit when node_limit is non-zero). With a cut, events after it are not delivered but
