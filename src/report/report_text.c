@@ -494,7 +494,7 @@ static void memory_gap_text(FILE *out, const struct ms_memory_gap *g)
             "  %14s  heap in use (what the program asked for)\n"
             "  %14s  allocator overhead (chunk headers, rounding, blocks cached by threads)\n"
             "  %14s  free in the allocator's arenas (fragmentation; not all of it resident)\n"
-            "  %14s  the rest (code, stacks, other mappings, memscope's own)\n",
+            "  %14s  the rest (code, stacks, memory mapped without malloc, memscope's own)\n",
             ms_format_count(b1, g->rss), ms_format_duration(b2, g->time_ns),
             ms_format_count(b3, g->at.heap), signed_count(b4, g->overhead),
             ms_format_count(b5, g->at.free), signed_count(b6, g->other));
