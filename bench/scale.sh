@@ -21,8 +21,10 @@ usage: bench/scale.sh [--iterations N,N,...] [--reps N] [--build-dir DIR] [--out
 USAGE
 }
 
+fail() { echo "bench/scale.sh: $*" >&2; exit 2; }
 while [ $# -gt 0 ]; do
     case $1 in
+    --iterations | --reps | --build-dir | --out) [ $# -ge 2 ] || fail "$1 needs a value" ;;&
     --iterations) IFS=, read -r -a sizes <<<"$2"; shift 2 ;;
     --reps) reps=$2; shift 2 ;;
     --build-dir) build=$2; shift 2 ;;
@@ -30,6 +32,9 @@ while [ $# -gt 0 ]; do
     -h | --help) usage; exit 0 ;;
     *) echo "bench/scale.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
     esac
+done
+for n in "${sizes[@]}" "$reps"; do
+    [[ $n =~ ^[1-9][0-9]{0,9}$ ]] || fail "'$n': the iterations and --reps are positive numbers"
 done
 
 memscope=$build/bin/memscope
@@ -47,12 +52,14 @@ printf '| events | trace MB | report wall s | report CPU s | M events/s | report
 printf '|---:|---:|---:|---:|---:|---:|\n'
 for n in "${sizes[@]}"; do
     trace=$out/churn.$n.mst
-    rm -f "$trace"
-    "$memscope" run --no-summary -o "$trace" -- "$churn" "$n" >/dev/null 2>&1
+    rm -f "$trace" "$out/report.json"
+    "$memscope" run --no-summary -o "$trace" -- "$churn" "$n" >/dev/null 2>"$out/run.err" ||
+        fail "memscope run failed: $(tail -1 "$out/run.err")"
     best=""
     for ((r = 0; r < reps; r++)); do
         line=$("$cputime" -- "$memscope" report "$trace" --format json 2>&1 >"$out/report.json" |
-            grep wall_s=)
+            grep wall_s=) || fail "memscope report $trace failed"
+        [ -s "$out/report.json" ] || fail "memscope report $trace wrote nothing"
         if [ -z "$best" ] || awk -v a="$(field wall_s "$line")" -v b="$(field wall_s "$best")" \
             'BEGIN { exit !(a < b) }'; then
             best=$line

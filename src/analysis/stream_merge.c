@@ -483,14 +483,16 @@ static int distribute(struct merge *m)
         const struct chunk_ref *c = &t->chunks[m->distributed];
         size_t si;
         int rc;
-        if (c->t0 > t->read_until)
-            continue; /* after the report's window (ms_trace_read_until) */
         if (m->last_stream < m->nstreams && m->streams[m->last_stream].tid == c->tid)
             si = m->last_stream;
         else if ((rc = find_stream(m, c->tid, &si)) != 0)
             return rc;
         m->last_stream = si;
         struct stream *s = &m->streams[si];
+        /* after the report's window (ms_trace_read_until): each thread's first such chunk is
+         * still read, so that the window's end is seen */
+        if (c->t0 > t->read_until && s->n && t->chunks[s->chunks[s->n - 1]].t0 > t->read_until)
+            continue;
         if ((rc = ms_grow(&s->chunks, &s->cap, s->n + 1, sizeof *s->chunks, 8)) != 0)
             return rc;
         s->chunks[s->n++] = m->distributed;

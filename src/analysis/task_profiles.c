@@ -117,6 +117,8 @@ static int on_alloc(void *state, const struct ms_pass_alloc *a)
     struct profile *p = profile_of(t, a->block.task, &err);
     if (!p)
         return err;
+    if (!a->baseline && p->started)
+        curve(p, a->block.alloc_tsc); /* the buckets before it hold what was live before */
     p->live += a->block.size * a->block.weight;
     if (!a->baseline) /* (live as a report's window opened: where its curve starts) */
         curve(p, a->block.alloc_tsc);

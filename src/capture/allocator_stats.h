@@ -1,13 +1,15 @@
 /* glibc's own figures beside memscope run's samples of resident memory (docs/analyses.md,
- * "Heap and RSS"): at most once per tick of memscope run's clock (every 10 ms), the first
- * allocation after the tick calls mallinfo2() and writes its figures as an ALLOCATOR_STATS
- * annotation, so that the report can split the gap between the heap the program asked for and
- * its RSS into the allocator's overhead, the memory free in its arenas, and the rest. Nothing
- * runs without memscope run's clock, when the allocator is not glibc's (a preloaded jemalloc or
- * tcmalloc: glibc's figures would describe an arena nobody uses), or in a signal handler (the
- * thread may hold an arena's lock: mallinfo2 takes every arena's). mallinfo2 walks the free
- * chunks of every arena: when it costs more than a hundredth of a tick, ticks are skipped so
- * that it never takes more than 1% of the run. */
+ * "Heap and RSS"), when asked (MEMSCOPE_ALLOCATOR_STATS=1, memscope run --allocator-stats): at
+ * most once per tick of memscope run's clock (every 10 ms), the first allocation after the tick
+ * calls mallinfo2() and writes its figures as an ALLOCATOR_STATS annotation, so that the report
+ * can split the gap between the heap the program asked for and its RSS into the allocator's
+ * overhead, the memory free in its arenas, and the rest. Nothing runs without memscope run's
+ * clock, when the allocator is not glibc's (a preloaded jemalloc or tcmalloc: glibc's figures
+ * would describe an arena nobody uses), or while any of the program's signal handlers runs on
+ * the thread (it may have interrupted glibc holding an arena's lock: mallinfo2 takes every
+ * arena's). mallinfo2 walks the free chunks of every arena under its lock: ticks are skipped so
+ * that it takes at most 1% of the thread's CPU, and after a call over 1 ms (a heap of millions
+ * of free chunks, which the call stalls) sampling stops for the rest of the run. */
 #ifndef MS_CAPTURE_ALLOCATOR_STATS_H
 #define MS_CAPTURE_ALLOCATOR_STATS_H
 

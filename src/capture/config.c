@@ -102,6 +102,9 @@ void ms__config_load(void)
         case MS_OPT_FREE_STACKS:
             ms__config.free_stacks = v;
             break;
+        case MS_OPT_ALLOCATOR_STATS:
+            ms__config.allocator_stats = v;
+            break;
         case MS_OPT_CHECK:
             ms__config.check = v;
             break;

@@ -21,10 +21,11 @@ struct ms__config {
     int backend;            /* MEMSCOPE_BACKEND: enum ms_backend (common/trace_format.h) */
     bool no_trace;          /* MEMSCOPE_OUTPUT=none: write no trace */
     long sample_bytes;      /* MEMSCOPE_SAMPLE_BYTES: mean bytes between samples, 0: no sampling */
-    int scan_signal;   /* MEMSCOPE_SCAN_SIGNAL: the signal that asks for a leak check, 0: none */
-    bool scan_at_peak; /* MEMSCOPE_SCAN_AT_PEAK=1: a leak check at each new high of the heap */
-    bool free_stacks;  /* MEMSCOPE_FREE_STACKS=1: every free has its stack (a FREE_CALLER) */
-    bool check;        /* MEMSCOPE_CHECK=1: the check heap (check_heap.h) */
+    int scan_signal;      /* MEMSCOPE_SCAN_SIGNAL: the signal that asks for a leak check, 0: none */
+    bool scan_at_peak;    /* MEMSCOPE_SCAN_AT_PEAK=1: a leak check at each new high of the heap */
+    bool free_stacks;     /* MEMSCOPE_FREE_STACKS=1: every free has its stack (a FREE_CALLER) */
+    bool allocator_stats; /* MEMSCOPE_ALLOCATOR_STATS=1: mallinfo2 at each tick */
+    bool check;           /* MEMSCOPE_CHECK=1: the check heap (check_heap.h) */
     long quarantine_bytes; /* MEMSCOPE_QUARANTINE_BYTES */
     const char *clock;     /* MEMSCOPE_CLOCK: memscope run's clock page (10 ms ticks), or NULL */
 };

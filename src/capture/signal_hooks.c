@@ -52,7 +52,9 @@ static ms__spinlock change_lock;
             t->in_handler = 1;                                                                     \
         }                                                                                          \
         t->busy = 0;                                                                               \
+        t->handlers++;                                                                             \
         call;                                                                                      \
+        t->handlers--;                                                                             \
         t->busy = busy;                                                                            \
         if (aside) { /* held: slot, or NULL in a child the handler forked (abandon_held) */        \
             t->in_handler = 0;                                                                     \

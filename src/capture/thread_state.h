@@ -103,6 +103,7 @@ struct ms__tls {
     /* A signal handler runs that interrupted this thread with busy set (signal_hooks.c): slot
      * is NULL meanwhile, and the handler's events go to held->deferred. */
     int in_handler;
+    int handlers;          /* the program's signal handlers running on this thread (any) */
     int n_deferred;        /* events in held->deferred (or slot->deferred) not yet recorded */
     struct ms__slot *held; /* the slot, while in_handler */
     /* Sampling: the block a realloc call resizes, taken out of the sampled set before the call

@@ -11,7 +11,7 @@ int ms_cmd_report(int argc, char **argv);
 #define MS_USAGE_RUN                                                                               \
     "usage: memscope run [-o TRACE] [--unwind=libunwind|fp|none] [--depth=N] "                     \
     "[--compression=LEVEL] [--backend=NAME] [--sample-bytes=N] [--scan-signal=SIG] "               \
-    "[--scan-at-peak] [--free-stacks] [--check] [--quarantine-bytes=N] "                           \
+    "[--scan-at-peak] [--free-stacks] [--allocator-stats] [--check] [--quarantine-bytes=N] "       \
     "[--no-summary] "                                                                              \
     "-- PROGRAM [ARGS...]"
 #define MS_USAGE_REPORT                                                                            \

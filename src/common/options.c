@@ -111,6 +111,15 @@ const struct ms_option ms_options[MS_OPT_COUNT] = {
      "stack walk per free (repeated from a cache in loops)",
      "record the stack of every free too: allocator misuse then shows where every free was "
      "made (a stack walk per free)"},
+    {MS_OPT_ALLOCATOR_STATS, "MEMSCOPE_ALLOCATOR_STATS", "allocator-stats", NULL, MS_OPT_FLAG,
+     MS_SCOPE_LIBRARY, "0", 0, 0, NULL,
+     "`1`: glibc's own figures (mallinfo2) at each tick of `memscope run`'s clock, for the "
+     "report's split of the RSS into heap, allocator overhead, free memory in the arenas and the "
+     "rest (see [docs/analyses.md](docs/analyses.md)); mallinfo2 walks every free chunk under "
+     "its arena's lock, which can stall a program with a very fragmented heap: it stops for the "
+     "rest of the run after a call that took over 1 ms",
+     "sample glibc's own figures (mallinfo2) every 10 ms, to split the RSS into heap, allocator "
+     "overhead and free memory (may stall a very fragmented heap once)"},
     {MS_OPT_CHECK, "MEMSCOPE_CHECK", "check", NULL, MS_OPT_FLAG, MS_SCOPE_LIBRARY, "0", 0, 0, NULL,
      "`1`: memcheck mode: bad frees are refused so that the program goes on, every block gets "
      "red zones and freed blocks a quarantine, so that overflows and writes after free are "

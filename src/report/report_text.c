@@ -871,7 +871,6 @@ static bool same_place(const struct ms_variable *a, const struct ms_variable *b)
            a->func == b->func;
 }
 
-/* Task i (an index) and, below it, its children, indented by depth; returns the rows left. */
 /* The task's profile (task_profiles.h) under its row: its blocks' live bytes over time, drawn
  * with ten levels of the most, and how long they lived. */
 static void task_profile_text(FILE *out, struct ms_analysis *a, uint64_t id)
@@ -906,6 +905,7 @@ static void task_profile_text(FILE *out, struct ms_analysis *a, uint64_t id)
     fprintf(out, "%s%s live at the end\n", any ? "; " : " ", ms_format_count(b1, p->live_at_end));
 }
 
+/* Task i (an index) and, below it, its children, indented by depth; returns the rows left. */
 static int task_rows(FILE *out, struct ms_analysis *a, const struct ms_annotations *an, size_t i,
                      int depth, int rows)
 {

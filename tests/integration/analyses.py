@@ -629,8 +629,16 @@ def heap_and_rss(memscope, programs, work):
     """fragment.c: 10,000 free chunks of 1008 bytes between live ones, and glibc's figures
     (mallinfo2, sampled at memscope run's clock ticks) that say so."""
     trace = os.path.join(work, "fragment.mstrace")
+    # not by default: asked
     subprocess.run([memscope, "run", "-o", trace, "--", os.path.join(programs, "fragment")],
                    capture_output=True, check=True)
+    d = json.loads(subprocess.run([memscope, "report", trace, "--format", "json"],
+                                  capture_output=True, text=True, check=True).stdout)
+    check("heap and rss: not sampled unless asked",
+          (sum(1 for b in d["timeline"] if b["allocator"]), d["memory_gap"]), (0, None))
+    os.unlink(trace)
+    subprocess.run([memscope, "run", "--allocator-stats", "-o", trace, "--",
+                    os.path.join(programs, "fragment")], capture_output=True, check=True)
     out = subprocess.run([memscope, "report", trace, "--format", "json"], capture_output=True,
                          text=True, check=True)
     text = subprocess.run([memscope, "report", trace], capture_output=True, text=True,
@@ -669,7 +677,7 @@ def heap_and_rss(memscope, programs, work):
     # without memscope run's clock (LD_PRELOAD alone) nothing is sampled
     lib = os.path.join(os.path.dirname(os.path.dirname(memscope)), "lib", "libmemscope.so")
     if os.path.exists(lib):
-        env = dict(os.environ, LD_PRELOAD=lib, MEMSCOPE_OUTPUT=trace)
+        env = dict(os.environ, LD_PRELOAD=lib, MEMSCOPE_OUTPUT=trace, MEMSCOPE_ALLOCATOR_STATS="1")
         subprocess.run([os.path.join(programs, "fragment")], env=env, check=True)
         # (the library names the trace after the process: TRACE.PID)
         (path,) = [os.path.join(work, p) for p in os.listdir(work)
@@ -682,7 +690,8 @@ def heap_and_rss(memscope, programs, work):
     # jemalloc in glibc's place: glibc's figures would describe an arena nobody uses
     je = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
     if os.path.exists(je):
-        subprocess.run([memscope, "run", "-o", trace, "--", "env", "LD_PRELOAD=" + je,
+        subprocess.run([memscope, "run", "--allocator-stats", "-o", trace, "--", "env",
+                        "LD_PRELOAD=" + je,
                         os.path.join(programs, "fragment")], capture_output=True, check=True)
         paths = [os.path.join(work, p) for p in os.listdir(work)
                  if p.startswith(os.path.basename(trace))]
