@@ -79,10 +79,10 @@ struct ms_heap_model {
      * events change the live blocks only (window_waiting); those after until_tsc are not
      * applied. */
     uint64_t since_tsc, until_tsc;
-    uint64_t until_allocs;   /* or after this many allocations (UINT64_MAX: no such end) */
-    uint64_t end_hint;       /* when the window ends, if the caller knows (UINT64_MAX: not) */
-    uint64_t window_dropped; /* events after the window's end */
-    int window_end;          /* enum ms_window_end: what ended it */
+    uint64_t until_allocs; /* or after this many allocations (UINT64_MAX: no such end) */
+    uint64_t end_hint;     /* when the window ends, if the caller knows (UINT64_MAX: not) */
+    int window_end;        /* enum ms_window_end: what ended it (every event since is dropped) */
+    bool window_ends;      /* until_tsc or until_allocs is set */
     bool window_waiting;
     bool totals_only;           /* ms_heap_model_new_totals: no per-site or per-thread statistics */
     bool pp_failed;             /* passports ran out of memory: the replay stops */
@@ -973,9 +973,8 @@ static inline __attribute__((always_inline)) int totals_fast(struct ms_heap_mode
 /* The report's time window opens before event ev: what counted before it starts again from the
  * heap as it is (the live blocks stay, with their sites' and threads' live bytes), and the
  * analyses are handed the live blocks as their baseline. Returns 0 or a pass's error. */
-static __attribute__((noinline)) int window_open(struct ms_heap_model *m, const struct ms_event *ev)
+static __attribute__((noinline)) int window_open(struct ms_heap_model *m)
 {
-    (void)ev;
     m->window_waiting = false;
     struct ms_summary *s = &m->sum;
     s->allocs = s->frees = s->realloc_calls = s->bytes_allocated = s->temporary_allocs = 0;
@@ -1017,14 +1016,14 @@ static __attribute__((noinline)) int apply_general(struct ms_heap_model *m,
     int err;
     if (__builtin_expect(m->window_waiting, 0) &&
         (ev->tsc >= m->since_tsc || ev->tsc > m->until_tsc || m->alloc_seq >= m->until_allocs) &&
-        (err = window_open(m, ev)) != 0)
+        (err = window_open(m)) != 0)
         return err;
     /* The window ends at the first event of the replay past it: every later one is left out
      * too, whatever its time (the replay's order is not the times' where threads overlap), so
      * that the window is a stretch of the replay and a conflict's repair never straddles it. */
-    if (__builtin_expect(
-            m->window_dropped || ev->tsc > m->until_tsc || m->alloc_seq >= m->until_allocs, 0)) {
-        if (!m->window_dropped++) /* the first event after the report's window */
+    if (__builtin_expect(m->window_ends, 0) &&
+        (m->window_end || ev->tsc > m->until_tsc || m->alloc_seq >= m->until_allocs)) {
+        if (!m->window_end) /* the first event after the report's window */
             m->window_end =
                 m->alloc_seq >= m->until_allocs ? MS_WINDOW_END_ALLOCS : MS_WINDOW_END_TIME;
         return 0;
@@ -1242,7 +1241,7 @@ void ms_heap_model_finish(struct ms_heap_model *m)
 {
     m->finished = true;
     if (m->window_waiting && !m->pass_err) /* no event from --since on: the window is empty */
-        m->pass_err = window_open(m, NULL);
+        m->pass_err = window_open(m);
     if (m->scan && !m->sum.sample_bytes)
         apply_leak_scan(m);
     if (m->sum.sample_bytes)
@@ -1311,6 +1310,7 @@ int ms_heap_model_set_window(struct ms_heap_model *m, uint64_t since_tsc, uint64
     m->until_tsc = until_tsc;
     m->until_allocs = until_allocs;
     m->end_hint = end_hint;
+    m->window_ends = until_tsc != UINT64_MAX || until_allocs != UINT64_MAX;
     m->window_waiting = since_tsc != 0;
     return 0;
 }
@@ -1323,8 +1323,8 @@ enum ms_window_end ms_heap_model_window_end(const struct ms_heap_model *m)
 int ms_heap_model_apply_allocs(void *ctx, const struct ms_event *ev)
 {
     struct ms_heap_model *m = ctx;
-    if (m->window_dropped || m->sum.allocs >= m->until_allocs) {
-        m->window_dropped++;
+    if (m->window_end || m->sum.allocs >= m->until_allocs) {
+        m->window_end = MS_WINDOW_END_ALLOCS;
         return 0;
     }
     return ms_heap_model_apply(m, ev);

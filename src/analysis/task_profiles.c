@@ -108,6 +108,15 @@ static void curve(struct profile *p, uint64_t tsc)
         o->live_max[k] = p->live;
 }
 
+/* p's blocks' live bytes change by bytes (alloc: up, else down) at tsc: the buckets up to it
+ * hold what was live before, its own the most either side. */
+static void live_change(struct profile *p, uint64_t tsc, uint64_t bytes, bool alloc)
+{
+    curve(p, tsc);
+    p->live = alloc ? p->live + bytes : p->live > bytes ? p->live - bytes : 0;
+    curve(p, tsc);
+}
+
 static int on_alloc(void *state, const struct ms_pass_alloc *a)
 {
     if (!a->block.task)
@@ -117,11 +126,11 @@ static int on_alloc(void *state, const struct ms_pass_alloc *a)
     struct profile *p = profile_of(t, a->block.task, &err);
     if (!p)
         return err;
-    if (!a->baseline && p->started)
-        curve(p, a->block.alloc_tsc); /* the buckets before it hold what was live before */
-    p->live += a->block.size * a->block.weight;
-    if (!a->baseline) /* (live as a report's window opened: where its curve starts) */
-        curve(p, a->block.alloc_tsc);
+    uint64_t bytes = a->block.size * a->block.weight;
+    if (a->baseline) /* live as a report's window opened: where its curve starts */
+        p->live += bytes;
+    else
+        live_change(p, a->block.alloc_tsc, bytes, true);
     return 0;
 }
 
@@ -134,11 +143,7 @@ static int on_free(void *state, const struct ms_pass_free *f)
     struct profile *p = profile_of(t, f->block.task, &err);
     if (!p)
         return err;
-    uint64_t bytes = f->block.size * f->block.weight;
-    /* the curve before the block's end, with the bucket it ends in */
-    curve(p, f->tsc);
-    p->live = p->live > bytes ? p->live - bytes : 0;
-    curve(p, f->tsc);
+    live_change(p, f->tsc, f->block.size * f->block.weight, false);
     uint64_t from = f->block.alloc_tsc >= t->start_tsc ? f->block.alloc_tsc : t->start_tsc;
     p->out.ended += f->block.weight;
     p->out.by_time[ms_bucket(&t->by_time, f->tsc > from ? f->tsc - from : 0)] += f->block.weight;

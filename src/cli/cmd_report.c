@@ -73,7 +73,7 @@ int ms_cmd_report(int argc, char **argv)
             }
             if (!strcmp(a, valued[k])) {
                 /* (--suppressions and --alloc-fn say what they need themselves) */
-                if (i + 1 == argc && k != 2 && k != 4) {
+                if (i + 1 == argc && strcmp(a, "--suppressions") && strcmp(a, "--alloc-fn")) {
                     ms_cli_error("report", "%s needs a value; " MS_USAGE_REPORT, a);
                     return 2;
                 }
